@@ -1,0 +1,50 @@
+import { credentials, Metadata, type CallOptions, type Client, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+
+/** Channel options shared by every client: keepalive and bounded messages. */
+export const GRPC_CLIENT_OPTIONS: ChannelOptions = {
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  'grpc.max_send_message_length': 1024 * 1024,
+  // Reconnect quickly after a peer restarts, but never hammer it.
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 5_000,
+  // Retries are ours to decide (idempotency keys make them safe), not the channel's.
+  'grpc.enable_retries': 0,
+};
+
+type ClientCtor<C extends Client> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: ChannelOptions) => C;
+
+export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, address: string, options: ChannelOptions = {}): C {
+  return new Ctor(address, credentials.createInsecure(), { ...GRPC_CLIENT_OPTIONS, ...options });
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
+
+/**
+ * Calls a unary method with a deadline; every remote call goes through here so
+ * none can hang. Headers such as x-request-id are forwarded as metadata.
+ */
+export function callUnary<Req, Res>(
+  client: Client,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  options: { timeoutMs: number; headers?: Record<string, string | undefined> },
+): Promise<Res> {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(options.headers ?? {})) {
+    if (value !== undefined) metadata.set(key, value);
+  }
+  return new Promise<Res>((resolve, reject) => {
+    method.call(client, request, metadata, { deadline: Date.now() + options.timeoutMs }, (error, response) => {
+      if (error) reject(error);
+      else resolve(response);
+    });
+  });
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `npm test`: lint, type-check (and build), proto lint, then every test suite
+// against real infrastructure that this script starts and stops itself.
+//   npm test                      everything
+//   npm test -- --no-static        skip lint/type-check (quicker inner loop)
+//   npm test -- <vitest filters>   e.g. npm test -- services/bank-service
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureInfra } from './lib/infra.mjs';
+import { root, npxBin } from './lib/paths.mjs';
+
+const args = process.argv.slice(2);
+const skipStatic = args.includes('--no-static');
+const vitestArgs = args.filter((a) => a !== '--no-static');
+
+function step(title, command, commandArgs, env = process.env) {
+  console.log(`\n=== ${title}`);
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: 'inherit', env });
+  if (result.status !== 0) {
+    console.error(`\n${title} failed (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+step('generate + proto lint', process.execPath, ['scripts/generate.mjs']);
+step('type-check and build (tsc -b)', npxBin('tsc'), ['-b']);
+if (!skipStatic) {
+  step('lint (eslint)', npxBin('eslint'), ['.', '--max-warnings=0']);
+}
+
+const runDir = mkdtempSync(join(tmpdir(), 'wallet-test-'));
+let infra;
+let exitCode = 1;
+try {
+  console.log('\n=== starting test infrastructure');
+  infra = await ensureInfra({ dataDir: runDir, purpose: 'test' });
+  const env = { ...process.env, ...infra.env };
+  console.log('\n=== tests (vitest)');
+  const result = spawnSync(npxBin('vitest'), ['run', '--coverage', ...vitestArgs], { cwd: root, stdio: 'inherit', env });
+  exitCode = result.status ?? 1;
+} catch (error) {
+  console.error(error);
+  exitCode = 1;
+} finally {
+  await infra?.stop();
+  rmSync(runDir, { recursive: true, force: true });
+}
+process.exit(exitCode);
