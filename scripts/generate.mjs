@@ -3,7 +3,8 @@
 // lints them. Runs on `npm install` (postinstall), `npm run build` and
 // `npm run generate`. `--lint-only` just runs `buf lint`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,22 @@ function bufBinary() {
   } catch {
     return null;
   }
+}
+
+function listFiles(dir, prefix = '') {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`],
+  );
+}
+
+function sameTree(a, b) {
+  const filesA = listFiles(a).sort();
+  const filesB = listFiles(b).sort();
+  return (
+    filesA.length === filesB.length &&
+    filesA.every((f, i) => f === filesB[i] && readFileSync(join(a, f)).equals(readFileSync(join(b, f))))
+  );
 }
 
 function run(args) {
@@ -45,7 +62,20 @@ if (!existsSync(join(root, 'node_modules', 'ts-proto'))) {
 
 run(['lint']);
 if (!process.argv.includes('--lint-only')) {
-  rmSync(genDir, { recursive: true, force: true });
-  run(['generate']);
-  console.log(`generate: TypeScript written to ${genDir}`);
+  // Generate into a scratch folder and replace the output only when it changed,
+  // so incremental builds (tsc -b) see untouched files when nothing changed.
+  const scratch = mkdtempSync(join(tmpdir(), 'wallet-gen-'));
+  try {
+    run(['generate', '-o', scratch]);
+    const produced = join(scratch, 'gen');
+    if (sameTree(produced, genDir)) {
+      console.log('generate: generated TypeScript is up to date');
+    } else {
+      rmSync(genDir, { recursive: true, force: true });
+      cpSync(produced, genDir, { recursive: true });
+      console.log(`generate: TypeScript written to ${genDir}`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -15,18 +15,23 @@ const args = process.argv.slice(2);
 const skipStatic = args.includes('--no-static');
 const vitestArgs = args.filter((a) => a !== '--no-static');
 
-function step(title, command, commandArgs, env = process.env) {
+function step(title, command, commandArgs, { tolerate = false } = {}) {
   console.log(`\n=== ${title}`);
-  const result = spawnSync(command, commandArgs, { cwd: root, stdio: 'inherit', env });
-  if (result.status !== 0) {
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0 && tolerate) {
+    console.warn(`\n${title} failed; continuing because of --no-static`);
+  } else if (result.status !== 0) {
     console.error(`\n${title} failed (exit ${result.status ?? result.signal})`);
     process.exit(result.status ?? 1);
   }
 }
 
 step('generate + proto lint', process.execPath, ['scripts/generate.mjs']);
-step('type-check and build (tsc -b)', npxBin('tsc'), ['-b']);
+// --no-static is the inner loop while several services are mid-change: a build
+// error elsewhere must not block running one suite.
+step('type-check and build (tsc -b)', npxBin('tsc'), ['-b'], { tolerate: skipStatic });
 if (!skipStatic) {
+  step('type-check tests', npxBin('tsc'), ['-p', 'tsconfig.tests.json']);
   step('lint (eslint)', npxBin('eslint'), ['.', '--max-warnings=0']);
 }
 

