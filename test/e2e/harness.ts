@@ -3,7 +3,17 @@
 // talks to it only over REST.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, freePort, startService, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
+import { contractPaths } from '@wallet/contracts';
+import {
+  createOpenApiResponseValidator,
+  createTestDatabase,
+  createTopics,
+  freePort,
+  startService,
+  waitForHttpOk,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@wallet/testkit';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const mainOf = (service: string) => join(root, 'services', service, 'dist', 'main.js');
@@ -41,6 +51,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     http: await freePort(),
   };
   const kafka = process.env.KAFKA_BROKERS ?? '';
+  if (kafka) {
+    await createTopics([
+      { name: topic, partitions: 3 },
+      { name: `${topic}.dlq`, partitions: 1 },
+    ]);
+  }
   const specs: Record<string, { service: string; env: Record<string, string>; ready: string }> = {
     bank: {
       service: 'bank-service',
@@ -49,7 +65,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
         GRPC_PORT: String(ports.bankGrpc),
         OPS_PORT: String(ports.bankOps),
         KAFKA_BROKERS: kafka,
-        KAFKA_TOPIC: topic,
+        KAFKA_OPERATIONS_TOPIC: topic,
         ...options.env?.bank,
       },
       ready: `http://127.0.0.1:${ports.bankOps}/readyz`,
@@ -62,7 +78,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
         GRPC_PORT: String(ports.analyticsGrpc),
         OPS_PORT: String(ports.analyticsOps),
         KAFKA_BROKERS: kafka,
-        KAFKA_TOPIC: topic,
+        KAFKA_OPERATIONS_TOPIC: topic,
         KAFKA_DLQ_TOPIC: `${topic}.dlq`,
         KAFKA_GROUP_ID: `analytics-${suffix}`,
         CHDB_PATH: join(root, '.data', 'test-chdb', suffix),
@@ -134,7 +150,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 export const ACCOUNT_A = '123e4567-e89b-12d3-a456-426614174000';
 export const ACCOUNT_B = '987e6543-e21b-34d3-c456-426614174999';
 
-/** A small fetch wrapper returning status, headers and parsed JSON. */
+const contract = createOpenApiResponseValidator(contractPaths.openapi);
+
+/**
+ * A small fetch wrapper returning status, headers and parsed JSON. Every
+ * response of a route the OpenAPI document declares is checked against it
+ * (status declared, content type, headers, body schema): the contract test.
+ */
 export async function http(
   baseUrl: string,
   method: string,
@@ -150,6 +172,13 @@ export async function http(
   }
   const res = await fetch(`${baseUrl}${path}`, { method, headers, body, signal: AbortSignal.timeout(20_000) });
   const text = await res.text();
+  if (contract.findOperation(method, path)) {
+    const headersRecord: Record<string, string> = {};
+    res.headers.forEach((value, key) => {
+      headersRecord[key] = value;
+    });
+    contract.assertValid({ method, url: path, statusCode: res.status, headers: headersRecord, body: text });
+  }
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : undefined;
