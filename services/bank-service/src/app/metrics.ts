@@ -1,0 +1,83 @@
+import type pg from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { OutboxRelayMetrics } from '../outbox/relay.js';
+
+/** Prometheus metrics of bank-service; names carry units, labels stay low-cardinality. */
+export class BankMetrics {
+  private readonly transfers: Counter<'outcome'>;
+  private readonly deposits: Counter<'outcome'>;
+  private readonly duration: Histogram<'method' | 'outcome'>;
+  private readonly retries: Counter<'operation' | 'cause'>;
+  readonly outbox: OutboxRelayMetrics;
+
+  constructor(registry: Registry, pool?: pg.Pool) {
+    const published = new Counter({
+      name: 'bank_outbox_events_published_total',
+      help: 'Outbox events acknowledged by Kafka.',
+      registers: [registry],
+    });
+    const failures = new Counter({
+      name: 'bank_outbox_relay_failures_total',
+      help: 'Relay cycles that failed (Kafka or the database unreachable); the relay backs off and retries.',
+      registers: [registry],
+    });
+    const oldest = new Gauge({
+      name: 'bank_outbox_oldest_event_age_seconds',
+      help: 'Age of the oldest unpublished outbox event at the last relay cycle (0 when empty).',
+      registers: [registry],
+    });
+    this.outbox = {
+      published: (count) => published.inc(count),
+      failed: () => failures.inc(),
+      oldestAgeMs: (ms) => oldest.set(ms / 1000),
+    };
+    this.transfers = new Counter({
+      name: 'bank_transfers_total',
+      help: 'TransferMoney calls by outcome (completed, replayed, or the error reason in lower case).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.deposits = new Counter({
+      name: 'bank_deposits_total',
+      help: 'DepositMoney calls by outcome.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.duration = new Histogram({
+      name: 'bank_rpc_duration_seconds',
+      help: 'Latency of bank gRPC methods, by method and outcome.',
+      labelNames: ['method', 'outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+    this.retries = new Counter({
+      name: 'bank_db_retries_total',
+      help: 'Transactions retried after a transient database error, by operation and cause.',
+      labelNames: ['operation', 'cause'],
+      registers: [registry],
+    });
+    if (pool) {
+      new Gauge({
+        name: 'bank_db_pool_connections',
+        help: 'Database pool connections by state (total, idle, waiting requests).',
+        labelNames: ['state'],
+        registers: [registry],
+        collect() {
+          this.set({ state: 'total' }, pool.totalCount);
+          this.set({ state: 'idle' }, pool.idleCount);
+          this.set({ state: 'waiting' }, pool.waitingCount);
+        },
+      });
+    }
+  }
+
+  observe(method: string, outcome: string, seconds: number): void {
+    this.duration.observe({ method, outcome }, seconds);
+    if (method === 'TransferMoney') this.transfers.inc({ outcome });
+    if (method === 'DepositMoney') this.deposits.inc({ outcome });
+  }
+
+  retried(operation: string, cause: string): void {
+    this.retries.inc({ operation, cause });
+  }
+}

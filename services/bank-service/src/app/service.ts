@@ -1,0 +1,149 @@
+// Composition root: builds the pool, runs migrations, starts the gRPC and ops
+// servers. main.ts calls it with the loaded config; tests call it in-process.
+import { BankServiceService } from '@wallet/contracts/bank';
+import { createMetricsRegistry, retry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import type { BankConfig } from '../config.js';
+import { isConnectionError } from '../db/errors.js';
+import { runMigrations } from '../db/migrate.js';
+import { createPool } from '../db/pool.js';
+import { createBankServicer } from '../grpc/servicer.js';
+import { KafkaOutboxPublisher } from '../outbox/kafka-publisher.js';
+import { OutboxRelay } from '../outbox/relay.js';
+import { BankMetrics } from './metrics.js';
+import { BankOperations } from './operations.js';
+
+export const BANK_SERVICE_NAME = 'wallet.bank.v1.BankService';
+
+export interface RunningBankService {
+  grpcPort: number;
+  opsPort: number;
+  pool: pg.Pool;
+  operations: BankOperations;
+  registry: Registry;
+  /** Stops accepting, drains in-flight calls (bounded), closes the pool. */
+  close(): Promise<void>;
+}
+
+export async function startBankService(config: BankConfig, logger: Logger): Promise<RunningBankService> {
+  if (config.BANK_MIGRATE_ON_START) {
+    // PostgreSQL may still be starting (compose, `npm start`): wait for it,
+    // boundedly, instead of crash-looping.
+    await retry(() => runMigrations({ databaseUrl: config.DATABASE_URL, logger }), {
+      attempts: 8,
+      baseDelayMs: 250,
+      maxDelayMs: 4_000,
+      isRetryable: isConnectionError,
+      onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delayMs }, 'database not reachable yet, retrying migrations'),
+    });
+  }
+  const pool = createPool(
+    {
+      connectionString: config.DATABASE_URL,
+      max: config.DATABASE_POOL_MAX,
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
+    logger,
+  );
+  const registry = createMetricsRegistry('bank-service');
+  const metrics = new BankMetrics(registry, pool);
+  const publisher = new KafkaOutboxPublisher({
+    brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean),
+    topic: config.KAFKA_OPERATIONS_TOPIC,
+    clientId: config.KAFKA_CLIENT_ID,
+    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+    logger,
+  });
+  const relay = config.OUTBOX_RELAY_ENABLED
+    ? new OutboxRelay({
+        pool,
+        publisher,
+        logger,
+        batchSize: config.OUTBOX_BATCH_SIZE,
+        pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+        publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
+        backoffBaseMs: config.OUTBOX_BACKOFF_BASE_MS,
+        backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
+        metrics: metrics.outbox,
+      })
+    : undefined;
+  const operations = new BankOperations({
+    pool,
+    logger,
+    limits: {
+      maxTransferAmountMinor: config.BANK_MAX_TRANSFER_AMOUNT,
+      maxDepositAmountMinor: config.BANK_MAX_DEPOSIT_AMOUNT,
+    },
+    poolWaitingMax: config.DATABASE_POOL_QUEUE_MAX,
+    onRetry: (operation, cause) => metrics.retried(operation, cause),
+    onCommitted: () => relay?.wake(),
+  });
+
+  let grpc: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
+  let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
+  let stopping = false;
+  try {
+    grpc = await startGrpcServer({
+      host: config.GRPC_HOST,
+      port: config.GRPC_PORT,
+      services: [
+        {
+          name: BANK_SERVICE_NAME,
+          definition: BankServiceService,
+          implementation: createBankServicer({ operations, logger, metrics }),
+        },
+      ],
+    });
+    ops = await startOpsServer({
+      host: config.OPS_HOST,
+      port: config.OPS_PORT,
+      registry,
+      readinessTimeoutMs: 2_000,
+      readiness: async (): Promise<Record<string, string>> => {
+        if (stopping) return { service: 'stopping' };
+        try {
+          // Bounded by the pool's connect timeout and query_timeout.
+          await pool.query('SELECT 1');
+          return { database: 'ok' };
+        } catch (error) {
+          return { database: `unavailable: ${(error as Error).message}` };
+        }
+      },
+    });
+  } catch (error) {
+    await grpc?.shutdown(0);
+    await pool.end();
+    throw error;
+  }
+
+  const runningGrpc = grpc;
+  const runningOps = ops;
+  // Kafka being down never blocks start or transfers: the relay backs off and catches up.
+  relay?.start();
+  logger.info({ grpcPort: runningGrpc.port, opsPort: runningOps.port, grpcHost: config.GRPC_HOST }, 'listening');
+
+  let closed: Promise<void> | undefined;
+  return {
+    grpcPort: runningGrpc.port,
+    opsPort: runningOps.port,
+    pool,
+    operations,
+    registry,
+    close: () => {
+      closed ??= (async () => {
+        stopping = true;
+        const drainMs = Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 1_000);
+        await runningGrpc.shutdown(drainMs);
+        // After the last commit: the relay finishes (or abandons) its batch; rows stay in the outbox.
+        await relay?.stop();
+        await publisher.close();
+        await runningOps.close();
+        await pool.end();
+      })();
+      return closed;
+    },
+  };
+}

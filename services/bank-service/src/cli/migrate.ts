@@ -1,0 +1,19 @@
+// `node dist/cli/migrate.js`: applies pending migrations to DATABASE_URL and exits.
+import { ConfigError, createLogger } from '@wallet/platform';
+import { loadBankConfig, type BankConfig } from '../config.js';
+import { runMigrations } from '../db/migrate.js';
+
+let config: BankConfig;
+try {
+  config = loadBankConfig();
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(2);
+}
+const logger = createLogger('bank-service-migrate', config.LOG_LEVEL);
+try {
+  await runMigrations({ databaseUrl: config.DATABASE_URL, logger });
+} catch (error) {
+  logger.fatal({ err: error }, 'migration failed');
+  process.exitCode = 1;
+}

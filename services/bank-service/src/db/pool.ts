@@ -1,0 +1,55 @@
+import type { Logger } from '@wallet/platform';
+import pg from 'pg';
+
+const INT8_OID = 20;
+
+/** BIGINT columns (money, versions, counts) come back as exact bigint, never a float or string. */
+export const bigintTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export interface PoolOptions {
+  connectionString: string;
+  max: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  applicationName?: string;
+}
+
+/**
+ * A pg pool where nothing can hang: connecting is bounded, every statement is
+ * bounded on the server (statement_timeout, lock_timeout) and on the client
+ * (query_timeout, for a silent network), and a stuck transaction is ended by
+ * the server. Broken connections are dropped and replaced on demand, so the
+ * pool recovers by itself when PostgreSQL comes back.
+ */
+export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: options.statementTimeoutMs,
+    lock_timeout: options.statementTimeoutMs,
+    query_timeout: options.statementTimeoutMs + 1_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
+    application_name: options.applicationName ?? 'bank-service',
+    keepAlive: true,
+    types: bigintTypes,
+  });
+  // An idle client whose backend died (restart, pg_terminate_backend) emits
+  // here; the pool has already discarded it. Without a listener it would crash.
+  pool.on('error', (error) => {
+    logger.warn({ err: error }, 'idle database connection lost; it will be replaced');
+  });
+  // pg-pool listens for errors only on idle clients; a backend that dies while
+  // its client is checked out (between two statements) would otherwise be an
+  // unhandled 'error' event. The next query on it fails, and the transaction
+  // code then destroys the client instead of returning it.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => logger.debug({ err: error }, 'database connection lost while in use'));
+  });
+  return pool;
+}

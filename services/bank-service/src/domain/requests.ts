@@ -1,0 +1,149 @@
+// Cheap validation of incoming requests, before any database work. Input
+// shapes mirror the proto messages (structurally), outputs are normalised
+// commands with a request hash for idempotency.
+import { isCurrencyCode } from '@wallet/platform';
+import {
+  InvalidAmountError,
+  InvalidArgumentError,
+  SameAccountError,
+  type FieldViolation,
+} from './errors.js';
+import { depositRequestHash, transferRequestHash } from './hashing.js';
+import { charLength, isUuid, normalizeUuid } from './ids.js';
+
+export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
+export const DESCRIPTION_LENGTH_MAX = 140;
+export const DEPOSIT_REFERENCE_LENGTH_MAX = 255;
+export const CARD_BRAND_LENGTH_MAX = 32;
+
+export interface MoneyInput {
+  amountMinor: bigint;
+  currencyCode: string;
+}
+
+export interface TransferMoneyInput {
+  senderAccountId: string;
+  recipientAccountId: string;
+  amount: MoneyInput | undefined;
+  idempotencyKey: string;
+  description: string;
+}
+
+export interface DepositMoneyInput {
+  accountId: string;
+  amount: MoneyInput | undefined;
+  depositReference: string;
+  topUpId: string;
+  card: { cardLast4: string; cardBrand: string } | undefined;
+}
+
+export interface TransferRequest {
+  senderAccountId: string;
+  recipientAccountId: string;
+  amountMinor: bigint;
+  currency: string;
+  idempotencyKey: string;
+  description: string;
+  requestHash: string;
+}
+
+export interface DepositRequest {
+  accountId: string;
+  amountMinor: bigint;
+  currency: string;
+  depositReference: string;
+  topUpId: string;
+  cardLast4: string;
+  cardBrand: string;
+  requestHash: string;
+}
+
+/**
+ * Amount rules. Amounts arrive in minor units of a two-decimal currency, so
+ * "more than two decimals" cannot be expressed; what remains is sign and the
+ * configured maximum (checked here, before the database is touched).
+ */
+export function checkAmount(field: string, amountMinor: bigint, maxAmountMinor: bigint): void {
+  if (amountMinor <= 0n) throw new InvalidAmountError(field, 'must be greater than zero');
+  if (amountMinor > maxAmountMinor) {
+    throw new InvalidAmountError(field, `must not exceed ${maxAmountMinor.toString()} minor units`);
+  }
+}
+
+function checkUuid(violations: FieldViolation[], field: string, value: string): void {
+  if (!isUuid(value)) violations.push({ field, description: 'must be a UUID' });
+}
+
+function checkLength(violations: FieldViolation[], field: string, value: string, min: number, max: number): void {
+  const length = charLength(value);
+  if (length < min || length > max) {
+    violations.push({ field, description: min > 0 ? `must be ${min}-${max} characters` : `must be at most ${max} characters` });
+  }
+}
+
+function checkMoneyFields(violations: FieldViolation[], amount: MoneyInput | undefined): void {
+  if (!amount) {
+    violations.push({ field: 'amount', description: 'is required' });
+  } else if (!isCurrencyCode(amount.currencyCode)) {
+    violations.push({ field: 'amount.currency_code', description: 'must be an ISO 4217 code such as USD' });
+  }
+}
+
+export function validateTransferRequest(input: TransferMoneyInput, limits: { maxAmountMinor: bigint }): TransferRequest {
+  const violations: FieldViolation[] = [];
+  checkUuid(violations, 'sender_account_id', input.senderAccountId);
+  checkUuid(violations, 'recipient_account_id', input.recipientAccountId);
+  checkMoneyFields(violations, input.amount);
+  checkLength(violations, 'idempotency_key', input.idempotencyKey, 1, IDEMPOTENCY_KEY_LENGTH_MAX);
+  checkLength(violations, 'description', input.description, 0, DESCRIPTION_LENGTH_MAX);
+  if (violations.length > 0 || !input.amount) throw new InvalidArgumentError(violations);
+
+  checkAmount('amount.amount_minor', input.amount.amountMinor, limits.maxAmountMinor);
+  const senderAccountId = normalizeUuid(input.senderAccountId);
+  const recipientAccountId = normalizeUuid(input.recipientAccountId);
+  if (senderAccountId === recipientAccountId) throw new SameAccountError(senderAccountId);
+
+  const fields = {
+    senderAccountId,
+    recipientAccountId,
+    amountMinor: input.amount.amountMinor,
+    currency: input.amount.currencyCode,
+    description: input.description,
+  };
+  return { ...fields, idempotencyKey: input.idempotencyKey, requestHash: transferRequestHash(fields) };
+}
+
+export function validateDepositRequest(input: DepositMoneyInput, limits: { maxAmountMinor: bigint }): DepositRequest {
+  const violations: FieldViolation[] = [];
+  checkUuid(violations, 'account_id', input.accountId);
+  checkMoneyFields(violations, input.amount);
+  checkLength(violations, 'deposit_reference', input.depositReference, 1, DEPOSIT_REFERENCE_LENGTH_MAX);
+  checkUuid(violations, 'top_up_id', input.topUpId);
+  if (!input.card) {
+    violations.push({ field: 'card', description: 'is required' });
+  } else {
+    if (!/^[0-9]{4}$/.test(input.card.cardLast4)) {
+      violations.push({ field: 'card.card_last4', description: 'must be exactly four digits' });
+    }
+    checkLength(violations, 'card.card_brand', input.card.cardBrand, 0, CARD_BRAND_LENGTH_MAX);
+  }
+  if (violations.length > 0 || !input.amount || !input.card) throw new InvalidArgumentError(violations);
+
+  checkAmount('amount.amount_minor', input.amount.amountMinor, limits.maxAmountMinor);
+  const fields = {
+    accountId: normalizeUuid(input.accountId),
+    amountMinor: input.amount.amountMinor,
+    currency: input.amount.currencyCode,
+    topUpId: normalizeUuid(input.topUpId),
+    cardLast4: input.card.cardLast4,
+    cardBrand: input.card.cardBrand,
+  };
+  return { ...fields, depositReference: input.depositReference, requestHash: depositRequestHash(fields) };
+}
+
+export function validateAccountId(accountId: string, field = 'account_id'): string {
+  const violations: FieldViolation[] = [];
+  checkUuid(violations, field, accountId);
+  if (violations.length > 0) throw new InvalidArgumentError(violations);
+  return normalizeUuid(accountId);
+}

@@ -1,0 +1,118 @@
+import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import {
+  TransferStatus,
+  type BankServiceServer,
+  type DepositMoneyRequest,
+  type DepositMoneyResponse,
+  type GetBalanceRequest,
+  type GetBalanceResponse,
+  type TransferMoneyRequest,
+  type TransferMoneyResponse,
+} from '@wallet/contracts/bank';
+import type { Logger } from '@wallet/platform';
+import type { BankOperations } from '../app/operations.js';
+import type { BankMetrics } from '../app/metrics.js';
+import { BankError } from '../domain/errors.js';
+import type { DepositRecord, TransferRecord } from '../domain/ledger.js';
+import { outcomeOf, toGrpcError } from './errors.js';
+
+export function transferToProto(transfer: TransferRecord): NonNullable<TransferMoneyResponse['transfer']> {
+  return {
+    id: transfer.id,
+    senderAccountId: transfer.senderAccountId,
+    recipientAccountId: transfer.recipientAccountId,
+    amount: { amountMinor: transfer.amountMinor, currencyCode: transfer.currency },
+    status: TransferStatus.TRANSFER_STATUS_COMPLETED,
+    description: transfer.description,
+    createdAt: transfer.createdAt,
+  };
+}
+
+export function depositToProto(deposit: DepositRecord): NonNullable<DepositMoneyResponse['deposit']> {
+  return {
+    id: deposit.id,
+    accountId: deposit.accountId,
+    amount: { amountMinor: deposit.amountMinor, currencyCode: deposit.currency },
+    depositReference: deposit.depositReference,
+    topUpId: deposit.topUpId,
+    createdAt: deposit.createdAt,
+  };
+}
+
+function requestIdOf(metadata: Metadata): string | undefined {
+  const value = metadata.get('x-request-id')[0];
+  return typeof value === 'string' ? value.slice(0, 128) : undefined;
+}
+
+/**
+ * The gRPC adapter: decodes nothing itself (ts-proto did), calls the use case,
+ * maps results and errors once, records metrics and one log line per failure.
+ */
+export function createBankServicer(deps: { operations: BankOperations; logger: Logger; metrics: BankMetrics }): BankServiceServer {
+  const { operations, logger, metrics } = deps;
+
+  function handle<Req, Res>(
+    method: string,
+    call: ServerUnaryCall<Req, Res>,
+    callback: sendUnaryData<Res>,
+    run: (request: Req) => Promise<{ response: Res; outcome: string }>,
+  ): void {
+    const startedAt = process.hrtime.bigint();
+    const finish = (outcome: string) => {
+      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      metrics.observe(method, outcome, seconds);
+    };
+    run(call.request).then(
+      ({ response, outcome }) => {
+        finish(outcome);
+        callback(null, response);
+      },
+      (error: unknown) => {
+        const outcome = outcomeOf(error);
+        finish(outcome);
+        const requestId = requestIdOf(call.metadata);
+        if (error instanceof BankError) {
+          const level = error.reason === 'STORAGE_UNAVAILABLE' ? 'warn' : 'debug';
+          logger[level]({ method, requestId, reason: error.reason, metadata: error.metadata }, error.message);
+        } else {
+          logger.error({ err: error, method, requestId }, 'unexpected error');
+        }
+        callback(toGrpcError(error) as ServiceError);
+      },
+    );
+  }
+
+  return {
+    transferMoney(call: ServerUnaryCall<TransferMoneyRequest, TransferMoneyResponse>, callback: sendUnaryData<TransferMoneyResponse>) {
+      handle('TransferMoney', call, callback, async (request) => {
+        const result = await operations.transferMoney(request);
+        return {
+          response: { transfer: transferToProto(result.transfer), replayed: result.replayed },
+          outcome: result.replayed ? 'replayed' : 'completed',
+        };
+      });
+    },
+    getBalance(call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>) {
+      handle('GetBalance', call, callback, async (request) => {
+        const account = await operations.getBalance(request.accountId);
+        return {
+          response: {
+            accountId: account.id,
+            balance: { amountMinor: account.balanceMinor, currencyCode: account.currency },
+            updatedAt: account.updatedAt,
+          },
+          outcome: 'ok',
+        };
+      });
+    },
+    depositMoney(call: ServerUnaryCall<DepositMoneyRequest, DepositMoneyResponse>, callback: sendUnaryData<DepositMoneyResponse>) {
+      handle('DepositMoney', call, callback, async (request) => {
+        const result = await operations.depositMoney(request);
+        return {
+          response: { deposit: depositToProto(result.deposit), replayed: result.replayed },
+          outcome: result.replayed ? 'replayed' : 'completed',
+        };
+      });
+    },
+  };
+}

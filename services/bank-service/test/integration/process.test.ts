@@ -1,0 +1,148 @@
+// The built artefacts as operators run them: dist/main.js, the migrate and
+// seed-accounts commands, and migrations applied by replicas at once.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { BankServiceClient } from '@wallet/contracts/bank';
+import { callUnary, createGrpcClient } from '@wallet/platform';
+import { createTestDatabase, startService, waitFor, type TestDatabase } from '@wallet/testkit';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedAccounts } from '../../src/cli/seed.js';
+import { runMigrations } from '../../src/db/migrate.js';
+import { ALICE, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testPool } from '../helpers.js';
+
+const run = promisify(execFile);
+const dist = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
+
+describe('migrations', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('bank_migrations');
+    pool = testPool(db.url);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('are applied by several replicas at once, exactly once, and are idempotent afterwards', async () => {
+    const applied = await Promise.all([1, 2, 3].map(() => runMigrations({ databaseUrl: db.url, logger: silentLogger })));
+    expect(applied.flat().sort()).toEqual(['1735689600000_ledger-schema', '1735689600001_seed-accounts']);
+    expect(await runMigrations({ databaseUrl: db.url, logger: silentLogger })).toEqual([]);
+
+    const { rows } = await pool.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'bank' ORDER BY table_name`,
+    );
+    expect(rows.map((r) => r.table_name)).toEqual(['accounts', 'deposits', 'ledger_entries', 'outbox', 'pgmigrations', 'transfers']);
+    expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
+  });
+});
+
+describe('command line tools', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let dir: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('bank_cli');
+    pool = testPool(db.url);
+    dir = mkdtempSync(join(tmpdir(), 'bank-cli-'));
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrate applies the schema and exits 0', async () => {
+    await run(process.execPath, [dist('cli/migrate.js')], { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' } });
+    const { rows } = await pool.query<{ n: bigint }>('SELECT count(*) AS n FROM bank.pgmigrations');
+    expect(rows[0]!.n).toBe(2n);
+  });
+
+  it('seed-accounts creates N funded accounts, writes their ids to --out and keeps the ledger whole', async () => {
+    const out = join(dir, 'ids.txt');
+    await run(process.execPath, [dist('cli/seed-accounts.js'), '--count', '2500', '--balance', '12.34', '--out', out], {
+      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    });
+    const ids = readFileSync(out, 'utf8').trim().split('\n');
+    expect(ids).toHaveLength(2500);
+    expect(new Set(ids).size).toBe(2500);
+    const { rows } = await pool.query<{ n: bigint; min: bigint; max: bigint }>(
+      'SELECT count(*) AS n, min(balance_minor) AS min, max(balance_minor) AS max FROM bank.accounts WHERE id = ANY($1)',
+      [ids],
+    );
+    expect(rows[0]).toEqual({ n: 2500n, min: 1234n, max: 1234n });
+    expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
+  });
+
+  it('seed-accounts prints ids to stdout without --out, and seeding works in several batches', async () => {
+    const { stdout } = await run(process.execPath, [dist('cli/seed-accounts.js'), '--count', '3'], {
+      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    });
+    expect(stdout.trim().split('\n')).toHaveLength(3);
+    const batches: number[] = [];
+    await seedAccounts(pool, { count: 2_500, balanceMinor: 1n, currency: 'USD', batchSize: 1_000, onBatch: (ids) => batches.push(ids.length) });
+    expect(batches).toEqual([1_000, 1_000, 500]);
+    expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
+  });
+
+  it('seed-accounts refuses a malformed balance', async () => {
+    await expect(
+      run(process.execPath, [dist('cli/seed-accounts.js'), '--count', '1', '--balance', '1.234'], { env: { ...process.env, DATABASE_URL: db.url } }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--balance') });
+  });
+});
+
+describe('dist/main.js', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createMigratedDatabase('bank_process');
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('logs its bound ports, serves gRPC and stops cleanly on SIGTERM', async () => {
+    const service = startService('bank-service', dist('main.js'), {
+      DATABASE_URL: db.url,
+      GRPC_PORT: '0',
+      OPS_PORT: '0',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      const listening = await waitFor(
+        () => service.logs.map((line) => JSON.parse(line) as { msg: string; grpcPort?: number; opsPort?: number }).find((l) => l.msg === 'listening'),
+        { timeoutMs: 20_000, what: 'the listening log line' },
+      );
+      expect(listening.grpcPort).toBeGreaterThan(0);
+      const client = createGrpcClient(BankServiceClient, `127.0.0.1:${listening.grpcPort}`);
+      try {
+        const balance = await callUnary(client, client.getBalance, { accountId: ALICE }, { timeoutMs: 10_000 });
+        expect(balance.balance).toEqual({ amountMinor: 100_000n, currencyCode: 'USD' });
+      } finally {
+        client.close();
+      }
+      expect(await service.stop(10_000)).toBe(0);
+    } finally {
+      await service.kill();
+    }
+  });
+
+  it('refuses to start with an invalid variable and names it', async () => {
+    const service = startService('bank-service', dist('main.js'), { DATABASE_URL: db.url, GRPC_PORT: 'not-a-port' });
+    const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(service.logs.join('\n')).toContain('GRPC_PORT');
+  });
+});

@@ -1,0 +1,60 @@
+import { ConfigError } from '@wallet/platform';
+import { describe, expect, it } from 'vitest';
+import { bankConfigSchema, loadBankConfig } from '../../src/config.js';
+import { isConflictError, isConnectionError, isTimeoutError, toStorageError } from '../../src/db/errors.js';
+import { StorageUnavailableError } from '../../src/domain/errors.js';
+
+describe('configuration', () => {
+  it('has working local defaults', () => {
+    const config = loadBankConfig({});
+    expect(config).toMatchObject({ GRPC_PORT: 50051, OPS_PORT: 9101, BANK_MIGRATE_ON_START: true, GRPC_HOST: '127.0.0.1' });
+    expect(config.BANK_MAX_TRANSFER_AMOUNT).toBe(100_000_000n);
+  });
+
+  it('parses amounts exactly and flags', () => {
+    const config = loadBankConfig({ BANK_MAX_TRANSFER_AMOUNT: '250.5', BANK_MIGRATE_ON_START: 'false' });
+    expect(config.BANK_MAX_TRANSFER_AMOUNT).toBe(25_050n);
+    expect(config.BANK_MIGRATE_ON_START).toBe(false);
+  });
+
+  it.each([
+    ['GRPC_PORT', '70000'],
+    ['BANK_MAX_TRANSFER_AMOUNT', '1.005'],
+    ['BANK_MAX_TRANSFER_AMOUNT', '0'],
+    ['BANK_MIGRATE_ON_START', 'yes'],
+    ['DATABASE_POOL_MAX', '0'],
+  ])('rejects %s=%s naming the variable', (name, value) => {
+    try {
+      loadBankConfig({ [name]: value });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toContain(name);
+    }
+  });
+
+  it('exports its schema with the shared variable names', () => {
+    expect(Object.keys(bankConfigSchema.shape)).toEqual(expect.arrayContaining(['GRPC_HOST', 'GRPC_PORT', 'OPS_PORT', 'LOG_LEVEL', 'DATABASE_URL']));
+  });
+});
+
+describe('database error classification', () => {
+  it('recognises lost and refused connections', () => {
+    expect(isConnectionError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
+    expect(isConnectionError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isConnectionError(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
+  });
+
+  it('maps timeouts, conflicts and connectivity to STORAGE_UNAVAILABLE and leaves other errors alone', () => {
+    const timeout = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    expect(isTimeoutError(timeout)).toBe(true);
+    expect(isConflictError(deadlock)).toBe(true);
+    expect(toStorageError(timeout)).toBeInstanceOf(StorageUnavailableError);
+    expect(toStorageError(deadlock)).toBeInstanceOf(StorageUnavailableError);
+    const other = new Error('boom');
+    expect(toStorageError(other)).toBe(other);
+  });
+});

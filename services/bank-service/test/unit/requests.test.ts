@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import {
+  InvalidAmountError,
+  InvalidArgumentError,
+  SameAccountError,
+} from '../../src/domain/errors.js';
+import { validateAccountId, validateDepositRequest, validateTransferRequest, type TransferMoneyInput } from '../../src/domain/requests.js';
+
+const limits = { maxAmountMinor: 100_000_000n };
+const valid: TransferMoneyInput = {
+  senderAccountId: '123e4567-e89b-12d3-a456-426614174000',
+  recipientAccountId: '987e6543-e21b-34d3-c456-426614174999',
+  amount: { amountMinor: 1050n, currencyCode: 'USD' },
+  idempotencyKey: 'key-1',
+  description: 'rent',
+};
+
+function violationsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    return (error as InvalidArgumentError).fieldViolations.map((v) => v.field);
+  }
+  throw new Error('expected InvalidArgumentError');
+}
+
+describe('transfer request validation', () => {
+  it('accepts a well-formed request and normalises ids to lower case', () => {
+    const request = validateTransferRequest({ ...valid, senderAccountId: valid.senderAccountId.toUpperCase() }, limits);
+    expect(request.senderAccountId).toBe(valid.senderAccountId);
+    expect(request.amountMinor).toBe(1050n);
+    expect(request.currency).toBe('USD');
+    expect(request.requestHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('accepts the plan seed account whose UUID has a non-RFC variant', () => {
+    expect(() => validateTransferRequest(valid, limits)).not.toThrow();
+  });
+
+  it('reports every malformed field at once as field violations', () => {
+    const fields = violationsOf(() =>
+      validateTransferRequest(
+        { senderAccountId: 'nope', recipientAccountId: '', amount: { amountMinor: 1n, currencyCode: 'usd' }, idempotencyKey: '', description: 'x'.repeat(141) },
+        limits,
+      ),
+    );
+    expect(fields).toEqual(['sender_account_id', 'recipient_account_id', 'amount.currency_code', 'idempotency_key', 'description']);
+  });
+
+  it('requires an amount', () => {
+    expect(violationsOf(() => validateTransferRequest({ ...valid, amount: undefined }, limits))).toEqual(['amount']);
+  });
+
+  it('accepts idempotency keys of 1 and 255 characters and rejects 256', () => {
+    expect(() => validateTransferRequest({ ...valid, idempotencyKey: 'k' }, limits)).not.toThrow();
+    expect(() => validateTransferRequest({ ...valid, idempotencyKey: 'k'.repeat(255) }, limits)).not.toThrow();
+    expect(violationsOf(() => validateTransferRequest({ ...valid, idempotencyKey: 'k'.repeat(256) }, limits))).toEqual(['idempotency_key']);
+  });
+
+  it('counts description length in characters, not UTF-16 units', () => {
+    expect(() => validateTransferRequest({ ...valid, description: '💶'.repeat(140) }, limits)).not.toThrow();
+    expect(violationsOf(() => validateTransferRequest({ ...valid, description: '💶'.repeat(141) }, limits))).toEqual(['description']);
+  });
+
+  it.each([0n, -1n, -100n])('rejects a non-positive amount (%s) as INVALID_AMOUNT', (amountMinor) => {
+    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor, currencyCode: 'USD' } }, limits)).toThrow(InvalidAmountError);
+  });
+
+  it('accepts exactly the maximum and rejects one cent above it', () => {
+    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor: 100_000_000n, currencyCode: 'USD' } }, limits)).not.toThrow();
+    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor: 100_000_001n, currencyCode: 'USD' } }, limits)).toThrow(
+      InvalidAmountError,
+    );
+  });
+
+  it('rejects sender = recipient before touching the database, whatever the case', () => {
+    expect(() => validateTransferRequest({ ...valid, recipientAccountId: valid.senderAccountId.toUpperCase() }, limits)).toThrow(
+      SameAccountError,
+    );
+  });
+
+  it('reports malformed fields before amount rules', () => {
+    expect(violationsOf(() => validateTransferRequest({ ...valid, senderAccountId: 'x', amount: { amountMinor: 0n, currencyCode: 'USD' } }, limits))).toEqual([
+      'sender_account_id',
+    ]);
+  });
+});
+
+describe('deposit request validation', () => {
+  const deposit = {
+    accountId: '123e4567-e89b-12d3-a456-426614174000',
+    amount: { amountMinor: 2500n, currencyCode: 'USD' },
+    depositReference: 'topup-1',
+    topUpId: '0b7e1a52-3d7f-4a55-9c43-7a1f6f0e9d11',
+    card: { cardLast4: '4242', cardBrand: 'visa' },
+  };
+
+  it('accepts a well-formed deposit', () => {
+    const request = validateDepositRequest(deposit, limits);
+    expect(request).toMatchObject({ accountId: deposit.accountId, amountMinor: 2500n, cardLast4: '4242', cardBrand: 'visa' });
+  });
+
+  it('rejects malformed deposit fields', () => {
+    const fields = violationsOf(() =>
+      validateDepositRequest(
+        { ...deposit, accountId: 'x', depositReference: '', topUpId: 'y', card: { cardLast4: '42a2', cardBrand: 'b'.repeat(33) } },
+        limits,
+      ),
+    );
+    expect(fields).toEqual(['account_id', 'deposit_reference', 'top_up_id', 'card.card_last4', 'card.card_brand']);
+  });
+
+  it('requires the card funding source (the topup event carries its last four digits)', () => {
+    expect(violationsOf(() => validateDepositRequest({ ...deposit, card: undefined }, limits))).toEqual(['card']);
+  });
+
+  it('rejects a zero deposit and one above the maximum', () => {
+    expect(() => validateDepositRequest({ ...deposit, amount: { amountMinor: 0n, currencyCode: 'USD' } }, limits)).toThrow(InvalidAmountError);
+    expect(() => validateDepositRequest({ ...deposit, amount: { amountMinor: 100_000_001n, currencyCode: 'USD' } }, limits)).toThrow(
+      InvalidAmountError,
+    );
+  });
+
+  it('gives different requests with the same reference different hashes', () => {
+    const a = validateDepositRequest(deposit, limits);
+    const b = validateDepositRequest({ ...deposit, amount: { amountMinor: 2501n, currencyCode: 'USD' } }, limits);
+    expect(a.requestHash).not.toBe(b.requestHash);
+  });
+});
+
+describe('account id validation', () => {
+  it('normalises a valid id and rejects a malformed one', () => {
+    expect(validateAccountId('123E4567-E89B-12D3-A456-426614174000')).toBe('123e4567-e89b-12d3-a456-426614174000');
+    expect(() => validateAccountId('123')).toThrow(InvalidArgumentError);
+  });
+});
