@@ -136,3 +136,8 @@ export async function waitForHttpOk(url: string, timeoutMs = 20_000): Promise<vo
     { timeoutMs, intervalMs: 100, what: `${url} to answer 200` },
   );
 }
+
+export { createOpenApiResponseValidator } from './openapi.js';
+export type { HttpResponseLike, MatchedOperation, OpenApiResponseValidator } from './openapi.js';
+export { brokers, createSchemaChecker, createTopics, readTopic, TestProducer, uniqueName } from './kafka.js';
+export type { RawRecord, ReadRecord } from './kafka.js';

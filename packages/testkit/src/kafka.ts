@@ -19,8 +19,11 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
-export async function createTopics(topics: { name: string; partitions: number }[]): Promise<void> {
-  const admin = new Admin({ clientId: 'testkit-admin', bootstrapBrokers: brokers() });
+export async function createTopics(
+  bootstrapBrokers: string[],
+  topics: { name: string; partitions: number }[],
+): Promise<void> {
+  const admin = new Admin({ clientId: 'testkit-admin', bootstrapBrokers });
   try {
     for (const topic of topics) {
       await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: 1 });
@@ -85,11 +88,16 @@ export interface ReadRecord {
 }
 
 /** Reads every record of a topic from the beginning until `count` arrived (or times out). */
-export async function readTopic(topic: string, count: number, timeoutMs = 20_000): Promise<ReadRecord[]> {
+export async function readTopic(
+  topic: string,
+  count: number,
+  timeoutMs = 20_000,
+  bootstrapBrokers: string[] = brokers(),
+): Promise<ReadRecord[]> {
   const consumer = new Consumer({
     clientId: 'testkit-reader',
     groupId: uniqueName('reader'),
-    bootstrapBrokers: brokers(),
+    bootstrapBrokers,
     autocommit: false,
     maxWaitTime: 200,
     deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },

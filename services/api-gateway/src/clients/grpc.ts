@@ -1,0 +1,166 @@
+import { makeClientConstructor, status as GrpcStatus, type Client, type ServiceDefinition } from '@grpc/grpc-js';
+import { AnalyticsServiceClient } from '@wallet/contracts/analytics';
+import { BankServiceClient } from '@wallet/contracts/bank';
+import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
+import { callUnary, createGrpcClient, isServiceError } from '@wallet/platform';
+import { service as healthServiceDefinition } from 'grpc-health-check';
+import { Histogram, type Registry } from 'prom-client';
+import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState } from './types.js';
+
+// Thin gRPC wrappers: every call goes through callUnary with a deadline and
+// forwards the request id as `x-request-id` metadata. No retries here: the
+// REST client retries with its Idempotency-Key, which is what makes a retry
+// safe; a hidden retry in the gateway would only stretch the deadline.
+
+const GRPC_CODE_NAMES = new Map<number, string>(
+  Object.entries(GrpcStatus)
+    .filter(([, value]) => typeof value === 'number')
+    .map(([name, value]) => [value as number, name]),
+);
+
+export interface ClientMetrics {
+  /** Duration of outgoing calls by service, method and gRPC status name (all bounded sets). */
+  callDuration: Histogram<'service' | 'method' | 'code'>;
+}
+
+export function createClientMetrics(registry: Registry): ClientMetrics {
+  return {
+    callDuration: new Histogram({
+      name: 'grpc_client_call_duration_seconds',
+      help: 'Duration of gRPC calls made by the gateway.',
+      labelNames: ['service', 'method', 'code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+  };
+}
+
+type UnaryMethod<Req, Res> = Parameters<typeof callUnary<Req, Res>>[1];
+
+interface CallerOptions {
+  service: string;
+  deadlineMs: number;
+  metrics?: ClientMetrics;
+}
+
+function caller(client: Client, options: CallerOptions) {
+  return async <Req, Res>(name: string, method: UnaryMethod<Req, Res>, request: Req, context: CallContext, deadlineMs = options.deadlineMs): Promise<Res> => {
+    const end = options.metrics?.callDuration.startTimer({ service: options.service, method: name });
+    try {
+      const response = await callUnary(client, method, request, {
+        timeoutMs: deadlineMs,
+        headers: { 'x-request-id': context.requestId },
+      });
+      end?.({ code: 'OK' });
+      return response;
+    } catch (error) {
+      end?.({ code: isServiceError(error) ? (GRPC_CODE_NAMES.get(error.code) ?? 'UNKNOWN') : 'UNKNOWN' });
+      throw error;
+    }
+  };
+}
+
+// grpc.health.v1 from the grpc-health-check package (the same definition the servers use).
+const HealthClient = makeClientConstructor(healthServiceDefinition as unknown as ServiceDefinition, 'grpc.health.v1.Health');
+
+interface HealthCheckClient extends Client {
+  check: UnaryMethod<{ service: string }, { status: string }>;
+}
+
+/**
+ * A grpc.health.v1 probe of the server on address; resolves "ok" or the
+ * reason, never rejects. It asks about the server as a whole (service ""),
+ * which startGrpcServer keeps and flips to NOT_SERVING on shutdown, so the
+ * probe does not depend on how each service names its registration.
+ */
+export function createHealthProbe(address: string, serviceName = '') {
+  const client = createGrpcClient(HealthClient as unknown as new (...args: ConstructorParameters<typeof BankServiceClient>) => HealthCheckClient, address);
+  return {
+    client,
+    async checkHealth(timeoutMs: number): Promise<HealthState> {
+      try {
+        const response = await callUnary(client, client.check, { service: serviceName }, { timeoutMs });
+        return response.status === 'SERVING' ? 'ok' : response.status;
+      } catch (error) {
+        return isServiceError(error) ? (GRPC_CODE_NAMES.get(error.code) ?? 'UNKNOWN') : 'UNKNOWN';
+      }
+    },
+  };
+}
+
+export interface GrpcClientOptions {
+  /** Deadline of each call. */
+  deadlineMs: number;
+  metrics?: ClientMetrics;
+}
+
+export function createBankClient(address: string, options: GrpcClientOptions): BankApi & { close(): void } {
+  const client = createGrpcClient(BankServiceClient, address);
+  const call = caller(client, { service: 'bank', ...options });
+  const health = createHealthProbe(address);
+  return {
+    transferMoney: (request, context) => call('TransferMoney', client.transferMoney, request, context),
+    getBalance: (request, context) => call('GetBalance', client.getBalance, request, context),
+    checkHealth: health.checkHealth,
+    close: () => {
+      client.close();
+      health.client.close();
+    },
+  };
+}
+
+export function createCardAdapterClient(address: string, options: GrpcClientOptions): CardAdapterApi & { close(): void } {
+  const client = createGrpcClient(BankCardAdapterServiceClient, address);
+  const call = caller(client, { service: 'card-adapter', ...options });
+  const health = createHealthProbe(address);
+  return {
+    processCardTopUp: (request, context) => call('ProcessCardTopUp', client.processCardTopUp, request, context),
+    checkHealth: health.checkHealth,
+    close: () => {
+      client.close();
+      health.client.close();
+    },
+  };
+}
+
+export function createAnalyticsClient(address: string, options: GrpcClientOptions): AnalyticsApi & { close(): void } {
+  const client = createGrpcClient(AnalyticsServiceClient, address);
+  const call = caller(client, { service: 'analytics', ...options });
+  const health = createHealthProbe(address);
+  return {
+    getOperations: (request, context) => call('GetOperations', client.getOperations, request, context),
+    getAccountSummary: (request, context) => call('GetAccountSummary', client.getAccountSummary, request, context),
+    checkHealth: health.checkHealth,
+    close: () => {
+      client.close();
+      health.client.close();
+    },
+  };
+}
+
+export interface GatewayClientsConfig {
+  BANK_GRPC_ADDRESS: string;
+  CARD_ADAPTER_GRPC_ADDRESS: string;
+  ANALYTICS_GRPC_ADDRESS: string;
+  GRPC_DEADLINE_MS: number;
+  TOPUP_DEADLINE_MS: number;
+}
+
+/** The real clients, from configuration. */
+export function createGatewayClients(config: GatewayClientsConfig, registry?: Registry): GatewayClients {
+  const metrics = registry ? createClientMetrics(registry) : undefined;
+  const common = metrics ? { metrics } : {};
+  const bank = createBankClient(config.BANK_GRPC_ADDRESS, { deadlineMs: config.GRPC_DEADLINE_MS, ...common });
+  const cardAdapter = createCardAdapterClient(config.CARD_ADAPTER_GRPC_ADDRESS, { deadlineMs: config.TOPUP_DEADLINE_MS, ...common });
+  const analytics = createAnalyticsClient(config.ANALYTICS_GRPC_ADDRESS, { deadlineMs: config.GRPC_DEADLINE_MS, ...common });
+  return {
+    bank,
+    cardAdapter,
+    analytics,
+    close: () => {
+      bank.close();
+      cardAdapter.close();
+      analytics.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import type {
+  GetAccountSummaryRequest,
+  GetAccountSummaryResponse,
+  GetOperationsRequest,
+  GetOperationsResponse,
+} from '@wallet/contracts/analytics';
+import type { GetBalanceRequest, GetBalanceResponse, TransferMoneyRequest, TransferMoneyResponse } from '@wallet/contracts/bank';
+import type { ProcessCardTopUpRequest, ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
+
+// What the routes need from the downstream services. The gRPC wrappers in
+// this folder implement these; route tests pass fakes to buildServer.
+
+/** Per-call context forwarded to the downstream service. */
+export interface CallContext {
+  /** Sent as `x-request-id` metadata so logs correlate across services. */
+  requestId: string;
+}
+
+/** A dependency's health: "ok", or why not (e.g. "NOT_SERVING", "UNAVAILABLE"). */
+export type HealthState = 'ok' | (string & {});
+
+export interface HealthCheckable {
+  /** grpc.health.v1 Check with a deadline; never rejects. */
+  checkHealth(timeoutMs: number): Promise<HealthState>;
+}
+
+export interface BankApi extends HealthCheckable {
+  transferMoney(request: TransferMoneyRequest, context: CallContext): Promise<TransferMoneyResponse>;
+  getBalance(request: GetBalanceRequest, context: CallContext): Promise<GetBalanceResponse>;
+}
+
+export interface CardAdapterApi extends HealthCheckable {
+  processCardTopUp(request: ProcessCardTopUpRequest, context: CallContext): Promise<ProcessCardTopUpResponse>;
+}
+
+export interface AnalyticsApi extends HealthCheckable {
+  getOperations(request: GetOperationsRequest, context: CallContext): Promise<GetOperationsResponse>;
+  getAccountSummary(request: GetAccountSummaryRequest, context: CallContext): Promise<GetAccountSummaryResponse>;
+}
+
+export interface GatewayClients {
+  bank: BankApi;
+  cardAdapter: CardAdapterApi;
+  analytics: AnalyticsApi;
+  /** Closes every channel (shutdown). */
+  close(): void;
+}

@@ -1,0 +1,94 @@
+import { OperationType, type GetOperationsRequest, type GetOperationsResponse, type Operation } from '@wallet/contracts/analytics';
+import { canonicalUuid, fieldProblem, fromMoney, toIsoTimestamp, UnexpectedUpstreamResponseError } from './common.js';
+
+export type OperationTypeName = 'transfer_in' | 'transfer_out' | 'topup';
+
+const TYPE_TO_GRPC: Record<OperationTypeName, OperationType> = {
+  transfer_in: OperationType.OPERATION_TYPE_TRANSFER_IN,
+  transfer_out: OperationType.OPERATION_TYPE_TRANSFER_OUT,
+  topup: OperationType.OPERATION_TYPE_TOPUP,
+};
+
+const TYPE_FROM_GRPC = new Map<OperationType, OperationTypeName>(
+  Object.entries(TYPE_TO_GRPC).map(([name, value]) => [value, name as OperationTypeName]),
+);
+
+/** Query of GET /accounts/{accountId}/operations, after validation and defaults. */
+export interface OperationsQuery {
+  limit: number;
+  cursor?: string;
+  type?: OperationTypeName;
+  from?: string;
+  to?: string;
+}
+
+/** The Operation schema of openapi.yaml. */
+export interface OperationResource {
+  id: string;
+  type: OperationTypeName;
+  amount: string;
+  currency: string;
+  counterpartyAccountId?: string;
+  transferId?: string;
+  topUpId?: string;
+  description?: string;
+  cardLast4?: string;
+  createdAt: string;
+}
+
+export interface OperationPage {
+  items: OperationResource[];
+  nextCursor: string | null;
+}
+
+/** Parses an RFC 3339 timestamp that the schema already validated. */
+export function toDate(value: string, field: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw fieldProblem(field, 'must be an RFC 3339 date-time');
+  return date;
+}
+
+export function checkRange(from: Date | undefined, to: Date | undefined): void {
+  if (from && to && from.getTime() >= to.getTime()) throw fieldProblem('query.to', 'must be later than query.from');
+}
+
+export function toGetOperationsRequest(accountId: string, query: OperationsQuery): GetOperationsRequest {
+  const fromTime = query.from !== undefined ? toDate(query.from, 'query.from') : undefined;
+  const toTime = query.to !== undefined ? toDate(query.to, 'query.to') : undefined;
+  checkRange(fromTime, toTime);
+  return {
+    accountId: canonicalUuid(accountId),
+    pageSize: query.limit,
+    pageToken: query.cursor ?? '',
+    types: query.type ? [TYPE_TO_GRPC[query.type]] : [],
+    fromTime,
+    toTime,
+  };
+}
+
+export function fromOperation(operation: Operation): OperationResource {
+  const type = TYPE_FROM_GRPC.get(operation.type);
+  if (!type) throw new UnexpectedUpstreamResponseError(`GetOperations: unknown operation type ${operation.type}`);
+  const { amount, currency } = fromMoney(operation.amount, 'GetOperations');
+  const resource: OperationResource = {
+    id: operation.id,
+    type,
+    amount,
+    currency,
+    createdAt: toIsoTimestamp(operation.createdAt, 'GetOperations'),
+  };
+  // Empty proto strings mean "not set"; the REST schema leaves such fields out.
+  if (operation.counterpartyAccountId) resource.counterpartyAccountId = operation.counterpartyAccountId;
+  if (operation.transferId) resource.transferId = operation.transferId;
+  if (operation.topUpId) resource.topUpId = operation.topUpId;
+  if (operation.description) resource.description = operation.description;
+  if (operation.cardLast4) resource.cardLast4 = operation.cardLast4;
+  return resource;
+}
+
+export function fromGetOperationsResponse(response: GetOperationsResponse): OperationPage {
+  return {
+    items: response.operations.map(fromOperation),
+    nextCursor: response.nextPageToken === '' ? null : response.nextPageToken,
+  };
+}

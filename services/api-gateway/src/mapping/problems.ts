@@ -1,0 +1,191 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { ParsedGrpcError } from '@wallet/platform';
+
+// RFC 9457 problem details and the one table that maps a downstream gRPC
+// failure (status code + google.rpc.ErrorInfo reason) to an HTTP problem.
+// Pure: no Fastify, no I/O.
+
+export const PROBLEM_TYPE_PREFIX = 'urn:problem:wallet:';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  /** Machine reason, e.g. INSUFFICIENT_FUNDS. */
+  code: string;
+  instance?: string;
+  requestId?: string;
+  errors?: FieldError[];
+  /** Top-up only: whether the card is left charged. */
+  charged?: boolean;
+  /** Top-up only: the issuer's decline reason. */
+  declineCode?: string;
+}
+
+export interface ProblemKind {
+  status: number;
+  /** Last part of the type URN: urn:problem:wallet:<slug>. */
+  slug: string;
+  title: string;
+  code: string;
+  /**
+   * Detail shown for 5xx answers instead of the downstream message, which may
+   * name hosts or internals. 4xx answers carry the downstream service's own
+   * message, written for callers.
+   */
+  fixedDetail?: string;
+}
+
+/** A problem the gateway itself raises (validation, unknown route, ...); the error handler renders it. */
+export class ProblemError extends Error {
+  override name = 'ProblemError';
+  constructor(
+    readonly kind: ProblemKind,
+    detail: string,
+    readonly extensions: Pick<Problem, 'errors' | 'charged' | 'declineCode'> = {},
+    /** Sent as Retry-After (429); 503 answers always carry one. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(detail);
+  }
+}
+
+const kind = (status: number, slug: string, title: string, code: string, fixedDetail?: string): ProblemKind =>
+  fixedDetail === undefined ? { status, slug, title, code } : { status, slug, title, code, fixedDetail };
+
+/** Problems raised at the HTTP edge, before any downstream call. */
+export const EDGE_PROBLEMS = {
+  validation: kind(400, 'validation-error', 'Invalid request', 'VALIDATION_ERROR'),
+  idempotencyKey: kind(400, 'invalid-idempotency-key', 'Invalid Idempotency-Key', 'INVALID_IDEMPOTENCY_KEY'),
+  malformedBody: kind(400, 'malformed-body', 'Malformed request body', 'MALFORMED_BODY'),
+  badRequest: kind(400, 'bad-request', 'Bad request', 'BAD_REQUEST'),
+  routeNotFound: kind(404, 'route-not-found', 'Not found', 'ROUTE_NOT_FOUND'),
+  methodNotAllowed: kind(405, 'method-not-allowed', 'Method not allowed', 'METHOD_NOT_ALLOWED'),
+  payloadTooLarge: kind(413, 'payload-too-large', 'Payload too large', 'PAYLOAD_TOO_LARGE'),
+  unsupportedMediaType: kind(415, 'unsupported-media-type', 'Unsupported media type', 'UNSUPPORTED_MEDIA_TYPE'),
+  tooManyRequests: kind(429, 'too-many-requests', 'Too many requests', 'TOO_MANY_REQUESTS'),
+  internal: kind(500, 'internal-error', 'Internal error', 'INTERNAL', 'An unexpected error occurred; it has been logged.'),
+} as const;
+
+const UNAVAILABLE_DETAIL = 'A downstream service is unavailable; retry later with the same Idempotency-Key.';
+const TIMEOUT_DETAIL =
+  'A downstream service did not answer within the deadline; the outcome may be unknown, retry with the same Idempotency-Key.';
+
+/**
+ * ErrorInfo reason -> problem. Reasons are the enum names of the protos
+ * without the ERROR_REASON_ prefix; bank, card adapter and analytics share
+ * names where the meaning is the same.
+ */
+export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
+  INVALID_ARGUMENT: kind(400, 'invalid-argument', 'Invalid request', 'INVALID_ARGUMENT'),
+  INVALID_AMOUNT: kind(400, 'invalid-amount', 'Invalid amount', 'INVALID_AMOUNT'),
+  INVALID_CURSOR: kind(400, 'invalid-cursor', 'Invalid cursor', 'INVALID_CURSOR'),
+  INVALID_CARD_NUMBER: kind(400, 'invalid-card-number', 'Invalid card number', 'INVALID_CARD_NUMBER'),
+  CARD_EXPIRED: kind(400, 'card-expired', 'Card expired', 'CARD_EXPIRED'),
+  INVALID_CVC: kind(400, 'invalid-cvc', 'Invalid CVC', 'INVALID_CVC'),
+  CARD_DECLINED: kind(402, 'card-declined', 'Card declined', 'CARD_DECLINED'),
+  CARD_INSUFFICIENT_FUNDS: kind(402, 'card-insufficient-funds', 'Card declined: insufficient funds', 'CARD_INSUFFICIENT_FUNDS'),
+  ACCOUNT_NOT_FOUND: kind(404, 'account-not-found', 'Account not found', 'ACCOUNT_NOT_FOUND'),
+  IDEMPOTENCY_KEY_IN_FLIGHT: kind(409, 'idempotency-key-in-flight', 'Request in progress', 'IDEMPOTENCY_KEY_IN_FLIGHT'),
+  INSUFFICIENT_FUNDS: kind(422, 'insufficient-funds', 'Insufficient funds', 'INSUFFICIENT_FUNDS'),
+  SAME_ACCOUNT: kind(422, 'same-account', 'Sender and recipient are the same account', 'SAME_ACCOUNT'),
+  CURRENCY_MISMATCH: kind(422, 'currency-mismatch', 'Currency mismatch', 'CURRENCY_MISMATCH'),
+  IDEMPOTENCY_KEY_REUSED: kind(422, 'idempotency-key-reused', 'Idempotency-Key reused with another request', 'IDEMPOTENCY_KEY_REUSED'),
+  PAYMENT_GATEWAY_ERROR: kind(502, 'payment-gateway-error', 'Payment gateway error', 'PAYMENT_GATEWAY_ERROR',
+    'The payment gateway failed; see `charged` for whether the card was charged.'),
+  DEPOSIT_FAILED_REFUNDED: kind(502, 'top-up-refunded', 'Top-up failed and was refunded', 'DEPOSIT_FAILED_REFUNDED',
+    'The card was charged but crediting the account failed, so the charge was refunded. Nothing is charged.'),
+  PAYMENT_GATEWAY_TIMEOUT: kind(504, 'payment-gateway-timeout', 'Payment gateway timeout', 'PAYMENT_GATEWAY_TIMEOUT',
+    'The payment gateway did not answer in time; retry with the same Idempotency-Key to learn the outcome.'),
+  TOP_UP_PENDING: kind(503, 'top-up-pending', 'Top-up pending', 'TOP_UP_PENDING',
+    'The card was charged and the top-up will be completed or refunded automatically; retry with the same Idempotency-Key to learn the outcome.'),
+  STORAGE_UNAVAILABLE: kind(503, 'service-unavailable', 'Service unavailable', 'STORAGE_UNAVAILABLE', UNAVAILABLE_DETAIL),
+  STORE_UNAVAILABLE: kind(503, 'service-unavailable', 'Service unavailable', 'STORE_UNAVAILABLE', UNAVAILABLE_DETAIL),
+};
+
+/** gRPC status -> problem, for errors without a known reason (e.g. transport failures). */
+export const PROBLEMS_BY_GRPC_CODE: Readonly<Partial<Record<GrpcStatus, ProblemKind>>> = {
+  [GrpcStatus.INVALID_ARGUMENT]: PROBLEMS_BY_REASON.INVALID_ARGUMENT!,
+  [GrpcStatus.OUT_OF_RANGE]: PROBLEMS_BY_REASON.INVALID_ARGUMENT!,
+  [GrpcStatus.NOT_FOUND]: kind(404, 'not-found', 'Not found', 'NOT_FOUND'),
+  [GrpcStatus.ALREADY_EXISTS]: kind(409, 'conflict', 'Conflict', 'ALREADY_EXISTS'),
+  [GrpcStatus.ABORTED]: kind(409, 'conflict', 'Conflict', 'ABORTED'),
+  [GrpcStatus.FAILED_PRECONDITION]: kind(422, 'unprocessable', 'Request cannot be processed', 'FAILED_PRECONDITION'),
+  [GrpcStatus.UNAVAILABLE]: kind(503, 'service-unavailable', 'Service unavailable', 'UNAVAILABLE', UNAVAILABLE_DETAIL),
+  // The server shed load or a message limit was hit: transient from the caller's view.
+  [GrpcStatus.RESOURCE_EXHAUSTED]: kind(503, 'service-unavailable', 'Service unavailable', 'RESOURCE_EXHAUSTED', UNAVAILABLE_DETAIL),
+  [GrpcStatus.DEADLINE_EXCEEDED]: kind(504, 'upstream-timeout', 'Upstream timeout', 'DEADLINE_EXCEEDED', TIMEOUT_DETAIL),
+};
+
+/** "ERROR_REASON_INSUFFICIENT_FUNDS" and "INSUFFICIENT_FUNDS" both name the same reason. */
+export function normalizeReason(reason: string | undefined): string | undefined {
+  if (!reason) return undefined;
+  return reason.startsWith('ERROR_REASON_') ? reason.slice('ERROR_REASON_'.length) : reason;
+}
+
+export interface MappedGrpcProblem {
+  problem: Problem;
+  /** True when neither the reason nor the status is known: logged as an error, answered as a 500. */
+  unexpected: boolean;
+}
+
+export interface GrpcMappingOptions {
+  /** Top-up calls report `charged` (from ErrorInfo metadata "charged"). */
+  topUp?: boolean;
+}
+
+/** Maps a failed gRPC call to the problem the client sees. */
+export function problemFromGrpcError(error: ParsedGrpcError, options: GrpcMappingOptions = {}): MappedGrpcProblem {
+  const reason = normalizeReason(error.reason);
+  const known = (reason !== undefined ? PROBLEMS_BY_REASON[reason] : undefined) ?? PROBLEMS_BY_GRPC_CODE[error.code];
+  const chosen = known ?? EDGE_PROBLEMS.internal;
+  const problem: Problem = {
+    type: PROBLEM_TYPE_PREFIX + chosen.slug,
+    title: chosen.title,
+    status: chosen.status,
+    detail: chosen.fixedDetail ?? (error.message || chosen.title),
+    code: chosen.code,
+  };
+  if (chosen.status === 400 && error.fieldViolations.length > 0) {
+    problem.errors = error.fieldViolations.map((v) => ({ field: v.field, message: v.description }));
+  }
+  if (chosen.status === 402) {
+    const declineCode = error.metadata.decline_code ?? error.metadata.declineCode;
+    if (declineCode) problem.declineCode = declineCode;
+  }
+  if (options.topUp) {
+    const charged = chargedFromMetadata(error.metadata.charged, chosen.status);
+    if (charged !== undefined) problem.charged = charged;
+  }
+  return { problem, unexpected: known === undefined };
+}
+
+/**
+ * Whether the card is left charged. The adapter says so in ErrorInfo
+ * metadata; without it a 4xx means the adapter refused the request before
+ * charging, while a transport failure or timeout leaves the outcome unknown
+ * (undefined: the field is left out rather than guessed).
+ */
+export function chargedFromMetadata(value: string | undefined, status: number): boolean | undefined {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return status < 500 ? false : undefined;
+}
+
+/** Renders a gateway-raised problem. */
+export function problemFromKind(problemKind: ProblemKind, detail: string, extensions: ProblemError['extensions'] = {}): Problem {
+  return {
+    type: PROBLEM_TYPE_PREFIX + problemKind.slug,
+    title: problemKind.title,
+    status: problemKind.status,
+    detail: problemKind.fixedDetail ?? detail,
+    code: problemKind.code,
+    ...extensions,
+  };
+}

@@ -1,0 +1,154 @@
+import { isServiceError, parseGrpcError } from '@wallet/platform';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  EDGE_PROBLEMS,
+  problemFromGrpcError,
+  problemFromKind,
+  ProblemError,
+  type Problem,
+} from '../mapping/problems.js';
+import { validationProblem, type SchemaValidationIssue } from '../mapping/validation.js';
+import type { OpenApiSpec } from '../openapi/spec.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The OpenAPI operation a route implements. */
+    operationId?: string;
+  }
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface ErrorHandlingOptions {
+  spec: OpenApiSpec;
+  retryAfterSeconds: number;
+}
+
+/**
+ * Writes a problem document; every error response of the gateway goes through
+ * here. 503 and 429 answers say when to come back (Retry-After, seconds).
+ */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem, retryAfterSeconds: number): FastifyReply {
+  const body: Problem = { ...problem, requestId: request.id };
+  if (body.status === 503 || body.status === 429) reply.header('retry-after', String(retryAfterSeconds));
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
+/** Errors Fastify raises itself before a handler runs (body parsing, limits, bad URLs). */
+function edgeProblem(error: FastifyError): Problem | undefined {
+  switch (error.statusCode) {
+    case 413:
+      return problemFromKind(EDGE_PROBLEMS.payloadTooLarge, 'The request body is larger than the limit.');
+    case 415:
+      return problemFromKind(EDGE_PROBLEMS.unsupportedMediaType, 'The request body must be application/json.');
+    case 400:
+      // JSON syntax errors, an empty JSON body, a prototype-poisoning attempt, a bad Content-Length.
+      if (error.code?.startsWith('FST_ERR_CTP_') || error instanceof SyntaxError) {
+        return problemFromKind(EDGE_PROBLEMS.malformedBody, 'The request body is not valid JSON.');
+      }
+      return problemFromKind(EDGE_PROBLEMS.badRequest, 'The request is malformed.');
+    default:
+      return undefined;
+  }
+}
+
+/** Route patterns by method, to tell "no such path" (404) from "no such method here" (405). */
+class RouteTable {
+  private readonly routes: { pattern: RegExp; methods: Set<string> }[] = [];
+
+  add(url: string, methods: string[]): void {
+    // The CORS plugin's catch-all OPTIONS route would match every path; it says nothing about resources.
+    if (url === '*' || url === '/*') return;
+    const source = url
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    const pattern = new RegExp(`^${source}$`);
+    const existing = this.routes.find((r) => r.pattern.source === pattern.source);
+    if (existing) for (const m of methods) existing.methods.add(m);
+    else this.routes.push({ pattern, methods: new Set(methods) });
+  }
+
+  allowedMethods(path: string): string[] {
+    const allowed = new Set<string>();
+    for (const route of this.routes) if (route.pattern.test(path)) for (const m of route.methods) allowed.add(m);
+    return [...allowed].sort();
+  }
+}
+
+/**
+ * One error handler for the whole API: validation errors, Fastify's own
+ * errors, problems raised by the mapping and failed gRPC calls all become
+ * RFC 9457 problem+json. Unknown errors are logged and answered as a bare 500.
+ * Must be installed before any route is registered (it watches onRoute).
+ */
+export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions): void {
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => {
+    routes.add(route.url, Array.isArray(route.method) ? route.method : [route.method]);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const operationId = request.routeOptions.config.operationId;
+    const topUp = operationId === 'createTopUp';
+    let problem: Problem;
+    let retryAfterSeconds = options.retryAfterSeconds;
+
+    if (error instanceof ProblemError) {
+      problem = problemFromKind(error.kind, error.message, error.extensions);
+      retryAfterSeconds = error.retryAfterSeconds ?? retryAfterSeconds;
+    } else if (error.validation) {
+      const raised = validationProblem(error.validationContext ?? 'request', error.validation as SchemaValidationIssue[]);
+      problem = problemFromKind(raised.kind, raised.message, raised.extensions);
+    } else if (isServiceError(error)) {
+      const parsed = parseGrpcError(error);
+      const mapped = problemFromGrpcError(parsed, { topUp });
+      problem = mapped.problem;
+      const declared = operationId ? options.spec.operation(operationId).responseStatuses : undefined;
+      const logFields = { grpcCode: parsed.code, reason: parsed.reason, domain: parsed.domain, grpcMessage: parsed.message };
+      if (mapped.unexpected) {
+        request.log.error(logFields, 'downstream call failed with an unexpected status');
+      } else if (declared && !declared.has(problem.status)) {
+        // The contract is what clients code against: never answer a status it does not declare.
+        request.log.error({ ...logFields, status: problem.status, operationId }, 'mapped status not declared for this operation');
+        problem = problemFromKind(EDGE_PROBLEMS.internal, '');
+      } else if (problem.status >= 500) {
+        request.log.warn(logFields, 'downstream call failed');
+      }
+    } else {
+      const edge = edgeProblem(error);
+      if (edge) {
+        problem = edge;
+      } else {
+        request.log.error({ err: error }, 'unhandled error');
+        problem = problemFromKind(EDGE_PROBLEMS.internal, '');
+      }
+    }
+
+    // Failures of a top-up say whether the card was charged. Refused before the
+    // adapter charged anything (4xx) means not charged; a 5xx without the
+    // adapter's word leaves it unknown, so the field is left out.
+    if (topUp && problem.charged === undefined && problem.status < 500) problem.charged = false;
+    return sendProblem(request, reply, problem, retryAfterSeconds);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = routes.allowedMethods(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(
+        request,
+        reply,
+        problemFromKind(EDGE_PROBLEMS.methodNotAllowed, `${request.method} is not allowed here; use ${allowed.join(', ')}.`),
+        options.retryAfterSeconds,
+      );
+    }
+    return sendProblem(
+      request,
+      reply,
+      problemFromKind(EDGE_PROBLEMS.routeNotFound, `No route ${request.method} ${path.slice(0, 200)}.`),
+      options.retryAfterSeconds,
+    );
+  });
+}

@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import { fromGetOperationsResponse, toGetOperationsRequest, type OperationsQuery } from '../mapping/operations.js';
+import { operationRoute } from '../plugins/openapi-validation.js';
+import { withAccountCheck } from './account-check.js';
+import type { RouteDeps } from './deps.js';
+
+export function registerOperationRoutes(app: FastifyInstance, { spec, clients }: RouteDeps): void {
+  app.route({
+    ...operationRoute(spec.operation('listOperations')),
+    handler: async (request) => {
+      const { accountId } = request.params as { accountId: string };
+      const grpcRequest = toGetOperationsRequest(accountId, request.query as OperationsQuery);
+      const context = { requestId: request.id };
+      const response = await withAccountCheck(clients, grpcRequest.accountId, context, () =>
+        clients.analytics.getOperations(grpcRequest, context),
+      );
+      return fromGetOperationsResponse(response);
+    },
+  });
+}

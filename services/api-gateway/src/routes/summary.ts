@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import { fromGetAccountSummaryResponse, toGetAccountSummaryRequest, type SummaryQuery } from '../mapping/summary.js';
+import { operationRoute } from '../plugins/openapi-validation.js';
+import { withAccountCheck } from './account-check.js';
+import type { RouteDeps } from './deps.js';
+
+export function registerSummaryRoutes(app: FastifyInstance, { spec, clients, config }: RouteDeps): void {
+  app.route({
+    ...operationRoute(spec.operation('getAccountSummary')),
+    handler: async (request) => {
+      const { accountId } = request.params as { accountId: string };
+      const query = request.query as SummaryQuery;
+      const grpcRequest = toGetAccountSummaryRequest(accountId, query);
+      const context = { requestId: request.id };
+      const response = await withAccountCheck(clients, grpcRequest.accountId, context, () =>
+        clients.analytics.getAccountSummary(grpcRequest, context),
+      );
+      return fromGetAccountSummaryResponse(response, grpcRequest, query, config.DEFAULT_CURRENCY);
+    },
+  });
+}

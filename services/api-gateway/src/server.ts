@@ -1,0 +1,108 @@
+import cors from '@fastify/cors';
+import { contractPaths } from '@wallet/contracts';
+import { createMetricsRegistry, type Logger } from '@wallet/platform';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { GatewayClients } from './clients/types.js';
+import type { GatewayConfig } from './config.js';
+import { EDGE_PROBLEMS, problemFromKind } from './mapping/problems.js';
+import { loadOpenApiSpec, type OpenApiSpec } from './openapi/spec.js';
+import { installErrorHandling, sendProblem } from './plugins/errors.js';
+import { installHttpMetrics } from './plugins/metrics.js';
+import { installOpenApiValidation } from './plugins/openapi-validation.js';
+import { installRateLimit } from './plugins/rate-limit.js';
+import { installRequestIdEcho, REQUEST_ID_HEADER, requestIdFrom } from './plugins/request-id.js';
+import { registerBalanceRoutes } from './routes/balance.js';
+import type { RouteDeps } from './routes/deps.js';
+import { registerDocsRoutes } from './routes/docs.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerOperationRoutes } from './routes/operations.js';
+import { registerSummaryRoutes } from './routes/summary.js';
+import { registerTopUpRoutes } from './routes/topup.js';
+import { registerTransferRoutes } from './routes/transfers.js';
+
+export interface BuildServerOptions {
+  config: GatewayConfig;
+  clients: GatewayClients;
+  logger: Logger;
+  /** Defaults to a fresh registry with the process metrics. */
+  registry?: Registry;
+  /** Defaults to the contract, services/common/wallet-api/openapi.yaml. */
+  spec?: OpenApiSpec;
+}
+
+/** Headers a browser may read from a cross-origin response. */
+const EXPOSED_HEADERS = ['Idempotent-Replayed', 'X-Request-Id', 'Retry-After'];
+
+/**
+ * The HTTP application, without listening: main.ts listens, tests inject.
+ * Every operation of openapi.yaml gets a route whose request schemas come
+ * from the document; the route set is checked against it at build time.
+ */
+export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  const { config, clients, logger } = options;
+  const spec = options.spec ?? loadOpenApiSpec(contractPaths.openapi);
+  const registry = options.registry ?? createMetricsRegistry('api-gateway');
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Our own one-line access log (plugins/metrics.ts) replaces Fastify's two lines per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: (req) => requestIdFrom(req.headers[REQUEST_ID_HEADER]),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    connectionTimeout: config.HTTP_CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    // While closing: answer 503 to new requests and drop idle keep-alive sockets.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // A malformed URL (bad percent-encoding) never reaches a route: answer it as a problem too.
+    frameworkErrors: (_error, request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id);
+      sendProblem(request, reply, problemFromKind(EDGE_PROBLEMS.badRequest, 'The request URL is malformed.'), config.RETRY_AFTER_SECONDS);
+    },
+  });
+
+  // Bodies are JSON only: without the default text/plain parser, any other type is a 415.
+  app.removeContentTypeParser('text/plain');
+
+  installRequestIdEcho(app);
+  installHttpMetrics(app, registry);
+  installOpenApiValidation(app);
+  installErrorHandling(app, { spec, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+
+  await app.register(cors, {
+    origin: config.CORS_ORIGIN === '*' ? '*' : config.CORS_ORIGIN,
+    methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  // After CORS, so a browser can read the 429 too.
+  installRateLimit(app, {
+    requestsPerSecond: config.RATE_LIMIT_RPS,
+    burst: config.RATE_LIMIT_BURST,
+    maxClients: config.RATE_LIMIT_MAX_CLIENTS,
+  });
+
+  const deps: RouteDeps = { config, clients, spec };
+  registerTransferRoutes(app, deps);
+  registerBalanceRoutes(app, deps);
+  registerOperationRoutes(app, deps);
+  registerSummaryRoutes(app, deps);
+  registerTopUpRoutes(app, deps);
+  registerHealthRoutes(app, deps, registry);
+  await registerDocsRoutes(app, spec);
+
+  assertEveryOperationRouted(app, spec);
+  return app;
+}
+
+/** Fails the start if openapi.yaml declares an operation no route implements. */
+function assertEveryOperationRouted(app: FastifyInstance, spec: OpenApiSpec): void {
+  const missing = [...spec.operations.values()].filter(
+    (op) => !app.hasRoute({ method: op.method as 'GET', url: op.url }),
+  );
+  if (missing.length > 0) {
+    throw new Error(`openapi.yaml operations without a route: ${missing.map((op) => op.operationId).join(', ')}`);
+  }
+}

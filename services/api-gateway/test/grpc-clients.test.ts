@@ -1,0 +1,210 @@
+import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { AnalyticsServiceService } from '@wallet/contracts/analytics';
+import { BankServiceService, type BankServiceServer, type GetBalanceRequest, type GetBalanceResponse } from '@wallet/contracts/bank';
+import { createMetricsRegistry, richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
+import { service as healthService } from 'grpc-health-check';
+import { freePort } from '@wallet/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGatewayClients } from '../src/clients/grpc.js';
+import type { GatewayClients } from '../src/clients/types.js';
+import { ALICE, BOB, CREATED_AT, problemOf, startTestGateway, transferResponse, type TestGateway } from './helpers.js';
+
+// The real gRPC clients against real (fake-behaving) gRPC servers on loopback:
+// deadlines, transport failures, metadata and rich errors over the wire.
+
+const DEADLINE_MS = 500;
+/** Generous ceiling that only catches a hang: far above the deadline, far below the test timeout. */
+const NEVER_HANGS_MS = DEADLINE_MS + 9_500;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function gatewayWith(addresses: { bank: string; cardAdapter?: string; analytics?: string }): Promise<{ gw: TestGateway; clients: GatewayClients }> {
+  const closed = `127.0.0.1:${await freePort()}`;
+  const config = {
+    BANK_GRPC_ADDRESS: addresses.bank,
+    CARD_ADAPTER_GRPC_ADDRESS: addresses.cardAdapter ?? closed,
+    ANALYTICS_GRPC_ADDRESS: addresses.analytics ?? closed,
+    GRPC_DEADLINE_MS: DEADLINE_MS,
+    TOPUP_DEADLINE_MS: DEADLINE_MS,
+    READINESS_TIMEOUT_MS: DEADLINE_MS,
+  };
+  const registry = createMetricsRegistry('api-gateway');
+  const clients = createGatewayClients(config, registry);
+  const gw = await startTestGateway({ config, clients, registry });
+  cleanups.push(() => clients.close(), () => gw.close());
+  return { gw, clients };
+}
+
+const transfer = (gw: TestGateway) =>
+  gw.inject({
+    method: 'POST',
+    url: `/accounts/${ALICE}/transfers`,
+    headers: { 'content-type': 'application/json', 'idempotency-key': 'k-1', 'x-request-id': 'req-grpc-1' },
+    payload: { recipientAccountId: BOB, amount: '1.00' },
+  });
+
+/** A bank that answers like the real one would, recording what it received. */
+async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: string; seen: { requestId?: string; deadlineMs?: number }[] }> {
+  const seen: { requestId?: string; deadlineMs?: number }[] = [];
+  const record = (call: ServerUnaryCall<unknown, unknown>) => {
+    const deadline = call.getDeadline();
+    seen.push({
+      requestId: call.metadata.get('x-request-id')[0] as string | undefined,
+      deadlineMs: deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now(),
+    });
+  };
+  const implementation: BankServiceServer = {
+    transferMoney: (call, callback) => {
+      record(call);
+      if (call.request.amount!.amountMinor > 100_00n) {
+        callback(richError({ code: GrpcStatus.FAILED_PRECONDITION, reason: 'INSUFFICIENT_FUNDS', message: 'balance too low', domain: 'bank.wallet' }));
+        return;
+      }
+      callback(null, transferResponse(call.request));
+    },
+    getBalance: (call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>) => {
+      record(call);
+      if (call.request.accountId !== ALICE) {
+        callback(richError({ code: GrpcStatus.NOT_FOUND, reason: 'ACCOUNT_NOT_FOUND', message: 'no such account', domain: 'bank.wallet' }));
+        return;
+      }
+      callback(null, { accountId: ALICE, balance: { amountMinor: 123_45n, currencyCode: 'USD' }, updatedAt: CREATED_AT });
+    },
+    depositMoney: (_call, callback) => callback(richError({ code: GrpcStatus.UNIMPLEMENTED, reason: 'X', message: 'no', domain: 'bank.wallet' })),
+  };
+  const server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [{ name: 'wallet.bank.v1.BankService', definition: BankServiceService, implementation }],
+  });
+  cleanups.push(() => server.shutdown(1000));
+  return { server, address: `127.0.0.1:${server.port}`, seen };
+}
+
+/** A gRPC server that accepts every call, health checks included, and never answers. */
+async function startHangingServer(): Promise<string> {
+  const server = new Server();
+  const never = () => {};
+  server.addService(BankServiceService, { transferMoney: never, getBalance: never, depositMoney: never });
+  server.addService(AnalyticsServiceService, { getOperations: never, getAccountSummary: never });
+  server.addService(healthService as unknown as typeof BankServiceService, { Check: never, Watch: never, List: never } as never);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  cleanups.push(() => server.forceShutdown());
+  return `127.0.0.1:${port}`;
+}
+
+describe('gRPC clients over the wire', () => {
+  it('bank unreachable (closed port): 503 with Retry-After, well within the deadline', async () => {
+    const { gw } = await gatewayWith({ bank: `127.0.0.1:${await freePort()}` });
+    const started = Date.now();
+    const res = await transfer(gw);
+    expect(Date.now() - started).toBeLessThan(NEVER_HANGS_MS);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(problemOf(res)).toMatchObject({ type: 'urn:problem:wallet:service-unavailable', requestId: 'req-grpc-1' });
+    expect((await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` })).statusCode).toBe(503);
+  });
+
+  it('bank hangs (accepts, never answers): 504 at the deadline, never a hang', async () => {
+    const { gw } = await gatewayWith({ bank: await startHangingServer() });
+    const started = Date.now();
+    const res = await transfer(gw);
+    expect(Date.now() - started).toBeLessThan(NEVER_HANGS_MS);
+    expect(res.statusCode).toBe(504);
+    expect(problemOf(res)).toMatchObject({ type: 'urn:problem:wallet:upstream-timeout', code: 'DEADLINE_EXCEEDED' });
+    const metrics = (await gw.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/grpc_client_call_duration_seconds_count\{service="bank",method="TransferMoney",code="DEADLINE_EXCEEDED"[^}]*\} 1/);
+  });
+
+  it('forwards x-request-id as metadata and sets a deadline on every call', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    const res = await transfer(gw);
+    expect(res.statusCode).toBe(201);
+    expect(bank.seen).toHaveLength(1);
+    expect(bank.seen[0]!.requestId).toBe('req-grpc-1');
+    expect(bank.seen[0]!.deadlineMs).toBeGreaterThan(0);
+    expect(bank.seen[0]!.deadlineMs).toBeLessThanOrEqual(DEADLINE_MS);
+    const metrics = (await gw.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/grpc_client_call_duration_seconds_count\{service="bank",method="TransferMoney",code="OK"[^}]*\} 1/);
+  });
+
+  it('maps ErrorInfo reasons carried over the wire (422 insufficient funds, 404 unknown account)', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    const res = await gw.inject({
+      method: 'POST',
+      url: `/accounts/${ALICE}/transfers`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'k-2' },
+      payload: { recipientAccountId: BOB, amount: '1000.00' },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(problemOf(res)).toMatchObject({ code: 'INSUFFICIENT_FUNDS', detail: 'balance too low' });
+    const missing = await gw.inject({ method: 'GET', url: `/accounts/${BOB}/balance` });
+    expect(missing.statusCode).toBe(404);
+    const balance = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` });
+    expect(balance.json()).toMatchObject({ balance: '123.45', currency: 'USD' });
+  });
+
+  it('analytics unreachable: operations 503 with Retry-After while balances and transfers keep working', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    const ops = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/operations` });
+    expect(ops.statusCode).toBe(503);
+    expect(ops.headers['retry-after']).toBe('1');
+    expect((await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` })).statusCode).toBe(200);
+    expect((await transfer(gw)).statusCode).toBe(201);
+  });
+
+  it('analytics hangs: operations 504 at the deadline', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address, analytics: await startHangingServer() });
+    const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/operations` });
+    expect(res.statusCode).toBe(504);
+  });
+
+  it('card adapter unreachable: top-up 503, charged left out (unknown)', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    const res = await gw.inject({
+      method: 'POST',
+      url: `/accounts/${ALICE}/topup`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': 't-1' },
+      payload: { amount: '5.00', card: { number: '4242424242424242', expiryMonth: 12, expiryYear: 2030, cvc: '123' } },
+    });
+    expect(res.statusCode).toBe(503);
+    expect(problemOf(res)).not.toHaveProperty('charged');
+  });
+
+  it('/readyz checks the bank with grpc.health.v1: 200 when serving, 503 when not serving or unreachable', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    const ready = await gw.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'UNAVAILABLE', analytics: 'UNAVAILABLE' } });
+
+    bank.server.health.setStatus('', 'NOT_SERVING');
+    const notServing = await gw.inject({ method: 'GET', url: '/readyz' });
+    expect(notServing.statusCode).toBe(503);
+    expect(notServing.json().checks.bank).toBe('NOT_SERVING');
+
+    const { gw: orphan } = await gatewayWith({ bank: `127.0.0.1:${await freePort()}` });
+    const unreachable = await orphan.inject({ method: 'GET', url: '/readyz' });
+    expect(unreachable.statusCode).toBe(503);
+    expect(unreachable.json().checks.bank).toBe('UNAVAILABLE');
+  });
+
+  it('/readyz answers within its deadline when the bank hangs', async () => {
+    const { gw } = await gatewayWith({ bank: await startHangingServer() });
+    const started = Date.now();
+    const res = await gw.inject({ method: 'GET', url: '/readyz' });
+    expect(Date.now() - started).toBeLessThan(NEVER_HANGS_MS);
+    expect(res.statusCode).toBe(503);
+    expect(res.json().checks.bank).toBe('DEADLINE_EXCEEDED');
+  });
+});

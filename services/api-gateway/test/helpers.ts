@@ -1,0 +1,187 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { OperationType, type Operation } from '@wallet/contracts/analytics';
+import { TransferStatus, type TransferMoneyRequest } from '@wallet/contracts/bank';
+import { TopUpStatus, type ProcessCardTopUpRequest } from '@wallet/contracts/card-adapter';
+import { contractPaths } from '@wallet/contracts';
+import { loadConfig, richError } from '@wallet/platform';
+import { createOpenApiResponseValidator } from '@wallet/testkit';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { Writable } from 'node:stream';
+import { expect, vi } from 'vitest';
+import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../src/clients/types.js';
+import { configSchema, type GatewayConfig } from '../src/config.js';
+import { buildServer } from '../src/server.js';
+
+export const ALICE = '123e4567-e89b-12d3-a456-426614174000';
+export const BOB = '987e6543-e21b-34d3-c456-426614174999';
+export const UNKNOWN_ACCOUNT = '00000000-0000-4000-8000-00000000dead';
+export const CREATED_AT = new Date('2025-01-02T03:04:05.678Z');
+
+/** Checks REST responses against openapi.yaml (status declared, content type, headers, body schema). */
+export const contract = createOpenApiResponseValidator(contractPaths.openapi);
+
+export function testConfig(overrides: Partial<GatewayConfig> = {}): GatewayConfig {
+  return { ...loadConfig(configSchema, {}), ...overrides };
+}
+
+/** A gRPC error as the downstream services send it: status + google.rpc.ErrorInfo. */
+export function grpcError(code: GrpcStatus, reason: string, message = reason.toLowerCase(), metadata: Record<string, string> = {}) {
+  return richError({ code, reason, message, domain: 'test.wallet', metadata });
+}
+
+/** A transport-level failure without ErrorInfo (what grpc-js raises for a dead peer or a deadline). */
+export function transportError(code: GrpcStatus, message: string) {
+  return Object.assign(new Error(message), { code, details: message, metadata: undefined });
+}
+
+export function transferResponse(request: TransferMoneyRequest, replayed = false) {
+  return {
+    transfer: {
+      id: 'b1a7c0de-0000-4000-8000-000000000001',
+      senderAccountId: request.senderAccountId,
+      recipientAccountId: request.recipientAccountId,
+      amount: request.amount,
+      status: TransferStatus.TRANSFER_STATUS_COMPLETED,
+      description: request.description,
+      createdAt: CREATED_AT,
+    },
+    replayed,
+  };
+}
+
+export function topUpResponse(request: ProcessCardTopUpRequest, replayed = false, status = TopUpStatus.TOP_UP_STATUS_COMPLETED) {
+  return {
+    topUp: {
+      id: '70b0c0de-0000-4000-8000-000000000002',
+      accountId: request.accountId,
+      amount: request.amount,
+      status,
+      cardLast4: request.card!.number.slice(-4),
+      cardBrand: 'visa',
+      createdAt: CREATED_AT,
+    },
+    replayed,
+  };
+}
+
+export function operation(overrides: Partial<Operation> = {}): Operation {
+  return {
+    id: 'e0e0c0de-0000-4000-8000-000000000003',
+    accountId: ALICE,
+    type: OperationType.OPERATION_TYPE_TRANSFER_OUT,
+    amount: { amountMinor: 1050n, currencyCode: 'USD' },
+    counterpartyAccountId: BOB,
+    transferId: 'b1a7c0de-0000-4000-8000-000000000001',
+    topUpId: '',
+    description: 'Dinner',
+    cardLast4: '',
+    createdAt: CREATED_AT,
+    ...overrides,
+  };
+}
+
+/** Fake downstream clients: sensible answers for the seed accounts, NOT_FOUND for others. */
+export function fakeClients() {
+  const known = new Set([ALICE, BOB]);
+  const bank = {
+    transferMoney: vi.fn<BankApi['transferMoney']>(async (request) => transferResponse(request)),
+    getBalance: vi.fn<BankApi['getBalance']>(async ({ accountId }) => {
+      if (!known.has(accountId)) throw grpcError(GrpcStatus.NOT_FOUND, 'ACCOUNT_NOT_FOUND', `account ${accountId} not found`);
+      return { accountId, balance: { amountMinor: 100_000n, currencyCode: 'USD' }, updatedAt: CREATED_AT };
+    }),
+    checkHealth: vi.fn<BankApi['checkHealth']>(async () => 'ok'),
+  };
+  const cardAdapter = {
+    processCardTopUp: vi.fn<CardAdapterApi['processCardTopUp']>(async (request) => topUpResponse(request)),
+    checkHealth: vi.fn<CardAdapterApi['checkHealth']>(async () => 'ok'),
+  };
+  const analytics = {
+    getOperations: vi.fn<AnalyticsApi['getOperations']>(async () => ({ operations: [operation()], nextPageToken: '' })),
+    getAccountSummary: vi.fn<AnalyticsApi['getAccountSummary']>(async (request) => ({
+      accountId: request.accountId,
+      currencyCode: 'USD',
+      buckets: [
+        {
+          periodStart: request.fromTime,
+          totalIn: { amountMinor: 2500n, currencyCode: 'USD' },
+          totalOut: { amountMinor: 1050n, currencyCode: 'USD' },
+          countIn: 1n,
+          countOut: 1n,
+        },
+      ],
+      totalIn: { amountMinor: 2500n, currencyCode: 'USD' },
+      totalOut: { amountMinor: 1050n, currencyCode: 'USD' },
+    })),
+    checkHealth: vi.fn<AnalyticsApi['checkHealth']>(async () => 'ok'),
+  };
+  const close = vi.fn();
+  return { bank, cardAdapter, analytics, close } satisfies GatewayClients;
+}
+
+export type FakeClients = ReturnType<typeof fakeClients>;
+
+/** A logger that keeps every line (at trace level) in memory. */
+export function memoryLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'trace' }, stream), lines };
+}
+
+export interface TestGateway {
+  app: FastifyInstance;
+  clients: FakeClients;
+  logLines: string[];
+  /** fastify.inject, plus a contract check of the response against openapi.yaml. */
+  inject(options: InjectOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** Checks one response against the contract: its operation's declared responses, or the Problem schema off-contract. */
+export function expectConformsToContract(method: string, url: string, res: LightMyRequestResponse): void {
+  const response = { method, url, statusCode: res.statusCode, headers: res.headers, body: res.body };
+  if (contract.findOperation(method, url)) {
+    contract.assertValid(response);
+  } else if (String(res.headers['content-type'] ?? '').startsWith('application/problem+json')) {
+    expect(contract.validateSchema('Problem', JSON.parse(res.body))).toEqual([]);
+  }
+}
+
+export async function startTestGateway(
+  options: { config?: Partial<GatewayConfig>; clients?: GatewayClients | FakeClients; registry?: Registry } = {},
+): Promise<TestGateway> {
+  const clients = (options.clients ?? fakeClients()) as FakeClients;
+  const { logger, lines } = memoryLogger();
+  const app = await buildServer({
+    config: testConfig(options.config),
+    clients,
+    logger,
+    ...(options.registry ? { registry: options.registry } : {}),
+  });
+  await app.ready();
+  return {
+    app,
+    clients,
+    logLines: lines,
+    async inject(injectOptions) {
+      const res = await app.inject(injectOptions);
+      const method = String(injectOptions.method ?? 'GET').toUpperCase();
+      const url = String(injectOptions.url ?? injectOptions.path ?? '/');
+      expectConformsToContract(method, url, res);
+      return res;
+    },
+    close: () => app.close(),
+  };
+}
+
+/** Parses a problem+json answer after checking the media type. */
+export function problemOf(res: LightMyRequestResponse): Record<string, unknown> {
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  return JSON.parse(res.body) as Record<string, unknown>;
+}
