@@ -5,7 +5,7 @@
 //   npm test -- --no-static        skip lint/type-check (quicker inner loop)
 //   npm test -- <vitest filters>   e.g. npm test -- services/bank-service
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureInfra } from './lib/infra.mjs';
@@ -36,6 +36,8 @@ if (!skipStatic) {
 }
 
 const runDir = mkdtempSync(join(tmpdir(), 'wallet-test-'));
+// mkdtemp makes the folder 0700; as root, PostgreSQL runs as a separate system user that must traverse it.
+chmodSync(runDir, 0o755);
 let infra;
 let exitCode = 1;
 try {
@@ -43,7 +45,13 @@ try {
   infra = await ensureInfra({ dataDir: runDir, purpose: 'test' });
   const env = { ...process.env, ...infra.env };
   console.log('\n=== tests (vitest)');
-  const result = spawnSync(npxBin('vitest'), ['run', '--coverage', ...vitestArgs], { cwd: root, stdio: 'inherit', env });
+  // Partial runs (--no-static) may run side by side: each keeps its own coverage folder.
+  const coverageDir = skipStatic ? join(runDir, 'coverage') : join(root, 'coverage');
+  const result = spawnSync(npxBin('vitest'), ['run', '--coverage', `--coverage.reportsDirectory=${coverageDir}`, ...vitestArgs], {
+    cwd: root,
+    stdio: 'inherit',
+    env,
+  });
   exitCode = result.status ?? 1;
 } catch (error) {
   console.error(error);
