@@ -1,0 +1,24 @@
+-- Run once by the postgres image (psql, as the superuser) on an empty data
+-- directory: one login role and one database per service, each service owning
+-- its database so that its migrations can create its schema. Names and
+-- passwords come from the container environment (see docker-compose.yml/.env);
+-- a missing one leaves `:'name'` unexpanded and stops the init with an error.
+-- (npm test applies this file to a real PostgreSQL 17 to prove it.)
+\getenv bank_db BANK_DB_NAME
+\getenv bank_user BANK_DB_USER
+\getenv bank_password BANK_DB_PASSWORD
+\getenv card_db CARD_ADAPTER_DB_NAME
+\getenv card_user CARD_ADAPTER_DB_USER
+\getenv card_password CARD_ADAPTER_DB_PASSWORD
+
+-- Connection limits: 2 bank-service replicas x pool 20 + migrations, and the
+-- card adapter's pool 10 + migrations, stay well below max_connections.
+CREATE ROLE :"bank_user" LOGIN PASSWORD :'bank_password' CONNECTION LIMIT 60;
+CREATE DATABASE :"bank_db" OWNER :"bank_user";
+REVOKE ALL ON DATABASE :"bank_db" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"bank_db" TO :"bank_user";
+
+CREATE ROLE :"card_user" LOGIN PASSWORD :'card_password' CONNECTION LIMIT 30;
+CREATE DATABASE :"card_db" OWNER :"card_user";
+REVOKE ALL ON DATABASE :"card_db" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"card_db" TO :"card_user";

