@@ -1,0 +1,56 @@
+// The failures a caller can act on, named by the contract's ErrorReason
+// values without the ERROR_REASON_ prefix. The gRPC boundary maps each to a
+// status code once (grpc/errors.ts); the domain knows nothing of gRPC.
+
+export const FAILURE_REASONS = [
+  'INVALID_CARD_NUMBER',
+  'CARD_EXPIRED',
+  'INVALID_CVC',
+  'INVALID_AMOUNT',
+  'INVALID_ARGUMENT',
+  'CARD_DECLINED',
+  'CARD_INSUFFICIENT_FUNDS',
+  'ACCOUNT_NOT_FOUND',
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_FLIGHT',
+  'PAYMENT_GATEWAY_ERROR',
+  'PAYMENT_GATEWAY_TIMEOUT',
+  'DEPOSIT_FAILED_REFUNDED',
+  'TOP_UP_PENDING',
+  'CURRENCY_MISMATCH',
+] as const;
+
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export function isFailureReason(value: string): value is FailureReason {
+  return (FAILURE_REASONS as readonly string[]).includes(value);
+}
+
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+/** A top-up that did not complete, described for the caller. */
+export class TopUpFailure extends Error {
+  readonly reason: FailureReason;
+  /** Whether the card is (or may be) left charged: true only while a top-up is pending. */
+  readonly charged: boolean;
+  readonly metadata: Record<string, string>;
+  readonly fieldViolations: FieldViolation[];
+
+  constructor(init: {
+    reason: FailureReason;
+    message: string;
+    charged: boolean;
+    metadata?: Record<string, string>;
+    fieldViolations?: FieldViolation[];
+  }) {
+    super(init.message);
+    this.name = 'TopUpFailure';
+    this.reason = init.reason;
+    this.charged = init.charged;
+    this.metadata = init.metadata ?? {};
+    this.fieldViolations = init.fieldViolations ?? [];
+  }
+}

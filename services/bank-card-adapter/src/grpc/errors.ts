@@ -1,0 +1,46 @@
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { richError } from '@wallet/platform';
+import { TopUpFailure, type FailureReason } from '../domain/failures.js';
+
+export const ERROR_DOMAIN = 'card-adapter.wallet';
+
+/** The contract's code for each reason (bank_card_adapter.proto, ErrorReason comments). */
+export const STATUS_BY_REASON: Record<FailureReason, Status> = {
+  INVALID_CARD_NUMBER: Status.INVALID_ARGUMENT,
+  CARD_EXPIRED: Status.INVALID_ARGUMENT,
+  INVALID_CVC: Status.INVALID_ARGUMENT,
+  INVALID_AMOUNT: Status.INVALID_ARGUMENT,
+  INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
+  CARD_DECLINED: Status.FAILED_PRECONDITION,
+  CARD_INSUFFICIENT_FUNDS: Status.FAILED_PRECONDITION,
+  ACCOUNT_NOT_FOUND: Status.NOT_FOUND,
+  IDEMPOTENCY_KEY_REUSED: Status.FAILED_PRECONDITION,
+  IDEMPOTENCY_KEY_IN_FLIGHT: Status.ABORTED,
+  PAYMENT_GATEWAY_ERROR: Status.UNAVAILABLE,
+  PAYMENT_GATEWAY_TIMEOUT: Status.DEADLINE_EXCEEDED,
+  DEPOSIT_FAILED_REFUNDED: Status.ABORTED,
+  TOP_UP_PENDING: Status.UNAVAILABLE,
+  CURRENCY_MISMATCH: Status.FAILED_PRECONDITION,
+};
+
+/** The one place a domain failure becomes a gRPC status with ErrorInfo. */
+export function toServiceError(error: unknown): ServiceError {
+  if (error instanceof TopUpFailure) {
+    return richError({
+      code: STATUS_BY_REASON[error.reason],
+      reason: error.reason,
+      message: error.message,
+      domain: ERROR_DOMAIN,
+      metadata: { ...error.metadata, charged: String(error.charged) },
+      fieldViolations: error.fieldViolations,
+    });
+  }
+  // Only reached before anything was journaled (e.g. the database is down): nothing was charged.
+  return richError({
+    code: Status.UNAVAILABLE,
+    reason: 'UNSPECIFIED',
+    message: 'the card adapter cannot process top-ups right now; nothing was charged; retry with the same idempotency key',
+    domain: ERROR_DOMAIN,
+    metadata: { charged: 'false' },
+  });
+}

@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface AdapterMetrics {
+  /** Requests by outcome: completed, declined, refunded, failed, pending, rejected (bad input), reused, in_flight, error. */
+  topUps: Counter<'outcome' | 'replayed'>;
+  /** What each recovery claim ended in: completed, declined, refunded, failed, still_pending, lease_lost, error. */
+  recoveryActions: Counter<'action'>;
+  gatewayCalls: Counter<'operation' | 'result'>;
+  depositAttempts: Counter<'result'>;
+  unfinishedTopUps: Gauge;
+  requestDuration: Histogram<'outcome'>;
+}
+
+export function createAdapterMetrics(registry: Registry): AdapterMetrics {
+  return {
+    topUps: new Counter({
+      name: 'card_adapter_top_ups_total',
+      help: 'ProcessCardTopUp requests by outcome',
+      labelNames: ['outcome', 'replayed'],
+      registers: [registry],
+    }),
+    recoveryActions: new Counter({
+      name: 'card_adapter_recovery_actions_total',
+      help: 'Unfinished top-ups taken over by the recovery loop, by what became of them',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
+    gatewayCalls: new Counter({
+      name: 'card_adapter_payment_gateway_calls_total',
+      help: 'Payment gateway calls by operation and result',
+      labelNames: ['operation', 'result'],
+      registers: [registry],
+    }),
+    depositAttempts: new Counter({
+      name: 'card_adapter_deposit_attempts_total',
+      help: 'bank DepositMoney attempts by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    unfinishedTopUps: new Gauge({
+      name: 'card_adapter_unfinished_top_ups',
+      help: 'Top-ups not yet completed, declined, refunded or failed (as of the last recovery pass)',
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'card_adapter_top_up_duration_seconds',
+      help: 'ProcessCardTopUp duration by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}

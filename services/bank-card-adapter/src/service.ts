@@ -1,0 +1,178 @@
+// Composition root: builds the adapters around the saga and starts the
+// servers. main.ts calls it with the environment's config; tests call it
+// in-process with fakes for the clock, the bank or the gateway.
+
+import type pg from 'pg';
+import {
+  createMetricsRegistry,
+  redactUrl,
+  startGrpcServer,
+  startOpsServer,
+  type Logger,
+  type OpsServer,
+  type RunningGrpcServer,
+  type ShutdownStep,
+} from '@wallet/platform';
+import type { Registry } from 'prom-client';
+import { GrpcBank, type Bank } from './clients/bank.js';
+import { HttpPaymentGateway } from './clients/payment-gateway/http.js';
+import { InProcessPaymentGateway } from './clients/payment-gateway/in-process.js';
+import type { PaymentGateway } from './clients/payment-gateway/types.js';
+import type { Config } from './config.js';
+import { runMigrations } from './db/migrate.js';
+import { createPool } from './db/pool.js';
+import { TopUpRepository } from './db/top-ups.js';
+import { createCardAdapterService } from './grpc/service.js';
+import { createAdapterMetrics, type AdapterMetrics } from './metrics.js';
+import { MockPaymentGatewayEngine } from './payment-gateway-mock/engine.js';
+import { PgMockGatewayStore } from './payment-gateway-mock/pg-store.js';
+import { TopUpProcessor, type CrashPoint, type SagaSettings } from './saga/processor.js';
+import { RecoveryLoop } from './saga/recovery.js';
+
+export interface CardAdapterOverrides {
+  gateway?: PaymentGateway;
+  bank?: Bank;
+  now?: () => Date;
+  crashHook?: (point: CrashPoint) => void;
+}
+
+export interface RunningCardAdapter {
+  grpc: RunningGrpcServer;
+  ops: OpsServer;
+  pool: pg.Pool;
+  processor: TopUpProcessor;
+  recovery: RecoveryLoop;
+  repository: TopUpRepository;
+  gateway: PaymentGateway;
+  metrics: AdapterMetrics;
+  registry: Registry;
+  /** Shutdown steps in order: stop accepting, drain, stop recovery, close clients and pool. */
+  shutdownSteps: ShutdownStep[];
+  stop(): Promise<void>;
+}
+
+export function sagaSettings(config: Config): SagaSettings {
+  return {
+    limits: { minAmountMinor: config.topUpMinAmountMinor, maxAmountMinor: config.topUpMaxAmountMinor },
+    fingerprintSecret: config.CARD_FINGERPRINT_SECRET,
+    gatewayTimeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS,
+    bankTimeoutMs: config.BANK_TIMEOUT_MS,
+    chargeAttempts: config.CHARGE_ATTEMPTS,
+    chargeResolutionGraceMs: config.CHARGE_RESOLUTION_GRACE_MS,
+    depositAttempts: config.DEPOSIT_ATTEMPTS,
+    depositRetryBudgetMs: config.DEPOSIT_RETRY_BUDGET_MS,
+    refundAttempts: config.REFUND_ATTEMPTS,
+    retryBaseDelayMs: config.RETRY_BASE_DELAY_MS,
+    retryMaxDelayMs: config.RETRY_MAX_DELAY_MS,
+    leaseMarginMs: config.LEASE_MARGIN_MS,
+  };
+}
+
+export async function startCardAdapter(config: Config, logger: Logger, overrides: CardAdapterOverrides = {}): Promise<RunningCardAdapter> {
+  const pool = createPool({
+    databaseUrl: config.DATABASE_URL,
+    max: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    logger,
+  });
+  try {
+    if (config.MIGRATE_ON_START) await runMigrations(config.DATABASE_URL, logger);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+
+  const gateway =
+    overrides.gateway ??
+    (config.PAYMENT_GATEWAY_URL
+      ? new HttpPaymentGateway(config.PAYMENT_GATEWAY_URL, config.PAYMENT_GATEWAY_TIMEOUT_MS)
+      : new InProcessPaymentGateway(
+          new MockPaymentGatewayEngine(new PgMockGatewayStore(pool), {
+            latencyMs: config.MOCK_GATEWAY_LATENCY_MS,
+            failureRate: config.MOCK_GATEWAY_FAILURE_RATE,
+            seed: config.MOCK_GATEWAY_SEED,
+          }),
+          config.PAYMENT_GATEWAY_TIMEOUT_MS,
+        ));
+  const bank = overrides.bank ?? new GrpcBank(config.BANK_GRPC_ADDRESS, config.BANK_TIMEOUT_MS);
+  const registry = createMetricsRegistry('bank-card-adapter');
+  const metrics = createAdapterMetrics(registry);
+  const repository = new TopUpRepository(pool);
+  const processor = new TopUpProcessor({
+    repository,
+    gateway,
+    bank,
+    settings: sagaSettings(config),
+    logger,
+    metrics,
+    ...(overrides.now ? { now: overrides.now } : {}),
+    ...(overrides.crashHook ? { crashHook: overrides.crashHook } : {}),
+  });
+  const recovery = new RecoveryLoop(processor, repository, metrics, { intervalMs: config.RECOVERY_INTERVAL_MS, batchSize: config.RECOVERY_BATCH_SIZE }, logger);
+
+  const grpc = await startGrpcServer({
+    host: config.GRPC_HOST,
+    port: config.GRPC_PORT,
+    services: [createCardAdapterService({ processor, logger, metrics })],
+  });
+  const ops = await startOpsServer({
+    host: config.OPS_HOST,
+    port: config.OPS_PORT,
+    registry,
+    readiness: async () => {
+      const check = async (run: () => Promise<unknown>) => {
+        try {
+          await run();
+          return 'ok';
+        } catch (error) {
+          return String((error as Error)?.message ?? error);
+        }
+      };
+      const [database, bankCheck, gatewayCheck] = await Promise.all([
+        check(() => pool.query('SELECT 1')),
+        check(() => bank.ping(1_000)),
+        check(() => gateway.ping()),
+      ]);
+      return { database, bank: bankCheck, paymentGateway: gatewayCheck };
+    },
+  });
+  if (config.RECOVERY_ENABLED) recovery.start();
+  logger.info(
+    {
+      grpcPort: grpc.port,
+      opsPort: ops.port,
+      bank: config.BANK_GRPC_ADDRESS,
+      paymentGateway: config.PAYMENT_GATEWAY_URL ?? 'in-process mock',
+      database: redactUrl(config.DATABASE_URL),
+    },
+    'listening',
+  );
+
+  const shutdownSteps: ShutdownStep[] = [
+    { name: 'grpc', run: () => grpc.shutdown(Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2)) },
+    { name: 'recovery', run: () => recovery.stop() },
+    { name: 'ops', run: () => ops.close() },
+    { name: 'bank client', run: () => bank.close() },
+    { name: 'payment gateway client', run: () => gateway.close() },
+    { name: 'database pool', run: () => pool.end() },
+  ];
+  let stopping: Promise<void> | undefined;
+  return {
+    grpc,
+    ops,
+    pool,
+    processor,
+    recovery,
+    repository,
+    gateway,
+    metrics,
+    registry,
+    shutdownSteps,
+    stop: () => {
+      stopping ??= (async () => {
+        for (const step of shutdownSteps) await step.run();
+      })();
+      return stopping;
+    },
+  };
+}

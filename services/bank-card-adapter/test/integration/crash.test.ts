@@ -1,0 +1,137 @@
+// Crashes of the real adapter process (dist/main.js) at the worst moments of
+// the saga. After a restart, every top-up ends credited once and charged
+// once, or not credited and refunded: checked on the gateway's ledger and the
+// bank's deposits, never on the adapter's word alone.
+import { fileURLToPath } from 'node:url';
+import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
+import { createGrpcClient } from '@wallet/platform';
+import { createTestDatabase, freePort, startService, waitFor, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { dropTestDatabase } from '../support/db.js';
+import { FakeBank } from '../support/fake-bank.js';
+import { callTopUp, chargesFor, journalByKey, journalRow, request } from '../support/harness.js';
+
+const ADAPTER_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let bank: FakeBank;
+const running: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('card_adapter_crash');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  bank = await new FakeBank().start();
+});
+
+afterEach(async () => {
+  bank.plan = () => 'ok';
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+
+afterAll(async () => {
+  await bank?.stop();
+  await pool?.end();
+  await dropTestDatabase(db);
+});
+
+interface Adapter {
+  process: ServiceProcess;
+  client: BankCardAdapterServiceClient;
+}
+
+async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter> {
+  const [grpcPort, opsPort] = [await freePort(), await freePort()];
+  const proc = startService('bank-card-adapter', ADAPTER_MAIN, {
+    DATABASE_URL: db.url,
+    BANK_GRPC_ADDRESS: bank.address,
+    GRPC_PORT: String(grpcPort),
+    OPS_PORT: String(opsPort),
+    PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
+    BANK_TIMEOUT_MS: '500',
+    LEASE_MARGIN_MS: '200',
+    RETRY_BASE_DELAY_MS: '10',
+    RETRY_MAX_DELAY_MS: '50',
+    CHARGE_RESOLUTION_GRACE_MS: '200',
+    RECOVERY_INTERVAL_MS: '100',
+    ...extra,
+  });
+  running.push(proc);
+  await waitForHttpOk(`http://127.0.0.1:${opsPort}/healthz`);
+  return { process: proc, client: createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${grpcPort}`) };
+}
+
+async function killedBySelf(proc: ServiceProcess): Promise<void> {
+  await waitFor(() => proc.child.signalCode === 'SIGKILL', { what: 'the adapter to kill itself' });
+}
+
+describe('crash recovery (real process, SIGKILL at the crash point, restart)', () => {
+  it('crash right after the charge is recorded: the restarted adapter deposits once; charged once, never refunded', async () => {
+    const first = await startAdapter({ TEST_CRASH_POINT: 'after_charge_recorded' });
+    const req = request();
+    const answer = await callTopUp(first.client, req, 10_000);
+    first.client.close();
+    expect(answer.err).toBeDefined(); // the process died mid-call
+    await killedBySelf(first.process);
+
+    const left = (await journalByKey(pool, req.idempotencyKey))!;
+    expect(left.state).toBe('CHARGED');
+    expect(bank.callsFor(`topup-${left.id}`)).toBe(0);
+
+    const second = await startAdapter();
+    await waitFor(async () => (await journalRow(pool, left.id)).state === 'COMPLETED', { timeoutMs: 20_000, what: 'recovery to complete the top-up' });
+
+    const charges = await chargesFor(pool, left.id);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]?.refund_id).toBeNull();
+    expect([...bank.deposits.values()].filter((d) => d.topUpId === left.id)).toHaveLength(1);
+
+    // The client's retry gets the finished top-up, without a second charge.
+    const retry = await callTopUp(second.client, req);
+    second.client.close();
+    expect(retry.ok).toMatchObject({ replayed: true, topUp: { id: left.id } });
+    expect(await chargesFor(pool, left.id)).toHaveLength(1);
+    expect(await second.process.stop()).toBe(0); // graceful shutdown on SIGTERM
+  });
+
+  it('crash after the gateway charged but before the journal recorded it: recovery finds the charge by its key', async () => {
+    const first = await startAdapter({ TEST_CRASH_POINT: 'before_charge_recorded' });
+    const req = request();
+    await callTopUp(first.client, req, 10_000);
+    first.client.close();
+    await killedBySelf(first.process);
+
+    const left = (await journalByKey(pool, req.idempotencyKey))!;
+    expect(left.state).toBe('CHARGING');
+    expect(await chargesFor(pool, left.id)).toHaveLength(1);
+
+    await startAdapter();
+    await waitFor(async () => (await journalRow(pool, left.id)).state === 'COMPLETED', { timeoutMs: 20_000, what: 'recovery to complete the top-up' });
+    expect(await chargesFor(pool, left.id)).toHaveLength(1);
+    expect(bank.deposits.get(`topup-${left.id}`)).toBeDefined();
+    expect(bank.callsFor(`topup-${left.id}`)).toBe(1);
+  });
+
+  it('crash after deciding to refund: the restarted adapter refunds once and never deposits', async () => {
+    bank.plan = () => 'unavailable';
+    const first = await startAdapter({ TEST_CRASH_POINT: 'after_refund_decided' });
+    const req = request();
+    await callTopUp(first.client, req, 10_000);
+    first.client.close();
+    await killedBySelf(first.process);
+
+    const left = (await journalByKey(pool, req.idempotencyKey))!;
+    expect(left.state).toBe('REFUNDING');
+    const callsBefore = bank.callsFor(`topup-${left.id}`);
+
+    bank.plan = () => 'ok'; // the bank is back, but the saga already chose compensation
+    await startAdapter();
+    await waitFor(async () => (await journalRow(pool, left.id)).state === 'REFUNDED', { timeoutMs: 20_000, what: 'recovery to refund' });
+    const charges = await chargesFor(pool, left.id);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]?.refund_id).not.toBeNull();
+    expect(bank.deposits.get(`topup-${left.id}`)).toBeUndefined();
+    expect(bank.callsFor(`topup-${left.id}`)).toBe(callsBefore);
+  });
+});

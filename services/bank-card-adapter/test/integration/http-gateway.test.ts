@@ -1,0 +1,114 @@
+// The payment gateway mock as its own process (dist/payment-gateway-mock/main.js),
+// reached over HTTP: real network failures between the adapter and the gateway.
+import { fileURLToPath } from 'node:url';
+import { status as Status } from '@grpc/grpc-js';
+import { TopUpStatus } from '@wallet/contracts/card-adapter';
+import { createTestDatabase, freePort, startService, waitFor, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropTestDatabase } from '../support/db.js';
+import { FakeBank } from '../support/fake-bank.js';
+import { journalRow, startTestAdapter, type TestAdapter } from '../support/harness.js';
+
+const MOCK_MAIN = fileURLToPath(new URL('../../dist/payment-gateway-mock/main.js', import.meta.url));
+
+interface LedgerEntry {
+  idempotencyKey: string;
+  status: string;
+  refundId: string | null;
+}
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let bank: FakeBank;
+let mock: ServiceProcess;
+let mockPort: number;
+let t: TestAdapter;
+
+async function startMock(): Promise<ServiceProcess> {
+  const child = startService('payment-gateway-mock', MOCK_MAIN, { MOCK_GATEWAY_PORT: String(mockPort) });
+  await waitForHttpOk(`http://127.0.0.1:${mockPort}/healthz`);
+  return child;
+}
+
+async function ledgerFor(topUpId: string): Promise<LedgerEntry[]> {
+  const response = await fetch(`http://127.0.0.1:${mockPort}/v1/ledger?limit=1000`);
+  const body = (await response.json()) as { charges: LedgerEntry[] };
+  return body.charges.filter((c) => c.idempotencyKey === `topup-${topUpId}-charge`);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('card_adapter_http_gateway');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  bank = await new FakeBank().start();
+  mockPort = await freePort();
+  mock = await startMock();
+  t = await startTestAdapter({
+    DATABASE_URL: db.url,
+    BANK_GRPC_ADDRESS: bank.address,
+    PAYMENT_GATEWAY_URL: `http://127.0.0.1:${mockPort}`,
+  });
+});
+
+afterAll(async () => {
+  await t?.stop();
+  await mock?.stop();
+  await bank?.stop();
+  await pool?.end();
+  await dropTestDatabase(db);
+});
+
+describe('payment gateway over HTTP (separate process)', () => {
+  it('charges and deposits once', async () => {
+    const result = await t.topUp({});
+    expect(result.ok?.topUp?.status).toBe(TopUpStatus.TOP_UP_STATUS_COMPLETED);
+    const topUpId = result.ok!.topUp!.id;
+    expect(await ledgerFor(topUpId)).toEqual([expect.objectContaining({ status: 'succeeded', refundId: null })]);
+    expect(bank.callsFor(`topup-${topUpId}`)).toBe(1);
+  });
+
+  it('a dropped connection after the charge: the retry with the same key finds it; charged once', async () => {
+    const result = await t.topUp({ card: { number: '4000000000001505' } });
+    expect(result.ok?.topUp?.status).toBe(TopUpStatus.TOP_UP_STATUS_COMPLETED);
+    expect(await ledgerFor(result.ok!.topUp!.id)).toHaveLength(1);
+  });
+
+  it('a decline travels over HTTP as CARD_DECLINED', async () => {
+    const result = await t.topUp({ card: { number: '4000000000000002' } });
+    expect(result.err).toMatchObject({ code: Status.FAILED_PRECONDITION, reason: 'CARD_DECLINED' });
+    expect(result.err?.metadata).toMatchObject({ charged: 'false', decline_code: 'generic_decline' });
+  });
+
+  it('a gateway that never answers leaves the top-up pending with charged=true', async () => {
+    const result = await t.topUp({ card: { number: '4000000000001018' } });
+    expect(result.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'TOP_UP_PENDING' });
+    expect(result.err?.metadata.charged).toBe('true');
+  });
+
+  it('a deposit failure over HTTP is compensated by a refund at the gateway', async () => {
+    bank.plan = () => 'unavailable';
+    try {
+      const result = await t.topUp({});
+      expect(result.err).toMatchObject({ code: Status.ABORTED, reason: 'DEPOSIT_FAILED_REFUNDED' });
+      const ledger = await ledgerFor(result.err!.metadata.top_up_id!);
+      expect(ledger).toHaveLength(1);
+      expect(ledger[0]?.refundId).toMatch(/^re_/);
+    } finally {
+      bank.plan = () => 'ok';
+    }
+  });
+
+  it('a gateway that is down (connection refused): nothing charged, UNAVAILABLE PAYMENT_GATEWAY_ERROR, not ready', async () => {
+    await mock.kill();
+    const result = await t.topUp({});
+    expect(result.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'PAYMENT_GATEWAY_ERROR' });
+    expect(result.err?.metadata.charged).toBe('false');
+    expect(await journalRow(pool, result.err!.metadata.top_up_id!)).toMatchObject({ state: 'FAILED', charge_attempts: 2 });
+    const ready = await fetch(`http://127.0.0.1:${t.adapter.ops.port}/readyz`);
+    expect(ready.status).toBe(503);
+
+    mock = await startMock();
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${t.adapter.ops.port}/readyz`)).status === 200, { what: 'ready again' });
+    expect((await t.topUp({})).ok?.topUp?.status).toBe(TopUpStatus.TOP_UP_STATUS_COMPLETED);
+  });
+});

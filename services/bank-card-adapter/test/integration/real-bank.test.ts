@@ -1,0 +1,109 @@
+// Against the real bank-service process (its dist/main.js), sharing one
+// PostgreSQL database as in production: schema bank for the ledger, schema
+// card_adapter for the journal. Skipped when bank-service is not built.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { status as Status } from '@grpc/grpc-js';
+import { BankServiceClient } from '@wallet/contracts/bank';
+import { TopUpStatus } from '@wallet/contracts/card-adapter';
+import { callUnary, createGrpcClient } from '@wallet/platform';
+import { createTestDatabase, freePort, startService, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropTestDatabase } from '../support/db.js';
+import { ACCOUNT, chargesFor, startTestAdapter, type TestAdapter } from '../support/harness.js';
+
+const BANK_MAIN = fileURLToPath(new URL('../../../bank-service/dist/main.js', import.meta.url));
+
+describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let bankProcess: ServiceProcess;
+  let bankClient: BankServiceClient;
+  let bankAddress: string;
+  let bankOpsPort: number;
+  let t: TestAdapter;
+
+  async function startBank(): Promise<ServiceProcess> {
+    const child = startService('bank-service', BANK_MAIN, {
+      DATABASE_URL: db.url,
+      GRPC_PORT: bankAddress.split(':')[1]!,
+      OPS_PORT: String(bankOpsPort),
+    });
+    await waitForHttpOk(`http://127.0.0.1:${bankOpsPort}/healthz`);
+    return child;
+  }
+
+  async function balanceMinor(accountId: string): Promise<bigint> {
+    const response = await callUnary(bankClient, bankClient.getBalance, { accountId }, { timeoutMs: 5_000 });
+    return response.balance!.amountMinor;
+  }
+
+  async function depositsFor(topUpId: string): Promise<number> {
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM bank.deposits WHERE top_up_id = $1', [topUpId]);
+    return Number(rows[0]?.n);
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('card_adapter_real_bank');
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    bankAddress = `127.0.0.1:${await freePort()}`;
+    bankOpsPort = await freePort();
+    bankProcess = await startBank();
+    bankClient = createGrpcClient(BankServiceClient, bankAddress);
+    t = await startTestAdapter({ DATABASE_URL: db.url, BANK_GRPC_ADDRESS: bankAddress, BANK_TIMEOUT_MS: '2000' });
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    bankClient?.close();
+    await bankProcess?.stop();
+    await pool?.end();
+    await dropTestDatabase(db);
+  });
+
+  it('credits the account once, double-entry, and a replay credits nothing more', async () => {
+    const before = await balanceMinor(ACCOUNT);
+    const result = await t.topUp({ idempotencyKey: 'real-bank-1' });
+    expect(result.ok?.topUp?.status).toBe(TopUpStatus.TOP_UP_STATUS_COMPLETED);
+    const topUpId = result.ok!.topUp!.id;
+    expect(await balanceMinor(ACCOUNT)).toBe(before + 2_500n);
+    expect(await depositsFor(topUpId)).toBe(1);
+
+    const replay = await t.topUp({ idempotencyKey: 'real-bank-1' });
+    expect(replay.ok?.replayed).toBe(true);
+    expect(await balanceMinor(ACCOUNT)).toBe(before + 2_500n);
+    expect(await chargesFor(pool, topUpId)).toHaveLength(1);
+
+    // Money is conserved: every ledger entry sums to zero with the settlement account.
+    const { rows } = await pool.query<{ total: string }>('SELECT coalesce(sum(amount_minor), 0) AS total FROM bank.ledger_entries');
+    expect(BigInt(rows[0]!.total)).toBe(0n);
+  });
+
+  it('a declined card credits nothing', async () => {
+    const before = await balanceMinor(ACCOUNT);
+    const result = await t.topUp({ card: { number: '4000000000000002' } });
+    expect(result.err).toMatchObject({ code: Status.FAILED_PRECONDITION, reason: 'CARD_DECLINED' });
+    expect(await balanceMinor(ACCOUNT)).toBe(before);
+  });
+
+  it('an unknown account is NOT_FOUND from the real bank, before any charge', async () => {
+    const result = await t.topUp({ accountId: '00000000-0000-4000-8000-00000000dead' });
+    expect(result.err).toMatchObject({ code: Status.NOT_FOUND, reason: 'ACCOUNT_NOT_FOUND' });
+    expect(result.err?.metadata.charged).toBe('false');
+  });
+
+  it('with the bank down, the charge is refunded; nothing credited', async () => {
+    await bankProcess.kill();
+    try {
+      const result = await t.topUp({});
+      expect(result.err).toMatchObject({ code: Status.ABORTED, reason: 'DEPOSIT_FAILED_REFUNDED' });
+      const topUpId = result.err!.metadata.top_up_id!;
+      expect((await chargesFor(pool, topUpId))[0]?.refund_id).not.toBeNull();
+      bankProcess = await startBank();
+      expect(await depositsFor(topUpId)).toBe(0);
+    } finally {
+      if (bankProcess.child.exitCode !== null || bankProcess.child.signalCode !== null) bankProcess = await startBank();
+    }
+  });
+});

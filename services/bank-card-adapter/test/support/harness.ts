@@ -1,0 +1,151 @@
+// Helpers shared by the adapter's integration tests: a config for tests,
+// an adapter started in-process, a gRPC client, and journal/ledger queries.
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { BankCardAdapterServiceClient, type ProcessCardTopUpRequest, type ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
+import { callUnary, createGrpcClient, loadConfig, parseGrpcError, REDACTED_PATHS, type Logger, type ParsedGrpcError } from '@wallet/platform';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { configSchema, toConfig, type Config } from '../../src/config.js';
+import { startCardAdapter, type CardAdapterOverrides, type RunningCardAdapter } from '../../src/service.js';
+
+/** Short deadlines and delays, so failure paths run in well under a second. */
+export const TEST_ENV: Record<string, string> = {
+  GRPC_PORT: '0',
+  OPS_PORT: '0',
+  LOG_LEVEL: 'debug',
+  // Deadlines short enough for quick failure paths, long enough for a loaded test machine.
+  PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
+  BANK_TIMEOUT_MS: '1000',
+  CHARGE_ATTEMPTS: '2',
+  CHARGE_RESOLUTION_GRACE_MS: '200',
+  DEPOSIT_ATTEMPTS: '3',
+  DEPOSIT_RETRY_BUDGET_MS: '5000',
+  REFUND_ATTEMPTS: '3',
+  RETRY_BASE_DELAY_MS: '10',
+  RETRY_MAX_DELAY_MS: '50',
+  LEASE_MARGIN_MS: '200',
+  RECOVERY_ENABLED: 'false',
+  RECOVERY_INTERVAL_MS: '100',
+  CARD_FINGERPRINT_SECRET: 'test-card-fingerprint-secret',
+};
+
+export function testConfig(env: Record<string, string>): Config {
+  return toConfig(loadConfig(configSchema, { ...TEST_ENV, ...env }));
+}
+
+/** A logger whose every line is kept, so tests can assert what never gets logged. */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString());
+      callback();
+    },
+  });
+  const logger = pino({ level: 'debug', base: { service: 'bank-card-adapter' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, stream);
+  return { logger, lines };
+}
+
+export interface TestAdapter {
+  adapter: RunningCardAdapter;
+  client: BankCardAdapterServiceClient;
+  lines: string[];
+  topUp(request: Omit<Partial<ProcessCardTopUpRequest>, 'card'> & { card?: Partial<NonNullable<ProcessCardTopUpRequest['card']>> }): Promise<TopUpCall>;
+  stop(): Promise<void>;
+}
+
+export type TopUpCall = { ok: ProcessCardTopUpResponse; err?: undefined } | { ok?: undefined; err: ParsedGrpcError };
+
+export const ACCOUNT = '123e4567-e89b-12d3-a456-426614174000';
+
+/** A valid request; tests override what they exercise. */
+export function request(overrides: Partial<ProcessCardTopUpRequest> = {}, card: Partial<NonNullable<ProcessCardTopUpRequest['card']>> = {}): ProcessCardTopUpRequest {
+  return {
+    accountId: ACCOUNT,
+    amount: { amountMinor: 2_500n, currencyCode: 'USD' },
+    idempotencyKey: randomUUID(),
+    ...overrides,
+    card: { number: '4242424242424242', expiryMonth: 12, expiryYear: 2035, cvc: '123', holderName: 'Ada Lovelace', ...card },
+  };
+}
+
+export async function callTopUp(client: BankCardAdapterServiceClient, req: ProcessCardTopUpRequest, timeoutMs = 30_000): Promise<TopUpCall> {
+  try {
+    const ok = await callUnary(client, client.processCardTopUp, req, { timeoutMs, headers: { 'x-request-id': randomUUID() } });
+    return { ok };
+  } catch (error) {
+    return { err: parseGrpcError(error) };
+  }
+}
+
+export async function startTestAdapter(env: Record<string, string>, overrides: CardAdapterOverrides = {}): Promise<TestAdapter> {
+  const { logger, lines } = capturingLogger();
+  const adapter = await startCardAdapter(testConfig(env), logger, overrides);
+  const client = createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${adapter.grpc.port}`);
+  return {
+    adapter,
+    client,
+    lines,
+    topUp: (partial) => {
+      const { card, ...rest } = partial;
+      return callTopUp(client, request(rest, card ?? {}));
+    },
+    stop: async () => {
+      client.close();
+      await adapter.stop();
+    },
+  };
+}
+
+// ------------------------------------------------------------ journal and ledgers
+
+export interface JournalRow {
+  id: string;
+  state: string;
+  charge_id: string | null;
+  deposit_id: string | null;
+  refund_id: string | null;
+  deposit_attempts: number;
+  charge_attempts: number;
+  refund_attempts: number;
+  failure_reason: string | null;
+  card_last4: string;
+  card_brand: string;
+}
+
+export async function journalRow(db: pg.Pool, topUpId: string): Promise<JournalRow> {
+  const { rows } = await db.query<JournalRow>('SELECT * FROM card_adapter.top_ups WHERE id = $1', [topUpId]);
+  if (!rows[0]) throw new Error(`no top-up ${topUpId}`);
+  return rows[0];
+}
+
+export async function journalByKey(db: pg.Pool, idempotencyKey: string): Promise<JournalRow | undefined> {
+  const { rows } = await db.query<JournalRow>('SELECT * FROM card_adapter.top_ups WHERE idempotency_key = $1', [idempotencyKey]);
+  return rows[0];
+}
+
+export interface LedgerCharge {
+  id: string;
+  status: string;
+  refund_id: string | null;
+  amount_minor: string;
+}
+
+/** The in-process mock's ledger rows for a top-up's charge key. */
+export async function chargesFor(db: pg.Pool, topUpId: string): Promise<LedgerCharge[]> {
+  const { rows } = await db.query<LedgerCharge>('SELECT * FROM card_adapter.mock_gateway_charges WHERE idempotency_key = $1', [
+    `topup-${topUpId}-charge`,
+  ]);
+  return rows;
+}
+
+/** Every stored byte of the service's schema as text, to prove no card number is in it. */
+export async function everythingStored(db: pg.Pool): Promise<string> {
+  const { rows } = await db.query<{ t: string }>(
+    `SELECT t::text AS t FROM card_adapter.top_ups t
+     UNION ALL SELECT u::text FROM card_adapter.top_up_transitions u
+     UNION ALL SELECT c::text FROM card_adapter.mock_gateway_charges c`,
+  );
+  return rows.map((r) => r.t).join('\n');
+}
