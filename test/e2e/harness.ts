@@ -22,6 +22,8 @@ export interface SystemOptions {
   /** Which services to start besides bank-service and api-gateway. */
   analytics?: boolean;
   cardAdapter?: boolean;
+  /** Kafka bootstrap servers (default: KAFKA_BROKERS of the test run). */
+  kafkaBrokers?: string;
   /** Extra env per service. */
   env?: Partial<Record<'bank' | 'gateway' | 'analytics' | 'cardAdapter', Record<string, string>>>;
 }
@@ -30,6 +32,7 @@ export interface RunningSystem {
   baseUrl: string;
   db: TestDatabase;
   topic: string;
+  kafkaBrokers: string;
   ports: Record<string, number>;
   processes: Record<string, ServiceProcess>;
   /** Restarts one service with the same configuration (after stop or kill). */
@@ -50,9 +53,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     cardOps: await freePort(),
     http: await freePort(),
   };
-  const kafka = process.env.KAFKA_BROKERS ?? '';
+  const kafka = options.kafkaBrokers ?? process.env.KAFKA_BROKERS ?? '';
   if (kafka) {
-    await createTopics([
+    await createTopics(kafka.split(','), [
       { name: topic, partitions: 3 },
       { name: `${topic}.dlq`, partitions: 1 },
     ]);
@@ -128,6 +131,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     baseUrl: `http://127.0.0.1:${ports.http}`,
     db,
     topic,
+    kafkaBrokers: kafka,
     ports,
     processes,
     restart: (name) => start(name),

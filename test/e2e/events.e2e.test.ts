@@ -1,0 +1,181 @@
+// End to end for the event flow, over REST only: transfer -> outbox -> Kafka
+// -> analytics-service -> ClickHouse (embedded chDB) -> GET /operations.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSchemaChecker, freePort, readTopic, waitFor } from '@wallet/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureKafka } from '../../scripts/lib/kafka.mjs';
+import { ACCOUNT_A, ACCOUNT_B, http, startSystem, type RunningSystem } from './harness.js';
+
+interface Operation {
+  id: string;
+  type: string;
+  amount: string;
+  transferId?: string;
+  counterpartyAccountId?: string;
+}
+
+/** Every operation of an account, following nextCursor to the end. */
+async function allOperations(baseUrl: string, account: string): Promise<Operation[]> {
+  const items: Operation[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 1_000; page += 1) {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const res = await http(baseUrl, 'GET', `/accounts/${account}/operations?limit=100${query}`);
+    if (res.status !== 200) throw new Error(`operations answered ${res.status}: ${JSON.stringify(res.body)}`);
+    items.push(...(res.body.items as Operation[]));
+    cursor = res.body.nextCursor as string | null;
+    if (!cursor) return items;
+  }
+  throw new Error('more than 1000 pages');
+}
+
+describe('operation history over REST', () => {
+  let system: RunningSystem;
+  beforeAll(async () => {
+    system = await startSystem({ analytics: true });
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('shows a REST transfer in both accounts\' history, via schema-valid Kafka events', async () => {
+    const res = await http(system.baseUrl, 'POST', `/accounts/${ACCOUNT_A}/transfers`, {
+      body: { recipientAccountId: ACCOUNT_B, amount: '12.34', description: 'books' },
+      headers: { 'Idempotency-Key': randomUUID() },
+    });
+    expect(res.status).toBe(201);
+    const transferId = res.body.id as string;
+
+    const outgoing = await waitFor(
+      async () => (await allOperations(system.baseUrl, ACCOUNT_A)).find((op) => op.transferId === transferId),
+      { what: 'transfer_out in the sender history', timeoutMs: 30_000, intervalMs: 200 },
+    );
+    const incoming = await waitFor(
+      async () => (await allOperations(system.baseUrl, ACCOUNT_B)).find((op) => op.transferId === transferId),
+      { what: 'transfer_in in the recipient history', timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(outgoing).toMatchObject({ type: 'transfer_out', amount: '12.34', counterpartyAccountId: ACCOUNT_B });
+    expect(incoming).toMatchObject({ type: 'transfer_in', amount: '12.34', counterpartyAccountId: ACCOUNT_A });
+
+    const records = await readTopic(system.topic, 2, 20_000, system.kafkaBrokers.split(','));
+    const check = createSchemaChecker();
+    for (const record of records) {
+      const event = JSON.parse(record.value.toString()) as { accountId: string; transferId: string };
+      expect(check(event)).toEqual([]);
+      expect(record.key).toBe(event.accountId);
+      expect(event.transferId).toBe(transferId);
+    }
+  });
+
+  it('filters by type and rejects a bad cursor, limit or filter with 400 and an unknown account with 404', async () => {
+    const outOnly = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations?type=transfer_out&limit=5`);
+    expect(outOnly.status).toBe(200);
+    expect((outOnly.body.items as Operation[]).every((op) => op.type === 'transfer_out')).toBe(true);
+    for (const query of ['cursor=garbage', 'limit=0', 'limit=101', 'type=refund', 'from=yesterday']) {
+      const res = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations?${query}`);
+      expect(res.status, query).toBe(400);
+    }
+    const unknown = await http(system.baseUrl, 'GET', `/accounts/${randomUUID()}/operations`);
+    expect(unknown.status).toBe(404);
+  });
+
+  it('answers 503 with Retry-After while analytics is down, and transfers and balances keep working', async () => {
+    await system.processes.analytics!.stop();
+    try {
+      const res = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      const transfer = await http(system.baseUrl, 'POST', `/accounts/${ACCOUNT_B}/transfers`, {
+        body: { recipientAccountId: ACCOUNT_A, amount: '0.01' },
+        headers: { 'Idempotency-Key': randomUUID() },
+      });
+      expect(transfer.status).toBe(201);
+      expect((await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/balance`)).status).toBe(200);
+    } finally {
+      await system.restart('analytics');
+    }
+  });
+});
+
+describe('a burst of 1,000 transfers while Kafka stops and analytics is killed', () => {
+  let system: RunningSystem;
+  let kafkaDir: string;
+  let kafka: { brokers: string; stop: () => Promise<void> };
+  let kafkaPorts: { port: number; controllerPort: number };
+
+  const startBroker = () => ensureKafka({ dataDir: kafkaDir, ...kafkaPorts, useEnv: false });
+
+  beforeAll(async () => {
+    // A private broker, because this test stops it.
+    kafkaDir = mkdtempSync(join(tmpdir(), 'wallet-e2e-kafka-'));
+    kafkaPorts = { port: await freePort(), controllerPort: await freePort() };
+    kafka = await startBroker();
+    system = await startSystem({ analytics: true, kafkaBrokers: kafka.brokers });
+  }, 180_000);
+  afterAll(async () => {
+    await system?.stop();
+    await kafka?.stop();
+    rmSync(kafkaDir, { recursive: true, force: true });
+  });
+
+  it('loses nothing and duplicates nothing', async () => {
+    const total = 1_000;
+    const concurrency = 16;
+    const transferIds: string[] = [];
+    let next = 0;
+    let kafkaStopped: Promise<void> | undefined;
+    let analyticsKilled = false;
+    const worker = async () => {
+      while (next < total) {
+        const i = next++;
+        if (i === 250) kafkaStopped = kafka.stop();
+        if (i === 500 && !analyticsKilled) {
+          analyticsKilled = true;
+          await system.processes.analytics!.kill();
+        }
+        const [from, to] = i % 2 === 0 ? [ACCOUNT_A, ACCOUNT_B] : [ACCOUNT_B, ACCOUNT_A];
+        const key = `burst-${i}`;
+        // Each transfer is retried with its key until it is acknowledged: a
+        // retry is safe and never executes twice.
+        const res = await waitFor(
+          async () => {
+            const r = await http(system.baseUrl, 'POST', `/accounts/${from}/transfers`, {
+              body: { recipientAccountId: to, amount: '0.01' },
+              headers: { 'Idempotency-Key': key },
+            });
+            return r.status === 201 ? r : undefined;
+          },
+          { what: `transfer ${i}`, timeoutMs: 30_000, intervalMs: 100 },
+        );
+        transferIds.push(res.body.id as string);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    expect(new Set(transferIds).size).toBe(total);
+
+    await kafkaStopped;
+    kafka = await startBroker();
+    await system.restart('analytics');
+
+    const expectOnce = async (account: string, type: string) => {
+      const ops = await waitFor(
+        async () => {
+          const all = await allOperations(system.baseUrl, account);
+          const burst = all.filter((op) => op.type === type && transferIds.includes(op.transferId ?? ''));
+          return burst.length >= total / 2 ? burst : undefined;
+        },
+        { what: `${type} events of ${account}`, timeoutMs: 120_000, intervalMs: 1_000 },
+      );
+      expect(ops).toHaveLength(total / 2);
+      expect(new Set(ops.map((op) => op.transferId)).size).toBe(total / 2);
+      expect(new Set(ops.map((op) => op.id)).size).toBe(total / 2);
+    };
+    await expectOnce(ACCOUNT_A, 'transfer_out');
+    await expectOnce(ACCOUNT_A, 'transfer_in');
+    await expectOnce(ACCOUNT_B, 'transfer_out');
+    await expectOnce(ACCOUNT_B, 'transfer_in');
+  }, 300_000);
+});
