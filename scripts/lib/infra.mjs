@@ -1,7 +1,9 @@
 // Starts (or adopts, from the environment) the infrastructure the wallet
-// needs: PostgreSQL now; Kafka and ClickHouse are added by later phases.
+// needs: PostgreSQL and a Kafka broker (KRaft). ClickHouse needs no process:
+// the analytics-service embeds chDB unless CLICKHOUSE_URL points at a server.
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ensureKafka, ensureTopics } from './kafka.mjs';
 import { ensurePostgres } from './postgres.mjs';
 
 export async function freePort() {
@@ -16,26 +18,36 @@ export async function freePort() {
 }
 
 /**
- * @param {{ dataDir: string, purpose: 'test' | 'start', pgPort?: number, log?: (source: string, line: string) => void }} options
+ * @param {{ dataDir: string, purpose: 'test' | 'start', pgPort?: number, kafkaPort?: number, kafkaControllerPort?: number, log?: (source: string, line: string) => void }} options
  */
-export async function ensureInfra({ dataDir, purpose, pgPort, log = () => {} }) {
+export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaControllerPort, log = () => {} }) {
   const stops = [];
   try {
     const postgres = await ensurePostgres({
       dataDir: join(dataDir, 'postgres'),
       port: pgPort ?? (await freePort()),
-      databases: purpose === 'test' ? [] : ['bank', 'card_adapter'],
+      databases: purpose === 'test' ? [] : ['wallet'],
       log: (line) => log('postgres', line),
     });
     stops.push(postgres.stop);
+    const kafka = await ensureKafka({
+      dataDir: join(dataDir, 'kafka'),
+      port: kafkaPort ?? (await freePort()),
+      controllerPort: kafkaControllerPort ?? (await freePort()),
+      log: (line) => log('kafka', line),
+    });
+    stops.push(kafka.stop);
+    await ensureTopics(kafka.brokers);
     const env = {
       TEST_DATABASE_ADMIN_URL: postgres.baseUrl,
-      BANK_DATABASE_URL: postgres.urlFor('bank'),
-      CARD_ADAPTER_DATABASE_URL: postgres.urlFor('card_adapter'),
+      // One database; each service keeps its tables in its own schema.
+      DATABASE_URL: postgres.urlFor('wallet'),
+      KAFKA_BROKERS: kafka.brokers,
     };
     return {
       env,
       postgres,
+      kafka,
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => {});
       },

@@ -1,0 +1,105 @@
+// Builds and starts the service from its configuration: store, consumer,
+// gRPC and ops servers. main.ts calls this; integration tests call it too, so
+// they run exactly what production runs.
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { AnalyticsServiceService } from '@wallet/contracts/analytics';
+import { createMetricsRegistry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
+import type { Registry } from 'prom-client';
+import type { AnalyticsConfig } from './config.js';
+import { OperationsConsumer } from './consumer/operations-consumer.js';
+import { createEventValidator } from './consumer/validator.js';
+import { ANALYTICS_SERVICE_NAME, createAnalyticsServicer } from './grpc/analytics-servicer.js';
+import { createAnalyticsMetrics } from './metrics.js';
+import { openClickHouse } from './store/client.js';
+import { OperationsStore } from './store/operations-store.js';
+
+export interface RunningAnalytics {
+  grpcPort: number;
+  opsPort: number;
+  store: OperationsStore;
+  consumer: OperationsConsumer;
+  registry: Registry;
+  /** Graceful: stop consuming, flush + commit the batch, drain gRPC, close everything. */
+  stop(): Promise<void>;
+}
+
+const READINESS_TIMEOUT_MS = 2_000;
+
+export async function startAnalytics(config: AnalyticsConfig, logger: Logger): Promise<RunningAnalytics> {
+  const registry = createMetricsRegistry('analytics-service');
+  const metrics = createAnalyticsMetrics(registry);
+  const closers: { name: string; run: () => Promise<void> }[] = [];
+  const closeAll = async () => {
+    for (const closer of closers.reverse()) {
+      await closer.run().catch((error: unknown) => logger.error({ err: error, step: closer.name }, 'stop step failed'));
+    }
+  };
+  try {
+    const clickhouse = await openClickHouse({
+      ...(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : {}),
+      chdbPath: config.CHDB_PATH,
+      requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+    });
+    const store = new OperationsStore(clickhouse.client, config.CLICKHOUSE_DATABASE);
+    closers.push({ name: 'store', run: () => store.close() });
+    await store.ensureSchema();
+    logger.info({ engine: clickhouse.engine, location: clickhouse.location, database: config.CLICKHOUSE_DATABASE }, 'store ready');
+
+    const consumer = new OperationsConsumer(
+      {
+        brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+        clientId: config.KAFKA_CLIENT_ID,
+        groupId: config.KAFKA_GROUP_ID,
+        topic: config.KAFKA_OPERATIONS_TOPIC,
+        dlqTopic: config.KAFKA_DLQ_TOPIC,
+        batchMaxSize: config.BATCH_MAX_SIZE,
+        batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
+        fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS,
+        requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+        retryMaxDelayMs: config.RETRY_MAX_DELAY_MS,
+        lagIntervalMs: config.LAG_INTERVAL_MS,
+        holdBeforeCommit: config.ANALYTICS_TEST_HOLD_BEFORE_COMMIT,
+      },
+      { sink: store, validator: createEventValidator(), metrics, logger },
+    );
+
+    const grpc = await startGrpcServer({
+      host: config.GRPC_HOST,
+      port: config.GRPC_PORT,
+      services: [
+        {
+          name: ANALYTICS_SERVICE_NAME,
+          definition: AnalyticsServiceService,
+          implementation: createAnalyticsServicer(store, logger) as unknown as UntypedServiceImplementation,
+        },
+      ],
+    });
+    closers.push({ name: 'grpc', run: () => grpc.shutdown(5_000) });
+
+    const ops = await startOpsServer({
+      host: config.OPS_HOST,
+      port: config.OPS_PORT,
+      registry,
+      readinessTimeoutMs: READINESS_TIMEOUT_MS,
+      readiness: async () => {
+        const [broker, storeCheck] = await Promise.allSettled([consumer.brokerReachable(), store.ping()]);
+        const verdict = (r: PromiseSettledResult<boolean>) =>
+          r.status === 'fulfilled' ? (r.value ? 'ok' : 'unreachable') : `unreachable: ${String((r.reason as Error)?.message ?? r.reason).slice(0, 200)}`;
+        return { kafka: verdict(broker), store: verdict(storeCheck) };
+      },
+    });
+    closers.push({ name: 'ops', run: () => ops.close() });
+
+    // Consume last: by now the store and the servers are up.
+    consumer.start();
+    closers.push({ name: 'consumer', run: () => consumer.stop() });
+    logger.info({ grpcPort: grpc.port, opsPort: ops.port, topic: config.KAFKA_OPERATIONS_TOPIC, groupId: config.KAFKA_GROUP_ID }, 'listening');
+
+    return { grpcPort: grpc.port, opsPort: ops.port, store, consumer, registry, stop: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,426 @@
+// Consumes wallet.operations in a consumer group and stores it in batches.
+//
+// Delivery is at-least-once: offsets are committed only after the batch's
+// rows are in the store and its rejects are in the dead-letter topic, so a
+// crash anywhere before the commit replays the batch. Effects are
+// exactly-once because the store ignores event ids it already holds (lookup
+// before insert, and ReplacingMergeTree + FINAL for the races the lookup
+// cannot see). See docs/adr/0005-analytics-clickhouse-table-and-dedup.md.
+import {
+  Consumer,
+  ProduceAcks,
+  Producer,
+  stringDeserializer,
+  stringSerializer,
+  type Message,
+  type MessagesStream,
+} from '@platformatic/kafka';
+import { backoffDelayMs, type Logger } from '@wallet/platform';
+import { dedupeByEventId, eventToRow, type OperationRow } from '../domain/operation.js';
+import type { AnalyticsMetrics } from '../metrics.js';
+import type { EventValidator, RejectionReason } from './validator.js';
+
+type RawMessage = Message<string, Buffer, string, string>;
+
+/** Where valid rows go (the ClickHouse store in production). */
+export interface OperationsSink {
+  existingEventIds(rows: readonly OperationRow[]): Promise<Set<string>>;
+  insert(rows: readonly OperationRow[]): Promise<void>;
+}
+
+export interface OperationsConsumerOptions {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  topic: string;
+  dlqTopic: string;
+  batchMaxSize: number;
+  batchMaxWaitMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  fetchMaxWaitMs: number;
+  requestTimeoutMs: number;
+  retryMaxDelayMs: number;
+  lagIntervalMs: number;
+  /** Test hook: never commit after an insert (the crash test kills the process there). */
+  holdBeforeCommit?: boolean;
+}
+
+export interface OperationsConsumerDeps {
+  sink: OperationsSink;
+  validator: EventValidator;
+  metrics: AnalyticsMetrics;
+  logger: Logger;
+}
+
+const STOP = Symbol('stop');
+const TIMEOUT = Symbol('timeout');
+/** While idle the loop still wakes up this often (to notice a stop quickly). */
+const IDLE_WAKE_MS = 1_000;
+/** After stop() is requested, a failing step gets this many more attempts, then is abandoned uncommitted. */
+const ATTEMPTS_AFTER_STOP = 2;
+const COMMIT_ATTEMPTS = 3;
+const DLQ_DETAIL_CHARS_MAX = 300;
+/** Bound of each close step at shutdown. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+class FlushAbandoned extends Error {}
+
+export class OperationsConsumer {
+  private readonly consumer: Consumer<string, Buffer, string, string>;
+  private readonly producer: Producer<string, Buffer, string, string>;
+  private stream: MessagesStream<string, Buffer, string, string> | undefined;
+  private loop: Promise<void> | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private stopRequested!: Promise<typeof STOP>;
+  private signalStop!: () => void;
+  /** Sum of the last measured lag over all partitions; undefined until measured. */
+  lastLagTotal: bigint | undefined;
+
+  constructor(
+    private readonly options: OperationsConsumerOptions,
+    private readonly deps: OperationsConsumerDeps,
+  ) {
+    this.stopRequested = new Promise((resolve) => {
+      this.signalStop = () => resolve(STOP);
+    });
+    const base = {
+      bootstrapBrokers: options.brokers,
+      timeout: options.requestTimeoutMs,
+      retries: 3,
+      retryDelay: 250,
+    };
+    this.consumer = new Consumer({
+      ...base,
+      // A JoinGroup legitimately blocks on the broker for up to the rebalance
+      // timeout (waiting for other members); it must not time out before that.
+      timeout: Math.max(options.requestTimeoutMs, options.sessionTimeoutMs + 5_000),
+      clientId: options.clientId,
+      groupId: options.groupId,
+      autocommit: false,
+      sessionTimeout: options.sessionTimeoutMs,
+      rebalanceTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      maxWaitTime: options.fetchMaxWaitMs,
+      // The stream buffers at most about one batch ahead: memory stays bounded while a flush is slow.
+      highWaterMark: Math.max(16, options.batchMaxSize),
+      deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
+    });
+    this.producer = new Producer({
+      ...base,
+      clientId: `${options.clientId}-dlq`,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+    });
+  }
+
+  /**
+   * Starts consuming in the background. Joining the group can take a while
+   * (a fresh broker creates its offsets topic; a crashed predecessor must time
+   * out of the group), so it is retried by the loop rather than awaited here.
+   */
+  start(): void {
+    this.consumer.on('error', (error: unknown) => this.deps.logger.error({ err: error }, 'kafka consumer error'));
+    this.producer.on('error', (error: unknown) => this.deps.logger.error({ err: error }, 'kafka producer error'));
+    this.loop = this.run();
+    this.scheduleLag();
+  }
+
+  /** Stops fetching, flushes and commits the current batch, closes the clients; each step bounded. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.signalStop();
+    if (this.lagTimer) clearTimeout(this.lagTimer);
+    const bound = Math.min(this.options.requestTimeoutMs, CLOSE_TIMEOUT_MS);
+    await withTimeout(this.loop ?? Promise.resolve(), this.options.requestTimeoutMs, () => this.deps.logger.warn('consumer loop did not finish in time'));
+    await withTimeout(this.stream?.close() ?? Promise.resolve(), bound, () => this.deps.logger.warn('stream close timed out'));
+    // force: close our streams and leave the group now, rather than after the session timeout.
+    await withTimeout(new Promise<void>((resolve) => this.consumer.close(true, () => resolve())), bound, () => this.deps.logger.warn('consumer close timed out'));
+    await withTimeout(this.producer.close(), bound, () => this.deps.logger.warn('producer close timed out'));
+  }
+
+  /** Readiness: the brokers answer a metadata request for our topic. */
+  async brokerReachable(): Promise<boolean> {
+    const metadata = await this.consumer.metadata({ topics: [this.options.topic], forceUpdate: true });
+    return metadata.brokers.size > 0;
+  }
+
+  private async openStream(): Promise<MessagesStream<string, Buffer, string, string>> {
+    return this.consumer.consume({
+      topics: [this.options.topic],
+      // Resume from the group's committed offsets; a new group starts at the beginning.
+      mode: 'committed',
+      fallbackMode: 'earliest',
+      autocommit: false,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      rebalanceTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: this.options.heartbeatIntervalMs,
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        const stream = await this.openStream();
+        this.stream = stream;
+        stream.on('error', (error: unknown) => this.deps.logger.debug({ err: error }, 'consumer stream error'));
+        if (failures > 0) this.deps.logger.info({ failures }, 'consumer stream reopened');
+        failures = 0;
+        await this.consumeStream(stream);
+      } catch (error) {
+        failures += 1;
+        this.deps.logger.error({ err: error, failures }, 'consumer stream failed; reopening');
+        await withTimeout(this.stream?.close() ?? Promise.resolve(), this.options.requestTimeoutMs, () => {});
+        this.stream = undefined;
+        await this.pause(backoffDelayMs(failures, 200, this.options.retryMaxDelayMs));
+      }
+    }
+  }
+
+  /** Reads the stream into batches, flushing on size, on age, on stream end and on stop. */
+  private async consumeStream(stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
+    const iterator = stream[Symbol.asyncIterator]();
+    let next = iterator.next();
+    next.catch(() => {}); // observed below; avoids an unhandled rejection if we stop first
+    let batch: RawMessage[] = [];
+    let deadline = 0;
+    for (;;) {
+      const waitMs = batch.length > 0 ? Math.max(0, deadline - Date.now()) : IDLE_WAKE_MS;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<typeof TIMEOUT>((resolve) => {
+        timer = setTimeout(() => resolve(TIMEOUT), waitMs);
+      });
+      const outcome = await Promise.race([next, this.stopRequested, timeout]).finally(() => clearTimeout(timer));
+      if (outcome === STOP) {
+        await this.flush(batch);
+        return;
+      }
+      if (outcome === TIMEOUT) {
+        if (batch.length > 0) {
+          await this.flush(batch);
+          batch = [];
+        }
+        continue;
+      }
+      if (outcome.done) {
+        await this.flush(batch);
+        if (!this.stopping) throw new Error('consumer stream ended');
+        return;
+      }
+      batch.push(outcome.value);
+      if (batch.length === 1) deadline = Date.now() + this.options.batchMaxWaitMs;
+      next = iterator.next();
+      next.catch(() => {});
+      if (batch.length >= this.options.batchMaxSize) {
+        await this.flush(batch);
+        batch = [];
+      }
+    }
+  }
+
+  /** Stores one batch, parks its rejects, then commits it. Never throws for bad records. */
+  private async flush(messages: RawMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const { metrics, logger, validator, sink } = this.deps;
+    metrics.batchSize.observe(messages.length);
+    metrics.eventsConsumed.inc(messages.length);
+
+    const rows: OperationRow[] = [];
+    const rejects: { message: RawMessage; reason: RejectionReason; detail: string }[] = [];
+    for (const message of messages) {
+      const result = validator.validate(message.value);
+      if (result.ok) {
+        try {
+          rows.push(eventToRow(result.event));
+          continue;
+        } catch (error) {
+          rejects.push({ message, reason: 'schema_invalid', detail: (error as Error).message });
+          continue;
+        }
+      }
+      rejects.push({ message, reason: result.reason, detail: result.detail });
+    }
+    for (const reject of rejects) {
+      metrics.eventsInvalid.inc({ reason: reject.reason });
+      // The payload is never logged: only where it was and why it was refused.
+      logger.warn(
+        { topic: reject.message.topic, partition: reject.message.partition, offset: reject.message.offset.toString(), reason: reject.reason, detail: reject.detail },
+        'rejected event parked in the dead-letter topic',
+      );
+    }
+
+    try {
+      const { unique, duplicates: repeatedInBatch } = dedupeByEventId(rows);
+      let alreadyStored = 0;
+      let inserted = 0;
+      await this.attempt('store', async () => {
+        const endTimer = metrics.insertSeconds.startTimer();
+        // Looked up again on every attempt: a timed-out insert may have landed.
+        const existing = await sink.existingEventIds(unique);
+        const fresh = unique.filter((row) => !existing.has(row.eventId));
+        await sink.insert(fresh);
+        endTimer();
+        alreadyStored = existing.size;
+        inserted = fresh.length;
+      });
+      metrics.eventsInserted.inc(inserted);
+      metrics.eventsDuplicate.inc(repeatedInBatch + alreadyStored);
+      logger.debug({ records: messages.length, inserted, duplicates: repeatedInBatch + alreadyStored, rejected: rejects.length }, 'batch stored');
+
+      if (this.options.holdBeforeCommit) {
+        logger.warn({ inserted }, 'test hook: batch inserted, holding before commit');
+        await this.stopRequested;
+        throw new FlushAbandoned('test hook: stopped while holding before commit');
+      }
+
+      if (rejects.length > 0) {
+        await this.attempt('dlq', () => this.sendToDeadLetter(rejects));
+        metrics.deadLettered.inc(rejects.length);
+      }
+    } catch (error) {
+      if (error instanceof FlushAbandoned) {
+        logger.warn({ records: messages.length, reason: error.message }, 'batch left uncommitted; it will be redelivered');
+        return;
+      }
+      throw error;
+    }
+    await this.commit(messages);
+  }
+
+  private async sendToDeadLetter(rejects: { message: RawMessage; reason: RejectionReason; detail: string }[]): Promise<void> {
+    await this.producer.send({
+      messages: rejects.map(({ message, reason, detail }) => {
+        const headers: Record<string, string> = {
+          dlqReason: reason,
+          dlqDetail: detail.slice(0, DLQ_DETAIL_CHARS_MAX),
+          sourceTopic: message.topic,
+          sourcePartition: String(message.partition),
+          sourceOffset: message.offset.toString(),
+        };
+        const eventType = message.headers.get('eventType');
+        if (eventType !== undefined) headers.eventType = eventType;
+        return {
+          topic: this.options.dlqTopic,
+          ...(message.key !== undefined ? { key: message.key } : {}),
+          // The original bytes, unchanged, so the event can be inspected and replayed.
+          value: message.value ?? Buffer.alloc(0),
+          headers,
+        };
+      }),
+    });
+  }
+
+  /** Commits the highest offset per partition of the batch. A failure only means redelivery. */
+  private async commit(messages: RawMessage[]): Promise<void> {
+    const lastByPartition = new Map<string, RawMessage>();
+    for (const message of messages) {
+      const key = `${message.topic}:${message.partition}`;
+      const previous = lastByPartition.get(key);
+      if (!previous || previous.offset < message.offset) lastByPartition.set(key, message);
+    }
+    for (const message of lastByPartition.values()) {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await message.commit();
+          break;
+        } catch (error) {
+          if (attempt >= COMMIT_ATTEMPTS) {
+            this.deps.metrics.commitFailures.inc();
+            this.deps.logger.warn(
+              { err: error, topic: message.topic, partition: message.partition, offset: message.offset.toString() },
+              'offset commit failed (partition revoked or coordinator moved); the batch will be redelivered and deduplicated',
+            );
+            break;
+          }
+          await this.pause(backoffDelayMs(attempt, 100, 1_000));
+        }
+      }
+    }
+  }
+
+  /**
+   * Retries a step with capped exponential backoff until it succeeds. Once a
+   * stop is requested it gets a few more attempts, then the batch is
+   * abandoned uncommitted (it will be redelivered).
+   */
+  private async attempt(stage: 'store' | 'dlq', step: () => Promise<void>): Promise<void> {
+    let attemptsAfterStop = 0;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await step();
+        return;
+      } catch (error) {
+        this.deps.metrics.flushFailures.inc({ stage });
+        this.deps.logger.error({ err: error, stage, attempt }, 'batch step failed; retrying');
+        if (this.stopping && ++attemptsAfterStop > ATTEMPTS_AFTER_STOP) {
+          throw new FlushAbandoned(`${stage} still failing at shutdown`);
+        }
+        await this.pause(backoffDelayMs(attempt, 100, this.options.retryMaxDelayMs));
+      }
+    }
+  }
+
+  /** Sleeps, but wakes up at once when a stop is requested. */
+  private async pause(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+      this.stopRequested,
+    ]);
+    clearTimeout(timer);
+  }
+
+  private scheduleLag(): void {
+    this.lagTimer = setTimeout(() => {
+      this.measureLag()
+        .catch((error: unknown) => this.deps.logger.debug({ err: error }, 'lag measurement failed'))
+        .finally(() => {
+          if (!this.stopping) this.scheduleLag();
+        });
+    }, this.options.lagIntervalMs);
+    this.lagTimer.unref();
+  }
+
+  /** Lag per partition = log end offset - the group's committed offset. */
+  async measureLag(): Promise<Map<number, bigint>> {
+    const topic = this.options.topic;
+    const latest = (await this.consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+    const partitions = latest.map((_, index) => index);
+    const committed = (await this.consumer.listCommittedOffsets({ topics: [{ topic, partitions }] })).get(topic) ?? [];
+    const lag = new Map<number, bigint>();
+    let total = 0n;
+    for (const partition of partitions) {
+      const end = latest[partition] ?? 0n;
+      const done = committed[partition] ?? -1n;
+      // -1: nothing committed yet, so everything in the partition is still to do.
+      const value = done < 0n ? end : end > done ? end - done : 0n;
+      lag.set(partition, value);
+      total += value;
+      this.deps.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(value));
+    }
+    this.lastLagTotal = total;
+    return lag;
+  }
+}
+
+/** Waits for a promise at most ms (its rejection is ignored); calls onTimeout if time ran out. */
+async function withTimeout(promise: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    promise.then(
+      () => false,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) onTimeout();
+}

@@ -1,0 +1,161 @@
+// gRPC adapter: proto <-> domain, and one place that maps every failure to a
+// status with a google.rpc.ErrorInfo reason (domain "analytics.wallet").
+import { status as Status, type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import {
+  OperationType,
+  SummaryGranularity,
+  type AnalyticsServiceServer,
+  type GetAccountSummaryRequest,
+  type GetAccountSummaryResponse,
+  type GetOperationsRequest,
+  type GetOperationsResponse,
+  type Operation,
+} from '@wallet/contracts/analytics';
+import { richError, type Logger } from '@wallet/platform';
+import { encodeCursor } from '../domain/cursor.js';
+import { InvalidArgumentError, InvalidCursorError } from '../domain/errors.js';
+import type { OperationTypeName } from '../domain/operation.js';
+import { normalizeOperationsQuery } from '../domain/query.js';
+import { buildSummary, normalizeSummaryQuery, type Granularity } from '../domain/summary.js';
+import { dateToMicros, microsToDate } from '../domain/time.js';
+import type { OperationsStore, StoredOperation } from '../store/operations-store.js';
+
+export const ANALYTICS_SERVICE_NAME = 'wallet.analytics.v1.AnalyticsService';
+export const ERROR_DOMAIN = 'analytics.wallet';
+
+/** ErrorInfo.reason values: the ErrorReason enum names without their prefix. */
+export const Reasons = {
+  invalidArgument: 'INVALID_ARGUMENT',
+  invalidCursor: 'INVALID_CURSOR',
+  storeUnavailable: 'STORE_UNAVAILABLE',
+} as const;
+
+const TYPE_FROM_PROTO: Partial<Record<OperationType, OperationTypeName>> = {
+  [OperationType.OPERATION_TYPE_TRANSFER_IN]: 'transfer_in',
+  [OperationType.OPERATION_TYPE_TRANSFER_OUT]: 'transfer_out',
+  [OperationType.OPERATION_TYPE_TOPUP]: 'topup',
+};
+
+const TYPE_TO_PROTO: Record<OperationTypeName, OperationType> = {
+  transfer_in: OperationType.OPERATION_TYPE_TRANSFER_IN,
+  transfer_out: OperationType.OPERATION_TYPE_TRANSFER_OUT,
+  topup: OperationType.OPERATION_TYPE_TOPUP,
+};
+
+type OperationsReader = Pick<OperationsStore, 'listOperations' | 'summarize'>;
+
+export function createAnalyticsServicer(store: OperationsReader, logger: Logger): AnalyticsServiceServer {
+  return {
+    getOperations: unary(logger, 'GetOperations', async (request: GetOperationsRequest): Promise<GetOperationsResponse> => {
+      const query = normalizeOperationsQuery({
+        accountId: request.accountId,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+        types: request.types.map((t) => TYPE_FROM_PROTO[t] ?? `unknown(${t})`),
+        ...(request.fromTime ? { fromMicros: dateToMicros(request.fromTime) } : {}),
+        ...(request.toTime ? { toMicros: dateToMicros(request.toTime) } : {}),
+      });
+      const page = await fromStore(() => store.listOperations(query));
+      return {
+        operations: page.operations.map(toProtoOperation),
+        nextPageToken: page.next ? encodeCursor(page.next, query.filter) : '',
+      };
+    }),
+    getAccountSummary: unary(logger, 'GetAccountSummary', async (request: GetAccountSummaryRequest): Promise<GetAccountSummaryResponse> => {
+      const query = normalizeSummaryQuery({
+        accountId: request.accountId,
+        ...(request.fromTime ? { fromMs: request.fromTime.getTime() } : {}),
+        ...(request.toTime ? { toMs: request.toTime.getTime() } : {}),
+        granularity: granularityFromProto(request.granularity),
+      });
+      const summary = buildSummary(query, await fromStore(() => store.summarize(query)));
+      const money = (amountMinor: bigint) => ({ amountMinor, currencyCode: summary.currency });
+      return {
+        accountId: summary.accountId,
+        currencyCode: summary.currency,
+        buckets: summary.buckets.map((b) => ({
+          periodStart: new Date(b.periodStartMs),
+          totalIn: money(b.totalInMinor),
+          totalOut: money(b.totalOutMinor),
+          countIn: b.countIn,
+          countOut: b.countOut,
+        })),
+        totalIn: money(summary.totalInMinor),
+        totalOut: money(summary.totalOutMinor),
+      };
+    }),
+  };
+}
+
+function granularityFromProto(value: SummaryGranularity): Granularity {
+  switch (value) {
+    case SummaryGranularity.SUMMARY_GRANULARITY_UNSPECIFIED:
+    case SummaryGranularity.SUMMARY_GRANULARITY_DAY:
+      return 'day';
+    case SummaryGranularity.SUMMARY_GRANULARITY_MONTH:
+      return 'month';
+    default:
+      throw new InvalidArgumentError('granularity', 'must be DAY or MONTH');
+  }
+}
+
+function toProtoOperation(op: StoredOperation): Operation {
+  return {
+    id: op.eventId,
+    accountId: op.accountId,
+    type: TYPE_TO_PROTO[op.type],
+    amount: { amountMinor: op.amountMinor, currencyCode: op.currency },
+    counterpartyAccountId: op.counterpartyAccountId,
+    transferId: op.transferId,
+    topUpId: op.topUpId,
+    description: op.description,
+    cardLast4: op.cardLast4,
+    createdAt: microsToDate(op.createdAtMicros),
+  };
+}
+
+function unary<Req, Res>(logger: Logger, method: string, handler: (request: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    handler(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServiceError(error, logger, method)),
+    );
+  };
+}
+
+/** The one mapping from failures to gRPC statuses for this service. */
+export function toServiceError(error: unknown, logger: Logger, method: string): ServiceError {
+  if (error instanceof InvalidCursorError) {
+    return richError({ code: Status.INVALID_ARGUMENT, reason: Reasons.invalidCursor, domain: ERROR_DOMAIN, message: error.message, fieldViolations: [{ field: 'page_token', description: error.message }] });
+  }
+  if (error instanceof InvalidArgumentError) {
+    return richError({ code: Status.INVALID_ARGUMENT, reason: Reasons.invalidArgument, domain: ERROR_DOMAIN, message: error.message, fieldViolations: error.violations });
+  }
+  if (error instanceof StoreError) {
+    // A ClickHouse server-side error carries a numeric code: our query is wrong, not the store down.
+    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && /^\d+$/.test(code)) {
+      logger.error({ err: error.cause, method }, 'query failed');
+      return richError({ code: Status.INTERNAL, reason: 'INTERNAL', domain: ERROR_DOMAIN, message: 'internal error' });
+    }
+    logger.error({ err: error.cause, method }, 'store unavailable');
+    return richError({ code: Status.UNAVAILABLE, reason: Reasons.storeUnavailable, domain: ERROR_DOMAIN, message: 'analytics store unavailable' });
+  }
+  logger.error({ err: error, method }, 'request failed');
+  return richError({ code: Status.INTERNAL, reason: 'INTERNAL', domain: ERROR_DOMAIN, message: 'internal error' });
+}
+
+/** Marks a failure as the store's, so it maps to UNAVAILABLE (or INTERNAL for a bad query). */
+class StoreError extends Error {
+  constructor(cause: unknown) {
+    super(`store: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+async function fromStore<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new StoreError(error);
+  }
+}

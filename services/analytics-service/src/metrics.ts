@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The service's own Prometheus metrics (process metrics come with the registry). */
+export function createAnalyticsMetrics(registry: Registry) {
+  return {
+    eventsConsumed: new Counter({ name: 'analytics_events_consumed_total', help: 'Kafka records read from wallet.operations', registers: [registry] }),
+    eventsInvalid: new Counter({
+      name: 'analytics_events_invalid_total',
+      help: 'Records rejected (schema-invalid, unparsable, ...) and parked in the dead-letter topic',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    eventsDuplicate: new Counter({
+      name: 'analytics_events_duplicate_total',
+      help: 'Valid events skipped because their eventId was already stored or repeated in the batch',
+      registers: [registry],
+    }),
+    eventsInserted: new Counter({ name: 'analytics_events_inserted_total', help: 'Rows inserted into ClickHouse', registers: [registry] }),
+    deadLettered: new Counter({ name: 'analytics_dlq_produced_total', help: 'Records produced to the dead-letter topic', registers: [registry] }),
+    batchSize: new Histogram({
+      name: 'analytics_batch_size',
+      help: 'Records per flushed batch',
+      buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+      registers: [registry],
+    }),
+    insertSeconds: new Histogram({
+      name: 'analytics_insert_duration_seconds',
+      help: 'Latency of one ClickHouse batch insert (including the duplicate lookup)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    flushFailures: new Counter({
+      name: 'analytics_flush_failures_total',
+      help: 'Failed attempts to store a batch or park rejects (retried with backoff)',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    commitFailures: new Counter({
+      name: 'analytics_commit_failures_total',
+      help: 'Offset commits that failed (the batch will be redelivered and deduplicated)',
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'analytics_consumer_lag',
+      help: 'Records in the partition not yet committed by the consumer group',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type AnalyticsMetrics = ReturnType<typeof createAnalyticsMetrics>;

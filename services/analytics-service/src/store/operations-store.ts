@@ -1,0 +1,256 @@
+// The ClickHouse adapter: inserts operation rows and answers the history and
+// summary queries. All 64-bit values cross the wire as strings (toString in
+// SQL, strings in inserts) so no amount or timestamp passes through a float.
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { CursorPosition } from '../domain/cursor.js';
+import type { OperationRow, OperationTypeName } from '../domain/operation.js';
+import type { OperationsQuery } from '../domain/query.js';
+import type { SummaryAggregate, SummaryQuery } from '../domain/summary.js';
+import { schemaStatements } from './schema.js';
+
+export interface StoredOperation {
+  eventId: string;
+  accountId: string;
+  type: OperationTypeName;
+  createdAtMicros: bigint;
+  amountMinor: bigint;
+  currency: string;
+  counterpartyAccountId: string;
+  transferId: string;
+  topUpId: string;
+  description: string;
+  cardLast4: string;
+}
+
+export interface OperationsPage {
+  operations: StoredOperation[];
+  /** Position of the last returned row when more rows follow. */
+  next?: CursorPosition;
+}
+
+/** Result aliases are camelCase so they never shadow a column in WHERE/ORDER BY (ClickHouse resolves aliases there). */
+interface OperationRecord {
+  eventId: string;
+  accountId: string;
+  opType: OperationTypeName;
+  createdAtUs: string;
+  amountMinor: string;
+  currencyCode: string;
+  counterpartyAccountId: string;
+  transferId: string;
+  topUpId: string;
+  descriptionText: string;
+  cardLast4: string;
+}
+
+const nullIfEmpty = (value: string): string | null => (value === '' ? null : value);
+
+export class OperationsStore {
+  private readonly table: string;
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {
+    this.table = `${database}.operations`;
+  }
+
+  /** Creates the database and table if missing (idempotent; run on every start). */
+  async ensureSchema(): Promise<void> {
+    for (const statement of schemaStatements(this.database)) {
+      await this.client.command({ query: statement });
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    const result = await this.client.ping();
+    return result.success;
+  }
+
+  async insert(rows: readonly OperationRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({
+      table: this.table,
+      format: 'JSONEachRow',
+      values: rows.map((row) => ({
+        account_id: row.accountId,
+        created_at: formatMicrosForClickHouse(row.createdAtMicros),
+        event_id: row.eventId,
+        type: row.type,
+        amount_minor: row.amountMinor.toString(),
+        currency: row.currency,
+        counterparty_account_id: nullIfEmpty(row.counterpartyAccountId),
+        transfer_id: nullIfEmpty(row.transferId),
+        top_up_id: nullIfEmpty(row.topUpId),
+        deposit_id: nullIfEmpty(row.depositId),
+        description: row.description,
+        card_last4: row.cardLast4,
+        card_brand: row.cardBrand,
+      })),
+    });
+  }
+
+  /**
+   * Which of these rows are already stored. Looked up by the full sorting key
+   * prefix (account, time window, id), so it touches only the matching granules.
+   */
+  async existingEventIds(rows: readonly OperationRow[]): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    let minMicros = rows[0]!.createdAtMicros;
+    let maxMicros = minMicros;
+    for (const row of rows) {
+      if (row.createdAtMicros < minMicros) minMicros = row.createdAtMicros;
+      if (row.createdAtMicros > maxMicros) maxMicros = row.createdAtMicros;
+    }
+    const result = await this.client.query({
+      query: `SELECT DISTINCT toString(event_id) AS eventId FROM ${this.table}
+        WHERE account_id IN {accounts:Array(UUID)}
+          AND created_at >= fromUnixTimestamp64Micro({min:Int64}, 'UTC')
+          AND created_at <= fromUnixTimestamp64Micro({max:Int64}, 'UTC')
+          AND event_id IN {ids:Array(UUID)}`,
+      query_params: {
+        accounts: [...new Set(rows.map((r) => r.accountId))],
+        min: minMicros.toString(),
+        max: maxMicros.toString(),
+        ids: rows.map((r) => r.eventId),
+      },
+      format: 'JSONEachRow',
+    });
+    const found = await result.json<{ eventId: string }>();
+    return new Set(found.map((r) => r.eventId));
+  }
+
+  /** One page, newest first, plus the position to continue from when more rows exist. */
+  async listOperations(query: OperationsQuery): Promise<OperationsPage> {
+    const { filter } = query;
+    const conditions = ['account_id = {account:UUID}'];
+    const params: Record<string, unknown> = { account: filter.accountId, limit: query.pageSize + 1 };
+    if (filter.types.length > 0) {
+      conditions.push('type IN {types:Array(String)}');
+      params.types = filter.types;
+    }
+    if (filter.fromMicros !== undefined) {
+      conditions.push(`created_at >= fromUnixTimestamp64Micro({from:Int64}, 'UTC')`);
+      params.from = filter.fromMicros.toString();
+    }
+    if (filter.toMicros !== undefined) {
+      conditions.push(`created_at < fromUnixTimestamp64Micro({to:Int64}, 'UTC')`);
+      params.to = filter.toMicros.toString();
+    }
+    if (query.after) {
+      // Keyset: strictly after the cursor in (created_at DESC, event_id DESC).
+      // Written as a range on created_at plus a tie-break so the primary key prunes.
+      conditions.push(
+        `created_at <= fromUnixTimestamp64Micro({afterTime:Int64}, 'UTC')`,
+        `(created_at < fromUnixTimestamp64Micro({afterTime:Int64}, 'UTC') OR event_id < {afterId:UUID})`,
+      );
+      params.afterTime = query.after.createdAtMicros.toString();
+      params.afterId = query.after.eventId;
+    }
+    const result = await this.client.query({
+      query: `SELECT
+          toString(event_id) AS eventId,
+          toString(account_id) AS accountId,
+          toString(type) AS opType,
+          toString(toUnixTimestamp64Micro(created_at)) AS createdAtUs,
+          toString(amount_minor) AS amountMinor,
+          toString(currency) AS currencyCode,
+          ifNull(toString(counterparty_account_id), '') AS counterpartyAccountId,
+          ifNull(toString(transfer_id), '') AS transferId,
+          ifNull(toString(top_up_id), '') AS topUpId,
+          description AS descriptionText,
+          toString(card_last4) AS cardLast4
+        FROM ${this.table} FINAL
+        WHERE ${conditions.join(' AND ')}
+        ORDER BY created_at DESC, event_id DESC
+        LIMIT {limit:UInt32}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
+    const records = await result.json<OperationRecord>();
+    const operations = records.slice(0, query.pageSize).map(toStoredOperation);
+    const last = operations[operations.length - 1];
+    const page: OperationsPage = { operations };
+    if (records.length > query.pageSize && last) {
+      page.next = { createdAtMicros: last.createdAtMicros, eventId: last.eventId };
+    }
+    return page;
+  }
+
+  /** Totals per (UTC period, currency) over [from, to), duplicates collapsed by FINAL. */
+  async summarize(query: SummaryQuery): Promise<SummaryAggregate[]> {
+    const period =
+      query.granularity === 'day'
+        ? `toUnixTimestamp(toStartOfDay(created_at, 'UTC'))`
+        : `toUnixTimestamp(toDateTime(toStartOfMonth(created_at, 'UTC'), 'UTC'))`;
+    const result = await this.client.query({
+      query: `SELECT
+          toString(${period}) AS periodS,
+          toString(currency) AS currencyCode,
+          toString(sumIf(toInt128(amount_minor), type != 'transfer_out')) AS totalIn,
+          toString(sumIf(toInt128(amount_minor), type = 'transfer_out')) AS totalOut,
+          toString(countIf(type != 'transfer_out')) AS countIn,
+          toString(countIf(type = 'transfer_out')) AS countOut
+        FROM ${this.table} FINAL
+        WHERE account_id = {account:UUID}
+          AND created_at >= fromUnixTimestamp64Micro({from:Int64}, 'UTC')
+          AND created_at < fromUnixTimestamp64Micro({to:Int64}, 'UTC')
+        GROUP BY periodS, currencyCode
+        ORDER BY periodS`,
+      query_params: {
+        account: query.accountId,
+        from: (BigInt(query.fromMs) * 1000n).toString(),
+        to: (BigInt(query.toMs) * 1000n).toString(),
+      },
+      format: 'JSONEachRow',
+    });
+    const rows = await result.json<{ periodS: string; currencyCode: string; totalIn: string; totalOut: string; countIn: string; countOut: string }>();
+    return rows.map((r) => ({
+      periodStartMs: Number(r.periodS) * 1000,
+      currency: r.currencyCode,
+      totalInMinor: BigInt(r.totalIn),
+      totalOutMinor: BigInt(r.totalOut),
+      countIn: BigInt(r.countIn),
+      countOut: BigInt(r.countOut),
+    }));
+  }
+
+  /** Rows stored for an account including not-yet-merged duplicates (tests and diagnostics). */
+  async countRawRows(accountId: string): Promise<number> {
+    const result = await this.client.query({
+      query: `SELECT toString(count()) AS n FROM ${this.table} WHERE account_id = {account:UUID}`,
+      query_params: { account: accountId },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ n: string }>();
+    return Number(row?.n ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+function toStoredOperation(r: OperationRecord): StoredOperation {
+  return {
+    eventId: r.eventId,
+    accountId: r.accountId,
+    type: r.opType,
+    createdAtMicros: BigInt(r.createdAtUs),
+    amountMinor: BigInt(r.amountMinor),
+    currency: r.currencyCode,
+    counterpartyAccountId: r.counterpartyAccountId,
+    transferId: r.transferId,
+    topUpId: r.topUpId,
+    description: r.descriptionText,
+    cardLast4: r.cardLast4,
+  };
+}
+
+/** "2025-11-25 16:44:10.123456" (UTC), the DateTime64(6) text form. */
+export function formatMicrosForClickHouse(micros: bigint): string {
+  const ms = micros / 1000n;
+  const iso = new Date(Number(ms)).toISOString();
+  const fraction = (micros % 1_000_000n).toString().padStart(6, '0');
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction}`;
+}

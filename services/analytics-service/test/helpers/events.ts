@@ -1,0 +1,50 @@
+// Builders of contract-valid events (checked against the JSON Schemas by the
+// tests that produce them) and of deliberately broken ones.
+import { randomUUID } from 'node:crypto';
+import type { TopUpEvent, TransferEvent } from '@wallet/contracts';
+
+export function transferPair(input: { from: string; to: string; amount: string; occurredAt: string; transferId?: string; description?: string }): [TransferEvent, TransferEvent] {
+  const transferId = input.transferId ?? randomUUID();
+  const common = { schemaVersion: 1 as const, occurredAt: input.occurredAt, transferId, amount: input.amount, currency: 'USD' };
+  const description = input.description === undefined ? {} : { description: input.description };
+  return [
+    { ...common, ...description, eventId: randomUUID(), eventType: 'transfer_out', accountId: input.from, counterpartyAccountId: input.to },
+    { ...common, ...description, eventId: randomUUID(), eventType: 'transfer_in', accountId: input.to, counterpartyAccountId: input.from },
+  ];
+}
+
+export function transferEvent(input: { accountId: string; type?: 'transfer_in' | 'transfer_out'; amount?: string; occurredAt: string; counterpartyAccountId?: string }): TransferEvent {
+  return {
+    eventId: randomUUID(),
+    eventType: input.type ?? 'transfer_in',
+    schemaVersion: 1,
+    occurredAt: input.occurredAt,
+    accountId: input.accountId,
+    counterpartyAccountId: input.counterpartyAccountId ?? randomUUID(),
+    transferId: randomUUID(),
+    amount: input.amount ?? '1.00',
+    currency: 'USD',
+  };
+}
+
+export function topUpEvent(input: { accountId: string; amount: string; occurredAt: string }): TopUpEvent {
+  return {
+    eventId: randomUUID(),
+    eventType: 'topup',
+    schemaVersion: 1,
+    occurredAt: input.occurredAt,
+    accountId: input.accountId,
+    topUpId: randomUUID(),
+    depositId: randomUUID(),
+    amount: input.amount,
+    currency: 'USD',
+    cardLast4: '4242',
+    cardBrand: 'visa',
+  };
+}
+
+/** ISO timestamp `offsetMs` after a fixed base, with microseconds, as the bank emits them. */
+export function at(baseIso: string, offsetMs: number, micros = 0): string {
+  const iso = new Date(Date.parse(baseIso) + offsetMs).toISOString();
+  return `${iso.slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
+}

@@ -1,0 +1,133 @@
+// Real-broker helpers: unique topics per test, a producer of raw records and
+// a reader that takes records back from a topic (checked against the schemas
+// by the caller).
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Admin, Consumer, Producer, stringDeserializer, stringSerializer } from '@platformatic/kafka';
+import { contractPaths } from '@wallet/contracts';
+import { waitFor } from '@wallet/testkit';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+
+export function brokers(): string[] {
+  const value = process.env.KAFKA_BROKERS;
+  if (!value) throw new Error('KAFKA_BROKERS is not set: run tests through `npm test` (it starts a Kafka broker)');
+  return value.split(',');
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export async function createTopics(topics: { name: string; partitions: number }[]): Promise<void> {
+  const admin = new Admin({ clientId: 'analytics-test-admin', bootstrapBrokers: brokers() });
+  try {
+    for (const topic of topics) {
+      await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: 1 });
+    }
+    // Metadata propagates asynchronously even on one broker: wait until every partition has a leader.
+    await waitFor(
+      async () => {
+        const metadata = await admin.metadata({ topics: topics.map((t) => t.name), forceUpdate: true });
+        return topics.every((t) => metadata.topics.get(t.name)?.partitions.every((p) => p.leader >= 0));
+      },
+      { what: 'topic leaders', timeoutMs: 20_000 },
+    );
+  } finally {
+    await admin.close();
+  }
+}
+
+export interface RawRecord {
+  key?: string;
+  value: Buffer | string;
+  headers?: Record<string, string>;
+}
+
+export class TestProducer {
+  private readonly producer = new Producer({
+    clientId: 'analytics-test-producer',
+    bootstrapBrokers: brokers(),
+    idempotent: true,
+    serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+  });
+
+  async send(topic: string, records: RawRecord[]): Promise<void> {
+    await this.producer.send({
+      messages: records.map((r) => ({
+        topic,
+        ...(r.key === undefined ? {} : { key: r.key }),
+        value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value,
+        headers: r.headers ?? {},
+      })),
+    });
+  }
+
+  /** Events as the bank-service outbox publishes them: key = accountId, JSON body, eventType header. */
+  async sendEvents(topic: string, events: { accountId: string; eventType: string }[]): Promise<void> {
+    await this.send(
+      topic,
+      events.map((e) => ({ key: e.accountId, value: JSON.stringify(e), headers: { eventType: e.eventType } })),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
+
+export interface ReadRecord {
+  key: string | undefined;
+  value: Buffer;
+  headers: Map<string, string>;
+  partition: number;
+  offset: bigint;
+}
+
+/** Reads every record of a topic from the beginning until `count` arrived (or times out). */
+export async function readTopic(topic: string, count: number, timeoutMs = 20_000): Promise<ReadRecord[]> {
+  const consumer = new Consumer({
+    clientId: 'analytics-test-reader',
+    groupId: uniqueName('reader'),
+    bootstrapBrokers: brokers(),
+    autocommit: false,
+    maxWaitTime: 200,
+    deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
+  });
+  const records: ReadRecord[] = [];
+  try {
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest' });
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${records.length}/${count} records of ${topic} within ${timeoutMs} ms`)), timeoutMs);
+      stream.on('data', (m) => {
+        records.push({ key: m.key, value: m.value, headers: m.headers, partition: m.partition, offset: m.offset });
+        if (records.length >= count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      stream.on('error', reject);
+    });
+    await done;
+    await stream.close();
+  } finally {
+    await consumer.close(true);
+  }
+  return records;
+}
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+
+/** The contract check every test applies to events it reads from (or puts on) Kafka. */
+export function createSchemaChecker(): (event: unknown) => string[] {
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  addFormats(ajv);
+  const transfer = ajv.compile(JSON.parse(readFileSync(contractPaths.transferEventSchema, 'utf8')) as object);
+  const topUp = ajv.compile(JSON.parse(readFileSync(contractPaths.topUpEventSchema, 'utf8')) as object);
+  return (event) => {
+    const type = (event as { eventType?: unknown })?.eventType;
+    const validate = type === 'topup' ? topUp : transfer;
+    if (validate(event)) return [];
+    return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
+  };
+}

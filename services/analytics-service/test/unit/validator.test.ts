@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { createEventValidator, EVENT_BYTES_MAX } from '../../src/consumer/validator.js';
+import { topUpEvent, transferEvent } from '../helpers/events.js';
+
+const validator = createEventValidator();
+const accountId = '123e4567-e89b-12d3-a456-426614174000';
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+describe('event validator (JSON Schemas from the contract)', () => {
+  it('accepts contract-valid transfer and top-up events', () => {
+    const transfer = transferEvent({ accountId, occurredAt: '2025-01-01T00:00:00.123456Z', amount: '10.50' });
+    const topUp = topUpEvent({ accountId, amount: '0.01', occurredAt: '2025-01-01T00:00:00Z' });
+    expect(validator.validate(json(transfer))).toEqual({ ok: true, event: transfer });
+    expect(validator.validate(json(topUp))).toEqual({ ok: true, event: topUp });
+  });
+
+  it.each([
+    ['a float amount', { amount: 10.5 }],
+    ['an amount with three decimals', { amount: '1.005' }],
+    ['a negative amount', { amount: '-1.00' }],
+    ['a non-UUID account', { accountId: 'acc-1' }],
+    ['an unknown field', { extra: true }],
+    ['a bad timestamp', { occurredAt: 'yesterday' }],
+    ['another schema version', { schemaVersion: 2 }],
+  ])('rejects a transfer with %s as schema_invalid, naming the path', (_name, patch) => {
+    const result = validator.validate(json({ ...transferEvent({ accountId, occurredAt: '2025-01-01T00:00:00Z' }), ...patch }));
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.reason).toBe('schema_invalid');
+      expect(result.detail.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('rejects a top-up without its card tail', () => {
+    const { cardLast4: _omitted, ...event } = topUpEvent({ accountId, amount: '5.00', occurredAt: '2025-01-01T00:00:00Z' });
+    expect(validator.validate(json(event))).toMatchObject({ ok: false, reason: 'schema_invalid' });
+  });
+
+  it('classifies what is not an event at all', () => {
+    expect(validator.validate(undefined)).toMatchObject({ ok: false, reason: 'empty' });
+    expect(validator.validate(Buffer.alloc(0))).toMatchObject({ ok: false, reason: 'empty' });
+    expect(validator.validate(Buffer.from('{not json'))).toMatchObject({ ok: false, reason: 'unparsable' });
+    expect(validator.validate(Buffer.alloc(EVENT_BYTES_MAX + 1, 0x20))).toMatchObject({ ok: false, reason: 'too_large' });
+    expect(validator.validate(json({ eventType: 'refund' }))).toMatchObject({ ok: false, reason: 'unknown_event_type' });
+    expect(validator.validate(json([1, 2]))).toMatchObject({ ok: false, reason: 'unknown_event_type' });
+    expect(validator.validate(Buffer.from('null'))).toMatchObject({ ok: false, reason: 'unknown_event_type' });
+  });
+
+  it('never echoes payload values in the rejection detail', () => {
+    const secret = '4242424242424242';
+    const result = validator.validate(json({ ...topUpEvent({ accountId, amount: '5.00', occurredAt: '2025-01-01T00:00:00Z' }), cardLast4: secret }));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.detail).not.toContain(secret);
+  });
+});
