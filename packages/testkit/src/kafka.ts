@@ -20,8 +20,8 @@ export function uniqueName(prefix: string): string {
 }
 
 export async function createTopics(
-  bootstrapBrokers: string[],
   topics: { name: string; partitions: number }[],
+  bootstrapBrokers: string[] = brokers(),
 ): Promise<void> {
   const admin = new Admin({ clientId: 'testkit-admin', bootstrapBrokers });
   try {

@@ -3,11 +3,10 @@
 // never show twice.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '@wallet/testkit';
+import { createSchemaChecker, createTopics, readTopic, TestProducer, uniqueName, waitFor } from '@wallet/testkit';
 import { OperationType } from '@wallet/contracts/analytics';
 import { eventToRow } from '../../src/domain/operation.js';
 import { at, topUpEvent, transferEvent, transferPair } from '../helpers/events.js';
-import { createSchemaChecker, createTopics, readTopic, TestProducer, uniqueName } from '../helpers/kafka.js';
 import { analyticsClient, metricValue, readAllPages, removeChdbPath, startInProcess, tempChdbPath, type AnalyticsTestClient } from '../helpers/service.js';
 
 const topic = uniqueName('ops');

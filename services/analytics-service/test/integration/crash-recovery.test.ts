@@ -3,9 +3,8 @@
 // then restarted. The batch is redelivered; history still holds each event once.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, waitFor, type ServiceProcess } from '@wallet/testkit';
+import { createSchemaChecker, createTopics, type ServiceProcess, startService, TestProducer, uniqueName, waitFor } from '@wallet/testkit';
 import { at, transferPair } from '../helpers/events.js';
-import { createSchemaChecker, createTopics, TestProducer, uniqueName } from '../helpers/kafka.js';
 import { analyticsClient, metricValue, readAllPages, removeChdbPath, serviceMain, tempChdbPath, testEnv } from '../helpers/service.js';
 
 const topic = uniqueName('ops-crash');

@@ -3,12 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status as Status } from '@grpc/grpc-js';
-import { waitFor } from '@wallet/testkit';
+import { createSchemaChecker, createTopics, TestProducer, uniqueName, waitFor } from '@wallet/testkit';
 import { parseGrpcError } from '@wallet/platform';
 import { OperationType, SummaryGranularity } from '@wallet/contracts/analytics';
 import type { OperationEvent } from '@wallet/contracts';
 import { at, topUpEvent, transferEvent } from '../helpers/events.js';
-import { createSchemaChecker, createTopics, TestProducer, uniqueName } from '../helpers/kafka.js';
 import { analyticsClient, readAllPages, removeChdbPath, startInProcess, tempChdbPath, type AnalyticsTestClient } from '../helpers/service.js';
 
 const topic = uniqueName('ops-grpc');

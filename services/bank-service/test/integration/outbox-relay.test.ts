@@ -125,7 +125,7 @@ describe('outbox relay', () => {
 
   it('publishes schema-valid events to a real Kafka topic keyed by account id', async () => {
     const topic = uniqueName('relay-ops');
-    await createTopics(brokerList(), [{ name: topic, partitions: 3 }]);
+    await createTopics([{ name: topic, partitions: 3 }], brokerList());
     const ops = testOperations(pool);
     await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1234n, currencyCode: 'USD' }, idempotencyKey: 'kafka-1', description: 'rent' });
     await ops.depositMoney({ accountId: BOB, amount: { amountMinor: 5000n, currencyCode: 'USD' }, depositReference: 'kafka-dep-1', topUpId: '6f1c2d4e-8a9b-4c3d-9e8f-7a6b5c4d3e2f', card: { cardLast4: '4242', cardBrand: 'visa' } });
