@@ -63,10 +63,12 @@ export async function ensureKafka({ dataDir, port, controllerPort, log = () => {
   const jvmArgs = [...HEAP.split(/\s+/).filter(Boolean), '-XX:+UseG1GC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`, '-cp', classpath];
 
   if (!existsSync(join(logDir, 'meta.properties'))) {
-    // Kafka cluster ids are 16 random bytes, base64url without padding.
+    // Kafka cluster ids are 16 random bytes, base64url without padding. The id
+    // is passed as --cluster-id=<id>: an id starting with "-" would otherwise be
+    // read as an option.
     const clusterId = randomBytes(16).toString('base64url');
     log(`formatting KRaft storage in ${logDir} (cluster ${clusterId})`);
-    const format = spawnSync(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], {
+    const format = spawnSync(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '--config', config], {
       encoding: 'utf8',
       timeout: FORMAT_TIMEOUT_MS,
     });
