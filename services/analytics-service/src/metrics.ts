@@ -40,6 +40,11 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'Offset commits that failed (the batch will be redelivered and deduplicated)',
       registers: [registry],
     }),
+    batchPending: new Gauge({
+      name: 'analytics_batch_pending_records',
+      help: 'Records read into the current batch and not flushed yet',
+      registers: [registry],
+    }),
     consumerLag: new Gauge({
       name: 'analytics_consumer_lag',
       help: 'Records in the partition not yet committed by the consumer group',

@@ -212,6 +212,7 @@ export class OperationsConsumer {
         return;
       }
       batch.push(outcome.value);
+      this.deps.metrics.batchPending.set(batch.length);
       if (batch.length === 1) deadline = Date.now() + this.options.batchMaxWaitMs;
       next = iterator.next();
       next.catch(() => {});
@@ -284,11 +285,13 @@ export class OperationsConsumer {
     } catch (error) {
       if (error instanceof FlushAbandoned) {
         logger.warn({ records: messages.length, reason: error.message }, 'batch left uncommitted; it will be redelivered');
+        metrics.batchPending.set(0);
         return;
       }
       throw error;
     }
     await this.commit(messages);
+    metrics.batchPending.set(0);
   }
 
   private async sendToDeadLetter(rejects: { message: RawMessage; reason: RejectionReason; detail: string }[]): Promise<void> {

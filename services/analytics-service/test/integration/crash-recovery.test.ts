@@ -109,7 +109,8 @@ describe('graceful shutdown', { timeout: 180_000 }, () => {
     await producer.close();
     await waitFor(async () => {
       const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-      return metricValue(text, 'analytics_events_consumed_total') === 0 && metricValue(text, 'analytics_consumer_lag') === events.length;
+      // Read into the batch (not merely waiting in the topic), and not flushed.
+      return metricValue(text, 'analytics_events_consumed_total') === 0 && metricValue(text, 'analytics_batch_pending_records') === events.length;
     }, { what: 'the events to be read but not yet flushed', timeoutMs: 60_000 });
     expect(await service.stop(30_000)).toBe(0);
 
