@@ -1,5 +1,6 @@
 import { env, loadConfig, parseAmountMinor } from '@wallet/platform';
 import { z } from 'zod';
+import { GROUP_COMMIT_DEFAULTS } from './app/group-commit.js';
 
 /** A decimal amount string ("1000000.00") validated and turned into minor units. */
 const amountLimit = (fallback: string) =>
@@ -43,6 +44,16 @@ export const bankConfigSchema = z.object({
   BANK_MAX_TRANSFER_AMOUNT: amountLimit('1000000.00'),
   /** Largest amount one deposit (card top-up) may credit. */
   BANK_MAX_DEPOSIT_AMOUNT: amountLimit('1000000.00'),
+  /** Group commit: concurrent transfers share one transaction and one commit (hot accounts). */
+  BANK_GROUP_COMMIT_ENABLED: env.bool(GROUP_COMMIT_DEFAULTS.enabled),
+  /** Transfers per batch (one transaction). */
+  BANK_GROUP_COMMIT_MAX_BATCH: env.int(GROUP_COMMIT_DEFAULTS.maxBatch, 1, 1_000),
+  /** Transfers allowed to wait for a batch; more are shed at once with UNAVAILABLE. */
+  BANK_GROUP_COMMIT_QUEUE_MAX: env.int(GROUP_COMMIT_DEFAULTS.queueMax, 1, 100_000),
+  /** Batches running at the same time (each holds one pooled connection; capped at DATABASE_POOL_MAX). */
+  BANK_GROUP_COMMIT_WORKERS: env.int(GROUP_COMMIT_DEFAULTS.workers, 1, 500),
+  /** Wait this long for a batch to fill before running a partial one; 0 = run what is queued at once. */
+  BANK_GROUP_COMMIT_LINGER_MS: env.int(GROUP_COMMIT_DEFAULTS.lingerMs, 0, 1_000),
   /** Kafka bootstrap servers (comma-separated host:port) the outbox relay publishes to. */
   KAFKA_BROKERS: env.string('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: env.string('bank-service'),

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { OutboxRelayMetrics } from '../outbox/relay.js';
+import type { GroupCommitStats } from './group-commit.js';
+import type { TransferBatchReport } from './operations.js';
 
 /** Prometheus metrics of bank-service; names carry units, labels stay low-cardinality. */
 export class BankMetrics {
@@ -8,6 +10,8 @@ export class BankMetrics {
   private readonly deposits: Counter<'outcome'>;
   private readonly duration: Histogram<'method' | 'outcome'>;
   private readonly retries: Counter<'operation' | 'cause'>;
+  private readonly batchSize: Histogram<'outcome'>;
+  private transferQueueStats: () => GroupCommitStats | undefined = () => undefined;
   readonly outbox: OutboxRelayMetrics;
 
   constructor(registry: Registry, pool?: pg.Pool) {
@@ -56,6 +60,23 @@ export class BankMetrics {
       labelNames: ['operation', 'cause'],
       registers: [registry],
     });
+    this.batchSize = new Histogram({
+      name: 'bank_transfer_batch_size',
+      help: 'Transfers per group-commit batch, by outcome (single = batch of one, committed, fallback = run one by one after a failed batch, failed).',
+      labelNames: ['outcome'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
+      registers: [registry],
+    });
+    const stats = () => this.transferQueueStats();
+    new Gauge({
+      name: 'bank_transfer_queue_depth',
+      help: 'Transfers waiting for a group-commit batch (queued, or waiting for an earlier request with the same key).',
+      registers: [registry],
+      collect() {
+        const current = stats();
+        this.set(current ? current.queued + current.waitingForDuplicate : 0);
+      },
+    });
     if (pool) {
       new Gauge({
         name: 'bank_db_pool_connections',
@@ -75,6 +96,15 @@ export class BankMetrics {
     this.duration.observe({ method, outcome }, seconds);
     if (method === 'TransferMoney') this.transfers.inc({ outcome });
     if (method === 'DepositMoney') this.deposits.inc({ outcome });
+  }
+
+  transferBatch(report: TransferBatchReport): void {
+    this.batchSize.observe({ outcome: report.outcome }, report.size);
+  }
+
+  /** Where the queue-depth gauge reads from (the operations are built after the metrics). */
+  trackTransferQueue(stats: () => GroupCommitStats | undefined): void {
+    this.transferQueueStats = stats;
   }
 
   retried(operation: string, cause: string): void {

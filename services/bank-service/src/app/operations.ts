@@ -3,6 +3,9 @@
 // rows in id order, decides (pure) and writes everything in one statement.
 // Failed business outcomes are not stored: a retry after adding funds may
 // succeed under the same idempotency key.
+// Transfers go through group commit by default: concurrent requests share one
+// such transaction (see group-commit.ts and domain/transfer-batch.ts), each
+// still decided, idempotent and answered on its own.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, type Logger } from '@wallet/platform';
@@ -19,6 +22,7 @@ import {
   accountUpdates,
   decideDeposit,
   decideTransfer,
+  InvariantViolation,
   isSameRequest,
   type DepositRecord,
   type TransferRecord,
@@ -29,17 +33,21 @@ import {
   validateTransferRequest,
   type DepositMoneyInput,
   type TransferMoneyInput,
+  type TransferRequest,
 } from '../domain/requests.js';
+import { decideTransferBatch, duplicateOutcome, idempotencyScope, type TransferBatchDecision } from '../domain/transfer-batch.js';
 import { isConflictError, isConnectionError, isUniqueViolation, toStorageError } from '../db/errors.js';
 import {
   findAccountBalance,
   lockDepositContext,
+  lockTransferBatchContext,
   lockTransferContext,
   writeDeposits,
   writeTransfers,
   type AccountBalance,
 } from '../db/ledger-repository.js';
 import { withTransaction } from '../db/transaction.js';
+import { GROUP_COMMIT_DEFAULTS, GroupCommitQueue, type GroupCommitSettings, type GroupCommitStats, type Settled } from './group-commit.js';
 
 export interface OperationLimits {
   maxTransferAmountMinor: bigint;
@@ -60,6 +68,22 @@ export interface BankOperationsOptions {
   onRetry?: (operation: string, cause: string) => void;
   /** Called after a commit that wrote outbox rows (wakes the relay). */
   onCommitted?: () => void;
+  /** Transfer group commit; defaults: GROUP_COMMIT_DEFAULTS (enabled). */
+  groupCommit?: Partial<GroupCommitSettings>;
+  /** Called once per transfer batch (metrics). */
+  onTransferBatch?: (report: TransferBatchReport) => void;
+}
+
+export interface TransferBatchReport {
+  size: number;
+  /**
+   * single: a batch of one, run on the per-request path (as without group
+   * commit: nothing to share, and its SQL is the cheapest); committed: one
+   * transaction answered every request; fallback: the batch failed and each
+   * request was then run alone; failed: the database was unreachable, every
+   * request got STORAGE_UNAVAILABLE.
+   */
+  outcome: 'single' | 'committed' | 'fallback' | 'failed';
 }
 
 export interface TransferResult {
@@ -98,6 +122,8 @@ export class BankOperations {
   private readonly newId: () => string;
   private readonly onRetry: (operation: string, cause: string) => void;
   private readonly onCommitted: () => void;
+  private readonly onTransferBatch: (report: TransferBatchReport) => void;
+  private readonly transferQueue: GroupCommitQueue<TransferRequest, TransferResult> | undefined;
 
   constructor(options: BankOperationsOptions) {
     this.pool = options.pool;
@@ -110,10 +136,44 @@ export class BankOperations {
     this.newId = options.newId ?? randomUUID;
     this.onRetry = options.onRetry ?? (() => {});
     this.onCommitted = options.onCommitted ?? (() => {});
+    this.onTransferBatch = options.onTransferBatch ?? (() => {});
+    const groupCommit = { ...GROUP_COMMIT_DEFAULTS, ...options.groupCommit };
+    this.transferQueue = groupCommit.enabled
+      ? new GroupCommitQueue<TransferRequest, TransferResult>(groupCommit, {
+          execute: (batch) => this.executeTransferBatch(batch),
+          keyOf: idempotencyScope,
+          // The rows the batch locks: one batch at a time per account in this process.
+          conflictKeysOf: (request) => [request.senderAccountId, request.recipientAccountId],
+          follow: (first, request) => {
+            const outcome = duplicateOutcome(
+              first.ok ? { ok: true, ...first.value } : { ok: false, error: new IdempotencyKeyInFlightError() },
+              request,
+            );
+            return outcome.ok ? { ok: true, value: { transfer: outcome.transfer, replayed: outcome.replayed } } : outcome;
+          },
+          shed: () => new StorageUnavailableError('overloaded'),
+        })
+      : undefined;
   }
 
   async transferMoney(input: TransferMoneyInput): Promise<TransferResult> {
+    // Cheap checks first, synchronously: a bad request never takes a queue slot.
     const request = validateTransferRequest(input, { maxAmountMinor: this.limits.maxTransferAmountMinor });
+    return this.transferQueue ? this.transferQueue.submit(request) : this.transferAlone(request);
+  }
+
+  /** Queue depth and running batches of transfer group commit (undefined when it is off). */
+  transferQueueStats(): GroupCommitStats | undefined {
+    return this.transferQueue?.stats();
+  }
+
+  /** Shutdown: running transfer batches finish, queued transfers are shed (UNAVAILABLE, never executed). */
+  async close(): Promise<void> {
+    await this.transferQueue?.close();
+  }
+
+  /** One transfer, one transaction: the path without group commit and the fallback of a failed batch. */
+  private async transferAlone(request: TransferRequest): Promise<TransferResult> {
     const lockKey = transferLockKey(request.senderAccountId, request.idempotencyKey);
     const result = await this.withAttempts('transfer', (markWriteSent) =>
       withTransaction(this.pool, beginWithAdvisoryLock(lockKey, 'try'), async (client, begin) => {
@@ -142,6 +202,80 @@ export class BankOperations {
     );
     if (!result.replayed) this.onCommitted();
     return result;
+  }
+
+  /**
+   * One batch of distinct (sender, key) requests, in arrival order, in one
+   * transaction: every key's advisory lock with BEGIN; every stored transfer
+   * and every account lock in one statement; decide each in turn (pure); one
+   * write; one commit. A batch of one takes the per-request path. Resolves
+   * with one result per request, never throws.
+   */
+  private async executeTransferBatch(requests: TransferRequest[]): Promise<Array<Settled<TransferResult>>> {
+    if (requests.length === 1) {
+      this.onTransferBatch({ size: 1, outcome: 'single' });
+      return [await settled(this.transferAlone(requests[0]!))];
+    }
+    const lockKeys = requests.map((r) => transferLockKey(r.senderAccountId, r.idempotencyKey));
+    let decision: TransferBatchDecision;
+    try {
+      decision = await this.retrying('transfer', (markWriteSent) => this.transferBatchTransaction(requests, lockKeys, markWriteSent));
+    } catch (error) {
+      return this.afterFailedBatch(requests, error);
+    }
+    this.onTransferBatch({ size: requests.length, outcome: 'committed' });
+    // One relay wake per commit that wrote outbox rows.
+    if (decision.plans.length > 0) this.onCommitted();
+    return decision.outcomes.map((o) => (o.ok ? { ok: true, value: { transfer: o.transfer, replayed: o.replayed } } : o));
+  }
+
+  private async transferBatchTransaction(
+    requests: TransferRequest[],
+    lockKeys: bigint[],
+    markWriteSent: () => void,
+  ): Promise<TransferBatchDecision> {
+    return withTransaction(this.pool, beginWithTryAdvisoryLocks(lockKeys), async (client, begin) => {
+      const lockedColumn: unknown = begin[1]?.rows[0]?.locked;
+      const keyLocked = Array.isArray(lockedColumn) ? lockedColumn.map((locked) => locked === true) : [];
+      if (keyLocked.length !== requests.length) throw new InvariantViolation(`${keyLocked.length} advisory lock results for ${requests.length} requests`);
+      const candidates = requests.filter((_, i) => keyLocked[i]);
+      const context = candidates.length > 0 ? await lockTransferBatchContext(client, candidates) : { existing: [], accounts: [] };
+      const existing = new Map(context.existing.map((t) => [idempotencyScope(t), t]));
+      const items = requests.map((request, i) => ({
+        request,
+        keyLocked: keyLocked[i]!,
+        existing: keyLocked[i] ? existing.get(idempotencyScope(request)) : undefined,
+      }));
+      const createdAt = this.clock();
+      const decision = decideTransferBatch(items, new Map(context.accounts.map((a) => [a.id, a])), () => ({
+        transferId: this.newId(),
+        createdAt,
+        eventIds: [this.newId(), this.newId()],
+      }));
+      if (decision.plans.length > 0) {
+        markWriteSent();
+        await writeTransfers(client, decision.plans, decision.updates, createdAt);
+      }
+      return decision;
+    });
+  }
+
+  /**
+   * The batch did not commit (or, for a connection lost at COMMIT, maybe did:
+   * then a retry with the same key replays). Never hand one request's error to
+   * another: a lost database is everyone's STORAGE_UNAVAILABLE (safe to
+   * retry); anything else (a statement failing for one request's data, a lock
+   * or statement timeout on one account) is isolated by running each request
+   * alone, with its own bounded attempts, a few at a time (bounded pool use).
+   */
+  private async afterFailedBatch(requests: TransferRequest[], error: unknown): Promise<Array<Settled<TransferResult>>> {
+    if (isConnectionError(error)) {
+      this.onTransferBatch({ size: requests.length, outcome: 'failed' });
+      return requests.map((_, i) => ({ ok: false, error: this.finalError('transfer', error, i === 0) }));
+    }
+    this.onTransferBatch({ size: requests.length, outcome: 'fallback' });
+    this.logger.warn({ err: error, size: requests.length }, 'transfer batch failed; running its requests one by one');
+    return mapBounded(requests, FALLBACK_CONCURRENCY, (request) => settled(this.transferAlone(request)));
   }
 
   async depositMoney(input: DepositMoneyInput): Promise<DepositResult> {
@@ -188,6 +322,15 @@ export class BankOperations {
   /** Bounded attempts with jittered backoff; infrastructure errors leave as StorageUnavailableError. */
   private async withAttempts<T>(operation: Operation, run: (markWriteSent: () => void) => Promise<T>): Promise<T> {
     if (this.pool.waitingCount >= this.poolWaitingMax) throw new StorageUnavailableError('overloaded');
+    try {
+      return await this.retrying(operation, run);
+    } catch (error) {
+      throw this.finalError(operation, error);
+    }
+  }
+
+  /** Bounded attempts with jittered backoff; the last error leaves unmapped. */
+  private async retrying<T>(operation: Operation, run: (markWriteSent: () => void) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       let writeSent = false;
       try {
@@ -196,20 +339,56 @@ export class BankOperations {
         });
       } catch (error) {
         const cause = retryCause(error, writeSent);
-        if (cause === undefined || attempt >= this.attemptsMax) {
-          if (cause === 'idempotency_race') throw new IdempotencyKeyInFlightError();
-          const mapped = toStorageError(error);
-          if (mapped instanceof StorageUnavailableError) {
-            this.logger.warn({ err: error, operation, attempt }, 'storage unavailable');
-          }
-          throw mapped;
-        }
+        if (cause === undefined || attempt >= this.attemptsMax) throw error;
         this.onRetry(operation, cause);
         this.logger.debug({ err: error, operation, attempt, cause }, 'retrying after a transient database error');
         await sleep(backoffDelayMs(attempt, 10, 200));
       }
     }
   }
+
+  /** The error a caller gets after the last attempt: domain errors as they are, infrastructure as StorageUnavailableError. */
+  private finalError(operation: Operation, error: unknown, log = true): unknown {
+    if (retryCause(error, true) === 'idempotency_race') return new IdempotencyKeyInFlightError();
+    const mapped = toStorageError(error);
+    if (log && mapped instanceof StorageUnavailableError) this.logger.warn({ err: error, operation }, 'storage unavailable');
+    return mapped;
+  }
+}
+
+/**
+ * BEGIN plus a try-lock per key, as one boolean array in key order, in the
+ * same round trip. Never waits: a key held elsewhere answers IN_FLIGHT for its
+ * own request only.
+ */
+function beginWithTryAdvisoryLocks(keys: readonly bigint[]): string {
+  // Computed bigints only (digits and sign), so inlining them is safe.
+  const calls = keys.map((key) => `pg_try_advisory_xact_lock(${BigInt.asIntN(64, key).toString()})`).join(', ');
+  return `BEGIN; SELECT ARRAY[${calls}] AS locked`;
+}
+
+/** Requests of a failed batch run alone at most this many at a time, in arrival order. */
+const FALLBACK_CONCURRENCY = 4;
+
+async function mapBounded<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await run(items[index]!);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+function settled<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value): Settled<T> => ({ ok: true, value }),
+    (error: unknown): Settled<T> => ({ ok: false, error }),
+  );
 }
 
 /** BEGIN plus an advisory transaction lock in the same round trip. */

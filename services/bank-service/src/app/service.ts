@@ -80,7 +80,17 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
     poolWaitingMax: config.DATABASE_POOL_QUEUE_MAX,
     onRetry: (operation, cause) => metrics.retried(operation, cause),
     onCommitted: () => relay?.wake(),
+    groupCommit: {
+      enabled: config.BANK_GROUP_COMMIT_ENABLED,
+      maxBatch: config.BANK_GROUP_COMMIT_MAX_BATCH,
+      queueMax: config.BANK_GROUP_COMMIT_QUEUE_MAX,
+      // More batches than connections would only wait for the pool.
+      workers: Math.min(config.BANK_GROUP_COMMIT_WORKERS, config.DATABASE_POOL_MAX),
+      lingerMs: config.BANK_GROUP_COMMIT_LINGER_MS,
+    },
+    onTransferBatch: (report) => metrics.transferBatch(report),
   });
+  metrics.trackTransferQueue(() => operations.transferQueueStats());
 
   let grpc: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
@@ -137,6 +147,9 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
         stopping = true;
         const drainMs = Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 1_000);
         await runningGrpc.shutdown(drainMs);
+        // Running transfer batches finish (bounded by the statement timeouts); anything still queued
+        // belongs to calls the drain gave up on and is shed unexecuted.
+        await operations.close();
         // After the last commit: the relay finishes (or abandons) its batch; rows stay in the outbox.
         await relay?.stop();
         await publisher.close();

@@ -106,6 +106,77 @@ export async function lockTransferContext(
   return { existing, accounts: accountsFrom(rows) };
 }
 
+// The batch form of the transfer context (group commit), one round trip: the
+// stored transfers for every (sender, key) of the batch, and a lock on every
+// account of the requests that have none, taken in one statement in global
+// id order, so batches (and single requests, and other replicas) can never
+// deadlock. The caller holds every key's advisory lock already.
+const TRANSFER_BATCH_CONTEXT_SQL = `
+WITH req AS MATERIALIZED (
+  SELECT sender, idempotency_key, recipient
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS r (sender, idempotency_key, recipient)
+), existing AS MATERIALIZED (
+  SELECT t.id, t.sender_account_id, t.recipient_account_id, t.amount_minor, t.currency, t.description,
+         t.idempotency_key, t.request_hash, t.created_at
+    FROM req
+    JOIN bank.transfers t ON t.sender_account_id = req.sender AND t.idempotency_key = req.idempotency_key
+), locked AS MATERIALIZED (
+  SELECT id, kind, currency, balance_minor, version
+    FROM bank.accounts
+   WHERE id = ANY (ARRAY(
+           SELECT DISTINCT unnest(ARRAY[req.sender, req.recipient])
+             FROM req
+            WHERE NOT EXISTS (SELECT 1 FROM existing e
+                               WHERE e.sender_account_id = req.sender AND e.idempotency_key = req.idempotency_key)))
+   ORDER BY id
+     FOR UPDATE
+)
+SELECT e.id AS t_id, e.sender_account_id AS t_sender, e.recipient_account_id AS t_recipient,
+       e.amount_minor AS t_amount_minor, e.currency::text AS t_currency, e.description AS t_description,
+       e.idempotency_key AS t_key, e.request_hash AS t_hash, e.created_at AS t_created_at,
+       NULL::uuid AS a_id, NULL::text AS a_kind, NULL::text AS a_currency, NULL::bigint AS a_balance_minor, NULL::bigint AS a_version
+  FROM existing e
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       l.id, l.kind, l.currency::text, l.balance_minor, l.version
+  FROM locked l`;
+
+export interface TransferBatchContext {
+  /** Stored transfers under the (sender, key) of some of the requests. */
+  existing: TransferRecord[];
+  /** Locked account rows of the requests without a stored transfer, in id order. */
+  accounts: AccountState[];
+}
+
+export async function lockTransferBatchContext(
+  db: Queryable,
+  requests: ReadonlyArray<{ senderAccountId: string; idempotencyKey: string; recipientAccountId: string }>,
+): Promise<TransferBatchContext> {
+  const { rows } = await db.query<TransferContextRow>({
+    name: 'bank_transfer_batch_context',
+    text: TRANSFER_BATCH_CONTEXT_SQL,
+    values: [requests.map((r) => r.senderAccountId), requests.map((r) => r.idempotencyKey), requests.map((r) => r.recipientAccountId)],
+  });
+  const existing = rows.filter((r) => r.t_id !== null).map(transferFromRow);
+  const accounts = accountsFrom(rows).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { existing, accounts };
+}
+
+function transferFromRow(row: TransferContextRow): TransferRecord {
+  return {
+    id: row.t_id!,
+    senderAccountId: row.t_sender,
+    recipientAccountId: row.t_recipient,
+    amountMinor: row.t_amount_minor,
+    currency: row.t_currency,
+    status: 'completed',
+    description: row.t_description,
+    idempotencyKey: row.t_key,
+    requestHash: row.t_hash,
+    createdAt: row.t_created_at,
+  };
+}
+
 const DEPOSIT_CONTEXT_SQL = `
 WITH existing AS (
   SELECT id, account_id, amount_minor, currency, deposit_reference, top_up_id, card_last4, card_brand,

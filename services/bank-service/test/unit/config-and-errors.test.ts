@@ -9,6 +9,13 @@ describe('configuration', () => {
     const config = loadBankConfig({});
     expect(config).toMatchObject({ GRPC_PORT: 50051, OPS_PORT: 9101, BANK_MIGRATE_ON_START: true, GRPC_HOST: '127.0.0.1' });
     expect(config.BANK_MAX_TRANSFER_AMOUNT).toBe(100_000_000n);
+    expect(config).toMatchObject({
+      BANK_GROUP_COMMIT_ENABLED: true,
+      BANK_GROUP_COMMIT_MAX_BATCH: 128,
+      BANK_GROUP_COMMIT_QUEUE_MAX: 1_000,
+      BANK_GROUP_COMMIT_WORKERS: 4,
+      BANK_GROUP_COMMIT_LINGER_MS: 0,
+    });
   });
 
   it('parses amounts exactly and flags', () => {
@@ -23,6 +30,9 @@ describe('configuration', () => {
     ['BANK_MAX_TRANSFER_AMOUNT', '0'],
     ['BANK_MIGRATE_ON_START', 'yes'],
     ['DATABASE_POOL_MAX', '0'],
+    ['BANK_GROUP_COMMIT_MAX_BATCH', '0'],
+    ['BANK_GROUP_COMMIT_WORKERS', '0'],
+    ['BANK_GROUP_COMMIT_ENABLED', 'maybe'],
   ])('rejects %s=%s naming the variable', (name, value) => {
     try {
       loadBankConfig({ [name]: value });

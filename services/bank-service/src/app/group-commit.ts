@@ -1,0 +1,229 @@
+// Group commit: concurrent requests wait in one bounded FIFO queue; at most
+// `workers` batches run at a time, each taking up to `maxBatch` of what is
+// already queued (no waiting for a batch to fill unless `lingerMs` > 0). One
+// batch = one transaction = one commit, so a hot account's throughput is no
+// longer capped at one transfer per commit latency. The queue itself knows
+// nothing about money: `execute` runs a batch and returns one result per
+// request, in order; requests with the same key never share a batch, and
+// requests sharing a conflict key (an account) are never in two batches
+// running at the same time: they wait and coalesce into the next batch, so a
+// hot account gets one large batch at a time instead of a convoy of small
+// ones waiting for each other's row locks, and workers stay free for others.
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+export interface GroupCommitSettings {
+  enabled: boolean;
+  /** Requests per batch (per transaction). */
+  maxBatch: number;
+  /** Requests allowed to wait (duplicates included); more are shed at once. */
+  queueMax: number;
+  /** Batches (transactions, so pooled connections) running at the same time. */
+  workers: number;
+  /** Wait this long for a batch to fill before running a partial one; 0 = never wait. */
+  lingerMs: number;
+}
+
+export const GROUP_COMMIT_DEFAULTS: Readonly<GroupCommitSettings> = {
+  enabled: true,
+  maxBatch: 128,
+  queueMax: 1_000,
+  workers: 4,
+  lingerMs: 0,
+};
+
+export interface GroupCommitHandlers<Req, Res> {
+  /** Runs one batch; one result per request, same order. Should not throw (a throw fails every request of the batch). */
+  execute(batch: Req[]): Promise<Array<Settled<Res>>>;
+  /** Requests with equal keys are never executed in the same batch. */
+  keyOf(request: Req): string;
+  /** Resources the request's transaction locks (account ids); two running batches never share one. */
+  conflictKeysOf?(request: Req): readonly string[];
+  /** The answer for a request that arrived while one with the same key was queued or running, from that one's result. */
+  follow(first: Settled<Res>, request: Req): Settled<Res>;
+  /** The error of a request shed because the queue is full or closed. */
+  shed(reason: 'queue_full' | 'closed'): unknown;
+}
+
+/** How far past a full batch the queue is scanned for requests not blocked by running batches. */
+const SCAN_WINDOW_BATCHES = 4;
+
+interface Entry<Req, Res> {
+  request: Req;
+  key: string;
+  conflictKeys: readonly string[];
+  settle(result: Settled<Res>): void;
+  followers: Array<Entry<Req, Res>>;
+}
+
+export interface GroupCommitStats {
+  /** Requests waiting for a batch. */
+  queued: number;
+  /** Requests waiting for an earlier request with the same key. */
+  waitingForDuplicate: number;
+  batchesRunning: number;
+}
+
+export class GroupCommitQueue<Req, Res> {
+  private readonly queue: Array<Entry<Req, Res>> = [];
+  /** Queued or running requests by key; later duplicates attach to them. */
+  private readonly firstByKey = new Map<string, Entry<Req, Res>>();
+  /** Conflict keys held by running batches (disjoint sets, so a set suffices). */
+  private readonly held = new Set<string>();
+  private followerCount = 0;
+  private batchesRunning = 0;
+  private pumpScheduled = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private lingerElapsed = false;
+  private closed = false;
+  private readonly idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly settings: Omit<GroupCommitSettings, 'enabled'>,
+    private readonly handlers: GroupCommitHandlers<Req, Res>,
+  ) {
+    for (const [name, value] of Object.entries({ maxBatch: settings.maxBatch, queueMax: settings.queueMax, workers: settings.workers })) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`group commit ${name} must be a positive integer, got ${value}`);
+    }
+    if (!(settings.lingerMs >= 0)) throw new RangeError(`group commit lingerMs must be >= 0, got ${settings.lingerMs}`);
+  }
+
+  /** Queues a request (synchronously, so requests submitted in one tick can share a batch). */
+  submit(request: Req): Promise<Res> {
+    if (this.closed) return Promise.reject(this.handlers.shed('closed'));
+    if (this.queue.length + this.followerCount >= this.settings.queueMax) return Promise.reject(this.handlers.shed('queue_full'));
+    return new Promise<Res>((resolve, reject) => {
+      const key = this.handlers.keyOf(request);
+      const entry: Entry<Req, Res> = {
+        request,
+        key,
+        conflictKeys: this.handlers.conflictKeysOf?.(request) ?? [],
+        followers: [],
+        settle: (result) => (result.ok ? resolve(result.value) : reject(result.error)),
+      };
+      const first = this.firstByKey.get(key);
+      if (first) {
+        first.followers.push(entry);
+        this.followerCount += 1;
+        return;
+      }
+      this.firstByKey.set(key, entry);
+      this.queue.push(entry);
+      this.schedulePump();
+    });
+  }
+
+  stats(): GroupCommitStats {
+    return { queued: this.queue.length, waitingForDuplicate: this.followerCount, batchesRunning: this.batchesRunning };
+  }
+
+  /**
+   * Shutdown, after the server stopped taking calls: running batches finish;
+   * requests still queued (and new ones) are shed without being executed, so
+   * a retry with the same key is safe. Resolves when no batch is running.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    for (const entry of this.queue.splice(0)) {
+      if (this.firstByKey.get(entry.key) === entry) this.firstByKey.delete(entry.key);
+      for (const follower of [entry, ...entry.followers]) follower.settle({ ok: false, error: this.handlers.shed('closed') });
+      this.followerCount -= entry.followers.length;
+    }
+    if (this.isIdle()) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.batchesRunning === 0 && this.queue.length === 0;
+  }
+
+  // A microtask, not a timer: requests that arrive in the same tick share the
+  // first batch, and nothing waits for the clock.
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.batchesRunning < this.settings.workers && this.queue.length > 0) {
+      if (this.settings.lingerMs > 0 && this.queue.length < this.settings.maxBatch && !this.lingerElapsed) {
+        this.lingerTimer ??= setTimeout(() => {
+          this.lingerTimer = undefined;
+          this.lingerElapsed = true;
+          try {
+            this.pump();
+          } finally {
+            this.lingerElapsed = false;
+          }
+        }, this.settings.lingerMs);
+        return;
+      }
+      const { batch, conflictKeys } = this.takeBatch();
+      // Everything eligible is blocked by running batches; their end pumps again.
+      if (batch.length === 0) return;
+      this.batchesRunning += 1;
+      void this.runBatch(batch).finally(() => {
+        for (const key of conflictKeys) this.held.delete(key);
+        this.batchesRunning -= 1;
+        if (this.queue.length > 0) this.schedulePump();
+        if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      });
+    }
+  }
+
+  /**
+   * Up to maxBatch requests in arrival order, skipping those that conflict
+   * with a running batch (they keep their place). The scan is bounded, so a
+   * head of blocked requests costs O(maxBatch), not O(queue).
+   */
+  private takeBatch(): { batch: Array<Entry<Req, Res>>; conflictKeys: Set<string> } {
+    const window = this.queue.splice(0, this.settings.maxBatch * SCAN_WINDOW_BATCHES);
+    const batch: Array<Entry<Req, Res>> = [];
+    const kept: Array<Entry<Req, Res>> = [];
+    const conflictKeys = new Set<string>();
+    for (const entry of window) {
+      const blocked = batch.length >= this.settings.maxBatch || entry.conflictKeys.some((key) => this.held.has(key));
+      if (blocked) {
+        kept.push(entry);
+        continue;
+      }
+      batch.push(entry);
+      for (const key of entry.conflictKeys) conflictKeys.add(key);
+    }
+    this.queue.unshift(...kept);
+    for (const key of conflictKeys) this.held.add(key);
+    return { batch, conflictKeys };
+  }
+
+  private async runBatch(batch: Array<Entry<Req, Res>>): Promise<void> {
+    let results: Array<Settled<Res>>;
+    try {
+      results = await this.handlers.execute(batch.map((entry) => entry.request));
+      if (results.length !== batch.length) throw new Error(`group commit: ${results.length} results for a batch of ${batch.length}`);
+    } catch (error) {
+      results = batch.map(() => ({ ok: false, error }));
+    }
+    for (const [index, entry] of batch.entries()) this.settle(entry, results[index]!);
+  }
+
+  private settle(entry: Entry<Req, Res>, result: Settled<Res>): void {
+    if (this.firstByKey.get(entry.key) === entry) this.firstByKey.delete(entry.key);
+    entry.settle(result);
+    for (const follower of entry.followers) {
+      this.followerCount -= 1;
+      let answer: Settled<Res>;
+      try {
+        answer = this.handlers.follow(result, follower.request);
+      } catch (error) {
+        answer = { ok: false, error };
+      }
+      follower.settle(answer);
+    }
+  }
+}

@@ -1,0 +1,196 @@
+// The group-commit queue's mechanics with an in-memory executor: batches from
+// what is queued, bounded batches, workers and queue, duplicates, shutdown.
+import { waitFor } from '@wallet/testkit';
+import { describe, expect, it } from 'vitest';
+import { GroupCommitQueue, type GroupCommitSettings, type Settled } from '../../src/app/group-commit.js';
+
+interface Req {
+  key: string;
+  value: number;
+}
+
+class Shed extends Error {
+  constructor(readonly reason: string) {
+    super(`shed: ${reason}`);
+  }
+}
+
+/** An executor whose batches stay open until the test releases them. */
+function harness(
+  settings: Partial<Omit<GroupCommitSettings, 'enabled'>> = {},
+  execute?: (batch: Req[]) => Array<Settled<number>>,
+  conflictKeysOf?: (request: Req) => string[],
+) {
+  const batches: Req[][] = [];
+  const releases: Array<() => void> = [];
+  let holding = false;
+  const queue = new GroupCommitQueue<Req, number>(
+    { maxBatch: 4, queueMax: 100, workers: 2, lingerMs: 0, ...settings },
+    {
+      execute: async (batch) => {
+        batches.push(batch);
+        if (holding) await new Promise<void>((resolve) => releases.push(resolve));
+        return execute ? execute(batch) : batch.map((r) => ({ ok: true, value: r.value * 10 }));
+      },
+      keyOf: (r) => r.key,
+      ...(conflictKeysOf ? { conflictKeysOf } : {}),
+      follow: (first, r) => (first.ok ? { ok: true, value: -r.value } : { ok: false, error: new Error(`follower of failed ${r.key}`) }),
+      shed: (reason) => new Shed(reason),
+    },
+  );
+  return {
+    queue,
+    batches,
+    hold: () => {
+      holding = true;
+    },
+    releaseAll: () => {
+      holding = false;
+      for (const release of releases.splice(0)) release();
+    },
+    submit: (key: string, value = 1) => queue.submit({ key, value }),
+  };
+}
+
+async function outcome<T>(promise: Promise<T>): Promise<T | Error> {
+  try {
+    return await promise;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+describe('GroupCommitQueue', () => {
+  it('puts requests submitted in the same tick into one batch and answers each with its own result', async () => {
+    const h = harness({ maxBatch: 10 });
+    const results = await Promise.all([1, 2, 3].map((v) => h.submit(`k${v}`, v)));
+    expect(results).toEqual([10, 20, 30]);
+    expect(h.batches.map((b) => b.map((r) => r.key))).toEqual([['k1', 'k2', 'k3']]);
+  });
+
+  it('runs a lone request at once as a batch of one (no waiting for company)', async () => {
+    const h = harness();
+    expect(await h.submit('alone', 7)).toBe(70);
+    expect(h.batches).toHaveLength(1);
+  });
+
+  it('bounds batch size and concurrent batches; later requests wait for a free worker', async () => {
+    const h = harness({ maxBatch: 3, workers: 2 });
+    h.hold();
+    const all = Array.from({ length: 10 }, (_, i) => h.submit(`k${i}`, i));
+    await waitFor(() => h.batches.length === 2, { what: 'two batches running' });
+    expect(h.batches.map((b) => b.length)).toEqual([3, 3]);
+    expect(h.queue.stats()).toEqual({ queued: 4, waitingForDuplicate: 0, batchesRunning: 2 });
+    h.releaseAll();
+    expect(await Promise.all(all)).toEqual(Array.from({ length: 10 }, (_, i) => i * 10));
+    // FIFO: batches are formed in arrival order.
+    expect(h.batches.flat().map((r) => r.value)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(h.batches.every((b) => b.length <= 3)).toBe(true);
+  });
+
+  it('sheds at once when the queue is full, counting requests that wait for a duplicate', async () => {
+    const h = harness({ maxBatch: 1, workers: 1, queueMax: 2 });
+    h.hold();
+    const running = h.submit('a');
+    await waitFor(() => h.batches.length === 1, { what: 'the first batch to start' });
+    const queued = h.submit('b');
+    const duplicate = h.submit('b');
+    const shed = await outcome(h.submit('c'));
+    expect(shed).toBeInstanceOf(Shed);
+    expect((shed as Shed).reason).toBe('queue_full');
+    expect(h.queue.stats()).toEqual({ queued: 1, waitingForDuplicate: 1, batchesRunning: 1 });
+    h.releaseAll();
+    expect(await Promise.all([running, queued, duplicate])).toEqual([10, 10, -1]);
+  });
+
+  it('never puts two requests with the same key in one batch: later ones follow the first one result', async () => {
+    const h = harness({ maxBatch: 10 });
+    const results = await Promise.all([h.submit('x', 1), h.submit('x', 2), h.submit('y', 3), h.submit('x', 4)]);
+    expect(results).toEqual([10, -2, 30, -4]);
+    expect(h.batches.map((b) => b.map((r) => r.value))).toEqual([[1, 3]]);
+  });
+
+  it('never runs two batches touching the same account: requests for a busy account wait and coalesce, others use the free worker', async () => {
+    // Keys "hot-1", "cold-2"...: the account is the part before the dash.
+    const h = harness({ maxBatch: 10, workers: 2 }, undefined, (r) => [r.key.split('-')[0]!]);
+    h.hold();
+    const first = h.submit('hot-1', 1);
+    await waitFor(() => h.batches.length === 1, { what: 'the first hot batch to start' });
+    const later = [h.submit('hot-2', 2), h.submit('hot-3', 3), h.submit('cold-4', 4), h.submit('hot-5', 5)];
+    await waitFor(() => h.batches.length === 2, { what: 'the cold batch to start' });
+    // The second worker took only what does not conflict with the running batch.
+    expect(h.batches[1]!.map((r) => r.key)).toEqual(['cold-4']);
+    expect(h.queue.stats()).toMatchObject({ queued: 3, batchesRunning: 2 });
+    h.releaseAll();
+    await waitFor(
+      () => {
+        h.releaseAll();
+        return h.queue.stats().queued === 0 && h.queue.stats().batchesRunning === 0;
+      },
+      { what: 'the queue to drain' },
+    );
+    expect(await Promise.all([first, ...later])).toEqual([10, 20, 30, 40, 50]);
+    // The waiting hot requests formed one batch, in arrival order.
+    expect(h.batches[2]!.map((r) => r.key)).toEqual(['hot-2', 'hot-3', 'hot-5']);
+    expect(h.batches).toHaveLength(3);
+  });
+
+  it('gives followers of a failed request their own answer, not the first one error', async () => {
+    const h = harness({}, (batch) => batch.map((r) => ({ ok: false, error: new Error(`failed ${r.key}`) })));
+    const [first, second] = await Promise.all([outcome(h.submit('x')), outcome(h.submit('x'))]);
+    expect((first as Error).message).toBe('failed x');
+    expect((second as Error).message).toBe('follower of failed x');
+  });
+
+  it('runs a request with the same key as a new one once the first was answered', async () => {
+    const h = harness();
+    await h.submit('x', 1);
+    expect(await h.submit('x', 2)).toBe(20);
+    expect(h.batches).toHaveLength(2);
+  });
+
+  it('fails every request of a batch whose executor throws, and keeps serving', async () => {
+    let calls = 0;
+    const h = harness({}, (batch) => {
+      calls += 1;
+      if (calls === 1) throw new Error('executor bug');
+      return batch.map((r) => ({ ok: true, value: r.value }));
+    });
+    const failed = await Promise.all([outcome(h.submit('a')), outcome(h.submit('b'))]);
+    expect(failed.map((e) => (e as Error).message)).toEqual(['executor bug', 'executor bug']);
+    expect(await h.submit('c', 5)).toBe(5);
+  });
+
+  it('with a linger, waits for a batch to fill before running a partial one', async () => {
+    const h = harness({ maxBatch: 3, workers: 1, lingerMs: 20 });
+    const first = h.submit('a', 1);
+    await Promise.resolve();
+    const second = h.submit('b', 2);
+    // A full batch does not wait for the linger.
+    const full = [h.submit('c', 3), h.submit('d', 4), h.submit('e', 5), h.submit('f', 6)];
+    expect(await Promise.all([first, second, ...full])).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(h.batches.map((b) => b.length)).toEqual([3, 3]);
+  });
+
+  it('on close, lets the running batch finish and sheds what is queued and what comes later', async () => {
+    const h = harness({ maxBatch: 2, workers: 1 });
+    h.hold();
+    const running = [h.submit('a'), h.submit('b')];
+    await waitFor(() => h.batches.length === 1, { what: 'the first batch to start' });
+    const queued = [outcome(h.submit('c')), outcome(h.submit('c')), outcome(h.submit('d'))];
+    const closed = h.queue.close();
+    expect((await Promise.all(queued)).map((e) => (e as Shed).reason)).toEqual(['closed', 'closed', 'closed']);
+    expect(((await outcome(h.submit('e'))) as Shed).reason).toBe('closed');
+    h.releaseAll();
+    await closed;
+    expect(await Promise.all(running)).toEqual([10, 10]);
+    expect(h.batches).toHaveLength(1);
+    expect(h.queue.stats()).toEqual({ queued: 0, waitingForDuplicate: 0, batchesRunning: 0 });
+  });
+
+  it('rejects nonsensical settings', () => {
+    const handlers = { execute: async () => [], keyOf: () => '', follow: () => ({ ok: true as const, value: 0 }), shed: () => new Error() };
+    expect(() => new GroupCommitQueue({ maxBatch: 0, queueMax: 1, workers: 1, lingerMs: 0 }, handlers)).toThrow(RangeError);
+    expect(() => new GroupCommitQueue({ maxBatch: 1, queueMax: 1, workers: 1, lingerMs: -1 }, handlers)).toThrow(RangeError);
+  });
+});
