@@ -5,7 +5,7 @@
 // crash anywhere before the commit replays the batch. Effects are
 // exactly-once because the store ignores event ids it already holds (lookup
 // before insert, and ReplacingMergeTree + FINAL for the races the lookup
-// cannot see). See docs/adr/0005-analytics-clickhouse-table-and-dedup.md.
+// cannot see). See docs/adr/0004-analytics-clickhouse-table-and-dedup.md.
 import {
   Consumer,
   ProduceAcks,

@@ -1,4 +1,4 @@
-// The history table (see docs/adr/0005-analytics-clickhouse-table-and-dedup.md).
+// The history table (see docs/adr/0004-analytics-clickhouse-table-and-dedup.md).
 //
 // - ReplacingMergeTree keyed by (account_id, created_at, event_id): a
 //   redelivered event has the same key, so the engine collapses copies on

@@ -41,6 +41,12 @@ export interface GroupCommitHandlers<Req, Res> {
   conflictKeysOf?(request: Req): readonly string[];
   /** The answer for a request that arrived while one with the same key was queued or running, from that one's result. */
   follow(first: Settled<Res>, request: Req): Settled<Res>;
+  /**
+   * When set, a request whose key is already queued or running is refused at
+   * once with this error instead of following the first one (the REST contract
+   * answers a key in flight with 409).
+   */
+  rejectDuplicate?(request: Req): unknown;
   /** The error of a request shed because the queue is full or closed. */
   shed(reason: 'queue_full' | 'closed'): unknown;
 }
@@ -102,6 +108,10 @@ export class GroupCommitQueue<Req, Res> {
         settle: (result) => (result.ok ? resolve(result.value) : reject(result.error)),
       };
       const first = this.firstByKey.get(key);
+      if (first && this.handlers.rejectDuplicate) {
+        reject(this.handlers.rejectDuplicate(request));
+        return;
+      }
       if (first) {
         first.followers.push(entry);
         this.followerCount += 1;

@@ -151,6 +151,8 @@ export class BankOperations {
             );
             return outcome.ok ? { ok: true, value: { transfer: outcome.transfer, replayed: outcome.replayed } } : outcome;
           },
+          // Same semantics as the database path: a key in flight is ABORTED / IDEMPOTENCY_KEY_IN_FLIGHT (REST 409).
+          rejectDuplicate: () => new IdempotencyKeyInFlightError(),
           shed: () => new StorageUnavailableError('overloaded'),
         })
       : undefined;

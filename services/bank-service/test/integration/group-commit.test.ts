@@ -129,7 +129,7 @@ describe('group commit: one transaction for many transfers', () => {
     expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
   });
 
-  it('executes duplicates of one key in a batch once: the same request replays, a different one is REUSED', async () => {
+  it('refuses duplicates of a key in flight with IDEMPOTENCY_KEY_IN_FLIGHT and executes the key once', async () => {
     const { ops, batches } = observed();
     const [a, b] = await createAccounts(pool, 2, 1_000n);
     const request = transfer(a!, b!, 100n);
@@ -141,15 +141,16 @@ describe('group commit: one transaction for many transfers', () => {
       request,
     ]);
 
-    expect(results.map(reasonOf)).toEqual(['ok', 'replayed', 'IDEMPOTENCY_KEY_REUSED', 'ok', 'replayed']);
-    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyKeyReusedError);
-    const first = valueOf(results[0]).transfer;
-    expect(valueOf(results[1]).transfer).toEqual(first);
-    expect(valueOf(results[4]).transfer).toEqual(first);
+    expect(results.map(reasonOf)).toEqual(['ok', 'IDEMPOTENCY_KEY_IN_FLIGHT', 'IDEMPOTENCY_KEY_IN_FLIGHT', 'ok', 'IDEMPOTENCY_KEY_IN_FLIGHT']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyKeyInFlightError);
     expect(await transfersWithKey(a!, request.idempotencyKey)).toBe(1);
+    // Once the first has committed, the same request replays it and a different one is REUSED.
+    const replay = await ops.transferMoney(request);
+    expect(replay).toMatchObject({ replayed: true, transfer: valueOf(results[0]).transfer });
+    await expect(ops.transferMoney({ ...request, amount: { amountMinor: 101n, currencyCode: 'USD' } })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
     expect(await balanceOf(pool, a!)).toBe(899n);
-    // The duplicates never reached the database: one batch of the two distinct keys.
-    expect(batches).toEqual([{ size: 2, outcome: 'committed' }]);
+    // The duplicates never reached the database: one batch of the two distinct keys (then the two checks above).
+    expect(batches[0]).toEqual({ size: 2, outcome: 'committed' });
   });
 
   it('tells a duplicate of a request that failed that the key was in flight; a retry then executes it', async () => {
