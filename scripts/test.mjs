@@ -5,7 +5,7 @@
 //   npm test -- --no-static        skip lint/type-check (quicker inner loop)
 //   npm test -- <vitest filters>   e.g. npm test -- services/bank-service
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureInfra } from './lib/infra.mjs';
@@ -35,6 +35,33 @@ if (!skipStatic) {
   step('lint (eslint)', npxBin('eslint'), ['.', '--max-warnings=0']);
 }
 
+/** Line coverage of each service's pure domain; the card adapter's must stay >= 80 % (issue #4). */
+const DOMAIN_COVERAGE = [
+  { folder: 'services/bank-card-adapter/src/domain/', minPct: 80 },
+  { folder: 'services/bank-service/src/domain/', minPct: 0 },
+  { folder: 'services/analytics-service/src/domain/', minPct: 0 },
+];
+
+function reportDomainCoverage(coverageDir) {
+  const summary = JSON.parse(readFileSync(join(coverageDir, 'coverage-summary.json'), 'utf8'));
+  console.log('\n=== domain coverage (lines)');
+  let status = 0;
+  for (const { folder, minPct } of DOMAIN_COVERAGE) {
+    let covered = 0;
+    let total = 0;
+    for (const [file, entry] of Object.entries(summary)) {
+      if (!file.replace(/\\/g, '/').includes(`/${folder}`)) continue;
+      covered += entry.lines.covered;
+      total += entry.lines.total;
+    }
+    const pct = total === 0 ? 0 : (100 * covered) / total;
+    const ok = pct >= minPct;
+    if (!ok) status = 1;
+    console.log(`${folder.padEnd(42)} ${pct.toFixed(1).padStart(5)} % (${covered}/${total})${minPct ? `  required >= ${minPct} %${ok ? '' : '  FAILED'}` : ''}`);
+  }
+  return status;
+}
+
 const runDir = mkdtempSync(join(tmpdir(), 'wallet-test-'));
 // mkdtemp makes the folder 0700; as root, PostgreSQL runs as a separate system user that must traverse it.
 chmodSync(runDir, 0o755);
@@ -53,6 +80,7 @@ try {
     env,
   });
   exitCode = result.status ?? 1;
+  if (exitCode === 0 && !skipStatic && vitestArgs.length === 0) exitCode = reportDomainCoverage(coverageDir);
 } catch (error) {
   console.error(error);
   exitCode = 1;
