@@ -42,11 +42,11 @@ export interface GroupCommitHandlers<Req, Res> {
   /** The answer for a request that arrived while one with the same key was queued or running, from that one's result. */
   follow(first: Settled<Res>, request: Req): Settled<Res>;
   /**
-   * When set, a request whose key is already queued or running is refused at
-   * once with this error instead of following the first one (the REST contract
-   * answers a key in flight with 409).
+   * When set, a request whose key is already queued or running is answered by
+   * this instead of following the first one (the bank answers from storage:
+   * a completed key replays, a key still executing is IN_FLIGHT, REST 409).
    */
-  rejectDuplicate?(request: Req): unknown;
+  onDuplicate?(request: Req): Promise<Res>;
   /** The error of a request shed because the queue is full or closed. */
   shed(reason: 'queue_full' | 'closed'): unknown;
 }
@@ -108,8 +108,8 @@ export class GroupCommitQueue<Req, Res> {
         settle: (result) => (result.ok ? resolve(result.value) : reject(result.error)),
       };
       const first = this.firstByKey.get(key);
-      if (first && this.handlers.rejectDuplicate) {
-        reject(this.handlers.rejectDuplicate(request));
+      if (first && this.handlers.onDuplicate) {
+        this.handlers.onDuplicate(request).then(resolve, reject);
         return;
       }
       if (first) {

@@ -151,8 +151,7 @@ export class BankOperations {
             );
             return outcome.ok ? { ok: true, value: { transfer: outcome.transfer, replayed: outcome.replayed } } : outcome;
           },
-          // Same semantics as the database path: a key in flight is ABORTED / IDEMPOTENCY_KEY_IN_FLIGHT (REST 409).
-          rejectDuplicate: () => new IdempotencyKeyInFlightError(),
+          onDuplicate: (request) => this.answerDuplicate(request),
           shed: () => new StorageUnavailableError('overloaded'),
         })
       : undefined;
@@ -162,6 +161,28 @@ export class BankOperations {
     // Cheap checks first, synchronously: a bad request never takes a queue slot.
     const request = validateTransferRequest(input, { maxAmountMinor: this.limits.maxTransferAmountMinor });
     return this.transferQueue ? this.transferQueue.submit(request) : this.transferAlone(request);
+  }
+
+  /**
+   * A request whose (sender, key) is already queued or executing here: a key
+   * that completed earlier replays (or is REUSED for another request), one that
+   * is still executing is IN_FLIGHT (REST 409) at once — the same answers as
+   * the per-request path. One lock-free lookup: a completed transfer never changes.
+   */
+  private async answerDuplicate(request: TransferRequest): Promise<TransferResult> {
+    let existing: TransferRecord | undefined;
+    try {
+      ({ existing } = await lockTransferContext(this.pool, {
+        senderAccountId: request.senderAccountId,
+        idempotencyKey: request.idempotencyKey,
+        accountIds: [],
+      }));
+    } catch (error) {
+      throw toStorageError(error);
+    }
+    if (!existing) throw new IdempotencyKeyInFlightError();
+    if (!isSameRequest(existing, request)) throw new IdempotencyKeyReusedError('idempotency_key');
+    return { transfer: existing, replayed: true };
   }
 
   /** Queue depth and running batches of transfer group commit (undefined when it is off). */

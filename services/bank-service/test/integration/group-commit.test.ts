@@ -129,28 +129,43 @@ describe('group commit: one transaction for many transfers', () => {
     expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
   });
 
-  it('refuses duplicates of a key in flight with IDEMPOTENCY_KEY_IN_FLIGHT and executes the key once', async () => {
-    const { ops, batches } = observed();
+  it('refuses duplicates of a key still executing with IDEMPOTENCY_KEY_IN_FLIGHT and executes the key once', async () => {
+    const { ops } = observed();
     const [a, b] = await createAccounts(pool, 2, 1_000n);
     const request = transfer(a!, b!, 100n);
-    const results = await together(ops, [
-      request,
-      request,
-      { ...request, amount: { amountMinor: 101n, currencyCode: 'USD' } },
-      transfer(a!, b!, 1n),
-      request,
-    ]);
-
-    expect(results.map(reasonOf)).toEqual(['ok', 'IDEMPOTENCY_KEY_IN_FLIGHT', 'IDEMPOTENCY_KEY_IN_FLIGHT', 'ok', 'IDEMPOTENCY_KEY_IN_FLIGHT']);
-    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyKeyInFlightError);
+    // Hold the sender's row so the first request is still executing when its duplicates arrive.
+    const holder = await pool.connect();
+    let first: Promise<TransferResult>;
+    let duplicates: Array<PromiseSettledResult<TransferResult>>;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [a]);
+      first = ops.transferMoney(request);
+      duplicates = await together(ops, [request, { ...request, amount: { amountMinor: 101n, currencyCode: 'USD' } }]);
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    expect(duplicates.map(reasonOf)).toEqual(['IDEMPOTENCY_KEY_IN_FLIGHT', 'IDEMPOTENCY_KEY_IN_FLIGHT']);
+    expect((duplicates[0] as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyKeyInFlightError);
+    const done = await first;
+    expect(done.replayed).toBe(false);
     expect(await transfersWithKey(a!, request.idempotencyKey)).toBe(1);
-    // Once the first has committed, the same request replays it and a different one is REUSED.
-    const replay = await ops.transferMoney(request);
-    expect(replay).toMatchObject({ replayed: true, transfer: valueOf(results[0]).transfer });
+    expect(await balanceOf(pool, a!)).toBe(900n);
+    // Once it completed, the same request replays it and a different one is REUSED.
+    expect(await ops.transferMoney(request)).toMatchObject({ replayed: true, transfer: done.transfer });
     await expect(ops.transferMoney({ ...request, amount: { amountMinor: 101n, currencyCode: 'USD' } })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
-    expect(await balanceOf(pool, a!)).toBe(899n);
-    // The duplicates never reached the database: one batch of the two distinct keys (then the two checks above).
-    expect(batches[0]).toEqual({ size: 2, outcome: 'committed' });
+  });
+
+  it('replays concurrent duplicates of a completed key, never answering IN_FLIGHT', async () => {
+    const { ops } = observed();
+    const [a, b] = await createAccounts(pool, 2, 1_000n);
+    const request = transfer(a!, b!, 100n);
+    const done = await ops.transferMoney(request);
+    const results = await together(ops, Array.from({ length: 10 }, () => request));
+    expect(results.map(reasonOf)).toEqual(Array.from({ length: 10 }, () => 'replayed'));
+    for (const result of results) expect(valueOf(result).transfer).toEqual(done.transfer);
+    expect(await transfersWithKey(a!, request.idempotencyKey)).toBe(1);
   });
 
   it('tells a duplicate of a request that failed that the key was in flight; a retry then executes it', async () => {
