@@ -2,6 +2,7 @@ export * from './config.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './money.js';
+export * from './http-listen.js';
 export * from './ops-server.js';
 export * from './retry.js';
 export * from './shutdown.js';

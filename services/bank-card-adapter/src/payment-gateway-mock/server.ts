@@ -8,8 +8,7 @@
 //   GET  /healthz
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Logger } from '@wallet/platform';
+import { listenHttp, type Logger } from '@wallet/platform';
 import { MockGatewayFault, type MockCharge, type MockPaymentGatewayEngine } from './engine.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -142,18 +141,5 @@ export async function startMockGatewayServer(options: {
   });
   server.requestTimeout = 120_000;
   server.headersTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    server,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(server, options.host, options.port);
 }
