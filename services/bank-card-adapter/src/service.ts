@@ -19,8 +19,8 @@ import { HttpPaymentGateway } from './clients/payment-gateway/http.js';
 import { InProcessPaymentGateway } from './clients/payment-gateway/in-process.js';
 import type { PaymentGateway } from './clients/payment-gateway/types.js';
 import type { Config } from './config.js';
-import { runMigrations } from './db/migrate.js';
-import { createPool } from './db/pool.js';
+import { migrateCardAdapter } from './db/migrations.js';
+import { createPool } from '@wallet/platform/db';
 import { TopUpRepository } from './db/top-ups.js';
 import { createCardAdapterService } from './grpc/service.js';
 import { createAdapterMetrics, type AdapterMetrics } from './metrics.js';
@@ -69,14 +69,19 @@ export function sagaSettings(config: Config): SagaSettings {
 }
 
 export async function startCardAdapter(config: Config, logger: Logger, overrides: CardAdapterOverrides = {}): Promise<RunningCardAdapter> {
-  const pool = createPool({
-    databaseUrl: config.DATABASE_URL,
-    max: config.DB_POOL_MAX,
-    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+  const pool = createPool(
+    {
+      connectionString: config.DATABASE_URL,
+      connectionsMax: config.DB_POOL_MAX,
+      connectTimeoutMs: 5_000,
+      statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS * 2,
+      applicationName: 'bank-card-adapter',
+    },
     logger,
-  });
+  );
   try {
-    if (config.MIGRATE_ON_START) await runMigrations(config.DATABASE_URL, logger);
+    if (config.MIGRATE_ON_START) await migrateCardAdapter(config.DATABASE_URL, logger);
   } catch (error) {
     await pool.end();
     throw error;

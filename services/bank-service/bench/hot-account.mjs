@@ -27,8 +27,8 @@ import { ensurePostgres } from '../../../scripts/lib/postgres.mjs';
 import { freePort } from '../../../scripts/lib/infra.mjs';
 import { BankOperations } from '../dist/app/operations.js';
 import { seedAccounts } from '../dist/cli/seed.js';
-import { runMigrations } from '../dist/db/migrate.js';
-import { createPool } from '../dist/db/pool.js';
+import { migrateBank } from '../dist/db/migrations.js';
+import { createPool } from '@wallet/platform/db';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,10 +59,10 @@ const admin = new pg.Client({ connectionString: server.baseUrl });
 await admin.connect();
 await admin.query(`CREATE DATABASE ${dbName}`);
 const databaseUrl = server.urlFor(dbName);
-await runMigrations({ databaseUrl, logger });
+await migrateBank({ databaseUrl, logger });
 
 const pool = createPool(
-  { connectionString: databaseUrl, max: poolMax, connectTimeoutMs: 10_000, statementTimeoutMs: 10_000, idleInTransactionTimeoutMs: 30_000 },
+  { connectionString: databaseUrl, connectionsMax: poolMax, connectTimeoutMs: 10_000, statementTimeoutMs: 10_000, idleInTransactionTimeoutMs: 30_000, applicationName: 'bank-hot-account-bench' },
   logger,
 );
 const ids = [];

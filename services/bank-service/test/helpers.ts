@@ -10,8 +10,8 @@ import type pg from 'pg';
 import { BankOperations, type BankOperationsOptions } from '../src/app/operations.js';
 import { seedAccounts } from '../src/cli/seed.js';
 import { loadBankConfig, type BankConfig } from '../src/config.js';
-import { runMigrations } from '../src/db/migrate.js';
-import { createPool } from '../src/db/pool.js';
+import { migrateBank } from '../src/db/migrations.js';
+import { createPool } from '@wallet/platform/db';
 
 export const silentLogger: Logger = createLogger('bank-service-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -21,7 +21,7 @@ export const BOB = '987e6543-e21b-34d3-c456-426614174999';
 
 export async function createMigratedDatabase(prefix: string): Promise<TestDatabase> {
   const db = await createTestDatabase(prefix);
-  await runMigrations({ databaseUrl: db.url, logger: silentLogger });
+  await migrateBank({ databaseUrl: db.url, logger: silentLogger });
   return db;
 }
 
@@ -29,7 +29,7 @@ export function testPool(url: string, overrides: Partial<Parameters<typeof creat
   return createPool(
     {
       connectionString: url,
-      max: 10,
+      connectionsMax: 10,
       // Generous: these tests assert invariants, not latency, and share a
       // loaded machine; the timeout paths have their own tests (resilience).
       connectTimeoutMs: 60_000,

@@ -15,7 +15,7 @@ import {
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
-import { backoffDelayMs, type Logger } from '@wallet/platform';
+import { backoffDelayMs, settleWithin, type Logger } from '@wallet/platform';
 import { dedupeByEventId, eventToRow, type OperationRow } from '../domain/operation.js';
 import type { AnalyticsMetrics } from '../metrics.js';
 import type { EventValidator, RejectionReason } from './validator.js';
@@ -135,11 +135,11 @@ export class OperationsConsumer {
     this.signalStop();
     if (this.lagTimer) clearTimeout(this.lagTimer);
     const bound = Math.min(this.options.requestTimeoutMs, CLOSE_TIMEOUT_MS);
-    await withTimeout(this.loop ?? Promise.resolve(), this.options.requestTimeoutMs, () => this.deps.logger.warn('consumer loop did not finish in time'));
-    await withTimeout(this.stream?.close() ?? Promise.resolve(), bound, () => this.deps.logger.warn('stream close timed out'));
+    await settleOrWarn(this.loop ?? Promise.resolve(), this.options.requestTimeoutMs, () => this.deps.logger.warn('consumer loop did not finish in time'));
+    await settleOrWarn(this.stream?.close() ?? Promise.resolve(), bound, () => this.deps.logger.warn('stream close timed out'));
     // force: close our streams and leave the group now, rather than after the session timeout.
-    await withTimeout(new Promise<void>((resolve) => this.consumer.close(true, () => resolve())), bound, () => this.deps.logger.warn('consumer close timed out'));
-    await withTimeout(this.producer.close(), bound, () => this.deps.logger.warn('producer close timed out'));
+    await settleOrWarn(new Promise<void>((resolve) => this.consumer.close(true, () => resolve())), bound, () => this.deps.logger.warn('consumer close timed out'));
+    await settleOrWarn(this.producer.close(), bound, () => this.deps.logger.warn('producer close timed out'));
   }
 
   /** Readiness: the brokers answer a metadata request for our topic. */
@@ -174,7 +174,7 @@ export class OperationsConsumer {
       } catch (error) {
         failures += 1;
         this.deps.logger.error({ err: error, failures }, 'consumer stream failed; reopening');
-        await withTimeout(this.stream?.close() ?? Promise.resolve(), this.options.requestTimeoutMs, () => {});
+        await settleOrWarn(this.stream?.close() ?? Promise.resolve(), this.options.requestTimeoutMs, () => {});
         this.stream = undefined;
         await this.pause(backoffDelayMs(failures, 200, this.options.retryMaxDelayMs));
       }
@@ -413,17 +413,6 @@ export class OperationsConsumer {
 }
 
 /** Waits for a promise at most ms (its rejection is ignored); calls onTimeout if time ran out. */
-async function withTimeout(promise: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    promise.then(
-      () => false,
-      () => false,
-    ),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (timedOut) onTimeout();
+async function settleOrWarn(promise: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  if (!(await settleWithin(promise, ms))) onTimeout();
 }

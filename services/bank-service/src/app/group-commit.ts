@@ -10,7 +10,8 @@
 // hot account gets one large batch at a time instead of a convoy of small
 // ones waiting for each other's row locks, and workers stay free for others.
 
-export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+export type { Settled } from '@wallet/platform';
+import type { Settled } from '@wallet/platform';
 
 export interface GroupCommitSettings {
   enabled: boolean;

@@ -8,7 +8,7 @@
 // still decided, idempotent and answered on its own.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, type Logger } from '@wallet/platform';
+import { backoffDelayMs, mapBounded, settled, type Logger } from '@wallet/platform';
 import type pg from 'pg';
 import {
   AccountNotFoundError,
@@ -36,7 +36,8 @@ import {
   type TransferRequest,
 } from '../domain/requests.js';
 import { decideTransferBatch, duplicateOutcome, idempotencyScope, type TransferBatchDecision } from '../domain/transfer-batch.js';
-import { isConflictError, isConnectionError, isUniqueViolation, toStorageError } from '../db/errors.js';
+import { isConflictError, isConnectionError, isUniqueViolation, withTransaction } from '@wallet/platform/db';
+import { toStorageError } from './storage-errors.js';
 import {
   findAccountBalance,
   lockDepositContext,
@@ -46,7 +47,6 @@ import {
   writeTransfers,
   type AccountBalance,
 } from '../db/ledger-repository.js';
-import { withTransaction } from '../db/transaction.js';
 import { GROUP_COMMIT_DEFAULTS, GroupCommitQueue, type GroupCommitSettings, type GroupCommitStats, type Settled } from './group-commit.js';
 
 export interface OperationLimits {
@@ -392,27 +392,6 @@ function beginWithTryAdvisoryLocks(keys: readonly bigint[]): string {
 
 /** Requests of a failed batch run alone at most this many at a time, in arrival order. */
 const FALLBACK_CONCURRENCY = 4;
-
-async function mapBounded<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await run(items[index]!);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
-
-function settled<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value): Settled<T> => ({ ok: true, value }),
-    (error: unknown): Settled<T> => ({ ok: false, error }),
-  );
-}
 
 /** BEGIN plus an advisory transaction lock in the same round trip. */
 function beginWithAdvisoryLock(key: bigint, mode: 'try' | 'wait'): string {

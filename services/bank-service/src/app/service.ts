@@ -5,9 +5,8 @@ import { createMetricsRegistry, retry, startGrpcServer, startOpsServer, type Log
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BankConfig } from '../config.js';
-import { isConnectionError } from '../db/errors.js';
-import { runMigrations } from '../db/migrate.js';
-import { createPool } from '../db/pool.js';
+import { createPool, isConnectionError } from '@wallet/platform/db';
+import { migrateBank } from '../db/migrations.js';
 import { createBankServicer } from '../grpc/servicer.js';
 import { KafkaOutboxPublisher } from '../outbox/kafka-publisher.js';
 import { OutboxRelay } from '../outbox/relay.js';
@@ -30,7 +29,7 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
   if (config.BANK_MIGRATE_ON_START) {
     // PostgreSQL may still be starting (compose, `npm start`): wait for it,
     // boundedly, instead of crash-looping.
-    await retry(() => runMigrations({ databaseUrl: config.DATABASE_URL, logger }), {
+    await retry(() => migrateBank({ databaseUrl: config.DATABASE_URL, logger }), {
       attempts: 8,
       baseDelayMs: 250,
       maxDelayMs: 4_000,
@@ -41,7 +40,8 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
   const pool = createPool(
     {
       connectionString: config.DATABASE_URL,
-      max: config.DATABASE_POOL_MAX,
+      connectionsMax: config.DATABASE_POOL_MAX,
+      applicationName: 'bank-service',
       connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
       idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 // `node dist/cli/migrate.js`: applies pending migrations to DATABASE_URL and exits.
 import { ConfigError, createLogger } from '@wallet/platform';
 import { loadBankConfig, type BankConfig } from '../config.js';
-import { runMigrations } from '../db/migrate.js';
+import { migrateBank } from '../db/migrations.js';
 
 let config: BankConfig;
 try {
@@ -12,7 +12,7 @@ try {
 }
 const logger = createLogger('bank-service-migrate', config.LOG_LEVEL);
 try {
-  await runMigrations({ databaseUrl: config.DATABASE_URL, logger });
+  await migrateBank({ databaseUrl: config.DATABASE_URL, logger });
 } catch (error) {
   logger.fatal({ err: error }, 'migration failed');
   process.exitCode = 1;

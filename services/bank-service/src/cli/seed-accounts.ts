@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { isCurrencyCode, parseAmountMinor } from '@wallet/platform';
 import { pino } from 'pino';
 import { loadBankConfig } from '../config.js';
-import { createPool } from '../db/pool.js';
+import { createPool } from '@wallet/platform/db';
 import { SEED_COUNT_MAX, seedAccounts } from './seed.js';
 
 const { values } = parseArgs({
@@ -44,7 +44,7 @@ if (!isCurrencyCode(values.currency)) usageError(`--currency ${values.currency} 
 const pool = createPool(
   {
     connectionString: config.DATABASE_URL,
-    max: 1,
+    connectionsMax: 1,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
     // Bulk batches may take longer than a request does.
     statementTimeoutMs: Math.max(config.DATABASE_STATEMENT_TIMEOUT_MS, 120_000),

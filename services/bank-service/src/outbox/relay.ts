@@ -12,7 +12,7 @@
 // - Kafka down: the cycle fails, the transaction rolls back, the relay backs
 //   off (bounded, jittered); transfers never wait on Kafka.
 import type { Logger } from '@wallet/platform';
-import { backoffDelayMs } from '@wallet/platform';
+import { backoffDelayMs, withTimeout } from '@wallet/platform';
 import type pg from 'pg';
 
 /** Advisory lock key of the relay leader ("outbox" in ASCII). */
@@ -182,17 +182,5 @@ export class OutboxRelay {
         if (wakeable || this.stopped) done();
       };
     });
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

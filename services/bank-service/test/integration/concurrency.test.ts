@@ -23,7 +23,7 @@ const retries: string[] = [];
 
 beforeAll(async () => {
   db = await createMigratedDatabase('bank_concurrency');
-  pool = testPool(db.url, { max: 20 });
+  pool = testPool(db.url, { connectionsMax: 20 });
   ops = testOperations(pool, { onRetry: (operation, cause) => retries.push(`${operation}:${cause}`) });
 });
 

@@ -44,7 +44,7 @@ function deposit(accountId: string, amountMinor: bigint, extra: Partial<DepositM
 
 beforeAll(async () => {
   db = await createMigratedDatabase('bank_deposits');
-  pool = testPool(db.url, { max: 20 });
+  pool = testPool(db.url, { connectionsMax: 20 });
   ops = testOperations(pool);
 });
 

@@ -36,7 +36,7 @@ const newKey = () => `group-commit-${(keyCounter += 1)}`;
 
 beforeAll(async () => {
   db = await createMigratedDatabase('bank_group_commit');
-  pool = testPool(db.url, { max: 20 });
+  pool = testPool(db.url, { connectionsMax: 20 });
 });
 
 afterAll(async () => {
@@ -254,7 +254,7 @@ describe('group commit under load', () => {
   });
 
   it('surfaces no deadlock when two replicas move money both ways between hot accounts', async () => {
-    const other = testPool(db.url, { max: 10 });
+    const other = testPool(db.url, { connectionsMax: 10 });
     try {
       const replica1 = observed({}, pool);
       const replica2 = observed({ groupCommit: { workers: 3, maxBatch: 16 } }, other);
@@ -341,7 +341,7 @@ describe('group commit failures', () => {
   });
 
   it('fails only the requests on an account locked past the lock timeout; the rest of the batch completes', async () => {
-    const shortPool = testPool(db.url, { max: 4, statementTimeoutMs: 300 });
+    const shortPool = testPool(db.url, { connectionsMax: 4, statementTimeoutMs: 300 });
     try {
       const { ops, batches } = observed({}, shortPool);
       const [locked, to, p, q] = await createAccounts(pool, 4, 10_000n);

@@ -12,7 +12,7 @@ import { createTestDatabase, startService, waitFor, type TestDatabase } from '@w
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedAccounts } from '../../src/cli/seed.js';
-import { runMigrations } from '../../src/db/migrate.js';
+import { migrateBank } from '../../src/db/migrations.js';
 import { ALICE, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testPool } from '../helpers.js';
 
 const run = promisify(execFile);
@@ -33,9 +33,9 @@ describe('migrations', () => {
   });
 
   it('are applied by several replicas at once, exactly once, and are idempotent afterwards', async () => {
-    const applied = await Promise.all([1, 2, 3].map(() => runMigrations({ databaseUrl: db.url, logger: silentLogger })));
+    const applied = await Promise.all([1, 2, 3].map(() => migrateBank({ databaseUrl: db.url, logger: silentLogger })));
     expect(applied.flat().sort()).toEqual(['1735689600000_ledger-schema', '1735689600001_seed-accounts']);
-    expect(await runMigrations({ databaseUrl: db.url, logger: silentLogger })).toEqual([]);
+    expect(await migrateBank({ databaseUrl: db.url, logger: silentLogger })).toEqual([]);
 
     const { rows } = await pool.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'bank' ORDER BY table_name`,

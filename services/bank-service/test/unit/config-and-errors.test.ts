@@ -1,7 +1,8 @@
 import { ConfigError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
 import { bankConfigSchema, loadBankConfig } from '../../src/config.js';
-import { isConflictError, isConnectionError, isTimeoutError, toStorageError } from '../../src/db/errors.js';
+import { isConflictError, isConnectionError, isTimeoutError } from '@wallet/platform/db';
+import { toStorageError } from '../../src/app/storage-errors.js';
 import { StorageUnavailableError } from '../../src/domain/errors.js';
 
 describe('configuration', () => {

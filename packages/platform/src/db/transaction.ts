@@ -34,3 +34,8 @@ export async function withTransaction<T>(
     client.release(broken ?? false);
   }
 }
+
+/** A 64-bit advisory lock key as a SQL literal (we computed it: digits and sign only). */
+export function advisoryLockLiteral(key: bigint): string {
+  return BigInt.asIntN(64, key).toString();
+}

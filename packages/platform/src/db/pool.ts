@@ -1,5 +1,5 @@
-import type { Logger } from '@wallet/platform';
 import pg from 'pg';
+import type { Logger } from '../logger.js';
 
 const INT8_OID = 20;
 
@@ -11,11 +11,15 @@ export const bigintTypes: pg.CustomTypesConfig = {
 
 export interface PoolOptions {
   connectionString: string;
-  max: number;
+  /** Connections in the pool. */
+  connectionsMax: number;
   connectTimeoutMs: number;
+  /** Server-side statement_timeout and lock_timeout; the client waits 1 s longer. */
   statementTimeoutMs: number;
+  /** Server-side lock_timeout; defaults to statementTimeoutMs. */
+  lockTimeoutMs?: number;
   idleInTransactionTimeoutMs: number;
-  applicationName?: string;
+  applicationName: string;
 }
 
 /**
@@ -28,14 +32,14 @@ export interface PoolOptions {
 export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.max,
+    max: options.connectionsMax,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs,
-    lock_timeout: options.statementTimeoutMs,
+    lock_timeout: options.lockTimeoutMs ?? options.statementTimeoutMs,
     query_timeout: options.statementTimeoutMs + 1_000,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
-    application_name: options.applicationName ?? 'bank-service',
+    application_name: options.applicationName,
     keepAlive: true,
     types: bigintTypes,
   });
@@ -46,8 +50,8 @@ export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
   });
   // pg-pool listens for errors only on idle clients; a backend that dies while
   // its client is checked out (between two statements) would otherwise be an
-  // unhandled 'error' event. The next query on it fails, and the transaction
-  // code then destroys the client instead of returning it.
+  // unhandled 'error' event. The next query on it fails, and withTransaction
+  // then destroys the client instead of returning it.
   pool.on('connect', (client) => {
     client.on('error', (error) => logger.debug({ err: error }, 'database connection lost while in use'));
   });

@@ -1,6 +1,5 @@
-// Classifies pg / network errors. Transient conflicts are retried inside the
-// service; connectivity and timeouts become StorageUnavailableError.
-import { StorageUnavailableError } from '../domain/errors.js';
+// Classifies pg / network errors once for every service. Services map the
+// classes to their own domain errors (e.g. "storage unavailable").
 
 interface PgLikeError {
   code?: string;
@@ -39,22 +38,37 @@ export function isTimeoutError(error: unknown): boolean {
   return code === '57014' || code === '55P03';
 }
 
+/** lock_timeout alone (55P03): the statement waited on a row lock too long. */
+export function isLockTimeoutError(error: unknown): boolean {
+  return asPgError(error).code === '55P03';
+}
+
 /** The server rolled the transaction back because of a conflict; retrying is safe. */
 export function isConflictError(error: unknown): boolean {
   const { code } = asPgError(error);
   return code === '40001' || code === '40P01';
 }
 
-export function isUniqueViolation(error: unknown, constraint: string): boolean {
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const e = asPgError(error);
-  return e.code === '23505' && e.constraint === constraint;
+  return e.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
 
-/** Maps infrastructure failures to the domain's StorageUnavailableError; other errors pass through. */
-export function toStorageError(error: unknown): unknown {
-  if (error instanceof StorageUnavailableError) return error;
-  if (isConnectionError(error)) return new StorageUnavailableError('unreachable', { cause: error });
-  if (isTimeoutError(error)) return new StorageUnavailableError('timeout', { cause: error });
-  if (isConflictError(error)) return new StorageUnavailableError('contention', { cause: error });
-  return error;
+/**
+ * PostgreSQL refused the data itself (class 22 data exception, e.g. a NUL byte
+ * in text, 23 integrity other than unique): retrying the same input cannot help.
+ */
+export function isDataError(error: unknown): boolean {
+  const { code } = asPgError(error);
+  return code !== undefined && (code.startsWith('22') || (code.startsWith('23') && code !== '23505'));
+}
+
+export type DbFailureClass = 'unreachable' | 'timeout' | 'contention';
+
+/** Infrastructure failures a caller may retry later; undefined for anything else (a bug or bad data). */
+export function classifyDbError(error: unknown): DbFailureClass | undefined {
+  if (isConnectionError(error)) return 'unreachable';
+  if (isTimeoutError(error)) return 'timeout';
+  if (isConflictError(error)) return 'contention';
+  return undefined;
 }

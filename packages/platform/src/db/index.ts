@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './pool.js';
+export * from './transaction.js';
+export * from './migrate.js';
