@@ -57,6 +57,7 @@ async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: st
     });
   };
   const implementation: BankServiceServer = {
+    getDeposit: (_call, callback) => callback({ code: GrpcStatus.UNIMPLEMENTED, details: 'not used by the gateway' }),
     transferMoney: (call, callback) => {
       record(call);
       if (call.request.amount!.amountMinor > 100_00n) {

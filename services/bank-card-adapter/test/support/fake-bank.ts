@@ -56,6 +56,7 @@ export class FakeBank {
   async start(port = 0): Promise<this> {
     const implementation: BankServiceServer = {
       transferMoney: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
+      getDeposit: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake yet' }),
       getBalance: (call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>) => {
         const accountId = call.request.accountId;
         if (this.unknownAccounts.has(accountId)) {

@@ -1,4 +1,4 @@
-import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as Status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import {
   TransferStatus,
   type BankServiceServer,
@@ -113,6 +113,10 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
           outcome: result.replayed ? 'replayed' : 'completed',
         };
       });
+    },
+    // Placeholder until the lookup lands (issue 9): answers UNIMPLEMENTED, so callers keep waiting.
+    getDeposit(_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<never>) {
+      callback({ code: Status.UNIMPLEMENTED, details: 'GetDeposit is not implemented yet', name: 'Error', message: 'GetDeposit is not implemented yet', metadata: new Metadata() });
     },
   };
 }
