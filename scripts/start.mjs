@@ -34,7 +34,7 @@ function services(env) {
       name: 'bank-service',
       script: 'services/bank-service/dist/main.js',
       ready: `http://127.0.0.1:${env.BANK_OPS_PORT}/readyz`,
-      env: { GRPC_PORT: env.BANK_GRPC_PORT, OPS_PORT: env.BANK_OPS_PORT },
+      env: { BANK_GRPC_PORT: env.BANK_GRPC_PORT, BANK_OPS_PORT: env.BANK_OPS_PORT },
     },
     {
       name: 'analytics-service',

@@ -215,8 +215,8 @@ export async function startSystem(options) {
       'bank',
       {
         DATABASE_URL: databaseUrl,
-        GRPC_PORT: String(ports.bankGrpc),
-        OPS_PORT: String(ports.bankOps),
+        BANK_GRPC_PORT: String(ports.bankGrpc),
+        BANK_OPS_PORT: String(ports.bankOps),
         KAFKA_BROKERS: kafkaBrokers,
       },
       `http://127.0.0.1:${ports.bankOps}/readyz`,

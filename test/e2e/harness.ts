@@ -68,10 +68,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       service: 'bank-service',
       env: {
         DATABASE_URL: db.url,
-        GRPC_PORT: String(ports.bankGrpc),
-        OPS_PORT: String(ports.bankOps),
+        BANK_GRPC_PORT: String(ports.bankGrpc),
+        BANK_OPS_PORT: String(ports.bankOps),
         KAFKA_BROKERS: kafka,
-        KAFKA_OPERATIONS_TOPIC: topic,
+        BANK_KAFKA_OPERATIONS_TOPIC: topic,
         ...options.env?.bank,
       },
       ready: `http://127.0.0.1:${ports.bankOps}/readyz`,

@@ -1,4 +1,5 @@
 import { env, loadConfig, parseAmountMinor } from '@wallet/platform';
+import { OPERATIONS_TOPIC } from '@wallet/contracts';
 import { z } from 'zod';
 import { GROUP_COMMIT_DEFAULTS } from './app/group-commit.js';
 
@@ -23,55 +24,55 @@ const amountLimit = (fallback: string) =>
  * locally (the PostgreSQL started by `npm start` / `npm test`).
  */
 export const bankConfigSchema = z.object({
-  GRPC_HOST: env.host('127.0.0.1'),
-  GRPC_PORT: env.port(50051),
-  OPS_HOST: env.host('127.0.0.1'),
-  OPS_PORT: env.port(9101),
+  BANK_GRPC_HOST: env.host('127.0.0.1'),
+  BANK_GRPC_PORT: env.port(50051),
+  BANK_OPS_HOST: env.host('127.0.0.1'),
+  BANK_OPS_PORT: env.port(9101),
   LOG_LEVEL: env.logLevel(),
   DATABASE_URL: env.string('postgresql://wallet:wallet@127.0.0.1:5432/bank'),
   /** Connections in the pool; PostgreSQL itself serialises on row locks, so more is rarely faster. */
-  DATABASE_POOL_MAX: env.int(20, 1, 500),
+  BANK_DATABASE_CONNECTIONS_MAX: env.int(20, 1, 500),
   /** Requests allowed to wait for a connection; beyond it they are shed at once with UNAVAILABLE. */
-  DATABASE_POOL_QUEUE_MAX: env.int(1_000, 1, 100_000),
+  BANK_DATABASE_QUEUE_SIZE_MAX: env.int(1_000, 1, 100_000),
   /** Bound on waiting for a pooled connection (including connecting). */
-  DATABASE_CONNECT_TIMEOUT_MS: env.int(2_000, 100, 60_000),
+  BANK_DATABASE_CONNECT_TIMEOUT_MS: env.int(2_000, 100, 60_000),
   /** Server-side statement_timeout and lock wait bound for every query. */
-  DATABASE_STATEMENT_TIMEOUT_MS: env.int(5_000, 100, 600_000),
+  BANK_DATABASE_STATEMENT_TIMEOUT_MS: env.int(5_000, 100, 600_000),
   /** A transaction left idle this long (a stuck process) is ended by PostgreSQL. */
-  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(10_000, 1_000, 600_000),
+  BANK_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(10_000, 1_000, 600_000),
   BANK_MIGRATE_ON_START: env.bool(true),
   /** Largest amount one transfer may move (decimal string in the account currency). */
-  BANK_MAX_TRANSFER_AMOUNT: amountLimit('1000000.00'),
+  BANK_TRANSFER_AMOUNT_MAX: amountLimit('1000000.00'),
   /** Largest amount one deposit (card top-up) may credit. */
-  BANK_MAX_DEPOSIT_AMOUNT: amountLimit('1000000.00'),
+  BANK_DEPOSIT_AMOUNT_MAX: amountLimit('1000000.00'),
   /** Group commit: concurrent transfers share one transaction and one commit (hot accounts). */
   BANK_GROUP_COMMIT_ENABLED: env.bool(GROUP_COMMIT_DEFAULTS.enabled),
   /** Transfers per batch (one transaction). */
-  BANK_GROUP_COMMIT_MAX_BATCH: env.int(GROUP_COMMIT_DEFAULTS.maxBatch, 1, 1_000),
+  BANK_GROUP_COMMIT_BATCH_SIZE_MAX: env.int(GROUP_COMMIT_DEFAULTS.maxBatch, 1, 1_000),
   /** Transfers allowed to wait for a batch; more are shed at once with UNAVAILABLE. */
-  BANK_GROUP_COMMIT_QUEUE_MAX: env.int(GROUP_COMMIT_DEFAULTS.queueMax, 1, 100_000),
-  /** Batches running at the same time (each holds one pooled connection; capped at DATABASE_POOL_MAX). */
+  BANK_GROUP_COMMIT_QUEUE_SIZE_MAX: env.int(GROUP_COMMIT_DEFAULTS.queueMax, 1, 100_000),
+  /** Batches running at the same time (each holds one pooled connection; capped at BANK_DATABASE_CONNECTIONS_MAX). */
   BANK_GROUP_COMMIT_WORKERS: env.int(GROUP_COMMIT_DEFAULTS.workers, 1, 500),
   /** Wait this long for a batch to fill before running a partial one; 0 = run what is queued at once. */
   BANK_GROUP_COMMIT_LINGER_MS: env.int(GROUP_COMMIT_DEFAULTS.lingerMs, 0, 1_000),
   /** Kafka bootstrap servers (comma-separated host:port) the outbox relay publishes to. */
   KAFKA_BROKERS: env.string('127.0.0.1:9092'),
-  KAFKA_CLIENT_ID: env.string('bank-service'),
-  KAFKA_OPERATIONS_TOPIC: env.string('wallet.operations'),
+  BANK_KAFKA_CLIENT_ID: env.string('bank-service'),
+  BANK_KAFKA_OPERATIONS_TOPIC: env.string(OPERATIONS_TOPIC),
   /** Timeout of each Kafka request (connect, metadata, produce). */
-  KAFKA_REQUEST_TIMEOUT_MS: env.int(5_000, 100, 120_000),
+  BANK_KAFKA_REQUEST_TIMEOUT_MS: env.int(5_000, 100, 120_000),
   /** Run the outbox relay in this process (off for a replica that should only serve gRPC). */
-  OUTBOX_RELAY_ENABLED: env.bool(true),
+  BANK_OUTBOX_RELAY_ENABLED: env.bool(true),
   /** Events per Kafka send. */
-  OUTBOX_BATCH_SIZE: env.int(500, 1, 5_000),
+  BANK_OUTBOX_BATCH_SIZE_MAX: env.int(500, 1, 5_000),
   /** Poll for rows committed by other replicas when not woken by a local commit. */
-  OUTBOX_POLL_INTERVAL_MS: env.int(200, 10, 60_000),
+  BANK_OUTBOX_POLL_INTERVAL_MS: env.int(200, 10, 60_000),
   /** A send not acknowledged within this bound is abandoned and retried. */
-  OUTBOX_PUBLISH_TIMEOUT_MS: env.int(15_000, 100, 300_000),
-  OUTBOX_BACKOFF_BASE_MS: env.int(200, 10, 60_000),
-  OUTBOX_BACKOFF_MAX_MS: env.int(10_000, 100, 600_000),
+  BANK_OUTBOX_PUBLISH_TIMEOUT_MS: env.int(15_000, 100, 300_000),
+  BANK_OUTBOX_RETRY_DELAY_MS_MIN: env.int(200, 10, 60_000),
+  BANK_OUTBOX_RETRY_DELAY_MS_MAX: env.int(10_000, 100, 600_000),
   /** Upper bound for graceful shutdown (drain gRPC, close the pool). */
-  SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
+  BANK_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
 });
 
 export type BankConfig = z.infer<typeof bankConfigSchema>;

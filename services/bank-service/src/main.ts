@@ -15,7 +15,7 @@ const logger = createLogger('bank-service', config.LOG_LEVEL);
 
 try {
   const service = await startBankService(config, logger);
-  installShutdown(logger, [{ name: 'bank-service', run: () => service.close() }], config.SHUTDOWN_TIMEOUT_MS);
+  installShutdown(logger, [{ name: 'bank-service', run: () => service.close() }], config.BANK_SHUTDOWN_TIMEOUT_MS);
 } catch (error) {
   logger.fatal({ err: error }, 'bank-service failed to start');
   process.exit(1);

@@ -55,10 +55,10 @@ export function testOperations(pool: pg.Pool, options: Partial<BankOperationsOpt
 export function testConfig(databaseUrl: string, env: Record<string, string> = {}): BankConfig {
   return loadBankConfig({
     DATABASE_URL: databaseUrl,
-    GRPC_PORT: '0',
-    OPS_PORT: '0',
+    BANK_GRPC_PORT: '0',
+    BANK_OPS_PORT: '0',
     LOG_LEVEL: 'silent',
-    DATABASE_CONNECT_TIMEOUT_MS: '5000',
+    BANK_DATABASE_CONNECT_TIMEOUT_MS: '5000',
     ...env,
   });
 }

@@ -40,11 +40,11 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
   const pool = createPool(
     {
       connectionString: config.DATABASE_URL,
-      connectionsMax: config.DATABASE_POOL_MAX,
+      connectionsMax: config.BANK_DATABASE_CONNECTIONS_MAX,
       applicationName: 'bank-service',
-      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-      idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      connectTimeoutMs: config.BANK_DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: config.BANK_DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.BANK_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },
     logger,
   );
@@ -52,21 +52,21 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
   const metrics = new BankMetrics(registry, pool);
   const publisher = new KafkaOutboxPublisher({
     brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean),
-    topic: config.KAFKA_OPERATIONS_TOPIC,
-    clientId: config.KAFKA_CLIENT_ID,
-    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+    topic: config.BANK_KAFKA_OPERATIONS_TOPIC,
+    clientId: config.BANK_KAFKA_CLIENT_ID,
+    requestTimeoutMs: config.BANK_KAFKA_REQUEST_TIMEOUT_MS,
     logger,
   });
-  const relay = config.OUTBOX_RELAY_ENABLED
+  const relay = config.BANK_OUTBOX_RELAY_ENABLED
     ? new OutboxRelay({
         pool,
         publisher,
         logger,
-        batchSize: config.OUTBOX_BATCH_SIZE,
-        pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
-        publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
-        backoffBaseMs: config.OUTBOX_BACKOFF_BASE_MS,
-        backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
+        batchSize: config.BANK_OUTBOX_BATCH_SIZE_MAX,
+        pollIntervalMs: config.BANK_OUTBOX_POLL_INTERVAL_MS,
+        publishTimeoutMs: config.BANK_OUTBOX_PUBLISH_TIMEOUT_MS,
+        backoffBaseMs: config.BANK_OUTBOX_RETRY_DELAY_MS_MIN,
+        backoffMaxMs: config.BANK_OUTBOX_RETRY_DELAY_MS_MAX,
         metrics: metrics.outbox,
       })
     : undefined;
@@ -74,18 +74,18 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
     pool,
     logger,
     limits: {
-      maxTransferAmountMinor: config.BANK_MAX_TRANSFER_AMOUNT,
-      maxDepositAmountMinor: config.BANK_MAX_DEPOSIT_AMOUNT,
+      maxTransferAmountMinor: config.BANK_TRANSFER_AMOUNT_MAX,
+      maxDepositAmountMinor: config.BANK_DEPOSIT_AMOUNT_MAX,
     },
-    poolWaitingMax: config.DATABASE_POOL_QUEUE_MAX,
+    poolWaitingMax: config.BANK_DATABASE_QUEUE_SIZE_MAX,
     onRetry: (operation, cause) => metrics.retried(operation, cause),
     onCommitted: () => relay?.wake(),
     groupCommit: {
       enabled: config.BANK_GROUP_COMMIT_ENABLED,
-      maxBatch: config.BANK_GROUP_COMMIT_MAX_BATCH,
-      queueMax: config.BANK_GROUP_COMMIT_QUEUE_MAX,
+      maxBatch: config.BANK_GROUP_COMMIT_BATCH_SIZE_MAX,
+      queueMax: config.BANK_GROUP_COMMIT_QUEUE_SIZE_MAX,
       // More batches than connections would only wait for the pool.
-      workers: Math.min(config.BANK_GROUP_COMMIT_WORKERS, config.DATABASE_POOL_MAX),
+      workers: Math.min(config.BANK_GROUP_COMMIT_WORKERS, config.BANK_DATABASE_CONNECTIONS_MAX),
       lingerMs: config.BANK_GROUP_COMMIT_LINGER_MS,
     },
     onTransferBatch: (report) => metrics.transferBatch(report),
@@ -97,8 +97,8 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
   let stopping = false;
   try {
     grpc = await startGrpcServer({
-      host: config.GRPC_HOST,
-      port: config.GRPC_PORT,
+      host: config.BANK_GRPC_HOST,
+      port: config.BANK_GRPC_PORT,
       services: [
         {
           name: BANK_SERVICE_NAME,
@@ -108,8 +108,8 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
       ],
     });
     ops = await startOpsServer({
-      host: config.OPS_HOST,
-      port: config.OPS_PORT,
+      host: config.BANK_OPS_HOST,
+      port: config.BANK_OPS_PORT,
       registry,
       readinessTimeoutMs: 2_000,
       readiness: async (): Promise<Record<string, string>> => {
@@ -133,7 +133,7 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
   const runningOps = ops;
   // Kafka being down never blocks start or transfers: the relay backs off and catches up.
   relay?.start();
-  logger.info({ grpcPort: runningGrpc.port, opsPort: runningOps.port, grpcHost: config.GRPC_HOST }, 'listening');
+  logger.info({ grpcPort: runningGrpc.port, opsPort: runningOps.port, grpcHost: config.BANK_GRPC_HOST }, 'listening');
 
   let closed: Promise<void> | undefined;
   return {
@@ -145,7 +145,7 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
     close: () => {
       closed ??= (async () => {
         stopping = true;
-        const drainMs = Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 1_000);
+        const drainMs = Math.max(100, config.BANK_SHUTDOWN_TIMEOUT_MS - 1_000);
         await runningGrpc.shutdown(drainMs);
         // Running transfer batches finish (bounded by the statement timeouts); anything still queued
         // belongs to calls the drain gave up on and is shed unexecuted.

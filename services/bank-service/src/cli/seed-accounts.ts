@@ -45,10 +45,10 @@ const pool = createPool(
   {
     connectionString: config.DATABASE_URL,
     connectionsMax: 1,
-    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    connectTimeoutMs: config.BANK_DATABASE_CONNECT_TIMEOUT_MS,
     // Bulk batches may take longer than a request does.
-    statementTimeoutMs: Math.max(config.DATABASE_STATEMENT_TIMEOUT_MS, 120_000),
-    idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    statementTimeoutMs: Math.max(config.BANK_DATABASE_STATEMENT_TIMEOUT_MS, 120_000),
+    idleInTransactionTimeoutMs: config.BANK_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     applicationName: 'bank-service-seed',
   },
   logger,

@@ -116,8 +116,8 @@ describe('dist/main.js', () => {
   it('logs its bound ports, serves gRPC and stops cleanly on SIGTERM', async () => {
     const service = startService('bank-service', dist('main.js'), {
       DATABASE_URL: db.url,
-      GRPC_PORT: '0',
-      OPS_PORT: '0',
+      BANK_GRPC_PORT: '0',
+      BANK_OPS_PORT: '0',
       LOG_LEVEL: 'info',
     });
     try {
@@ -140,9 +140,9 @@ describe('dist/main.js', () => {
   });
 
   it('refuses to start with an invalid variable and names it', async () => {
-    const service = startService('bank-service', dist('main.js'), { DATABASE_URL: db.url, GRPC_PORT: 'not-a-port' });
+    const service = startService('bank-service', dist('main.js'), { DATABASE_URL: db.url, BANK_GRPC_PORT: 'not-a-port' });
     const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
     expect(code).toBe(1);
-    expect(service.logs.join('\n')).toContain('GRPC_PORT');
+    expect(service.logs.join('\n')).toContain('BANK_GRPC_PORT');
   });
 });

@@ -84,7 +84,7 @@ describe('database unreachable', () => {
     it('gives up after the connect timeout instead of hanging', async () => {
       const { client } = await start(`postgresql://wallet:wallet@127.0.0.1:${port}/bank`, {
         BANK_MIGRATE_ON_START: 'false',
-        DATABASE_CONNECT_TIMEOUT_MS: '300',
+        BANK_DATABASE_CONNECT_TIMEOUT_MS: '300',
       });
       const failure = await failureOf(
         callUnary(client, client.transferMoney, transferRequest('123e4567-e89b-12d3-a456-426614174000', '987e6543-e21b-34d3-c456-426614174999', 'silent-1'), {
@@ -129,7 +129,7 @@ describe('with a real database', () => {
   }
 
   it('bounds a statement stuck behind a lock with the statement timeout', async () => {
-    const { service, client } = await start(db.url, { DATABASE_STATEMENT_TIMEOUT_MS: '300', BANK_MIGRATE_ON_START: 'false' });
+    const { service, client } = await start(db.url, { BANK_DATABASE_STATEMENT_TIMEOUT_MS: '300', BANK_MIGRATE_ON_START: 'false' });
     const [from, to] = await createAccounts(service.pool, 2, 1_000n);
     const blocker = new pg.Client({ connectionString: db.url });
     await blocker.connect();

@@ -8,30 +8,30 @@ import { StorageUnavailableError } from '../../src/domain/errors.js';
 describe('configuration', () => {
   it('has working local defaults', () => {
     const config = loadBankConfig({});
-    expect(config).toMatchObject({ GRPC_PORT: 50051, OPS_PORT: 9101, BANK_MIGRATE_ON_START: true, GRPC_HOST: '127.0.0.1' });
-    expect(config.BANK_MAX_TRANSFER_AMOUNT).toBe(100_000_000n);
+    expect(config).toMatchObject({ BANK_GRPC_PORT: 50051, BANK_OPS_PORT: 9101, BANK_MIGRATE_ON_START: true, BANK_GRPC_HOST: '127.0.0.1' });
+    expect(config.BANK_TRANSFER_AMOUNT_MAX).toBe(100_000_000n);
     expect(config).toMatchObject({
       BANK_GROUP_COMMIT_ENABLED: true,
-      BANK_GROUP_COMMIT_MAX_BATCH: 128,
-      BANK_GROUP_COMMIT_QUEUE_MAX: 1_000,
+      BANK_GROUP_COMMIT_BATCH_SIZE_MAX: 128,
+      BANK_GROUP_COMMIT_QUEUE_SIZE_MAX: 1_000,
       BANK_GROUP_COMMIT_WORKERS: 4,
       BANK_GROUP_COMMIT_LINGER_MS: 0,
     });
   });
 
   it('parses amounts exactly and flags', () => {
-    const config = loadBankConfig({ BANK_MAX_TRANSFER_AMOUNT: '250.5', BANK_MIGRATE_ON_START: 'false' });
-    expect(config.BANK_MAX_TRANSFER_AMOUNT).toBe(25_050n);
+    const config = loadBankConfig({ BANK_TRANSFER_AMOUNT_MAX: '250.5', BANK_MIGRATE_ON_START: 'false' });
+    expect(config.BANK_TRANSFER_AMOUNT_MAX).toBe(25_050n);
     expect(config.BANK_MIGRATE_ON_START).toBe(false);
   });
 
   it.each([
-    ['GRPC_PORT', '70000'],
-    ['BANK_MAX_TRANSFER_AMOUNT', '1.005'],
-    ['BANK_MAX_TRANSFER_AMOUNT', '0'],
+    ['BANK_GRPC_PORT', '70000'],
+    ['BANK_TRANSFER_AMOUNT_MAX', '1.005'],
+    ['BANK_TRANSFER_AMOUNT_MAX', '0'],
     ['BANK_MIGRATE_ON_START', 'yes'],
-    ['DATABASE_POOL_MAX', '0'],
-    ['BANK_GROUP_COMMIT_MAX_BATCH', '0'],
+    ['BANK_DATABASE_CONNECTIONS_MAX', '0'],
+    ['BANK_GROUP_COMMIT_BATCH_SIZE_MAX', '0'],
     ['BANK_GROUP_COMMIT_WORKERS', '0'],
     ['BANK_GROUP_COMMIT_ENABLED', 'maybe'],
   ])('rejects %s=%s naming the variable', (name, value) => {
@@ -45,7 +45,7 @@ describe('configuration', () => {
   });
 
   it('exports its schema with the shared variable names', () => {
-    expect(Object.keys(bankConfigSchema.shape)).toEqual(expect.arrayContaining(['GRPC_HOST', 'GRPC_PORT', 'OPS_PORT', 'LOG_LEVEL', 'DATABASE_URL']));
+    expect(Object.keys(bankConfigSchema.shape)).toEqual(expect.arrayContaining(['BANK_GRPC_HOST', 'BANK_GRPC_PORT', 'BANK_OPS_PORT', 'LOG_LEVEL', 'DATABASE_URL']));
   });
 });
 
