@@ -40,7 +40,7 @@ function services(env) {
       name: 'analytics-service',
       script: 'services/analytics-service/dist/main.js',
       ready: `http://127.0.0.1:${env.ANALYTICS_OPS_PORT}/readyz`,
-      env: { GRPC_PORT: env.ANALYTICS_GRPC_PORT, OPS_PORT: env.ANALYTICS_OPS_PORT },
+      env: { ANALYTICS_GRPC_PORT: env.ANALYTICS_GRPC_PORT, ANALYTICS_OPS_PORT: env.ANALYTICS_OPS_PORT },
     },
     {
       name: 'bank-card-adapter',
@@ -138,7 +138,7 @@ try {
         ...process.env,
         DATABASE_URL: infra.env.DATABASE_URL,
         KAFKA_BROKERS: infra.env.KAFKA_BROKERS ?? process.env.KAFKA_BROKERS ?? '',
-        CHDB_PATH: join(dataDir, 'analytics', 'chdb'),
+        ANALYTICS_CHDB_PATH: join(dataDir, 'analytics', 'chdb'),
         ...svc.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

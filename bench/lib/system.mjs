@@ -248,12 +248,12 @@ export async function startSystem(options) {
     const analytics = define(
       'analytics',
       {
-        GRPC_PORT: String(ports.analyticsGrpc),
-        OPS_PORT: String(ports.analyticsOps),
+        ANALYTICS_GRPC_PORT: String(ports.analyticsGrpc),
+        ANALYTICS_OPS_PORT: String(ports.analyticsOps),
         KAFKA_BROKERS: kafkaBrokers,
-        CHDB_PATH: chdbPath,
+        ANALYTICS_CHDB_PATH: chdbPath,
         // Long enough for the first FINAL reads over millions of rows while merges run.
-        CLICKHOUSE_REQUEST_TIMEOUT_MS: '60000',
+        ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS: '60000',
       },
       `http://127.0.0.1:${ports.analyticsOps}/readyz`,
     );

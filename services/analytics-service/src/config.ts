@@ -1,56 +1,80 @@
+import { OPERATIONS_DLQ_TOPIC, OPERATIONS_TOPIC } from '@wallet/contracts';
 import { env } from '@wallet/platform';
 import { z } from 'zod';
 
 /**
  * Environment of the analytics-service; every variable has a default that
  * works locally (`npm start`: Kafka on 127.0.0.1:9092, embedded chDB).
+ * Everything the service owns is prefixed ANALYTICS_; limits are <NOUN>_<UNIT>_MAX.
  */
-export const configSchema = z.object({
-  LOG_LEVEL: env.logLevel(),
-  GRPC_HOST: env.host('127.0.0.1'),
-  GRPC_PORT: env.port(50053),
-  OPS_HOST: env.host('127.0.0.1'),
-  OPS_PORT: env.port(9103),
+export const configSchema = z
+  .object({
+    NODE_ENV: z.string().default('development'),
+    LOG_LEVEL: env.logLevel(),
+    ANALYTICS_GRPC_HOST: env.host('127.0.0.1'),
+    ANALYTICS_GRPC_PORT: env.port(50053),
+    ANALYTICS_OPS_HOST: env.host('127.0.0.1'),
+    ANALYTICS_OPS_PORT: env.port(9103),
 
-  KAFKA_BROKERS: env.string('127.0.0.1:9092'),
-  KAFKA_CLIENT_ID: env.string('analytics-service'),
-  KAFKA_GROUP_ID: env.string('analytics-service'),
-  KAFKA_OPERATIONS_TOPIC: env.string('wallet.operations'),
-  KAFKA_DLQ_TOPIC: env.string('wallet.operations.dlq'),
-  /** Broker-side liveness of this group member; a crashed consumer's partitions move after this. */
-  KAFKA_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
-  KAFKA_HEARTBEAT_INTERVAL_MS: env.int(3_000, 100, 60_000),
-  /** Longest a fetch waits on the broker for new records. */
-  KAFKA_FETCH_MAX_WAIT_MS: env.int(500, 10, 30_000),
-  /** Timeout of one Kafka request (metadata, produce, commit). */
-  KAFKA_REQUEST_TIMEOUT_MS: env.int(10_000, 1_000, 120_000),
+    KAFKA_BROKERS: env.string('127.0.0.1:9092'),
+    ANALYTICS_KAFKA_CLIENT_ID: env.string('analytics-service'),
+    ANALYTICS_KAFKA_GROUP_ID: env.string('analytics-service'),
+    /**
+     * Static group membership (KIP-345): a restarted member with the same id takes its
+     * partitions back at once instead of waiting out its predecessor's session. Empty =
+     * dynamic membership. One id per replica (e.g. the pod name).
+     */
+    ANALYTICS_KAFKA_GROUP_INSTANCE_ID: env.string('analytics-service-0').or(z.literal('')),
+    ANALYTICS_KAFKA_OPERATIONS_TOPIC: env.string(OPERATIONS_TOPIC),
+    ANALYTICS_KAFKA_DLQ_TOPIC: env.string(OPERATIONS_DLQ_TOPIC),
+    /** Broker-side liveness of this group member; a crashed consumer's partitions move after this. */
+    ANALYTICS_KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 6_000, 300_000),
+    ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS: env.int(1_000, 100, 60_000),
+    /** Longest a fetch waits on the broker for new records. */
+    ANALYTICS_KAFKA_FETCH_WAIT_MS_MAX: env.int(500, 10, 30_000),
+    /** Timeout of one Kafka request (metadata, produce, commit). */
+    ANALYTICS_KAFKA_REQUEST_TIMEOUT_MS: env.int(10_000, 1_000, 120_000),
 
-  /** A ClickHouse server over HTTP (http://user:pass@host:8123); unset = embedded chDB. */
-  CLICKHOUSE_URL: env.optionalString(),
-  CLICKHOUSE_DATABASE: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')
-    .default('wallet_analytics'),
-  CLICKHOUSE_REQUEST_TIMEOUT_MS: env.int(10_000, 500, 300_000),
-  /** chDB data folder (relative to the working directory) when CLICKHOUSE_URL is unset. */
-  CHDB_PATH: env.string('.data/analytics/chdb'),
+    /** A ClickHouse server over HTTP (http://user:pass@host:8123); unset = embedded chDB. */
+    CLICKHOUSE_URL: env.optionalString(),
+    ANALYTICS_CLICKHOUSE_DATABASE: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')
+      .default('wallet_analytics'),
+    ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS: env.int(10_000, 500, 300_000),
+    /** chDB data folder (relative to the working directory) when CLICKHOUSE_URL is unset. */
+    ANALYTICS_CHDB_PATH: env.string('.data/analytics/chdb'),
+    /** Per-query memory cap inside ClickHouse/chDB (max_memory_usage). */
+    ANALYTICS_MEMORY_QUERY_MIB_MAX: env.int(256, 32, 16_384),
+    /** chDB's mark and uncompressed caches together (embedded engine only). */
+    ANALYTICS_MEMORY_CACHE_MIB_MAX: env.int(64, 0, 16_384),
 
-  /** A batch is inserted when it holds this many events... */
-  BATCH_MAX_SIZE: env.int(1_000, 1, 10_000),
-  /** ...or when its oldest event has waited this long. */
-  BATCH_MAX_WAIT_MS: env.int(500, 10, 60_000),
-  /** Every insert/commit attempt is retried with backoff up to this delay between attempts. */
-  RETRY_MAX_DELAY_MS: env.int(5_000, 50, 60_000),
-  /** How often consumer lag is measured for /metrics. */
-  LAG_INTERVAL_MS: env.int(5_000, 100, 300_000),
-  SHUTDOWN_TIMEOUT_MS: env.int(30_000, 1_000, 120_000),
+    /** A batch is inserted when it holds this many events... */
+    ANALYTICS_BATCH_SIZE_MAX: env.int(1_000, 1, 10_000),
+    /** ...or when its oldest event has waited this long. */
+    ANALYTICS_BATCH_WAIT_MS_MAX: env.int(500, 10, 60_000),
+    /** A transient store failure is retried with backoff up to this delay between attempts... */
+    ANALYTICS_RETRY_DELAY_MS_MAX: env.int(5_000, 50, 60_000),
+    /** ...at most this many times; then the consumer restarts from the last commit (nothing lost). */
+    ANALYTICS_STORE_ATTEMPTS_MAX: env.int(10, 1, 1_000),
+    /** How often consumer lag is measured for /metrics. */
+    ANALYTICS_LAG_INTERVAL_MS: env.int(5_000, 100, 300_000),
+    ANALYTICS_SHUTDOWN_TIMEOUT_MS: env.int(30_000, 1_000, 120_000),
 
-  /**
-   * Test hook, never set in production: after a batch is inserted, hold
-   * before committing its offsets (the crash-between-insert-and-commit test
-   * kills the process there).
-   */
-  ANALYTICS_TEST_HOLD_BEFORE_COMMIT: env.bool(false),
-});
+    /**
+     * Test hook, refused in production: after a batch is inserted, hold
+     * before committing its offsets (the crash-between-insert-and-commit test
+     * kills the process there).
+     */
+    WALLET_TEST_HOLD_BEFORE_COMMIT: env.bool(false),
+  })
+  .superRefine((config, ctx) => {
+    if (config.NODE_ENV === 'production' && config.WALLET_TEST_HOLD_BEFORE_COMMIT) {
+      ctx.addIssue({ code: 'custom', path: ['WALLET_TEST_HOLD_BEFORE_COMMIT'], message: 'test hook refused when NODE_ENV=production' });
+    }
+    if (config.ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS * 3 > config.ANALYTICS_KAFKA_SESSION_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS'], message: 'must be at most a third of ANALYTICS_KAFKA_SESSION_TIMEOUT_MS' });
+    }
+  });
 
 export type AnalyticsConfig = z.infer<typeof configSchema>;

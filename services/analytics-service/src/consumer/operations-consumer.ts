@@ -34,14 +34,18 @@ export interface OperationsConsumerOptions {
   groupId: string;
   topic: string;
   dlqTopic: string;
-  batchMaxSize: number;
-  batchMaxWaitMs: number;
+  batchSizeMax: number;
+  batchWaitMsMax: number;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
-  fetchMaxWaitMs: number;
+  fetchWaitMsMax: number;
   requestTimeoutMs: number;
-  retryMaxDelayMs: number;
+  retryDelayMsMax: number;
   lagIntervalMs: number;
+  /** Static membership id (KIP-345); empty = dynamic membership. */
+  groupInstanceId: string;
+  /** Attempts of a transiently failing store step before the stream restarts from the last commit. */
+  storeAttemptsMax: number;
   /** Test hook: never commit after an insert (the crash test kills the process there). */
   holdBeforeCommit?: boolean;
 }
@@ -98,13 +102,16 @@ export class OperationsConsumer {
       timeout: Math.max(options.requestTimeoutMs, options.sessionTimeoutMs + 5_000),
       clientId: options.clientId,
       groupId: options.groupId,
+      // Static membership: after a crash the restarted member reclaims its partitions at
+      // once instead of waiting for the broker to expire the dead member's session.
+      ...(options.groupInstanceId ? { groupInstanceId: options.groupInstanceId } : {}),
       autocommit: false,
       sessionTimeout: options.sessionTimeoutMs,
       rebalanceTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
-      maxWaitTime: options.fetchMaxWaitMs,
+      maxWaitTime: options.fetchWaitMsMax,
       // The stream buffers at most about one batch ahead: memory stays bounded while a flush is slow.
-      highWaterMark: Math.max(16, options.batchMaxSize),
+      highWaterMark: Math.max(16, options.batchSizeMax),
       deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
     });
     this.producer = new Producer({
@@ -176,7 +183,7 @@ export class OperationsConsumer {
         this.deps.logger.error({ err: error, failures }, 'consumer stream failed; reopening');
         await settleOrWarn(this.stream?.close() ?? Promise.resolve(), this.options.requestTimeoutMs, () => {});
         this.stream = undefined;
-        await this.pause(backoffDelayMs(failures, 200, this.options.retryMaxDelayMs));
+        await this.pause(backoffDelayMs(failures, 200, this.options.retryDelayMsMax));
       }
     }
   }
@@ -213,10 +220,10 @@ export class OperationsConsumer {
       }
       batch.push(outcome.value);
       this.deps.metrics.batchPending.set(batch.length);
-      if (batch.length === 1) deadline = Date.now() + this.options.batchMaxWaitMs;
+      if (batch.length === 1) deadline = Date.now() + this.options.batchWaitMsMax;
       next = iterator.next();
       next.catch(() => {});
-      if (batch.length >= this.options.batchMaxSize) {
+      if (batch.length >= this.options.batchSizeMax) {
         await this.flush(batch);
         batch = [];
       }
@@ -362,7 +369,7 @@ export class OperationsConsumer {
         if (this.stopping && ++attemptsAfterStop > ATTEMPTS_AFTER_STOP) {
           throw new FlushAbandoned(`${stage} still failing at shutdown`);
         }
-        await this.pause(backoffDelayMs(attempt, 100, this.options.retryMaxDelayMs));
+        await this.pause(backoffDelayMs(attempt, 100, this.options.retryDelayMsMax));
       }
     }
   }

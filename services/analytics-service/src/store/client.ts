@@ -10,6 +10,10 @@ export interface ClickHouseTarget {
   url?: string;
   chdbPath: string;
   requestTimeoutMs: number;
+  /** max_memory_usage of each query. */
+  queryMemoryMibMax: number;
+  /** chDB mark + uncompressed cache budget. */
+  cacheMibMax: number;
 }
 
 export interface OpenedClickHouse {

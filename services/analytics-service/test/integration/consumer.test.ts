@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSchemaChecker, createTopics, readTopic, TestProducer, uniqueName, waitFor } from '@wallet/testkit';
 import { OperationType } from '@wallet/contracts/analytics';
 import { eventToRow } from '../../src/domain/operation.js';
-import { at, topUpEvent, transferEvent, transferPair } from '../helpers/events.js';
-import { analyticsClient, metricValue, readAllPages, removeChdbPath, startInProcess, tempChdbPath, type AnalyticsTestClient } from '../helpers/service.js';
+import { at, topUpEvent, transferEvent, transferPair } from '../support/events.js';
+import { analyticsClient, metricValue, readAllPages, removeChdbPath, startInProcess, tempChdbPath, type AnalyticsTestClient } from '../support/service.js';
 
 const topic = uniqueName('ops');
 const dlqTopic = `${topic}.dlq`;
@@ -31,11 +31,11 @@ beforeAll(async () => {
     { name: dlqTopic, partitions: 1 },
   ]);
   app = await startInProcess({
-    KAFKA_OPERATIONS_TOPIC: topic,
-    KAFKA_DLQ_TOPIC: dlqTopic,
-    KAFKA_GROUP_ID: uniqueName('analytics'),
-    CHDB_PATH: chdbPath,
-    BATCH_MAX_SIZE: '50',
+    ANALYTICS_KAFKA_OPERATIONS_TOPIC: topic,
+    ANALYTICS_KAFKA_DLQ_TOPIC: dlqTopic,
+    ANALYTICS_KAFKA_GROUP_ID: uniqueName('analytics'),
+    ANALYTICS_CHDB_PATH: chdbPath,
+    ANALYTICS_BATCH_SIZE_MAX: '50',
   });
   client = analyticsClient(app.grpcPort);
   producer = new TestProducer();

@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSchemaChecker, createTopics, type ServiceProcess, startService, TestProducer, uniqueName, waitFor } from '@wallet/testkit';
-import { at, transferPair } from '../helpers/events.js';
-import { analyticsClient, metricValue, readAllPages, removeChdbPath, serviceMain, tempChdbPath, testEnv } from '../helpers/service.js';
+import { at, transferPair } from '../support/events.js';
+import { analyticsClient, metricValue, readAllPages, removeChdbPath, serviceMain, tempChdbPath, testEnv } from '../support/service.js';
 
 const topic = uniqueName('ops-crash');
 const dlqTopic = `${topic}.dlq`;
@@ -18,7 +18,7 @@ function start(extra: Record<string, string> = {}): ServiceProcess {
   const service = startService(
     'analytics',
     serviceMain,
-    testEnv({ KAFKA_OPERATIONS_TOPIC: topic, KAFKA_DLQ_TOPIC: dlqTopic, KAFKA_GROUP_ID: groupId, CHDB_PATH: chdbPath, LOG_LEVEL: 'info', BATCH_MAX_SIZE: '500', BATCH_MAX_WAIT_MS: '300', ...extra }),
+    testEnv({ ANALYTICS_KAFKA_OPERATIONS_TOPIC: topic, ANALYTICS_KAFKA_DLQ_TOPIC: dlqTopic, ANALYTICS_KAFKA_GROUP_ID: groupId, ANALYTICS_CHDB_PATH: chdbPath, LOG_LEVEL: 'info', ANALYTICS_BATCH_SIZE_MAX: '500', ANALYTICS_BATCH_WAIT_MS_MAX: '300', ...extra }),
   );
   running.push(service);
   return service;
@@ -61,7 +61,7 @@ describe('crash between insert and commit', { timeout: 180_000 }, () => {
     await producer.close();
 
     // 1. Inserts a batch, then holds before committing (test hook)...
-    const first = start({ ANALYTICS_TEST_HOLD_BEFORE_COMMIT: 'true' });
+    const first = start({ WALLET_TEST_HOLD_BEFORE_COMMIT: 'true' });
     const firstPorts = await ports(first);
     await waitFor(() => first.logs.some((l) => l.includes('holding before commit')), { what: 'the hold after insert', timeoutMs: 60_000 });
     const firstClient = analyticsClient(firstPorts.grpcPort);
@@ -102,7 +102,7 @@ describe('graceful shutdown', { timeout: 180_000 }, () => {
     const events = Array.from({ length: 5 }, (_, i) => transferPair({ from: accountId, to: randomUUID(), amount: '1.00', occurredAt: at('2025-07-01T00:00:00Z', i) })[0]);
     for (const event of events) expect(checkSchema(event)).toEqual([]);
     // A batch that would wait a minute for more events: only the shutdown can flush it.
-    const service = start({ BATCH_MAX_WAIT_MS: '60000' });
+    const service = start({ ANALYTICS_BATCH_WAIT_MS_MAX: '60000' });
     const { opsPort } = await ports(service);
     const producer = new TestProducer();
     await producer.sendEvents(topic, events);

@@ -7,8 +7,8 @@ import { createSchemaChecker, createTopics, TestProducer, uniqueName, waitFor } 
 import { parseGrpcError } from '@wallet/platform';
 import { OperationType, SummaryGranularity } from '@wallet/contracts/analytics';
 import type { OperationEvent } from '@wallet/contracts';
-import { at, topUpEvent, transferEvent } from '../helpers/events.js';
-import { analyticsClient, readAllPages, removeChdbPath, startInProcess, tempChdbPath, type AnalyticsTestClient } from '../helpers/service.js';
+import { at, topUpEvent, transferEvent } from '../support/events.js';
+import { analyticsClient, readAllPages, removeChdbPath, startInProcess, tempChdbPath, type AnalyticsTestClient } from '../support/service.js';
 
 const topic = uniqueName('ops-grpc');
 const checkSchema = createSchemaChecker();
@@ -44,7 +44,7 @@ beforeAll(async () => {
     { name: topic, partitions: 3 },
     { name: `${topic}.dlq`, partitions: 1 },
   ]);
-  app = await startInProcess({ KAFKA_OPERATIONS_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, KAFKA_GROUP_ID: uniqueName('analytics-grpc'), CHDB_PATH: chdbPath });
+  app = await startInProcess({ ANALYTICS_KAFKA_OPERATIONS_TOPIC: topic, ANALYTICS_KAFKA_DLQ_TOPIC: `${topic}.dlq`, ANALYTICS_KAFKA_GROUP_ID: uniqueName('analytics-grpc'), ANALYTICS_CHDB_PATH: chdbPath });
   client = analyticsClient(app.grpcPort);
   producer = new TestProducer();
 });

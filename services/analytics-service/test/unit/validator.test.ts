@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEventValidator, EVENT_BYTES_MAX } from '../../src/consumer/validator.js';
-import { topUpEvent, transferEvent } from '../helpers/events.js';
+import { topUpEvent, transferEvent } from '../support/events.js';
 
 const validator = createEventValidator();
 const accountId = '123e4567-e89b-12d3-a456-426614174000';

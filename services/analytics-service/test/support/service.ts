@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { AnalyticsServiceClient, type GetAccountSummaryRequest, type GetAccountSummaryResponse, type GetOperationsRequest, type GetOperationsResponse } from '@wallet/contracts/analytics';
 import { callUnary, createGrpcClient, createLogger, loadConfig } from '@wallet/platform';
 import { configSchema, type AnalyticsConfig } from '../../src/config.js';
-import { startAnalytics, type RunningAnalytics } from '../../src/app.js';
+import { startAnalytics, type RunningAnalytics } from '../../src/app/service.js';
 
 export const serviceMain = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'main.js');
 
@@ -25,14 +25,14 @@ export function removeChdbPath(path: string): void {
 export function testEnv(overrides: Record<string, string>): Record<string, string> {
   return {
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '',
-    GRPC_PORT: '0',
-    OPS_PORT: '0',
-    BATCH_MAX_WAIT_MS: '100',
-    KAFKA_FETCH_MAX_WAIT_MS: '100',
-    KAFKA_SESSION_TIMEOUT_MS: '6000',
-    KAFKA_HEARTBEAT_INTERVAL_MS: '500',
-    LAG_INTERVAL_MS: '250',
-    RETRY_MAX_DELAY_MS: '500',
+    ANALYTICS_GRPC_PORT: '0',
+    ANALYTICS_OPS_PORT: '0',
+    ANALYTICS_BATCH_WAIT_MS_MAX: '100',
+    ANALYTICS_KAFKA_FETCH_WAIT_MS_MAX: '100',
+    ANALYTICS_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS: '500',
+    ANALYTICS_LAG_INTERVAL_MS: '250',
+    ANALYTICS_RETRY_DELAY_MS_MAX: '500',
     ...overrides,
   };
 }

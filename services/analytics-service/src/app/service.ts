@@ -5,13 +5,13 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AnalyticsServiceService } from '@wallet/contracts/analytics';
 import { createMetricsRegistry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
 import type { Registry } from 'prom-client';
-import type { AnalyticsConfig } from './config.js';
-import { OperationsConsumer } from './consumer/operations-consumer.js';
-import { createEventValidator } from './consumer/validator.js';
-import { ANALYTICS_SERVICE_NAME, createAnalyticsServicer } from './grpc/analytics-servicer.js';
-import { createAnalyticsMetrics } from './metrics.js';
-import { openClickHouse } from './store/client.js';
-import { OperationsStore } from './store/operations-store.js';
+import type { AnalyticsConfig } from '../config.js';
+import { OperationsConsumer } from '../consumer/operations-consumer.js';
+import { createEventValidator } from '../consumer/validator.js';
+import { ANALYTICS_SERVICE_NAME, createAnalyticsServicer } from '../grpc/servicer.js';
+import { createAnalyticsMetrics } from '../metrics.js';
+import { openClickHouse } from '../store/client.js';
+import { OperationsStore } from '../store/operations-store.js';
 
 export interface RunningAnalytics {
   grpcPort: number;
@@ -37,37 +37,41 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
   try {
     const clickhouse = await openClickHouse({
       ...(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : {}),
-      chdbPath: config.CHDB_PATH,
-      requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+      chdbPath: config.ANALYTICS_CHDB_PATH,
+      requestTimeoutMs: config.ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS,
+      queryMemoryMibMax: config.ANALYTICS_MEMORY_QUERY_MIB_MAX,
+      cacheMibMax: config.ANALYTICS_MEMORY_CACHE_MIB_MAX,
     });
-    const store = new OperationsStore(clickhouse.client, config.CLICKHOUSE_DATABASE);
+    const store = new OperationsStore(clickhouse.client, config.ANALYTICS_CLICKHOUSE_DATABASE);
     closers.push({ name: 'store', run: () => store.close() });
     await store.ensureSchema();
-    logger.info({ engine: clickhouse.engine, location: clickhouse.location, database: config.CLICKHOUSE_DATABASE }, 'store ready');
+    logger.info({ engine: clickhouse.engine, location: clickhouse.location, database: config.ANALYTICS_CLICKHOUSE_DATABASE }, 'store ready');
 
     const consumer = new OperationsConsumer(
       {
         brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-        clientId: config.KAFKA_CLIENT_ID,
-        groupId: config.KAFKA_GROUP_ID,
-        topic: config.KAFKA_OPERATIONS_TOPIC,
-        dlqTopic: config.KAFKA_DLQ_TOPIC,
-        batchMaxSize: config.BATCH_MAX_SIZE,
-        batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
-        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-        heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-        fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS,
-        requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-        retryMaxDelayMs: config.RETRY_MAX_DELAY_MS,
-        lagIntervalMs: config.LAG_INTERVAL_MS,
-        holdBeforeCommit: config.ANALYTICS_TEST_HOLD_BEFORE_COMMIT,
+        clientId: config.ANALYTICS_KAFKA_CLIENT_ID,
+        groupId: config.ANALYTICS_KAFKA_GROUP_ID,
+        topic: config.ANALYTICS_KAFKA_OPERATIONS_TOPIC,
+        dlqTopic: config.ANALYTICS_KAFKA_DLQ_TOPIC,
+        batchSizeMax: config.ANALYTICS_BATCH_SIZE_MAX,
+        batchWaitMsMax: config.ANALYTICS_BATCH_WAIT_MS_MAX,
+        sessionTimeoutMs: config.ANALYTICS_KAFKA_SESSION_TIMEOUT_MS,
+        heartbeatIntervalMs: config.ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS,
+        fetchWaitMsMax: config.ANALYTICS_KAFKA_FETCH_WAIT_MS_MAX,
+        requestTimeoutMs: config.ANALYTICS_KAFKA_REQUEST_TIMEOUT_MS,
+        retryDelayMsMax: config.ANALYTICS_RETRY_DELAY_MS_MAX,
+        lagIntervalMs: config.ANALYTICS_LAG_INTERVAL_MS,
+        groupInstanceId: config.ANALYTICS_KAFKA_GROUP_INSTANCE_ID,
+        storeAttemptsMax: config.ANALYTICS_STORE_ATTEMPTS_MAX,
+        holdBeforeCommit: config.WALLET_TEST_HOLD_BEFORE_COMMIT,
       },
       { sink: store, validator: createEventValidator(), metrics, logger },
     );
 
     const grpc = await startGrpcServer({
-      host: config.GRPC_HOST,
-      port: config.GRPC_PORT,
+      host: config.ANALYTICS_GRPC_HOST,
+      port: config.ANALYTICS_GRPC_PORT,
       services: [
         {
           name: ANALYTICS_SERVICE_NAME,
@@ -79,8 +83,8 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     closers.push({ name: 'grpc', run: () => grpc.shutdown(5_000) });
 
     const ops = await startOpsServer({
-      host: config.OPS_HOST,
-      port: config.OPS_PORT,
+      host: config.ANALYTICS_OPS_HOST,
+      port: config.ANALYTICS_OPS_PORT,
       registry,
       readinessTimeoutMs: READINESS_TIMEOUT_MS,
       readiness: async () => {
@@ -95,7 +99,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     // Consume last: by now the store and the servers are up.
     consumer.start();
     closers.push({ name: 'consumer', run: () => consumer.stop() });
-    logger.info({ grpcPort: grpc.port, opsPort: ops.port, topic: config.KAFKA_OPERATIONS_TOPIC, groupId: config.KAFKA_GROUP_ID }, 'listening');
+    logger.info({ grpcPort: grpc.port, opsPort: ops.port, topic: config.ANALYTICS_KAFKA_OPERATIONS_TOPIC, groupId: config.ANALYTICS_KAFKA_GROUP_ID }, 'listening');
 
     return { grpcPort: grpc.port, opsPort: ops.port, store, consumer, registry, stop: closeAll };
   } catch (error) {

@@ -4,7 +4,7 @@ import { status as Status, type sendUnaryData, type ServerUnaryCall, type Servic
 import { describe, expect, it } from 'vitest';
 import type { GetAccountSummaryRequest, GetOperationsRequest } from '@wallet/contracts/analytics';
 import { createLogger, parseGrpcError } from '@wallet/platform';
-import { createAnalyticsServicer } from '../../src/grpc/analytics-servicer.js';
+import { createAnalyticsServicer } from '../../src/grpc/servicer.js';
 import type { OperationsStore } from '../../src/store/operations-store.js';
 
 const logger = createLogger('test', 'silent');
