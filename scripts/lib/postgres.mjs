@@ -54,7 +54,16 @@ export async function ensurePostgres({ dataDir, port, databases, log = () => {} 
   await server.start();
   const urlFor = (db) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
   await createDatabases(urlFor('postgres'), databases);
-  return { baseUrl: urlFor('postgres'), urlFor, stop: () => server.stop(), external: false };
+  return {
+    baseUrl: urlFor('postgres'),
+    urlFor,
+    stop: () => server.stop(),
+    external: false,
+    // For the chaos suite: the data folder (pg_ctl -D, postmaster.pid) and a
+    // start after a crash (an immediate shutdown leaves the server stopped).
+    dataDir,
+    restart: () => server.start(),
+  };
 }
 
 async function createDatabases(url, databases) {
