@@ -7,9 +7,26 @@ export class ConfigError extends Error {
   }
 }
 
+/** Prefix of every test-only fault hook (crash points, artificial holds). */
+export const TEST_HOOK_PREFIX = 'WALLET_TEST_';
+
+/**
+ * One problem per test-only hook that is set while NODE_ENV=production: a
+ * hook that kills or stalls the process must never be switched on in a real
+ * deployment, even by a stray variable, so the service refuses to start.
+ */
+export function testHookProblems(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.NODE_ENV !== 'production') return [];
+  return Object.keys(env)
+    .filter((key) => key.startsWith(TEST_HOOK_PREFIX) && env[key] !== undefined && env[key] !== '')
+    .sort()
+    .map((key) => `${key}: test-only hook, refused when NODE_ENV=production (unset it)`);
+}
+
 /**
  * Validates environment variables once, at start. Every key of the schema is
- * an environment variable name, so an error names the variable to fix.
+ * an environment variable name, so an error names the variable to fix. Any
+ * WALLET_TEST_* variable set under NODE_ENV=production is an error too.
  */
 export function loadConfig<S extends z.ZodObject>(
   schema: S,
@@ -22,11 +39,11 @@ export function loadConfig<S extends z.ZodObject>(
     if (value !== undefined && value !== '') input[key] = value;
   }
   const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    );
-  }
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  problems.push(...testHookProblems(env));
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
 
@@ -44,6 +61,17 @@ export const env = {
       .transform((v) => v === 'true' || v === '1'),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   host: (fallback: string) => z.string().min(1).default(fallback),
+  /**
+   * A test-only fault hook (name it WALLET_TEST_*): off unless set, one of the
+   * given values; loadConfig refuses it under NODE_ENV=production.
+   */
+  testHook: <const V extends readonly [string, ...string[]]>(values: V) => z.enum(values).optional(),
+  /** A boolean test-only hook (WALLET_TEST_*), false unless set. */
+  testFlag: () =>
+    z
+      .enum(['true', 'false', '1', '0'])
+      .default('false')
+      .transform((v) => v === 'true' || v === '1'),
 };
 
 /** Names of the variables a schema reads; used by the compose consistency check. */

@@ -10,3 +10,5 @@ export * from './grpc/errors.js';
 export * from './grpc/server.js';
 export * from './grpc/client.js';
 export * from './async.js';
+export * from './validation.js';
+export * from './run-service.js';

@@ -1,6 +1,7 @@
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { Status as RpcStatus } from '@wallet/contracts/rpc-status';
 import { BadRequest, ErrorInfo } from '@wallet/contracts/rpc';
+import type { FieldViolation } from '../validation.js';
 
 // The gRPC rich error model: the status travels in the standard
 // `grpc-status-details-bin` trailer as a google.rpc.Status whose details hold
@@ -9,11 +10,6 @@ import { BadRequest, ErrorInfo } from '@wallet/contracts/rpc';
 const DETAILS_KEY = 'grpc-status-details-bin';
 const ERROR_INFO_TYPE = 'type.googleapis.com/google.rpc.ErrorInfo';
 const BAD_REQUEST_TYPE = 'type.googleapis.com/google.rpc.BadRequest';
-
-export interface FieldViolation {
-  field: string;
-  description: string;
-}
 
 export interface RichErrorInit {
   code: Status;
