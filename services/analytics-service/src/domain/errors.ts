@@ -1,10 +1,9 @@
 // Failures a caller can act on, independent of transport; the gRPC layer maps
 // each to a status and an ErrorInfo reason exactly once.
 
-export interface FieldViolation {
-  field: string;
-  description: string;
-}
+// One shape for a bad field everywhere (gRPC BadRequest, problem+json errors[]).
+import type { FieldViolation } from '@wallet/platform';
+export type { FieldViolation };
 
 /** A request field is malformed or out of range. */
 export class InvalidArgumentError extends Error {

@@ -26,10 +26,9 @@ export function isFailureReason(value: string): value is FailureReason {
   return (FAILURE_REASONS as readonly string[]).includes(value);
 }
 
-export interface FieldViolation {
-  field: string;
-  description: string;
-}
+// One shape for a bad field everywhere (gRPC BadRequest, problem+json errors[]).
+import type { FieldViolation } from '@wallet/platform';
+export type { FieldViolation };
 
 /** A top-up that did not complete, described for the caller. */
 export class TopUpFailure extends Error {

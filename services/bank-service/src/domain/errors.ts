@@ -13,10 +13,9 @@ export type BankErrorReason =
   | 'IDEMPOTENCY_KEY_IN_FLIGHT'
   | 'STORAGE_UNAVAILABLE';
 
-export interface FieldViolation {
-  field: string;
-  description: string;
-}
+// One shape for a bad field everywhere (gRPC BadRequest, problem+json errors[]).
+import type { FieldViolation } from '@wallet/platform';
+export type { FieldViolation };
 
 export abstract class BankError extends Error {
   abstract readonly reason: BankErrorReason;
