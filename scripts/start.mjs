@@ -57,10 +57,10 @@ function services(env) {
       script: 'services/api-gateway/dist/main.js',
       ready: `http://127.0.0.1:${HTTP_PORT}/readyz`,
       env: {
-        HTTP_PORT,
-        BANK_GRPC_ADDRESS: `127.0.0.1:${env.BANK_GRPC_PORT}`,
-        CARD_ADAPTER_GRPC_ADDRESS: `127.0.0.1:${env.CARD_ADAPTER_GRPC_PORT}`,
-        ANALYTICS_GRPC_ADDRESS: `127.0.0.1:${env.ANALYTICS_GRPC_PORT}`,
+        GATEWAY_HTTP_PORT: HTTP_PORT,
+        GATEWAY_BANK_GRPC_ADDRESS: `127.0.0.1:${env.BANK_GRPC_PORT}`,
+        GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: `127.0.0.1:${env.CARD_ADAPTER_GRPC_PORT}`,
+        GATEWAY_ANALYTICS_GRPC_ADDRESS: `127.0.0.1:${env.ANALYTICS_GRPC_PORT}`,
       },
     },
   ];

@@ -270,11 +270,11 @@ export async function startSystem(options) {
     const gateway = define(
       'gateway',
       {
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(ports.http),
-        BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
-        ANALYTICS_GRPC_ADDRESS: `127.0.0.1:${ports.analyticsGrpc}`,
-        CARD_ADAPTER_GRPC_ADDRESS: `127.0.0.1:${ports.cardGrpc}`,
+        GATEWAY_HTTP_HOST: '127.0.0.1',
+        GATEWAY_HTTP_PORT: String(ports.http),
+        GATEWAY_BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
+        GATEWAY_ANALYTICS_GRPC_ADDRESS: `127.0.0.1:${ports.analyticsGrpc}`,
+        GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: `127.0.0.1:${ports.cardGrpc}`,
       },
       `http://127.0.0.1:${ports.http}/readyz`,
     );

@@ -80,7 +80,7 @@ describe('native replay of the Dockerfiles', () => {
     for (const name of imageServices) expect(stack.services[name]!.healthyAfterMs, name).toBeGreaterThanOrEqual(0);
 
     // Through the gateway, the seeded account as the migrations left it.
-    const gatewayPort = stack.services['api-gateway']!.env.HTTP_PORT;
+    const gatewayPort = stack.services['api-gateway']!.env.GATEWAY_HTTP_PORT;
     const res = await fetch(`http://127.0.0.1:${gatewayPort}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`, {
       signal: AbortSignal.timeout(10_000),
     });

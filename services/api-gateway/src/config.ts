@@ -7,51 +7,51 @@ import { z } from 'zod';
  * the compose file's variables with this schema.
  */
 export const configSchema = z.object({
-  HTTP_HOST: env.host('127.0.0.1'),
+  GATEWAY_HTTP_HOST: env.host('127.0.0.1'),
   /** 0 = pick a free port (tests). */
-  HTTP_PORT: env.port(8080),
+  GATEWAY_HTTP_PORT: env.port(8080),
   LOG_LEVEL: env.logLevel(),
 
-  BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
-  CARD_ADAPTER_GRPC_ADDRESS: env.string('127.0.0.1:50052'),
-  ANALYTICS_GRPC_ADDRESS: env.string('127.0.0.1:50053'),
+  GATEWAY_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
+  GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: env.string('127.0.0.1:50052'),
+  GATEWAY_ANALYTICS_GRPC_ADDRESS: env.string('127.0.0.1:50053'),
 
   /** Deadline of every gRPC call except the top-up. */
-  GRPC_DEADLINE_MS: env.int(3000, 50, 60_000),
+  GATEWAY_GRPC_DEADLINE_MS: env.int(3000, 50, 60_000),
   /**
    * A top-up waits on an external card charge and the deposit (each bounded by
    * the adapter's own timeouts and retries), so it gets its own, longer
    * deadline: the adapter's precise answer should arrive before ours fires.
    */
-  TOPUP_DEADLINE_MS: env.int(30_000, 50, 120_000),
+  GATEWAY_TOPUP_DEADLINE_MS: env.int(30_000, 50, 120_000),
   /** Deadline of each grpc.health.v1 Check behind /readyz. */
-  READINESS_TIMEOUT_MS: env.int(1000, 50, 30_000),
+  GATEWAY_READINESS_TIMEOUT_MS: env.int(1000, 50, 30_000),
   /** Retry-After (seconds) sent with 503 answers. */
-  RETRY_AFTER_SECONDS: env.int(1, 1, 3600),
+  GATEWAY_RETRY_AFTER_SECONDS: env.int(1, 1, 3600),
 
   /** Currency of transfers and top-ups made over REST (the bank checks it matches the accounts). */
-  DEFAULT_CURRENCY: z
+  GATEWAY_CURRENCY: z
     .string()
     .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
     .default('USD'),
 
   /** Largest accepted request body; requests are small JSON documents. */
-  BODY_LIMIT_BYTES: env.int(16 * 1024, 1024, 1024 * 1024),
+  GATEWAY_BODY_BYTES_MAX: env.int(16 * 1024, 1024, 1024 * 1024),
   /** Idle socket timeout (node:http server.timeout). */
-  HTTP_CONNECTION_TIMEOUT_MS: env.int(60_000, 1000, 600_000),
+  GATEWAY_HTTP_CONNECTION_TIMEOUT_MS: env.int(60_000, 1000, 600_000),
   /** Longer than the usual 60 s idle timeout of load balancers in front, so they close first. */
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: env.int(72_000, 1000, 600_000),
+  GATEWAY_HTTP_KEEP_ALIVE_TIMEOUT_MS: env.int(72_000, 1000, 600_000),
   /** Upper bound on receiving one whole request (slow-loris guard). */
-  HTTP_REQUEST_TIMEOUT_MS: env.int(30_000, 1000, 600_000),
+  GATEWAY_HTTP_REQUEST_TIMEOUT_MS: env.int(30_000, 1000, 600_000),
 
   /** Requests per second per client address on /accounts/*; 0 (default) turns the limiter off. */
-  RATE_LIMIT_RPS: env.int(0, 0, 1_000_000),
-  RATE_LIMIT_BURST: env.int(100, 1, 1_000_000),
-  RATE_LIMIT_MAX_CLIENTS: env.int(10_000, 1, 1_000_000),
+  GATEWAY_RATE_LIMIT_RPS: env.int(0, 0, 1_000_000),
+  GATEWAY_RATE_LIMIT_BURST: env.int(100, 1, 1_000_000),
+  GATEWAY_RATE_LIMIT_CLIENTS_MAX: env.int(10_000, 1, 1_000_000),
 
   /** CORS origin: "*" (default, the API is public and cookie-less) or one origin. */
-  CORS_ORIGIN: env.string('*'),
-  SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
+  GATEWAY_CORS_ORIGIN: env.string('*'),
+  GATEWAY_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;

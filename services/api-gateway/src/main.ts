@@ -19,18 +19,18 @@ async function main(): Promise<void> {
       { name: 'http server', run: () => app.close() },
       { name: 'grpc clients', run: () => clients.close() },
     ],
-    config.SHUTDOWN_TIMEOUT_MS,
+    config.GATEWAY_SHUTDOWN_TIMEOUT_MS,
   );
 
-  await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  await app.listen({ host: config.GATEWAY_HTTP_HOST, port: config.GATEWAY_HTTP_PORT });
   const httpPort = (app.server.address() as AddressInfo).port;
   logger.info(
     {
-      httpHost: config.HTTP_HOST,
+      httpHost: config.GATEWAY_HTTP_HOST,
       httpPort,
-      bank: config.BANK_GRPC_ADDRESS,
-      cardAdapter: config.CARD_ADAPTER_GRPC_ADDRESS,
-      analytics: config.ANALYTICS_GRPC_ADDRESS,
+      bank: config.GATEWAY_BANK_GRPC_ADDRESS,
+      cardAdapter: config.GATEWAY_CARD_ADAPTER_GRPC_ADDRESS,
+      analytics: config.GATEWAY_ANALYTICS_GRPC_ADDRESS,
     },
     'listening',
   );

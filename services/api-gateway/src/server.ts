@@ -49,17 +49,17 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     // Our own one-line access log (plugins/metrics.ts) replaces Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (req) => requestIdFrom(req.headers[REQUEST_ID_HEADER]),
-    bodyLimit: config.BODY_LIMIT_BYTES,
-    connectionTimeout: config.HTTP_CONNECTION_TIMEOUT_MS,
-    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    bodyLimit: config.GATEWAY_BODY_BYTES_MAX,
+    connectionTimeout: config.GATEWAY_HTTP_CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: config.GATEWAY_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: config.GATEWAY_HTTP_REQUEST_TIMEOUT_MS,
     // While closing: answer 503 to new requests and drop idle keep-alive sockets.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // A malformed URL (bad percent-encoding) never reaches a route: answer it as a problem too.
     frameworkErrors: (_error, request, reply) => {
       reply.header(REQUEST_ID_HEADER, request.id);
-      sendProblem(request, reply, problemFromKind(EDGE_PROBLEMS.badRequest, 'The request URL is malformed.'), config.RETRY_AFTER_SECONDS);
+      sendProblem(request, reply, problemFromKind(EDGE_PROBLEMS.badRequest, 'The request URL is malformed.'), config.GATEWAY_RETRY_AFTER_SECONDS);
     },
   });
 
@@ -69,19 +69,19 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   installRequestIdEcho(app);
   installHttpMetrics(app, registry);
   installOpenApiValidation(app);
-  installErrorHandling(app, { spec, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+  installErrorHandling(app, { spec, retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS });
 
   await app.register(cors, {
-    origin: config.CORS_ORIGIN === '*' ? '*' : config.CORS_ORIGIN,
+    origin: config.GATEWAY_CORS_ORIGIN === '*' ? '*' : config.GATEWAY_CORS_ORIGIN,
     methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,
   });
   // After CORS, so a browser can read the 429 too.
   installRateLimit(app, {
-    requestsPerSecond: config.RATE_LIMIT_RPS,
-    burst: config.RATE_LIMIT_BURST,
-    maxClients: config.RATE_LIMIT_MAX_CLIENTS,
+    requestsPerSecond: config.GATEWAY_RATE_LIMIT_RPS,
+    burst: config.GATEWAY_RATE_LIMIT_BURST,
+    maxClients: config.GATEWAY_RATE_LIMIT_CLIENTS_MAX,
   });
 
   const deps: RouteDeps = { config, clients, spec };

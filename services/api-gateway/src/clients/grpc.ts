@@ -139,20 +139,20 @@ export function createAnalyticsClient(address: string, options: GrpcClientOption
 }
 
 export interface GatewayClientsConfig {
-  BANK_GRPC_ADDRESS: string;
-  CARD_ADAPTER_GRPC_ADDRESS: string;
-  ANALYTICS_GRPC_ADDRESS: string;
-  GRPC_DEADLINE_MS: number;
-  TOPUP_DEADLINE_MS: number;
+  GATEWAY_BANK_GRPC_ADDRESS: string;
+  GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: string;
+  GATEWAY_ANALYTICS_GRPC_ADDRESS: string;
+  GATEWAY_GRPC_DEADLINE_MS: number;
+  GATEWAY_TOPUP_DEADLINE_MS: number;
 }
 
 /** The real clients, from configuration. */
 export function createGatewayClients(config: GatewayClientsConfig, registry?: Registry): GatewayClients {
   const metrics = registry ? createClientMetrics(registry) : undefined;
   const common = metrics ? { metrics } : {};
-  const bank = createBankClient(config.BANK_GRPC_ADDRESS, { deadlineMs: config.GRPC_DEADLINE_MS, ...common });
-  const cardAdapter = createCardAdapterClient(config.CARD_ADAPTER_GRPC_ADDRESS, { deadlineMs: config.TOPUP_DEADLINE_MS, ...common });
-  const analytics = createAnalyticsClient(config.ANALYTICS_GRPC_ADDRESS, { deadlineMs: config.GRPC_DEADLINE_MS, ...common });
+  const bank = createBankClient(config.GATEWAY_BANK_GRPC_ADDRESS, { deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS, ...common });
+  const cardAdapter = createCardAdapterClient(config.GATEWAY_CARD_ADAPTER_GRPC_ADDRESS, { deadlineMs: config.GATEWAY_TOPUP_DEADLINE_MS, ...common });
+  const analytics = createAnalyticsClient(config.GATEWAY_ANALYTICS_GRPC_ADDRESS, { deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS, ...common });
   return {
     bank,
     cardAdapter,

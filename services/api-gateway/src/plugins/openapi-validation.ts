@@ -13,7 +13,7 @@ function createAjv(options: AjvOptions): Ajv2020 {
   const ajv = new Ajv2020({
     strict: true,
     allowUnionTypes: true, // `type: [string, 'null']` is how 3.1 spells "nullable"
-    allErrors: true, // report every bad field at once; bodies are bounded by BODY_LIMIT_BYTES
+    allErrors: true, // report every bad field at once; bodies are bounded by GATEWAY_BODY_BYTES_MAX
     ...options,
   });
   addFormats(ajv);

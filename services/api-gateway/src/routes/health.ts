@@ -20,7 +20,7 @@ export function registerHealthRoutes(app: FastifyInstance, { spec, clients, conf
   app.route({
     ...operationRoute(spec.operation('getReadiness')),
     handler: async (_request, reply) => {
-      const timeoutMs = config.READINESS_TIMEOUT_MS;
+      const timeoutMs = config.GATEWAY_READINESS_TIMEOUT_MS;
       const [bank, cardAdapter, analytics] = await Promise.all([
         clients.bank.checkHealth(timeoutMs),
         clients.cardAdapter.checkHealth(timeoutMs),

@@ -15,7 +15,7 @@ export function registerSummaryRoutes(app: FastifyInstance, { spec, clients, con
       const response = await withAccountCheck(clients, grpcRequest.accountId, context, () =>
         clients.analytics.getAccountSummary(grpcRequest, context),
       );
-      return fromGetAccountSummaryResponse(response, grpcRequest, query, config.DEFAULT_CURRENCY);
+      return fromGetAccountSummaryResponse(response, grpcRequest, query, config.GATEWAY_CURRENCY);
     },
   });
 }

@@ -12,7 +12,7 @@ export function registerTopUpRoutes(app: FastifyInstance, { spec, clients, confi
     handler: async (request, reply) => {
       const { accountId } = request.params as { accountId: string };
       const idempotencyKey = request.headers['idempotency-key'] as string;
-      const grpcRequest = toProcessCardTopUpRequest(accountId, request.body as TopUpRequestBody, idempotencyKey, config.DEFAULT_CURRENCY);
+      const grpcRequest = toProcessCardTopUpRequest(accountId, request.body as TopUpRequestBody, idempotencyKey, config.GATEWAY_CURRENCY);
       const response = await clients.cardAdapter.processCardTopUp(grpcRequest, { requestId: request.id });
       const { topUp, replayed } = fromProcessCardTopUpResponse(response);
       if (replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');

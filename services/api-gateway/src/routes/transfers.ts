@@ -11,7 +11,7 @@ export function registerTransferRoutes(app: FastifyInstance, { spec, clients, co
     handler: async (request, reply) => {
       const { accountId } = request.params as { accountId: string };
       const idempotencyKey = request.headers['idempotency-key'] as string;
-      const grpcRequest = toTransferMoneyRequest(accountId, request.body as TransferRequestBody, idempotencyKey, config.DEFAULT_CURRENCY);
+      const grpcRequest = toTransferMoneyRequest(accountId, request.body as TransferRequestBody, idempotencyKey, config.GATEWAY_CURRENCY);
       const response = await clients.bank.transferMoney(grpcRequest, { requestId: request.id });
       const { transfer, replayed } = fromTransferMoneyResponse(response);
       if (replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');

@@ -5,9 +5,9 @@ import { createMetricsRegistry, richError, startGrpcServer, type RunningGrpcServ
 import { service as healthService } from 'grpc-health-check';
 import { freePort } from '@wallet/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGatewayClients } from '../src/clients/grpc.js';
-import type { GatewayClients } from '../src/clients/types.js';
-import { ALICE, BOB, CREATED_AT, problemOf, startTestGateway, transferResponse, type TestGateway } from './helpers.js';
+import { createGatewayClients } from '../../src/clients/grpc.js';
+import type { GatewayClients } from '../../src/clients/types.js';
+import { ALICE, BOB, CREATED_AT, problemOf, startTestGateway, transferResponse, type TestGateway } from '../support/gateway.js';
 
 // The real gRPC clients against real (fake-behaving) gRPC servers on loopback:
 // deadlines, transport failures, metadata and rich errors over the wire.
@@ -24,12 +24,12 @@ afterEach(async () => {
 async function gatewayWith(addresses: { bank: string; cardAdapter?: string; analytics?: string }): Promise<{ gw: TestGateway; clients: GatewayClients }> {
   const closed = `127.0.0.1:${await freePort()}`;
   const config = {
-    BANK_GRPC_ADDRESS: addresses.bank,
-    CARD_ADAPTER_GRPC_ADDRESS: addresses.cardAdapter ?? closed,
-    ANALYTICS_GRPC_ADDRESS: addresses.analytics ?? closed,
-    GRPC_DEADLINE_MS: DEADLINE_MS,
-    TOPUP_DEADLINE_MS: DEADLINE_MS,
-    READINESS_TIMEOUT_MS: DEADLINE_MS,
+    GATEWAY_BANK_GRPC_ADDRESS: addresses.bank,
+    GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: addresses.cardAdapter ?? closed,
+    GATEWAY_ANALYTICS_GRPC_ADDRESS: addresses.analytics ?? closed,
+    GATEWAY_GRPC_DEADLINE_MS: DEADLINE_MS,
+    GATEWAY_TOPUP_DEADLINE_MS: DEADLINE_MS,
+    GATEWAY_READINESS_TIMEOUT_MS: DEADLINE_MS,
   };
   const registry = createMetricsRegistry('api-gateway');
   const clients = createGatewayClients(config, registry);

@@ -1,7 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { OperationType, SummaryGranularity } from '@wallet/contracts/analytics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALICE, BOB, CREATED_AT, grpcError, operation, problemOf, startTestGateway, transportError, UNKNOWN_ACCOUNT, type TestGateway } from './helpers.js';
+import { ALICE, BOB, CREATED_AT, grpcError, operation, problemOf, startTestGateway, transportError, UNKNOWN_ACCOUNT, type TestGateway } from '../support/gateway.js';
 
 describe('GET /accounts/{accountId}/operations', () => {
   let gw: TestGateway;

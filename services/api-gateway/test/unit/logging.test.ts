@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_REDACT } from '../src/logging.js';
+import { GATEWAY_REDACT } from '../../src/logging.js';
 
 describe('log redaction', () => {
   it('censors bodies and card data wherever they would be logged', () => {

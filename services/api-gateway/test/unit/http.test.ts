@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { contractPaths } from '@wallet/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALICE, BOB, problemOf, startTestGateway, type TestGateway } from './helpers.js';
+import { ALICE, BOB, problemOf, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

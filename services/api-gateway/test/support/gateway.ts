@@ -10,9 +10,9 @@ import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Writable } from 'node:stream';
 import { expect, vi } from 'vitest';
-import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../src/clients/types.js';
-import { configSchema, type GatewayConfig } from '../src/config.js';
-import { buildServer } from '../src/server.js';
+import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../../src/clients/types.js';
+import { configSchema, type GatewayConfig } from '../../src/config.js';
+import { buildServer } from '../../src/server.js';
 
 export const ALICE = '123e4567-e89b-12d3-a456-426614174000';
 export const BOB = '987e6543-e21b-34d3-c456-426614174999';

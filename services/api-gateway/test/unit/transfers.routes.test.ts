@@ -1,6 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALICE, BOB, grpcError, problemOf, startTestGateway, transferResponse, transportError, UNKNOWN_ACCOUNT, type TestGateway } from './helpers.js';
+import { ALICE, BOB, grpcError, problemOf, startTestGateway, transferResponse, transportError, UNKNOWN_ACCOUNT, type TestGateway } from '../support/gateway.js';
 
 const url = `/accounts/${ALICE}/transfers`;
 const headers = { 'content-type': 'application/json', 'idempotency-key': 'key-1' };

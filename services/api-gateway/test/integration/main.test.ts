@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 // The built process (dist/main.js, built by `tsc -b` in npm test): wiring,
 // listening line, readiness without a bank, graceful stop on SIGTERM.
-const script = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const script = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 function parseLine(line: string): { msg?: string; httpPort?: number } | undefined {
   try {
@@ -23,12 +23,12 @@ describe('api-gateway process', () => {
   it('starts on a free port, answers, reports an absent bank as not ready, and stops cleanly on SIGTERM', async () => {
     const closed = `127.0.0.1:${await freePort()}`;
     service = startService('api-gateway', script, {
-      HTTP_PORT: '0',
+      GATEWAY_HTTP_PORT: '0',
       LOG_LEVEL: 'trace',
-      BANK_GRPC_ADDRESS: closed,
-      CARD_ADAPTER_GRPC_ADDRESS: closed,
-      ANALYTICS_GRPC_ADDRESS: closed,
-      READINESS_TIMEOUT_MS: '500',
+      GATEWAY_BANK_GRPC_ADDRESS: closed,
+      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
+      GATEWAY_ANALYTICS_GRPC_ADDRESS: closed,
+      GATEWAY_READINESS_TIMEOUT_MS: '500',
     });
     const listening = await waitFor(() => service!.logs.map(parseLine).find((l) => l?.msg === 'listening'), {
       timeoutMs: 60_000,
@@ -56,12 +56,12 @@ describe('api-gateway process', () => {
   }, 120_000);
 
   it('refuses to start with an invalid variable, naming it', async () => {
-    service = startService('api-gateway', script, { HTTP_PORT: 'eighty', LOG_LEVEL: 'info' });
+    service = startService('api-gateway', script, { GATEWAY_HTTP_PORT: 'eighty', LOG_LEVEL: 'info' });
     const exited = await waitFor(() => (service!.child.exitCode !== null ? { code: service!.child.exitCode } : undefined), {
       timeoutMs: 60_000,
       what: 'the process to exit',
     });
     expect(exited.code).toBe(1);
-    expect(service.logs.join('\n')).toContain('HTTP_PORT');
+    expect(service.logs.join('\n')).toContain('GATEWAY_HTTP_PORT');
   }, 120_000);
 });

@@ -4,22 +4,22 @@ import { TransferStatus } from '@wallet/contracts/bank';
 import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import type { ParsedGrpcError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
-import { fromGetBalanceResponse } from '../src/mapping/balance.js';
-import { canonicalUuid, fromMoney, toMoney, UnexpectedUpstreamResponseError } from '../src/mapping/common.js';
-import { fromGetOperationsResponse, toGetOperationsRequest } from '../src/mapping/operations.js';
+import { fromGetBalanceResponse } from '../../src/mapping/balance.js';
+import { canonicalUuid, fromMoney, toMoney, UnexpectedUpstreamResponseError } from '../../src/mapping/common.js';
+import { fromGetOperationsResponse, toGetOperationsRequest } from '../../src/mapping/operations.js';
 import {
   chargedFromMetadata,
   normalizeReason,
   problemFromGrpcError,
   ProblemError,
   PROBLEMS_BY_REASON,
-} from '../src/mapping/problems.js';
-import { fromGetAccountSummaryResponse, toGetAccountSummaryRequest } from '../src/mapping/summary.js';
-import { fromProcessCardTopUpResponse, toProcessCardTopUpRequest } from '../src/mapping/topup.js';
-import { fromTransferMoneyResponse, toTransferMoneyRequest } from '../src/mapping/transfers.js';
-import { fieldErrorsFromValidation, validationProblem } from '../src/mapping/validation.js';
-import { requestIdFrom } from '../src/plugins/request-id.js';
-import { ALICE, BOB, CREATED_AT, operation } from './helpers.js';
+} from '../../src/mapping/problems.js';
+import { fromGetAccountSummaryResponse, toGetAccountSummaryRequest } from '../../src/mapping/summary.js';
+import { fromProcessCardTopUpResponse, toProcessCardTopUpRequest } from '../../src/mapping/topup.js';
+import { fromTransferMoneyResponse, toTransferMoneyRequest } from '../../src/mapping/transfers.js';
+import { fieldErrorsFromValidation, validationProblem } from '../../src/mapping/validation.js';
+import { requestIdFrom } from '../../src/plugins/request-id.js';
+import { ALICE, BOB, CREATED_AT, operation } from '../support/gateway.js';
 
 function parsed(code: GrpcStatus, reason?: string, metadata: Record<string, string> = {}, message = 'downstream says no'): ParsedGrpcError {
   return { code, reason, domain: 'test', message, metadata, fieldViolations: [] };

@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { installRateLimit } from '../src/plugins/rate-limit.js';
-import { ALICE, BOB, problemOf, startTestGateway, type TestGateway } from './helpers.js';
+import { installRateLimit } from '../../src/plugins/rate-limit.js';
+import { ALICE, BOB, problemOf, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const transferBody = { recipientAccountId: BOB, amount: '1.00' };
 const topUpBody = { amount: '1.00', card: { number: '4242424242424242', expiryMonth: 12, expiryYear: 2030, cvc: '123' } };
@@ -20,7 +20,7 @@ describe('rate limit (429)', () => {
     ['listOperations', { method: 'GET', url: `/accounts/${ALICE}/operations` }],
     ['getAccountSummary', { method: 'GET', url: `/accounts/${ALICE}/summary?from=2025-01-01T00:00:00Z&to=2025-01-02T00:00:00Z` }],
   ])('%s: 429 with Retry-After once the burst is spent; CORS headers kept', async (_op, request) => {
-    gw = await startTestGateway({ config: { RATE_LIMIT_RPS: 1, RATE_LIMIT_BURST: 2 } });
+    gw = await startTestGateway({ config: { GATEWAY_RATE_LIMIT_RPS: 1, GATEWAY_RATE_LIMIT_BURST: 2 } });
     const withOrigin = { ...request, headers: { ...(request.headers ?? {}), origin: 'https://app.example' } };
     expect((await gw.inject(withOrigin)).statusCode).toBeLessThan(300);
     expect((await gw.inject(withOrigin)).statusCode).toBeLessThan(300);
@@ -32,7 +32,7 @@ describe('rate limit (429)', () => {
   });
 
   it('never limits health, metrics or docs', async () => {
-    gw = await startTestGateway({ config: { RATE_LIMIT_RPS: 1, RATE_LIMIT_BURST: 1 } });
+    gw = await startTestGateway({ config: { GATEWAY_RATE_LIMIT_RPS: 1, GATEWAY_RATE_LIMIT_BURST: 1 } });
     for (let i = 0; i < 5; i += 1) {
       expect((await gw.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
       expect((await gw.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);

@@ -1,7 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALICE, grpcError, problemOf, startTestGateway, topUpResponse, transportError, UNKNOWN_ACCOUNT, type TestGateway } from './helpers.js';
+import { ALICE, grpcError, problemOf, startTestGateway, topUpResponse, transportError, UNKNOWN_ACCOUNT, type TestGateway } from '../support/gateway.js';
 
 const url = `/accounts/${ALICE}/topup`;
 const headers = { 'content-type': 'application/json', 'idempotency-key': 'topup-1' };

@@ -1,8 +1,8 @@
 import { contractPaths } from '@wallet/contracts';
 import { describe, expect, it } from 'vitest';
-import { inlineLocalRefs, loadOpenApiSpec, OpenApiSpecError, parseOpenApiSpec, toFastifyUrl } from '../src/openapi/spec.js';
-import { fakeClients, memoryLogger, testConfig } from './helpers.js';
-import { buildServer } from '../src/server.js';
+import { inlineLocalRefs, loadOpenApiSpec, OpenApiSpecError, parseOpenApiSpec, toFastifyUrl } from '../../src/openapi/spec.js';
+import { fakeClients, memoryLogger, testConfig } from '../support/gateway.js';
+import { buildServer } from '../../src/server.js';
 
 describe('OpenAPI loader', () => {
   const spec = loadOpenApiSpec(contractPaths.openapi);

@@ -1,6 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALICE, grpcError, problemOf, startTestGateway, transportError, UNKNOWN_ACCOUNT, type TestGateway } from './helpers.js';
+import { ALICE, grpcError, problemOf, startTestGateway, transportError, UNKNOWN_ACCOUNT, type TestGateway } from '../support/gateway.js';
 
 describe('GET /accounts/{accountId}/balance', () => {
   let gw: TestGateway;
