@@ -1,0 +1,61 @@
+// Types for scripts/chaos/model.mjs, so its unit tests are type-checked.
+export interface Answer {
+  status?: number;
+  code?: string;
+  id?: string;
+  error?: string;
+  atMs: number;
+}
+export type Outcome = 'completed' | 'rejected' | 'unknown' | 'unexpected';
+export interface Op {
+  kind: 'transfer' | 'topup';
+  key: string;
+  amountMinor: bigint;
+  from?: string;
+  to?: string;
+  accountId?: string;
+  outcome: Outcome;
+  resultId?: string;
+  answers: Answer[];
+}
+export interface HistoryItem {
+  id: string;
+  type: string;
+  amount: string;
+  transferId?: string;
+  topUpId?: string;
+}
+export interface SqlFacts {
+  ledgerMismatches?: { accountId: string; balanceMinor: bigint; ledgerMinor: bigint }[];
+  totalAllAccountsMinor?: bigint;
+  unfinishedTopUps?: { id: string; state: string; idempotencyKey: string }[];
+  outboxRows?: number;
+  topUps?: { id: string; state: string; idempotencyKey: string; netChargedMinor: bigint; amountMinor: bigint }[];
+}
+export interface Violation {
+  invariant: string;
+  detail: string;
+}
+export declare function parseMinor(amount: string): bigint;
+export declare function formatMinor(minor: bigint): string;
+export declare function classifyAnswer(
+  kind: 'transfer' | 'topup',
+  // The parsed problem+json or resource body.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  answer: { status?: number; body?: any; error?: string },
+): Outcome;
+export declare function expectedBalances(initialMinor: Map<string, bigint>, ops: Iterable<Op>): Map<string, bigint>;
+export declare function historyKey(item: HistoryItem): string | undefined;
+export declare function checkInvariants(input: {
+  initialMinor: Map<string, bigint>;
+  ops: Op[];
+  observedMinor: Map<string, bigint>;
+  histories?: Map<string, HistoryItem[]>;
+  sql?: SqlFacts;
+}): Violation[];
+export declare function checkHistories(ops: Op[], histories: Map<string, HistoryItem[]>): Violation[];
+export declare function checkSqlFacts(sql: SqlFacts, ops: Op[]): Violation[];
+export declare function recoveryTimes<F extends { name: string; startedAtMs: number; affects: string }>(
+  faults: F[],
+  answers: { kind: string; sentAtMs: number; answeredAtMs: number; ok: boolean }[],
+): (F & { recoveryMs: number | undefined })[];

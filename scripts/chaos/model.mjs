@@ -1,0 +1,231 @@
+// The pure half of the chaos suite (no I/O): how a REST answer is classified,
+// the bank model built from acknowledged answers, the invariant checker and
+// the recovery-time computation. Unit-tested in test/chaos/model.test.ts.
+
+/** "10.50" -> 1050n. Money stays in integer minor units; never a float. */
+export function parseMinor(amount) {
+  const match = /^(0|[1-9][0-9]{0,14})(?:\.([0-9]{1,2}))?$/.exec(String(amount));
+  if (!match) throw new Error(`not a money amount: ${JSON.stringify(amount)}`);
+  return BigInt(match[1]) * 100n + BigInt((match[2] ?? '').padEnd(2, '0'));
+}
+
+/** 1050n -> "10.50" (negative values keep their sign, for diffs). */
+export function formatMinor(minor) {
+  const sign = minor < 0n ? '-' : '';
+  const abs = minor < 0n ? -minor : minor;
+  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
+}
+
+/**
+ * What one answer means for the request that got it.
+ * - completed: the movement happened (2xx; a replay is the same movement).
+ * - rejected: a definitive business answer; nothing moved.
+ * - unknown: no answer or a transient one (5xx, 409 in flight, 429, network): retry with the same key.
+ * - unexpected: a definitive answer the workload never provokes (400, 404, key reused):
+ *   nothing should have moved, and the run fails because the system answered wrongly.
+ * @param {'transfer' | 'topup'} kind
+ * @param {{ status?: number, body?: any, error?: string }} answer status undefined = no HTTP answer
+ * @returns {'completed' | 'rejected' | 'unknown' | 'unexpected'}
+ */
+export function classifyAnswer(kind, answer) {
+  const { status, body } = answer;
+  if (status === undefined) return 'unknown';
+  if (status === 201) return 'completed';
+  if (status === 409 || status === 429) return 'unknown';
+  if (kind === 'transfer') {
+    if (status === 422 && body?.code === 'INSUFFICIENT_FUNDS') return 'rejected';
+    return status >= 500 ? 'unknown' : 'unexpected';
+  }
+  if (status === 402) return 'rejected'; // declined: nothing charged
+  // A top-up that failed for good says so: nothing is left charged.
+  if (status === 502 && body?.charged === false) return 'rejected';
+  return status >= 500 ? 'unknown' : 'unexpected';
+}
+
+/**
+ * The model: initial balances plus every acknowledged movement, each once.
+ * @param {Map<string, bigint>} initialMinor
+ * @param {Iterable<Op>} ops
+ * @returns {Map<string, bigint>}
+ */
+export function expectedBalances(initialMinor, ops) {
+  const balances = new Map(initialMinor);
+  const add = (id, delta) => {
+    if (!balances.has(id)) throw new Error(`operation names an account outside the model: ${id}`);
+    balances.set(id, balances.get(id) + delta);
+  };
+  for (const op of ops) {
+    if (op.outcome !== 'completed') continue;
+    if (op.kind === 'transfer') {
+      add(op.from, -op.amountMinor);
+      add(op.to, op.amountMinor);
+    } else {
+      add(op.accountId, op.amountMinor);
+    }
+  }
+  return balances;
+}
+
+/** The history entries the model expects per account, keyed `${type}:${transferId|topUpId}`. */
+export function expectedHistories(ops) {
+  const byAccount = new Map();
+  const put = (accountId, key, entry) => {
+    if (!byAccount.has(accountId)) byAccount.set(accountId, new Map());
+    byAccount.get(accountId).set(key, entry);
+  };
+  for (const op of ops) {
+    if (op.outcome !== 'completed') continue;
+    if (op.kind === 'transfer') {
+      put(op.from, `transfer_out:${op.resultId}`, { op, type: 'transfer_out' });
+      put(op.to, `transfer_in:${op.resultId}`, { op, type: 'transfer_in' });
+    } else {
+      put(op.accountId, `topup:${op.resultId}`, { op, type: 'topup' });
+    }
+  }
+  return byAccount;
+}
+
+/** The key a history item is matched on, or undefined when it names nothing. */
+export function historyKey(item) {
+  const ref = item.type === 'topup' ? item.topUpId : item.transferId;
+  return ref ? `${item.type}:${ref}` : undefined;
+}
+
+/**
+ * Every invariant of the run. Each violation names the invariant, the ids and the numbers.
+ * @param {{
+ *   initialMinor: Map<string, bigint>,
+ *   ops: Op[],
+ *   observedMinor: Map<string, bigint>,
+ *   histories?: Map<string, { id: string, type: string, amount: string, transferId?: string, topUpId?: string }[]>,
+ *   sql?: SqlFacts,
+ * }} input
+ * @returns {{ invariant: string, detail: string }[]}
+ */
+export function checkInvariants({ initialMinor, ops, observedMinor, histories, sql }) {
+  const violations = [];
+  const v = (invariant, detail) => violations.push({ invariant, detail });
+  for (const op of ops) {
+    if (op.outcome === 'unknown') v('every request answered', `${op.kind} key=${op.key} never got a definitive answer (last: ${describeLast(op)})`);
+    if (op.outcome === 'unexpected') v('no unexpected answers', `${op.kind} key=${op.key} answered ${describeLast(op)}`);
+    if (op.outcome === 'completed' && !op.resultId) v('completed answers carry an id', `${op.kind} key=${op.key}`);
+    const ids = new Set(op.answers.filter((a) => a.status === 201).map((a) => a.id));
+    if (ids.size > 1) v('replays count once', `${op.kind} key=${op.key} answered 201 with different ids: ${[...ids].join(', ')}`);
+  }
+  const expected = expectedBalances(initialMinor, ops);
+  for (const [accountId, expectedMinor] of expected) {
+    const observed = observedMinor.get(accountId);
+    if (observed === undefined) v('balance equals model', `account ${accountId}: no balance read`);
+    else if (observed !== expectedMinor) {
+      v('balance equals model', `account ${accountId}: observed ${formatMinor(observed)}, model ${formatMinor(expectedMinor)} (diff ${formatMinor(observed - expectedMinor)})`);
+    }
+    if (observed !== undefined && observed < 0n) v('no negative balance', `account ${accountId}: ${formatMinor(observed)}`);
+  }
+  const sum = (values) => [...values].reduce((a, b) => a + b, 0n);
+  const toppedUp = sum(ops.filter((op) => op.kind === 'topup' && op.outcome === 'completed').map((op) => op.amountMinor));
+  const observedTotal = sum(observedMinor.values());
+  if (observedTotal !== sum(initialMinor.values()) + toppedUp) {
+    v('money conserved', `sum of balances ${formatMinor(observedTotal)} != initial ${formatMinor(sum(initialMinor.values()))} + completed top-ups ${formatMinor(toppedUp)}`);
+  }
+  if (histories) violations.push(...checkHistories(ops, histories));
+  if (sql) violations.push(...checkSqlFacts(sql, ops));
+  return violations;
+}
+
+/** Every completed operation exactly once in each party's history, and nothing else there. */
+export function checkHistories(ops, histories) {
+  const violations = [];
+  const v = (detail) => violations.push({ invariant: 'history exactly once', detail });
+  const expected = expectedHistories(ops);
+  for (const [accountId, items] of histories) {
+    const want = expected.get(accountId) ?? new Map();
+    const seen = new Map();
+    const ids = new Set();
+    for (const item of items) {
+      if (ids.has(item.id)) v(`account ${accountId}: operation id ${item.id} listed twice`);
+      ids.add(item.id);
+      const key = historyKey(item);
+      const entry = key && want.get(key);
+      if (!entry) {
+        v(`account ${accountId}: history has ${item.type} ${key ?? item.id} (${item.amount}) that no acknowledged request made`);
+        continue;
+      }
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      if (parseMinor(item.amount) !== entry.op.amountMinor) {
+        v(`account ${accountId}: ${key} amount ${item.amount}, acknowledged ${formatMinor(entry.op.amountMinor)}`);
+      }
+    }
+    for (const [key, entry] of want) {
+      const count = seen.get(key) ?? 0;
+      if (count !== 1) v(`account ${accountId}: ${key} (key=${entry.op.key}) appears ${count} times`);
+    }
+  }
+  for (const accountId of expected.keys()) {
+    if (!histories.has(accountId)) v(`account ${accountId}: history not read`);
+  }
+  return violations;
+}
+
+/**
+ * Facts read straight from PostgreSQL after the run (each optional: a table
+ * that does not exist in this version is skipped, not passed).
+ * @typedef {{
+ *   ledgerMismatches?: { accountId: string, balanceMinor: bigint, ledgerMinor: bigint }[],
+ *   totalAllAccountsMinor?: bigint,
+ *   unfinishedTopUps?: { id: string, state: string, idempotencyKey: string }[],
+ *   outboxRows?: number,
+ *   topUps?: { id: string, state: string, idempotencyKey: string, netChargedMinor: bigint, amountMinor: bigint }[],
+ * }} SqlFacts
+ */
+export function checkSqlFacts(sql, ops) {
+  const violations = [];
+  const v = (invariant, detail) => violations.push({ invariant, detail });
+  for (const m of sql.ledgerMismatches ?? []) {
+    v('ledger sums to balance', `account ${m.accountId}: balance ${formatMinor(m.balanceMinor)}, ledger ${formatMinor(m.ledgerMinor)}`);
+  }
+  if (sql.totalAllAccountsMinor !== undefined && sql.totalAllAccountsMinor !== 0n) {
+    v('double entry (all balances incl. settlement sum to 0)', `sum ${formatMinor(sql.totalAllAccountsMinor)}`);
+  }
+  for (const t of sql.unfinishedTopUps ?? []) v('nothing left pending', `top-up ${t.id} key=${t.idempotencyKey} still ${t.state}`);
+  if (sql.outboxRows) v('outbox drained', `${sql.outboxRows} events never published`);
+  const byKey = new Map(ops.filter((op) => op.kind === 'topup').map((op) => [op.key, op]));
+  for (const t of sql.topUps ?? []) {
+    const completed = t.state === 'COMPLETED';
+    if (t.netChargedMinor !== (completed ? t.amountMinor : 0n)) {
+      v('card charged only for completed top-ups', `top-up ${t.id} key=${t.idempotencyKey} ${t.state}: card left charged ${formatMinor(t.netChargedMinor)}`);
+    }
+    const op = byKey.get(t.idempotencyKey);
+    if (op && op.outcome === 'completed' && !completed) v('acknowledged top-up completed', `top-up ${t.id} key=${t.idempotencyKey} answered 201 but is ${t.state}`);
+    if (op && op.outcome === 'rejected' && completed) v('refused top-up moved nothing', `top-up ${t.id} key=${t.idempotencyKey} answered ${describeLast(op)} but is COMPLETED`);
+  }
+  return violations;
+}
+
+function describeLast(op) {
+  const last = op.answers.at(-1);
+  if (!last) return 'no attempt';
+  return last.status === undefined ? `error ${last.error}` : `${last.status}${last.code ? ` ${last.code}` : ''}`;
+}
+
+/**
+ * Recovery time of each fault: from its start until the first successful
+ * answer of the kind it affects (sent after the fault began).
+ * @param {{ name: string, startedAtMs: number, affects: string }[]} faults
+ * @param {{ kind: string, sentAtMs: number, answeredAtMs: number, ok: boolean }[]} answers sorted by answeredAtMs
+ */
+export function recoveryTimes(faults, answers) {
+  return faults.map((fault) => {
+    const first = answers.find((a) => a.ok && a.sentAtMs >= fault.startedAtMs && (fault.affects === 'any' || a.kind === fault.affects));
+    return { ...fault, recoveryMs: first ? first.answeredAtMs - fault.startedAtMs : undefined };
+  });
+}
+
+/**
+ * @typedef {{
+ *   kind: 'transfer' | 'topup', key: string, amountMinor: bigint,
+ *   from?: string, to?: string, accountId?: string,
+ *   outcome: 'completed' | 'rejected' | 'unknown' | 'unexpected',
+ *   resultId?: string,
+ *   answers: { status?: number, code?: string, id?: string, error?: string, atMs: number }[],
+ * }} Op
+ */

@@ -1,0 +1,168 @@
+// Pure unit tests of the chaos suite's model and checker: a checker that
+// passes everything proves nothing, so each invariant is shown to catch its fault.
+import { describe, expect, it } from 'vitest';
+import {
+  checkHistories,
+  checkInvariants,
+  checkSqlFacts,
+  classifyAnswer,
+  expectedBalances,
+  formatMinor,
+  parseMinor,
+  recoveryTimes,
+  type HistoryItem,
+  type Op,
+} from '../../scripts/chaos/model.mjs';
+
+const A = 'aaaaaaaa-0000-4000-8000-000000000001';
+const B = 'aaaaaaaa-0000-4000-8000-000000000002';
+const T1 = 'bbbbbbbb-0000-4000-8000-000000000001';
+const U1 = 'cccccccc-0000-4000-8000-000000000001';
+
+const initial = () =>
+  new Map([
+    [A, 10_000n],
+    [B, 10_000n],
+  ]);
+const transfer = (over: Partial<Op> = {}): Op => ({
+  kind: 'transfer',
+  key: 't1',
+  from: A,
+  to: B,
+  amountMinor: 2_500n,
+  outcome: 'completed',
+  resultId: T1,
+  answers: [{ status: 201, id: T1, atMs: 1 }],
+  ...over,
+});
+const topUp = (over: Partial<Op> = {}): Op => ({
+  kind: 'topup',
+  key: 'u1',
+  accountId: A,
+  amountMinor: 1_000n,
+  outcome: 'completed',
+  resultId: U1,
+  answers: [{ status: 201, id: U1, atMs: 2 }],
+  ...over,
+});
+const histories = (): Map<string, HistoryItem[]> =>
+  new Map([
+    [
+      A,
+      [
+        { id: 'e1', type: 'transfer_out', amount: '25.00', transferId: T1 },
+        { id: 'e2', type: 'topup', amount: '10.00', topUpId: U1 },
+      ],
+    ],
+    [B, [{ id: 'e3', type: 'transfer_in', amount: '25.00', transferId: T1 }]],
+  ]);
+
+describe('money parsing', () => {
+  it('parses and formats exact minor units', () => {
+    expect(parseMinor('10.5')).toBe(1050n);
+    expect(parseMinor('0.07')).toBe(7n);
+    expect(formatMinor(-1050n)).toBe('-10.50');
+    expect(() => parseMinor('1e3')).toThrow();
+  });
+});
+
+describe('classifyAnswer', () => {
+  it('treats 201 as completed, business refusals as rejected and 5xx/409/no answer as unknown', () => {
+    expect(classifyAnswer('transfer', { status: 201 })).toBe('completed');
+    expect(classifyAnswer('transfer', { status: 422, body: { code: 'INSUFFICIENT_FUNDS' } })).toBe('rejected');
+    expect(classifyAnswer('transfer', { status: 409 })).toBe('unknown');
+    expect(classifyAnswer('transfer', { status: 504 })).toBe('unknown');
+    expect(classifyAnswer('transfer', { error: 'ECONNREFUSED' })).toBe('unknown');
+    expect(classifyAnswer('topup', { status: 402 })).toBe('rejected');
+    expect(classifyAnswer('topup', { status: 502, body: { charged: false } })).toBe('rejected');
+    expect(classifyAnswer('topup', { status: 503, body: { code: 'TOP_UP_PENDING', charged: true } })).toBe('unknown');
+  });
+
+  it('flags answers the workload never provokes', () => {
+    expect(classifyAnswer('transfer', { status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } })).toBe('unexpected');
+    expect(classifyAnswer('transfer', { status: 404 })).toBe('unexpected');
+    expect(classifyAnswer('topup', { status: 400 })).toBe('unexpected');
+  });
+});
+
+describe('checkInvariants', () => {
+  it('passes a run whose balances and histories match the acknowledged answers', () => {
+    const ops = [transfer(), topUp(), transfer({ key: 't2', outcome: 'rejected', resultId: undefined, answers: [{ status: 422, atMs: 3 }] })];
+    const observed = expectedBalances(initial(), ops);
+    expect(observed.get(A)).toBe(8_500n);
+    expect(checkInvariants({ initialMinor: initial(), ops, observedMinor: observed, histories: histories() })).toEqual([]);
+  });
+
+  it('catches a movement that was not acknowledged, and a broken total', () => {
+    const ops = [transfer(), topUp()];
+    const observed = expectedBalances(initial(), ops);
+    observed.set(B, observed.get(B)! + 500n);
+    const invariants = checkInvariants({ initialMinor: initial(), ops, observedMinor: observed }).map((x) => x.invariant);
+    expect(invariants).toEqual(['balance equals model', 'money conserved']);
+  });
+
+  it('catches a negative balance, an unanswered request and a replay with another id', () => {
+    const ops = [
+      transfer({ amountMinor: 20_000n }),
+      transfer({ key: 't3', outcome: 'unknown', resultId: undefined, answers: [{ status: 503, atMs: 5 }] }),
+      topUp({ answers: [{ status: 201, id: U1, atMs: 1 }, { status: 201, id: T1, atMs: 2 }] }),
+    ];
+    const observed = expectedBalances(initial(), ops);
+    const invariants = checkInvariants({ initialMinor: initial(), ops, observedMinor: observed }).map((x) => x.invariant);
+    expect(invariants).toContain('no negative balance');
+    expect(invariants).toContain('every request answered');
+    expect(invariants).toContain('replays count once');
+  });
+});
+
+describe('checkHistories', () => {
+  it('catches a missing, a duplicated and an unacknowledged history entry', () => {
+    const ops = [transfer(), topUp()];
+    const h = histories();
+    h.get(B)!.length = 0; // transfer_in missing
+    h.get(A)!.push({ id: 'e9', type: 'topup', amount: '10.00', topUpId: U1 }); // duplicate
+    h.get(A)!.push({ id: 'e10', type: 'transfer_out', amount: '1.00', transferId: 'dddddddd-0000-4000-8000-000000000001' });
+    const details = checkHistories(ops, h).map((x) => x.detail);
+    expect(details.some((d) => d.includes(`transfer_in:${T1}`) && d.includes('0 times'))).toBe(true);
+    expect(details.some((d) => d.includes(`topup:${U1}`) && d.includes('2 times'))).toBe(true);
+    expect(details.some((d) => d.includes('no acknowledged request made'))).toBe(true);
+  });
+});
+
+describe('checkSqlFacts', () => {
+  it('catches a pending top-up, a card charged for a failed top-up and a ledger mismatch', () => {
+    const ops = [topUp({ outcome: 'rejected', answers: [{ status: 502, atMs: 1 }] })];
+    const violations = checkSqlFacts(
+      {
+        ledgerMismatches: [{ accountId: A, balanceMinor: 100n, ledgerMinor: 90n }],
+        totalAllAccountsMinor: 0n,
+        unfinishedTopUps: [{ id: U1, state: 'CHARGED', idempotencyKey: 'u2' }],
+        outboxRows: 0,
+        topUps: [{ id: U1, state: 'COMPLETED', idempotencyKey: 'u1', netChargedMinor: 1_000n, amountMinor: 1_000n }],
+      },
+      ops,
+    ).map((x) => x.invariant);
+    expect(violations).toEqual(['ledger sums to balance', 'nothing left pending', 'refused top-up moved nothing']);
+  });
+
+  it('catches a refunded top-up whose deposit also stayed (the card left charged is the other half)', () => {
+    const violations = checkSqlFacts(
+      { topUps: [{ id: U1, state: 'REFUNDED', idempotencyKey: 'u1', netChargedMinor: 1_000n, amountMinor: 1_000n }] },
+      [],
+    );
+    expect(violations.map((x) => x.invariant)).toEqual(['card charged only for completed top-ups']);
+  });
+});
+
+describe('recoveryTimes', () => {
+  it('measures from the fault to the first success of the affected kind sent after it', () => {
+    const faults = [{ name: 'kill bank', startedAtMs: 1_000, affects: 'transfer' }];
+    const answers = [
+      { kind: 'transfer', sentAtMs: 900, answeredAtMs: 1_100, ok: true },
+      { kind: 'topup', sentAtMs: 1_200, answeredAtMs: 1_300, ok: true },
+      { kind: 'transfer', sentAtMs: 1_500, answeredAtMs: 2_000, ok: false },
+      { kind: 'transfer', sentAtMs: 2_100, answeredAtMs: 3_400, ok: true },
+    ];
+    expect(recoveryTimes(faults, answers)[0]!.recoveryMs).toBe(2_400);
+  });
+});
