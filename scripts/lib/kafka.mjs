@@ -25,14 +25,16 @@ const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 20_000;
 const HEAP = process.env.KAFKA_HEAP_OPTS ?? '-Xms128m -Xmx512m';
 
-export const OPERATIONS_TOPIC = 'wallet.operations';
-export const OPERATIONS_DLQ_TOPIC = 'wallet.operations.dlq';
-
-/** The project's topics; partitions of wallet.operations from KAFKA_OPERATIONS_PARTITIONS (default 3). */
-export function defaultTopics(partitions = Number(process.env.KAFKA_OPERATIONS_PARTITIONS || 3)) {
+/**
+ * The project's topics (names from @wallet/contracts, loaded lazily: that
+ * package is built by the first `tsc -b`); partitions of the operations topic
+ * from KAFKA_OPERATIONS_PARTITIONS (default 3).
+ */
+export async function defaultTopics(partitions = Number(process.env.KAFKA_OPERATIONS_PARTITIONS || 3)) {
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000) {
     throw new Error(`KAFKA_OPERATIONS_PARTITIONS must be an integer 1-1000, got ${partitions}`);
   }
+  const { OPERATIONS_TOPIC, OPERATIONS_DLQ_TOPIC } = await import('@wallet/contracts');
   return [
     { name: OPERATIONS_TOPIC, partitions },
     { name: OPERATIONS_DLQ_TOPIC, partitions: 1 },
@@ -121,7 +123,8 @@ export async function ensureKafka({ dataDir, port, controllerPort, log = () => {
  * @param {string} brokers comma-separated host:port list
  * @param {{ name: string, partitions: number, replicas?: number }[]} topics
  */
-export async function ensureTopics(brokers, topics = defaultTopics()) {
+export async function ensureTopics(brokers, topics) {
+  topics ??= await defaultTopics();
   const { Admin } = await import('@platformatic/kafka');
   const admin = new Admin({ clientId: 'wallet-infra', bootstrapBrokers: brokers.split(','), timeout: 10_000, retries: 5 });
   try {

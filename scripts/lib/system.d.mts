@@ -1,0 +1,141 @@
+// Types for scripts/lib/system.mjs (the one description of the system), so
+// TypeScript tests (e2e harness, chaos suite) can launch through it.
+import type { ChildProcess } from 'node:child_process';
+
+export type PortName =
+  | 'gatewayHttp'
+  | 'bankGrpc'
+  | 'cardAdapterGrpc'
+  | 'analyticsGrpc'
+  | 'paymentGatewayMockHttp'
+  | 'bankOps'
+  | 'cardAdapterOps'
+  | 'analyticsOps'
+  | 'postgres'
+  | 'kafka'
+  | 'kafkaController';
+export type Ports = Record<PortName, number>;
+export type ServiceKey = 'bank' | 'paymentGatewayMock' | 'analytics' | 'cardAdapter' | 'gateway';
+
+export declare const DEFAULT_PORTS: Readonly<Ports>;
+export declare const PORT_LABELS: Readonly<Record<PortName, string>>;
+export declare const SERVICE_KEYS: ServiceKey[];
+export declare const SERVICE_NAMES: Readonly<Record<ServiceKey, string>>;
+export declare function portsFor(options?: { base?: number }): Ports;
+export declare function freePorts(): Promise<Ports>;
+export declare function entryOf(name: string): string;
+export declare function defaultTopics(): Promise<Topics>;
+export declare function waitReady(url: string, options?: { timeoutMs?: number; intervalMs?: number; isDead?: () => boolean }): Promise<void>;
+
+export interface Topics {
+  operations: string;
+  dlq: string;
+}
+
+export interface InfraEnv {
+  DATABASE_URL: string;
+  KAFKA_BROKERS: string;
+  CLICKHOUSE_URL?: string;
+}
+
+export interface DescribeOptions {
+  infraEnv: InfraEnv;
+  ports: Ports;
+  /** Service keys to include (default: all; optional ones when their workspace exists). */
+  include?: ServiceKey[];
+  topics?: Topics;
+  kafkaGroupId?: string;
+  chdbPath?: string;
+  /** Set for every service (NODE_ENV, LOG_LEVEL). */
+  commonEnv?: Record<string, string>;
+  /** Extra env per service. */
+  env?: Partial<Record<ServiceKey, Record<string, string>>>;
+}
+
+export interface ServiceSpec {
+  key: ServiceKey;
+  name: string;
+  entry: string;
+  dependsOn: ServiceKey[];
+  /** Role -> port: grpc/http and ops (readiness, metrics). */
+  ports: Record<string, number>;
+  readyUrl: string;
+  env: Record<string, string>;
+}
+
+export interface SystemDescription {
+  ports: Ports;
+  topics: Topics;
+  services: ServiceSpec[];
+  baseUrl: string;
+  bankGrpcAddress: string;
+}
+
+export declare function describeSystem(options: DescribeOptions): Promise<SystemDescription>;
+
+export interface RestartPolicy {
+  delayMsMin: number;
+  delayMsMax: number;
+  crashesMax: number;
+  windowMs: number;
+}
+
+export interface SystemEvent {
+  type: 'ready' | 'crashed' | 'restarting' | 'not-ready' | 'give-up' | 'exited' | 'stopped';
+  key: ServiceKey;
+  name: string;
+  pid?: number;
+  exit?: number | string | null;
+  delayMs?: number;
+  crashesInWindow?: number;
+  windowMs?: number;
+  restarted?: boolean;
+  error?: string;
+}
+
+export interface RunOptions {
+  /** Output of each service appended to <logDir>/<name>.log instead of piped. */
+  logDir?: string;
+  /** Piped output, line by line (also kept in handle.logs, last 2,000 lines). */
+  onLine?: (key: ServiceKey, line: string) => void;
+  nodeArgs?: (key: ServiceKey) => string[];
+  readyTimeoutMs?: number;
+  /** Supervise: restart a crashed service with backoff, give up when it keeps crashing. */
+  restartPolicy?: RestartPolicy | null;
+  onEvent?: (event: SystemEvent) => void;
+}
+
+export interface ServiceHandle extends ServiceSpec {
+  /** Current pid while running. */
+  readonly pid: number | undefined;
+  /** The latest process (set once started). */
+  readonly child: ChildProcess;
+  readonly logs: string[];
+  readonly logPath: string | undefined;
+  readonly startedAtMs: number | undefined;
+  /** Spawns and waits until ready; resolves with the pid. */
+  start(): Promise<number | undefined>;
+  waitReady(): Promise<void>;
+  /** Deliberate stop (never restarted): SIGTERM, SIGKILL after graceMs. */
+  stop(options?: { graceMs?: number }): Promise<number | string | null | undefined>;
+  /** SIGKILL (a crash; a supervised system restarts it). */
+  kill(): Promise<number | string | null | undefined>;
+  /** Stop, merge extraEnv, start, wait ready; resolves with the new pid. */
+  restart(extraEnv?: Record<string, string>): Promise<number | undefined>;
+}
+
+export interface RunningSystem {
+  description: SystemDescription;
+  services: Partial<Record<ServiceKey, ServiceHandle>>;
+  ports: Ports;
+  baseUrl: string;
+  start(key: ServiceKey): Promise<number | undefined>;
+  startAll(): Promise<void>;
+  restart(key: ServiceKey, extraEnv?: Record<string, string>): Promise<number | undefined>;
+  kill(key: ServiceKey): Promise<number | string | null | undefined>;
+  /** Dependants first, layer by layer, within timeoutMs overall. */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+export declare function createSystem(description: SystemDescription, options?: RunOptions): RunningSystem;
+export declare function startSystem(options: DescribeOptions & RunOptions): Promise<RunningSystem>;

@@ -1,0 +1,268 @@
+// The one description of the wallet as a set of processes: which services
+// exist, their entry files, the ports they listen on, the environment each
+// needs (every variable NAME a launcher passes lives here and only here), their
+// readiness URLs and their start order. `npm start`, the end-to-end harness,
+// the bench and the chaos suite all launch through this module.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './infra.mjs';
+import { root } from './paths.mjs';
+import { createSystem } from './system-run.mjs';
+
+export { createSystem, waitReady } from './system-run.mjs';
+
+/** Ports of a default local run (README, compose and each service's config defaults agree). */
+export const DEFAULT_PORTS = Object.freeze({
+  gatewayHttp: 8080,
+  bankGrpc: 50051,
+  cardAdapterGrpc: 50052,
+  analyticsGrpc: 50053,
+  bankOps: 9101,
+  cardAdapterOps: 9102,
+  analyticsOps: 9103,
+  paymentGatewayMockHttp: 9104,
+  postgres: 5432,
+  kafka: 9092,
+  kafkaController: 9093,
+});
+
+/** With a port base B (`--port-base`), every port is B + its offset: many runs side by side. */
+const PORT_OFFSETS = Object.freeze({
+  gatewayHttp: 0,
+  bankGrpc: 1,
+  cardAdapterGrpc: 2,
+  analyticsGrpc: 3,
+  paymentGatewayMockHttp: 4,
+  bankOps: 5,
+  cardAdapterOps: 6,
+  analyticsOps: 7,
+  postgres: 10,
+  kafka: 11,
+  kafkaController: 12,
+});
+
+/** What listens on each port, for error messages. */
+export const PORT_LABELS = Object.freeze({
+  gatewayHttp: 'api-gateway REST',
+  bankGrpc: 'bank-service gRPC',
+  cardAdapterGrpc: 'bank-card-adapter gRPC',
+  analyticsGrpc: 'analytics-service gRPC',
+  paymentGatewayMockHttp: 'payment-gateway-mock HTTP',
+  bankOps: 'bank-service ops (/readyz, /metrics)',
+  cardAdapterOps: 'bank-card-adapter ops (/readyz, /metrics)',
+  analyticsOps: 'analytics-service ops (/readyz, /metrics)',
+  postgres: 'PostgreSQL',
+  kafka: 'Kafka broker',
+  kafkaController: 'Kafka controller',
+});
+
+export const PORT_BASE_MIN = 1024;
+export const PORT_BASE_MAX = 65_535 - 20;
+
+/** The ports of one run: defaults, or base + offset. */
+export function portsFor({ base } = {}) {
+  if (base === undefined) return { ...DEFAULT_PORTS };
+  if (!Number.isInteger(base) || base < PORT_BASE_MIN || base > PORT_BASE_MAX) {
+    throw new Error(`port base must be an integer ${PORT_BASE_MIN}-${PORT_BASE_MAX}, got ${base}`);
+  }
+  return Object.fromEntries(Object.entries(PORT_OFFSETS).map(([name, offset]) => [name, base + offset]));
+}
+
+/** Every port on a free loopback port (tests, bench). */
+export async function freePorts() {
+  const ports = {};
+  const taken = new Set();
+  for (const name of Object.keys(DEFAULT_PORTS)) {
+    // The kernel may hand a just-closed port out again: keep them distinct.
+    let port = await freePort();
+    for (let attempt = 0; taken.has(port) && attempt < 20; attempt += 1) port = await freePort();
+    taken.add(port);
+    ports[name] = port;
+  }
+  return ports;
+}
+
+const local = (port) => `127.0.0.1:${port}`;
+
+/**
+ * The services in start order. `env(ctx)` returns the variables a launcher
+ * sets; each service's src/config.ts documents them and their defaults.
+ * `optional` services run only when their workspace exists.
+ */
+const SERVICES = [
+  {
+    key: 'bank',
+    name: 'bank-service',
+    dependsOn: [],
+    ports: { grpc: 'bankGrpc', ops: 'bankOps' },
+    env: (c) => ({
+      DATABASE_URL: c.infra.DATABASE_URL,
+      KAFKA_BROKERS: c.infra.KAFKA_BROKERS,
+      BANK_GRPC_PORT: String(c.ports.bankGrpc),
+      BANK_OPS_PORT: String(c.ports.bankOps),
+      BANK_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
+    }),
+  },
+  {
+    key: 'paymentGatewayMock',
+    name: 'payment-gateway-mock',
+    optional: true,
+    dependsOn: [],
+    ports: { http: 'paymentGatewayMockHttp', ops: 'paymentGatewayMockHttp' },
+    env: (c) => ({
+      DATABASE_URL: c.infra.DATABASE_URL,
+      PAYMENT_GATEWAY_MOCK_HTTP_PORT: String(c.ports.paymentGatewayMockHttp),
+    }),
+  },
+  {
+    key: 'analytics',
+    name: 'analytics-service',
+    dependsOn: [],
+    ports: { grpc: 'analyticsGrpc', ops: 'analyticsOps' },
+    env: (c) => ({
+      KAFKA_BROKERS: c.infra.KAFKA_BROKERS,
+      ...(c.infra.CLICKHOUSE_URL ? { CLICKHOUSE_URL: c.infra.CLICKHOUSE_URL } : {}),
+      ANALYTICS_GRPC_PORT: String(c.ports.analyticsGrpc),
+      ANALYTICS_OPS_PORT: String(c.ports.analyticsOps),
+      ANALYTICS_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
+      ANALYTICS_KAFKA_DLQ_TOPIC: c.topics.dlq,
+      ...(c.kafkaGroupId ? { ANALYTICS_KAFKA_GROUP_ID: c.kafkaGroupId } : {}),
+      ...(c.chdbPath ? { ANALYTICS_CHDB_PATH: c.chdbPath } : {}),
+    }),
+  },
+  {
+    key: 'cardAdapter',
+    name: 'bank-card-adapter',
+    dependsOn: ['bank', 'paymentGatewayMock'],
+    ports: { grpc: 'cardAdapterGrpc', ops: 'cardAdapterOps' },
+    env: (c) => ({
+      DATABASE_URL: c.infra.DATABASE_URL,
+      CARD_ADAPTER_GRPC_PORT: String(c.ports.cardAdapterGrpc),
+      CARD_ADAPTER_OPS_PORT: String(c.ports.cardAdapterOps),
+      CARD_ADAPTER_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
+      ...(c.included.has('paymentGatewayMock')
+        ? { CARD_ADAPTER_PAYMENT_GATEWAY_URL: `http://${local(c.ports.paymentGatewayMockHttp)}` }
+        : {}),
+    }),
+  },
+  {
+    key: 'gateway',
+    name: 'api-gateway',
+    dependsOn: ['bank', 'cardAdapter', 'analytics'],
+    ports: { http: 'gatewayHttp', ops: 'gatewayHttp' },
+    env: (c) => ({
+      GATEWAY_HTTP_HOST: '127.0.0.1',
+      GATEWAY_HTTP_PORT: String(c.ports.gatewayHttp),
+      GATEWAY_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
+      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: local(c.ports.cardAdapterGrpc),
+      GATEWAY_ANALYTICS_GRPC_ADDRESS: local(c.ports.analyticsGrpc),
+    }),
+  },
+];
+
+/**
+ * Old (unprefixed) names of variables whose service has not yet moved to its
+ * prefix: set alongside the new name until the rename lands (zod ignores the
+ * name a service does not read). Empty once every service is renamed.
+ */
+const LEGACY_NAMES = {
+  cardAdapter: {
+    CARD_ADAPTER_GRPC_PORT: 'GRPC_PORT',
+    CARD_ADAPTER_OPS_PORT: 'OPS_PORT',
+    CARD_ADAPTER_BANK_GRPC_ADDRESS: 'BANK_GRPC_ADDRESS',
+    CARD_ADAPTER_PAYMENT_GATEWAY_URL: 'PAYMENT_GATEWAY_URL',
+  },
+  gateway: {
+    GATEWAY_HTTP_HOST: 'HTTP_HOST',
+    GATEWAY_HTTP_PORT: 'HTTP_PORT',
+    GATEWAY_BANK_GRPC_ADDRESS: 'BANK_GRPC_ADDRESS',
+    GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: 'CARD_ADAPTER_GRPC_ADDRESS',
+    GATEWAY_ANALYTICS_GRPC_ADDRESS: 'ANALYTICS_GRPC_ADDRESS',
+  },
+};
+
+function withLegacyNames(key, env) {
+  const legacy = LEGACY_NAMES[key] ?? {};
+  const out = { ...env };
+  for (const [name, value] of Object.entries(env)) if (legacy[name]) out[legacy[name]] = value;
+  return out;
+}
+
+/** Entry file (built) of a service. */
+export const entryOf = (name) => join(root, 'services', name, 'dist', 'main.js');
+const workspaceExists = (name) => existsSync(join(root, 'services', name, 'package.json'));
+
+/** Service keys, in start order. */
+export const SERVICE_KEYS = SERVICES.map((s) => s.key);
+/** Service key -> workspace name. */
+export const SERVICE_NAMES = Object.freeze(Object.fromEntries(SERVICES.map((s) => [s.key, s.name])));
+
+/** Kafka topics of the system; names come from @wallet/contracts (loaded lazily: built on first `tsc -b`). */
+export async function defaultTopics() {
+  const { OPERATIONS_TOPIC, OPERATIONS_DLQ_TOPIC } = await import('@wallet/contracts');
+  return { operations: OPERATIONS_TOPIC, dlq: OPERATIONS_DLQ_TOPIC };
+}
+
+/**
+ * @param {{
+ *   infraEnv: { DATABASE_URL: string, KAFKA_BROKERS: string, CLICKHOUSE_URL?: string },
+ *   ports: Record<string, number>,
+ *   include?: string[],            // service keys (default: all; optional ones when present)
+ *   topics?: { operations: string, dlq: string },
+ *   kafkaGroupId?: string, chdbPath?: string,
+ *   commonEnv?: Record<string, string>,               // set for every service (NODE_ENV, LOG_LEVEL)
+ *   env?: Record<string, Record<string, string>>,     // extra env per service key
+ * }} options
+ */
+export async function describeSystem(options) {
+  const { infraEnv, ports } = options;
+  const wanted = options.include ?? SERVICES.filter((s) => !s.optional || workspaceExists(s.name)).map((s) => s.key);
+  for (const key of wanted) if (!SERVICE_KEYS.includes(key)) throw new Error(`unknown service "${key}" (known: ${SERVICE_KEYS.join(', ')})`);
+  const included = new Set(wanted);
+  const ctx = {
+    infra: infraEnv,
+    ports,
+    included,
+    topics: options.topics ?? (await defaultTopics()),
+    kafkaGroupId: options.kafkaGroupId,
+    chdbPath: options.chdbPath,
+  };
+  const services = SERVICES.filter((s) => included.has(s.key)).map((s) => {
+    const dependsOn = s.dependsOn.filter((d) => included.has(d));
+    const opsPort = ports[s.ports.ops];
+    // The gateway's /readyz checks every backend; without all of them, it is
+    // ready when it serves (/healthz).
+    const readyPath = s.dependsOn.length === dependsOn.length || s.key !== 'gateway' ? '/readyz' : '/healthz';
+    return {
+      key: s.key,
+      name: s.name,
+      entry: entryOf(s.name),
+      dependsOn,
+      ports: Object.fromEntries(Object.entries(s.ports).map(([role, portName]) => [role, ports[portName]])),
+      readyUrl: `http://127.0.0.1:${opsPort}${readyPath}`,
+      env: withLegacyNames(s.key, { ...options.commonEnv, ...s.env(ctx), ...options.env?.[s.key] }),
+    };
+  });
+  return {
+    ports,
+    topics: ctx.topics,
+    services,
+    baseUrl: `http://127.0.0.1:${ports.gatewayHttp}`,
+    bankGrpcAddress: local(ports.bankGrpc),
+  };
+}
+
+/**
+ * Describes and starts the services (in dependency order, each gated on its
+ * readiness). Options: those of describeSystem and of createSystem.
+ */
+export async function startSystem(options) {
+  const system = createSystem(await describeSystem(options), options);
+  try {
+    await system.startAll();
+  } catch (error) {
+    await system.stop().catch(() => {});
+    throw error;
+  }
+  return system;
+}
