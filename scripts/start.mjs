@@ -47,9 +47,9 @@ function services(env) {
       script: 'services/bank-card-adapter/dist/main.js',
       ready: `http://127.0.0.1:${env.CARD_ADAPTER_OPS_PORT}/readyz`,
       env: {
-        GRPC_PORT: env.CARD_ADAPTER_GRPC_PORT,
-        OPS_PORT: env.CARD_ADAPTER_OPS_PORT,
-        BANK_GRPC_ADDRESS: `127.0.0.1:${env.BANK_GRPC_PORT}`,
+        CARD_ADAPTER_GRPC_PORT: env.CARD_ADAPTER_GRPC_PORT,
+        CARD_ADAPTER_OPS_PORT: env.CARD_ADAPTER_OPS_PORT,
+        CARD_ADAPTER_BANK_GRPC_ADDRESS: `127.0.0.1:${env.BANK_GRPC_PORT}`,
       },
     },
     {

@@ -261,9 +261,9 @@ export async function startSystem(options) {
       'cardAdapter',
       {
         DATABASE_URL: databaseUrl,
-        GRPC_PORT: String(ports.cardGrpc),
-        OPS_PORT: String(ports.cardOps),
-        BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
+        CARD_ADAPTER_GRPC_PORT: String(ports.cardGrpc),
+        CARD_ADAPTER_OPS_PORT: String(ports.cardOps),
+        CARD_ADAPTER_BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
       },
       `http://127.0.0.1:${ports.cardOps}/readyz`,
     );

@@ -1,22 +1,19 @@
-// Starts the real system as separate processes (built dist/main.js of each
-// service) against the test PostgreSQL / Kafka, on free loopback ports, and
-// talks to it only over REST.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contractPaths } from '@wallet/contracts';
+import { createOpenApiResponseValidator, createTestDatabase, createTopics, type TestDatabase } from '@wallet/testkit';
 import {
-  createOpenApiResponseValidator,
-  createTestDatabase,
-  createTopics,
-  freePort,
-  startService,
-  waitForHttpOk,
-  type ServiceProcess,
-  type TestDatabase,
-} from '@wallet/testkit';
+  createSystem,
+  defaultTopics,
+  describeSystem,
+  freePorts,
+  type Ports,
+  type ServiceHandle,
+  type ServiceKey,
+} from '../../scripts/lib/system.mjs';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const mainOf = (service: string) => join(root, 'services', service, 'dist', 'main.js');
 
 export interface SystemOptions {
   /** Which services to start besides bank-service and api-gateway. */
@@ -25,7 +22,7 @@ export interface SystemOptions {
   /** Kafka bootstrap servers (default: KAFKA_BROKERS of the test run). */
   kafkaBrokers?: string;
   /** Extra env per service. */
-  env?: Partial<Record<'bank' | 'gateway' | 'analytics' | 'cardAdapter', Record<string, string>>>;
+  env?: Partial<Record<ServiceKey, Record<string, string>>>;
 }
 
 export interface RunningSystem {
@@ -33,120 +30,73 @@ export interface RunningSystem {
   db: TestDatabase;
   topic: string;
   kafkaBrokers: string;
-  ports: Record<string, number>;
-  processes: Record<string, ServiceProcess>;
+  ports: Ports;
+  processes: Partial<Record<ServiceKey, ServiceHandle>>;
   /** Restarts one service with the same configuration (after stop or kill). */
-  restart(name: string): Promise<void>;
+  restart(name: ServiceKey): Promise<void>;
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the real system as separate processes (built dist/main.js of each
+ * service, launched through scripts/lib/system.mjs) against the test
+ * PostgreSQL / Kafka, on free loopback ports, with a private topic, consumer
+ * group and chDB folder; tests talk to it only over REST.
+ */
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
   const db = await createTestDatabase('e2e');
   const suffix = db.name.slice(-12);
-  const topic = `wallet.operations.${suffix}`;
-  const ports = {
-    bankGrpc: await freePort(),
-    bankOps: await freePort(),
-    analyticsGrpc: await freePort(),
-    analyticsOps: await freePort(),
-    cardGrpc: await freePort(),
-    cardOps: await freePort(),
-    http: await freePort(),
-  };
+  const contractTopics = await defaultTopics();
+  const topics = { operations: `${contractTopics.operations}.${suffix}`, dlq: `${contractTopics.operations}.${suffix}.dlq` };
   const kafka = options.kafkaBrokers ?? process.env.KAFKA_BROKERS ?? '';
   if (kafka) {
     await createTopics(
       [
-        { name: topic, partitions: 3 },
-        { name: `${topic}.dlq`, partitions: 1 },
+        { name: topics.operations, partitions: 3 },
+        { name: topics.dlq, partitions: 1 },
       ],
       kafka.split(','),
     );
   }
-  const specs: Record<string, { service: string; env: Record<string, string>; ready: string }> = {
-    bank: {
-      service: 'bank-service',
-      env: {
-        DATABASE_URL: db.url,
-        BANK_GRPC_PORT: String(ports.bankGrpc),
-        BANK_OPS_PORT: String(ports.bankOps),
-        KAFKA_BROKERS: kafka,
-        BANK_KAFKA_OPERATIONS_TOPIC: topic,
-        ...options.env?.bank,
-      },
-      ready: `http://127.0.0.1:${ports.bankOps}/readyz`,
-    },
-  };
-  if (options.analytics) {
-    specs.analytics = {
-      service: 'analytics-service',
-      env: {
-        ANALYTICS_GRPC_PORT: String(ports.analyticsGrpc),
-        ANALYTICS_OPS_PORT: String(ports.analyticsOps),
-        KAFKA_BROKERS: kafka,
-        ANALYTICS_KAFKA_OPERATIONS_TOPIC: topic,
-        ANALYTICS_KAFKA_DLQ_TOPIC: `${topic}.dlq`,
-        ANALYTICS_KAFKA_GROUP_ID: `analytics-${suffix}`,
-        ANALYTICS_CHDB_PATH: join(root, '.data', 'test-chdb', suffix),
-        ...options.env?.analytics,
-      },
-      ready: `http://127.0.0.1:${ports.analyticsOps}/readyz`,
-    };
-  }
+  const include: ServiceKey[] = ['bank'];
+  if (options.analytics) include.push('analytics');
   if (options.cardAdapter) {
-    specs.cardAdapter = {
-      service: 'bank-card-adapter',
-      env: {
-        DATABASE_URL: db.url,
-        GRPC_PORT: String(ports.cardGrpc),
-        OPS_PORT: String(ports.cardOps),
-        BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
-        ...options.env?.cardAdapter,
-      },
-      ready: `http://127.0.0.1:${ports.cardOps}/readyz`,
-    };
+    // The card adapter talks to the payment gateway mock over HTTP when it exists as its own service.
+    if (existsSync(join(root, 'services', 'payment-gateway-mock', 'package.json'))) include.push('paymentGatewayMock');
+    include.push('cardAdapter');
   }
-  specs.gateway = {
-    service: 'api-gateway',
-    env: {
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(ports.http),
-      BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
-      ANALYTICS_GRPC_ADDRESS: `127.0.0.1:${ports.analyticsGrpc}`,
-      CARD_ADAPTER_GRPC_ADDRESS: `127.0.0.1:${ports.cardGrpc}`,
-      ...options.env?.gateway,
-    },
-    ready: `http://127.0.0.1:${ports.http}/healthz`,
-  };
-
-  const processes: Record<string, ServiceProcess> = {};
-  const start = async (name: string) => {
-    const spec = specs[name]!;
-    const proc = startService(spec.service, mainOf(spec.service), spec.env);
-    processes[name] = proc;
-    try {
-      await waitForHttpOk(spec.ready, 60_000);
-    } catch (error) {
-      throw new Error(`${spec.service} did not become ready: ${(error as Error).message}\n${proc.logs.slice(-30).join('\n')}`);
-    }
-  };
+  include.push('gateway');
+  const description = await describeSystem({
+    infraEnv: { DATABASE_URL: db.url, KAFKA_BROKERS: kafka },
+    ports: await freePorts(),
+    include,
+    topics,
+    kafkaGroupId: `analytics-${suffix}`,
+    chdbPath: join(root, '.data', 'test-chdb', suffix),
+    commonEnv: { NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_SERVICE_LOG_LEVEL ?? 'warn' },
+    env: options.env,
+  });
+  const run = createSystem(description, {
+    readyTimeoutMs: 60_000,
+    onLine: process.env.TEST_SERVICE_LOGS === '1' ? (key, line) => process.stderr.write(`[${key}] ${line}\n`) : undefined,
+  });
   const system: RunningSystem = {
-    baseUrl: `http://127.0.0.1:${ports.http}`,
+    baseUrl: description.baseUrl,
     db,
-    topic,
+    topic: topics.operations,
     kafkaBrokers: kafka,
-    ports,
-    processes,
-    restart: (name) => start(name),
+    ports: description.ports,
+    processes: run.services,
+    restart: async (name) => {
+      await run.restart(name);
+    },
     stop: async () => {
-      for (const name of ['gateway', 'cardAdapter', 'analytics', 'bank']) {
-        await processes[name]?.stop();
-      }
+      await run.stop({ timeoutMs: 15_000 });
       await db.drop();
     },
   };
   try {
-    for (const name of Object.keys(specs)) await start(name);
+    await run.startAll();
   } catch (error) {
     await system.stop().catch(() => {});
     throw error;

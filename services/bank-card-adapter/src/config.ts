@@ -1,4 +1,4 @@
-import { env, parseAmountMinor } from '@wallet/platform';
+import { ConfigError, env, parseAmountMinor } from '@wallet/platform';
 import { z } from 'zod';
 
 /** A decimal amount such as "10000.00", validated and kept as a string (parsed to minor units below). */
@@ -14,82 +14,108 @@ const decimalAmount = (fallback: string) =>
       }
     }, 'must be a positive decimal amount with at most two decimals, e.g. "10000.00"');
 
-/** Probability 0..1 (not money: a simulation knob of the mock gateway). */
-const rate = (fallback: number) => z.coerce.number().min(0).max(1).default(fallback);
+/** Crash points of the saga where WALLET_TEST_CRASH_POINT makes the process kill itself. */
+export const CRASH_POINTS = ['after_charge_recorded', 'before_charge_recorded', 'after_refund_decided', 'after_deposit_applied'] as const;
+
+/** The fingerprint secret's local default: accepted only when NODE_ENV is development or test (or unset). */
+export const DEVELOPMENT_FINGERPRINT_SECRET = 'local-dev-card-fingerprint-secret';
 
 /**
  * Every environment variable the bank-card-adapter reads, with a default that
  * works locally. Exported so the compose check can compare it with compose files.
  */
 export const configSchema = z.object({
+  NODE_ENV: z.string().default('development'),
   LOG_LEVEL: env.logLevel(),
-  GRPC_HOST: env.host('127.0.0.1'),
-  GRPC_PORT: env.port(50052),
-  OPS_HOST: env.host('127.0.0.1'),
-  OPS_PORT: env.port(9102),
+  CARD_ADAPTER_GRPC_HOST: env.host('127.0.0.1'),
+  CARD_ADAPTER_GRPC_PORT: env.port(50052),
+  CARD_ADAPTER_OPS_HOST: env.host('127.0.0.1'),
+  CARD_ADAPTER_OPS_PORT: env.port(9102),
   DATABASE_URL: env.string('postgres://postgres:postgres@127.0.0.1:5432/card_adapter'),
-  DB_POOL_MAX: env.int(10, 1, 100),
-  DB_STATEMENT_TIMEOUT_MS: env.int(5_000, 100, 60_000),
-  MIGRATE_ON_START: env.bool(true),
+  CARD_ADAPTER_DATABASE_CONNECTIONS_MAX: env.int(10, 1, 100),
+  CARD_ADAPTER_DATABASE_STATEMENT_TIMEOUT_MS: env.int(5_000, 100, 60_000),
+  CARD_ADAPTER_MIGRATE_ON_START: env.bool(true),
 
-  BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
-  /** Deadline of every bank call (GetBalance, DepositMoney). */
-  BANK_TIMEOUT_MS: env.int(3_000, 50, 60_000),
+  CARD_ADAPTER_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
+  /** Deadline of every bank call (GetBalance, DepositMoney, GetDeposit). */
+  CARD_ADAPTER_BANK_TIMEOUT_MS: env.int(3_000, 50, 60_000),
 
-  /** When set, the payment gateway is reached over HTTP (e.g. the mock server); otherwise the mock runs in-process. */
-  PAYMENT_GATEWAY_URL: z.url().optional(),
+  /** The payment gateway (locally: services/payment-gateway-mock), always reached over HTTP. */
+  CARD_ADAPTER_PAYMENT_GATEWAY_URL: z.url().optional(),
   /** Deadline of every payment gateway call. */
-  PAYMENT_GATEWAY_TIMEOUT_MS: env.int(5_000, 50, 120_000),
-  /** In-process mock only: simulated latency and failure rate (0 = deterministic), seeded RNG. */
-  MOCK_GATEWAY_LATENCY_MS: env.int(0, 0, 60_000),
-  MOCK_GATEWAY_FAILURE_RATE: rate(0),
-  MOCK_GATEWAY_SEED: env.int(42, 0, 2 ** 31 - 1),
+  CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: env.int(5_000, 50, 120_000),
 
-  /** Keyed hash of card numbers for idempotency comparisons; change it in every real deployment. */
-  CARD_FINGERPRINT_SECRET: z.string().min(16).default('local-dev-card-fingerprint-secret'),
+  /**
+   * Keyed hash of card numbers for idempotency comparisons. No default outside
+   * development: a production deployment must set its own (toConfig checks).
+   */
+  CARD_ADAPTER_CARD_FINGERPRINT_SECRET: z.string().min(16).optional(),
 
-  TOP_UP_MIN_AMOUNT: decimalAmount('1.00'),
-  TOP_UP_MAX_AMOUNT: decimalAmount('10000.00'),
+  CARD_ADAPTER_TOP_UP_AMOUNT_MIN: decimalAmount('1.00'),
+  CARD_ADAPTER_TOP_UP_AMOUNT_MAX: decimalAmount('10000.00'),
 
   /** Charge attempts per request (same idempotency key) when the outcome is unknown or the gateway fails. */
-  CHARGE_ATTEMPTS: env.int(2, 1, 10),
+  CARD_ADAPTER_CHARGE_ATTEMPTS_MAX: env.int(2, 1, 10),
   /** After this long without an answer, a charge the gateway has no record of is known never to have happened. */
-  CHARGE_RESOLUTION_GRACE_MS: env.int(10_000, 0, 3_600_000),
-  DEPOSIT_ATTEMPTS: env.int(4, 1, 20),
-  DEPOSIT_RETRY_BUDGET_MS: env.int(10_000, 0, 300_000),
-  REFUND_ATTEMPTS: env.int(3, 1, 20),
-  RETRY_BASE_DELAY_MS: env.int(100, 1, 10_000),
-  RETRY_MAX_DELAY_MS: env.int(2_000, 1, 60_000),
+  CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: env.int(10_000, 0, 3_600_000),
+  CARD_ADAPTER_DEPOSIT_ATTEMPTS_MAX: env.int(4, 1, 20),
+  /** How long one run keeps retrying a deposit before it asks the bank (GetDeposit) or leaves it to recovery. */
+  CARD_ADAPTER_DEPOSIT_RETRY_MS_MAX: env.int(10_000, 0, 300_000),
+  CARD_ADAPTER_REFUND_ATTEMPTS_MAX: env.int(3, 1, 20),
+  CARD_ADAPTER_RETRY_DELAY_MS_MIN: env.int(100, 1, 10_000),
+  CARD_ADAPTER_RETRY_DELAY_MS_MAX: env.int(2_000, 1, 60_000),
+  /** Longest pause between two recovery attempts of one top-up whose deposit outcome is unknown (durable backoff). */
+  CARD_ADAPTER_RECOVERY_DELAY_MS_MAX: env.int(60_000, 10, 3_600_000),
   /** Added to a step's deadline to form the lease that keeps other replicas off a top-up. */
-  LEASE_MARGIN_MS: env.int(2_000, 100, 60_000),
+  CARD_ADAPTER_LEASE_MARGIN_MS: env.int(2_000, 100, 60_000),
 
-  RECOVERY_ENABLED: env.bool(true),
-  RECOVERY_INTERVAL_MS: env.int(5_000, 50, 3_600_000),
-  RECOVERY_BATCH_SIZE: env.int(50, 1, 1_000),
+  CARD_ADAPTER_RECOVERY_ENABLED: env.bool(true),
+  CARD_ADAPTER_RECOVERY_INTERVAL_MS: env.int(5_000, 50, 3_600_000),
+  CARD_ADAPTER_RECOVERY_BATCH_SIZE_MAX: env.int(50, 1, 1_000),
+  /** Failed top-ups younger than this are re-checked at the gateway for a charge that landed late. */
+  CARD_ADAPTER_RECONCILIATION_WINDOW_MS: env.int(86_400_000, 1_000, 30 * 86_400_000),
+  CARD_ADAPTER_RECONCILIATION_BATCH_SIZE_MAX: env.int(20, 1, 1_000),
 
-  SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
-  /** Test hook: the process kills itself (SIGKILL) at this point of the saga. Never set in production. */
-  TEST_CRASH_POINT: z.enum(['none', 'after_charge_recorded', 'before_charge_recorded', 'after_refund_decided']).default('none'),
+  CARD_ADAPTER_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
+  /** Test hook: the process kills itself (SIGKILL) at this point of the saga. Refused when NODE_ENV=production. */
+  WALLET_TEST_CRASH_POINT: env.testHook(CRASH_POINTS),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
 
-/** Config with amounts converted to exact minor units. */
+/** Config with amounts converted to exact minor units and the fingerprint secret resolved. */
 export interface Config extends RawConfig {
-  topUpMinAmountMinor: bigint;
-  topUpMaxAmountMinor: bigint;
+  topUpAmountMinorMin: bigint;
+  topUpAmountMinorMax: bigint;
+  cardFingerprintSecret: string;
 }
 
-export class InvalidLimitsError extends Error {}
+/** A configuration that passes the schema but is inconsistent; a ConfigError, so main handles it alike. */
+export class InvalidLimitsError extends ConfigError {
+  constructor(problem: string) {
+    super([problem]);
+    this.name = 'InvalidLimitsError';
+  }
+}
+
+/** Environments where the built-in fingerprint secret is acceptable. */
+const DEVELOPMENT_ENVIRONMENTS = new Set(['development', 'test']);
 
 export function toConfig(raw: RawConfig): Config {
-  const topUpMinAmountMinor = parseAmountMinor(raw.TOP_UP_MIN_AMOUNT);
-  const topUpMaxAmountMinor = parseAmountMinor(raw.TOP_UP_MAX_AMOUNT);
-  if (topUpMinAmountMinor > topUpMaxAmountMinor) {
-    throw new InvalidLimitsError('TOP_UP_MIN_AMOUNT: must not exceed TOP_UP_MAX_AMOUNT');
+  const topUpAmountMinorMin = parseAmountMinor(raw.CARD_ADAPTER_TOP_UP_AMOUNT_MIN);
+  const topUpAmountMinorMax = parseAmountMinor(raw.CARD_ADAPTER_TOP_UP_AMOUNT_MAX);
+  if (topUpAmountMinorMin > topUpAmountMinorMax) {
+    throw new InvalidLimitsError('CARD_ADAPTER_TOP_UP_AMOUNT_MIN: must not exceed CARD_ADAPTER_TOP_UP_AMOUNT_MAX');
   }
-  if (raw.RETRY_BASE_DELAY_MS > raw.RETRY_MAX_DELAY_MS) {
-    throw new InvalidLimitsError('RETRY_BASE_DELAY_MS: must not exceed RETRY_MAX_DELAY_MS');
+  if (raw.CARD_ADAPTER_RETRY_DELAY_MS_MIN > raw.CARD_ADAPTER_RETRY_DELAY_MS_MAX) {
+    throw new InvalidLimitsError('CARD_ADAPTER_RETRY_DELAY_MS_MIN: must not exceed CARD_ADAPTER_RETRY_DELAY_MS_MAX');
   }
-  return { ...raw, topUpMinAmountMinor, topUpMaxAmountMinor };
+  // A secret everybody can read in the source would make the hashes guessable.
+  if (!raw.CARD_ADAPTER_CARD_FINGERPRINT_SECRET && !DEVELOPMENT_ENVIRONMENTS.has(raw.NODE_ENV)) {
+    throw new InvalidLimitsError(
+      `CARD_ADAPTER_CARD_FINGERPRINT_SECRET: required when NODE_ENV=${raw.NODE_ENV} (at least 16 characters; the built-in default is for development only)`,
+    );
+  }
+  const cardFingerprintSecret = raw.CARD_ADAPTER_CARD_FINGERPRINT_SECRET ?? DEVELOPMENT_FINGERPRINT_SECRET;
+  return { ...raw, topUpAmountMinorMin, topUpAmountMinorMax, cardFingerprintSecret };
 }

@@ -46,6 +46,8 @@ export interface RunningCardAdapter {
   gateway: PaymentGateway;
   metrics: AdapterMetrics;
   registry: Registry;
+  /** Logged with the 'started' line: ports and addresses, never secrets. */
+  info: Record<string, unknown>;
   /** Shutdown steps in order: stop accepting, drain, stop recovery, close clients and pool. */
   shutdownSteps: ShutdownStep[];
   stop(): Promise<void>;
@@ -53,18 +55,18 @@ export interface RunningCardAdapter {
 
 export function sagaSettings(config: Config): SagaSettings {
   return {
-    limits: { minAmountMinor: config.topUpMinAmountMinor, maxAmountMinor: config.topUpMaxAmountMinor },
-    fingerprintSecret: config.CARD_FINGERPRINT_SECRET,
-    gatewayTimeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS,
-    bankTimeoutMs: config.BANK_TIMEOUT_MS,
-    chargeAttempts: config.CHARGE_ATTEMPTS,
-    chargeResolutionGraceMs: config.CHARGE_RESOLUTION_GRACE_MS,
-    depositAttempts: config.DEPOSIT_ATTEMPTS,
-    depositRetryBudgetMs: config.DEPOSIT_RETRY_BUDGET_MS,
-    refundAttempts: config.REFUND_ATTEMPTS,
-    retryBaseDelayMs: config.RETRY_BASE_DELAY_MS,
-    retryMaxDelayMs: config.RETRY_MAX_DELAY_MS,
-    leaseMarginMs: config.LEASE_MARGIN_MS,
+    limits: { minAmountMinor: config.topUpAmountMinorMin, maxAmountMinor: config.topUpAmountMinorMax },
+    fingerprintSecret: config.cardFingerprintSecret,
+    gatewayTimeoutMs: config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS,
+    bankTimeoutMs: config.CARD_ADAPTER_BANK_TIMEOUT_MS,
+    chargeAttempts: config.CARD_ADAPTER_CHARGE_ATTEMPTS_MAX,
+    chargeResolutionGraceMs: config.CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS,
+    depositAttempts: config.CARD_ADAPTER_DEPOSIT_ATTEMPTS_MAX,
+    depositRetryBudgetMs: config.CARD_ADAPTER_DEPOSIT_RETRY_MS_MAX,
+    refundAttempts: config.CARD_ADAPTER_REFUND_ATTEMPTS_MAX,
+    retryBaseDelayMs: config.CARD_ADAPTER_RETRY_DELAY_MS_MIN,
+    retryMaxDelayMs: config.CARD_ADAPTER_RETRY_DELAY_MS_MAX,
+    leaseMarginMs: config.CARD_ADAPTER_LEASE_MARGIN_MS,
   };
 }
 
@@ -72,16 +74,16 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
   const pool = createPool(
     {
       connectionString: config.DATABASE_URL,
-      connectionsMax: config.DB_POOL_MAX,
+      connectionsMax: config.CARD_ADAPTER_DATABASE_CONNECTIONS_MAX,
       connectTimeoutMs: 5_000,
-      statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
-      idleInTransactionTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS * 2,
+      statementTimeoutMs: config.CARD_ADAPTER_DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.CARD_ADAPTER_DATABASE_STATEMENT_TIMEOUT_MS * 2,
       applicationName: 'bank-card-adapter',
     },
     logger,
   );
   try {
-    if (config.MIGRATE_ON_START) await migrateCardAdapter(config.DATABASE_URL, logger);
+    if (config.CARD_ADAPTER_MIGRATE_ON_START) await migrateCardAdapter(config.DATABASE_URL, logger);
   } catch (error) {
     await pool.end();
     throw error;
@@ -89,17 +91,15 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
 
   const gateway =
     overrides.gateway ??
-    (config.PAYMENT_GATEWAY_URL
-      ? new HttpPaymentGateway(config.PAYMENT_GATEWAY_URL, config.PAYMENT_GATEWAY_TIMEOUT_MS)
+    (config.CARD_ADAPTER_PAYMENT_GATEWAY_URL
+      ? new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS)
       : new InProcessPaymentGateway(
           new MockPaymentGatewayEngine(new PgMockGatewayStore(pool), {
-            latencyMs: config.MOCK_GATEWAY_LATENCY_MS,
-            failureRate: config.MOCK_GATEWAY_FAILURE_RATE,
-            seed: config.MOCK_GATEWAY_SEED,
+            latencyMs: 0, failureRate: 0, seed: 42,
           }),
-          config.PAYMENT_GATEWAY_TIMEOUT_MS,
+          config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS,
         ));
-  const bank = overrides.bank ?? new GrpcBank(config.BANK_GRPC_ADDRESS, config.BANK_TIMEOUT_MS);
+  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS);
   const registry = createMetricsRegistry('bank-card-adapter');
   const metrics = createAdapterMetrics(registry);
   const repository = new TopUpRepository(pool);
@@ -113,16 +113,16 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.crashHook ? { crashHook: overrides.crashHook } : {}),
   });
-  const recovery = new RecoveryLoop(processor, repository, metrics, { intervalMs: config.RECOVERY_INTERVAL_MS, batchSize: config.RECOVERY_BATCH_SIZE }, logger);
+  const recovery = new RecoveryLoop(processor, repository, metrics, { intervalMs: config.CARD_ADAPTER_RECOVERY_INTERVAL_MS, batchSize: config.CARD_ADAPTER_RECOVERY_BATCH_SIZE_MAX }, logger);
 
   const grpc = await startGrpcServer({
-    host: config.GRPC_HOST,
-    port: config.GRPC_PORT,
+    host: config.CARD_ADAPTER_GRPC_HOST,
+    port: config.CARD_ADAPTER_GRPC_PORT,
     services: [createCardAdapterService({ processor, logger, metrics })],
   });
   const ops = await startOpsServer({
-    host: config.OPS_HOST,
-    port: config.OPS_PORT,
+    host: config.CARD_ADAPTER_OPS_HOST,
+    port: config.CARD_ADAPTER_OPS_PORT,
     registry,
     readiness: async () => {
       const check = async (run: () => Promise<unknown>) => {
@@ -141,20 +141,17 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
       return { database, bank: bankCheck, paymentGateway: gatewayCheck };
     },
   });
-  if (config.RECOVERY_ENABLED) recovery.start();
-  logger.info(
-    {
-      grpcPort: grpc.port,
-      opsPort: ops.port,
-      bank: config.BANK_GRPC_ADDRESS,
-      paymentGateway: config.PAYMENT_GATEWAY_URL ?? 'in-process mock',
-      database: redactUrl(config.DATABASE_URL),
-    },
-    'listening',
-  );
+  if (config.CARD_ADAPTER_RECOVERY_ENABLED) recovery.start();
+  const info = {
+    grpcPort: grpc.port,
+    opsPort: ops.port,
+    bank: config.CARD_ADAPTER_BANK_GRPC_ADDRESS,
+    paymentGateway: config.CARD_ADAPTER_PAYMENT_GATEWAY_URL ? redactUrl(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL) : 'in-process mock',
+    database: redactUrl(config.DATABASE_URL),
+  };
 
   const shutdownSteps: ShutdownStep[] = [
-    { name: 'grpc', run: () => grpc.shutdown(Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2)) },
+    { name: 'grpc', run: () => grpc.shutdown(Math.floor(config.CARD_ADAPTER_SHUTDOWN_TIMEOUT_MS / 2)) },
     { name: 'recovery', run: () => recovery.stop() },
     { name: 'ops', run: () => ops.close() },
     { name: 'bank client', run: () => bank.close() },
@@ -173,6 +170,7 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     metrics,
     registry,
     shutdownSteps,
+    info,
     stop: () => {
       stopping ??= (async () => {
         for (const step of shutdownSteps) await step.run();

@@ -31,6 +31,7 @@ import {
   type TopUpRecord,
 } from '../domain/top-up.js';
 import { validateTopUp, type TopUpInput, type TopUpLimits, type ValidCard } from '../domain/validation.js';
+import type { CRASH_POINTS } from '../config.js';
 import { LeaseLostError, type TopUpRepository } from '../db/top-ups.js';
 import type { AdapterMetrics } from '../metrics.js';
 
@@ -50,7 +51,7 @@ export interface SagaSettings {
 }
 
 /** Points where the crash tests make the process die (TEST_CRASH_POINT). */
-export type CrashPoint = 'before_charge_recorded' | 'after_charge_recorded' | 'after_refund_decided';
+export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 export interface ProcessorDeps {
   repository: TopUpRepository;

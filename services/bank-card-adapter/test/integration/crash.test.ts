@@ -45,16 +45,16 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
   const [grpcPort, opsPort] = [await freePort(), await freePort()];
   const proc = startService('bank-card-adapter', ADAPTER_MAIN, {
     DATABASE_URL: db.url,
-    BANK_GRPC_ADDRESS: bank.address,
-    GRPC_PORT: String(grpcPort),
-    OPS_PORT: String(opsPort),
-    PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
-    BANK_TIMEOUT_MS: '500',
-    LEASE_MARGIN_MS: '200',
-    RETRY_BASE_DELAY_MS: '10',
-    RETRY_MAX_DELAY_MS: '50',
-    CHARGE_RESOLUTION_GRACE_MS: '200',
-    RECOVERY_INTERVAL_MS: '100',
+    CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address,
+    CARD_ADAPTER_GRPC_PORT: String(grpcPort),
+    CARD_ADAPTER_OPS_PORT: String(opsPort),
+    CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
+    CARD_ADAPTER_BANK_TIMEOUT_MS: '500',
+    CARD_ADAPTER_LEASE_MARGIN_MS: '200',
+    CARD_ADAPTER_RETRY_DELAY_MS_MIN: '10',
+    CARD_ADAPTER_RETRY_DELAY_MS_MAX: '50',
+    CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '200',
+    CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
     ...extra,
   });
   running.push(proc);
@@ -68,7 +68,7 @@ async function killedBySelf(proc: ServiceProcess): Promise<void> {
 
 describe('crash recovery (real process, SIGKILL at the crash point, restart)', () => {
   it('crash right after the charge is recorded: the restarted adapter deposits once; charged once, never refunded', async () => {
-    const first = await startAdapter({ TEST_CRASH_POINT: 'after_charge_recorded' });
+    const first = await startAdapter({ WALLET_TEST_CRASH_POINT: 'after_charge_recorded' });
     const req = request();
     const answer = await callTopUp(first.client, req, 10_000);
     first.client.close();
@@ -96,7 +96,7 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
   });
 
   it('crash after the gateway charged but before the journal recorded it: recovery finds the charge by its key', async () => {
-    const first = await startAdapter({ TEST_CRASH_POINT: 'before_charge_recorded' });
+    const first = await startAdapter({ WALLET_TEST_CRASH_POINT: 'before_charge_recorded' });
     const req = request();
     await callTopUp(first.client, req, 10_000);
     first.client.close();
@@ -115,7 +115,7 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
 
   it('crash after deciding to refund: the restarted adapter refunds once and never deposits', async () => {
     bank.plan = () => 'unavailable';
-    const first = await startAdapter({ TEST_CRASH_POINT: 'after_refund_decided' });
+    const first = await startAdapter({ WALLET_TEST_CRASH_POINT: 'after_refund_decided' });
     const req = request();
     await callTopUp(first.client, req, 10_000);
     first.client.close();

@@ -45,8 +45,8 @@ beforeAll(async () => {
   mock = await startMock();
   t = await startTestAdapter({
     DATABASE_URL: db.url,
-    BANK_GRPC_ADDRESS: bank.address,
-    PAYMENT_GATEWAY_URL: `http://127.0.0.1:${mockPort}`,
+    CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address,
+    CARD_ADAPTER_PAYMENT_GATEWAY_URL: `http://127.0.0.1:${mockPort}`,
   });
 });
 

@@ -27,8 +27,8 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
   async function startBank(): Promise<ServiceProcess> {
     const child = startService('bank-service', BANK_MAIN, {
       DATABASE_URL: db.url,
-      GRPC_PORT: bankAddress.split(':')[1]!,
-      OPS_PORT: String(bankOpsPort),
+      BANK_GRPC_PORT: bankAddress.split(':')[1]!,
+      BANK_OPS_PORT: String(bankOpsPort),
     });
     await waitForHttpOk(`http://127.0.0.1:${bankOpsPort}/healthz`);
     return child;
@@ -51,7 +51,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     bankOpsPort = await freePort();
     bankProcess = await startBank();
     bankClient = createGrpcClient(BankServiceClient, bankAddress);
-    t = await startTestAdapter({ DATABASE_URL: db.url, BANK_GRPC_ADDRESS: bankAddress, BANK_TIMEOUT_MS: '2000' });
+    t = await startTestAdapter({ DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bankAddress, CARD_ADAPTER_BANK_TIMEOUT_MS: '2000' });
   });
 
   afterAll(async () => {

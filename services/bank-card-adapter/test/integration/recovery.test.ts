@@ -20,7 +20,7 @@ beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 4 });
   bank = await new FakeBank().start();
   // A long grace period: "no charge at the gateway" is trusted only for attempts older than it.
-  const env = { DATABASE_URL: db.url, BANK_GRPC_ADDRESS: bank.address, RECOVERY_BATCH_SIZE: '100', CHARGE_RESOLUTION_GRACE_MS: '60000' };
+  const env = { DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address, CARD_ADAPTER_RECOVERY_BATCH_SIZE_MAX: '100', CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '60000' };
   // Both replicas run migrations on start; they must not trip over each other.
   [replicaA, replicaB] = await Promise.all([startTestAdapter(env), startTestAdapter(env)]);
 });
@@ -113,9 +113,9 @@ describe('recovery of unfinished top-ups', () => {
     const before = await seed('CHARGED', { charged: true });
     const replicaC = await startTestAdapter({
       DATABASE_URL: db.url,
-      BANK_GRPC_ADDRESS: bank.address,
-      RECOVERY_ENABLED: 'true',
-      RECOVERY_INTERVAL_MS: '100',
+      CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address,
+      CARD_ADAPTER_RECOVERY_ENABLED: 'true',
+      CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
     });
     try {
       await waitFor(async () => (await journalRow(pool, before)).state === 'COMPLETED', { what: 'recovery on start' });

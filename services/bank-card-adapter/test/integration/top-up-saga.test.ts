@@ -38,7 +38,7 @@ beforeAll(async () => {
   gateway = new ControllableGateway(
     new InProcessPaymentGateway(new MockPaymentGatewayEngine(new PgMockGatewayStore(pool), { latencyMs: 0, failureRate: 0, seed: 1 }), 1_000),
   );
-  t = await startTestAdapter({ DATABASE_URL: db.url, BANK_GRPC_ADDRESS: bank.address }, { gateway });
+  t = await startTestAdapter({ DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address }, { gateway });
 });
 
 afterAll(async () => {

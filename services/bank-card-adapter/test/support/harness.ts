@@ -11,23 +11,23 @@ import { startCardAdapter, type CardAdapterOverrides, type RunningCardAdapter } 
 
 /** Short deadlines and delays, so failure paths run in well under a second. */
 export const TEST_ENV: Record<string, string> = {
-  GRPC_PORT: '0',
-  OPS_PORT: '0',
+  CARD_ADAPTER_GRPC_PORT: '0',
+  CARD_ADAPTER_OPS_PORT: '0',
   LOG_LEVEL: 'debug',
   // Deadlines short enough for quick failure paths, long enough for a loaded test machine.
-  PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
-  BANK_TIMEOUT_MS: '1000',
-  CHARGE_ATTEMPTS: '2',
-  CHARGE_RESOLUTION_GRACE_MS: '200',
-  DEPOSIT_ATTEMPTS: '3',
-  DEPOSIT_RETRY_BUDGET_MS: '5000',
-  REFUND_ATTEMPTS: '3',
-  RETRY_BASE_DELAY_MS: '10',
-  RETRY_MAX_DELAY_MS: '50',
-  LEASE_MARGIN_MS: '200',
-  RECOVERY_ENABLED: 'false',
-  RECOVERY_INTERVAL_MS: '100',
-  CARD_FINGERPRINT_SECRET: 'test-card-fingerprint-secret',
+  CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
+  CARD_ADAPTER_BANK_TIMEOUT_MS: '1000',
+  CARD_ADAPTER_CHARGE_ATTEMPTS_MAX: '2',
+  CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '200',
+  CARD_ADAPTER_DEPOSIT_ATTEMPTS_MAX: '3',
+  CARD_ADAPTER_DEPOSIT_RETRY_MS_MAX: '5000',
+  CARD_ADAPTER_REFUND_ATTEMPTS_MAX: '3',
+  CARD_ADAPTER_RETRY_DELAY_MS_MIN: '10',
+  CARD_ADAPTER_RETRY_DELAY_MS_MAX: '50',
+  CARD_ADAPTER_LEASE_MARGIN_MS: '200',
+  CARD_ADAPTER_RECOVERY_ENABLED: 'false',
+  CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
+  CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'test-card-fingerprint-secret',
 };
 
 export function testConfig(env: Record<string, string>): Config {

@@ -1,6 +1,6 @@
 import { loadConfig, ConfigError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
-import { configSchema, toConfig, InvalidLimitsError } from '../../src/config.js';
+import { configSchema, DEVELOPMENT_FINGERPRINT_SECRET, toConfig, InvalidLimitsError } from '../../src/config.js';
 import { cardFingerprint, topUpRequestHash } from '../../src/domain/fingerprint.js';
 import { validateTopUp } from '../../src/domain/validation.js';
 
@@ -46,23 +46,40 @@ describe('card fingerprint and request hash', () => {
 describe('config', () => {
   it('has working local defaults', () => {
     const config = toConfig(loadConfig(configSchema, {}));
-    expect(config.GRPC_PORT).toBe(50052);
-    expect(config.OPS_PORT).toBe(9102);
-    expect(config.BANK_GRPC_ADDRESS).toBe('127.0.0.1:50051');
-    expect(config.PAYMENT_GATEWAY_URL).toBeUndefined();
-    expect(config.MOCK_GATEWAY_FAILURE_RATE).toBe(0);
-    expect(config.topUpMinAmountMinor).toBe(100n);
-    expect(config.topUpMaxAmountMinor).toBe(1_000_000n);
+    expect(config.CARD_ADAPTER_GRPC_PORT).toBe(50052);
+    expect(config.CARD_ADAPTER_OPS_PORT).toBe(9102);
+    expect(config.CARD_ADAPTER_BANK_GRPC_ADDRESS).toBe('127.0.0.1:50051');
+    expect(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL).toBeUndefined();
+    expect(config.topUpAmountMinorMin).toBe(100n);
+    expect(config.topUpAmountMinorMax).toBe(1_000_000n);
+    expect(config.WALLET_TEST_CRASH_POINT).toBeUndefined();
   });
 
   it('names the variable that is wrong', () => {
-    expect(() => loadConfig(configSchema, { TOP_UP_MAX_AMOUNT: '10.001' })).toThrow(/TOP_UP_MAX_AMOUNT/);
-    expect(() => loadConfig(configSchema, { MOCK_GATEWAY_FAILURE_RATE: '2' })).toThrow(ConfigError);
-    expect(() => loadConfig(configSchema, { PAYMENT_GATEWAY_URL: 'not a url' })).toThrow(/PAYMENT_GATEWAY_URL/);
+    expect(() => loadConfig(configSchema, { CARD_ADAPTER_TOP_UP_AMOUNT_MAX: '10.001' })).toThrow(/CARD_ADAPTER_TOP_UP_AMOUNT_MAX/);
+    expect(() => loadConfig(configSchema, { CARD_ADAPTER_RETRY_DELAY_MS_MAX: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig(configSchema, { CARD_ADAPTER_PAYMENT_GATEWAY_URL: 'not a url' })).toThrow(/CARD_ADAPTER_PAYMENT_GATEWAY_URL/);
   });
 
   it('refuses a minimum above the maximum', () => {
-    expect(() => toConfig(loadConfig(configSchema, { TOP_UP_MIN_AMOUNT: '20.00', TOP_UP_MAX_AMOUNT: '10.00' }))).toThrow(InvalidLimitsError);
-    expect(() => toConfig(loadConfig(configSchema, { RETRY_BASE_DELAY_MS: '500', RETRY_MAX_DELAY_MS: '100' }))).toThrow(InvalidLimitsError);
+    expect(() => toConfig(loadConfig(configSchema, { CARD_ADAPTER_TOP_UP_AMOUNT_MIN: '20.00', CARD_ADAPTER_TOP_UP_AMOUNT_MAX: '10.00' }))).toThrow(InvalidLimitsError);
+    expect(() => toConfig(loadConfig(configSchema, { CARD_ADAPTER_RETRY_DELAY_MS_MIN: '500', CARD_ADAPTER_RETRY_DELAY_MS_MAX: '100' }))).toThrow(InvalidLimitsError);
+  });
+
+  it('has no built-in card fingerprint secret outside development: production without one is a config error naming it', () => {
+    expect(() => toConfig(loadConfig(configSchema, { NODE_ENV: 'production' }))).toThrow(/CARD_ADAPTER_CARD_FINGERPRINT_SECRET/);
+    expect(() => toConfig(loadConfig(configSchema, { NODE_ENV: 'staging' }))).toThrow(ConfigError);
+    const production = toConfig(loadConfig(configSchema, { NODE_ENV: 'production', CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'a-real-secret-of-32-characters!!' }));
+    expect(production.cardFingerprintSecret).toBe('a-real-secret-of-32-characters!!');
+    expect(toConfig(loadConfig(configSchema, {})).cardFingerprintSecret).toBe(DEVELOPMENT_FINGERPRINT_SECRET);
+  });
+
+  it('refuses the test crash hook when NODE_ENV=production, and an unknown crash point anywhere', () => {
+    const secret = { CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'a-real-secret-of-32-characters!!' };
+    expect(() => loadConfig(configSchema, { ...secret, NODE_ENV: 'production', WALLET_TEST_CRASH_POINT: 'after_charge_recorded' })).toThrow(
+      /WALLET_TEST_CRASH_POINT/,
+    );
+    expect(() => loadConfig(configSchema, { WALLET_TEST_CRASH_POINT: 'somewhere' })).toThrow(/WALLET_TEST_CRASH_POINT/);
+    expect(loadConfig(configSchema, { WALLET_TEST_CRASH_POINT: 'after_charge_recorded' }).WALLET_TEST_CRASH_POINT).toBe('after_charge_recorded');
   });
 });
