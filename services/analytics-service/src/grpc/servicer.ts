@@ -1,6 +1,5 @@
-// gRPC adapter: proto <-> domain, and one place that maps every failure to a
-// status with a google.rpc.ErrorInfo reason (domain "analytics.wallet").
-import { status as Status, type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+// gRPC adapter: proto <-> domain. Failures are mapped in ./errors.ts.
+import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import {
   OperationType,
   SummaryGranularity,
@@ -11,24 +10,17 @@ import {
   type GetOperationsResponse,
   type Operation,
 } from '@wallet/contracts/analytics';
-import { richError, type Logger } from '@wallet/platform';
+import type { Logger } from '@wallet/platform';
 import { encodeCursor } from '../domain/cursor.js';
-import { InvalidArgumentError, InvalidCursorError } from '../domain/errors.js';
+import { InvalidArgumentError } from '../domain/errors.js';
 import type { OperationTypeName } from '../domain/operation.js';
 import { normalizeOperationsQuery } from '../domain/query.js';
 import { buildSummary, normalizeSummaryQuery, type Granularity } from '../domain/summary.js';
 import { dateToMicros, microsToDate } from '../domain/time.js';
 import type { OperationsStore, StoredOperation } from '../store/operations-store.js';
+import { fromStore, toServiceError } from './errors.js';
 
 export const ANALYTICS_SERVICE_NAME = 'wallet.analytics.v1.AnalyticsService';
-export const ERROR_DOMAIN = 'analytics.wallet';
-
-/** ErrorInfo.reason values: the ErrorReason enum names without their prefix. */
-export const Reasons = {
-  invalidArgument: 'INVALID_ARGUMENT',
-  invalidCursor: 'INVALID_CURSOR',
-  storeUnavailable: 'STORE_UNAVAILABLE',
-} as const;
 
 const TYPE_FROM_PROTO: Partial<Record<OperationType, OperationTypeName>> = {
   [OperationType.OPERATION_TYPE_TRANSFER_IN]: 'transfer_in',
@@ -121,41 +113,4 @@ function unary<Req, Res>(logger: Logger, method: string, handler: (request: Req)
       (error: unknown) => callback(toServiceError(error, logger, method)),
     );
   };
-}
-
-/** The one mapping from failures to gRPC statuses for this service. */
-export function toServiceError(error: unknown, logger: Logger, method: string): ServiceError {
-  if (error instanceof InvalidCursorError) {
-    return richError({ code: Status.INVALID_ARGUMENT, reason: Reasons.invalidCursor, domain: ERROR_DOMAIN, message: error.message, fieldViolations: [{ field: 'page_token', description: error.message }] });
-  }
-  if (error instanceof InvalidArgumentError) {
-    return richError({ code: Status.INVALID_ARGUMENT, reason: Reasons.invalidArgument, domain: ERROR_DOMAIN, message: error.message, fieldViolations: error.violations });
-  }
-  if (error instanceof StoreError) {
-    // A ClickHouse server-side error carries a numeric code: our query is wrong, not the store down.
-    const code = (error.cause as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string' && /^\d+$/.test(code)) {
-      logger.error({ err: error.cause, method }, 'query failed');
-      return richError({ code: Status.INTERNAL, reason: 'INTERNAL', domain: ERROR_DOMAIN, message: 'internal error' });
-    }
-    logger.error({ err: error.cause, method }, 'store unavailable');
-    return richError({ code: Status.UNAVAILABLE, reason: Reasons.storeUnavailable, domain: ERROR_DOMAIN, message: 'analytics store unavailable' });
-  }
-  logger.error({ err: error, method }, 'request failed');
-  return richError({ code: Status.INTERNAL, reason: 'INTERNAL', domain: ERROR_DOMAIN, message: 'internal error' });
-}
-
-/** Marks a failure as the store's, so it maps to UNAVAILABLE (or INTERNAL for a bad query). */
-class StoreError extends Error {
-  constructor(cause: unknown) {
-    super(`store: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-  }
-}
-
-async function fromStore<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw new StoreError(error);
-  }
 }

@@ -29,6 +29,15 @@ describe('analytics gRPC error mapping', () => {
     }
   });
 
+  it('maps ClickHouse overload and timeouts (TIMEOUT_EXCEEDED, TOO_MANY_SIMULTANEOUS_QUERIES, MEMORY_LIMIT_EXCEEDED) to UNAVAILABLE, not INTERNAL', async () => {
+    for (const [code, text] of [['159', 'Timeout exceeded: elapsed 10.2 seconds'], ['202', 'Too many simultaneous queries. Maximum: 100'], ['241', 'Memory limit (for query) exceeded']]) {
+      const servicer = createAnalyticsServicer(failingStore(Object.assign(new Error(text), { code })), logger);
+      for (const error of [await call(servicer.getOperations, operations), await call(servicer.getAccountSummary, summary)]) {
+        expect(parseGrpcError(error)).toMatchObject({ code: Status.UNAVAILABLE, reason: 'STORE_UNAVAILABLE', domain: 'analytics.wallet' });
+      }
+    }
+  });
+
   it('maps a ClickHouse server-side error (numeric code) to INTERNAL without leaking its text', async () => {
     const servicer = createAnalyticsServicer(failingStore(Object.assign(new Error('Unknown table secret_db.x'), { code: '60' })), logger);
     const parsed = parseGrpcError(await call(servicer.getOperations, operations));
