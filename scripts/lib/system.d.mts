@@ -46,6 +46,8 @@ export interface DescribeOptions {
   topics?: Topics;
   kafkaGroupId?: string;
   chdbPath?: string;
+  /** Bound of one ClickHouse/chDB request in the analytics-service (bench: long first FINAL reads). */
+  clickhouseRequestTimeoutMs?: number;
   /** Set for every service (NODE_ENV, LOG_LEVEL). */
   commonEnv?: Record<string, string>;
   /** Extra env per service. */

@@ -128,6 +128,7 @@ const SERVICES = [
       ANALYTICS_KAFKA_DLQ_TOPIC: c.topics.dlq,
       ...(c.kafkaGroupId ? { ANALYTICS_KAFKA_GROUP_ID: c.kafkaGroupId } : {}),
       ...(c.chdbPath ? { ANALYTICS_CHDB_PATH: c.chdbPath } : {}),
+      ...(c.clickhouseRequestTimeoutMs ? { ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS: String(c.clickhouseRequestTimeoutMs) } : {}),
     }),
   },
   {
@@ -160,34 +161,6 @@ const SERVICES = [
   },
 ];
 
-/**
- * Old (unprefixed) names of variables whose service has not yet moved to its
- * prefix: set alongside the new name until the rename lands (zod ignores the
- * name a service does not read). Empty once every service is renamed.
- */
-const LEGACY_NAMES = {
-  cardAdapter: {
-    CARD_ADAPTER_GRPC_PORT: 'GRPC_PORT',
-    CARD_ADAPTER_OPS_PORT: 'OPS_PORT',
-    CARD_ADAPTER_BANK_GRPC_ADDRESS: 'BANK_GRPC_ADDRESS',
-    CARD_ADAPTER_PAYMENT_GATEWAY_URL: 'PAYMENT_GATEWAY_URL',
-  },
-  gateway: {
-    GATEWAY_HTTP_HOST: 'HTTP_HOST',
-    GATEWAY_HTTP_PORT: 'HTTP_PORT',
-    GATEWAY_BANK_GRPC_ADDRESS: 'BANK_GRPC_ADDRESS',
-    GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: 'CARD_ADAPTER_GRPC_ADDRESS',
-    GATEWAY_ANALYTICS_GRPC_ADDRESS: 'ANALYTICS_GRPC_ADDRESS',
-  },
-};
-
-function withLegacyNames(key, env) {
-  const legacy = LEGACY_NAMES[key] ?? {};
-  const out = { ...env };
-  for (const [name, value] of Object.entries(env)) if (legacy[name]) out[legacy[name]] = value;
-  return out;
-}
-
 /** Entry file (built) of a service. */
 export const entryOf = (name) => join(root, 'services', name, 'dist', 'main.js');
 const workspaceExists = (name) => existsSync(join(root, 'services', name, 'package.json'));
@@ -209,7 +182,7 @@ export async function defaultTopics() {
  *   ports: Record<string, number>,
  *   include?: string[],            // service keys (default: all; optional ones when present)
  *   topics?: { operations: string, dlq: string },
- *   kafkaGroupId?: string, chdbPath?: string,
+ *   kafkaGroupId?: string, chdbPath?: string, clickhouseRequestTimeoutMs?: number,
  *   commonEnv?: Record<string, string>,               // set for every service (NODE_ENV, LOG_LEVEL)
  *   env?: Record<string, Record<string, string>>,     // extra env per service key
  * }} options
@@ -226,6 +199,7 @@ export async function describeSystem(options) {
     topics: options.topics ?? (await defaultTopics()),
     kafkaGroupId: options.kafkaGroupId,
     chdbPath: options.chdbPath,
+    clickhouseRequestTimeoutMs: options.clickhouseRequestTimeoutMs,
   };
   const services = SERVICES.filter((s) => included.has(s.key)).map((s) => {
     const dependsOn = s.dependsOn.filter((d) => included.has(d));
@@ -240,7 +214,7 @@ export async function describeSystem(options) {
       dependsOn,
       ports: Object.fromEntries(Object.entries(s.ports).map(([role, portName]) => [role, ports[portName]])),
       readyUrl: `http://127.0.0.1:${opsPort}${readyPath}`,
-      env: withLegacyNames(s.key, { ...options.commonEnv, ...s.env(ctx), ...options.env?.[s.key] }),
+      env: { ...options.commonEnv, ...s.env(ctx), ...options.env?.[s.key] },
     };
   });
   return {

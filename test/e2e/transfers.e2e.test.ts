@@ -20,7 +20,7 @@ describe('transfers and balances over REST', () => {
   const balanceOf = async (account: string) => (await call('GET', `/accounts/${account}/balance`)).body.balance as string;
 
   beforeAll(async () => {
-    system = await startSystem({ env: { gateway: { GRPC_DEADLINE_MS: '1500' } } });
+    system = await startSystem({ env: { gateway: { GATEWAY_GRPC_DEADLINE_MS: '1500' } } });
     db = new pg.Pool({ connectionString: system.db.url, max: 2 });
     // No account-creation API by design: a second-currency account for the mismatch case.
     await db.query(`INSERT INTO bank.accounts (id, kind, currency, balance_minor) VALUES ($1, 'customer', 'EUR', 0)`, [EUR_ACCOUNT]);
