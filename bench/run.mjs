@@ -141,6 +141,7 @@ function ensureBuilt() {
     'services/analytics-service/dist/main.js',
     'services/analytics-service/dist/store/operations-store.js',
     'services/bank-card-adapter/dist/main.js',
+    'services/payment-gateway-mock/dist/main.js',
     'packages/contracts/dist/gen/bank-service-api/bank_service.js',
     'packages/platform/dist/index.js',
   ];
@@ -215,7 +216,7 @@ async function main() {
     run.meta.startupS = system.startupS;
     ctx = { baseUrl: system.baseUrl, bankGrpcAddress: system.bankGrpcAddress, databaseUrl: system.databaseUrl, accounts: system.accounts };
     run.history = system.history;
-    for (const proc of Object.values(system.processes)) groups.push({ name: proc.service, pid: proc.pid });
+    for (const proc of Object.values(system.processes)) groups.push({ name: proc.name, pid: proc.pid });
     groups.push({ name: 'postgres', tree: postmasterPid(system.postgresDataDir) });
     groups.push({ name: 'kafka', cmdline: ['kafka.Kafka', system.kafkaDataDir] });
   }
@@ -527,7 +528,7 @@ try {
     row.cpuMsPerRequest = Object.fromEntries(Object.entries(seg.groups).map(([g, v]) => [g, round((v.cpuS * 1000) / row.completed, 3)]));
   }
   log('stopping the system');
-  const started = Object.fromEntries(Object.values(system?.processes ?? {}).map((p) => [p.service, p.startedAtMs]));
+  const started = Object.fromEntries(Object.values(system?.processes ?? {}).map((p) => [p.name, p.startedAtMs]));
   await system?.stop();
   keepLogSummaries(join(workDir, 'logs'), join(outDir, 'logs'));
   if (args.profile && run.scenarios.length > 0) {

