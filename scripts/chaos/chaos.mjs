@@ -1,0 +1,273 @@
+// One chaos run: private infrastructure and services, seeded accounts, the
+// workload and the nemesis side by side, then the checks. Returns a summary
+// (JSON-ready: no bigint) that run.mjs writes and renders.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSystem, describeSystem, entryOf, freePorts, SERVICE_KEYS, SERVICE_NAMES } from '../lib/system.mjs';
+import { ensureKafka, ensureTopics } from '../lib/kafka.mjs';
+import { ensurePostgres } from '../lib/postgres.mjs';
+import { root } from '../lib/paths.mjs';
+import { inject, scheduleRound } from './faults.mjs';
+import { checkHistories, checkInvariants, formatMinor, parseMinor, recoveryTimes } from './model.mjs';
+import { createRandom, readHistory, runReader, runWorkload, exchange } from './workload.mjs';
+import { readSqlFacts } from './sql-facts.mjs';
+
+const INITIAL_BALANCE = '100.00';
+const ANSWERS_KEPT_MAX = 2_000_000;
+
+/** ensurePostgres on a private server: never the developer's DATABASE_URL (this server gets crashed). */
+async function startPostgres(dataDir, port) {
+  const savedDatabaseUrl = process.env.DATABASE_URL;
+  delete process.env.DATABASE_URL;
+  try {
+    return await ensurePostgres({ dataDir, port, databases: ['wallet'] });
+  } finally {
+    if (savedDatabaseUrl !== undefined) process.env.DATABASE_URL = savedDatabaseUrl;
+  }
+}
+
+/**
+ * Private PostgreSQL and Kafka in workDir, with restart handles for the
+ * nemesis: a restart starts the same server again on its data and port.
+ */
+async function startInfra(workDir, ports, log) {
+  const pgDataDir = join(workDir, 'postgres');
+  const kafkaDataDir = join(workDir, 'kafka');
+  const startKafka = () =>
+    ensureKafka({ dataDir: kafkaDataDir, port: ports.kafka, controllerPort: ports.kafkaController, useEnv: false, log: () => {} });
+  // Kafka takes longest to start: it starts while PostgreSQL does.
+  const kafkaStarted = startKafka();
+  kafkaStarted.catch(() => {}); // awaited below
+  let postgres;
+  let kafka;
+  const stop = async () => {
+    await kafka?.stop().catch((e) => log(`stopping kafka: ${e.message}`));
+    await postgres?.stop().catch((e) => log(`stopping postgres: ${e.message}`));
+  };
+  try {
+    postgres = await startPostgres(pgDataDir, ports.postgres);
+    log(`postgres on ${ports.postgres}`);
+    kafka = await kafkaStarted;
+    await ensureTopics(kafka.brokers);
+  } catch (error) {
+    kafka ??= await kafkaStarted.catch(() => undefined);
+    await stop();
+    throw error;
+  }
+  log(`kafka on ${kafka.brokers}`);
+  return {
+    env: { DATABASE_URL: postgres.urlFor('wallet'), KAFKA_BROKERS: kafka.brokers },
+    postgres: {
+      dataDir: pgDataDir,
+      restart: async () => {
+        // Already gone: this only releases the old handle (bounded, whatever the launcher does).
+        await Promise.race([postgres.stop().catch(() => {}), sleep(2_000)]);
+        postgres = await startPostgres(pgDataDir, ports.postgres);
+      },
+    },
+    kafka: {
+      dataDir: kafkaDataDir,
+      restart: async () => {
+        await kafka.stop().catch(() => {});
+        kafka = await startKafka();
+      },
+    },
+    stop,
+  };
+}
+
+/** The bank's seed CLI (as bench and README do): funded accounts, ids on stdout. */
+function seedAccounts(databaseUrl, count) {
+  const res = spawnSync(
+    process.execPath,
+    [join(root, 'services', 'bank-service', 'dist', 'cli', 'seed-accounts.js'), '--count', String(count), '--balance', INITIAL_BALANCE],
+    { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 120_000 },
+  );
+  if (res.status !== 0) throw new Error(`seed-accounts failed (exit ${res.status}): ${res.stderr.slice(-2000)}`);
+  const ids = res.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (ids.length !== count) throw new Error(`seed-accounts printed ${ids.length} ids, expected ${count}`);
+  return ids;
+}
+
+/** Polls until fn() returns a value (not undefined) or the deadline passes; returns the last value. */
+async function until(fn, timeoutMs, intervalMs = 500) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn().catch((error) => ({ error }));
+    if (value !== undefined && !value.error) return value;
+    if (Date.now() > deadline) return value;
+    await sleep(intervalMs);
+  }
+}
+
+async function readBalances(baseUrl, accounts) {
+  const balances = new Map();
+  for (const id of accounts) {
+    const res = await until(async () => {
+      const r = await exchange(baseUrl, 'GET', `/accounts/${id}/balance`);
+      return r.status === 200 ? r : undefined;
+    }, 30_000);
+    if (!res || res.status !== 200) throw new Error(`balance of ${id} unreadable`);
+    balances.set(id, parseMinor(res.body.balance));
+  }
+  return balances;
+}
+
+/** Histories of every account; re-read until they match the model or the catch-up deadline passes. */
+async function readHistories(baseUrl, accounts, ops, catchUpMs) {
+  const startedMs = Date.now();
+  let histories;
+  for (;;) {
+    histories = new Map();
+    for (const id of accounts) histories.set(id, await readHistory(baseUrl, id).catch(() => undefined));
+    const complete = [...histories.values()].every(Boolean);
+    if (complete && checkHistories(ops, histories).length === 0) break;
+    if (Date.now() - startedMs > catchUpMs) break;
+    await sleep(1_000);
+  }
+  for (const [id, items] of histories) if (!items) histories.delete(id);
+  return { histories, catchUpMs: Date.now() - startedMs };
+}
+
+/** The nemesis: rounds of faults with gaps, until the rounds or the minimum duration are done. */
+async function runNemesis({ target, serviceKeys, profile, random, log, faults }) {
+  const startedMs = Date.now();
+  await sleep(3_000); // the workload first shows a healthy baseline
+  for (let round = 0; round < profile.rounds; round++) {
+    const tracks = scheduleRound(serviceKeys, { pauseMs: profile.pauseMs, tracks: profile.tracks, doubles: profile.doubles });
+    // Later rounds are shuffled: faults meet the system in different states.
+    if (round > 0) for (const track of tracks) track.sort(() => random.next() - 0.5);
+    await Promise.all(
+      tracks.map(async (track, index) => {
+        if (index > 0) await sleep(random.int(...profile.gapMs) / 2); // tracks out of step
+        for (const fault of track) {
+          faults.push(await inject(target, fault, log));
+          await sleep(random.int(...profile.gapMs));
+        }
+      }),
+    );
+    if (Date.now() - startedMs >= profile.durationMsMin) return;
+  }
+}
+
+/**
+ * @param {{ form: string, profile: typeof import('./run.mjs').PROFILES.short, seed: number, workDir: string, log: (l: string) => void }} options
+ */
+export async function runChaos({ form, profile, seed, workDir, log }) {
+  const random = createRandom(seed);
+  const ports = await freePorts();
+  const infra = await startInfra(workDir, ports, log);
+  let system;
+  try {
+    const description = await describeSystem({
+      // Every service that is built (an optional workspace without dist/ is not part of this system yet).
+      include: SERVICE_KEYS.filter((key) => existsSync(entryOf(SERVICE_NAMES[key]))),
+      infraEnv: infra.env,
+      ports,
+      chdbPath: join(workDir, 'chdb'),
+      commonEnv: { LOG_LEVEL: 'info' },
+    });
+    system = createSystem(description, { logDir: join(workDir, 'logs') });
+    await system.start('bank');
+    const accounts = seedAccounts(infra.env.DATABASE_URL, profile.accounts);
+    await system.startAll();
+    log(`services ready: ${Object.keys(system.services).join(', ')}; ${accounts.length} accounts of ${INITIAL_BALANCE}`);
+    const baseUrl = system.baseUrl;
+    const initialMinor = await readBalances(baseUrl, accounts);
+
+    const answers = [];
+    const record = (a) => answers.length < ANSWERS_KEPT_MAX && answers.push(a);
+    const faults = [];
+    let starting = true;
+    let giveUpAtMs = Infinity;
+    const target = {
+      services: Object.fromEntries(Object.entries(system.services).map(([key, h]) => [key, { kill: () => h.kill(), restart: () => h.start() }])),
+      postgres: infra.postgres,
+      kafka: infra.kafka,
+      downMs: profile.downMs,
+    };
+    const workloadStartedMs = Date.now();
+    const opsRef = [];
+    const workload = runWorkload({
+      baseUrl,
+      accounts,
+      workers: profile.workers,
+      random,
+      runId: `${seed}`,
+      topUpShare: 0.25,
+      transferMinor: [100, 4_000],
+      topUpMinor: [500, 3_000],
+      shouldStart: () => starting,
+      giveUpAtMs: () => giveUpAtMs,
+      record,
+      ops: opsRef,
+    });
+    let reading = true;
+    const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading });
+    await runNemesis({ target, serviceKeys: Object.keys(system.services), profile, random, log, faults });
+    starting = false;
+    giveUpAtMs = Date.now() + profile.settleMs;
+    log(`nemesis done (${faults.length} faults); settling in-flight requests (at most ${profile.settleMs / 1000} s)`);
+    const ops = await workload;
+    reading = false;
+    await reader;
+    const workloadMs = Date.now() - workloadStartedMs;
+
+    log(`checking ${ops.length} operations`);
+    const { histories, catchUpMs } = await readHistories(baseUrl, accounts, ops, profile.catchUpMs);
+    const observedMinor = await readBalances(baseUrl, accounts);
+    const sql = await readSqlFacts(infra.env.DATABASE_URL, { waitMs: 30_000 });
+    const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
+    for (const f of faults) if (f.error) violations.push({ invariant: 'every fault injected and healed', detail: `${f.name}: ${f.error}` });
+    answers.sort((a, b) => a.answeredAtMs - b.answeredAtMs);
+    const recovered = recoveryTimes(faults, answers);
+    for (const f of recovered) {
+      if (f.recoveryMs === undefined) violations.push({ invariant: 'every fault recovers', detail: `${f.name}: no successful ${f.affects} answer after it` });
+    }
+    return summarize({ form, seed, profile, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs });
+  } finally {
+    await system?.stop().catch((e) => log(`stopping services: ${e.message}`));
+    await infra.stop();
+  }
+}
+
+function summarize({ form, seed, profile, accounts, ops, answers, faults, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs }) {
+  const count = (pred) => ops.filter(pred).length;
+  const byKind = (kind) => ({
+    total: count((o) => o.kind === kind),
+    completed: count((o) => o.kind === kind && o.outcome === 'completed'),
+    rejected: count((o) => o.kind === kind && o.outcome === 'rejected'),
+    unknown: count((o) => o.kind === kind && o.outcome === 'unknown'),
+    unexpected: count((o) => o.kind === kind && o.outcome === 'unexpected'),
+    retried: count((o) => o.kind === kind && o.answers.length > 1),
+    attempts: ops.filter((o) => o.kind === kind).reduce((s, o) => s + o.answers.length, 0),
+  });
+  const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0n);
+  const statusCounts = {};
+  for (const a of answers) statusCounts[`${a.kind} ${a.status}`] = (statusCounts[`${a.kind} ${a.status}`] ?? 0) + 1;
+  return {
+    form,
+    seed,
+    passed: violations.length === 0,
+    finishedAt: new Date().toISOString(),
+    profile,
+    accounts: accounts.length,
+    workloadS: Math.round(workloadMs / 100) / 10,
+    historyCatchUpS: Math.round(catchUpMs / 100) / 10,
+    transfers: byKind('transfer'),
+    topUps: byKind('topup'),
+    answers: statusCounts,
+    money: {
+      initialTotal: formatMinor(sum(initialMinor)),
+      completedTopUps: formatMinor(ops.filter((o) => o.kind === 'topup' && o.outcome === 'completed').reduce((s, o) => s + o.amountMinor, 0n)),
+      finalTotal: formatMinor(sum(observedMinor)),
+      minBalance: formatMinor([...observedMinor.values()].reduce((a, b) => (b < a ? b : a))),
+    },
+    historyEntries: [...histories.values()].reduce((s, items) => s + items.length, 0),
+    sqlChecks: sql.checked,
+    faults: faults.map((f) => ({ name: f.name, affects: f.affects, atS: Math.round((f.startedAtMs - workloadStartedMs) / 100) / 10, healMs: f.healMs, recoveryMs: f.recoveryMs, error: f.error })),
+    violations,
+  };
+}

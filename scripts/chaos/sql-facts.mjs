@@ -1,0 +1,88 @@
+// Facts read straight from PostgreSQL after a chaos run, for the checks the
+// REST API cannot see: the ledger behind each balance, double entry, the
+// outbox, unfinished top-ups and what the card was actually left charged.
+// A table missing in this version of the schema skips its check (and says so).
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+
+const UNFINISHED_STATES = ['RECEIVED', 'CHARGING', 'CHARGED', 'REFUNDING'];
+
+const QUERIES = {
+  ledger: `SELECT a.id::text AS account_id, a.balance_minor, COALESCE(SUM(l.amount_minor), 0)::bigint AS ledger_minor
+             FROM bank.accounts a LEFT JOIN bank.ledger_entries l ON l.account_id = a.id
+            GROUP BY a.id, a.balance_minor
+           HAVING a.balance_minor <> COALESCE(SUM(l.amount_minor), 0)`,
+  total: 'SELECT COALESCE(SUM(balance_minor), 0)::bigint AS total FROM bank.accounts',
+  outbox: 'SELECT count(*)::int AS n FROM bank.outbox',
+  unfinished: `SELECT id::text, state, idempotency_key FROM card_adapter.top_ups WHERE state = ANY($1::text[])`,
+};
+
+/** Where the payment gateway mock keeps its charges (it may move to its own schema). */
+async function findChargesTable(client) {
+  const { rows } = await client.query(
+    `SELECT table_schema, table_name FROM information_schema.columns
+      WHERE table_name IN ('mock_gateway_charges', 'charges') AND column_name IN ('idempotency_key', 'status', 'refund_id', 'amount_minor', 'id')
+      GROUP BY table_schema, table_name HAVING count(*) = 5`,
+  );
+  return rows[0] ? `"${rows[0].table_schema}"."${rows[0].table_name}"` : undefined;
+}
+
+async function optional(checked, name, fn) {
+  try {
+    const value = await fn();
+    checked[name] = 'checked';
+    return value;
+  } catch (error) {
+    if (error.code !== '42P01' && error.code !== '3F000') throw error; // undefined table / schema
+    checked[name] = `skipped: ${error.message}`;
+    return undefined;
+  }
+}
+
+/**
+ * Waits (bounded) until the outbox is drained and no top-up is unfinished,
+ * then reads every fact once.
+ * @returns {Promise<{ facts: import('./model.mjs').SqlFacts, checked: Record<string, string> }>}
+ */
+export async function readSqlFacts(databaseUrl, { waitMs }) {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, statement_timeout: 30_000 });
+  await client.connect();
+  try {
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      const outbox = await client.query(QUERIES.outbox).catch(() => ({ rows: [{ n: 0 }] }));
+      const unfinished = await client.query(QUERIES.unfinished, [UNFINISHED_STATES]).catch(() => ({ rowCount: 0 }));
+      if (outbox.rows[0].n === 0 && unfinished.rowCount === 0) break;
+      await sleep(500);
+    }
+    const checked = {};
+    const facts = {};
+    facts.ledgerMismatches = await optional(checked, 'ledger sums to balance', async () =>
+      (await client.query(QUERIES.ledger)).rows.map((r) => ({ accountId: r.account_id, balanceMinor: BigInt(r.balance_minor), ledgerMinor: BigInt(r.ledger_minor) })),
+    );
+    facts.totalAllAccountsMinor = await optional(checked, 'double entry', async () => BigInt((await client.query(QUERIES.total)).rows[0].total));
+    facts.outboxRows = await optional(checked, 'outbox drained', async () => (await client.query(QUERIES.outbox)).rows[0].n);
+    facts.unfinishedTopUps = await optional(checked, 'nothing left pending', async () =>
+      (await client.query(QUERIES.unfinished, [UNFINISHED_STATES])).rows.map((r) => ({ id: r.id, state: r.state, idempotencyKey: r.idempotency_key })),
+    );
+    const charges = await findChargesTable(client);
+    if (!charges) checked['card charged only for completed top-ups'] = 'skipped: no charges table found';
+    else {
+      facts.topUps = await optional(checked, 'card charged only for completed top-ups', async () =>
+        (
+          await client.query(
+            `SELECT t.id::text, t.state, t.idempotency_key, t.amount_minor,
+                    COALESCE(SUM(CASE WHEN c.status = 'succeeded' AND c.refund_id IS NULL THEN c.amount_minor ELSE 0 END), 0)::bigint AS net
+               FROM card_adapter.top_ups t
+               LEFT JOIN ${charges} c ON c.idempotency_key = 'topup-' || t.id::text || '-charge' OR c.id = t.charge_id
+              GROUP BY t.id, t.state, t.idempotency_key, t.amount_minor`,
+          )
+        ).rows.map((r) => ({ id: r.id, state: r.state, idempotencyKey: r.idempotency_key, amountMinor: BigInt(r.amount_minor), netChargedMinor: BigInt(r.net) })),
+      );
+    }
+    for (const key of Object.keys(facts)) if (facts[key] === undefined) delete facts[key];
+    return { facts, checked };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,191 @@
+// The client side of the chaos run: random transfers and card top-ups among
+// the seeded accounts, each retried with its own Idempotency-Key until a
+// definitive answer; a reader measuring when reads and event delivery work
+// again. Every answer is recorded for the model and the recovery times.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { classifyAnswer, formatMinor } from './model.mjs';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const RETRY_DELAY_MS_MIN = 50;
+const RETRY_DELAY_MS_MAX = 2_000;
+const ANSWERS_PER_OP_MAX = 10_000;
+const THINK_MS = 20;
+
+/** Test cards of the payment gateway mock (README), with how often the workload uses each. */
+export const CARDS = [
+  { number: '4242424242424242', weight: 80, behaviour: 'succeeds' },
+  { number: '4000000000000002', weight: 8, behaviour: 'declined' },
+  { number: '4000000000000119', weight: 6, behaviour: 'processing error, nothing charged' },
+  { number: '4000000000001505', weight: 6, behaviour: 'charges, then the connection drops' },
+];
+
+/** Small seeded PRNG (mulberry32): a run can be replayed from its seed. */
+export function createRandom(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (min, max) => min + Math.floor(next() * (max - min + 1));
+  const pick = (list) => list[int(0, list.length - 1)];
+  const weighted = (list) => {
+    let r = next() * list.reduce((s, x) => s + x.weight, 0);
+    for (const x of list) if ((r -= x.weight) < 0) return x;
+    return list.at(-1);
+  };
+  return { next, int, pick, weighted };
+}
+
+/** One HTTP exchange; never throws: a network failure is an answer without a status. */
+export async function exchange(baseUrl, method, path, { body, headers = {} } = {}) {
+  const sentAtMs = Date.now();
+  try {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    let parsed;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, body: parsed, replayed: res.headers.get('idempotent-replayed') === 'true', sentAtMs, answeredAtMs: Date.now() };
+  } catch (error) {
+    const cause = error?.cause?.code ?? error?.name ?? 'error';
+    return { error: String(cause), sentAtMs, answeredAtMs: Date.now() };
+  }
+}
+
+/**
+ * Runs the workload until `shouldStart()` turns false, then lets every started
+ * request finish (or reach `giveUpAtMs()`).
+ * @param {{
+ *   baseUrl: string, accounts: string[], workers: number, random: ReturnType<typeof createRandom>,
+ *   runId: string, topUpShare: number, transferMinor: [number, number], topUpMinor: [number, number],
+ *   shouldStart: () => boolean, giveUpAtMs: () => number, record: (a: object) => void, ops?: object[],
+ * }} options
+ */
+export async function runWorkload(options) {
+  // options.ops, when given, is filled live (the reader follows it).
+  const ops = options.ops ?? [];
+  let counter = 0;
+  const worker = async () => {
+    while (options.shouldStart()) {
+      const op = nextOp(options, `${options.runId}-${++counter}`);
+      ops.push(op);
+      await settleOp(options, op);
+      // A little think time: the load generator shares two cores with the system under test.
+      await sleep(THINK_MS);
+    }
+  };
+  await Promise.all(Array.from({ length: options.workers }, worker));
+  return ops;
+}
+
+function nextOp({ accounts, random, topUpShare, transferMinor, topUpMinor }, key) {
+  if (random.next() < topUpShare) {
+    const card = random.weighted(CARDS);
+    return {
+      kind: 'topup',
+      key: `chaos-topup-${key}`,
+      accountId: random.pick(accounts),
+      amountMinor: BigInt(random.int(...topUpMinor)),
+      card: card.number,
+      outcome: 'unknown',
+      answers: [],
+    };
+  }
+  const from = random.pick(accounts);
+  let to = random.pick(accounts);
+  while (to === from) to = random.pick(accounts);
+  return {
+    kind: 'transfer',
+    key: `chaos-transfer-${key}`,
+    from,
+    to,
+    amountMinor: BigInt(random.int(...transferMinor)),
+    outcome: 'unknown',
+    answers: [],
+  };
+}
+
+function requestOf(op) {
+  if (op.kind === 'transfer') {
+    return {
+      path: `/accounts/${op.from}/transfers`,
+      body: { recipientAccountId: op.to, amount: formatMinor(op.amountMinor), description: 'chaos' },
+    };
+  }
+  return {
+    path: `/accounts/${op.accountId}/topup`,
+    body: { amount: formatMinor(op.amountMinor), card: { number: op.card, expiryMonth: 12, expiryYear: 2035, cvc: '123' } },
+  };
+}
+
+/** Same key, same body, until a definitive answer; backoff with jitter between attempts. */
+async function settleOp({ baseUrl, giveUpAtMs, record, random }, op) {
+  const { path, body } = requestOf(op);
+  for (let attempt = 0; op.answers.length < ANSWERS_PER_OP_MAX; attempt++) {
+    const answer = await exchange(baseUrl, 'POST', path, { body, headers: { 'idempotency-key': op.key } });
+    const outcome = classifyAnswer(op.kind, answer);
+    const resultId = answer.status === 201 ? answer.body?.id : undefined;
+    op.answers.push({ status: answer.status, code: answer.body?.code, id: resultId, error: answer.error, atMs: answer.answeredAtMs });
+    record({ kind: op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error });
+    if (outcome !== 'unknown') {
+      op.outcome = outcome;
+      op.resultId = resultId;
+      op.completedAtMs = answer.answeredAtMs;
+      return;
+    }
+    if (Date.now() >= giveUpAtMs()) return; // stays 'unknown': the checker fails the run
+    const delayMs = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** Math.min(attempt, 10));
+    await sleep(delayMs / 2 + random.next() * (delayMs / 2));
+  }
+}
+
+/**
+ * Reads while the workload runs: a balance and a history page now and then
+ * (recovery of reads), and the newest acknowledged transfer followed until it
+ * shows in its sender's history (recovery of event delivery).
+ */
+export async function runReader({ baseUrl, accounts, random, ops, record, shouldRun }) {
+  let probe;
+  while (shouldRun()) {
+    const accountId = random.pick(accounts);
+    const balance = await exchange(baseUrl, 'GET', `/accounts/${accountId}/balance`);
+    record({ kind: 'balance', sentAtMs: balance.sentAtMs, answeredAtMs: balance.answeredAtMs, ok: balance.status === 200, status: balance.status ?? balance.error });
+    const latest = [...ops].reverse().find((op) => op.kind === 'transfer' && op.outcome === 'completed');
+    if (!probe || probe.found) probe = latest && latest !== probe?.op ? { op: latest, found: false } : probe;
+    const historyOf = probe && !probe.found ? probe.op.from : accountId;
+    const page = await exchange(baseUrl, 'GET', `/accounts/${historyOf}/operations?limit=100&type=transfer_out`);
+    record({ kind: 'history', sentAtMs: page.sentAtMs, answeredAtMs: page.answeredAtMs, ok: page.status === 200, status: page.status ?? page.error });
+    if (probe && !probe.found && page.status === 200 && page.body.items.some((i) => i.transferId === probe.op.resultId)) {
+      probe.found = true;
+      // An event "succeeds" when the movement acknowledged at sentAtMs is visible in history.
+      record({ kind: 'event', sentAtMs: probe.op.completedAtMs, answeredAtMs: page.answeredAtMs, ok: true, status: 200 });
+    }
+    await sleep(150);
+  }
+}
+
+/** Every operation of an account, all pages, oldest last (bounded number of pages). */
+export async function readHistory(baseUrl, accountId, { pagesMax = 200 } = {}) {
+  const items = [];
+  let cursor;
+  for (let page = 0; page < pagesMax; page++) {
+    const query = `limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const res = await exchange(baseUrl, 'GET', `/accounts/${accountId}/operations?${query}`);
+    if (res.status !== 200) throw new Error(`history of ${accountId}: ${res.status ?? res.error} ${res.body?.code ?? ''}`);
+    items.push(...res.body.items);
+    cursor = res.body.nextCursor;
+    if (!cursor) return items;
+  }
+  throw new Error(`history of ${accountId}: more than ${pagesMax} pages`);
+}
