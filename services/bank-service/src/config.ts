@@ -1,6 +1,7 @@
 import { env, loadConfig, parseAmountMinor } from '@wallet/platform';
 import { OPERATIONS_TOPIC } from '@wallet/contracts';
 import { z } from 'zod';
+import { checkOutboxTimeouts } from './outbox/config-checks.js';
 import { GROUP_COMMIT_DEFAULTS } from './app/group-commit.js';
 
 /** A decimal amount string ("1000000.00") validated and turned into minor units. */
@@ -73,7 +74,7 @@ export const bankConfigSchema = z.object({
   BANK_OUTBOX_RETRY_DELAY_MS_MAX: env.int(10_000, 100, 600_000),
   /** Upper bound for graceful shutdown (drain gRPC, close the pool). */
   BANK_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
-});
+}).superRefine(checkOutboxTimeouts);
 
 export type BankConfig = z.infer<typeof bankConfigSchema>;
 

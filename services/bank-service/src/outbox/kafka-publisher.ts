@@ -1,7 +1,29 @@
 // Publishes outbox batches to Kafka with an idempotent producer (acks=all).
 import { Producer, stringSerializers, type ProducerOptions } from '@platformatic/kafka';
 import type { Logger } from '@wallet/platform';
-import type { OutboxMessage, OutboxPublisher } from './relay.js';
+import { PermanentPublishError, type OutboxMessage, type OutboxPublisher } from './relay.js';
+
+/** Attempts of one send inside the client (the first plus retries). */
+export const KAFKA_SEND_ATTEMPTS = 3;
+
+/**
+ * Broker answers that no retry can change for this record: it is too large, malformed, or
+ * its topic name is invalid. Anything else (leaders moving, timeouts, auth) is transient or
+ * systemic and must not quarantine events.
+ */
+const PERMANENT_PROTOCOL_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'INVALID_TOPIC_EXCEPTION', 'INVALID_REQUIRED_ACKS']);
+
+/** The permanent broker error inside a (possibly nested) client error, if any. */
+export function permanentRejection(error: unknown, depth = 0): string | undefined {
+  if (depth > 5 || typeof error !== 'object' || error === null) return undefined;
+  const { apiId, errors, cause } = error as { apiId?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof apiId === 'string' && PERMANENT_PROTOCOL_ERRORS.has(apiId)) return apiId;
+  for (const inner of Array.isArray(errors) ? errors : []) {
+    const found = permanentRejection(inner, depth + 1);
+    if (found) return found;
+  }
+  return permanentRejection(cause, depth + 1);
+}
 
 export interface KafkaPublisherOptions {
   brokers: string[];
@@ -28,7 +50,7 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
         acks: -1,
         timeout: this.options.requestTimeoutMs,
         connectTimeout: this.options.requestTimeoutMs,
-        retries: 2,
+        retries: KAFKA_SEND_ATTEMPTS - 1,
         retryDelay: 200,
         autocreateTopics: false,
       };
@@ -48,6 +70,8 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
       // id) recovers more reliably than the old one; the relay retries the batch.
       this.producer = undefined;
       await producer.close().catch(() => {});
+      const rejection = permanentRejection(error);
+      if (rejection) throw new PermanentPublishError(rejection, { cause: error });
       throw error;
     }
   }
