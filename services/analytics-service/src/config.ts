@@ -20,11 +20,12 @@ export const configSchema = z
     ANALYTICS_KAFKA_CLIENT_ID: env.string('analytics-service'),
     ANALYTICS_KAFKA_GROUP_ID: env.string('analytics-service'),
     /**
-     * Static group membership (KIP-345): a restarted member with the same id takes its
-     * partitions back at once instead of waiting out its predecessor's session. Empty =
-     * dynamic membership. One id per replica (e.g. the pod name).
+     * Static group membership (KIP-345): a restarted member with the same instance id takes
+     * its partitions back at once instead of waiting out its predecessor's session.
      */
-    ANALYTICS_KAFKA_GROUP_INSTANCE_ID: env.string('analytics-service-0').or(z.literal('')),
+    ANALYTICS_KAFKA_STATIC_MEMBERSHIP: env.bool(true),
+    /** This replica's instance id; unique per replica (e.g. the pod name). */
+    ANALYTICS_KAFKA_GROUP_INSTANCE_ID: z.string().regex(/^\S{1,249}$/, 'must be 1-249 characters without spaces').default('analytics-service-0'),
     ANALYTICS_KAFKA_OPERATIONS_TOPIC: env.string(OPERATIONS_TOPIC),
     ANALYTICS_KAFKA_DLQ_TOPIC: env.string(OPERATIONS_DLQ_TOPIC),
     /** Broker-side liveness of this group member; a crashed consumer's partitions move after this. */
@@ -46,8 +47,10 @@ export const configSchema = z
     ANALYTICS_CHDB_PATH: env.string('.data/analytics/chdb'),
     /** Per-query memory cap inside ClickHouse/chDB (max_memory_usage). */
     ANALYTICS_MEMORY_QUERY_MIB_MAX: env.int(256, 32, 16_384),
-    /** chDB's mark and uncompressed caches together (embedded engine only). */
+    /** Each of chDB's mark and primary-index caches (embedded engine only). */
     ANALYTICS_MEMORY_CACHE_MIB_MAX: env.int(64, 0, 16_384),
+    /** Everything the embedded engine tracks: queries, merges, caches (max_server_memory_usage). */
+    ANALYTICS_MEMORY_ENGINE_MIB_MAX: env.int(768, 128, 65_536),
 
     /** A batch is inserted when it holds this many events... */
     ANALYTICS_BATCH_SIZE_MAX: env.int(1_000, 1, 10_000),
@@ -71,6 +74,9 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     if (config.NODE_ENV === 'production' && config.WALLET_TEST_HOLD_BEFORE_COMMIT) {
       ctx.addIssue({ code: 'custom', path: ['WALLET_TEST_HOLD_BEFORE_COMMIT'], message: 'test hook refused when NODE_ENV=production' });
+    }
+    if (config.ANALYTICS_MEMORY_QUERY_MIB_MAX > config.ANALYTICS_MEMORY_ENGINE_MIB_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['ANALYTICS_MEMORY_QUERY_MIB_MAX'], message: 'must not exceed ANALYTICS_MEMORY_ENGINE_MIB_MAX' });
     }
     if (config.ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS * 3 > config.ANALYTICS_KAFKA_SESSION_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS'], message: 'must be at most a third of ANALYTICS_KAFKA_SESSION_TIMEOUT_MS' });

@@ -41,6 +41,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
       requestTimeoutMs: config.ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS,
       queryMemoryMibMax: config.ANALYTICS_MEMORY_QUERY_MIB_MAX,
       cacheMibMax: config.ANALYTICS_MEMORY_CACHE_MIB_MAX,
+      engineMemoryMibMax: config.ANALYTICS_MEMORY_ENGINE_MIB_MAX,
     });
     const store = new OperationsStore(clickhouse.client, config.ANALYTICS_CLICKHOUSE_DATABASE);
     closers.push({ name: 'store', run: () => store.close() });
@@ -62,7 +63,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
         requestTimeoutMs: config.ANALYTICS_KAFKA_REQUEST_TIMEOUT_MS,
         retryDelayMsMax: config.ANALYTICS_RETRY_DELAY_MS_MAX,
         lagIntervalMs: config.ANALYTICS_LAG_INTERVAL_MS,
-        groupInstanceId: config.ANALYTICS_KAFKA_GROUP_INSTANCE_ID,
+        groupInstanceId: config.ANALYTICS_KAFKA_STATIC_MEMBERSHIP ? config.ANALYTICS_KAFKA_GROUP_INSTANCE_ID : '',
         storeAttemptsMax: config.ANALYTICS_STORE_ATTEMPTS_MAX,
         holdBeforeCommit: config.WALLET_TEST_HOLD_BEFORE_COMMIT,
       },

@@ -1,4 +1,8 @@
-// Consumes wallet.operations in a consumer group and stores it in batches.
+// Consumes wallet.operations in a consumer group and stores it in batches,
+// one lane per partition: each partition batches, stores and commits on its
+// own, so a partition whose store step is retrying does not hold up the
+// others (its own buffer is bounded; past it, reading waits). What to store
+// and what to park is decided by BatchWriter (./batch-writer.ts).
 //
 // Delivery is at-least-once: offsets are committed only after the batch's
 // rows are in the store and its rejects are in the dead-letter topic, so a
@@ -16,16 +20,22 @@ import {
   type MessagesStream,
 } from '@platformatic/kafka';
 import { backoffDelayMs, settleWithin, type Logger } from '@wallet/platform';
-import { dedupeByEventId, eventToRow, type OperationRow } from '../domain/operation.js';
 import type { AnalyticsMetrics } from '../metrics.js';
-import type { EventValidator, RejectionReason } from './validator.js';
+import { BatchWriter, StoreStuckError, type DeadLetter } from './batch-writer.js';
+import type { EventValidator } from './validator.js';
+
+import type { OperationsSink } from './batch-writer.js';
+
+export type { OperationsSink };
 
 type RawMessage = Message<string, Buffer, string, string>;
 
-/** Where valid rows go (the ClickHouse store in production). */
-export interface OperationsSink {
-  existingEventIds(rows: readonly OperationRow[]): Promise<Set<string>>;
-  insert(rows: readonly OperationRow[]): Promise<void>;
+/** One partition's batch in the making, and its flush in flight (at most one). */
+interface Lane {
+  partition: number;
+  pending: RawMessage[];
+  firstAtMs: number;
+  flushing: Promise<void> | undefined;
 }
 
 export interface OperationsConsumerOptions {
@@ -59,12 +69,15 @@ export interface OperationsConsumerDeps {
 
 const STOP = Symbol('stop');
 const TIMEOUT = Symbol('timeout');
+const LANE_FAILED = Symbol('lane failed');
 /** While idle the loop still wakes up this often (to notice a stop quickly). */
 const IDLE_WAKE_MS = 1_000;
 /** After stop() is requested, a failing step gets this many more attempts, then is abandoned uncommitted. */
 const ATTEMPTS_AFTER_STOP = 2;
 const COMMIT_ATTEMPTS = 3;
 const DLQ_DETAIL_CHARS_MAX = 300;
+/** A partition buffers at most this many batches while its previous one is being stored. */
+const LANE_BATCHES_MAX = 4;
 /** Bound of each close step at shutdown. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
@@ -79,6 +92,10 @@ export class OperationsConsumer {
   private stopping = false;
   private stopRequested!: Promise<typeof STOP>;
   private signalStop!: () => void;
+  private readonly writer: BatchWriter;
+  /** The first lane failure of the current stream; the stream is then reopened from the last commit. */
+  private laneFailure: unknown;
+  private signalLaneFailure: () => void = () => {};
   /** Sum of the last measured lag over all partitions; undefined until measured. */
   lastLagTotal: bigint | undefined;
 
@@ -88,6 +105,13 @@ export class OperationsConsumer {
   ) {
     this.stopRequested = new Promise((resolve) => {
       this.signalStop = () => resolve(STOP);
+    });
+    this.writer = new BatchWriter({
+      ...deps,
+      storeAttemptsMax: options.storeAttemptsMax,
+      retryDelayMsMax: options.retryDelayMsMax,
+      pause: (ms) => this.pause(ms),
+      stopping: () => this.stopping,
     });
     const base = {
       bootstrapBrokers: options.brokers,
@@ -188,120 +212,137 @@ export class OperationsConsumer {
     }
   }
 
-  /** Reads the stream into batches, flushing on size, on age, on stream end and on stop. */
+  /** Reads the stream into per-partition lanes; lanes flush on size and age; all drain on end and stop. */
   private async consumeStream(stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
     const iterator = stream[Symbol.asyncIterator]();
+    const lanes = new Map<number, Lane>();
+    const laneFailed = new Promise<typeof LANE_FAILED>((resolve) => {
+      this.laneFailure = undefined;
+      this.signalLaneFailure = () => resolve(LANE_FAILED);
+    });
     let next = iterator.next();
     next.catch(() => {}); // observed below; avoids an unhandled rejection if we stop first
-    let batch: RawMessage[] = [];
-    let deadline = 0;
     for (;;) {
-      const waitMs = batch.length > 0 ? Math.max(0, deadline - Date.now()) : IDLE_WAKE_MS;
+      const waitMs = this.nextDeadlineMs(lanes);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<typeof TIMEOUT>((resolve) => {
         timer = setTimeout(() => resolve(TIMEOUT), waitMs);
       });
-      const outcome = await Promise.race([next, this.stopRequested, timeout]).finally(() => clearTimeout(timer));
-      if (outcome === STOP) {
-        await this.flush(batch);
-        return;
+      const outcome = await Promise.race([next, this.stopRequested, timeout, laneFailed]).finally(() => clearTimeout(timer));
+      if (outcome === LANE_FAILED) {
+        await this.drainLanes(lanes, false);
+        throw this.laneFailure;
       }
-      if (outcome === TIMEOUT) {
-        if (batch.length > 0) {
-          await this.flush(batch);
-          batch = [];
-        }
-        continue;
-      }
-      if (outcome.done) {
-        await this.flush(batch);
+      if (outcome === STOP || (outcome !== TIMEOUT && outcome.done)) {
+        await this.drainLanes(lanes, true);
         if (!this.stopping) throw new Error('consumer stream ended');
         return;
       }
-      batch.push(outcome.value);
-      this.deps.metrics.batchPending.set(batch.length);
-      if (batch.length === 1) deadline = Date.now() + this.options.batchWaitMsMax;
-      next = iterator.next();
-      next.catch(() => {});
-      if (batch.length >= this.options.batchSizeMax) {
-        await this.flush(batch);
-        batch = [];
+      if (outcome !== TIMEOUT) {
+        await this.accept(lanes, outcome.value);
+        next = iterator.next();
+        next.catch(() => {});
       }
+      for (const lane of lanes.values()) this.kick(lane, false);
     }
   }
 
-  /** Stores one batch, parks its rejects, then commits it. Never throws for bad records. */
+  /** Milliseconds until the oldest idle lane's batch is due (or the idle wake-up). */
+  private nextDeadlineMs(lanes: Map<number, Lane>): number {
+    let due = Date.now() + IDLE_WAKE_MS;
+    for (const lane of lanes.values()) {
+      if (lane.pending.length > 0 && !lane.flushing) due = Math.min(due, lane.firstAtMs + this.options.batchWaitMsMax);
+    }
+    return Math.max(0, due - Date.now());
+  }
+
+  /** Adds a record to its partition's lane; waits while that lane's buffer is full. */
+  private async accept(lanes: Map<number, Lane>, message: RawMessage): Promise<void> {
+    let lane = lanes.get(message.partition);
+    if (!lane) {
+      lane = { partition: message.partition, pending: [], firstAtMs: 0, flushing: undefined };
+      lanes.set(message.partition, lane);
+    }
+    if (lane.pending.length === 0) lane.firstAtMs = Date.now();
+    lane.pending.push(message);
+    this.updatePending(lanes);
+    // Bounded memory: a partition stuck in a retry stops the reading once its buffer is full.
+    while (lane.pending.length >= this.options.batchSizeMax * LANE_BATCHES_MAX && lane.flushing && this.laneFailure === undefined) {
+      await lane.flushing;
+    }
+  }
+
+  /** Starts the lane's next flush if it is idle and its batch is full, old enough, or forced. */
+  private kick(lane: Lane, force: boolean): void {
+    if (lane.flushing || lane.pending.length === 0 || this.laneFailure !== undefined) return;
+    const due = force || lane.pending.length >= this.options.batchSizeMax || Date.now() >= lane.firstAtMs + this.options.batchWaitMsMax;
+    if (!due) return;
+    const batch = lane.pending.splice(0, this.options.batchSizeMax);
+    lane.firstAtMs = Date.now();
+    lane.flushing = this.flush(batch)
+      .catch((error: unknown) => {
+        if (this.laneFailure === undefined) this.laneFailure = error;
+        this.signalLaneFailure();
+      })
+      .finally(() => {
+        lane.flushing = undefined;
+        this.kick(lane, this.stopping);
+      });
+  }
+
+  /** Waits for every lane's flushes; with flushRest, also flushes what is still buffered. */
+  private async drainLanes(lanes: Map<number, Lane>, flushRest: boolean): Promise<void> {
+    for (;;) {
+      if (flushRest) for (const lane of lanes.values()) this.kick(lane, true);
+      const inFlight = [...lanes.values()].map((lane) => lane.flushing).filter((p): p is Promise<void> => p !== undefined);
+      if (inFlight.length === 0) break;
+      await Promise.all(inFlight);
+    }
+    for (const lane of lanes.values()) lane.pending = [];
+    this.updatePending(lanes);
+  }
+
+  private updatePending(lanes: Map<number, Lane>): void {
+    let total = 0;
+    for (const lane of lanes.values()) total += lane.pending.length;
+    this.deps.metrics.batchPending.set(total);
+  }
+
+  /** Stores one partition's batch, parks its rejects, then commits it. Throws only when the store is stuck. */
   private async flush(messages: RawMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const { metrics, logger, validator, sink } = this.deps;
+    const { metrics, logger } = this.deps;
     metrics.batchSize.observe(messages.length);
     metrics.eventsConsumed.inc(messages.length);
-
-    const rows: OperationRow[] = [];
-    const rejects: { message: RawMessage; reason: RejectionReason; detail: string }[] = [];
-    for (const message of messages) {
-      const result = validator.validate(message.value);
-      if (result.ok) {
-        try {
-          rows.push(eventToRow(result.event));
-          continue;
-        } catch (error) {
-          rejects.push({ message, reason: 'schema_invalid', detail: (error as Error).message });
-          continue;
-        }
-      }
-      rejects.push({ message, reason: result.reason, detail: result.detail });
-    }
-    for (const reject of rejects) {
-      metrics.eventsInvalid.inc({ reason: reject.reason });
-      // The payload is never logged: only where it was and why it was refused.
-      logger.warn(
-        { topic: reject.message.topic, partition: reject.message.partition, offset: reject.message.offset.toString(), reason: reject.reason, detail: reject.detail },
-        'rejected event parked in the dead-letter topic',
-      );
-    }
-
     try {
-      const { unique, duplicates: repeatedInBatch } = dedupeByEventId(rows);
-      let alreadyStored = 0;
-      let inserted = 0;
-      await this.attempt('store', async () => {
-        const endTimer = metrics.insertSeconds.startTimer();
-        // Looked up again on every attempt: a timed-out insert may have landed.
-        const existing = await sink.existingEventIds(unique);
-        const fresh = unique.filter((row) => !existing.has(row.eventId));
-        await sink.insert(fresh);
-        endTimer();
-        alreadyStored = existing.size;
-        inserted = fresh.length;
-      });
-      metrics.eventsInserted.inc(inserted);
-      metrics.eventsDuplicate.inc(repeatedInBatch + alreadyStored);
-      logger.debug({ records: messages.length, inserted, duplicates: repeatedInBatch + alreadyStored, rejected: rejects.length }, 'batch stored');
-
+      const dead = await this.writer.write(messages);
+      for (const letter of dead) {
+        // The payload is never logged: only where it was and why it was refused.
+        logger.warn(
+          { topic: letter.message.topic, partition: letter.message.partition, offset: letter.message.offset.toString(), reason: letter.reason, detail: letter.detail },
+          'rejected event parked in the dead-letter topic',
+        );
+      }
       if (this.options.holdBeforeCommit) {
-        logger.warn({ inserted }, 'test hook: batch inserted, holding before commit');
+        logger.warn({ records: messages.length }, 'test hook: batch inserted, holding before commit');
         await this.stopRequested;
         throw new FlushAbandoned('test hook: stopped while holding before commit');
       }
-
-      if (rejects.length > 0) {
-        await this.attempt('dlq', () => this.sendToDeadLetter(rejects));
-        metrics.deadLettered.inc(rejects.length);
+      if (dead.length > 0) {
+        await this.attempt('dlq', () => this.sendToDeadLetter(dead));
+        metrics.deadLettered.inc(dead.length);
       }
     } catch (error) {
-      if (error instanceof FlushAbandoned) {
-        logger.warn({ records: messages.length, reason: error.message }, 'batch left uncommitted; it will be redelivered');
-        metrics.batchPending.set(0);
+      if (error instanceof FlushAbandoned || (this.stopping && error instanceof StoreStuckError)) {
+        logger.warn({ records: messages.length, reason: (error as Error).message }, 'batch left uncommitted; it will be redelivered');
         return;
       }
       throw error;
     }
     await this.commit(messages);
-    metrics.batchPending.set(0);
   }
 
-  private async sendToDeadLetter(rejects: { message: RawMessage; reason: RejectionReason; detail: string }[]): Promise<void> {
+  private async sendToDeadLetter(rejects: DeadLetter<RawMessage>[]): Promise<void> {
     await this.producer.send({
       messages: rejects.map(({ message, reason, detail }) => {
         const headers: Record<string, string> = {
@@ -357,7 +398,7 @@ export class OperationsConsumer {
    * stop is requested it gets a few more attempts, then the batch is
    * abandoned uncommitted (it will be redelivered).
    */
-  private async attempt(stage: 'store' | 'dlq', step: () => Promise<void>): Promise<void> {
+  private async attempt(stage: 'dlq', step: () => Promise<void>): Promise<void> {
     let attemptsAfterStop = 0;
     for (let attempt = 1; ; attempt += 1) {
       try {
