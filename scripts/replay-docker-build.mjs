@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Replays the services' Dockerfiles natively (no Docker engine): every RUN of
-// the stages the image needs, executed for real in a folder standing for the
-// image's filesystem, COPY filtered by .dockerignore, then (with --start) each
+// Replays the Dockerfile natively (no Docker engine) once per image compose
+// builds, with compose's build arguments: every RUN of the stages the image
+// needs, executed for real in a folder standing for the image's filesystem,
+// COPY filtered by .dockerignore, then (with --start) each
 // service started from its production folder with its docker-compose.yml
 // environment against local PostgreSQL and Kafka, until its HEALTHCHECK passes.
 //   node scripts/replay-docker-build.mjs [--start] [--keep] [service ...]
 // `npm test` runs the same through scripts/test/docker-replay.test.ts.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { composeBuilds, loadCompose } from './check-deploy/compose-model.mjs';
 import { listContextFiles } from './check-deploy/dockerignore.mjs';
 import { startNativeStack } from './check-deploy/native-stack.mjs';
 import { replayBuild } from './check-deploy/replay.mjs';
@@ -18,11 +20,12 @@ import { root } from './lib/paths.mjs';
 const args = process.argv.slice(2);
 const start = args.includes('--start');
 const keep = args.includes('--keep');
-const all = readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'Dockerfile')));
+const images = composeBuilds(loadCompose(root).model, root);
+const all = images.map((image) => image.name);
 const wanted = args.filter((a) => !a.startsWith('--'));
 for (const name of wanted) {
   if (!all.includes(name)) {
-    console.error(`unknown service ${name}; services with a Dockerfile: ${all.join(', ')}`);
+    console.error(`unknown service ${name}; images compose builds: ${all.join(', ')}`);
     process.exit(2);
   }
 }
@@ -37,10 +40,11 @@ let exitCode = 0;
 try {
   const contextFiles = listContextFiles(root);
   const builds = {};
-  for (const name of services) {
+  for (const { name, dockerfilePath, buildArgs } of images.filter((image) => services.includes(image.name))) {
     builds[name] = await replayBuild({
       contextRoot: root,
-      dockerfilePath: join(root, 'services', name, 'Dockerfile'),
+      dockerfilePath,
+      buildArgs,
       cacheDir: join(workDir, 'stages'),
       contextFiles,
       log: (line) => log(`${name}: ${line}`),

@@ -27,3 +27,4 @@ export function loadCompose(
 ): { raw: ComposeModel; model: ComposeModel; env: Record<string, string>; dotenv: Record<string, string>; file: string };
 export function serviceEnvironment(service: ComposeService): Record<string, string>;
 export function services(model: ComposeModel): Array<[string, ComposeService]>;
+export function composeBuilds(model: ComposeModel, root: string): Array<{ name: string; dockerfilePath: string; buildArgs: Record<string, string> }>;

@@ -143,3 +143,19 @@ export function serviceEnvironment(service) {
 export function services(model) {
   return Object.entries(model.services ?? {});
 }
+
+/**
+ * The images compose builds from this repository (profiles' extra replicas
+ * left out: they reuse a build), each with its Dockerfile and build arguments
+ * as `docker compose build` would pass them.
+ * @returns {Array<{ name: string, dockerfilePath: string, buildArgs: Record<string, string> }>}
+ */
+export function composeBuilds(model, root) {
+  return Object.entries(model.services ?? {})
+    .filter(([, s]) => s.build && !s.profiles?.length)
+    .map(([name, s]) => ({
+      name,
+      dockerfilePath: join(root, s.build.context ?? '.', s.build.dockerfile ?? 'Dockerfile'),
+      buildArgs: Object.fromEntries(Object.entries(s.build.args ?? {}).map(([k, v]) => [k, String(v)])),
+    }));
+}

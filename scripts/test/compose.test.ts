@@ -1,7 +1,8 @@
-// Deployment checks that need no Docker engine: the compose file against the
-// Compose Specification, compose vs. each service's config schema, health
-// checks / ports / networks / volumes / pinned images, the Dockerfiles'
-// shape, the .dockerignore, and the Kafka topic job.
+// Deployment checks that need no Docker engine: the compose file through the
+// real `docker compose config` (built from its Go module) and against the
+// Compose Specification schema, compose vs. each service's config schema,
+// health checks / ports / networks / volumes / pinned images, the one
+// Dockerfile's shape, the .dockerignore, and the Kafka topic job.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { COMPOSE_VERSION, composeCliUnavailableReason, composeConfig, ensureComposeCli } from '../check-deploy/compose-cli.mjs';
 import { loadCompose, serviceEnvironment, type ComposeModel, type ComposeService } from '../check-deploy/compose-model.mjs';
 import { loadServiceConfig, validateEnvironment, type ServiceConfig } from '../check-deploy/config-schemas.mjs';
 import { readDockerfile, substitute } from '../check-deploy/dockerfile.mjs';
@@ -22,8 +24,10 @@ const requireFromTestkit = createRequire(join(root, 'packages', 'testkit', 'pack
 const { model, raw, dotenv } = loadCompose(root);
 const composeServices = Object.entries(model.services);
 const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] };
-/** Services of this repository that ship an image: services/<name>/Dockerfile. */
-const imageServices = readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'Dockerfile')));
+/** Services of this repository that ship an image: every workspace under services/. */
+const imageServices = rootPackage.workspaces.filter((w) => w.startsWith('services/')).map((w) => w.slice('services/'.length));
+/** The one Dockerfile every image is built from (ARG SERVICE). */
+const DOCKERFILE = 'Dockerfile';
 /** Compose services built from this repository (the replica profile reuses bank-service's build). */
 const builtServices = composeServices.filter(([, s]) => s.build);
 /** One-shot jobs: never restarted, and waited on with service_completed_successfully. */
@@ -41,9 +45,21 @@ function dependsOn(service: ComposeService): Record<string, string> {
 
 function serviceOfBuild(service: ComposeService): string {
   const dockerfile = service.build?.dockerfile ?? '';
-  const m = /^services\/([^/]+)\/Dockerfile$/.exec(dockerfile);
-  if (!m) throw new Error(`unexpected dockerfile ${dockerfile}`);
-  return m[1]!;
+  if (dockerfile !== DOCKERFILE) throw new Error(`unexpected dockerfile ${dockerfile}`);
+  const name = service.build?.args?.SERVICE;
+  if (!name) throw new Error('build without a SERVICE argument');
+  return name;
+}
+
+// Read by Node.js itself or by @wallet/contracts, not by a config schema.
+const RUNTIME_VARIABLES = new Set(['NODE_ENV', 'NODE_OPTIONS', 'WALLET_CONTRACTS_DIR', 'TZ']);
+
+/** What is wrong with a compose environment for a service: variables its schema does not read, and invalid values. */
+function environmentProblems(config: ServiceConfig, env: Record<string, string>): string[] {
+  const unknown = Object.keys(env)
+    .filter((key) => !config.keys.includes(key) && !RUNTIME_VARIABLES.has(key))
+    .map((key) => `${key}: no config schema reads this variable`);
+  return [...unknown, ...validateEnvironment(config, env)];
 }
 
 function networksOf(service: ComposeService): string[] {
@@ -58,6 +74,32 @@ function isPinned(image: string): boolean {
 }
 
 describe('docker-compose.yml against the Compose Specification', () => {
+  // The real CLI when it can be built here (a Go toolchain); otherwise the
+  // skip names why, and the schema check below still runs.
+  const cliUnavailable = composeCliUnavailableReason();
+  if (cliUnavailable) console.warn(`[compose.test] docker compose config check skipped: ${cliUnavailable}`);
+
+  it.skipIf(cliUnavailable !== null)(`is accepted by docker compose ${COMPOSE_VERSION} (config), which resolves it as our loader does`, () => {
+    const binary = ensureComposeCli({ log: (line) => console.log(`[compose.test] ${line}`) });
+    const resolved = composeConfig(binary);
+    expect(Object.keys(resolved.services).sort()).toEqual(Object.keys(model.services).sort());
+    for (const [name, service] of composeServices) {
+      const real = resolved.services[name]!;
+      expect(real.image, `${name}: image`).toBe(service.image);
+      const realEnv = Object.fromEntries(Object.entries(real.environment ?? {}).map(([k, v]) => [k, v ?? '']));
+      expect(realEnv, `${name}: environment as docker compose resolves it`).toEqual(serviceEnvironment(service));
+      if (service.build) expect(real.build?.args, `${name}: build args`).toEqual(service.build.args);
+    }
+    // The CLI rejects what the schema rejects: a misspelt key fails with Compose's own message.
+    const dir = mkdtempSync(join(tmpdir(), 'compose-cli-'));
+    try {
+      writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  one:\n    image: busybox:1.37\n    healtcheck:\n      test: ["CMD", "true"]\n');
+      expect(() => composeConfig(binary, { projectDir: dir })).toThrow(/healtcheck/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 1_800_000);
+
   it('validates against the vendored Compose Specification JSON Schema', () => {
     const Ajv2020 = requireFromTestkit('ajv/dist/2020').default;
     const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -187,16 +229,21 @@ describe('docker-compose.yml against the Compose Specification', () => {
     expect(profiles).toEqual(new Set(['observability', 'replicas']));
   });
 
-  it('builds every service image from the repository root with its own Dockerfile', () => {
+  it('builds every service image from the repository root with the one Dockerfile and its SERVICE', () => {
     const built = new Set(builtServices.map(([, s]) => serviceOfBuild(s)));
     expect([...built].sort()).toEqual([...imageServices].sort());
     for (const [name, service] of builtServices) {
       expect(service.build?.context, name).toBe('.');
-      expect(service.build?.args, `${name}: base image and npm version come from .env`).toEqual({
+      expect(service.build?.dockerfile, name).toBe(DOCKERFILE);
+      expect(service.build?.args, `${name}: base image and npm version come from .env`).toMatchObject({
         NODE_IMAGE: dotenv.NODE_IMAGE,
         NPM_VERSION: dotenv.NPM_VERSION,
       });
+      expect(Object.keys(service.build?.args ?? {}).sort(), name).toEqual(['NODE_IMAGE', 'NPM_VERSION', 'READY_PORT', 'READY_PORT_VARIABLE', 'SERVICE']);
+      expect(existsSync(join(root, 'services', serviceOfBuild(service), 'package.json')), `${name}: SERVICE is a workspace`).toBe(true);
     }
+    // No per-service copies left behind.
+    expect(readdirSync(join(root, 'services')).filter((d) => existsSync(join(root, 'services', d, 'Dockerfile')))).toEqual([]);
   });
 });
 
@@ -205,9 +252,6 @@ describe('compose environment vs. the services configuration schemas', () => {
   beforeAll(async () => {
     for (const name of imageServices) configs[name] = await loadServiceConfig(join(root, 'services', name));
   });
-
-  // Read by Node.js itself or by @wallet/contracts, not by a config schema.
-  const RUNTIME_VARIABLES = new Set(['NODE_ENV', 'NODE_OPTIONS', 'WALLET_CONTRACTS_DIR', 'TZ']);
 
   it('finds a config schema in every service build', () => {
     for (const name of imageServices) {
@@ -222,10 +266,23 @@ describe('compose environment vs. the services configuration schemas', () => {
     if (rawEnv && !Array.isArray(rawEnv)) {
       for (const [key, value] of Object.entries(rawEnv)) expect(value, `${name}: ${key} has a value`).not.toBeNull();
     }
+    expect(environmentProblems(config, serviceEnvironment(service)), `${name}: the compose environment is a valid config`).toEqual([]);
+  });
+
+  it('catches a variable no schema reads (a misspelt or old name) and an invalid value', () => {
+    const [name, service] = builtServices.find(([n]) => n === 'bank-service')!;
+    const config = configs[serviceOfBuild(service)]!;
     const env = serviceEnvironment(service);
-    const unknown = Object.keys(env).filter((key) => !config.keys.includes(key) && !RUNTIME_VARIABLES.has(key));
-    expect(unknown, `${name}: variables no config schema reads`).toEqual([]);
-    expect(validateEnvironment(config, env), `${name}: the compose environment is a valid config`).toEqual([]);
+    expect(environmentProblems(config, { ...env, BANK_GRPC_PORTT: '50051' }), name).toEqual(['BANK_GRPC_PORTT: no config schema reads this variable']);
+    expect(environmentProblems(config, { ...env, BANK_GRPC_PORT: 'fifty' }).join('\n'), name).toMatch(/^BANK_GRPC_PORT: /);
+  });
+
+  it.each(builtServices.map(([name, s]) => [name, s] as const))('%s: the image health check reads the port that serves /readyz', (name, service) => {
+    const config = configs[serviceOfBuild(service)]!;
+    const variable = service.build!.args!.READY_PORT_VARIABLE!;
+    expect(config.keys, `${name}: READY_PORT_VARIABLE=${variable} is a variable of its config`).toContain(variable);
+    expect(String(config.defaults[variable]), `${name}: READY_PORT is ${variable}'s default`).toBe(service.build!.args!.READY_PORT);
+    expect(serviceEnvironment(service)[variable], `${name}: compose sets ${variable}`).toBeTruthy();
   });
 
   it.each(builtServices.map(([name, s]) => [name, s] as const))('%s: sets every required variable and every loopback default', (name, service) => {
@@ -261,45 +318,46 @@ describe('compose environment vs. the services configuration schemas', () => {
   });
 });
 
-describe('Dockerfiles', () => {
-  it.each(imageServices)('%s: multi-stage, pinned node base, non-root, production, exec-form CMD on built JS', (name) => {
-    const dockerfile = readDockerfile(join(root, 'services', name, 'Dockerfile'));
+describe('the Dockerfile (one for every service, ARG SERVICE)', () => {
+  const dockerfile = readDockerfile(join(root, DOCKERFILE));
+  const instructions = dockerfile.stages.flatMap((s) => s.instructions);
+
+  it('multi-stage, pinned node base, non-root, production, exec-form CMD on built JS in the service folder', () => {
     expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
     for (const stage of dockerfile.stages) {
       const from = substitute(stage.from, dockerfile.globalArgs);
       if (dockerfile.stages.some((s) => s.name === from)) continue;
-      expect(isPinned(from), `${name}: FROM ${from}`).toBe(true);
+      expect(isPinned(from), `FROM ${from}`).toBe(true);
       expect(from).toBe(dotenv.NODE_IMAGE);
     }
     const final = dockerfile.stages.at(-1)!;
     const last = (keyword: string) => final.instructions.filter((i) => i.keyword === keyword).at(-1);
-    expect(last('USER')?.args, `${name}: runs as a non-root user`).toMatch(/^(?!root$|0$)\S+$/);
+    expect(last('USER')?.args, 'runs as a non-root user').toMatch(/^(?!root$|0$)\S+$/);
     expect(final.instructions.some((i) => i.keyword === 'ENV' && /\bNODE_ENV=production\b/.test(i.args))).toBe(true);
-    expect(last('CMD')?.json, `${name}: exec-form CMD`).toEqual(['node', `services/${name}/dist/main.js`]);
-    expect(last('HEALTHCHECK')?.json?.[0], `${name}: exec-form HEALTHCHECK`).toBe('node');
-    expect(final.instructions.filter((i) => i.keyword === 'RUN'), `${name}: nothing runs in the runtime stage`).toEqual([]);
+    expect(last('WORKDIR')?.args).toBe('/app/services/${SERVICE}');
+    expect(last('CMD')?.json, 'exec-form CMD').toEqual(['node', 'dist/main.js']);
+    expect(last('HEALTHCHECK')?.json?.[0], 'exec-form HEALTHCHECK').toBe('node');
+    expect(final.instructions.filter((i) => i.keyword === 'RUN'), 'nothing runs in the runtime stage').toEqual([]);
     // The npm version the image pins is the one this machine (and the replay) uses.
-    const npmArg = dockerfile.stages.flatMap((s) => s.instructions).find((i) => i.keyword === 'ARG' && i.args.startsWith('NPM_VERSION='));
+    const npmArg = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NPM_VERSION='));
     expect(npmArg?.args).toBe(`NPM_VERSION=${dotenv.NPM_VERSION}`);
   });
 
-  it.each(imageServices)('%s: installs only its workspace, and its production dependencies without optional ones', (name) => {
-    const runs = readDockerfile(join(root, 'services', name, 'Dockerfile')).stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN').map((i) => i.args);
+  it('installs only the SERVICE workspace, and its production dependencies without optional ones', () => {
+    const runs = instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
     const installs = runs.filter((r) => /\bnpm ci\b/.test(r));
     expect(installs).toHaveLength(2);
-    for (const install of installs) expect(install).toContain(`--workspace services/${name}`);
+    for (const install of installs) expect(install).toContain('--workspace "services/$SERVICE"');
     const prod = installs.find((r) => r.includes('--omit=dev'));
-    expect(prod, `${name}: no embedded engines (chDB is optional) in the image`).toContain('--omit=optional');
-    expect(runs.some((r) => r.includes(`tsc -b services/${name}`))).toBe(true);
+    expect(prod, 'no embedded engines (chDB is optional) in the image').toContain('--omit=optional');
+    expect(runs.some((r) => r.includes('tsc -b "services/$SERVICE"'))).toBe(true);
     expect(runs.some((r) => r.includes('scripts/generate.mjs'))).toBe(true);
   });
 
   it('copies every workspace manifest (npm ci needs the whole workspace map)', () => {
-    for (const name of imageServices) {
-      const copies = readDockerfile(join(root, 'services', name, 'Dockerfile')).stages[0]!.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
-      for (const workspace of rootPackage.workspaces) {
-        expect(copies, `${name} copies ${workspace}/package.json`).toContain(`${workspace}/package.json ${workspace}/`);
-      }
+    const copies = dockerfile.stages[0]!.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+    for (const workspace of rootPackage.workspaces) {
+      expect(copies, `copies ${workspace}/package.json`).toContain(`${workspace}/package.json ${workspace}/`);
     }
   });
 });
@@ -328,7 +386,7 @@ describe('.dockerignore', () => {
 
   it('lets in what the image builds read', () => {
     const files = new Set(listContextFiles(root));
-    for (const path of ['package.json', 'package-lock.json', 'tsconfig.base.json', 'scripts/generate.mjs', 'services/common/wallet-api/openapi.yaml', 'packages/platform/src/index.ts', 'packages/testkit/package.json']) {
+    for (const path of ['package.json', 'package-lock.json', 'tsconfig.base.json', 'services/payment-gateway-mock/package.json', 'scripts/generate.mjs', 'services/common/wallet-api/openapi.yaml', 'packages/platform/src/index.ts', 'packages/testkit/package.json']) {
       expect(files.has(path), path).toBe(true);
     }
     expect([...files].some((f) => f.includes('node_modules') || f.startsWith('.git/') || f.includes('/dist/'))).toBe(false);

@@ -1,19 +1,23 @@
-// The Dockerfiles' build steps, executed for real without Docker (see
-// scripts/check-deploy/replay.mjs), then every service started from its
-// production folder with the compose environment against local PostgreSQL,
-// Kafka and ClickHouse (chDB over HTTP), until the image's HEALTHCHECK passes.
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+// The Dockerfile's build steps, executed for real without Docker (see
+// scripts/check-deploy/replay.mjs) once per image compose builds, with the
+// build arguments compose passes (SERVICE, ...), then every service started
+// from its production folder with the compose environment against local
+// PostgreSQL, Kafka and ClickHouse (chDB over HTTP), until the image's
+// HEALTHCHECK passes.
+import { existsSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { composeBuilds, loadCompose } from '../check-deploy/compose-model.mjs';
 import { listContextFiles } from '../check-deploy/dockerignore.mjs';
 import { startNativeStack } from '../check-deploy/native-stack.mjs';
 import { nodeVersionOfImage, replayBuild, type StageResult } from '../check-deploy/replay.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const imageServices = readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'Dockerfile')));
+const images = composeBuilds(loadCompose(root).model, root);
+const imageServices = images.map((image) => image.name);
 const workDir = mkdtempSync(join(tmpdir(), 'wallet-docker-replay-'));
 const builds: Record<string, StageResult> = {};
 let stack: Awaited<ReturnType<typeof startNativeStack>> | undefined;
@@ -35,13 +39,15 @@ describe('native replay of the Dockerfiles', () => {
   it('builds every image natively: install, generate, build, prune to production dependencies', async () => {
     const started = Date.now();
     const contextFiles = listContextFiles(root);
-    const queue = [...imageServices];
+    const queue = [...images];
     const worker = async () => {
-      for (let name = queue.shift(); name; name = queue.shift()) {
+      for (let image = queue.shift(); image; image = queue.shift()) {
+        const { name, dockerfilePath, buildArgs } = image;
         const t0 = Date.now();
         builds[name] = await replayBuild({
           contextRoot: root,
-          dockerfilePath: join(root, 'services', name, 'Dockerfile'),
+          dockerfilePath,
+          buildArgs,
           cacheDir: join(workDir, 'stages'),
           contextFiles,
           log: (line) => log(`${name}: ${line}`),
@@ -52,18 +58,29 @@ describe('native replay of the Dockerfiles', () => {
     await Promise.all(Array.from({ length: BUILDS_CONCURRENCY }, worker));
     log(`all images replayed in ${Math.round((Date.now() - started) / 1000)} s`);
 
-    for (const name of imageServices) {
+    for (const { name, buildArgs } of images) {
       const build = builds[name]!;
       const app = join(build.root, build.workdir);
+      // The image's /app, where npm installed the workspace.
+      const appRoot = join(build.root, 'app');
+      const service = buildArgs.SERVICE!;
+      expect(build.workdir, `${name}: runs in its service folder`).toBe(`/app/services/${service}`);
       // The replay ran on this machine's Node.js: it must be the image's major version.
       const imageNode = nodeVersionOfImage(build.baseImage);
       expect(imageNode, build.baseImage).not.toBeNull();
       expect(process.versions.node.split('.')[0], `${name}: Node.js major of ${build.baseImage}`).toBe(imageNode!.split('.')[0]);
       expect(existsSync(join(app, build.cmd![1]!)), `${name}: ${build.cmd!.join(' ')} exists`).toBe(true);
-      expect(existsSync(join(app, 'services', 'common', 'wallet-api', 'openapi.yaml')), `${name}: contracts in the image`).toBe(true);
-      expect(existsSync(join(app, 'node_modules', '@wallet', 'platform', 'dist', 'index.js')), `${name}: @wallet/platform resolves`).toBe(true);
-      for (const pkg of DEV_ONLY) expect(existsSync(join(app, 'node_modules', pkg)), `${name}: ${pkg} is not in the image`).toBe(false);
-      expect(existsSync(join(app, 'services', name, 'src')), `${name}: no sources in the image`).toBe(false);
+      expect(existsSync(join(appRoot, 'services', 'common', 'wallet-api', 'openapi.yaml')), `${name}: contracts in the image`).toBe(true);
+      expect(existsSync(join(appRoot, 'node_modules', '@wallet', 'platform', 'dist', 'index.js')), `${name}: @wallet/platform resolves`).toBe(true);
+      for (const pkg of DEV_ONLY) expect(existsSync(join(appRoot, 'node_modules', pkg)), `${name}: ${pkg} is not in the image`).toBe(false);
+      expect(existsSync(join(app, 'src')), `${name}: no sources in the image`).toBe(false);
+      expect(existsSync(join(app, 'dist', '.tsbuildinfo')), `${name}: no build metadata in the image`).toBe(false);
+      // SQL migrations ship with the service that owns them, and only there.
+      expect(existsSync(join(app, 'migrations')), `${name}: migrations`).toBe(existsSync(join(root, 'services', service, 'migrations')));
+      // Only this service's build: no other workspace's code rides along.
+      for (const other of images.filter((i) => i.buildArgs.SERVICE !== service)) {
+        expect(existsSync(join(appRoot, 'services', other.buildArgs.SERVICE!, 'dist')), `${name}: no ${other.name} build`).toBe(false);
+      }
       expect(build.user).toBe('node');
       expect(build.env.NODE_ENV).toBe('production');
     }

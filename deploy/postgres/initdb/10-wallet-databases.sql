@@ -10,9 +10,13 @@
 \getenv card_db CARD_ADAPTER_DB_NAME
 \getenv card_user CARD_ADAPTER_DB_USER
 \getenv card_password CARD_ADAPTER_DB_PASSWORD
+\getenv mock_db PAYMENT_GATEWAY_MOCK_DB_NAME
+\getenv mock_user PAYMENT_GATEWAY_MOCK_DB_USER
+\getenv mock_password PAYMENT_GATEWAY_MOCK_DB_PASSWORD
 
 -- Connection limits: 2 bank-service replicas x pool 20 + migrations, and the
--- card adapter's pool 10 + migrations, stay well below max_connections.
+-- card adapter's pool 10 + migrations, and the payment gateway mock's pool 5
+-- + migrations, stay well below max_connections.
 CREATE ROLE :"bank_user" LOGIN PASSWORD :'bank_password' CONNECTION LIMIT 60;
 CREATE DATABASE :"bank_db" OWNER :"bank_user";
 REVOKE ALL ON DATABASE :"bank_db" FROM PUBLIC;
@@ -22,3 +26,10 @@ CREATE ROLE :"card_user" LOGIN PASSWORD :'card_password' CONNECTION LIMIT 30;
 CREATE DATABASE :"card_db" OWNER :"card_user";
 REVOKE ALL ON DATABASE :"card_db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"card_db" TO :"card_user";
+
+-- The payment gateway mock stands in for an external system: its own role and
+-- database, so nothing of it lives in the card adapter's.
+CREATE ROLE :"mock_user" LOGIN PASSWORD :'mock_password' CONNECTION LIMIT 15;
+CREATE DATABASE :"mock_db" OWNER :"mock_user";
+REVOKE ALL ON DATABASE :"mock_db" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"mock_db" TO :"mock_user";
