@@ -1,15 +1,15 @@
-// Wiring only: configuration, logger, the service, graceful shutdown.
-import { createLogger, installShutdown, loadConfig } from '@wallet/platform';
+// analytics-service: wiring only, through the platform's runService.
+import { loadConfig, runService } from '@wallet/platform';
 import { startAnalytics } from './app/service.js';
-import { configSchema } from './config.js';
+import { configSchema, type AnalyticsConfig } from './config.js';
 
-const config = loadConfig(configSchema);
-const logger = createLogger('analytics-service', config.LOG_LEVEL);
-
-try {
-  const service = await startAnalytics(config, logger);
-  installShutdown(logger, [{ name: 'analytics-service', run: () => service.stop() }], config.ANALYTICS_SHUTDOWN_TIMEOUT_MS);
-} catch (error) {
-  logger.fatal({ err: error }, 'failed to start');
-  process.exit(1);
-}
+await runService<AnalyticsConfig>({
+  name: 'analytics-service',
+  loadConfig: () => loadConfig(configSchema),
+  logLevel: (config) => config.LOG_LEVEL,
+  shutdownTimeoutMs: (config) => config.ANALYTICS_SHUTDOWN_TIMEOUT_MS,
+  start: async (config, logger) => {
+    const service = await startAnalytics(config, logger);
+    return { close: () => service.stop(), info: { grpcPort: service.grpcPort, opsPort: service.opsPort } };
+  },
+});
