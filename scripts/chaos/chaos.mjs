@@ -78,6 +78,26 @@ async function startInfra(workDir, ports, log) {
   };
 }
 
+const START_ATTEMPTS_MAX = 6;
+
+/**
+ * Starts a killed service again the way a supervisor would: a service may exit
+ * at start-up while a dependency is down (PostgreSQL crashed meanwhile), so it
+ * gets a few attempts with backoff before the fault counts as not healed.
+ */
+async function startSupervised(handle, log) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.start();
+    } catch (error) {
+      if (attempt >= START_ATTEMPTS_MAX) throw error;
+      await handle.kill(); // still running but never ready: a fresh start
+      log(`${handle.name} did not start (attempt ${attempt}): ${error.message.split('\n')[0]}; retrying`);
+      await sleep(Math.min(8_000, 500 * 2 ** attempt));
+    }
+  }
+}
+
 /** The bank's seed CLI (as bench and README do): funded accounts, ids on stdout. */
 function seedAccounts(databaseUrl, count) {
   const res = spawnSync(
@@ -183,7 +203,7 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     let starting = true;
     let giveUpAtMs = Infinity;
     const target = {
-      services: Object.fromEntries(Object.entries(system.services).map(([key, h]) => [key, { kill: () => h.kill(), restart: () => h.start() }])),
+      services: Object.fromEntries(Object.entries(system.services).map(([key, h]) => [key, { kill: () => h.kill(), restart: () => startSupervised(h, log) }])),
       postgres: infra.postgres,
       kafka: infra.kafka,
       downMs: profile.downMs,
@@ -207,6 +227,8 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     let reading = true;
     const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading });
     await runNemesis({ target, serviceKeys: Object.keys(system.services), profile, random, log, faults });
+    // The workload goes on a little after the last fault, so its recovery can show.
+    await sleep(profile.tailMs);
     starting = false;
     giveUpAtMs = Date.now() + profile.settleMs;
     log(`nemesis done (${faults.length} faults); settling in-flight requests (at most ${profile.settleMs / 1000} s)`);

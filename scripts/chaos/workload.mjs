@@ -150,28 +150,39 @@ async function settleOp({ baseUrl, giveUpAtMs, record, random }, op) {
   }
 }
 
+const PROBES_MAX = 8;
+const PROBE_EVERY_MS = 2_000;
+const PROBE_AGE_MS_MAX = 90_000;
+
 /**
  * Reads while the workload runs: a balance and a history page now and then
- * (recovery of reads), and the newest acknowledged transfer followed until it
- * shows in its sender's history (recovery of event delivery).
+ * (recovery of reads), and a few recently acknowledged transfers followed,
+ * round robin, until each shows in its sender's history (recovery of event
+ * delivery; precision about PROBES_MAX reader loops).
  */
 export async function runReader({ baseUrl, accounts, random, ops, record, shouldRun }) {
-  let probe;
-  while (shouldRun()) {
+  const probes = [];
+  let lastProbeMs = 0;
+  for (let turn = 0; shouldRun(); turn++) {
     const accountId = random.pick(accounts);
     const balance = await exchange(baseUrl, 'GET', `/accounts/${accountId}/balance`);
     record({ kind: 'balance', sentAtMs: balance.sentAtMs, answeredAtMs: balance.answeredAtMs, ok: balance.status === 200, status: balance.status ?? balance.error });
-    const latest = [...ops].reverse().find((op) => op.kind === 'transfer' && op.outcome === 'completed');
-    if (!probe || probe.found) probe = latest && latest !== probe?.op ? { op: latest, found: false } : probe;
-    const historyOf = probe && !probe.found ? probe.op.from : accountId;
-    const page = await exchange(baseUrl, 'GET', `/accounts/${historyOf}/operations?limit=100&type=transfer_out`);
-    record({ kind: 'history', sentAtMs: page.sentAtMs, answeredAtMs: page.answeredAtMs, ok: page.status === 200, status: page.status ?? page.error });
-    if (probe && !probe.found && page.status === 200 && page.body.items.some((i) => i.transferId === probe.op.resultId)) {
-      probe.found = true;
-      // An event "succeeds" when the movement acknowledged at sentAtMs is visible in history.
-      record({ kind: 'event', sentAtMs: probe.op.completedAtMs, answeredAtMs: page.answeredAtMs, ok: true, status: 200 });
+    const nowMs = Date.now();
+    const latest = ops.findLast((op) => op.kind === 'transfer' && op.outcome === 'completed');
+    if (latest && nowMs - lastProbeMs >= PROBE_EVERY_MS && !probes.includes(latest)) {
+      probes.push(latest);
+      lastProbeMs = nowMs;
     }
-    await sleep(150);
+    while (probes.length > PROBES_MAX || (probes[0] && nowMs - probes[0].completedAtMs > PROBE_AGE_MS_MAX)) probes.shift();
+    const probe = probes.length ? probes[turn % probes.length] : undefined;
+    const page = await exchange(baseUrl, 'GET', `/accounts/${probe ? probe.from : accountId}/operations?limit=100&type=transfer_out`);
+    record({ kind: 'history', sentAtMs: page.sentAtMs, answeredAtMs: page.answeredAtMs, ok: page.status === 200, status: page.status ?? page.error });
+    if (probe && page.status === 200 && page.body.items.some((i) => i.transferId === probe.resultId)) {
+      probes.splice(probes.indexOf(probe), 1);
+      // An event "succeeds" when the movement acknowledged at sentAtMs is visible in history.
+      record({ kind: 'event', sentAtMs: probe.completedAtMs, answeredAtMs: page.answeredAtMs, ok: true, status: 200 });
+    }
+    await sleep(100);
   }
 }
 
