@@ -36,6 +36,9 @@ const { values: args } = parseArgs({
     'bank-variant': { type: 'string' },
     'no-variant': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    'soak-minutes': { type: 'string', default: '30' },
+    'soak-rate': { type: 'string', default: '300' },
   },
 });
 if (args.help) {
@@ -51,8 +54,16 @@ if (args.help) {
   --keep             keep the temporary data folder
   --bank-variant E=V[,E=V]  at the end, restart bank-service with this env and repeat the transfer
                      scenarios (same run, before/after). Default when the bank has group commit:
-                     BANK_GROUP_COMMIT_ENABLED=false. --no-variant skips it.`);
+                     BANK_GROUP_COMMIT_ENABLED=false. --no-variant skips it.
+  --soak [--soak-minutes N] [--soak-rate R]  instead of the suite: R transfers/s (default 300) through REST
+                     for N minutes (default 30), RSS of every service sampled; fails if a service grows
+                     beyond its documented bound after warm-up (bench/lib/soak.mjs)`);
   process.exit(0);
+}
+if (args.soak) {
+  // The soak is a run of its own (bench/lib/soak.mjs): fixed-rate transfers, RSS of every service.
+  const { runSoak } = await import('./lib/soak.mjs');
+  process.exit(await runSoak({ minutes: Number(args['soak-minutes']), ratePerS: Number(args['soak-rate']), accounts: Number(args.accounts), out: args.out, keep: args.keep }));
 }
 
 const QUICK = {

@@ -85,7 +85,8 @@ try {
   let nextSampleMs = startedMs;
   while (Date.now() - startedMs < seconds * 1000) {
     const tickMs = Date.now();
-    const due = Math.floor(((tickMs - startedMs) / 1000) * ratePerS) - sent;
+    // At most 400 events per send: a lagging loop must not build one request above the broker's size limit.
+    const due = Math.min(400, Math.floor(((tickMs - startedMs) / 1000) * ratePerS) - sent);
     if (due > 0) {
       const events = Array.from({ length: Math.ceil(due / 2) }, () => transferPair(tickMs)).flat();
       await producer.send({ messages: events.map((e) => ({ topic, key: e.accountId, value: JSON.stringify(e), headers: { eventType: e.eventType } })) });

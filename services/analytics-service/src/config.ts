@@ -33,6 +33,11 @@ export const configSchema = z
     ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS: env.int(1_000, 100, 60_000),
     /** Longest a fetch waits on the broker for new records. */
     ANALYTICS_KAFKA_FETCH_WAIT_MS_MAX: env.int(500, 10, 30_000),
+    /**
+     * Bytes one fetch may bring (all partitions together). The client pushes a whole fetch
+     * response into the stream at once, so this bounds what a lagging consumer holds in memory.
+     */
+    ANALYTICS_KAFKA_FETCH_BYTES_MAX: env.int(1_048_576, 65_536, 52_428_800),
     /** Timeout of one Kafka request (metadata, produce, commit). */
     ANALYTICS_KAFKA_REQUEST_TIMEOUT_MS: env.int(10_000, 1_000, 120_000),
 

@@ -60,6 +60,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
         sessionTimeoutMs: config.ANALYTICS_KAFKA_SESSION_TIMEOUT_MS,
         heartbeatIntervalMs: config.ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS,
         fetchWaitMsMax: config.ANALYTICS_KAFKA_FETCH_WAIT_MS_MAX,
+        fetchBytesMax: config.ANALYTICS_KAFKA_FETCH_BYTES_MAX,
         requestTimeoutMs: config.ANALYTICS_KAFKA_REQUEST_TIMEOUT_MS,
         retryDelayMsMax: config.ANALYTICS_RETRY_DELAY_MS_MAX,
         lagIntervalMs: config.ANALYTICS_LAG_INTERVAL_MS,

@@ -49,6 +49,8 @@ export interface OperationsConsumerOptions {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   fetchWaitMsMax: number;
+  /** Bytes one fetch may bring; also per partition. */
+  fetchBytesMax?: number;
   requestTimeoutMs: number;
   retryDelayMsMax: number;
   lagIntervalMs: number;
@@ -77,7 +79,7 @@ const ATTEMPTS_AFTER_STOP = 2;
 const COMMIT_ATTEMPTS = 3;
 const DLQ_DETAIL_CHARS_MAX = 300;
 /** A partition buffers at most this many batches while its previous one is being stored. */
-const LANE_BATCHES_MAX = 4;
+const LANE_BATCHES_MAX = 2;
 /** Bound of each close step at shutdown. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
@@ -134,6 +136,8 @@ export class OperationsConsumer {
       rebalanceTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
       maxWaitTime: options.fetchWaitMsMax,
+      // A fetch response is pushed into the stream whole: its size, not highWaterMark, bounds what is buffered.
+      ...(options.fetchBytesMax ? { maxBytes: options.fetchBytesMax, maxBytesPerPartition: options.fetchBytesMax } : {}),
       // The stream buffers at most about one batch ahead: memory stays bounded while a flush is slow.
       highWaterMark: Math.max(16, options.batchSizeMax),
       deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
