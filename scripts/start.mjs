@@ -130,10 +130,8 @@ async function main() {
     chdbPath: join(opts.dataDir, 'analytics', 'chdb'),
   });
   system = createSystem(description, { onLine: (key, line) => say(system.services[key].name, line), restartPolicy: RESTART_POLICY, onEvent });
-  for (const service of description.services) {
-    if (stopping) return;
-    await system.start(service.key);
-  }
+  await system.startAll();
+  if (stopping) return;
   const url = description.baseUrl.replace('127.0.0.1', 'localhost');
   say('start', `E-wallet is up: REST on ${url} (Swagger UI: ${url}/docs)`);
   say('start', `try: curl ${url}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`);

@@ -21,40 +21,47 @@ export async function freePort() {
  * @param {{ dataDir: string, purpose: 'test' | 'start', pgPort?: number, kafkaPort?: number, kafkaControllerPort?: number, log?: (source: string, line: string) => void }} options
  */
 export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaControllerPort, log = () => {} }) {
-  const stops = [];
-  try {
-    const postgres = await ensurePostgres({
+  const ports = { pg: pgPort ?? (await freePort()), kafka: kafkaPort ?? (await freePort()), controller: kafkaControllerPort ?? (await freePort()) };
+  // Both at once: the JVM takes longest, PostgreSQL starts meanwhile.
+  const [pgResult, kafkaResult] = await Promise.allSettled([
+    ensurePostgres({
       dataDir: join(dataDir, 'postgres'),
-      port: pgPort ?? (await freePort()),
+      port: ports.pg,
       databases: purpose === 'test' ? [] : ['wallet'],
       log: (line) => log('postgres', line),
-    });
-    stops.push(postgres.stop);
-    const kafka = await ensureKafka({
+    }),
+    ensureKafka({
       dataDir: join(dataDir, 'kafka'),
-      port: kafkaPort ?? (await freePort()),
-      controllerPort: kafkaControllerPort ?? (await freePort()),
+      port: ports.kafka,
+      controllerPort: ports.controller,
       log: (line) => log('kafka', line),
-    });
-    stops.push(kafka.stop);
-    await ensureTopics(kafka.brokers);
-    const env = {
-      TEST_DATABASE_ADMIN_URL: postgres.baseUrl,
-      // One database; each service keeps its tables in its own schema.
-      DATABASE_URL: postgres.urlFor('wallet'),
-      KAFKA_BROKERS: kafka.brokers,
-    };
-    return {
-      env,
-      postgres,
-      kafka,
-      /** Kafka and PostgreSQL together (nothing uses them any more), each bounded by graceMs. */
-      stop: async (graceMs) => {
-        await Promise.all(stops.map((stop) => stop(graceMs).catch(() => {})));
-      },
-    };
-  } catch (error) {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
-    throw error;
+    }).then(async (kafka) => {
+      try {
+        await ensureTopics(kafka.brokers);
+        return kafka;
+      } catch (error) {
+        await kafka.stop().catch(() => {});
+        throw error;
+      }
+    }),
+  ]);
+  const started = [pgResult, kafkaResult].filter((r) => r.status === 'fulfilled').map((r) => r.value);
+  /** Kafka and PostgreSQL together (nothing uses them any more), each bounded by graceMs. */
+  const stop = async (graceMs) => {
+    await Promise.all(started.map((part) => part.stop(graceMs).catch(() => {})));
+  };
+  const failed = [pgResult, kafkaResult].find((r) => r.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
   }
+  const postgres = pgResult.value;
+  const kafka = kafkaResult.value;
+  const env = {
+    TEST_DATABASE_ADMIN_URL: postgres.baseUrl,
+    // One database; each service keeps its tables in its own schema.
+    DATABASE_URL: postgres.urlFor('wallet'),
+    KAFKA_BROKERS: kafka.brokers,
+  };
+  return { env, postgres, kafka, stop };
 }

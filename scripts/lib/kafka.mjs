@@ -21,7 +21,7 @@ const SCALA_VERSION = '2.13';
 /** Kafka 4 logs through log4j2; slf4j 1.7 (pulled by the broker) needs this bridge. */
 const LOG4J_SLF4J_VERSION = '2.24.3';
 const MAVEN_TIMEOUT_MS = 10 * 60_000;
-const FORMAT_TIMEOUT_MS = 60_000;
+const FORMAT_TIMEOUT_MS = 180_000;
 /** Generous: a JVM starting on a busy 2-core machine can take minutes. */
 const START_TIMEOUT_MS = 180_000;
 /** Controlled shutdown of a single KRaft node takes a few seconds; then SIGKILL (the log recovers on start). */

@@ -175,9 +175,11 @@ export function createSystem(description, options = {}) {
       onEvent({ type: 'ready', key, name: handle.name, pid, restarted: false });
       return pid;
     },
-    /** Starts every service not yet running, in dependency order. */
+    /** Starts every service not yet running, in dependency order: the services of one layer together. */
     async startAll() {
-      for (const key of Object.keys(services)) if (!services[key].proc?.running) await system.start(key);
+      for (const layer of stopLayers(description.services).reverse()) {
+        await Promise.all(layer.filter((key) => !services[key].proc?.running).map((key) => system.start(key)));
+      }
     },
     restart: (key, extraEnv) => services[key].restart(extraEnv),
     kill: (key) => services[key].kill(),
