@@ -4,11 +4,12 @@
 // batch = one transaction = one commit, so a hot account's throughput is no
 // longer capped at one transfer per commit latency. The queue itself knows
 // nothing about money: `execute` runs a batch and returns one result per
-// request, in order; requests with the same key never share a batch, and
-// requests sharing a conflict key (an account) are never in two batches
-// running at the same time: they wait and coalesce into the next batch, so a
-// hot account gets one large batch at a time instead of a convoy of small
-// ones waiting for each other's row locks, and workers stay free for others.
+// request, in order; a request whose key is already queued or running is
+// answered by `onDuplicate` (never executed twice); requests sharing a
+// conflict key (an account) are never in two batches running at the same
+// time, and are taken in arrival order per conflict key (FIFO per account):
+// a request blocked on one of its accounts reserves its other accounts too,
+// so later requests cannot overtake it forever (no starvation).
 
 export type { Settled } from '@wallet/platform';
 import type { Settled } from '@wallet/platform';
@@ -17,7 +18,7 @@ export interface GroupCommitSettings {
   enabled: boolean;
   /** Requests per batch (per transaction). */
   maxBatch: number;
-  /** Requests allowed to wait (duplicates included); more are shed at once. */
+  /** Requests allowed to wait (duplicates being answered included); more are shed at once. */
   queueMax: number;
   /** Batches (transactions, so pooled connections) running at the same time. */
   workers: number;
@@ -33,6 +34,13 @@ export const GROUP_COMMIT_DEFAULTS: Readonly<GroupCommitSettings> = {
   lingerMs: 0,
 };
 
+/** The caller's bounds: a request whose deadline passed or whose caller cancelled is dropped before it runs. */
+export interface SubmitOptions {
+  /** Epoch milliseconds; absent = no deadline. */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
 export interface GroupCommitHandlers<Req, Res> {
   /** Runs one batch; one result per request, same order. Should not throw (a throw fails every request of the batch). */
   execute(batch: Req[]): Promise<Array<Settled<Res>>>;
@@ -40,16 +48,12 @@ export interface GroupCommitHandlers<Req, Res> {
   keyOf(request: Req): string;
   /** Resources the request's transaction locks (account ids); two running batches never share one. */
   conflictKeysOf?(request: Req): readonly string[];
-  /** The answer for a request that arrived while one with the same key was queued or running, from that one's result. */
-  follow(first: Settled<Res>, request: Req): Settled<Res>;
-  /**
-   * When set, a request whose key is already queued or running is answered by
-   * this instead of following the first one (the bank answers from storage:
-   * a completed key replays, a key still executing is IN_FLIGHT, REST 409).
-   */
-  onDuplicate?(request: Req): Promise<Res>;
+  /** The answer for a request whose key is already queued or running (the bank answers from storage). */
+  onDuplicate(request: Req): Promise<Res>;
   /** The error of a request shed because the queue is full or closed. */
   shed(reason: 'queue_full' | 'closed'): unknown;
+  /** The error of a queued request dropped unexecuted. */
+  dropped(reason: 'deadline' | 'cancelled'): unknown;
 }
 
 /** How far past a full batch the queue is scanned for requests not blocked by running batches. */
@@ -59,25 +63,26 @@ interface Entry<Req, Res> {
   request: Req;
   key: string;
   conflictKeys: readonly string[];
+  deadlineMs: number | undefined;
+  signal: AbortSignal | undefined;
   settle(result: Settled<Res>): void;
-  followers: Array<Entry<Req, Res>>;
 }
 
 export interface GroupCommitStats {
   /** Requests waiting for a batch. */
   queued: number;
-  /** Requests waiting for an earlier request with the same key. */
-  waitingForDuplicate: number;
+  /** Duplicates of a queued or running key being answered from storage. */
+  duplicatesAnswering: number;
   batchesRunning: number;
 }
 
 export class GroupCommitQueue<Req, Res> {
   private readonly queue: Array<Entry<Req, Res>> = [];
-  /** Queued or running requests by key; later duplicates attach to them. */
-  private readonly firstByKey = new Map<string, Entry<Req, Res>>();
+  /** Keys of queued or running requests. */
+  private readonly activeKeys = new Set<string>();
   /** Conflict keys held by running batches (disjoint sets, so a set suffices). */
   private readonly held = new Set<string>();
-  private followerCount = 0;
+  private duplicatesAnswering = 0;
   private batchesRunning = 0;
   private pumpScheduled = false;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -88,6 +93,7 @@ export class GroupCommitQueue<Req, Res> {
   constructor(
     private readonly settings: Omit<GroupCommitSettings, 'enabled'>,
     private readonly handlers: GroupCommitHandlers<Req, Res>,
+    private readonly nowMs: () => number = Date.now,
   ) {
     for (const [name, value] of Object.entries({ maxBatch: settings.maxBatch, queueMax: settings.queueMax, workers: settings.workers })) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`group commit ${name} must be a positive integer, got ${value}`);
@@ -96,36 +102,31 @@ export class GroupCommitQueue<Req, Res> {
   }
 
   /** Queues a request (synchronously, so requests submitted in one tick can share a batch). */
-  submit(request: Req): Promise<Res> {
+  submit(request: Req, options: SubmitOptions = {}): Promise<Res> {
     if (this.closed) return Promise.reject(this.handlers.shed('closed'));
-    if (this.queue.length + this.followerCount >= this.settings.queueMax) return Promise.reject(this.handlers.shed('queue_full'));
+    if (this.queue.length + this.duplicatesAnswering >= this.settings.queueMax) return Promise.reject(this.handlers.shed('queue_full'));
+    if (options.signal?.aborted) return Promise.reject(this.handlers.dropped('cancelled'));
+    const key = this.handlers.keyOf(request);
+    if (this.activeKeys.has(key)) return this.answerDuplicate(request);
     return new Promise<Res>((resolve, reject) => {
-      const key = this.handlers.keyOf(request);
       const entry: Entry<Req, Res> = {
         request,
         key,
         conflictKeys: this.handlers.conflictKeysOf?.(request) ?? [],
-        followers: [],
+        deadlineMs: options.deadlineMs,
+        signal: options.signal,
         settle: (result) => (result.ok ? resolve(result.value) : reject(result.error)),
       };
-      const first = this.firstByKey.get(key);
-      if (first && this.handlers.onDuplicate) {
-        this.handlers.onDuplicate(request).then(resolve, reject);
-        return;
-      }
-      if (first) {
-        first.followers.push(entry);
-        this.followerCount += 1;
-        return;
-      }
-      this.firstByKey.set(key, entry);
+      // A cancelled caller leaves the queue at once (its slot is free again).
+      options.signal?.addEventListener('abort', () => this.dropIfQueued(entry, 'cancelled'), { once: true });
+      this.activeKeys.add(key);
       this.queue.push(entry);
       this.schedulePump();
     });
   }
 
   stats(): GroupCommitStats {
-    return { queued: this.queue.length, waitingForDuplicate: this.followerCount, batchesRunning: this.batchesRunning };
+    return { queued: this.queue.length, duplicatesAnswering: this.duplicatesAnswering, batchesRunning: this.batchesRunning };
   }
 
   /**
@@ -137,13 +138,30 @@ export class GroupCommitQueue<Req, Res> {
     this.closed = true;
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    for (const entry of this.queue.splice(0)) {
-      if (this.firstByKey.get(entry.key) === entry) this.firstByKey.delete(entry.key);
-      for (const follower of [entry, ...entry.followers]) follower.settle({ ok: false, error: this.handlers.shed('closed') });
-      this.followerCount -= entry.followers.length;
-    }
+    for (const entry of this.queue.splice(0)) this.finish(entry, { ok: false, error: this.handlers.shed('closed') });
     if (this.isIdle()) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async answerDuplicate(request: Req): Promise<Res> {
+    this.duplicatesAnswering += 1;
+    try {
+      return await this.handlers.onDuplicate(request);
+    } finally {
+      this.duplicatesAnswering -= 1;
+    }
+  }
+
+  private dropIfQueued(entry: Entry<Req, Res>, reason: 'deadline' | 'cancelled'): void {
+    const index = this.queue.indexOf(entry);
+    if (index < 0) return; // already running or answered
+    this.queue.splice(index, 1);
+    this.finish(entry, { ok: false, error: this.handlers.dropped(reason) });
+  }
+
+  private finish(entry: Entry<Req, Res>, result: Settled<Res>): void {
+    this.activeKeys.delete(entry.key);
+    entry.settle(result);
   }
 
   private isIdle(): boolean {
@@ -189,19 +207,29 @@ export class GroupCommitQueue<Req, Res> {
   }
 
   /**
-   * Up to maxBatch requests in arrival order, skipping those that conflict
-   * with a running batch (they keep their place). The scan is bounded, so a
-   * head of blocked requests costs O(maxBatch), not O(queue).
+   * Up to maxBatch requests in arrival order. A request is skipped (keeps its
+   * place) when one of its conflict keys is held by a running batch or
+   * reserved by an earlier skipped request: per conflict key, requests run in
+   * arrival order. Requests whose caller's deadline passed are dropped here,
+   * unexecuted. The scan is bounded, so a blocked head costs O(maxBatch).
    */
   private takeBatch(): { batch: Array<Entry<Req, Res>>; conflictKeys: Set<string> } {
     const window = this.queue.splice(0, this.settings.maxBatch * SCAN_WINDOW_BATCHES);
     const batch: Array<Entry<Req, Res>> = [];
     const kept: Array<Entry<Req, Res>> = [];
     const conflictKeys = new Set<string>();
+    const reserved = new Set<string>();
+    const nowMs = this.nowMs();
     for (const entry of window) {
-      const blocked = batch.length >= this.settings.maxBatch || entry.conflictKeys.some((key) => this.held.has(key));
+      if (entry.deadlineMs !== undefined && entry.deadlineMs <= nowMs) {
+        this.finish(entry, { ok: false, error: this.handlers.dropped('deadline') });
+        continue;
+      }
+      const blocked =
+        batch.length >= this.settings.maxBatch || entry.conflictKeys.some((key) => this.held.has(key) || reserved.has(key));
       if (blocked) {
         kept.push(entry);
+        for (const key of entry.conflictKeys) reserved.add(key);
         continue;
       }
       batch.push(entry);
@@ -220,21 +248,6 @@ export class GroupCommitQueue<Req, Res> {
     } catch (error) {
       results = batch.map(() => ({ ok: false, error }));
     }
-    for (const [index, entry] of batch.entries()) this.settle(entry, results[index]!);
-  }
-
-  private settle(entry: Entry<Req, Res>, result: Settled<Res>): void {
-    if (this.firstByKey.get(entry.key) === entry) this.firstByKey.delete(entry.key);
-    entry.settle(result);
-    for (const follower of entry.followers) {
-      this.followerCount -= 1;
-      let answer: Settled<Res>;
-      try {
-        answer = this.handlers.follow(result, follower.request);
-      } catch (error) {
-        answer = { ok: false, error };
-      }
-      follower.settle(answer);
-    }
+    for (const [index, entry] of batch.entries()) this.finish(entry, results[index]!);
   }
 }

@@ -10,7 +10,7 @@ import { migrateBank } from '../db/migrations.js';
 import { createBankServicer } from '../grpc/servicer.js';
 import { KafkaOutboxPublisher } from '../outbox/kafka-publisher.js';
 import { OutboxRelay } from '../outbox/relay.js';
-import { BankMetrics } from './metrics.js';
+import { BankMetrics } from '../metrics.js';
 import { BankOperations } from './operations.js';
 
 export const BANK_SERVICE_NAME = 'wallet.bank.v1.BankService';

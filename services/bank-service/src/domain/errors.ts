@@ -1,6 +1,10 @@
 // One error class per failure a caller can act on. The reason names are the
 // proto's ErrorReason names without the ERROR_REASON_ prefix; the gRPC layer
 // maps each class to a status code once (src/grpc/errors.ts).
+// FieldViolation: one shape for a bad field everywhere (gRPC BadRequest, problem+json errors[]).
+import type { FieldViolation } from '@wallet/platform';
+
+export type { FieldViolation };
 
 export type BankErrorReason =
   | 'INVALID_ARGUMENT'
@@ -11,11 +15,10 @@ export type BankErrorReason =
   | 'CURRENCY_MISMATCH'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_KEY_IN_FLIGHT'
-  | 'STORAGE_UNAVAILABLE';
-
-// One shape for a bad field everywhere (gRPC BadRequest, problem+json errors[]).
-import type { FieldViolation } from '@wallet/platform';
-export type { FieldViolation };
+  | 'STORAGE_UNAVAILABLE'
+  | 'DEPOSIT_REFERENCE_VOIDED'
+  | 'DEADLINE_EXCEEDED'
+  | 'CANCELLED';
 
 export abstract class BankError extends Error {
   abstract readonly reason: BankErrorReason;
@@ -108,6 +111,61 @@ export class StorageUnavailableError extends BankError {
     super(`storage unavailable (${cause}); retry with the same idempotency key`, { cause });
     if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
+}
+
+/** DepositMoney named a reference that GetDeposit voided (or bound to a failure): it never applies. */
+export class DepositReferenceVoidedError extends BankError {
+  readonly reason = 'DEPOSIT_REFERENCE_VOIDED';
+  constructor() {
+    super('deposit_reference was voided: no deposit was applied with it and none ever will be', { field: 'deposit_reference' });
+  }
+}
+
+/** The caller's deadline passed while the request waited to run; nothing executed. */
+export class DeadlineExceededError extends BankError {
+  readonly reason = 'DEADLINE_EXCEEDED';
+  constructor() {
+    super('the deadline passed before the request ran; nothing was executed');
+  }
+}
+
+/** The caller cancelled while the request waited to run; nothing executed. */
+export class CancelledError extends BankError {
+  readonly reason = 'CANCELLED';
+  constructor() {
+    super('the call was cancelled before the request ran; nothing was executed');
+  }
+}
+
+/**
+ * Business failures decided against the ledger, under the row locks: the
+ * request executed, so its key (or deposit reference) is bound to this answer
+ * and a retry replays it (ADR 0003). Everything else leaves the key free.
+ */
+export const BOUND_FAILURE_REASONS = ['ACCOUNT_NOT_FOUND', 'CURRENCY_MISMATCH', 'INSUFFICIENT_FUNDS'] as const;
+export type BoundFailureReason = (typeof BOUND_FAILURE_REASONS)[number];
+
+export function isBoundFailure(error: unknown): error is BankError & { reason: BoundFailureReason } {
+  return error instanceof BankError && (BOUND_FAILURE_REASONS as readonly string[]).includes(error.reason);
+}
+
+/** The stored answer of an executed request that failed, rebuilt for a replay (metadata.replayed = "true"). */
+export function replayedFailure(reason: BoundFailureReason, metadata: Record<string, string>): BankError {
+  const m = (key: string) => metadata[key] ?? '';
+  let error: BankError;
+  switch (reason) {
+    case 'ACCOUNT_NOT_FOUND':
+      error = new AccountNotFoundError(m('accountId'), (m('role') || 'account') as AccountRole);
+      break;
+    case 'CURRENCY_MISMATCH':
+      error = new CurrencyMismatchError(m('accountId'), m('accountCurrency'), m('requestedCurrency'));
+      break;
+    case 'INSUFFICIENT_FUNDS':
+      error = new InsufficientFundsError(m('accountId'));
+      break;
+  }
+  error.metadata.replayed = 'true';
+  return error;
 }
 
 export function isBankError(error: unknown): error is BankError {

@@ -14,6 +14,13 @@ export function normalizeUuid(value: string): string {
 /** The system settlement account: other side of deposits and opening balances. */
 export const SETTLEMENT_ACCOUNT_ID = '00000000-0000-0000-0000-000000000001';
 
+/** Internal accounts: never a transfer party, never visible through the API. */
+export const SYSTEM_ACCOUNT_IDS: ReadonlySet<string> = new Set([SETTLEMENT_ACCOUNT_ID]);
+
+export function isSystemAccountId(normalizedId: string): boolean {
+  return SYSTEM_ACCOUNT_IDS.has(normalizedId);
+}
+
 /** Length in characters (code points), as PostgreSQL's char_length counts them. */
 export function charLength(value: string): number {
   let count = 0;

@@ -6,7 +6,14 @@
 // lock once, decide each request in turn, write all plans in one statement.
 import type { TopUpEvent, TransferEvent } from '@wallet/contracts';
 import { formatAmountMinor } from '@wallet/platform';
-import { AccountNotFoundError, CurrencyMismatchError, InsufficientFundsError, SameAccountError, type BankError } from './errors.js';
+import {
+  AccountNotFoundError,
+  CurrencyMismatchError,
+  InsufficientFundsError,
+  SameAccountError,
+  type BankError,
+  type BoundFailureReason,
+} from './errors.js';
 import type { DepositRequest, TransferRequest } from './requests.js';
 
 export type AccountKind = 'customer' | 'settlement';
@@ -50,6 +57,13 @@ export interface DepositRecord {
   cardBrand: string;
   requestHash: string;
   createdAt: Date;
+}
+
+/** The answer stored for a request that executed and failed for a business reason. */
+export interface StoredFailure {
+  requestHash: string;
+  reason: BoundFailureReason;
+  metadata: Record<string, string>;
 }
 
 /** A row for the transactional outbox; accountId is the Kafka key. */

@@ -3,13 +3,14 @@
 // commands with a request hash for idempotency.
 import { isCurrencyCode } from '@wallet/platform';
 import {
+  AccountNotFoundError,
   InvalidAmountError,
   InvalidArgumentError,
   SameAccountError,
   type FieldViolation,
 } from './errors.js';
 import { depositRequestHash, transferRequestHash } from './hashing.js';
-import { charLength, isUuid, normalizeUuid } from './ids.js';
+import { charLength, isSystemAccountId, isUuid, normalizeUuid } from './ids.js';
 
 export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
 export const DESCRIPTION_LENGTH_MAX = 140;
@@ -74,10 +75,24 @@ function checkUuid(violations: FieldViolation[], field: string, value: string): 
   if (!isUuid(value)) violations.push({ field, description: 'must be a UUID' });
 }
 
+/**
+ * Free text must be storable as it is: PostgreSQL text and jsonb refuse NUL
+ * (U+0000) and a UTF-16 surrogate without its pair (no UTF-8 form). Anything
+ * else a JSON parser accepts is stored faithfully.
+ */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this pattern is for
+const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export function isStorableText(value: string): boolean {
+  return !UNSTORABLE_TEXT.test(value);
+}
+
 function checkLength(violations: FieldViolation[], field: string, value: string, min: number, max: number): void {
   const length = charLength(value);
   if (length < min || length > max) {
     violations.push({ field, description: min > 0 ? `must be ${min}-${max} characters` : `must be at most ${max} characters` });
+  } else if (!isStorableText(value)) {
+    violations.push({ field, description: 'must not contain NUL characters or unpaired UTF-16 surrogates' });
   }
 }
 
@@ -102,6 +117,10 @@ export function validateTransferRequest(input: TransferMoneyInput, limits: { max
   const senderAccountId = normalizeUuid(input.senderAccountId);
   const recipientAccountId = normalizeUuid(input.recipientAccountId);
   if (senderAccountId === recipientAccountId) throw new SameAccountError(senderAccountId);
+  // System accounts are not transfer parties; refused here, before any lock
+  // (the lock statement also skips every non-customer row).
+  if (isSystemAccountId(senderAccountId)) throw new AccountNotFoundError(senderAccountId, 'sender');
+  if (isSystemAccountId(recipientAccountId)) throw new AccountNotFoundError(recipientAccountId, 'recipient');
 
   const fields = {
     senderAccountId,
@@ -113,7 +132,12 @@ export function validateTransferRequest(input: TransferMoneyInput, limits: { max
   return { ...fields, idempotencyKey: input.idempotencyKey, requestHash: transferRequestHash(fields) };
 }
 
-export function validateDepositRequest(input: DepositMoneyInput, limits: { maxAmountMinor: bigint }): DepositRequest {
+/** The deposit maximum, checked once no earlier deposit with the reference exists. */
+export function checkDepositLimit(request: DepositRequest, limits: { maxAmountMinor: bigint }): void {
+  checkAmount('amount.amount_minor', request.amountMinor, limits.maxAmountMinor);
+}
+
+export function validateDepositRequest(input: DepositMoneyInput): DepositRequest {
   const violations: FieldViolation[] = [];
   checkUuid(violations, 'account_id', input.accountId);
   checkMoneyFields(violations, input.amount);
@@ -129,7 +153,9 @@ export function validateDepositRequest(input: DepositMoneyInput, limits: { maxAm
   }
   if (violations.length > 0 || !input.amount || !input.card) throw new InvalidArgumentError(violations);
 
-  checkAmount('amount.amount_minor', input.amount.amountMinor, limits.maxAmountMinor);
+  // Only the sign here: the maximum is checked after the replay lookup
+  // (checkDepositLimit), so an applied deposit replays even if the limit changed.
+  if (input.amount.amountMinor <= 0n) throw new InvalidAmountError('amount.amount_minor', 'must be greater than zero');
   const fields = {
     accountId: normalizeUuid(input.accountId),
     amountMinor: input.amount.amountMinor,
@@ -146,4 +172,11 @@ export function validateAccountId(accountId: string, field = 'account_id'): stri
   checkUuid(violations, field, accountId);
   if (violations.length > 0) throw new InvalidArgumentError(violations);
   return normalizeUuid(accountId);
+}
+
+export function validateDepositReference(depositReference: string): string {
+  const violations: FieldViolation[] = [];
+  checkLength(violations, 'deposit_reference', depositReference, 1, DEPOSIT_REFERENCE_LENGTH_MAX);
+  if (violations.length > 0) throw new InvalidArgumentError(violations);
+  return depositReference;
 }

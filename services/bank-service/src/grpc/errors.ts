@@ -19,6 +19,9 @@ export const STATUS_BY_REASON: Record<BankErrorReason, Status> = {
   IDEMPOTENCY_KEY_REUSED: Status.FAILED_PRECONDITION,
   IDEMPOTENCY_KEY_IN_FLIGHT: Status.ABORTED,
   STORAGE_UNAVAILABLE: Status.UNAVAILABLE,
+  DEPOSIT_REFERENCE_VOIDED: Status.FAILED_PRECONDITION,
+  DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
+  CANCELLED: Status.CANCELLED,
 };
 
 /** The ErrorInfo reason string, checked against the proto enum at compile time. */

@@ -1,17 +1,20 @@
-import { Metadata, status as Status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
 import {
+  DepositLookupStatus,
   TransferStatus,
   type BankServiceServer,
   type DepositMoneyRequest,
   type DepositMoneyResponse,
+  type GetDepositRequest,
+  type GetDepositResponse,
   type GetBalanceRequest,
   type GetBalanceResponse,
   type TransferMoneyRequest,
   type TransferMoneyResponse,
 } from '@wallet/contracts/bank';
 import type { Logger } from '@wallet/platform';
-import type { BankOperations } from '../app/operations.js';
-import type { BankMetrics } from '../app/metrics.js';
+import type { BankOperations, DepositLookup, SubmitOptions } from '../app/operations.js';
+import type { BankMetrics } from '../metrics.js';
 import { BankError } from '../domain/errors.js';
 import type { DepositRecord, TransferRecord } from '../domain/ledger.js';
 import { outcomeOf, toGrpcError } from './errors.js';
@@ -39,7 +42,23 @@ export function depositToProto(deposit: DepositRecord): NonNullable<DepositMoney
   };
 }
 
-function requestIdOf(metadata: Metadata): string | undefined {
+const LOOKUP_STATUS: Record<DepositLookup['status'], DepositLookupStatus> = {
+  applied: DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_APPLIED,
+  not_found: DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_NOT_FOUND,
+  voided: DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_VOIDED,
+};
+
+/** The caller's deadline and cancellation, so a queued request the caller gave up on is dropped unexecuted. */
+export function callBounds(call: Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'once' | 'cancelled'>): SubmitOptions {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
+  const controller = new AbortController();
+  if (call.cancelled) controller.abort();
+  else call.once('cancelled', () => controller.abort());
+  return { deadlineMs, signal: controller.signal };
+}
+
+function requestIdOf(metadata: ServerUnaryCall<unknown, unknown>['metadata']): string | undefined {
   const value = metadata.get('x-request-id')[0];
   return typeof value === 'string' ? value.slice(0, 128) : undefined;
 }
@@ -85,7 +104,7 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
   return {
     transferMoney(call: ServerUnaryCall<TransferMoneyRequest, TransferMoneyResponse>, callback: sendUnaryData<TransferMoneyResponse>) {
       handle('TransferMoney', call, callback, async (request) => {
-        const result = await operations.transferMoney(request);
+        const result = await operations.transferMoney(request, callBounds(call));
         return {
           response: { transfer: transferToProto(result.transfer), replayed: result.replayed },
           outcome: result.replayed ? 'replayed' : 'completed',
@@ -114,9 +133,14 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
         };
       });
     },
-    // Placeholder until the lookup lands (issue 9): answers UNIMPLEMENTED, so callers keep waiting.
-    getDeposit(_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<never>) {
-      callback({ code: Status.UNIMPLEMENTED, details: 'GetDeposit is not implemented yet', name: 'Error', message: 'GetDeposit is not implemented yet', metadata: new Metadata() });
+    getDeposit(call: ServerUnaryCall<GetDepositRequest, GetDepositResponse>, callback: sendUnaryData<GetDepositResponse>) {
+      handle('GetDeposit', call, callback, async (request) => {
+        const lookup = await operations.getDeposit({ depositReference: request.depositReference, voidIfAbsent: request.voidIfAbsent });
+        return {
+          response: { status: LOOKUP_STATUS[lookup.status], deposit: lookup.status === 'applied' ? depositToProto(lookup.deposit) : undefined },
+          outcome: lookup.status,
+        };
+      });
     },
   };
 }

@@ -14,7 +14,7 @@ import {
   ledgerInvariants,
   testOperations,
   testPool,
-} from '../helpers.js';
+} from '../support/helpers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;

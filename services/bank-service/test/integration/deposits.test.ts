@@ -23,7 +23,7 @@ import {
   SETTLEMENT,
   testOperations,
   testPool,
-} from '../helpers.js';
+} from '../support/helpers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;

@@ -27,7 +27,7 @@ import {
   rejection,
   testOperations,
   testPool,
-} from '../helpers.js';
+} from '../support/helpers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -168,7 +168,7 @@ describe('group commit: one transaction for many transfers', () => {
     expect(await transfersWithKey(a!, request.idempotencyKey)).toBe(1);
   });
 
-  it('tells a duplicate of a request that failed that the key was in flight; a retry then executes it', async () => {
+  it('binds a failure to its key: a duplicate arriving meanwhile is IN_FLIGHT, a retry after funding replays the failure', async () => {
     const { ops } = observed();
     const [poor, rich] = await createAccounts(pool, 2, 50n);
     const request = transfer(poor!, rich!, 80n);
@@ -176,8 +176,21 @@ describe('group commit: one transaction for many transfers', () => {
     expect(results.map(reasonOf)).toEqual(['INSUFFICIENT_FUNDS', 'IDEMPOTENCY_KEY_IN_FLIGHT']);
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyKeyInFlightError);
     await ops.transferMoney(transfer(rich!, poor!, 30n));
-    expect((await ops.transferMoney(request)).replayed).toBe(false);
-    expect(await balanceOf(pool, poor!)).toBe(0n);
+    const retried = await rejection(ops.transferMoney(request));
+    expect(retried).toBeInstanceOf(InsufficientFundsError);
+    expect((retried as InsufficientFundsError).metadata.replayed).toBe('true');
+    expect(await balanceOf(pool, poor!)).toBe(80n);
+  });
+
+  it('replays a bound failure inside a batch next to new transfers', async () => {
+    const { ops, batches } = observed();
+    const [poor, rich] = await createAccounts(pool, 2, 10n);
+    const failing = transfer(poor!, rich!, 20n);
+    expect(await rejection(ops.transferMoney(failing))).toBeInstanceOf(InsufficientFundsError);
+    batches.length = 0;
+    const results = await together(ops, [transfer(rich!, poor!, 10n), failing, transfer(poor!, rich!, 15n)]);
+    expect(results.map(reasonOf)).toEqual(['ok', 'INSUFFICIENT_FUNDS', 'ok']);
+    expect(batches).toEqual([{ size: 3, outcome: 'committed' }]);
   });
 
   it('answers replays and reused keys inside a batch from the stored transfers, next to new transfers', async () => {
@@ -310,7 +323,8 @@ describe('group commit failures', () => {
       const poisoned = (results[2] as PromiseRejectedResult).reason;
       expect(poisoned).not.toBeInstanceOf(BankError);
       expect(toGrpcError(poisoned).code).toBe(Status.INTERNAL);
-      expect(batches).toEqual([{ size: 5, outcome: 'fallback' }]);
+      // Halves, not one by one: [100, 200, 666] fails again -> [100, 200] commits, [666] alone fails; [300, 50] commits.
+      expect(batches).toEqual([{ size: 5, outcome: 'split' }]);
       expect(await balanceOf(pool, a!)).toBe(10_000n - 600n + 50n);
       expect(await transfersWithKey(a!, requests[2]!.idempotencyKey)).toBe(0);
       // Each caller got its own transfer.
@@ -321,7 +335,7 @@ describe('group commit failures', () => {
     expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
   });
 
-  it('runs a lone request on the per-request path: its own error, as before', async () => {
+  it('gives a lone request its own error', async () => {
     const { ops, batches } = observed();
     const [a, b] = await createAccounts(pool, 2, 10_000n);
     await pool.query(`
@@ -340,26 +354,94 @@ describe('group commit failures', () => {
     expect(await balanceOf(pool, a!)).toBe(10_000n);
   });
 
-  it('fails only the requests on an account locked past the lock timeout; the rest of the batch completes', async () => {
+  it('costs one lock timeout per batch: the requests on a row locked elsewhere fail at once after it, the rest of the batch completes', async () => {
     const shortPool = testPool(db.url, { connectionsMax: 4, statementTimeoutMs: 300 });
     try {
       const { ops, batches } = observed({}, shortPool);
       const [locked, to, p, q] = await createAccounts(pool, 4, 10_000n);
       const blocker = await pool.connect();
       let results: Array<PromiseSettledResult<TransferResult>> = [];
+      const onLockedRow = transfer(locked!, to!, 1n);
       try {
         await blocker.query('BEGIN');
         await blocker.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [locked]);
-        results = await together(ops, [transfer(locked!, to!, 1n), transfer(p!, q!, 2n), transfer(q!, to!, 3n)]);
+        results = await together(ops, [onLockedRow, transfer(p!, q!, 2n), transfer(q!, to!, 3n)]);
       } finally {
         await blocker.query('ROLLBACK');
         blocker.release();
       }
       expect(results.map(reasonOf)).toEqual(['STORAGE_UNAVAILABLE', 'ok', 'ok']);
       expect(((results[0] as PromiseRejectedResult).reason as StorageUnavailableError).metadata).toEqual({ cause: 'timeout' });
-      expect(batches).toEqual([{ size: 3, outcome: 'fallback' }]);
+      // One wait for the lock, then the batch once more without waiting (SKIP LOCKED): no request waits on its own.
+      expect(batches).toEqual([{ size: 3, outcome: 'contended' }]);
       expect([await balanceOf(pool, locked!), await balanceOf(pool, to!)]).toEqual([10_000n, 10_003n]);
+      // Nothing was bound to the key of the request that did not run: a retry executes it.
+      expect((await ops.transferMoney(onLockedRow)).replayed).toBe(false);
     } finally {
+      await shortPool.end();
+    }
+  });
+
+  it('refuses a request with text the ledger cannot store before batching: the others commit in one batch', async () => {
+    const { ops, batches } = observed();
+    const [a, b] = await createAccounts(pool, 2, 10_000n);
+    const nul = JSON.parse('"bad\\u0000text"') as string;
+    const results = await together(ops, [transfer(a!, b!, 1n), transfer(a!, b!, 2n, { description: nul }), transfer(b!, a!, 3n)]);
+    expect(results.map(reasonOf)).toEqual(['ok', 'INVALID_ARGUMENT', 'ok']);
+    expect(toGrpcError((results[1] as PromiseRejectedResult).reason).code).toBe(Status.INVALID_ARGUMENT);
+    expect(batches).toEqual([{ size: 2, outcome: 'committed' }]);
+  });
+
+  it('gives the transfers of one batch distinct created_at values, increasing in decision order', async () => {
+    const { ops, batches } = observed();
+    const [a, b, c] = await createAccounts(pool, 3, 10_000n);
+    const requests = Array.from({ length: 20 }, (_, i) => transfer([a, b, c][i % 3]!, [b, c, a][i % 3]!, BigInt(i + 1)));
+    const results = await together(ops, requests);
+    expect(batches).toEqual([{ size: 20, outcome: 'committed' }]);
+    const ids = results.map((r) => valueOf(r).transfer.id);
+    const { rows } = await pool.query<{ id: string; created_at: Date }>('SELECT id, created_at FROM bank.transfers WHERE id = ANY($1)', [ids]);
+    const createdAt = new Map(rows.map((r) => [r.id, r.created_at.getTime()]));
+    const inDecisionOrder = ids.map((id) => createdAt.get(id)!);
+    for (let i = 1; i < inDecisionOrder.length; i += 1) expect(inDecisionOrder[i]).toBeGreaterThan(inDecisionOrder[i - 1]!);
+    // What the callers were told is what was stored.
+    expect(results.map((r) => valueOf(r).transfer.createdAt.getTime())).toEqual(inDecisionOrder);
+  });
+
+  it('rejects a transfer naming the settlement account before any row lock: it does not wait on a deposit holding that row', async () => {
+    const shortPool = testPool(db.url, { connectionsMax: 2, statementTimeoutMs: 300 });
+    const shortOps = observed({}, shortPool).ops;
+    const [customer] = await createAccounts(pool, 1, 10_000n);
+    const blocker = await pool.connect();
+    try {
+      // As a deposit in progress does: the settlement row is locked.
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM bank.accounts WHERE id = '00000000-0000-0000-0000-000000000001' FOR UPDATE`);
+      // A lock wait would end in the lock timeout (STORAGE_UNAVAILABLE), not ACCOUNT_NOT_FOUND.
+      const results = await together(shortOps, [transfer(customer!, '00000000-0000-0000-0000-000000000001', 1n)]);
+      expect(results.map(reasonOf)).toEqual(['ACCOUNT_NOT_FOUND']);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+      await shortPool.end();
+    }
+  });
+
+  it('never locks a system account, even one validation does not know by id', async () => {
+    const shortPool = testPool(db.url, { connectionsMax: 2, statementTimeoutMs: 300 });
+    const shortOps = observed({}, shortPool).ops;
+    const [customer] = await createAccounts(pool, 1, 10_000n);
+    const system = '00000000-0000-0000-0000-0000000000f5';
+    await pool.query(`INSERT INTO bank.accounts (id, kind, currency, balance_minor) VALUES ($1, 'settlement', 'USD', 0) ON CONFLICT DO NOTHING`, [system]);
+    const blocker = await pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [system]);
+      // A lock wait would end in the lock timeout (STORAGE_UNAVAILABLE), not ACCOUNT_NOT_FOUND.
+      const results = await together(shortOps, [transfer(customer!, system, 1n)]);
+      expect(results.map(reasonOf)).toEqual(['ACCOUNT_NOT_FOUND']);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
       await shortPool.end();
     }
   });

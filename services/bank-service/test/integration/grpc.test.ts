@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BANK_SERVICE_NAME, startBankService, type RunningBankService } from '../../src/app/service.js';
-import { ALICE, BOB, createAccounts, SETTLEMENT, silentLogger, testConfig } from '../helpers.js';
+import { ALICE, BOB, createAccounts, SETTLEMENT, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
 let service: RunningBankService;

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaOutboxPublisher } from '../../src/outbox/kafka-publisher.js';
 import { OutboxRelay, type OutboxMessage, type OutboxPublisher } from '../../src/outbox/relay.js';
-import { ALICE, BOB, createMigratedDatabase, silentLogger, testOperations, testPool } from '../helpers.js';
+import { ALICE, BOB, createMigratedDatabase, silentLogger, testOperations, testPool } from '../support/helpers.js';
 
 function brokerList(): string[] {
   const value = process.env.KAFKA_BROKERS;

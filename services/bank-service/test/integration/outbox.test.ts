@@ -4,7 +4,7 @@ import type { TestDatabase } from '@wallet/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BankOperations } from '../../src/app/operations.js';
-import { createAccounts, createMigratedDatabase, eventValidators, testOperations, testPool } from '../helpers.js';
+import { createAccounts, createMigratedDatabase, eventValidators, testOperations, testPool } from '../support/helpers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;

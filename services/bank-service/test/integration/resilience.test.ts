@@ -9,7 +9,7 @@ import { freePort, testDatabaseAdminUrl, waitFor, type TestDatabase } from '@wal
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
-import { createAccounts, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testConfig } from '../helpers.js';
+import { createAccounts, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testConfig } from '../support/helpers.js';
 
 // Generous on purpose: the assertion is "a storage error, not DEADLINE_EXCEEDED".
 const CALL_DEADLINE_MS = 15_000;

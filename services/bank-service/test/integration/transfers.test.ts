@@ -15,7 +15,8 @@ import {
   SameAccountError,
 } from '../../src/domain/errors.js';
 import type { TransferMoneyInput } from '../../src/domain/requests.js';
-import { lockTransferContext, writeTransfers } from '../../src/db/ledger-repository.js';
+import { writeTransfers } from '../../src/db/ledger-writes.js';
+import { lockTransferBatchContext } from '../../src/db/transfers.js';
 import { transferLockKey } from '../../src/domain/hashing.js';
 import { accountUpdates, applyPostings, decideTransfer, type TransferPlan } from '../../src/domain/ledger.js';
 import { validateTransferRequest } from '../../src/domain/requests.js';
@@ -33,7 +34,7 @@ import {
   SETTLEMENT,
   testOperations,
   testPool,
-} from '../helpers.js';
+} from '../support/helpers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -189,14 +190,50 @@ describe('TransferMoney', () => {
     expect(await rejection(ops.transferMoney(transfer(ALICE, eur, 1n)))).toBeInstanceOf(CurrencyMismatchError);
   });
 
-  it('does not store a failed outcome: the same key succeeds once funds arrive', async () => {
+  it('binds a business failure to its key: after the sender is funded, a retry replays INSUFFICIENT_FUNDS and moves nothing', async () => {
     const [poor, rich] = await createAccounts(pool, 2, 100n);
     const request = transfer(poor!, rich!, 150n);
-    expect(await rejection(ops.transferMoney(request))).toBeInstanceOf(InsufficientFundsError);
+    const first = await rejection(ops.transferMoney(request));
+    expect(first).toBeInstanceOf(InsufficientFundsError);
+    expect((first as InsufficientFundsError).metadata.replayed).toBeUndefined();
     await ops.transferMoney(transfer(rich!, poor!, 50n));
-    const retried = await ops.transferMoney(request);
-    expect(retried.replayed).toBe(false);
-    expect(await balanceOf(pool, poor!)).toBe(0n);
+    const retried = await rejection(ops.transferMoney(request));
+    expect(retried).toBeInstanceOf(InsufficientFundsError);
+    expect((retried as InsufficientFundsError).metadata).toEqual({ accountId: poor, replayed: 'true' });
+    expect(await balanceOf(pool, poor!)).toBe(150n);
+    // The same key with another request is a reuse, as after a success.
+    expect(await rejection(ops.transferMoney({ ...request, amount: { amountMinor: 10n, currencyCode: 'USD' } }))).toBeInstanceOf(IdempotencyKeyReusedError);
+    // A new key executes against today's balance.
+    expect((await ops.transferMoney(transfer(poor!, rich!, 150n))).replayed).toBe(false);
+  });
+
+  it('binds ACCOUNT_NOT_FOUND and CURRENCY_MISMATCH too: the answer does not change when the ledger does', async () => {
+    const late = randomUUID();
+    const request = transfer(ALICE, late, 1n);
+    expect(await rejection(ops.transferMoney(request))).toBeInstanceOf(AccountNotFoundError);
+    await pool.query(`INSERT INTO bank.accounts (id, kind, currency, balance_minor) VALUES ($1, 'customer', 'USD', 0)`, [late]);
+    const replayed = (await rejection(ops.transferMoney(request))) as AccountNotFoundError;
+    expect(replayed).toBeInstanceOf(AccountNotFoundError);
+    expect(replayed.metadata).toEqual({ accountId: late, role: 'recipient', replayed: 'true' });
+    expect(await balanceOf(pool, late)).toBe(0n);
+  });
+
+  it('leaves the key free after a request that never executed (validation, key in flight)', async () => {
+    const [from, to] = await createAccounts(pool, 2, 1_000n);
+    const key = newKey();
+    expect(await rejection(ops.transferMoney(transfer(from!, to!, 0n, { idempotencyKey: key })))).toBeInstanceOf(InvalidAmountError);
+    expect(await rejection(ops.transferMoney(transfer(from!, from!, 5n, { idempotencyKey: key })))).toBeInstanceOf(SameAccountError);
+    const request = transfer(from!, to!, 5n, { idempotencyKey: key });
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [transferLockKey(from!, key).toString()]);
+      expect(await rejection(ops.transferMoney(request))).toBeInstanceOf(IdempotencyKeyInFlightError);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await ops.transferMoney(request)).replayed).toBe(false);
   });
 
   it('rolls back everything when the transaction fails half way', async () => {
@@ -273,7 +310,10 @@ describe('batched writes (the group-commit building block)', () => {
     let outcomes: string[] = [];
     try {
       await client.query('BEGIN');
-      const { accounts } = await lockTransferContext(client, { senderAccountId: a!, idempotencyKey: 'batch', accountIds: [a!, b!, c!] });
+      const { accounts } = await lockTransferBatchContext(client, [
+        { senderAccountId: a!, idempotencyKey: 'batch', recipientAccountId: b! },
+        { senderAccountId: a!, idempotencyKey: 'batch-2', recipientAccountId: c! },
+      ]);
       const locked = new Map(accounts.map((s) => [s.id, s]));
       const working = new Map(locked);
       const plans: TransferPlan[] = [];

@@ -1,8 +1,9 @@
 // The group-commit queue's mechanics with an in-memory executor: batches from
-// what is queued, bounded batches, workers and queue, duplicates, shutdown.
+// what is queued, bounded batches, workers and queue, duplicates, fairness
+// per account, dropped deadlines and cancellations, shutdown.
 import { waitFor } from '@wallet/testkit';
 import { describe, expect, it } from 'vitest';
-import { GroupCommitQueue, type GroupCommitSettings, type Settled } from '../../src/app/group-commit.js';
+import { GroupCommitQueue, type GroupCommitSettings, type Settled, type SubmitOptions } from '../../src/app/group-commit.js';
 
 interface Req {
   key: string;
@@ -15,6 +16,12 @@ class Shed extends Error {
   }
 }
 
+class Dropped extends Error {
+  constructor(readonly reason: string) {
+    super(`dropped: ${reason}`);
+  }
+}
+
 /** An executor whose batches stay open until the test releases them. */
 function harness(
   settings: Partial<Omit<GroupCommitSettings, 'enabled'>> = {},
@@ -24,6 +31,7 @@ function harness(
   const batches: Req[][] = [];
   const releases: Array<() => void> = [];
   let holding = false;
+  let nowMs = 1_000_000;
   const queue = new GroupCommitQueue<Req, number>(
     { maxBatch: 4, queueMax: 100, workers: 2, lingerMs: 0, ...settings },
     {
@@ -34,9 +42,15 @@ function harness(
       },
       keyOf: (r) => r.key,
       ...(conflictKeysOf ? { conflictKeysOf } : {}),
-      follow: (first, r) => (first.ok ? { ok: true, value: -r.value } : { ok: false, error: new Error(`follower of failed ${r.key}`) }),
+      // The bank answers duplicates from storage; here: minus the value, held like batches.
+      onDuplicate: async (r) => {
+        if (holding) await new Promise<void>((resolve) => releases.push(resolve));
+        return -r.value;
+      },
       shed: (reason) => new Shed(reason),
+      dropped: (reason) => new Dropped(reason),
     },
+    () => nowMs,
   );
   return {
     queue,
@@ -48,7 +62,13 @@ function harness(
       holding = false;
       for (const release of releases.splice(0)) release();
     },
-    submit: (key: string, value = 1) => queue.submit({ key, value }),
+    /** Lets the oldest held batch (or duplicate answer) finish; later ones stay held. */
+    releaseOldest: () => releases.shift()?.(),
+    advanceMs: (ms: number) => {
+      nowMs += ms;
+    },
+    nowMs: () => nowMs,
+    submit: (key: string, value = 1, options?: SubmitOptions) => queue.submit({ key, value }, options),
   };
 }
 
@@ -80,7 +100,7 @@ describe('GroupCommitQueue', () => {
     const all = Array.from({ length: 10 }, (_, i) => h.submit(`k${i}`, i));
     await waitFor(() => h.batches.length === 2, { what: 'two batches running' });
     expect(h.batches.map((b) => b.length)).toEqual([3, 3]);
-    expect(h.queue.stats()).toEqual({ queued: 4, waitingForDuplicate: 0, batchesRunning: 2 });
+    expect(h.queue.stats()).toEqual({ queued: 4, duplicatesAnswering: 0, batchesRunning: 2 });
     h.releaseAll();
     expect(await Promise.all(all)).toEqual(Array.from({ length: 10 }, (_, i) => i * 10));
     // FIFO: batches are formed in arrival order.
@@ -88,7 +108,7 @@ describe('GroupCommitQueue', () => {
     expect(h.batches.every((b) => b.length <= 3)).toBe(true);
   });
 
-  it('sheds at once when the queue is full, counting requests that wait for a duplicate', async () => {
+  it('sheds at once when the queue is full, counting duplicates still being answered', async () => {
     const h = harness({ maxBatch: 1, workers: 1, queueMax: 2 });
     h.hold();
     const running = h.submit('a');
@@ -98,12 +118,19 @@ describe('GroupCommitQueue', () => {
     const shed = await outcome(h.submit('c'));
     expect(shed).toBeInstanceOf(Shed);
     expect((shed as Shed).reason).toBe('queue_full');
-    expect(h.queue.stats()).toEqual({ queued: 1, waitingForDuplicate: 1, batchesRunning: 1 });
+    expect(h.queue.stats()).toEqual({ queued: 1, duplicatesAnswering: 1, batchesRunning: 1 });
     h.releaseAll();
+    await waitFor(
+      () => {
+        h.releaseAll();
+        return h.queue.stats().queued === 0 && h.queue.stats().batchesRunning === 0;
+      },
+      { what: 'the queue to drain' },
+    );
     expect(await Promise.all([running, queued, duplicate])).toEqual([10, 10, -1]);
   });
 
-  it('never puts two requests with the same key in one batch: later ones follow the first one result', async () => {
+  it('never puts two requests with the same key in one batch: later ones are answered as duplicates', async () => {
     const h = harness({ maxBatch: 10 });
     const results = await Promise.all([h.submit('x', 1), h.submit('x', 2), h.submit('y', 3), h.submit('x', 4)]);
     expect(results).toEqual([10, -2, 30, -4]);
@@ -133,13 +160,6 @@ describe('GroupCommitQueue', () => {
     // The waiting hot requests formed one batch, in arrival order.
     expect(h.batches[2]!.map((r) => r.key)).toEqual(['hot-2', 'hot-3', 'hot-5']);
     expect(h.batches).toHaveLength(3);
-  });
-
-  it('gives followers of a failed request their own answer, not the first one error', async () => {
-    const h = harness({}, (batch) => batch.map((r) => ({ ok: false, error: new Error(`failed ${r.key}`) })));
-    const [first, second] = await Promise.all([outcome(h.submit('x')), outcome(h.submit('x'))]);
-    expect((first as Error).message).toBe('failed x');
-    expect((second as Error).message).toBe('follower of failed x');
   });
 
   it('runs a request with the same key as a new one once the first was answered', async () => {
@@ -177,20 +197,95 @@ describe('GroupCommitQueue', () => {
     h.hold();
     const running = [h.submit('a'), h.submit('b')];
     await waitFor(() => h.batches.length === 1, { what: 'the first batch to start' });
-    const queued = [outcome(h.submit('c')), outcome(h.submit('c')), outcome(h.submit('d'))];
+    const queued = [outcome(h.submit('c')), outcome(h.submit('d'))];
     const closed = h.queue.close();
-    expect((await Promise.all(queued)).map((e) => (e as Shed).reason)).toEqual(['closed', 'closed', 'closed']);
+    expect((await Promise.all(queued)).map((e) => (e as Shed).reason)).toEqual(['closed', 'closed']);
     expect(((await outcome(h.submit('e'))) as Shed).reason).toBe('closed');
     h.releaseAll();
     await closed;
     expect(await Promise.all(running)).toEqual([10, 10]);
     expect(h.batches).toHaveLength(1);
-    expect(h.queue.stats()).toEqual({ queued: 0, waitingForDuplicate: 0, batchesRunning: 0 });
+    expect(h.queue.stats()).toEqual({ queued: 0, duplicatesAnswering: 0, batchesRunning: 0 });
   });
 
   it('rejects nonsensical settings', () => {
-    const handlers = { execute: async () => [], keyOf: () => '', follow: () => ({ ok: true as const, value: 0 }), shed: () => new Error() };
+    const handlers = { execute: async () => [], keyOf: () => '', onDuplicate: async () => 0, shed: () => new Error(), dropped: () => new Error() };
     expect(() => new GroupCommitQueue({ maxBatch: 0, queueMax: 1, workers: 1, lingerMs: 0 }, handlers)).toThrow(RangeError);
     expect(() => new GroupCommitQueue({ maxBatch: 1, queueMax: 1, workers: 1, lingerMs: -1 }, handlers)).toThrow(RangeError);
+  });
+
+  it('never lets later requests on either account overtake a request blocked on a busy account (FIFO per account)', async () => {
+    // "A:B-3" locks accounts A and B.
+    const h = harness({ maxBatch: 10, workers: 3 }, undefined, (r) => r.key.split('-')[0]!.split(':'));
+    h.hold();
+    const running = [h.submit('A:X-1', 1), h.submit('B:Y-2', 2)];
+    await waitFor(() => h.batches.length === 1, { what: 'the first batch' });
+    expect(h.batches[0]!.map((r) => r.key)).toEqual(['A:X-1', 'B:Y-2']);
+    // One batch holds A, X, B, Y. Split them: run A:X again alone after B:Y.
+    h.releaseAll();
+    await Promise.all(running);
+    h.hold();
+    const holdsA = h.submit('A:X-11', 11);
+    await waitFor(() => h.batches.length === 2, { what: 'the batch holding A' });
+    const holdsB = h.submit('B:Y-12', 12);
+    await waitFor(() => h.batches.length === 3, { what: 'the batch holding B' });
+    const victim = h.submit('A:B-3', 3);
+    const later = [h.submit('A:Z-4', 4), h.submit('B:W-5', 5)];
+    await Promise.resolve();
+    // A becomes free while B is still held: nothing may take A before the victim.
+    h.releaseOldest();
+    await holdsA;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.batches.slice(3).flat().map((r) => r.key)).toEqual([]);
+    h.releaseAll();
+    await waitFor(
+      () => {
+        h.releaseAll();
+        return h.queue.stats().queued === 0 && h.queue.stats().batchesRunning === 0;
+      },
+      { what: 'the queue to drain' },
+    );
+    expect(await Promise.all([holdsB, victim, ...later])).toEqual([120, 30, 40, 50]);
+    expect(h.batches[3]!.map((r) => r.key)).toEqual(['A:B-3', 'A:Z-4', 'B:W-5']);
+  });
+
+  it('drops a queued request whose deadline passed before it runs: never executed, answered as dropped', async () => {
+    const h = harness({ maxBatch: 1, workers: 1 });
+    h.hold();
+    const running = h.submit('a', 1);
+    await waitFor(() => h.batches.length === 1, { what: 'the first batch' });
+    const late = outcome(h.submit('b', 2, { deadlineMs: h.nowMs() + 100 }));
+    const onTime = h.submit('c', 3, { deadlineMs: h.nowMs() + 10_000 });
+    h.advanceMs(101);
+    h.releaseAll();
+    await waitFor(
+      () => {
+        h.releaseAll();
+        return h.queue.stats().queued === 0 && h.queue.stats().batchesRunning === 0;
+      },
+      { what: 'the queue to drain' },
+    );
+    expect(await running).toBe(10);
+    expect(((await late) as Dropped).reason).toBe('deadline');
+    expect(await onTime).toBe(30);
+    expect(h.batches.flat().map((r) => r.key)).toEqual(['a', 'c']);
+  });
+
+  it('drops a queued request at once when its caller cancels, freeing its queue slot', async () => {
+    const h = harness({ maxBatch: 1, workers: 1, queueMax: 2 });
+    h.hold();
+    const running = h.submit('a', 1);
+    await waitFor(() => h.batches.length === 1, { what: 'the first batch' });
+    const controller = new AbortController();
+    const cancelled = outcome(h.submit('b', 2, { signal: controller.signal }));
+    expect(h.queue.stats().queued).toBe(1);
+    controller.abort();
+    expect(((await cancelled) as Dropped).reason).toBe('cancelled');
+    expect(h.queue.stats().queued).toBe(0);
+    h.releaseAll();
+    expect(await running).toBe(10);
+    expect(h.batches.flat().map((r) => r.key)).toEqual(['a']);
+    // The key is free again: a retry runs.
+    expect(await h.submit('b', 2)).toBe(20);
   });
 });

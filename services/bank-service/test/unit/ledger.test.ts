@@ -15,13 +15,15 @@ import {
   type TransferPlan,
 } from '../../src/domain/ledger.js';
 import { validateDepositRequest, validateTransferRequest } from '../../src/domain/requests.js';
-import { eventValidators } from '../helpers.js';
+import { eventValidators } from '../support/helpers.js';
 
 const A = '00000000-0000-0000-0000-00000000000a';
 const B = '00000000-0000-0000-0000-00000000000b';
 const C = '00000000-0000-0000-0000-00000000000c';
 const E = '00000000-0000-0000-0000-00000000000e';
 const S = '00000000-0000-0000-0000-000000000001';
+/** A system account validation does not know by id: the decision itself must refuse it. */
+const SYSTEM = '00000000-0000-0000-0000-0000000000f5';
 const createdAt = new Date('2026-01-02T03:04:05.678Z');
 const limits = { maxAmountMinor: 100_000_000n };
 
@@ -76,10 +78,10 @@ describe('decideTransfer', () => {
     expect((missingRecipient as AccountNotFoundError).metadata).toEqual({ accountId: B, role: 'recipient' });
   });
 
-  it('treats the settlement account as not addressable by customers', () => {
-    const error = errorOf(decideTransfer(transfer(S, B, 1n), identity(), states({ id: S, kind: 'settlement', balanceMinor: 10_000n }, { id: B })));
+  it('treats any system account as not addressable by customers (validation refuses the known ones earlier)', () => {
+    const error = errorOf(decideTransfer(transfer(SYSTEM, B, 1n), identity(), states({ id: SYSTEM, kind: 'settlement', balanceMinor: 10_000n }, { id: B })));
     expect(error).toBeInstanceOf(AccountNotFoundError);
-    const toSettlement = errorOf(decideTransfer(transfer(A, S, 1n), identity(), states({ id: A, balanceMinor: 10n }, { id: S, kind: 'settlement' })));
+    const toSettlement = errorOf(decideTransfer(transfer(A, SYSTEM, 1n), identity(), states({ id: A, balanceMinor: 10n }, { id: SYSTEM, kind: 'settlement' })));
     expect((toSettlement as AccountNotFoundError).metadata.role).toBe('recipient');
   });
 
@@ -174,7 +176,6 @@ describe('decideDeposit', () => {
       topUpId: '40000000-0000-4000-8000-000000000001',
       card: { cardLast4: '4242', cardBrand: 'visa' },
     },
-    limits,
   );
   const ids = { depositId: '50000000-0000-4000-8000-000000000001', createdAt, eventId: '60000000-0000-4000-8000-000000000001' };
 

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { AccountNotFoundError, InvalidAmountError, InvalidArgumentError, SameAccountError } from '../../src/domain/errors.js';
 import {
-  InvalidAmountError,
-  InvalidArgumentError,
-  SameAccountError,
-} from '../../src/domain/errors.js';
-import { validateAccountId, validateDepositRequest, validateTransferRequest, type TransferMoneyInput } from '../../src/domain/requests.js';
+  checkDepositLimit,
+  isStorableText,
+  validateAccountId,
+  validateDepositReference,
+  validateDepositRequest,
+  validateTransferRequest,
+  type TransferMoneyInput,
+} from '../../src/domain/requests.js';
 
 const limits = { maxAmountMinor: 100_000_000n };
 const valid: TransferMoneyInput = {
@@ -97,7 +101,7 @@ describe('deposit request validation', () => {
   };
 
   it('accepts a well-formed deposit', () => {
-    const request = validateDepositRequest(deposit, limits);
+    const request = validateDepositRequest(deposit);
     expect(request).toMatchObject({ accountId: deposit.accountId, amountMinor: 2500n, cardLast4: '4242', cardBrand: 'visa' });
   });
 
@@ -105,26 +109,24 @@ describe('deposit request validation', () => {
     const fields = violationsOf(() =>
       validateDepositRequest(
         { ...deposit, accountId: 'x', depositReference: '', topUpId: 'y', card: { cardLast4: '42a2', cardBrand: 'b'.repeat(33) } },
-        limits,
       ),
     );
     expect(fields).toEqual(['account_id', 'deposit_reference', 'top_up_id', 'card.card_last4', 'card.card_brand']);
   });
 
   it('requires the card funding source (the topup event carries its last four digits)', () => {
-    expect(violationsOf(() => validateDepositRequest({ ...deposit, card: undefined }, limits))).toEqual(['card']);
+    expect(violationsOf(() => validateDepositRequest({ ...deposit, card: undefined }))).toEqual(['card']);
   });
 
-  it('rejects a zero deposit and one above the maximum', () => {
-    expect(() => validateDepositRequest({ ...deposit, amount: { amountMinor: 0n, currencyCode: 'USD' } }, limits)).toThrow(InvalidAmountError);
-    expect(() => validateDepositRequest({ ...deposit, amount: { amountMinor: 100_000_001n, currencyCode: 'USD' } }, limits)).toThrow(
-      InvalidAmountError,
-    );
+  it('rejects a zero deposit; the maximum is checked after the replay lookup (checkDepositLimit)', () => {
+    expect(() => validateDepositRequest({ ...deposit, amount: { amountMinor: 0n, currencyCode: 'USD' } })).toThrow(InvalidAmountError);
+    const large = validateDepositRequest({ ...deposit, amount: { amountMinor: 100_000_001n, currencyCode: 'USD' } });
+    expect(() => checkDepositLimit(large, limits)).toThrow(InvalidAmountError);
   });
 
   it('gives different requests with the same reference different hashes', () => {
-    const a = validateDepositRequest(deposit, limits);
-    const b = validateDepositRequest({ ...deposit, amount: { amountMinor: 2501n, currencyCode: 'USD' } }, limits);
+    const a = validateDepositRequest(deposit);
+    const b = validateDepositRequest({ ...deposit, amount: { amountMinor: 2501n, currencyCode: 'USD' } });
     expect(a.requestHash).not.toBe(b.requestHash);
   });
 });
@@ -133,5 +135,52 @@ describe('account id validation', () => {
   it('normalises a valid id and rejects a malformed one', () => {
     expect(validateAccountId('123E4567-E89B-12D3-A456-426614174000')).toBe('123e4567-e89b-12d3-a456-426614174000');
     expect(() => validateAccountId('123')).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('text the ledger cannot store', () => {
+  // Strings a JSON parser accepts ("\u0000", "\ud800") that PostgreSQL text/jsonb refuse.
+  const unstorable = ['a\u0000b', '\ud800', 'x\udc00', '\udbff\u0041', '\u0000'];
+  const storable = ['', 'plain', 'emoji \ud83d\ude00', '\u0001\u001f control', 'ünïcödé', '\ufffd'];
+
+  it.each(unstorable.map((v) => [JSON.stringify(v)]))('refuses %s', (json) => {
+    expect(isStorableText(JSON.parse(json) as string)).toBe(false);
+  });
+
+  it.each(storable.map((v) => [JSON.stringify(v)]))('accepts %s', (json) => {
+    expect(isStorableText(JSON.parse(json) as string)).toBe(true);
+  });
+
+  it('names every text field that holds NUL or a lone surrogate, before any database work', () => {
+    expect(violationsOf(() => validateTransferRequest({ ...valid, idempotencyKey: 'k\u0000', description: '\ud800' }, limits))).toEqual([
+      'idempotency_key',
+      'description',
+    ]);
+    const deposit = {
+      accountId: '123e4567-e89b-12d3-a456-426614174000',
+      amount: { amountMinor: 1n, currencyCode: 'USD' },
+      depositReference: 'r\u0000',
+      topUpId: '0b7e1a52-3d7f-4a55-9c43-7a1f6f0e9d11',
+      card: { cardLast4: '4242', cardBrand: '\udfff' },
+    };
+    expect(violationsOf(() => validateDepositRequest(deposit))).toEqual(['deposit_reference', 'card.card_brand']);
+    expect(violationsOf(() => validateDepositReference('\u0000'))).toEqual(['deposit_reference']);
+    expect(violationsOf(() => validateDepositReference('x'.repeat(256)))).toEqual(['deposit_reference']);
+  });
+});
+
+describe('internal accounts', () => {
+  it('are not transfer parties: ACCOUNT_NOT_FOUND for the settlement account as sender or recipient, before any lock', () => {
+    const settlement = '00000000-0000-0000-0000-000000000001';
+    const asRecipient = (() => {
+      try {
+        validateTransferRequest({ ...valid, recipientAccountId: settlement }, limits);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(asRecipient).toBeInstanceOf(AccountNotFoundError);
+    expect((asRecipient as AccountNotFoundError).metadata).toEqual({ accountId: settlement, role: 'recipient' });
+    expect(() => validateTransferRequest({ ...valid, senderAccountId: settlement }, limits)).toThrow(AccountNotFoundError);
   });
 });

@@ -111,11 +111,34 @@ describe('decideTransferBatch', () => {
     expect(decision.plans).toHaveLength(2);
   });
 
-  it('rejects unknown accounts per request and writes nothing when nothing was accepted', () => {
+  it('rejects unknown accounts per request, writes no transfer, and binds each business failure to its key', () => {
     const decision = decideTransferBatch([item(A, MISSING, 10n, 'k1'), item(A, B, 1_000n, 'k2')], states([A, 10n], [B, 0n]), identities());
     expect(summary(decision.outcomes)).toEqual(['ACCOUNT_NOT_FOUND', 'INSUFFICIENT_FUNDS']);
     expect((decision.outcomes[0] as { error: BankError }).error).toBeInstanceOf(AccountNotFoundError);
     expect(decision).toMatchObject({ plans: [], updates: [] });
+    expect(decision.failures.map((f) => [f.idempotencyKey, f.reason])).toEqual([
+      ['k1', 'ACCOUNT_NOT_FOUND'],
+      ['k2', 'INSUFFICIENT_FUNDS'],
+    ]);
+  });
+
+  it('replays a stored business failure for the same request even when funds now suffice; another request is REUSED', () => {
+    const failed = item(A, B, 50n, 'poor');
+    const storedFailure = { requestHash: failed.request.requestHash, reason: 'INSUFFICIENT_FUNDS' as const, metadata: { accountId: A } };
+    const decision = decideTransferBatch(
+      [{ ...failed, storedFailure }, { ...item(A, B, 51n, 'poor'), storedFailure }],
+      states([A, 1_000n], [B, 0n]),
+      identities(),
+    );
+    expect(summary(decision.outcomes)).toEqual(['INSUFFICIENT_FUNDS', 'IDEMPOTENCY_KEY_REUSED']);
+    expect((decision.outcomes[0] as { error: BankError }).error.metadata).toEqual({ accountId: A, replayed: 'true' });
+    expect(decision).toMatchObject({ plans: [], failures: [] });
+  });
+
+  it('answers requests whose accounts are locked elsewhere with STORAGE_UNAVAILABLE, binding nothing', () => {
+    const decision = decideTransferBatch([{ ...item(A, B, 5n, 'busy'), accountsBusy: true }, item(C, B, 0n + 1n, 'free')], states([B, 0n], [C, 10n]), identities());
+    expect(summary(decision.outcomes)).toEqual(['STORAGE_UNAVAILABLE', 'ok 1']);
+    expect(decision.failures).toEqual([]);
   });
 });
 
@@ -124,13 +147,18 @@ describe('duplicateOutcome', () => {
   const first: TransferOutcome = { ok: true, transfer: stored(original), replayed: false };
 
   it('replays a completed first request for the same request and says REUSED for another', () => {
-    expect(duplicateOutcome(first, original)).toEqual({ ok: true, transfer: first.ok && first.transfer, replayed: true });
-    const other = duplicateOutcome(first, request(A, B, 10n, 'k', 'different'));
+    expect(duplicateOutcome(first, original, original)).toEqual({ ok: true, transfer: first.ok && first.transfer, replayed: true });
+    const other = duplicateOutcome(first, original, request(A, B, 10n, 'k', 'different'));
     expect(other.ok === false && other.error).toBeInstanceOf(IdempotencyKeyReusedError);
   });
 
-  it('says IN_FLIGHT when the first did not complete (failures are not stored, so a retry may run it)', () => {
-    const outcome = duplicateOutcome({ ok: false, error: new InsufficientFundsError(A) }, original);
+  it('replays a business failure of the first (it is bound to the key)', () => {
+    const outcome = duplicateOutcome({ ok: false, error: new InsufficientFundsError(A) }, original, original);
+    expect(outcome.ok === false && outcome.error).toBeInstanceOf(InsufficientFundsError);
+  });
+
+  it('says IN_FLIGHT when the first never executed (its key stays free)', () => {
+    const outcome = duplicateOutcome({ ok: false, error: new IdempotencyKeyInFlightError() }, original, original);
     expect(outcome.ok === false && outcome.error).toBeInstanceOf(IdempotencyKeyInFlightError);
   });
 

@@ -7,10 +7,10 @@ import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type pg from 'pg';
-import { BankOperations, type BankOperationsOptions } from '../src/app/operations.js';
-import { seedAccounts } from '../src/cli/seed.js';
-import { loadBankConfig, type BankConfig } from '../src/config.js';
-import { migrateBank } from '../src/db/migrations.js';
+import { BankOperations, type BankOperationsOptions } from '../../src/app/operations.js';
+import { seedAccounts } from '../../src/cli/seed.js';
+import { loadBankConfig, type BankConfig } from '../../src/config.js';
+import { migrateBank } from '../../src/db/migrations.js';
 import { createPool } from '@wallet/platform/db';
 
 export const silentLogger: Logger = createLogger('bank-service-test', process.env.TEST_LOG_LEVEL ?? 'silent');

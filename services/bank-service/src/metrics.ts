@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { OutboxRelayMetrics } from '../outbox/relay.js';
-import type { GroupCommitStats } from './group-commit.js';
-import type { TransferBatchReport } from './operations.js';
+import type { OutboxRelayMetrics } from './outbox/relay.js';
+import type { GroupCommitStats } from './app/group-commit.js';
+import type { TransferBatchReport } from './app/transfers.js';
 
 /** Prometheus metrics of bank-service; names carry units, labels stay low-cardinality. */
 export class BankMetrics {
@@ -30,8 +30,14 @@ export class BankMetrics {
       help: 'Age of the oldest unpublished outbox event at the last relay cycle (0 when empty).',
       registers: [registry],
     });
+    const quarantined = new Counter({
+      name: 'bank_outbox_events_quarantined_total',
+      help: 'Outbox events Kafka rejected for good, moved to bank.outbox_quarantine (alert on any increase).',
+      registers: [registry],
+    });
     this.outbox = {
       published: (count) => published.inc(count),
+      quarantined: (count) => quarantined.inc(count),
       failed: () => failures.inc(),
       oldestAgeMs: (ms) => oldest.set(ms / 1000),
     };
@@ -62,7 +68,7 @@ export class BankMetrics {
     });
     this.batchSize = new Histogram({
       name: 'bank_transfer_batch_size',
-      help: 'Transfers per group-commit batch, by outcome (single = batch of one, committed, fallback = run one by one after a failed batch, failed).',
+      help: 'Transfers per group-commit batch, by outcome (single = batch of one, committed, contended = a lock timeout, then the batch again without waiting on rows held elsewhere; split = a failed batch run again as two halves; failed = database unreachable).',
       labelNames: ['outcome'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
       registers: [registry],
@@ -70,11 +76,11 @@ export class BankMetrics {
     const stats = () => this.transferQueueStats();
     new Gauge({
       name: 'bank_transfer_queue_depth',
-      help: 'Transfers waiting for a group-commit batch (queued, or waiting for an earlier request with the same key).',
+      help: 'Transfers waiting for a group-commit batch (queued, or duplicates of a queued key being answered; both count toward the queue limit).',
       registers: [registry],
       collect() {
         const current = stats();
-        this.set(current ? current.queued + current.waitingForDuplicate : 0);
+        this.set(current ? current.queued + current.duplicatesAnswering : 0);
       },
     });
     if (pool) {

@@ -1,0 +1,203 @@
+// TransferMoney: validate (pure), then, through group commit by default, one
+// transaction per batch that takes every key's idempotency lock with BEGIN,
+// looks up stored outcomes and locks the accounts in one statement, decides
+// each request in turn (pure) and writes everything in one statement. An
+// executed request binds its key to its answer, success or business failure
+// (ADR 0003).
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@wallet/platform';
+import { isConnectionError, isTimeoutError, withTransaction } from '@wallet/platform/db';
+import type pg from 'pg';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  IdempotencyKeyInFlightError,
+  IdempotencyKeyReusedError,
+  replayedFailure,
+  StorageUnavailableError,
+} from '../domain/errors.js';
+import { transferLockKey } from '../domain/hashing.js';
+import { InvariantViolation, isSameRequest, type TransferRecord } from '../domain/ledger.js';
+import { validateTransferRequest, type TransferMoneyInput, type TransferRequest } from '../domain/requests.js';
+import { decideTransferBatch, idempotencyScope, type TransferBatchDecision, type TransferBatchItem } from '../domain/transfer-batch.js';
+import { beginWithTryAdvisoryLocks, tryLockResults } from '../db/advisory-locks.js';
+import { writeTransfers } from '../db/ledger-writes.js';
+import { findTransferOutcome, lockTransferBatchContext, writeTransferFailures } from '../db/transfers.js';
+import type { Attempts } from './attempts.js';
+import type { MonotonicClock } from './clock.js';
+import { GROUP_COMMIT_DEFAULTS, GroupCommitQueue, type GroupCommitSettings, type GroupCommitStats, type Settled, type SubmitOptions } from './group-commit.js';
+
+export interface TransferResult {
+  transfer: TransferRecord;
+  replayed: boolean;
+}
+
+export interface TransferBatchReport {
+  size: number;
+  /**
+   * single: a batch of one; committed: one transaction answered every request;
+   * contended: a row lock timed out, and the batch ran again without waiting
+   * for rows held elsewhere (their requests: STORAGE_UNAVAILABLE); split: the
+   * batch failed and ran again as two halves (isolates a request the database
+   * refuses in log2(size) steps); failed: the database was unreachable.
+   */
+  outcome: 'single' | 'committed' | 'contended' | 'split' | 'failed';
+}
+
+export interface TransferUseCaseOptions {
+  pool: pg.Pool;
+  logger: Logger;
+  attempts: Attempts;
+  clock: MonotonicClock;
+  maxAmountMinor: bigint;
+  newId?: () => string;
+  onCommitted: () => void;
+  groupCommit?: Partial<GroupCommitSettings>;
+  onTransferBatch: (report: TransferBatchReport) => void;
+}
+
+export class TransferUseCase {
+  private readonly newId: () => string;
+  private readonly queue: GroupCommitQueue<TransferRequest, TransferResult> | undefined;
+
+  constructor(private readonly options: TransferUseCaseOptions) {
+    this.newId = options.newId ?? randomUUID;
+    const groupCommit = { ...GROUP_COMMIT_DEFAULTS, ...options.groupCommit };
+    this.queue = groupCommit.enabled
+      ? new GroupCommitQueue<TransferRequest, TransferResult>(groupCommit, {
+          execute: (batch) => this.executeBatch(batch, true),
+          keyOf: idempotencyScope,
+          // The rows the batch locks: one batch at a time per account in this process.
+          conflictKeysOf: (request) => [request.senderAccountId, request.recipientAccountId],
+          onDuplicate: (request) => this.answerDuplicate(request),
+          shed: () => new StorageUnavailableError('overloaded'),
+          dropped: (reason) => (reason === 'deadline' ? new DeadlineExceededError() : new CancelledError()),
+        })
+      : undefined;
+  }
+
+  async transferMoney(input: TransferMoneyInput, call: SubmitOptions = {}): Promise<TransferResult> {
+    // Cheap checks first, synchronously: a bad request never takes a queue slot or reaches a batch.
+    const request = validateTransferRequest(input, { maxAmountMinor: this.options.maxAmountMinor });
+    if (this.queue) return this.queue.submit(request, call);
+    const [result] = await this.executeBatch([request], false);
+    if (!result!.ok) throw result!.error;
+    return result!.value;
+  }
+
+  stats(): GroupCommitStats | undefined {
+    return this.queue?.stats();
+  }
+
+  async close(): Promise<void> {
+    await this.queue?.close();
+  }
+
+  /**
+   * A request whose (sender, key) is already queued or executing here: a key
+   * that completed earlier replays its answer (or is REUSED for another
+   * request), one still executing is IN_FLIGHT (REST 409) at once. One
+   * lock-free lookup: a stored outcome never changes.
+   */
+  private async answerDuplicate(request: TransferRequest): Promise<TransferResult> {
+    let found: Awaited<ReturnType<typeof findTransferOutcome>>;
+    try {
+      found = await findTransferOutcome(this.options.pool, request.senderAccountId, request.idempotencyKey);
+    } catch (error) {
+      throw this.options.attempts.finalError('transfer', error);
+    }
+    const stored = found.existing ?? found.failure;
+    if (!stored) throw new IdempotencyKeyInFlightError();
+    if (!isSameRequest(stored, request)) throw new IdempotencyKeyReusedError('idempotency_key');
+    if (found.failure) throw replayedFailure(found.failure.reason, found.failure.metadata);
+    return { transfer: found.existing!, replayed: true };
+  }
+
+  /** One batch of distinct (sender, key) requests in one transaction; one result per request, never throws. */
+  private async executeBatch(requests: TransferRequest[], report: boolean, skipLocked = false): Promise<Array<Settled<TransferResult>>> {
+    const reportAs = (outcome: TransferBatchReport['outcome']) => {
+      if (report) this.options.onTransferBatch({ size: requests.length, outcome });
+    };
+    let decision: TransferBatchDecision;
+    try {
+      decision = await this.options.attempts.retrying('transfer', (markWriteSent) => this.batchTransaction(requests, markWriteSent, skipLocked));
+    } catch (error) {
+      return this.afterFailedBatch(requests, error, reportAs, skipLocked);
+    }
+    if (!skipLocked) reportAs(requests.length === 1 ? 'single' : 'committed');
+    // One relay wake per commit that wrote outbox rows.
+    if (decision.plans.length > 0) this.options.onCommitted();
+    return decision.outcomes.map((o) => (o.ok ? { ok: true, value: { transfer: o.transfer, replayed: o.replayed } } : o));
+  }
+
+  private async batchTransaction(requests: TransferRequest[], markWriteSent: () => void, skipLocked: boolean): Promise<TransferBatchDecision> {
+    const lockKeys = requests.map((r) => transferLockKey(r.senderAccountId, r.idempotencyKey));
+    return withTransaction(this.options.pool, beginWithTryAdvisoryLocks(lockKeys), async (client, begin) => {
+      const keyLocked = tryLockResults(begin);
+      if (keyLocked.length !== requests.length) throw new InvariantViolation(`${keyLocked.length} advisory lock results for ${requests.length} requests`);
+      const candidates = requests.filter((_, i) => keyLocked[i]);
+      const context =
+        candidates.length > 0
+          ? await lockTransferBatchContext(client, candidates, { skipLocked })
+          : { existing: [], failures: [], accounts: [], busyAccountIds: new Set<string>() };
+      const existing = new Map(context.existing.map((t) => [idempotencyScope(t), t]));
+      const failures = new Map(context.failures.map((f) => [idempotencyScope(f), f]));
+      const items: TransferBatchItem[] = requests.map((request, i) => ({
+        request,
+        keyLocked: keyLocked[i]!,
+        existing: keyLocked[i] ? existing.get(idempotencyScope(request)) : undefined,
+        storedFailure: keyLocked[i] ? failures.get(idempotencyScope(request)) : undefined,
+        accountsBusy: context.busyAccountIds.has(request.senderAccountId) || context.busyAccountIds.has(request.recipientAccountId),
+      }));
+      // Times are taken now, under the locks, in decision order: distinct and increasing.
+      const decision = decideTransferBatch(items, new Map(context.accounts.map((a) => [a.id, a])), () => ({
+        transferId: this.newId(),
+        createdAt: this.options.clock.next(),
+        eventIds: [this.newId(), this.newId()],
+      }));
+      if (decision.plans.length > 0 || decision.failures.length > 0) markWriteSent();
+      if (decision.plans.length > 0) await writeTransfers(client, decision.plans, decision.updates, decision.plans.at(-1)!.transfer.createdAt);
+      await writeTransferFailures(client, decision.failures, this.options.clock.next());
+      return decision;
+    });
+  }
+
+  /**
+   * The batch did not commit (or, for a connection lost at COMMIT, maybe did:
+   * then a retry with the same key replays). Never hand one request's error
+   * to another, and never fall back to one transaction per request:
+   * - database unreachable: everyone's STORAGE_UNAVAILABLE (safe to retry);
+   * - a lock or statement timeout: once more at once, skipping rows held
+   *   elsewhere (at most one lock wait per batch); a timeout again (a slow
+   *   database, not a lock): everyone's STORAGE_UNAVAILABLE;
+   * - anything else (data the database refused, a bug): two halves, each its
+   *   own batch, so a bad request is isolated in log2(size) transactions.
+   */
+  private async afterFailedBatch(
+    requests: TransferRequest[],
+    error: unknown,
+    reportAs: (outcome: TransferBatchReport['outcome']) => void,
+    skipLocked: boolean,
+  ): Promise<Array<Settled<TransferResult>>> {
+    const everyone = (failure: unknown) => requests.map((): Settled<TransferResult> => ({ ok: false, error: failure }));
+    if (isConnectionError(error)) {
+      reportAs('failed');
+      return everyone(this.options.attempts.finalError('transfer', error));
+    }
+    // A lock wait ends in lock_timeout or, when both bounds are equal, statement_timeout.
+    if (isTimeoutError(error) && !skipLocked) {
+      reportAs('contended');
+      return this.executeBatch(requests, false, true);
+    }
+    if (isTimeoutError(error) || requests.length === 1) {
+      if (!skipLocked) reportAs(requests.length === 1 ? 'single' : 'failed');
+      return everyone(this.options.attempts.finalError('transfer', error));
+    }
+    reportAs('split');
+    this.options.logger.warn({ err: error, size: requests.length }, 'transfer batch failed; running it again as two halves');
+    const middle = Math.ceil(requests.length / 2);
+    const first = await this.executeBatch(requests.slice(0, middle), false, skipLocked);
+    const second = await this.executeBatch(requests.slice(middle), false, skipLocked);
+    return [...first, ...second];
+  }
+}

@@ -1,0 +1,206 @@
+// The ledger's write statements (balances, records, entries, outbox rows),
+// shared by transfers and deposits. Each function is one round trip; writes
+// take arrays, so one statement writes one transfer or a whole batch.
+import type pg from 'pg';
+import type {
+  AccountKind,
+  AccountState,
+  AccountUpdate,
+  DepositPlan,
+  OutboxEvent,
+  Posting,
+  TransferPlan,
+} from '../domain/ledger.js';
+import { InvariantViolation } from '../domain/ledger.js';
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** The account columns of a context row (a_*). */
+export interface AccountRow {
+  a_id: string | null;
+  a_kind: AccountKind | null;
+  a_currency: string | null;
+  a_balance_minor: bigint | null;
+  a_version: bigint | null;
+}
+
+// Shared parts of the write statements: balances (guarded by the version read
+// under lock), ledger entries and outbox rows, all from arrays. WITH
+// ORDINALITY + ORDER BY keeps entry and event ids in decision order.
+const UPDATE_ACCOUNTS = `
+  acc AS (
+    UPDATE bank.accounts AS a
+       SET balance_minor = u.balance_minor, version = a.version + 1, updated_at = $3
+      FROM unnest($1::uuid[], $2::bigint[], $4::bigint[]) AS u (id, balance_minor, expected_version)
+     WHERE a.id = u.id AND a.version = u.expected_version
+    RETURNING a.id
+  )`;
+
+const INSERT_OUTBOX = `
+  ob AS (
+    INSERT INTO bank.outbox (account_id, event_type, payload, created_at)
+    SELECT account_id, event_type, payload, created_at
+      FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::timestamptz[])
+           WITH ORDINALITY AS x (account_id, event_type, payload, created_at, n)
+     ORDER BY n
+    RETURNING id
+  )`;
+
+const TRANSFER_WRITE_SQL = `
+WITH ${UPDATE_ACCOUNTS},
+  tr AS (
+    INSERT INTO bank.transfers (id, sender_account_id, recipient_account_id, amount_minor, currency, status,
+                                description, idempotency_key, request_hash, created_at)
+    SELECT id, sender, recipient, amount_minor, currency, 'completed', description, idempotency_key, request_hash, created_at
+      FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::bigint[], $13::text[], $14::text[], $15::text[],
+                  $16::text[], $17::timestamptz[])
+           AS t (id, sender, recipient, amount_minor, currency, description, idempotency_key, request_hash, created_at)
+    RETURNING id
+  ),
+  le AS (
+    INSERT INTO bank.ledger_entries (account_id, amount_minor, balance_after_minor, entry_type, transfer_id, created_at)
+    SELECT account_id, amount_minor, balance_after_minor, 'transfer', ref_id, created_at
+      FROM unnest($18::uuid[], $19::bigint[], $20::bigint[], $21::uuid[], $22::timestamptz[])
+           WITH ORDINALITY AS x (account_id, amount_minor, balance_after_minor, ref_id, created_at, n)
+     ORDER BY n
+    RETURNING id
+  ),
+  ${INSERT_OUTBOX}
+SELECT (SELECT count(*) FROM acc) AS accounts, (SELECT count(*) FROM tr) AS records,
+       (SELECT count(*) FROM le) AS entries, (SELECT count(*) FROM ob) AS events`;
+
+const DEPOSIT_WRITE_SQL = `
+WITH ${UPDATE_ACCOUNTS},
+  dp AS (
+    INSERT INTO bank.deposits (id, account_id, amount_minor, currency, deposit_reference, top_up_id, card_last4,
+                               card_brand, request_hash, created_at)
+    SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::bigint[], $12::text[], $13::text[], $14::uuid[], $15::text[],
+                         $16::text[], $17::text[], $18::timestamptz[])
+    RETURNING id
+  ),
+  le AS (
+    INSERT INTO bank.ledger_entries (account_id, amount_minor, balance_after_minor, entry_type, deposit_id, created_at)
+    SELECT account_id, amount_minor, balance_after_minor, 'deposit', ref_id, created_at
+      FROM unnest($19::uuid[], $20::bigint[], $21::bigint[], $22::uuid[], $23::timestamptz[])
+           WITH ORDINALITY AS x (account_id, amount_minor, balance_after_minor, ref_id, created_at, n)
+     ORDER BY n
+    RETURNING id
+  ),
+  ${INSERT_OUTBOX}
+SELECT (SELECT count(*) FROM acc) AS accounts, (SELECT count(*) FROM dp) AS records,
+       (SELECT count(*) FROM le) AS entries, (SELECT count(*) FROM ob) AS events`;
+
+interface WriteCounts {
+  accounts: bigint;
+  records: bigint;
+  entries: bigint;
+  events: bigint;
+}
+
+function accountParams(updates: AccountUpdate[], updatedAt: Date): unknown[] {
+  return [
+    updates.map((u) => u.id),
+    updates.map((u) => u.balanceMinor.toString()),
+    updatedAt,
+    updates.map((u) => u.expectedVersion.toString()),
+  ];
+}
+
+function outboxParams(events: OutboxEvent[], createdAt: Date[]): unknown[] {
+  return [
+    events.map((e) => e.accountId),
+    events.map((e) => e.eventType),
+    events.map((e) => JSON.stringify(e.payload)),
+    createdAt,
+  ];
+}
+
+function entryParams(entries: Array<{ posting: Posting; refId: string; createdAt: Date }>): unknown[] {
+  return [
+    entries.map((e) => e.posting.accountId),
+    entries.map((e) => e.posting.amountMinor.toString()),
+    entries.map((e) => e.posting.balanceAfterMinor.toString()),
+    entries.map((e) => e.refId),
+    entries.map((e) => e.createdAt),
+  ];
+}
+
+function checkCounts(counts: WriteCounts | undefined, expected: { accounts: number; records: number; entries: number; events: number }): void {
+  // Every row the plans describe must have been written; in particular a
+  // version mismatch (a row changed although we hold its lock) fails here.
+  if (
+    !counts ||
+    counts.accounts !== BigInt(expected.accounts) ||
+    counts.records !== BigInt(expected.records) ||
+    counts.entries !== BigInt(expected.entries) ||
+    counts.events !== BigInt(expected.events)
+  ) {
+    throw new InvariantViolation(`write counts ${JSON.stringify(counts, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} differ from the plan`);
+  }
+}
+
+/** Writes balances, transfers, two ledger entries per transfer and their outbox events: one statement. */
+export function accountsFrom(rows: AccountRow[]): AccountState[] {
+  return rows
+    .filter((r) => r.a_id !== null)
+    .map((r) => ({ id: r.a_id!, kind: r.a_kind!, currency: r.a_currency!, balanceMinor: r.a_balance_minor!, version: r.a_version! }));
+}
+
+export async function writeTransfers(db: Queryable, plans: TransferPlan[], updates: AccountUpdate[], updatedAt: Date): Promise<void> {
+  const transfers = plans.map((p) => p.transfer);
+  const entries = plans.flatMap((p) => p.postings.map((posting) => ({ posting, refId: p.transfer.id, createdAt: p.transfer.createdAt })));
+  const events = plans.flatMap((p) => p.events.map((event) => ({ event, createdAt: p.transfer.createdAt })));
+  const { rows } = await db.query<WriteCounts>({
+    name: 'bank_transfer_write',
+    text: TRANSFER_WRITE_SQL,
+    values: [
+      ...accountParams(updates, updatedAt),
+      ...outboxParams(
+        events.map((e) => e.event),
+        events.map((e) => e.createdAt),
+      ),
+      transfers.map((t) => t.id),
+      transfers.map((t) => t.senderAccountId),
+      transfers.map((t) => t.recipientAccountId),
+      transfers.map((t) => t.amountMinor.toString()),
+      transfers.map((t) => t.currency),
+      transfers.map((t) => t.description),
+      transfers.map((t) => t.idempotencyKey),
+      transfers.map((t) => t.requestHash),
+      transfers.map((t) => t.createdAt),
+      ...entryParams(entries),
+    ],
+  });
+  checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });
+}
+
+/** Writes balances, deposits, their ledger entries and topup events: one statement. */
+export async function writeDeposits(db: Queryable, plans: DepositPlan[], updates: AccountUpdate[], updatedAt: Date): Promise<void> {
+  const deposits = plans.map((p) => p.deposit);
+  const entries = plans.flatMap((p) => p.postings.map((posting) => ({ posting, refId: p.deposit.id, createdAt: p.deposit.createdAt })));
+  const events = plans.flatMap((p) => p.events.map((event) => ({ event, createdAt: p.deposit.createdAt })));
+  const { rows } = await db.query<WriteCounts>({
+    name: 'bank_deposit_write',
+    text: DEPOSIT_WRITE_SQL,
+    values: [
+      ...accountParams(updates, updatedAt),
+      ...outboxParams(
+        events.map((e) => e.event),
+        events.map((e) => e.createdAt),
+      ),
+      deposits.map((d) => d.id),
+      deposits.map((d) => d.accountId),
+      deposits.map((d) => d.amountMinor.toString()),
+      deposits.map((d) => d.currency),
+      deposits.map((d) => d.depositReference),
+      deposits.map((d) => d.topUpId),
+      deposits.map((d) => d.cardLast4),
+      deposits.map((d) => d.cardBrand),
+      deposits.map((d) => d.requestHash),
+      deposits.map((d) => d.createdAt),
+      ...entryParams(entries),
+    ],
+  });
+  checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });
+}
+
