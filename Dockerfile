@@ -10,6 +10,16 @@
 # so keep RUN lines to portable shell with paths relative to WORKDIR.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
+# --- workspace-manifests: every workspace's package.json (the root's `workspaces`
+# list), picked out of the sources. A new workspace needs no edit here, and as
+# the copy below is cached by content, a source change does not re-run `npm ci`.
+FROM ${NODE_IMAGE} AS workspace-manifests
+WORKDIR /src
+COPY package.json ./
+COPY packages packages
+COPY services services
+RUN ["node", "-e", "const fs = require('fs'), path = require('path'); for (const w of require('./package.json').workspaces) { fs.mkdirSync(path.join('../manifests', w), { recursive: true }); fs.copyFileSync(path.join(w, 'package.json'), path.join('../manifests', w, 'package.json')); }"]
+
 # --- manifests: everything npm needs to resolve the workspace, nothing else
 FROM ${NODE_IMAGE} AS manifests
 # Pinned npm, the same as on developer machines and CI, so the lockfile is read
@@ -17,16 +27,8 @@ FROM ${NODE_IMAGE} AS manifests
 ARG NPM_VERSION=11.19.1
 RUN npm install --global --no-audit --no-fund npm@${NPM_VERSION}
 WORKDIR /app
-# Every workspace's manifest, so `npm ci` sees the lockfile's whole workspace map.
 COPY package.json package-lock.json ./
-COPY packages/contracts/package.json packages/contracts/
-COPY packages/platform/package.json packages/platform/
-COPY packages/testkit/package.json packages/testkit/
-COPY services/bank-service/package.json services/bank-service/
-COPY services/api-gateway/package.json services/api-gateway/
-COPY services/bank-card-adapter/package.json services/bank-card-adapter/
-COPY services/payment-gateway-mock/package.json services/payment-gateway-mock/
-COPY services/analytics-service/package.json services/analytics-service/
+COPY --from=workspace-manifests /manifests ./
 
 # --- workspace: the one service this image is for (stages above are shared by all)
 FROM manifests AS workspace

@@ -354,11 +354,18 @@ describe('the Dockerfile (one for every service, ARG SERVICE)', () => {
     expect(runs.some((r) => r.includes('scripts/generate.mjs'))).toBe(true);
   });
 
-  it('copies every workspace manifest (npm ci needs the whole workspace map)', () => {
-    const copies = dockerfile.stages[0]!.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+  it('gives npm ci every workspace manifest, picked from the root workspaces list (none to list here)', () => {
+    const picker = dockerfile.stages.find((s) => s.name === 'workspace-manifests')!;
+    const pick = picker.instructions.find((i) => i.keyword === 'RUN')!;
+    expect(pick.json?.join(' ')).toContain("require('./package.json').workspaces");
+    const sources = picker.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args.split(/\s+/)[0]);
     for (const workspace of rootPackage.workspaces) {
-      expect(copies, `copies ${workspace}/package.json`).toContain(`${workspace}/package.json ${workspace}/`);
+      expect(sources.some((source) => workspace.startsWith(`${source}/`)), `${workspace} is in the picker's sources`).toBe(true);
     }
+    const manifests = dockerfile.stages.find((s) => s.name === 'manifests')!;
+    expect(manifests.instructions.some((i) => i.keyword === 'COPY' && i.flags.from === 'workspace-manifests' && i.args.startsWith('/manifests '))).toBe(true);
+    // The picker (the replay proves it copies each one) runs before any npm ci.
+    expect(instructions.findIndex((i) => i === pick)).toBeLessThan(instructions.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)));
   });
 });
 

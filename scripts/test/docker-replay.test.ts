@@ -4,7 +4,7 @@
 // from its production folder with the compose environment against local
 // PostgreSQL, Kafka and ClickHouse (chDB over HTTP), until the image's
 // HEALTHCHECK passes.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { nodeVersionOfImage, replayBuild, type StageResult } from '../check-depl
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const images = composeBuilds(loadCompose(root).model, root);
+const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] };
 const imageServices = images.map((image) => image.name);
 const workDir = mkdtempSync(join(tmpdir(), 'wallet-docker-replay-'));
 const builds: Record<string, StageResult> = {};
@@ -71,6 +72,9 @@ describe('native replay of the Dockerfiles', () => {
       expect(process.versions.node.split('.')[0], `${name}: Node.js major of ${build.baseImage}`).toBe(imageNode!.split('.')[0]);
       expect(existsSync(join(app, build.cmd![1]!)), `${name}: ${build.cmd!.join(' ')} exists`).toBe(true);
       expect(existsSync(join(appRoot, 'services', 'common', 'wallet-api', 'openapi.yaml')), `${name}: contracts in the image`).toBe(true);
+      for (const workspace of rootPackage.workspaces) {
+        expect(existsSync(join(appRoot, workspace, 'package.json')), `${name}: ${workspace}/package.json (npm's workspace map)`).toBe(true);
+      }
       expect(existsSync(join(appRoot, 'node_modules', '@wallet', 'platform', 'dist', 'index.js')), `${name}: @wallet/platform resolves`).toBe(true);
       for (const pkg of DEV_ONLY) expect(existsSync(join(appRoot, 'node_modules', pkg)), `${name}: ${pkg} is not in the image`).toBe(false);
       expect(existsSync(join(app, 'src')), `${name}: no sources in the image`).toBe(false);
