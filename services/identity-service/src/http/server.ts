@@ -1,0 +1,86 @@
+// The public HTTP API: Fastify with one error handler, a form parser for the
+// token endpoint, and a one-line access log that never holds a query string or body.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from '@wallet/platform';
+import { classifyDbError } from '@wallet/platform/db';
+import { LoginLockedError, OAuthError, OverloadedError, UsernameTakenError } from '../domain/oauth-errors.js';
+import { RegistrationInvalidError } from '../app/users.js';
+import type { IdentityMetrics } from '../metrics.js';
+import { PROBLEMS, requestIdFrom, sendOAuthError, sendProblem } from './problems.js';
+import { registerRoutes, TOKEN_ROUTE, type RouteDeps } from './routes.js';
+
+export interface HttpServerOptions extends RouteDeps {
+  logger: Logger;
+  metrics: IdentityMetrics;
+  bodyBytesMax: number;
+  requestTimeoutMs: number;
+}
+
+/** Duplicate parameters are refused (RFC 6749 3.2: "MUST NOT be included more than once"). */
+export class DuplicateParameterError extends Error {
+  override name = 'DuplicateParameterError';
+  readonly statusCode = 400;
+}
+
+export function parseForm(body: string): Record<string, string> {
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, value] of new URLSearchParams(body)) {
+    if (key in params) throw new DuplicateParameterError(`parameter ${key.slice(0, 40)} given more than once`);
+    params[key] = value;
+  }
+  return params;
+}
+
+function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const tokenRoute = request.routeOptions.url === TOKEN_ROUTE;
+  if (error instanceof OAuthError) return sendOAuthError(reply, error, typeof request.headers.authorization === 'string');
+  if (error instanceof LoginLockedError) return sendProblem(request, reply, PROBLEMS.loginLocked, error.message, { retryAfterSeconds: error.retryAfterSeconds });
+  if (error instanceof OverloadedError) return sendProblem(request, reply, PROBLEMS.overloaded, error.message, { retryAfterSeconds: error.retryAfterSeconds });
+  if (error instanceof RegistrationInvalidError) return sendProblem(request, reply, PROBLEMS.validation, error.message, { errors: error.errors });
+  if (error instanceof UsernameTakenError) return sendProblem(request, reply, PROBLEMS.usernameTaken, error.message);
+  if (error.statusCode === 413) return sendProblem(request, reply, PROBLEMS.payloadTooLarge, 'The request body is larger than the limit.');
+  if (error.statusCode === 415) {
+    if (tokenRoute) return sendOAuthError(reply, new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded'), false);
+    return sendProblem(request, reply, PROBLEMS.unsupportedMediaType, 'Unsupported request body type.');
+  }
+  if (error.statusCode === 400 || error instanceof SyntaxError) {
+    if (tokenRoute) return sendOAuthError(reply, new OAuthError('invalid_request', error instanceof DuplicateParameterError ? error.message : 'malformed request'), false);
+    return sendProblem(request, reply, PROBLEMS.malformedBody, 'The request body could not be parsed.');
+  }
+  if (classifyDbError(error)) {
+    request.log.warn({ err: error }, 'database unavailable');
+    return sendProblem(request, reply, PROBLEMS.unavailable, 'The service is temporarily unavailable.', { retryAfterSeconds: 1 });
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return sendProblem(request, reply, PROBLEMS.internal, 'An unexpected error occurred; it has been logged.');
+}
+
+export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Our own one-line access log (onResponse below) replaces Fastify's two lines per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
+    bodyLimit: options.bodyBytesMax,
+    requestTimeout: options.requestTimeoutMs,
+    connectionTimeout: options.requestTimeoutMs,
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: options.bodyBytesMax }, (_request, body, done) => {
+    try {
+      done(null, parseForm(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, PROBLEMS.routeNotFound, 'No such route.'));
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    options.metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    // Method, route pattern and status only: never the URL's query, a header value or the body.
+    request.log.info({ method: request.method, route, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime) }, 'request');
+  });
+  registerRoutes(app, options);
+  await app.ready();
+  return app;
+}

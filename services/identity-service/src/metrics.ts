@@ -1,0 +1,35 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface IdentityMetrics {
+  /** Token requests by grant type and result (ok or the OAuth error / locked / overloaded). */
+  tokenRequests: Counter<'grant' | 'result'>;
+  registrations: Counter<'result'>;
+  loginLocks: Counter;
+  refreshTokenReuse: Counter;
+  keyRotations: Counter;
+  hashQueueDepth: Gauge;
+  hashRejected: Counter<'reason'>;
+  hashSeconds: Histogram<'operation'>;
+  httpRequests: Counter<'route' | 'status'>;
+}
+
+export function createIdentityMetrics(registry: Registry): IdentityMetrics {
+  const registers = [registry];
+  return {
+    tokenRequests: new Counter({ name: 'identity_token_requests_total', help: 'Token endpoint requests by grant and result', labelNames: ['grant', 'result'], registers }),
+    registrations: new Counter({ name: 'identity_registrations_total', help: 'Registrations by result', labelNames: ['result'], registers }),
+    loginLocks: new Counter({ name: 'identity_login_locks_total', help: 'Usernames locked after too many failed logins', registers }),
+    refreshTokenReuse: new Counter({ name: 'identity_refresh_token_reuse_total', help: 'Rotated refresh tokens presented again (family revoked)', registers }),
+    keyRotations: new Counter({ name: 'identity_signing_key_rotations_total', help: 'Signing keys created by this replica', registers }),
+    hashQueueDepth: new Gauge({ name: 'identity_password_hash_queue_depth', help: 'Password hash requests waiting for a slot', registers }),
+    hashRejected: new Counter({ name: 'identity_password_hash_rejected_total', help: 'Password hash requests refused (queue full or wait too long)', labelNames: ['reason'], registers }),
+    hashSeconds: new Histogram({
+      name: 'identity_password_hash_seconds',
+      help: 'argon2id hash/verify duration',
+      labelNames: ['operation'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    httpRequests: new Counter({ name: 'identity_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers }),
+  };
+}
