@@ -1,0 +1,176 @@
+// The mock payment gateway's HTTP API, shaped like a provider's:
+//
+//   POST /v1/charges                      Idempotency-Key; {amountMinor, currency, card}
+//   GET  /v1/charges?idempotency_key=K    the charge made with a key, or 404
+//   POST /v1/charges/{chargeId}/refunds   Idempotency-Key
+//   GET  /v1/ledger?limit=N               the provider's ledger, for tests
+//   GET  /healthz, /readyz (database), /metrics
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenHttp, type Logger } from '@wallet/platform';
+import type { Registry } from 'prom-client';
+import type { Charge, PaymentGatewayEngine } from '../app/engine.js';
+import { GatewayFault } from '../domain/faults.js';
+import type { MockMetrics } from '../metrics.js';
+
+const LEDGER_LIMIT_MAX = 1_000;
+
+export interface MockServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+class BadRequest extends Error {}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage, bytesMax: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > bytesMax) throw new BadRequest('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new BadRequest('body is not JSON');
+  }
+}
+
+function idempotencyKeyOf(req: IncomingMessage): string {
+  const key = req.headers['idempotency-key'];
+  if (typeof key !== 'string' || key.length < 1 || key.length > 255) throw new BadRequest('Idempotency-Key header (1-255 chars) is required');
+  return key;
+}
+
+function parseCharge(body: unknown) {
+  const b = body as { amountMinor?: unknown; currency?: unknown; card?: Record<string, unknown> };
+  if (typeof b?.amountMinor !== 'string' || !/^[1-9][0-9]{0,17}$/.test(b.amountMinor)) throw new BadRequest('amountMinor must be a positive integer string');
+  if (typeof b.currency !== 'string' || !/^[A-Z]{3}$/.test(b.currency)) throw new BadRequest('currency must be an ISO 4217 code');
+  const card = b.card;
+  if (!card || typeof card.number !== 'string' || !/^[0-9]{12,19}$/.test(card.number)) throw new BadRequest('card.number must be 12-19 digits');
+  if (typeof card.expiryMonth !== 'number' || typeof card.expiryYear !== 'number' || typeof card.cvc !== 'string') {
+    throw new BadRequest('card.expiryMonth, card.expiryYear and card.cvc are required');
+  }
+  return {
+    amountMinor: BigInt(b.amountMinor),
+    currency: b.currency,
+    card: { number: card.number, expiryMonth: card.expiryMonth, expiryYear: card.expiryYear, cvc: card.cvc },
+  };
+}
+
+function faultStatus(fault: GatewayFault): number {
+  if (fault.kind === 'not_processed') return 503;
+  if (fault.code === 'charge_not_found') return 404;
+  if (fault.code === 'charge_not_refundable' || fault.code === 'refund_declined') return 422;
+  if (fault.kind === 'rejected') return 409;
+  return 502;
+}
+
+function ledgerEntry(charge: Charge) {
+  return { ...charge, amountMinor: charge.amountMinor.toString() };
+}
+
+export interface MockServerOptions {
+  engine: PaymentGatewayEngine;
+  host: string;
+  port: number;
+  logger: Logger;
+  registry: Registry;
+  metrics: MockMetrics;
+  bodyBytesMax: number;
+  /** Readiness: resolves when the ledger's database answers. */
+  ready: () => Promise<void>;
+}
+
+async function route(options: MockServerOptions, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const { engine, logger, metrics } = options;
+  const url = new URL(req.url ?? '/', 'http://mock.invalid');
+  if (req.method === 'POST' && url.pathname === '/v1/charges') {
+    const key = idempotencyKeyOf(req);
+    const body = parseCharge(await readJson(req, options.bodyBytesMax));
+    const result = await engine.charge({ idempotencyKey: key, ...body }, signal);
+    metrics.calls.inc({ operation: 'charge', result: result.status });
+    logger.info({ idempotencyKey: key, chargeId: result.chargeId, status: result.status }, 'charge');
+    return send(res, 200, result);
+  }
+  if (req.method === 'GET' && url.pathname === '/v1/charges') {
+    const key = url.searchParams.get('idempotency_key');
+    if (!key) throw new BadRequest('idempotency_key is required');
+    const result = await engine.findCharge(key, signal);
+    metrics.calls.inc({ operation: 'find_charge', result: result ? 'found' : 'not_found' });
+    if (result) return send(res, 200, result);
+    return send(res, 404, { error: { code: 'charge_not_found', kind: 'rejected', message: 'no charge with this key' } });
+  }
+  const refundMatch = /^\/v1\/charges\/([A-Za-z0-9_]{1,64})\/refunds$/.exec(url.pathname);
+  if (req.method === 'POST' && refundMatch) {
+    const key = idempotencyKeyOf(req);
+    const result = await engine.refund({ chargeId: refundMatch[1] as string, idempotencyKey: key }, signal);
+    metrics.calls.inc({ operation: 'refund', result: 'succeeded' });
+    logger.info({ chargeId: result.chargeId, refundId: result.refundId }, 'refund');
+    return send(res, 200, result);
+  }
+  if (req.method === 'GET' && url.pathname === '/v1/ledger') {
+    const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, LEDGER_LIMIT_MAX);
+    const charges = await engine.store.listCharges(limit);
+    return send(res, 200, { charges: charges.map(ledgerEntry) });
+  }
+  return routeOps(options, req, res, url.pathname);
+}
+
+async function routeOps(options: MockServerOptions, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' });
+  if (req.method === 'GET' && path === '/readyz') {
+    try {
+      await options.ready();
+      return send(res, 200, { status: 'ready', checks: { database: 'ok' } });
+    } catch (error) {
+      return send(res, 503, { status: 'not ready', checks: { database: String((error as Error)?.message ?? error) } });
+    }
+  }
+  if (req.method === 'GET' && path === '/metrics') {
+    const text = await options.registry.metrics();
+    res.writeHead(200, { 'content-type': options.registry.contentType });
+    res.end(text);
+    return;
+  }
+  return send(res, 404, { error: { code: 'not_found', kind: 'rejected', message: 'no such route' } });
+}
+
+export async function startMockServer(options: MockServerOptions): Promise<MockServer> {
+  const { logger } = options;
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // The caller hanging up is how a timed-out request ends; stop working on it.
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    try {
+      await route(options, req, res, controller.signal);
+    } catch (error) {
+      if (error instanceof BadRequest) return send(res, 400, { error: { code: 'bad_request', kind: 'rejected', message: error.message } });
+      if (error instanceof GatewayFault) {
+        options.metrics.calls.inc({ operation: req.method === 'POST' && req.url?.includes('/refunds') ? 'refund' : 'charge', result: error.code });
+        if (error.code === 'caller_gave_up') return;
+        if (error.dropConnection) {
+          // The charge happened; the answer is lost on the way back.
+          req.socket.destroy();
+          return;
+        }
+        return send(res, faultStatus(error), { error: { code: error.code, kind: error.kind, message: error.message } });
+      }
+      logger.error({ err: error }, 'mock gateway failure');
+      return send(res, 500, { error: { code: 'internal', kind: 'unknown', message: 'internal error' } });
+    }
+  };
+  const server = createServer((req, res) => void handle(req, res));
+  server.requestTimeout = 120_000;
+  server.headersTimeout = 10_000;
+  return listenHttp(server, options.host, options.port);
+}

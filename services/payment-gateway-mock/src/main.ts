@@ -1,0 +1,15 @@
+// payment-gateway-mock: wiring only, through the platform's runService.
+import { loadConfig, runService } from '@wallet/platform';
+import { configSchema, type Config } from './config.js';
+import { startPaymentGatewayMock } from './service.js';
+
+await runService<Config>({
+  name: 'payment-gateway-mock',
+  loadConfig: () => loadConfig(configSchema),
+  logLevel: (config) => config.LOG_LEVEL,
+  shutdownTimeoutMs: (config) => config.PAYMENT_GATEWAY_MOCK_SHUTDOWN_TIMEOUT_MS,
+  start: async (config, logger) => {
+    const mock = await startPaymentGatewayMock(config, logger);
+    return { shutdownSteps: mock.shutdownSteps, info: mock.info };
+  },
+});

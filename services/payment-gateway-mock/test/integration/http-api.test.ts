@@ -1,0 +1,112 @@
+// The mock over HTTP with its ledger in PostgreSQL (schema payment_gateway_mock):
+// the protocol a card adapter speaks, bad requests, the ledger, readiness and
+// metrics, a charge that survives a restart, and the real process (dist/main.js).
+import { fileURLToPath } from 'node:url';
+import { createLogger, loadConfig } from '@wallet/platform';
+import { createTestDatabase, freePort, startService, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config.js';
+import { startPaymentGatewayMock, type RunningMock } from '../../src/service.js';
+import { dropTestDatabase } from '../support/db.js';
+
+const MOCK_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const logger = createLogger('test', 'silent');
+
+let db: TestDatabase;
+let mock: RunningMock;
+let base: string;
+
+async function startMock(): Promise<RunningMock> {
+  const config = loadConfig(configSchema, { DATABASE_URL: db.url, PAYMENT_GATEWAY_MOCK_HTTP_PORT: '0', PAYMENT_GATEWAY_MOCK_LATE_CHARGE_DELAY_MS: '100' });
+  const running = await startPaymentGatewayMock(config, logger);
+  base = `http://127.0.0.1:${running.server.port}`;
+  return running;
+}
+
+function charge(key: string, number = '4242424242424242', amountMinor = '1000') {
+  return fetch(`${base}/v1/charges`, {
+    method: 'POST',
+    headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({ amountMinor, currency: 'USD', card: { number, expiryMonth: 12, expiryYear: 2030, cvc: '123' } }),
+  });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('payment_gateway_mock');
+  mock = await startMock();
+});
+
+afterAll(async () => {
+  await mock?.stop();
+  await dropTestDatabase(db);
+});
+
+describe('payment gateway mock over HTTP', () => {
+  it('charges once per key, finds the charge by key, refunds once', async () => {
+    const first = (await (await charge('k1')).json()) as { chargeId: string; status: string };
+    const again = (await (await charge('k1')).json()) as { chargeId: string };
+    expect(first.status).toBe('succeeded');
+    expect(again.chargeId).toBe(first.chargeId);
+    expect(await (await fetch(`${base}/v1/charges?idempotency_key=k1`)).json()).toMatchObject({ chargeId: first.chargeId });
+    expect((await fetch(`${base}/v1/charges?idempotency_key=none`)).status).toBe(404);
+    const refund = await fetch(`${base}/v1/charges/${first.chargeId}/refunds`, { method: 'POST', headers: { 'idempotency-key': 'k1-r' } });
+    const refundAgain = await fetch(`${base}/v1/charges/${first.chargeId}/refunds`, { method: 'POST', headers: { 'idempotency-key': 'k1-r' } });
+    expect(((await refund.json()) as { refundId: string }).refundId).toBe(((await refundAgain.json()) as { refundId: string }).refundId);
+  });
+
+  it('answers a refused refund with 422 refund_declined, and a key reused for another charge with 409', async () => {
+    const stuck = (await (await charge('stuck', '4000000000005126')).json()) as { chargeId: string };
+    const refused = await fetch(`${base}/v1/charges/${stuck.chargeId}/refunds`, { method: 'POST', headers: { 'idempotency-key': 'stuck-r' } });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({ error: { code: 'refund_declined', kind: 'rejected' } });
+    expect((await charge('stuck', '4000000000005126', '2000')).status).toBe(409);
+  });
+
+  it('drops the connection after charging the fail-after-charge card', async () => {
+    await expect(charge('dropped', '4000000000001505')).rejects.toThrow();
+    expect((await fetch(`${base}/v1/charges?idempotency_key=dropped`)).status).toBe(200);
+  });
+
+  it('answers 400 to bad requests and 404 to unknown routes; never stores the card number', async () => {
+    expect((await fetch(`${base}/v1/charges`, { method: 'POST', body: '{}' })).status).toBe(400);
+    expect((await fetch(`${base}/v1/charges`, { method: 'POST', headers: { 'idempotency-key': 'k' }, body: 'nope' })).status).toBe(400);
+    expect((await charge('bad-number', '12')).status).toBe(400);
+    expect((await charge('bad-amount', '4242424242424242', '-5')).status).toBe(400);
+    const huge = await fetch(`${base}/v1/charges`, { method: 'POST', headers: { 'idempotency-key': 'big' }, body: 'x'.repeat(64 * 1024) });
+    expect(huge.status).toBe(400);
+    expect((await fetch(`${base}/v1/charges`)).status).toBe(400);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    const ledger = await (await fetch(`${base}/v1/ledger?limit=1000`)).text();
+    expect(ledger).toContain('"amountMinor":"1000"');
+    expect(ledger).not.toContain('4242424242424242');
+    const { rows } = await mock.pool.query<{ t: string }>('SELECT c::text AS t FROM payment_gateway_mock.charges c');
+    expect(rows.map((r) => r.t).join('\n')).not.toContain('4242424242424242');
+  });
+
+  it('serves /healthz, /readyz (database) and /metrics', async () => {
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ checks: { database: 'ok' } });
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/payment_gateway_mock_calls_total\{[^}]*operation="charge"/);
+  });
+
+  it('keeps its ledger across a restart', async () => {
+    const before = (await (await charge('survives')).json()) as { chargeId: string };
+    await mock.stop();
+    mock = await startMock();
+    expect(await (await fetch(`${base}/v1/charges?idempotency_key=survives`)).json()).toMatchObject({ chargeId: before.chargeId });
+  });
+});
+
+describe('the mock as its own process (dist/main.js)', () => {
+  it('starts with PAYMENT_GATEWAY_MOCK_HTTP_PORT, is ready at /readyz, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const proc: ServiceProcess = startService('payment-gateway-mock', MOCK_MAIN, { DATABASE_URL: db.url, PAYMENT_GATEWAY_MOCK_HTTP_PORT: String(port) });
+    try {
+      await waitForHttpOk(`http://127.0.0.1:${port}/readyz`);
+      const answer = await fetch(`http://127.0.0.1:${port}/v1/charges?idempotency_key=survives`);
+      expect(answer.status).toBe(200);
+    } finally {
+      expect(await proc.stop()).toBe(0);
+    }
+  });
+});
