@@ -6,7 +6,7 @@
 // services) and installs exit hooks of its own. Here it runs detached, dies with
 // its launcher (parent-death signal) and stops only when asked, with a bound.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,6 +67,8 @@ export async function ensurePostgres({ dataDir, port, databases, log = () => {} 
 
 const POSTGRES_FLAGS = [
   '-c', 'listen_addresses=127.0.0.1',
+  // TCP only: no socket or lock file in a shared /tmp that another run (or user) could hold.
+  '-c', 'unix_socket_directories=',
   '-c', 'max_connections=300',
   '-c', 'shared_buffers=256MB',
   '-c', 'fsync=on',
@@ -91,8 +93,10 @@ function postgresUserIds(dataDir) {
     execFileSync('useradd', ['-g', 'postgres', 'postgres']);
   }
   const ids = { uid: id('-u'), gid: id('-g') };
-  // The system user must reach the folder (mkdtemp creates folders 0700) and own the data.
-  chmodSync(dirname(dataDir), 0o755);
+  // The system user must traverse the parent (mkdtemp creates folders 0700) and own the data.
+  // Only execute bits are added: a shared parent such as /tmp keeps its own mode (sticky bit).
+  const parent = dirname(dataDir);
+  chmodSync(parent, (statSync(parent).mode & 0o7777) | 0o011);
   chownSync(dataDir, ids.uid, ids.gid);
   return ids;
 }
