@@ -173,12 +173,40 @@ async function runNemesis({ target, serviceKeys, profile, random, log, faults })
 }
 
 /**
+ * The workload goes on after the last fault until every fault has shown its
+ * recovery (an event after a Kafka restart can take a while), within a bound.
+ */
+async function waitForRecoveries({ faults, answers, profile, log }) {
+  const startedMs = Date.now();
+  for (;;) {
+    await sleep(1_000);
+    const elapsedMs = Date.now() - startedMs;
+    if (elapsedMs < profile.tailMs) continue;
+    const sorted = [...answers].sort((a, b) => a.answeredAtMs - b.answeredAtMs);
+    const waiting = recoveryTimes(faults, sorted).filter((f) => f.recoveryMs === undefined && !f.error);
+    if (waiting.length === 0) return;
+    if (elapsedMs >= profile.tailMsMax) {
+      log(`no recovery within ${profile.tailMsMax / 1000} s after the last fault: ${waiting.map((f) => f.name).join(', ')}`);
+      return;
+    }
+  }
+}
+
+/**
  * @param {{ form: string, profile: typeof import('./run.mjs').PROFILES.short, seed: number, workDir: string, log: (l: string) => void }} options
  */
 export async function runChaos({ form, profile, seed, workDir, log }) {
   const random = createRandom(seed);
-  const ports = await freePorts();
-  const infra = await startInfra(workDir, ports, log);
+  let ports = await freePorts();
+  let infra;
+  try {
+    infra = await startInfra(join(workDir, 'infra-1'), ports, log);
+  } catch (error) {
+    // A port another process just took, or a stale socket lock of another user in /tmp: new ports, once.
+    log(`infrastructure did not start (${error.message.split('\n')[0]}); once more on other ports`);
+    ports = await freePorts();
+    infra = await startInfra(join(workDir, 'infra-2'), ports, log);
+  }
   let system;
   try {
     const description = await describeSystem({
@@ -227,8 +255,7 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     let reading = true;
     const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading });
     await runNemesis({ target, serviceKeys: Object.keys(system.services), profile, random, log, faults });
-    // The workload goes on a little after the last fault, so its recovery can show.
-    await sleep(profile.tailMs);
+    await waitForRecoveries({ faults, answers, profile, log });
     starting = false;
     giveUpAtMs = Date.now() + profile.settleMs;
     log(`nemesis done (${faults.length} faults); settling in-flight requests (at most ${profile.settleMs / 1000} s)`);

@@ -161,7 +161,8 @@ export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = fals
   const kafkaKill = { name: 'kafka kill -9', kind: 'killKafka', affects: AFFECTS.kafkaKill };
   const services = serviceKeys.filter((key) => key !== 'analytics').map(kill);
   // Analytics sits on the event path: it goes with the Kafka and PostgreSQL faults.
-  const data = [...(serviceKeys.includes('analytics') ? [kill('analytics')] : []), pgCrash, pause, kafkaKill];
+  // The pause comes last: with the tracks 1-2 s apart, a pause right before the kill would share its recovery.
+  const data = [...(serviceKeys.includes('analytics') ? [kill('analytics')] : []), kafkaKill, pgCrash, pause];
   if (doubles) {
     const together = (list, affects) => ({ name: list.map((f) => f.name).join(' + '), kind: 'together', arg: list, affects });
     if (serviceKeys.includes('bank')) data.push(together([pgCrash, kill('bank')], 'transfer'));

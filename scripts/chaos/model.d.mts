@@ -31,6 +31,7 @@ export interface SqlFacts {
   unfinishedTopUps?: { id: string; state: string; idempotencyKey: string }[];
   outboxRows?: number;
   topUps?: { id: string; state: string; idempotencyKey: string; netChargedMinor: bigint; amountMinor: bigint }[];
+  depositMismatches?: { topUpId: string; state: string; idempotencyKey: string; deposits: number }[];
 }
 export interface Violation {
   invariant: string;

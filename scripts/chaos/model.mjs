@@ -175,6 +175,7 @@ export function checkHistories(ops, histories) {
  *   unfinishedTopUps?: { id: string, state: string, idempotencyKey: string }[],
  *   outboxRows?: number,
  *   topUps?: { id: string, state: string, idempotencyKey: string, netChargedMinor: bigint, amountMinor: bigint }[],
+ *   depositMismatches?: { topUpId: string, state: string, idempotencyKey: string, deposits: number }[],
  * }} SqlFacts
  */
 export function checkSqlFacts(sql, ops) {
@@ -185,6 +186,9 @@ export function checkSqlFacts(sql, ops) {
   }
   if (sql.totalAllAccountsMinor !== undefined && sql.totalAllAccountsMinor !== 0n) {
     v('double entry (all balances incl. settlement sum to 0)', `sum ${formatMinor(sql.totalAllAccountsMinor)}`);
+  }
+  for (const d of sql.depositMismatches ?? []) {
+    v('one deposit per completed top-up, none for others', `top-up ${d.topUpId} key=${d.idempotencyKey} is ${d.state} with ${d.deposits} deposit(s) in the bank`);
   }
   for (const t of sql.unfinishedTopUps ?? []) v('nothing left pending', `top-up ${t.id} key=${t.idempotencyKey} still ${t.state}`);
   if (sql.outboxRows) v('outbox drained', `${sql.outboxRows} events never published`);

@@ -17,9 +17,9 @@ import { renderMarkdown } from './report.mjs';
 
 export const PROFILES = {
   // Two tracks side by side (services | analytics, PostgreSQL, Kafka), one round: fits in npm test.
-  short: { accounts: 20, workers: 6, rounds: 1, tracks: 2, doubles: false, durationMsMin: 0, tailMs: 15_000, gapMs: [1_000, 2_000], pauseMs: 4_000, downMs: 1_000, settleMs: 45_000, catchUpMs: 60_000 },
+  short: { accounts: 20, workers: 6, rounds: 1, tracks: 2, doubles: false, durationMsMin: 0, tailMs: 5_000, tailMsMax: 90_000, gapMs: [1_000, 2_000], pauseMs: 4_000, downMs: 1_000, settleMs: 45_000, catchUpMs: 60_000 },
   // One fault at a time (clean recovery times) plus double faults, rounds until 10 minutes have passed.
-  full: { accounts: 30, workers: 8, rounds: 100, tracks: 1, doubles: true, durationMsMin: 10 * 60_000, tailMs: 30_000, gapMs: [3_000, 8_000], pauseMs: 10_000, downMs: 3_000, settleMs: 120_000, catchUpMs: 120_000 },
+  full: { accounts: 30, workers: 8, rounds: 100, tracks: 1, doubles: true, durationMsMin: 10 * 60_000, tailMs: 15_000, tailMsMax: 180_000, gapMs: [3_000, 8_000], pauseMs: 10_000, downMs: 3_000, settleMs: 120_000, catchUpMs: 120_000 },
 };
 
 const { values } = parseArgs({

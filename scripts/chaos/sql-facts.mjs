@@ -15,6 +15,11 @@ const QUERIES = {
   total: 'SELECT COALESCE(SUM(balance_minor), 0)::bigint AS total FROM bank.accounts',
   outbox: 'SELECT count(*)::int AS n FROM bank.outbox',
   unfinished: `SELECT id::text, state, idempotency_key FROM card_adapter.top_ups WHERE state = ANY($1::text[])`,
+  // A deposit in the bank and a COMPLETED top-up in the journal go together, one for one.
+  depositsVsJournal: `SELECT COALESCE(t.id, d.top_up_id)::text AS top_up_id, t.state, t.idempotency_key, count(d.id)::int AS deposits
+                        FROM bank.deposits d FULL JOIN card_adapter.top_ups t ON t.id = d.top_up_id
+                       GROUP BY 1, t.state, t.idempotency_key
+                      HAVING count(d.id) <> CASE WHEN t.state = 'COMPLETED' THEN 1 ELSE 0 END`,
 };
 
 /** Where the payment gateway mock keeps its charges (it may move to its own schema). */
@@ -22,7 +27,8 @@ async function findChargesTable(client) {
   const { rows } = await client.query(
     `SELECT table_schema, table_name FROM information_schema.columns
       WHERE table_name IN ('mock_gateway_charges', 'charges') AND column_name IN ('idempotency_key', 'status', 'refund_id', 'amount_minor', 'id')
-      GROUP BY table_schema, table_name HAVING count(*) = 5`,
+      GROUP BY table_schema, table_name HAVING count(*) = 5
+      ORDER BY (table_name = 'charges') DESC`, // the mock's own schema wins over the card adapter's old copy
   );
   return rows[0] ? `"${rows[0].table_schema}"."${rows[0].table_name}"` : undefined;
 }
@@ -64,6 +70,9 @@ export async function readSqlFacts(databaseUrl, { waitMs }) {
     facts.outboxRows = await optional(checked, 'outbox drained', async () => (await client.query(QUERIES.outbox)).rows[0].n);
     facts.unfinishedTopUps = await optional(checked, 'nothing left pending', async () =>
       (await client.query(QUERIES.unfinished, [UNFINISHED_STATES])).rows.map((r) => ({ id: r.id, state: r.state, idempotencyKey: r.idempotency_key })),
+    );
+    facts.depositMismatches = await optional(checked, 'one deposit per completed top-up, none for others', async () =>
+      (await client.query(QUERIES.depositsVsJournal)).rows.map((r) => ({ topUpId: r.top_up_id, state: r.state ?? 'no journal row', idempotencyKey: r.idempotency_key ?? '', deposits: r.deposits })),
     );
     const charges = await findChargesTable(client);
     if (!charges) checked['card charged only for completed top-ups'] = 'skipped: no charges table found';

@@ -154,6 +154,13 @@ describe('checkSqlFacts', () => {
   });
 });
 
+describe('checkSqlFacts: deposits', () => {
+  it('catches a deposit kept in the bank for a top-up the journal refunded (committed deposit also refunded)', () => {
+    const violations = checkSqlFacts({ depositMismatches: [{ topUpId: U1, state: 'REFUNDED', idempotencyKey: 'u1', deposits: 1 }] }, []);
+    expect(violations.map((x) => x.invariant)).toEqual(['one deposit per completed top-up, none for others']);
+  });
+});
+
 describe('recoveryTimes', () => {
   it('measures from the fault to the first success of the affected kind sent after it', () => {
     const faults = [{ name: 'kill bank', startedAtMs: 1_000, affects: 'transfer' }];
