@@ -74,9 +74,14 @@ describe('operation history over REST', () => {
     const outOnly = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations?type=transfer_out&limit=5`);
     expect(outOnly.status).toBe(200);
     expect((outOnly.body.items as Operation[]).every((op) => op.type === 'transfer_out')).toBe(true);
-    for (const query of ['cursor=garbage', 'limit=0', 'limit=101', 'type=refund', 'from=yesterday']) {
+    for (const query of ['cursor=not*base64url', 'limit=0', 'limit=101', 'type=refund', 'from=yesterday']) {
       const res = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations?${query}`);
       expect(res.status, query).toBe(400);
+    }
+    // Schema-valid, but not a cursor analytics issued / not a forward range: 422.
+    for (const query of ['cursor=garbage', 'from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z']) {
+      const res = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations?${query}`);
+      expect(res.status, query).toBe(422);
     }
     const unknown = await http(system.baseUrl, 'GET', `/accounts/${randomUUID()}/operations`);
     expect(unknown.status).toBe(404);

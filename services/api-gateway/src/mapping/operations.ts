@@ -1,5 +1,6 @@
 import { OperationType, type GetOperationsRequest, type GetOperationsResponse, type Operation } from '@wallet/contracts/analytics';
-import { canonicalUuid, fieldProblem, fromMoney, toIsoTimestamp, UnexpectedUpstreamResponseError } from './common.js';
+import { canonicalUuid, fromMoney, toIsoTimestamp, UnexpectedUpstreamResponseError } from './common.js';
+import { checkOrder, clampToStore, toDate } from './time-range.js';
 
 export type OperationTypeName = 'transfer_in' | 'transfer_out' | 'topup';
 
@@ -41,29 +42,24 @@ export interface OperationPage {
   nextCursor: string | null;
 }
 
-/** Parses an RFC 3339 timestamp that the schema already validated. */
-export function toDate(value: string, field: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw fieldProblem(field, 'must be an RFC 3339 date-time');
-  return date;
-}
-
-export function checkRange(from: Date | undefined, to: Date | undefined): void {
-  if (from && to && from.getTime() >= to.getTime()) throw fieldProblem('query.to', 'must be later than query.from');
-}
-
 export function toGetOperationsRequest(accountId: string, query: OperationsQuery): GetOperationsRequest {
-  const fromTime = query.from !== undefined ? toDate(query.from, 'query.from') : undefined;
-  const toTime = query.to !== undefined ? toDate(query.to, 'query.to') : undefined;
-  checkRange(fromTime, toTime);
+  const from = query.from !== undefined ? toDate(query.from, 'query.from') : undefined;
+  const to = query.to !== undefined ? toDate(query.to, 'query.to') : undefined;
+  checkOrder(from, to);
+  const range = clampToStore(from, to);
   return {
     accountId: canonicalUuid(accountId),
     pageSize: query.limit,
     pageToken: query.cursor ?? '',
     types: query.type ? [TYPE_TO_GRPC[query.type]] : [],
-    fromTime,
-    toTime,
+    fromTime: range.from,
+    toTime: range.to,
   };
+}
+
+/** True when the (clamped) range holds no storable instant: the answer is known without asking analytics. */
+export function selectsNothing(request: { fromTime?: Date | undefined; toTime?: Date | undefined }): boolean {
+  return clampToStore(request.fromTime, request.toTime).empty;
 }
 
 export function fromOperation(operation: Operation): OperationResource {

@@ -70,6 +70,9 @@ export const EDGE_PROBLEMS = {
   payloadTooLarge: kind(413, 'payload-too-large', 'Payload too large', 'PAYLOAD_TOO_LARGE'),
   unsupportedMediaType: kind(415, 'unsupported-media-type', 'Unsupported media type', 'UNSUPPORTED_MEDIA_TYPE'),
   tooManyRequests: kind(429, 'too-many-requests', 'Too many requests', 'TOO_MANY_REQUESTS'),
+  // Rules across parameters that a schema cannot say: the request matches openapi.yaml, so 422, not 400.
+  invalidTimeRange: kind(422, 'invalid-time-range', 'Invalid time range', 'INVALID_TIME_RANGE'),
+  timeRangeTooLong: kind(422, 'time-range-too-long', 'Time range too long', 'TIME_RANGE_TOO_LONG'),
   internal: kind(500, 'internal-error', 'Internal error', 'INTERNAL', 'An unexpected error occurred; it has been logged.'),
 } as const;
 
@@ -84,11 +87,14 @@ const TIMEOUT_DETAIL =
  */
 export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
   INVALID_ARGUMENT: kind(400, 'invalid-argument', 'Invalid request', 'INVALID_ARGUMENT'),
-  INVALID_AMOUNT: kind(400, 'invalid-amount', 'Invalid amount', 'INVALID_AMOUNT'),
-  INVALID_CURSOR: kind(400, 'invalid-cursor', 'Invalid cursor', 'INVALID_CURSOR'),
-  INVALID_CARD_NUMBER: kind(400, 'invalid-card-number', 'Invalid card number', 'INVALID_CARD_NUMBER'),
-  CARD_EXPIRED: kind(400, 'card-expired', 'Card expired', 'CARD_EXPIRED'),
-  INVALID_CVC: kind(400, 'invalid-cvc', 'Invalid CVC', 'INVALID_CVC'),
+  // Below: rules a request matching openapi.yaml can still break (its schemas cannot say them): 422.
+  // The gateway refuses amounts outside the contract's range itself, so a downstream INVALID_AMOUNT
+  // means a deployment configured a narrower limit than the contract states.
+  INVALID_CURSOR: kind(422, 'invalid-cursor', 'Invalid cursor', 'INVALID_CURSOR'),
+  INVALID_AMOUNT: kind(422, 'amount-out-of-range', 'Amount out of range', 'INVALID_AMOUNT'),
+  INVALID_CARD_NUMBER: kind(422, 'invalid-card-number', 'Invalid card number', 'INVALID_CARD_NUMBER'),
+  CARD_EXPIRED: kind(422, 'card-expired', 'Card expired', 'CARD_EXPIRED'),
+  INVALID_CVC: kind(422, 'invalid-cvc', 'Invalid CVC', 'INVALID_CVC'),
   CARD_DECLINED: kind(402, 'card-declined', 'Card declined', 'CARD_DECLINED'),
   CARD_INSUFFICIENT_FUNDS: kind(402, 'card-insufficient-funds', 'Card declined: insufficient funds', 'CARD_INSUFFICIENT_FUNDS'),
   ACCOUNT_NOT_FOUND: kind(404, 'account-not-found', 'Account not found', 'ACCOUNT_NOT_FOUND'),
@@ -104,9 +110,12 @@ export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
   PAYMENT_GATEWAY_TIMEOUT: kind(504, 'payment-gateway-timeout', 'Payment gateway timeout', 'PAYMENT_GATEWAY_TIMEOUT',
     'The payment gateway did not answer in time; retry with the same Idempotency-Key to learn the outcome.'),
   TOP_UP_PENDING: kind(503, 'top-up-pending', 'Top-up pending', 'TOP_UP_PENDING',
-    'The card was charged and the top-up will be completed or refunded automatically; retry with the same Idempotency-Key to learn the outcome.'),
+    'The top-up is not finished; it will be completed or refunded automatically (`charged` says whether the card is charged, when known). Retry with the same Idempotency-Key to learn the outcome.'),
   STORAGE_UNAVAILABLE: kind(503, 'service-unavailable', 'Service unavailable', 'STORAGE_UNAVAILABLE', UNAVAILABLE_DETAIL),
   STORE_UNAVAILABLE: kind(503, 'service-unavailable', 'Service unavailable', 'STORE_UNAVAILABLE', UNAVAILABLE_DETAIL),
+  // The bank gave up on a request whose own deadline passed or whose caller went away before it ran.
+  DEADLINE_EXCEEDED: kind(504, 'upstream-timeout', 'Upstream timeout', 'DEADLINE_EXCEEDED', TIMEOUT_DETAIL),
+  CANCELLED: kind(503, 'service-unavailable', 'Service unavailable', 'CANCELLED', UNAVAILABLE_DETAIL),
 };
 
 /** gRPC status -> problem, for errors without a known reason (e.g. transport failures). */
@@ -121,6 +130,7 @@ export const PROBLEMS_BY_GRPC_CODE: Readonly<Partial<Record<GrpcStatus, ProblemK
   // The server shed load or a message limit was hit: transient from the caller's view.
   [GrpcStatus.RESOURCE_EXHAUSTED]: kind(503, 'service-unavailable', 'Service unavailable', 'RESOURCE_EXHAUSTED', UNAVAILABLE_DETAIL),
   [GrpcStatus.DEADLINE_EXCEEDED]: kind(504, 'upstream-timeout', 'Upstream timeout', 'DEADLINE_EXCEEDED', TIMEOUT_DETAIL),
+  [GrpcStatus.CANCELLED]: kind(503, 'service-unavailable', 'Service unavailable', 'CANCELLED', UNAVAILABLE_DETAIL),
 };
 
 /** "ERROR_REASON_INSUFFICIENT_FUNDS" and "INSUFFICIENT_FUNDS" both name the same reason. */
@@ -152,7 +162,7 @@ export function problemFromGrpcError(error: ParsedGrpcError, options: GrpcMappin
     detail: chosen.fixedDetail ?? (error.message || chosen.title),
     code: chosen.code,
   };
-  if (chosen.status === 400 && error.fieldViolations.length > 0) {
+  if ((chosen.status === 400 || chosen.status === 422) && error.fieldViolations.length > 0) {
     problem.errors = error.fieldViolations.map((v) => ({ field: v.field, message: v.description }));
   }
   if (chosen.status === 402) {

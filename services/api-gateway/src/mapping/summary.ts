@@ -4,8 +4,8 @@ import {
   type GetAccountSummaryResponse,
 } from '@wallet/contracts/analytics';
 import { formatAmountMinor } from '@wallet/platform';
-import { canonicalUuid, fieldProblem, fromMoney, toIsoTimestamp, UnexpectedUpstreamResponseError } from './common.js';
-import { checkRange, toDate } from './operations.js';
+import { canonicalUuid, fromMoney, toIsoTimestamp, UnexpectedUpstreamResponseError } from './common.js';
+import { checkOrder, checkSummarySpan, clampToStore, toDate } from './time-range.js';
 
 export type Granularity = 'day' | 'month';
 
@@ -39,26 +39,22 @@ export interface AccountSummaryResource {
 }
 
 export function toGetAccountSummaryRequest(accountId: string, query: SummaryQuery): GetAccountSummaryRequest {
-  const fromTime = toDate(query.from, 'query.from');
-  const toTime = toDate(query.to, 'query.to');
-  checkRange(fromTime, toTime);
-  const limit = new Date(fromTime.getTime());
-  if (query.granularity === 'day') limit.setUTCDate(limit.getUTCDate() + MAX_SUMMARY_DAYS);
-  else limit.setUTCFullYear(limit.getUTCFullYear() + MAX_SUMMARY_YEARS);
-  if (toTime.getTime() > limit.getTime()) {
-    throw fieldProblem(
-      'query.to',
-      query.granularity === 'day'
-        ? `must be at most ${MAX_SUMMARY_DAYS} days after query.from for granularity=day`
-        : `must be at most ${MAX_SUMMARY_YEARS} years after query.from for granularity=month`,
-    );
-  }
+  const from = toDate(query.from, 'query.from');
+  const to = toDate(query.to, 'query.to');
+  checkOrder(from, to);
+  checkSummarySpan(from, to, query.granularity, MAX_SUMMARY_DAYS, MAX_SUMMARY_YEARS);
+  const range = clampToStore(from, to);
   return {
     accountId: canonicalUuid(accountId),
-    fromTime,
-    toTime,
+    fromTime: range.from,
+    toTime: range.to,
     granularity: query.granularity === 'day' ? SummaryGranularity.SUMMARY_GRANULARITY_DAY : SummaryGranularity.SUMMARY_GRANULARITY_MONTH,
   };
+}
+
+/** The answer for a range analytics cannot hold anything in (see selectsNothing). */
+export function emptySummaryResponse(request: GetAccountSummaryRequest): GetAccountSummaryResponse {
+  return { accountId: request.accountId, currencyCode: '', buckets: [], totalIn: undefined, totalOut: undefined };
 }
 
 function toCount(value: bigint, what: string): number {
@@ -81,8 +77,9 @@ export function fromGetAccountSummaryResponse(
     accountId: response.accountId || request.accountId,
     currency: response.currencyCode || defaultCurrency,
     granularity: query.granularity,
-    from: toIsoTimestamp(request.fromTime, 'GetAccountSummary'),
-    to: toIsoTimestamp(request.toTime, 'GetAccountSummary'),
+    // The caller's own bounds, not the ones clamped to what analytics stores.
+    from: toDate(query.from, 'query.from').toISOString(),
+    to: toDate(query.to, 'query.to').toISOString(),
     totalIn: zero(response.totalIn),
     totalOut: zero(response.totalOut),
     buckets: response.buckets.map((bucket) => ({

@@ -1,6 +1,6 @@
 import { TopUpStatus, type ProcessCardTopUpRequest, type ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
 import { canonicalUuid, fromMoney, toIsoTimestamp, toMoney, UnexpectedUpstreamResponseError } from './common.js';
-import { PROBLEMS_BY_REASON, ProblemError } from './problems.js';
+import { chargedFromMetadata, PROBLEMS_BY_REASON, ProblemError } from './problems.js';
 
 /** Body of POST /accounts/{accountId}/topup (already validated against TopUpRequest). */
 export interface TopUpRequestBody {
@@ -58,8 +58,11 @@ export function fromProcessCardTopUpResponse(response: ProcessCardTopUpResponse)
   switch (t.status) {
     case TopUpStatus.TOP_UP_STATUS_COMPLETED:
       break;
-    case TopUpStatus.TOP_UP_STATUS_PENDING:
-      throw new ProblemError(PROBLEMS_BY_REASON.TOP_UP_PENDING!, '', { charged: true });
+    case TopUpStatus.TOP_UP_STATUS_PENDING: {
+      // Only what the adapter knows: a pending top-up may not have charged the card (yet).
+      const charged = chargedFromMetadata(t.charged, 503);
+      throw new ProblemError(PROBLEMS_BY_REASON.TOP_UP_PENDING!, '', charged === undefined ? {} : { charged });
+    }
     case TopUpStatus.TOP_UP_STATUS_DECLINED:
       throw new ProblemError(PROBLEMS_BY_REASON.CARD_DECLINED!, 'The card was declined.', { charged: false });
     case TopUpStatus.TOP_UP_STATUS_REFUNDED:

@@ -86,3 +86,38 @@ export function validationProblem(context: string, issues: readonly SchemaValida
   const summary = errors.map((e) => `${e.field} ${e.message}`).join('; ');
   return new ProblemError(EDGE_PROBLEMS.validation, summary || 'The request is invalid.', { errors });
 }
+
+/** A UTF-16 surrogate without its pair: JSON can spell it ("\ud800"), UTF-8 (gRPC, PostgreSQL) cannot. */
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The dotted path ("body.card.holderName") of the first string, key or value,
+ * that is not well-formed Unicode, or undefined. Iterative, so a deeply
+ * nested body cannot overflow the stack; bodies are bounded by their size limit.
+ */
+export function firstIllFormedString(value: unknown, prefix = 'body'): string | undefined {
+  const stack: { node: unknown; path: string }[] = [{ node: value, path: prefix }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    if (typeof node === 'string') {
+      if (UNPAIRED_SURROGATE.test(node)) return path;
+    } else if (Array.isArray(node)) {
+      node.forEach((item, index) => stack.push({ node: item, path: `${path}.${index}` }));
+    } else if (node !== null && typeof node === 'object') {
+      for (const [key, item] of Object.entries(node)) {
+        const keyPath = `${path}.${key.replace(UNPAIRED_SURROGATE, '\ufffd')}`;
+        if (UNPAIRED_SURROGATE.test(key)) return keyPath;
+        stack.push({ node: item, path: keyPath });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** 400 for text that has no UTF-8 form: passing it on would change it (U+FFFD) instead of storing it faithfully. */
+export function checkWellFormedText(body: unknown): void {
+  const field = firstIllFormedString(body);
+  if (field === undefined) return;
+  const message = 'must be valid Unicode text (it contains an unpaired UTF-16 surrogate)';
+  throw new ProblemError(EDGE_PROBLEMS.validation, `${field} ${message}`, { errors: [{ field, message }] });
+}

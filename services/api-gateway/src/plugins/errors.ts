@@ -18,6 +18,7 @@ declare module 'fastify' {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 
 export interface ErrorHandlingOptions {
   spec: OpenApiSpec;
@@ -88,7 +89,22 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
     routes.add(route.url, Array.isArray(route.method) ? route.method : [route.method]);
   });
 
+  // A request no route matches is answered by its path alone (404, or 405 + Allow), even when
+  // Fastify failed it earlier (a body it could not parse, a method it has no parser rules for).
+  const answerUnrouted = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = routes.allowedMethods(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      const detail = `${request.method.slice(0, 20)} is not allowed here; use ${allowed.join(', ')}.`;
+      return sendProblem(request, reply, problemFromKind(EDGE_PROBLEMS.methodNotAllowed, detail), options.retryAfterSeconds);
+    }
+    const detail = `No route ${request.method.slice(0, 20)} ${path.slice(0, 200)}.`;
+    return sendProblem(request, reply, problemFromKind(EDGE_PROBLEMS.routeNotFound, detail), options.retryAfterSeconds);
+  };
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (request.is404) return answerUnrouted(request, reply);
     const operationId = request.routeOptions.config.operationId;
     const topUp = operationId === 'createTopUp';
     let problem: Problem;
@@ -103,6 +119,8 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
     } else if (isServiceError(error)) {
       const parsed = parseGrpcError(error);
       const mapped = problemFromGrpcError(parsed, { topUp });
+      // A business failure the service answered before for this key: the same answer, marked as a replay.
+      if (parsed.metadata.replayed === 'true' && mapped.problem.status < 500) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
       problem = mapped.problem;
       const declared = operationId ? options.spec.operation(operationId).responseStatuses : undefined;
       const logFields = { grpcCode: parsed.code, reason: parsed.reason, domain: parsed.domain, grpcMessage: parsed.message };
@@ -132,23 +150,5 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
     return sendProblem(request, reply, problem, retryAfterSeconds);
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '/';
-    const allowed = routes.allowedMethods(path);
-    if (allowed.length > 0) {
-      reply.header('allow', allowed.join(', '));
-      return sendProblem(
-        request,
-        reply,
-        problemFromKind(EDGE_PROBLEMS.methodNotAllowed, `${request.method} is not allowed here; use ${allowed.join(', ')}.`),
-        options.retryAfterSeconds,
-      );
-    }
-    return sendProblem(
-      request,
-      reply,
-      problemFromKind(EDGE_PROBLEMS.routeNotFound, `No route ${request.method} ${path.slice(0, 200)}.`),
-      options.retryAfterSeconds,
-    );
-  });
+  app.setNotFoundHandler((request, reply) => answerUnrouted(request, reply));
 }

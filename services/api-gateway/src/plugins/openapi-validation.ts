@@ -1,6 +1,7 @@
 import { Ajv2020, type Options as AjvOptions } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
+import { checkWellFormedText } from '../mapping/validation.js';
 import type { OperationSpec } from '../openapi/spec.js';
 
 // ajv-formats is CommonJS: under NodeNext the default import is module.exports, whose `default` is the plugin.
@@ -35,6 +36,10 @@ export function installOpenApiValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : parameterAjv).compile(schema as Record<string, unknown>),
   );
+  // JSON Schema cannot refuse an unpaired surrogate (a pattern sees it as a character): checked first.
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== undefined) checkWellFormedText(request.body);
+  });
 }
 
 /** Route options (method, url, request schemas) of an operation, straight from the OpenAPI document. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { fromGetOperationsResponse, toGetOperationsRequest, type OperationsQuery } from '../mapping/operations.js';
+import { fromGetOperationsResponse, selectsNothing, toGetOperationsRequest, type OperationsQuery } from '../mapping/operations.js';
 import { operationRoute } from '../plugins/openapi-validation.js';
 import { withAccountCheck } from './account-check.js';
 import type { RouteDeps } from './deps.js';
@@ -12,7 +12,9 @@ export function registerOperationRoutes(app: FastifyInstance, { spec, clients }:
       const grpcRequest = toGetOperationsRequest(accountId, request.query as OperationsQuery);
       const context = { requestId: request.id };
       const response = await withAccountCheck(clients, grpcRequest.accountId, context, () =>
-        clients.analytics.getOperations(grpcRequest, context),
+        selectsNothing(grpcRequest)
+          ? Promise.resolve({ operations: [], nextPageToken: '' })
+          : clients.analytics.getOperations(grpcRequest, context),
       );
       return fromGetOperationsResponse(response);
     },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { fromGetAccountSummaryResponse, toGetAccountSummaryRequest, type SummaryQuery } from '../mapping/summary.js';
+import { selectsNothing } from '../mapping/operations.js';
+import { emptySummaryResponse, fromGetAccountSummaryResponse, toGetAccountSummaryRequest, type SummaryQuery } from '../mapping/summary.js';
 import { operationRoute } from '../plugins/openapi-validation.js';
 import { withAccountCheck } from './account-check.js';
 import type { RouteDeps } from './deps.js';
@@ -13,7 +14,9 @@ export function registerSummaryRoutes(app: FastifyInstance, { spec, clients, con
       const grpcRequest = toGetAccountSummaryRequest(accountId, query);
       const context = { requestId: request.id };
       const response = await withAccountCheck(clients, grpcRequest.accountId, context, () =>
-        clients.analytics.getAccountSummary(grpcRequest, context),
+        selectsNothing(grpcRequest)
+          ? Promise.resolve(emptySummaryResponse(grpcRequest))
+          : clients.analytics.getAccountSummary(grpcRequest, context),
       );
       return fromGetAccountSummaryResponse(response, grpcRequest, query, config.GATEWAY_CURRENCY);
     },

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { fromTransferMoneyResponse, toTransferMoneyRequest, type TransferRequestBody } from '../mapping/transfers.js';
+import { IDEMPOTENT_REPLAYED_HEADER } from '../plugins/errors.js';
 import { operationRoute } from '../plugins/openapi-validation.js';
 import type { RouteDeps } from './deps.js';
 
-export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
+export { IDEMPOTENT_REPLAYED_HEADER };
 
 export function registerTransferRoutes(app: FastifyInstance, { spec, clients, config }: RouteDeps): void {
   app.route({

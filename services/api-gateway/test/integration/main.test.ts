@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { EXIT_CONFIG } from '@wallet/platform';
 import { freePort, startService, waitFor, type ServiceProcess } from '@wallet/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -61,7 +62,7 @@ describe('api-gateway process', () => {
       timeoutMs: 60_000,
       what: 'the process to exit',
     });
-    expect(exited.code).toBe(1);
+    expect(exited.code).toBe(EXIT_CONFIG);
     expect(service.logs.join('\n')).toContain('GATEWAY_HTTP_PORT');
   }, 120_000);
 });

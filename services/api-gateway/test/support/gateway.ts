@@ -61,6 +61,9 @@ export function topUpResponse(request: ProcessCardTopUpRequest, replayed = false
       cardLast4: request.card!.number.slice(-4),
       cardBrand: 'visa',
       createdAt: CREATED_AT,
+      charged: status === TopUpStatus.TOP_UP_STATUS_COMPLETED ? 'true' : 'unknown',
+      failureReason: '',
+      failureMessage: '',
     },
     replayed,
   };

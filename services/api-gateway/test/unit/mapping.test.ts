@@ -161,7 +161,7 @@ describe('top-ups', () => {
   });
 
   it('only a completed top-up is a success', () => {
-    const topUp = { id: 'u', accountId: ALICE, amount: { amountMinor: 2500n, currencyCode: 'USD' }, status: TopUpStatus.TOP_UP_STATUS_COMPLETED, cardLast4: '0002', cardBrand: '', createdAt: CREATED_AT };
+    const topUp = { id: 'u', accountId: ALICE, amount: { amountMinor: 2500n, currencyCode: 'USD' }, status: TopUpStatus.TOP_UP_STATUS_COMPLETED, cardLast4: '0002', cardBrand: '', createdAt: CREATED_AT, charged: 'true', failureReason: '', failureMessage: '' };
     expect(fromProcessCardTopUpResponse({ topUp, replayed: false }).topUp).toEqual({
       id: 'u', accountId: ALICE, amount: '25.00', currency: 'USD', status: 'completed', cardLast4: '0002', createdAt: CREATED_AT.toISOString(),
     });

@@ -92,7 +92,7 @@ describe('GET /accounts/{accountId}/operations', () => {
     ['date without time zone', '?to=2025-01-01T00:00:00', 'query.to'],
     ['empty cursor', '?cursor=', 'query.cursor'],
     ['cursor over 512 characters', `?cursor=${'c'.repeat(513)}`, 'query.cursor'],
-    ['from not before to', '?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z', 'query.to'],
+    ['cursor that is not base64url', '?cursor=%0C6', 'query.cursor'],
   ])('400 for %s', async (_name, query, field) => {
     const res = await get(query);
     expect(res.statusCode).toBe(400);
@@ -100,10 +100,46 @@ describe('GET /accounts/{accountId}/operations', () => {
     expect(gw.clients.analytics.getOperations).not.toHaveBeenCalled();
   });
 
-  it('400 for a cursor analytics rejects', async () => {
+  it.each([
+    ['from after to', '?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z'],
+    ['from equal to to', '?from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:00Z'],
+    ['the same instant in two offsets', '?from=2025-01-01T01:00:00%2B01:00&to=2025-01-01T00:00:00Z'],
+  ])('422 invalid-time-range for %s (a schema-valid request: not a 400)', async (_name, query) => {
+    const res = await get(query);
+    expect(res.statusCode).toBe(422);
+    expect(problemOf(res)).toMatchObject({ type: 'urn:problem:wallet:invalid-time-range', errors: [{ field: 'query.to' }] });
+    expect(gw.clients.analytics.getOperations).not.toHaveBeenCalled();
+  });
+
+  it('clamps bounds outside what analytics stores instead of passing them on', async () => {
+    gw.clients.analytics.getOperations.mockResolvedValueOnce({ operations: [], nextPageToken: '' });
+    expect((await get('?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z')).statusCode).toBe(200);
+    expect(gw.clients.analytics.getOperations).toHaveBeenCalledWith(
+      expect.objectContaining({ fromTime: new Date('1970-01-01T00:00:00Z'), toTime: new Date('2200-01-01T00:00:00Z') }),
+      expect.anything(),
+    );
+  });
+
+  it('answers an empty page without asking analytics for a range it cannot hold anything in', async () => {
+    const res = await get('?from=1900-01-01T00:00:00Z&to=1901-01-01T00:00:00Z');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ items: [], nextCursor: null });
+    expect(gw.clients.analytics.getOperations).not.toHaveBeenCalled();
+  });
+
+  it('accepts a leap second (23:59:60), which Date cannot parse', async () => {
+    gw.clients.analytics.getOperations.mockResolvedValueOnce({ operations: [], nextPageToken: '' });
+    expect((await get('?to=2016-12-31T23:59:60Z')).statusCode).toBe(200);
+    expect(gw.clients.analytics.getOperations).toHaveBeenCalledWith(
+      expect.objectContaining({ toTime: new Date('2017-01-01T00:00:00Z') }),
+      expect.anything(),
+    );
+  });
+
+  it('422 for a well-formed cursor analytics rejects', async () => {
     gw.clients.analytics.getOperations.mockRejectedValueOnce(grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_CURSOR', 'malformed page token'));
     const res = await get('?cursor=forged');
-    expect(res.statusCode).toBe(400);
+    expect(res.statusCode).toBe(422);
     expect(problemOf(res)).toMatchObject({ type: 'urn:problem:wallet:invalid-cursor', code: 'INVALID_CURSOR' });
   });
 
@@ -204,13 +240,28 @@ describe('GET /accounts/{accountId}/summary', () => {
     ['missing from', '?to=2025-02-01T00:00:00Z', 'query.from'],
     ['missing to', '?from=2025-01-01T00:00:00Z', 'query.to'],
     ['bad granularity', `${range}&granularity=week`, 'query.granularity'],
-    ['to before from', '?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z', 'query.to'],
-    ['more than 366 days by day', '?from=2024-01-01T00:00:00Z&to=2025-01-02T00:00:01Z', 'query.to'],
-    ['more than 10 years by month', '?from=2010-01-01T00:00:00Z&to=2020-01-01T00:00:01Z&granularity=month', 'query.to'],
   ])('400 for %s', async (_name, query, field) => {
     const res = await get(query);
     expect(res.statusCode).toBe(400);
     expect((problemOf(res).errors as { field: string }[]).map((e) => e.field)).toContain(field);
+  });
+
+  it.each([
+    ['to before from', '?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z', 'invalid-time-range'],
+    ['from equal to to', '?from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:00Z', 'invalid-time-range'],
+    ['more than 366 days by day', '?from=2024-01-01T00:00:00Z&to=2025-01-02T00:00:01Z', 'time-range-too-long'],
+    ['more than 10 years by month', '?from=2010-01-01T00:00:00Z&to=2020-01-01T00:00:01Z&granularity=month', 'time-range-too-long'],
+  ])('422 for %s (a schema-valid request: not a 400)', async (_name, query, slug) => {
+    const res = await get(query);
+    expect(res.statusCode).toBe(422);
+    expect(problemOf(res)).toMatchObject({ type: `urn:problem:wallet:${slug}`, errors: [{ field: 'query.to' }] });
+  });
+
+  it('a summary of a range analytics cannot hold anything in is empty, with the bounds asked for', async () => {
+    const res = await get('?from=1900-01-01T00:00:00Z&to=1900-02-01T00:00:00Z');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ from: '1900-01-01T00:00:00.000Z', to: '1900-02-01T00:00:00.000Z', totalIn: '0.00', buckets: [] });
+    expect(gw.clients.analytics.getAccountSummary).not.toHaveBeenCalled();
   });
 
   it('accepts exactly 366 days by day', async () => {

@@ -93,10 +93,10 @@ describe('POST /accounts/{accountId}/topup', () => {
 
   describe('adapter errors', () => {
     const cases: [string, Error, number, string, boolean | undefined][] = [
-      ['invalid card number (Luhn)', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_CARD_NUMBER', 'card number fails the Luhn check', { charged: 'false' }), 400, 'invalid-card-number', false],
-      ['card expired', grpcError(GrpcStatus.INVALID_ARGUMENT, 'CARD_EXPIRED', 'card expired', { charged: 'false' }), 400, 'card-expired', false],
-      ['invalid CVC', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_CVC', 'bad cvc', { charged: 'false' }), 400, 'invalid-cvc', false],
-      ['amount above the limit', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_AMOUNT', 'above the top-up limit'), 400, 'invalid-amount', false],
+      ['invalid card number (Luhn)', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_CARD_NUMBER', 'card number fails the Luhn check', { charged: 'false' }), 422, 'invalid-card-number', false],
+      ['card expired', grpcError(GrpcStatus.INVALID_ARGUMENT, 'CARD_EXPIRED', 'card expired', { charged: 'false' }), 422, 'card-expired', false],
+      ['invalid CVC', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_CVC', 'bad cvc', { charged: 'false' }), 422, 'invalid-cvc', false],
+      ['amount above the limit', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_AMOUNT', 'above the top-up limit'), 422, 'amount-out-of-range', false],
       ['declined', grpcError(GrpcStatus.FAILED_PRECONDITION, 'CARD_DECLINED', 'declined', { charged: 'false', decline_code: 'do_not_honor' }), 402, 'card-declined', false],
       ['card insufficient funds', grpcError(GrpcStatus.FAILED_PRECONDITION, 'CARD_INSUFFICIENT_FUNDS', 'no funds', { charged: 'false', decline_code: 'insufficient_funds' }), 402, 'card-insufficient-funds', false],
       ['unknown account', grpcError(GrpcStatus.NOT_FOUND, 'ACCOUNT_NOT_FOUND', `account ${UNKNOWN_ACCOUNT} not found`, { charged: 'false' }), 404, 'account-not-found', false],
@@ -139,7 +139,8 @@ describe('POST /accounts/{accountId}/topup', () => {
     });
 
     it.each([
-      [TopUpStatus.TOP_UP_STATUS_PENDING, 503, true],
+      // The adapter does not know whether the card was charged: the answer does not claim it was.
+      [TopUpStatus.TOP_UP_STATUS_PENDING, 503, undefined],
       [TopUpStatus.TOP_UP_STATUS_DECLINED, 402, false],
       [TopUpStatus.TOP_UP_STATUS_REFUNDED, 502, false],
     ])('a response with status %s is never a 201 (-> %s)', async (status, httpStatus, charged) => {
@@ -147,6 +148,16 @@ describe('POST /accounts/{accountId}/topup', () => {
       const res = await post();
       expect(res.statusCode).toBe(httpStatus);
       expect(problemOf(res).charged).toBe(charged);
+    });
+
+    it('a pending top-up the adapter says charged the card reports charged: true', async () => {
+      gw.clients.cardAdapter.processCardTopUp.mockImplementationOnce(async (request) => {
+        const response = topUpResponse(request, false, TopUpStatus.TOP_UP_STATUS_PENDING);
+        return { ...response, topUp: { ...response.topUp, charged: 'true' } };
+      });
+      const res = await post();
+      expect(res.statusCode).toBe(503);
+      expect(problemOf(res)).toMatchObject({ code: 'TOP_UP_PENDING', charged: true });
     });
   });
 

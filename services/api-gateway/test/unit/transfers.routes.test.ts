@@ -168,13 +168,29 @@ describe('POST /accounts/{accountId}/transfers', () => {
       ['same account', grpcError(GrpcStatus.FAILED_PRECONDITION, 'SAME_ACCOUNT'), 422, 'same-account'],
       ['currency mismatch', grpcError(GrpcStatus.FAILED_PRECONDITION, 'CURRENCY_MISMATCH'), 422, 'currency-mismatch'],
       ['key reused with another body', grpcError(GrpcStatus.FAILED_PRECONDITION, 'IDEMPOTENCY_KEY_REUSED'), 422, 'idempotency-key-reused'],
-      ['amount above the maximum', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_AMOUNT', 'amount above maximum'), 400, 'invalid-amount'],
+      ['amount above a limit the bank was configured with', grpcError(GrpcStatus.INVALID_ARGUMENT, 'INVALID_AMOUNT', 'amount above maximum'), 422, 'amount-out-of-range'],
+      ['bank deadline passed before the request ran', grpcError(GrpcStatus.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED'), 504, 'upstream-timeout'],
+      ['caller cancelled before the request ran', grpcError(GrpcStatus.CANCELLED, 'CANCELLED'), 503, 'service-unavailable'],
       ['reason spelled as the enum name', grpcError(GrpcStatus.FAILED_PRECONDITION, 'ERROR_REASON_INSUFFICIENT_FUNDS'), 422, 'insufficient-funds'],
       ['database down', grpcError(GrpcStatus.UNAVAILABLE, 'STORAGE_UNAVAILABLE'), 503, 'service-unavailable'],
       ['bank unreachable', transportError(GrpcStatus.UNAVAILABLE, 'connect ECONNREFUSED 10.0.0.7:50051'), 503, 'service-unavailable'],
       ['deadline exceeded', transportError(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), 504, 'upstream-timeout'],
       ['unexpected status', transportError(GrpcStatus.INTERNAL, 'stack trace at db.ts:42'), 500, 'internal-error'],
     ];
+    it('a replayed business failure answers the first 422 again, marked Idempotent-Replayed', async () => {
+      const first = grpcError(GrpcStatus.FAILED_PRECONDITION, 'INSUFFICIENT_FUNDS', 'insufficient funds');
+      const replay = grpcError(GrpcStatus.FAILED_PRECONDITION, 'INSUFFICIENT_FUNDS', 'insufficient funds', { replayed: 'true' });
+      gw.clients.bank.transferMoney.mockRejectedValueOnce(first).mockRejectedValueOnce(replay);
+      const a = await post(body);
+      const b = await post(body);
+      expect([a.statusCode, b.statusCode]).toEqual([422, 422]);
+      expect(a.headers['idempotent-replayed']).toBeUndefined();
+      expect(b.headers['idempotent-replayed']).toBe('true');
+      const { requestId: _a, ...firstBody } = problemOf(a);
+      const { requestId: _b, ...replayBody } = problemOf(b);
+      expect(replayBody).toEqual(firstBody);
+    });
+
     it.each(cases)('%s', async (_name, error, status, slug) => {
       gw.clients.bank.transferMoney.mockRejectedValueOnce(error);
       const res = await post(body);
