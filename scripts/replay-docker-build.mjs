@@ -7,7 +7,7 @@
 // environment against local PostgreSQL and Kafka, until its HEALTHCHECK passes.
 //   node scripts/replay-docker-build.mjs [--start] [--keep] [service ...]
 // `npm test` runs the same through scripts/test/docker-replay.test.ts.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeBuilds, loadCompose } from './check-deploy/compose-model.mjs';
@@ -31,6 +31,8 @@ for (const name of wanted) {
 }
 const services = wanted.length ? wanted : all;
 const workDir = mkdtempSync(join(tmpdir(), 'wallet-docker-replay-'));
+// As in scripts/test.mjs: PostgreSQL, run as an unprivileged user when we are root, must reach its data folder inside.
+chmodSync(workDir, 0o755);
 const t0 = Date.now();
 const log = (line) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
 

@@ -12,7 +12,8 @@ import { parseAssignments, readDockerfile, substitute } from './dockerfile.mjs';
 import { listContextFiles } from './dockerignore.mjs';
 
 const ALLOWED_COPY_FLAGS = new Set(['from', 'chown', 'chmod', 'link']);
-const RUN_TIMEOUT_MS = 10 * 60_000;
+// One RUN (an npm ci of the whole dev tree) on a busy 2-core machine can take several minutes.
+const RUN_TIMEOUT_MS = 15 * 60_000;
 
 /** Splits COPY arguments (JSON or whitespace form) into sources and destination. */
 function copyOperands(instruction, vars) {

@@ -88,7 +88,7 @@ describe('native replay of the Dockerfiles', () => {
       expect(build.user).toBe('node');
       expect(build.env.NODE_ENV).toBe('production');
     }
-  }, 900_000);
+  }, 1_500_000); // five images, two at a time, on a shared 2-core CI machine
 
   it('starts every service from its production build with the compose environment until its HEALTHCHECK passes', async () => {
     const adminUrl = process.env.TEST_DATABASE_ADMIN_URL;
