@@ -190,7 +190,14 @@ describe('with a real database', () => {
     expect(terminated).toBeGreaterThan(0);
 
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [parseGrpcError(r.reason)] : []));
-    for (const failure of failures) expect([failure.code, failure.reason]).toEqual([Status.UNAVAILABLE, 'STORAGE_UNAVAILABLE']);
+    // Either the server said "not done, retry" or the client's own deadline passed on a loaded
+    // machine (an unknown outcome: retried by key below). Never any other answer.
+    for (const failure of failures) {
+      const answer = [failure.code, failure.reason];
+      expect([JSON.stringify([Status.UNAVAILABLE, 'STORAGE_UNAVAILABLE']), JSON.stringify([Status.DEADLINE_EXCEEDED, undefined])]).toContain(
+        JSON.stringify(answer),
+      );
+    }
 
     // Clients retry with the same keys: each transfer ends up applied exactly once.
     await waitFor(
