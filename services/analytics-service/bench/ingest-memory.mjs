@@ -72,6 +72,21 @@ function transferPair(nowMs) {
   ];
 }
 
+/** Node heap and external memory, and the store engine's own accounting, from /metrics (MiB; parts as a count). */
+async function breakdownMiB() {
+  const text = await fetch(`http://127.0.0.1:${opsPort}/metrics`).then((r) => r.text(), () => '');
+  const out = {};
+  for (const line of text.split('\n')) {
+    const m = /^(nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_external_memory_bytes|analytics_store_memory_bytes|analytics_events_inserted_total)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const kind = /kind="([^"]+)"/.exec(m[2] ?? '')?.[1];
+    const name = kind ?? m[1].replace(/^nodejs_|_bytes$/g, '');
+    const value = Number(m[3]);
+    out[name] = name === 'ActiveParts' || name.startsWith('analytics_events') ? value : Math.round(value / 1048576);
+  }
+  return out;
+}
+
 try {
   for (let i = 0; ; i += 1) {
     const ready = await fetch(`http://127.0.0.1:${opsPort}/readyz`).then((r) => r.ok, () => false);
@@ -93,7 +108,7 @@ try {
       sent += events.length;
     }
     if (tickMs >= nextSampleMs) {
-      const sample = { tS: Math.round((tickMs - startedMs) / 1000), sent, rssMiB: rssMiB(service.pid) };
+      const sample = { tS: Math.round((tickMs - startedMs) / 1000), sent, rssMiB: rssMiB(service.pid), ...(await breakdownMiB()) };
       samples.push(sample);
       console.log(JSON.stringify(sample));
       nextSampleMs += sampleMs;

@@ -55,3 +55,23 @@ export function createAnalyticsMetrics(registry: Registry) {
 }
 
 export type AnalyticsMetrics = ReturnType<typeof createAnalyticsMetrics>;
+
+/**
+ * The store engine's memory by kind and its active parts, read on each scrape
+ * (embedded chDB lives in this process: these explain its resident memory).
+ */
+export function registerStoreMemoryGauges(registry: Registry, read: () => Promise<Record<string, number>>): void {
+  new Gauge({
+    name: 'analytics_store_memory_bytes',
+    help: 'ClickHouse/chDB memory by kind (MemoryTracking = all the engine tracks, MergesMutationsMemoryTracking, PrimaryKeyBytesInMemory); ActiveParts is a count',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    async collect() {
+      try {
+        for (const [kind, value] of Object.entries(await read())) this.set({ kind }, value);
+      } catch {
+        // The store being down shows in /readyz; a scrape must not fail for it.
+      }
+    },
+  });
+}

@@ -9,7 +9,7 @@ import type { AnalyticsConfig } from '../config.js';
 import { OperationsConsumer } from '../consumer/operations-consumer.js';
 import { createEventValidator } from '../consumer/validator.js';
 import { ANALYTICS_SERVICE_NAME, createAnalyticsServicer } from '../grpc/servicer.js';
-import { createAnalyticsMetrics } from '../metrics.js';
+import { createAnalyticsMetrics, registerStoreMemoryGauges } from '../metrics.js';
 import { openClickHouse } from '../store/client.js';
 import { OperationsStore } from '../store/operations-store.js';
 
@@ -46,6 +46,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     const store = new OperationsStore(clickhouse.client, config.ANALYTICS_CLICKHOUSE_DATABASE);
     closers.push({ name: 'store', run: () => store.close() });
     await store.ensureSchema();
+    registerStoreMemoryGauges(registry, () => store.memoryStats());
     logger.info({ engine: clickhouse.engine, location: clickhouse.location, database: config.ANALYTICS_CLICKHOUSE_DATABASE }, 'store ready');
 
     const consumer = new OperationsConsumer(

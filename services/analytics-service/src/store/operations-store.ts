@@ -215,6 +215,26 @@ export class OperationsStore {
     }));
   }
 
+  /**
+   * Where the engine's memory goes (bytes by kind: tracked total, merges, primary keys)
+   * and the table's active parts, for /metrics. Names are ClickHouse's own metric names.
+   */
+  async memoryStats(): Promise<Record<string, number>> {
+    const result = await this.client.query({
+      // chDB has system.metrics but no system.asynchronous_metrics (cache sizes, jemalloc).
+      query: `SELECT metric, toFloat64(value) AS value FROM system.metrics
+          WHERE metric IN ('MemoryTracking', 'MergesMutationsMemoryTracking')
+        UNION ALL SELECT 'PrimaryKeyBytesInMemory', toFloat64(sum(primary_key_bytes_in_memory)) FROM system.parts
+          WHERE active AND database = {database:String}
+        UNION ALL SELECT 'ActiveParts', toFloat64(count()) FROM system.parts
+          WHERE active AND database = {database:String}`,
+      query_params: { database: this.database },
+      format: 'JSONEachRow',
+    });
+    const rows = await result.json<{ metric: string; value: number }>();
+    return Object.fromEntries(rows.map((r) => [r.metric, Number(r.value)]));
+  }
+
   /** Rows stored for an account including not-yet-merged duplicates (tests and diagnostics). */
   async countRawRows(accountId: string): Promise<number> {
     const result = await this.client.query({
