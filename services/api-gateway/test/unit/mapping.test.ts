@@ -175,11 +175,11 @@ describe('top-ups', () => {
 describe('gRPC error -> problem table', () => {
   it.each([
     [GrpcStatus.INVALID_ARGUMENT, 'INVALID_ARGUMENT', 400, 'invalid-argument'],
-    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_AMOUNT', 400, 'invalid-amount'],
-    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_CURSOR', 400, 'invalid-cursor'],
-    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_CARD_NUMBER', 400, 'invalid-card-number'],
-    [GrpcStatus.INVALID_ARGUMENT, 'CARD_EXPIRED', 400, 'card-expired'],
-    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_CVC', 400, 'invalid-cvc'],
+    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_AMOUNT', 422, 'amount-out-of-range'],
+    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_CURSOR', 422, 'invalid-cursor'],
+    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_CARD_NUMBER', 422, 'invalid-card-number'],
+    [GrpcStatus.INVALID_ARGUMENT, 'CARD_EXPIRED', 422, 'card-expired'],
+    [GrpcStatus.INVALID_ARGUMENT, 'INVALID_CVC', 422, 'invalid-cvc'],
     [GrpcStatus.FAILED_PRECONDITION, 'CARD_DECLINED', 402, 'card-declined'],
     [GrpcStatus.FAILED_PRECONDITION, 'CARD_INSUFFICIENT_FUNDS', 402, 'card-insufficient-funds'],
     [GrpcStatus.NOT_FOUND, 'ACCOUNT_NOT_FOUND', 404, 'account-not-found'],
