@@ -18,7 +18,8 @@ describe('identity-service process', () => {
       IDENTITY_OPS_PORT: String(opsPort),
       IDENTITY_ISSUER: `http://127.0.0.1:${httpPort}`,
       IDENTITY_SEED_DEV_USERS: 'true',
-      LOG_LEVEL: 'info',
+      // warn: the seeding line is logged, and a slow reader of a chatty pipe cannot stall the child's exit.
+      LOG_LEVEL: 'warn',
     });
     try {
       await waitForHttpOk(`http://127.0.0.1:${opsPort}/readyz`, 30_000);
@@ -27,7 +28,8 @@ describe('identity-service process', () => {
       expect((await fetch(`http://127.0.0.1:${opsPort}/metrics`)).status).toBe(200);
     } finally {
       // A generous grace: the shared 2-core machine can be very loaded; the service's own bound is 5 s.
-      expect(await service.stop(20_000)).toBe(0);
+      const code = await service.stop(20_000);
+      expect(code, `exit ${code}; last log lines:\n${service.logs.slice(-8).join('\n')}`).toBe(0);
     }
     expect(service.logs.some((line) => line.includes('alice-wallet-demo-pw'))).toBe(false);
   });
