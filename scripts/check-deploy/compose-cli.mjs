@@ -50,7 +50,7 @@ export function ensureComposeCli(options = {}) {
   if (reason) throw new Error(reason);
   mkdirSync(cacheDir, { recursive: true });
   log(`building docker compose ${COMPOSE_VERSION} from ${MODULE} (once; cached in ${cacheDir})`);
-  const goEnv = { ...process.env, GOFLAGS: '-mod=mod -buildvcs=false', CGO_ENABLED: '0' };
+  const goEnv = { ...process.env, GOFLAGS: '-buildvcs=false' };
   const info = JSON.parse(run('go', ['mod', 'download', '-json', `${MODULE}@${COMPOSE_VERSION}`], { env: goEnv }));
   if (info.Error) throw new Error(`go mod download ${MODULE}@${COMPOSE_VERSION}: ${info.Error}`);
   // The module cache is read-only; build in a writable copy.
