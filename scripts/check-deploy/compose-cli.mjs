@@ -1,12 +1,12 @@
 // The real Docker Compose CLI, built from its Go module and cached under
-// .cache/tools (the way the Kafka jars are cached under .cache/kafka), so
+// ~/.cache/e-wallet/tools (outside the work tree: every clone reuses it), so
 // `npm test` validates docker-compose.yml with the same code `docker compose`
 // runs, with no Docker engine. Needs a Go toolchain the first time only.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root } from '../lib/paths.mjs';
+import { root, toolsCacheDir } from '../lib/paths.mjs';
 
 /** Pinned: the Compose v2 line, the last that builds with the Go toolchain CI has (v5 needs go >= 1.26.10). */
 export const COMPOSE_VERSION = 'v2.40.3';
@@ -14,7 +14,7 @@ const MODULE = 'github.com/docker/compose/v2';
 const BUILD_TIMEOUT_MS = 30 * 60_000;
 
 /** Where the binary is (or will be) cached. */
-export function composeCliPath(cacheDir = join(root, '.cache', 'tools')) {
+export function composeCliPath(cacheDir = join(toolsCacheDir, 'tools')) {
   return join(cacheDir, `docker-compose-${COMPOSE_VERSION}${process.platform === 'win32' ? '.exe' : ''}`);
 }
 
@@ -42,7 +42,7 @@ function run(command, args, options) {
  * @param {{ cacheDir?: string, log?: (line: string) => void }} [options]
  */
 export function ensureComposeCli(options = {}) {
-  const cacheDir = options.cacheDir ?? join(root, '.cache', 'tools');
+  const cacheDir = options.cacheDir ?? join(toolsCacheDir, 'tools');
   const log = options.log ?? (() => {});
   const binary = composeCliPath(cacheDir);
   if (existsSync(binary)) return binary;

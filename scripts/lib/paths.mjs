@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -7,3 +8,10 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export function npxBin(name) {
   return join(root, 'node_modules', '.bin', process.platform === 'win32' ? `${name}.cmd` : name);
 }
+
+/**
+ * Tools the tests build or install once (docker compose from its Go module, the
+ * schemathesis venv): a per-user cache outside the work tree, so every clone on
+ * this machine (CI's fresh clone included) reuses them. WALLET_TOOLS_CACHE overrides.
+ */
+export const toolsCacheDir = process.env.WALLET_TOOLS_CACHE || join(homedir(), '.cache', 'e-wallet');
