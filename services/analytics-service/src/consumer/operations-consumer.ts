@@ -97,7 +97,13 @@ export class OperationsConsumer {
   private readonly writer: BatchWriter;
   /** The first lane failure of the current stream; the stream is then reopened from the last commit. */
   private laneFailure: unknown;
-  private signalLaneFailure: () => void = () => {};
+  /**
+   * Wakes the read loop's current wait (stop or lane failure). One callback, replaced per wait:
+   * racing every read against a long-lived promise would add a reaction to it per record and
+   * keep them all (the memory growth of issue 9).
+   */
+  private interruptWait: (() => void) | undefined;
+  private readonly stopListeners = new Set<() => void>();
   /** Sum of the last measured lag over all partitions; undefined until measured. */
   lastLagTotal: bigint | undefined;
 
@@ -106,7 +112,11 @@ export class OperationsConsumer {
     private readonly deps: OperationsConsumerDeps,
   ) {
     this.stopRequested = new Promise((resolve) => {
-      this.signalStop = () => resolve(STOP);
+      this.signalStop = () => {
+        resolve(STOP);
+        for (const listener of [...this.stopListeners]) listener();
+        this.interruptWait?.();
+      };
     });
     this.writer = new BatchWriter({
       ...deps,
@@ -220,19 +230,11 @@ export class OperationsConsumer {
   private async consumeStream(stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
     const iterator = stream[Symbol.asyncIterator]();
     const lanes = new Map<number, Lane>();
-    const laneFailed = new Promise<typeof LANE_FAILED>((resolve) => {
-      this.laneFailure = undefined;
-      this.signalLaneFailure = () => resolve(LANE_FAILED);
-    });
+    this.laneFailure = undefined;
     let next = iterator.next();
     next.catch(() => {}); // observed below; avoids an unhandled rejection if we stop first
     for (;;) {
-      const waitMs = this.nextDeadlineMs(lanes);
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<typeof TIMEOUT>((resolve) => {
-        timer = setTimeout(() => resolve(TIMEOUT), waitMs);
-      });
-      const outcome = await Promise.race([next, this.stopRequested, timeout, laneFailed]).finally(() => clearTimeout(timer));
+      const outcome = await this.nextOutcome(next, this.nextDeadlineMs(lanes));
       if (outcome === LANE_FAILED) {
         await this.drainLanes(lanes, false);
         throw this.laneFailure;
@@ -249,6 +251,29 @@ export class OperationsConsumer {
       }
       for (const lane of lanes.values()) this.kick(lane, false);
     }
+  }
+
+  /** The next record, or TIMEOUT after waitMs, or STOP / LANE_FAILED as soon as either happens. */
+  private nextOutcome<T>(next: Promise<T>, waitMs: number): Promise<T | typeof TIMEOUT | typeof STOP | typeof LANE_FAILED> {
+    if (this.laneFailure !== undefined) return Promise.resolve(LANE_FAILED);
+    if (this.stopping) return Promise.resolve(STOP);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      // A record arriving after this wait ended (TIMEOUT) must not touch the next wait's state.
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.interruptWait = undefined;
+        settle();
+      };
+      const timer = setTimeout(() => finish(() => resolve(TIMEOUT)), waitMs);
+      this.interruptWait = () => finish(() => resolve(this.laneFailure !== undefined ? LANE_FAILED : STOP));
+      next.then(
+        (value) => finish(() => resolve(value)),
+        (error: unknown) => finish(() => reject(error)),
+      );
+    });
   }
 
   /** Milliseconds until the oldest idle lane's batch is due (or the idle wake-up). */
@@ -286,7 +311,7 @@ export class OperationsConsumer {
     lane.flushing = this.flush(batch)
       .catch((error: unknown) => {
         if (this.laneFailure === undefined) this.laneFailure = error;
-        this.signalLaneFailure();
+        this.interruptWait?.();
       })
       .finally(() => {
         lane.flushing = undefined;
@@ -421,14 +446,16 @@ export class OperationsConsumer {
 
   /** Sleeps, but wakes up at once when a stop is requested. */
   private async pause(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-      }),
-      this.stopRequested,
-    ]);
-    clearTimeout(timer);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopListeners.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      if (this.stopping) done();
+      else this.stopListeners.add(done);
+    });
   }
 
   private scheduleLag(): void {
