@@ -41,7 +41,7 @@ export const configSchema = z.object({
   CARD_ADAPTER_BANK_TIMEOUT_MS: env.int(3_000, 50, 60_000),
 
   /** The payment gateway (locally: services/payment-gateway-mock), always reached over HTTP. */
-  CARD_ADAPTER_PAYMENT_GATEWAY_URL: z.url().optional(),
+  CARD_ADAPTER_PAYMENT_GATEWAY_URL: z.url().default('http://127.0.0.1:9104'),
   /** Deadline of every payment gateway call. */
   CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: env.int(5_000, 50, 120_000),
 
@@ -64,7 +64,8 @@ export const configSchema = z.object({
   CARD_ADAPTER_REFUND_ATTEMPTS_MAX: env.int(3, 1, 20),
   CARD_ADAPTER_RETRY_DELAY_MS_MIN: env.int(100, 1, 10_000),
   CARD_ADAPTER_RETRY_DELAY_MS_MAX: env.int(2_000, 1, 60_000),
-  /** Longest pause between two recovery attempts of one top-up whose deposit outcome is unknown (durable backoff). */
+  /** Durable backoff of a top-up waiting on the bank or the gateway: first wait, doubling up to the max. */
+  CARD_ADAPTER_RECOVERY_DELAY_MS_MIN: env.int(1_000, 10, 600_000),
   CARD_ADAPTER_RECOVERY_DELAY_MS_MAX: env.int(60_000, 10, 3_600_000),
   /** Added to a step's deadline to form the lease that keeps other replicas off a top-up. */
   CARD_ADAPTER_LEASE_MARGIN_MS: env.int(2_000, 100, 60_000),
@@ -106,6 +107,9 @@ export function toConfig(raw: RawConfig): Config {
   const topUpAmountMinorMax = parseAmountMinor(raw.CARD_ADAPTER_TOP_UP_AMOUNT_MAX);
   if (topUpAmountMinorMin > topUpAmountMinorMax) {
     throw new InvalidLimitsError('CARD_ADAPTER_TOP_UP_AMOUNT_MIN: must not exceed CARD_ADAPTER_TOP_UP_AMOUNT_MAX');
+  }
+  if (raw.CARD_ADAPTER_RECOVERY_DELAY_MS_MIN > raw.CARD_ADAPTER_RECOVERY_DELAY_MS_MAX) {
+    throw new InvalidLimitsError('CARD_ADAPTER_RECOVERY_DELAY_MS_MIN: must not exceed CARD_ADAPTER_RECOVERY_DELAY_MS_MAX');
   }
   if (raw.CARD_ADAPTER_RETRY_DELAY_MS_MIN > raw.CARD_ADAPTER_RETRY_DELAY_MS_MAX) {
     throw new InvalidLimitsError('CARD_ADAPTER_RETRY_DELAY_MS_MIN: must not exceed CARD_ADAPTER_RETRY_DELAY_MS_MAX');

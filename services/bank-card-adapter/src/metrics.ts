@@ -7,7 +7,15 @@ export interface AdapterMetrics {
   recoveryActions: Counter<'action'>;
   gatewayCalls: Counter<'operation' | 'result'>;
   depositAttempts: Counter<'result'>;
+  /** GetDeposit lookups of an unknown deposit outcome: applied, voided, not_found, unreachable. */
+  depositLookups: Counter<'result'>;
+  /** Refunds the gateway refused for good (top-up REFUND_FAILED: manual action). */
+  refundsFailed: Counter<'code'>;
+  /** What each reconciliation check of a failed top-up found: no_charge, declined, late_charge_refunded, lookup_failed. */
+  reconciliationActions: Counter<'action'>;
   unfinishedTopUps: Gauge;
+  /** Top-ups in REFUND_FAILED (card charged, not credited, refund refused): alert when above 0. */
+  refundFailedTopUps: Gauge;
   requestDuration: Histogram<'outcome'>;
 }
 
@@ -35,6 +43,29 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
       name: 'card_adapter_deposit_attempts_total',
       help: 'bank DepositMoney attempts by result',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    depositLookups: new Counter({
+      name: 'card_adapter_deposit_lookups_total',
+      help: 'bank GetDeposit lookups of deposits whose outcome was unknown, by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    refundsFailed: new Counter({
+      name: 'card_adapter_refunds_failed_total',
+      help: 'Refunds the payment gateway refused for good; each leaves a top-up REFUND_FAILED for manual action',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    reconciliationActions: new Counter({
+      name: 'card_adapter_reconciliation_actions_total',
+      help: 'Checks of recent failed top-ups at the payment gateway, by what they found',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
+    refundFailedTopUps: new Gauge({
+      name: 'card_adapter_refund_failed_top_ups',
+      help: 'Top-ups left REFUND_FAILED (card charged, not credited, refund refused) as of the last recovery pass',
       registers: [registry],
     }),
     unfinishedTopUps: new Gauge({

@@ -16,18 +16,15 @@ import {
 import type { Registry } from 'prom-client';
 import { GrpcBank, type Bank } from './clients/bank.js';
 import { HttpPaymentGateway } from './clients/payment-gateway/http.js';
-import { InProcessPaymentGateway } from './clients/payment-gateway/in-process.js';
 import type { PaymentGateway } from './clients/payment-gateway/types.js';
 import type { Config } from './config.js';
 import { migrateCardAdapter } from './db/migrations.js';
 import { createPool } from '@wallet/platform/db';
 import { TopUpRepository } from './db/top-ups.js';
-import { createCardAdapterService } from './grpc/service.js';
+import { createCardAdapterServicer } from './grpc/servicer.js';
 import { createAdapterMetrics, type AdapterMetrics } from './metrics.js';
-import { MockPaymentGatewayEngine } from './payment-gateway-mock/engine.js';
-import { PgMockGatewayStore } from './payment-gateway-mock/pg-store.js';
-import { TopUpProcessor, type CrashPoint, type SagaSettings } from './saga/processor.js';
-import { RecoveryLoop } from './saga/recovery.js';
+import { RecoveryLoop } from './app/recovery.js';
+import type { CrashPoint, SagaContext, SagaSettings } from './app/saga.js';
 
 export interface CardAdapterOverrides {
   gateway?: PaymentGateway;
@@ -40,7 +37,8 @@ export interface RunningCardAdapter {
   grpc: RunningGrpcServer;
   ops: OpsServer;
   pool: pg.Pool;
-  processor: TopUpProcessor;
+  /** What every use case works with (tests drive the saga through it). */
+  ctx: SagaContext;
   recovery: RecoveryLoop;
   repository: TopUpRepository;
   gateway: PaymentGateway;
@@ -59,13 +57,15 @@ export function sagaSettings(config: Config): SagaSettings {
     fingerprintSecret: config.cardFingerprintSecret,
     gatewayTimeoutMs: config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS,
     bankTimeoutMs: config.CARD_ADAPTER_BANK_TIMEOUT_MS,
-    chargeAttempts: config.CARD_ADAPTER_CHARGE_ATTEMPTS_MAX,
+    chargeAttemptsMax: config.CARD_ADAPTER_CHARGE_ATTEMPTS_MAX,
     chargeResolutionGraceMs: config.CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS,
-    depositAttempts: config.CARD_ADAPTER_DEPOSIT_ATTEMPTS_MAX,
-    depositRetryBudgetMs: config.CARD_ADAPTER_DEPOSIT_RETRY_MS_MAX,
-    refundAttempts: config.CARD_ADAPTER_REFUND_ATTEMPTS_MAX,
-    retryBaseDelayMs: config.CARD_ADAPTER_RETRY_DELAY_MS_MIN,
-    retryMaxDelayMs: config.CARD_ADAPTER_RETRY_DELAY_MS_MAX,
+    depositAttemptsMax: config.CARD_ADAPTER_DEPOSIT_ATTEMPTS_MAX,
+    depositRetryMsMax: config.CARD_ADAPTER_DEPOSIT_RETRY_MS_MAX,
+    refundAttemptsMax: config.CARD_ADAPTER_REFUND_ATTEMPTS_MAX,
+    retryDelayMsMin: config.CARD_ADAPTER_RETRY_DELAY_MS_MIN,
+    retryDelayMsMax: config.CARD_ADAPTER_RETRY_DELAY_MS_MAX,
+    waitDelayMsMin: config.CARD_ADAPTER_RECOVERY_DELAY_MS_MIN,
+    waitDelayMsMax: config.CARD_ADAPTER_RECOVERY_DELAY_MS_MAX,
     leaseMarginMs: config.CARD_ADAPTER_LEASE_MARGIN_MS,
   };
 }
@@ -89,36 +89,31 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     throw error;
   }
 
-  const gateway =
-    overrides.gateway ??
-    (config.CARD_ADAPTER_PAYMENT_GATEWAY_URL
-      ? new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS)
-      : new InProcessPaymentGateway(
-          new MockPaymentGatewayEngine(new PgMockGatewayStore(pool), {
-            latencyMs: 0, failureRate: 0, seed: 42,
-          }),
-          config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS,
-        ));
+  const gateway = overrides.gateway ?? new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS);
   const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS);
   const registry = createMetricsRegistry('bank-card-adapter');
   const metrics = createAdapterMetrics(registry);
   const repository = new TopUpRepository(pool);
-  const processor = new TopUpProcessor({
+  const ctx: SagaContext = {
     repository,
     gateway,
     bank,
     settings: sagaSettings(config),
     logger,
     metrics,
-    ...(overrides.now ? { now: overrides.now } : {}),
-    ...(overrides.crashHook ? { crashHook: overrides.crashHook } : {}),
+    now: overrides.now ?? (() => new Date()),
+    crashHook: overrides.crashHook,
+  };
+  const recovery = new RecoveryLoop(ctx, {
+    intervalMs: config.CARD_ADAPTER_RECOVERY_INTERVAL_MS,
+    batchSizeMax: config.CARD_ADAPTER_RECOVERY_BATCH_SIZE_MAX,
+    reconciliation: { windowMs: config.CARD_ADAPTER_RECONCILIATION_WINDOW_MS, batchSizeMax: config.CARD_ADAPTER_RECONCILIATION_BATCH_SIZE_MAX },
   });
-  const recovery = new RecoveryLoop(processor, repository, metrics, { intervalMs: config.CARD_ADAPTER_RECOVERY_INTERVAL_MS, batchSize: config.CARD_ADAPTER_RECOVERY_BATCH_SIZE_MAX }, logger);
 
   const grpc = await startGrpcServer({
     host: config.CARD_ADAPTER_GRPC_HOST,
     port: config.CARD_ADAPTER_GRPC_PORT,
-    services: [createCardAdapterService({ processor, logger, metrics })],
+    services: [createCardAdapterServicer({ ctx, logger, metrics })],
   });
   const ops = await startOpsServer({
     host: config.CARD_ADAPTER_OPS_HOST,
@@ -146,7 +141,7 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     grpcPort: grpc.port,
     opsPort: ops.port,
     bank: config.CARD_ADAPTER_BANK_GRPC_ADDRESS,
-    paymentGateway: config.CARD_ADAPTER_PAYMENT_GATEWAY_URL ? redactUrl(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL) : 'in-process mock',
+    paymentGateway: redactUrl(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL),
     database: redactUrl(config.DATABASE_URL),
   };
 
@@ -163,7 +158,7 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     grpc,
     ops,
     pool,
-    processor,
+    ctx,
     recovery,
     repository,
     gateway,

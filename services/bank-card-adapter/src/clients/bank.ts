@@ -1,7 +1,19 @@
+// The bank-service as the adapter needs it, over gRPC. The gRPC vocabulary
+// (status codes, error domains) stays here: the saga sees only a domain
+// classification of each failure (rejected / retryable) and lookups.
 import { status as Status } from '@grpc/grpc-js';
-import { BankServiceClient } from '@wallet/contracts/bank';
+import { BankServiceClient, DepositLookupStatus } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
-import type { GrpcCodeName } from '../domain/saga.js';
+import type { DepositFailureClass, DepositLookup } from '../domain/saga.js';
+
+/** gRPC status names (grpc-js numbers them). */
+export type GrpcCodeName = keyof typeof Status;
+
+/** The ErrorInfo domain of the bank's own, deliberate answers. */
+export const BANK_ERROR_DOMAIN = 'bank.wallet';
+
+/** Codes with which the bank refuses a deposit for good (with its domain and a reason): the deposit is not applied. */
+const DEFINITIVE_REFUSALS: ReadonlySet<GrpcCodeName> = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FAILED_PRECONDITION', 'OUT_OF_RANGE', 'ALREADY_EXISTS']);
 
 export interface DepositRequest {
   accountId: string;
@@ -31,11 +43,29 @@ export class BankCallError extends Error {
   }
 }
 
+/**
+ * What a failed DepositMoney means for the money. Only a business refusal
+ * from the bank itself (ACCOUNT_NOT_FOUND, INVALID_ARGUMENT, CURRENCY_MISMATCH,
+ * DEPOSIT_REFERENCE_VOIDED, ...) proves "not applied". UNAVAILABLE (even the
+ * bank's own STORAGE_UNAVAILABLE: PostgreSQL may have committed before the
+ * bank lost the reply), DEADLINE_EXCEEDED, a reset connection, or any error
+ * without the bank's domain may hide an applied deposit.
+ */
+export function classifyDepositError(error: BankCallError): DepositFailureClass {
+  return error.domain === BANK_ERROR_DOMAIN && DEFINITIVE_REFUSALS.has(error.code) ? 'rejected' : 'retryable';
+}
+
 export type AccountCheck = { exists: true; currency: string } | { exists: false };
 
 /** The bank operations the adapter needs; an interface so tests can count calls. */
 export interface Bank {
   deposit(request: DepositRequest, headers?: Record<string, string | undefined>): Promise<DepositResult>;
+  /**
+   * GetDeposit: what became of a deposit reference. With voidIfAbsent, a
+   * reference never applied is voided (status voided: it never will be).
+   * Throws BankCallError when the bank cannot be asked.
+   */
+  lookUpDeposit(reference: string, voidIfAbsent: boolean, headers?: Record<string, string | undefined>): Promise<DepositLookup>;
   /** Whether the account exists (and its currency). Throws BankCallError when the bank cannot say. */
   checkAccount(accountId: string, headers?: Record<string, string | undefined>): Promise<AccountCheck>;
   /** Readiness: resolves once a connection to the bank is up. */
@@ -44,6 +74,8 @@ export interface Bank {
 }
 
 export function toBankCallError(error: unknown): BankCallError {
+  // Already classified (thrown by this client): keep its code and domain.
+  if (error instanceof BankCallError) return error;
   const parsed = parseGrpcError(error);
   const code = (Status[parsed.code] as GrpcCodeName | undefined) ?? 'UNKNOWN';
   return new BankCallError(code, parsed.reason, parsed.domain, parsed.message);
@@ -77,6 +109,26 @@ export class GrpcBank implements Bank {
       return { depositId: response.deposit?.id ?? '', replayed: response.replayed };
     } catch (error) {
       throw toBankCallError(error);
+    }
+  }
+
+  async lookUpDeposit(reference: string, voidIfAbsent: boolean, headers: Record<string, string | undefined> = {}): Promise<DepositLookup> {
+    let response;
+    try {
+      response = await callUnary(this.client, this.client.getDeposit, { depositReference: reference, voidIfAbsent }, { timeoutMs: this.timeoutMs, headers });
+    } catch (error) {
+      throw toBankCallError(error);
+    }
+    switch (response.status) {
+      case DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_APPLIED:
+        return { status: 'applied', depositId: response.deposit?.id ?? '' };
+      case DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_VOIDED:
+        return { status: 'voided' };
+      case DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_NOT_FOUND:
+        return { status: 'not_found' };
+      default:
+        // An answer this client does not understand proves nothing.
+        throw new BankCallError('UNKNOWN', undefined, undefined, `GetDeposit answered status ${String(response.status)}`);
     }
   }
 

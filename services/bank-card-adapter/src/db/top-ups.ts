@@ -39,6 +39,8 @@ interface TopUpRow {
   refund_attempts: number;
   charge_outcome_unknown: boolean;
   deposit_outcome_unknown: boolean;
+  wait_rounds: number;
+  reconciled_at: Date | null;
   last_charge_error: string | null;
   last_charge_attempt_at: Date | null;
   created_at: Date;
@@ -70,6 +72,8 @@ function fromRow(row: TopUpRow): TopUpRecord {
     refundAttempts: row.refund_attempts,
     chargeOutcomeUnknown: row.charge_outcome_unknown,
     depositOutcomeUnknown: row.deposit_outcome_unknown,
+    waitRounds: row.wait_rounds,
+    reconciledAt: row.reconciled_at,
     lastChargeError: row.last_charge_error,
     lastChargeAttemptAt: row.last_charge_attempt_at,
     createdAt: row.created_at,
@@ -91,6 +95,8 @@ export interface TopUpPatch {
   refundAttempts?: number;
   chargeOutcomeUnknown?: boolean;
   depositOutcomeUnknown?: boolean;
+  waitRounds?: number;
+  reconciledAt?: Date;
   lastChargeError?: string | null;
   lastChargeAttemptAt?: Date;
 }
@@ -108,6 +114,8 @@ const PATCH_COLUMNS: Record<keyof TopUpPatch, string> = {
   refundAttempts: 'refund_attempts',
   chargeOutcomeUnknown: 'charge_outcome_unknown',
   depositOutcomeUnknown: 'deposit_outcome_unknown',
+  waitRounds: 'wait_rounds',
+  reconciledAt: 'reconciled_at',
   lastChargeError: 'last_charge_error',
   lastChargeAttemptAt: 'last_charge_attempt_at',
 };
@@ -236,9 +244,46 @@ export class TopUpRepository {
     return this.write(record, leaseToken, undefined, patch, leaseMs, {});
   }
 
-  /** Gives the top-up up to the recovery loop (or a client retry) now. */
-  async release(record: TopUpRecord, leaseToken: string): Promise<void> {
-    await this.pool.query(`UPDATE ${T} SET lease_until = now() WHERE id = $1 AND lease_token = $2`, [record.id, leaseToken]);
+  /**
+   * Gives the top-up up to the recovery loop (or a client retry) after
+   * delayMs: a durable backoff, since nobody claims it before lease_until.
+   */
+  async release(record: TopUpRecord, leaseToken: string, delayMs = 0): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${T} SET lease_until = now() + make_interval(secs => $3::double precision / 1000), lease_token = NULL
+       WHERE id = $1 AND lease_token = $2`,
+      [record.id, leaseToken, delayMs],
+    );
+  }
+
+  /**
+   * The reconciliation pass's claim: failed top-ups whose charge outcome was once unknown,
+   * created within the window, not reconciled, not waiting, oldest check
+   * first; at most `limit`, leased so replicas split the batch.
+   */
+  async claimFailedToReconcile(leaseToken: string, leaseMs: number, windowMs: number, limit: number): Promise<TopUpRecord[]> {
+    const { rows } = await this.pool.query<TopUpRow>(
+      `WITH next AS (
+         SELECT id FROM ${T}
+         WHERE state = 'FAILED' AND reconciled_at IS NULL AND charge_outcome_unknown
+           AND created_at > now() - make_interval(secs => $3::double precision / 1000)
+           AND (lease_until IS NULL OR lease_until <= now())
+         ORDER BY updated_at
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE ${T} t
+       SET lease_token = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000)
+       FROM next WHERE t.id = next.id
+       RETURNING t.*`,
+      [leaseToken, leaseMs, windowMs, limit],
+    );
+    return rows.map(fromRow);
+  }
+
+  async countInState(state: TopUpState): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${T} WHERE state = $1`, [state]);
+    return Number(rows[0]?.n ?? 0);
   }
 
   private async write(

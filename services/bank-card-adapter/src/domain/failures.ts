@@ -18,6 +18,8 @@ export const FAILURE_REASONS = [
   'DEPOSIT_FAILED_REFUNDED',
   'TOP_UP_PENDING',
   'CURRENCY_MISMATCH',
+  'REFUND_FAILED',
+  'TOP_UP_NOT_FOUND',
 ] as const;
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -30,18 +32,21 @@ export function isFailureReason(value: string): value is FailureReason {
 import type { FieldViolation } from '@wallet/platform';
 export type { FieldViolation };
 
+/** Whether the card is left charged: known yes, known no, or not known yet (the gateway has not confirmed either way). */
+export type ChargedStatus = 'true' | 'false' | 'unknown';
+
 /** A top-up that did not complete, described for the caller. */
 export class TopUpFailure extends Error {
   readonly reason: FailureReason;
-  /** Whether the card is (or may be) left charged: true only while a top-up is pending. */
-  readonly charged: boolean;
+  /** Whether the card is left charged ('unknown' while a charge is unconfirmed). */
+  readonly charged: ChargedStatus;
   readonly metadata: Record<string, string>;
   readonly fieldViolations: FieldViolation[];
 
   constructor(init: {
     reason: FailureReason;
     message: string;
-    charged: boolean;
+    charged: ChargedStatus;
     metadata?: Record<string, string>;
     fieldViolations?: FieldViolation[];
   }) {

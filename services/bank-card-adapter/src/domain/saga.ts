@@ -1,5 +1,5 @@
 // Saga decisions: given what just happened, what to do next. Pure, so every
-// branch is unit-tested; the orchestrator (saga/processor.ts) only executes.
+// branch is unit-tested; the use cases in app/ only execute them.
 
 import type { FailureReason } from './failures.js';
 
@@ -87,94 +87,81 @@ export function resolveUnknownCharge(input: {
 
 // ---------------------------------------------------------------- deposit
 
-/** gRPC status names, so the domain need not import grpc-js. */
-export type GrpcCodeName =
-  | 'OK'
-  | 'CANCELLED'
-  | 'UNKNOWN'
-  | 'INVALID_ARGUMENT'
-  | 'DEADLINE_EXCEEDED'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'PERMISSION_DENIED'
-  | 'RESOURCE_EXHAUSTED'
-  | 'FAILED_PRECONDITION'
-  | 'ABORTED'
-  | 'OUT_OF_RANGE'
-  | 'UNIMPLEMENTED'
-  | 'INTERNAL'
-  | 'UNAVAILABLE'
-  | 'DATA_LOSS'
-  | 'UNAUTHENTICATED';
-
-export const BANK_ERROR_DOMAIN = 'bank.wallet';
-
 /**
- * - permanent: the bank refused this deposit for good; it was not applied.
- * - transient_not_applied: not applied this time (bank said so, or never reached); retry.
- * - transient_ambiguous: no answer; the deposit may have been applied; retry, never refund blindly.
+ * How a DepositMoney attempt failed, as the bank client classifies it:
+ * - rejected: the bank refused this deposit for good with a business reason
+ *   (ACCOUNT_NOT_FOUND, INVALID_ARGUMENT, DEPOSIT_REFERENCE_VOIDED, ...): it is
+ *   not applied and never will be. Only this proves "not applied".
+ * - retryable: anything else (unavailable, timeout, lost reply, reset). The
+ *   deposit may or may not have been applied; retrying with the same
+ *   reference is safe, refunding is not.
  */
-export type DepositFailureClass = 'permanent' | 'transient_not_applied' | 'transient_ambiguous';
+export type DepositFailureClass = 'rejected' | 'retryable';
 
-const CONNECT_FAILURE = /No connection established|ECONNREFUSED|Name resolution failed|connect ETIMEDOUT|ENOTFOUND|EHOSTUNREACH/i;
-
-export function classifyDepositError(error: { code: GrpcCodeName; domain?: string | undefined; message: string }): DepositFailureClass {
-  const fromBank = error.domain === BANK_ERROR_DOMAIN;
-  switch (error.code) {
-    case 'UNAVAILABLE':
-      // The bank's own UNAVAILABLE (storage down) means "not applied, retry";
-      // a transport UNAVAILABLE is unambiguous only if the connection never opened.
-      return fromBank || CONNECT_FAILURE.test(error.message) ? 'transient_not_applied' : 'transient_ambiguous';
-    case 'ABORTED':
-    case 'RESOURCE_EXHAUSTED':
-      return 'transient_not_applied';
-    case 'DEADLINE_EXCEEDED':
-    case 'CANCELLED':
-    case 'UNKNOWN':
-    case 'INTERNAL':
-    case 'DATA_LOSS':
-    case 'OK':
-      return 'transient_ambiguous';
-    default:
-      // INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS,
-      // PERMISSION_DENIED, UNAUTHENTICATED, OUT_OF_RANGE, UNIMPLEMENTED.
-      return 'permanent';
-  }
-}
-
-export type DepositDecision = { action: 'retry' } | { action: 'refund' } | { action: 'leave_pending' };
+export type DepositDecision = { action: 'retry' } | { action: 'refund' } | { action: 'look_up' };
 
 /**
- * After a deposit attempt failed. Refunding is the compensation, allowed only
- * when the deposit certainly does not exist: after a permanent refusal, or
- * when no attempt ever ended without an answer. Otherwise the top-up stays
- * CHARGED and the recovery loop keeps retrying the idempotent deposit until
- * the bank answers (credited once, or refused and then refunded).
+ * After a deposit attempt failed: refund only after a definitive refusal;
+ * retry while attempts and the time budget last; then ask the bank what
+ * became of the reference (look_up) instead of guessing.
  */
 export function decideAfterDepositFailure(input: {
   failure: DepositFailureClass;
   attemptsDone: number;
-  maxAttempts: number;
+  attemptsMax: number;
   elapsedMs: number;
   nextDelayMs: number;
-  budgetMs: number;
-  /** Some attempt, including this one, ended without an answer. */
-  everAmbiguous: boolean;
+  retryMsMax: number;
 }): DepositDecision {
-  if (input.failure === 'permanent') return { action: 'refund' };
-  const withinBudget = input.elapsedMs + input.nextDelayMs <= input.budgetMs;
-  if (input.attemptsDone < input.maxAttempts && withinBudget) return { action: 'retry' };
-  return input.everAmbiguous ? { action: 'leave_pending' } : { action: 'refund' };
+  if (input.failure === 'rejected') return { action: 'refund' };
+  const withinBudget = input.elapsedMs + input.nextDelayMs <= input.retryMsMax;
+  if (input.attemptsDone < input.attemptsMax && withinBudget) return { action: 'retry' };
+  return { action: 'look_up' };
+}
+
+/** What the bank says about a deposit reference (GetDeposit with void_if_absent), or that it could not be asked. */
+export type DepositLookup = { status: 'applied'; depositId: string } | { status: 'voided' } | { status: 'not_found' } | { status: 'unreachable' };
+
+export type DepositResolution = { action: 'complete'; depositId: string } | { action: 'refund' } | { action: 'wait' };
+
+/**
+ * Settles a deposit whose outcome is unknown. VOIDED is the bank's proof that
+ * the reference never credits the account, so only it allows the refund;
+ * while the bank cannot be asked (or could not void), the top-up waits.
+ */
+export function resolveUnknownDeposit(lookup: DepositLookup): DepositResolution {
+  switch (lookup.status) {
+    case 'applied':
+      return { action: 'complete', depositId: lookup.depositId };
+    case 'voided':
+      return { action: 'refund' };
+    default:
+      return { action: 'wait' };
+  }
+}
+
+/**
+ * Durable backoff for a top-up waiting on a dependency: the n-th wait (0-based,
+ * counted in the journal) lasts min * 2^n, capped at max. No jitter needed:
+ * leases already spread replicas, and the cap bounds the wait.
+ */
+export function waitDelayMs(waitsDone: number, delayMsMin: number, delayMsMax: number): number {
+  return Math.min(delayMsMax, delayMsMin * 2 ** Math.min(Math.max(waitsDone, 0), 30));
 }
 
 // ---------------------------------------------------------------- refund
 
-export type RefundDecision = { action: 'retry' } | { action: 'leave_pending' };
+export type RefundDecision = { action: 'retry' } | { action: 'leave_pending' } | { action: 'give_up' };
 
-/** Refunds are idempotent by key, so any failure is retried; when attempts run out the recovery loop continues. */
-export function decideAfterRefundFailure(input: { kind: GatewayFailureKind; attemptsDone: number; maxAttempts: number }): RefundDecision {
-  if (input.kind === 'rejected') return { action: 'leave_pending' };
-  return input.attemptsDone < input.maxAttempts ? { action: 'retry' } : { action: 'leave_pending' };
+/**
+ * Refunds are idempotent by key, so transient failures are retried, and when
+ * attempts run out the recovery loop continues. A refusal (the gateway or the
+ * issuer will not refund this charge) is final: retrying cannot fix it, so
+ * the top-up ends REFUND_FAILED for an operator instead of pending forever.
+ */
+export function decideAfterRefundFailure(input: { kind: GatewayFailureKind; attemptsDone: number; attemptsMax: number }): RefundDecision {
+  if (input.kind === 'rejected') return { action: 'give_up' };
+  return input.attemptsDone < input.attemptsMax ? { action: 'retry' } : { action: 'leave_pending' };
 }
 
 // ---------------------------------------------------------------- leases

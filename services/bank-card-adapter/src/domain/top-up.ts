@@ -6,14 +6,19 @@
 //      |            |  |         |
 //      v            |  v         v
 //    FAILED <-------+ DECLINED  REFUNDING --> REFUNDED
+//      |                           ^    \--> REFUND_FAILED
+//      +---------------------------+ (reconciliation: a charge landed after the failure)
 //
 // RECEIVED   validated and journaled; nothing sent to the gateway yet.
 // CHARGING   a charge (same idempotency key every time) may be in flight.
 // CHARGED    the gateway confirmed the charge; the deposit is next (idempotent by reference).
 // REFUNDING  the deposit will not happen; the charge must be refunded (idempotent by key).
-// COMPLETED, DECLINED, REFUNDED, FAILED are final; only COMPLETED moved money.
+// COMPLETED, DECLINED, REFUNDED, REFUND_FAILED, FAILED are final; only COMPLETED credited money.
+// REFUND_FAILED: the gateway refused the refund; the card is left charged and an operator must act.
+// FAILED -> REFUNDING is taken only by reconciliation, when the gateway reports a
+// charge that landed after the top-up had failed ("nothing was charged" was wrong).
 
-import { TopUpFailure, type FailureReason } from './failures.js';
+import { TopUpFailure, type ChargedStatus, type FailureReason } from './failures.js';
 
 export const TOP_UP_STATES = [
   'RECEIVED',
@@ -23,6 +28,7 @@ export const TOP_UP_STATES = [
   'DECLINED',
   'REFUNDING',
   'REFUNDED',
+  'REFUND_FAILED',
   'FAILED',
 ] as const;
 
@@ -32,14 +38,18 @@ const TRANSITIONS: Record<TopUpState, readonly TopUpState[]> = {
   RECEIVED: ['CHARGING', 'FAILED'],
   CHARGING: ['CHARGED', 'DECLINED', 'FAILED'],
   CHARGED: ['COMPLETED', 'REFUNDING'],
-  REFUNDING: ['REFUNDED'],
+  REFUNDING: ['REFUNDED', 'REFUND_FAILED'],
   COMPLETED: [],
   DECLINED: [],
   REFUNDED: [],
-  FAILED: [],
+  REFUND_FAILED: [],
+  FAILED: ['REFUNDING'],
 };
 
-export const UNFINISHED_STATES: readonly TopUpState[] = TOP_UP_STATES.filter((s) => TRANSITIONS[s].length > 0);
+/** Final states: nothing more happens by itself (FAILED may still be reconciled, see above). */
+const FINAL_STATES: ReadonlySet<TopUpState> = new Set(['COMPLETED', 'DECLINED', 'REFUNDED', 'REFUND_FAILED', 'FAILED']);
+
+export const UNFINISHED_STATES: readonly TopUpState[] = TOP_UP_STATES.filter((s) => !FINAL_STATES.has(s));
 
 export class InvalidTransitionError extends Error {
   constructor(
@@ -64,12 +74,22 @@ export function assertTransition(from: TopUpState, to: TopUpState): void {
 }
 
 export function isTerminal(state: TopUpState): boolean {
-  return TRANSITIONS[state].length === 0;
+  return FINAL_STATES.has(state);
 }
 
-/** States in which the card is, or may be, charged without the money being settled either way. */
-export function mayBeCharged(state: TopUpState): boolean {
-  return state === 'CHARGING' || state === 'CHARGED' || state === 'REFUNDING';
+/** Whether the card is charged in this state (completed: charged and credited), as far as the journal knows. */
+export function chargedStatus(state: TopUpState): ChargedStatus {
+  switch (state) {
+    case 'CHARGING':
+      return 'unknown';
+    case 'COMPLETED':
+    case 'CHARGED':
+    case 'REFUNDING':
+    case 'REFUND_FAILED':
+      return 'true';
+    default:
+      return 'false';
+  }
 }
 
 // Everything downstream is keyed by the top-up id, which is unique per
@@ -112,6 +132,10 @@ export interface TopUpRecord {
   chargeOutcomeUnknown: boolean;
   /** Some deposit attempt ended without an answer: the deposit may exist at the bank. */
   depositOutcomeUnknown: boolean;
+  /** How often the top-up was left to wait for a dependency (durable backoff exponent). */
+  waitRounds: number;
+  /** Reconciliation found nothing more to do for this failed top-up. */
+  reconciledAt: Date | null;
   lastChargeError: string | null;
   lastChargeAttemptAt: Date | null;
   createdAt: Date;
@@ -146,7 +170,7 @@ export function outcomeOf(record: TopUpRecord, options: { replayed?: boolean } =
             reason === 'CARD_INSUFFICIENT_FUNDS'
               ? 'the card issuer reported insufficient funds; nothing was charged'
               : `the card was declined (${record.declineCode ?? 'unknown'}); nothing was charged`,
-          charged: false,
+          charged: 'false',
           metadata,
         }),
       };
@@ -158,8 +182,22 @@ export function outcomeOf(record: TopUpRecord, options: { replayed?: boolean } =
         kind: 'failed',
         failure: new TopUpFailure({
           reason: 'DEPOSIT_FAILED_REFUNDED',
-          message: 'the card was charged but the deposit failed, so the charge was refunded',
-          charged: false,
+          message: record.depositError
+            ? 'the card was charged but the deposit failed, so the charge was refunded'
+            : 'the charge reached the gateway after the top-up had failed, so it was refunded',
+          charged: 'false',
+          metadata,
+        }),
+      };
+    case 'REFUND_FAILED':
+      if (record.depositError) metadata.deposit_error = record.depositError;
+      metadata.manual_action = 'true';
+      return {
+        kind: 'failed',
+        failure: new TopUpFailure({
+          reason: 'REFUND_FAILED',
+          message: 'the card was charged and the account was not credited; the gateway refused the refund, so the charge is being settled by hand',
+          charged: 'true',
           metadata,
         }),
       };
@@ -169,27 +207,31 @@ export function outcomeOf(record: TopUpRecord, options: { replayed?: boolean } =
         failure: new TopUpFailure({
           reason: record.failureReason ?? 'PAYMENT_GATEWAY_ERROR',
           message: record.failureMessage ?? 'the payment gateway failed; nothing was charged',
-          charged: false,
+          charged: 'false',
           metadata,
         }),
       };
     default: {
       // Not finished: the recovery loop owns it now and will complete or refund it.
       metadata.state = record.state.toLowerCase();
-      metadata.charge_status = record.state === 'RECEIVED' ? 'not_charged' : record.state === 'CHARGING' ? 'unknown' : 'charged';
+      const charged = chargedStatus(record.state);
+      metadata.charge_status = charged === 'true' ? 'charged' : charged === 'unknown' ? 'unknown' : 'not_charged';
       if (record.lastChargeError) metadata.cause = record.lastChargeError;
-      return {
-        kind: 'failed',
-        failure: new TopUpFailure({
-          reason: 'TOP_UP_PENDING',
-          message:
-            record.state === 'CHARGING'
-              ? 'the payment gateway did not confirm the charge in time; the top-up will be completed or cancelled automatically'
-              : 'the top-up is not finished yet; it will be completed or refunded automatically',
-          charged: mayBeCharged(record.state),
-          metadata,
-        }),
-      };
+      return { kind: 'failed', failure: new TopUpFailure({ reason: 'TOP_UP_PENDING', message: pendingMessage(record.state), charged, metadata }) };
     }
+  }
+}
+
+/** What a pending top-up's answer says: never that the card was charged when that is not known. */
+function pendingMessage(state: TopUpState): string {
+  switch (state) {
+    case 'CHARGING':
+      return 'the payment gateway has not confirmed the charge yet, so it is not known whether the card was charged; the top-up will be completed or cancelled automatically';
+    case 'CHARGED':
+      return 'the card was charged and the deposit is not confirmed yet; the top-up will be completed, or refunded once the bank confirms it was not credited';
+    case 'REFUNDING':
+      return 'the card was charged and the account was not credited; the charge is being refunded';
+    default:
+      return 'the top-up was received and the card has not been charged yet; it will be completed or cancelled automatically';
   }
 }

@@ -124,7 +124,7 @@ export function validateTopUp(input: TopUpInput, now: Date, limits: TopUpLimits)
     throw new TopUpFailure({
       reason: first.reason,
       message: `${first.field} ${first.description}`,
-      charged: false,
+      charged: 'false',
       fieldViolations: violations.map(({ field, description }) => ({ field, description })),
     });
   }

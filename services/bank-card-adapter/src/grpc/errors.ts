@@ -1,6 +1,11 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import type { ErrorReason } from '@wallet/contracts/card-adapter';
 import { richError } from '@wallet/platform';
 import { TopUpFailure, type FailureReason } from '../domain/failures.js';
+
+type ProtoReason = Exclude<keyof typeof ErrorReason, 'ERROR_REASON_UNSPECIFIED' | 'UNRECOGNIZED'> extends `ERROR_REASON_${infer R}` ? R : never;
+/** Compile-time check: the domain's reasons are exactly the contract's ErrorReason values. */
+export const REASONS_MATCH_CONTRACT: [FailureReason] extends [ProtoReason] ? ([ProtoReason] extends [FailureReason] ? true : never) : never = true;
 
 export const ERROR_DOMAIN = 'card-adapter.wallet';
 
@@ -21,6 +26,8 @@ export const STATUS_BY_REASON: Record<FailureReason, Status> = {
   DEPOSIT_FAILED_REFUNDED: Status.ABORTED,
   TOP_UP_PENDING: Status.UNAVAILABLE,
   CURRENCY_MISMATCH: Status.FAILED_PRECONDITION,
+  REFUND_FAILED: Status.ABORTED,
+  TOP_UP_NOT_FOUND: Status.NOT_FOUND,
 };
 
 /** The one place a domain failure becomes a gRPC status with ErrorInfo. */
@@ -31,7 +38,7 @@ export function toServiceError(error: unknown): ServiceError {
       reason: error.reason,
       message: error.message,
       domain: ERROR_DOMAIN,
-      metadata: { ...error.metadata, charged: String(error.charged) },
+      metadata: { ...error.metadata, charged: error.charged },
       fieldViolations: error.fieldViolations,
     });
   }

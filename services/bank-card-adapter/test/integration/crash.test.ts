@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
+import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
 import { callTopUp, chargesFor, journalByKey, journalRow, request } from '../support/harness.js';
 
 const ADAPTER_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -17,12 +18,14 @@ const ADAPTER_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url
 let db: TestDatabase;
 let pool: pg.Pool;
 let bank: FakeBank;
+let mock: MockGatewayProcess;
 const running: ServiceProcess[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('card_adapter_crash');
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
   bank = await new FakeBank().start();
+  mock = await MockGatewayProcess.start(db.url);
 });
 
 afterEach(async () => {
@@ -32,6 +35,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await bank?.stop();
+  await mock?.stop();
   await pool?.end();
   await dropTestDatabase(db);
 });
@@ -46,6 +50,7 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
   const proc = startService('bank-card-adapter', ADAPTER_MAIN, {
     DATABASE_URL: db.url,
     CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address,
+    CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
     CARD_ADAPTER_GRPC_PORT: String(grpcPort),
     CARD_ADAPTER_OPS_PORT: String(opsPort),
     CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
@@ -58,7 +63,7 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
     ...extra,
   });
   running.push(proc);
-  await waitForHttpOk(`http://127.0.0.1:${opsPort}/healthz`);
+  await waitForHttpOk(`http://127.0.0.1:${opsPort}/healthz`, 60_000);
   return { process: proc, client: createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${grpcPort}`) };
 }
 
@@ -80,7 +85,7 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
     expect(bank.callsFor(`topup-${left.id}`)).toBe(0);
 
     const second = await startAdapter();
-    await waitFor(async () => (await journalRow(pool, left.id)).state === 'COMPLETED', { timeoutMs: 20_000, what: 'recovery to complete the top-up' });
+    await waitFor(async () => (await journalRow(pool, left.id)).state === 'COMPLETED', { timeoutMs: 60_000, what: 'recovery to complete the top-up' });
 
     const charges = await chargesFor(pool, left.id);
     expect(charges).toHaveLength(1);
@@ -107,7 +112,7 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
     expect(await chargesFor(pool, left.id)).toHaveLength(1);
 
     await startAdapter();
-    await waitFor(async () => (await journalRow(pool, left.id)).state === 'COMPLETED', { timeoutMs: 20_000, what: 'recovery to complete the top-up' });
+    await waitFor(async () => (await journalRow(pool, left.id)).state === 'COMPLETED', { timeoutMs: 60_000, what: 'recovery to complete the top-up' });
     expect(await chargesFor(pool, left.id)).toHaveLength(1);
     expect(bank.deposits.get(`topup-${left.id}`)).toBeDefined();
     expect(bank.callsFor(`topup-${left.id}`)).toBe(1);
@@ -127,11 +132,42 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
 
     bank.plan = () => 'ok'; // the bank is back, but the saga already chose compensation
     await startAdapter();
-    await waitFor(async () => (await journalRow(pool, left.id)).state === 'REFUNDED', { timeoutMs: 20_000, what: 'recovery to refund' });
+    await waitFor(async () => (await journalRow(pool, left.id)).state === 'REFUNDED', { timeoutMs: 60_000, what: 'recovery to refund' });
     const charges = await chargesFor(pool, left.id);
     expect(charges).toHaveLength(1);
     expect(charges[0]?.refund_id).not.toBeNull();
     expect(bank.deposits.get(`topup-${left.id}`)).toBeUndefined();
     expect(bank.callsFor(`topup-${left.id}`)).toBe(callsBefore);
+  });
+
+  it('crash after the bank applied the deposit, then the bank unreachable: never refunded; completed once the bank is back', async () => {
+    const first = await startAdapter({ WALLET_TEST_CRASH_POINT: 'after_deposit_applied' });
+    const req = request();
+    await callTopUp(first.client, req, 10_000);
+    first.client.close();
+    await killedBySelf(first.process);
+    const left = (await journalByKey(pool, req.idempotencyKey))!;
+    expect(left.state).toBe('CHARGED');
+    expect(bank.deposits.get(`topup-${left.id}`)).toBeDefined();
+
+    await bank.stop();
+    try {
+      await startAdapter({ CARD_ADAPTER_RECOVERY_DELAY_MS_MIN: '100', CARD_ADAPTER_RECOVERY_DELAY_MS_MAX: '200' });
+      // Recovery meets an unreachable bank, more than once, and keeps waiting instead of refunding.
+      await waitFor(
+        async () => {
+          const { rows } = await pool.query<{ wait_rounds: number }>('SELECT wait_rounds FROM card_adapter.top_ups WHERE id = $1', [left.id]);
+          return (rows[0]?.wait_rounds ?? 0) >= 2;
+        },
+        { timeoutMs: 30_000, what: 'recovery to wait on the unreachable bank' },
+      );
+      expect((await journalRow(pool, left.id)).state).toBe('CHARGED');
+      expect((await chargesFor(pool, left.id))[0]?.refund_id).toBeNull();
+    } finally {
+      await bank.restart();
+    }
+    await waitFor(async () => (await journalRow(pool, left.id)).state === 'COMPLETED', { timeoutMs: 90_000, what: 'recovery to complete the top-up' });
+    expect([...bank.deposits.values()].filter((d) => d.topUpId === left.id)).toHaveLength(1);
+    expect((await chargesFor(pool, left.id))[0]?.refund_id).toBeNull();
   });
 });

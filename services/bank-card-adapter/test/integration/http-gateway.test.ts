@@ -1,16 +1,15 @@
-// The payment gateway mock as its own process (dist/payment-gateway-mock/main.js),
-// reached over HTTP: real network failures between the adapter and the gateway.
-import { fileURLToPath } from 'node:url';
+// The payment gateway mock as its own process (services/payment-gateway-mock),
+// reached over HTTP with nothing in between: real network failures between
+// the adapter and the gateway (refused, dropped, too slow), and readiness.
 import { status as Status } from '@grpc/grpc-js';
 import { TopUpStatus } from '@wallet/contracts/card-adapter';
-import { createTestDatabase, freePort, startService, waitFor, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
+import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { journalRow, startTestAdapter, type TestAdapter } from '../support/harness.js';
-
-const MOCK_MAIN = fileURLToPath(new URL('../../dist/payment-gateway-mock/main.js', import.meta.url));
+import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
 
 interface LedgerEntry {
   idempotencyKey: string;
@@ -21,18 +20,11 @@ interface LedgerEntry {
 let db: TestDatabase;
 let pool: pg.Pool;
 let bank: FakeBank;
-let mock: ServiceProcess;
-let mockPort: number;
+let mock: MockGatewayProcess;
 let t: TestAdapter;
 
-async function startMock(): Promise<ServiceProcess> {
-  const child = startService('payment-gateway-mock', MOCK_MAIN, { MOCK_GATEWAY_PORT: String(mockPort) });
-  await waitForHttpOk(`http://127.0.0.1:${mockPort}/healthz`);
-  return child;
-}
-
 async function ledgerFor(topUpId: string): Promise<LedgerEntry[]> {
-  const response = await fetch(`http://127.0.0.1:${mockPort}/v1/ledger?limit=1000`);
+  const response = await fetch(`${mock.url}/v1/ledger?limit=1000`);
   const body = (await response.json()) as { charges: LedgerEntry[] };
   return body.charges.filter((c) => c.idempotencyKey === `topup-${topUpId}-charge`);
 }
@@ -41,12 +33,11 @@ beforeAll(async () => {
   db = await createTestDatabase('card_adapter_http_gateway');
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
   bank = await new FakeBank().start();
-  mockPort = await freePort();
-  mock = await startMock();
+  mock = await MockGatewayProcess.start(db.url);
   t = await startTestAdapter({
     DATABASE_URL: db.url,
     CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address,
-    CARD_ADAPTER_PAYMENT_GATEWAY_URL: `http://127.0.0.1:${mockPort}`,
+    CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
   });
 });
 
@@ -79,10 +70,10 @@ describe('payment gateway over HTTP (separate process)', () => {
     expect(result.err?.metadata).toMatchObject({ charged: 'false', decline_code: 'generic_decline' });
   });
 
-  it('a gateway that never answers leaves the top-up pending with charged=true', async () => {
+  it('a gateway that never answers leaves the top-up pending with charged=unknown', async () => {
     const result = await t.topUp({ card: { number: '4000000000001018' } });
     expect(result.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'TOP_UP_PENDING' });
-    expect(result.err?.metadata.charged).toBe('true');
+    expect(result.err?.metadata.charged).toBe('unknown');
   });
 
   it('a deposit failure over HTTP is compensated by a refund at the gateway', async () => {
@@ -107,7 +98,7 @@ describe('payment gateway over HTTP (separate process)', () => {
     const ready = await fetch(`http://127.0.0.1:${t.adapter.ops.port}/readyz`);
     expect(ready.status).toBe(503);
 
-    mock = await startMock();
+    await mock.restart();
     await waitFor(async () => (await fetch(`http://127.0.0.1:${t.adapter.ops.port}/readyz`)).status === 200, { what: 'ready again' });
     expect((await t.topUp({})).ok?.topUp?.status).toBe(TopUpStatus.TOP_UP_STATUS_COMPLETED);
   });

@@ -1,17 +1,19 @@
 // Against the real bank-service process (its dist/main.js), sharing one
 // PostgreSQL database as in production: schema bank for the ledger, schema
 // card_adapter for the journal. Skipped when bank-service is not built.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { status as Status } from '@grpc/grpc-js';
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import { callUnary, createGrpcClient } from '@wallet/platform';
-import { createTestDatabase, freePort, startService, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
+import { createTestDatabase, freePort, startService, waitFor, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTestDatabase } from '../support/db.js';
 import { ACCOUNT, chargesFor, startTestAdapter, type TestAdapter } from '../support/harness.js';
+import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
 
 const BANK_MAIN = fileURLToPath(new URL('../../../bank-service/dist/main.js', import.meta.url));
 
@@ -23,6 +25,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
   let bankAddress: string;
   let bankOpsPort: number;
   let t: TestAdapter;
+  let mock: MockGatewayProcess;
 
   async function startBank(): Promise<ServiceProcess> {
     const child = startService('bank-service', BANK_MAIN, {
@@ -30,7 +33,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
       BANK_GRPC_PORT: bankAddress.split(':')[1]!,
       BANK_OPS_PORT: String(bankOpsPort),
     });
-    await waitForHttpOk(`http://127.0.0.1:${bankOpsPort}/healthz`);
+    await waitForHttpOk(`http://127.0.0.1:${bankOpsPort}/healthz`, 60_000);
     return child;
   }
 
@@ -51,13 +54,20 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     bankOpsPort = await freePort();
     bankProcess = await startBank();
     bankClient = createGrpcClient(BankServiceClient, bankAddress);
-    t = await startTestAdapter({ DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bankAddress, CARD_ADAPTER_BANK_TIMEOUT_MS: '2000' });
+    mock = await MockGatewayProcess.start(db.url);
+    t = await startTestAdapter({
+      DATABASE_URL: db.url,
+      CARD_ADAPTER_BANK_GRPC_ADDRESS: bankAddress,
+      CARD_ADAPTER_BANK_TIMEOUT_MS: '2000',
+      CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
+    });
   });
 
   afterAll(async () => {
     await t?.stop();
     bankClient?.close();
     await bankProcess?.stop();
+    await mock?.stop();
     await pool?.end();
     await dropTestDatabase(db);
   });
@@ -93,17 +103,44 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     expect(result.err?.metadata.charged).toBe('false');
   });
 
-  it('with the bank down, the charge is refunded; nothing credited', async () => {
+  it('with the bank down, the charge is never refunded blindly: the top-up waits and completes once the bank is back, credited once', async () => {
+    const before = await balanceMinor(ACCOUNT);
     await bankProcess.kill();
     try {
       const result = await t.topUp({});
-      expect(result.err).toMatchObject({ code: Status.ABORTED, reason: 'DEPOSIT_FAILED_REFUNDED' });
+      expect(result.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'TOP_UP_PENDING' });
+      expect(result.err?.metadata.charged).toBe('true');
       const topUpId = result.err!.metadata.top_up_id!;
-      expect((await chargesFor(pool, topUpId))[0]?.refund_id).not.toBeNull();
+      expect((await chargesFor(pool, topUpId))[0]?.refund_id).toBeNull();
       bankProcess = await startBank();
-      expect(await depositsFor(topUpId)).toBe(0);
+      await waitFor(
+        async () => {
+          await pool.query('UPDATE card_adapter.top_ups SET lease_until = now() WHERE id = $1 AND lease_until > now()', [topUpId]);
+          await t.adapter.recovery.runPass();
+          const { rows } = await pool.query<{ state: string }>('SELECT state FROM card_adapter.top_ups WHERE id = $1', [topUpId]);
+          return rows[0]?.state === 'COMPLETED';
+        },
+        { timeoutMs: 30_000, what: 'recovery to complete the top-up once the bank is back' },
+      );
+      expect(await depositsFor(topUpId)).toBe(1);
+      expect(await balanceMinor(ACCOUNT)).toBe(before + 2_500n);
+      expect((await chargesFor(pool, topUpId))[0]?.refund_id).toBeNull();
     } finally {
       if (bankProcess.child.exitCode !== null || bankProcess.child.signalCode !== null) bankProcess = await startBank();
     }
+  });
+
+  it('GetDeposit on the real bank: an applied reference is APPLIED, an unknown one is voided and then refused by DepositMoney', async () => {
+    const done = await t.topUp({});
+    const topUpId = done.ok!.topUp!.id;
+    const bank = t.adapter.ctx.bank;
+    expect(await bank.lookUpDeposit(`topup-${topUpId}`, true)).toMatchObject({ status: 'applied' });
+    const reference = `topup-${randomUUID()}`;
+    expect(await bank.lookUpDeposit(reference, false)).toEqual({ status: 'not_found' });
+    expect(await bank.lookUpDeposit(reference, true)).toEqual({ status: 'voided' });
+    const refused = await bank
+      .deposit({ accountId: ACCOUNT, amountMinor: 100n, currency: 'USD', depositReference: reference, topUpId: randomUUID(), cardLast4: '4242', cardBrand: 'visa' })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DEPOSIT_REFERENCE_VOIDED' });
   });
 });

@@ -7,11 +7,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
+import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
 import { ACCOUNT, chargesFor, journalRow, startTestAdapter, type TestAdapter } from '../support/harness.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
 let bank: FakeBank;
+let mock: MockGatewayProcess;
 let replicaA: TestAdapter;
 let replicaB: TestAdapter;
 
@@ -19,8 +21,9 @@ beforeAll(async () => {
   db = await createTestDatabase('card_adapter_recovery');
   pool = new pg.Pool({ connectionString: db.url, max: 4 });
   bank = await new FakeBank().start();
+  mock = await MockGatewayProcess.start(db.url);
   // A long grace period: "no charge at the gateway" is trusted only for attempts older than it.
-  const env = { DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address, CARD_ADAPTER_RECOVERY_BATCH_SIZE_MAX: '100', CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '60000' };
+  const env = { DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address, CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url, CARD_ADAPTER_RECOVERY_BATCH_SIZE_MAX: '100', CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '60000' };
   // Both replicas run migrations on start; they must not trip over each other.
   [replicaA, replicaB] = await Promise.all([startTestAdapter(env), startTestAdapter(env)]);
 });
@@ -29,6 +32,7 @@ afterAll(async () => {
   await replicaA?.stop();
   await replicaB?.stop();
   await bank?.stop();
+  await mock?.stop();
   await pool?.end();
   await dropTestDatabase(db);
 });
@@ -41,7 +45,7 @@ async function seed(state: SeedState, options: { charged: boolean; lastAttemptAg
   const chargeId = options.charged ? `ch_seed_${randomBytes(8).toString('hex')}` : null;
   if (chargeId) {
     await pool.query(
-      `INSERT INTO card_adapter.mock_gateway_charges (id, idempotency_key, amount_minor, currency, card_last4, card_brand, status)
+      `INSERT INTO payment_gateway_mock.charges (id, idempotency_key, amount_minor, currency, card_last4, card_brand, status)
        VALUES ($1, $2, 1500, 'USD', '4242', 'visa', 'succeeded')`,
       [chargeId, `topup-${id}-charge`],
     );
@@ -114,6 +118,7 @@ describe('recovery of unfinished top-ups', () => {
     const replicaC = await startTestAdapter({
       DATABASE_URL: db.url,
       CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address,
+      CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
       CARD_ADAPTER_RECOVERY_ENABLED: 'true',
       CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
     });
@@ -132,7 +137,7 @@ describe('recovery of unfinished top-ups', () => {
   it('a top-up leased by a live worker is left alone', async () => {
     const id = randomUUID();
     await pool.query(
-      `INSERT INTO card_adapter.mock_gateway_charges (id, idempotency_key, amount_minor, currency, card_last4, card_brand, status)
+      `INSERT INTO payment_gateway_mock.charges (id, idempotency_key, amount_minor, currency, card_last4, card_brand, status)
        VALUES ($1, $2, 1500, 'USD', '4242', 'visa', 'succeeded')`,
       [`ch_live_${id}`, `topup-${id}-charge`],
     );

@@ -1,15 +1,20 @@
-// A small in-memory BankService for the adapter's tests: GetBalance and an
-// idempotent DepositMoney (by deposit_reference), with a per-call plan to
-// fail, hang, or apply-then-hang, and a record of every call.
+// A small in-memory BankService for the adapter's tests: GetBalance, an
+// idempotent DepositMoney (by deposit_reference) and GetDeposit (with
+// void_if_absent, as the real bank's contract says), with per-call plans to
+// fail, hang, or apply-then-lose-the-reply, a record of every call, and a
+// restart on the same port (the bank unreachable meanwhile).
 import { randomUUID } from 'node:crypto';
 import { status as Status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import {
   BankServiceService,
+  DepositLookupStatus,
   type BankServiceServer,
   type DepositMoneyRequest,
   type DepositMoneyResponse,
   type GetBalanceRequest,
   type GetBalanceResponse,
+  type GetDepositRequest,
+  type GetDepositResponse,
 } from '@wallet/contracts/bank';
 import { richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
 
@@ -34,19 +39,55 @@ export type DepositStep =
   /** Never answers: the caller's deadline fires; nothing applied. */
   | 'hang'
   /** Applies the deposit, then never answers. */
-  | 'apply_then_hang';
+  | 'apply_then_hang'
+  /** Applies the deposit, then answers its own UNAVAILABLE (PostgreSQL committed, the bank lost the reply). */
+  | 'apply_then_unavailable';
+
+/** What the n-th GetDeposit call (0-based, per reference) does. */
+export type LookupStep = 'ok' | 'unavailable' | 'hang';
 
 export class FakeBank {
   readonly deposits = new Map<string, FakeDeposit>();
   /** Every DepositMoney call's reference, in order. */
   readonly depositCalls: string[] = [];
   readonly unknownAccounts = new Set<string>();
+  /** References GetDeposit voided: DepositMoney with them fails DEPOSIT_REFERENCE_VOIDED. */
+  readonly voided = new Set<string>();
+  /** Every GetDeposit call's reference, in order. */
+  readonly lookupCalls: string[] = [];
   plan: (callIndex: number, reference: string) => DepositStep = () => 'ok';
+  lookupPlan: (callIndex: number, reference: string) => LookupStep = () => 'ok';
   private server: RunningGrpcServer | undefined;
+  private port = 0;
 
   get address(): string {
-    if (!this.server) throw new Error('fake bank not started');
-    return `127.0.0.1:${this.server.port}`;
+    if (!this.port) throw new Error('fake bank not started');
+    return `127.0.0.1:${this.port}`;
+  }
+
+  lookupsFor(reference: string): number {
+    return this.lookupCalls.filter((r) => r === reference).length;
+  }
+
+  private getDeposit(call: ServerUnaryCall<GetDepositRequest, GetDepositResponse>, callback: sendUnaryData<GetDepositResponse>): void {
+    const reference = call.request.depositReference;
+    const step = this.lookupPlan(this.lookupsFor(reference), reference);
+    this.lookupCalls.push(reference);
+    if (step === 'hang') return;
+    if (step === 'unavailable') {
+      callback(richError({ code: Status.UNAVAILABLE, reason: 'STORAGE_UNAVAILABLE', message: 'database down', domain: 'bank.wallet' }));
+      return;
+    }
+    const deposit = this.deposits.get(reference);
+    if (deposit) {
+      const amount = { amountMinor: deposit.amountMinor, currencyCode: deposit.currency };
+      const proto = { id: deposit.id, accountId: deposit.accountId, amount, depositReference: reference, topUpId: deposit.topUpId, createdAt: new Date() };
+      callback(null, { status: DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_APPLIED, deposit: proto });
+      return;
+    }
+    if (call.request.voidIfAbsent) this.voided.add(reference);
+    const status = this.voided.has(reference) ? DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_VOIDED : DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_NOT_FOUND;
+    callback(null, { status, deposit: undefined });
   }
 
   callsFor(reference: string): number {
@@ -56,7 +97,7 @@ export class FakeBank {
   async start(port = 0): Promise<this> {
     const implementation: BankServiceServer = {
       transferMoney: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
-      getDeposit: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake yet' }),
+      getDeposit: (call, callback) => this.getDeposit(call, callback),
       getBalance: (call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>) => {
         const accountId = call.request.accountId;
         if (this.unknownAccounts.has(accountId)) {
@@ -80,6 +121,10 @@ export class FakeBank {
           return;
         }
         if (step === 'hang') return;
+        if (this.voided.has(reference)) {
+          callback(richError({ code: Status.FAILED_PRECONDITION, reason: 'DEPOSIT_REFERENCE_VOIDED', message: 'voided', domain: 'bank.wallet' }));
+          return;
+        }
         const existing = this.deposits.get(reference);
         const deposit = existing ?? {
           id: randomUUID(),
@@ -93,6 +138,10 @@ export class FakeBank {
         };
         this.deposits.set(reference, deposit);
         if (step === 'apply_then_hang') return;
+        if (step === 'apply_then_unavailable') {
+          callback(richError({ code: Status.UNAVAILABLE, reason: 'STORAGE_UNAVAILABLE', message: 'connection to the database lost', domain: 'bank.wallet' }));
+          return;
+        }
         callback(null, {
           deposit: {
             id: deposit.id,
@@ -108,14 +157,21 @@ export class FakeBank {
     };
     this.server = await startGrpcServer({
       host: '127.0.0.1',
-      port,
+      port: port || this.port,
       services: [{ name: 'wallet.bank.v1.BankService', definition: BankServiceService, implementation }],
     });
+    this.port = this.server.port;
     return this;
   }
 
   async stop(): Promise<void> {
     // Hanging calls never finish on their own.
     await this.server?.shutdown(100);
+    this.server = undefined;
+  }
+
+  /** Comes back on the same port, with every deposit and voided reference it had. */
+  async restart(): Promise<void> {
+    await this.start(this.port);
   }
 }

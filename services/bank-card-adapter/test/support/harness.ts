@@ -27,6 +27,8 @@ export const TEST_ENV: Record<string, string> = {
   CARD_ADAPTER_LEASE_MARGIN_MS: '200',
   CARD_ADAPTER_RECOVERY_ENABLED: 'false',
   CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
+  CARD_ADAPTER_RECOVERY_DELAY_MS_MIN: '50',
+  CARD_ADAPTER_RECOVERY_DELAY_MS_MAX: '500',
   CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'test-card-fingerprint-secret',
 };
 
@@ -132,9 +134,9 @@ export interface LedgerCharge {
   amount_minor: string;
 }
 
-/** The in-process mock's ledger rows for a top-up's charge key. */
+/** The payment gateway mock's ledger rows (its own schema, same test database) for a top-up's charge key. */
 export async function chargesFor(db: pg.Pool, topUpId: string): Promise<LedgerCharge[]> {
-  const { rows } = await db.query<LedgerCharge>('SELECT * FROM card_adapter.mock_gateway_charges WHERE idempotency_key = $1', [
+  const { rows } = await db.query<LedgerCharge>('SELECT * FROM payment_gateway_mock.charges WHERE idempotency_key = $1', [
     `topup-${topUpId}-charge`,
   ]);
   return rows;
@@ -145,7 +147,7 @@ export async function everythingStored(db: pg.Pool): Promise<string> {
   const { rows } = await db.query<{ t: string }>(
     `SELECT t::text AS t FROM card_adapter.top_ups t
      UNION ALL SELECT u::text FROM card_adapter.top_up_transitions u
-     UNION ALL SELECT c::text FROM card_adapter.mock_gateway_charges c`,
+     UNION ALL SELECT c::text FROM payment_gateway_mock.charges c`,
   );
   return rows.map((r) => r.t).join('\n');
 }

@@ -49,7 +49,7 @@ describe('config', () => {
     expect(config.CARD_ADAPTER_GRPC_PORT).toBe(50052);
     expect(config.CARD_ADAPTER_OPS_PORT).toBe(9102);
     expect(config.CARD_ADAPTER_BANK_GRPC_ADDRESS).toBe('127.0.0.1:50051');
-    expect(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL).toBeUndefined();
+    expect(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL).toBe('http://127.0.0.1:9104');
     expect(config.topUpAmountMinorMin).toBe(100n);
     expect(config.topUpAmountMinorMax).toBe(1_000_000n);
     expect(config.WALLET_TEST_CRASH_POINT).toBeUndefined();

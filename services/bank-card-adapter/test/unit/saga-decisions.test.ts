@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { BankCallError, classifyDepositError, type GrpcCodeName } from '../../src/clients/bank.js';
 import {
-  classifyDepositError,
   decideAfterChargeFailure,
   decideAfterDepositFailure,
   decideAfterRefundFailure,
   isAmbiguous,
   leaseMs,
   resolveUnknownCharge,
+  resolveUnknownDeposit,
+  waitDelayMs,
 } from '../../src/domain/saga.js';
+
+const bankError = (code: GrpcCodeName, domain?: string, reason?: string, message = '') => new BankCallError(code, reason, domain, message);
 
 describe('charge failures', () => {
   const base = { attemptsDone: 1, maxAttempts: 3, everAmbiguous: false };
@@ -75,55 +79,60 @@ describe('resolving an unknown charge', () => {
 });
 
 describe('deposit failures', () => {
-  it('classifies bank answers and transport failures', () => {
-    expect(classifyDepositError({ code: 'NOT_FOUND', domain: 'bank.wallet', message: '' })).toBe('permanent');
-    expect(classifyDepositError({ code: 'FAILED_PRECONDITION', domain: 'bank.wallet', message: '' })).toBe('permanent');
-    expect(classifyDepositError({ code: 'INVALID_ARGUMENT', message: '' })).toBe('permanent');
-    expect(classifyDepositError({ code: 'UNIMPLEMENTED', message: '' })).toBe('permanent');
-    expect(classifyDepositError({ code: 'UNAVAILABLE', domain: 'bank.wallet', message: 'storage down' })).toBe('transient_not_applied');
-    expect(classifyDepositError({ code: 'UNAVAILABLE', message: 'No connection established. Last error: connect ECONNREFUSED' })).toBe(
-      'transient_not_applied',
-    );
-    expect(classifyDepositError({ code: 'UNAVAILABLE', message: 'Connection dropped' })).toBe('transient_ambiguous');
-    expect(classifyDepositError({ code: 'ABORTED', domain: 'bank.wallet', message: '' })).toBe('transient_not_applied');
-    expect(classifyDepositError({ code: 'RESOURCE_EXHAUSTED', message: '' })).toBe('transient_not_applied');
-    expect(classifyDepositError({ code: 'DEADLINE_EXCEEDED', message: '' })).toBe('transient_ambiguous');
-    expect(classifyDepositError({ code: 'INTERNAL', message: '' })).toBe('transient_ambiguous');
-    expect(classifyDepositError({ code: 'UNKNOWN', message: '' })).toBe('transient_ambiguous');
+  it('only a business refusal from the bank itself proves the deposit was not applied', () => {
+    expect(classifyDepositError(bankError('NOT_FOUND', 'bank.wallet', 'ACCOUNT_NOT_FOUND'))).toBe('rejected');
+    expect(classifyDepositError(bankError('FAILED_PRECONDITION', 'bank.wallet', 'DEPOSIT_REFERENCE_VOIDED'))).toBe('rejected');
+    expect(classifyDepositError(bankError('FAILED_PRECONDITION', 'bank.wallet', 'CURRENCY_MISMATCH'))).toBe('rejected');
+    expect(classifyDepositError(bankError('INVALID_ARGUMENT', 'bank.wallet', 'INVALID_AMOUNT'))).toBe('rejected');
   });
 
-  const base = { attemptsDone: 1, maxAttempts: 4, elapsedMs: 0, nextDelayMs: 100, budgetMs: 10_000, everAmbiguous: false };
-
-  it('refunds at once after a permanent refusal', () => {
-    expect(decideAfterDepositFailure({ ...base, failure: 'permanent' })).toEqual({ action: 'refund' });
-    expect(decideAfterDepositFailure({ ...base, failure: 'permanent', everAmbiguous: true })).toEqual({ action: 'refund' });
+  it('anything that may hide an applied deposit is retryable, never a reason to refund', () => {
+    // The bank's own UNAVAILABLE too: PostgreSQL may have committed before the bank lost the reply.
+    expect(classifyDepositError(bankError('UNAVAILABLE', 'bank.wallet', 'STORAGE_UNAVAILABLE'))).toBe('retryable');
+    expect(classifyDepositError(bankError('UNAVAILABLE', undefined, undefined, 'No connection established. Last error: connect ECONNREFUSED'))).toBe('retryable');
+    expect(classifyDepositError(bankError('UNAVAILABLE', undefined, undefined, 'Connection dropped'))).toBe('retryable');
+    for (const code of ['DEADLINE_EXCEEDED', 'CANCELLED', 'INTERNAL', 'UNKNOWN', 'ABORTED', 'RESOURCE_EXHAUSTED', 'UNIMPLEMENTED', 'PERMISSION_DENIED'] as const) {
+      expect(classifyDepositError(bankError(code)), code).toBe('retryable');
+    }
+    // A refusal without the bank's ErrorInfo (a proxy, a misrouted call) proves nothing either.
+    expect(classifyDepositError(bankError('NOT_FOUND'))).toBe('retryable');
   });
 
-  it('retries transient failures within the attempt and time bounds', () => {
-    expect(decideAfterDepositFailure({ ...base, failure: 'transient_not_applied' })).toEqual({ action: 'retry' });
-    expect(decideAfterDepositFailure({ ...base, failure: 'transient_ambiguous', everAmbiguous: true })).toEqual({ action: 'retry' });
+  const base = { attemptsDone: 1, attemptsMax: 4, elapsedMs: 0, nextDelayMs: 100, retryMsMax: 10_000 };
+
+  it('refunds at once after a definitive refusal', () => {
+    expect(decideAfterDepositFailure({ ...base, failure: 'rejected' })).toEqual({ action: 'refund' });
   });
 
-  it('refunds when the bounds run out and the deposit certainly does not exist', () => {
-    expect(decideAfterDepositFailure({ ...base, attemptsDone: 4, failure: 'transient_not_applied' })).toEqual({ action: 'refund' });
-    expect(decideAfterDepositFailure({ ...base, elapsedMs: 9_950, failure: 'transient_not_applied' })).toEqual({ action: 'refund' });
+  it('retries within the attempt and time bounds', () => {
+    expect(decideAfterDepositFailure({ ...base, failure: 'retryable' })).toEqual({ action: 'retry' });
   });
 
-  it('never refunds blindly when a deposit may have been applied: leaves it to recovery', () => {
-    expect(decideAfterDepositFailure({ ...base, attemptsDone: 4, failure: 'transient_ambiguous', everAmbiguous: true })).toEqual({
-      action: 'leave_pending',
-    });
-    expect(decideAfterDepositFailure({ ...base, attemptsDone: 4, failure: 'transient_not_applied', everAmbiguous: true })).toEqual({
-      action: 'leave_pending',
-    });
+  it('when the bounds run out, asks the bank instead of refunding', () => {
+    expect(decideAfterDepositFailure({ ...base, attemptsDone: 4, failure: 'retryable' })).toEqual({ action: 'look_up' });
+    expect(decideAfterDepositFailure({ ...base, elapsedMs: 9_950, failure: 'retryable' })).toEqual({ action: 'look_up' });
+  });
+
+  it('settles an unknown deposit only on the bank\'s word: applied completes, voided refunds, anything else waits', () => {
+    expect(resolveUnknownDeposit({ status: 'applied', depositId: 'd1' })).toEqual({ action: 'complete', depositId: 'd1' });
+    expect(resolveUnknownDeposit({ status: 'voided' })).toEqual({ action: 'refund' });
+    expect(resolveUnknownDeposit({ status: 'not_found' })).toEqual({ action: 'wait' });
+    expect(resolveUnknownDeposit({ status: 'unreachable' })).toEqual({ action: 'wait' });
+  });
+
+  it('waits durably with a bounded exponential backoff', () => {
+    expect([0, 1, 2, 3, 10, 100].map((n) => waitDelayMs(n, 100, 1_000))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
   });
 });
 
 describe('refund failures and leases', () => {
-  it('retries refunds, then leaves them to recovery', () => {
-    expect(decideAfterRefundFailure({ kind: 'timeout', attemptsDone: 1, maxAttempts: 3 })).toEqual({ action: 'retry' });
-    expect(decideAfterRefundFailure({ kind: 'unknown', attemptsDone: 3, maxAttempts: 3 })).toEqual({ action: 'leave_pending' });
-    expect(decideAfterRefundFailure({ kind: 'rejected', attemptsDone: 1, maxAttempts: 3 })).toEqual({ action: 'leave_pending' });
+  it('retries transient refund failures, then leaves them to recovery', () => {
+    expect(decideAfterRefundFailure({ kind: 'timeout', attemptsDone: 1, attemptsMax: 3 })).toEqual({ action: 'retry' });
+    expect(decideAfterRefundFailure({ kind: 'unknown', attemptsDone: 3, attemptsMax: 3 })).toEqual({ action: 'leave_pending' });
+  });
+
+  it('gives up on a refused refund (REFUND_FAILED, manual action) instead of leaving it pending forever', () => {
+    expect(decideAfterRefundFailure({ kind: 'rejected', attemptsDone: 1, attemptsMax: 3 })).toEqual({ action: 'give_up' });
   });
 
   it('a lease outlives the call it covers', () => {

@@ -11,7 +11,7 @@ import {
   depositReference,
   isTerminal,
   isTopUpState,
-  mayBeCharged,
+  chargedStatus,
   outcomeOf,
   refundIdempotencyKey,
   type TopUpRecord,
@@ -41,6 +41,8 @@ function record(state: TopUpState, overrides: Partial<TopUpRecord> = {}): TopUpR
     refundAttempts: 0,
     chargeOutcomeUnknown: false,
     depositOutcomeUnknown: false,
+    waitRounds: 0,
+    reconciledAt: null,
     lastChargeError: null,
     lastChargeAttemptAt: null,
     createdAt: new Date(),
@@ -62,6 +64,8 @@ describe('top-up state machine', () => {
         'CHARGED->COMPLETED',
         'CHARGED->REFUNDING',
         'REFUNDING->REFUNDED',
+        'REFUNDING->REFUND_FAILED',
+        'FAILED->REFUNDING',
       ].sort(),
     );
   });
@@ -79,12 +83,13 @@ describe('top-up state machine', () => {
   });
 
   it('has four final states and four unfinished ones', () => {
-    expect(TOP_UP_STATES.filter(isTerminal)).toEqual(['COMPLETED', 'DECLINED', 'REFUNDED', 'FAILED']);
+    expect(TOP_UP_STATES.filter(isTerminal)).toEqual(['COMPLETED', 'DECLINED', 'REFUNDED', 'REFUND_FAILED', 'FAILED']);
     expect(UNFINISHED_STATES).toEqual(['RECEIVED', 'CHARGING', 'CHARGED', 'REFUNDING']);
   });
 
-  it('says when the card may be charged without settlement', () => {
-    expect(TOP_UP_STATES.filter(mayBeCharged)).toEqual(['CHARGING', 'CHARGED', 'REFUNDING']);
+  it('says whether the card is left charged: unknown while a charge is unconfirmed', () => {
+    expect(TOP_UP_STATES.filter((s) => chargedStatus(s) === 'true')).toEqual(['CHARGED', 'COMPLETED', 'REFUNDING', 'REFUND_FAILED']);
+    expect(TOP_UP_STATES.filter((s) => chargedStatus(s) === 'unknown')).toEqual(['CHARGING']);
   });
 
   it('recognises its states', () => {
@@ -110,7 +115,7 @@ describe('top-up outcome (first answer = every replay)', () => {
     expect(outcome.kind).toBe('failed');
     if (outcome.kind !== 'failed') return;
     expect(outcome.failure.reason).toBe('CARD_DECLINED');
-    expect(outcome.failure.charged).toBe(false);
+    expect(outcome.failure.charged).toBe('false');
     expect(outcome.failure.metadata).toMatchObject({ decline_code: 'generic_decline', replayed: 'true' });
   });
 
@@ -125,7 +130,7 @@ describe('top-up outcome (first answer = every replay)', () => {
   it('refunded: DEPOSIT_FAILED_REFUNDED, charged=false, with the deposit error', () => {
     const outcome = outcomeOf(record('REFUNDED', { depositError: 'ACCOUNT_NOT_FOUND' }));
     expect(outcome.kind === 'failed' && outcome.failure.reason).toBe('DEPOSIT_FAILED_REFUNDED');
-    expect(outcome.kind === 'failed' && outcome.failure.charged).toBe(false);
+    expect(outcome.kind === 'failed' && outcome.failure.charged).toBe('false');
     expect(outcome.kind === 'failed' && outcome.failure.metadata.deposit_error).toBe('ACCOUNT_NOT_FOUND');
   });
 
@@ -135,14 +140,14 @@ describe('top-up outcome (first answer = every replay)', () => {
     expect(timeout.kind === 'failed' && timeout.failure.message).toBe('late');
     const unknown = outcomeOf(record('FAILED'));
     expect(unknown.kind === 'failed' && unknown.failure.reason).toBe('PAYMENT_GATEWAY_ERROR');
-    expect(unknown.kind === 'failed' && unknown.failure.charged).toBe(false);
+    expect(unknown.kind === 'failed' && unknown.failure.charged).toBe('false');
   });
 
   it.each([
-    ['RECEIVED', false, 'not_charged'],
-    ['CHARGING', true, 'unknown'],
-    ['CHARGED', true, 'charged'],
-    ['REFUNDING', true, 'charged'],
+    ['RECEIVED', 'false', 'not_charged'],
+    ['CHARGING', 'unknown', 'unknown'],
+    ['CHARGED', 'true', 'charged'],
+    ['REFUNDING', 'true', 'charged'],
   ] as const)('unfinished %s: TOP_UP_PENDING, charged=%s', (state, charged, chargeStatus) => {
     const outcome = outcomeOf(record(state, { lastChargeError: state === 'CHARGING' ? 'timeout' : null }));
     expect(outcome.kind).toBe('failed');
@@ -150,6 +155,22 @@ describe('top-up outcome (first answer = every replay)', () => {
     expect(outcome.failure.reason).toBe('TOP_UP_PENDING');
     expect(outcome.failure.charged).toBe(charged);
     expect(outcome.failure.metadata.charge_status).toBe(chargeStatus);
+  });
+
+  it('a pending top-up whose charge is unconfirmed never claims the card was charged', () => {
+    const outcome = outcomeOf(record('CHARGING', { lastChargeError: 'timeout' }));
+    if (outcome.kind !== 'failed') throw new Error('expected a failure');
+    expect(outcome.failure.charged).toBe('unknown');
+    expect(outcome.failure.message).toMatch(/not known whether the card was charged/);
+    const received = outcomeOf(record('RECEIVED'));
+    if (received.kind !== 'failed') throw new Error('expected a failure');
+    expect(received.failure.message).toMatch(/has not been charged/);
+  });
+
+  it('refund failed: REFUND_FAILED, charged=true, manual action', () => {
+    const outcome = outcomeOf(record('REFUND_FAILED', { chargeId: 'ch', depositError: 'ACCOUNT_NOT_FOUND' }));
+    if (outcome.kind !== 'failed') throw new Error('expected a failure');
+    expect(outcome.failure).toMatchObject({ reason: 'REFUND_FAILED', charged: 'true', metadata: { manual_action: 'true', deposit_error: 'ACCOUNT_NOT_FOUND' } });
   });
 });
 

@@ -42,7 +42,7 @@ describe('top-up validation', () => {
   it('rejects a Luhn-invalid number with INVALID_CARD_NUMBER, charged=false', () => {
     const failure = failureOf(input({}, { number: '4242424242424241' }));
     expect(failure.reason).toBe('INVALID_CARD_NUMBER');
-    expect(failure.charged).toBe(false);
+    expect(failure.charged).toBe('false');
     expect(failure.fieldViolations).toEqual([{ field: 'card.number', description: 'fails the Luhn check' }]);
   });
 

@@ -1,4 +1,4 @@
-// The payment gateway reached over HTTP (PAYMENT_GATEWAY_URL), as a real
+// The payment gateway reached over HTTP (CARD_ADAPTER_PAYMENT_GATEWAY_URL), as a real
 // provider client would be. Every call carries a deadline, and every failure
 // is classified by what it means for the money: a refused connection never
 // charged; a dropped connection or a timeout may have.

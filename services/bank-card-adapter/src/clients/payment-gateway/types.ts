@@ -1,6 +1,6 @@
-// The payment gateway as the adapter sees it: a provider client. Two
-// implementations: the mock in-process, and an HTTP client (PAYMENT_GATEWAY_URL)
-// for a gateway running as its own process. Every call has a deadline.
+// The payment gateway as the adapter sees it: a provider client, reached over
+// HTTP (CARD_ADAPTER_PAYMENT_GATEWAY_URL; locally the payment-gateway-mock
+// service), like a real provider. Every call has a deadline.
 
 import type { GatewayFailureKind } from '../../domain/saga.js';
 

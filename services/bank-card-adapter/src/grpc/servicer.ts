@@ -1,31 +1,54 @@
+// The gRPC boundary: requests in, use cases called, answers and errors out
+// (errors through errors.ts, the one reason -> status table).
+
 import { randomUUID } from 'node:crypto';
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import {
   BankCardAdapterServiceService,
   TopUpStatus,
   type BankCardAdapterServiceServer,
+  type GetTopUpRequest,
+  type GetTopUpResponse,
   type ProcessCardTopUpRequest,
   type ProcessCardTopUpResponse,
   type TopUp,
 } from '@wallet/contracts/card-adapter';
 import type { GrpcServiceRegistration, Logger } from '@wallet/platform';
+import { getTopUp, parseTopUpQuery } from '../app/get-top-up.js';
+import { processTopUp } from '../app/process-top-up.js';
+import type { SagaContext } from '../app/saga.js';
 import { TopUpFailure } from '../domain/failures.js';
-import type { TopUpRecord } from '../domain/top-up.js';
+import { chargedStatus, outcomeOf, type TopUpRecord, type TopUpState } from '../domain/top-up.js';
 import type { AdapterMetrics } from '../metrics.js';
-import type { TopUpProcessor } from '../saga/processor.js';
 import { toServiceError } from './errors.js';
 
 export const SERVICE_NAME = 'wallet.cardadapter.v1.BankCardAdapterService';
 
+const STATUS_BY_STATE: Record<TopUpState, TopUpStatus> = {
+  RECEIVED: TopUpStatus.TOP_UP_STATUS_PENDING,
+  CHARGING: TopUpStatus.TOP_UP_STATUS_PENDING,
+  CHARGED: TopUpStatus.TOP_UP_STATUS_PENDING,
+  REFUNDING: TopUpStatus.TOP_UP_STATUS_PENDING,
+  COMPLETED: TopUpStatus.TOP_UP_STATUS_COMPLETED,
+  DECLINED: TopUpStatus.TOP_UP_STATUS_DECLINED,
+  REFUNDED: TopUpStatus.TOP_UP_STATUS_REFUNDED,
+  REFUND_FAILED: TopUpStatus.TOP_UP_STATUS_REFUND_FAILED,
+  FAILED: TopUpStatus.TOP_UP_STATUS_FAILED,
+};
+
 export function toProtoTopUp(record: TopUpRecord): TopUp {
+  const outcome = outcomeOf(record);
   return {
     id: record.id,
     accountId: record.accountId,
     amount: { amountMinor: record.amountMinor, currencyCode: record.currency },
-    status: record.state === 'COMPLETED' ? TopUpStatus.TOP_UP_STATUS_COMPLETED : TopUpStatus.TOP_UP_STATUS_PENDING,
+    status: STATUS_BY_STATE[record.state],
     cardLast4: record.cardLast4,
     cardBrand: record.cardBrand,
     createdAt: record.createdAt,
+    charged: chargedStatus(record.state),
+    failureReason: outcome.kind === 'failed' ? outcome.failure.reason : '',
+    failureMessage: outcome.kind === 'failed' ? outcome.failure.message : '',
   };
 }
 
@@ -37,6 +60,8 @@ function outcomeLabel(error: unknown): string {
       return 'declined';
     case 'DEPOSIT_FAILED_REFUNDED':
       return 'refunded';
+    case 'REFUND_FAILED':
+      return 'refund_failed';
     case 'TOP_UP_PENDING':
       return 'pending';
     case 'IDEMPOTENCY_KEY_REUSED':
@@ -51,43 +76,28 @@ function outcomeLabel(error: unknown): string {
   }
 }
 
-export function createCardAdapterService(deps: {
-  processor: TopUpProcessor;
-  logger: Logger;
-  metrics: AdapterMetrics;
-}): GrpcServiceRegistration {
+function toTopUpInput(request: ProcessCardTopUpRequest) {
+  const card = request.card;
+  return {
+    accountId: request.accountId,
+    amountMinor: request.amount?.amountMinor ?? 0n,
+    currency: request.amount?.currencyCode ?? '',
+    idempotencyKey: request.idempotencyKey,
+    card: card ? { number: card.number, expiryMonth: card.expiryMonth, expiryYear: card.expiryYear, cvc: card.cvc, holderName: card.holderName } : undefined,
+  };
+}
+
+export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logger; metrics: AdapterMetrics }): GrpcServiceRegistration {
   const implementation: BankCardAdapterServiceServer = {
-    processCardTopUp(
-      call: ServerUnaryCall<ProcessCardTopUpRequest, ProcessCardTopUpResponse>,
-      callback: sendUnaryData<ProcessCardTopUpResponse>,
-    ) {
+    processCardTopUp(call: ServerUnaryCall<ProcessCardTopUpRequest, ProcessCardTopUpResponse>, callback: sendUnaryData<ProcessCardTopUpResponse>) {
       const startedAt = process.hrtime.bigint();
       const requestId = call.metadata.get('x-request-id')[0]?.toString() || randomUUID();
-      const request = call.request;
       const finish = (outcome: string, replayed: boolean) => {
         deps.metrics.topUps.inc({ outcome, replayed: String(replayed) });
         deps.metrics.requestDuration.observe({ outcome }, Number(process.hrtime.bigint() - startedAt) / 1e9);
       };
-      // The card goes to the processor and nowhere else: never into a log line.
-      deps.processor
-        .processRequest(
-          {
-            accountId: request.accountId,
-            amountMinor: request.amount?.amountMinor ?? 0n,
-            currency: request.amount?.currencyCode ?? '',
-            idempotencyKey: request.idempotencyKey,
-            card: request.card
-              ? {
-                  number: request.card.number,
-                  expiryMonth: request.card.expiryMonth,
-                  expiryYear: request.card.expiryYear,
-                  cvc: request.card.cvc,
-                  holderName: request.card.holderName,
-                }
-              : undefined,
-          },
-          { requestId },
-        )
+      // The card goes to the use case and nowhere else: never into a log line.
+      processTopUp(deps.ctx, toTopUpInput(call.request), { requestId })
         .then(({ record, replayed }) => {
           finish('completed', replayed);
           deps.logger.info({ requestId, topUpId: record.id, replayed, outcome: 'completed' }, 'top-up answered');
@@ -101,6 +111,15 @@ export function createCardAdapterService(deps: {
           } else {
             deps.logger.error({ requestId, err: error }, 'top-up failed unexpectedly');
           }
+          callback(toServiceError(error));
+        });
+    },
+    getTopUp(call: ServerUnaryCall<GetTopUpRequest, GetTopUpResponse>, callback: sendUnaryData<GetTopUpResponse>) {
+      Promise.resolve()
+        .then(() => getTopUp(deps.ctx.repository, parseTopUpQuery(call.request)))
+        .then((record) => callback(null, { topUp: toProtoTopUp(record) }))
+        .catch((error: unknown) => {
+          if (!(error instanceof TopUpFailure)) deps.logger.error({ err: error }, 'GetTopUp failed unexpectedly');
           callback(toServiceError(error));
         });
     },

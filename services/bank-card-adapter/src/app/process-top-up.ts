@@ -1,0 +1,133 @@
+// The request path (ProcessCardTopUp): validate, journal, drive the saga
+// with the card in hand, and answer; a retry with the same key replays,
+// resumes an abandoned top-up, or is told it is in flight.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@wallet/platform';
+import { BankCallError, toBankCallError } from '../clients/bank.js';
+import type { ExistingTopUp } from '../db/top-ups.js';
+import { TopUpFailure } from '../domain/failures.js';
+import { topUpRequestHash } from '../domain/fingerprint.js';
+import { decideOnExistingTopUp } from '../domain/idempotency.js';
+import { leaseMs } from '../domain/saga.js';
+import { chargedStatus, isTerminal, outcomeOf, type TopUpRecord } from '../domain/top-up.js';
+import { validateTopUp, type TopUpInput, type ValidCard } from '../domain/validation.js';
+import { driveSafely, type SagaContext } from './saga.js';
+
+export interface TopUpSuccess {
+  record: TopUpRecord;
+  replayed: boolean;
+}
+
+export interface RequestContext {
+  requestId?: string;
+}
+
+interface Caller {
+  requestHash: string;
+  card: ValidCard;
+  log: Logger;
+  headers: Record<string, string | undefined>;
+}
+
+function inFlight(record: TopUpRecord): TopUpFailure {
+  return new TopUpFailure({
+    reason: 'IDEMPOTENCY_KEY_IN_FLIGHT',
+    message: 'a top-up with this idempotency key is still being processed; retry later with the same key',
+    charged: chargedStatus(record.state),
+    metadata: { top_up_id: record.id, state: record.state.toLowerCase() },
+  });
+}
+
+/** What the caller is told: the completed top-up, or the failure of its current state. */
+function answer(record: TopUpRecord, replayed: boolean): TopUpSuccess {
+  const outcome = outcomeOf(record, { replayed });
+  if (outcome.kind === 'failed') throw outcome.failure;
+  return { record, replayed };
+}
+
+/** Handles ProcessCardTopUp: resolves with the completed top-up or throws a TopUpFailure. */
+export async function processTopUp(ctx: SagaContext, input: TopUpInput, context: RequestContext = {}): Promise<TopUpSuccess> {
+  const s = ctx.settings;
+  const valid = validateTopUp(input, ctx.now(), s.limits);
+  const log = ctx.logger.child({ requestId: context.requestId, accountId: valid.accountId, cardLast4: valid.card.last4, cardBrand: valid.card.brand });
+  const caller: Caller = { requestHash: topUpRequestHash(s.fingerprintSecret, valid), card: valid.card, log, headers: { 'x-request-id': context.requestId } };
+
+  const existing = await ctx.repository.findByKey(valid.accountId, valid.idempotencyKey);
+  if (existing) return onExisting(ctx, existing, caller);
+
+  await checkAccount(ctx, valid.accountId, valid.currency, caller);
+  const token = randomUUID();
+  const newTopUp = {
+    id: randomUUID(),
+    accountId: valid.accountId,
+    idempotencyKey: valid.idempotencyKey,
+    requestHash: caller.requestHash,
+    amountMinor: valid.amountMinor,
+    currency: valid.currency,
+    cardLast4: valid.card.last4,
+    cardBrand: valid.card.brand,
+  };
+  const inserted = await ctx.repository.insertReceived(newTopUp, token, leaseMs(s.gatewayTimeoutMs, s.leaseMarginMs));
+  if (!inserted) {
+    // A concurrent request with the same key journaled first.
+    const winner = await ctx.repository.findByKey(valid.accountId, valid.idempotencyKey);
+    if (!winner) throw new Error('top-up vanished after an idempotency conflict');
+    return onExisting(ctx, winner, caller);
+  }
+  log.info({ topUpId: inserted.id, amountMinor: inserted.amountMinor.toString() }, 'top-up received');
+  const final = await driveSafely(ctx, { record: inserted, token, card: valid.card, log: log.child({ topUpId: inserted.id }), headers: caller.headers });
+  return answer(final, false);
+}
+
+async function onExisting(ctx: SagaContext, existing: ExistingTopUp, caller: Caller): Promise<TopUpSuccess> {
+  const { record } = existing;
+  const decision = decideOnExistingTopUp({ storedRequestHash: record.requestHash, requestHash: caller.requestHash, state: record.state, leaseHeld: existing.leaseHeld });
+  switch (decision.action) {
+    case 'reject_reused':
+      throw new TopUpFailure({
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+        message: 'this idempotency key was already used for a different top-up',
+        charged: 'false',
+        metadata: { top_up_id: record.id },
+      });
+    case 'replay':
+      return answer(record, true);
+    case 'in_flight':
+      throw inFlight(record);
+    case 'resume': {
+      // An unfinished top-up nobody is working on: this retry carries the card, so it can finish the job.
+      const token = randomUUID();
+      const claimed = await ctx.repository.claim(record.id, token, leaseMs(ctx.settings.gatewayTimeoutMs, ctx.settings.leaseMarginMs));
+      if (!claimed) {
+        const latest = (await ctx.repository.findById(record.id)) ?? record;
+        if (isTerminal(latest.state)) return answer(latest, true);
+        throw inFlight(latest);
+      }
+      caller.log.info({ topUpId: claimed.id, state: claimed.state }, 'client retry resumes an unfinished top-up');
+      const run = { record: claimed, token, card: caller.card, log: caller.log.child({ topUpId: claimed.id }), headers: caller.headers };
+      return answer(await driveSafely(ctx, run), true);
+    }
+  }
+}
+
+/** The account must exist before any charge; if the bank cannot say, the saga's compensation covers it. */
+async function checkAccount(ctx: SagaContext, accountId: string, currency: string, caller: Caller): Promise<void> {
+  try {
+    const account = await ctx.bank.checkAccount(accountId, caller.headers);
+    if (!account.exists) {
+      throw new TopUpFailure({ reason: 'ACCOUNT_NOT_FOUND', message: `account ${accountId} does not exist; nothing was charged`, charged: 'false' });
+    }
+    if (account.currency && account.currency !== currency) {
+      throw new TopUpFailure({
+        reason: 'CURRENCY_MISMATCH',
+        message: `the account holds ${account.currency}, the top-up is in ${currency}; nothing was charged`,
+        charged: 'false',
+      });
+    }
+  } catch (error) {
+    if (error instanceof TopUpFailure) throw error;
+    const failure = error instanceof BankCallError ? error : toBankCallError(error);
+    caller.log.warn({ code: failure.code, reason: failure.reason }, 'account check failed; continuing (a deposit the bank refuses is refunded)');
+  }
+}

@@ -1,0 +1,97 @@
+// The recovery path: finishes what crashed or failed requests left behind.
+// On start and then every interval, claims unfinished top-ups whose lease (or
+// durable wait) has expired, one at a time (SKIP LOCKED), and completes or
+// compensates each; then reconciles a batch of recent failed top-ups. Passes
+// never overlap, and each is bounded by its batch sizes.
+
+import { randomUUID } from 'node:crypto';
+import { leaseMs } from '../domain/saga.js';
+import { isTerminal, type TopUpRecord } from '../domain/top-up.js';
+import { reconcileFailedTopUps, type ReconciliationOptions } from './reconciliation.js';
+import { driveSafely, type SagaContext } from './saga.js';
+
+export interface RecoveryOptions {
+  intervalMs: number;
+  /** Most unfinished top-ups handled per pass, so a pass always ends. */
+  batchSizeMax: number;
+  reconciliation: ReconciliationOptions;
+}
+
+/**
+ * Claims the oldest unfinished top-up nobody holds and drives it as far as
+ * it can go without the card. Returns null when there is none to claim.
+ */
+export async function recoverNext(ctx: SagaContext, excludeIds: readonly string[]): Promise<TopUpRecord | null> {
+  const token = randomUUID();
+  const claimed = await ctx.repository.claimNextUnfinished(token, leaseMs(ctx.settings.gatewayTimeoutMs, ctx.settings.leaseMarginMs), excludeIds);
+  if (!claimed) return null;
+  const log = ctx.logger.child({ topUpId: claimed.id, recovery: true });
+  log.info({ state: claimed.state }, 'recovering unfinished top-up');
+  const final = await driveSafely(ctx, { record: claimed, token, card: undefined, log, headers: {} });
+  const action = isTerminal(final.state) ? final.state.toLowerCase() : 'still_pending';
+  ctx.metrics.recoveryActions.inc({ action });
+  log.info({ from: claimed.state, to: final.state }, 'recovery step done');
+  return final;
+}
+
+export class RecoveryLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly ctx: SagaContext,
+    private readonly options: RecoveryOptions,
+  ) {}
+
+  /** Runs a pass now, then one every interval until stop(). */
+  start(): void {
+    this.stopping = false;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(() => {
+      void this.runPass().finally(() => this.schedule(this.options.intervalMs));
+    }, delayMs);
+  }
+
+  /** One pass; returns how many unfinished top-ups it handled. Safe to call directly (tests). */
+  runPass(): Promise<number> {
+    if (this.running) return this.running;
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    const { ctx } = this;
+    // A top-up left pending in this pass is not picked again until the next one.
+    const seen: string[] = [];
+    try {
+      for (let i = 0; i < this.options.batchSizeMax && !this.stopping; i += 1) {
+        const recovered = await recoverNext(ctx, seen);
+        if (!recovered) break;
+        seen.push(recovered.id);
+      }
+      if (!this.stopping) await reconcileFailedTopUps(ctx, this.options.reconciliation);
+      ctx.metrics.unfinishedTopUps.set(await ctx.repository.countUnfinished());
+      ctx.metrics.refundFailedTopUps.set(await ctx.repository.countInState('REFUND_FAILED'));
+    } catch (error) {
+      ctx.metrics.recoveryActions.inc({ action: 'error' });
+      ctx.logger.error({ err: error }, 'recovery pass failed; retrying next interval');
+    }
+    if (seen.length > 0) ctx.logger.info({ handled: seen.length }, 'recovery pass done');
+    return seen.length;
+  }
+
+  /** Stops scheduling and waits for the pass in progress (bounded by the saga's own limits). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
