@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureInfra } from './lib/infra.mjs';
 import { root, npxBin } from './lib/paths.mjs';
+import { ensureSchemathesis } from './lib/schemathesis.mjs';
+import { composeCliUnavailableReason, ensureComposeCli } from './check-deploy/compose-cli.mjs';
 
 const args = process.argv.slice(2);
 const skipStatic = args.includes('--no-static');
@@ -34,6 +36,13 @@ if (!skipStatic) {
   step('type-check tests', npxBin('tsc'), ['-p', 'tsconfig.tests.json']);
   step('lint (eslint)', npxBin('eslint'), ['.', '--max-warnings=0']);
 }
+
+// Tools some suites use, built or installed once per machine (~/.cache/e-wallet),
+// here rather than inside a test so a first build is not bound by a test timeout.
+console.log('\n=== tools (docker compose CLI from its Go module, schemathesis venv; cached per machine)');
+if (composeCliUnavailableReason() === null) ensureComposeCli({ log: (line) => console.log(line) });
+else console.warn(`docker compose CLI: ${composeCliUnavailableReason()} (its check is skipped)`);
+ensureSchemathesis();
 
 /** Line coverage of each service's pure domain; the card adapter's must stay >= 80 % (issue #4). */
 const DOMAIN_COVERAGE = [

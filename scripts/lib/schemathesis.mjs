@@ -1,10 +1,10 @@
 // schemathesis (PyPI), pinned, in a virtual environment cached under
-// .cache/schemathesis, the way the Kafka jars are cached under .cache/kafka:
+// ~/.cache/e-wallet/schemathesis (outside the work tree, so every clone reuses it):
 // the first use creates it with the machine's python3, later uses reuse it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { root } from './paths.mjs';
+import { toolsCacheDir } from './paths.mjs';
 
 export const SCHEMATHESIS_VERSION = '4.32.5';
 
@@ -35,7 +35,7 @@ function installedVersion(st) {
  * their interpreter by absolute path), so it is built in place and removed
  * again if the install fails: no half venv is ever reused.
  */
-export function ensureSchemathesis({ cacheDir = join(root, '.cache'), python = process.env.PYTHON ?? 'python3' } = {}) {
+export function ensureSchemathesis({ cacheDir = toolsCacheDir, python = process.env.PYTHON ?? 'python3' } = {}) {
   const venvDir = join(cacheDir, 'schemathesis');
   const st = join(binDir(venvDir), process.platform === 'win32' ? 'st.exe' : 'st');
   if (installedVersion(st) === SCHEMATHESIS_VERSION) return st;
