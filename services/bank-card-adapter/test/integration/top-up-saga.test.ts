@@ -375,10 +375,10 @@ describe('deposit failures: retried, then compensated by a refund', () => {
       expect((await chargesFor(pool, topUpId))[0]?.refund_id).toBeNull();
 
       await bank.restart();
-      // Time passes: the wait is over.
-      await pool.query('UPDATE card_adapter.top_ups SET lease_until = now() WHERE id = $1', [topUpId]);
       await waitFor(
         async () => {
+          // Time passes: each wait is over (the bank client may still be reconnecting on the first tries).
+          await pool.query('UPDATE card_adapter.top_ups SET lease_until = now() WHERE id = $1 AND lease_token IS NULL', [topUpId]);
           await patient.adapter.recovery.runPass();
           return (await journalRow(pool, topUpId)).state === 'COMPLETED';
         },
