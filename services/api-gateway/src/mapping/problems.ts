@@ -107,6 +107,9 @@ export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
     'The payment gateway failed; see `charged` for whether the card was charged.'),
   DEPOSIT_FAILED_REFUNDED: kind(502, 'top-up-refunded', 'Top-up failed and was refunded', 'DEPOSIT_FAILED_REFUNDED',
     'The card was charged but crediting the account failed, so the charge was refunded. Nothing is charged.'),
+  // The card is left charged and flagged for an operator: never reported as "nothing charged".
+  REFUND_FAILED: kind(502, 'top-up-refund-failed', 'Top-up failed and its refund was refused', 'REFUND_FAILED',
+    'The card was charged, crediting the account failed, and the payment gateway refused the refund. The charge is flagged for manual resolution (`charged` is true).'),
   PAYMENT_GATEWAY_TIMEOUT: kind(504, 'payment-gateway-timeout', 'Payment gateway timeout', 'PAYMENT_GATEWAY_TIMEOUT',
     'The payment gateway did not answer in time; retry with the same Idempotency-Key to learn the outcome.'),
   TOP_UP_PENDING: kind(503, 'top-up-pending', 'Top-up pending', 'TOP_UP_PENDING',

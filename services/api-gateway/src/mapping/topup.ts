@@ -67,6 +67,10 @@ export function fromProcessCardTopUpResponse(response: ProcessCardTopUpResponse)
       throw new ProblemError(PROBLEMS_BY_REASON.CARD_DECLINED!, 'The card was declined.', { charged: false });
     case TopUpStatus.TOP_UP_STATUS_REFUNDED:
       throw new ProblemError(PROBLEMS_BY_REASON.DEPOSIT_FAILED_REFUNDED!, '', { charged: false });
+    case TopUpStatus.TOP_UP_STATUS_REFUND_FAILED:
+      throw new ProblemError(PROBLEMS_BY_REASON.REFUND_FAILED!, '', { charged: true });
+    case TopUpStatus.TOP_UP_STATUS_FAILED:
+      throw new ProblemError(PROBLEMS_BY_REASON.PAYMENT_GATEWAY_ERROR!, 'The charge failed; nothing was charged.', { charged: false });
     default:
       throw new UnexpectedUpstreamResponseError(`ProcessCardTopUp: unexpected status ${t.status}`);
   }

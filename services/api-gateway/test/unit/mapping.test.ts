@@ -190,6 +190,7 @@ describe('gRPC error -> problem table', () => {
     [GrpcStatus.FAILED_PRECONDITION, 'IDEMPOTENCY_KEY_REUSED', 422, 'idempotency-key-reused'],
     [GrpcStatus.UNAVAILABLE, 'PAYMENT_GATEWAY_ERROR', 502, 'payment-gateway-error'],
     [GrpcStatus.ABORTED, 'DEPOSIT_FAILED_REFUNDED', 502, 'top-up-refunded'],
+    [GrpcStatus.ABORTED, 'REFUND_FAILED', 502, 'top-up-refund-failed'],
     [GrpcStatus.UNAVAILABLE, 'TOP_UP_PENDING', 503, 'top-up-pending'],
     [GrpcStatus.UNAVAILABLE, 'STORAGE_UNAVAILABLE', 503, 'service-unavailable'],
     [GrpcStatus.UNAVAILABLE, 'STORE_UNAVAILABLE', 503, 'service-unavailable'],

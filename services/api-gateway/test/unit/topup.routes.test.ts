@@ -105,6 +105,7 @@ describe('POST /accounts/{accountId}/topup', () => {
       ['currency mismatch', grpcError(GrpcStatus.FAILED_PRECONDITION, 'CURRENCY_MISMATCH', 'EUR account', { charged: 'false' }), 422, 'currency-mismatch', false],
       ['payment gateway error', grpcError(GrpcStatus.UNAVAILABLE, 'PAYMENT_GATEWAY_ERROR', 'gateway 500', { charged: 'false' }), 502, 'payment-gateway-error', false],
       ['charged, deposit failed, refunded', grpcError(GrpcStatus.ABORTED, 'DEPOSIT_FAILED_REFUNDED', 'refunded', { charged: 'false' }), 502, 'top-up-refunded', false],
+      ['charged, deposit failed, refund refused', grpcError(GrpcStatus.ABORTED, 'REFUND_FAILED', 'refund refused', { charged: 'true' }), 502, 'top-up-refund-failed', true],
       ['charged, pending recovery', grpcError(GrpcStatus.UNAVAILABLE, 'TOP_UP_PENDING', 'pending', { charged: 'true' }), 503, 'top-up-pending', true],
       ['payment gateway timeout', grpcError(GrpcStatus.DEADLINE_EXCEEDED, 'PAYMENT_GATEWAY_TIMEOUT', 'timeout', { charged: 'false' }), 504, 'payment-gateway-timeout', false],
       ['adapter unreachable (outcome unknown)', transportError(GrpcStatus.UNAVAILABLE, 'No connection established'), 503, 'service-unavailable', undefined],
@@ -143,6 +144,8 @@ describe('POST /accounts/{accountId}/topup', () => {
       [TopUpStatus.TOP_UP_STATUS_PENDING, 503, undefined],
       [TopUpStatus.TOP_UP_STATUS_DECLINED, 402, false],
       [TopUpStatus.TOP_UP_STATUS_REFUNDED, 502, false],
+      [TopUpStatus.TOP_UP_STATUS_REFUND_FAILED, 502, true],
+      [TopUpStatus.TOP_UP_STATUS_FAILED, 502, false],
     ])('a response with status %s is never a 201 (-> %s)', async (status, httpStatus, charged) => {
       gw.clients.cardAdapter.processCardTopUp.mockImplementationOnce(async (request) => topUpResponse(request, false, status));
       const res = await post();
