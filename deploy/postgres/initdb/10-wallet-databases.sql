@@ -13,6 +13,9 @@
 \getenv mock_db PAYMENT_GATEWAY_MOCK_DB_NAME
 \getenv mock_user PAYMENT_GATEWAY_MOCK_DB_USER
 \getenv mock_password PAYMENT_GATEWAY_MOCK_DB_PASSWORD
+\getenv identity_db IDENTITY_DB_NAME
+\getenv identity_user IDENTITY_DB_USER
+\getenv identity_password IDENTITY_DB_PASSWORD
 
 -- Connection limits: 2 bank-service replicas x pool 20 + migrations, and the
 -- card adapter's pool 10 + migrations, and the payment gateway mock's pool 5
@@ -33,3 +36,9 @@ CREATE ROLE :"mock_user" LOGIN PASSWORD :'mock_password' CONNECTION LIMIT 15;
 CREATE DATABASE :"mock_db" OWNER :"mock_user";
 REVOKE ALL ON DATABASE :"mock_db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"mock_db" TO :"mock_user";
+
+-- The identity provider: users, refresh tokens and signing keys, in its own database.
+CREATE ROLE :"identity_user" LOGIN PASSWORD :'identity_password' CONNECTION LIMIT 15;
+CREATE DATABASE :"identity_db" OWNER :"identity_user";
+REVOKE ALL ON DATABASE :"identity_db" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"identity_db" TO :"identity_user";
