@@ -67,6 +67,30 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
   };
 }
 
+/**
+ * Drops a test database once the connections closed by the test have really
+ * gone. pg's Pool.end() resolves before the sockets close, and DROP DATABASE
+ * ... WITH (FORCE) would otherwise kill them mid-goodbye, which surfaces as an
+ * unhandled "terminating connection" error in the test run.
+ */
+export async function dropTestDatabase(db: TestDatabase | undefined): Promise<void> {
+  if (!db) return;
+  const admin = new pg.Client({ connectionString: testDatabaseAdminUrl() });
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [db.name]);
+        return Number(rows[0]?.n) === 0;
+      },
+      { timeoutMs: 5_000, what: `connections to ${db.name} to close` },
+    ).catch(() => undefined); // a straggler is then ended by FORCE
+  } finally {
+    await admin.end();
+  }
+  await db.drop();
+}
+
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
