@@ -71,11 +71,13 @@ ARG SERVICE
 # npm treats every workspace as a production dependency of the root, so a
 # dev-only workspace (testkit) and its dependencies would survive --omit=dev;
 # dropping this service's devDependencies first keeps its production closure
-# only. --omit=optional keeps embedded engines out (chDB: the analytics image
-# talks to a ClickHouse server).
+# only. Dropping its own optionalDependencies keeps embedded engines out (chDB:
+# the analytics image talks to a ClickHouse server) while the optional
+# platform binaries of its dependencies stay (@node-rs/argon2's native build:
+# --omit=optional would drop those too, and the identity service could not start).
 RUN --mount=type=cache,target=/root/.npm \
-    npm pkg delete devDependencies --workspace "services/$SERVICE" \
-    && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --workspace "services/$SERVICE"
+    npm pkg delete devDependencies optionalDependencies --workspace "services/$SERVICE" \
+    && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "services/$SERVICE"
 
 # --- runtime
 FROM ${NODE_IMAGE} AS runtime

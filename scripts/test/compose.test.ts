@@ -343,13 +343,16 @@ describe('the Dockerfile (one for every service, ARG SERVICE)', () => {
     expect(npmArg?.args).toBe(`NPM_VERSION=${dotenv.NPM_VERSION}`);
   });
 
-  it('installs only the SERVICE workspace, and its production dependencies without optional ones', () => {
+  it("installs only the SERVICE workspace, and its production dependencies without the service's own optional ones", () => {
     const runs = instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
     const installs = runs.filter((r) => /\bnpm ci\b/.test(r));
     expect(installs).toHaveLength(2);
     for (const install of installs) expect(install).toContain('--workspace "services/$SERVICE"');
     const prod = installs.find((r) => r.includes('--omit=dev'));
-    expect(prod, 'no embedded engines (chDB is optional) in the image').toContain('--omit=optional');
+    // The service's own optional dependencies (chDB) go; --omit=optional would also drop the
+    // platform binaries of its dependencies (@node-rs/argon2), and the identity service would not start.
+    expect(prod, 'no embedded engines (chDB is optional) in the image').toContain('npm pkg delete devDependencies optionalDependencies');
+    expect(prod).not.toContain('--omit=optional');
     expect(runs.some((r) => r.includes('tsc -b "services/$SERVICE"'))).toBe(true);
     expect(runs.some((r) => r.includes('scripts/generate.mjs'))).toBe(true);
   });
