@@ -1,0 +1,161 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { readClaim, rolesFromClaims, SUBJECT_LENGTH_MAX, type Principal } from './principal.js';
+
+/**
+ * Access-token verification through standard discovery only: the issuer's
+ * `/.well-known/openid-configuration` names its `jwks_uri`; jose fetches and
+ * caches that key set and refetches it when a token names an unknown `kid`
+ * (key rotation). So our identity-service, Keycloak, Auth0 or Entra ID work by
+ * configuration alone.
+ */
+export interface TokenVerifierOptions {
+  /** Exact `iss` expected; discovery is read from `${issuer}/.well-known/openid-configuration`. */
+  issuer: string;
+  /** `aud` that must be present. */
+  audience: string;
+  /** Claim (name or dotted path) holding the roles; `roles` for ours, `realm_access.roles` for Keycloak. */
+  rolesClaim?: string;
+  /** Bound on each discovery or JWKS request. */
+  fetchTimeoutMs?: number;
+  /** How long a fetched key set is used before it is fetched again. */
+  jwksCacheMaxAgeMs?: number;
+  /** After a refetch, no other refetch for this long (an unknown kid cannot make us hammer the issuer). */
+  jwksCooldownMs?: number;
+  /** Allowed skew between our clock and the issuer's. */
+  clockToleranceSeconds?: number;
+  /** Tests and offline deployments may bypass discovery. */
+  jwksUri?: string;
+}
+
+/** Asymmetric algorithms only: `none` and HS* (e.g. HS256 "signed" with the public key) never verify. */
+export const ACCEPTED_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const;
+
+/**
+ * Why a token was refused. `invalid_token` maps to 401 (RFC 6750);
+ * `unavailable` means the issuer's keys could not be fetched: not the
+ * caller's fault, so 503 rather than 401.
+ */
+export class AccessTokenError extends Error {
+  constructor(
+    readonly code: 'invalid_token' | 'unavailable',
+    /** Safe to show: never contains the token. */
+    readonly description: string,
+  ) {
+    super(description);
+    this.name = 'AccessTokenError';
+  }
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+interface DiscoveryDocument {
+  issuer?: unknown;
+  jwks_uri?: unknown;
+}
+
+/** A failed discovery is retried on a later request, at most once per this interval. */
+const DISCOVERY_RETRY_MS = 1000;
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const fetchTimeoutMs = options.fetchTimeoutMs ?? 3000;
+  const rolesClaim = options.rolesClaim ?? 'roles';
+  let keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  let failedAtMs = 0;
+
+  const keySet = (): Promise<ReturnType<typeof createRemoteJWKSet>> => {
+    if (keys === undefined) {
+      if (Date.now() - failedAtMs < DISCOVERY_RETRY_MS) {
+        return Promise.reject(new AccessTokenError('unavailable', 'the token issuer is unreachable'));
+      }
+      keys = resolveJwksUri(options, fetchTimeoutMs).then((uri) =>
+        createRemoteJWKSet(new URL(uri), {
+          timeoutDuration: fetchTimeoutMs,
+          cacheMaxAge: options.jwksCacheMaxAgeMs ?? 10 * 60_000,
+          cooldownDuration: options.jwksCooldownMs ?? 30_000,
+        }),
+      );
+      keys.catch(() => {
+        keys = undefined;
+        failedAtMs = Date.now();
+      });
+    }
+    return keys;
+  };
+
+  return {
+    async verify(token) {
+      const jwks = await keySet();
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, jwks, {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms: [...ACCEPTED_ALGORITHMS],
+          clockTolerance: options.clockToleranceSeconds ?? 30,
+          requiredClaims: ['sub', 'exp', 'iat'],
+        }));
+      } catch (error) {
+        throw toAccessTokenError(error);
+      }
+      return principalFrom(payload, rolesClaim);
+    },
+  };
+}
+
+async function resolveJwksUri(options: TokenVerifierOptions, fetchTimeoutMs: number): Promise<string> {
+  if (options.jwksUri !== undefined) return options.jwksUri;
+  const url = `${options.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  let document: DiscoveryDocument;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(fetchTimeoutMs), headers: { accept: 'application/json' } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    document = (await response.json()) as DiscoveryDocument;
+  } catch (error) {
+    throw new AccessTokenError('unavailable', `the token issuer's discovery document could not be read (${(error as Error).message})`);
+  }
+  // RFC 8414 section 3.3: the document must name exactly the issuer we asked.
+  if (document.issuer !== options.issuer || typeof document.jwks_uri !== 'string') {
+    throw new AccessTokenError('unavailable', 'the discovery document names another issuer or no jwks_uri');
+  }
+  return document.jwks_uri;
+}
+
+function toAccessTokenError(error: unknown): AccessTokenError {
+  if (error instanceof AccessTokenError) return error;
+  if (error instanceof joseErrors.JWTExpired) return new AccessTokenError('invalid_token', 'the access token expired');
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return new AccessTokenError('invalid_token', `the access token's "${error.claim}" claim is not accepted`);
+  }
+  const tokenFaults = [
+    joseErrors.JWTInvalid,
+    joseErrors.JWSInvalid,
+    joseErrors.JWSSignatureVerificationFailed,
+    joseErrors.JOSEAlgNotAllowed,
+    joseErrors.JOSENotSupported,
+    joseErrors.JWKSNoMatchingKey,
+    joseErrors.JWKSMultipleMatchingKeys,
+  ];
+  if (tokenFaults.some((kind) => error instanceof kind)) return new AccessTokenError('invalid_token', 'the access token is invalid');
+  // Anything else (timeout, refused connection, a non-200 key set) is the issuer's trouble, not the caller's.
+  return new AccessTokenError('unavailable', "the token issuer's keys could not be fetched");
+}
+
+function principalFrom(payload: JWTPayload, rolesClaim: string): Principal {
+  const subject = payload.sub;
+  if (typeof subject !== 'string' || subject.length === 0 || subject.length > SUBJECT_LENGTH_MAX) {
+    throw new AccessTokenError('invalid_token', 'the access token has no usable "sub"');
+  }
+  const claims = payload as Record<string, unknown>;
+  const username = readClaim(claims, 'username') ?? readClaim(claims, 'preferred_username');
+  const clientId = readClaim(claims, 'client_id') ?? readClaim(claims, 'azp');
+  return {
+    subject,
+    roles: rolesFromClaims(claims, rolesClaim),
+    ...(typeof username === 'string' ? { username } : {}),
+    ...(typeof clientId === 'string' ? { clientId } : {}),
+    ...(typeof payload.jti === 'string' ? { tokenId: payload.jti } : {}),
+    expiresAtSeconds: payload.exp as number,
+  };
+}
