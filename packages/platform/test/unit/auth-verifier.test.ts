@@ -1,0 +1,162 @@
+import { createPublicKey } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { base64url, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-issuer.js';
+import {
+  AccessTokenError,
+  createTokenVerifier,
+  moveAccess,
+  parseBearer,
+  readAccess,
+  rolesFromClaims,
+  credentialMatches,
+  type Principal,
+  type TokenVerifier,
+} from '../../src/auth/index.js';
+
+let issuer: TestIssuer;
+let verifier: TokenVerifier;
+
+beforeAll(async () => {
+  issuer = await startTestIssuer();
+  verifier = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience, jwksCooldownMs: 0 });
+});
+afterAll(() => issuer.close());
+
+async function refusal(token: string, using: TokenVerifier = verifier): Promise<AccessTokenError> {
+  const error: unknown = await using.verify(token).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(AccessTokenError);
+  return error as AccessTokenError;
+}
+
+function unsigned(header: object, payload: object, signature = ''): string {
+  const part = (value: object): string => base64url.encode(JSON.stringify(value));
+  return `${part(header)}.${part(payload)}.${signature}`;
+}
+
+describe('token verifier (discovery + JWKS)', () => {
+  it('accepts a token of the issuer and reads subject, roles, username and jti', async () => {
+    const principal = await verifier.verify(await issuer.sign({ sub: 'user-1', roles: ['support'], username: 'sam' }));
+    expect(principal).toMatchObject({ subject: 'user-1', roles: ['support'], username: 'sam' });
+    expect(principal.tokenId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it.each([
+    ['expired', { expiresInSeconds: -120 }, 'expired'],
+    ['from another issuer', { issuer: 'http://127.0.0.1:1/other' }, '"iss"'],
+    ['for another audience', { audience: 'someone-else' }, '"aud"'],
+  ])('refuses a token %s as invalid_token', async (_name, claims, text) => {
+    const error = await refusal(await issuer.sign({ sub: 'user-1', ...claims }));
+    expect(error.code).toBe('invalid_token');
+    expect(error.description).toContain(text);
+  });
+
+  it('refuses alg "none" and garbage', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const none = unsigned({ alg: 'none', typ: 'JWT' }, { iss: issuer.issuer, aud: issuer.audience, sub: 'x', iat: now, exp: now + 60 });
+    expect((await refusal(none)).code).toBe('invalid_token');
+    expect((await refusal('not.a.jwt')).code).toBe('invalid_token');
+  });
+
+  it('refuses HS256 signed with the public key as the HMAC secret (algorithm confusion)', async () => {
+    const jwks = (await (await fetch(`${issuer.issuer}/jwks`)).json()) as { keys: object[] };
+    const pem = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+    const now = Math.floor(Date.now() / 1000);
+    const forged = await new SignJWT({ roles: ['admin'] })
+      .setProtectedHeader({ alg: 'HS256', kid: 'test-key-0' })
+      .setIssuer(issuer.issuer)
+      .setAudience(issuer.audience)
+      .setSubject('attacker')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(new TextEncoder().encode(String(pem)));
+    expect((await refusal(forged)).code).toBe('invalid_token');
+  });
+
+  it('honours key rotation: a token signed by a new key verifies without a restart', async () => {
+    const before = await issuer.sign({ sub: 'user-1' });
+    await verifier.verify(before);
+    await issuer.rotate();
+    const after = await issuer.sign({ sub: 'user-1' });
+    await expect(verifier.verify(after)).resolves.toMatchObject({ subject: 'user-1' });
+    await expect(verifier.verify(before)).resolves.toMatchObject({ subject: 'user-1' });
+  });
+
+  it('refuses a token whose key was withdrawn from the JWKS', async () => {
+    const old = await issuer.sign({ sub: 'user-1' });
+    await issuer.rotate({ dropPrevious: true });
+    const fresh = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience });
+    expect((await refusal(old, fresh)).code).toBe('invalid_token');
+  });
+
+  it('answers "unavailable" (not invalid_token) when the issuer cannot be reached', async () => {
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+    const offline = createTokenVerifier({ issuer: url, audience: 'wallet-api', fetchTimeoutMs: 500 });
+    expect((await refusal(await issuer.sign({ sub: 'u' }), offline)).code).toBe('unavailable');
+  });
+
+  it('refuses a discovery document that names another issuer', async () => {
+    const liar = createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ issuer: 'https://elsewhere.example', jwks_uri: `${issuer.issuer}/jwks` }));
+    });
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+    try {
+      const misled = createTokenVerifier({ issuer: url, audience: issuer.audience });
+      expect((await refusal(await issuer.sign({ sub: 'u', issuer: url }), misled)).code).toBe('unavailable');
+    } finally {
+      await new Promise<void>((resolve) => liar.close(() => resolve()));
+    }
+  });
+});
+
+describe('roles and account access rules', () => {
+  const as = (roles: Principal['roles'], subject = 'alice'): Principal => ({ subject, roles, expiresAtSeconds: 0 });
+
+  it('reads roles from a dotted claim path (Keycloak) and defaults to customer', () => {
+    expect(rolesFromClaims({ realm_access: { roles: ['admin', 'offline_access'] } }, 'realm_access.roles')).toEqual(['admin']);
+    expect(rolesFromClaims({ 'https://wallet.example/roles': ['support'] }, 'https://wallet.example/roles')).toEqual(['support']);
+    expect(rolesFromClaims({}, 'roles')).toEqual(['customer']);
+    expect(rolesFromClaims({ roles: 'customer admin' }, 'roles')).toEqual(['customer', 'admin']);
+  });
+
+  it('lets a customer read and move only its own accounts; others look unknown', () => {
+    expect(readAccess(as(['customer']), 'alice')).toBe('allow');
+    expect(readAccess(as(['customer']), 'bob')).toBe('not_found');
+    expect(moveAccess(as(['customer']), 'bob')).toBe('not_found');
+    expect(moveAccess(as(['customer']), null)).toBe('not_found');
+  });
+
+  it('lets support read anything and move nothing; admin does everything', () => {
+    expect(readAccess(as(['support']), 'bob')).toBe('allow');
+    expect(moveAccess(as(['support']), 'support')).toBe('forbidden');
+    expect(moveAccess(as(['admin']), 'bob')).toBe('allow');
+  });
+});
+
+describe('bearer header and service credential', () => {
+  it('parses only well-formed bearer tokens', () => {
+    expect(parseBearer(undefined)).toEqual({ kind: 'missing' });
+    expect(parseBearer('Basic abc')).toEqual({ kind: 'malformed' });
+    expect(parseBearer('Bearer a.b.c')).toEqual({ kind: 'token', token: 'a.b.c' });
+    expect(parseBearer('bearer a.b.c')).toEqual({ kind: 'token', token: 'a.b.c' });
+    expect(parseBearer('Bearer a b')).toEqual({ kind: 'malformed' });
+    expect(parseBearer(`Bearer ${'a'.repeat(9000)}.b.c`)).toEqual({ kind: 'malformed' });
+  });
+
+  it('compares credentials exactly', () => {
+    expect(credentialMatches('secret', 'secret')).toBe(true);
+    expect(credentialMatches('secreT', 'secret')).toBe(false);
+    expect(credentialMatches(undefined, 'secret')).toBe(false);
+    expect(credentialMatches('', '')).toBe(false);
+  });
+});
