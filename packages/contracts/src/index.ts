@@ -46,6 +46,8 @@ export interface TransferEvent {
   amount: string;
   currency: string;
   description?: string;
+  /** Subject of the verified caller who made it; absent in events written before identity existed. */
+  initiatedBy?: string;
 }
 
 export interface TopUpEvent {
@@ -60,6 +62,8 @@ export interface TopUpEvent {
   currency: string;
   cardLast4: string;
   cardBrand?: string;
+  /** Subject of the user who asked for the top-up; absent in events written before identity existed. */
+  initiatedBy?: string;
 }
 
 export type OperationEvent = TransferEvent | TopUpEvent;
