@@ -3,7 +3,7 @@
 // compose file gives it, addresses of Compose services mapped to the local
 // infrastructure (PostgreSQL, Kafka from the test environment; ClickHouse via
 // the chDB-backed HTTP stand-in), gated on the image's own HEALTHCHECK.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -79,6 +79,56 @@ export async function runPsqlScript(client, text, env, fileName = 'script.sql') 
     });
     await client.query(expanded);
   }
+}
+
+/** A Redis-protocol server on PATH (Valkey, or Redis from Debian's redis-server package), or undefined. */
+export function findValkeyServer() {
+  for (const name of ['valkey-server', 'redis-server']) {
+    const probe = spawnSync(name, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    if (probe.status === 0) return name;
+  }
+  return undefined;
+}
+
+/** The value after `flag` in a compose `command` list. */
+function commandOption(command, flag) {
+  const list = Array.isArray(command) ? command : String(command ?? '').split(/\s+/);
+  const index = list.indexOf(flag);
+  return index >= 0 ? list[index + 1] : undefined;
+}
+
+/**
+ * Stands in for the compose `valkey` service: a local server on a free
+ * loopback port with the same password (from the service's command) and no
+ * persistence. Resolves with its address once it answers.
+ */
+async function startValkey(service, log) {
+  const binary = findValkeyServer();
+  if (!binary) throw new Error('the compose stack has a valkey service: install valkey-server or redis-server (Debian: apt-get install redis-server) to replay it');
+  const port = await freePort();
+  const password = commandOption(service.command, '--requirepass');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c) => (output = (output + c.toString()).slice(-4000)));
+  child.stderr.on('data', (c) => (output = (output + c.toString()).slice(-4000)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await waitExit(child);
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 15_000;
+  while (!/[Rr]eady to accept connections/.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`${binary} did not start on ${port}: ${output.slice(-1000)}`);
+    }
+    await sleep(50);
+  }
+  log(`valkey: ${binary} on 127.0.0.1:${port}`);
+  return { address: `127.0.0.1:${port}`, stop };
 }
 
 function waitExit(child) {
@@ -172,6 +222,13 @@ export async function startNativeStack(options) {
         shim.on('exit', (code) => reject(new Error(`clickhouse shim exited with ${code}`)));
       });
       addresses.set('clickhouse:8123', `127.0.0.1:${shimPort}`);
+    }
+
+    // The gateway's rate-limit store: a local Valkey/Redis with the compose password.
+    if (model.services.valkey) {
+      const valkey = await startValkey(model.services.valkey, log);
+      cleanups.push(valkey.stop);
+      addresses.set('valkey:6379', valkey.address);
     }
 
     // Every service's ports first (others' addresses refer to them), then environments.

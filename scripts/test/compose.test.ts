@@ -307,6 +307,7 @@ describe('compose environment vs. the services configuration schemas', () => {
     listening.set('postgres', ['5432']);
     listening.set('kafka', ['9092']);
     listening.set('clickhouse', ['8123']);
+    listening.set('valkey', ['6379']);
     for (const [name, service] of builtServices) {
       for (const [key, value] of Object.entries(serviceEnvironment(service))) {
         for (const [, host, port] of value.matchAll(/(?:^|[/@,])([a-z][a-z0-9-]*):(\d+)/g)) {

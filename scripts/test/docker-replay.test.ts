@@ -2,8 +2,9 @@
 // scripts/check-deploy/replay.mjs) once per image compose builds, with the
 // build arguments compose passes (SERVICE, ...), then every service started
 // from its production folder with the compose environment against local
-// PostgreSQL, Kafka and ClickHouse (chDB over HTTP), until the image's
-// HEALTHCHECK passes.
+// PostgreSQL, Kafka, ClickHouse (chDB over HTTP) and Valkey (a local
+// valkey-server or redis-server), until the image's HEALTHCHECK passes; then
+// one user registers, logs in and opens an account through the gateway.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -100,12 +101,30 @@ describe('native replay of the Dockerfiles', () => {
     expect(stack.order.sort()).toEqual([...imageServices].sort());
     for (const name of imageServices) expect(stack.services[name]!.healthyAfterMs, name).toBeGreaterThanOrEqual(0);
 
-    // Through the gateway, the seeded account as the migrations left it.
-    const gatewayPort = stack.services['api-gateway']!.env.GATEWAY_HTTP_PORT;
-    const res = await fetch(`http://127.0.0.1:${gatewayPort}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`, {
-      signal: AbortSignal.timeout(10_000),
+    // Through the gateway, with authentication on: without a token nothing under /accounts answers;
+    // a user registered and logged in through the gateway's /auth/* (the identity-service behind it)
+    // opens an account and reads it, the bank verifying the same token against the issuer.
+    const base = `http://127.0.0.1:${stack.services['api-gateway']!.env.GATEWAY_HTTP_PORT}`;
+    const call = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(15_000) });
+    const anonymous = await call('/accounts/123e4567-e89b-12d3-a456-426614174000/balance');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    const credentials = { username: `replay-${Date.now().toString(36)}`, password: 'replay-user-password-1' };
+    const registered = await call('/auth/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) });
+    expect(registered.status, await registered.clone().text()).toBe(201);
+    const login = await call('/auth/token', { method: 'POST', body: new URLSearchParams({ grant_type: 'password', ...credentials }) });
+    expect(login.status).toBe(200);
+    const { access_token: accessToken } = (await login.json()) as { access_token: string };
+    const authorization = `Bearer ${accessToken}`;
+    const opened = await call('/accounts', {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json', 'idempotency-key': `replay-${credentials.username}` },
+      body: JSON.stringify({ currency: 'USD' }),
     });
-    expect(res.status).toBe(200);
-    expect(JSON.stringify(await res.json())).toContain('1000.00');
+    expect(opened.status, await opened.clone().text()).toBe(201);
+    const { accountId } = (await opened.json()) as { accountId: string };
+    const balance = await call(`/accounts/${accountId}/balance`, { headers: { authorization } });
+    expect(balance.status).toBe(200);
+    expect(JSON.stringify(await balance.json())).toContain('0.00');
   }, 600_000);
 });
