@@ -56,6 +56,10 @@ export declare function checkInvariants(input: {
 }): Violation[];
 export declare function checkHistories(ops: Op[], histories: Map<string, HistoryItem[]>): Violation[];
 export declare function checkSqlFacts(sql: SqlFacts, ops: Op[]): Violation[];
+export declare function checkAuthAnswers(
+  answers: { kind: string; status?: number | string; sentAtMs: number }[],
+  startMs?: number,
+): Violation[];
 export declare function recoveryTimes<F extends { name: string; startedAtMs: number; affects: string }>(
   faults: F[],
   answers: { kind: string; sentAtMs: number; answeredAtMs: number; ok: boolean }[],

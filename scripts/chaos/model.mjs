@@ -21,8 +21,9 @@ export function formatMinor(minor) {
  * - completed: the movement happened (2xx; a replay is the same movement).
  * - rejected: a definitive business answer; nothing moved.
  * - unknown: no answer or a transient one (5xx, 409 in flight, 429, network): retry with the same key.
- * - unexpected: a definitive answer the workload never provokes (400, 404, key reused):
- *   nothing should have moved, and the run fails because the system answered wrongly.
+ * - unexpected: a definitive answer the workload never provokes (400, 404, key reused,
+ *   401/403 to the owner's valid token): nothing should have moved, and the run
+ *   fails because the system answered wrongly.
  * @param {'transfer' | 'topup'} kind
  * @param {{ status?: number, body?: any, error?: string }} answer status undefined = no HTTP answer
  * @returns {'completed' | 'rejected' | 'unknown' | 'unexpected'}
@@ -31,6 +32,9 @@ export function classifyAnswer(kind, answer) {
   const { status, body } = answer;
   if (status === undefined) return 'unknown';
   if (status === 201) return 'completed';
+  // The workload sends only its owners' unexpired tokens: a refusal is the system's
+  // error (an unreachable issuer is 503), never retried into a silent pass.
+  if (status === 401 || status === 403) return 'unexpected';
   if (status === 409 || status === 429) return 'unknown';
   if (kind === 'transfer') {
     if (status === 422 && body?.code === 'INSUFFICIENT_FUNDS') return 'rejected';
@@ -209,6 +213,31 @@ function describeLast(op) {
   const last = op.answers.at(-1);
   if (!last) return 'no attempt';
   return last.status === undefined ? `error ${last.error}` : `${last.status}${last.code ? ` ${last.code}` : ''}`;
+}
+
+/**
+ * Every answer that refused the workload's credentials (401, 403), whatever the
+ * request: money movements, reads and the final checks all send the owner's
+ * token, refreshed well before it expires, so each one is a violation (with its
+ * kind, status, count and first time), even when a retry later succeeded.
+ * Token-endpoint answers (kind `login`) are not requests under test here.
+ * @param {{ kind: string, status?: number | string, sentAtMs: number }[]} answers
+ * @param {number} [startMs] to show times relative to the workload's start
+ */
+export function checkAuthAnswers(answers, startMs = 0) {
+  const refused = new Map();
+  for (const a of answers) {
+    if (a.kind === 'login' || (a.status !== 401 && a.status !== 403)) continue;
+    const key = `${a.kind} ${a.status}`;
+    const seen = refused.get(key) ?? { count: 0, firstMs: a.sentAtMs };
+    seen.count += 1;
+    seen.firstMs = Math.min(seen.firstMs, a.sentAtMs);
+    refused.set(key, seen);
+  }
+  return [...refused].map(([key, { count, firstMs }]) => ({
+    invariant: 'valid tokens accepted (no 401/403 to the owner)',
+    detail: `${count} × ${key}, first at ${((firstMs - startMs) / 1000).toFixed(1)} s`,
+  }));
 }
 
 /**

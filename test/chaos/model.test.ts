@@ -2,6 +2,7 @@
 // passes everything proves nothing, so each invariant is shown to catch its fault.
 import { describe, expect, it } from 'vitest';
 import {
+  checkAuthAnswers,
   checkHistories,
   checkInvariants,
   checkSqlFacts,
@@ -171,5 +172,34 @@ describe('recoveryTimes', () => {
       { kind: 'transfer', sentAtMs: 2_100, answeredAtMs: 3_400, ok: true },
     ];
     expect(recoveryTimes(faults, answers)[0]!.recoveryMs).toBe(2_400);
+  });
+});
+
+describe('authentication answers', () => {
+  it('classifies a 401 or 403 to the owner\'s token as unexpected, never as a retry or a pass', () => {
+    expect(classifyAnswer('transfer', { status: 401, body: { type: 'unauthenticated' } })).toBe('unexpected');
+    expect(classifyAnswer('topup', { status: 401 })).toBe('unexpected');
+    expect(classifyAnswer('transfer', { status: 403 })).toBe('unexpected');
+    // The issuer being unreachable is the system's transient state, not the client's fault.
+    expect(classifyAnswer('transfer', { status: 503 })).toBe('unknown');
+  });
+
+  it('reports every refused request (reads too, even when a retry later passed) and ignores token-endpoint answers', () => {
+    const violations = checkAuthAnswers(
+      [
+        { kind: 'transfer', status: 201, sentAtMs: 1_000 },
+        { kind: 'balance', status: 401, sentAtMs: 3_000 },
+        { kind: 'balance', status: 401, sentAtMs: 2_500 },
+        { kind: 'history', status: 403, sentAtMs: 4_000 },
+        { kind: 'balance', status: 200, sentAtMs: 5_000 },
+        { kind: 'login', status: 401, sentAtMs: 6_000 },
+      ],
+      1_000,
+    );
+    expect(violations).toEqual([
+      { invariant: 'valid tokens accepted (no 401/403 to the owner)', detail: '2 × balance 401, first at 1.5 s' },
+      { invariant: 'valid tokens accepted (no 401/403 to the owner)', detail: '1 × history 403, first at 3.0 s' },
+    ]);
+    expect(checkAuthAnswers([{ kind: 'transfer', status: 201, sentAtMs: 1 }])).toEqual([]);
   });
 });
