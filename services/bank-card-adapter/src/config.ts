@@ -17,6 +17,9 @@ const decimalAmount = (fallback: string) =>
 /** Crash points of the saga where WALLET_TEST_CRASH_POINT makes the process kill itself. */
 export const CRASH_POINTS = ['after_charge_recorded', 'before_charge_recorded', 'after_refund_decided', 'after_deposit_applied'] as const;
 
+/** The bank credential's local default (the bank's BANK_CARD_ADAPTER_CREDENTIAL default); refused when NODE_ENV=production. */
+export const DEVELOPMENT_BANK_CREDENTIAL = 'dev-card-adapter-credential';
+
 /** The fingerprint secret's local default: accepted only when NODE_ENV is development or test (or unset). */
 export const DEVELOPMENT_FINGERPRINT_SECRET = 'local-dev-card-fingerprint-secret';
 
@@ -39,6 +42,18 @@ export const configSchema = z.object({
   CARD_ADAPTER_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
   /** Deadline of every bank call (GetBalance, DepositMoney, GetDeposit). */
   CARD_ADAPTER_BANK_TIMEOUT_MS: env.int(3_000, 50, 60_000),
+  /**
+   * Secret presented to the bank on DepositMoney and GetDeposit (metadata
+   * x-wallet-service-credential) until mutual TLS replaces it. No default
+   * when NODE_ENV=production (toConfig checks).
+   */
+  CARD_ADAPTER_BANK_CREDENTIAL: z.string().min(16).max(1024).optional(),
+
+  /** Access tokens (authorization: Bearer) are verified against this issuer's discovery + JWKS. Shared names, unprefixed. */
+  AUTH_ISSUER: z.url().default('http://127.0.0.1:8090'),
+  AUTH_AUDIENCE: env.string('wallet-api'),
+  /** Claim (name or dotted path) holding the roles: `roles` for the identity-service, `realm_access.roles` for Keycloak. */
+  AUTH_ROLES_CLAIM: env.string('roles'),
 
   /** The payment gateway (locally: services/payment-gateway-mock), always reached over HTTP. */
   CARD_ADAPTER_PAYMENT_GATEWAY_URL: z.url().default('http://127.0.0.1:9104'),
@@ -89,6 +104,7 @@ export interface Config extends RawConfig {
   topUpAmountMinorMin: bigint;
   topUpAmountMinorMax: bigint;
   cardFingerprintSecret: string;
+  bankCredential: string;
 }
 
 /** A configuration that passes the schema but is inconsistent; a ConfigError, so main handles it alike. */
@@ -121,5 +137,10 @@ export function toConfig(raw: RawConfig): Config {
     );
   }
   const cardFingerprintSecret = raw.CARD_ADAPTER_CARD_FINGERPRINT_SECRET ?? DEVELOPMENT_FINGERPRINT_SECRET;
-  return { ...raw, topUpAmountMinorMin, topUpAmountMinorMax, cardFingerprintSecret };
+  // Same rule as the bank's side of this secret (BANK_CARD_ADAPTER_CREDENTIAL).
+  if (!raw.CARD_ADAPTER_BANK_CREDENTIAL && raw.NODE_ENV === 'production') {
+    throw new InvalidLimitsError('CARD_ADAPTER_BANK_CREDENTIAL: required when NODE_ENV=production (the built-in default is for development only)');
+  }
+  const bankCredential = raw.CARD_ADAPTER_BANK_CREDENTIAL ?? DEVELOPMENT_BANK_CREDENTIAL;
+  return { ...raw, topUpAmountMinorMin, topUpAmountMinorMax, cardFingerprintSecret, bankCredential };
 }

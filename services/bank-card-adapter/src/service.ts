@@ -13,6 +13,7 @@ import {
   type RunningGrpcServer,
   type ShutdownStep,
 } from '@wallet/platform';
+import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
 import type { Registry } from 'prom-client';
 import { GrpcBank, type Bank } from './clients/bank.js';
 import { HttpPaymentGateway } from './clients/payment-gateway/http.js';
@@ -31,6 +32,7 @@ export interface CardAdapterOverrides {
   bank?: Bank;
   now?: () => Date;
   crashHook?: (point: CrashPoint) => void;
+  verifier?: TokenVerifier;
 }
 
 export interface RunningCardAdapter {
@@ -90,7 +92,9 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
   }
 
   const gateway = overrides.gateway ?? new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS);
-  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS);
+  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS, config.bankCredential);
+  const verifier =
+    overrides.verifier ?? createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, rolesClaim: config.AUTH_ROLES_CLAIM });
   const registry = createMetricsRegistry('bank-card-adapter');
   const metrics = createAdapterMetrics(registry);
   const repository = new TopUpRepository(pool);
@@ -113,7 +117,7 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
   const grpc = await startGrpcServer({
     host: config.CARD_ADAPTER_GRPC_HOST,
     port: config.CARD_ADAPTER_GRPC_PORT,
-    services: [createCardAdapterServicer({ ctx, logger, metrics })],
+    services: [createCardAdapterServicer({ ctx, logger, metrics, verifier })],
   });
   const ops = await startOpsServer({
     host: config.CARD_ADAPTER_OPS_HOST,
@@ -141,6 +145,7 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     grpcPort: grpc.port,
     opsPort: ops.port,
     bank: config.CARD_ADAPTER_BANK_GRPC_ADDRESS,
+    authIssuer: config.AUTH_ISSUER,
     paymentGateway: redactUrl(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL),
     database: redactUrl(config.DATABASE_URL),
   };

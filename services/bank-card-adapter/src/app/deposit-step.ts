@@ -20,6 +20,8 @@ function depositRequestOf(record: TopUpRecord): DepositRequest {
     topUpId: record.id,
     cardLast4: record.cardLast4,
     cardBrand: record.cardBrand,
+    // Recorded by the bank with the deposit; from the journal, so recovery (no user token) passes it too.
+    initiatedBy: record.initiatedBy ?? '',
   };
 }
 
@@ -70,8 +72,13 @@ async function lookUpDeposit(ctx: SagaContext, run: Run): Promise<TopUpRecord | 
     lookup = await ctx.bank.lookUpDeposit(depositReference(run.record.id), true, run.headers);
   } catch (error) {
     const failure = toBankCallError(error);
-    run.log.warn({ code: failure.code, reason: failure.reason }, 'deposit lookup failed; the deposit outcome stays unknown');
-    lookup = { status: 'unreachable' };
+    if (classifyDepositError(failure) === 'unauthorized') {
+      run.log.error({ code: failure.code, reason: failure.reason }, 'the bank refuses the card adapter credential (CARD_ADAPTER_BANK_CREDENTIAL); the deposit outcome stays unknown');
+      lookup = { status: 'unauthorized' };
+    } else {
+      run.log.warn({ code: failure.code, reason: failure.reason }, 'deposit lookup failed; the deposit outcome stays unknown');
+      lookup = { status: 'unreachable' };
+    }
   }
   ctx.metrics.depositLookups.inc({ result: lookup.status });
   const resolution = resolveUnknownDeposit(lookup);

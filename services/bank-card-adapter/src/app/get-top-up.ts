@@ -1,8 +1,10 @@
 // GetTopUp: a top-up in its current state, by id or by (account, idempotency key).
 
+import type { Principal } from '@wallet/platform/auth';
 import type { TopUpRepository } from '../db/top-ups.js';
 import { TopUpFailure } from '../domain/failures.js';
 import type { TopUpRecord } from '../domain/top-up.js';
+import { maySeeTopUp } from './caller.js';
 
 export type TopUpQuery = { topUpId: string } | { accountId: string; idempotencyKey: string };
 
@@ -23,9 +25,10 @@ function invalid(field: string, description: string): TopUpFailure {
   return new TopUpFailure({ reason: 'INVALID_ARGUMENT', message: `${field} ${description}`, charged: 'false', fieldViolations: [{ field, description }] });
 }
 
-export async function getTopUp(repository: TopUpRepository, query: TopUpQuery): Promise<TopUpRecord> {
+/** Only the initiator, support and admin see a top-up; anyone else is told it does not exist (no enumeration). */
+export async function getTopUp(repository: TopUpRepository, query: TopUpQuery, principal: Principal): Promise<TopUpRecord> {
   const record =
     'topUpId' in query ? await repository.findById(query.topUpId) : ((await repository.findByKey(query.accountId, query.idempotencyKey))?.record ?? null);
-  if (!record) throw new TopUpFailure({ reason: 'TOP_UP_NOT_FOUND', message: 'no such top-up', charged: 'false' });
+  if (!record || !maySeeTopUp(principal, record.initiatedBy)) throw new TopUpFailure({ reason: 'TOP_UP_NOT_FOUND', message: 'no such top-up', charged: 'false' });
   return record;
 }

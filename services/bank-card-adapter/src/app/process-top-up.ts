@@ -4,14 +4,15 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@wallet/platform';
-import { BankCallError, toBankCallError } from '../clients/bank.js';
+import { toBankCallError } from '../clients/bank.js';
 import type { ExistingTopUp } from '../db/top-ups.js';
-import { TopUpFailure } from '../domain/failures.js';
+import { DependencyUnavailable, TopUpFailure } from '../domain/failures.js';
 import { topUpRequestHash } from '../domain/fingerprint.js';
 import { decideOnExistingTopUp } from '../domain/idempotency.js';
 import { leaseMs } from '../domain/saga.js';
 import { chargedStatus, isTerminal, outcomeOf, type TopUpRecord } from '../domain/top-up.js';
 import { validateTopUp, type TopUpInput, type ValidCard } from '../domain/validation.js';
+import { assertMayTopUp, maySeeTopUp, type Caller as VerifiedCaller } from './caller.js';
 import { driveSafely, type SagaContext } from './saga.js';
 
 export interface TopUpSuccess {
@@ -21,9 +22,12 @@ export interface TopUpSuccess {
 
 export interface RequestContext {
   requestId?: string;
+  /** The verified caller (grpc/servicer.ts authenticates before calling). */
+  caller: VerifiedCaller;
 }
 
 interface Caller {
+  verified: VerifiedCaller;
   requestHash: string;
   card: ValidCard;
   log: Logger;
@@ -47,11 +51,19 @@ function answer(record: TopUpRecord, replayed: boolean): TopUpSuccess {
 }
 
 /** Handles ProcessCardTopUp: resolves with the completed top-up or throws a TopUpFailure. */
-export async function processTopUp(ctx: SagaContext, input: TopUpInput, context: RequestContext = {}): Promise<TopUpSuccess> {
+export async function processTopUp(ctx: SagaContext, input: TopUpInput, context: RequestContext): Promise<TopUpSuccess> {
   const s = ctx.settings;
+  const { principal } = context.caller;
+  assertMayTopUp(principal);
   const valid = validateTopUp(input, ctx.now(), s.limits);
-  const log = ctx.logger.child({ requestId: context.requestId, accountId: valid.accountId, cardLast4: valid.card.last4, cardBrand: valid.card.brand });
-  const caller: Caller = { requestHash: topUpRequestHash(s.fingerprintSecret, valid), card: valid.card, log, headers: { 'x-request-id': context.requestId } };
+  const log = ctx.logger.child({ requestId: context.requestId, accountId: valid.accountId, cardLast4: valid.card.last4, cardBrand: valid.card.brand, caller: principal.subject });
+  const caller: Caller = {
+    verified: context.caller,
+    requestHash: topUpRequestHash(s.fingerprintSecret, valid),
+    card: valid.card,
+    log,
+    headers: { 'x-request-id': context.requestId },
+  };
 
   const existing = await ctx.repository.findByKey(valid.accountId, valid.idempotencyKey);
   if (existing) return onExisting(ctx, existing, caller);
@@ -67,6 +79,7 @@ export async function processTopUp(ctx: SagaContext, input: TopUpInput, context:
     currency: valid.currency,
     cardLast4: valid.card.last4,
     cardBrand: valid.card.brand,
+    initiatedBy: principal.subject,
   };
   const inserted = await ctx.repository.insertReceived(newTopUp, token, leaseMs(s.gatewayTimeoutMs, s.leaseMarginMs));
   if (!inserted) {
@@ -82,6 +95,8 @@ export async function processTopUp(ctx: SagaContext, input: TopUpInput, context:
 
 async function onExisting(ctx: SagaContext, existing: ExistingTopUp, caller: Caller): Promise<TopUpSuccess> {
   const { record } = existing;
+  // Checked before anything else (even the request hash): another user learns nothing about this key.
+  if (!maySeeTopUp(caller.verified.principal, record.initiatedBy)) throw accountNotFound(record.accountId);
   const decision = decideOnExistingTopUp({ storedRequestHash: record.requestHash, requestHash: caller.requestHash, state: record.state, leaseHeld: existing.leaseHeld });
   switch (decision.action) {
     case 'reject_reused':
@@ -111,23 +126,39 @@ async function onExisting(ctx: SagaContext, existing: ExistingTopUp, caller: Cal
   }
 }
 
-/** The account must exist before any charge; if the bank cannot say, the saga's compensation covers it. */
+function accountNotFound(accountId: string): TopUpFailure {
+  return new TopUpFailure({ reason: 'ACCOUNT_NOT_FOUND', message: `account ${accountId} does not exist; nothing was charged`, charged: 'false' });
+}
+
+/**
+ * Before any charge, the bank decides with the caller's own token whether the
+ * caller may use the account (unknown and not owned answer alike) and says
+ * its currency. If the bank cannot answer, nothing is charged: the caller
+ * retries with the same key.
+ */
 async function checkAccount(ctx: SagaContext, accountId: string, currency: string, caller: Caller): Promise<void> {
+  let account;
   try {
-    const account = await ctx.bank.checkAccount(accountId, caller.headers);
-    if (!account.exists) {
-      throw new TopUpFailure({ reason: 'ACCOUNT_NOT_FOUND', message: `account ${accountId} does not exist; nothing was charged`, charged: 'false' });
-    }
-    if (account.currency && account.currency !== currency) {
-      throw new TopUpFailure({
-        reason: 'CURRENCY_MISMATCH',
-        message: `the account holds ${account.currency}, the top-up is in ${currency}; nothing was charged`,
-        charged: 'false',
-      });
-    }
+    account = await ctx.bank.checkAccount(accountId, caller.verified.authorization, caller.headers);
   } catch (error) {
-    if (error instanceof TopUpFailure) throw error;
-    const failure = error instanceof BankCallError ? error : toBankCallError(error);
-    caller.log.warn({ code: failure.code, reason: failure.reason }, 'account check failed; continuing (a deposit the bank refuses is refunded)');
+    const failure = toBankCallError(error);
+    caller.log.warn({ code: failure.code, reason: failure.reason }, 'account check failed; nothing charged');
+    throw new DependencyUnavailable('bank', 'the bank could not confirm the account');
+  }
+  switch (account.outcome) {
+    case 'not_found':
+      throw accountNotFound(accountId);
+    case 'forbidden':
+      throw new TopUpFailure({ reason: 'ROLE_FORBIDDEN', message: 'the bank refuses this role a top-up of the account; nothing was charged', charged: 'false' });
+    case 'unauthenticated':
+      throw new TopUpFailure({ reason: 'CALLER_UNAUTHENTICATED', message: 'the bank did not accept the access token; nothing was charged', charged: 'false' });
+    case 'usable':
+      if (account.currency && account.currency !== currency) {
+        throw new TopUpFailure({
+          reason: 'CURRENCY_MISMATCH',
+          message: `the account holds ${account.currency}, the top-up is in ${currency}; nothing was charged`,
+          charged: 'false',
+        });
+      }
   }
 }

@@ -4,6 +4,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { BankServiceClient, DepositLookupStatus } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
+import { SERVICE_CREDENTIAL_METADATA_KEY } from '@wallet/platform/auth';
 import type { DepositFailureClass, DepositLookup } from '../domain/saga.js';
 
 /** gRPC status names (grpc-js numbers them). */
@@ -23,6 +24,8 @@ export interface DepositRequest {
   topUpId: string;
   cardLast4: string;
   cardBrand: string;
+  /** Subject of the user who asked for the top-up; empty only for top-ups journaled before identity existed. */
+  initiatedBy: string;
 }
 
 export interface DepositResult {
@@ -52,10 +55,27 @@ export class BankCallError extends Error {
  * without the bank's domain may hide an applied deposit.
  */
 export function classifyDepositError(error: BankCallError): DepositFailureClass {
+  // The bank refused us (the service credential), not the deposit: see DepositFailureClass.
+  if (error.code === 'UNAUTHENTICATED' || error.code === 'PERMISSION_DENIED') return 'unauthorized';
   return error.domain === BANK_ERROR_DOMAIN && DEFINITIVE_REFUSALS.has(error.code) ? 'rejected' : 'retryable';
 }
 
-export type AccountCheck = { exists: true; currency: string } | { exists: false };
+/**
+ * The bank's answer to GetBalance with the user's own token: the bank's
+ * ownership rule decides. `not_found` covers an account that does not exist
+ * and one the caller may not use (the bank answers both alike, on purpose).
+ */
+export type AccountCheck =
+  | { outcome: 'usable'; currency: string }
+  | { outcome: 'not_found' }
+  | { outcome: 'forbidden' }
+  | { outcome: 'unauthenticated' };
+
+const ACCOUNT_CHECK_REFUSALS: Partial<Record<GrpcCodeName, AccountCheck>> = {
+  NOT_FOUND: { outcome: 'not_found' },
+  PERMISSION_DENIED: { outcome: 'forbidden' },
+  UNAUTHENTICATED: { outcome: 'unauthenticated' },
+};
 
 /** The bank operations the adapter needs; an interface so tests can count calls. */
 export interface Bank {
@@ -66,8 +86,11 @@ export interface Bank {
    * Throws BankCallError when the bank cannot be asked.
    */
   lookUpDeposit(reference: string, voidIfAbsent: boolean, headers?: Record<string, string | undefined>): Promise<DepositLookup>;
-  /** Whether the account exists (and its currency). Throws BankCallError when the bank cannot say. */
-  checkAccount(accountId: string, headers?: Record<string, string | undefined>): Promise<AccountCheck>;
+  /**
+   * Whether the caller (its bearer token, forwarded) may use the account, and
+   * the account's currency. Throws BankCallError when the bank cannot say.
+   */
+  checkAccount(accountId: string, authorization: string, headers?: Record<string, string | undefined>): Promise<AccountCheck>;
   /** Readiness: resolves once a connection to the bank is up. */
   ping(timeoutMs: number): Promise<void>;
   close(): void;
@@ -88,8 +111,14 @@ export class GrpcBank implements Bank {
   constructor(
     address: string,
     private readonly timeoutMs: number,
+    /** Presented on DepositMoney and GetDeposit only (they accept only the card adapter). */
+    private readonly credential: string,
   ) {
     this.client = createGrpcClient(BankServiceClient, address);
+  }
+
+  private asCardAdapter(headers: Record<string, string | undefined>): Record<string, string | undefined> {
+    return { ...headers, [SERVICE_CREDENTIAL_METADATA_KEY]: this.credential };
   }
 
   async deposit(request: DepositRequest, headers: Record<string, string | undefined> = {}): Promise<DepositResult> {
@@ -103,8 +132,9 @@ export class GrpcBank implements Bank {
           depositReference: request.depositReference,
           topUpId: request.topUpId,
           card: { cardLast4: request.cardLast4, cardBrand: request.cardBrand },
+          initiatedBy: request.initiatedBy,
         },
-        { timeoutMs: this.timeoutMs, headers },
+        { timeoutMs: this.timeoutMs, headers: this.asCardAdapter(headers) },
       );
       return { depositId: response.deposit?.id ?? '', replayed: response.replayed };
     } catch (error) {
@@ -115,7 +145,7 @@ export class GrpcBank implements Bank {
   async lookUpDeposit(reference: string, voidIfAbsent: boolean, headers: Record<string, string | undefined> = {}): Promise<DepositLookup> {
     let response;
     try {
-      response = await callUnary(this.client, this.client.getDeposit, { depositReference: reference, voidIfAbsent }, { timeoutMs: this.timeoutMs, headers });
+      response = await callUnary(this.client, this.client.getDeposit, { depositReference: reference, voidIfAbsent }, { timeoutMs: this.timeoutMs, headers: this.asCardAdapter(headers) });
     } catch (error) {
       throw toBankCallError(error);
     }
@@ -132,13 +162,14 @@ export class GrpcBank implements Bank {
     }
   }
 
-  async checkAccount(accountId: string, headers: Record<string, string | undefined> = {}): Promise<AccountCheck> {
+  async checkAccount(accountId: string, authorization: string, headers: Record<string, string | undefined> = {}): Promise<AccountCheck> {
     try {
-      const response = await callUnary(this.client, this.client.getBalance, { accountId }, { timeoutMs: this.timeoutMs, headers });
-      return { exists: true, currency: response.balance?.currencyCode ?? '' };
+      const response = await callUnary(this.client, this.client.getBalance, { accountId }, { timeoutMs: this.timeoutMs, headers: { ...headers, authorization } });
+      return { outcome: 'usable', currency: response.balance?.currencyCode ?? '' };
     } catch (error) {
       const failure = toBankCallError(error);
-      if (failure.code === 'NOT_FOUND') return { exists: false };
+      const refusal = ACCOUNT_CHECK_REFUSALS[failure.code];
+      if (refusal) return refusal;
       throw failure;
     }
   }

@@ -26,6 +26,7 @@ interface TopUpRow {
   currency: string;
   card_last4: string;
   card_brand: string;
+  initiated_by: string | null;
   state: string;
   charge_id: string | null;
   decline_code: string | null;
@@ -59,6 +60,7 @@ function fromRow(row: TopUpRow): TopUpRecord {
     currency: row.currency,
     cardLast4: row.card_last4,
     cardBrand: row.card_brand,
+    initiatedBy: row.initiated_by,
     state: row.state,
     chargeId: row.charge_id,
     declineCode: row.decline_code,
@@ -129,6 +131,7 @@ export interface NewTopUp {
   currency: string;
   cardLast4: string;
   cardBrand: string;
+  initiatedBy: string;
 }
 
 export interface ExistingTopUp {
@@ -147,8 +150,8 @@ export class TopUpRepository {
     const { rows } = await this.pool.query<TopUpRow>(
       `WITH inserted AS (
          INSERT INTO ${T} (id, account_id, idempotency_key, request_hash, amount_minor, currency, card_last4, card_brand,
-                           state, lease_token, lease_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'RECEIVED', $9, now() + make_interval(secs => $10::double precision / 1000))
+                           initiated_by, state, lease_token, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, 'RECEIVED', $9, now() + make_interval(secs => $10::double precision / 1000))
          ON CONFLICT (account_id, idempotency_key) DO NOTHING
          RETURNING *
        ), audit AS (
@@ -166,6 +169,7 @@ export class TopUpRepository {
         topUp.cardBrand,
         leaseToken,
         leaseMs,
+        topUp.initiatedBy,
       ],
     );
     return rows[0] ? fromRow(rows[0]) : null;

@@ -20,6 +20,8 @@ export const FAILURE_REASONS = [
   'CURRENCY_MISMATCH',
   'REFUND_FAILED',
   'TOP_UP_NOT_FOUND',
+  'CALLER_UNAUTHENTICATED',
+  'ROLE_FORBIDDEN',
 ] as const;
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -56,5 +58,23 @@ export class TopUpFailure extends Error {
     this.charged = init.charged;
     this.metadata = init.metadata ?? {};
     this.fieldViolations = init.fieldViolations ?? [];
+  }
+}
+
+/** What the adapter could not reach before doing anything: the caller may retry with the same key. */
+export type UnavailableDependency = 'bank' | 'token_issuer';
+
+/**
+ * A dependency needed before any charge (the bank's account check, the token
+ * issuer's keys) could not answer: nothing was journaled, nothing charged.
+ * Not a contract reason of its own: the boundary answers UNAVAILABLE.
+ */
+export class DependencyUnavailable extends Error {
+  constructor(
+    readonly dependency: UnavailableDependency,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DependencyUnavailable';
   }
 }

@@ -95,8 +95,14 @@ export function resolveUnknownCharge(input: {
  * - retryable: anything else (unavailable, timeout, lost reply, reset). The
  *   deposit may or may not have been applied; retrying with the same
  *   reference is safe, refunding is not.
+ * - unauthorized: the bank refused the caller (our service credential), not
+ *   the deposit. That call applied nothing, but an earlier attempt may have,
+ *   and repeating it with the same credential cannot succeed: no more
+ *   attempts, and no refund on that guess either; the bank is asked (look_up)
+ *   and, while it keeps refusing us, the top-up waits (a configuration error
+ *   an operator fixes; the charge is never refunded blindly).
  */
-export type DepositFailureClass = 'rejected' | 'retryable';
+export type DepositFailureClass = 'rejected' | 'retryable' | 'unauthorized';
 
 export type DepositDecision = { action: 'retry' } | { action: 'refund' } | { action: 'look_up' };
 
@@ -114,13 +120,20 @@ export function decideAfterDepositFailure(input: {
   retryMsMax: number;
 }): DepositDecision {
   if (input.failure === 'rejected') return { action: 'refund' };
+  if (input.failure === 'unauthorized') return { action: 'look_up' };
   const withinBudget = input.elapsedMs + input.nextDelayMs <= input.retryMsMax;
   if (input.attemptsDone < input.attemptsMax && withinBudget) return { action: 'retry' };
   return { action: 'look_up' };
 }
 
 /** What the bank says about a deposit reference (GetDeposit with void_if_absent), or that it could not be asked. */
-export type DepositLookup = { status: 'applied'; depositId: string } | { status: 'voided' } | { status: 'not_found' } | { status: 'unreachable' };
+export type DepositLookup =
+  | { status: 'applied'; depositId: string }
+  | { status: 'voided' }
+  | { status: 'not_found' }
+  | { status: 'unreachable' }
+  /** The bank refused to answer us (credential): as unknown as unreachable. */
+  | { status: 'unauthorized' };
 
 export type DepositResolution = { action: 'complete'; depositId: string } | { action: 'refund' } | { action: 'wait' };
 

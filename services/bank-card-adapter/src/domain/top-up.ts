@@ -117,6 +117,8 @@ export interface TopUpRecord {
   currency: string;
   cardLast4: string;
   cardBrand: string;
+  /** Subject of the verified user who asked for it; null for top-ups journaled before identity existed. */
+  initiatedBy: string | null;
   state: TopUpState;
   chargeId: string | null;
   declineCode: string | null;

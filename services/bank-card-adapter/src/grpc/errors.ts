@@ -1,7 +1,7 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import type { ErrorReason } from '@wallet/contracts/card-adapter';
 import { richError } from '@wallet/platform';
-import { TopUpFailure, type FailureReason } from '../domain/failures.js';
+import { DependencyUnavailable, TopUpFailure, type FailureReason } from '../domain/failures.js';
 
 type ProtoReason = Exclude<keyof typeof ErrorReason, 'ERROR_REASON_UNSPECIFIED' | 'UNRECOGNIZED'> extends `ERROR_REASON_${infer R}` ? R : never;
 /** Compile-time check: the domain's reasons are exactly the contract's ErrorReason values. */
@@ -28,6 +28,8 @@ export const STATUS_BY_REASON: Record<FailureReason, Status> = {
   CURRENCY_MISMATCH: Status.FAILED_PRECONDITION,
   REFUND_FAILED: Status.ABORTED,
   TOP_UP_NOT_FOUND: Status.NOT_FOUND,
+  CALLER_UNAUTHENTICATED: Status.UNAUTHENTICATED,
+  ROLE_FORBIDDEN: Status.PERMISSION_DENIED,
 };
 
 /** The one place a domain failure becomes a gRPC status with ErrorInfo. */
@@ -40,6 +42,15 @@ export function toServiceError(error: unknown): ServiceError {
       domain: ERROR_DOMAIN,
       metadata: { ...error.metadata, charged: error.charged },
       fieldViolations: error.fieldViolations,
+    });
+  }
+  if (error instanceof DependencyUnavailable) {
+    return richError({
+      code: Status.UNAVAILABLE,
+      reason: 'UNSPECIFIED',
+      message: `${error.message}; nothing was charged; retry with the same idempotency key`,
+      domain: ERROR_DOMAIN,
+      metadata: { charged: 'false', unavailable: error.dependency },
     });
   }
   // Only reached before anything was journaled (e.g. the database is down): nothing was charged.

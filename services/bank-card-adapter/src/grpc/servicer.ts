@@ -14,6 +14,8 @@ import {
   type TopUp,
 } from '@wallet/contracts/card-adapter';
 import type { GrpcServiceRegistration, Logger } from '@wallet/platform';
+import type { TokenVerifier } from '@wallet/platform/auth';
+import { authenticate } from '../app/caller.js';
 import { getTopUp, parseTopUpQuery } from '../app/get-top-up.js';
 import { processTopUp } from '../app/process-top-up.js';
 import type { SagaContext } from '../app/saga.js';
@@ -49,6 +51,7 @@ export function toProtoTopUp(record: TopUpRecord): TopUp {
     charged: chargedStatus(record.state),
     failureReason: outcome.kind === 'failed' ? outcome.failure.reason : '',
     failureMessage: outcome.kind === 'failed' ? outcome.failure.message : '',
+    initiatedBy: record.initiatedBy ?? '',
   };
 }
 
@@ -68,6 +71,9 @@ function outcomeLabel(error: unknown): string {
       return 'reused';
     case 'IDEMPOTENCY_KEY_IN_FLIGHT':
       return 'in_flight';
+    case 'CALLER_UNAUTHENTICATED':
+    case 'ROLE_FORBIDDEN':
+      return 'refused';
     case 'PAYMENT_GATEWAY_ERROR':
     case 'PAYMENT_GATEWAY_TIMEOUT':
       return 'failed';
@@ -87,7 +93,13 @@ function toTopUpInput(request: ProcessCardTopUpRequest) {
   };
 }
 
-export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logger; metrics: AdapterMetrics }): GrpcServiceRegistration {
+/** The authorization metadata value, if exactly one was sent (several are treated as malformed by parseBearer). */
+function authorizationOf(call: ServerUnaryCall<unknown, unknown>): string | undefined {
+  const values = call.metadata.get('authorization').map((value) => value.toString());
+  return values.length === 1 ? values[0] : values.length === 0 ? undefined : 'malformed: several values';
+}
+
+export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logger; metrics: AdapterMetrics; verifier: TokenVerifier }): GrpcServiceRegistration {
   const implementation: BankCardAdapterServiceServer = {
     processCardTopUp(call: ServerUnaryCall<ProcessCardTopUpRequest, ProcessCardTopUpResponse>, callback: sendUnaryData<ProcessCardTopUpResponse>) {
       const startedAt = process.hrtime.bigint();
@@ -97,7 +109,8 @@ export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logg
         deps.metrics.requestDuration.observe({ outcome }, Number(process.hrtime.bigint() - startedAt) / 1e9);
       };
       // The card goes to the use case and nowhere else: never into a log line.
-      processTopUp(deps.ctx, toTopUpInput(call.request), { requestId })
+      authenticate(deps.verifier, authorizationOf(call))
+        .then((caller) => processTopUp(deps.ctx, toTopUpInput(call.request), { requestId, caller }))
         .then(({ record, replayed }) => {
           finish('completed', replayed);
           deps.logger.info({ requestId, topUpId: record.id, replayed, outcome: 'completed' }, 'top-up answered');
@@ -115,8 +128,8 @@ export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logg
         });
     },
     getTopUp(call: ServerUnaryCall<GetTopUpRequest, GetTopUpResponse>, callback: sendUnaryData<GetTopUpResponse>) {
-      Promise.resolve()
-        .then(() => getTopUp(deps.ctx.repository, parseTopUpQuery(call.request)))
+      authenticate(deps.verifier, authorizationOf(call))
+        .then(({ principal }) => getTopUp(deps.ctx.repository, parseTopUpQuery(call.request), principal))
         .then((record) => callback(null, { topUp: toProtoTopUp(record) }))
         .catch((error: unknown) => {
           if (!(error instanceof TopUpFailure)) deps.logger.error({ err: error }, 'GetTopUp failed unexpectedly');

@@ -8,6 +8,7 @@ import { createGrpcClient } from '@wallet/platform';
 import { createTestDatabase, freePort, startService, waitFor, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { authEnv, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
@@ -38,6 +39,7 @@ afterAll(async () => {
   await mock?.stop();
   await pool?.end();
   await dropTestDatabase(db);
+  await closeTestIssuer();
 });
 
 interface Adapter {
@@ -60,6 +62,7 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
     CARD_ADAPTER_RETRY_DELAY_MS_MAX: '50',
     CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '200',
     CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
+    ...(await authEnv()),
     ...extra,
   });
   running.push(proc);

@@ -6,6 +6,7 @@ import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { journalRow, startTestAdapter, type TestAdapter } from '../support/harness.js';
@@ -47,6 +48,7 @@ afterAll(async () => {
   await bank?.stop();
   await pool?.end();
   await dropTestDatabase(db);
+  await closeTestIssuer();
 });
 
 describe('payment gateway over HTTP (separate process)', () => {

@@ -11,6 +11,8 @@ import { callUnary, createGrpcClient } from '@wallet/platform';
 import { createTestDatabase, freePort, startService, waitFor, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALICE, BANK_CREDENTIAL, BOB, bearer, closeTestIssuer, testIssuer } from '../support/auth.js';
+import { GrpcBank } from '../../src/clients/bank.js';
 import { dropTestDatabase } from '../support/db.js';
 import { ACCOUNT, chargesFor, startTestAdapter, type TestAdapter } from '../support/harness.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
@@ -28,8 +30,12 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
   let mock: MockGatewayProcess;
 
   async function startBank(): Promise<ServiceProcess> {
+    const { issuer, audience } = await testIssuer();
     const child = startService('bank-service', BANK_MAIN, {
       DATABASE_URL: db.url,
+      AUTH_ISSUER: issuer,
+      AUTH_AUDIENCE: audience,
+      BANK_CARD_ADAPTER_CREDENTIAL: BANK_CREDENTIAL,
       BANK_GRPC_PORT: bankAddress.split(':')[1]!,
       BANK_OPS_PORT: String(bankOpsPort),
     });
@@ -38,7 +44,8 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
   }
 
   async function balanceMinor(accountId: string): Promise<bigint> {
-    const response = await callUnary(bankClient, bankClient.getBalance, { accountId }, { timeoutMs: 5_000 });
+    const headers = { authorization: await bearer(ALICE) };
+    const response = await callUnary(bankClient, bankClient.getBalance, { accountId }, { timeoutMs: 5_000, headers });
     return response.balance!.amountMinor;
   }
 
@@ -70,6 +77,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     await mock?.stop();
     await pool?.end();
     await dropTestDatabase(db);
+    await closeTestIssuer();
   });
 
   it('credits the account once, double-entry, and a replay credits nothing more', async () => {
@@ -88,6 +96,39 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     // Money is conserved: every ledger entry sums to zero with the settlement account.
     const { rows } = await pool.query<{ total: string }>('SELECT coalesce(sum(amount_minor), 0) AS total FROM bank.ledger_entries');
     expect(BigInt(rows[0]!.total)).toBe(0n);
+  });
+
+  it('the bank records the initiator with the deposit; GetTopUp shows it', async () => {
+    const result = await t.topUp({});
+    const topUpId = result.ok!.topUp!.id;
+    expect(result.ok!.topUp!.initiatedBy).toBe(ALICE);
+    const { rows } = await pool.query<{ initiated_by: string }>('SELECT initiated_by FROM bank.deposits WHERE top_up_id = $1', [topUpId]);
+    expect(rows).toEqual([{ initiated_by: ALICE }]);
+  });
+
+  it("another user's account is NOT_FOUND from the real bank's ownership rule: nothing charged, nothing journaled", async () => {
+    const before = await balanceMinor(ACCOUNT);
+    const idempotencyKey = randomUUID();
+    const result = await t.topUp({ idempotencyKey }, await bearer(BOB));
+    expect(result.err).toMatchObject({ code: Status.NOT_FOUND, reason: 'ACCOUNT_NOT_FOUND' });
+    expect(result.err?.metadata.charged).toBe('false');
+    const { rows } = await pool.query('SELECT 1 FROM card_adapter.top_ups WHERE idempotency_key = $1', [idempotencyKey]);
+    expect(rows).toHaveLength(0);
+    expect(await balanceMinor(ACCOUNT)).toBe(before);
+  });
+
+  it('a wrong credential makes the real bank refuse DepositMoney and GetDeposit (UNAUTHENTICATED)', async () => {
+    const impostor = new GrpcBank(bankAddress, 2_000, 'not-the-card-adapter-credential');
+    try {
+      const reference = `topup-${randomUUID()}`;
+      const deposit = { accountId: ACCOUNT, amountMinor: 100n, currency: 'USD', depositReference: reference, topUpId: randomUUID(), cardLast4: '4242', cardBrand: 'visa', initiatedBy: ALICE };
+      expect(await impostor.deposit(deposit).catch((error: unknown) => error)).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'CALLER_UNAUTHENTICATED' });
+      expect(await impostor.lookUpDeposit(reference, true).catch((error: unknown) => error)).toMatchObject({ code: 'UNAUTHENTICATED' });
+      // Nothing applied and nothing voided: the real adapter can still deposit with that reference.
+      expect(await t.adapter.ctx.bank.lookUpDeposit(reference, false)).toEqual({ status: 'not_found' });
+    } finally {
+      impostor.close();
+    }
   });
 
   it('a declined card credits nothing', async () => {
@@ -139,7 +180,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     expect(await bank.lookUpDeposit(reference, false)).toEqual({ status: 'not_found' });
     expect(await bank.lookUpDeposit(reference, true)).toEqual({ status: 'voided' });
     const refused = await bank
-      .deposit({ accountId: ACCOUNT, amountMinor: 100n, currency: 'USD', depositReference: reference, topUpId: randomUUID(), cardLast4: '4242', cardBrand: 'visa' })
+      .deposit({ accountId: ACCOUNT, amountMinor: 100n, currency: 'USD', depositReference: reference, topUpId: randomUUID(), cardLast4: '4242', cardBrand: 'visa', initiatedBy: ALICE })
       .catch((error: unknown) => error);
     expect(refused).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DEPOSIT_REFERENCE_VOIDED' });
   });

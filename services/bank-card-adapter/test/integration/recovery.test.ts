@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALICE, BANK_CREDENTIAL, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
@@ -35,12 +36,13 @@ afterAll(async () => {
   await mock?.stop();
   await pool?.end();
   await dropTestDatabase(db);
+  await closeTestIssuer();
 });
 
 type SeedState = 'RECEIVED' | 'CHARGING' | 'CHARGED' | 'REFUNDING';
 
 /** Journals a top-up as a crashed worker would have left it, with the gateway-side charge if one was made. */
-async function seed(state: SeedState, options: { charged: boolean; lastAttemptAgoMs?: number }): Promise<string> {
+async function seed(state: SeedState, options: { charged: boolean; lastAttemptAgoMs?: number; initiatedBy?: string | null }): Promise<string> {
   const id = randomUUID();
   const chargeId = options.charged ? `ch_seed_${randomBytes(8).toString('hex')}` : null;
   if (chargeId) {
@@ -52,9 +54,9 @@ async function seed(state: SeedState, options: { charged: boolean; lastAttemptAg
   }
   await pool.query(
     `INSERT INTO card_adapter.top_ups (id, account_id, idempotency_key, request_hash, amount_minor, currency, card_last4, card_brand,
-                                       state, charge_id, charge_attempts, last_charge_error, last_charge_attempt_at, lease_token, lease_until)
+                                       state, charge_id, charge_attempts, last_charge_error, last_charge_attempt_at, lease_token, lease_until, initiated_by)
      VALUES ($1, $2, $3, $4, 1500, 'USD', '4242', 'visa', $5, $6, $7, $8, now() - make_interval(secs => $9::double precision / 1000),
-             gen_random_uuid(), now() - interval '1 second')`,
+             gen_random_uuid(), now() - interval '1 second', $10)`,
     [
       id,
       ACCOUNT,
@@ -65,6 +67,7 @@ async function seed(state: SeedState, options: { charged: boolean; lastAttemptAg
       state === 'RECEIVED' ? 0 : 1,
       state === 'CHARGING' ? 'timeout' : null,
       options.lastAttemptAgoMs ?? 3_600_000,
+      options.initiatedBy === undefined ? ALICE : options.initiatedBy,
     ],
   );
   return id;
@@ -99,6 +102,21 @@ describe('recovery of unfinished top-ups', () => {
       expect(bank.callsFor(`topup-${id}`)).toBe(0);
       expect(await chargesFor(pool, id)).toHaveLength(0);
     }
+  });
+
+  it('a recovery deposit (no user token) carries the initiator from the journal and the service credential, and no bearer token', async () => {
+    const id = await seed('CHARGED', { charged: true, initiatedBy: '22222222-2222-4222-8222-222222222222' });
+    const legacy = await seed('CHARGED', { charged: true, initiatedBy: null });
+    const seenBefore = bank.seen.length;
+    await replicaA.adapter.recovery.runPass();
+    expect((await journalRow(pool, id)).state).toBe('COMPLETED');
+    expect(bank.deposits.get(`topup-${id}`)).toMatchObject({ topUpId: id, initiatedBy: '22222222-2222-4222-8222-222222222222' });
+    // A top-up journaled before identity existed still completes; the bank gets no initiator for it.
+    expect((await journalRow(pool, legacy)).state).toBe('COMPLETED');
+    expect(bank.deposits.get(`topup-${legacy}`)?.initiatedBy).toBe('');
+    const calls = bank.seen.slice(seenBefore);
+    expect(calls.filter((c) => c.rpc === 'DepositMoney').length).toBeGreaterThanOrEqual(2);
+    for (const call of calls) expect(call).toMatchObject({ credential: BANK_CREDENTIAL, authorization: undefined });
   });
 
   it('two replicas recovering the same backlog handle every top-up exactly once', async () => {

@@ -7,8 +7,8 @@ import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { callUnary, parseGrpcError } from '@wallet/platform';
 import { HttpPaymentGateway } from '../../src/clients/payment-gateway/http.js';
+import { closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { ControllableGateway, networkDropped } from '../support/controllable-gateway.js';
 import { FakeBank } from '../support/fake-bank.js';
@@ -16,6 +16,7 @@ import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
 import { ALL_CARD_NUMBERS, CARDS, SUCCESS_CARDS } from '../support/test-cards.js';
 import {
   ACCOUNT,
+  callGetTopUp,
   callTopUp,
   chargesFor,
   everythingStored,
@@ -50,6 +51,7 @@ afterAll(async () => {
   await mock?.stop();
   await pool?.end();
   await dropTestDatabase(db);
+  await closeTestIssuer();
 });
 
 beforeEach(() => {
@@ -421,12 +423,8 @@ describe('deposit failures: retried, then compensated by a refund', () => {
 });
 
 async function getTopUp(request: { topUpId?: string; accountId?: string; idempotencyKey?: string }) {
-  try {
-    const ok = await callUnary(t.client, t.client.getTopUp, { topUpId: '', accountId: '', idempotencyKey: '', ...request }, { timeoutMs: 10_000 });
-    return { ok: ok.topUp! };
-  } catch (error) {
-    return { err: parseGrpcError(error) };
-  }
+  const result = await callGetTopUp(t.client, request);
+  return result.ok ? { ok: result.ok.topUp! } : { err: result.err };
 }
 
 describe('top-up leftovers', () => {

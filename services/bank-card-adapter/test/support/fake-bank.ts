@@ -2,7 +2,10 @@
 // idempotent DepositMoney (by deposit_reference) and GetDeposit (with
 // void_if_absent, as the real bank's contract says), with per-call plans to
 // fail, hang, or apply-then-lose-the-reply, a record of every call, and a
-// restart on the same port (the bank unreachable meanwhile).
+// restart on the same port (the bank unreachable meanwhile). Like the real
+// bank, GetBalance verifies the caller's bearer token (the file's test issuer)
+// and applies the ownership rule (another user's account is NOT_FOUND), and
+// DepositMoney / GetDeposit accept only the card adapter's credential.
 import { randomUUID } from 'node:crypto';
 import { status as Status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import {
@@ -17,6 +20,8 @@ import {
   type GetDepositResponse,
 } from '@wallet/contracts/bank';
 import { richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
+import { createTokenVerifier, credentialMatches, parseBearer, readAccess, SERVICE_CREDENTIAL_METADATA_KEY, type TokenVerifier } from '@wallet/platform/auth';
+import { ALICE, BANK_CREDENTIAL, testIssuer } from './auth.js';
 
 export interface FakeDeposit {
   id: string;
@@ -27,6 +32,14 @@ export interface FakeDeposit {
   topUpId: string;
   cardLast4: string;
   cardBrand: string;
+  initiatedBy: string;
+}
+
+/** The metadata one call arrived with (to prove what was and was not sent). */
+export interface SeenCall {
+  rpc: 'GetBalance' | 'DepositMoney' | 'GetDeposit';
+  authorization: string | undefined;
+  credential: string | undefined;
 }
 
 /** What the n-th DepositMoney call (0-based, counted per reference) does. */
@@ -46,8 +59,22 @@ export type DepositStep =
 /** What the n-th GetDeposit call (0-based, per reference) does. */
 export type LookupStep = 'ok' | 'unavailable' | 'hang';
 
+type AnyCall = ServerUnaryCall<unknown, unknown>;
+const header = (call: AnyCall, key: string): string | undefined => call.metadata.get(key)[0]?.toString();
+const unauthenticated = (message: string) => richError({ code: Status.UNAUTHENTICATED, reason: 'CALLER_UNAUTHENTICATED', message, domain: 'bank.wallet' });
+const accountNotFound = () => richError({ code: Status.NOT_FOUND, reason: 'ACCOUNT_NOT_FOUND', message: 'no such account', domain: 'bank.wallet' });
+
 export class FakeBank {
   readonly deposits = new Map<string, FakeDeposit>();
+  /** Owner of each account; any account not listed belongs to alice. */
+  readonly owners = new Map<string, string>();
+  /** Every call's metadata, in order. */
+  readonly seen: SeenCall[] = [];
+  /** What GetBalance does besides its rules: answer by them, fail as unreachable, or refuse the caller. */
+  balancePlan: () => 'ok' | 'unavailable' | 'unauthenticated' | 'forbidden' = () => 'ok';
+  /** The credential DepositMoney and GetDeposit require. */
+  credential = BANK_CREDENTIAL;
+  private verifier: TokenVerifier | undefined;
   /** Every DepositMoney call's reference, in order. */
   readonly depositCalls: string[] = [];
   readonly unknownAccounts = new Set<string>();
@@ -69,7 +96,47 @@ export class FakeBank {
     return this.lookupCalls.filter((r) => r === reference).length;
   }
 
+  /** Records the call's metadata; false (and answered UNAUTHENTICATED) unless it carries the credential. */
+  private admitCardAdapter(rpc: SeenCall['rpc'], call: AnyCall, callback: (error: ReturnType<typeof richError>) => void): boolean {
+    const credential = header(call, SERVICE_CREDENTIAL_METADATA_KEY);
+    this.seen.push({ rpc, authorization: header(call, 'authorization'), credential });
+    if (credentialMatches(credential, this.credential)) return true;
+    callback(unauthenticated('only the card adapter may call this'));
+    return false;
+  }
+
+  private getBalance(call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>): void {
+    const authorization = header(call, 'authorization');
+    this.seen.push({ rpc: 'GetBalance', authorization, credential: header(call, SERVICE_CREDENTIAL_METADATA_KEY) });
+    const plan = this.balancePlan();
+    if (plan === 'unavailable') {
+      callback(richError({ code: Status.UNAVAILABLE, reason: 'STORAGE_UNAVAILABLE', message: 'database down', domain: 'bank.wallet' }));
+      return;
+    }
+    if (plan === 'forbidden') {
+      callback(richError({ code: Status.PERMISSION_DENIED, reason: 'ROLE_FORBIDDEN', message: 'role may not', domain: 'bank.wallet' }));
+      return;
+    }
+    const bearer = parseBearer(authorization);
+    if (plan === 'unauthenticated' || bearer.kind !== 'token' || !this.verifier) {
+      callback(unauthenticated('no access token'));
+      return;
+    }
+    const accountId = call.request.accountId;
+    this.verifier.verify(bearer.token).then(
+      (principal) => {
+        if (this.unknownAccounts.has(accountId) || readAccess(principal, this.owners.get(accountId) ?? ALICE) !== 'allow') {
+          callback(accountNotFound());
+          return;
+        }
+        callback(null, { accountId, balance: { amountMinor: 0n, currencyCode: 'USD' }, updatedAt: new Date() });
+      },
+      () => callback(unauthenticated('invalid access token')),
+    );
+  }
+
   private getDeposit(call: ServerUnaryCall<GetDepositRequest, GetDepositResponse>, callback: sendUnaryData<GetDepositResponse>): void {
+    if (!this.admitCardAdapter('GetDeposit', call, callback)) return;
     const reference = call.request.depositReference;
     const step = this.lookupPlan(this.lookupsFor(reference), reference);
     this.lookupCalls.push(reference);
@@ -81,7 +148,15 @@ export class FakeBank {
     const deposit = this.deposits.get(reference);
     if (deposit) {
       const amount = { amountMinor: deposit.amountMinor, currencyCode: deposit.currency };
-      const proto = { id: deposit.id, accountId: deposit.accountId, amount, depositReference: reference, topUpId: deposit.topUpId, createdAt: new Date() };
+      const proto = {
+        id: deposit.id,
+        accountId: deposit.accountId,
+        amount,
+        depositReference: reference,
+        topUpId: deposit.topUpId,
+        createdAt: new Date(),
+        initiatedBy: deposit.initiatedBy,
+      };
       callback(null, { status: DepositLookupStatus.DEPOSIT_LOOKUP_STATUS_APPLIED, deposit: proto });
       return;
     }
@@ -95,18 +170,16 @@ export class FakeBank {
   }
 
   async start(port = 0): Promise<this> {
+    const { issuer, audience } = await testIssuer();
+    this.verifier ??= createTokenVerifier({ issuer, audience });
     const implementation: BankServiceServer = {
       transferMoney: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
       getDeposit: (call, callback) => this.getDeposit(call, callback),
-      getBalance: (call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>) => {
-        const accountId = call.request.accountId;
-        if (this.unknownAccounts.has(accountId)) {
-          callback(richError({ code: Status.NOT_FOUND, reason: 'ACCOUNT_NOT_FOUND', message: 'no such account', domain: 'bank.wallet' }));
-          return;
-        }
-        callback(null, { accountId, balance: { amountMinor: 0n, currencyCode: 'USD' }, updatedAt: new Date() });
-      },
+      getBalance: (call, callback) => this.getBalance(call, callback),
+      createAccount: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
+      listAccounts: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
       depositMoney: (call: ServerUnaryCall<DepositMoneyRequest, DepositMoneyResponse>, callback: sendUnaryData<DepositMoneyResponse>) => {
+        if (!this.admitCardAdapter('DepositMoney', call, callback)) return;
         const request = call.request;
         const reference = request.depositReference;
         const callIndex = this.callsFor(reference);
@@ -117,7 +190,7 @@ export class FakeBank {
           return;
         }
         if (step === 'account_not_found' || this.unknownAccounts.has(request.accountId)) {
-          callback(richError({ code: Status.NOT_FOUND, reason: 'ACCOUNT_NOT_FOUND', message: 'no such account', domain: 'bank.wallet' }));
+          callback(accountNotFound());
           return;
         }
         if (step === 'hang') return;
@@ -135,6 +208,7 @@ export class FakeBank {
           topUpId: request.topUpId,
           cardLast4: request.card?.cardLast4 ?? '',
           cardBrand: request.card?.cardBrand ?? '',
+          initiatedBy: request.initiatedBy,
         };
         this.deposits.set(reference, deposit);
         if (step === 'apply_then_hang') return;
@@ -150,6 +224,7 @@ export class FakeBank {
             depositReference: reference,
             topUpId: deposit.topUpId,
             createdAt: new Date(),
+            initiatedBy: deposit.initiatedBy,
           },
           replayed: existing !== undefined,
         });

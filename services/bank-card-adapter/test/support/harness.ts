@@ -2,12 +2,19 @@
 // an adapter started in-process, a gRPC client, and journal/ledger queries.
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { BankCardAdapterServiceClient, type ProcessCardTopUpRequest, type ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
+import {
+  BankCardAdapterServiceClient,
+  type GetTopUpRequest,
+  type GetTopUpResponse,
+  type ProcessCardTopUpRequest,
+  type ProcessCardTopUpResponse,
+} from '@wallet/contracts/card-adapter';
 import { callUnary, createGrpcClient, loadConfig, parseGrpcError, REDACTED_PATHS, type Logger, type ParsedGrpcError } from '@wallet/platform';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { configSchema, toConfig, type Config } from '../../src/config.js';
 import { startCardAdapter, type CardAdapterOverrides, type RunningCardAdapter } from '../../src/service.js';
+import { authEnv, bearer } from './auth.js';
 
 /** Short deadlines and delays, so failure paths run in well under a second. */
 export const TEST_ENV: Record<string, string> = {
@@ -53,11 +60,17 @@ export interface TestAdapter {
   adapter: RunningCardAdapter;
   client: BankCardAdapterServiceClient;
   lines: string[];
-  topUp(request: Omit<Partial<ProcessCardTopUpRequest>, 'card'> & { card?: Partial<NonNullable<ProcessCardTopUpRequest['card']>> }): Promise<TopUpCall>;
+  /** A top-up as alice (a customer who owns ACCOUNT) unless `authorization` says otherwise (null: none sent). */
+  topUp(
+    request: Omit<Partial<ProcessCardTopUpRequest>, 'card'> & { card?: Partial<NonNullable<ProcessCardTopUpRequest['card']>> },
+    authorization?: string | null,
+  ): Promise<TopUpCall>;
+  getTopUp(request: Partial<GetTopUpRequest>, authorization?: string | null): Promise<GetTopUpCall>;
   stop(): Promise<void>;
 }
 
 export type TopUpCall = { ok: ProcessCardTopUpResponse; err?: undefined } | { ok?: undefined; err: ParsedGrpcError };
+export type GetTopUpCall = { ok: GetTopUpResponse; err?: undefined } | { ok?: undefined; err: ParsedGrpcError };
 
 export const ACCOUNT = '123e4567-e89b-12d3-a456-426614174000';
 
@@ -72,9 +85,28 @@ export function request(overrides: Partial<ProcessCardTopUpRequest> = {}, card: 
   };
 }
 
-export async function callTopUp(client: BankCardAdapterServiceClient, req: ProcessCardTopUpRequest, timeoutMs = 30_000): Promise<TopUpCall> {
+/** Metadata of a call: alice's bearer by default, the given one, or none (null). */
+async function callHeaders(authorization: string | null | undefined): Promise<Record<string, string>> {
+  const headers: Record<string, string> = { 'x-request-id': randomUUID() };
+  const value = authorization === undefined ? await bearer() : authorization;
+  if (value !== null) headers.authorization = value;
+  return headers;
+}
+
+export async function callTopUp(client: BankCardAdapterServiceClient, req: ProcessCardTopUpRequest, timeoutMs = 30_000, authorization?: string | null): Promise<TopUpCall> {
+  const headers = await callHeaders(authorization);
   try {
-    const ok = await callUnary(client, client.processCardTopUp, req, { timeoutMs, headers: { 'x-request-id': randomUUID() } });
+    const ok = await callUnary(client, client.processCardTopUp, req, { timeoutMs, headers });
+    return { ok };
+  } catch (error) {
+    return { err: parseGrpcError(error) };
+  }
+}
+
+export async function callGetTopUp(client: BankCardAdapterServiceClient, req: Partial<GetTopUpRequest>, authorization?: string | null): Promise<GetTopUpCall> {
+  const headers = await callHeaders(authorization);
+  try {
+    const ok = await callUnary(client, client.getTopUp, { topUpId: '', accountId: '', idempotencyKey: '', ...req }, { timeoutMs: 10_000, headers });
     return { ok };
   } catch (error) {
     return { err: parseGrpcError(error) };
@@ -83,16 +115,17 @@ export async function callTopUp(client: BankCardAdapterServiceClient, req: Proce
 
 export async function startTestAdapter(env: Record<string, string>, overrides: CardAdapterOverrides = {}): Promise<TestAdapter> {
   const { logger, lines } = capturingLogger();
-  const adapter = await startCardAdapter(testConfig(env), logger, overrides);
+  const adapter = await startCardAdapter(testConfig({ ...(await authEnv()), ...env }), logger, overrides);
   const client = createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${adapter.grpc.port}`);
   return {
     adapter,
     client,
     lines,
-    topUp: (partial) => {
+    topUp: (partial, authorization) => {
       const { card, ...rest } = partial;
-      return callTopUp(client, request(rest, card ?? {}));
+      return callTopUp(client, request(rest, card ?? {}), 30_000, authorization);
     },
+    getTopUp: (req, authorization) => callGetTopUp(client, req, authorization),
     stop: async () => {
       client.close();
       await adapter.stop();
@@ -114,6 +147,7 @@ export interface JournalRow {
   failure_reason: string | null;
   card_last4: string;
   card_brand: string;
+  initiated_by: string | null;
 }
 
 export async function journalRow(db: pg.Pool, topUpId: string): Promise<JournalRow> {

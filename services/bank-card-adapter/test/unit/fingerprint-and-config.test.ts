@@ -1,6 +1,6 @@
 import { loadConfig, ConfigError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
-import { configSchema, DEVELOPMENT_FINGERPRINT_SECRET, toConfig, InvalidLimitsError } from '../../src/config.js';
+import { configSchema, DEVELOPMENT_BANK_CREDENTIAL, DEVELOPMENT_FINGERPRINT_SECRET, toConfig, InvalidLimitsError } from '../../src/config.js';
 import { cardFingerprint, topUpRequestHash } from '../../src/domain/fingerprint.js';
 import { validateTopUp } from '../../src/domain/validation.js';
 
@@ -69,9 +69,34 @@ describe('config', () => {
   it('has no built-in card fingerprint secret outside development: production without one is a config error naming it', () => {
     expect(() => toConfig(loadConfig(configSchema, { NODE_ENV: 'production' }))).toThrow(/CARD_ADAPTER_CARD_FINGERPRINT_SECRET/);
     expect(() => toConfig(loadConfig(configSchema, { NODE_ENV: 'staging' }))).toThrow(ConfigError);
-    const production = toConfig(loadConfig(configSchema, { NODE_ENV: 'production', CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'a-real-secret-of-32-characters!!' }));
+    const production = toConfig(
+      loadConfig(configSchema, {
+        NODE_ENV: 'production',
+        CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'a-real-secret-of-32-characters!!',
+        CARD_ADAPTER_BANK_CREDENTIAL: 'a-real-bank-credential-of-32-chars',
+      }),
+    );
     expect(production.cardFingerprintSecret).toBe('a-real-secret-of-32-characters!!');
     expect(toConfig(loadConfig(configSchema, {})).cardFingerprintSecret).toBe(DEVELOPMENT_FINGERPRINT_SECRET);
+  });
+
+  it('verifies tokens against the local identity-service by default (issuer, audience, roles claim)', () => {
+    const config = toConfig(loadConfig(configSchema, {}));
+    expect(config.AUTH_ISSUER).toBe('http://127.0.0.1:8090');
+    expect(config.AUTH_AUDIENCE).toBe('wallet-api');
+    expect(config.AUTH_ROLES_CLAIM).toBe('roles');
+    expect(toConfig(loadConfig(configSchema, { AUTH_ROLES_CLAIM: 'realm_access.roles' })).AUTH_ROLES_CLAIM).toBe('realm_access.roles');
+    expect(() => loadConfig(configSchema, { AUTH_ISSUER: 'not a url' })).toThrow(/AUTH_ISSUER/);
+  });
+
+  it('has a development bank credential only outside production: production without CARD_ADAPTER_BANK_CREDENTIAL is a config error naming it', () => {
+    expect(toConfig(loadConfig(configSchema, {})).bankCredential).toBe(DEVELOPMENT_BANK_CREDENTIAL);
+    expect(DEVELOPMENT_BANK_CREDENTIAL).toBe('dev-card-adapter-credential');
+    const secret = { CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'a-real-secret-of-32-characters!!' };
+    expect(() => toConfig(loadConfig(configSchema, { ...secret, NODE_ENV: 'production' }))).toThrow(/CARD_ADAPTER_BANK_CREDENTIAL/);
+    expect(() => loadConfig(configSchema, { CARD_ADAPTER_BANK_CREDENTIAL: 'short' })).toThrow(/CARD_ADAPTER_BANK_CREDENTIAL/);
+    const production = toConfig(loadConfig(configSchema, { ...secret, NODE_ENV: 'production', CARD_ADAPTER_BANK_CREDENTIAL: 'a-real-bank-credential-of-32-chars' }));
+    expect(production.bankCredential).toBe('a-real-bank-credential-of-32-chars');
   });
 
   it('refuses the test crash hook when NODE_ENV=production, and an unknown crash point anywhere', () => {

@@ -91,14 +91,24 @@ describe('deposit failures', () => {
     expect(classifyDepositError(bankError('UNAVAILABLE', 'bank.wallet', 'STORAGE_UNAVAILABLE'))).toBe('retryable');
     expect(classifyDepositError(bankError('UNAVAILABLE', undefined, undefined, 'No connection established. Last error: connect ECONNREFUSED'))).toBe('retryable');
     expect(classifyDepositError(bankError('UNAVAILABLE', undefined, undefined, 'Connection dropped'))).toBe('retryable');
-    for (const code of ['DEADLINE_EXCEEDED', 'CANCELLED', 'INTERNAL', 'UNKNOWN', 'ABORTED', 'RESOURCE_EXHAUSTED', 'UNIMPLEMENTED', 'PERMISSION_DENIED'] as const) {
+    for (const code of ['DEADLINE_EXCEEDED', 'CANCELLED', 'INTERNAL', 'UNKNOWN', 'ABORTED', 'RESOURCE_EXHAUSTED', 'UNIMPLEMENTED'] as const) {
       expect(classifyDepositError(bankError(code)), code).toBe('retryable');
     }
     // A refusal without the bank's ErrorInfo (a proxy, a misrouted call) proves nothing either.
     expect(classifyDepositError(bankError('NOT_FOUND'))).toBe('retryable');
   });
 
+  it('a refused credential is a refusal of the caller, not of the deposit: classified apart from both', () => {
+    expect(classifyDepositError(bankError('UNAUTHENTICATED', 'bank.wallet', 'CALLER_UNAUTHENTICATED'))).toBe('unauthorized');
+    expect(classifyDepositError(bankError('UNAUTHENTICATED'))).toBe('unauthorized');
+    expect(classifyDepositError(bankError('PERMISSION_DENIED', 'bank.wallet', 'ROLE_FORBIDDEN'))).toBe('unauthorized');
+  });
+
   const base = { attemptsDone: 1, attemptsMax: 4, elapsedMs: 0, nextDelayMs: 100, retryMsMax: 10_000 };
+
+  it('a refused credential stops the attempts and asks the bank: never refunded on that guess, never retried in vain', () => {
+    expect(decideAfterDepositFailure({ ...base, failure: 'unauthorized' })).toEqual({ action: 'look_up' });
+  });
 
   it('refunds at once after a definitive refusal', () => {
     expect(decideAfterDepositFailure({ ...base, failure: 'rejected' })).toEqual({ action: 'refund' });
@@ -118,6 +128,7 @@ describe('deposit failures', () => {
     expect(resolveUnknownDeposit({ status: 'voided' })).toEqual({ action: 'refund' });
     expect(resolveUnknownDeposit({ status: 'not_found' })).toEqual({ action: 'wait' });
     expect(resolveUnknownDeposit({ status: 'unreachable' })).toEqual({ action: 'wait' });
+    expect(resolveUnknownDeposit({ status: 'unauthorized' })).toEqual({ action: 'wait' });
   });
 
   it('waits durably with a bounded exponential backoff', () => {

@@ -28,6 +28,7 @@ function record(state: TopUpState, overrides: Partial<TopUpRecord> = {}): TopUpR
     currency: 'USD',
     cardLast4: '4242',
     cardBrand: 'visa',
+    initiatedBy: '11111111-1111-4111-8111-111111111111',
     state,
     chargeId: null,
     declineCode: null,
