@@ -16,7 +16,7 @@ import { ensureInfra } from './lib/infra.mjs';
 import { acquireLock, busyPorts } from './lib/launcher.mjs';
 import { npxBin, root } from './lib/paths.mjs';
 import { RESTART_POLICY } from './lib/restart-policy.mjs';
-import { createSystem, describeSystem, PORT_LABELS, portsFor } from './lib/system.mjs';
+import { createSystem, describeSystem, DEV_SERVICE_CREDENTIAL, PORT_LABELS, portsFor } from './lib/system.mjs';
 
 /** Ctrl-C to exit: services drain within SERVICES_STOP_MS, then infrastructure, all within STOP_TOTAL_MS. */
 const STOP_TOTAL_MS = 10_000;
@@ -128,14 +128,26 @@ async function main() {
     infraEnv: { DATABASE_URL: infra.env.DATABASE_URL, KAFKA_BROKERS: infra.env.KAFKA_BROKERS, CLICKHOUSE_URL: process.env.CLICKHOUSE_URL },
     ports: opts.ports,
     chdbPath: join(opts.dataDir, 'analytics', 'chdb'),
+    // The development users of the README (alice, bob, support, admin): `npm start` only.
+    devUsers: true,
+    serviceCredential: DEV_SERVICE_CREDENTIAL,
   });
   system = createSystem(description, { onLine: (key, line) => say(system.services[key].name, line), restartPolicy: RESTART_POLICY, onEvent });
   await system.startAll();
   if (stopping) return;
   const url = description.baseUrl.replace('127.0.0.1', 'localhost');
-  say('start', `E-wallet is up: REST on ${url} (Swagger UI: ${url}/docs)`);
-  say('start', `try: curl ${url}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`);
+  say('start', `E-wallet is up: REST on ${url} (Swagger UI: ${url}/docs, "Authorize" with alice / alice-wallet-demo-pw)`);
+  for (const line of tryLines(url)) say('start', line);
   say('start', 'press Ctrl-C to stop');
+}
+
+/** How to log in as the development user alice and read her balance (README "Log in"). */
+function tryLines(url) {
+  return [
+    'log in (development user alice; README "Log in" lists the others):',
+    `  TOKEN=$(curl -s ${url}/auth/token -d grant_type=password -d username=alice -d password=alice-wallet-demo-pw | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+    `  curl -H "Authorization: Bearer $TOKEN" ${url}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`,
+  ];
 }
 
 /** PostgreSQL or Kafka dying under the services is not something a service restart fixes. */

@@ -2,6 +2,7 @@
 // (pid, ports, urls, logs, start/stop/kill/restart), start in dependency
 // order gated on readiness, bounded ordered stop, and optional supervision
 // (restart a crashed service with backoff; give up when it keeps crashing).
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { root } from './paths.mjs';
@@ -26,6 +27,24 @@ export async function waitReady(url, { timeoutMs = READY_TIMEOUT_MS, intervalMs 
     await sleep(intervalMs);
   }
   throw new Error(`not ready at ${url} after ${timeoutMs} ms`);
+}
+
+/** The last `count` lines of a log file (reads at most its last 64 KiB); [] when unreadable. */
+export function tailOfFile(path, count) {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const length = Math.min(size, 64 * 1024);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      return buffer.toString('utf8').split('\n').filter(Boolean).slice(-count);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
 }
 
 /** Stop layers: dependants before what they depend on; one layer stops in parallel. */
@@ -101,7 +120,9 @@ export function createSystem(description, options = {}) {
         try {
           await waitReady(spec.readyUrl, { timeoutMs: readyTimeoutMs, isDead: () => !proc?.running });
         } catch (error) {
-          const tail = proc?.logs.slice(-30).join('\n');
+          // Output piped (kept in memory) or appended to a log file.
+          const lines = handle.logPath ? tailOfFile(handle.logPath, 30) : (proc?.logs.slice(-30) ?? []);
+          const tail = lines.join('\n');
           throw new Error(`${spec.name} (pid ${proc?.pid}) did not become ready: ${error.message}${tail ? `\n${tail}` : ''}`);
         }
       },

@@ -11,12 +11,18 @@ export type PortName =
   | 'bankOps'
   | 'cardAdapterOps'
   | 'analyticsOps'
+  | 'identityHttp'
+  | 'identityOps'
   | 'postgres'
   | 'kafka'
   | 'kafkaController';
 export type Ports = Record<PortName, number>;
-export type ServiceKey = 'bank' | 'paymentGatewayMock' | 'analytics' | 'cardAdapter' | 'gateway';
+export type ServiceKey = 'identity' | 'bank' | 'paymentGatewayMock' | 'analytics' | 'cardAdapter' | 'gateway';
 
+/** `aud` of access tokens (IDENTITY_AUDIENCE / AUTH_AUDIENCE). */
+export declare const AUTH_AUDIENCE: string;
+/** The services' development default of the card adapter -> bank service credential. */
+export declare const DEV_SERVICE_CREDENTIAL: string;
 export declare const DEFAULT_PORTS: Readonly<Ports>;
 export declare const PORT_LABELS: Readonly<Record<PortName, string>>;
 export declare const SERVICE_KEYS: ServiceKey[];
@@ -48,6 +54,10 @@ export interface DescribeOptions {
   chdbPath?: string;
   /** Bound of one ClickHouse/chDB request in the analytics-service (bench: long first FINAL reads). */
   clickhouseRequestTimeoutMs?: number;
+  /** IDENTITY_SEED_DEV_USERS (alice, bob, support, admin, dev-back-office); default true (local runs only). */
+  devUsers?: boolean;
+  /** Card adapter -> bank service credential; default: random per system. */
+  serviceCredential?: string;
   /** Set for every service (NODE_ENV, LOG_LEVEL). */
   commonEnv?: Record<string, string>;
   /** Extra env per service. */
@@ -71,6 +81,10 @@ export interface SystemDescription {
   services: ServiceSpec[];
   baseUrl: string;
   bankGrpcAddress: string;
+  /** The identity-service's URL: `iss` of access tokens and base of discovery and /auth/token. */
+  issuer: string;
+  audience: string;
+  serviceCredential: string;
 }
 
 export declare function describeSystem(options: DescribeOptions): Promise<SystemDescription>;

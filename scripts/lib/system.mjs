@@ -3,6 +3,7 @@
 // needs (every variable NAME a launcher passes lives here and only here), their
 // readiness URLs and their start order. `npm start`, the end-to-end harness,
 // the bench and the chaos suite all launch through this module.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './infra.mjs';
@@ -21,6 +22,8 @@ export const DEFAULT_PORTS = Object.freeze({
   cardAdapterOps: 9102,
   analyticsOps: 9103,
   paymentGatewayMockHttp: 9104,
+  identityHttp: 8090,
+  identityOps: 9105,
   postgres: 5432,
   kafka: 9092,
   kafkaController: 9093,
@@ -36,6 +39,8 @@ const PORT_OFFSETS = Object.freeze({
   bankOps: 5,
   cardAdapterOps: 6,
   analyticsOps: 7,
+  identityHttp: 8,
+  identityOps: 9,
   postgres: 10,
   kafka: 11,
   kafkaController: 12,
@@ -51,6 +56,8 @@ export const PORT_LABELS = Object.freeze({
   bankOps: 'bank-service ops (/readyz, /metrics)',
   cardAdapterOps: 'bank-card-adapter ops (/readyz, /metrics)',
   analyticsOps: 'analytics-service ops (/readyz, /metrics)',
+  identityHttp: 'identity-service HTTP (token endpoint)',
+  identityOps: 'identity-service ops (/readyz, /metrics)',
   postgres: 'PostgreSQL',
   kafka: 'Kafka broker',
   kafkaController: 'Kafka controller',
@@ -84,6 +91,18 @@ export async function freePorts() {
 
 const local = (port) => `127.0.0.1:${port}`;
 
+/** `aud` of access tokens (the identity-service's IDENTITY_AUDIENCE default). */
+export const AUTH_AUDIENCE = 'wallet-api';
+/**
+ * The secret the card adapter presents to the bank on DepositMoney/GetDeposit
+ * (the services' own development default; `npm start` uses it). Tests, bench
+ * and chaos get a random one per system unless they pass one.
+ */
+export const DEV_SERVICE_CREDENTIAL = 'dev-card-adapter-credential';
+
+/** Token verification settings of every service that checks access tokens (shared, unprefixed names). */
+const authEnv = (c) => ({ AUTH_ISSUER: c.issuer, AUTH_AUDIENCE: AUTH_AUDIENCE });
+
 /**
  * The services in start order. `env(ctx)` returns the variables a launcher
  * sets; each service's src/config.ts documents them and their defaults.
@@ -91,9 +110,26 @@ const local = (port) => `127.0.0.1:${port}`;
  */
 const SERVICES = [
   {
+    // First: every other service verifies tokens against its discovery document
+    // (fetched lazily, but a ready issuer avoids 503s right after start).
+    key: 'identity',
+    name: 'identity-service',
+    dependsOn: [],
+    ports: { http: 'identityHttp', ops: 'identityOps' },
+    env: (c) => ({
+      DATABASE_URL: c.infra.DATABASE_URL,
+      IDENTITY_HTTP_PORT: String(c.ports.identityHttp),
+      IDENTITY_OPS_PORT: String(c.ports.identityOps),
+      IDENTITY_ISSUER: c.issuer,
+      IDENTITY_AUDIENCE: AUTH_AUDIENCE,
+      // Local runs only (start, tests, bench, chaos); the compose production profile never seeds.
+      IDENTITY_SEED_DEV_USERS: String(c.devUsers),
+    }),
+  },
+  {
     key: 'bank',
     name: 'bank-service',
-    dependsOn: [],
+    dependsOn: ['identity'],
     ports: { grpc: 'bankGrpc', ops: 'bankOps' },
     env: (c) => ({
       DATABASE_URL: c.infra.DATABASE_URL,
@@ -101,6 +137,8 @@ const SERVICES = [
       BANK_GRPC_PORT: String(c.ports.bankGrpc),
       BANK_OPS_PORT: String(c.ports.bankOps),
       BANK_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
+      ...authEnv(c),
+      BANK_CARD_ADAPTER_CREDENTIAL: c.serviceCredential,
     }),
   },
   {
@@ -117,9 +155,10 @@ const SERVICES = [
   {
     key: 'analytics',
     name: 'analytics-service',
-    dependsOn: [],
+    dependsOn: ['identity'],
     ports: { grpc: 'analyticsGrpc', ops: 'analyticsOps' },
     env: (c) => ({
+      ...authEnv(c),
       KAFKA_BROKERS: c.infra.KAFKA_BROKERS,
       ...(c.infra.CLICKHOUSE_URL ? { CLICKHOUSE_URL: c.infra.CLICKHOUSE_URL } : {}),
       ANALYTICS_GRPC_PORT: String(c.ports.analyticsGrpc),
@@ -134,13 +173,15 @@ const SERVICES = [
   {
     key: 'cardAdapter',
     name: 'bank-card-adapter',
-    dependsOn: ['bank', 'paymentGatewayMock'],
+    dependsOn: ['identity', 'bank', 'paymentGatewayMock'],
     ports: { grpc: 'cardAdapterGrpc', ops: 'cardAdapterOps' },
     env: (c) => ({
       DATABASE_URL: c.infra.DATABASE_URL,
       CARD_ADAPTER_GRPC_PORT: String(c.ports.cardAdapterGrpc),
       CARD_ADAPTER_OPS_PORT: String(c.ports.cardAdapterOps),
       CARD_ADAPTER_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
+      ...authEnv(c),
+      CARD_ADAPTER_BANK_CREDENTIAL: c.serviceCredential,
       ...(c.included.has('paymentGatewayMock')
         ? { CARD_ADAPTER_PAYMENT_GATEWAY_URL: `http://${local(c.ports.paymentGatewayMockHttp)}` }
         : {}),
@@ -149,7 +190,7 @@ const SERVICES = [
   {
     key: 'gateway',
     name: 'api-gateway',
-    dependsOn: ['bank', 'cardAdapter', 'analytics'],
+    dependsOn: ['identity', 'bank', 'cardAdapter', 'analytics'],
     ports: { http: 'gatewayHttp', ops: 'gatewayHttp' },
     env: (c) => ({
       GATEWAY_HTTP_HOST: '127.0.0.1',
@@ -157,6 +198,8 @@ const SERVICES = [
       GATEWAY_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: local(c.ports.cardAdapterGrpc),
       GATEWAY_ANALYTICS_GRPC_ADDRESS: local(c.ports.analyticsGrpc),
+      GATEWAY_IDENTITY_URL: c.issuer,
+      ...authEnv(c),
     }),
   },
 ];
@@ -183,6 +226,8 @@ export async function defaultTopics() {
  *   include?: string[],            // service keys (default: all; optional ones when present)
  *   topics?: { operations: string, dlq: string },
  *   kafkaGroupId?: string, chdbPath?: string, clickhouseRequestTimeoutMs?: number,
+ *   devUsers?: boolean,                               // IDENTITY_SEED_DEV_USERS (default true: local runs)
+ *   serviceCredential?: string,                        // card adapter -> bank secret (default: random)
  *   commonEnv?: Record<string, string>,               // set for every service (NODE_ENV, LOG_LEVEL)
  *   env?: Record<string, Record<string, string>>,     // extra env per service key
  * }} options
@@ -200,6 +245,10 @@ export async function describeSystem(options) {
     kafkaGroupId: options.kafkaGroupId,
     chdbPath: options.chdbPath,
     clickhouseRequestTimeoutMs: options.clickhouseRequestTimeoutMs,
+    // The externally visible URL of the issuer: `iss` of its tokens and base of its discovery.
+    issuer: `http://${local(ports.identityHttp)}`,
+    devUsers: options.devUsers ?? true,
+    serviceCredential: options.serviceCredential ?? randomBytes(24).toString('base64url'),
   };
   const services = SERVICES.filter((s) => included.has(s.key)).map((s) => {
     const dependsOn = s.dependsOn.filter((d) => included.has(d));
@@ -223,6 +272,9 @@ export async function describeSystem(options) {
     services,
     baseUrl: `http://127.0.0.1:${ports.gatewayHttp}`,
     bankGrpcAddress: local(ports.bankGrpc),
+    issuer: ctx.issuer,
+    audience: AUTH_AUDIENCE,
+    serviceCredential: ctx.serviceCredential,
   };
 }
 

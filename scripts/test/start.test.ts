@@ -15,7 +15,22 @@ import { busyPorts } from '../lib/launcher.mjs';
 import { portsFor, type Ports } from '../lib/system.mjs';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-/** Bounded, but generous: a JVM and five Node services starting on a shared, busy 2-core machine. */
+const ALICE_ACCOUNT = '123e4567-e89b-12d3-a456-426614174000';
+
+/** Alice's access token through the gateway's token endpoint (the development user npm start seeds). */
+async function aliceToken(ports: Ports): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${ports.gatewayHttp}/auth/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'alice-wallet-demo-pw' }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+const aliceBalance = async (ports: Ports, token: string) =>
+  fetch(`http://127.0.0.1:${ports.gatewayHttp}/accounts/${ALICE_ACCOUNT}/balance`, { headers: { authorization: `Bearer ${token}` } });
+
+/** Bounded, but generous: a JVM and six Node services starting on a shared, busy 2-core machine. */
 const STARTUP_TIMEOUT_MS = 480_000;
 /** The issue's bound on a full stop is 10 s; a little slack for a loaded CI machine. */
 const STOP_DEADLINE_MS = 15_000;
@@ -131,9 +146,14 @@ describe('npm start supervises the local system', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('serves REST once up', async () => {
-    const res = await fetch(`http://127.0.0.1:${ports.gatewayHttp}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`);
-    expect(res.status).toBe(200);
+  it('serves REST once up, to the development user it prints how to log in as', async () => {
+    const out = first.output();
+    expect(out).toContain(`curl -s http://localhost:${ports.gatewayHttp}/auth/token -d grant_type=password -d username=alice -d password=alice-wallet-demo-pw`);
+    expect(out).toContain('-H "Authorization: Bearer $TOKEN"');
+    const token = await aliceToken(ports);
+    expect((await aliceBalance(ports, token)).status).toBe(200);
+    const anonymous = await fetch(`http://127.0.0.1:${ports.gatewayHttp}/accounts/${ALICE_ACCOUNT}/balance`);
+    expect(anonymous.status).toBe(401);
   });
 
   it('restarts a crashed service with backoff and says so', async () => {
@@ -142,8 +162,7 @@ describe('npm start supervises the local system', () => {
     await waitForOutput(first, /bank-service\s*\| exited unexpectedly \(SIGKILL\); restart in [\d.]+ s/, 30_000);
     const again = await waitForOutput(first, /bank-service\s*\| ready \(pid (\d+)\) again after a restart/, 120_000);
     expect(Number(again[1])).not.toBe(pid);
-    const res = await fetch(`http://127.0.0.1:${ports.gatewayHttp}/accounts/123e4567-e89b-12d3-a456-426614174000/balance`);
-    expect(res.status).toBe(200);
+    expect((await aliceBalance(ports, await aliceToken(ports))).status).toBe(200);
   }, 180_000);
 
   it('refuses a second launcher on the same data folder in one line, and leaves the first running', async () => {
@@ -157,7 +176,7 @@ describe('npm start supervises the local system', () => {
 
   it('stops services first, then Kafka and PostgreSQL, on Ctrl-C to the process group, leaving nothing behind', async () => {
     const pids = descendants(first.child.pid!);
-    expect(pids.length).toBeGreaterThanOrEqual(7); // PostgreSQL (+ backends), Kafka, five services
+    expect(pids.length).toBeGreaterThanOrEqual(8); // PostgreSQL (+ backends), Kafka, six services
     const startedMs = Date.now();
     process.kill(-first.child.pid!, 'SIGINT');
     const code = await Promise.race([first.exited, new Promise((resolve) => setTimeout(resolve, STOP_DEADLINE_MS, 'timeout'))]);
@@ -175,7 +194,7 @@ describe('npm start supervises the local system', () => {
     stray = launch(dataDir, portBase);
     await waitForOutput(stray, /E-wallet is up/, STARTUP_TIMEOUT_MS);
     const pids = descendants(stray.child.pid!);
-    expect(pids.length).toBeGreaterThanOrEqual(7);
+    expect(pids.length).toBeGreaterThanOrEqual(8);
     stray.child.kill('SIGKILL'); // the launcher only: its children must follow on their own
     await stray.exited;
     await expectAllGone(pids, ports);

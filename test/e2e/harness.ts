@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contractPaths } from '@wallet/contracts';
@@ -23,6 +25,8 @@ export interface SystemOptions {
   kafkaBrokers?: string;
   /** Extra env per service. */
   env?: Partial<Record<ServiceKey, Record<string, string>>>;
+  /** LOG_LEVEL of every service (default TEST_SERVICE_LOG_LEVEL or info: the secrets scan reads the access lines). */
+  logLevel?: string;
 }
 
 export interface RunningSystem {
@@ -32,8 +36,18 @@ export interface RunningSystem {
   kafkaBrokers: string;
   ports: Ports;
   processes: Partial<Record<ServiceKey, ServiceHandle>>;
-  /** Restarts one service with the same configuration (after stop or kill). */
-  restart(name: ServiceKey): Promise<void>;
+  /** The identity-service's own URL (issuer of the access tokens; discovery, JWKS). */
+  issuer: string;
+  audience: string;
+  /** Every service's output, one file per service, kept across restarts (scanned for secrets). */
+  logDir: string;
+  /** Restarts one service with the same configuration (after stop or kill), plus extraEnv. */
+  restart(name: ServiceKey, extraEnv?: Record<string, string>): Promise<void>;
+  /** Access token of a user, cached until shortly before it expires. */
+  tokenFor(user: Credentials): Promise<string>;
+  /** `{ authorization: 'Bearer ...' }` of a user (or a raw access token). */
+  as(user: Credentials | string): Promise<Record<string, string>>;
+  /** Stops every service, drops the database and fails when a secret the tests used is in a log. */
   stop(): Promise<void>;
 }
 
@@ -58,7 +72,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       kafka.split(','),
     );
   }
-  const include: ServiceKey[] = ['bank'];
+  const include: ServiceKey[] = ['identity', 'bank'];
   if (options.analytics) include.push('analytics');
   if (options.cardAdapter) {
     // The card adapter talks to the payment gateway mock over HTTP when it exists as its own service.
@@ -73,13 +87,30 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     topics,
     kafkaGroupId: `analytics-${suffix}`,
     chdbPath: join(root, '.data', 'test-chdb', suffix),
-    commonEnv: { NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_SERVICE_LOG_LEVEL ?? 'warn' },
-    env: options.env,
+    commonEnv: { NODE_ENV: 'test', LOG_LEVEL: options.logLevel ?? process.env.TEST_SERVICE_LOG_LEVEL ?? 'info' },
+    env: {
+      ...options.env,
+      // The gateway's rate limits are off unless a test sets them (a burst of 1,000 transfers is not abuse).
+      gateway: { GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '0', GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: '0', ...options.env?.gateway },
+    },
+    devUsers: true,
+    // A fresh card adapter -> bank credential per system (scanned for in the logs like any secret).
+    serviceCredential: randomBytes(24).toString('base64url'),
   });
-  const run = createSystem(description, {
-    readyTimeoutMs: 60_000,
-    onLine: process.env.TEST_SERVICE_LOGS === '1' ? (key, line) => process.stderr.write(`[${key}] ${line}\n`) : undefined,
-  });
+  rememberSecret(description.serviceCredential);
+  const logDir = mkdtempSync(join(tmpdir(), 'wallet-e2e-logs-'));
+  const run = createSystem(description, { readyTimeoutMs: 60_000, logDir });
+  const tokens = new Map<string, { token: string; refreshAtMs: number }>();
+  const tokenFor = async (user: Credentials): Promise<string> => {
+    const cached = tokens.get(user.username);
+    if (cached && cached.refreshAtMs > Date.now()) return cached.token;
+    const res = await login(description.baseUrl, user);
+    if (res.status !== 200) throw new Error(`login of ${user.username} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const body = res.body as TokenResponse;
+    // Renewed a minute before it expires (a long test file outlives a short-lived token).
+    tokens.set(user.username, { token: body.access_token, refreshAtMs: Date.now() + (body.expires_in - 60) * 1000 });
+    return body.access_token;
+  };
   const system: RunningSystem = {
     baseUrl: description.baseUrl,
     db,
@@ -87,12 +118,21 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     kafkaBrokers: kafka,
     ports: description.ports,
     processes: run.services,
-    restart: async (name) => {
-      await run.restart(name);
+    issuer: description.issuer,
+    audience: description.audience,
+    logDir,
+    restart: async (name, extraEnv) => {
+      await run.restart(name, extraEnv);
     },
+    tokenFor,
+    as: async (user) => ({ authorization: `Bearer ${typeof user === 'string' ? user : await tokenFor(user)}` }),
     stop: async () => {
       await run.stop({ timeoutMs: 15_000 });
       await db.drop();
+      const leaks = secretsInLogs(logDir);
+      if (process.env.TEST_SERVICE_LOGS === '1') process.stderr.write(`service logs kept in ${logDir}\n`);
+      else rmSync(logDir, { recursive: true, force: true });
+      if (leaks.length > 0) throw new Error(`secrets in the service logs: ${leaks.join('; ')}`);
     },
   };
   try {
@@ -104,8 +144,79 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   return system;
 }
 
+/** Alice's seed account (USD). */
 export const ACCOUNT_A = '123e4567-e89b-12d3-a456-426614174000';
+/** Bob's seed account (USD). */
 export const ACCOUNT_B = '987e6543-e21b-34d3-c456-426614174999';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+export interface DevUser extends Credentials {
+  userId: string;
+  role: 'customer' | 'support' | 'admin';
+}
+
+/** The development users the identity-service seeds (IDENTITY_SEED_DEV_USERS=true; README "Log in"). */
+export const ALICE: DevUser = { username: 'alice', password: 'alice-wallet-demo-pw', userId: '11111111-1111-4111-8111-111111111111', role: 'customer' };
+export const BOB: DevUser = { username: 'bob', password: 'bob-wallet-demo-pw', userId: '22222222-2222-4222-8222-222222222222', role: 'customer' };
+export const SUPPORT: DevUser = { username: 'support', password: 'support-wallet-demo-pw', userId: '33333333-3333-4333-8333-333333333333', role: 'support' };
+export const ADMIN: DevUser = { username: 'admin', password: 'admin-wallet-demo-pw', userId: '44444444-4444-4444-8444-444444444444', role: 'admin' };
+/** The development back-office client (client credentials). */
+export const BACK_OFFICE = { clientId: 'dev-back-office', clientSecret: 'dev-back-office-secret-demo' };
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  refresh_token?: string;
+  scope?: string;
+}
+
+/**
+ * Every password, token and client secret the tests sent or received: after
+ * the run none may appear in any service's log (issue 10).
+ */
+const usedSecrets = new Set<string>([ALICE.password, BOB.password, SUPPORT.password, ADMIN.password, BACK_OFFICE.clientSecret]);
+
+/** Adds a secret to the scan (a JWT also by its signature alone: a truncated token in a log is a leak too). */
+export function rememberSecret(secret: string | undefined): void {
+  if (!secret) return;
+  usedSecrets.add(secret);
+  const parts = secret.split('.');
+  if (parts.length === 3 && parts[2]!.length >= 32) usedSecrets.add(parts[2]!);
+}
+
+/** Which kinds of secret appear in which log file (never the secret itself). */
+export function secretsInLogs(logDir: string): string[] {
+  const leaks: string[] = [];
+  for (const file of readdirSync(logDir)) {
+    const text = readFileSync(join(logDir, file), 'utf8');
+    for (const secret of usedSecrets) {
+      if (text.includes(secret)) leaks.push(`${file}: a secret of ${secret.length} characters starting ${JSON.stringify(secret.slice(0, 3))}`);
+    }
+  }
+  return leaks;
+}
+
+/** POST /auth/token (form-encoded) through the gateway; the answer's tokens are remembered for the log scan. */
+export async function tokenRequest(baseUrl: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  for (const key of ['password', 'client_secret', 'refresh_token']) rememberSecret(form[key]);
+  const res = await http(baseUrl, 'POST', '/auth/token', {
+    rawBody: new URLSearchParams(form).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  });
+  if (res.body && typeof res.body === 'object') {
+    rememberSecret((res.body as Partial<TokenResponse>).access_token);
+    rememberSecret((res.body as Partial<TokenResponse>).refresh_token);
+  }
+  return res;
+}
+
+/** The password grant. */
+export const login = (baseUrl: string, user: Credentials) =>
+  tokenRequest(baseUrl, { grant_type: 'password', username: user.username, password: user.password });
 
 const contract = createOpenApiResponseValidator(contractPaths.openapi);
 
