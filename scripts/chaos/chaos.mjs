@@ -1,6 +1,7 @@
-// One chaos run: private infrastructure and services, seeded accounts, the
-// workload and the nemesis side by side, then the checks. Returns a summary
-// (JSON-ready: no bigint) that run.mjs writes and renders.
+// One chaos run: private infrastructure and services, users registered at the
+// identity-service, seeded accounts owned by them, the workload (logged in as
+// the owners through the gateway) and the nemesis side by side, then the
+// checks. Returns a summary (JSON-ready: no bigint) that run.mjs writes and renders.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,12 +11,22 @@ import { ensureKafka, ensureTopics } from '../lib/kafka.mjs';
 import { ensurePostgres } from '../lib/postgres.mjs';
 import { root } from '../lib/paths.mjs';
 import { inject, scheduleRound } from './faults.mjs';
-import { checkHistories, checkInvariants, formatMinor, parseMinor, recoveryTimes } from './model.mjs';
-import { createRandom, readHistory, runReader, runWorkload, exchange } from './workload.mjs';
+import { registerUsers, resolveAuthEndpoints, SessionPool } from '../../bench/lib/auth.mjs';
+import { readOwners } from '../../bench/lib/population.mjs';
+import { checkAuthAnswers, checkHistories, checkInvariants, formatMinor, parseMinor, recoveryTimes } from './model.mjs';
+import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exchange } from './workload.mjs';
 import { readSqlFacts } from './sql-facts.mjs';
 
 const INITIAL_BALANCE = '100.00';
 const ANSWERS_KEPT_MAX = 2_000_000;
+/** The workload's users each own about this many accounts. */
+const ACCOUNTS_PER_USER = 5;
+/**
+ * The gateway's rate limits, raised (still on) for this run: a few users send
+ * tens of requests per second and every retry counts; a 429 would only be
+ * retried (it is "unknown"), so the default limits would measure the limiter.
+ */
+const CHAOS_GATEWAY_ENV = { GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '1000000', GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
 
 /** ensurePostgres on a private server: never the developer's DATABASE_URL (this server gets crashed). */
 async function startPostgres(dataDir, port) {
@@ -98,11 +109,19 @@ async function startSupervised(handle, log) {
   }
 }
 
-/** The bank's seed CLI (as bench and README do): funded accounts, ids on stdout. */
-function seedAccounts(databaseUrl, count) {
+/** The bank's seed CLI (as bench and README do): funded accounts owned by `owners`, ids on stdout. */
+function seedAccounts(databaseUrl, count, owners) {
   const res = spawnSync(
     process.execPath,
-    [join(root, 'services', 'bank-service', 'dist', 'cli', 'seed-accounts.js'), '--count', String(count), '--balance', INITIAL_BALANCE],
+    [
+      join(root, 'services', 'bank-service', 'dist', 'cli', 'seed-accounts.js'),
+      '--count',
+      String(count),
+      '--balance',
+      INITIAL_BALANCE,
+      '--owners',
+      owners.join(','),
+    ],
     { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 120_000 },
   );
   if (res.status !== 0) throw new Error(`seed-accounts failed (exit ${res.status}): ${res.stderr.slice(-2000)}`);
@@ -122,11 +141,11 @@ async function until(fn, timeoutMs, intervalMs = 500) {
   }
 }
 
-async function readBalances(baseUrl, accounts) {
+async function readBalances(baseUrl, accounts, auth) {
   const balances = new Map();
   for (const id of accounts) {
     const res = await until(async () => {
-      const r = await exchange(baseUrl, 'GET', `/accounts/${id}/balance`);
+      const r = await exchange(baseUrl, 'GET', `/accounts/${id}/balance`, { headers: auth.headersFor(id) });
       return r.status === 200 ? r : undefined;
     }, 30_000);
     if (!res || res.status !== 200) throw new Error(`balance of ${id} unreadable`);
@@ -136,12 +155,12 @@ async function readBalances(baseUrl, accounts) {
 }
 
 /** Histories of every account; re-read until they match the model or the catch-up deadline passes. */
-async function readHistories(baseUrl, accounts, ops, catchUpMs) {
+async function readHistories(baseUrl, accounts, ops, catchUpMs, auth) {
   const startedMs = Date.now();
   let histories;
   for (;;) {
     histories = new Map();
-    for (const id of accounts) histories.set(id, await readHistory(baseUrl, id).catch(() => undefined));
+    for (const id of accounts) histories.set(id, await readHistory(baseUrl, id, { headers: auth.headersFor(id) }).catch(() => undefined));
     const complete = [...histories.values()].every(Boolean);
     if (complete && checkHistories(ops, histories).length === 0) break;
     if (Date.now() - startedMs > catchUpMs) break;
@@ -193,6 +212,37 @@ async function waitForRecoveries({ faults, answers, profile, log }) {
 }
 
 /**
+ * Registers the workload's users at the identity-service (directly: the gateway
+ * is not up yet), seeds the accounts owned by them and checks who owns what.
+ * @returns {Promise<{ accounts: string[], users: { username: string, userId: string }[], owners: Map<string, string> }>}
+ */
+async function seedOwnedAccounts({ issuer, databaseUrl, count, seed }) {
+  const usersCount = Math.max(2, Math.ceil(count / ACCOUNTS_PER_USER));
+  const usernames = Array.from({ length: usersCount }, (_, i) => `chaos-${seed}-u${i}`);
+  const userIds = await registerUsers(await resolveAuthEndpoints({ issuer }), usernames);
+  const accounts = seedAccounts(databaseUrl, count, userIds);
+  const owners = await readOwners(databaseUrl, accounts);
+  for (const id of accounts) {
+    if (!userIds.includes(owners.get(id))) throw new Error(`account ${id} is owned by ${owners.get(id) ?? 'nobody'}, not by a workload user (seed CLI --owners)`);
+  }
+  return { accounts, users: usernames.map((username, i) => ({ username, userId: userIds[i] })), owners };
+}
+
+/**
+ * The workload's sessions: one per user, logged in through the gateway's
+ * /auth/token like a real client, refreshed in the background; every token
+ * answer is recorded (kind `login`). `headersFor(accountId)` = the owner's bearer token.
+ */
+async function logInOwners({ baseUrl, users, owners, record, log }) {
+  const onAnswer = (answer) =>
+    record({ kind: 'login', sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 200, status: answer.status ?? answer.error });
+  const pool = new SessionPool(await resolveAuthEndpoints({ gatewayUrl: baseUrl }), { log, onAnswer });
+  await pool.ensure(users.map((u) => [u.userId, u.username]));
+  pool.startRefresher();
+  return { pool, headersFor: (accountId) => ({ authorization: pool.get(owners.get(accountId)).authorization }) };
+}
+
+/**
  * @param {{ form: string, profile: typeof import('./run.mjs').PROFILES.short, seed: number, workDir: string, log: (l: string) => void }} options
  */
 export async function runChaos({ form, profile, seed, workDir, log }) {
@@ -208,6 +258,7 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     infra = await startInfra(join(workDir, 'infra-2'), ports, log);
   }
   let system;
+  let auth;
   try {
     const description = await describeSystem({
       // Every service that is built (an optional workspace without dist/ is not part of this system yet).
@@ -216,17 +267,21 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
       ports,
       chdbPath: join(workDir, 'chdb'),
       commonEnv: { LOG_LEVEL: 'info' },
+      env: { gateway: CHAOS_GATEWAY_ENV },
+      devUsers: false,
     });
     system = createSystem(description, { logDir: join(workDir, 'logs') });
+    await system.start('identity');
     await system.start('bank');
-    const accounts = seedAccounts(infra.env.DATABASE_URL, profile.accounts);
+    const { accounts, users, owners } = await seedOwnedAccounts({ issuer: description.issuer, databaseUrl: infra.env.DATABASE_URL, count: profile.accounts, seed });
     await system.startAll();
-    log(`services ready: ${Object.keys(system.services).join(', ')}; ${accounts.length} accounts of ${INITIAL_BALANCE}`);
+    log(`services ready: ${Object.keys(system.services).join(', ')}; ${accounts.length} accounts of ${INITIAL_BALANCE} owned by ${users.length} users`);
     const baseUrl = system.baseUrl;
-    const initialMinor = await readBalances(baseUrl, accounts);
 
     const answers = [];
     const record = (a) => answers.length < ANSWERS_KEPT_MAX && answers.push(a);
+    auth = await logInOwners({ baseUrl, users, owners, record, log });
+    const initialMinor = await readBalances(baseUrl, accounts, auth);
     const faults = [];
     let starting = true;
     let giveUpAtMs = Infinity;
@@ -251,9 +306,11 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
       giveUpAtMs: () => giveUpAtMs,
       record,
       ops: opsRef,
+      auth,
     });
     let reading = true;
-    const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading });
+    const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading, auth });
+    const prober = runTokenProber({ sessions: () => [...auth.pool.sessions.values()], shouldRun: () => reading, log });
     await runNemesis({ target, serviceKeys: Object.keys(system.services), profile, random, log, faults });
     await waitForRecoveries({ faults, answers, profile, log });
     starting = false;
@@ -262,27 +319,31 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     const ops = await workload;
     reading = false;
     await reader;
+    await prober;
     const workloadMs = Date.now() - workloadStartedMs;
 
     log(`checking ${ops.length} operations`);
-    const { histories, catchUpMs } = await readHistories(baseUrl, accounts, ops, profile.catchUpMs);
-    const observedMinor = await readBalances(baseUrl, accounts);
+    const { histories, catchUpMs } = await readHistories(baseUrl, accounts, ops, profile.catchUpMs, auth);
+    const observedMinor = await readBalances(baseUrl, accounts, auth);
     const sql = await readSqlFacts(infra.env.DATABASE_URL, { waitMs: 30_000 });
     const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
+    violations.push(...checkAuthAnswers(answers, workloadStartedMs));
     for (const f of faults) if (f.error) violations.push({ invariant: 'every fault injected and healed', detail: `${f.name}: ${f.error}` });
     answers.sort((a, b) => a.answeredAtMs - b.answeredAtMs);
     const recovered = recoveryTimes(faults, answers);
     for (const f of recovered) {
       if (f.recoveryMs === undefined) violations.push({ invariant: 'every fault recovers', detail: `${f.name}: no successful ${f.affects} answer after it` });
     }
-    return summarize({ form, seed, profile, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs });
+    const authentication = { users: users.length, ...auth.pool.stats() };
+    return summarize({ form, seed, profile, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication });
   } finally {
+    auth?.pool.stop();
     await system?.stop().catch((e) => log(`stopping services: ${e.message}`));
     await infra.stop();
   }
 }
 
-function summarize({ form, seed, profile, accounts, ops, answers, faults, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs }) {
+function summarize({ form, seed, profile, accounts, ops, answers, faults, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication }) {
   const count = (pred) => ops.filter(pred).length;
   const byKind = (kind) => ({
     total: count((o) => o.kind === kind),
@@ -303,6 +364,7 @@ function summarize({ form, seed, profile, accounts, ops, answers, faults, violat
     finishedAt: new Date().toISOString(),
     profile,
     accounts: accounts.length,
+    authentication,
     workloadS: Math.round(workloadMs / 100) / 10,
     historyCatchUpS: Math.round(catchUpMs / 100) / 10,
     transfers: byKind('transfer'),

@@ -16,6 +16,8 @@ export const AFFECTS = {
   cardAdapter: 'topup',
   analytics: 'history',
   gateway: 'any',
+  // Tokens: the workload's logins and refreshes (its access tokens stay valid meanwhile).
+  identity: 'login',
   paymentGatewayMock: 'topup',
   postgres: 'transfer',
   kafkaPause: 'event',

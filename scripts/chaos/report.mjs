@@ -11,6 +11,15 @@ export function renderMarkdown(s) {
     `${s.accounts} accounts, ${s.profile.workers} concurrent clients, workload ${s.workloadS} s; history caught up after ${s.historyCatchUpS} s of checking.`,
     '',
   );
+  const a = s.authentication;
+  if (a) {
+    lines.push(
+      `Authentication on: ${a.users} users own the accounts; every request carries its owner's bearer token (logged in through the gateway's \`/auth/token\`, ` +
+        `${a.logins} logins, ${a.refreshes} token refreshes${a.refreshFailures ? `, ${a.refreshFailures} failed background refreshes` : ''}; token lifetime ${a.tokenLifetimeS ?? '?'} s). ` +
+        'A 401 or 403 to any request is a violation.',
+      '',
+    );
+  }
   lines.push('| requests | total | completed | refused (business) | unanswered | unexpected answer | retried | attempts |', '|---|---|---|---|---|---|---|---|');
   for (const [name, k] of [['transfers', s.transfers], ['top-ups', s.topUps]]) {
     lines.push(`| ${name} | ${k.total} | ${k.completed} | ${k.rejected} | ${k.unknown} | ${k.unexpected} | ${k.retried} | ${k.attempts} |`);
@@ -20,7 +29,7 @@ export function renderMarkdown(s) {
   for (const f of s.faults) {
     lines.push(`| ${f.atS} s | ${f.name} | ${f.error ? `error: ${f.error}` : seconds(f.healMs)} | ${seconds(f.recoveryMs)} | ${f.affects} |`);
   }
-  lines.push('', '"healed after": from the fault to the component ready again (restart, resume). "recovery": from the fault until the first successful answer of the kind it affects, sent after the fault (`event` = an acknowledged transfer visible in its sender\'s history).', '');
+  lines.push('', '"healed after": from the fault to the component ready again (restart, resume). "recovery": from the fault until the first successful answer of the kind it affects, sent after the fault (`event` = an acknowledged transfer visible in its sender\'s history; `login` = a token answered by the gateway\'s `/auth/token`).', '');
   lines.push('## Invariants', '');
   const checks = [
     'every request answered (definitive answer after retries with its key)',
@@ -30,6 +39,7 @@ export function renderMarkdown(s) {
     'no negative balance',
     'money conserved (sum of balances = initial + completed top-ups)',
     'history exactly once (every completed operation in both histories, nothing else)',
+    "valid tokens accepted (no 401/403 to the owner's token, during a fault or not)",
     ...Object.entries(s.sqlChecks).map(([name, state]) => `${name} (SQL: ${state})`),
   ];
   for (const check of checks) lines.push(`- ${check}`);

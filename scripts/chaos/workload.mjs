@@ -1,7 +1,11 @@
 // The client side of the chaos run: random transfers and card top-ups among
 // the seeded accounts, each retried with its own Idempotency-Key until a
 // definitive answer; a reader measuring when reads and event delivery work
-// again. Every answer is recorded for the model and the recovery times.
+// again; a token prober measuring when logins work again. Every request is
+// authenticated like a real client's: it carries the bearer token of the
+// account's owner (`auth.headersFor(accountId)`), fetched at each attempt so a
+// retry after a refresh uses the new token. Every answer is recorded for the
+// model and the recovery times.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { classifyAnswer, formatMinor } from './model.mjs';
 
@@ -68,6 +72,7 @@ export async function exchange(baseUrl, method, path, { body, headers = {} } = {
  * request finish (or reach `giveUpAtMs()`).
  * @param {{
  *   baseUrl: string, accounts: string[], workers: number, random: ReturnType<typeof createRandom>,
+ *   auth: { headersFor: (accountId: string) => Record<string, string> },
  *   runId: string, topUpShare: number, transferMinor: [number, number], topUpMinor: [number, number],
  *   shouldStart: () => boolean, giveUpAtMs: () => number, record: (a: object) => void, ops?: object[],
  * }} options
@@ -129,11 +134,13 @@ function requestOf(op) {
   };
 }
 
-/** Same key, same body, until a definitive answer; backoff with jitter between attempts. */
-async function settleOp({ baseUrl, giveUpAtMs, record, random }, op) {
+/** Same key, same body, same owner, until a definitive answer; backoff with jitter between attempts. */
+async function settleOp({ baseUrl, giveUpAtMs, record, random, auth }, op) {
   const { path, body } = requestOf(op);
+  const owner = op.kind === 'transfer' ? op.from : op.accountId;
   for (let attempt = 0; op.answers.length < ANSWERS_PER_OP_MAX; attempt++) {
-    const answer = await exchange(baseUrl, 'POST', path, { body, headers: { 'idempotency-key': op.key } });
+    const headers = { ...auth.headersFor(owner), 'idempotency-key': op.key };
+    const answer = await exchange(baseUrl, 'POST', path, { body, headers });
     const outcome = classifyAnswer(op.kind, answer);
     const resultId = answer.status === 201 ? answer.body?.id : undefined;
     op.answers.push({ status: answer.status, code: answer.body?.code, id: resultId, error: answer.error, atMs: answer.answeredAtMs });
@@ -160,12 +167,12 @@ const PROBE_AGE_MS_MAX = 90_000;
  * round robin, until each shows in its sender's history (recovery of event
  * delivery; precision about PROBES_MAX reader loops).
  */
-export async function runReader({ baseUrl, accounts, random, ops, record, shouldRun }) {
+export async function runReader({ baseUrl, accounts, random, ops, record, shouldRun, auth }) {
   const probes = [];
   let lastProbeMs = 0;
   for (let turn = 0; shouldRun(); turn++) {
     const accountId = random.pick(accounts);
-    const balance = await exchange(baseUrl, 'GET', `/accounts/${accountId}/balance`);
+    const balance = await exchange(baseUrl, 'GET', `/accounts/${accountId}/balance`, { headers: auth.headersFor(accountId) });
     record({ kind: 'balance', sentAtMs: balance.sentAtMs, answeredAtMs: balance.answeredAtMs, ok: balance.status === 200, status: balance.status ?? balance.error });
     const nowMs = Date.now();
     const latest = ops.findLast((op) => op.kind === 'transfer' && op.outcome === 'completed');
@@ -175,7 +182,8 @@ export async function runReader({ baseUrl, accounts, random, ops, record, should
     }
     while (probes.length > PROBES_MAX || (probes[0] && nowMs - probes[0].completedAtMs > PROBE_AGE_MS_MAX)) probes.shift();
     const probe = probes.length ? probes[turn % probes.length] : undefined;
-    const page = await exchange(baseUrl, 'GET', `/accounts/${probe ? probe.from : accountId}/operations?limit=100&type=transfer_out`);
+    const pageAccount = probe ? probe.from : accountId;
+    const page = await exchange(baseUrl, 'GET', `/accounts/${pageAccount}/operations?limit=100&type=transfer_out`, { headers: auth.headersFor(pageAccount) });
     record({ kind: 'history', sentAtMs: page.sentAtMs, answeredAtMs: page.answeredAtMs, ok: page.status === 200, status: page.status ?? page.error });
     if (probe && page.status === 200 && page.body.items.some((i) => i.transferId === probe.resultId)) {
       probes.splice(probes.indexOf(probe), 1);
@@ -186,13 +194,38 @@ export async function runReader({ baseUrl, accounts, random, ops, record, should
   }
 }
 
-/** Every operation of an account, all pages, oldest last (bounded number of pages). */
-export async function readHistory(baseUrl, accountId, { pagesMax = 200 } = {}) {
+const TOKEN_PROBE_EVERY_MS = 2_000;
+
+/**
+ * Swaps one session's tokens (refresh grant through the gateway's /auth/token)
+ * every couple of seconds, round robin, so every fault of the identity-service
+ * or the gateway has a login to recover by. The sessions record each answer
+ * (kind `login`); a refused refresh falls back to a password login.
+ * @param {{ sessions: () => { refresh: () => Promise<void> }[], shouldRun: () => boolean, log: (line: string) => void }} options
+ */
+export async function runTokenProber({ sessions, shouldRun, log }) {
+  let failures = 0;
+  for (let turn = 0; shouldRun(); turn++) {
+    const list = sessions();
+    if (list.length > 0) {
+      // The old token stays valid meanwhile (it was refreshed seconds ago): a failure is only recorded.
+      await list[turn % list.length].refresh().catch((error) => {
+        failures += 1;
+        if (failures <= 5) log(`token refresh failed: ${error.message}`);
+      });
+    }
+    await sleep(TOKEN_PROBE_EVERY_MS);
+  }
+  return { failures };
+}
+
+/** Every operation of an account, all pages, oldest last (bounded number of pages), read as its owner. */
+export async function readHistory(baseUrl, accountId, { pagesMax = 200, headers = {} } = {}) {
   const items = [];
   let cursor;
   for (let page = 0; page < pagesMax; page++) {
     const query = `limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const res = await exchange(baseUrl, 'GET', `/accounts/${accountId}/operations?${query}`);
+    const res = await exchange(baseUrl, 'GET', `/accounts/${accountId}/operations?${query}`, { headers });
     if (res.status !== 200) throw new Error(`history of ${accountId}: ${res.status ?? res.error} ${res.body?.code ?? ''}`);
     items.push(...res.body.items);
     cursor = res.body.nextCursor;
