@@ -11,15 +11,21 @@
 // are formed in lock-step and the worker count hardly matters there).
 // Uses DATABASE_URL's server if set (a fresh database is created on it),
 // otherwise starts a throw-away embedded PostgreSQL (fsync on, as in tests).
+// Every account belongs to one customer, "bench-user", who makes every
+// transfer: over gRPC with a real ES256 token from a loopback issuer (the bank
+// verifies it and checks the sender's owner, from its cache after the first
+// sight), in process with the same principal.
 // Closed loop: each of C callers sends its next transfer when the previous one
 // is answered. Amounts are 0.01 from accounts funded for the whole run, so
 // every transfer is expected to succeed; anything else is counted as an error.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient, createLogger } from '@wallet/platform';
@@ -65,8 +71,35 @@ const pool = createPool(
   { connectionString: databaseUrl, connectionsMax: poolMax, connectTimeoutMs: 10_000, statementTimeoutMs: 10_000, idleInTransactionTimeoutMs: 30_000, applicationName: 'bank-hot-account-bench' },
   logger,
 );
+const BENCH_USER = 'bench-user';
+const benchCaller = { subject: BENCH_USER, roles: ['customer'], expiresAtSeconds: Math.floor(Date.now() / 1000) + 3600 };
 const ids = [];
-await seedAccounts(pool, { count: 1_002, balanceMinor: 100_000_000_00n, currency: 'USD', onBatch: (batch) => ids.push(...batch) });
+await seedAccounts(pool, { count: 1_002, balanceMinor: 100_000_000_00n, currency: 'USD', ownerIds: [BENCH_USER], onBatch: (batch) => ids.push(...batch) });
+
+/** A loopback token issuer (OpenID discovery + JWKS, ES256) and one access token for the bench user. */
+async function startIssuer() {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+  let issuer = '';
+  const http = createServer((request, response) => {
+    response.setHeader('content-type', 'application/json');
+    if (request.url === '/.well-known/openid-configuration') response.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+    else if (request.url === '/jwks') response.end(JSON.stringify({ keys: [jwk] }));
+    else response.writeHead(404).end();
+  });
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  issuer = `http://127.0.0.1:${http.address().port}`;
+  const token = await new SignJWT({ roles: ['customer'] })
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
+    .setIssuer(issuer)
+    .setAudience('wallet-api')
+    .setSubject(BENCH_USER)
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(privateKey);
+  return { env: { AUTH_ISSUER: issuer, AUTH_AUDIENCE: 'wallet-api' }, headers: { authorization: `Bearer ${token}` }, close: () => http.close() };
+}
+const issuer = await startIssuer();
 const [hot, partner, ...others] = ids;
 
 let sequence = 0;
@@ -101,6 +134,7 @@ async function startService(groupCommit) {
       BANK_GROUP_COMMIT_WORKERS: String(groupCommit.workers ?? 1),
       BANK_GROUP_COMMIT_BATCH_SIZE_MAX: String(groupCommit.maxBatch ?? 128),
       BANK_GROUP_COMMIT_QUEUE_SIZE_MAX: '10000',
+      ...issuer.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -118,7 +152,7 @@ async function startService(groupCommit) {
   child.stdout.resume();
   const client = createGrpcClient(BankServiceClient, `127.0.0.1:${grpcPort}`);
   return {
-    transferMoney: (request) => callUnary(client, client.transferMoney, request, { timeoutMs: 30_000 }),
+    transferMoney: (request) => callUnary(client, client.transferMoney, request, { timeoutMs: 30_000, headers: issuer.headers }),
     /** Batches since start, from the service's own histogram. */
     batchStats: async () => {
       const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
@@ -137,19 +171,26 @@ async function startService(groupCommit) {
   };
 }
 
+/** BankOperations called as the bench user. */
+function inProcess(operations) {
+  return { transferMoney: (request) => operations.transferMoney(request, benchCaller), close: () => operations.close() };
+}
+
 async function run(scenario, concurrency, groupCommit) {
   const batches = [];
   const ops =
     args.via === 'grpc'
       ? await startService(groupCommit)
-      : new BankOperations({
-          pool,
-          logger,
-          limits: { maxTransferAmountMinor: 100_000_000n, maxDepositAmountMinor: 100_000_000n },
-          poolWaitingMax: 100_000,
-          groupCommit,
-          onTransferBatch: (report) => batches.push(report.size),
-        });
+      : inProcess(
+          new BankOperations({
+            pool,
+            logger,
+            limits: { maxTransferAmountMinor: 100_000_000n, maxDepositAmountMinor: 100_000_000n },
+            poolWaitingMax: 100_000,
+            groupCommit,
+            onTransferBatch: (report) => batches.push(report.size),
+          }),
+        );
   // Warm-up: connections and prepared statements.
   await Promise.all(
     Array.from({ length: concurrency }, (_, i) =>
@@ -243,6 +284,7 @@ try {
   }
   console.log('\nledger invariants after the run:', JSON.stringify(await invariants()));
 } finally {
+  issuer.close();
   await pool.end();
   await admin.query(`DROP DATABASE IF EXISTS ${dbName}`).catch(() => {});
   await admin.end();

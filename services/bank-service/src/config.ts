@@ -20,6 +20,20 @@ const amountLimit = (fallback: string) =>
       return z.NEVER;
     });
 
+/** The card adapter credential's local default (the card adapter's CARD_ADAPTER_BANK_CREDENTIAL default); refused when NODE_ENV=production. */
+export const DEVELOPMENT_CARD_ADAPTER_CREDENTIAL = 'dev-card-adapter-credential';
+
+/** Identity settings need each other: a secret anyone can read in the source is no secret in production. */
+function checkIdentity(config: { NODE_ENV: string; BANK_CARD_ADAPTER_CREDENTIAL: string }, ctx: z.RefinementCtx): void {
+  if (config.NODE_ENV === 'production' && config.BANK_CARD_ADAPTER_CREDENTIAL === DEVELOPMENT_CARD_ADAPTER_CREDENTIAL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['BANK_CARD_ADAPTER_CREDENTIAL'],
+      message: 'required when NODE_ENV=production (16-1024 characters; the built-in default is for development only)',
+    });
+  }
+}
+
 /**
  * Every environment variable bank-service reads, with a default that works
  * locally (the PostgreSQL started by `npm start` / `npm test`).
@@ -29,7 +43,21 @@ export const bankConfigSchema = z.object({
   BANK_GRPC_PORT: env.port(50051),
   BANK_OPS_HOST: env.host('127.0.0.1'),
   BANK_OPS_PORT: env.port(9101),
+  NODE_ENV: z.string().default('development'),
   LOG_LEVEL: env.logLevel(),
+  /** Access tokens (metadata authorization: Bearer) are verified against this issuer's discovery + JWKS. Shared names, unprefixed. */
+  AUTH_ISSUER: z.url().default('http://127.0.0.1:8090'),
+  AUTH_AUDIENCE: env.string('wallet-api'),
+  /** Claim (name or dotted path) holding the roles: `roles` for the identity-service, `realm_access.roles` for Keycloak. */
+  AUTH_ROLES_CLAIM: env.string('roles'),
+  /**
+   * Secret the card adapter presents on DepositMoney and GetDeposit (metadata
+   * x-wallet-service-credential) until mutual TLS replaces it. Must be set
+   * when NODE_ENV=production.
+   */
+  BANK_CARD_ADAPTER_CREDENTIAL: z.string().min(16).max(1024).default(DEVELOPMENT_CARD_ADAPTER_CREDENTIAL),
+  /** Account owners kept in memory (owners never change): transfers check ownership without a query. */
+  BANK_OWNER_CACHE_SIZE_MAX: env.int(100_000, 1, 10_000_000),
   DATABASE_URL: env.string('postgresql://wallet:wallet@127.0.0.1:5432/bank'),
   /** Connections in the pool; PostgreSQL itself serialises on row locks, so more is rarely faster. */
   BANK_DATABASE_CONNECTIONS_MAX: env.int(20, 1, 500),
@@ -74,7 +102,9 @@ export const bankConfigSchema = z.object({
   BANK_OUTBOX_RETRY_DELAY_MS_MAX: env.int(10_000, 100, 600_000),
   /** Upper bound for graceful shutdown (drain gRPC, close the pool). */
   BANK_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
-}).superRefine(checkOutboxTimeouts);
+})
+  .superRefine(checkOutboxTimeouts)
+  .superRefine(checkIdentity);
 
 export type BankConfig = z.infer<typeof bankConfigSchema>;
 

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { IdempotencyKeyInFlightError, InvalidArgumentError, StorageUnavailableError } from '../domain/errors.js';
 import { toStorageError } from './storage-errors.js';
 
-export type Operation = 'transfer' | 'deposit' | 'deposit_lookup' | 'balance';
+export type Operation = 'transfer' | 'deposit' | 'deposit_lookup' | 'balance' | 'account' | 'account_opening' | 'account_list';
 
 /** Unique keys whose violation means another transaction took the same key first. */
 const IDEMPOTENCY_CONSTRAINTS = [
@@ -16,6 +16,7 @@ const IDEMPOTENCY_CONSTRAINTS = [
   'transfer_failures_pkey',
   'deposits_deposit_reference_key',
   'voided_deposit_references_pkey',
+  'account_openings_pkey',
 ];
 
 /** Errors worth another attempt: the transaction certainly did not commit. */

@@ -1,19 +1,22 @@
 // The bank's use cases behind one facade: transfers (group commit), deposits
-// and their lookup, balances. Wiring only; each use case lives in its own
-// module, retry classification in attempts.ts, SQL in src/db/.
+// and their lookup, accounts and balances. Wiring only; each use case lives in
+// its own module, retry classification in attempts.ts, SQL in src/db/. Every
+// call on behalf of a user takes the verified caller (a Principal).
 import type { Logger } from '@wallet/platform';
 import type pg from 'pg';
-import { AccountNotFoundError } from '../domain/errors.js';
+import type { Principal } from '../domain/access.js';
 import { SETTLEMENT_ACCOUNT_ID } from '../domain/ids.js';
-import { validateAccountId, type DepositMoneyInput, type TransferMoneyInput } from '../domain/requests.js';
-import { findAccountBalance, type AccountBalance } from '../db/accounts.js';
+import type { CreateAccountInput, DepositMoneyInput, TransferMoneyInput } from '../domain/requests.js';
+import type { AccountBalance } from '../db/accounts.js';
+import { AccountUseCase, type CreateAccountResult } from './accounts.js';
 import { Attempts } from './attempts.js';
 import { MonotonicClock } from './clock.js';
 import { DepositUseCase, type DepositLookup, type DepositResult, type GetDepositInput } from './deposits.js';
 import type { GroupCommitSettings, GroupCommitStats, SubmitOptions } from './group-commit.js';
+import { AccountOwners } from './owners.js';
 import { TransferUseCase, type TransferBatchReport, type TransferResult } from './transfers.js';
 
-export type { DepositLookup, DepositResult, GetDepositInput, SubmitOptions, TransferBatchReport, TransferResult };
+export type { AccountBalance, CreateAccountResult, DepositLookup, DepositResult, GetDepositInput, SubmitOptions, TransferBatchReport, TransferResult };
 
 export interface OperationLimits {
   maxTransferAmountMinor: bigint;
@@ -38,16 +41,18 @@ export interface BankOperationsOptions {
   groupCommit?: Partial<GroupCommitSettings>;
   /** Called once per transfer batch (metrics). */
   onTransferBatch?: (report: TransferBatchReport) => void;
+  /** Account owners kept in memory (owners never change). */
+  ownerCacheSizeMax?: number;
 }
 
 export class BankOperations {
-  private readonly pool: pg.Pool;
   private readonly attempts: Attempts;
   private readonly transfers: TransferUseCase;
   private readonly deposits: DepositUseCase;
+  private readonly accounts: AccountUseCase;
+  readonly owners: AccountOwners;
 
   constructor(options: BankOperationsOptions) {
-    this.pool = options.pool;
     this.attempts = new Attempts({
       pool: options.pool,
       logger: options.logger,
@@ -57,11 +62,14 @@ export class BankOperations {
     });
     const clock = new MonotonicClock(options.clock);
     const onCommitted = options.onCommitted ?? (() => {});
+    this.owners = new AccountOwners({ pool: options.pool, attempts: this.attempts, sizeMax: options.ownerCacheSizeMax ?? 100_000 });
+    this.accounts = new AccountUseCase({ pool: options.pool, attempts: this.attempts, clock, owners: this.owners, newId: options.newId });
     this.transfers = new TransferUseCase({
       pool: options.pool,
       logger: options.logger,
       attempts: this.attempts,
       clock,
+      owners: this.owners,
       maxAmountMinor: options.limits.maxTransferAmountMinor,
       newId: options.newId,
       onCommitted,
@@ -80,8 +88,8 @@ export class BankOperations {
   }
 
   /** `call` carries the caller's deadline and cancellation: a queued transfer past either is dropped unexecuted. */
-  transferMoney(input: TransferMoneyInput, call?: SubmitOptions): Promise<TransferResult> {
-    return this.transfers.transferMoney(input, call);
+  transferMoney(input: TransferMoneyInput, caller: Principal, call?: SubmitOptions): Promise<TransferResult> {
+    return this.transfers.transferMoney(input, caller, call);
   }
 
   depositMoney(input: DepositMoneyInput): Promise<DepositResult> {
@@ -92,12 +100,16 @@ export class BankOperations {
     return this.deposits.getDeposit(input);
   }
 
-  async getBalance(accountIdInput: string): Promise<AccountBalance> {
-    const accountId = validateAccountId(accountIdInput);
-    const account = await this.attempts.run('balance', () => findAccountBalance(this.pool, accountId));
-    // System accounts (settlement) are internal: not visible through the API.
-    if (!account || account.kind !== 'customer') throw new AccountNotFoundError(accountId, 'account');
-    return account;
+  getBalance(accountId: string, caller: Principal): Promise<AccountBalance> {
+    return this.accounts.getBalance(accountId, caller);
+  }
+
+  createAccount(input: CreateAccountInput, caller: Principal): Promise<CreateAccountResult> {
+    return this.accounts.createAccount(input, caller);
+  }
+
+  listAccounts(input: { ownerId: string }, caller: Principal): Promise<AccountBalance[]> {
+    return this.accounts.listAccounts(input, caller);
   }
 
   /** Queue depth and running batches of transfer group commit (undefined when it is off). */

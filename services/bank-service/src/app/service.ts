@@ -6,6 +6,8 @@ import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BankConfig } from '../config.js';
 import { createPool, isConnectionError } from '@wallet/platform/db';
+import { createTokenVerifier } from '@wallet/platform/auth';
+import { createCallerAuthenticator } from '../grpc/caller.js';
 import { migrateBank } from '../db/migrations.js';
 import { createBankServicer } from '../grpc/servicer.js';
 import { KafkaOutboxPublisher } from '../outbox/kafka-publisher.js';
@@ -89,6 +91,11 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
       lingerMs: config.BANK_GROUP_COMMIT_LINGER_MS,
     },
     onTransferBatch: (report) => metrics.transferBatch(report),
+    ownerCacheSizeMax: config.BANK_OWNER_CACHE_SIZE_MAX,
+  });
+  const callers = createCallerAuthenticator({
+    verifier: createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, rolesClaim: config.AUTH_ROLES_CLAIM }),
+    cardAdapterCredential: config.BANK_CARD_ADAPTER_CREDENTIAL,
   });
   metrics.trackTransferQueue(() => operations.transferQueueStats());
 
@@ -103,7 +110,7 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
         {
           name: BANK_SERVICE_NAME,
           definition: BankServiceService,
-          implementation: createBankServicer({ operations, logger, metrics }),
+          implementation: createBankServicer({ operations, logger, metrics, callers }),
         },
       ],
     });

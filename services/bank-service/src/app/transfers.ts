@@ -16,6 +16,7 @@ import {
   replayedFailure,
   StorageUnavailableError,
 } from '../domain/errors.js';
+import { checkMayMoveMoney, checkMoveFrom, needsOwnerToMove, type Principal } from '../domain/access.js';
 import { transferLockKey } from '../domain/hashing.js';
 import { InvariantViolation, isSameRequest, type TransferRecord } from '../domain/ledger.js';
 import { validateTransferRequest, type TransferMoneyInput, type TransferRequest } from '../domain/requests.js';
@@ -25,6 +26,7 @@ import { writeTransfers } from '../db/ledger-writes.js';
 import { findTransferOutcome, lockTransferBatchContext, writeTransferFailures } from '../db/transfers.js';
 import type { Attempts } from './attempts.js';
 import type { MonotonicClock } from './clock.js';
+import type { AccountOwners } from './owners.js';
 import { GROUP_COMMIT_DEFAULTS, GroupCommitQueue, type GroupCommitSettings, type GroupCommitStats, type Settled, type SubmitOptions } from './group-commit.js';
 
 export interface TransferResult {
@@ -49,6 +51,7 @@ export interface TransferUseCaseOptions {
   logger: Logger;
   attempts: Attempts;
   clock: MonotonicClock;
+  owners: AccountOwners;
   maxAmountMinor: bigint;
   newId?: () => string;
   onCommitted: () => void;
@@ -76,9 +79,22 @@ export class TransferUseCase {
       : undefined;
   }
 
-  async transferMoney(input: TransferMoneyInput, call: SubmitOptions = {}): Promise<TransferResult> {
+  /**
+   * `caller` is the verified principal. Its right to debit the sender is
+   * settled before anything else looks at the key: a caller who may not move
+   * this account's money never reaches the idempotency lookup, the key's lock
+   * or the queue's duplicate detection, so it can neither replay nor probe
+   * someone else's key.
+   */
+  async transferMoney(input: TransferMoneyInput, caller: Principal, call: SubmitOptions = {}): Promise<TransferResult> {
+    checkMayMoveMoney(caller);
     // Cheap checks first, synchronously: a bad request never takes a queue slot or reaches a batch.
-    const request = validateTransferRequest(input, { maxAmountMinor: this.options.maxAmountMinor });
+    const request = validateTransferRequest(input, { maxAmountMinor: this.options.maxAmountMinor }, caller.subject);
+    if (needsOwnerToMove(caller)) {
+      // Usually cached (owners never change), so usually no query and no await.
+      const owner = this.options.owners.cached(request.senderAccountId) ?? (await this.options.owners.lookUp(request.senderAccountId));
+      checkMoveFrom(caller, request.senderAccountId, owner);
+    }
     if (this.queue) return this.queue.submit(request, call);
     const [result] = await this.executeBatch([request], false);
     if (!result!.ok) throw result!.error;

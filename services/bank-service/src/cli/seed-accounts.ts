@@ -1,13 +1,17 @@
-// `node dist/cli/seed-accounts.js --count 10000 [--balance 1000.00] [--currency USD] [--out ids.txt]`
+// `node dist/cli/seed-accounts.js --count 10000 [--balance 1000.00] [--currency USD] [--out ids.txt]
+//    [--owners sub1,sub2 | --owners-file subs.txt] [--format lines|jsonl]`
 // Creates N funded customer accounts (opening entries against the settlement
-// account) and prints their ids, one per line, or writes them to --out.
-import { createWriteStream } from 'node:fs';
+// account) and prints their ids, one per line (or, with --format jsonl, one
+// {"accountId","ownerId"} object per line), or writes them to --out. Owners
+// (issuer subjects, e.g. user ids the identity-service returned) are assigned
+// round-robin, so a load test can log in as them.
+import { createWriteStream, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isCurrencyCode, parseAmountMinor } from '@wallet/platform';
 import { pino } from 'pino';
 import { loadBankConfig } from '../config.js';
 import { createPool } from '@wallet/platform/db';
-import { SEED_COUNT_MAX, seedAccounts } from './seed.js';
+import { SEED_COUNT_MAX, SEED_OWNERS_MAX, seedAccounts } from './seed.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,11 +19,16 @@ const { values } = parseArgs({
     balance: { type: 'string', default: '1000.00' },
     currency: { type: 'string', default: 'USD' },
     out: { type: 'string' },
+    owners: { type: 'string' },
+    'owners-file': { type: 'string' },
+    format: { type: 'string', default: 'lines' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('usage: seed-accounts --count N [--balance 1000.00] [--currency USD] [--out file]');
+  console.log(
+    'usage: seed-accounts --count N [--balance 1000.00] [--currency USD] [--out file] [--owners sub1,sub2 | --owners-file file] [--format lines|jsonl]',
+  );
   process.exit(0);
 }
 
@@ -40,6 +49,29 @@ try {
   usageError(`--balance ${values.balance} is not an amount with at most two decimals, e.g. 1000.00`);
 }
 if (!isCurrencyCode(values.currency)) usageError(`--currency ${values.currency} is not an ISO 4217 code`);
+if (values.format !== 'lines' && values.format !== 'jsonl') usageError(`--format must be lines or jsonl, not ${values.format}`);
+if (values.owners !== undefined && values['owners-file'] !== undefined) usageError('give --owners or --owners-file, not both');
+
+/** Owner subjects: a comma list, or a file with one per line (blank lines ignored). */
+function readOwners(): string[] {
+  let text: string | undefined = values.owners;
+  const file = values['owners-file'];
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      usageError(`--owners-file ${file}: ${(error as Error).message}`);
+    }
+  }
+  if (text === undefined) return [];
+  const owners = text.split(file !== undefined ? /\r?\n/ : ',').map((owner) => owner.trim()).filter((owner) => owner !== '');
+  if (owners.length === 0) usageError('no owner given');
+  if (owners.length > SEED_OWNERS_MAX) usageError(`at most ${SEED_OWNERS_MAX} owners`);
+  const bad = owners.find((owner) => [...owner].length > 255 || owner.includes('\0'));
+  if (bad !== undefined) usageError('owner ids must be 1-255 characters without NUL');
+  return owners;
+}
+const ownerIds = readOwners();
 
 const pool = createPool(
   {
@@ -60,9 +92,15 @@ try {
     count,
     balanceMinor,
     currency: values.currency,
-    onBatch: (ids) => out.write(`${ids.join('\n')}\n`),
+    ownerIds,
+    onBatch: (ids, owners) =>
+      out.write(
+        values.format === 'jsonl'
+          ? `${ids.map((accountId, i) => JSON.stringify({ accountId, ownerId: owners[i] ?? null })).join('\n')}\n`
+          : `${ids.join('\n')}\n`,
+      ),
   });
-  logger.info({ created, balance: values.balance, elapsedMs: Date.now() - startedAt, out: values.out }, 'accounts seeded');
+  logger.info({ created, owners: ownerIds.length, balance: values.balance, elapsedMs: Date.now() - startedAt, out: values.out }, 'accounts seeded');
 } catch (error) {
   logger.fatal({ err: error }, 'seeding failed');
   process.exitCode = 1;

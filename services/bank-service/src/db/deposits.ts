@@ -8,7 +8,7 @@ import { accountsFrom, type AccountRow, type Queryable } from './ledger-writes.j
 const DEPOSIT_COLUMNS = `
   d.id AS d_id, d.account_id AS d_account, d.amount_minor AS d_amount_minor, d.currency::text AS d_currency,
   d.deposit_reference AS d_reference, d.top_up_id AS d_top_up_id, d.card_last4::text AS d_card_last4,
-  d.card_brand AS d_card_brand, d.request_hash AS d_hash, d.created_at AS d_created_at`;
+  d.card_brand AS d_card_brand, d.request_hash AS d_hash, d.created_at AS d_created_at, d.initiated_by AS d_initiated_by`;
 
 // The earlier deposit or voided reference, if any; only if there is neither,
 // the customer and settlement rows locked in id order. The caller holds the
@@ -45,6 +45,7 @@ interface DepositRow {
   d_card_brand: string;
   d_hash: string;
   d_created_at: Date;
+  d_initiated_by: string | null;
 }
 
 interface VoidedRow {
@@ -66,6 +67,7 @@ function depositFromRow(row: DepositRow | undefined): DepositRecord | undefined 
     cardBrand: row.d_card_brand,
     requestHash: row.d_hash,
     createdAt: row.d_created_at,
+    initiatedBy: row.d_initiated_by,
   };
 }
 

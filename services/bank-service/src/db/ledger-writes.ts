@@ -50,11 +50,13 @@ const TRANSFER_WRITE_SQL = `
 WITH ${UPDATE_ACCOUNTS},
   tr AS (
     INSERT INTO bank.transfers (id, sender_account_id, recipient_account_id, amount_minor, currency, status,
-                                description, idempotency_key, request_hash, created_at)
-    SELECT id, sender, recipient, amount_minor, currency, 'completed', description, idempotency_key, request_hash, created_at
+                                description, idempotency_key, request_hash, created_at, initiated_by)
+    SELECT id, sender, recipient, amount_minor, currency, 'completed', description, idempotency_key, request_hash, created_at,
+           initiated_by
       FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::bigint[], $13::text[], $14::text[], $15::text[],
-                  $16::text[], $17::timestamptz[])
-           AS t (id, sender, recipient, amount_minor, currency, description, idempotency_key, request_hash, created_at)
+                  $16::text[], $17::timestamptz[], $23::text[])
+           AS t (id, sender, recipient, amount_minor, currency, description, idempotency_key, request_hash, created_at,
+                 initiated_by)
     RETURNING id
   ),
   le AS (
@@ -73,9 +75,9 @@ const DEPOSIT_WRITE_SQL = `
 WITH ${UPDATE_ACCOUNTS},
   dp AS (
     INSERT INTO bank.deposits (id, account_id, amount_minor, currency, deposit_reference, top_up_id, card_last4,
-                               card_brand, request_hash, created_at)
+                               card_brand, request_hash, created_at, initiated_by)
     SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::bigint[], $12::text[], $13::text[], $14::uuid[], $15::text[],
-                         $16::text[], $17::text[], $18::timestamptz[])
+                         $16::text[], $17::text[], $18::timestamptz[], $24::text[])
     RETURNING id
   ),
   le AS (
@@ -169,6 +171,7 @@ export async function writeTransfers(db: Queryable, plans: TransferPlan[], updat
       transfers.map((t) => t.requestHash),
       transfers.map((t) => t.createdAt),
       ...entryParams(entries),
+      transfers.map((t) => t.initiatedBy),
     ],
   });
   checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });
@@ -199,6 +202,7 @@ export async function writeDeposits(db: Queryable, plans: DepositPlan[], updates
       deposits.map((d) => d.requestHash),
       deposits.map((d) => d.createdAt),
       ...entryParams(entries),
+      deposits.map((d) => d.initiatedBy),
     ],
   });
   checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });

@@ -22,7 +22,7 @@ WITH req AS MATERIALIZED (
     FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS r (sender, idempotency_key, recipient)
 ), existing AS MATERIALIZED (
   SELECT t.id, t.sender_account_id, t.recipient_account_id, t.amount_minor, t.currency, t.description,
-         t.idempotency_key, t.request_hash, t.created_at
+         t.idempotency_key, t.request_hash, t.created_at, t.initiated_by
     FROM req
     JOIN bank.transfers t ON t.sender_account_id = req.sender AND t.idempotency_key = req.idempotency_key
 ), failed AS MATERIALIZED (
@@ -43,22 +43,22 @@ WITH req AS MATERIALIZED (
 )
 SELECT 't' AS row_type, e.id AS t_id, e.sender_account_id AS t_sender, e.recipient_account_id AS t_recipient,
        e.amount_minor AS t_amount_minor, e.currency::text AS t_currency, e.description AS t_description,
-       e.idempotency_key AS t_key, e.request_hash AS t_hash, e.created_at AS t_created_at,
+       e.idempotency_key AS t_key, e.request_hash AS t_hash, e.created_at AS t_created_at, e.initiated_by AS t_initiated_by,
        NULL::text AS f_reason, NULL::jsonb AS f_metadata,
        NULL::uuid AS a_id, NULL::text AS a_kind, NULL::text AS a_currency, NULL::bigint AS a_balance_minor, NULL::bigint AS a_version
   FROM existing e
 UNION ALL
-SELECT 'f', NULL, f.sender_account_id, NULL, NULL, NULL, NULL, f.idempotency_key, f.request_hash, NULL, f.reason, f.metadata,
+SELECT 'f', NULL, f.sender_account_id, NULL, NULL, NULL, NULL, f.idempotency_key, f.request_hash, NULL, NULL, f.reason, f.metadata,
        NULL, NULL, NULL, NULL, NULL
   FROM failed f
 UNION ALL
-SELECT 'a', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+SELECT 'a', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        l.id, l.kind, l.currency::text, l.balance_minor, l.version
   FROM locked l${
     skipLocked
       ? `
 UNION ALL
-SELECT 'b', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.id, NULL, NULL, NULL, NULL
+SELECT 'b', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.id, NULL, NULL, NULL, NULL
   FROM bank.accounts a
  WHERE a.id = ANY (ARRAY(SELECT id FROM wanted)) AND a.kind = 'customer' AND a.id NOT IN (SELECT id FROM locked)`
       : ''
@@ -79,6 +79,7 @@ interface BatchContextRow extends AccountRow {
   t_key: string;
   t_hash: string;
   t_created_at: Date;
+  t_initiated_by: string | null;
   f_reason: BoundFailureReason | null;
   f_metadata: Record<string, string> | null;
 }
@@ -124,6 +125,7 @@ function transferFromRow(row: BatchContextRow): TransferRecord {
     idempotencyKey: row.t_key,
     requestHash: row.t_hash,
     createdAt: row.t_created_at,
+    initiatedBy: row.t_initiated_by,
   };
 }
 
@@ -148,10 +150,10 @@ export async function findTransferOutcome(
     text: `
 SELECT 't' AS row_type, id AS t_id, sender_account_id AS t_sender, recipient_account_id AS t_recipient, amount_minor AS t_amount_minor,
        currency::text AS t_currency, description AS t_description, idempotency_key AS t_key, request_hash AS t_hash,
-       created_at AS t_created_at, NULL::text AS f_reason, NULL::jsonb AS f_metadata
+       created_at AS t_created_at, initiated_by AS t_initiated_by, NULL::text AS f_reason, NULL::jsonb AS f_metadata
   FROM bank.transfers WHERE sender_account_id = $1 AND idempotency_key = $2
 UNION ALL
-SELECT 'f', NULL, sender_account_id, NULL, NULL, NULL, NULL, idempotency_key, request_hash, NULL, reason, metadata
+SELECT 'f', NULL, sender_account_id, NULL, NULL, NULL, NULL, idempotency_key, request_hash, NULL, NULL, reason, metadata
   FROM bank.transfer_failures WHERE sender_account_id = $1 AND idempotency_key = $2`,
     values: [senderAccountId, idempotencyKey],
   });

@@ -18,7 +18,10 @@ export type BankErrorReason =
   | 'STORAGE_UNAVAILABLE'
   | 'DEPOSIT_REFERENCE_VOIDED'
   | 'DEADLINE_EXCEEDED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'CALLER_UNAUTHENTICATED'
+  | 'ROLE_FORBIDDEN'
+  | 'IDENTITY_UNAVAILABLE';
 
 export abstract class BankError extends Error {
   abstract readonly reason: BankErrorReason;
@@ -134,6 +137,35 @@ export class CancelledError extends BankError {
   readonly reason = 'CANCELLED';
   constructor() {
     super('the call was cancelled before the request ran; nothing was executed');
+  }
+}
+
+/**
+ * No caller identity, or one that does not verify (token missing, malformed,
+ * expired, other issuer or audience, bad signature; service credential
+ * missing or wrong). The description is safe to show: never the token.
+ */
+export class CallerUnauthenticatedError extends BankError {
+  readonly reason = 'CALLER_UNAUTHENTICATED';
+  constructor(description: string) {
+    super(`caller not authenticated: ${description}`);
+  }
+}
+
+/** The caller's role may not do this (support moving money or opening accounts, a customer naming another owner). */
+export class RoleForbiddenError extends BankError {
+  readonly reason = 'ROLE_FORBIDDEN';
+  constructor(action: string) {
+    super(`the caller's role may not ${action}`, { action });
+  }
+}
+
+/** The token issuer's keys could not be fetched: the caller could not be verified; nothing executed. */
+export class IdentityUnavailableError extends BankError {
+  readonly reason = 'IDENTITY_UNAVAILABLE';
+  constructor(options?: { cause?: unknown }) {
+    super('the token issuer is unreachable; retry later');
+    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
 }
 

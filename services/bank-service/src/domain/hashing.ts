@@ -64,3 +64,12 @@ export function transferLockKey(senderAccountId: string, idempotencyKey: string)
 export function depositLockKey(depositReference: string): bigint {
   return advisoryLockKey('bank.deposit', depositReference);
 }
+
+/** CreateAccount: the same (owner, key) with the same currency is a replay. */
+export function accountOpeningRequestHash(input: { ownerId: string; currency: string }): string {
+  return sha256Hex(['account.v1', input.ownerId, input.currency]);
+}
+
+export function accountOpeningLockKey(ownerId: string, idempotencyKey: string): bigint {
+  return advisoryLockKey('bank.account_opening', ownerId, idempotencyKey);
+}

@@ -44,6 +44,8 @@ export interface TransferRecord {
   idempotencyKey: string;
   requestHash: string;
   createdAt: Date;
+  /** Subject of the verified caller who made it; null for transfers made before identity existed. */
+  initiatedBy: string | null;
 }
 
 export interface DepositRecord {
@@ -57,6 +59,8 @@ export interface DepositRecord {
   cardBrand: string;
   requestHash: string;
   createdAt: Date;
+  /** Subject of the user who asked for the top-up; null for deposits made before identity existed. */
+  initiatedBy: string | null;
 }
 
 /** The answer stored for a request that executed and failed for a business reason. */
@@ -162,6 +166,7 @@ export function decideTransfer(request: TransferRequest, identity: TransferIdent
     idempotencyKey: request.idempotencyKey,
     requestHash: request.requestHash,
     createdAt: identity.createdAt,
+    initiatedBy: request.initiatedBy,
   };
   return { ok: true, plan: { transfer, postings, events: transferEvents(transfer, identity.eventIds) } };
 }
@@ -203,6 +208,7 @@ export function decideDeposit(
     cardBrand: request.cardBrand,
     requestHash: request.requestHash,
     createdAt: identity.createdAt,
+    initiatedBy: request.initiatedBy,
   };
   return { ok: true, plan: { deposit, postings, events: [topUpEvent(deposit, identity.eventId)] } };
 }
@@ -246,6 +252,7 @@ export function transferEvents(transfer: TransferRecord, eventIds: [string, stri
     amount: formatAmountMinor(transfer.amountMinor),
     currency: transfer.currency,
     ...(transfer.description ? { description: transfer.description } : {}),
+    ...(transfer.initiatedBy !== null ? { initiatedBy: transfer.initiatedBy } : {}),
   };
   const out: TransferEvent = {
     eventId: eventIds[0],
@@ -281,6 +288,7 @@ export function topUpEvent(deposit: DepositRecord, eventId: string): OutboxEvent
     currency: deposit.currency,
     cardLast4: deposit.cardLast4,
     ...(deposit.cardBrand ? { cardBrand: deposit.cardBrand } : {}),
+    ...(deposit.initiatedBy !== null ? { initiatedBy: deposit.initiatedBy } : {}),
   };
   return { accountId: deposit.accountId, eventType: 'topup', payload };
 }

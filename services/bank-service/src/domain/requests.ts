@@ -16,6 +16,8 @@ export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
 export const DESCRIPTION_LENGTH_MAX = 140;
 export const DEPOSIT_REFERENCE_LENGTH_MAX = 255;
 export const CARD_BRAND_LENGTH_MAX = 32;
+/** Owners and initiators are any issuer's `sub` (SUBJECT_LENGTH_MAX of @wallet/platform/auth). */
+export const SUBJECT_LENGTH_MAX = 255;
 
 export interface MoneyInput {
   amountMinor: bigint;
@@ -36,6 +38,15 @@ export interface DepositMoneyInput {
   depositReference: string;
   topUpId: string;
   card: { cardLast4: string; cardBrand: string } | undefined;
+  /** Subject of the user who asked for the top-up (the card adapter verified it). */
+  initiatedBy: string;
+}
+
+export interface CreateAccountInput {
+  idempotencyKey: string;
+  currency: string;
+  /** Empty = the caller. */
+  ownerId: string;
 }
 
 export interface TransferRequest {
@@ -46,6 +57,8 @@ export interface TransferRequest {
   idempotencyKey: string;
   description: string;
   requestHash: string;
+  /** Subject of the verified caller; recorded, not part of the request hash. */
+  initiatedBy: string;
 }
 
 export interface DepositRequest {
@@ -57,6 +70,16 @@ export interface DepositRequest {
   cardLast4: string;
   cardBrand: string;
   requestHash: string;
+  /** Recorded, not part of the request hash (a replay by recovery is the same deposit). */
+  initiatedBy: string;
+}
+
+/** A validated CreateAccount request; the owner is resolved against the caller later (domain/access.ts). */
+export interface CreateAccountRequest {
+  idempotencyKey: string;
+  currency: string;
+  /** undefined = the caller. */
+  ownerId: string | undefined;
 }
 
 /**
@@ -104,7 +127,7 @@ function checkMoneyFields(violations: FieldViolation[], amount: MoneyInput | und
   }
 }
 
-export function validateTransferRequest(input: TransferMoneyInput, limits: { maxAmountMinor: bigint }): TransferRequest {
+export function validateTransferRequest(input: TransferMoneyInput, limits: { maxAmountMinor: bigint }, initiatedBy: string): TransferRequest {
   const violations: FieldViolation[] = [];
   checkUuid(violations, 'sender_account_id', input.senderAccountId);
   checkUuid(violations, 'recipient_account_id', input.recipientAccountId);
@@ -129,7 +152,7 @@ export function validateTransferRequest(input: TransferMoneyInput, limits: { max
     currency: input.amount.currencyCode,
     description: input.description,
   };
-  return { ...fields, idempotencyKey: input.idempotencyKey, requestHash: transferRequestHash(fields) };
+  return { ...fields, idempotencyKey: input.idempotencyKey, requestHash: transferRequestHash(fields), initiatedBy };
 }
 
 /** The deposit maximum, checked once no earlier deposit with the reference exists. */
@@ -151,6 +174,7 @@ export function validateDepositRequest(input: DepositMoneyInput): DepositRequest
     }
     checkLength(violations, 'card.card_brand', input.card.cardBrand, 0, CARD_BRAND_LENGTH_MAX);
   }
+  checkLength(violations, 'initiated_by', input.initiatedBy, 1, SUBJECT_LENGTH_MAX);
   if (violations.length > 0 || !input.amount || !input.card) throw new InvalidArgumentError(violations);
 
   // Only the sign here: the maximum is checked after the replay lookup
@@ -164,7 +188,7 @@ export function validateDepositRequest(input: DepositMoneyInput): DepositRequest
     cardLast4: input.card.cardLast4,
     cardBrand: input.card.cardBrand,
   };
-  return { ...fields, depositReference: input.depositReference, requestHash: depositRequestHash(fields) };
+  return { ...fields, depositReference: input.depositReference, requestHash: depositRequestHash(fields), initiatedBy: input.initiatedBy };
 }
 
 export function validateAccountId(accountId: string, field = 'account_id'): string {
@@ -179,4 +203,22 @@ export function validateDepositReference(depositReference: string): string {
   checkLength(violations, 'deposit_reference', depositReference, 1, DEPOSIT_REFERENCE_LENGTH_MAX);
   if (violations.length > 0) throw new InvalidArgumentError(violations);
   return depositReference;
+}
+
+/** An owner named in a request: any issuer's subject, 1-255 characters, storable. */
+export function validateOwnerId(ownerId: string, field = 'owner_id'): string {
+  const violations: FieldViolation[] = [];
+  checkLength(violations, field, ownerId, 1, SUBJECT_LENGTH_MAX);
+  if (violations.length > 0) throw new InvalidArgumentError(violations);
+  return ownerId;
+}
+
+export function validateCreateAccountRequest(input: CreateAccountInput): CreateAccountRequest {
+  const violations: FieldViolation[] = [];
+  checkLength(violations, 'idempotency_key', input.idempotencyKey, 1, IDEMPOTENCY_KEY_LENGTH_MAX);
+  // ISO 4217 alphabetic: three upper-case letters.
+  if (!isCurrencyCode(input.currency)) violations.push({ field: 'currency', description: 'must be an ISO 4217 code such as USD' });
+  if (input.ownerId !== '') checkLength(violations, 'owner_id', input.ownerId, 1, SUBJECT_LENGTH_MAX);
+  if (violations.length > 0) throw new InvalidArgumentError(violations);
+  return { idempotencyKey: input.idempotencyKey, currency: input.currency, ownerId: input.ownerId === '' ? undefined : input.ownerId };
 }

@@ -22,6 +22,9 @@ export const STATUS_BY_REASON: Record<BankErrorReason, Status> = {
   DEPOSIT_REFERENCE_VOIDED: Status.FAILED_PRECONDITION,
   DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
   CANCELLED: Status.CANCELLED,
+  CALLER_UNAUTHENTICATED: Status.UNAUTHENTICATED,
+  ROLE_FORBIDDEN: Status.PERMISSION_DENIED,
+  IDENTITY_UNAVAILABLE: Status.UNAVAILABLE,
 };
 
 /** The ErrorInfo reason string, checked against the proto enum at compile time. */

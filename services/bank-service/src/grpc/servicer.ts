@@ -2,21 +2,27 @@ import type { sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js
 import {
   DepositLookupStatus,
   TransferStatus,
+  type Account,
   type BankServiceServer,
+  type CreateAccountRequest,
+  type CreateAccountResponse,
   type DepositMoneyRequest,
   type DepositMoneyResponse,
   type GetDepositRequest,
   type GetDepositResponse,
   type GetBalanceRequest,
   type GetBalanceResponse,
+  type ListAccountsRequest,
+  type ListAccountsResponse,
   type TransferMoneyRequest,
   type TransferMoneyResponse,
 } from '@wallet/contracts/bank';
 import type { Logger } from '@wallet/platform';
-import type { BankOperations, DepositLookup, SubmitOptions } from '../app/operations.js';
+import type { AccountBalance, BankOperations, DepositLookup, SubmitOptions } from '../app/operations.js';
 import type { BankMetrics } from '../metrics.js';
 import { BankError } from '../domain/errors.js';
 import type { DepositRecord, TransferRecord } from '../domain/ledger.js';
+import type { CallerAuthenticator } from './caller.js';
 import { outcomeOf, toGrpcError } from './errors.js';
 
 export function transferToProto(transfer: TransferRecord): NonNullable<TransferMoneyResponse['transfer']> {
@@ -28,6 +34,7 @@ export function transferToProto(transfer: TransferRecord): NonNullable<TransferM
     status: TransferStatus.TRANSFER_STATUS_COMPLETED,
     description: transfer.description,
     createdAt: transfer.createdAt,
+    initiatedBy: transfer.initiatedBy ?? '',
   };
 }
 
@@ -39,6 +46,17 @@ export function depositToProto(deposit: DepositRecord): NonNullable<DepositMoney
     depositReference: deposit.depositReference,
     topUpId: deposit.topUpId,
     createdAt: deposit.createdAt,
+    initiatedBy: deposit.initiatedBy ?? '',
+  };
+}
+
+export function accountToProto(account: AccountBalance): Account {
+  return {
+    accountId: account.id,
+    ownerId: account.ownerId ?? '',
+    currency: account.currency,
+    balance: { amountMinor: account.balanceMinor, currencyCode: account.currency },
+    createdAt: account.createdAt,
   };
 }
 
@@ -63,12 +81,21 @@ function requestIdOf(metadata: ServerUnaryCall<unknown, unknown>['metadata']): s
   return typeof value === 'string' ? value.slice(0, 128) : undefined;
 }
 
+/** Failures worth a warning (the service's dependencies); the rest are the caller's business. */
+const WARN_REASONS: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'IDENTITY_UNAVAILABLE']);
+
 /**
- * The gRPC adapter: decodes nothing itself (ts-proto did), calls the use case,
- * maps results and errors once, records metrics and one log line per failure.
+ * The gRPC adapter: decodes nothing itself (ts-proto did), establishes the
+ * caller (caller.ts), calls the use case, maps results and errors once,
+ * records metrics and one log line per failure.
  */
-export function createBankServicer(deps: { operations: BankOperations; logger: Logger; metrics: BankMetrics }): BankServiceServer {
-  const { operations, logger, metrics } = deps;
+export function createBankServicer(deps: {
+  operations: BankOperations;
+  logger: Logger;
+  metrics: BankMetrics;
+  callers: CallerAuthenticator;
+}): BankServiceServer {
+  const { operations, logger, metrics, callers } = deps;
 
   function handle<Req, Res>(
     method: string,
@@ -91,8 +118,8 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
         finish(outcome);
         const requestId = requestIdOf(call.metadata);
         if (error instanceof BankError) {
-          const level = error.reason === 'STORAGE_UNAVAILABLE' ? 'warn' : 'debug';
-          logger[level]({ method, requestId, reason: error.reason, metadata: error.metadata }, error.message);
+          const level = WARN_REASONS.has(error.reason) ? 'warn' : 'debug';
+          logger[level]({ method, requestId, reason: error.reason, metadata: error.metadata, ...(error.reason === 'IDENTITY_UNAVAILABLE' ? { err: error.cause } : {}) }, error.message);
         } else {
           logger.error({ err: error, method, requestId }, 'unexpected error');
         }
@@ -103,8 +130,10 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
 
   return {
     transferMoney(call: ServerUnaryCall<TransferMoneyRequest, TransferMoneyResponse>, callback: sendUnaryData<TransferMoneyResponse>) {
+      const bounds = callBounds(call);
       handle('TransferMoney', call, callback, async (request) => {
-        const result = await operations.transferMoney(request, callBounds(call));
+        const caller = await callers.user(call.metadata);
+        const result = await operations.transferMoney(request, caller, bounds);
         return {
           response: { transfer: transferToProto(result.transfer), replayed: result.replayed },
           outcome: result.replayed ? 'replayed' : 'completed',
@@ -113,7 +142,8 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
     },
     getBalance(call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>) {
       handle('GetBalance', call, callback, async (request) => {
-        const account = await operations.getBalance(request.accountId);
+        const caller = await callers.user(call.metadata);
+        const account = await operations.getBalance(request.accountId, caller);
         return {
           response: {
             accountId: account.id,
@@ -126,6 +156,7 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
     },
     depositMoney(call: ServerUnaryCall<DepositMoneyRequest, DepositMoneyResponse>, callback: sendUnaryData<DepositMoneyResponse>) {
       handle('DepositMoney', call, callback, async (request) => {
+        callers.cardAdapter(call.metadata);
         const result = await operations.depositMoney(request);
         return {
           response: { deposit: depositToProto(result.deposit), replayed: result.replayed },
@@ -135,11 +166,26 @@ export function createBankServicer(deps: { operations: BankOperations; logger: L
     },
     getDeposit(call: ServerUnaryCall<GetDepositRequest, GetDepositResponse>, callback: sendUnaryData<GetDepositResponse>) {
       handle('GetDeposit', call, callback, async (request) => {
+        callers.cardAdapter(call.metadata);
         const lookup = await operations.getDeposit({ depositReference: request.depositReference, voidIfAbsent: request.voidIfAbsent });
         return {
           response: { status: LOOKUP_STATUS[lookup.status], deposit: lookup.status === 'applied' ? depositToProto(lookup.deposit) : undefined },
           outcome: lookup.status,
         };
+      });
+    },
+    createAccount(call: ServerUnaryCall<CreateAccountRequest, CreateAccountResponse>, callback: sendUnaryData<CreateAccountResponse>) {
+      handle('CreateAccount', call, callback, async (request) => {
+        const caller = await callers.user(call.metadata);
+        const result = await operations.createAccount(request, caller);
+        return { response: { account: accountToProto(result.account), replayed: result.replayed }, outcome: result.replayed ? 'replayed' : 'completed' };
+      });
+    },
+    listAccounts(call: ServerUnaryCall<ListAccountsRequest, ListAccountsResponse>, callback: sendUnaryData<ListAccountsResponse>) {
+      handle('ListAccounts', call, callback, async (request) => {
+        const caller = await callers.user(call.metadata);
+        const accounts = await operations.listAccounts(request, caller);
+        return { response: { accounts: accounts.map(accountToProto) }, outcome: 'ok' };
       });
     },
   };

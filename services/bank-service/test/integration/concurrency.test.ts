@@ -15,6 +15,7 @@ import {
   testOperations,
   testPool,
 } from '../support/helpers.js';
+import { ADMIN } from '../support/callers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -53,7 +54,7 @@ describe('idempotency under concurrency', () => {
       idempotencyKey: 'same-key-50',
       description: 'once',
     };
-    const results = await Promise.allSettled(Array.from({ length: 50 }, () => ops.transferMoney(request)));
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => ops.transferMoney(request, ADMIN)));
 
     const fulfilled = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
@@ -68,7 +69,7 @@ describe('idempotency under concurrency', () => {
     expect(await balanceOf(pool, to!)).toBe(11_000n);
 
     // After the dust settles every retry is a replay of the one transfer.
-    const late = await ops.transferMoney(request);
+    const late = await ops.transferMoney(request, ADMIN);
     expect(late).toMatchObject({ replayed: true, transfer: { id: fulfilled[0]!.transfer.id } });
   });
 
@@ -82,7 +83,7 @@ describe('idempotency under concurrency', () => {
           amount: { amountMinor: 100n, currencyCode: 'USD' },
           idempotencyKey: `drain-${i}`,
           description: '',
-        }),
+        }, ADMIN),
       ),
     );
     const succeeded = results.filter((r) => r.status === 'fulfilled').length;
@@ -113,7 +114,7 @@ describe('1,000 concurrent random transfers among 20 accounts', () => {
     });
     const totalBefore = await pool.query<{ total: bigint }>('SELECT sum(balance_minor)::bigint AS total FROM bank.accounts WHERE id = ANY($1)', [accounts]);
 
-    const results = await Promise.allSettled(requests.map((r) => ops.transferMoney(r)));
+    const results = await Promise.allSettled(requests.map((r) => ops.transferMoney(r, ADMIN)));
 
     const unexpected = results.flatMap((r) =>
       r.status === 'rejected' && (r.reason as BankError).reason !== 'INSUFFICIENT_FUNDS' ? [r.reason as Error] : [],

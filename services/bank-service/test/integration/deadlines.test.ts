@@ -6,17 +6,22 @@ import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
 import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
+import { startTestCallers, type TestCallers } from '../support/callers.js';
 import { createAccounts, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
+let callers: TestCallers;
+let admin: { authorization: string };
 let service: RunningBankService;
 let client: BankServiceClient;
 
 beforeAll(async () => {
   db = await createTestDatabase('bank_deadlines');
+  callers = await startTestCallers();
+  admin = await callers.admin();
   // One batch of one at a time, so a second transfer has to wait in the queue.
   service = await startBankService(
-    testConfig(db.url, { BANK_GROUP_COMMIT_WORKERS: '1', BANK_GROUP_COMMIT_BATCH_SIZE_MAX: '1' }),
+    testConfig(db.url, { ...callers.env, BANK_GROUP_COMMIT_WORKERS: '1', BANK_GROUP_COMMIT_BATCH_SIZE_MAX: '1' }),
     silentLogger,
   );
   client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
@@ -25,6 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await service?.close();
+  await callers?.close();
   await db?.drop();
 });
 
@@ -45,9 +51,9 @@ describe('deadlines in the group-commit queue', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [a]);
-      first = callUnary(client, client.transferMoney, request(a!, b!, 'deadline-first'), { timeoutMs: 30_000 });
+      first = callUnary(client, client.transferMoney, request(a!, b!, 'deadline-first'), { timeoutMs: 30_000, headers: admin });
       await waitFor(() => service.operations.transferQueueStats()?.batchesRunning === 1, { what: 'the first batch to run' });
-      const late = callUnary(client, client.transferMoney, request(c!, d!, 'deadline-late'), { timeoutMs: 300 });
+      const late = callUnary(client, client.transferMoney, request(c!, d!, 'deadline-late'), { timeoutMs: 300, headers: admin });
       await waitFor(() => service.operations.transferQueueStats()?.queued === 1, { what: 'the second transfer to queue' });
       const failure = await late.then(
         () => undefined,
@@ -63,7 +69,7 @@ describe('deadlines in the group-commit queue', () => {
       what: 'the queue to drain',
     });
     expect(await transfersWithKey('deadline-late')).toBe(0);
-    const retried = await callUnary(client, client.transferMoney, request(c!, d!, 'deadline-late'), { timeoutMs: 30_000 });
+    const retried = await callUnary(client, client.transferMoney, request(c!, d!, 'deadline-late'), { timeoutMs: 30_000, headers: admin });
     expect(retried.replayed).toBe(false);
   });
 });

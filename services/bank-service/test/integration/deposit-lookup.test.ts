@@ -17,6 +17,7 @@ import {
 import { depositLockKey } from '../../src/domain/hashing.js';
 import type { DepositMoneyInput } from '../../src/domain/requests.js';
 import { balanceOf, createAccounts, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, rejection, testOperations, testPool } from '../support/helpers.js';
+import { DEPOSITOR } from '../support/callers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -40,6 +41,7 @@ function deposit(accountId: string, amountMinor: bigint, extra: Partial<DepositM
     depositReference: `lookup-${randomUUID()}`,
     topUpId: randomUUID(),
     card: { cardLast4: '4242', cardBrand: 'visa' },
+    initiatedBy: DEPOSITOR,
     ...extra,
   };
 }

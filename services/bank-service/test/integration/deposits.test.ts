@@ -24,6 +24,7 @@ import {
   testOperations,
   testPool,
 } from '../support/helpers.js';
+import { ADMIN, DEPOSITOR } from '../support/callers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -38,6 +39,7 @@ function deposit(accountId: string, amountMinor: bigint, extra: Partial<DepositM
     depositReference: `topup-${counter}`,
     topUpId: `7a000000-0000-4000-8000-${counter.toString().padStart(12, '0')}`,
     card: { cardLast4: '4242', cardBrand: 'visa' },
+    initiatedBy: DEPOSITOR,
     ...extra,
   };
 }
@@ -136,7 +138,7 @@ describe('DepositMoney', () => {
           amount: { amountMinor: 700n, currencyCode: 'USD' },
           idempotencyKey: `mix-${i}`,
           description: '',
-        }),
+        }, ADMIN),
       ),
     ]);
     expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);

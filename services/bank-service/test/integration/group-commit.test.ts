@@ -28,6 +28,7 @@ import {
   testOperations,
   testPool,
 } from '../support/helpers.js';
+import { ADMIN } from '../support/callers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -73,7 +74,7 @@ function observed(options: Partial<BankOperationsOptions> = {}, onPool: pg.Pool 
 
 /** Submits all requests in one tick (so they share a batch) and waits for every answer. */
 function together(ops: BankOperations, requests: TransferMoneyInput[]): Promise<Array<PromiseSettledResult<TransferResult>>> {
-  return Promise.allSettled(requests.map((r) => ops.transferMoney(r)));
+  return Promise.allSettled(requests.map((r) => ops.transferMoney(r, ADMIN)));
 }
 
 function reasonOf(result: PromiseSettledResult<TransferResult>): string {
@@ -140,7 +141,7 @@ describe('group commit: one transaction for many transfers', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [a]);
-      first = ops.transferMoney(request);
+      first = ops.transferMoney(request, ADMIN);
       duplicates = await together(ops, [request, { ...request, amount: { amountMinor: 101n, currencyCode: 'USD' } }]);
       await holder.query('COMMIT');
     } finally {
@@ -153,15 +154,15 @@ describe('group commit: one transaction for many transfers', () => {
     expect(await transfersWithKey(a!, request.idempotencyKey)).toBe(1);
     expect(await balanceOf(pool, a!)).toBe(900n);
     // Once it completed, the same request replays it and a different one is REUSED.
-    expect(await ops.transferMoney(request)).toMatchObject({ replayed: true, transfer: done.transfer });
-    await expect(ops.transferMoney({ ...request, amount: { amountMinor: 101n, currencyCode: 'USD' } })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(await ops.transferMoney(request, ADMIN)).toMatchObject({ replayed: true, transfer: done.transfer });
+    await expect(ops.transferMoney({ ...request, amount: { amountMinor: 101n, currencyCode: 'USD' } }, ADMIN)).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
   });
 
   it('replays concurrent duplicates of a completed key, never answering IN_FLIGHT', async () => {
     const { ops } = observed();
     const [a, b] = await createAccounts(pool, 2, 1_000n);
     const request = transfer(a!, b!, 100n);
-    const done = await ops.transferMoney(request);
+    const done = await ops.transferMoney(request, ADMIN);
     const results = await together(ops, Array.from({ length: 10 }, () => request));
     expect(results.map(reasonOf)).toEqual(Array.from({ length: 10 }, () => 'replayed'));
     for (const result of results) expect(valueOf(result).transfer).toEqual(done.transfer);
@@ -175,8 +176,8 @@ describe('group commit: one transaction for many transfers', () => {
     const results = await together(ops, [request, request]);
     expect(results.map(reasonOf)).toEqual(['INSUFFICIENT_FUNDS', 'IDEMPOTENCY_KEY_IN_FLIGHT']);
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyKeyInFlightError);
-    await ops.transferMoney(transfer(rich!, poor!, 30n));
-    const retried = await rejection(ops.transferMoney(request));
+    await ops.transferMoney(transfer(rich!, poor!, 30n), ADMIN);
+    const retried = await rejection(ops.transferMoney(request, ADMIN));
     expect(retried).toBeInstanceOf(InsufficientFundsError);
     expect((retried as InsufficientFundsError).metadata.replayed).toBe('true');
     expect(await balanceOf(pool, poor!)).toBe(80n);
@@ -186,7 +187,7 @@ describe('group commit: one transaction for many transfers', () => {
     const { ops, batches } = observed();
     const [poor, rich] = await createAccounts(pool, 2, 10n);
     const failing = transfer(poor!, rich!, 20n);
-    expect(await rejection(ops.transferMoney(failing))).toBeInstanceOf(InsufficientFundsError);
+    expect(await rejection(ops.transferMoney(failing, ADMIN))).toBeInstanceOf(InsufficientFundsError);
     batches.length = 0;
     const results = await together(ops, [transfer(rich!, poor!, 10n), failing, transfer(poor!, rich!, 15n)]);
     expect(results.map(reasonOf)).toEqual(['ok', 'INSUFFICIENT_FUNDS', 'ok']);
@@ -196,8 +197,8 @@ describe('group commit: one transaction for many transfers', () => {
   it('answers replays and reused keys inside a batch from the stored transfers, next to new transfers', async () => {
     const [a, b, other] = await createAccounts(pool, 3, 1_000n);
     const setup = observed().ops;
-    const done1 = await setup.transferMoney(transfer(a!, b!, 100n, { idempotencyKey: 'batch-replay-1' }));
-    await setup.transferMoney(transfer(a!, b!, 200n, { idempotencyKey: 'batch-replay-2' }));
+    const done1 = await setup.transferMoney(transfer(a!, b!, 100n, { idempotencyKey: 'batch-replay-1' }), ADMIN);
+    await setup.transferMoney(transfer(a!, b!, 200n, { idempotencyKey: 'batch-replay-2' }), ADMIN);
 
     const { ops, batches, commits } = observed();
     const results = await together(ops, [
@@ -234,7 +235,7 @@ describe('group commit: one transaction for many transfers', () => {
       await holder.query('ROLLBACK');
       holder.release();
     }
-    expect((await ops.transferMoney(held)).replayed).toBe(false);
+    expect((await ops.transferMoney(held, ADMIN)).replayed).toBe(false);
     expect(await balanceOf(pool, a!)).toBe(987n);
   });
 });
@@ -286,8 +287,8 @@ describe('group commit under load', () => {
       for (let wave = 0; wave < 10; wave += 1) {
         for (let i = 0; i < 30; i += 1) {
           const [from, to] = pairs[(wave + i) % pairs.length]!;
-          requests.push(replica1.ops.transferMoney(transfer(from, to, BigInt(1 + i))));
-          requests.push(replica2.ops.transferMoney(transfer(to, from, BigInt(1 + i))));
+          requests.push(replica1.ops.transferMoney(transfer(from, to, BigInt(1 + i)), ADMIN));
+          requests.push(replica2.ops.transferMoney(transfer(to, from, BigInt(1 + i)), ADMIN));
         }
         await Promise.resolve();
       }
@@ -346,7 +347,7 @@ describe('group commit failures', () => {
       END $$;
       CREATE TRIGGER fail_amount_667 BEFORE INSERT ON bank.transfers FOR EACH ROW EXECUTE FUNCTION bank.fail_amount_667();`);
     try {
-      expect(((await rejection(ops.transferMoney(transfer(a!, b!, 667n)))) as Error).message).toContain('injected failure for 667');
+      expect(((await rejection(ops.transferMoney(transfer(a!, b!, 667n), ADMIN))) as Error).message).toContain('injected failure for 667');
       expect(batches).toEqual([{ size: 1, outcome: 'single' }]);
     } finally {
       await pool.query('DROP TRIGGER fail_amount_667 ON bank.transfers; DROP FUNCTION bank.fail_amount_667()');
@@ -376,7 +377,7 @@ describe('group commit failures', () => {
       expect(batches).toEqual([{ size: 3, outcome: 'contended' }]);
       expect([await balanceOf(pool, locked!), await balanceOf(pool, to!)]).toEqual([10_000n, 10_003n]);
       // Nothing was bound to the key of the request that did not run: a retry executes it.
-      expect((await ops.transferMoney(onLockedRow)).replayed).toBe(false);
+      expect((await ops.transferMoney(onLockedRow, ADMIN)).replayed).toBe(false);
     } finally {
       await shortPool.end();
     }
@@ -455,12 +456,12 @@ describe('group commit failures', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [a]);
-      accepted = [ops.transferMoney(transfer(a!, b!, 1n))];
+      accepted = [ops.transferMoney(transfer(a!, b!, 1n), ADMIN)];
       await waitFor(() => ops.transferQueueStats()?.batchesRunning === 1 && ops.transferQueueStats()?.queued === 0, { what: 'the first batch to start' });
-      accepted.push(...[2n, 3n, 4n].map((amount) => ops.transferMoney(transfer(a!, b!, amount))));
+      accepted.push(...[2n, 3n, 4n].map((amount) => ops.transferMoney(transfer(a!, b!, amount), ADMIN)));
       expect(ops.transferQueueStats()).toMatchObject({ queued: 3, batchesRunning: 1 });
 
-      const shed = await rejection(ops.transferMoney(transfer(a!, b!, 5n)));
+      const shed = await rejection(ops.transferMoney(transfer(a!, b!, 5n), ADMIN));
       expect(shed).toBeInstanceOf(StorageUnavailableError);
       expect((shed as StorageUnavailableError).metadata).toEqual({ cause: 'overloaded' });
       const grpc = toGrpcError(shed);
@@ -485,12 +486,12 @@ describe('group commit failures', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [a]);
-      running = ops.transferMoney(transfer(a!, b!, 1n));
+      running = ops.transferMoney(transfer(a!, b!, 1n), ADMIN);
       await waitFor(() => ops.transferQueueStats()?.batchesRunning === 1, { what: 'the first batch to start' });
-      const shed = rejection(ops.transferMoney(queued));
+      const shed = rejection(ops.transferMoney(queued, ADMIN));
       closed = ops.close();
       expect(await shed).toBeInstanceOf(StorageUnavailableError);
-      expect(await rejection(ops.transferMoney(transfer(a!, b!, 3n)))).toBeInstanceOf(StorageUnavailableError);
+      expect(await rejection(ops.transferMoney(transfer(a!, b!, 3n), ADMIN))).toBeInstanceOf(StorageUnavailableError);
     } finally {
       await blocker.query('ROLLBACK');
       blocker.release();
@@ -509,7 +510,7 @@ describe('without group commit', () => {
     const request = transfer(a!, b!, 10n);
     const results = await together(ops, [request, transfer(a!, b!, 20n)]);
     expect(results.map(reasonOf)).toEqual(['ok', 'ok']);
-    expect((await ops.transferMoney(request)).replayed).toBe(true);
+    expect((await ops.transferMoney(request, ADMIN)).replayed).toBe(true);
     expect(batches).toEqual([]);
     expect(ops.transferQueueStats()).toBeUndefined();
     expect(await balanceOf(pool, a!)).toBe(970n);

@@ -12,23 +12,29 @@ import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BANK_SERVICE_NAME, startBankService, type RunningBankService } from '../../src/app/service.js';
+import { ADMIN_USER, CARD_ADAPTER_HEADERS, DEPOSITOR, startTestCallers, type TestCallers } from '../support/callers.js';
 import { ALICE, BOB, createAccounts, SETTLEMENT, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
+let callers: TestCallers;
+let admin: { authorization: string };
 let service: RunningBankService;
 let client: BankServiceClient;
 const TIMEOUT_MS = 10_000;
 
 beforeAll(async () => {
   db = await createTestDatabase('bank_grpc');
+  callers = await startTestCallers();
+  admin = await callers.admin();
   // Migrations run on start (BANK_MIGRATE_ON_START defaults to true).
-  service = await startBankService(testConfig(db.url), silentLogger);
+  service = await startBankService(testConfig(db.url, callers.env), silentLogger);
   client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
 });
 
 afterAll(async () => {
   client?.close();
   await service?.close();
+  await callers?.close();
   await db?.drop();
 });
 
@@ -44,7 +50,7 @@ const transfer = (request: Partial<TransferMoneyRequest>) =>
       description: '',
       ...request,
     },
-    { timeoutMs: TIMEOUT_MS },
+    { timeoutMs: TIMEOUT_MS, headers: admin },
   );
 
 async function grpcFailure(promise: Promise<unknown>) {
@@ -67,6 +73,7 @@ describe('TransferMoney over gRPC', () => {
       amount: { amountMinor: 1_050n, currencyCode: 'USD' },
       status: TransferStatus.TRANSFER_STATUS_COMPLETED,
       description: 'hi',
+      initiatedBy: ADMIN_USER,
     });
     expect(response.transfer!.createdAt).toBeInstanceOf(Date);
   });
@@ -128,15 +135,15 @@ describe('TransferMoney over gRPC', () => {
 describe('GetBalance and DepositMoney over gRPC', () => {
   it('returns a balance as exact minor units', async () => {
     const [account] = await createAccounts(service.pool, 1, 123_456n);
-    const response = await callUnary(client, client.getBalance, { accountId: account! }, { timeoutMs: TIMEOUT_MS });
+    const response = await callUnary(client, client.getBalance, { accountId: account! }, { timeoutMs: TIMEOUT_MS, headers: admin });
     expect(response).toMatchObject({ accountId: account, balance: { amountMinor: 123_456n, currencyCode: 'USD' } });
     expect(response.updatedAt).toBeInstanceOf(Date);
   });
 
   it('answers NOT_FOUND for an unknown account and INVALID_ARGUMENT for a malformed id', async () => {
-    const unknown = await grpcFailure(callUnary(client, client.getBalance, { accountId: '00000000-0000-4000-8000-00000000dead' }, { timeoutMs: TIMEOUT_MS }));
+    const unknown = await grpcFailure(callUnary(client, client.getBalance, { accountId: '00000000-0000-4000-8000-00000000dead' }, { timeoutMs: TIMEOUT_MS, headers: admin }));
     expect([unknown.code, unknown.reason]).toEqual([Status.NOT_FOUND, 'ACCOUNT_NOT_FOUND']);
-    const malformed = await grpcFailure(callUnary(client, client.getBalance, { accountId: 'nope' }, { timeoutMs: TIMEOUT_MS }));
+    const malformed = await grpcFailure(callUnary(client, client.getBalance, { accountId: 'nope' }, { timeoutMs: TIMEOUT_MS, headers: admin }));
     expect([malformed.code, malformed.reason]).toEqual([Status.INVALID_ARGUMENT, 'INVALID_ARGUMENT']);
   });
 
@@ -148,16 +155,24 @@ describe('GetBalance and DepositMoney over gRPC', () => {
       depositReference: 'grpc-deposit-1',
       topUpId: '7a000000-0000-4000-8000-0000000000aa',
       card: { cardLast4: '4242', cardBrand: 'visa' },
+      initiatedBy: DEPOSITOR,
     };
-    const first = await callUnary(client, client.depositMoney, request, { timeoutMs: TIMEOUT_MS });
-    const second = await callUnary(client, client.depositMoney, request, { timeoutMs: TIMEOUT_MS });
+    const depositOptions = { timeoutMs: TIMEOUT_MS, headers: CARD_ADAPTER_HEADERS };
+    const first = await callUnary(client, client.depositMoney, request, depositOptions);
+    const second = await callUnary(client, client.depositMoney, request, depositOptions);
     expect(first.replayed).toBe(false);
-    expect(first.deposit).toMatchObject({ accountId: account, amount: { amountMinor: 2_000n, currencyCode: 'USD' }, depositReference: 'grpc-deposit-1', topUpId: request.topUpId });
+    expect(first.deposit).toMatchObject({
+      accountId: account,
+      amount: { amountMinor: 2_000n, currencyCode: 'USD' },
+      depositReference: 'grpc-deposit-1',
+      topUpId: request.topUpId,
+      initiatedBy: DEPOSITOR,
+    });
     expect(second).toEqual({ ...first, replayed: true });
-    const reused = await grpcFailure(callUnary(client, client.depositMoney, { ...request, amount: { amountMinor: 1n, currencyCode: 'USD' } }, { timeoutMs: TIMEOUT_MS }));
+    const reused = await grpcFailure(callUnary(client, client.depositMoney, { ...request, amount: { amountMinor: 1n, currencyCode: 'USD' } }, depositOptions));
     expect([reused.code, reused.reason]).toEqual([Status.FAILED_PRECONDITION, 'IDEMPOTENCY_KEY_REUSED']);
     const unknown = await grpcFailure(
-      callUnary(client, client.depositMoney, { ...request, depositReference: 'grpc-deposit-2', accountId: '00000000-0000-4000-8000-00000000dead' }, { timeoutMs: TIMEOUT_MS }),
+      callUnary(client, client.depositMoney, { ...request, depositReference: 'grpc-deposit-2', accountId: '00000000-0000-4000-8000-00000000dead' }, depositOptions),
     );
     expect([unknown.code, unknown.reason]).toEqual([Status.NOT_FOUND, 'ACCOUNT_NOT_FOUND']);
   });

@@ -7,9 +7,12 @@ import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
 import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
+import { CARD_ADAPTER_HEADERS, DEPOSITOR, startTestCallers, type TestCallers } from '../support/callers.js';
 import { createAccounts, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
+let callers: TestCallers;
+let admin: { authorization: string };
 let service: RunningBankService;
 let client: BankServiceClient;
 let from: string;
@@ -19,7 +22,9 @@ const TIMEOUT_MS = 20_000;
 
 beforeAll(async () => {
   db = await createTestDatabase('bank_hostile');
-  service = await startBankService(testConfig(db.url), silentLogger);
+  callers = await startTestCallers();
+  admin = await callers.admin();
+  service = await startBankService(testConfig(db.url, callers.env), silentLogger);
   client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
   const accounts = await createAccounts(service.pool, 2, 1_000_000n);
   from = accounts[0]!;
@@ -29,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await service?.close();
+  await callers?.close();
   await db?.drop();
 });
 
@@ -44,7 +50,7 @@ const transfer = (request: Partial<TransferMoneyRequest>) =>
       description: '',
       ...request,
     },
-    { timeoutMs: TIMEOUT_MS },
+    { timeoutMs: TIMEOUT_MS, headers: admin },
   );
 
 const deposit = (request: Partial<DepositMoneyRequest>) =>
@@ -57,9 +63,10 @@ const deposit = (request: Partial<DepositMoneyRequest>) =>
       depositReference: `hostile-deposit-${(counter += 1)}`,
       topUpId: '0b7e1a52-3d7f-4a55-9c43-7a1f6f0e9d11',
       card: { cardLast4: '4242', cardBrand: 'visa' },
+      initiatedBy: DEPOSITOR,
       ...request,
     },
-    { timeoutMs: TIMEOUT_MS },
+    { timeoutMs: TIMEOUT_MS, headers: CARD_ADAPTER_HEADERS },
   );
 
 /** The call's outcome: 'ok', or the status code name and the fields it names. */
@@ -112,6 +119,9 @@ describe('DepositMoney and GetDeposit with hostile strings', () => {
     ['a lone surrogate in card_brand (arrives as U+FFFD)', { card: { cardLast4: '4242', cardBrand: LONE_HIGH } }, 'ok'],
     ['a huge deposit_reference', { depositReference: HUGE }, 'INVALID_ARGUMENT INVALID_ARGUMENT deposit_reference'],
     ['the largest int64 amount', { amount: { amountMinor: 9_223_372_036_854_775_807n, currencyCode: 'USD' } }, 'INVALID_ARGUMENT INVALID_AMOUNT amount.amount_minor'],
+    ['NUL in initiated_by', { initiatedBy: NUL }, 'INVALID_ARGUMENT INVALID_ARGUMENT initiated_by'],
+    ['a huge initiated_by', { initiatedBy: HUGE }, 'INVALID_ARGUMENT INVALID_ARGUMENT initiated_by'],
+    ['no initiated_by', { initiatedBy: '' }, 'INVALID_ARGUMENT INVALID_ARGUMENT initiated_by'],
   ])('%s: %s', async (_name, request, expected) => {
     expect(await outcomeOf(deposit(request))).toBe(expected);
   });
@@ -121,7 +131,33 @@ describe('DepositMoney and GetDeposit with hostile strings', () => {
     ['a huge reference', HUGE, 'INVALID_ARGUMENT INVALID_ARGUMENT deposit_reference'],
     ['a lone surrogate (arrives as U+FFFD)', LONE_LOW, 'ok'],
   ])('GetDeposit with %s in the reference', async (_name, depositReference, expected) => {
-    const call = callUnary(client, client.getDeposit, { depositReference, voidIfAbsent: true }, { timeoutMs: TIMEOUT_MS });
+    const call = callUnary(client, client.getDeposit, { depositReference, voidIfAbsent: true }, { timeoutMs: TIMEOUT_MS, headers: CARD_ADAPTER_HEADERS });
     expect(await outcomeOf(call)).toBe(expected);
+  });
+});
+
+describe('CreateAccount and ListAccounts with hostile strings', () => {
+  it.each([
+    ['NUL in owner_id', { ownerId: NUL }, 'INVALID_ARGUMENT INVALID_ARGUMENT owner_id'],
+    ['a huge owner_id', { ownerId: HUGE }, 'INVALID_ARGUMENT INVALID_ARGUMENT owner_id'],
+    ['NUL in idempotency_key', { idempotencyKey: NUL }, 'INVALID_ARGUMENT INVALID_ARGUMENT idempotency_key'],
+    ['a lower-case currency', { currency: 'usd' }, 'INVALID_ARGUMENT INVALID_ARGUMENT currency'],
+    ['NUL in the currency', { currency: 'US\u0000' }, 'INVALID_ARGUMENT INVALID_ARGUMENT currency'],
+    ['an owner with odd but valid text', { ownerId: 'auth0|ünï \ud83d\ude00' }, 'ok'],
+  ])('CreateAccount, %s: %s', async (_name, request, expected) => {
+    const call = callUnary(
+      client,
+      client.createAccount,
+      { idempotencyKey: `hostile-open-${(counter += 1)}`, currency: 'USD', ownerId: '', ...request },
+      { timeoutMs: TIMEOUT_MS, headers: admin },
+    );
+    expect(await outcomeOf(call)).toBe(expected);
+  });
+
+  it.each([
+    ['NUL', NUL, 'INVALID_ARGUMENT INVALID_ARGUMENT owner_id'],
+    ['a huge owner', HUGE, 'INVALID_ARGUMENT INVALID_ARGUMENT owner_id'],
+  ])('ListAccounts with %s in owner_id', async (_name, ownerId, expected) => {
+    expect(await outcomeOf(callUnary(client, client.listAccounts, { ownerId }, { timeoutMs: TIMEOUT_MS, headers: admin }))).toBe(expected);
   });
 });

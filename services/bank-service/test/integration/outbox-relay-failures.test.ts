@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaOutboxPublisher } from '../../src/outbox/kafka-publisher.js';
 import { OutboxRelay, type OutboxMessage, type OutboxPublisher } from '../../src/outbox/relay.js';
 import { ALICE, BOB, createMigratedDatabase, silentLogger, testOperations, testPool } from '../support/helpers.js';
+import { ADMIN } from '../support/callers.js';
 
 function brokerList(): string[] {
   const value = process.env.KAFKA_BROKERS;
@@ -33,7 +34,7 @@ async function outboxCount(pool: pg.Pool, table = 'bank.outbox'): Promise<number
 async function transfers(pool: pg.Pool, prefix: string, count: number): Promise<void> {
   const ops = testOperations(pool);
   for (let i = 0; i < count; i += 1) {
-    await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: `${prefix}-${i}`, description: `${prefix} ${i}` });
+    await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: `${prefix}-${i}`, description: `${prefix} ${i}` }, ADMIN);
   }
 }
 

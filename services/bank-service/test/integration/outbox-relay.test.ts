@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaOutboxPublisher } from '../../src/outbox/kafka-publisher.js';
 import { OutboxRelay, type OutboxMessage, type OutboxPublisher } from '../../src/outbox/relay.js';
 import { ALICE, BOB, createMigratedDatabase, silentLogger, testOperations, testPool } from '../support/helpers.js';
+import { ADMIN, DEPOSITOR } from '../support/callers.js';
 
 function brokerList(): string[] {
   const value = process.env.KAFKA_BROKERS;
@@ -55,7 +56,7 @@ describe('outbox relay', () => {
         amount: { amountMinor: BigInt(100 + i), currencyCode: 'USD' },
         idempotencyKey: `batch-${i}`,
         description: `t${i}`,
-      });
+      }, ADMIN);
     }
     expect(await outboxCount(pool)).toBe(50);
     const publisher = new RecordingPublisher();
@@ -89,7 +90,7 @@ describe('outbox relay', () => {
     try {
       for (let i = 0; i < 10; i += 1) {
         // Transfers keep succeeding while the broker is down.
-        await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: `down-${i}`, description: '' });
+        await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: `down-${i}`, description: '' }, ADMIN);
         relay.wake();
       }
       await waitFor(() => relay.degraded, { what: 'relay to notice the outage' });
@@ -108,7 +109,7 @@ describe('outbox relay', () => {
   it('lets exactly one of several relays publish a given batch', async () => {
     const ops = testOperations(pool);
     for (let i = 0; i < 30; i += 1) {
-      await ops.transferMoney({ senderAccountId: BOB, recipientAccountId: ALICE, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: `replicas-${i}`, description: '' });
+      await ops.transferMoney({ senderAccountId: BOB, recipientAccountId: ALICE, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: `replicas-${i}`, description: '' }, ADMIN);
     }
     const publishers = [new RecordingPublisher(), new RecordingPublisher(), new RecordingPublisher()];
     const relays = publishers.map((p) => new OutboxRelay(relayOptions(pool, p, 5)));
@@ -127,8 +128,8 @@ describe('outbox relay', () => {
     const topic = uniqueName('relay-ops');
     await createTopics([{ name: topic, partitions: 3 }], brokerList());
     const ops = testOperations(pool);
-    await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1234n, currencyCode: 'USD' }, idempotencyKey: 'kafka-1', description: 'rent' });
-    await ops.depositMoney({ accountId: BOB, amount: { amountMinor: 5000n, currencyCode: 'USD' }, depositReference: 'kafka-dep-1', topUpId: '6f1c2d4e-8a9b-4c3d-9e8f-7a6b5c4d3e2f', card: { cardLast4: '4242', cardBrand: 'visa' } });
+    await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1234n, currencyCode: 'USD' }, idempotencyKey: 'kafka-1', description: 'rent' }, ADMIN);
+    await ops.depositMoney({ accountId: BOB, amount: { amountMinor: 5000n, currencyCode: 'USD' }, depositReference: 'kafka-dep-1', topUpId: '6f1c2d4e-8a9b-4c3d-9e8f-7a6b5c4d3e2f', card: { cardLast4: '4242', cardBrand: 'visa' }, initiatedBy: DEPOSITOR });
     const publisher = new KafkaOutboxPublisher({ brokers: brokerList(), topic, clientId: 'relay-test', requestTimeoutMs: 5_000, logger: silentLogger });
     const relay = new OutboxRelay(relayOptions(pool, publisher));
     try {

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BankOperations } from '../../src/app/operations.js';
 import { createAccounts, createMigratedDatabase, eventValidators, testOperations, testPool } from '../support/helpers.js';
+import { ADMIN, DEPOSITOR } from '../support/callers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -31,11 +32,11 @@ afterAll(async () => {
 describe('outbox events', () => {
   it('are valid against the JSON Schemas, keyed by their account, one per affected account', async () => {
     const [a, b, c] = await createAccounts(pool, 3, 10_000n);
-    const t1 = await ops.transferMoney({ senderAccountId: a!, recipientAccountId: b!, amount: { amountMinor: 1_050n, currencyCode: 'USD' }, idempotencyKey: 'o1', description: 'with "quotes" \\ and ünïcode' });
-    const t2 = await ops.transferMoney({ senderAccountId: b!, recipientAccountId: c!, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: 'o2', description: '' });
-    const d1 = await ops.depositMoney({ accountId: c!, amount: { amountMinor: 99_999n, currencyCode: 'USD' }, depositReference: 'o3', topUpId: '7a000000-0000-4000-8000-000000000001', card: { cardLast4: '0005', cardBrand: '' } });
+    const t1 = await ops.transferMoney({ senderAccountId: a!, recipientAccountId: b!, amount: { amountMinor: 1_050n, currencyCode: 'USD' }, idempotencyKey: 'o1', description: 'with "quotes" \\ and ünïcode' }, ADMIN);
+    const t2 = await ops.transferMoney({ senderAccountId: b!, recipientAccountId: c!, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: 'o2', description: '' }, ADMIN);
+    const d1 = await ops.depositMoney({ accountId: c!, amount: { amountMinor: 99_999n, currencyCode: 'USD' }, depositReference: 'o3', topUpId: '7a000000-0000-4000-8000-000000000001', card: { cardLast4: '0005', cardBrand: '' }, initiatedBy: DEPOSITOR });
     // A replay writes no new events.
-    await ops.transferMoney({ senderAccountId: a!, recipientAccountId: b!, amount: { amountMinor: 1_050n, currencyCode: 'USD' }, idempotencyKey: 'o1', description: 'with "quotes" \\ and ünïcode' });
+    await ops.transferMoney({ senderAccountId: a!, recipientAccountId: b!, amount: { amountMinor: 1_050n, currencyCode: 'USD' }, idempotencyKey: 'o1', description: 'with "quotes" \\ and ünïcode' }, ADMIN);
 
     const { rows } = await pool.query<OutboxRow>('SELECT id, account_id, event_type, payload FROM bank.outbox ORDER BY id');
     expect(rows).toHaveLength(5);
@@ -74,7 +75,7 @@ describe('outbox events', () => {
     await Promise.all(
       others.flatMap((other, i) =>
         Array.from({ length: 10 }, (_, j) =>
-          ops.transferMoney({ senderAccountId: hot!, recipientAccountId: other, amount: { amountMinor: 10n, currencyCode: 'USD' }, idempotencyKey: `ord-${i}-${j}`, description: '' }),
+          ops.transferMoney({ senderAccountId: hot!, recipientAccountId: other, amount: { amountMinor: 10n, currencyCode: 'USD' }, idempotencyKey: `ord-${i}-${j}`, description: '' }, ADMIN),
         ),
       ),
     );

@@ -1,7 +1,7 @@
 // The built artefacts as operators run them: dist/main.js, the migrate and
 // seed-accounts commands, and migrations applied by replicas at once.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedAccounts } from '../../src/cli/seed.js';
 import { migrateBank, MIGRATIONS_DIR } from '../../src/db/migrations.js';
-import { ALICE, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testPool } from '../support/helpers.js';
+import { ALICE_USER, BOB_USER, startTestCallers } from '../support/callers.js';
+import { ALICE, BOB, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testPool } from '../support/helpers.js';
 
 /** Every migration of the bank, by name, in order. */
 const MIGRATION_NAMES = readdirSync(MIGRATIONS_DIR)
@@ -47,8 +48,24 @@ describe('migrations', () => {
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'bank' ORDER BY table_name`,
     );
     expect(rows.map((r) => r.table_name)).toEqual(
-      expect.arrayContaining(['accounts', 'deposits', 'ledger_entries', 'outbox', 'pgmigrations', 'transfer_failures', 'transfers', 'voided_deposit_references']),
+      expect.arrayContaining([
+        'account_openings',
+        'accounts',
+        'deposits',
+        'ledger_entries',
+        'outbox',
+        'pgmigrations',
+        'transfer_failures',
+        'transfers',
+        'voided_deposit_references',
+      ]),
     );
+    const owners = await pool.query<{ id: string; owner_id: string | null }>('SELECT id, owner_id FROM bank.accounts ORDER BY id');
+    expect(owners.rows).toEqual([
+      { id: '00000000-0000-0000-0000-000000000001', owner_id: null },
+      { id: ALICE, owner_id: ALICE_USER },
+      { id: BOB, owner_id: BOB_USER },
+    ]);
     expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
   });
 });
@@ -103,6 +120,41 @@ describe('command line tools', () => {
     expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
   });
 
+  it('seed-accounts --owners assigns owners round-robin and --format jsonl prints each account with its owner', async () => {
+    const { stdout } = await run(process.execPath, [dist('cli/seed-accounts.js'), '--count', '5', '--owners', 'user-a, user-b', '--format', 'jsonl'], {
+      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    });
+    const printed = stdout.trim().split('\n').map((line) => JSON.parse(line) as { accountId: string; ownerId: string });
+    expect(printed.map((a) => a.ownerId)).toEqual(['user-a', 'user-b', 'user-a', 'user-b', 'user-a']);
+    const { rows } = await pool.query<{ id: string; owner_id: string }>('SELECT id, owner_id FROM bank.accounts WHERE id = ANY($1)', [printed.map((a) => a.accountId)]);
+    expect(new Map(rows.map((r) => [r.id, r.owner_id]))).toEqual(new Map(printed.map((a) => [a.accountId, a.ownerId])));
+  });
+
+  it('seed-accounts --owners-file reads one owner per line and keeps the rotation across batches', async () => {
+    const file = join(dir, 'owners.txt');
+    writeFileSync(file, 'owner-1\nowner-2\n\nowner-3\n');
+    const owners: Array<string | null> = [];
+    await seedAccounts(pool, { count: 7, balanceMinor: 1n, currency: 'USD', batchSize: 3, ownerIds: ['owner-1', 'owner-2', 'owner-3'], onBatch: (_ids, o) => owners.push(...o) });
+    expect(owners).toEqual(['owner-1', 'owner-2', 'owner-3', 'owner-1', 'owner-2', 'owner-3', 'owner-1']);
+    const { stdout } = await run(process.execPath, [dist('cli/seed-accounts.js'), '--count', '4', '--owners-file', file], {
+      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    });
+    // Without --format the output stays one id per line, as before.
+    const ids = stdout.trim().split('\n');
+    const { rows } = await pool.query<{ owner_id: string }>('SELECT owner_id FROM bank.accounts WHERE id = ANY($1) ORDER BY array_position($1::uuid[], id)', [ids]);
+    expect(rows.map((r) => r.owner_id)).toEqual(['owner-1', 'owner-2', 'owner-3', 'owner-1']);
+    expect(await ledgerInvariants(pool)).toEqual(HEALTHY_LEDGER);
+  });
+
+  it('seed-accounts refuses --owners together with --owners-file, and an unknown --format', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url };
+    await expect(run(process.execPath, [dist('cli/seed-accounts.js'), '--owners', 'a', '--owners-file', 'x'], { env })).rejects.toMatchObject({ code: 2 });
+    await expect(run(process.execPath, [dist('cli/seed-accounts.js'), '--format', 'xml'], { env })).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--format'),
+    });
+  });
+
   it('seed-accounts refuses a malformed balance', async () => {
     await expect(
       run(process.execPath, [dist('cli/seed-accounts.js'), '--count', '1', '--balance', '1.234'], { env: { ...process.env, DATABASE_URL: db.url } }),
@@ -121,12 +173,14 @@ describe('dist/main.js', () => {
     await db?.drop();
   });
 
-  it('logs its bound ports, serves gRPC and stops cleanly on SIGTERM', async () => {
+  it('logs its bound ports, serves gRPC to alice for her seeded account and stops cleanly on SIGTERM', async () => {
+    const callers = await startTestCallers();
     const service = startService('bank-service', dist('main.js'), {
       DATABASE_URL: db.url,
       BANK_GRPC_PORT: '0',
       BANK_OPS_PORT: '0',
       LOG_LEVEL: 'info',
+      ...callers.env,
     });
     try {
       const listening = await waitFor(
@@ -136,7 +190,7 @@ describe('dist/main.js', () => {
       expect(listening.grpcPort).toBeGreaterThan(0);
       const client = createGrpcClient(BankServiceClient, `127.0.0.1:${listening.grpcPort}`);
       try {
-        const balance = await callUnary(client, client.getBalance, { accountId: ALICE }, { timeoutMs: 10_000 });
+        const balance = await callUnary(client, client.getBalance, { accountId: ALICE }, { timeoutMs: 10_000, headers: await callers.as(ALICE_USER) });
         expect(balance.balance).toEqual({ amountMinor: 100_000n, currencyCode: 'USD' });
       } finally {
         client.close();
@@ -144,7 +198,15 @@ describe('dist/main.js', () => {
       expect(await service.stop(10_000)).toBe(0);
     } finally {
       await service.kill();
+      await callers.close();
     }
+  });
+
+  it('refuses to start in production without its own card adapter credential', async () => {
+    const service = startService('bank-service', dist('main.js'), { DATABASE_URL: db.url, NODE_ENV: 'production' });
+    const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
+    expect(code).toBe(EXIT_CONFIG);
+    expect(service.logs.join('\n')).toContain('BANK_CARD_ADAPTER_CREDENTIAL');
   });
 
   it('refuses to start with an invalid variable and names it', async () => {

@@ -9,15 +9,27 @@ import { freePort, testDatabaseAdminUrl, waitFor, type TestDatabase } from '@wal
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
+import { startTestCallers, type TestCallers } from '../support/callers.js';
 import { createAccounts, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testConfig } from '../support/helpers.js';
 
 // Generous on purpose: the assertion is "a storage error, not DEADLINE_EXCEEDED".
 const CALL_DEADLINE_MS = 15_000;
 
 const running: Array<{ service: RunningBankService; client: BankServiceClient }> = [];
+let callers: TestCallers;
+let adminHeaders: { authorization: string };
+
+beforeAll(async () => {
+  callers = await startTestCallers();
+  adminHeaders = await callers.admin();
+});
+
+afterAll(async () => {
+  await callers?.close();
+});
 
 async function start(databaseUrl: string, env: Record<string, string> = {}) {
-  const service = await startBankService(testConfig(databaseUrl, env), silentLogger);
+  const service = await startBankService(testConfig(databaseUrl, { ...callers.env, ...env }), silentLogger);
   const client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
   running.push({ service, client });
   return { service, client };
@@ -50,9 +62,9 @@ describe('database unreachable', () => {
     const ALICE = '123e4567-e89b-12d3-a456-426614174000';
     const BOB = '987e6543-e21b-34d3-c456-426614174999';
 
-    const transfer = await failureOf(callUnary(client, client.transferMoney, transferRequest(ALICE, BOB, 'down-1'), { timeoutMs: CALL_DEADLINE_MS }));
+    const transfer = await failureOf(callUnary(client, client.transferMoney, transferRequest(ALICE, BOB, 'down-1'), { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders }));
     expect([transfer.code, transfer.reason, transfer.domain]).toEqual([Status.UNAVAILABLE, 'STORAGE_UNAVAILABLE', 'bank.wallet']);
-    const balance = await failureOf(callUnary(client, client.getBalance, { accountId: ALICE }, { timeoutMs: CALL_DEADLINE_MS }));
+    const balance = await failureOf(callUnary(client, client.getBalance, { accountId: ALICE }, { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders }));
     expect([balance.code, balance.reason]).toEqual([Status.UNAVAILABLE, 'STORAGE_UNAVAILABLE']);
 
     // Alive but not ready.
@@ -89,6 +101,7 @@ describe('database unreachable', () => {
       const failure = await failureOf(
         callUnary(client, client.transferMoney, transferRequest('123e4567-e89b-12d3-a456-426614174000', '987e6543-e21b-34d3-c456-426614174999', 'silent-1'), {
           timeoutMs: CALL_DEADLINE_MS,
+          headers: adminHeaders,
         }),
       );
       expect([failure.code, failure.reason]).toEqual([Status.UNAVAILABLE, 'STORAGE_UNAVAILABLE']);
@@ -136,14 +149,14 @@ describe('with a real database', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM bank.accounts WHERE id = $1 FOR UPDATE', [from]);
-      const failure = await failureOf(callUnary(client, client.transferMoney, transferRequest(from!, to!, 'locked-1'), { timeoutMs: CALL_DEADLINE_MS }));
+      const failure = await failureOf(callUnary(client, client.transferMoney, transferRequest(from!, to!, 'locked-1'), { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders }));
       expect([failure.code, failure.reason, failure.metadata.cause]).toEqual([Status.UNAVAILABLE, 'STORAGE_UNAVAILABLE', 'timeout']);
     } finally {
       await blocker.query('ROLLBACK');
       await blocker.end();
     }
     // The same key works once the lock is gone: the timed-out attempt left nothing.
-    const done = await callUnary(client, client.transferMoney, transferRequest(from!, to!, 'locked-1'), { timeoutMs: CALL_DEADLINE_MS });
+    const done = await callUnary(client, client.transferMoney, transferRequest(from!, to!, 'locked-1'), { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders });
     expect(done.replayed).toBe(false);
   });
 
@@ -151,18 +164,18 @@ describe('with a real database', () => {
     const { service, client } = await start(db.url, { BANK_MIGRATE_ON_START: 'false' });
     const [from, to] = await createAccounts(service.pool, 2, 100_000n);
     // Fill the pool with live connections first.
-    await Promise.all(Array.from({ length: 8 }, (_, i) => callUnary(client, client.transferMoney, transferRequest(from!, to!, `warm-${i}`), { timeoutMs: CALL_DEADLINE_MS })));
+    await Promise.all(Array.from({ length: 8 }, (_, i) => callUnary(client, client.transferMoney, transferRequest(from!, to!, `warm-${i}`), { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders })));
 
     expect(await terminateBankBackends()).toBeGreaterThan(0);
 
     await waitFor(
       async () => {
-        const response = await callUnary(client, client.getBalance, { accountId: from! }, { timeoutMs: CALL_DEADLINE_MS });
+        const response = await callUnary(client, client.getBalance, { accountId: from! }, { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders });
         return response.balance?.amountMinor === 100_000n - 80n;
       },
       { timeoutMs: 20_000, what: 'GetBalance to succeed after the connections were terminated' },
     );
-    const after = await callUnary(client, client.transferMoney, transferRequest(from!, to!, 'after-terminate'), { timeoutMs: CALL_DEADLINE_MS });
+    const after = await callUnary(client, client.transferMoney, transferRequest(from!, to!, 'after-terminate'), { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders });
     expect(after.replayed).toBe(false);
     const ready = await fetch(`http://127.0.0.1:${service.opsPort}/readyz`);
     expect(ready.status).toBe(200);
@@ -175,9 +188,9 @@ describe('with a real database', () => {
     const valid = requests.filter((r) => r.senderAccountId !== r.recipientAccountId);
 
     // Warm the pool so that many connections are busy when they are killed.
-    await Promise.all(Array.from({ length: 20 }, () => callUnary(client, client.getBalance, { accountId: accounts[0]! }, { timeoutMs: CALL_DEADLINE_MS })));
+    await Promise.all(Array.from({ length: 20 }, () => callUnary(client, client.getBalance, { accountId: accounts[0]! }, { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders })));
     let settled = false;
-    const burst = Promise.allSettled(valid.map((r) => callUnary(client, client.transferMoney, r, { timeoutMs: CALL_DEADLINE_MS }))).finally(() => {
+    const burst = Promise.allSettled(valid.map((r) => callUnary(client, client.transferMoney, r, { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders }))).finally(() => {
       settled = true;
     });
     // Kill the service's backends, repeatedly, while the burst is running.
@@ -202,7 +215,7 @@ describe('with a real database', () => {
     // Clients retry with the same keys: each transfer ends up applied exactly once.
     await waitFor(
       async () => {
-        const retried = await Promise.allSettled(valid.map((r) => callUnary(client, client.transferMoney, r, { timeoutMs: CALL_DEADLINE_MS })));
+        const retried = await Promise.allSettled(valid.map((r) => callUnary(client, client.transferMoney, r, { timeoutMs: CALL_DEADLINE_MS, headers: adminHeaders })));
         return retried.every((r) => r.status === 'fulfilled');
       },
       { timeoutMs: 30_000, intervalMs: 200, what: 'every transfer to succeed or replay' },

@@ -35,6 +35,7 @@ import {
   testOperations,
   testPool,
 } from '../support/helpers.js';
+import { ADMIN } from '../support/callers.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -90,7 +91,7 @@ describe('TransferMoney', () => {
   it('moves money and writes the transfer, two ledger entries and two outbox events in one go', async () => {
     const [from, to] = await createAccounts(pool, 2, 10_000n);
     const before = await snapshot();
-    const result = await ops.transferMoney(transfer(from!, to!, 1_050n, { description: 'lunch' }));
+    const result = await ops.transferMoney(transfer(from!, to!, 1_050n, { description: 'lunch' }), ADMIN);
     expect(result.replayed).toBe(false);
     expect(result.transfer).toMatchObject({ senderAccountId: from, recipientAccountId: to, amountMinor: 1_050n, currency: 'USD', status: 'completed', description: 'lunch' });
     expect(await balanceOf(pool, from!)).toBe(8_950n);
@@ -116,8 +117,8 @@ describe('TransferMoney', () => {
   it('replays the original transfer for the same key and request, without a second debit', async () => {
     const [from, to] = await createAccounts(pool, 2, 10_000n);
     const request = transfer(from!, to!, 700n);
-    const first = await ops.transferMoney(request);
-    const second = await ops.transferMoney(request);
+    const first = await ops.transferMoney(request, ADMIN);
+    const second = await ops.transferMoney(request, ADMIN);
     expect(second.replayed).toBe(true);
     expect(second.transfer).toEqual(first.transfer);
     expect(await balanceOf(pool, from!)).toBe(9_300n);
@@ -126,10 +127,10 @@ describe('TransferMoney', () => {
   it('rejects the same key with a different request, changing nothing', async () => {
     const [from, to] = await createAccounts(pool, 2, 10_000n);
     const request = transfer(from!, to!, 700n);
-    await ops.transferMoney(request);
+    await ops.transferMoney(request, ADMIN);
     const before = await snapshot();
     for (const change of [{ amount: { amountMinor: 701n, currencyCode: 'USD' } }, { description: 'other' }, { recipientAccountId: ALICE }]) {
-      expect(await rejection(ops.transferMoney({ ...request, ...change }))).toBeInstanceOf(IdempotencyKeyReusedError);
+      expect(await rejection(ops.transferMoney({ ...request, ...change }, ADMIN))).toBeInstanceOf(IdempotencyKeyReusedError);
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -137,8 +138,8 @@ describe('TransferMoney', () => {
   it('scopes idempotency keys per sender', async () => {
     const [a, b, c] = await createAccounts(pool, 3, 10_000n);
     const key = newKey();
-    const fromA = await ops.transferMoney(transfer(a!, c!, 100n, { idempotencyKey: key }));
-    const fromB = await ops.transferMoney(transfer(b!, c!, 100n, { idempotencyKey: key }));
+    const fromA = await ops.transferMoney(transfer(a!, c!, 100n, { idempotencyKey: key }), ADMIN);
+    const fromB = await ops.transferMoney(transfer(b!, c!, 100n, { idempotencyKey: key }), ADMIN);
     expect(fromB.replayed).toBe(false);
     expect(fromB.transfer.id).not.toBe(fromA.transfer.id);
   });
@@ -151,12 +152,12 @@ describe('TransferMoney', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [transferLockKey(from!, request.idempotencyKey).toString()]);
-      expect(await rejection(ops.transferMoney(request))).toBeInstanceOf(IdempotencyKeyInFlightError);
+      expect(await rejection(ops.transferMoney(request, ADMIN))).toBeInstanceOf(IdempotencyKeyInFlightError);
     } finally {
       await holder.query('ROLLBACK');
       holder.release();
     }
-    expect((await ops.transferMoney(request)).replayed).toBe(false);
+    expect((await ops.transferMoney(request, ADMIN)).replayed).toBe(false);
   });
 
   it.each([
@@ -175,44 +176,44 @@ describe('TransferMoney', () => {
     ['a 141-character description', () => transfer(ALICE, BOB, 1n, { description: 'x'.repeat(141) }), InvalidArgumentError],
   ])('rejects %s and changes nothing', async (_name, make, errorClass) => {
     const before = await snapshot();
-    expect(await rejection(ops.transferMoney(make()))).toBeInstanceOf(errorClass);
+    expect(await rejection(ops.transferMoney(make(), ADMIN))).toBeInstanceOf(errorClass);
     expect(await snapshot()).toEqual(before);
   });
 
   it('names the missing account and its role', async () => {
-    const error = (await rejection(ops.transferMoney(transfer(ALICE, '00000000-0000-4000-8000-00000000beef', 1n)))) as AccountNotFoundError;
+    const error = (await rejection(ops.transferMoney(transfer(ALICE, '00000000-0000-4000-8000-00000000beef', 1n), ADMIN))) as AccountNotFoundError;
     expect(error.metadata).toEqual({ accountId: '00000000-0000-4000-8000-00000000beef', role: 'recipient' });
   });
 
   it('rejects a transfer between accounts of different currencies', async () => {
     const eur = '00000000-0000-4000-8000-0000000000e0';
     await pool.query(`INSERT INTO bank.accounts (id, kind, currency, balance_minor) VALUES ($1, 'customer', 'EUR', 0)`, [eur]);
-    expect(await rejection(ops.transferMoney(transfer(ALICE, eur, 1n)))).toBeInstanceOf(CurrencyMismatchError);
+    expect(await rejection(ops.transferMoney(transfer(ALICE, eur, 1n), ADMIN))).toBeInstanceOf(CurrencyMismatchError);
   });
 
   it('binds a business failure to its key: after the sender is funded, a retry replays INSUFFICIENT_FUNDS and moves nothing', async () => {
     const [poor, rich] = await createAccounts(pool, 2, 100n);
     const request = transfer(poor!, rich!, 150n);
-    const first = await rejection(ops.transferMoney(request));
+    const first = await rejection(ops.transferMoney(request, ADMIN));
     expect(first).toBeInstanceOf(InsufficientFundsError);
     expect((first as InsufficientFundsError).metadata.replayed).toBeUndefined();
-    await ops.transferMoney(transfer(rich!, poor!, 50n));
-    const retried = await rejection(ops.transferMoney(request));
+    await ops.transferMoney(transfer(rich!, poor!, 50n), ADMIN);
+    const retried = await rejection(ops.transferMoney(request, ADMIN));
     expect(retried).toBeInstanceOf(InsufficientFundsError);
     expect((retried as InsufficientFundsError).metadata).toEqual({ accountId: poor, replayed: 'true' });
     expect(await balanceOf(pool, poor!)).toBe(150n);
     // The same key with another request is a reuse, as after a success.
-    expect(await rejection(ops.transferMoney({ ...request, amount: { amountMinor: 10n, currencyCode: 'USD' } }))).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(await rejection(ops.transferMoney({ ...request, amount: { amountMinor: 10n, currencyCode: 'USD' } }, ADMIN))).toBeInstanceOf(IdempotencyKeyReusedError);
     // A new key executes against today's balance.
-    expect((await ops.transferMoney(transfer(poor!, rich!, 150n))).replayed).toBe(false);
+    expect((await ops.transferMoney(transfer(poor!, rich!, 150n), ADMIN)).replayed).toBe(false);
   });
 
   it('binds ACCOUNT_NOT_FOUND and CURRENCY_MISMATCH too: the answer does not change when the ledger does', async () => {
     const late = randomUUID();
     const request = transfer(ALICE, late, 1n);
-    expect(await rejection(ops.transferMoney(request))).toBeInstanceOf(AccountNotFoundError);
+    expect(await rejection(ops.transferMoney(request, ADMIN))).toBeInstanceOf(AccountNotFoundError);
     await pool.query(`INSERT INTO bank.accounts (id, kind, currency, balance_minor) VALUES ($1, 'customer', 'USD', 0)`, [late]);
-    const replayed = (await rejection(ops.transferMoney(request))) as AccountNotFoundError;
+    const replayed = (await rejection(ops.transferMoney(request, ADMIN))) as AccountNotFoundError;
     expect(replayed).toBeInstanceOf(AccountNotFoundError);
     expect(replayed.metadata).toEqual({ accountId: late, role: 'recipient', replayed: 'true' });
     expect(await balanceOf(pool, late)).toBe(0n);
@@ -221,19 +222,19 @@ describe('TransferMoney', () => {
   it('leaves the key free after a request that never executed (validation, key in flight)', async () => {
     const [from, to] = await createAccounts(pool, 2, 1_000n);
     const key = newKey();
-    expect(await rejection(ops.transferMoney(transfer(from!, to!, 0n, { idempotencyKey: key })))).toBeInstanceOf(InvalidAmountError);
-    expect(await rejection(ops.transferMoney(transfer(from!, from!, 5n, { idempotencyKey: key })))).toBeInstanceOf(SameAccountError);
+    expect(await rejection(ops.transferMoney(transfer(from!, to!, 0n, { idempotencyKey: key }), ADMIN))).toBeInstanceOf(InvalidAmountError);
+    expect(await rejection(ops.transferMoney(transfer(from!, from!, 5n, { idempotencyKey: key }), ADMIN))).toBeInstanceOf(SameAccountError);
     const request = transfer(from!, to!, 5n, { idempotencyKey: key });
     const holder = await pool.connect();
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [transferLockKey(from!, key).toString()]);
-      expect(await rejection(ops.transferMoney(request))).toBeInstanceOf(IdempotencyKeyInFlightError);
+      expect(await rejection(ops.transferMoney(request, ADMIN))).toBeInstanceOf(IdempotencyKeyInFlightError);
     } finally {
       await holder.query('ROLLBACK');
       holder.release();
     }
-    expect((await ops.transferMoney(request)).replayed).toBe(false);
+    expect((await ops.transferMoney(request, ADMIN)).replayed).toBe(false);
   });
 
   it('rolls back everything when the transaction fails half way', async () => {
@@ -250,13 +251,13 @@ describe('TransferMoney', () => {
     try {
       const before = await snapshot();
       const request = transfer(from!, to!, 2_000n, { description: 'fail-here' });
-      const error = await rejection(ops.transferMoney(request));
+      const error = await rejection(ops.transferMoney(request, ADMIN));
       expect((error as Error).message).toContain('injected failure');
       expect(await snapshot()).toEqual(before);
       const { rows } = await pool.query('SELECT 1 FROM bank.transfers WHERE idempotency_key = $1', [request.idempotencyKey]);
       expect(rows).toHaveLength(0);
       // The pool connection that failed is still usable afterwards.
-      expect((await ops.transferMoney(transfer(from!, to!, 1n))).replayed).toBe(false);
+      expect((await ops.transferMoney(transfer(from!, to!, 1n), ADMIN)).replayed).toBe(false);
     } finally {
       await pool.query('DROP TRIGGER fail_outbox ON bank.outbox; DROP FUNCTION bank.fail_outbox()');
     }
@@ -283,7 +284,7 @@ describe('TransferMoney', () => {
 
   it('has a database backstop: the idempotency key is unique per sender', async () => {
     const [from, to] = await createAccounts(pool, 2, 10_000n);
-    const done = await ops.transferMoney(transfer(from!, to!, 5n));
+    const done = await ops.transferMoney(transfer(from!, to!, 5n), ADMIN);
     const { rows } = await pool.query('SELECT * FROM bank.transfers WHERE id = $1', [done.transfer.id]);
     const row = rows[0] as Record<string, unknown>;
     await expect(
@@ -318,7 +319,7 @@ describe('batched writes (the group-commit building block)', () => {
       const working = new Map(locked);
       const plans: TransferPlan[] = [];
       outcomes = requests.map(([from, to, amountMinor], i) => {
-        const request = validateTransferRequest(transfer(from!, to!, amountMinor), { maxAmountMinor: 100_000_000n });
+        const request = validateTransferRequest(transfer(from!, to!, amountMinor), { maxAmountMinor: 100_000_000n }, ADMIN.subject);
         const decision = decideTransfer(request, { transferId: randomUUID(), createdAt: new Date(), eventIds: [randomUUID(), randomUUID()] }, working);
         if (!decision.ok) return `${i}:${decision.error.reason}`;
         applyPostings(working, decision.plan.postings);
@@ -358,14 +359,14 @@ describe('batched writes (the group-commit building block)', () => {
 describe('GetBalance', () => {
   it('returns the balance and currency of a customer account', async () => {
     const [account] = await createAccounts(pool, 1, 12_345n);
-    const balance = await ops.getBalance(account!.toUpperCase());
+    const balance = await ops.getBalance(account!.toUpperCase(), ADMIN);
     expect(balance).toMatchObject({ id: account, balanceMinor: 12_345n, currency: 'USD' });
     expect(balance.updatedAt).toBeInstanceOf(Date);
   });
 
   it('does not find unknown or internal accounts', async () => {
-    expect(await rejection(ops.getBalance('00000000-0000-4000-8000-00000000dead'))).toBeInstanceOf(AccountNotFoundError);
-    expect(await rejection(ops.getBalance(SETTLEMENT))).toBeInstanceOf(AccountNotFoundError);
-    expect(await rejection(ops.getBalance('x'))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(ops.getBalance('00000000-0000-4000-8000-00000000dead', ADMIN))).toBeInstanceOf(AccountNotFoundError);
+    expect(await rejection(ops.getBalance(SETTLEMENT, ADMIN))).toBeInstanceOf(AccountNotFoundError);
+    expect(await rejection(ops.getBalance('x', ADMIN))).toBeInstanceOf(InvalidArgumentError);
   });
 });

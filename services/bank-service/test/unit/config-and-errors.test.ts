@@ -44,6 +44,27 @@ describe('configuration', () => {
     }
   });
 
+  it('verifies tokens against the local identity-service by default and knows the card adapter by a development credential', () => {
+    expect(loadBankConfig({})).toMatchObject({
+      AUTH_ISSUER: 'http://127.0.0.1:8090',
+      AUTH_AUDIENCE: 'wallet-api',
+      AUTH_ROLES_CLAIM: 'roles',
+      BANK_CARD_ADAPTER_CREDENTIAL: 'dev-card-adapter-credential',
+      BANK_OWNER_CACHE_SIZE_MAX: 100_000,
+    });
+  });
+
+  it('refuses to start in production without a card adapter credential of its own (never the built-in one)', () => {
+    for (const env of [{ NODE_ENV: 'production' }, { NODE_ENV: 'production', BANK_CARD_ADAPTER_CREDENTIAL: 'dev-card-adapter-credential' }]) {
+      expect(() => loadBankConfig(env)).toThrow(/BANK_CARD_ADAPTER_CREDENTIAL/);
+    }
+    expect(loadBankConfig({ NODE_ENV: 'production', BANK_CARD_ADAPTER_CREDENTIAL: 'a-real-secret-of-32-characters!!' }).BANK_CARD_ADAPTER_CREDENTIAL).toBe(
+      'a-real-secret-of-32-characters!!',
+    );
+    expect(() => loadBankConfig({ BANK_CARD_ADAPTER_CREDENTIAL: 'short' })).toThrow(/BANK_CARD_ADAPTER_CREDENTIAL/);
+    expect(() => loadBankConfig({ AUTH_ISSUER: 'not a url' })).toThrow(/AUTH_ISSUER/);
+  });
+
   it('exports its schema with the shared variable names', () => {
     expect(Object.keys(bankConfigSchema.shape)).toEqual(expect.arrayContaining(['BANK_GRPC_HOST', 'BANK_GRPC_PORT', 'BANK_OPS_PORT', 'LOG_LEVEL', 'DATABASE_URL']));
   });

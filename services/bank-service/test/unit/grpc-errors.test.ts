@@ -4,12 +4,15 @@ import { parseGrpcError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
 import {
   AccountNotFoundError,
+  CallerUnauthenticatedError,
   CurrencyMismatchError,
+  IdentityUnavailableError,
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
   InsufficientFundsError,
   InvalidAmountError,
   InvalidArgumentError,
+  RoleForbiddenError,
   SameAccountError,
   StorageUnavailableError,
   type BankError,
@@ -29,6 +32,9 @@ describe('domain error -> gRPC status mapping', () => {
     [new IdempotencyKeyReusedError('idempotency_key'), Status.FAILED_PRECONDITION, 'IDEMPOTENCY_KEY_REUSED'],
     [new IdempotencyKeyInFlightError(), Status.ABORTED, 'IDEMPOTENCY_KEY_IN_FLIGHT'],
     [new StorageUnavailableError('unreachable'), Status.UNAVAILABLE, 'STORAGE_UNAVAILABLE'],
+    [new CallerUnauthenticatedError('no access token'), Status.UNAUTHENTICATED, 'CALLER_UNAUTHENTICATED'],
+    [new RoleForbiddenError('move money'), Status.PERMISSION_DENIED, 'ROLE_FORBIDDEN'],
+    [new IdentityUnavailableError(), Status.UNAVAILABLE, 'IDENTITY_UNAVAILABLE'],
   ])('%s -> its status code and ErrorInfo reason', (error, code, reason) => {
     const parsed = parseGrpcError(toGrpcError(error));
     expect(parsed.code).toBe(code);

@@ -11,6 +11,7 @@ import {
   decideDeposit,
   decideTransfer,
   InvariantViolation,
+  transferEvents,
   type AccountState,
   type TransferPlan,
 } from '../../src/domain/ledger.js';
@@ -37,6 +38,7 @@ function transfer(sender: string, recipient: string, amountMinor: bigint, descri
   return validateTransferRequest(
     { senderAccountId: sender, recipientAccountId: recipient, amount: { amountMinor, currencyCode: 'USD' }, idempotencyKey: 'k', description },
     limits,
+    'user-1',
   );
 }
 
@@ -124,13 +126,23 @@ describe('decideTransfer', () => {
       amount: '10.50',
       currency: 'USD',
       description: 'dinner',
+      initiatedBy: 'user-1',
     });
+    expect(events[1]!.payload).toMatchObject({ eventType: 'transfer_in', accountId: B, initiatedBy: 'user-1' });
     for (const event of events) expect(validate(event.payload), JSON.stringify(validate.errors)).toBe(true);
   });
 
   it('omits an empty description from the events', () => {
     const decision = decideTransfer(transfer(A, B, 5n), identity(), states({ id: A, balanceMinor: 5n }, { id: B }));
     expect((decision as { plan: TransferPlan }).plan.events[0]!.payload).not.toHaveProperty('description');
+  });
+
+  it('records who made the transfer and omits initiatedBy only for a transfer made before identity existed', () => {
+    const decision = decideTransfer(transfer(A, B, 5n), identity(), states({ id: A, balanceMinor: 5n }, { id: B }));
+    const plan = (decision as { plan: TransferPlan }).plan;
+    expect(plan.transfer.initiatedBy).toBe('user-1');
+    const legacy = transferEvents({ ...plan.transfer, initiatedBy: null }, identity().eventIds);
+    expect(legacy[0]!.payload).not.toHaveProperty('initiatedBy');
   });
 });
 
@@ -175,6 +187,7 @@ describe('decideDeposit', () => {
       depositReference: 'ref-1',
       topUpId: '40000000-0000-4000-8000-000000000001',
       card: { cardLast4: '4242', cardBrand: 'visa' },
+      initiatedBy: 'user-1',
     },
   );
   const ids = { depositId: '50000000-0000-4000-8000-000000000001', createdAt, eventId: '60000000-0000-4000-8000-000000000001' };
@@ -194,7 +207,14 @@ describe('decideDeposit', () => {
     if (!decision.ok) throw decision.error;
     expect(decision.plan.events).toHaveLength(1);
     expect(decision.plan.events[0]).toMatchObject({ accountId: A, eventType: 'topup' });
-    expect(decision.plan.events[0]!.payload).toMatchObject({ topUpId: request.topUpId, depositId: ids.depositId, amount: '25.00', cardLast4: '4242', cardBrand: 'visa' });
+    expect(decision.plan.events[0]!.payload).toMatchObject({
+      topUpId: request.topUpId,
+      depositId: ids.depositId,
+      amount: '25.00',
+      cardLast4: '4242',
+      cardBrand: 'visa',
+      initiatedBy: 'user-1',
+    });
     expect(validate(decision.plan.events[0]!.payload), JSON.stringify(validate.errors)).toBe(true);
   });
 

@@ -4,13 +4,16 @@ import {
   checkDepositLimit,
   isStorableText,
   validateAccountId,
+  validateCreateAccountRequest,
   validateDepositReference,
   validateDepositRequest,
+  validateOwnerId,
   validateTransferRequest,
   type TransferMoneyInput,
 } from '../../src/domain/requests.js';
 
 const limits = { maxAmountMinor: 100_000_000n };
+const USER = '11111111-1111-4111-8111-111111111111';
 const valid: TransferMoneyInput = {
   senderAccountId: '123e4567-e89b-12d3-a456-426614174000',
   recipientAccountId: '987e6543-e21b-34d3-c456-426614174999',
@@ -31,7 +34,7 @@ function violationsOf(fn: () => unknown): string[] {
 
 describe('transfer request validation', () => {
   it('accepts a well-formed request and normalises ids to lower case', () => {
-    const request = validateTransferRequest({ ...valid, senderAccountId: valid.senderAccountId.toUpperCase() }, limits);
+    const request = validateTransferRequest({ ...valid, senderAccountId: valid.senderAccountId.toUpperCase() }, limits, USER);
     expect(request.senderAccountId).toBe(valid.senderAccountId);
     expect(request.amountMinor).toBe(1050n);
     expect(request.currency).toBe('USD');
@@ -39,7 +42,7 @@ describe('transfer request validation', () => {
   });
 
   it('accepts the plan seed account whose UUID has a non-RFC variant', () => {
-    expect(() => validateTransferRequest(valid, limits)).not.toThrow();
+    expect(() => validateTransferRequest(valid, limits, USER)).not.toThrow();
   });
 
   it('reports every malformed field at once as field violations', () => {
@@ -47,45 +50,46 @@ describe('transfer request validation', () => {
       validateTransferRequest(
         { senderAccountId: 'nope', recipientAccountId: '', amount: { amountMinor: 1n, currencyCode: 'usd' }, idempotencyKey: '', description: 'x'.repeat(141) },
         limits,
+        USER,
       ),
     );
     expect(fields).toEqual(['sender_account_id', 'recipient_account_id', 'amount.currency_code', 'idempotency_key', 'description']);
   });
 
   it('requires an amount', () => {
-    expect(violationsOf(() => validateTransferRequest({ ...valid, amount: undefined }, limits))).toEqual(['amount']);
+    expect(violationsOf(() => validateTransferRequest({ ...valid, amount: undefined }, limits, USER))).toEqual(['amount']);
   });
 
   it('accepts idempotency keys of 1 and 255 characters and rejects 256', () => {
-    expect(() => validateTransferRequest({ ...valid, idempotencyKey: 'k' }, limits)).not.toThrow();
-    expect(() => validateTransferRequest({ ...valid, idempotencyKey: 'k'.repeat(255) }, limits)).not.toThrow();
-    expect(violationsOf(() => validateTransferRequest({ ...valid, idempotencyKey: 'k'.repeat(256) }, limits))).toEqual(['idempotency_key']);
+    expect(() => validateTransferRequest({ ...valid, idempotencyKey: 'k' }, limits, USER)).not.toThrow();
+    expect(() => validateTransferRequest({ ...valid, idempotencyKey: 'k'.repeat(255) }, limits, USER)).not.toThrow();
+    expect(violationsOf(() => validateTransferRequest({ ...valid, idempotencyKey: 'k'.repeat(256) }, limits, USER))).toEqual(['idempotency_key']);
   });
 
   it('counts description length in characters, not UTF-16 units', () => {
-    expect(() => validateTransferRequest({ ...valid, description: '💶'.repeat(140) }, limits)).not.toThrow();
-    expect(violationsOf(() => validateTransferRequest({ ...valid, description: '💶'.repeat(141) }, limits))).toEqual(['description']);
+    expect(() => validateTransferRequest({ ...valid, description: '💶'.repeat(140) }, limits, USER)).not.toThrow();
+    expect(violationsOf(() => validateTransferRequest({ ...valid, description: '💶'.repeat(141) }, limits, USER))).toEqual(['description']);
   });
 
   it.each([0n, -1n, -100n])('rejects a non-positive amount (%s) as INVALID_AMOUNT', (amountMinor) => {
-    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor, currencyCode: 'USD' } }, limits)).toThrow(InvalidAmountError);
+    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor, currencyCode: 'USD' } }, limits, USER)).toThrow(InvalidAmountError);
   });
 
   it('accepts exactly the maximum and rejects one cent above it', () => {
-    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor: 100_000_000n, currencyCode: 'USD' } }, limits)).not.toThrow();
-    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor: 100_000_001n, currencyCode: 'USD' } }, limits)).toThrow(
+    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor: 100_000_000n, currencyCode: 'USD' } }, limits, USER)).not.toThrow();
+    expect(() => validateTransferRequest({ ...valid, amount: { amountMinor: 100_000_001n, currencyCode: 'USD' } }, limits, USER)).toThrow(
       InvalidAmountError,
     );
   });
 
   it('rejects sender = recipient before touching the database, whatever the case', () => {
-    expect(() => validateTransferRequest({ ...valid, recipientAccountId: valid.senderAccountId.toUpperCase() }, limits)).toThrow(
+    expect(() => validateTransferRequest({ ...valid, recipientAccountId: valid.senderAccountId.toUpperCase() }, limits, USER)).toThrow(
       SameAccountError,
     );
   });
 
   it('reports malformed fields before amount rules', () => {
-    expect(violationsOf(() => validateTransferRequest({ ...valid, senderAccountId: 'x', amount: { amountMinor: 0n, currencyCode: 'USD' } }, limits))).toEqual([
+    expect(violationsOf(() => validateTransferRequest({ ...valid, senderAccountId: 'x', amount: { amountMinor: 0n, currencyCode: 'USD' } }, limits, USER))).toEqual([
       'sender_account_id',
     ]);
   });
@@ -98,6 +102,7 @@ describe('deposit request validation', () => {
     depositReference: 'topup-1',
     topUpId: '0b7e1a52-3d7f-4a55-9c43-7a1f6f0e9d11',
     card: { cardLast4: '4242', cardBrand: 'visa' },
+    initiatedBy: USER,
   };
 
   it('accepts a well-formed deposit', () => {
@@ -152,7 +157,7 @@ describe('text the ledger cannot store', () => {
   });
 
   it('names every text field that holds NUL or a lone surrogate, before any database work', () => {
-    expect(violationsOf(() => validateTransferRequest({ ...valid, idempotencyKey: 'k\u0000', description: '\ud800' }, limits))).toEqual([
+    expect(violationsOf(() => validateTransferRequest({ ...valid, idempotencyKey: 'k\u0000', description: '\ud800' }, limits, USER))).toEqual([
       'idempotency_key',
       'description',
     ]);
@@ -162,6 +167,7 @@ describe('text the ledger cannot store', () => {
       depositReference: 'r\u0000',
       topUpId: '0b7e1a52-3d7f-4a55-9c43-7a1f6f0e9d11',
       card: { cardLast4: '4242', cardBrand: '\udfff' },
+      initiatedBy: USER,
     };
     expect(violationsOf(() => validateDepositRequest(deposit))).toEqual(['deposit_reference', 'card.card_brand']);
     expect(violationsOf(() => validateDepositReference('\u0000'))).toEqual(['deposit_reference']);
@@ -174,13 +180,52 @@ describe('internal accounts', () => {
     const settlement = '00000000-0000-0000-0000-000000000001';
     const asRecipient = (() => {
       try {
-        validateTransferRequest({ ...valid, recipientAccountId: settlement }, limits);
+        validateTransferRequest({ ...valid, recipientAccountId: settlement }, limits, USER);
       } catch (error) {
         return error;
       }
     })();
     expect(asRecipient).toBeInstanceOf(AccountNotFoundError);
     expect((asRecipient as AccountNotFoundError).metadata).toEqual({ accountId: settlement, role: 'recipient' });
-    expect(() => validateTransferRequest({ ...valid, senderAccountId: settlement }, limits)).toThrow(AccountNotFoundError);
+    expect(() => validateTransferRequest({ ...valid, senderAccountId: settlement }, limits, USER)).toThrow(AccountNotFoundError);
+  });
+});
+
+describe('who made a deposit (initiated_by)', () => {
+  const deposit = {
+    accountId: '123e4567-e89b-12d3-a456-426614174000',
+    amount: { amountMinor: 1n, currencyCode: 'USD' },
+    depositReference: 'r-1',
+    topUpId: '0b7e1a52-3d7f-4a55-9c43-7a1f6f0e9d11',
+    card: { cardLast4: '4242', cardBrand: 'visa' },
+    initiatedBy: USER,
+  };
+
+  it('is required, at most 255 characters and storable', () => {
+    expect(violationsOf(() => validateDepositRequest({ ...deposit, initiatedBy: '' }))).toEqual(['initiated_by']);
+    expect(violationsOf(() => validateDepositRequest({ ...deposit, initiatedBy: 'x'.repeat(256) }))).toEqual(['initiated_by']);
+    expect(violationsOf(() => validateDepositRequest({ ...deposit, initiatedBy: 'a\u0000' }))).toEqual(['initiated_by']);
+    expect(validateDepositRequest({ ...deposit, initiatedBy: 'x'.repeat(255) }).initiatedBy).toHaveLength(255);
+  });
+
+  it('is recorded but not part of the request hash: a recovery replay by another initiator is the same deposit', () => {
+    expect(validateDepositRequest(deposit).requestHash).toBe(validateDepositRequest({ ...deposit, initiatedBy: 'someone-else' }).requestHash);
+  });
+});
+
+describe('CreateAccount and owner validation', () => {
+  it('accepts a key, an ISO 4217 currency and an optional owner', () => {
+    expect(validateCreateAccountRequest({ idempotencyKey: 'k', currency: 'EUR', ownerId: '' })).toEqual({ idempotencyKey: 'k', currency: 'EUR', ownerId: undefined });
+    expect(validateCreateAccountRequest({ idempotencyKey: 'k', currency: 'USD', ownerId: 'auth0|abc' }).ownerId).toBe('auth0|abc');
+  });
+
+  it('names every malformed field', () => {
+    expect(violationsOf(() => validateCreateAccountRequest({ idempotencyKey: '', currency: 'usd', ownerId: 'x'.repeat(256) }))).toEqual([
+      'idempotency_key',
+      'currency',
+      'owner_id',
+    ]);
+    expect(violationsOf(() => validateCreateAccountRequest({ idempotencyKey: 'k', currency: 'US', ownerId: 'a\u0000' }))).toEqual(['currency', 'owner_id']);
+    expect(violationsOf(() => validateOwnerId(''))).toEqual(['owner_id']);
   });
 });

@@ -32,6 +32,7 @@ function request(sender: string, recipient: string, amountMinor: bigint, key: st
   return validateTransferRequest(
     { senderAccountId: sender, recipientAccountId: recipient, amount: { amountMinor, currencyCode: 'USD' }, idempotencyKey: key, description },
     { maxAmountMinor: 100_000_000n },
+    'user-1',
   );
 }
 
