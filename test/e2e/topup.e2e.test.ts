@@ -1,11 +1,12 @@
-// End to end for card top-ups, over REST only: api-gateway -> bank-card-adapter
+// End to end for card top-ups, over REST only, as alice (the account's owner):
+// api-gateway -> bank-card-adapter
 // (in-process payment gateway mock) -> bank-service DepositMoney -> outbox ->
 // Kafka -> analytics -> GET /operations.
 import { randomUUID } from 'node:crypto';
 import { parseAmountMinor } from '@wallet/platform';
 import { waitFor } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT_A, http, startSystem, type RunningSystem } from './harness.js';
+import { ACCOUNT_A, ALICE, http, startSystem, type RunningSystem } from './harness.js';
 
 const card = (number: string, overrides: Record<string, unknown> = {}) => ({
   number,
@@ -18,9 +19,10 @@ const card = (number: string, overrides: Record<string, unknown> = {}) => ({
 
 describe('card top-ups over REST', () => {
   let system: RunningSystem;
-  const topUp = (account: string, body: unknown, key: string = randomUUID()) =>
-    http(system.baseUrl, 'POST', `/accounts/${account}/topup`, { body, headers: { 'Idempotency-Key': key } });
-  const balance = async () => parseAmountMinor((await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/balance`)).body.balance as string);
+  const topUp = async (account: string, body: unknown, key: string = randomUUID()) =>
+    http(system.baseUrl, 'POST', `/accounts/${account}/topup`, { body, headers: { 'Idempotency-Key': key, ...(await system.as(ALICE)) } });
+  const balance = async () =>
+    parseAmountMinor((await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/balance`, { headers: await system.as(ALICE) })).body.balance as string);
 
   beforeAll(async () => {
     system = await startSystem({ analytics: true, cardAdapter: true });
@@ -50,12 +52,12 @@ describe('card top-ups over REST', () => {
 
     const op = await waitFor(
       async () => {
-        const page = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations?type=topup`);
+        const page = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/operations?type=topup`, { headers: await system.as(ALICE) });
         return (page.body.items as { topUpId?: string; type: string; amount: string; cardLast4?: string }[]).find((o) => o.topUpId === res.body.id);
       },
       { what: 'the top-up in /operations', timeoutMs: 30_000, intervalMs: 250 },
     );
-    expect(op).toMatchObject({ type: 'topup', amount: '25.00', cardLast4: '4242' });
+    expect(op).toMatchObject({ type: 'topup', amount: '25.00', cardLast4: '4242', initiatedBy: ALICE.userId });
   });
 
   it('answers 402 for declined cards and credits nothing', async () => {

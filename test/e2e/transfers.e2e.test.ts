@@ -1,29 +1,39 @@
-// End to end, over REST only: the real api-gateway and bank-service processes
-// on a real PostgreSQL. Every response is checked against openapi.yaml by http().
+// End to end, over REST only: the real api-gateway, identity-service and
+// bank-service processes on a real PostgreSQL, each call as the account's owner
+// (alice owns ACCOUNT_A, bob ACCOUNT_B). Every response is checked against
+// openapi.yaml by http().
 import { randomUUID } from 'node:crypto';
 import { parseAmountMinor } from '@wallet/platform';
 import { waitFor } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT_A, ACCOUNT_B, http, startSystem, type RunningSystem } from './harness.js';
+import { ACCOUNT_A, ACCOUNT_B, ALICE, BOB, http, startSystem, type Credentials, type RunningSystem } from './harness.js';
 
-const EUR_ACCOUNT = 'eeeeeeee-0000-4000-8000-000000000001';
 const UNKNOWN = '00000000-0000-4000-8000-00000000beef';
 
 describe('transfers and balances over REST', () => {
   let system: RunningSystem;
   let db: pg.Pool;
-  const call = (method: string, path: string, options?: Parameters<typeof http>[3]) => http(system.baseUrl, method, path, options);
+  /** Bob's second account, in EUR (the currency mismatch case). */
+  let eurAccount: string;
+  /** The owner of a seed account (alice for anything else: an unknown account answers 404 to her). */
+  const ownerOf = (account: string): Credentials => (account === ACCOUNT_B ? BOB : ALICE);
+  const call = async (method: string, path: string, options: Parameters<typeof http>[3] = {}, user: Credentials = ALICE) =>
+    http(system.baseUrl, method, path, { ...options, headers: { ...(await system.as(user)), ...options.headers } });
   /** key: null sends no Idempotency-Key header at all. */
   const transfer = (from: string, body: unknown, key: string | null = randomUUID()) =>
-    call('POST', `/accounts/${from}/transfers`, { body, headers: key === null ? {} : { 'Idempotency-Key': key } });
-  const balanceOf = async (account: string) => (await call('GET', `/accounts/${account}/balance`)).body.balance as string;
+    call('POST', `/accounts/${from}/transfers`, { body, headers: key === null ? {} : { 'Idempotency-Key': key } }, ownerOf(from));
+  const balanceOf = async (account: string) => (await call('GET', `/accounts/${account}/balance`, {}, ownerOf(account))).body.balance as string;
 
   beforeAll(async () => {
     system = await startSystem({ env: { gateway: { GATEWAY_GRPC_DEADLINE_MS: '1500' } } });
     db = new pg.Pool({ connectionString: system.db.url, max: 2 });
-    // No account-creation API by design: a second-currency account for the mismatch case.
-    await db.query(`INSERT INTO bank.accounts (id, kind, currency, balance_minor) VALUES ($1, 'customer', 'EUR', 0)`, [EUR_ACCOUNT]);
+    // The REST API opens USD accounts only: a second-currency account (bob's) for the mismatch case.
+    eurAccount = randomUUID();
+    await db.query(`INSERT INTO bank.accounts (id, kind, currency, balance_minor, owner_id) VALUES ($1, 'customer', 'EUR', 0, $2)`, [
+      eurAccount,
+      BOB.userId,
+    ]);
   });
   afterAll(async () => {
     await db?.end();
@@ -136,7 +146,7 @@ describe('transfers and balances over REST', () => {
     const before = await balanceOf(ACCOUNT_B);
     const poor = await transfer(ACCOUNT_B, { recipientAccountId: ACCOUNT_A, amount: '999999.00' });
     const self = await transfer(ACCOUNT_B, { recipientAccountId: ACCOUNT_B, amount: '1.00' });
-    const mismatch = await transfer(ACCOUNT_B, { recipientAccountId: EUR_ACCOUNT, amount: '1.00' });
+    const mismatch = await transfer(ACCOUNT_B, { recipientAccountId: eurAccount, amount: '1.00' });
     for (const res of [poor, self, mismatch]) {
       expect(res.status).toBe(422);
       expect(res.contentType).toContain('application/problem+json');
