@@ -27,6 +27,8 @@ export interface OperationRow {
   description: string;
   cardLast4: string;
   cardBrand: string;
+  /** Subject of whoever made the movement; empty for events written before identity existed. */
+  initiatedBy: string;
 }
 
 /**
@@ -40,6 +42,7 @@ export function eventToRow(event: OperationEvent): OperationRow {
     createdAtMicros: parseTimestampMicros(event.occurredAt),
     amountMinor: parseAmountMinor(event.amount),
     currency: event.currency,
+    initiatedBy: event.initiatedBy ?? '',
   };
   if (event.eventType === 'topup') {
     return {

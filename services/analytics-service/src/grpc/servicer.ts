@@ -103,6 +103,7 @@ function toProtoOperation(op: StoredOperation): Operation {
     description: op.description,
     cardLast4: op.cardLast4,
     createdAt: microsToDate(op.createdAtMicros),
+    initiatedBy: op.initiatedBy,
   };
 }
 

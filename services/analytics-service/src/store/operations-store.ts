@@ -20,6 +20,7 @@ export interface StoredOperation {
   topUpId: string;
   description: string;
   cardLast4: string;
+  initiatedBy: string;
 }
 
 export interface OperationsPage {
@@ -41,6 +42,7 @@ interface OperationRecord {
   topUpId: string;
   descriptionText: string;
   cardLast4: string;
+  initiatedBy: string;
 }
 
 const nullIfEmpty = (value: string): string | null => (value === '' ? null : value);
@@ -86,6 +88,7 @@ export class OperationsStore {
         description: row.description,
         card_last4: row.cardLast4,
         card_brand: row.cardBrand,
+        initiated_by: row.initiatedBy,
       })),
     });
   }
@@ -159,7 +162,8 @@ export class OperationsStore {
           ifNull(toString(transfer_id), '') AS transferId,
           ifNull(toString(top_up_id), '') AS topUpId,
           description AS descriptionText,
-          toString(card_last4) AS cardLast4
+          toString(card_last4) AS cardLast4,
+          initiated_by AS initiatedBy
         FROM ${this.table} FINAL
         WHERE ${conditions.join(' AND ')}
         ORDER BY created_at DESC, event_id DESC
@@ -264,6 +268,7 @@ function toStoredOperation(r: OperationRecord): StoredOperation {
     topUpId: r.topUpId,
     description: r.descriptionText,
     cardLast4: r.cardLast4,
+    initiatedBy: r.initiatedBy,
   };
 }
 

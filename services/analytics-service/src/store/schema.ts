@@ -14,6 +14,9 @@
 //   merged by FINAL) per page; the primary index stays tiny (~20k marks per
 //   20M rows).
 // - Money is Int64 minor units, never a float.
+// - Columns added later come as idempotent ALTERs after the CREATE, so a
+//   store created by an older version gains them on start (ADD COLUMN IF NOT
+//   EXISTS is a metadata change; old parts read the DEFAULT).
 
 export function schemaStatements(database: string): string[] {
   return [
@@ -39,5 +42,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(created_at)
 ORDER BY (account_id, created_at, event_id)
 SETTINGS index_granularity = 1024`,
+    // Issue #10: who made the movement (the verified caller's subject); '' for events from before identity existed.
+    `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS initiated_by String DEFAULT '' AFTER card_brand`,
   ];
 }

@@ -73,6 +73,28 @@ describe('analytics consumer', { timeout: 180_000 }, () => {
     expect(incoming).toMatchObject({ id: events[1].eventId, type: OperationType.OPERATION_TYPE_TRANSFER_IN, counterpartyAccountId: from });
   });
 
+  it('stores who made each movement and returns it as initiated_by; events without initiatedBy (older producers) show an empty one', async () => {
+    const from = randomUUID();
+    const to = randomUUID();
+    const alice = '11111111-1111-4111-8111-111111111111';
+    const transfers = transferPair({ from, to, amount: '3.00', occurredAt: at('2025-05-02T10:00:00Z', 0), initiatedBy: alice });
+    const topUp = topUpEvent({ accountId: from, amount: '7.00', occurredAt: at('2025-05-02T10:00:00Z', 1), initiatedBy: alice });
+    const legacy = topUpEvent({ accountId: from, amount: '1.00', occurredAt: at('2025-05-02T10:00:00Z', 2) });
+    for (const event of [...transfers, topUp, legacy]) expect(checkSchema(event)).toEqual([]);
+    await producer.sendEvents(topic, [...transfers, topUp, legacy]);
+
+    const ops = await waitFor(async () => {
+      const found = await historyOf(from);
+      return found.length === 3 ? found : undefined;
+    }, { what: 'the three operations of the sender', timeoutMs: 60_000 });
+    const byId = new Map(ops.map((op) => [op.id, op]));
+    expect(byId.get(transfers[0].eventId)?.initiatedBy).toBe(alice);
+    expect(byId.get(topUp.eventId)).toMatchObject({ type: OperationType.OPERATION_TYPE_TOPUP, initiatedBy: alice });
+    expect(byId.get(legacy.eventId)?.initiatedBy).toBe('');
+    const incoming = await waitFor(async () => (await historyOf(to))[0], { what: 'recipient history', timeoutMs: 60_000 });
+    expect(incoming.initiatedBy).toBe(alice);
+  });
+
   it('parks schema-invalid and unparsable events in the dead-letter topic with reason and source position, and keeps consuming', async () => {
     const accountId = randomUUID();
     const valid = topUpEvent({ accountId, amount: '5.00', occurredAt: at('2025-05-02T00:00:00Z', 0) });

@@ -3,9 +3,18 @@
 import { randomUUID } from 'node:crypto';
 import type { TopUpEvent, TransferEvent } from '@wallet/contracts';
 
-export function transferPair(input: { from: string; to: string; amount: string; occurredAt: string; transferId?: string; description?: string }): [TransferEvent, TransferEvent] {
+export function transferPair(input: {
+  from: string;
+  to: string;
+  amount: string;
+  occurredAt: string;
+  transferId?: string;
+  description?: string;
+  initiatedBy?: string;
+}): [TransferEvent, TransferEvent] {
   const transferId = input.transferId ?? randomUUID();
-  const common = { schemaVersion: 1 as const, occurredAt: input.occurredAt, transferId, amount: input.amount, currency: 'USD' };
+  const initiatedBy = input.initiatedBy === undefined ? {} : { initiatedBy: input.initiatedBy };
+  const common = { schemaVersion: 1 as const, occurredAt: input.occurredAt, transferId, amount: input.amount, currency: 'USD', ...initiatedBy };
   const description = input.description === undefined ? {} : { description: input.description };
   return [
     { ...common, ...description, eventId: randomUUID(), eventType: 'transfer_out', accountId: input.from, counterpartyAccountId: input.to },
@@ -27,8 +36,9 @@ export function transferEvent(input: { accountId: string; type?: 'transfer_in' |
   };
 }
 
-export function topUpEvent(input: { accountId: string; amount: string; occurredAt: string }): TopUpEvent {
+export function topUpEvent(input: { accountId: string; amount: string; occurredAt: string; initiatedBy?: string }): TopUpEvent {
   return {
+    ...(input.initiatedBy === undefined ? {} : { initiatedBy: input.initiatedBy }),
     eventId: randomUUID(),
     eventType: 'topup',
     schemaVersion: 1,

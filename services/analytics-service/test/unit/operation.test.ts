@@ -44,7 +44,14 @@ describe('eventToRow', () => {
       description: 'rent',
       cardLast4: '',
       cardBrand: '',
+      initiatedBy: '',
     });
+  });
+
+  it('keeps who made the movement, and an empty initiator for events from before identity existed', () => {
+    expect(eventToRow({ ...transfer, initiatedBy: '11111111-1111-4111-8111-111111111111' }).initiatedBy).toBe('11111111-1111-4111-8111-111111111111');
+    expect(eventToRow({ ...topUp, initiatedBy: 'back-office-client' }).initiatedBy).toBe('back-office-client');
+    expect(eventToRow(topUp).initiatedBy).toBe('');
   });
 
   it('maps a top-up with its card tail and no counterparty', () => {

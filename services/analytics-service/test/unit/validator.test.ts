@@ -31,6 +31,23 @@ describe('event validator (JSON Schemas from the contract)', () => {
     }
   });
 
+  it('accepts initiatedBy on both event types, and events without it (written before identity existed)', () => {
+    const transfer = { ...transferEvent({ accountId, occurredAt: '2025-01-01T00:00:00Z' }), initiatedBy: '11111111-1111-4111-8111-111111111111' };
+    const topUp = { ...topUpEvent({ accountId, amount: '5.00', occurredAt: '2025-01-01T00:00:00Z' }), initiatedBy: 'back-office-client' };
+    expect(validator.validate(json(transfer))).toEqual({ ok: true, event: transfer });
+    expect(validator.validate(json(topUp))).toEqual({ ok: true, event: topUp });
+    expect(validator.validate(json(topUpEvent({ accountId, amount: '5.00', occurredAt: '2025-01-01T00:00:00Z' })))).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ['empty', ''],
+    ['longer than 255 characters', 'x'.repeat(256)],
+    ['not a string', 42],
+  ])('rejects an initiatedBy that is %s', (_name, initiatedBy) => {
+    const event = { ...transferEvent({ accountId, occurredAt: '2025-01-01T00:00:00Z' }), initiatedBy };
+    expect(validator.validate(json(event))).toMatchObject({ ok: false, reason: 'schema_invalid' });
+  });
+
   it('rejects a top-up without its card tail', () => {
     const { cardLast4: _omitted, ...event } = topUpEvent({ accountId, amount: '5.00', occurredAt: '2025-01-01T00:00:00Z' });
     expect(validator.validate(json(event))).toMatchObject({ ok: false, reason: 'schema_invalid' });
