@@ -52,6 +52,30 @@ export const configSchema = z.object({
   /** CORS origin: "*" (default, the API is public and cookie-less) or one origin. */
   GATEWAY_CORS_ORIGIN: env.string('*'),
   GATEWAY_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
+
+  // Access tokens: verified through the issuer's OpenID discovery + JWKS only, so
+  // Keycloak, Auth0 or Entra ID work by configuration (same names in every service).
+  /** Exact `iss` of accepted tokens; discovery at `${AUTH_ISSUER}/.well-known/openid-configuration`. */
+  AUTH_ISSUER: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
+  /** `aud` a token must carry. */
+  AUTH_AUDIENCE: env.string('wallet-api'),
+  /** Claim (name or dotted path) holding the roles: `roles`, Keycloak `realm_access.roles`. */
+  AUTH_ROLES_CLAIM: env.string('roles'),
+  /** Bound on each discovery/JWKS fetch. */
+  GATEWAY_AUTH_FETCH_TIMEOUT_MS: env.int(3000, 100, 30_000),
+  /**
+   * After a JWKS fetch, no other for this long. A token naming an unknown key
+   * (the issuer just rotated) is refused until the next fetch, so this stays
+   * short; it still bounds what random key ids can make us fetch.
+   */
+  GATEWAY_AUTH_JWKS_COOLDOWN_MS: env.int(1000, 0, 60_000),
+
+  /** The identity-service that /auth/* is forwarded to. */
+  GATEWAY_IDENTITY_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
+  /** Deadline of one forwarded /auth/* call (argon2 hashing takes a while on a busy machine). */
+  GATEWAY_IDENTITY_TIMEOUT_MS: env.int(10_000, 100, 60_000),
+  /** Largest identity-service answer the gateway relays (token responses are a few KiB). */
+  GATEWAY_IDENTITY_RESPONSE_BYTES_MAX: env.int(64 * 1024, 1024, 1024 * 1024),
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;

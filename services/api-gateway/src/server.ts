@@ -3,15 +3,20 @@ import { contractPaths } from '@wallet/contracts';
 import { createMetricsRegistry, type Logger } from '@wallet/platform';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
+import { createIdentityClient, type IdentityApi } from './clients/identity.js';
 import type { GatewayClients } from './clients/types.js';
 import type { GatewayConfig } from './config.js';
 import { EDGE_PROBLEMS, problemFromKind } from './mapping/problems.js';
 import { loadOpenApiSpec, type OpenApiSpec } from './openapi/spec.js';
+import { installAuthentication } from './plugins/auth.js';
 import { installErrorHandling, sendProblem } from './plugins/errors.js';
 import { installHttpMetrics } from './plugins/metrics.js';
 import { installOpenApiValidation } from './plugins/openapi-validation.js';
 import { installRateLimit } from './plugins/rate-limit.js';
 import { installRequestIdEcho, REQUEST_ID_HEADER, requestIdFrom } from './plugins/request-id.js';
+import { registerAccountRoutes } from './routes/accounts.js';
+import { registerAuthRoutes } from './routes/auth.js';
 import { registerBalanceRoutes } from './routes/balance.js';
 import type { RouteDeps } from './routes/deps.js';
 import { registerDocsRoutes } from './routes/docs.js';
@@ -29,10 +34,14 @@ export interface BuildServerOptions {
   registry?: Registry;
   /** Defaults to the contract, services/common/wallet-api/openapi.yaml. */
   spec?: OpenApiSpec;
+  /** Defaults to discovery + JWKS of AUTH_ISSUER. */
+  verifier?: TokenVerifier;
+  /** Defaults to the identity-service at GATEWAY_IDENTITY_URL. */
+  identity?: IdentityApi;
 }
 
 /** Headers a browser may read from a cross-origin response. */
-const EXPOSED_HEADERS = ['Idempotent-Replayed', 'X-Request-Id', 'Retry-After'];
+const EXPOSED_HEADERS = ['Idempotent-Replayed', 'X-Request-Id', 'Retry-After', 'WWW-Authenticate'];
 
 /**
  * The HTTP application, without listening: main.ts listens, tests inject.
@@ -70,6 +79,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   installHttpMetrics(app, registry);
   installOpenApiValidation(app);
   installErrorHandling(app, { spec, retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS });
+  installAuthentication(app, options.verifier ?? verifierFrom(config));
 
   await app.register(cors, {
     origin: config.GATEWAY_CORS_ORIGIN === '*' ? '*' : config.GATEWAY_CORS_ORIGIN,
@@ -85,16 +95,36 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   });
 
   const deps: RouteDeps = { config, clients, spec };
+  registerAccountRoutes(app, deps);
   registerTransferRoutes(app, deps);
   registerBalanceRoutes(app, deps);
   registerOperationRoutes(app, deps);
   registerSummaryRoutes(app, deps);
   registerTopUpRoutes(app, deps);
   registerHealthRoutes(app, deps, registry);
+  await registerAuthRoutes(app, deps, options.identity ?? identityFrom(config));
   await registerDocsRoutes(app, spec);
 
   assertEveryOperationRouted(app, spec);
   return app;
+}
+
+function verifierFrom(config: GatewayConfig): TokenVerifier {
+  return createTokenVerifier({
+    issuer: config.AUTH_ISSUER,
+    audience: config.AUTH_AUDIENCE,
+    rolesClaim: config.AUTH_ROLES_CLAIM,
+    fetchTimeoutMs: config.GATEWAY_AUTH_FETCH_TIMEOUT_MS,
+    jwksCooldownMs: config.GATEWAY_AUTH_JWKS_COOLDOWN_MS,
+  });
+}
+
+function identityFrom(config: GatewayConfig): IdentityApi {
+  return createIdentityClient({
+    baseUrl: config.GATEWAY_IDENTITY_URL,
+    timeoutMs: config.GATEWAY_IDENTITY_TIMEOUT_MS,
+    responseBytesMax: config.GATEWAY_IDENTITY_RESPONSE_BYTES_MAX,
+  });
 }
 
 /** Fails the start if openapi.yaml declares an operation no route implements. */

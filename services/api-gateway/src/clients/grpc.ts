@@ -8,7 +8,8 @@ import { Histogram, type Registry } from 'prom-client';
 import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState } from './types.js';
 
 // Thin gRPC wrappers: every call goes through callUnary with a deadline and
-// forwards the request id as `x-request-id` metadata. No retries here: the
+// forwards the request id as `x-request-id` metadata and the caller's verified
+// bearer token as `authorization` (each backend verifies it again). No retries here: the
 // REST client retries with its Idempotency-Key, which is what makes a retry
 // safe; a hidden retry in the gateway would only stretch the deadline.
 
@@ -49,7 +50,7 @@ function caller(client: Client, options: CallerOptions) {
     try {
       const response = await callUnary(client, method, request, {
         timeoutMs: deadlineMs,
-        headers: { 'x-request-id': context.requestId },
+        headers: { 'x-request-id': context.requestId, authorization: context.authorization },
       });
       end?.({ code: 'OK' });
       return response;
@@ -101,6 +102,8 @@ export function createBankClient(address: string, options: GrpcClientOptions): B
   return {
     transferMoney: (request, context) => call('TransferMoney', client.transferMoney, request, context),
     getBalance: (request, context) => call('GetBalance', client.getBalance, request, context),
+    createAccount: (request, context) => call('CreateAccount', client.createAccount, request, context),
+    listAccounts: (request, context) => call('ListAccounts', client.listAccounts, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();

@@ -4,7 +4,16 @@ import type {
   GetOperationsRequest,
   GetOperationsResponse,
 } from '@wallet/contracts/analytics';
-import type { GetBalanceRequest, GetBalanceResponse, TransferMoneyRequest, TransferMoneyResponse } from '@wallet/contracts/bank';
+import type {
+  CreateAccountRequest,
+  CreateAccountResponse,
+  GetBalanceRequest,
+  GetBalanceResponse,
+  ListAccountsRequest,
+  ListAccountsResponse,
+  TransferMoneyRequest,
+  TransferMoneyResponse,
+} from '@wallet/contracts/bank';
 import type { ProcessCardTopUpRequest, ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
 
 // What the routes need from the downstream services. The gRPC wrappers in
@@ -14,6 +23,11 @@ import type { ProcessCardTopUpRequest, ProcessCardTopUpResponse } from '@wallet/
 export interface CallContext {
   /** Sent as `x-request-id` metadata so logs correlate across services. */
   requestId: string;
+  /**
+   * `Bearer <access token>` the gateway verified, forwarded as `authorization`
+   * metadata: the bank and the card adapter verify it again themselves.
+   */
+  authorization?: string;
 }
 
 /** A dependency's health: "ok", or why not (e.g. "NOT_SERVING", "UNAVAILABLE"). */
@@ -27,6 +41,8 @@ export interface HealthCheckable {
 export interface BankApi extends HealthCheckable {
   transferMoney(request: TransferMoneyRequest, context: CallContext): Promise<TransferMoneyResponse>;
   getBalance(request: GetBalanceRequest, context: CallContext): Promise<GetBalanceResponse>;
+  createAccount(request: CreateAccountRequest, context: CallContext): Promise<CreateAccountResponse>;
+  listAccounts(request: ListAccountsRequest, context: CallContext): Promise<ListAccountsResponse>;
 }
 
 export interface CardAdapterApi extends HealthCheckable {

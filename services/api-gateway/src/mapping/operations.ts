@@ -34,6 +34,8 @@ export interface OperationResource {
   topUpId?: string;
   description?: string;
   cardLast4?: string;
+  /** Subject (user or client id) of whoever made the movement; absent for events recorded before it was kept. */
+  initiatedBy?: string;
   createdAt: string;
 }
 
@@ -79,6 +81,7 @@ export function fromOperation(operation: Operation): OperationResource {
   if (operation.topUpId) resource.topUpId = operation.topUpId;
   if (operation.description) resource.description = operation.description;
   if (operation.cardLast4) resource.cardLast4 = operation.cardLast4;
+  if (operation.initiatedBy) resource.initiatedBy = operation.initiatedBy;
   return resource;
 }
 

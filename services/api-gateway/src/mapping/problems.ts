@@ -51,6 +51,8 @@ export class ProblemError extends Error {
     readonly extensions: Pick<Problem, 'errors' | 'charged' | 'declineCode'> = {},
     /** Sent as Retry-After (429); 503 answers always carry one. */
     readonly retryAfterSeconds?: number,
+    /** Extra response headers, e.g. WWW-Authenticate on a 401. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(detail);
   }
@@ -65,6 +67,8 @@ export const EDGE_PROBLEMS = {
   idempotencyKey: kind(400, 'invalid-idempotency-key', 'Invalid Idempotency-Key', 'INVALID_IDEMPOTENCY_KEY'),
   malformedBody: kind(400, 'malformed-body', 'Malformed request body', 'MALFORMED_BODY'),
   badRequest: kind(400, 'bad-request', 'Bad request', 'BAD_REQUEST'),
+  unauthenticated: kind(401, 'unauthenticated', 'Authentication required', 'UNAUTHENTICATED'),
+  forbidden: kind(403, 'forbidden', 'Forbidden', 'FORBIDDEN'),
   routeNotFound: kind(404, 'route-not-found', 'Not found', 'ROUTE_NOT_FOUND'),
   methodNotAllowed: kind(405, 'method-not-allowed', 'Method not allowed', 'METHOD_NOT_ALLOWED'),
   payloadTooLarge: kind(413, 'payload-too-large', 'Payload too large', 'PAYLOAD_TOO_LARGE'),
@@ -74,6 +78,15 @@ export const EDGE_PROBLEMS = {
   invalidTimeRange: kind(422, 'invalid-time-range', 'Invalid time range', 'INVALID_TIME_RANGE'),
   timeRangeTooLong: kind(422, 'time-range-too-long', 'Time range too long', 'TIME_RANGE_TOO_LONG'),
   internal: kind(500, 'internal-error', 'Internal error', 'INTERNAL', 'An unexpected error occurred; it has been logged.'),
+  // The token issuer's keys could not be fetched: not the caller's fault, so not a 401.
+  authUnavailable: kind(503, 'service-unavailable', 'Service unavailable', 'AUTH_UNAVAILABLE',
+    'The access token cannot be checked right now (the token issuer is unreachable); retry later.'),
+  identityUnavailable: kind(503, 'service-unavailable', 'Service unavailable', 'IDENTITY_UNAVAILABLE',
+    'The identity service is unreachable; retry later.'),
+  identityBadResponse: kind(502, 'bad-gateway', 'Bad gateway', 'IDENTITY_BAD_RESPONSE',
+    'The identity service gave an answer the gateway cannot relay.'),
+  identityTimeout: kind(504, 'upstream-timeout', 'Upstream timeout', 'IDENTITY_TIMEOUT',
+    'The identity service did not answer within the deadline; the outcome is unknown.'),
 } as const;
 
 const UNAVAILABLE_DETAIL = 'A downstream service is unavailable; retry later with the same Idempotency-Key.';
@@ -87,6 +100,9 @@ const TIMEOUT_DETAIL =
  */
 export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
   INVALID_ARGUMENT: kind(400, 'invalid-argument', 'Invalid request', 'INVALID_ARGUMENT'),
+  // The backend refused the forwarded token (e.g. it expired between our check and theirs).
+  CALLER_UNAUTHENTICATED: EDGE_PROBLEMS.unauthenticated,
+  ROLE_FORBIDDEN: EDGE_PROBLEMS.forbidden,
   // Below: rules a request matching openapi.yaml can still break (its schemas cannot say them): 422.
   // The gateway refuses amounts outside the contract's range itself, so a downstream INVALID_AMOUNT
   // means a deployment configured a narrower limit than the contract states.
@@ -126,6 +142,8 @@ export const PROBLEMS_BY_GRPC_CODE: Readonly<Partial<Record<GrpcStatus, ProblemK
   [GrpcStatus.INVALID_ARGUMENT]: PROBLEMS_BY_REASON.INVALID_ARGUMENT!,
   [GrpcStatus.OUT_OF_RANGE]: PROBLEMS_BY_REASON.INVALID_ARGUMENT!,
   [GrpcStatus.NOT_FOUND]: kind(404, 'not-found', 'Not found', 'NOT_FOUND'),
+  [GrpcStatus.UNAUTHENTICATED]: EDGE_PROBLEMS.unauthenticated,
+  [GrpcStatus.PERMISSION_DENIED]: EDGE_PROBLEMS.forbidden,
   [GrpcStatus.ALREADY_EXISTS]: kind(409, 'conflict', 'Conflict', 'ALREADY_EXISTS'),
   [GrpcStatus.ABORTED]: kind(409, 'conflict', 'Conflict', 'ABORTED'),
   [GrpcStatus.FAILED_PRECONDITION]: kind(422, 'unprocessable', 'Request cannot be processed', 'FAILED_PRECONDITION'),

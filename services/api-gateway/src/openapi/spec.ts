@@ -30,6 +30,8 @@ export interface OperationSpec {
   bodyContentTypes: string[];
   /** Response status codes the operation declares. */
   responseStatuses: ReadonlySet<number>;
+  /** The operation declares a security requirement (no anonymous alternative): a bearer token is required. */
+  secured: boolean;
 }
 
 export interface OpenApiSpec {
@@ -121,6 +123,7 @@ function buildOperation(
   method: HttpMethod,
   operation: Record<string, unknown>,
   pathParameters: ParameterObject[],
+  documentSecurity: unknown,
 ): OperationSpec {
   const operationId = operation.operationId;
   if (typeof operationId !== 'string') {
@@ -151,9 +154,10 @@ function buildOperation(
   const requestBody = operation.requestBody;
   if (isObject(requestBody) && isObject(requestBody.content)) {
     bodyContentTypes = Object.keys(requestBody.content);
-    const json = requestBody.content['application/json'];
+    // JSON bodies, or form bodies (the OAuth token endpoint, RFC 6749): both are objects of named fields.
+    const json = requestBody.content['application/json'] ?? requestBody.content['application/x-www-form-urlencoded'];
     if (!isObject(json) || !isObject(json.schema)) {
-      throw new OpenApiSpecError(`${operationId}: only application/json request bodies are supported`);
+      throw new OpenApiSpecError(`${operationId}: only application/json or form request bodies are supported`);
     }
     // A required body must be present: validating `undefined` against an
     // object schema fails, which is the 400 we want.
@@ -165,6 +169,10 @@ function buildOperation(
     if (/^[1-5][0-9]{2}$/.test(status)) responseStatuses.add(Number(status));
   }
 
+  // OpenAPI: an operation's `security` overrides the document's; an empty requirement ({}) means anonymous is allowed.
+  const security = operation.security ?? documentSecurity;
+  const secured = Array.isArray(security) && security.length > 0 && security.every((r) => isObject(r) && Object.keys(r).length > 0);
+
   return {
     operationId,
     method: method.toUpperCase(),
@@ -173,6 +181,7 @@ function buildOperation(
     schema,
     bodyContentTypes,
     responseStatuses,
+    secured,
   };
 }
 
@@ -190,7 +199,7 @@ export function parseOpenApiSpec(text: string): OpenApiSpec {
     for (const method of HTTP_METHODS) {
       const operation = pathItem[method];
       if (!isObject(operation)) continue;
-      const spec = buildOperation(pathTemplate, method, operation, pathParameters);
+      const spec = buildOperation(pathTemplate, method, operation, pathParameters, document.security);
       if (operations.has(spec.operationId)) throw new OpenApiSpecError(`duplicate operationId ${spec.operationId}`);
       operations.set(spec.operationId, spec);
     }

@@ -9,6 +9,7 @@ import {
 } from '../mapping/problems.js';
 import { validationProblem, type SchemaValidationIssue } from '../mapping/validation.js';
 import type { OpenApiSpec } from '../openapi/spec.js';
+import { bearerChallenge } from './auth.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -113,6 +114,7 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
     if (error instanceof ProblemError) {
       problem = problemFromKind(error.kind, error.message, error.extensions);
       retryAfterSeconds = error.retryAfterSeconds ?? retryAfterSeconds;
+      for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
     } else if (error.validation) {
       const raised = validationProblem(error.validationContext ?? 'request', error.validation as SchemaValidationIssue[]);
       problem = problemFromKind(raised.kind, raised.message, raised.extensions);
@@ -147,6 +149,10 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
     // adapter charged anything (4xx) means not charged; a 5xx without the
     // adapter's word leaves it unknown, so the field is left out.
     if (topUp && problem.charged === undefined && problem.status < 500) problem.charged = false;
+    // A backend refused the token we forwarded (e.g. it expired in between): still RFC 6750.
+    if (problem.status === 401 && !reply.hasHeader('www-authenticate')) {
+      reply.header('www-authenticate', bearerChallenge('the access token was refused'));
+    }
     return sendProblem(request, reply, problem, retryAfterSeconds);
   });
 

@@ -47,12 +47,12 @@ export function operationRoute(operation: OperationSpec): {
   method: string;
   url: string;
   schema: OperationSpec['schema'];
-  config: { operationId: string };
+  config: { operationId: string; secured: boolean };
 } {
   return {
     method: operation.method,
     url: operation.url,
     schema: operation.schema,
-    config: { operationId: operation.operationId },
+    config: { operationId: operation.operationId, secured: operation.secured },
   };
 }

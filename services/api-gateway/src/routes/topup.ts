@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { fromProcessCardTopUpResponse, toProcessCardTopUpRequest, type TopUpRequestBody } from '../mapping/topup.js';
+import { callContextOf } from '../plugins/auth.js';
 import { operationRoute } from '../plugins/openapi-validation.js';
 import type { RouteDeps } from './deps.js';
 import { IDEMPOTENT_REPLAYED_HEADER } from './transfers.js';
@@ -13,7 +14,7 @@ export function registerTopUpRoutes(app: FastifyInstance, { spec, clients, confi
       const { accountId } = request.params as { accountId: string };
       const idempotencyKey = request.headers['idempotency-key'] as string;
       const grpcRequest = toProcessCardTopUpRequest(accountId, request.body as TopUpRequestBody, idempotencyKey, config.GATEWAY_CURRENCY);
-      const response = await clients.cardAdapter.processCardTopUp(grpcRequest, { requestId: request.id });
+      const response = await clients.cardAdapter.processCardTopUp(grpcRequest, callContextOf(request));
       const { topUp, replayed } = fromProcessCardTopUpResponse(response);
       if (replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
       return reply.code(201).send(topUp);

@@ -1,5 +1,6 @@
 import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { AnalyticsServiceService } from '@wallet/contracts/analytics';
+import { BankCardAdapterServiceService, type BankCardAdapterServiceServer } from '@wallet/contracts/card-adapter';
 import { BankServiceService, type BankServiceServer, type GetBalanceRequest, type GetBalanceResponse } from '@wallet/contracts/bank';
 import { createMetricsRegistry, richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
 import { service as healthService } from 'grpc-health-check';
@@ -7,7 +8,17 @@ import { freePort } from '@wallet/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGatewayClients } from '../../src/clients/grpc.js';
 import type { GatewayClients } from '../../src/clients/types.js';
-import { ALICE, BOB, CREATED_AT, problemOf, startTestGateway, transferResponse, type TestGateway } from '../support/gateway.js';
+import {
+  ALICE,
+  ALICE_USER,
+  BOB,
+  CREATED_AT,
+  problemOf,
+  startTestGateway,
+  topUpResponse,
+  transferResponse,
+  type TestGateway,
+} from '../support/gateway.js';
 
 // The real gRPC clients against real (fake-behaving) gRPC servers on loopback:
 // deadlines, transport failures, metadata and rich errors over the wire.
@@ -38,24 +49,38 @@ async function gatewayWith(addresses: { bank: string; cardAdapter?: string; anal
   return { gw, clients };
 }
 
-const transfer = (gw: TestGateway) =>
+const transfer = (gw: TestGateway, auth?: string) =>
   gw.inject({
     method: 'POST',
     url: `/accounts/${ALICE}/transfers`,
     headers: { 'content-type': 'application/json', 'idempotency-key': 'k-1', 'x-request-id': 'req-grpc-1' },
     payload: { recipientAccountId: BOB, amount: '1.00' },
+    ...(auth === undefined ? {} : { auth }),
   });
 
 /** A bank that answers like the real one would, recording what it received. */
-async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: string; seen: { requestId?: string; deadlineMs?: number }[] }> {
-  const seen: { requestId?: string; deadlineMs?: number }[] = [];
-  const record = (call: ServerUnaryCall<unknown, unknown>) => {
+interface SeenCall {
+  requestId?: string;
+  authorization?: string;
+  deadlineMs?: number;
+}
+
+function recorder(seen: SeenCall[]) {
+  return (call: ServerUnaryCall<unknown, unknown>) => {
     const deadline = call.getDeadline();
     seen.push({
       requestId: call.metadata.get('x-request-id')[0] as string | undefined,
+      authorization: call.metadata.get('authorization')[0] as string | undefined,
       deadlineMs: deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now(),
     });
   };
+}
+
+const bankError = (code: GrpcStatus, reason: string, message: string) => richError({ code, reason, message, domain: 'bank.wallet' });
+
+async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: string; seen: SeenCall[] }> {
+  const seen: SeenCall[] = [];
+  const record = recorder(seen);
   const implementation: BankServiceServer = {
     getDeposit: (_call, callback) => callback({ code: GrpcStatus.UNIMPLEMENTED, details: 'not used by the gateway' }),
     transferMoney: (call, callback) => {
@@ -75,6 +100,19 @@ async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: st
       callback(null, { accountId: ALICE, balance: { amountMinor: 123_45n, currencyCode: 'USD' }, updatedAt: CREATED_AT });
     },
     depositMoney: (_call, callback) => callback(richError({ code: GrpcStatus.UNIMPLEMENTED, reason: 'X', message: 'no', domain: 'bank.wallet' })),
+    // Like the real bank: the caller's role decides (here: every opening is refused), and no token is UNAUTHENTICATED.
+    createAccount: (call, callback) => {
+      record(call);
+      if (call.metadata.get('authorization').length === 0) {
+        callback(bankError(GrpcStatus.UNAUTHENTICATED, 'CALLER_UNAUTHENTICATED', 'no caller identity'));
+        return;
+      }
+      callback(bankError(GrpcStatus.PERMISSION_DENIED, 'ROLE_FORBIDDEN', 'support may not open accounts'));
+    },
+    listAccounts: (call, callback) => {
+      record(call);
+      callback(bankError(GrpcStatus.UNAUTHENTICATED, 'CALLER_UNAUTHENTICATED', 'the access token expired'));
+    },
   };
   const server = await startGrpcServer({
     host: '127.0.0.1',
@@ -83,6 +121,26 @@ async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: st
   });
   cleanups.push(() => server.shutdown(1000));
   return { server, address: `127.0.0.1:${server.port}`, seen };
+}
+
+/** A card adapter that tops up every request, recording what it received. */
+async function startFakeCardAdapter(): Promise<{ address: string; seen: SeenCall[] }> {
+  const seen: SeenCall[] = [];
+  const record = recorder(seen);
+  const implementation: BankCardAdapterServiceServer = {
+    processCardTopUp: (call, callback) => {
+      record(call);
+      callback(null, topUpResponse(call.request));
+    },
+    getTopUp: (_call, callback) => callback({ code: GrpcStatus.UNIMPLEMENTED, details: 'not used by the gateway' }),
+  };
+  const server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [{ name: 'wallet.cardadapter.v1.BankCardAdapterService', definition: BankCardAdapterServiceService, implementation }],
+  });
+  cleanups.push(() => server.shutdown(1000));
+  return { address: `127.0.0.1:${server.port}`, seen };
 }
 
 /** A gRPC server that accepts every call, health checks included, and never answers. */
@@ -133,6 +191,42 @@ describe('gRPC clients over the wire', () => {
     expect(bank.seen[0]!.deadlineMs).toBeLessThanOrEqual(DEADLINE_MS);
     const metrics = (await gw.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/grpc_client_call_duration_seconds_count\{service="bank",method="TransferMoney",code="OK"[^}]*\} 1/);
+  });
+
+  it('forwards the verified bearer token as `authorization` metadata to the bank and the card adapter', async () => {
+    const bank = await startFakeBank();
+    const adapter = await startFakeCardAdapter();
+    const { gw } = await gatewayWith({ bank: bank.address, cardAdapter: adapter.address });
+    const bearer = await gw.bearer(ALICE_USER);
+    expect((await transfer(gw, bearer)).statusCode).toBe(201);
+    expect((await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance`, auth: bearer })).statusCode).toBe(200);
+    const topUp = await gw.inject({
+      method: 'POST',
+      url: `/accounts/${ALICE}/topup`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': 't-auth' },
+      payload: { amount: '5.00', card: { number: '4242424242424242', expiryMonth: 12, expiryYear: 2030, cvc: '123' } },
+      auth: bearer,
+    });
+    expect(topUp.statusCode).toBe(201);
+    expect(bank.seen.map((c) => c.authorization)).toEqual([bearer, bearer]);
+    expect(adapter.seen.map((c) => c.authorization)).toEqual([bearer]);
+  });
+
+  it('maps the bank refusing the caller over the wire: UNAUTHENTICATED 401 + WWW-Authenticate, PERMISSION_DENIED 403 forbidden', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    const me = await gw.inject({ method: 'GET', url: '/me' });
+    expect(me.statusCode).toBe(401);
+    expect(me.headers['www-authenticate']).toMatch(/^Bearer realm="wallet", error="invalid_token"/);
+    expect(problemOf(me)).toMatchObject({ type: 'urn:problem:wallet:unauthenticated', status: 401 });
+    const open = await gw.inject({
+      method: 'POST',
+      url: '/accounts',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'open-1' },
+      payload: { currency: 'USD' },
+    });
+    expect(open.statusCode).toBe(403);
+    expect(problemOf(open)).toMatchObject({ type: 'urn:problem:wallet:forbidden', code: 'FORBIDDEN' });
   });
 
   it('maps ErrorInfo reasons carried over the wire (422 insufficient funds, 404 unknown account)', async () => {

@@ -1,6 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { OperationType, type Operation } from '@wallet/contracts/analytics';
-import { TransferStatus, type TransferMoneyRequest } from '@wallet/contracts/bank';
+import { TransferStatus, type CreateAccountRequest, type TransferMoneyRequest } from '@wallet/contracts/bank';
 import { TopUpStatus, type ProcessCardTopUpRequest } from '@wallet/contracts/card-adapter';
 import { contractPaths } from '@wallet/contracts';
 import { loadConfig, richError } from '@wallet/platform';
@@ -10,6 +10,8 @@ import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Writable } from 'node:stream';
 import { expect, vi } from 'vitest';
+import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-issuer.js';
+import type { IdentityApi } from '../../src/clients/identity.js';
 import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../../src/clients/types.js';
 import { configSchema, type GatewayConfig } from '../../src/config.js';
 import { buildServer } from '../../src/server.js';
@@ -18,6 +20,11 @@ export const ALICE = '123e4567-e89b-12d3-a456-426614174000';
 export const BOB = '987e6543-e21b-34d3-c456-426614174999';
 export const UNKNOWN_ACCOUNT = '00000000-0000-4000-8000-00000000dead';
 export const CREATED_AT = new Date('2025-01-02T03:04:05.678Z');
+/** Users of the identity-service's dev seed (the owners of ALICE and BOB in the bank's seed). */
+export const ALICE_USER = '11111111-1111-4111-8111-111111111111';
+export const BOB_USER = '22222222-2222-4222-8222-222222222222';
+export const SUPPORT_USER = '33333333-3333-4333-8333-333333333333';
+export const ADMIN_USER = '44444444-4444-4444-8444-444444444444';
 
 /** Checks REST responses against openapi.yaml (status declared, content type, headers, body schema). */
 export const contract = createOpenApiResponseValidator(contractPaths.openapi);
@@ -46,6 +53,7 @@ export function transferResponse(request: TransferMoneyRequest, replayed = false
       status: TransferStatus.TRANSFER_STATUS_COMPLETED,
       description: request.description,
       createdAt: CREATED_AT,
+      initiatedBy: ALICE_USER,
     },
     replayed,
   };
@@ -64,6 +72,22 @@ export function topUpResponse(request: ProcessCardTopUpRequest, replayed = false
       charged: status === TopUpStatus.TOP_UP_STATUS_COMPLETED ? 'true' : 'unknown',
       failureReason: '',
       failureMessage: '',
+      initiatedBy: ALICE_USER,
+    },
+    replayed,
+  };
+}
+
+export const NEW_ACCOUNT = 'acc0c0de-0000-4000-8000-000000000004';
+
+export function createAccountResponse(request: CreateAccountRequest, replayed = false, ownerId = ALICE_USER) {
+  return {
+    account: {
+      accountId: NEW_ACCOUNT,
+      ownerId: request.ownerId || ownerId,
+      currency: request.currency,
+      balance: { amountMinor: 0n, currencyCode: request.currency },
+      createdAt: CREATED_AT,
     },
     replayed,
   };
@@ -81,6 +105,7 @@ export function operation(overrides: Partial<Operation> = {}): Operation {
     description: 'Dinner',
     cardLast4: '',
     createdAt: CREATED_AT,
+    initiatedBy: ALICE_USER,
     ...overrides,
   };
 }
@@ -94,6 +119,10 @@ export function fakeClients() {
       if (!known.has(accountId)) throw grpcError(GrpcStatus.NOT_FOUND, 'ACCOUNT_NOT_FOUND', `account ${accountId} not found`);
       return { accountId, balance: { amountMinor: 100_000n, currencyCode: 'USD' }, updatedAt: CREATED_AT };
     }),
+    createAccount: vi.fn<BankApi['createAccount']>(async (request) => createAccountResponse(request)),
+    listAccounts: vi.fn<BankApi['listAccounts']>(async () => ({
+      accounts: [{ accountId: ALICE, ownerId: ALICE_USER, currency: 'USD', balance: { amountMinor: 100_000n, currencyCode: 'USD' }, createdAt: CREATED_AT }],
+    })),
     checkHealth: vi.fn<BankApi['checkHealth']>(async () => 'ok'),
   };
   const cardAdapter = {
@@ -137,14 +166,27 @@ export function memoryLogger(): { logger: Logger; lines: string[] } {
   return { logger: pino({ level: 'trace' }, stream), lines };
 }
 
+/** Options of TestGateway.inject: `auth` is the Authorization header to send, or false for none. */
+export type TestInjectOptions = InjectOptions & { auth?: string | false };
+
 export interface TestGateway {
   app: FastifyInstance;
   clients: FakeClients;
   logLines: string[];
-  /** fastify.inject, plus a contract check of the response against openapi.yaml. */
-  inject(options: InjectOptions): Promise<LightMyRequestResponse>;
+  /** The loopback token issuer the gateway trusts (AUTH_ISSUER). */
+  issuer: TestIssuer;
+  /** `Bearer <token>` for sub with roles (default: customer). */
+  bearer(sub?: string, roles?: readonly string[]): Promise<string>;
+  /**
+   * fastify.inject, plus a contract check of the response against openapi.yaml.
+   * Requests to /accounts and /me carry a token of customer ALICE_USER unless
+   * they set Authorization themselves or pass `auth`.
+   */
+  inject(options: TestInjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
+
+const SECURED_PATH = /^\/(accounts|me)(\/|\?|$)/;
 
 /** Checks one response against the contract: its operation's declared responses, or the Problem schema off-contract. */
 export function expectConformsToContract(method: string, url: string, res: LightMyRequestResponse): void {
@@ -157,29 +199,44 @@ export function expectConformsToContract(method: string, url: string, res: Light
 }
 
 export async function startTestGateway(
-  options: { config?: Partial<GatewayConfig>; clients?: GatewayClients | FakeClients; registry?: Registry } = {},
+  options: { config?: Partial<GatewayConfig>; clients?: GatewayClients | FakeClients; registry?: Registry; identity?: IdentityApi } = {},
 ): Promise<TestGateway> {
   const clients = (options.clients ?? fakeClients()) as FakeClients;
   const { logger, lines } = memoryLogger();
+  const issuer = await startTestIssuer();
   const app = await buildServer({
-    config: testConfig(options.config),
+    config: testConfig({ AUTH_ISSUER: issuer.issuer, AUTH_AUDIENCE: issuer.audience, ...options.config }),
     clients,
     logger,
     ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
   });
   await app.ready();
+  const defaultBearer = await issuer.bearer(ALICE_USER);
   return {
     app,
     clients,
     logLines: lines,
-    async inject(injectOptions) {
-      const res = await app.inject(injectOptions);
-      const method = String(injectOptions.method ?? 'GET').toUpperCase();
+    issuer,
+    bearer: (sub = ALICE_USER, roles) => issuer.bearer(sub, roles),
+    async inject({ auth, ...injectOptions }) {
       const url = String(injectOptions.url ?? injectOptions.path ?? '/');
+      const headers = { ...(injectOptions.headers ?? {}) } as Record<string, string>;
+      const hasAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+      if (auth !== undefined) {
+        if (auth !== false) headers.authorization = auth;
+      } else if (!hasAuthorization && SECURED_PATH.test(url)) {
+        headers.authorization = defaultBearer;
+      }
+      const res = await app.inject({ ...injectOptions, headers });
+      const method = String(injectOptions.method ?? 'GET').toUpperCase();
       expectConformsToContract(method, url, res);
       return res;
     },
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      await issuer.close();
+    },
   };
 }
 

@@ -15,7 +15,10 @@ describe('GET /accounts/{accountId}/balance', () => {
     const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ accountId: ALICE, balance: '1000.00', currency: 'USD', updatedAt: '2025-01-02T03:04:05.678Z' });
-    expect(gw.clients.bank.getBalance).toHaveBeenCalledWith({ accountId: ALICE }, { requestId: res.headers['x-request-id'] });
+    expect(gw.clients.bank.getBalance).toHaveBeenCalledWith(
+      { accountId: ALICE },
+      { requestId: res.headers['x-request-id'], authorization: expect.stringMatching(/^Bearer ey/) },
+    );
   });
 
   it('404 for an unknown account', async () => {

@@ -18,7 +18,7 @@ describe('HTTP edge', () => {
     it('echoes a valid X-Request-Id and forwards it downstream', async () => {
       const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance`, headers: { 'x-request-id': 'abc-123.def' } });
       expect(res.headers['x-request-id']).toBe('abc-123.def');
-      expect(gw.clients.bank.getBalance.mock.calls[0]![1]).toEqual({ requestId: 'abc-123.def' });
+      expect(gw.clients.bank.getBalance.mock.calls[0]![1]).toEqual({ requestId: 'abc-123.def', authorization: expect.stringMatching(/^Bearer /) });
       expect(gw.logLines.some((line) => JSON.parse(line).requestId === 'abc-123.def')).toBe(true);
     });
 
@@ -70,7 +70,7 @@ describe('HTTP edge', () => {
 
   describe('unknown routes and methods', () => {
     it('404 problem for an unknown route', async () => {
-      const res = await gw.inject({ method: 'GET', url: '/accounts' });
+      const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/nothing` });
       expect(res.statusCode).toBe(404);
       expect(problemOf(res)).toMatchObject({ status: 404, type: 'urn:problem:wallet:route-not-found', code: 'ROUTE_NOT_FOUND' });
     });

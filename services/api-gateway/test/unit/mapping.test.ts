@@ -78,6 +78,7 @@ describe('transfers', () => {
       status: TransferStatus.TRANSFER_STATUS_COMPLETED,
       description: '',
       createdAt: CREATED_AT,
+      initiatedBy: '',
     };
     expect(fromTransferMoneyResponse({ transfer, replayed: true })).toEqual({
       transfer: { id: 't', senderAccountId: ALICE, recipientAccountId: BOB, amount: '1.25', currency: 'USD', status: 'completed', createdAt: CREATED_AT.toISOString() },
@@ -161,7 +162,7 @@ describe('top-ups', () => {
   });
 
   it('only a completed top-up is a success', () => {
-    const topUp = { id: 'u', accountId: ALICE, amount: { amountMinor: 2500n, currencyCode: 'USD' }, status: TopUpStatus.TOP_UP_STATUS_COMPLETED, cardLast4: '0002', cardBrand: '', createdAt: CREATED_AT, charged: 'true', failureReason: '', failureMessage: '' };
+    const topUp = { id: 'u', accountId: ALICE, amount: { amountMinor: 2500n, currencyCode: 'USD' }, status: TopUpStatus.TOP_UP_STATUS_COMPLETED, cardLast4: '0002', cardBrand: '', createdAt: CREATED_AT, charged: 'true', failureReason: '', failureMessage: '', initiatedBy: '' };
     expect(fromProcessCardTopUpResponse({ topUp, replayed: false }).topUp).toEqual({
       id: 'u', accountId: ALICE, amount: '25.00', currency: 'USD', status: 'completed', cardLast4: '0002', createdAt: CREATED_AT.toISOString(),
     });

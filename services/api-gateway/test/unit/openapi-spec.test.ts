@@ -9,8 +9,41 @@ describe('OpenAPI loader', () => {
 
   it('finds every operation of the contract', () => {
     expect([...spec.operations.keys()].sort()).toEqual(
-      ['createTopUp', 'createTransfer', 'getAccountSummary', 'getBalance', 'getLiveness', 'getMetrics', 'getReadiness', 'listOperations'].sort(),
+      [
+        'createAccount',
+        'createTopUp',
+        'createTransfer',
+        'getAccountSummary',
+        'getBalance',
+        'getLiveness',
+        'getMe',
+        'getMetrics',
+        'getReadiness',
+        'issueToken',
+        'listOperations',
+        'logout',
+        'registerUser',
+      ].sort(),
     );
+  });
+
+  it('every /accounts and /me operation requires a token; /auth, health and metrics do not', () => {
+    for (const op of spec.operations.values()) {
+      const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts');
+      expect({ op: op.operationId, secured: op.secured }).toEqual({ op: op.operationId, secured: userFacing });
+      if (userFacing) expect([...op.responseStatuses]).toEqual(expect.arrayContaining([401, 403, 429]));
+    }
+  });
+
+  it('accepts the form-encoded body of the token endpoint (RFC 6749)', () => {
+    const token = spec.operation('issueToken');
+    expect(token.bodyContentTypes).toEqual(['application/x-www-form-urlencoded']);
+    expect(JSON.stringify(token.schema.body)).toContain('grant_type');
+  });
+
+  it('declares the OAuth 2.0 password flow (tokenUrl and refreshUrl /auth/token) for Swagger UI', () => {
+    const schemes = (spec.document.components as { securitySchemes: Record<string, { flows?: { password?: unknown } }> }).securitySchemes;
+    expect(schemes.oauth2Password!.flows!.password).toMatchObject({ tokenUrl: '/auth/token', refreshUrl: '/auth/token' });
   });
 
   it('derives Fastify request schemas from the operation, $refs inlined', () => {

@@ -1,7 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { OperationType, SummaryGranularity } from '@wallet/contracts/analytics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALICE, BOB, CREATED_AT, grpcError, operation, problemOf, startTestGateway, transportError, UNKNOWN_ACCOUNT, type TestGateway } from '../support/gateway.js';
+import { ALICE, ALICE_USER, BOB, CREATED_AT, grpcError, operation, problemOf, startTestGateway, transportError, UNKNOWN_ACCOUNT, type TestGateway } from '../support/gateway.js';
 
 describe('GET /accounts/{accountId}/operations', () => {
   let gw: TestGateway;
@@ -26,6 +26,7 @@ describe('GET /accounts/{accountId}/operations', () => {
           counterpartyAccountId: BOB,
           transferId: 'b1a7c0de-0000-4000-8000-000000000001',
           description: 'Dinner',
+          initiatedBy: ALICE_USER,
           createdAt: CREATED_AT.toISOString(),
         },
       ],
@@ -35,8 +36,11 @@ describe('GET /accounts/{accountId}/operations', () => {
       { accountId: ALICE, pageSize: 20, pageToken: '', types: [], fromTime: undefined, toTime: undefined },
       { requestId: res.headers['x-request-id'] },
     );
-    // Existence is checked with the bank, in parallel.
-    expect(gw.clients.bank.getBalance).toHaveBeenCalledWith({ accountId: ALICE }, expect.anything());
+    // Existence and read access are checked with the bank, in parallel, with the caller's token; analytics never sees it.
+    expect(gw.clients.bank.getBalance).toHaveBeenCalledWith(
+      { accountId: ALICE },
+      { requestId: res.headers['x-request-id'], authorization: expect.stringMatching(/^Bearer ey/) },
+    );
   });
 
   it('passes limit, cursor, type and time range through, and returns the next cursor', async () => {
@@ -66,6 +70,7 @@ describe('GET /accounts/{accountId}/operations', () => {
           currency: 'USD',
           topUpId: '70b0c0de-0000-4000-8000-000000000002',
           cardLast4: '4242',
+          initiatedBy: ALICE_USER,
           createdAt: CREATED_AT.toISOString(),
         },
       ],

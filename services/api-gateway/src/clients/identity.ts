@@ -1,0 +1,102 @@
+// The identity-service's public /auth/* endpoints, forwarded as they are: the
+// gateway relays bytes and the headers that matter, and never reads, logs or
+// rewrites a body (they hold passwords, tokens and client secrets).
+
+export type IdentityPath = '/auth/register' | '/auth/token' | '/auth/logout';
+
+export interface IdentityRequest {
+  path: IdentityPath;
+  /** The caller's body, unparsed (JSON for register, form for token, either for logout). */
+  body: Buffer;
+  headers: Readonly<Record<string, string | undefined>>;
+}
+
+export interface IdentityResponse {
+  status: number;
+  /** Only the relayed headers (see RELAYED_RESPONSE_HEADERS), lower-case names. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface IdentityApi {
+  forward(request: IdentityRequest): Promise<IdentityResponse>;
+}
+
+/** The identity-service could not be reached (connection refused, reset, DNS). */
+export class IdentityUnavailableError extends Error {
+  override name = 'IdentityUnavailableError';
+}
+/** No complete answer within the deadline: whether it acted (e.g. registered) is unknown. */
+export class IdentityTimeoutError extends Error {
+  override name = 'IdentityTimeoutError';
+}
+/** An answer the gateway will not relay (larger than the bound). */
+export class IdentityBadResponseError extends Error {
+  override name = 'IdentityBadResponseError';
+}
+
+/** Request headers the identity-service needs: media type, client authentication (Basic), correlation. */
+export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id', 'x-forwarded-for'] as const;
+
+/** Response headers relayed unchanged (RFC 6749 5.1 caching, RFC 6750/7617 challenges, rate limits). */
+const RELAYED_RESPONSE_HEADER = /^(content-type|cache-control|pragma|retry-after|www-authenticate|ratelimit(-[a-z]+)?|x-ratelimit-[a-z]+)$/;
+
+export interface IdentityClientOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  responseBytesMax: number;
+}
+
+async function readBounded(response: Response, bytesMax: number): Promise<Buffer> {
+  if (response.body === null) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += chunk.byteLength;
+    if (total > bytesMax) {
+      await response.body.cancel().catch(() => undefined);
+      throw new IdentityBadResponseError(`identity-service answer larger than ${bytesMax} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toForwardError(error: unknown): Error {
+  if (error instanceof IdentityBadResponseError) return error;
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return new IdentityTimeoutError('identity-service deadline exceeded');
+  const cause = (error as { cause?: { code?: string } } | null)?.cause?.code;
+  return new IdentityUnavailableError(`identity-service unreachable${cause ? ` (${cause})` : ''}`);
+}
+
+/** fetch (undici) with one deadline over the whole exchange, body included, and a bound on the answer. */
+export function createIdentityClient(options: IdentityClientOptions): IdentityApi {
+  const base = options.baseUrl.replace(/\/+$/, '');
+  return {
+    async forward(request) {
+      const headers: Record<string, string> = {};
+      for (const name of FORWARDED_REQUEST_HEADERS) {
+        const value = request.headers[name];
+        if (value !== undefined) headers[name] = value;
+      }
+      try {
+        const response = await fetch(`${base}${request.path}`, {
+          method: 'POST',
+          headers,
+          body: request.body.length > 0 ? request.body : null,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+        const body = await readBounded(response, options.responseBytesMax);
+        const relayed: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          if (RELAYED_RESPONSE_HEADER.test(name)) relayed[name] = value;
+        });
+        return { status: response.status, headers: relayed, body };
+      } catch (error) {
+        throw toForwardError(error);
+      }
+    },
+  };
+}
