@@ -18,7 +18,9 @@ import { profileMarkdown, summariseProfileDir } from './lib/profile.mjs';
 import { gzipProfiles, keepLogSummaries } from './lib/logs.mjs';
 import { markdown, renderChart, toJson } from './lib/report.mjs';
 import * as sc from './lib/scenarios.mjs';
-import { ensureDir, postmasterPid, seedAccounts, startSystem } from './lib/system.mjs';
+import { resolveAuthEndpoints } from './lib/auth.mjs';
+import { BENCH_USERS_MAX, benchUsername, createActors, HOT_USERNAME } from './lib/population.mjs';
+import { BENCH_RATE_LIMIT_ENV, ensureDir, postmasterPid, seedPopulation, startSystem } from './lib/system.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -190,6 +192,33 @@ const run = {
 
 let system;
 let sampler;
+let auth;
+
+/** Every worker logs in once (an argon2 hash each at the issuer), as many as the plan's largest levels need. */
+async function logInWorkers({ endpoints, users, hotUser }) {
+  auth = createActors({ endpoints, users, hot: hotUser, log });
+  const workersMax = Math.max(users.length, ...plan.restLevels, ...(wants('grpc') ? plan.grpcLevels : []), plan.mixedConcurrency, plan.replayConcurrency, plan.historyConcurrency);
+  const hotWorkersMax = Math.max(wants('hot') ? plan.hotConcurrency : 0, wants('history') ? plan.historyConcurrency : 0);
+  const t0 = Date.now();
+  log(`logging in ${workersMax} workers as ${users.length} users and ${hotWorkersMax} as ${HOT_USERNAME}`);
+  await auth.prepare({ workers: workersMax, hotWorkers: hotWorkersMax });
+  log(`logged in ${auth.stats().sessions} sessions in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** How this run authenticated (results.json meta.auth and the report's first lines). */
+function authMeta() {
+  const users = auth?.users.length ?? 0;
+  return {
+    mode: 'on (ES256 JWT, verified at gateway and bank)',
+    users: users + 1,
+    usernames: users > 0 ? `${benchUsername(0)} .. ${benchUsername(users - 1)} and ${HOT_USERNAME}` : '–',
+    usersMax: BENCH_USERS_MAX,
+    sessions: auth?.stats(),
+    rateLimits: args.url
+      ? 'those of the target system'
+      : `the gateway's per-user and per-address limits raised for the bench (${Object.entries(BENCH_RATE_LIMIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}): the bench measures the wallet, not the limiter`,
+  };
+}
 const memoryTrack = [];
 
 async function main() {
@@ -200,15 +229,13 @@ async function main() {
     run.meta.notes.push('Targets a running system: CPU/memory of its processes are not sampled (only the load generator and pgbench).');
     if (!args['database-url']) throw new Error('--url needs --database-url (to seed accounts and run the pgbench ceiling) on loopback');
     const databaseUrl = args['database-url'];
-    log(`seeding ${accountsCount} accounts through ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}`);
-    const ids = seedAccounts(databaseUrl, accountsCount, '1000.00');
-    const [hotSender, hotRecipient, heavyAccount] = seedAccounts(databaseUrl, 3, '100000000.00');
-    ctx = {
-      baseUrl: args.url.replace(/\/$/, ''),
-      bankGrpcAddress: args['bank-grpc'],
-      databaseUrl,
-      accounts: { ids, hotSender, hotRecipient, heavyAccount },
-    };
+    const baseUrl = args.url.replace(/\/$/, '');
+    // Users register and log in through the gateway's /auth/*, like any client.
+    const endpoints = await resolveAuthEndpoints({ gatewayUrl: baseUrl });
+    log(`registering the bench users and seeding ${accountsCount} accounts through ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}`);
+    const population = await seedPopulation({ endpoints, databaseUrl, count: accountsCount, log });
+    ctx = { baseUrl, bankGrpcAddress: args['bank-grpc'], databaseUrl, accounts: population.accounts, endpoints, users: population.users, hotUser: population.hot };
+    run.meta.notes.push('Targets a running system: its gateway rate limits are whatever it was started with (the bench raises them only on the system it starts).');
     plan.historyRows = 0;
     run.meta.notes.push('History bulk-load skipped (--url): history reads use whatever the target stores.');
   } else {
@@ -223,9 +250,19 @@ async function main() {
       profileDir: args.profile ? join(outDir, 'profiles') : undefined,
       logDir: ensureDir(join(workDir, 'logs')),
       log,
+      // Every worker logs in once (at the issuer) while the last services start.
+      onPopulation: (sys) => logInWorkers({ endpoints: sys.authEndpoints, users: sys.users, hotUser: sys.hotUser }),
     });
     run.meta.startupS = system.startupS;
-    ctx = { baseUrl: system.baseUrl, bankGrpcAddress: system.bankGrpcAddress, databaseUrl: system.databaseUrl, accounts: system.accounts };
+    ctx = {
+      baseUrl: system.baseUrl,
+      bankGrpcAddress: system.bankGrpcAddress,
+      databaseUrl: system.databaseUrl,
+      accounts: system.accounts,
+      endpoints: system.authEndpoints,
+      users: system.users,
+      hotUser: system.hotUser,
+    };
     run.history = system.history;
     for (const proc of Object.values(system.processes)) groups.push({ name: proc.name, pid: proc.pid });
     groups.push({ name: 'postgres', tree: postmasterPid(system.postgresDataDir) });
@@ -233,6 +270,10 @@ async function main() {
   }
   run.meta.historyRows = run.history?.rows ?? 0;
   ctx.durations = plan.durations;
+  // Before any measured window (with --url now; else while the system started).
+  if (!auth) await logInWorkers(ctx);
+  ctx.auth = auth;
+  run.meta.auth = authMeta();
   groups.push({ name: 'pgbench' });
   sampler = startSampler({ groups, intervalMs: 1000 });
   run.meta.postgresVersion = await postgresVersion(ctx.databaseUrl);
@@ -360,19 +401,20 @@ async function main() {
   }
   // 9. History reads (before the variant phase restarts the bank).
   if (wants('history')) {
-    const { ids, heavyAccount } = ctx.accounts;
+    const { heavyAccount } = ctx.accounts;
     const c = plan.historyConcurrency;
+    const own = (actor) => actor.accountIds[Math.floor(Math.random() * actor.accountIds.length)];
     push(await measure(`history-first-page-c${c}`, 'REST /operations first page (limit 20), random account', () =>
-      sc.historyReads(ctx, c, () => `/accounts/${ids[Math.floor(Math.random() * ids.length)]}/operations?limit=20`),
+      sc.historyReads(ctx, c, ctx.auth.worker, (actor) => `/accounts/${own(actor)}/operations?limit=20`),
     ));
     push(await measure(`history-heavy-first-page-c${c}`, 'REST /operations first page (limit 20), heavy account', () =>
-      sc.historyReads(ctx, c, () => `/accounts/${heavyAccount}/operations?limit=20`),
+      sc.historyReads(ctx, c, ctx.auth.hotWorker, () => `/accounts/${heavyAccount}/operations?limit=20`),
     ));
     try {
-      const walk = await sc.deepCursor(ctx, heavyAccount, plan.deepPages);
+      const walk = await sc.deepCursor(ctx, ctx.auth.hotWorker(0), heavyAccount, plan.deepPages);
       run.history = { ...(run.history ?? {}), deepPages: walk.pages, walkMs: walk.walkMs, heavyRows: run.history?.rows ? Math.round(run.history.rows / 100) : undefined };
       const path = `/accounts/${heavyAccount}/operations?limit=20&cursor=${encodeURIComponent(walk.cursor)}`;
-      push(await measure(`history-deep-page-c${c}`, `REST /operations page ${walk.pages + 1} by cursor, heavy account`, () => sc.historyReads(ctx, c, () => path)));
+      push(await measure(`history-deep-page-c${c}`, `REST /operations page ${walk.pages + 1} by cursor, heavy account`, () => sc.historyReads(ctx, c, ctx.auth.hotWorker, () => path)));
     } catch (error) {
       run.meta.notes.push(`Deep cursor page not measured: ${error.message}`);
       log(`deep cursor: ${error.message}`);
@@ -531,6 +573,8 @@ try {
   log(`FAILED: ${error.stack ?? error.message}`);
   run.meta.notes.push(`Run failed: ${error.message.split('\n')[0]}`);
 } finally {
+  auth?.stop();
+  if (auth) run.meta.auth = authMeta();
   run.resources = (await sampler?.stop())?.segments ?? [];
   // CPU time per completed request, per process group: robust to a busy machine, unlike throughput.
   for (const row of [...run.scenarios, ...(run.ceiling?.uniform ?? []), ...(run.ceiling?.hot ?? [])]) {

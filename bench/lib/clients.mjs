@@ -1,7 +1,8 @@
 // The two ways the bench talks to the system: REST through undici (one
 // keep-alive connection per closed-loop worker, like that many independent
 // clients) and gRPC straight to the bank-service with the same channel
-// settings the api-gateway uses.
+// settings the api-gateway uses. Both carry the caller's bearer token
+// (`authorization` header / metadata): the gateway and the bank verify it.
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient } from '@wallet/platform';
 import { Pool } from 'undici';
@@ -73,12 +74,13 @@ export class BankGrpcClient {
     this.client = createGrpcClient(BankServiceClient, address);
   }
 
-  transferMoney(request) {
-    return callUnary(this.client, this.client.transferMoney, request, { timeoutMs: REQUEST_TIMEOUT_MS });
+  /** @param {{ authorization: string }} headers sent as metadata */
+  transferMoney(request, headers) {
+    return callUnary(this.client, this.client.transferMoney, request, { timeoutMs: REQUEST_TIMEOUT_MS, headers });
   }
 
-  getBalance(request) {
-    return callUnary(this.client, this.client.getBalance, request, { timeoutMs: REQUEST_TIMEOUT_MS });
+  getBalance(request, headers) {
+    return callUnary(this.client, this.client.getBalance, request, { timeoutMs: REQUEST_TIMEOUT_MS, headers });
   }
 
   close() {

@@ -57,7 +57,15 @@ function monthSlices() {
   });
 }
 
-const { client } = await openClickHouse({ chdbPath: options.chdbPath, requestTimeoutMs: 900_000 });
+// A bulk load of up to ~1.7 M rows per insert (one month): more memory than the service's own
+// bounds (ANALYTICS_MEMORY_*, which apply when the service opens the folder after this process).
+const { client } = await openClickHouse({
+  chdbPath: options.chdbPath,
+  requestTimeoutMs: 900_000,
+  queryMemoryMibMax: 2_048,
+  cacheMibMax: 64,
+  engineMemoryMibMax: 3_072,
+});
 const store = new OperationsStore(client, options.database);
 await store.ensureSchema();
 const table = `${options.database}.operations`;

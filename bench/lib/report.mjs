@@ -75,6 +75,19 @@ function resultRow(r, ceilingTps) {
   return `| ${r.title} | ${r.concurrency ?? r.clients ?? (r.targetRatePerS ? `${fmt(r.targetRatePerS, 0)}/s` : '–')} | ${fmt(r.throughputPerS)} | ${pct(ceilingTps ? r.throughputPerS / ceilingTps : null)} | ${fmt(lat.p50Ms, 2)} | ${fmt(lat.p90Ms, 2)} | ${fmt(lat.p99Ms, 2)} | ${fmt(lat.maxMs, 1)} | ${r.errors ?? 0}${errorKinds ? ` (${errorKinds})` : ''} | ${r.loadAvg ? `${fmt(r.loadAvg.before, 2)} → ${fmt(r.loadAvg.after, 2)}` : '–'} |`;
 }
 
+/** How the run authenticated (issue 10): every request carries a bearer token. */
+export function authLine(auth) {
+  if (!auth) return 'Authentication: not recorded.';
+  const s = auth.sessions ?? {};
+  const limits = auth.rateLimits ? ` Rate limits: ${auth.rateLimits}.` : '';
+  return (
+    `Authentication: **${auth.mode}**. ${auth.users} users (${auth.usernames}) own the accounts; ` +
+    `${s.logins ?? 0} logins (password grant, once per worker, ${fmt(s.loginS, 1)} s outside the measured windows), ` +
+    `${s.refreshes ?? 0} token refreshes (token lifetime ${s.tokenLifetimeS ?? '?'} s)${s.refreshFailures ? `, ${s.refreshFailures} failed refreshes` : ''}; ` +
+    `every REST call sends \`Authorization: Bearer\`, the gRPC-direct calls send it as \`authorization\` metadata.${limits}`
+  );
+}
+
 export function markdown(run) {
   const ceilingTps = run.ceiling?.tps;
   const lines = [];
@@ -84,6 +97,7 @@ export function markdown(run) {
     `Machine: ${m.machine.cpus}× ${m.machine.cpuModel}, ${m.machine.memGiB} GiB; ${m.machine.os}; Node ${m.node}; PostgreSQL ${m.postgresVersion ?? '?'}; ${m.pgbench ?? 'no pgbench'}.`,
     `Commit ${m.gitCommit}${m.gitDirty ? ' (+ uncommitted changes)' : ''}. Target: ${m.target}. Load average at start: ${m.loadAvgStart.join(' / ')} (1/5/15 min); at end: ${(m.loadAvgEnd ?? []).join(' / ')}.`,
     `Total wall time ${fmt(m.wallS, 0)} s (start-up ${fmt(m.startupS, 0)} s). Accounts: ${m.accounts}. History rows: ${m.historyRows?.toLocaleString('en-US') ?? '–'}.`,
+    authLine(m.auth),
     '',
   );
   if (m.notes?.length) lines.push(...m.notes.map((n) => `> ${n}`), '');

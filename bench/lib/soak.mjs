@@ -4,13 +4,16 @@
 // one minute) memory must stay flat: each service's growth from the end of
 // the warm-up to the end of the run, and its peak, must stay within the
 // bounds below, else the soak fails (exit 1). Writes soak.json and soak.md.
+// Authenticated like the suite: the bench users log in once, and their tokens
+// (15 minutes at most) are refreshed in the background for the whole run.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from '../../scripts/lib/paths.mjs';
 import { round } from './closed-loop.mjs';
+import { createActors } from './population.mjs';
 import { restUniformAtRate } from './scenarios.mjs';
-import { startSystem } from './system.mjs';
+import { BENCH_RATE_LIMIT_ENV, startSystem } from './system.mjs';
 
 /**
  * Documented bounds (services/analytics-service/README.md, "Memory"): growth
@@ -59,6 +62,7 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
   const log = (line) => console.log(`[soak ${((Date.now() - startedAtMs) / 1000).toFixed(1).padStart(7)}s] ${line}`);
   let system;
   let timer;
+  let auth;
   const samples = [];
   try {
     system = await startSystem({ workDir, accounts, historyRows: 0, log, logDir: join(workDir, 'logs') });
@@ -79,13 +83,19 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
       log(`rss ${Object.entries(last.rssMiB).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     }, SAMPLE_MS);
     log(`driving ${ratePerS} transfers/s through REST for ${minutes} min (warm-up until +${Math.round((warmupEndMs - loadStartMs) / 1000)} s)`);
-    const ctx = { baseUrl: system.baseUrl, accounts: system.accounts, durations: { loadMs: minutes * 60_000, warmupMs: 0 } };
+    auth = createActors({ endpoints: system.authEndpoints, users: system.users, hot: system.hotUser, log });
+    const ctx = { baseUrl: system.baseUrl, accounts: system.accounts, auth, durations: { loadMs: minutes * 60_000, warmupMs: 0 } };
     const load = await restUniformAtRate(ctx, ratePerS);
     clearInterval(timer);
     sample();
     const services = evaluateSoak(samples, warmupEndMs);
     const { histogram: _histogram, ...loadSummary } = load;
-    const result = { startedAt: new Date(startedAtMs).toISOString(), minutes, ratePerS, load: loadSummary, services, samples };
+    const authentication = {
+      mode: 'on (ES256 JWT, verified at gateway and bank)',
+      sessions: auth.stats(),
+      rateLimits: `raised for the bench: ${Object.entries(BENCH_RATE_LIMIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    };
+    const result = { startedAt: new Date(startedAtMs).toISOString(), minutes, ratePerS, authentication, load: loadSummary, services, samples };
     writeFileSync(join(outDir, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(join(outDir, 'soak.md'), soakMarkdown(result));
     for (const s of services) log(`${s.service}: ${s.rssAtWarmupEndMiB} -> ${s.rssEndMiB} MiB after warm-up (growth ${s.growthAfterWarmupMiB}, peak ${s.rssPeakMiB}; bound ${s.bound.growthMax} / ${s.bound.peakMax}): ${s.met ? 'OK' : 'OVER'}`);
@@ -93,6 +103,7 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
     return services.every((s) => s.met) && load.ok > 0 ? 0 : 1;
   } finally {
     clearInterval(timer);
+    auth?.stop();
     await system?.stop();
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }
@@ -106,6 +117,10 @@ function soakMarkdown(result) {
     `# Soak: ${result.minutes} min at ${result.ratePerS} transfers/s (REST)`,
     '',
     `Started ${result.startedAt}. Transfers: ${result.load.ok} ok, ${result.load.errors} errors; latency p50 ${result.load.latency?.p50Ms ?? '?'} ms, p99 ${result.load.latency?.p99Ms ?? '?'} ms.`,
+    '',
+    `Authentication: ${result.authentication.mode}; ${result.authentication.sessions.sessions} sessions, ${result.authentication.sessions.logins} logins, ` +
+      `${result.authentication.sessions.refreshes} token refreshes (lifetime ${result.authentication.sessions.tokenLifetimeS} s), ` +
+      `${result.authentication.sessions.refreshFailures} failed. Rate limits ${result.authentication.rateLimits}.`,
     '',
     '| service | RSS at warm-up end (MiB) | RSS at end | growth | peak | bound growth / peak | within |',
     '| --- | --- | --- | --- | --- | --- | --- |',

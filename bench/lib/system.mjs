@@ -2,9 +2,10 @@
 // a private PostgreSQL (data in a temp folder, the project's own settings
 // from scripts/lib/postgres.mjs), a private Kafka broker (or KAFKA_BROKERS
 // with --kafka-from-env), the services from their dist/ builds, launched as
-// scripts/lib/system.mjs describes them; seeds
-// the accounts and bulk-loads the history store before the analytics-service
-// opens it. Everything it starts, it stops.
+// scripts/lib/system.mjs describes them; registers the bench users at the
+// identity-service, seeds the accounts owned by them and bulk-loads the
+// history store before the analytics-service opens it. Everything it starts,
+// it stops.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,21 +13,59 @@ import { ensureKafka, ensureTopics } from '../../scripts/lib/kafka.mjs';
 import { root } from '../../scripts/lib/paths.mjs';
 import { ensurePostgres } from '../../scripts/lib/postgres.mjs';
 import { createSystem, describeSystem, freePorts, SERVICE_NAMES } from '../../scripts/lib/system.mjs';
+import { resolveAuthEndpoints } from './auth.mjs';
+import { accountsByUser, readOwners, registerBenchUsers, usersFor } from './population.mjs';
 
 /** Service key -> workspace name (scripts/lib/system.mjs). */
 export const SERVICES = SERVICE_NAMES;
 
-/** Runs the bank-service's seed CLI; returns the created account ids. */
-export function seedAccounts(databaseUrl, count, balance) {
+/**
+ * The gateway's per-user and per-address rate limits, raised for the bench's
+ * system: the bench measures the wallet, not the limiter, and sends hundreds
+ * of requests per second per user from one address. The report says so.
+ */
+export const BENCH_RATE_LIMIT_ENV = Object.freeze({
+  // Still on (its cost is part of the measurement), but far above what the bench sends.
+  GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '1000000',
+  GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: '1000000',
+});
+
+/** Runs the bank-service's seed CLI; returns the created account ids (owned round the `owners` list when given). */
+export function seedAccounts(databaseUrl, count, balance, owners = []) {
   const res = spawnSync(
     process.execPath,
-    [join(root, 'services', 'bank-service', 'dist', 'cli', 'seed-accounts.js'), '--count', String(count), '--balance', balance],
+    [
+      join(root, 'services', 'bank-service', 'dist', 'cli', 'seed-accounts.js'),
+      '--count',
+      String(count),
+      '--balance',
+      balance,
+      ...(owners.length > 0 ? ['--owners', owners.join(',')] : []),
+    ],
     { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
   );
   if (res.status !== 0) throw new Error(`seed-accounts failed (exit ${res.status}): ${res.stderr.slice(-2000)}`);
   const ids = res.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
   if (ids.length !== count) throw new Error(`seed-accounts printed ${ids.length} ids, expected ${count}`);
   return ids;
+}
+
+/**
+ * Registers the bench users, seeds `count` accounts owned by them and the
+ * three big accounts owned by the hot user; returns the accounts and the users.
+ */
+export async function seedPopulation({ endpoints, databaseUrl, count, log, registered }) {
+  const { users, hot } = await (registered ?? registerBenchUsers(endpoints, usersFor(count), log));
+  const ids = seedAccounts(databaseUrl, count, '1000.00', users.map((u) => u.userId));
+  // Hot accounts (one sender, one recipient) and the history-heavy account get a large balance.
+  const [hotSender, hotRecipient, heavyAccount] = seedAccounts(databaseUrl, 3, '100000000.00', [hot.userId]);
+  const owners = await readOwners(databaseUrl, [...ids, hotSender, hotRecipient, heavyAccount]);
+  accountsByUser(users, ids, owners);
+  for (const id of [hotSender, hotRecipient, heavyAccount]) {
+    if (owners.get(id) !== hot.userId) throw new Error(`hot account ${id} is not owned by ${hot.username}`);
+  }
+  hot.accountIds = [hotSender, hotRecipient, heavyAccount];
+  return { accounts: { ids, hotSender, hotRecipient, heavyAccount }, users, hot };
 }
 
 /** Bulk-loads `rows` synthetic operations into the analytics chDB folder (child process). */
@@ -48,6 +87,7 @@ async function loadHistory({ chdbPath, rows, accountIds, heavyAccountId, workDir
  * @param {{
  *   workDir: string, accounts: number, historyRows: number, kafkaFromEnv?: boolean,
  *   profileDir?: string, logDir?: string, log: (line: string) => void,
+ *   onPopulation?: (system: object) => Promise<void>,   // runs while the last services start (the workers' logins)
  * }} options
  */
 export async function startSystem(options) {
@@ -111,6 +151,9 @@ export async function startSystem(options) {
       chdbPath,
       // Long enough for the first FINAL reads over millions of rows while merges run.
       clickhouseRequestTimeoutMs: 60_000,
+      // The bench's own users only; not the demo users.
+      devUsers: false,
+      env: { gateway: BENCH_RATE_LIMIT_ENV },
     });
     const services = createSystem(description, {
       logDir: options.logDir ?? workDir,
@@ -120,16 +163,26 @@ export async function startSystem(options) {
     stops.push(() => services.stop({ timeoutMs: 20_000 }));
     system.processes = services.services;
 
-    // The bank first (migrations); its relay retries until the broker is up.
+    // The identity-service first (the bench users register there), then the
+    // bank (migrations); its relay retries until the broker is up.
+    await services.start('identity');
+    log('identity-service ready');
+    system.issuer = description.issuer;
+    system.authEndpoints = await resolveAuthEndpoints({ issuer: description.issuer });
+    // The users register (argon2 hashes at the issuer) while the bank migrates.
+    const seedStart = Date.now();
+    const registered = registerBenchUsers(system.authEndpoints, usersFor(options.accounts), log);
+    registered.catch(() => {}); // awaited below
     await services.start('bank');
     log('bank-service ready');
 
-    const seedStart = Date.now();
-    const accountIds = seedAccounts(databaseUrl, options.accounts, '1000.00');
-    // Hot accounts (one sender, one recipient) and the history-heavy account get a large balance.
-    const [hotSender, hotRecipient, heavyAccount] = seedAccounts(databaseUrl, 3, '100000000.00');
-    system.accounts = { ids: accountIds, hotSender, hotRecipient, heavyAccount };
-    log(`seeded ${accountIds.length} + 3 accounts in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+    const population = await seedPopulation({ endpoints: system.authEndpoints, databaseUrl, count: options.accounts, log, registered });
+    system.accounts = population.accounts;
+    system.users = population.users;
+    system.hotUser = population.hot;
+    const accountIds = population.accounts.ids;
+    const heavyAccount = population.accounts.heavyAccount;
+    log(`seeded ${accountIds.length} + 3 accounts owned by ${population.users.length} + 1 users in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
     if (options.historyRows > 0) {
       system.history = await loadHistory({
@@ -144,11 +197,15 @@ export async function startSystem(options) {
     }
 
     await kafkaStarted;
+    // The workers log in (at the issuer, which is up) while the other services start.
+    const loggingIn = options.onPopulation?.(system) ?? Promise.resolve();
+    loggingIn.catch(() => {}); // awaited below
     for (const key of Object.keys(services.services)) {
-      if (key === 'bank') continue;
+      if (key === 'bank' || key === 'identity') continue;
       await services.start(key);
       log(`${SERVICES[key]} ready`);
     }
+    await loggingIn;
     /** Restarts one service with extra env (a configuration variant); resolves with its pid when it is ready again. */
     system.restart = (key, extraEnv = {}) => services.restart(key, extraEnv);
     system.baseUrl = description.baseUrl;
