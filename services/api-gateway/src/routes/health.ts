@@ -1,17 +1,42 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HealthState } from '../clients/types.js';
+import type { GatewayClients, HealthState } from '../clients/types.js';
+import { isProduction } from '../edge-config.js';
 import { operationRoute } from '../plugins/openapi-validation.js';
 import type { RouteDeps } from './deps.js';
 
+/** Operations served by the ops listener, not the public port, when NODE_ENV=production. */
+export const OPS_ONLY_OPERATIONS: ReadonlySet<string> = new Set(['getMetrics']);
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, HealthState>;
+}
+
 /**
- * /healthz: the process is alive. /readyz: the gateway can serve its core
- * (transfers, balances), i.e. the bank answers its gRPC health check within
- * the deadline. The card adapter and analytics are reported too but do not
- * gate readiness: when they are down only top-ups or history fail (503),
- * and taking the whole gateway out of rotation would make that worse.
+ * The gateway can serve its core (transfers, balances) when the bank answers
+ * its gRPC health check within the deadline. The card adapter and analytics
+ * are reported too but do not gate readiness: when they are down only top-ups
+ * or history fail (503), and taking the whole gateway out of rotation would
+ * make that worse.
+ */
+export async function checkReadiness(clients: GatewayClients, timeoutMs: number): Promise<Readiness> {
+  const [bank, cardAdapter, analytics] = await Promise.all([
+    clients.bank.checkHealth(timeoutMs),
+    clients.cardAdapter.checkHealth(timeoutMs),
+    clients.analytics.checkHealth(timeoutMs),
+  ]);
+  return { ready: bank === 'ok', checks: { bank, cardAdapter, analytics } };
+}
+
+/**
+ * /healthz: the process is alive. /readyz: see checkReadiness. /metrics.
+ * In production the public port answers /readyz with the status alone (what a
+ * load balancer needs; which dependency is down is for operators) and has no
+ * /metrics: both are on the ops listener (ops-server.ts).
  */
 export function registerHealthRoutes(app: FastifyInstance, { spec, clients, config }: RouteDeps, registry: Registry): void {
+  const opsSplit = isProduction(config);
   app.route({
     ...operationRoute(spec.operation('getLiveness')),
     handler: async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }),
@@ -20,21 +45,16 @@ export function registerHealthRoutes(app: FastifyInstance, { spec, clients, conf
   app.route({
     ...operationRoute(spec.operation('getReadiness')),
     handler: async (_request, reply) => {
-      const timeoutMs = config.GATEWAY_READINESS_TIMEOUT_MS;
-      const [bank, cardAdapter, analytics] = await Promise.all([
-        clients.bank.checkHealth(timeoutMs),
-        clients.cardAdapter.checkHealth(timeoutMs),
-        clients.analytics.checkHealth(timeoutMs),
-      ]);
-      const checks: Record<string, HealthState> = { bank, cardAdapter, analytics };
-      const ready = bank === 'ok';
+      const { ready, checks } = await checkReadiness(clients, config.GATEWAY_READINESS_TIMEOUT_MS);
+      const status = ready ? 'ok' : 'unavailable';
       return reply
         .code(ready ? 200 : 503)
         .header('cache-control', 'no-store')
-        .send({ status: ready ? 'ok' : 'unavailable', checks });
+        .send(opsSplit ? { status } : { status, checks });
     },
   });
 
+  if (opsSplit) return;
   app.route({
     ...operationRoute(spec.operation('getMetrics')),
     handler: async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
