@@ -12,6 +12,7 @@ export class BankMetrics {
   private readonly retries: Counter<'operation' | 'cause'>;
   private readonly batchSize: Histogram<'outcome'>;
   private transferQueueStats: () => GroupCommitStats | undefined = () => undefined;
+  private ownerCacheSize: () => number = () => 0;
   readonly outbox: OutboxRelayMetrics;
 
   constructor(registry: Registry, pool?: pg.Pool) {
@@ -83,6 +84,15 @@ export class BankMetrics {
         this.set(current ? current.queued + current.duplicatesAnswering : 0);
       },
     });
+    const ownerCacheSize = () => this.ownerCacheSize();
+    new Gauge({
+      name: 'bank_owner_cache_entries',
+      help: 'Account owners held in memory (bounded by BANK_OWNER_CACHE_SIZE_MAX); transfers check the sender owner from here.',
+      registers: [registry],
+      collect() {
+        this.set(ownerCacheSize());
+      },
+    });
     if (pool) {
       new Gauge({
         name: 'bank_db_pool_connections',
@@ -111,6 +121,11 @@ export class BankMetrics {
   /** Where the queue-depth gauge reads from (the operations are built after the metrics). */
   trackTransferQueue(stats: () => GroupCommitStats | undefined): void {
     this.transferQueueStats = stats;
+  }
+
+  /** Where the owner-cache gauge reads from. */
+  trackOwnerCache(size: () => number): void {
+    this.ownerCacheSize = size;
   }
 
   retried(operation: string, cause: string): void {

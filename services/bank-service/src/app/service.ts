@@ -98,6 +98,7 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
     cardAdapterCredential: config.BANK_CARD_ADAPTER_CREDENTIAL,
   });
   metrics.trackTransferQueue(() => operations.transferQueueStats());
+  metrics.trackOwnerCache(() => operations.owners.size);
 
   let grpc: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;

@@ -205,5 +205,6 @@ describe('health, readiness and metrics', () => {
     expect(metrics).toMatch(/bank_transfers_total\{outcome="insufficient_funds",service="bank-service"\} \d+/);
     expect(metrics).toContain('bank_rpc_duration_seconds_bucket');
     expect(metrics).toContain('bank_db_pool_connections{state="total"');
+    expect(metrics).toMatch(/bank_owner_cache_entries\{service="bank-service"\} \d+/);
   });
 });
