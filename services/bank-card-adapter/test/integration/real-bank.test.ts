@@ -15,7 +15,9 @@ import { ALICE, BANK_CREDENTIAL, BOB, bearer, closeTestIssuer, testIssuer } from
 import { GrpcBank } from '../../src/clients/bank.js';
 import { dropTestDatabase } from '../support/db.js';
 import { ACCOUNT, chargesFor, startTestAdapter, type TestAdapter } from '../support/harness.js';
+import { ControllableGateway } from '../support/controllable-gateway.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
+import { HttpPaymentGateway } from '../../src/clients/payment-gateway/http.js';
 
 const BANK_MAIN = fileURLToPath(new URL('../../../bank-service/dist/main.js', import.meta.url));
 
@@ -28,6 +30,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
   let bankOpsPort: number;
   let t: TestAdapter;
   let mock: MockGatewayProcess;
+  let gateway: ControllableGateway;
 
   async function startBank(): Promise<ServiceProcess> {
     const { issuer, audience } = await testIssuer();
@@ -62,12 +65,16 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     bankProcess = await startBank();
     bankClient = createGrpcClient(BankServiceClient, bankAddress);
     mock = await MockGatewayProcess.start(db.url);
-    t = await startTestAdapter({
-      DATABASE_URL: db.url,
-      CARD_ADAPTER_BANK_GRPC_ADDRESS: bankAddress,
-      CARD_ADAPTER_BANK_TIMEOUT_MS: '2000',
-      CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
-    });
+    gateway = new ControllableGateway(new HttpPaymentGateway(mock.url, 5_000));
+    t = await startTestAdapter(
+      {
+        DATABASE_URL: db.url,
+        CARD_ADAPTER_BANK_GRPC_ADDRESS: bankAddress,
+        CARD_ADAPTER_BANK_TIMEOUT_MS: '2000',
+        CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
+      },
+      { gateway },
+    );
   });
 
   afterAll(async () => {
@@ -144,11 +151,32 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     expect(result.err?.metadata.charged).toBe('false');
   });
 
-  it('with the bank down, the charge is never refunded blindly: the top-up waits and completes once the bank is back, credited once', async () => {
-    const before = await balanceMinor(ACCOUNT);
+  it('with the bank down before the top-up, nothing is charged (UNAVAILABLE, retry with the same key)', async () => {
     await bankProcess.kill();
     try {
+      const chargesBefore = gateway.chargeCalls;
       const result = await t.topUp({});
+      expect(result.err).toMatchObject({ code: Status.UNAVAILABLE });
+      expect(result.err?.metadata).toMatchObject({ charged: 'false', unavailable: 'bank' });
+      expect(gateway.chargeCalls).toBe(chargesBefore);
+    } finally {
+      bankProcess = await startBank();
+      await t.adapter.ctx.bank.ping(30_000);
+    }
+  });
+
+  it('with the bank gone after the charge, the charge is never refunded blindly: the top-up waits and completes once the bank is back, credited once', async () => {
+    const before = await balanceMinor(ACCOUNT);
+    // The account check passes; the bank dies while the card is being charged.
+    let release!: () => void;
+    gateway.chargeGate = new Promise<void>((resolve) => (release = resolve));
+    const chargesBefore = gateway.chargeCalls;
+    const pending = t.topUp({});
+    try {
+      await waitFor(() => gateway.chargeCalls > chargesBefore, { timeoutMs: 30_000, what: 'the charge to start' });
+      await bankProcess.kill();
+      release();
+      const result = await pending;
       expect(result.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'TOP_UP_PENDING' });
       expect(result.err?.metadata.charged).toBe('true');
       const topUpId = result.err!.metadata.top_up_id!;
@@ -167,7 +195,10 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
       expect(await balanceMinor(ACCOUNT)).toBe(before + 2_500n);
       expect((await chargesFor(pool, topUpId))[0]?.refund_id).toBeNull();
     } finally {
+      release();
+      gateway.reset();
       if (bankProcess.child.exitCode !== null || bankProcess.child.signalCode !== null) bankProcess = await startBank();
+      await t.adapter.ctx.bank.ping(30_000);
     }
   });
 
