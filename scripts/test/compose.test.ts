@@ -266,7 +266,8 @@ describe('compose environment vs. the services configuration schemas', () => {
     if (rawEnv && !Array.isArray(rawEnv)) {
       for (const [key, value] of Object.entries(rawEnv)) expect(value, `${name}: ${key} has a value`).not.toBeNull();
     }
-    expect(environmentProblems(config, serviceEnvironment(service)), `${name}: the compose environment is a valid config`).toEqual([]);
+    // As the image runs it (Dockerfile: NODE_ENV=production), so production-only rules apply.
+    expect(environmentProblems(config, { NODE_ENV: 'production', ...serviceEnvironment(service) }), `${name}: the compose environment is a valid config`).toEqual([]);
   });
 
   it('catches a variable no schema reads (a misspelt or old name) and an invalid value', () => {
@@ -316,6 +317,50 @@ describe('compose environment vs. the services configuration schemas', () => {
         }
       }
     }
+  });
+});
+
+describe('identity and access in the compose stack', () => {
+  const env = (name: string) => serviceEnvironment(model.services[name]!);
+  const verifiers = ['api-gateway', 'bank-service', 'bank-card-adapter'];
+
+  it('issues and verifies tokens with one issuer and one audience (iss must match exactly)', () => {
+    const issuer = env('identity-service').IDENTITY_ISSUER;
+    expect(issuer).toMatch(/^http:\/\/identity-service:8090$/);
+    for (const name of verifiers) {
+      expect(env(name).AUTH_ISSUER, `${name}: AUTH_ISSUER`).toBe(issuer);
+      expect(env(name).AUTH_AUDIENCE, `${name}: AUTH_AUDIENCE`).toBe(env('identity-service').IDENTITY_AUDIENCE);
+    }
+    expect(env('api-gateway').GATEWAY_IDENTITY_URL).toBe(issuer);
+    for (const name of verifiers) expect(dependsOn(model.services[name]!)['identity-service'], `${name} waits for the issuer`).toBe('service_healthy');
+  });
+
+  it('shares one card adapter credential from .env between the bank and the card adapter', () => {
+    const credential = dotenv.CARD_ADAPTER_BANK_CREDENTIAL;
+    expect(credential, '.env CARD_ADAPTER_BANK_CREDENTIAL').toBeTruthy();
+    expect(env('bank-service').BANK_CARD_ADAPTER_CREDENTIAL).toBe(credential);
+    expect(env('bank-card-adapter').CARD_ADAPTER_BANK_CREDENTIAL).toBe(credential);
+    // No fallback in the file: without the .env value compose refuses to start.
+    expect(() => loadCompose(root, { env: { CARD_ADAPTER_BANK_CREDENTIAL: '' } })).toThrow(/CARD_ADAPTER_BANK_CREDENTIAL/);
+  });
+
+  it('never seeds the demo users unless explicitly enabled', () => {
+    expect(env('identity-service').IDENTITY_SEED_DEV_USERS).toBe('false');
+    expect(serviceEnvironment(loadCompose(root, { env: { IDENTITY_SEED_DEV_USERS: '' } }).model.services['identity-service']!).IDENTITY_SEED_DEV_USERS).toBe('false');
+    const enabled = loadCompose(root, { env: { IDENTITY_SEED_DEV_USERS: 'true' } }).model.services['identity-service']!;
+    expect(serviceEnvironment(enabled).IDENTITY_SEED_DEV_USERS).toBe('true');
+  });
+
+  it('gives the gateway a shared rate-limit store, a CORS allow-list and an ops port off the public one', () => {
+    const gateway = env('api-gateway');
+    expect(gateway.REDIS_URL).toMatch(/^redis:\/\/:[^@]+@valkey:6379$/);
+    expect(dependsOn(model.services['api-gateway']!).valkey).toBe('service_healthy');
+    expect(gateway.CORS_ORIGINS).toBeTruthy();
+    expect(gateway.CORS_ORIGINS).not.toContain('*');
+    expect(gateway.GATEWAY_OPS_PORT).not.toBe(gateway.GATEWAY_HTTP_PORT);
+    const valkey = model.services.valkey!;
+    expect(valkey.command).toContain('--requirepass');
+    expect(gateway.REDIS_URL).toContain(`:${dotenv.VALKEY_PASSWORD}@`);
   });
 });
 
