@@ -1,12 +1,14 @@
 // The contract says what the server enforces: schemathesis (every check) against
-// the live system, through REST only, must find nothing. A bounded, seeded run.
+// the live system, through REST only, must find nothing. A bounded, seeded run,
+// authenticated: secured operations carry an admin's access token (schemathesis.toml,
+// [auth.openapi.bearerAuth]); its ignored_auth check also calls them without one.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contractPaths } from '@wallet/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSchemathesis, SCHEMATHESIS_VERSION } from '../../scripts/lib/schemathesis.mjs';
-import { startSystem, type RunningSystem } from './harness.js';
+import { ADMIN, startSystem, type RunningSystem } from './harness.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CONFIG_FILE = join(here, 'schemathesis.toml');
@@ -21,11 +23,12 @@ interface StRun {
   durationMs: number;
 }
 
-/** Runs `st` without blocking the event loop (the harness reads the services' output meanwhile). */
-function runSchemathesis(st: string, args: string[]): Promise<StRun> {
+/** Runs `st` without blocking the event loop; the access token reaches it through the environment (never argv). */
+function runSchemathesis(st: string, args: string[], accessToken: string): Promise<StRun> {
   const startedMs = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(st, args, { env: { ...process.env, NO_COLOR: '1', PYTHONHASHSEED: '0' } });
+    const env = { ...process.env, NO_COLOR: '1', PYTHONHASHSEED: '0', WALLET_SCHEMATHESIS_ACCESS_TOKEN: accessToken };
+    const child = spawn(st, args, { env });
     const chunks: string[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk.toString('utf8')));
@@ -51,7 +54,9 @@ describe(`schemathesis ${SCHEMATHESIS_VERSION} against the live system`, () => {
     await system?.stop();
   });
 
-  it('finds no request the contract allows but the server refuses, no 5xx, no wrong method answer', async () => {
+  it('finds no request the contract allows but the server refuses, no 5xx, no wrong method answer, no unauthenticated access', async () => {
+    // Valid for 15 minutes: longer than the whole bounded run.
+    const accessToken = await system.tokenFor(ADMIN);
     const run = await runSchemathesis(st, [
       '--config-file',
       CONFIG_FILE,
@@ -71,7 +76,7 @@ describe(`schemathesis ${SCHEMATHESIS_VERSION} against the live system`, () => {
       '--workers',
       '1',
       '--no-color',
-    ]);
+    ], accessToken);
     const summary = run.output.trim().split('\n').slice(-1)[0] ?? '';
     console.log(`schemathesis: ${summary} (${Math.round(run.durationMs / 1000)} s)`);
     // The whole report on failure: every finding with its curl reproduction.
