@@ -73,6 +73,14 @@ describe('authentication at the edge', () => {
     }
   });
 
+  it('401 on HEAD too (Fastify derives HEAD routes from GET ones)', async () => {
+    for (const url of [balanceUrl, '/me']) {
+      const res = await gw.app.inject({ method: 'HEAD', url });
+      expect({ url, status: res.statusCode }).toEqual({ url, status: 401 });
+    }
+    expect(gw.clients.bank.getBalance).not.toHaveBeenCalled();
+  });
+
   it('401 for another scheme (Basic): no error attribute, it carried no bearer token', async () => {
     expectRefused(await getBalance('Basic YWxpY2U6cHc='), CHALLENGE);
   });
