@@ -153,6 +153,23 @@ describe('/auth/* forwarded to the identity-service', () => {
     expect(identity.seen[0]!.body).toBe('refresh_token=r-secret-refresh');
   });
 
+  it('any media type, or none, reaches the identity-service as sent: it decides (415, invalid_request)', async () => {
+    const { gw, identity } = await setUp();
+    identity.answer = (_seen, response) => {
+      response.writeHead(415, { 'content-type': 'application/problem+json' });
+      response.end(JSON.stringify({ type: 'urn:problem:identity:unsupported-media-type', title: 'Unsupported', status: 415, detail: 'no' }));
+    };
+    const plain = await gw.inject({ method: 'POST', url: '/auth/register', headers: { 'content-type': 'text/plain' }, payload: 'username=x' });
+    expect(plain.statusCode).toBe(415);
+    expect(identity.seen[0]).toMatchObject({ body: 'username=x', headers: { 'content-type': 'text/plain' } });
+    const bare = await gw.inject({ method: 'POST', url: '/auth/logout', payload: 'refresh_token=x' });
+    expect(bare.statusCode).toBe(415);
+    expect(identity.seen).toHaveLength(2);
+    const empty = await gw.inject({ method: 'POST', url: '/auth/logout' });
+    expect(empty.statusCode).toBe(415);
+    expect(identity.seen[2]!.body).toBe('');
+  });
+
   it('identity-service unreachable: 503 problem+json with Retry-After', async () => {
     const gw = await startTestGateway({ config: { GATEWAY_IDENTITY_URL: `http://127.0.0.1:${await freePort()}` } });
     cleanups.push(() => gw.close());
