@@ -19,7 +19,11 @@ export interface TokenVerifierOptions {
   fetchTimeoutMs?: number;
   /** How long a fetched key set is used before it is fetched again. */
   jwksCacheMaxAgeMs?: number;
-  /** After a refetch, no other refetch for this long (an unknown kid cannot make us hammer the issuer). */
+  /**
+   * After a fetch, no other fetch for this long, so tokens with made-up kids cannot make us hammer
+   * the issuer. Short (1 s) because a token signed by a just-rotated key is refused until the next
+   * fetch: jose's 30 s default would refuse fresh tokens for up to 30 s after every rotation.
+   */
   jwksCooldownMs?: number;
   /** Allowed skew between our clock and the issuer's. */
   clockToleranceSeconds?: number;
@@ -73,7 +77,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         createRemoteJWKSet(new URL(uri), {
           timeoutDuration: fetchTimeoutMs,
           cacheMaxAge: options.jwksCacheMaxAgeMs ?? 10 * 60_000,
-          cooldownDuration: options.jwksCooldownMs ?? 30_000,
+          cooldownDuration: options.jwksCooldownMs ?? 1000,
         }),
       );
       keys.catch(() => {
