@@ -150,6 +150,16 @@ describe('npm start supervises the local system', () => {
     const out = first.output();
     expect(out).toContain(`curl -s http://localhost:${ports.gatewayHttp}/auth/token -d grant_type=password -d username=alice -d password=alice-wallet-demo-pw`);
     expect(out).toContain('-H "Authorization: Bearer $TOKEN"');
+    // The printed lines work as they are (curl and sed, like the README's).
+    const printed = out
+      .split('\n')
+      .map((line) => line.replace(/^start\s*\|\s*/, ''))
+      .filter((line) => /^(TOKEN=|curl -H)/.test(line));
+    expect(printed).toHaveLength(2);
+    if (existsSync('/usr/bin/curl') || existsSync('/bin/curl')) {
+      const answer = execFileSync('bash', ['-c', printed.join('\n')], { encoding: 'utf8', timeout: 30_000 });
+      expect(JSON.parse(answer)).toMatchObject({ accountId: ALICE_ACCOUNT, currency: 'USD' });
+    }
     const token = await aliceToken(ports);
     expect((await aliceBalance(ports, token)).status).toBe(200);
     const anonymous = await fetch(`http://127.0.0.1:${ports.gatewayHttp}/accounts/${ALICE_ACCOUNT}/balance`);

@@ -182,6 +182,15 @@ describe('identity and access over REST (issue 10)', () => {
       expect(claims.exp! - claims.iat!).toBeLessThanOrEqual(900);
     });
 
+    it('password grant for the first-party public client Swagger UI uses ("Authorize": client_id swagger-ui, no secret)', async () => {
+      const res = await tokenRequest(system.baseUrl, { grant_type: 'password', username: ALICE.username, password: ALICE.password, client_id: 'swagger-ui' });
+      expect(res.status).toBe(200);
+      const body = res.body as TokenResponse;
+      expect((await call(body.access_token, 'GET', `/accounts/${ACCOUNT_A}/balance`)).status).toBe(200);
+      const refreshed = await tokenRequest(system.baseUrl, { grant_type: 'refresh_token', refresh_token: body.refresh_token!, client_id: 'swagger-ui' });
+      expect(refreshed.status).toBe(200);
+    });
+
     it('refresh grant rotates: a new access and refresh token, the old refresh token dies', async () => {
       const first = (await login(system.baseUrl, BOB)).body as TokenResponse;
       const second = await tokenRequest(system.baseUrl, { grant_type: 'refresh_token', refresh_token: first.refresh_token! });
@@ -506,6 +515,7 @@ describe('identity and access over REST (issue 10)', () => {
         { what: 'the expired token to be refused', timeoutMs: 120_000, intervalMs: 1_000 },
       );
       expectUnauthenticated(refused, { tokenPresented: true });
+      expect(refused.headers.get('www-authenticate')).toMatch(/expired/);
       expect(Date.now() / 1000).toBeGreaterThan(exp!);
     }, 150_000);
   });
