@@ -1,5 +1,6 @@
 import { env } from '@wallet/platform';
 import { z } from 'zod';
+import { checkEdgeSettings } from './edge-config.js';
 
 /**
  * Environment of the api-gateway. Every variable has a default that works
@@ -44,13 +45,30 @@ export const configSchema = z.object({
   /** Upper bound on receiving one whole request (slow-loris guard). */
   GATEWAY_HTTP_REQUEST_TIMEOUT_MS: env.int(30_000, 1000, 600_000),
 
-  /** Requests per second per client address on /accounts/*; 0 (default) turns the limiter off. */
-  GATEWAY_RATE_LIMIT_RPS: env.int(0, 0, 1_000_000),
-  GATEWAY_RATE_LIMIT_BURST: env.int(100, 1, 1_000_000),
-  GATEWAY_RATE_LIMIT_CLIENTS_MAX: env.int(10_000, 1, 1_000_000),
+  /** `production` moves /metrics and /readyz detail to the ops listener and refuses CORS_ORIGINS=*. */
+  NODE_ENV: z.string().default('development'),
 
-  /** CORS origin: "*" (default, the API is public and cookie-less) or one origin. */
-  GATEWAY_CORS_ORIGIN: env.string('*'),
+  // Rate limits (plugins/rate-limit.ts); 0 turns a limit off.
+  /** Money-moving calls (POST transfers, top-ups, accounts) per user (token subject) per minute. */
+  GATEWAY_RATE_LIMIT_USER_PER_MINUTE: env.int(120, 0, 1_000_000),
+  /** Calls to /auth/* (register, token, logout) per client address per minute. */
+  GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: env.int(60, 0, 1_000_000),
+  /** Keys the in-process store keeps at most (least recently used forgotten first; bounded memory). */
+  GATEWAY_RATE_LIMIT_CLIENTS_MAX: env.int(10_000, 1, 1_000_000),
+  /** Shared limit store (Redis/Valkey, redis:// or rediss://); unset = in-process, per replica. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  GATEWAY_REDIS_CONNECT_TIMEOUT_MS: env.int(1000, 50, 30_000),
+  /** Bound on one limit check; past it the request is limited in-process instead (see README). */
+  GATEWAY_REDIS_COMMAND_TIMEOUT_MS: env.int(250, 10, 10_000),
+  /** `false`, a hop count, or proxy addresses/CIDRs: whose X-Forwarded-For names the client. */
+  GATEWAY_TRUST_PROXY: z.string().default('false'),
+
+  /** Comma-separated allowed origins; unset: localhost:3000 in development, none in production. */
+  CORS_ORIGINS: z.string().optional(),
+
+  /** With NODE_ENV=production: /metrics and /readyz detail listen here, not on the public port. */
+  GATEWAY_OPS_HOST: env.host('127.0.0.1'),
+  GATEWAY_OPS_PORT: env.port(9100),
   GATEWAY_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
 
   // Access tokens: verified through the issuer's OpenID discovery + JWKS only, so
@@ -76,6 +94,6 @@ export const configSchema = z.object({
   GATEWAY_IDENTITY_TIMEOUT_MS: env.int(10_000, 100, 60_000),
   /** Largest identity-service answer the gateway relays (token responses are a few KiB). */
   GATEWAY_IDENTITY_RESPONSE_BYTES_MAX: env.int(64 * 1024, 1024, 1024 * 1024),
-});
+}).superRefine(checkEdgeSettings);
 
 export type GatewayConfig = z.infer<typeof configSchema>;

@@ -1,4 +1,3 @@
-import cors from '@fastify/cors';
 import { contractPaths } from '@wallet/contracts';
 import { createMetricsRegistry, type Logger } from '@wallet/platform';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -7,20 +6,22 @@ import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
 import { createIdentityClient, type IdentityApi } from './clients/identity.js';
 import type { GatewayClients } from './clients/types.js';
 import type { GatewayConfig } from './config.js';
+import { corsOriginsOf, isProduction, trustProxyOf } from './edge-config.js';
 import { EDGE_PROBLEMS, problemFromKind } from './mapping/problems.js';
 import { loadOpenApiSpec, type OpenApiSpec } from './openapi/spec.js';
 import { installAuthentication } from './plugins/auth.js';
 import { installErrorHandling, sendProblem } from './plugins/errors.js';
 import { installHttpMetrics } from './plugins/metrics.js';
 import { installOpenApiValidation } from './plugins/openapi-validation.js';
-import { installRateLimit } from './plugins/rate-limit.js';
+import { installConfiguredRateLimits } from './plugins/rate-limit.js';
+import { installSecurityHeaders } from './plugins/security-headers.js';
 import { installRequestIdEcho, REQUEST_ID_HEADER, requestIdFrom } from './plugins/request-id.js';
 import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerBalanceRoutes } from './routes/balance.js';
 import type { RouteDeps } from './routes/deps.js';
 import { registerDocsRoutes } from './routes/docs.js';
-import { registerHealthRoutes } from './routes/health.js';
+import { OPS_ONLY_OPERATIONS, registerHealthRoutes } from './routes/health.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerSummaryRoutes } from './routes/summary.js';
 import { registerTopUpRoutes } from './routes/topup.js';
@@ -59,6 +60,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (req) => requestIdFrom(req.headers[REQUEST_ID_HEADER]),
     bodyLimit: config.GATEWAY_BODY_BYTES_MAX,
+    // Whose X-Forwarded-For names the client (request.ip: rate limits, logs); none by default.
+    trustProxy: trustProxyOf(config),
     connectionTimeout: config.GATEWAY_HTTP_CONNECTION_TIMEOUT_MS,
     keepAliveTimeout: config.GATEWAY_HTTP_KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: config.GATEWAY_HTTP_REQUEST_TIMEOUT_MS,
@@ -79,20 +82,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   installHttpMetrics(app, registry);
   installOpenApiValidation(app);
   installErrorHandling(app, { spec, retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS });
+  // Before anything that can refuse a request, so a 401 or 429 carries security and CORS headers too.
+  await installSecurityHeaders(app, { corsOrigins: corsOriginsOf(config), exposedHeaders: EXPOSED_HEADERS });
   installAuthentication(app, options.verifier ?? verifierFrom(config));
 
-  await app.register(cors, {
-    origin: config.GATEWAY_CORS_ORIGIN === '*' ? '*' : config.GATEWAY_CORS_ORIGIN,
-    methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
-    exposedHeaders: EXPOSED_HEADERS,
-    maxAge: 600,
-  });
-  // After CORS, so a browser can read the 429 too.
-  installRateLimit(app, {
-    requestsPerSecond: config.GATEWAY_RATE_LIMIT_RPS,
-    burst: config.GATEWAY_RATE_LIMIT_BURST,
-    maxClients: config.GATEWAY_RATE_LIMIT_CLIENTS_MAX,
-  });
+  // After authentication: the per-user limit is keyed on the verified principal.
+  await installConfiguredRateLimits(app, config, registry);
 
   const deps: RouteDeps = { config, clients, spec };
   registerAccountRoutes(app, deps);
@@ -105,7 +100,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   await registerAuthRoutes(app, deps, options.identity ?? identityFrom(config));
   await registerDocsRoutes(app, spec);
 
-  assertEveryOperationRouted(app, spec);
+  // In production /metrics is served by the ops listener (ops-server.ts), not here.
+  assertEveryOperationRouted(app, spec, isProduction(config) ? OPS_ONLY_OPERATIONS : new Set());
   return app;
 }
 
@@ -128,9 +124,9 @@ function identityFrom(config: GatewayConfig): IdentityApi {
 }
 
 /** Fails the start if openapi.yaml declares an operation no route implements. */
-function assertEveryOperationRouted(app: FastifyInstance, spec: OpenApiSpec): void {
+function assertEveryOperationRouted(app: FastifyInstance, spec: OpenApiSpec, servedElsewhere: ReadonlySet<string>): void {
   const missing = [...spec.operations.values()].filter(
-    (op) => !app.hasRoute({ method: op.method as 'GET', url: op.url }),
+    (op) => !servedElsewhere.has(op.operationId) && !app.hasRoute({ method: op.method as 'GET', url: op.url }),
   );
   if (missing.length > 0) {
     throw new Error(`openapi.yaml operations without a route: ${missing.map((op) => op.operationId).join(', ')}`);

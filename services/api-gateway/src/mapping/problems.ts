@@ -73,7 +73,7 @@ export const EDGE_PROBLEMS = {
   methodNotAllowed: kind(405, 'method-not-allowed', 'Method not allowed', 'METHOD_NOT_ALLOWED'),
   payloadTooLarge: kind(413, 'payload-too-large', 'Payload too large', 'PAYLOAD_TOO_LARGE'),
   unsupportedMediaType: kind(415, 'unsupported-media-type', 'Unsupported media type', 'UNSUPPORTED_MEDIA_TYPE'),
-  tooManyRequests: kind(429, 'too-many-requests', 'Too many requests', 'TOO_MANY_REQUESTS'),
+  rateLimited: kind(429, 'rate-limited', 'Too many requests', 'RATE_LIMITED'),
   // Rules across parameters that a schema cannot say: the request matches openapi.yaml, so 422, not 400.
   invalidTimeRange: kind(422, 'invalid-time-range', 'Invalid time range', 'INVALID_TIME_RANGE'),
   timeRangeTooLong: kind(422, 'time-range-too-long', 'Time range too long', 'TIME_RANGE_TOO_LONG'),

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { OpenApiSpec } from '../openapi/spec.js';
+import { DOCS_CSP } from '../plugins/security-headers.js';
 
 /** The first-party public client Swagger UI logs in as (the identity-service's IDENTITY_PUBLIC_CLIENT_IDS). */
 export const SWAGGER_UI_CLIENT_ID = 'swagger-ui';
@@ -39,6 +40,8 @@ export async function registerDocsRoutes(app: FastifyInstance, spec: OpenApiSpec
   await app.register(swagger, { mode: 'static', specification: { document: spec.raw as never } });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
+    // Its own CSP on the /docs routes, replacing the API's deny-all policy (plugins/security-headers.ts).
+    staticCSP: DOCS_CSP,
     uiConfig: { persistAuthorization: true, requestInterceptor: swaggerTokenRequestInterceptor } as never,
     initOAuth: { clientId: SWAGGER_UI_CLIENT_ID, appName: 'E-Wallet API' },
   });

@@ -45,26 +45,28 @@ describe('HTTP edge', () => {
   });
 
   describe('CORS', () => {
-    it('answers a preflight permissively', async () => {
+    it('answers a preflight from an allowed origin (CORS_ORIGINS; development default localhost:3000)', async () => {
       const res = await gw.inject({
         method: 'OPTIONS',
         url: `/accounts/${ALICE}/transfers`,
         headers: {
-          origin: 'https://app.example',
+          origin: 'http://localhost:3000',
           'access-control-request-method': 'POST',
           'access-control-request-headers': 'content-type,idempotency-key,x-request-id',
         },
       });
       expect(res.statusCode).toBe(204);
-      expect(res.headers['access-control-allow-origin']).toBe('*');
+      expect(res.headers['access-control-allow-origin']).toBe('http://localhost:3000');
       expect(String(res.headers['access-control-allow-methods'])).toContain('POST');
       expect(String(res.headers['access-control-allow-headers']).toLowerCase()).toContain('idempotency-key');
     });
 
-    it('exposes Idempotent-Replayed, X-Request-Id and Retry-After to browsers', async () => {
-      const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance`, headers: { origin: 'https://app.example' } });
-      expect(res.headers['access-control-allow-origin']).toBe('*');
-      expect(res.headers['access-control-expose-headers']).toBe('Idempotent-Replayed, X-Request-Id, Retry-After');
+    it('exposes Idempotent-Replayed, X-Request-Id, Retry-After, WWW-Authenticate and the RateLimit headers to browsers', async () => {
+      const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance`, headers: { origin: 'http://localhost:3000' } });
+      expect(res.headers['access-control-allow-origin']).toBe('http://localhost:3000');
+      expect(res.headers['access-control-expose-headers']).toBe(
+        'Idempotent-Replayed, X-Request-Id, Retry-After, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset',
+      );
     });
   });
 
