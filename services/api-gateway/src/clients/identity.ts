@@ -35,8 +35,11 @@ export class IdentityBadResponseError extends Error {
   override name = 'IdentityBadResponseError';
 }
 
-/** Request headers the identity-service needs: media type, client authentication (Basic), correlation. */
-export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id', 'x-forwarded-for'] as const;
+/**
+ * Request headers the identity-service needs: media type, client authentication (Basic), correlation.
+ * Not X-Forwarded-For: the client sets it freely; the gateway's own limits use the trusted address.
+ */
+export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id'] as const;
 
 /** Response headers relayed unchanged (RFC 6749 5.1 caching, RFC 6750/7617 challenges, rate limits). */
 const RELAYED_RESPONSE_HEADER = /^(content-type|cache-control|pragma|retry-after|www-authenticate|ratelimit(-[a-z]+)?|x-ratelimit-[a-z]+)$/;

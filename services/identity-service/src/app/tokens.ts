@@ -72,7 +72,9 @@ export class TokenService {
       if (clientSecret !== undefined) throw new OAuthError('invalid_request', 'client_secret without client_id');
       return undefined;
     }
-    if (clientSecret === undefined) {
+    // A public client has no secret; Swagger UI and other OAuth libraries still send it as HTTP Basic
+    // with an empty password, which is the same statement, so it is accepted as "no secret".
+    if (clientSecret === undefined || (clientSecret === '' && this.settings.publicClientIds.includes(clientId))) {
       if (this.settings.publicClientIds.includes(clientId)) return { clientId, confidential: false };
       throw new OAuthError('invalid_client', 'unknown client or bad client credentials');
     }

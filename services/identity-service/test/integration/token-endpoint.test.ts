@@ -30,6 +30,16 @@ describe('POST /auth/token (RFC 6749)', () => {
     expect(unknown.headers.get('www-authenticate')).toMatch(/^Basic /);
   });
 
+  it('password grant accepts a public client sent as HTTP Basic with an empty secret (Swagger UI), never a confidential one', async () => {
+    const basic = (id: string): string => `Basic ${Buffer.from(`${id}:`).toString('base64')}`;
+    const body = new URLSearchParams({ grant_type: 'password', username: bob.username, password: bob.password });
+    const asPublic = await fetch(tokenUrl, { method: 'POST', headers: { authorization: basic('swagger-ui') }, body });
+    expect(asPublic.status).toBe(200);
+    const asConfidential = await fetch(tokenUrl, { method: 'POST', headers: { authorization: basic(DEV_CLIENT.clientId) }, body });
+    expect(asConfidential.status).toBe(401);
+    expect(((await asConfidential.json()) as { error: string }).error).toBe('invalid_client');
+  });
+
   it.each([
     ['a wrong password', bob.username, 'not-bobs-password'],
     ['an unknown username', 'nobody-here', 'whatever-password'],
