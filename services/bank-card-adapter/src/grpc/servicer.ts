@@ -19,7 +19,7 @@ import { authenticate } from '../app/caller.js';
 import { getTopUp, parseTopUpQuery } from '../app/get-top-up.js';
 import { processTopUp } from '../app/process-top-up.js';
 import type { SagaContext } from '../app/saga.js';
-import { TopUpFailure } from '../domain/failures.js';
+import { DependencyUnavailable, TopUpFailure } from '../domain/failures.js';
 import { chargedStatus, outcomeOf, type TopUpRecord, type TopUpState } from '../domain/top-up.js';
 import type { AdapterMetrics } from '../metrics.js';
 import { toServiceError } from './errors.js';
@@ -56,6 +56,7 @@ export function toProtoTopUp(record: TopUpRecord): TopUp {
 }
 
 function outcomeLabel(error: unknown): string {
+  if (error instanceof DependencyUnavailable) return 'unavailable';
   if (!(error instanceof TopUpFailure)) return 'error';
   switch (error.reason) {
     case 'CARD_DECLINED':
@@ -121,6 +122,8 @@ export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logg
           finish(outcome, error instanceof TopUpFailure && error.metadata.replayed === 'true');
           if (error instanceof TopUpFailure) {
             deps.logger.info({ requestId, reason: error.reason, charged: error.charged, topUpId: error.metadata.top_up_id, outcome }, 'top-up answered');
+          } else if (error instanceof DependencyUnavailable) {
+            deps.logger.warn({ requestId, unavailable: error.dependency, outcome }, 'top-up refused before anything was charged: a dependency is unavailable');
           } else {
             deps.logger.error({ requestId, err: error }, 'top-up failed unexpectedly');
           }
@@ -132,7 +135,8 @@ export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logg
         .then(({ principal }) => getTopUp(deps.ctx.repository, parseTopUpQuery(call.request), principal))
         .then((record) => callback(null, { topUp: toProtoTopUp(record) }))
         .catch((error: unknown) => {
-          if (!(error instanceof TopUpFailure)) deps.logger.error({ err: error }, 'GetTopUp failed unexpectedly');
+          if (error instanceof DependencyUnavailable) deps.logger.warn({ unavailable: error.dependency }, 'GetTopUp refused: a dependency is unavailable');
+          else if (!(error instanceof TopUpFailure)) deps.logger.error({ err: error }, 'GetTopUp failed unexpectedly');
           callback(toServiceError(error));
         });
     },

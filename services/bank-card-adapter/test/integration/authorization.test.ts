@@ -156,6 +156,10 @@ describe('initiator and credential', () => {
       { rpc: 'GetBalance', authorization, credential: undefined },
       { rpc: 'DepositMoney', authorization: undefined, credential: BANK_CREDENTIAL },
     ]);
+    // Secrets never reach a log line: neither the user's token nor the service credential.
+    const logs = t.lines.join('\n');
+    expect(logs).not.toContain(authorization.slice('Bearer '.length));
+    expect(logs).not.toContain(BANK_CREDENTIAL);
   });
 
   it('a credential the bank refuses: no retries in vain, no refund on a guess; the top-up waits charged, and completes once the bank accepts it again', async () => {

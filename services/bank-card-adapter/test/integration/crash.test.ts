@@ -2,6 +2,7 @@
 // the saga. After a restart, every top-up ends credited once and charged
 // once, or not credited and refunded: checked on the gateway's ledger and the
 // bank's deposits, never on the adapter's word alone.
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
 import { createGrpcClient } from '@wallet/platform';
@@ -12,7 +13,7 @@ import { authEnv, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
-import { callTopUp, chargesFor, journalByKey, journalRow, request } from '../support/harness.js';
+import { callGetTopUp, callTopUp, chargesFor, journalByKey, journalRow, request } from '../support/harness.js';
 
 const ADAPTER_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -67,7 +68,14 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
   });
   running.push(proc);
   await waitForHttpOk(`http://127.0.0.1:${opsPort}/healthz`, 60_000);
-  return { process: proc, client: createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${grpcPort}`) };
+  const client = createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${grpcPort}`);
+  // The first verified token fetches the issuer's keys: done here, so a loaded machine cannot turn the
+  // crash scenario into "issuer unavailable" (the top-up would then never reach its crash point).
+  await waitFor(async () => (await callGetTopUp(client, { topUpId: randomUUID() })).err?.reason === 'TOP_UP_NOT_FOUND', {
+    timeoutMs: 60_000,
+    what: 'the adapter to verify tokens',
+  });
+  return { process: proc, client };
 }
 
 async function killedBySelf(proc: ServiceProcess): Promise<void> {

@@ -170,8 +170,12 @@ export class FakeBank {
   }
 
   async start(port = 0): Promise<this> {
-    const { issuer, audience } = await testIssuer();
-    this.verifier ??= createTokenVerifier({ issuer, audience });
+    const issuer = await testIssuer();
+    if (!this.verifier) {
+      this.verifier = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience });
+      // Fetch the keys now, not inside the first GetBalance (whose deadline a loaded machine could overrun).
+      await this.verifier.verify(await issuer.sign({ sub: ALICE }));
+    }
     const implementation: BankServiceServer = {
       transferMoney: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
       getDeposit: (call, callback) => this.getDeposit(call, callback),
