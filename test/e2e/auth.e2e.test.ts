@@ -110,8 +110,8 @@ describe('identity and access over REST (issue 10)', () => {
     system = await startSystem({
       analytics: true,
       cardAdapter: true,
-      // Debug level: the secrets scan at the end reads as much as the services say.
-      logLevel: 'debug',
+      // Trace level: the secrets scan at the end reads everything the services say.
+      logLevel: 'trace',
       env: { identity: { IDENTITY_LOGIN_LOCK_MS: String(LOGIN_LOCK_MS), IDENTITY_LOGIN_FAILURES_MAX: String(LOGIN_FAILURES_MAX) } },
     });
     // Tokens only the real issuer can sign, with claims the gateway must refuse:
