@@ -12,7 +12,6 @@ export interface RunningService {
 export function appServices(model: ComposeModel): string[];
 export function dependencyNames(service: ComposeService): string[];
 export function freePort(): Promise<number>;
-export function findValkeyServer(): string | undefined;
 export function runPsqlScript(
   client: { query(sql: string): Promise<unknown> },
   text: string,

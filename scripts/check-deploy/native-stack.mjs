@@ -3,13 +3,14 @@
 // compose file gives it, addresses of Compose services mapped to the local
 // infrastructure (PostgreSQL, Kafka from the test environment; ClickHouse via
 // the chDB-backed HTTP stand-in), gated on the image's own HEALTHCHECK.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { findValkeyServer } from '../lib/valkey.mjs';
 import { loadCompose, serviceEnvironment } from './compose-model.mjs';
 
 /** Compose services built from a Dockerfile in this repository, in dependency order. */
@@ -81,15 +82,6 @@ export async function runPsqlScript(client, text, env, fileName = 'script.sql') 
   }
 }
 
-/** A Redis-protocol server on PATH (Valkey, or Redis from Debian's redis-server package), or undefined. */
-export function findValkeyServer() {
-  for (const name of ['valkey-server', 'redis-server']) {
-    const probe = spawnSync(name, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-    if (probe.status === 0) return name;
-  }
-  return undefined;
-}
-
 /** The value after `flag` in a compose `command` list. */
 function commandOption(command, flag) {
   const list = Array.isArray(command) ? command : String(command ?? '').split(/\s+/);
@@ -100,10 +92,12 @@ function commandOption(command, flag) {
 /**
  * Stands in for the compose `valkey` service: a local server on a free
  * loopback port with the same password (from the service's command) and no
- * persistence. Resolves with its address once it answers.
+ * persistence (scripts/lib/valkey.mjs starts one without a password). Resolves
+ * with its address once it is ready.
  */
 async function startValkey(service, log) {
-  const binary = findValkeyServer();
+  // On PATH, else installed from the distribution's packages (scripts/lib/valkey.mjs).
+  const binary = findValkeyServer({ log });
   if (!binary) throw new Error('the compose stack has a valkey service: install valkey-server or redis-server (Debian: apt-get install redis-server) to replay it');
   const port = await freePort();
   const password = commandOption(service.command, '--requirepass');
