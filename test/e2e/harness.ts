@@ -55,7 +55,10 @@ export interface RunningSystem {
  * Starts the real system as separate processes (built dist/main.js of each
  * service, launched through scripts/lib/system.mjs) against the test
  * PostgreSQL / Kafka, on free loopback ports, with a private topic, consumer
- * group and chDB folder; tests talk to it only over REST.
+ * group and chDB folder; tests talk to it only over REST, logged in as the
+ * development users. Each service's output goes to a file in a temp folder
+ * (TEST_SERVICE_LOGS=1 keeps it and prints where), scanned at stop() for every
+ * secret the tests used.
  */
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
   const db = await createTestDatabase('e2e');
@@ -130,9 +133,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       await run.stop({ timeoutMs: 15_000 });
       await db.drop();
       const leaks = secretsInLogs(logDir);
-      if (process.env.TEST_SERVICE_LOGS === '1') process.stderr.write(`service logs kept in ${logDir}\n`);
+      // Kept to look at when asked (TEST_SERVICE_LOGS=1) or when they leaked a secret.
+      if (process.env.TEST_SERVICE_LOGS === '1' || leaks.length > 0) process.stderr.write(`service logs kept in ${logDir}\n`);
       else rmSync(logDir, { recursive: true, force: true });
-      if (leaks.length > 0) throw new Error(`secrets in the service logs: ${leaks.join('; ')}`);
+      if (leaks.length > 0) throw new Error(`secrets in the service logs (${logDir}): ${leaks.join('; ')}`);
     },
   };
   try {
