@@ -74,6 +74,9 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
       }
       samples.push({ atMs: Date.now(), rssMiB: rss });
     };
+    // One login per user (the open loop's actors) before the clock starts; refreshed throughout.
+    auth = createActors({ endpoints: system.authEndpoints, users: system.users, hot: system.hotUser, log });
+    await auth.prepare({ workers: system.users.length });
     const loadStartMs = Date.now();
     const warmupEndMs = loadStartMs + Math.max(60_000, (minutes * 60_000) / 5);
     sample();
@@ -83,7 +86,6 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
       log(`rss ${Object.entries(last.rssMiB).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     }, SAMPLE_MS);
     log(`driving ${ratePerS} transfers/s through REST for ${minutes} min (warm-up until +${Math.round((warmupEndMs - loadStartMs) / 1000)} s)`);
-    auth = createActors({ endpoints: system.authEndpoints, users: system.users, hot: system.hotUser, log });
     const ctx = { baseUrl: system.baseUrl, accounts: system.accounts, auth, durations: { loadMs: minutes * 60_000, warmupMs: 0 } };
     const load = await restUniformAtRate(ctx, ratePerS);
     clearInterval(timer);
