@@ -12,3 +12,4 @@ export * from './grpc/client.js';
 export * from './async.js';
 export * from './validation.js';
 export * from './run-service.js';
+export * from './secrets.js';

@@ -1,0 +1,5 @@
+export * from './certificate-provider.js';
+export * from './credentials.js';
+export * from './peer.js';
+export * from './authorize.js';
+export * from './config.js';
