@@ -101,7 +101,12 @@ function onEvent(event) {
 
 async function main() {
   const busy = await busyPorts(opts.ports, {
-    skip: [...(process.env.DATABASE_URL ? ['postgres'] : []), ...(process.env.KAFKA_BROKERS ? ['kafka', 'kafkaController'] : [])],
+    skip: [
+      ...(process.env.DATABASE_URL ? ['postgres'] : []),
+      ...(process.env.KAFKA_BROKERS ? ['kafka', 'kafkaController'] : []),
+      // The gateway binds its ops port only in production mode (9100 is also node_exporter's default).
+      ...(process.env.NODE_ENV === 'production' ? [] : ['gatewayOps']),
+    ],
   });
   if (busy.length) {
     const shown = busy.slice(0, 3).map((name) => `${opts.ports[name]} (${PORT_LABELS[name]})`).join(', ');

@@ -15,6 +15,7 @@ export { createSystem, waitReady } from './system-run.mjs';
 /** Ports of a default local run (README, compose and each service's config defaults agree). */
 export const DEFAULT_PORTS = Object.freeze({
   gatewayHttp: 8080,
+  gatewayOps: 9100,
   bankGrpc: 50051,
   cardAdapterGrpc: 50052,
   analyticsGrpc: 50053,
@@ -44,11 +45,13 @@ const PORT_OFFSETS = Object.freeze({
   postgres: 10,
   kafka: 11,
   kafkaController: 12,
+  gatewayOps: 13,
 });
 
 /** What listens on each port, for error messages. */
 export const PORT_LABELS = Object.freeze({
   gatewayHttp: 'api-gateway REST',
+  gatewayOps: 'api-gateway ops (NODE_ENV=production: /readyz detail, /metrics)',
   bankGrpc: 'bank-service gRPC',
   cardAdapterGrpc: 'bank-card-adapter gRPC',
   analyticsGrpc: 'analytics-service gRPC',
@@ -195,6 +198,8 @@ const SERVICES = [
     env: (c) => ({
       GATEWAY_HTTP_HOST: '127.0.0.1',
       GATEWAY_HTTP_PORT: String(c.ports.gatewayHttp),
+      // Bound only with NODE_ENV=production (/metrics and /readyz detail off the public port).
+      GATEWAY_OPS_PORT: String(c.ports.gatewayOps),
       GATEWAY_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: local(c.ports.cardAdapterGrpc),
       GATEWAY_ANALYTICS_GRPC_ADDRESS: local(c.ports.analyticsGrpc),
