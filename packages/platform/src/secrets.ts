@@ -28,8 +28,10 @@ export type SecretSpecs = Readonly<Record<string, SecretSpec>>;
 export interface ResolvedSecrets {
   /** The environment with every secret's value in place (from X, X_FILE or its dev default). */
   env: NodeJS.ProcessEnv;
-  /** One line per refused secret, each starting with the variable's name. */
+  /** One line per refused secret, each starting with the variable's name (X or X_FILE). */
   problems: string[];
+  /** Names (X) of the refused secrets. */
+  refused: string[];
 }
 
 function isSet(value: string | undefined): value is string {
@@ -87,13 +89,17 @@ function resolveOne(name: string, spec: SecretSpec, env: NodeJS.ProcessEnv): { v
 export function resolveSecrets(specs: SecretSpecs, env: NodeJS.ProcessEnv = process.env): ResolvedSecrets {
   const resolved: NodeJS.ProcessEnv = { ...env };
   const problems: string[] = [];
+  const refused: string[] = [];
   for (const [name, spec] of Object.entries(specs)) {
     const { value, problem } = resolveOne(name, spec, env);
-    if (problem !== undefined) problems.push(problem);
+    if (problem !== undefined) {
+      problems.push(problem);
+      refused.push(name);
+    }
     if (value === undefined) delete resolved[name];
     else resolved[name] = value;
   }
-  return { env: resolved, problems };
+  return { env: resolved, problems, refused };
 }
 
 /**
@@ -117,7 +123,7 @@ export function loadConfigWithSecrets<S extends z.ZodObject>(
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     // A secret already reported must not be reported twice (and a schema message could quote its value).
-    const reported = new Set(resolved.problems.map((problem) => problem.slice(0, problem.indexOf(':'))));
+    const reported = new Set(resolved.refused);
     problems.push(...error.problems.filter((problem) => !reported.has(problem.slice(0, problem.indexOf(':')))));
   }
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
