@@ -13,7 +13,7 @@ export const tlsConfigShape = {
   TLS_RELOAD_INTERVAL_MS: env.int(TLS_RELOAD_INTERVAL_MS_DEFAULT, 0, 24 * 60 * 60 * 1000),
 };
 
-export type TlsConfig = { [K in keyof typeof tlsConfigShape]: z.infer<(typeof tlsConfigShape)[K]> };
+export type TlsConfig = z.infer<z.ZodObject<typeof tlsConfigShape>>;
 
 const FILE_VARIABLES = ['TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE'] as const;
 

@@ -1,0 +1,112 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConfigError } from '@wallet/platform';
+import {
+  CALLER_NOT_ALLOWED,
+  CALLER_UNAUTHENTICATED,
+  ReloadingCertificateProvider,
+  certificateDnsNames,
+  decideCaller,
+  peerServiceName,
+  readTlsMaterial,
+  tlsOptionsFromConfig,
+} from '@wallet/platform/tls';
+import { ensurePki, issueServiceCertificate, loadCa, writeServiceFiles, type Pki } from '../../../../scripts/lib/pki.mjs';
+
+let dir: string;
+let pki: Pki;
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'wallet-tls-unit-'));
+  pki = await ensurePki({ dir, services: ['bank-service'] });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function bankFiles() {
+  return { caFile: pki.caFile, ...pki.services['bank-service']! };
+}
+
+describe('caller identity', () => {
+  it('reads DNS names from a subjectAltName and ignores IP entries', () => {
+    expect(certificateDnsNames({ subjectaltname: 'DNS:bank-card-adapter, DNS:localhost, IP Address:127.0.0.1' })).toEqual(['bank-card-adapter', 'localhost']);
+    expect(certificateDnsNames(undefined)).toEqual([]);
+  });
+
+  it('is the first SAN DNS name other than localhost, and null without a verified certificate', () => {
+    const call = (context: object | null) => ({ getAuthContext: () => context });
+    const cert = { raw: Buffer.from([1]), subjectaltname: 'DNS:localhost, DNS:api-gateway' };
+    expect(peerServiceName(call({ transportSecurityType: 'ssl', sslPeerCertificate: cert }))).toBe('api-gateway');
+    expect(peerServiceName(call({}))).toBeNull(); // plaintext, or a certificate the server did not authorize
+    expect(peerServiceName(call({ transportSecurityType: 'ssl' }))).toBeNull();
+    expect(peerServiceName(call({ transportSecurityType: 'ssl', sslPeerCertificate: { ...cert, subjectaltname: 'DNS:localhost' } }))).toBeNull();
+  });
+});
+
+describe('decideCaller', () => {
+  const table = { depositMoney: ['bank-card-adapter'], getBalance: [] };
+  it('allows only listed callers of listed RPCs', () => {
+    expect(decideCaller(table, 'depositMoney', 'bank-card-adapter')).toBeNull();
+    expect(decideCaller(table, 'depositMoney', 'api-gateway')).toEqual({ rpc: 'depositMoney', caller: 'api-gateway', reason: CALLER_NOT_ALLOWED });
+    expect(decideCaller(table, 'getBalance', 'bank-card-adapter')?.reason).toBe(CALLER_NOT_ALLOWED);
+    expect(decideCaller(table, 'createAccount', 'bank-card-adapter')?.reason).toBe(CALLER_NOT_ALLOWED);
+    expect(decideCaller(table, 'toString', 'bank-card-adapter')?.reason).toBe(CALLER_NOT_ALLOWED); // no prototype lookups
+    expect(decideCaller(table, 'depositMoney', null)?.reason).toBe(CALLER_UNAUTHENTICATED);
+  });
+});
+
+describe('tlsOptionsFromConfig', () => {
+  const files = { TLS_CA_FILE: 'ca.pem', TLS_CERT_FILE: 'svc.pem', TLS_KEY_FILE: 'svc-key.pem', TLS_RELOAD_INTERVAL_MS: 5_000 };
+  it('returns the provider options, or null when TLS is optional and unset', () => {
+    expect(tlsOptionsFromConfig(files, { required: true })).toEqual({ caFile: 'ca.pem', certFile: 'svc.pem', keyFile: 'svc-key.pem', reloadIntervalMs: 5_000 });
+    expect(tlsOptionsFromConfig({ TLS_RELOAD_INTERVAL_MS: 1 }, { required: false })).toBeNull();
+  });
+
+  it('names every missing variable when partly set, or unset while required', () => {
+    const problemsOf = (run: () => unknown): string[] => {
+      try {
+        run();
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problemsOf(() => tlsOptionsFromConfig({ ...files, TLS_KEY_FILE: undefined }, { required: false }))).toEqual([
+      'TLS_KEY_FILE: missing (set all three TLS file variables or none)',
+    ]);
+    expect(problemsOf(() => tlsOptionsFromConfig({ TLS_RELOAD_INTERVAL_MS: 1 }, { required: true }))).toHaveLength(3);
+  });
+});
+
+describe('ReloadingCertificateProvider', () => {
+  it('refuses to start on a key that does not match the certificate, naming the files', async () => {
+    const ca = await loadCa(readFileSync(pki.caFile, 'utf8'), readFileSync(pki.caKeyFile, 'utf8'));
+    const other = await issueServiceCertificate(ca, 'bank-service');
+    const mismatched = path.join(dir, 'mismatched-key.pem');
+    writeFileSync(mismatched, other.keyPem);
+    expect(() => readTlsMaterial({ ...bankFiles(), keyFile: mismatched })).toThrow(/bank-service\.pem .*unusable/);
+    expect(() => new ReloadingCertificateProvider({ ...bankFiles(), caFile: path.join(dir, 'absent.pem') })).toThrow(/cannot read CA file .*absent\.pem \(ENOENT\)/);
+  });
+
+  it('picks up rotated files on its timer and tells its listeners', async () => {
+    const own = path.join(dir, 'timer');
+    const files = { caFile: pki.caFile, ...writeServiceFiles(own, 'bank-service', { certPem: readFileSync(bankFiles().certFile, 'utf8'), keyPem: readFileSync(bankFiles().keyFile, 'utf8') }) };
+    const events: string[] = [];
+    const provider = new ReloadingCertificateProvider({ ...files, reloadIntervalMs: 50, reloadOnSighup: false, onReload: (event) => events.push(event.outcome) });
+    const seen: Buffer[] = [];
+    provider.addIdentityCertificateListener((update) => update && seen.push(update.certificate));
+    try {
+      const ca = await loadCa(readFileSync(pki.caFile, 'utf8'), readFileSync(pki.caKeyFile, 'utf8'));
+      const renewed = await issueServiceCertificate(ca, 'bank-service');
+      writeServiceFiles(own, 'bank-service', renewed);
+      const deadline = Date.now() + 10_000;
+      while (!seen.some((cert) => cert.toString() === renewed.certPem)) {
+        if (Date.now() > deadline) throw new Error('no reload within 10 s');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(events).toContain('reloaded');
+    } finally {
+      provider.close();
+    }
+  });
+});
