@@ -200,11 +200,10 @@ export async function startSystem(options) {
     // The workers log in (at the issuer, which is up) while the other services start.
     const loggingIn = options.onPopulation?.(system) ?? Promise.resolve();
     loggingIn.catch(() => {}); // awaited below
-    for (const key of Object.keys(services.services)) {
-      if (key === 'bank' || key === 'identity') continue;
-      await services.start(key);
-      log(`${SERVICES[key]} ready`);
-    }
+    // The rest in dependency order, each layer's services together (identity and bank are up).
+    const rest = Object.keys(services.services).filter((key) => key !== 'bank' && key !== 'identity');
+    await services.startAll();
+    log(`${rest.map((key) => SERVICES[key]).join(', ')} ready`);
     await loggingIn;
     /** Restarts one service with extra env (a configuration variant); resolves with its pid when it is ready again. */
     system.restart = (key, extraEnv = {}) => services.restart(key, extraEnv);
