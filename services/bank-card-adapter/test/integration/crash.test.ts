@@ -13,7 +13,7 @@ import { authEnv, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
-import { callGetTopUp, callTopUp, chargesFor, journalByKey, journalRow, request } from '../support/harness.js';
+import { callGetTopUp, callTopUp, chargesFor, journalByKey, journalRow, request, type TopUpCall } from '../support/harness.js';
 
 const ADAPTER_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -57,7 +57,8 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
     CARD_ADAPTER_GRPC_PORT: String(grpcPort),
     CARD_ADAPTER_OPS_PORT: String(opsPort),
     CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
-    CARD_ADAPTER_BANK_TIMEOUT_MS: '500',
+    // Long enough that a loaded machine does not fail the account check before the charge (nothing would be charged, no crash).
+    CARD_ADAPTER_BANK_TIMEOUT_MS: '1500',
     CARD_ADAPTER_LEASE_MARGIN_MS: '200',
     CARD_ADAPTER_RETRY_DELAY_MS_MIN: '10',
     CARD_ADAPTER_RETRY_DELAY_MS_MAX: '50',
@@ -78,8 +79,9 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
   return { process: proc, client };
 }
 
-async function killedBySelf(proc: ServiceProcess): Promise<void> {
-  await waitFor(() => proc.child.signalCode === 'SIGKILL', { what: 'the adapter to kill itself' });
+async function killedBySelf(proc: ServiceProcess, answer?: TopUpCall): Promise<void> {
+  // The answer says why, if the top-up never reached its crash point.
+  await waitFor(() => proc.child.signalCode === 'SIGKILL', { what: `the adapter to kill itself (the call answered ${JSON.stringify(answer?.err ?? answer?.ok)})` });
 }
 
 describe('crash recovery (real process, SIGKILL at the crash point, restart)', () => {
@@ -89,7 +91,7 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
     const answer = await callTopUp(first.client, req, 10_000);
     first.client.close();
     expect(answer.err).toBeDefined(); // the process died mid-call
-    await killedBySelf(first.process);
+    await killedBySelf(first.process, answer);
 
     const left = (await journalByKey(pool, req.idempotencyKey))!;
     expect(left.state).toBe('CHARGED');
@@ -114,9 +116,9 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
   it('crash after the gateway charged but before the journal recorded it: recovery finds the charge by its key', async () => {
     const first = await startAdapter({ WALLET_TEST_CRASH_POINT: 'before_charge_recorded' });
     const req = request();
-    await callTopUp(first.client, req, 10_000);
+    const answer = await callTopUp(first.client, req, 10_000);
     first.client.close();
-    await killedBySelf(first.process);
+    await killedBySelf(first.process, answer);
 
     const left = (await journalByKey(pool, req.idempotencyKey))!;
     expect(left.state).toBe('CHARGING');
@@ -133,9 +135,9 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
     bank.plan = () => 'unavailable';
     const first = await startAdapter({ WALLET_TEST_CRASH_POINT: 'after_refund_decided' });
     const req = request();
-    await callTopUp(first.client, req, 10_000);
+    const answer = await callTopUp(first.client, req, 10_000);
     first.client.close();
-    await killedBySelf(first.process);
+    await killedBySelf(first.process, answer);
 
     const left = (await journalByKey(pool, req.idempotencyKey))!;
     expect(left.state).toBe('REFUNDING');
@@ -154,9 +156,9 @@ describe('crash recovery (real process, SIGKILL at the crash point, restart)', (
   it('crash after the bank applied the deposit, then the bank unreachable: never refunded; completed once the bank is back', async () => {
     const first = await startAdapter({ WALLET_TEST_CRASH_POINT: 'after_deposit_applied' });
     const req = request();
-    await callTopUp(first.client, req, 10_000);
+    const answer = await callTopUp(first.client, req, 10_000);
     first.client.close();
-    await killedBySelf(first.process);
+    await killedBySelf(first.process, answer);
     const left = (await journalByKey(pool, req.idempotencyKey))!;
     expect(left.state).toBe('CHARGED');
     expect(bank.deposits.get(`topup-${left.id}`)).toBeDefined();
