@@ -12,7 +12,11 @@ import {
   peerServiceName,
   readTlsMaterial,
   tlsOptionsFromConfig,
+  type CallerTable,
 } from '@wallet/platform/tls';
+import { BankServiceService, type BankServiceServer } from '@wallet/contracts/bank';
+import { BankCardAdapterServiceService, type BankCardAdapterServiceServer } from '@wallet/contracts/card-adapter';
+import { AnalyticsServiceService, type AnalyticsServiceServer } from '@wallet/contracts/analytics';
 import { ensurePki, issueServiceCertificate, loadCa, writeServiceFiles, type Pki } from '../../../../scripts/lib/pki.mjs';
 
 let dir: string;
@@ -108,5 +112,24 @@ describe('ReloadingCertificateProvider', () => {
     } finally {
       provider.close();
     }
+  });
+});
+
+describe('caller tables of ADR 0009 against the generated contracts', () => {
+  it('type-check as exhaustive tables (a missing or misspelt RPC is a compile error)', () => {
+    const gateway = ['api-gateway'] as const;
+    const bank: CallerTable<BankServiceServer> = {
+      transferMoney: gateway,
+      getBalance: ['api-gateway', 'bank-card-adapter'],
+      createAccount: gateway,
+      listAccounts: gateway,
+      depositMoney: ['bank-card-adapter'],
+      getDeposit: ['bank-card-adapter'],
+    };
+    const analytics: CallerTable<AnalyticsServiceServer> = { getOperations: gateway, getAccountSummary: gateway };
+    const cardAdapter: CallerTable<BankCardAdapterServiceServer> = { processCardTopUp: gateway, getTopUp: gateway };
+    expect(Object.keys(bank).sort()).toEqual(Object.keys(BankServiceService).sort());
+    expect(Object.keys(analytics).sort()).toEqual(Object.keys(AnalyticsServiceService).sort());
+    expect(Object.keys(cardAdapter).sort()).toEqual(Object.keys(BankCardAdapterServiceService).sort());
   });
 });
