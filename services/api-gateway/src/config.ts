@@ -87,6 +87,10 @@ export const configSchema = z.object({
    * short; it still bounds what random key ids can make us fetch.
    */
   GATEWAY_AUTH_JWKS_COOLDOWN_MS: env.int(1000, 0, 60_000),
+  /** Verified tokens remembered (by hash) so repeat calls skip the signature check; 0 = off. */
+  GATEWAY_AUTH_VERIFIED_CACHE_SIZE_MAX: env.int(10_000, 0, 1_000_000),
+  /** How long a verified token is remembered at most (never past its exp). */
+  GATEWAY_AUTH_VERIFIED_CACHE_TTL_MS: env.int(60_000, 0, 900_000),
 
   /** The identity-service that /auth/* is forwarded to. */
   GATEWAY_IDENTITY_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),

@@ -112,6 +112,8 @@ function verifierFrom(config: GatewayConfig): TokenVerifier {
     rolesClaim: config.AUTH_ROLES_CLAIM,
     fetchTimeoutMs: config.GATEWAY_AUTH_FETCH_TIMEOUT_MS,
     jwksCooldownMs: config.GATEWAY_AUTH_JWKS_COOLDOWN_MS,
+    verifiedCacheSizeMax: config.GATEWAY_AUTH_VERIFIED_CACHE_SIZE_MAX,
+    verifiedCacheTtlMs: config.GATEWAY_AUTH_VERIFIED_CACHE_TTL_MS,
   });
 }
 

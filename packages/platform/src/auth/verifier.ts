@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { readClaim, rolesFromClaims, SUBJECT_LENGTH_MAX, type Principal } from './principal.js';
 
@@ -29,6 +30,16 @@ export interface TokenVerifierOptions {
   clockToleranceSeconds?: number;
   /** Tests and offline deployments may bypass discovery. */
   jwksUri?: string;
+  /**
+   * Verified tokens remembered (by SHA-256) so a client's next calls with the same token skip the
+   * signature check (0.35-0.55 ms of CPU each on the bench machine). 0 turns the cache off.
+   */
+  verifiedCacheSizeMax?: number;
+  /**
+   * How long a verified token is remembered, at most (and never past its `exp`): bounds how long a
+   * token signed by a key withdrawn from the JWKS is still accepted by this process.
+   */
+  verifiedCacheTtlMs?: number;
 }
 
 /** Asymmetric algorithms only: `none` and HS* (e.g. HS256 "signed" with the public key) never verify. */
@@ -88,8 +99,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return keys;
   };
 
+  const cache = new VerifiedTokenCache(options.verifiedCacheSizeMax ?? 10_000, options.verifiedCacheTtlMs ?? 60_000);
+
   return {
     async verify(token) {
+      const cacheKey = cache.enabled ? createHash('sha256').update(token).digest('base64url') : '';
+      const remembered = cache.get(cacheKey);
+      if (remembered !== undefined) return remembered;
       const jwks = await keySet();
       let payload: JWTPayload;
       try {
@@ -103,9 +119,47 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       } catch (error) {
         throw toAccessTokenError(error);
       }
-      return principalFrom(payload, rolesClaim);
+      const principal = principalFrom(payload, rolesClaim);
+      cache.set(cacheKey, principal);
+      return principal;
     },
   };
+}
+
+/** Bounded map in insertion order: the oldest entry goes first when full; entries expire. */
+class VerifiedTokenCache {
+  private readonly entries = new Map<string, { principal: Principal; untilMs: number }>();
+
+  constructor(
+    private readonly sizeMax: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  get enabled(): boolean {
+    return this.sizeMax > 0;
+  }
+
+  get(key: string): Principal | undefined {
+    if (!this.enabled) return undefined;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (Date.now() >= entry.untilMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.principal;
+  }
+
+  set(key: string, principal: Principal): void {
+    if (!this.enabled) return;
+    const untilMs = Math.min(Date.now() + this.ttlMs, principal.expiresAtSeconds * 1000);
+    if (untilMs <= Date.now()) return;
+    if (this.entries.size >= this.sizeMax) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, { principal, untilMs });
+  }
 }
 
 async function resolveJwksUri(options: TokenVerifierOptions, fetchTimeoutMs: number): Promise<string> {

@@ -94,6 +94,43 @@ describe('token verifier (discovery + JWKS)', () => {
     expect((await refusal(old, fresh)).code).toBe('invalid_token');
   });
 
+  // jwksCacheMaxAgeMs 0 makes jose refetch the key set on every signature check, so fetches count checks.
+  const checking = (extra: object): TokenVerifier =>
+    createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience, jwksCacheMaxAgeMs: 0, jwksCooldownMs: 0, clockToleranceSeconds: 0, ...extra });
+
+  it('remembers a verified token: the next call with it checks no signature', async () => {
+    const cached = checking({ verifiedCacheTtlMs: 60_000 });
+    const token = await issuer.sign({ sub: 'user-cached' });
+    await cached.verify(token);
+    const fetches = issuer.jwksFetches;
+    await issuer.rotate({ dropPrevious: true });
+    await expect(cached.verify(token)).resolves.toMatchObject({ subject: 'user-cached' });
+    expect(issuer.jwksFetches).toBe(fetches);
+  });
+
+  it('forgets a verified token after the TTL and at its expiry, whichever is first', async () => {
+    const shortTtl = checking({ verifiedCacheTtlMs: 100 });
+    const token = await issuer.sign({ sub: 'user-ttl' });
+    await shortTtl.verify(token);
+    await issuer.rotate({ dropPrevious: true });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await refusal(token, shortTtl)).code).toBe('invalid_token');
+
+    const longTtl = checking({ verifiedCacheTtlMs: 60_000 });
+    const shortLived = await issuer.sign({ sub: 'user-exp', expiresInSeconds: 1 });
+    await longTtl.verify(shortLived);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await refusal(shortLived, longTtl)).description).toContain('expired');
+  });
+
+  it('checks every call again when the cache is off', async () => {
+    const uncached = checking({ verifiedCacheSizeMax: 0 });
+    const token = await issuer.sign({ sub: 'user-uncached' });
+    await uncached.verify(token);
+    await issuer.rotate({ dropPrevious: true });
+    expect((await refusal(token, uncached)).code).toBe('invalid_token');
+  });
+
   it('answers "unavailable" (not invalid_token) when the issuer cannot be reached', async () => {
     const dead = createServer();
     await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));

@@ -153,7 +153,8 @@ describe('authentication at the edge', () => {
 
   it('honours key rotation without a restart: a token of the new key verifies, the withdrawn key no longer does', async () => {
     // Cooldown 0 instead of the default 1 s: the test proves the refetch on an unknown kid, not the wait.
-    const rotating = await startTestGateway({ config: { GATEWAY_AUTH_JWKS_COOLDOWN_MS: 0 } });
+    // Verified-token cache off: with it, the withdrawn key's token is accepted until its entry's TTL.
+    const rotating = await startTestGateway({ config: { GATEWAY_AUTH_JWKS_COOLDOWN_MS: 0, GATEWAY_AUTH_VERIFIED_CACHE_SIZE_MAX: 0 } });
     try {
       const get = (auth: string) => rotating.inject({ method: 'GET', url: balanceUrl, auth });
       const before = await rotating.bearer(ALICE_USER);
