@@ -93,10 +93,14 @@ export function authorizeCallers<I extends UntypedServiceImplementation>(
   const lookup = table as Readonly<Record<string, readonly string[] | undefined>>;
   const wrapped: UntypedServiceImplementation = {};
   for (const [rpc, method] of Object.entries(definition)) {
-    const handler = implementation[rpc] as UntypedHandleCall | undefined;
+    const original = (method as MethodDefinition<unknown, unknown>).originalName;
+    // grpc-js accepts a handler under the definition's key or the RPC's original name;
+    // the table row is looked up under the same key as the handler.
+    const key = implementation[rpc] === undefined && original !== undefined ? original : rpc;
+    const handler = implementation[key] as UntypedHandleCall | undefined;
     // An unimplemented RPC stays absent: grpc-js answers UNIMPLEMENTED as before.
     if (handler === undefined) continue;
-    wrapped[rpc] = guard(method as MethodDefinition<unknown, unknown>, rpc, handler as unknown as AnyHandler, lookup, options) as unknown as UntypedHandleCall;
+    wrapped[rpc] = guard(method as MethodDefinition<unknown, unknown>, key, handler as unknown as AnyHandler, lookup, options) as unknown as UntypedHandleCall;
   }
   return wrapped as I;
 }

@@ -1,12 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfigError } from '@wallet/platform';
 import {
   CALLER_NOT_ALLOWED,
   CALLER_UNAUTHENTICATED,
   ReloadingCertificateProvider,
+  authorizeCallers,
   certificateDnsNames,
   decideCaller,
   peerServiceName,
@@ -131,5 +133,43 @@ describe('caller tables of ADR 0009 against the generated contracts', () => {
     expect(Object.keys(bank).sort()).toEqual(Object.keys(BankServiceService).sort());
     expect(Object.keys(analytics).sort()).toEqual(Object.keys(AnalyticsServiceService).sort());
     expect(Object.keys(cardAdapter).sort()).toEqual(Object.keys(BankCardAdapterServiceService).sort());
+  });
+});
+
+describe('authorizeCallers (handlers called directly with fake calls)', () => {
+  const method = (name: string, responseStream: boolean) => ({
+    path: `/wallet.test.v1.T/${name}`,
+    requestStream: false,
+    responseStream,
+    originalName: name,
+    requestSerialize: (value: Buffer) => value,
+    requestDeserialize: (value: Buffer) => value,
+    responseSerialize: (value: Buffer) => value,
+    responseDeserialize: (value: Buffer) => value,
+  });
+  const definition = { deposit: method('Deposit', false), watch: method('Watch', true) };
+  const callFrom = (caller: string) => {
+    const errors: unknown[] = [];
+    const call = {
+      getAuthContext: () => ({ transportSecurityType: 'ssl', sslPeerCertificate: { raw: Buffer.from([1]), subjectaltname: `DNS:${caller}` } }),
+      emit: (_event: string, error: unknown) => errors.push(error),
+    };
+    return { call, errors };
+  };
+
+  it('finds a handler registered under the RPC original name, and answers a denied streaming call through an error event', () => {
+    const ran: string[] = [];
+    const implementation = { Deposit: () => ran.push('Deposit'), watch: () => ran.push('watch') };
+    const wrapped = authorizeCallers(definition, implementation, { Deposit: ['bank-card-adapter'], watch: ['api-gateway'] } as never, {
+      domain: 'test.wallet',
+    }) as unknown as Record<string, (call: unknown, callback?: (error: { code: number } | null) => void) => void>;
+    const answers: Array<{ code: number } | null> = [];
+    wrapped.deposit!(callFrom('bank-card-adapter').call, (error) => answers.push(error));
+    expect(ran).toEqual(['Deposit']);
+
+    const denied = callFrom('bank-card-adapter');
+    wrapped.watch!(denied.call);
+    expect(ran).toEqual(['Deposit']);
+    expect(denied.errors).toEqual([expect.objectContaining({ code: status.PERMISSION_DENIED })]);
   });
 });
