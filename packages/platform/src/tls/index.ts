@@ -3,3 +3,4 @@ export * from './credentials.js';
 export * from './peer.js';
 export * from './authorize.js';
 export * from './config.js';
+export * from './https.js';
