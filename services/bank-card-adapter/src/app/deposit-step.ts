@@ -21,9 +21,14 @@ function depositRequestOf(record: TopUpRecord): DepositRequest {
     cardLast4: record.cardLast4,
     cardBrand: record.cardBrand,
     // Recorded by the bank with the deposit; from the journal, so recovery (no user token) passes it too.
-    initiatedBy: record.initiatedBy ?? '',
+    // A top-up journaled before initiators were recorded is attributed to the adapter itself: the bank
+    // refuses an empty initiator, and such a top-up must still be credited, not refunded.
+    initiatedBy: record.initiatedBy ?? LEGACY_INITIATOR,
   };
 }
+
+/** Initiator of deposits for top-ups journaled before issue #10 (no user subject recorded). */
+export const LEGACY_INITIATOR = 'bank-card-adapter';
 
 export async function depositStep(ctx: SagaContext, run: Run): Promise<TopUpRecord | Pending> {
   const { repository: repo, settings: s } = ctx;

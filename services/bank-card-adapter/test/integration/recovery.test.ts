@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEGACY_INITIATOR } from '../../src/app/deposit-step.js';
 import { ALICE, BANK_CREDENTIAL, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
@@ -111,9 +112,10 @@ describe('recovery of unfinished top-ups', () => {
     await replicaA.adapter.recovery.runPass();
     expect((await journalRow(pool, id)).state).toBe('COMPLETED');
     expect(bank.deposits.get(`topup-${id}`)).toMatchObject({ topUpId: id, initiatedBy: '22222222-2222-4222-8222-222222222222' });
-    // A top-up journaled before identity existed still completes; the bank gets no initiator for it.
+    // A top-up journaled before identity existed still completes (the bank refuses an empty initiator),
+    // attributed to the adapter itself.
     expect((await journalRow(pool, legacy)).state).toBe('COMPLETED');
-    expect(bank.deposits.get(`topup-${legacy}`)?.initiatedBy).toBe('');
+    expect(bank.deposits.get(`topup-${legacy}`)?.initiatedBy).toBe(LEGACY_INITIATOR);
     const calls = bank.seen.slice(seenBefore);
     expect(calls.filter((c) => c.rpc === 'DepositMoney').length).toBeGreaterThanOrEqual(2);
     for (const call of calls) expect(call).toMatchObject({ credential: BANK_CREDENTIAL, authorization: undefined });

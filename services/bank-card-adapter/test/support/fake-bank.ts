@@ -198,6 +198,11 @@ export class FakeBank {
           return;
         }
         if (step === 'hang') return;
+        // As the real bank: a deposit names who initiated it.
+        if (request.initiatedBy.length === 0) {
+          callback(richError({ code: Status.INVALID_ARGUMENT, reason: 'INVALID_ARGUMENT', message: 'initiated_by is required', domain: 'bank.wallet' }));
+          return;
+        }
         if (this.voided.has(reference)) {
           callback(richError({ code: Status.FAILED_PRECONDITION, reason: 'DEPOSIT_REFERENCE_VOIDED', message: 'voided', domain: 'bank.wallet' }));
           return;
