@@ -36,10 +36,10 @@ export class IdentityBadResponseError extends Error {
 }
 
 /**
- * Request headers the identity-service needs: media type, client authentication (Basic), correlation.
- * Not X-Forwarded-For: the client sets it freely; the gateway's own limits use the trusted address.
+ * Request headers the identity-service needs: media type, client authentication (Basic), correlation,
+ * and the client address as the gateway trusts it (the route sets request.ip, never the client's own header).
  */
-export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id'] as const;
+export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id', 'x-forwarded-for'] as const;
 
 /** Response headers relayed unchanged (RFC 6749 5.1 caching, RFC 6750/7617 challenges, rate limits). */
 const RELAYED_RESPONSE_HEADER = /^(content-type|cache-control|pragma|retry-after|www-authenticate|ratelimit(-[a-z]+)?|x-ratelimit-[a-z]+)$/;

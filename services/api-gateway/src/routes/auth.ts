@@ -73,6 +73,8 @@ export async function registerAuthRoutes(app: FastifyInstance, { spec }: RouteDe
         method: operation.method,
         url: operation.url,
         config: { operationId, secured: operation.secured },
+        // Headers are checked like on every other route (X-Request-Id's bounds); the body is not (see above).
+        ...(operation.schema.headers === undefined ? {} : { schema: { headers: operation.schema.headers } }),
         handler: (request, reply) => relay(request, reply, identity, path, operation),
       });
     }

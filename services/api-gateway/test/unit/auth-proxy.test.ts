@@ -90,6 +90,21 @@ describe('/auth/* forwarded to the identity-service', () => {
     });
   });
 
+  it('an X-Request-Id beyond its documented bounds is refused with 400 problem+json, as on every route, before the identity-service is called', async () => {
+    const { gw, identity } = await setUp();
+    const res = await token(gw, { 'x-request-id': 'r'.repeat(200) });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(identity.seen).toHaveLength(0);
+  });
+
+  it('forwards the client address the gateway trusts, never an X-Forwarded-For the client sent', async () => {
+    const { gw, identity } = await setUp();
+    identity.answer = json(200, TOKEN_RESPONSE, { 'cache-control': 'no-store' });
+    await token(gw, { 'x-forwarded-for': '203.0.113.9' });
+    expect(identity.seen[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
   it('token errors stay RFC 6749 JSON (not problem+json): 400 invalid_grant, 401 invalid_client with its challenge', async () => {
     const { gw, identity } = await setUp();
     identity.answer = json(400, { error: 'invalid_grant', error_description: 'wrong username or password' }, { 'cache-control': 'no-store' });
