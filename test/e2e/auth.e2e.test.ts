@@ -4,6 +4,7 @@
 // ownership, roles, /me, POST /accounts, rate limits, brute-force lockout),
 // the OWASP API Security Top 10 items that apply (named in the titles), and
 // no secret in any service's log. One system for the whole file.
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -367,6 +368,29 @@ describe('identity and access over REST (issue 10)', () => {
       );
       expect(op.initiatedBy).toBe(ALICE.userId);
     });
+  });
+
+  it('npm run seed:accounts -- --users N registers the owners, so a load test logs in as them and reaches only their own accounts', async () => {
+    const prefix = `seed-${randomUUID().slice(0, 6)}-`;
+    const password = `seed-pw-${randomUUID()}`;
+    rememberSecret(password);
+    const child = spawnSync(
+      process.execPath,
+      ['scripts/seed-accounts.mjs', '--users', '2', '--user-prefix', prefix, '--gateway-url', system.baseUrl, '--count', '4', '--format', 'jsonl'],
+      { encoding: 'utf8', env: { ...process.env, DATABASE_URL: system.db.url, SEED_USERS_PASSWORD: password }, timeout: 120_000 },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    const accounts = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as { accountId: string; ownerId: string });
+    const users = child.stderr.split('\n').filter((line) => line.startsWith('{"username"')).map((line) => JSON.parse(line) as { username: string; userId: string });
+    expect(accounts).toHaveLength(4);
+    expect(users.map((u) => u.username)).toEqual([`${prefix}000`, `${prefix}001`]);
+    const first = { username: `${prefix}000`, password };
+    const own = accounts.find((a) => a.ownerId === users[0]!.userId)!;
+    const foreign = accounts.find((a) => a.ownerId === users[1]!.userId)!;
+    const balance = await call(first, 'GET', `/accounts/${own.accountId}/balance`);
+    expect(balance.status).toBe(200);
+    expect(balance.body).toMatchObject({ accountId: own.accountId, balance: '1000.00' });
+    expect((await call(first, 'GET', `/accounts/${foreign.accountId}/balance`)).status).toBe(404);
   });
 
   describe('roles', () => {
