@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ensureKafka, ensureTopics } from './kafka.mjs';
 import { ensurePostgres } from './postgres.mjs';
+import { ensurePki } from './pki.mjs';
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -20,7 +21,9 @@ export async function freePort() {
 /**
  * @param {{ dataDir: string, purpose: 'test' | 'start', pgPort?: number, kafkaPort?: number, kafkaControllerPort?: number, log?: (source: string, line: string) => void }} options
  */
-export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaControllerPort, log = () => {} }) {
+export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaControllerPort, pkiDir, log = () => {} }) {
+  // The development CA and every service's certificate (mutual TLS, ADR 0009): first, since everything else uses them.
+  const pki = await ensurePki({ dir: pkiDir ?? join(dataDir, 'pki') });
   const ports = { pg: pgPort ?? (await freePort()), kafka: kafkaPort ?? (await freePort()), controller: kafkaControllerPort ?? (await freePort()) };
   // Both at once: the JVM takes longest, PostgreSQL starts meanwhile.
   const [pgResult, kafkaResult] = await Promise.allSettled([
@@ -62,6 +65,8 @@ export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaCo
     // One database; each service keeps its tables in its own schema.
     DATABASE_URL: postgres.urlFor('wallet'),
     KAFKA_BROKERS: kafka.brokers,
+    // Read by test/support/pki.ts: the tests' services and clients use this run's certificates.
+    TEST_PKI_DIR: pki.dir,
   };
-  return { env, postgres, kafka, stop };
+  return { env, postgres, kafka, pki, stop };
 }

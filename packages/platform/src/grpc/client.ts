@@ -1,4 +1,4 @@
-import { credentials, Metadata, type CallOptions, type Client, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type CallOptions, type ChannelCredentials, type Client, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 
 /** Channel options shared by every client: keepalive and bounded messages. */
 export const GRPC_CLIENT_OPTIONS: ChannelOptions = {
@@ -14,10 +14,20 @@ export const GRPC_CLIENT_OPTIONS: ChannelOptions = {
   'grpc.enable_retries': 0,
 };
 
-type ClientCtor<C extends Client> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: ChannelOptions) => C;
+type ClientCtor<C extends Client> = new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => C;
 
-export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, address: string, options: ChannelOptions = {}): C {
-  return new Ctor(address, credentials.createInsecure(), { ...GRPC_CLIENT_OPTIONS, ...options });
+/**
+ * How a client reaches one server: mutual-TLS credentials checked against the
+ * server's service name, and the channel options that go with them. Built by
+ * GrpcSecurity.client(serverServiceName) from `@wallet/platform/tls`.
+ */
+export interface GrpcTransport {
+  credentials: ChannelCredentials;
+  channelOptions: ChannelOptions;
+}
+
+export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, address: string, transport: GrpcTransport, options: ChannelOptions = {}): C {
+  return new Ctor(address, transport.credentials, { ...GRPC_CLIENT_OPTIONS, ...transport.channelOptions, ...options });
 }
 
 type UnaryMethod<Req, Res> = (

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation, service as healthServiceDefinition } from 'grpc-health-check';
 
 export interface GrpcServiceRegistration {
@@ -28,11 +28,13 @@ export const GRPC_SERVER_OPTIONS = {
   'grpc.max_connection_idle_ms': 5 * 60_000,
 } as const;
 
-/** Starts a gRPC server with the standard health service (grpc.health.v1). */
+/** Starts a gRPC server with the standard health service (grpc.health.v1), open to any authenticated caller. */
 export async function startGrpcServer(options: {
   host: string;
   port: number;
   services: GrpcServiceRegistration[];
+  /** Mutual-TLS server credentials (GrpcSecurity.serverCredentials()); never insecure outside the bench hook. */
+  credentials: ServerCredentials;
 }): Promise<RunningGrpcServer> {
   const server = new Server(GRPC_SERVER_OPTIONS);
   const statusMap: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'SERVING' };
@@ -44,7 +46,7 @@ export async function startGrpcServer(options: {
   health.addToServer(server);
   void healthServiceDefinition;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, boundPort) =>
+    server.bindAsync(`${options.host}:${options.port}`, options.credentials, (error, boundPort) =>
       error ? reject(error) : resolve(boundPort),
     );
   });

@@ -11,6 +11,8 @@ export const tlsConfigShape = {
   TLS_CERT_FILE: env.optionalString(),
   TLS_KEY_FILE: env.optionalString(),
   TLS_RELOAD_INTERVAL_MS: env.int(TLS_RELOAD_INTERVAL_MS_DEFAULT, 0, 24 * 60 * 60 * 1000),
+  /** Bench-only: gRPC in plaintext without caller authentication, to state the cost of mTLS. */
+  WALLET_TEST_GRPC_PLAINTEXT: env.testFlag(),
 };
 
 export type TlsConfig = z.infer<z.ZodObject<typeof tlsConfigShape>>;

@@ -4,3 +4,4 @@ export * from './peer.js';
 export * from './authorize.js';
 export * from './config.js';
 export * from './https.js';
+export * from './grpc-security.js';
