@@ -13,3 +13,4 @@ export * from './async.js';
 export * from './validation.js';
 export * from './run-service.js';
 export * from './secrets.js';
+export * from './kafka-security.js';
