@@ -156,6 +156,34 @@ describe('token verifier (discovery + JWKS)', () => {
   });
 });
 
+describe('token verifier against an issuer serving HTTPS with the internal CA', () => {
+  let tlsIssuer: TestIssuer;
+  beforeAll(async () => {
+    tlsIssuer = await startTestIssuer({ tls: true });
+  });
+  afterAll(() => tlsIssuer.close());
+
+  it('refuses as "unavailable" when the CA is not trusted (system roots only)', async () => {
+    const rootsOnly = createTokenVerifier({ issuer: tlsIssuer.issuer, audience: tlsIssuer.audience, fetchTimeoutMs: 2000 });
+    const error = await refusal(await tlsIssuer.sign({ sub: 'user-tls' }), rootsOnly);
+    expect(error.code).toBe('unavailable');
+  });
+
+  it('accepts a token when caCertificates holds the CA: discovery and JWKS are fetched over HTTPS', async () => {
+    expect(tlsIssuer.issuer).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const trusting = createTokenVerifier({ issuer: tlsIssuer.issuer, audience: tlsIssuer.audience, caCertificates: tlsIssuer.ca!, jwksCooldownMs: 0 });
+    try {
+      await expect(trusting.verify(await tlsIssuer.sign({ sub: 'user-tls' }))).resolves.toMatchObject({ subject: 'user-tls' });
+      // A rotated key is fetched through the same trusted connection.
+      await tlsIssuer.rotate();
+      await expect(trusting.verify(await tlsIssuer.sign({ sub: 'user-tls-2' }))).resolves.toMatchObject({ subject: 'user-tls-2' });
+      expect(tlsIssuer.jwksFetches).toBe(2);
+    } finally {
+      await trusting.close?.();
+    }
+  });
+});
+
 describe('roles and account access rules', () => {
   const as = (roles: Principal['roles'], subject = 'alice'): Principal => ({ subject, roles, expiresAtSeconds: 0 });
 
