@@ -16,7 +16,7 @@ import { ensureInfra } from './lib/infra.mjs';
 import { acquireLock, busyPorts } from './lib/launcher.mjs';
 import { npxBin, root } from './lib/paths.mjs';
 import { RESTART_POLICY } from './lib/restart-policy.mjs';
-import { createSystem, describeSystem, DEV_SERVICE_CREDENTIAL, PORT_LABELS, portsFor } from './lib/system.mjs';
+import { createSystem, describeSystem, PORT_LABELS, portsFor } from './lib/system.mjs';
 
 /** Ctrl-C to exit: services drain within SERVICES_STOP_MS, then infrastructure, all within STOP_TOTAL_MS. */
 const STOP_TOTAL_MS = 10_000;
@@ -135,7 +135,8 @@ async function main() {
     chdbPath: join(opts.dataDir, 'analytics', 'chdb'),
     // The development users of the README (alice, bob, support, admin): `npm start` only.
     devUsers: true,
-    serviceCredential: DEV_SERVICE_CREDENTIAL,
+    // .data/pki: the development CA and every service's certificate (mutual TLS), created on first use.
+    pki: infra.pki,
   });
   system = createSystem(description, { onLine: (key, line) => say(system.services[key].name, line), restartPolicy: RESTART_POLICY, onEvent });
   await system.startAll();

@@ -191,6 +191,9 @@ export async function runPgbench({ pgbench, databaseUrl, mode, clients, duration
     url.pathname.slice(1),
   ];
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password), PGAPPNAME: 'bench-pgbench' };
+  // The local server requires TLS (scripts/lib/postgres.mjs): libpq reads the URL's sslmode/sslrootcert from these.
+  if (url.searchParams.has('sslmode')) env.PGSSLMODE = url.searchParams.get('sslmode');
+  if (url.searchParams.has('sslrootcert')) env.PGSSLROOTCERT = url.searchParams.get('sslrootcert');
   const { stdout, stderr, code } = await new Promise((resolve) => {
     const child = spawn(pgbench, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     onPid?.(child.pid);

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ensureKafka, ensureTopics } from './kafka.mjs';
 import { ensurePostgres } from './postgres.mjs';
-import { ensurePki } from './pki.mjs';
+import { ensurePki, INFRA_NAMES } from './pki.mjs';
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -19,11 +19,13 @@ export async function freePort() {
 }
 
 /**
- * @param {{ dataDir: string, purpose: 'test' | 'start', pgPort?: number, kafkaPort?: number, kafkaControllerPort?: number, log?: (source: string, line: string) => void }} options
+ * @param {{ dataDir: string, purpose: 'test' | 'start', pgPort?: number, kafkaPort?: number, kafkaControllerPort?: number, pkiDir?: string, log?: (source: string, line: string) => void }} options
  */
 export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaControllerPort, pkiDir, log = () => {} }) {
-  // The development CA and every service's certificate (mutual TLS, ADR 0009): first, since everything else uses them.
-  const pki = await ensurePki({ dir: pkiDir ?? join(dataDir, 'pki') });
+  // The development CA, every service's certificate (mutual TLS, ADR 0009) and the
+  // infrastructure servers' (PostgreSQL's TLS): first, since everything else uses them.
+  const pki = await ensurePki({ dir: pkiDir ?? join(dataDir, 'pki'), infra: INFRA_NAMES });
+  log('pki', `development CA and certificates in ${pki.dir} (${pki.created.length ? `created ${pki.created.join(', ')}` : 'reused'})`);
   const ports = { pg: pgPort ?? (await freePort()), kafka: kafkaPort ?? (await freePort()), controller: kafkaControllerPort ?? (await freePort()) };
   // Both at once: the JVM takes longest, PostgreSQL starts meanwhile.
   const [pgResult, kafkaResult] = await Promise.allSettled([
@@ -31,6 +33,7 @@ export async function ensureInfra({ dataDir, purpose, pgPort, kafkaPort, kafkaCo
       dataDir: join(dataDir, 'postgres'),
       port: ports.pg,
       databases: purpose === 'test' ? [] : ['wallet'],
+      pki,
       log: (line) => log('postgres', line),
     }),
     ensureKafka({

@@ -23,6 +23,13 @@ export const SERVICE_NAMES = Object.freeze([
   'payment-gateway-mock',
 ]);
 
+/**
+ * Infrastructure servers with a certificate from the same CA (server only: they
+ * are no workload identity and may not call a service). Clients verify them by
+ * these names or by 127.0.0.1 (sslmode=verify-full on loopback).
+ */
+export const INFRA_NAMES = Object.freeze(['postgres', 'kafka']);
+
 export const PKI_DIR_DEFAULT = '.data/pki';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A certificate with less than this left is renewed on the next run. */
@@ -93,11 +100,12 @@ export async function loadCa(certPem, keyPem) {
 
 /**
  * Issues a leaf certificate for `serviceName` signed by `ca`, usable as both
- * TLS server and client (every service is both). SANs: DNS serviceName, plus
- * DNS localhost and IP 127.0.0.1 / ::1 unless loopback is false.
+ * TLS server and client (every service is both) unless clientAuth is false
+ * (infrastructure servers). SANs: DNS serviceName, plus DNS localhost and IP
+ * 127.0.0.1 / ::1 unless loopback is false.
  * notBefore/notAfter override the validity (tests issue expired certificates).
  */
-export async function issueServiceCertificate(ca, serviceName, { loopback = true, notBefore, notAfter, validityMs = LEAF_VALIDITY_MS } = {}) {
+export async function issueServiceCertificate(ca, serviceName, { loopback = true, clientAuth = true, notBefore, notAfter, validityMs = LEAF_VALIDITY_MS } = {}) {
   const keys = await generateKeys();
   const now = Date.now();
   const sans = [{ type: 'dns', value: serviceName }];
@@ -114,7 +122,7 @@ export async function issueServiceCertificate(ca, serviceName, { loopback = true
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.ExtendedKeyUsageExtension(clientAuth ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(sans),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
@@ -158,11 +166,12 @@ function leafReusable(ca, certFile, keyFile, serviceName, nowMs) {
 
 /**
  * Creates (first use) or reuses the development CA and one certificate per
- * service under `dir`. A CA or certificate with 7 days or less left, or not
- * matching its key / CA, is replaced; a new CA re-issues every certificate.
- * @returns {Promise<{ dir: string, caFile: string, caKeyFile: string, services: Record<string, { certFile: string, keyFile: string }>, created: string[] }>}
+ * service (and per infrastructure server in `infra`, e.g. INFRA_NAMES) under
+ * `dir`. A CA or certificate with 7 days or less left, or not matching its
+ * key / CA, is replaced; a new CA re-issues every certificate.
+ * @returns {Promise<{ dir: string, caFile: string, caKeyFile: string, services: Record<string, { certFile: string, keyFile: string }>, infra: Record<string, { certFile: string, keyFile: string }>, created: string[] }>}
  */
-export async function ensurePki({ dir = PKI_DIR_DEFAULT, services = SERVICE_NAMES, now = Date.now() } = {}) {
+export async function ensurePki({ dir = PKI_DIR_DEFAULT, services = SERVICE_NAMES, infra = [], now = Date.now() } = {}) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caFile = path.join(dir, 'ca.pem');
   const caKeyFile = path.join(dir, 'ca-key.pem');
@@ -176,17 +185,20 @@ export async function ensurePki({ dir = PKI_DIR_DEFAULT, services = SERVICE_NAME
     created.push('ca');
   }
   const caCert = new X509Certificate(ca.certPem);
-  const result = {};
-  for (const name of services) {
+  const ensureLeaf = async (name, options) => {
     const certFile = path.join(dir, `${name}.pem`);
     const keyFile = path.join(dir, `${name}-key.pem`);
     if (!leafReusable(caCert, certFile, keyFile, name, now)) {
-      writeServiceFiles(dir, name, await issueServiceCertificate(ca, name));
+      writeServiceFiles(dir, name, await issueServiceCertificate(ca, name, options));
       created.push(name);
     }
-    result[name] = { certFile, keyFile };
-  }
-  return { dir, caFile, caKeyFile, services: result, created };
+    return { certFile, keyFile };
+  };
+  const result = {};
+  for (const name of services) result[name] = await ensureLeaf(name);
+  const infraResult = {};
+  for (const name of infra) infraResult[name] = await ensureLeaf(name, { clientAuth: false });
+  return { dir, caFile, caKeyFile, services: result, infra: infraResult, created };
 }
 
 /** The TLS_* environment a service process gets for its own identity. */
@@ -198,6 +210,6 @@ export function tlsEnvFor(pki, serviceName) {
 
 // `node scripts/lib/pki.mjs [dir]` creates or refreshes the development PKI.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const pki = await ensurePki({ dir: process.argv[2] ?? PKI_DIR_DEFAULT });
+  const pki = await ensurePki({ dir: process.argv[2] ?? PKI_DIR_DEFAULT, infra: INFRA_NAMES });
   console.log(`pki: ${pki.dir} (${pki.created.length ? `created ${pki.created.join(', ')}` : 'all reused'})`);
 }

@@ -5,12 +5,17 @@
 // shares the terminal's process group (Ctrl-C stops PostgreSQL under the
 // services) and installs exit hooks of its own. Here it runs detached, dies with
 // its launcher (parent-death signal) and stops only when asked, with a bound.
+// TLS (issue 11): the server presents a certificate of the development CA
+// (scripts/lib/pki.mjs, SAN postgres / 127.0.0.1) and refuses every TCP
+// connection without TLS; every URL handed out says sslmode=verify-full with
+// that CA as sslrootcert (node-postgres and libpq both read them).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { ensurePki } from './pki.mjs';
 import { spawnManaged } from './process.mjs';
 
 const USER = 'wallet';
@@ -21,10 +26,12 @@ const INITDB_TIMEOUT_MS = 120_000;
 const STOP_GRACE_MS = 5_000;
 
 /**
- * @param {{ dataDir: string, port: number, databases: string[], log?: (line: string) => void }} options
- * @returns {Promise<{ baseUrl: string, urlFor: (db: string) => string, stop: (graceMs?: number) => Promise<void>, external: boolean, pid?: number }>}
+ * `pki`: the development PKI (ensurePki) whose CA signs the server certificate
+ * (default: the folder `pki` beside dataDir, created on first use).
+ * @param {{ dataDir: string, port: number, databases: string[], pki?: import('./pki.mjs').Pki, log?: (line: string) => void }} options
+ * @returns {Promise<{ baseUrl: string, urlFor: (db: string) => string, stop: (graceMs?: number) => Promise<void>, external: boolean, pid?: number, caFile?: string }>}
  */
-export async function ensurePostgres({ dataDir, port, databases, log = () => {} }) {
+export async function ensurePostgres({ dataDir, port, databases, pki, log = () => {} }) {
   if (process.env.DATABASE_URL) {
     const base = new URL(process.env.DATABASE_URL);
     const urlFor = (db) => {
@@ -40,16 +47,17 @@ export async function ensurePostgres({ dataDir, port, databases, log = () => {} 
   // Postgres refuses to run as root; as root (CI) it runs as the `postgres` system user.
   const ids = isRoot() ? postgresUserIds(dataDir) : {};
   if (!existsSync(join(dataDir, 'PG_VERSION'))) initdb(bin.initdb, dataDir, ids, log);
+  const tls = await serverTls(dataDir, pki, ids);
   const logPath = `${dataDir}.log`;
   const server = spawnManaged({
     name: 'postgres',
     command: bin.postgres,
-    args: ['-D', dataDir, '-p', String(port), ...POSTGRES_FLAGS],
+    args: ['-D', dataDir, '-p', String(port), ...POSTGRES_FLAGS, ...TLS_FLAGS],
     env: { ...process.env, LC_MESSAGES: 'C' },
     ...ids,
     logPath,
   });
-  const urlFor = (db) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
+  const urlFor = (db) => postgresUrl({ port, database: db, caFile: tls.caFile });
   const stop = async (graceMs = STOP_GRACE_MS) => {
     // SIGINT = PostgreSQL's fast shutdown: abort sessions, checkpoint, exit.
     await server.stop({ signal: 'SIGINT', graceMs });
@@ -62,7 +70,56 @@ export async function ensurePostgres({ dataDir, port, databases, log = () => {} 
     throw new Error(`PostgreSQL did not start on 127.0.0.1:${port}: ${error.message}\nlast lines of ${logPath}:\n${tail(logPath)}`);
   }
   log(`PostgreSQL ready on 127.0.0.1:${port} (pid ${server.pid}, log ${logPath})`);
-  return { baseUrl: urlFor('postgres'), urlFor, stop, external: false, pid: server.pid, exited: server.exited };
+  return { baseUrl: urlFor('postgres'), urlFor, stop, external: false, pid: server.pid, exited: server.exited, caFile: tls.caFile };
+}
+
+/** The URL of a database on the local server: TLS, server verified against the CA and its name (127.0.0.1). */
+export function postgresUrl({ port, database, caFile, user = USER, password = PASSWORD }) {
+  const url = new URL(`postgresql://127.0.0.1:${port}/${database}`);
+  url.username = user;
+  url.password = password;
+  url.searchParams.set('sslmode', 'verify-full');
+  url.searchParams.set('sslrootcert', caFile);
+  return url.toString();
+}
+
+// Paths relative to the data directory (the server's working directory).
+const TLS_FLAGS = ['-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key', '-c', 'ssl_min_protocol_version=TLSv1.2'];
+
+/** TCP only with TLS: a plaintext connection is refused before authentication. Rewritten on every start. */
+const PG_HBA = `# Written by scripts/lib/postgres.mjs on every start (issue 11): TLS required.
+# TYPE     DATABASE USER ADDRESS       METHOD
+hostssl    all      all  127.0.0.1/32  scram-sha-256
+hostssl    all      all  ::1/128       scram-sha-256
+hostnossl  all      all  all           reject
+`;
+
+/**
+ * Installs the server certificate and key into the data directory (the server
+ * may run as another system user that cannot read the PKI folder, and refuses
+ * a key readable by others: 0600, owned by it) and the TLS-only pg_hba.conf.
+ * Copied on every start, so a renewed certificate is used after a restart.
+ */
+async function serverTls(dataDir, pki, ids) {
+  let files = pki?.infra?.postgres;
+  let caFile = pki?.caFile;
+  if (!files) {
+    const ensured = await ensurePki({ dir: pki?.dir ?? join(dirname(dataDir), 'pki'), services: [], infra: ['postgres'] });
+    files = ensured.infra.postgres;
+    caFile = ensured.caFile;
+  }
+  const install = (from, name, mode) => {
+    const to = join(dataDir, name);
+    rmSync(to, { force: true });
+    if (from) copyFileSync(from, to);
+    else writeFileSync(to, PG_HBA);
+    chmodSync(to, mode);
+    if (ids.uid !== undefined) chownSync(to, ids.uid, ids.gid);
+  };
+  install(files.keyFile, 'server.key', 0o600);
+  install(files.certFile, 'server.crt', 0o644);
+  install(undefined, 'pg_hba.conf', 0o600);
+  return { caFile: resolve(caFile) };
 }
 
 const POSTGRES_FLAGS = [

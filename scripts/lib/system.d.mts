@@ -1,6 +1,7 @@
 // Types for scripts/lib/system.mjs (the one description of the system), so
 // TypeScript tests (e2e harness, chaos suite) can launch through it.
 import type { ChildProcess } from 'node:child_process';
+import type { Pki } from './pki.mjs';
 
 export type PortName =
   | 'gatewayHttp'
@@ -22,8 +23,10 @@ export type ServiceKey = 'identity' | 'bank' | 'paymentGatewayMock' | 'analytics
 
 /** `aud` of access tokens (IDENTITY_AUDIENCE / AUTH_AUDIENCE). */
 export declare const AUTH_AUDIENCE: string;
-/** The services' development default of the card adapter -> bank service credential. */
-export declare const DEV_SERVICE_CREDENTIAL: string;
+/** The identity-service serves HTTPS (issuer https://...). */
+export declare const IDENTITY_HTTPS: boolean;
+/** The payment gateway mock requires mutual TLS (URL https://...). */
+export declare const PAYMENT_GATEWAY_MOCK_HTTPS: boolean;
 export declare const DEFAULT_PORTS: Readonly<Ports>;
 export declare const PORT_LABELS: Readonly<Record<PortName, string>>;
 export declare const SERVICE_KEYS: ServiceKey[];
@@ -57,8 +60,8 @@ export interface DescribeOptions {
   clickhouseRequestTimeoutMs?: number;
   /** IDENTITY_SEED_DEV_USERS (alice, bob, support, admin, dev-back-office); default true (local runs only). */
   devUsers?: boolean;
-  /** Card adapter -> bank service credential; default: random per system. */
-  serviceCredential?: string;
+  /** The development PKI whose certificates the services get (TLS_* env); default: ensurePki on .data/pki. */
+  pki?: Pki;
   /** Set for every service (NODE_ENV, LOG_LEVEL). */
   commonEnv?: Record<string, string>;
   /** Extra env per service. */
@@ -85,7 +88,8 @@ export interface SystemDescription {
   /** The identity-service's URL: `iss` of access tokens and base of discovery and /auth/token. */
   issuer: string;
   audience: string;
-  serviceCredential: string;
+  /** The certificates the services were given (a test client plays a service with them). */
+  pki: Pki;
 }
 
 export declare function describeSystem(options: DescribeOptions): Promise<SystemDescription>;

@@ -3,11 +3,13 @@
 // needs (every variable NAME a launcher passes lives here and only here), their
 // readiness URLs and their start order. `npm start`, the end-to-end harness,
 // the bench and the chaos suite all launch through this module.
-import { randomBytes } from 'node:crypto';
+// Every service gets its own certificate of the development PKI (TLS_CA_FILE,
+// TLS_CERT_FILE, TLS_KEY_FILE: mutual TLS on every internal hop, ADR 0009).
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { freePort } from './infra.mjs';
 import { root } from './paths.mjs';
+import { ensurePki, PKI_DIR_DEFAULT, tlsEnvFor } from './pki.mjs';
 import { createSystem } from './system-run.mjs';
 
 export { createSystem, waitReady } from './system-run.mjs';
@@ -97,11 +99,12 @@ const local = (port) => `127.0.0.1:${port}`;
 /** `aud` of access tokens (the identity-service's IDENTITY_AUDIENCE default). */
 export const AUTH_AUDIENCE = 'wallet-api';
 /**
- * The secret the card adapter presents to the bank on DepositMoney/GetDeposit
- * (the services' own development default; `npm start` uses it). Tests, bench
- * and chaos get a random one per system unless they pass one.
+ * The identity-service serves HTTPS with its certificate when given the TLS
+ * files; its issuer URL (AUTH_ISSUER, GATEWAY_IDENTITY_URL) is then https://.
  */
-export const DEV_SERVICE_CREDENTIAL = 'dev-card-adapter-credential';
+export const IDENTITY_HTTPS = false;
+/** The payment gateway mock requires mutual TLS (only bank-card-adapter's certificate); its URL is then https://. */
+export const PAYMENT_GATEWAY_MOCK_HTTPS = false;
 
 /** Token verification settings of every service that checks access tokens (shared, unprefixed names). */
 const authEnv = (c) => ({ AUTH_ISSUER: c.issuer, AUTH_AUDIENCE: AUTH_AUDIENCE });
@@ -127,6 +130,7 @@ const SERVICES = [
       IDENTITY_AUDIENCE: AUTH_AUDIENCE,
       // Local runs only (start, tests, bench, chaos); the compose production profile never seeds.
       IDENTITY_SEED_DEV_USERS: String(c.devUsers),
+      ...tlsEnvFor(c.pki, 'identity-service'),
     }),
   },
   {
@@ -141,7 +145,7 @@ const SERVICES = [
       BANK_OPS_PORT: String(c.ports.bankOps),
       BANK_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
       ...authEnv(c),
-      BANK_CARD_ADAPTER_CREDENTIAL: c.serviceCredential,
+      ...tlsEnvFor(c.pki, 'bank-service'),
     }),
   },
   {
@@ -153,6 +157,7 @@ const SERVICES = [
     env: (c) => ({
       DATABASE_URL: c.infra.DATABASE_URL,
       PAYMENT_GATEWAY_MOCK_HTTP_PORT: String(c.ports.paymentGatewayMockHttp),
+      ...tlsEnvFor(c.pki, 'payment-gateway-mock'),
     }),
   },
   {
@@ -171,6 +176,7 @@ const SERVICES = [
       ...(c.kafkaGroupId ? { ANALYTICS_KAFKA_GROUP_ID: c.kafkaGroupId } : {}),
       ...(c.chdbPath ? { ANALYTICS_CHDB_PATH: c.chdbPath } : {}),
       ...(c.clickhouseRequestTimeoutMs ? { ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS: String(c.clickhouseRequestTimeoutMs) } : {}),
+      ...tlsEnvFor(c.pki, 'analytics-service'),
     }),
   },
   {
@@ -184,10 +190,8 @@ const SERVICES = [
       CARD_ADAPTER_OPS_PORT: String(c.ports.cardAdapterOps),
       CARD_ADAPTER_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
       ...authEnv(c),
-      CARD_ADAPTER_BANK_CREDENTIAL: c.serviceCredential,
-      ...(c.included.has('paymentGatewayMock')
-        ? { CARD_ADAPTER_PAYMENT_GATEWAY_URL: `http://${local(c.ports.paymentGatewayMockHttp)}` }
-        : {}),
+      ...(c.included.has('paymentGatewayMock') ? { CARD_ADAPTER_PAYMENT_GATEWAY_URL: c.paymentGatewayMockUrl } : {}),
+      ...tlsEnvFor(c.pki, 'bank-card-adapter'),
     }),
   },
   {
@@ -205,6 +209,7 @@ const SERVICES = [
       GATEWAY_ANALYTICS_GRPC_ADDRESS: local(c.ports.analyticsGrpc),
       GATEWAY_IDENTITY_URL: c.issuer,
       ...authEnv(c),
+      ...tlsEnvFor(c.pki, 'api-gateway'),
     }),
   },
 ];
@@ -232,7 +237,7 @@ export async function defaultTopics() {
  *   topics?: { operations: string, dlq: string },
  *   kafkaGroupId?: string, chdbPath?: string, clickhouseRequestTimeoutMs?: number,
  *   devUsers?: boolean,                               // IDENTITY_SEED_DEV_USERS (default true: local runs)
- *   serviceCredential?: string,                        // card adapter -> bank secret (default: random)
+ *   pki?: import('./pki.mjs').Pki,                    // certificates (default: ensurePki on .data/pki)
  *   commonEnv?: Record<string, string>,               // set for every service (NODE_ENV, LOG_LEVEL)
  *   env?: Record<string, Record<string, string>>,     // extra env per service key
  * }} options
@@ -242,6 +247,7 @@ export async function describeSystem(options) {
   const wanted = options.include ?? SERVICES.filter((s) => !s.optional || workspaceExists(s.name)).map((s) => s.key);
   for (const key of wanted) if (!SERVICE_KEYS.includes(key)) throw new Error(`unknown service "${key}" (known: ${SERVICE_KEYS.join(', ')})`);
   const included = new Set(wanted);
+  const pki = options.pki ?? (await ensurePki({ dir: isAbsolute(PKI_DIR_DEFAULT) ? PKI_DIR_DEFAULT : join(root, PKI_DIR_DEFAULT) }));
   const ctx = {
     infra: infraEnv,
     ports,
@@ -251,9 +257,10 @@ export async function describeSystem(options) {
     chdbPath: options.chdbPath,
     clickhouseRequestTimeoutMs: options.clickhouseRequestTimeoutMs,
     // The externally visible URL of the issuer: `iss` of its tokens and base of its discovery.
-    issuer: `http://${local(ports.identityHttp)}`,
+    issuer: `${IDENTITY_HTTPS ? 'https' : 'http'}://${local(ports.identityHttp)}`,
+    paymentGatewayMockUrl: `${PAYMENT_GATEWAY_MOCK_HTTPS ? 'https' : 'http'}://${local(ports.paymentGatewayMockHttp)}`,
     devUsers: options.devUsers ?? true,
-    serviceCredential: options.serviceCredential ?? randomBytes(24).toString('base64url'),
+    pki,
   };
   const services = SERVICES.filter((s) => included.has(s.key)).map((s) => {
     const dependsOn = s.dependsOn.filter((d) => included.has(d));
@@ -279,7 +286,7 @@ export async function describeSystem(options) {
     bankGrpcAddress: local(ports.bankGrpc),
     issuer: ctx.issuer,
     audience: AUTH_AUDIENCE,
-    serviceCredential: ctx.serviceCredential,
+    pki,
   };
 }
 

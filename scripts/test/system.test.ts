@@ -1,12 +1,24 @@
 // The one description of the system (scripts/lib/system.mjs): identity wiring
 // every launcher (npm start, e2e, bench, chaos) gets. Pure: nothing is started.
-import { describe, expect, it } from 'vitest';
-import { DEFAULT_PORTS, describeSystem, DEV_SERVICE_CREDENTIAL, portsFor, type Ports } from '../lib/system.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensurePki, type Pki } from '../lib/pki.mjs';
+import { DEFAULT_PORTS, describeSystem, IDENTITY_HTTPS, PAYMENT_GATEWAY_MOCK_HTTPS, portsFor, type Ports } from '../lib/system.mjs';
 
 const topics = { operations: 'ops', dlq: 'ops.dlq' };
 const infraEnv = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/wallet', KAFKA_BROKERS: '127.0.0.1:9092' };
+let pkiDir: string;
+let pki: Pki;
+beforeAll(async () => {
+  pkiDir = mkdtempSync(join(tmpdir(), 'wallet-system-pki-'));
+  pki = await ensurePki({ dir: pkiDir });
+});
+afterAll(() => rmSync(pkiDir, { recursive: true, force: true }));
+const ALL = ['identity', 'bank', 'paymentGatewayMock', 'analytics', 'cardAdapter', 'gateway'] as const;
 const describeAt = (ports: Ports, extra: Partial<Parameters<typeof describeSystem>[0]> = {}) =>
-  describeSystem({ infraEnv, ports, topics, include: ['identity', 'bank', 'analytics', 'cardAdapter', 'gateway'], ...extra });
+  describeSystem({ infraEnv, ports, topics, include: [...ALL], pki, ...extra });
 
 describe('system description', () => {
   it('gives the identity-service its ports: 8090/9105 by default, base + 8 / + 9 with a port base, all distinct', () => {
@@ -21,9 +33,10 @@ describe('system description', () => {
     const system = await describeAt(portsFor({ base: 30_000 }));
     const [first, ...rest] = system.services;
     expect(first!.key).toBe('identity');
-    for (const service of rest) expect(service.dependsOn).toContain('identity');
+    // The payment gateway mock stands for an external provider: it verifies no tokens.
+    for (const service of rest.filter((s) => s.key !== 'paymentGatewayMock')) expect(service.dependsOn).toContain('identity');
     expect(first!.readyUrl).toBe('http://127.0.0.1:30009/readyz');
-    expect(system.issuer).toBe('http://127.0.0.1:30008');
+    expect(system.issuer).toBe(`${IDENTITY_HTTPS ? 'https' : 'http'}://127.0.0.1:30008`);
     expect(first!.env).toMatchObject({ IDENTITY_ISSUER: system.issuer, IDENTITY_AUDIENCE: 'wallet-api', IDENTITY_SEED_DEV_USERS: 'true' });
     for (const key of ['bank', 'cardAdapter', 'gateway', 'analytics']) {
       const service = system.services.find((s) => s.key === key)!;
@@ -32,20 +45,25 @@ describe('system description', () => {
     expect(system.services.find((s) => s.key === 'gateway')!.env.GATEWAY_IDENTITY_URL).toBe(system.issuer);
   });
 
-  it('gives the bank and the card adapter one random service credential per system (the dev default only when asked)', async () => {
-    const credentialsOf = async (extra = {}) => {
-      const { services } = await describeAt(DEFAULT_PORTS, extra);
-      return [
-        services.find((s) => s.key === 'bank')!.env.BANK_CARD_ADAPTER_CREDENTIAL,
-        services.find((s) => s.key === 'cardAdapter')!.env.CARD_ADAPTER_BANK_CREDENTIAL,
-      ];
-    };
-    const [bank, adapter] = await credentialsOf();
-    expect(bank).toBe(adapter);
-    expect(bank!.length).toBeGreaterThanOrEqual(16);
-    expect(bank).not.toBe(DEV_SERVICE_CREDENTIAL);
-    expect((await credentialsOf())[0]).not.toBe(bank);
-    expect(await credentialsOf({ serviceCredential: DEV_SERVICE_CREDENTIAL })).toEqual([DEV_SERVICE_CREDENTIAL, DEV_SERVICE_CREDENTIAL]);
+  it("gives every service its own certificate of the system's PKI (mutual TLS) and no shared service credential", async () => {
+    const system = await describeAt(DEFAULT_PORTS);
+    expect(system.pki).toBe(pki);
+    for (const service of system.services) {
+      expect(service.env, service.key).toMatchObject({
+        TLS_CA_FILE: pki.caFile,
+        TLS_CERT_FILE: pki.services[service.name]!.certFile,
+        TLS_KEY_FILE: pki.services[service.name]!.keyFile,
+      });
+      // ADR 0008's shared secret is gone: the certificate is the caller's identity.
+      expect(Object.keys(service.env).filter((name) => name.includes('CREDENTIAL')), service.key).toEqual([]);
+    }
+    expect(new Set(system.services.map((s) => s.env.TLS_CERT_FILE)).size).toBe(system.services.length);
+  });
+
+  it('points the card adapter at the payment gateway mock over HTTPS when the mock requires mutual TLS', async () => {
+    const system = await describeAt(portsFor({ base: 30_000 }));
+    const adapter = system.services.find((s) => s.key === 'cardAdapter')!;
+    expect(adapter.env.CARD_ADAPTER_PAYMENT_GATEWAY_URL).toBe(`${PAYMENT_GATEWAY_MOCK_HTTPS ? 'https' : 'http'}://127.0.0.1:30004`);
   });
 
   it('seeds the development users unless told not to', async () => {

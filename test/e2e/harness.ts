@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import {
   type ServiceHandle,
   type ServiceKey,
 } from '../../scripts/lib/system.mjs';
+import { testPki } from '../support/pki.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
@@ -97,10 +97,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       gateway: { GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '0', GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: '0', ...options.env?.gateway },
     },
     devUsers: true,
-    // A fresh card adapter -> bank credential per system (scanned for in the logs like any secret).
-    serviceCredential: randomBytes(24).toString('base64url'),
+    // The run's PKI (TEST_PKI_DIR): every hop is mutual TLS, and a test can play a service with its certificate.
+    pki: await testPki(),
   });
-  rememberSecret(description.serviceCredential);
   const logDir = mkdtempSync(join(tmpdir(), 'wallet-e2e-logs-'));
   const run = createSystem(description, { readyTimeoutMs: 60_000, logDir });
   const tokens = new Map<string, { token: string; refreshAtMs: number }>();
