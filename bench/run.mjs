@@ -21,6 +21,8 @@ import * as sc from './lib/scenarios.mjs';
 import { resolveAuthEndpoints } from './lib/auth.mjs';
 import { BENCH_USERS_MAX, benchUsername, createActors, HOT_USERNAME } from './lib/population.mjs';
 import { BENCH_RATE_LIMIT_ENV, ensureDir, postmasterPid, seedPopulation, startSystem } from './lib/system.mjs';
+import { mtlsTable, runMtlsCompare } from './lib/mtls-compare.mjs';
+import { bankTransport, BENCH_GRPC_CALLER, createBenchGrpcSecurity, resolvePki } from './lib/tls.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,6 +39,9 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     'bank-variant': { type: 'string' },
     'no-variant': { type: 'boolean', default: false },
+    'mtls-compare': { type: 'boolean', default: false },
+    'no-mtls-compare': { type: 'boolean', default: false },
+    'pki-dir': { type: 'string' },
     help: { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
     'soak-minutes': { type: 'string', default: '30' },
@@ -50,7 +55,12 @@ if (args.help) {
   --url URL          target a running system (loopback only); seeds through --database-url if given
   --history-rows N   operations to bulk-load into the history store (default 10,000,000; quick 200,000)
   --accounts N       accounts to seed (default 10,000)
-  --only a,b         run only these scenario groups: ceiling,rest,rate,grpc,hot,mixed,replay,lag,history
+  --only a,b         run only these scenario groups: ceiling,rest,rate,grpc,hot,mixed,replay,lag,history,mtls
+  --mtls-compare     only the mTLS cost: REST and gRPC-direct peak and latency at a fixed rate with mTLS on, then
+                     with every gRPC service restarted in plaintext (WALLET_TEST_GRPC_PLAINTEXT=true); part of
+                     every full run (--no-mtls-compare skips it there); with --quick: shorter windows
+  --pki-dir DIR      with --url: the PKI of the running system (default .data/pki); the gRPC-direct client
+                     presents its api-gateway certificate
   --kafka-from-env   use KAFKA_BROKERS instead of a private broker
   --out DIR          results folder (default bench/results/<timestamp>[-quick|-profile])
   --keep             keep the temporary data folder
@@ -85,6 +95,8 @@ const QUICK = {
   historyRows: 200_000,
   warmupMs: 8_000,
   budgetS: 115,
+  // mTLS on/off comparison (bench/lib/mtls-compare.mjs): its own windows; allowanceS is added to the budget when it runs.
+  mtls: { concurrency: 128, warmupMs: 500, loadMs: 4_000, restartWarmupMs: 3_000, allowanceS: 100 },
 };
 const FULL = {
   mode: 'full',
@@ -103,14 +115,18 @@ const FULL = {
   historyRows: 10_000_000,
   warmupMs: 20_000,
   budgetS: 580,
+  mtls: { concurrency: 128, warmupMs: 1_000, loadMs: 8_000, restartWarmupMs: 5_000, allowanceS: 180 },
 };
 const PROFILE = { ...FULL, mode: 'profile', historyRows: 0, restLevels: [128], grpcLevels: [128], durations: { ...FULL.durations, loadMs: 25_000 } };
 const plan = args.profile ? PROFILE : args.quick ? QUICK : FULL;
 if (args['history-rows'] !== undefined) plan.historyRows = Number(args['history-rows']);
 const accountsCount = Number(args.accounts);
 if (!Number.isInteger(accountsCount) || accountsCount < 100 || accountsCount > 1_000_000) throw new Error('--accounts must be 100..1,000,000');
-const only = args.only ? new Set(args.only.split(',')) : undefined;
+// --mtls-compare alone runs only the comparison (after start-up); a full run includes it.
+const only = args.only ? new Set(args.only.split(',')) : args['mtls-compare'] ? new Set(['mtls']) : undefined;
 const wants = (group) => !only || only.has(group);
+const mtlsCompareWanted = !args.profile && !args['no-mtls-compare'] && wants('mtls') && (args['mtls-compare'] || plan.mode === 'full');
+if (mtlsCompareWanted && !args.url) plan.budgetS += plan.mtls.allowanceS;
 
 // Loopback only: refuse any other target.
 for (const value of [args.url, args['bank-grpc'] && `http://${args['bank-grpc']}`, args['database-url']].filter(Boolean)) {
@@ -193,11 +209,23 @@ const run = {
 let system;
 let sampler;
 let auth;
+/** The gRPC-direct client's transport security (mutual TLS as the api-gateway). */
+let grpcSecurity;
+/** Set once a phase restarted a service: memory after that is a new process's, not growth. */
+let servicesRestarted = false;
 
 /** Every worker logs in once (an argon2 hash each at the issuer), as many as the plan's largest levels need. */
 async function logInWorkers({ endpoints, users, hotUser }) {
   auth = createActors({ endpoints, users, hot: hotUser, log });
-  const workersMax = Math.max(users.length, ...plan.restLevels, ...(wants('grpc') ? plan.grpcLevels : []), plan.mixedConcurrency, plan.replayConcurrency, plan.historyConcurrency);
+  const levels = [
+    ...(wants('rest') || wants('rate') || wants('lag') ? plan.restLevels : []),
+    ...(wants('grpc') ? plan.grpcLevels : []),
+    ...(wants('mixed') ? [plan.mixedConcurrency] : []),
+    ...(wants('replay') ? [plan.replayConcurrency] : []),
+    ...(wants('history') ? [plan.historyConcurrency] : []),
+    ...(mtlsCompareWanted ? [plan.mtls.concurrency, 32] : []),
+  ];
+  const workersMax = Math.max(users.length, ...levels);
   const hotWorkersMax = Math.max(wants('hot') ? plan.hotConcurrency : 0, wants('history') ? plan.historyConcurrency : 0);
   const t0 = Date.now();
   log(`logging in ${workersMax} workers as ${users.length} users and ${hotWorkersMax} as ${HOT_USERNAME}`);
@@ -270,6 +298,13 @@ async function main() {
   }
   run.meta.historyRows = run.history?.rows ?? 0;
   ctx.durations = plan.durations;
+  // The gRPC-direct client calls the bank like a real caller: mutual TLS with the api-gateway's certificate.
+  if (system || ctx.bankGrpcAddress) {
+    ctx.pki = await resolvePki({ pki: system?.pki, dir: args['pki-dir'] });
+    grpcSecurity = createBenchGrpcSecurity({ pki: ctx.pki });
+    ctx.grpcTransport = bankTransport(grpcSecurity);
+    run.meta.grpcClient = `mutual TLS as ${BENCH_GRPC_CALLER} (certificate ${ctx.pki.services[BENCH_GRPC_CALLER].certFile}, CA ${ctx.pki.caFile})`;
+  }
   // Before any measured window (with --url now; else while the system started).
   if (!auth) await logInWorkers(ctx);
   ctx.auth = auth;
@@ -286,6 +321,7 @@ async function main() {
     if (id.startsWith('pgbench')) return plan.pgbenchS * 1000 + 2_000;
     if (id.startsWith('event-lag')) return d.warmupMs + d.lagMs + 3_000;
     if (id.startsWith('history')) return d.warmupMs + d.historyMs + 2_000;
+    if (id.startsWith('mtls-')) return id.endsWith('warm-up') ? Math.max(plan.warmupMs, plan.mtls.restartWarmupMs) + 2_000 : plan.mtls.warmupMs + plan.mtls.loadMs + 3_000;
     if (id.includes('warm-up')) return plan.warmupMs + 2_000;
     return d.warmupMs + d.loadMs + 3_000;
   };
@@ -305,7 +341,7 @@ async function main() {
     const after = loadavg()[0];
     const row = { id, title, ...extra, ...result, loadAvg: { before: round(before, 2), after: round(after, 2) }, window: { startedAtMs: phaseStartedAtMs, endedAtMs: Date.now() } };
     const snapshot = await sampler.snapshot();
-    memoryTrack.push({ id, mem: Object.fromEntries(Object.entries(snapshot).filter(([, v]) => v.alive).map(([k, v]) => [k, round(v.memMiB, 1)])) });
+    if (!servicesRestarted) memoryTrack.push({ id, mem: Object.fromEntries(Object.entries(snapshot).filter(([, v]) => v.alive).map(([k, v]) => [k, round(v.memMiB, 1)])) });
     log(
       `  -> ${row.throughputPerS ?? '–'}/s ok, p50 ${row.latency?.p50Ms ?? '–'} ms, p99 ${row.latency?.p99Ms ?? '–'} ms, max ${row.latency?.maxMs ?? '–'} ms, errors ${row.errors ?? 0}${
         row.errors ? ` ${JSON.stringify(row.errorKinds)}` : ''
@@ -422,12 +458,17 @@ async function main() {
   }
   // 10. A bank configuration variant, same run: restart the bank with other env, repeat the transfer scenarios.
   const variant = bankVariant();
-  const leftMs = plan.budgetS * 1000 - (Date.now() - startedAtMs);
+  const compareReservedMs = mtlsCompareWanted && system ? plan.mtls.allowanceS * 1000 : 0;
+  const leftMs = plan.budgetS * 1000 - compareReservedMs - (Date.now() - startedAtMs);
+  /** The bank's env the variant changes, as it was (empty = the service's default): the mTLS comparison puts it back. */
+  let restore = {};
   if (variant && system && (wants('rest') || wants('hot')) && leftMs < 10_000 + 2 * estimateMs('rest')) {
     run.meta.notes.push(`Bank variant phase skipped: ${Math.round(leftMs / 1000)} s of the time budget left.`);
   } else if (variant && system && (wants('rest') || wants('hot'))) {
     const label = Object.entries(variant).map(([k, v]) => `${k}=${v}`).join(',');
     log(`variant: restarting bank-service with ${label}`);
+    restore = { bank: Object.fromEntries(Object.keys(variant).map((k) => [k, system.processes.bank.env[k] ?? ''])) };
+    servicesRestarted = true;
     const pid = await system.restart('bank', variant);
     sampler.setPids('bank-service', [pid]);
     run.variant = { env: variant };
@@ -441,6 +482,15 @@ async function main() {
     if (wants('hot')) {
       push(tag(await measure(`rest-hot-sender-c${plan.hotConcurrency}-variant`, 'REST transfers, all from one sender', () => sc.restHot(ctx, plan.hotConcurrency, 'sender'))));
     }
+  }
+  // 11. The cost of mutual TLS (issue 11), last: it leaves the system in plaintext.
+  if (mtlsCompareWanted && !system) {
+    run.meta.notes.push('mTLS comparison skipped (--url): it restarts the services, so it needs a system the bench started.');
+  } else if (mtlsCompareWanted) {
+    servicesRestarted = true;
+    // Nothing measured yet (--mtls-compare alone): the usual warm-up first (JIT, pools, relay and consumer).
+    const onWarmUpMs = run.scenarios.length > 0 ? 0 : plan.warmupMs;
+    run.mtlsCompare = await runMtlsCompare({ ctx, system, pki: ctx.pki, measure, push, sampler, compare: plan.mtls, log, restore, onWarmUpMs });
   }
 }
 
@@ -574,6 +624,7 @@ try {
   run.meta.notes.push(`Run failed: ${error.message.split('\n')[0]}`);
 } finally {
   auth?.stop();
+  grpcSecurity?.close();
   if (auth) run.meta.auth = authMeta();
   run.resources = (await sampler?.stop())?.segments ?? [];
   // CPU time per completed request, per process group: robust to a busy machine, unlike throughput.
@@ -616,5 +667,6 @@ try {
   else log(`kept ${workDir}`);
   log(`report: ${join(outDir, 'report.md')}`);
   for (const target of run.targets) log(`target: ${target.target}: ${target.met === null ? 'n/a' : target.met ? 'MET' : 'NOT MET'} — ${target.measured}${target.gap ? ` (${target.gap})` : ''}`);
+  if (run.mtlsCompare) log(`mTLS cost (same run):\n${mtlsTable(run).join('\n')}`);
 }
 process.exit(exitCode);

@@ -1,8 +1,10 @@
 // The two ways the bench talks to the system: REST through undici (one
 // keep-alive connection per closed-loop worker, like that many independent
 // clients) and gRPC straight to the bank-service with the same channel
-// settings the api-gateway uses. Both carry the caller's bearer token
-// (`authorization` header / metadata): the gateway and the bank verify it.
+// settings the api-gateway uses and, like it, mutual TLS with the
+// api-gateway's certificate (bench/lib/tls.mjs). Both carry the caller's
+// bearer token (`authorization` header / metadata): the gateway and the bank
+// verify it.
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient } from '@wallet/platform';
 import { Pool } from 'undici';
@@ -69,9 +71,13 @@ export function randomAmountMinor() {
 }
 
 export class BankGrpcClient {
-  /** @param {string} address host:port */
-  constructor(address) {
-    this.client = createGrpcClient(BankServiceClient, address);
+  /**
+   * @param {string} address host:port
+   * @param {import('@wallet/platform').GrpcTransport} transport credentials (mTLS as api-gateway, or plaintext for the comparison)
+   */
+  constructor(address, transport) {
+    if (!transport) throw new Error('BankGrpcClient: a transport is required (bench/lib/tls.mjs)');
+    this.client = createGrpcClient(BankServiceClient, address, transport);
   }
 
   /** @param {{ authorization: string }} headers sent as metadata */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
+import { mtlsSection } from './mtls-compare.mjs';
 
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits));
 const pct = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(0)}%`);
@@ -98,6 +99,7 @@ export function markdown(run) {
     `Commit ${m.gitCommit}${m.gitDirty ? ' (+ uncommitted changes)' : ''}. Target: ${m.target}. Load average at start: ${m.loadAvgStart.join(' / ')} (1/5/15 min); at end: ${(m.loadAvgEnd ?? []).join(' / ')}.`,
     `Total wall time ${fmt(m.wallS, 0)} s (start-up ${fmt(m.startupS, 0)} s). Accounts: ${m.accounts}. History rows: ${m.historyRows?.toLocaleString('en-US') ?? '–'}.`,
     authLine(m.auth),
+    `gRPC-direct client: ${m.grpcClient ?? 'not recorded'}; every gRPC hop between the services is mutual TLS (ADR 0009) except in the rows marked [mTLS off].`,
     '',
   );
   if (m.notes?.length) lines.push(...m.notes.map((n) => `> ${n}`), '');
@@ -112,6 +114,7 @@ export function markdown(run) {
   if (run.variant) {
     lines.push(`Rows marked [bank ...] ran after restarting bank-service with that configuration, in the same run (before/after).`, '');
   }
+  lines.push(...mtlsSection(run));
   const mixed = run.scenarios.find((s) => s.perKind);
   if (mixed) {
     lines.push(`Mixed, per kind: balance reads p50 ${fmt(mixed.perKind.read.p50Ms, 2)} / p99 ${fmt(mixed.perKind.read.p99Ms, 2)} ms (${mixed.perKind.read.count}), transfers p50 ${fmt(mixed.perKind.transfer.p50Ms, 2)} / p99 ${fmt(mixed.perKind.transfer.p99Ms, 2)} ms (${mixed.perKind.transfer.count}); read share ${pct(mixed.readShare)}.`, '');

@@ -71,31 +71,56 @@ export async function restUniformAtRate(ctx, ratePerS) {
   }
 }
 
-/** Uniform random pairs straight to the bank-service over gRPC (no gateway), with the bearer token as metadata. */
+/** One TransferMoney straight to the bank as `actor` (its own account to any other), its token as metadata. */
+async function grpcTransfer(bank, actor, ids) {
+  const sender = pick(actor.accountIds);
+  const res = await bank.transferMoney(
+    {
+      senderAccountId: sender,
+      recipientAccountId: pickOther(ids, sender),
+      amount: { amountMinor: randomAmountMinor(), currencyCode: 'USD' },
+      idempotencyKey: newKey(),
+      description: '',
+    },
+    actor.headers(),
+  );
+  return res.transfer ? true : 'empty response';
+}
+
+/**
+ * Uniform random pairs straight to the bank-service over gRPC (no gateway),
+ * with the bearer token as metadata, over ctx.grpcTransport: mutual TLS as the
+ * api-gateway (bench/lib/tls.mjs), or plaintext in the "mTLS off" comparison.
+ */
 export async function grpcUniform(ctx, concurrency) {
   await ctx.auth.prepare({ workers: concurrency });
-  const bank = new BankGrpcClient(ctx.bankGrpcAddress);
+  const bank = new BankGrpcClient(ctx.bankGrpcAddress, ctx.grpcTransport);
   const ids = ctx.accounts.ids;
   try {
     return await runClosedLoop({
       concurrency,
       durationMs: ctx.durations.loadMs,
       warmupMs: ctx.durations.warmupMs,
-      op: async (worker) => {
-        const actor = ctx.auth.worker(worker);
-        const sender = pick(actor.accountIds);
-        const res = await bank.transferMoney(
-          {
-            senderAccountId: sender,
-            recipientAccountId: pickOther(ids, sender),
-            amount: { amountMinor: randomAmountMinor(), currencyCode: 'USD' },
-            idempotencyKey: newKey(),
-            description: '',
-          },
-          actor.headers(),
-        );
-        return res.transfer ? true : 'empty response';
-      },
+      op: (worker) => grpcTransfer(bank, ctx.auth.worker(worker), ids),
+    });
+  } finally {
+    bank.close();
+  }
+}
+
+/** The same gRPC transfers at a fixed rate (open loop); request i acts as user i mod K. */
+export async function grpcUniformAtRate(ctx, ratePerS) {
+  const actorsCount = ctx.auth.users.length;
+  await ctx.auth.prepare({ workers: actorsCount });
+  const bank = new BankGrpcClient(ctx.bankGrpcAddress, ctx.grpcTransport);
+  const ids = ctx.accounts.ids;
+  try {
+    return await runOpenLoop({
+      ratePerS,
+      durationMs: ctx.durations.loadMs,
+      warmupMs: ctx.durations.warmupMs,
+      maxInFlight: 1_000,
+      op: (seq) => grpcTransfer(bank, ctx.auth.worker(seq % actorsCount), ids),
     });
   } finally {
     bank.close();

@@ -15,6 +15,7 @@ import { ensurePostgres } from '../../scripts/lib/postgres.mjs';
 import { createSystem, describeSystem, freePorts, SERVICE_NAMES } from '../../scripts/lib/system.mjs';
 import { resolveAuthEndpoints } from './auth.mjs';
 import { accountsByUser, readOwners, registerBenchUsers, usersFor } from './population.mjs';
+import { trustCaForFetch } from './tls.mjs';
 
 /** Service key -> workspace name (scripts/lib/system.mjs). */
 export const SERVICES = SERVICE_NAMES;
@@ -168,6 +169,7 @@ export async function startSystem(options) {
     await services.start('identity');
     log('identity-service ready');
     system.issuer = description.issuer;
+    if (description.issuer.startsWith('https:')) trustCaForFetch(description.pki.caFile);
     system.authEndpoints = await resolveAuthEndpoints({ issuer: description.issuer });
     // The users register (argon2 hashes at the issuer) while the bank migrates.
     const seedStart = Date.now();
@@ -209,6 +211,8 @@ export async function startSystem(options) {
     system.restart = (key, extraEnv = {}) => services.restart(key, extraEnv);
     system.baseUrl = description.baseUrl;
     system.bankGrpcAddress = description.bankGrpcAddress;
+    // The certificates the services were given (the gRPC-direct client presents the api-gateway's).
+    system.pki = description.pki;
     system.startupS = Math.round((Date.now() - t0) / 100) / 10;
     return system;
   } catch (error) {

@@ -10,10 +10,13 @@ import { createSystem, describeSystem, entryOf, freePorts, SERVICE_KEYS, SERVICE
 import { ensureKafka, ensureTopics } from '../lib/kafka.mjs';
 import { ensurePostgres } from '../lib/postgres.mjs';
 import { root } from '../lib/paths.mjs';
+import * as pkiLib from '../lib/pki.mjs';
 import { inject, scheduleRound } from './faults.mjs';
 import { registerUsers, resolveAuthEndpoints, SessionPool } from '../../bench/lib/auth.mjs';
 import { readOwners } from '../../bench/lib/population.mjs';
-import { checkAuthAnswers, checkHistories, checkInvariants, formatMinor, parseMinor, recoveryTimes } from './model.mjs';
+import { trustCaForFetch } from '../../bench/lib/tls.mjs';
+import { checkAuthAnswers, checkHistories, checkInvariants, checkTlsProblems, formatMinor, parseMinor, recoveryTimes } from './model.mjs';
+import { readTlsProblems } from './tls-facts.mjs';
 import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exchange } from './workload.mjs';
 import { readSqlFacts } from './sql-facts.mjs';
 
@@ -29,11 +32,11 @@ const ACCOUNTS_PER_USER = 5;
 const CHAOS_GATEWAY_ENV = { GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '1000000', GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
 
 /** ensurePostgres on a private server: never the developer's DATABASE_URL (this server gets crashed). */
-async function startPostgres(dataDir, port) {
+async function startPostgres(dataDir, port, pki) {
   const savedDatabaseUrl = process.env.DATABASE_URL;
   delete process.env.DATABASE_URL;
   try {
-    return await ensurePostgres({ dataDir, port, databases: ['wallet'] });
+    return await ensurePostgres({ dataDir, port, databases: ['wallet'], pki });
   } finally {
     if (savedDatabaseUrl !== undefined) process.env.DATABASE_URL = savedDatabaseUrl;
   }
@@ -43,7 +46,7 @@ async function startPostgres(dataDir, port) {
  * Private PostgreSQL and Kafka in workDir, with restart handles for the
  * nemesis: a restart starts the same server again on its data and port.
  */
-async function startInfra(workDir, ports, log) {
+async function startInfra(workDir, ports, pki, log) {
   const pgDataDir = join(workDir, 'postgres');
   const kafkaDataDir = join(workDir, 'kafka');
   const startKafka = () =>
@@ -58,7 +61,7 @@ async function startInfra(workDir, ports, log) {
     await postgres?.stop().catch((e) => log(`stopping postgres: ${e.message}`));
   };
   try {
-    postgres = await startPostgres(pgDataDir, ports.postgres);
+    postgres = await startPostgres(pgDataDir, ports.postgres, pki);
     log(`postgres on ${ports.postgres}`);
     kafka = await kafkaStarted;
     await ensureTopics(kafka.brokers);
@@ -75,7 +78,7 @@ async function startInfra(workDir, ports, log) {
       restart: async () => {
         // Already gone: this only releases the old handle (bounded, whatever the launcher does).
         await Promise.race([postgres.stop().catch(() => {}), sleep(2_000)]);
-        postgres = await startPostgres(pgDataDir, ports.postgres);
+        postgres = await startPostgres(pgDataDir, ports.postgres, pki);
       },
     },
     kafka: {
@@ -247,15 +250,18 @@ async function logInOwners({ baseUrl, users, owners, record, log }) {
  */
 export async function runChaos({ form, profile, seed, workDir, log }) {
   const random = createRandom(seed);
+  // The run's own CA and certificates (mutual TLS on every hop, PostgreSQL's TLS): the
+  // rotation fault rewrites them, so never the developer's .data/pki.
+  const pki = await pkiLib.ensurePki({ dir: join(workDir, 'pki'), infra: pkiLib.INFRA_NAMES ?? [] });
   let ports = await freePorts();
   let infra;
   try {
-    infra = await startInfra(join(workDir, 'infra-1'), ports, log);
+    infra = await startInfra(join(workDir, 'infra-1'), ports, pki, log);
   } catch (error) {
     // A port another process just took, or a stale socket lock of another user in /tmp: new ports, once.
     log(`infrastructure did not start (${error.message.split('\n')[0]}); once more on other ports`);
     ports = await freePorts();
-    infra = await startInfra(join(workDir, 'infra-2'), ports, log);
+    infra = await startInfra(join(workDir, 'infra-2'), ports, pki, log);
   }
   let system;
   let auth;
@@ -269,7 +275,10 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
       commonEnv: { LOG_LEVEL: 'info' },
       env: { gateway: CHAOS_GATEWAY_ENV },
       devUsers: false,
+      pki,
     });
+    // The identity-service over HTTPS (when the launcher says so) has a certificate of the run's CA.
+    if (description.issuer.startsWith('https:')) trustCaForFetch(pki.caFile);
     system = createSystem(description, { logDir: join(workDir, 'logs') });
     await system.start('identity');
     await system.start('bank');
@@ -286,10 +295,17 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     let starting = true;
     let giveUpAtMs = Infinity;
     const target = {
-      services: Object.fromEntries(Object.entries(system.services).map(([key, h]) => [key, { kill: () => h.kill(), restart: () => startSupervised(h, log) }])),
+      services: Object.fromEntries(
+        Object.entries(system.services).map(([key, h]) => [
+          key,
+          { name: h.name, grpcPort: h.ports.grpc, pid: () => h.pid, logPath: () => h.logPath, kill: () => h.kill(), restart: () => startSupervised(h, log) },
+        ]),
+      ),
       postgres: infra.postgres,
       kafka: infra.kafka,
       downMs: profile.downMs,
+      pki,
+      bankAddress: description.bankGrpcAddress,
     };
     const workloadStartedMs = Date.now();
     const opsRef = [];
@@ -328,6 +344,9 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     const sql = await readSqlFacts(infra.env.DATABASE_URL, { waitMs: 30_000 });
     const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
     violations.push(...checkAuthAnswers(answers, workloadStartedMs));
+    // Mutual TLS: no caller refused by a caller table, no certificate/handshake failure between the services (their logs, whole run).
+    const tls = await readTlsProblems(Object.values(system.services).map((h) => ({ name: h.name, logPath: h.logPath })));
+    violations.push(...checkTlsProblems(tls.problems));
     for (const f of faults) if (f.error) violations.push({ invariant: 'every fault injected and healed', detail: `${f.name}: ${f.error}` });
     answers.sort((a, b) => a.answeredAtMs - b.answeredAtMs);
     const recovered = recoveryTimes(faults, answers);
@@ -335,7 +354,13 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
       if (f.recoveryMs === undefined) violations.push({ invariant: 'every fault recovers', detail: `${f.name}: no successful ${f.affects} answer after it` });
     }
     const authentication = { users: users.length, ...auth.pool.stats() };
-    return summarize({ form, seed, profile, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication });
+    const mtls = {
+      issuer: description.issuer,
+      rotations: faults.filter((f) => f.name.startsWith('rotate certificate')).length,
+      logsScanned: tls.scanned,
+      problems: tls.problems.length,
+    };
+    return summarize({ form, seed, profile, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls });
   } finally {
     auth?.pool.stop();
     await system?.stop().catch((e) => log(`stopping services: ${e.message}`));
@@ -343,7 +368,7 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
   }
 }
 
-function summarize({ form, seed, profile, accounts, ops, answers, faults, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication }) {
+function summarize({ form, seed, profile, accounts, ops, answers, faults, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls }) {
   const count = (pred) => ops.filter(pred).length;
   const byKind = (kind) => ({
     total: count((o) => o.kind === kind),
@@ -365,6 +390,7 @@ function summarize({ form, seed, profile, accounts, ops, answers, faults, violat
     profile,
     accounts: accounts.length,
     authentication,
+    mtls,
     workloadS: Math.round(workloadMs / 100) / 10,
     historyCatchUpS: Math.round(catchUpMs / 100) / 10,
     transfers: byKind('transfer'),

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { root } from '../lib/paths.mjs';
+import { rotateCertificate } from './certificates.mjs';
 
 const PG_CTL_TIMEOUT_MS = 60_000;
 const EXIT_WAIT_MS = 30_000;
@@ -86,9 +87,14 @@ function postgresUserIds() {
   return { uid, gid };
 }
 
+/** Services whose certificate the nemesis rotates (their TLS identity reloads on SIGHUP; ADR 0009). */
+export const ROTATED_SERVICES = ['gateway', 'bank', 'cardAdapter', 'analytics'];
+
 /**
  * The fault kinds. `target` gives the handles the nemesis needs:
- *   services[key]: { kill(): Promise, restart(): Promise }   (restart resolves when ready)
+ *   services[key]: { kill(): Promise, restart(): Promise,     (restart resolves when ready)
+ *                    name, pid(), logPath(), grpcPort? }     (certificate rotation)
+ *   pki: the run's PKI (CA key included), bankAddress: the bank's gRPC host:port
  *   postgres: { dataDir, restart(): Promise }
  *   kafka: { dataDir, restart(): Promise }                    (a new broker on the same data and ports)
  * Each returns once the fault is healed and the component is ready again.
@@ -123,6 +129,12 @@ export const FAULTS = {
     // Log recovery after a kill can outlast one start timeout on a loaded machine: one more try.
     await target.kafka.restart().catch(() => target.kafka.restart());
   },
+  /** New certificate into the service's files + SIGHUP; healed when new connections use it (certificates.mjs). */
+  async rotateCertificate(target, key) {
+    const service = target.services[key];
+    if (!target.pki) throw new Error('no PKI to rotate certificates with');
+    await rotateCertificate({ pki: target.pki, service, bank: target.bankAddress && { address: target.bankAddress } });
+  },
   /** Several faults at once (a service killed while PostgreSQL is down, ...). */
   async together(target, faults) {
     await Promise.all(faults.map((f) => FAULTS[f.kind](target, f.arg)));
@@ -150,18 +162,22 @@ export async function inject(target, fault, log) {
 }
 
 /**
- * The schedule of one round: each service killed, PostgreSQL crashed, Kafka
- * paused and killed, as tracks that run side by side (one track: one fault at
- * a time, so each recovery time is its own). The full form adds double
- * faults, shuffles later rounds and repeats until its time is up.
+ * The schedule of one round: each service's certificate rotated, each service
+ * killed, PostgreSQL crashed, Kafka paused and killed, as tracks that run side
+ * by side (one track: one fault at a time, so each recovery time is its own).
+ * The rotations come first, so the kills after them make every client
+ * reconnect with its new certificate to servers presenting theirs. The full
+ * form adds double faults, shuffles later rounds and repeats until its time is up.
  * @returns {object[][]} tracks of faults
  */
-export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = false }) {
+export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = false, rotate = true }) {
   const kill = (key) => ({ name: `kill -9 ${key}`, kind: 'killService', arg: key, affects: AFFECTS[key] ?? 'any' });
+  const rotation = (key) => ({ name: `rotate certificate ${key}`, kind: 'rotateCertificate', arg: key, affects: AFFECTS[key] ?? 'any' });
+  const rotations = rotate ? ROTATED_SERVICES.filter((key) => serviceKeys.includes(key)).map(rotation) : [];
   const pgCrash = { name: 'postgres immediate shutdown', kind: 'crashPostgres', affects: AFFECTS.postgres };
   const pause = { name: `kafka SIGSTOP ${pauseMs / 1000} s`, kind: 'pauseKafka', arg: pauseMs, affects: AFFECTS.kafkaPause };
   const kafkaKill = { name: 'kafka kill -9', kind: 'killKafka', affects: AFFECTS.kafkaKill };
-  const services = serviceKeys.filter((key) => key !== 'analytics').map(kill);
+  const services = [...rotations, ...serviceKeys.filter((key) => key !== 'analytics').map(kill)];
   // Analytics sits on the event path: it goes with the Kafka and PostgreSQL faults.
   // The pause comes last: with the tracks 1-2 s apart, a pause right before the kill would share its recovery.
   const data = [...(serviceKeys.includes('analytics') ? [kill('analytics')] : []), kafkaKill, pgCrash, pause];

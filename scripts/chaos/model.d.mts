@@ -64,3 +64,6 @@ export declare function recoveryTimes<F extends { name: string; startedAtMs: num
   faults: F[],
   answers: { kind: string; sentAtMs: number; answeredAtMs: number; ok: boolean }[],
 ): (F & { recoveryMs: number | undefined })[];
+export type TlsProblemKind = 'caller refused' | 'TLS handshake refused';
+export declare function tlsProblemOf(line: string): TlsProblemKind | undefined;
+export declare function checkTlsProblems(problems: { service: string; kind: string; line: string }[]): Violation[];

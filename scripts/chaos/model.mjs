@@ -262,3 +262,62 @@ export function recoveryTimes(faults, answers) {
  *   answers: { status?: number, code?: string, id?: string, error?: string, atMs: number }[],
  * }} Op
  */
+
+/**
+ * Text of a TLS handshake refusal as grpc-js, node's tls and libpq report it
+ * (certificate not trusted, expired, wrong name, none sent, protocol mix-up).
+ * "socket disconnected before secure TLS connection" is left out: a peer
+ * killed mid-handshake says that too, and kills are expected here.
+ */
+const TLS_REFUSAL = /unable to (?:verify|get local issuer)|self[- ]signed certificate|certificate (?:has expired|is not yet valid|required|unknown|verify failed)|CERT_[A-Z_]{4,}|ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames|(?:tlsv1[0-3]?|sslv3) alert|alert (?:bad|unknown|certificate)|wrong version number|SSL routines/i;
+/** A caller refused by a caller table (PERMISSION_DENIED / UNAUTHENTICATED before the handler). */
+const CALLER_REFUSAL = /CALLER_NOT_ALLOWED|CALLER_UNAUTHENTICATED|caller refused/i;
+const SEVERE_LEVELS = new Set(['warn', 'error', 'fatal', 40, 50, 60]);
+
+/**
+ * What one service log line says about mutual TLS going wrong between
+ * correctly configured services, or undefined:
+ * - 'caller refused': a server's caller table refused a caller (every caller
+ *   of this system is in its tables, so this is never expected);
+ * - 'TLS handshake refused': a warning or error naming a certificate or
+ *   handshake failure (the client sees it as UNAVAILABLE, which a retry
+ *   would otherwise hide as "the dependency is down").
+ * A failed certificate reload is not counted: the provider keeps the current
+ * certificate by design, and the rotation fault checks the new one is used.
+ * @param {string} line one line of a service's output (JSON from pino, or anything on stderr)
+ */
+export function tlsProblemOf(line) {
+  let entry;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    entry = undefined;
+  }
+  if (CALLER_REFUSAL.test(line)) return 'caller refused';
+  if (entry && typeof entry === 'object' && /certificate reload failed/i.test(String(entry.msg ?? ''))) return undefined;
+  const severe = entry && typeof entry === 'object' ? SEVERE_LEVELS.has(entry.level) : true;
+  return severe && TLS_REFUSAL.test(line) ? 'TLS handshake refused' : undefined;
+}
+
+/**
+ * Violations from the problems found in the services' logs: one per service
+ * and kind, with the count and the first line (shortened).
+ * @param {{ service: string, kind: string, line: string }[]} problems
+ */
+export function checkTlsProblems(problems) {
+  const grouped = new Map();
+  for (const p of problems) {
+    const key = `${p.service}\u0000${p.kind}`;
+    const seen = grouped.get(key) ?? { ...p, count: 0 };
+    seen.count += 1;
+    grouped.set(key, seen);
+  }
+  const invariant = {
+    'caller refused': 'correct callers accepted (no PERMISSION_DENIED / caller refused between the services)',
+    'TLS handshake refused': 'TLS handshakes succeed between correctly configured services',
+  };
+  return [...grouped.values()].map((p) => ({
+    invariant: invariant[p.kind] ?? p.kind,
+    detail: `${p.service}: ${p.count} × ${p.kind}; first: ${p.line.length > 300 ? `${p.line.slice(0, 300)}…` : p.line}`,
+  }));
+}

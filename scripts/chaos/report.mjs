@@ -20,6 +20,14 @@ export function renderMarkdown(s) {
       '',
     );
   }
+  const m = s.mtls;
+  if (m) {
+    lines.push(
+      `Mutual TLS on every internal hop (the run's own CA; ${m.rotations} certificate rotations): a caller refused by a caller table ` +
+        `(PERMISSION_DENIED), or a certificate / handshake failure between the services in any service's log (${m.logsScanned.join(', ')}), is a violation.`,
+      '',
+    );
+  }
   lines.push('| requests | total | completed | refused (business) | unanswered | unexpected answer | retried | attempts |', '|---|---|---|---|---|---|---|---|');
   for (const [name, k] of [['transfers', s.transfers], ['top-ups', s.topUps]]) {
     lines.push(`| ${name} | ${k.total} | ${k.completed} | ${k.rejected} | ${k.unknown} | ${k.unexpected} | ${k.retried} | ${k.attempts} |`);
@@ -40,6 +48,8 @@ export function renderMarkdown(s) {
     'money conserved (sum of balances = initial + completed top-ups)',
     'history exactly once (every completed operation in both histories, nothing else)',
     "valid tokens accepted (no 401/403 to the owner's token, during a fault or not)",
+    'correct callers accepted (no caller refused by a caller table: PERMISSION_DENIED between the services)',
+    'TLS handshakes succeed between correctly configured services (no certificate or handshake error in any service log; each rotated certificate served on new connections)',
     ...Object.entries(s.sqlChecks).map(([name, state]) => `${name} (SQL: ${state})`),
   ];
   for (const check of checks) lines.push(`- ${check}`);
