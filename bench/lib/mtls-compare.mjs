@@ -7,11 +7,30 @@
 import * as sc from './scenarios.mjs';
 import { bankTransport, createBenchGrpcSecurity } from './tls.mjs';
 
-/** The services that serve or call gRPC, in restart order: servers before their callers, the gateway last (its /readyz checks them all). */
-export const GRPC_SERVICE_KEYS = Object.freeze(['bank', 'analytics', 'cardAdapter', 'gateway']);
+/**
+ * The services restarted in plaintext, in restart order: servers before their
+ * callers (the card adapter's /readyz pings the bank and the payment gateway
+ * mock), the gateway last (its /readyz checks every backend). The
+ * identity-service has no gRPC: it stays as it is.
+ */
+export const PLAINTEXT_SERVICE_KEYS = Object.freeze(['bank', 'analytics', 'paymentGatewayMock', 'cardAdapter', 'gateway']);
 
-/** The env of the "mTLS off" half: plaintext gRPC; the TLS file variables emptied (empty = unset for the services' config). */
+/** The hook and the TLS file variables emptied (empty = unset for the services' config; the hook refuses them set). */
 export const PLAINTEXT_ENV = Object.freeze({ WALLET_TEST_GRPC_PLAINTEXT: 'true', TLS_CA_FILE: '', TLS_CERT_FILE: '', TLS_KEY_FILE: '' });
+
+/**
+ * The env of one service in the "mTLS off" half: PLAINTEXT_ENV; the
+ * development CA through NODE_EXTRA_CA_CERTS (without TLS_CA_FILE the token
+ * verifiers still reach an https identity-service); the card adapter's payment
+ * gateway URL in http (the mock serves plain HTTP under the same hook).
+ */
+export function plaintextEnvFor(handle, pki) {
+  const env = { ...PLAINTEXT_ENV, ...(pki?.caFile ? { NODE_EXTRA_CA_CERTS: pki.caFile } : {}) };
+  for (const [name, value] of Object.entries(handle.env ?? {})) {
+    if (name.endsWith('PAYMENT_GATEWAY_URL') && value.startsWith('https://')) env[name] = `http://${value.slice('https://'.length)}`;
+  }
+  return env;
+}
 
 /** The fixed moderate rate of the latency rows: a third of the mTLS-on REST peak, within these bounds. */
 export const MODERATE_RATE_PER_S_MIN = 10;
@@ -37,7 +56,7 @@ async function restartWith({ system, keys, envOf, sampler, log }) {
   for (const key of keys) {
     const handle = system.processes[key];
     if (!handle) continue;
-    const pid = await system.restart(key, envOf(key));
+    const pid = await system.restart(key, envOf(key, handle));
     sampler.setPids(handle.name, [pid]);
     log(`  ${handle.name} restarted (pid ${pid})`);
   }
@@ -69,7 +88,8 @@ async function measureHalf({ mode, ctx, measure, push, compare, ratePerS, warmUp
  * @returns {Promise<{ concurrency: number, ratePerS?: number, on: Record<string, string>, off: Record<string, string>, restartS: number, services: string[], env: object }>}
  */
 export async function runMtlsCompare({ ctx, system, pki, measure, push, sampler, compare, log, restore = {}, onWarmUpMs = 0 }) {
-  const result = { concurrency: compare.concurrency, on: {}, off: {}, restartS: 0, services: GRPC_SERVICE_KEYS.filter((k) => system.processes[k]).map((k) => system.processes[k].name), env: PLAINTEXT_ENV };
+  const keys = PLAINTEXT_SERVICE_KEYS.filter((k) => system.processes[k]);
+  const result = { concurrency: compare.concurrency, on: {}, off: {}, restartS: 0, services: keys.map((k) => system.processes[k].name), env: {} };
   const durations = { warmupMs: compare.warmupMs, loadMs: compare.loadMs };
   const restoreKeys = Object.keys(restore).filter((key) => system.processes[key]);
   if (restoreKeys.length > 0) {
@@ -91,8 +111,14 @@ export async function runMtlsCompare({ ctx, system, pki, measure, push, sampler,
   } finally {
     onSecurity.close();
   }
-  log(`mTLS comparison: restarting ${result.services.join(', ')} with ${Object.entries(PLAINTEXT_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  result.restartS = await restartWith({ system, keys: GRPC_SERVICE_KEYS, envOf: () => PLAINTEXT_ENV, sampler, log });
+  log(`mTLS comparison: restarting ${result.services.join(', ')} with WALLET_TEST_GRPC_PLAINTEXT=true, TLS_* unset`);
+  result.restartS = await restartWith({
+    system,
+    keys,
+    envOf: (key, handle) => (result.env[handle.name] = plaintextEnvFor(handle, pki)),
+    sampler,
+    log,
+  });
   const offSecurity = createBenchGrpcSecurity({ plaintext: true });
   try {
     const offCtx = { ...ctx, durations, grpcTransport: bankTransport(offSecurity) };
