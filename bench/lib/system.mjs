@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ensureKafka, ensureTopics } from '../../scripts/lib/kafka.mjs';
 import { root } from '../../scripts/lib/paths.mjs';
 import { ensurePostgres } from '../../scripts/lib/postgres.mjs';
+import * as pkiLib from '../../scripts/lib/pki.mjs';
 import { createSystem, describeSystem, freePorts, SERVICE_NAMES } from '../../scripts/lib/system.mjs';
 import { resolveAuthEndpoints } from './auth.mjs';
 import { accountsByUser, readOwners, registerBenchUsers, usersFor } from './population.mjs';
@@ -105,6 +106,9 @@ export async function startSystem(options) {
   try {
     const ports = await freePorts();
     system.ports = ports;
+    // The run's own CA and certificates (mutual TLS between the services, PostgreSQL's TLS), in the temp folder.
+    const pki = await pkiLib.ensurePki({ dir: join(workDir, 'pki'), infra: pkiLib.INFRA_NAMES ?? [] });
+    system.pki = pki;
     const pgDir = join(workDir, 'postgres');
     const t0 = Date.now();
     const useEnvKafka = Boolean(options.kafkaFromEnv && process.env.KAFKA_BROKERS);
@@ -130,7 +134,7 @@ export async function startSystem(options) {
     delete process.env.DATABASE_URL;
     let postgres;
     try {
-      postgres = await ensurePostgres({ dataDir: pgDir, port: ports.postgres, databases: ['wallet'], log: () => {} });
+      postgres = await ensurePostgres({ dataDir: pgDir, port: ports.postgres, databases: ['wallet'], pki, log: () => {} });
     } finally {
       if (savedDatabaseUrl !== undefined) process.env.DATABASE_URL = savedDatabaseUrl;
     }
@@ -154,6 +158,7 @@ export async function startSystem(options) {
       clickhouseRequestTimeoutMs: 60_000,
       // The bench's own users only; not the demo users.
       devUsers: false,
+      pki,
       env: { gateway: BENCH_RATE_LIMIT_ENV },
     });
     const services = createSystem(description, {
@@ -212,7 +217,7 @@ export async function startSystem(options) {
     system.baseUrl = description.baseUrl;
     system.bankGrpcAddress = description.bankGrpcAddress;
     // The certificates the services were given (the gRPC-direct client presents the api-gateway's).
-    system.pki = description.pki;
+    system.pki = description.pki ?? pki;
     system.startupS = Math.round((Date.now() - t0) / 100) / 10;
     return system;
   } catch (error) {
