@@ -1,5 +1,6 @@
 import { OPERATIONS_DLQ_TOPIC, OPERATIONS_TOPIC } from '@wallet/contracts';
-import { env } from '@wallet/platform';
+import { ConfigError, env, kafkaConnectionOptions, kafkaSecretSpecs, kafkaSecurityShape, loadConfigWithSecrets, type KafkaConnectionOptions, type SecretSpecs } from '@wallet/platform';
+import { grpcSecurityOptions, tlsConfigShape, type GrpcSecurityOptions } from '@wallet/platform/tls';
 import { z } from 'zod';
 
 /**
@@ -15,6 +16,8 @@ export const configSchema = z
     ANALYTICS_GRPC_PORT: env.port(50053),
     ANALYTICS_OPS_HOST: env.host('127.0.0.1'),
     ANALYTICS_OPS_PORT: env.port(9103),
+    /** Mutual TLS of the gRPC port (TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE: required). */
+    ...tlsConfigShape,
 
     KAFKA_BROKERS: env.string('127.0.0.1:9092'),
     ANALYTICS_KAFKA_CLIENT_ID: env.string('analytics-service'),
@@ -40,8 +43,13 @@ export const configSchema = z
     ANALYTICS_KAFKA_FETCH_BYTES_MAX: env.int(1_048_576, 65_536, 52_428_800),
     /** Timeout of one Kafka request (metadata, produce, commit). */
     ANALYTICS_KAFKA_REQUEST_TIMEOUT_MS: env.int(10_000, 1_000, 120_000),
+    /** Kafka TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*), shared with the bank's producer. */
+    ...kafkaSecurityShape,
 
-    /** A ClickHouse server over HTTP (http://user:pass@host:8123); unset = embedded chDB. */
+    /**
+     * A ClickHouse server over HTTP(S) (https://user:pass@host:8443); unset = embedded chDB.
+     * Secret (it may carry a password): CLICKHOUSE_URL_FILE, required so in production.
+     */
     CLICKHOUSE_URL: env.optionalString(),
     ANALYTICS_CLICKHOUSE_DATABASE: z
       .string()
@@ -88,4 +96,43 @@ export const configSchema = z
     }
   });
 
-export type AnalyticsConfig = z.infer<typeof configSchema>;
+/** Secrets: X may come from X_FILE, and must in production (see @wallet/platform secrets). */
+export const analyticsSecrets: SecretSpecs = {
+  CLICKHOUSE_URL: { required: false },
+  ...kafkaSecretSpecs,
+};
+
+export type AnalyticsEnvConfig = z.infer<typeof configSchema>;
+
+/** The validated environment plus what was derived from it at load time. */
+export type AnalyticsConfig = AnalyticsEnvConfig & {
+  kafkaBrokers: string[];
+  /** mTLS files for the gRPC port (or 'plaintext' under the bench hook). */
+  grpcSecurity: GrpcSecurityOptions;
+  /** tls / sasl options of every Kafka client. */
+  kafkaConnection: KafkaConnectionOptions;
+};
+
+/**
+ * Reads and checks the whole configuration once, at start: secrets (from
+ * X or X_FILE), the schema, the mTLS files and the Kafka security files.
+ * Every problem is one ConfigError naming its variables (runService: exit 2).
+ */
+export function loadAnalyticsConfig(environment: NodeJS.ProcessEnv = process.env): AnalyticsConfig {
+  const config = loadConfigWithSecrets(configSchema, analyticsSecrets, environment);
+  const kafkaBrokers = config.KAFKA_BROKERS.split(',').map((broker) => broker.trim()).filter(Boolean);
+  const problems: string[] = [];
+  const collect = <T>(derive: () => T): T | undefined => {
+    try {
+      return derive();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
+    }
+  };
+  const grpcSecurity = collect(() => grpcSecurityOptions(config));
+  const kafkaConnection = collect(() => kafkaConnectionOptions(config, kafkaBrokers));
+  if (problems.length > 0 || grpcSecurity === undefined || kafkaConnection === undefined) throw new ConfigError(problems);
+  return { ...config, kafkaBrokers, grpcSecurity, kafkaConnection };
+}

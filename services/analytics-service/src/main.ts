@@ -1,11 +1,11 @@
 // analytics-service: wiring only, through the platform's runService.
-import { loadConfig, runService } from '@wallet/platform';
+import { runService } from '@wallet/platform';
 import { startAnalytics } from './app/service.js';
-import { configSchema, type AnalyticsConfig } from './config.js';
+import { loadAnalyticsConfig, type AnalyticsConfig } from './config.js';
 
 await runService<AnalyticsConfig>({
   name: 'analytics-service',
-  loadConfig: () => loadConfig(configSchema),
+  loadConfig: () => loadAnalyticsConfig(),
   logLevel: (config) => config.LOG_LEVEL,
   shutdownTimeoutMs: (config) => config.ANALYTICS_SHUTDOWN_TIMEOUT_MS,
   start: async (config, logger) => {

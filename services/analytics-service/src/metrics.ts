@@ -45,6 +45,12 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'Records read into the current batch and not flushed yet',
       registers: [registry],
     }),
+    grpcCallersDenied: new Counter({
+      name: 'analytics_grpc_callers_denied_total',
+      help: 'gRPC calls refused before the handler ran: the caller certificate names a service not allowed to call the RPC',
+      labelNames: ['rpc', 'caller'] as const,
+      registers: [registry],
+    }),
     consumerLag: new Gauge({
       name: 'analytics_consumer_lag',
       help: 'Records in the partition not yet committed by the consumer group',

@@ -4,12 +4,15 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AnalyticsServiceService } from '@wallet/contracts/analytics';
 import { createMetricsRegistry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
+import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
 import type { Registry } from 'prom-client';
 import type { AnalyticsConfig } from '../config.js';
 import { OperationsConsumer } from '../consumer/operations-consumer.js';
 import { createEventValidator } from '../consumer/validator.js';
+import { ANALYTICS_CALLERS } from '../grpc/callers.js';
+import { ERROR_DOMAIN } from '../grpc/errors.js';
 import { ANALYTICS_SERVICE_NAME, createAnalyticsServicer } from '../grpc/servicer.js';
-import { createAnalyticsMetrics, registerStoreMemoryGauges } from '../metrics.js';
+import { createAnalyticsMetrics, registerStoreMemoryGauges, type AnalyticsMetrics } from '../metrics.js';
 import { openClickHouse } from '../store/client.js';
 import { OperationsStore } from '../store/operations-store.js';
 
@@ -25,6 +28,18 @@ export interface RunningAnalytics {
 
 const READINESS_TIMEOUT_MS = 2_000;
 
+/** The servicer behind the caller table (ADR 0009); each refusal is logged and counted. */
+function authorizedServicer(security: GrpcSecurity, store: OperationsStore, metrics: AnalyticsMetrics, logger: Logger): UntypedServiceImplementation {
+  const servicer = createAnalyticsServicer(store, logger);
+  return security.authorize(AnalyticsServiceService, servicer as unknown as UntypedServiceImplementation, ANALYTICS_CALLERS, {
+    domain: ERROR_DOMAIN,
+    onDenied: ({ rpc, caller, reason }) => {
+      metrics.grpcCallersDenied.inc({ rpc, caller: caller ?? '' });
+      logger.warn({ rpc, caller, reason }, 'grpc caller refused');
+    },
+  });
+}
+
 export async function startAnalytics(config: AnalyticsConfig, logger: Logger): Promise<RunningAnalytics> {
   const registry = createMetricsRegistry('analytics-service');
   const metrics = createAnalyticsMetrics(registry);
@@ -35,6 +50,10 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     }
   };
   try {
+    // Built first and closed last: it reloads the certificate behind the gRPC server.
+    const security = createGrpcSecurity(config.grpcSecurity, { logger, metrics: registry });
+    closers.push({ name: 'grpc-security', run: async () => security.close() });
+
     const clickhouse = await openClickHouse({
       ...(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : {}),
       chdbPath: config.ANALYTICS_CHDB_PATH,
@@ -51,7 +70,8 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
 
     const consumer = new OperationsConsumer(
       {
-        brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()),
+        brokers: config.kafkaBrokers,
+        connection: config.kafkaConnection,
         clientId: config.ANALYTICS_KAFKA_CLIENT_ID,
         groupId: config.ANALYTICS_KAFKA_GROUP_ID,
         topic: config.ANALYTICS_KAFKA_OPERATIONS_TOPIC,
@@ -79,9 +99,10 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
         {
           name: ANALYTICS_SERVICE_NAME,
           definition: AnalyticsServiceService,
-          implementation: createAnalyticsServicer(store, logger) as unknown as UntypedServiceImplementation,
+          implementation: authorizedServicer(security, store, metrics, logger),
         },
       ],
+      credentials: security.serverCredentials(),
     });
     closers.push({ name: 'grpc', run: () => grpc.shutdown(5_000) });
 

@@ -19,7 +19,7 @@ import {
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
-import { backoffDelayMs, settleWithin, type Logger } from '@wallet/platform';
+import { backoffDelayMs, settleWithin, type KafkaConnectionOptions, type Logger } from '@wallet/platform';
 import type { AnalyticsMetrics } from '../metrics.js';
 import { BatchWriter, StoreStuckError, type DeadLetter } from './batch-writer.js';
 import type { EventValidator } from './validator.js';
@@ -40,6 +40,8 @@ interface Lane {
 
 export interface OperationsConsumerOptions {
   brokers: string[];
+  /** TLS / SASL of the consumer and the dead-letter producer (kafkaConnectionOptions); none = plaintext. */
+  connection?: KafkaConnectionOptions;
   clientId: string;
   groupId: string;
   topic: string;
@@ -126,6 +128,7 @@ export class OperationsConsumer {
       stopping: () => this.stopping,
     });
     const base = {
+      ...options.connection,
       bootstrapBrokers: options.brokers,
       timeout: options.requestTimeoutMs,
       retries: 3,

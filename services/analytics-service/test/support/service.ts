@@ -1,13 +1,21 @@
 // Starting the analytics-service for a test: in-process (startAnalytics, the
 // same code main.ts runs) or as a real process (dist/main.js), plus a gRPC client.
+// Both sides use the run's test PKI: the service its own certificate, the client
+// the gateway's (the only caller analytics allows), as in production.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnalyticsServiceClient, type GetAccountSummaryRequest, type GetAccountSummaryResponse, type GetOperationsRequest, type GetOperationsResponse } from '@wallet/contracts/analytics';
-import { callUnary, createGrpcClient, createLogger, loadConfig } from '@wallet/platform';
-import { configSchema, type AnalyticsConfig } from '../../src/config.js';
+import { callUnary, createGrpcClient, createLogger, type GrpcTransport } from '@wallet/platform';
+import { loadAnalyticsConfig, type AnalyticsConfig } from '../../src/config.js';
 import { startAnalytics, type RunningAnalytics } from '../../src/app/service.js';
+import { testClientTransport, testTlsEnv } from '../../../../test/support/pki.js';
+
+/** The analytics-service's TLS_* files (its certificate from the run's test PKI). */
+const analyticsTlsEnv = await testTlsEnv('analytics-service');
+/** How the gateway reaches analytics (its certificate, the server's name checked). */
+const gatewayTransport = await testClientTransport('analytics-service', 'api-gateway');
 
 export const serviceMain = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'main.js');
 
@@ -25,6 +33,7 @@ export function removeChdbPath(path: string): void {
 export function testEnv(overrides: Record<string, string>): Record<string, string> {
   return {
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '',
+    ...analyticsTlsEnv,
     ANALYTICS_GRPC_PORT: '0',
     ANALYTICS_OPS_PORT: '0',
     ANALYTICS_BATCH_WAIT_MS_MAX: '100',
@@ -38,14 +47,15 @@ export function testEnv(overrides: Record<string, string>): Record<string, strin
 }
 
 export async function startInProcess(env: Record<string, string>): Promise<RunningAnalytics & { config: AnalyticsConfig }> {
-  const config = loadConfig(configSchema, testEnv(env));
+  const config = loadAnalyticsConfig(testEnv(env));
   const logger = createLogger('analytics-service-test', process.env.TEST_SERVICE_LOG_LEVEL ?? 'silent');
   const running = await startAnalytics(config, logger);
   return { ...running, config };
 }
 
-export function analyticsClient(port: number) {
-  const client = createGrpcClient(AnalyticsServiceClient, `127.0.0.1:${port}`);
+/** A client of the service on `port`, as the gateway unless another transport is given (mtls-callers.test.ts). */
+export function analyticsClient(port: number, transport: GrpcTransport = gatewayTransport) {
+  const client = createGrpcClient(AnalyticsServiceClient, `127.0.0.1:${port}`, transport);
   return {
     getOperations: (request: Partial<GetOperationsRequest>) =>
       callUnary<GetOperationsRequest, GetOperationsResponse>(
