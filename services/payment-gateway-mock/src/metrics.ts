@@ -3,6 +3,8 @@ import { Counter, type Registry } from 'prom-client';
 export interface MockMetrics {
   /** Calls by operation (charge, find_charge, refund) and result (succeeded, declined, found, not_found, or a fault code). */
   calls: Counter<'operation' | 'result'>;
+  /** Requests refused before anything ran: caller_not_allowed (client certificate) or invalid_api_key, by caller. */
+  refused: Counter<'reason' | 'caller'>;
 }
 
 export function createMockMetrics(registry: Registry): MockMetrics {
@@ -11,6 +13,12 @@ export function createMockMetrics(registry: Registry): MockMetrics {
       name: 'payment_gateway_mock_calls_total',
       help: 'Payment gateway mock calls by operation and result',
       labelNames: ['operation', 'result'],
+      registers: [registry],
+    }),
+    refused: new Counter({
+      name: 'payment_gateway_mock_requests_refused_total',
+      help: 'Requests refused before anything ran, by reason (caller_not_allowed, invalid_api_key) and caller (client certificate name)',
+      labelNames: ['reason', 'caller'],
       registers: [registry],
     }),
   };

@@ -4,11 +4,21 @@
 //   GET  /v1/charges?idempotency_key=K    the charge made with a key, or 404
 //   POST /v1/charges/{chargeId}/refunds   Idempotency-Key
 //   GET  /v1/ledger?limit=N               the provider's ledger, for tests
-//   GET  /healthz, /readyz (database), /metrics
+//   GET  /healthz                         liveness (the caller's ping)
+//
+// Served over HTTPS with client certificates (mutual TLS): the handshake
+// refuses a client without a certificate from the CA (or an expired one); a
+// valid certificate of any other service than the allowed callers gets 403
+// caller_not_allowed before anything is read or charged. /v1/* also needs the
+// merchant's API key (Authorization: Bearer), as at a real provider: 401
+// invalid_api_key. /readyz and /metrics are on the plain ops port (service.ts).
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { listenHttp, type Logger } from '@wallet/platform';
-import type { Registry } from 'prom-client';
+import { certificateDnsNames, followCertificateRotation, mtlsServerOptions, type ReloadingCertificateProvider } from '@wallet/platform/tls';
 import type { Charge, PaymentGatewayEngine } from '../app/engine.js';
 import { GatewayFault } from '../domain/faults.js';
 import type { MockMetrics } from '../metrics.js';
@@ -17,6 +27,8 @@ const LEDGER_LIMIT_MAX = 1_000;
 
 export interface MockServer {
   port: number;
+  /** 'https' (mutual TLS) or 'http' (bench-only plaintext hook). */
+  scheme: 'https' | 'http';
   close(): Promise<void>;
 }
 
@@ -24,6 +36,9 @@ class BadRequest extends Error {}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
+  // An answer before the body was read (too large, refused caller): the rest of it is still on the
+  // connection, so it cannot carry another request; tell the client instead of resetting under it.
+  if (!res.req.complete) res.setHeader('connection', 'close');
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
 }
@@ -82,11 +97,14 @@ export interface MockServerOptions {
   host: string;
   port: number;
   logger: Logger;
-  registry: Registry;
   metrics: MockMetrics;
   bodyBytesMax: number;
-  /** Readiness: resolves when the ledger's database answers. */
-  ready: () => Promise<void>;
+  /** The merchant's API key every /v1/* call must present (Authorization: Bearer). */
+  apiKey: string;
+  /** The mock's certificate (mutual TLS); null serves plain HTTP (bench-only WALLET_TEST_GRPC_PLAINTEXT). */
+  tls: ReloadingCertificateProvider | null;
+  /** Service names (client certificate SAN DNS) allowed to call; others get 403. */
+  allowedCallers: readonly string[];
 }
 
 async function route(options: MockServerOptions, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -121,26 +139,44 @@ async function route(options: MockServerOptions, req: IncomingMessage, res: Serv
     const charges = await engine.store.listCharges(limit);
     return send(res, 200, { charges: charges.map(ledgerEntry) });
   }
-  return routeOps(options, req, res, url.pathname);
+  return routeOps(req, res, url.pathname);
 }
 
-async function routeOps(options: MockServerOptions, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+async function routeOps(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' });
-  if (req.method === 'GET' && path === '/readyz') {
-    try {
-      await options.ready();
-      return send(res, 200, { status: 'ready', checks: { database: 'ok' } });
-    } catch (error) {
-      return send(res, 503, { status: 'not ready', checks: { database: String((error as Error)?.message ?? error) } });
+  return send(res, 404, { error: { code: 'not_found', kind: 'rejected', message: 'no such route' } });
+}
+
+/** The calling service's name from its verified client certificate (null without one: plain HTTP). */
+function callerOf(req: IncomingMessage): string | null {
+  const socket = req.socket as TLSSocket;
+  if (!socket.encrypted || !socket.authorized) return null;
+  const cert = socket.getPeerCertificate();
+  if (!cert?.raw) return null;
+  return certificateDnsNames(cert).find((name) => name !== 'localhost') ?? null;
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** Constant-time comparison of the presented key (hashes: equal lengths, no early exit). */
+function apiKeyMatches(req: IncomingMessage, apiKey: string): boolean {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+  return timingSafeEqual(digest(header.slice('Bearer '.length)), digest(apiKey));
+}
+
+/** Who may call what: a refusal answered here, or null to go on. Nothing is read or charged before it. */
+function refusal(options: MockServerOptions, req: IncomingMessage): { status: number; code: string; message: string; caller: string } | null {
+  if (options.tls) {
+    const caller = callerOf(req);
+    if (caller === null || !options.allowedCallers.includes(caller)) {
+      return { status: 403, code: 'caller_not_allowed', message: `${caller ?? 'this client'} may not call the payment gateway`, caller: caller ?? 'none' };
     }
   }
-  if (req.method === 'GET' && path === '/metrics') {
-    const text = await options.registry.metrics();
-    res.writeHead(200, { 'content-type': options.registry.contentType });
-    res.end(text);
-    return;
+  if ((req.url ?? '').startsWith('/v1/') && !apiKeyMatches(req, options.apiKey)) {
+    return { status: 401, code: 'invalid_api_key', message: 'a valid API key (Authorization: Bearer) is required', caller: callerOf(req) ?? 'none' };
   }
-  return send(res, 404, { error: { code: 'not_found', kind: 'rejected', message: 'no such route' } });
+  return null;
 }
 
 export async function startMockServer(options: MockServerOptions): Promise<MockServer> {
@@ -151,6 +187,13 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
+    const refused = refusal(options, req);
+    if (refused) {
+      options.metrics.refused.inc({ reason: refused.code, caller: refused.caller });
+      logger.warn({ caller: refused.caller, reason: refused.code, method: req.method, path: req.url?.split('?')[0] }, 'payment gateway call refused');
+      if (refused.status === 401) res.setHeader('www-authenticate', 'Bearer');
+      return send(res, refused.status, { error: { code: refused.code, kind: 'rejected', message: refused.message } });
+    }
     try {
       await route(options, req, res, controller.signal);
     } catch (error) {
@@ -169,8 +212,19 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       return send(res, 500, { error: { code: 'internal', kind: 'unknown', message: 'internal error' } });
     }
   };
-  const server = createServer((req, res) => void handle(req, res));
+  const listener = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
+  const server = options.tls ? createHttpsServer(mtlsServerOptions(options.tls), listener) : createServer(listener);
   server.requestTimeout = 120_000;
   server.headersTimeout = 10_000;
-  return listenHttp(server, options.host, options.port);
+  // New connections use a rotated certificate (and CA); open ones keep their handshake.
+  const unfollow = options.tls ? followCertificateRotation(server as ReturnType<typeof createHttpsServer>, options.tls) : () => {};
+  const listening = await listenHttp(server as Server, options.host, options.port);
+  return {
+    port: listening.port,
+    scheme: options.tls ? 'https' : 'http',
+    close: async () => {
+      unfollow();
+      await listening.close();
+    },
+  };
 }

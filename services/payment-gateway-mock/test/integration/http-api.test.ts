@@ -1,12 +1,15 @@
-// The mock over HTTP with its ledger in PostgreSQL (schema payment_gateway_mock):
-// the protocol a card adapter speaks, bad requests, the ledger, readiness and
-// metrics, a charge that survives a restart, and the real process (dist/main.js).
+// The mock over HTTPS (mutual TLS, as bank-card-adapter, with the API key)
+// with its ledger in PostgreSQL (schema payment_gateway_mock): the protocol a
+// card adapter speaks, bad requests, the ledger, readiness and metrics on the
+// ops port, a charge that survives a restart, and the real process (dist/main.js).
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfig } from '@wallet/platform';
+import { createLogger } from '@wallet/platform';
 import { createTestDatabase, freePort, startService, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config.js';
+import { testTlsEnv } from '../../../../test/support/pki.js';
+import { loadMockConfig } from '../../src/config.js';
 import { startPaymentGatewayMock, type RunningMock } from '../../src/service.js';
+import { call, closeClients, TEST_API_KEY } from '../support/clients.js';
 import { dropTestDatabase } from '../support/db.js';
 
 const MOCK_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -15,13 +18,25 @@ const logger = createLogger('test', 'silent');
 let db: TestDatabase;
 let mock: RunningMock;
 let base: string;
+let ops: string;
 
 async function startMock(): Promise<RunningMock> {
-  const config = loadConfig(configSchema, { DATABASE_URL: db.url, PAYMENT_GATEWAY_MOCK_HTTP_PORT: '0', PAYMENT_GATEWAY_MOCK_LATE_CHARGE_DELAY_MS: '100' });
+  const config = loadMockConfig({
+    DATABASE_URL: db.url,
+    PAYMENT_GATEWAY_MOCK_HTTP_PORT: '0',
+    PAYMENT_GATEWAY_MOCK_OPS_PORT: '0',
+    PAYMENT_GATEWAY_MOCK_LATE_CHARGE_DELAY_MS: '100',
+    PAYMENT_GATEWAY_MOCK_API_KEY: TEST_API_KEY,
+    ...(await testTlsEnv('payment-gateway-mock')),
+  });
   const running = await startPaymentGatewayMock(config, logger);
-  base = `http://127.0.0.1:${running.server.port}`;
+  base = `https://127.0.0.1:${running.server.port}`;
+  ops = `http://127.0.0.1:${running.ops.port}`;
   return running;
 }
+
+/** As the card adapter (certificate + API key). */
+const fetch = (url: string, init?: Parameters<typeof call>[1]) => call(url, init);
 
 function charge(key: string, number = '4242424242424242', amountMinor = '1000') {
   return fetch(`${base}/v1/charges`, {
@@ -38,6 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mock?.stop();
+  await closeClients();
   await dropTestDatabase(db);
 });
 
@@ -83,10 +99,13 @@ describe('payment gateway mock over HTTP', () => {
     expect(rows.map((r) => r.t).join('\n')).not.toContain('4242424242424242');
   });
 
-  it('serves /healthz, /readyz (database) and /metrics', async () => {
+  it('serves /healthz on the API port; /healthz, /readyz (database) and /metrics on the plain ops port', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ checks: { database: 'ok' } });
-    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/payment_gateway_mock_calls_total\{[^}]*operation="charge"/);
+    expect((await globalThis.fetch(`${ops}/healthz`)).status).toBe(200);
+    expect(await (await globalThis.fetch(`${ops}/readyz`)).json()).toMatchObject({ checks: { database: 'ok' } });
+    const metrics = await (await globalThis.fetch(`${ops}/metrics`)).text();
+    expect(metrics).toMatch(/payment_gateway_mock_calls_total\{[^}]*operation="charge"/);
+    expect(metrics).toContain('tls_certificate_not_after_seconds');
   });
 
   it('keeps its ledger across a restart', async () => {
@@ -98,15 +117,29 @@ describe('payment gateway mock over HTTP', () => {
 });
 
 describe('the mock as its own process (dist/main.js)', () => {
-  it('starts with PAYMENT_GATEWAY_MOCK_HTTP_PORT, is ready at /readyz, and stops cleanly on SIGTERM', async () => {
-    const port = await freePort();
-    const proc: ServiceProcess = startService('payment-gateway-mock', MOCK_MAIN, { DATABASE_URL: db.url, PAYMENT_GATEWAY_MOCK_HTTP_PORT: String(port) });
+  it('starts with its TLS files and ports, is ready at the ops port\'s /readyz, answers over HTTPS, and stops cleanly on SIGTERM', async () => {
+    const [port, opsPort] = [await freePort(), await freePort()];
+    const proc: ServiceProcess = startService('payment-gateway-mock', MOCK_MAIN, {
+      DATABASE_URL: db.url,
+      PAYMENT_GATEWAY_MOCK_HTTP_PORT: String(port),
+      PAYMENT_GATEWAY_MOCK_OPS_PORT: String(opsPort),
+      PAYMENT_GATEWAY_MOCK_API_KEY: TEST_API_KEY,
+      ...(await testTlsEnv('payment-gateway-mock')),
+    });
     try {
-      await waitForHttpOk(`http://127.0.0.1:${port}/readyz`);
-      const answer = await fetch(`http://127.0.0.1:${port}/v1/charges?idempotency_key=survives`);
+      await waitForHttpOk(`http://127.0.0.1:${opsPort}/readyz`);
+      const answer = await fetch(`https://127.0.0.1:${port}/v1/charges?idempotency_key=survives`);
       expect(answer.status).toBe(200);
     } finally {
       expect(await proc.stop()).toBe(0);
     }
+  });
+
+  it('refuses to start without its TLS files: exit 2, naming each variable', async () => {
+    const proc = startService('payment-gateway-mock', MOCK_MAIN, { DATABASE_URL: db.url, TLS_CA_FILE: '', TLS_CERT_FILE: '', TLS_KEY_FILE: '', PAYMENT_GATEWAY_MOCK_HTTP_PORT: '0', PAYMENT_GATEWAY_MOCK_OPS_PORT: '0' });
+    const code = proc.child.exitCode ?? (await new Promise<number | null>((resolve) => proc.child.once('exit', resolve)));
+    expect(code).toBe(2);
+    const output = proc.logs.join('\n');
+    for (const name of ['TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE']) expect(output).toContain(name);
   });
 });
