@@ -1,6 +1,6 @@
 // Publishes outbox batches to Kafka with an idempotent producer (acks=all).
 import { Producer, stringSerializers, type ProducerOptions } from '@platformatic/kafka';
-import type { Logger } from '@wallet/platform';
+import type { KafkaConnectionOptions, Logger } from '@wallet/platform';
 import { PermanentPublishError, type OutboxMessage, type OutboxPublisher } from './relay.js';
 
 /** Attempts of one send inside the client (the first plus retries). */
@@ -31,6 +31,8 @@ export interface KafkaPublisherOptions {
   clientId: string;
   /** Per-request timeout of the Kafka client. */
   requestTimeoutMs: number;
+  /** TLS / SASL (platform kafkaConnectionOptions); absent = plaintext. */
+  connection?: KafkaConnectionOptions;
   logger: Logger;
 }
 
@@ -42,6 +44,7 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
   private getProducer(): Producer<string, string, string, string> {
     if (!this.producer) {
       const producerOptions: ProducerOptions<string, string, string, string> = {
+        ...this.options.connection,
         clientId: this.options.clientId,
         bootstrapBrokers: this.options.brokers,
         serializers: stringSerializers,
