@@ -1,11 +1,19 @@
-import { ConfigError, env, loadConfig } from '@wallet/platform';
+import { ConfigError, env, loadConfigWithSecrets, type SecretSpecs } from '@wallet/platform';
+import { tlsConfigShape, tlsOptionsFromConfig, type ReloadingCertificateProviderOptions } from '@wallet/platform/tls';
 import { z } from 'zod';
+import { DEV_CLIENT_SECRET, readClientsFile } from './app/users.js';
 
 /** Access tokens live at most 15 minutes (issue 10): a stolen one is useful only briefly. */
 export const ACCESS_TOKEN_TTL_SECONDS_MAX = 900;
 
 /** Used only outside production so `npm start` works with no setup; production must set its own. */
 export const DEV_KEY_ENCRYPTION_SECRET = 'dev-only-identity-key-encryption-secret-change-me';
+/** The local database of `npm start`; production refuses it (it names the well-known postgres password). */
+export const DEV_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/wallet';
+
+// The HTTPS server's files: the service certificate (SAN identity-service), its key and the CA.
+// WALLET_TEST_GRPC_PLAINTEXT is a gRPC bench hook and means nothing here.
+const { WALLET_TEST_GRPC_PLAINTEXT: _grpcOnly, ...httpsTlsShape } = tlsConfigShape;
 
 /**
  * Every environment variable the identity service reads, with a default that
@@ -18,9 +26,11 @@ export const configSchema = z.object({
   IDENTITY_HTTP_PORT: env.port(8090),
   IDENTITY_OPS_HOST: env.host('127.0.0.1'),
   IDENTITY_OPS_PORT: env.port(9105),
-  IDENTITY_ISSUER: z.url().default('http://127.0.0.1:8090'),
+  /** Default: http(s)://127.0.0.1:<IDENTITY_HTTP_PORT>, https when the TLS files are set. */
+  IDENTITY_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
   IDENTITY_AUDIENCE: env.string('wallet-api'),
-  DATABASE_URL: env.string('postgres://postgres:postgres@127.0.0.1:5432/wallet'),
+  /** Secret (carries the password): DATABASE_URL or DATABASE_URL_FILE; a file in production. */
+  DATABASE_URL: z.string().min(1),
   IDENTITY_DATABASE_CONNECTIONS_MAX: env.int(5, 1, 100),
   IDENTITY_DATABASE_STATEMENT_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   IDENTITY_MIGRATE_ON_START: env.bool(true),
@@ -42,8 +52,10 @@ export const configSchema = z.object({
   IDENTITY_ARGON2_ITERATIONS: env.int(2, 1, 20),
   IDENTITY_BODY_BYTES_MAX: env.int(8 * 1024, 1_024, 1024 * 1024),
   IDENTITY_HTTP_REQUEST_TIMEOUT_MS: env.int(15_000, 1_000, 120_000),
-  /** Secret that encrypts the private signing keys stored in the database (AES-256-GCM). Required in production. */
+  /** Secret that encrypts the private signing keys stored in the database (AES-256-GCM); a file in production. */
   IDENTITY_KEY_ENCRYPTION_SECRET: env.optionalString(),
+  /** Secret of the dev-back-office client seeded with IDENTITY_SEED_DEV_USERS; a file in production. */
+  IDENTITY_DEV_CLIENT_SECRET: z.string().min(16).max(128).optional(),
   /** PEM PKCS#8 private key (EC P-256 or Ed25519); when set, keys come from files, not the database. */
   IDENTITY_SIGNING_KEY_FILE: env.optionalString(),
   /** PEM of the previous key (public or private), still published until tokens it signed expire. */
@@ -60,17 +72,37 @@ export const configSchema = z.object({
   /** Seed the development users and the dev back-office client. Never on by default. */
   IDENTITY_SEED_DEV_USERS: env.bool(false),
   IDENTITY_SHUTDOWN_TIMEOUT_MS: env.int(5_000, 100, 120_000),
+  ...httpsTlsShape,
 });
 
-export type Config = z.infer<typeof configSchema>;
+type SchemaConfig = z.infer<typeof configSchema>;
+
+/** Validated configuration: the schema's values with the issuer resolved and the HTTPS files (null: plain HTTP). */
+export type Config = Omit<SchemaConfig, 'IDENTITY_ISSUER'> & {
+  IDENTITY_ISSUER: string;
+  tls: ReloadingCertificateProviderOptions | null;
+};
+
+/** Client secrets published in this repository: refused in production wherever a client secret is given. */
+export const KNOWN_DEV_CLIENT_SECRETS: readonly string[] = [DEV_CLIENT_SECRET];
+
+/**
+ * Every secret the service reads (X or X_FILE; in production only X_FILE, never a dev default).
+ * Depends on the environment: the key encryption secret is not needed when keys come from files,
+ * and the dev client's secret only when the dev users are seeded.
+ */
+export function identitySecrets(source: NodeJS.ProcessEnv): SecretSpecs {
+  const seeding = ['true', '1'].includes(source.IDENTITY_SEED_DEV_USERS ?? '');
+  return {
+    DATABASE_URL: { devDefault: DEV_DATABASE_URL },
+    IDENTITY_KEY_ENCRYPTION_SECRET: { devDefault: DEV_KEY_ENCRYPTION_SECRET, required: !source.IDENTITY_SIGNING_KEY_FILE },
+    IDENTITY_DEV_CLIENT_SECRET: { devDefault: DEV_CLIENT_SECRET, knownDevValues: KNOWN_DEV_CLIENT_SECRETS, required: seeding },
+  };
+}
 
 /** Rules across variables that a field schema cannot say. */
-function crossFieldProblems(config: Config): string[] {
+function crossFieldProblems(config: SchemaConfig): string[] {
   const problems: string[] = [];
-  const production = config.NODE_ENV === 'production';
-  if (production && !config.IDENTITY_SIGNING_KEY_FILE && !config.IDENTITY_KEY_ENCRYPTION_SECRET) {
-    problems.push('IDENTITY_KEY_ENCRYPTION_SECRET: required when NODE_ENV=production (or set IDENTITY_SIGNING_KEY_FILE)');
-  }
   if (config.IDENTITY_KEY_ENCRYPTION_SECRET !== undefined && config.IDENTITY_KEY_ENCRYPTION_SECRET.length < 32) {
     problems.push('IDENTITY_KEY_ENCRYPTION_SECRET: must be at least 32 characters');
   }
@@ -80,14 +112,53 @@ function crossFieldProblems(config: Config): string[] {
   return problems;
 }
 
-export function loadIdentityConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const config = loadConfig(configSchema, source);
-  const problems = crossFieldProblems(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+/** The clients file read at start; in production no client may keep a secret published here. */
+function clientsFileProblems(config: SchemaConfig): string[] {
+  const file = config.IDENTITY_CLIENTS_FILE;
+  if (file === undefined) return [];
+  try {
+    const clients = readClientsFile(file);
+    if (config.NODE_ENV !== 'production') return [];
+    const devSecrets = clients.filter((client) => KNOWN_DEV_CLIENT_SECRETS.includes(client.clientSecret)).map((client) => client.clientId);
+    return devSecrets.length === 0 ? [] : [`IDENTITY_CLIENTS_FILE: client(s) ${devSecrets.join(', ')} use a known development secret, refused when NODE_ENV=production`];
+  } catch (error) {
+    // readClientsFile's message names the file and the bad entries, never a secret; JSON.parse's names neither.
+    const why = error instanceof SyntaxError ? 'not valid JSON' : (error as Error).message.replace(/^IDENTITY_CLIENTS_FILE /, '');
+    return [`IDENTITY_CLIENTS_FILE: ${why}`];
+  }
 }
 
-/** The secret that encrypts stored private keys: the configured one, or the dev default outside production. */
+/** The HTTPS files: optional locally (plain HTTP when none is set), required in production. */
+function httpsOptions(source: NodeJS.ProcessEnv): { tls: ReloadingCertificateProviderOptions | null; problems: string[] } {
+  const parsed = z.object(httpsTlsShape).safeParse(source);
+  // A malformed value (e.g. TLS_RELOAD_INTERVAL_MS) is reported by the schema in loadConfigWithSecrets.
+  if (!parsed.success) return { tls: null, problems: [] };
+  try {
+    return { tls: tlsOptionsFromConfig({ ...parsed.data, WALLET_TEST_GRPC_PLAINTEXT: false }, { required: source.NODE_ENV === 'production' }), problems: [] };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { tls: null, problems: error.problems.map((problem) => problem.replace('(mutual TLS is required)', '(HTTPS is required when NODE_ENV=production)')) };
+  }
+}
+
+/** Validates the environment once; every problem (secrets, schema, HTTPS files, clients file) in one ConfigError. */
+export function loadIdentityConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const https = httpsOptions(source);
+  let config: SchemaConfig;
+  try {
+    config = loadConfigWithSecrets(configSchema, identitySecrets(source), source);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError([...error.problems, ...https.problems]);
+    throw error;
+  }
+  const problems = [...crossFieldProblems(config), ...clientsFileProblems(config), ...https.problems];
+  if (problems.length > 0) throw new ConfigError(problems);
+  const issuer = config.IDENTITY_ISSUER ?? `${https.tls ? 'https' : 'http'}://127.0.0.1:${config.IDENTITY_HTTP_PORT}`;
+  return { ...config, IDENTITY_ISSUER: issuer, tls: https.tls };
+}
+
+/** The secret that encrypts stored private keys (loadIdentityConfig put the dev default in outside production). */
 export function keyEncryptionSecret(config: Config): string {
-  return config.IDENTITY_KEY_ENCRYPTION_SECRET ?? DEV_KEY_ENCRYPTION_SECRET;
+  if (config.IDENTITY_KEY_ENCRYPTION_SECRET === undefined) throw new Error('IDENTITY_KEY_ENCRYPTION_SECRET: missing (needed when keys are kept in the database)');
+  return config.IDENTITY_KEY_ENCRYPTION_SECRET;
 }

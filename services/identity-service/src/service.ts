@@ -1,10 +1,12 @@
 // Composition root: pool, migrations, key ring, seeding, HTTP and ops servers,
 // periodic key refresh and cleanup. main.ts calls it with the environment's
 // config; tests call it in-process.
+import type { Server as TlsServer } from 'node:tls';
 import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import { createMetricsRegistry, REDACTED_PATHS, redactUrl, startOpsServer, type Logger, type ShutdownStep } from '@wallet/platform';
 import { createPool } from '@wallet/platform/db';
+import { followCertificateRotation, ReloadingCertificateProvider, type TlsReloadEvent } from '@wallet/platform/tls';
 import { DbKeyRing, FileKeyRing, type KeyRing } from './app/key-ring.js';
 import { PasswordHasher } from './app/password-hasher.js';
 import { TokenService } from './app/tokens.js';
@@ -103,13 +105,29 @@ async function seed(config: Config, pool: pg.Pool, hasher: PasswordHasher, logge
   const clients: SeedClient[] = config.IDENTITY_CLIENTS_FILE ? readClientsFile(config.IDENTITY_CLIENTS_FILE) : [];
   if (config.IDENTITY_SEED_DEV_USERS) {
     const created = await seedDevUsers(new PgUserStore(pool), hasher);
-    clients.push(DEV_CLIENT);
+    // loadIdentityConfig filled the secret (a file in production, never the published one there).
+    clients.push({ ...DEV_CLIENT, clientSecret: config.IDENTITY_DEV_CLIENT_SECRET ?? DEV_CLIENT.clientSecret });
     logger.warn({ created }, 'development users seeded (IDENTITY_SEED_DEV_USERS=true); never enable in production');
   }
   await seedClients(new PgClientStore(pool), hasher, clients);
 }
 
+/** HTTPS material for the public server (null: plain HTTP, allowed outside production only). */
+function createHttpsProvider(config: Config, logger: Logger): ReloadingCertificateProvider | null {
+  if (config.tls === null) return null;
+  const onReload = (event: TlsReloadEvent): void => {
+    if (event.outcome === 'reloaded') logger.info({ notAfter: event.notAfter }, 'tls: service certificate reloaded');
+    if (event.outcome === 'failed') logger.error({ err: event.error }, 'tls: new certificate files unusable; keeping the current ones');
+  };
+  const provider = new ReloadingCertificateProvider({ ...config.tls, onReload });
+  // The expiry at start makes an expired or soon-expiring certificate diagnosable from the log.
+  logger.info({ notAfter: provider.current().notAfter }, 'tls: serving HTTPS with the service certificate');
+  return provider;
+}
+
 export async function startIdentityService(config: Config, logger: Logger, now: () => number = Date.now): Promise<RunningIdentity> {
+  // First: unusable certificate files fail the start before anything else is opened.
+  const httpsProvider = createHttpsProvider(config, logger);
   const pool = createIdentityPool(config, logger);
   const registry = createMetricsRegistry('identity-service');
   const metrics = createIdentityMetrics(registry);
@@ -147,9 +165,11 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
     }),
   );
   const app = await buildHttpServer({
-    logger, metrics, issuer: config.IDENTITY_ISSUER, audience: config.IDENTITY_AUDIENCE, tokens, users: new UserService(users, hasher), keyRing,
+    logger, metrics, https: httpsProvider?.current() ?? null, issuer: config.IDENTITY_ISSUER, audience: config.IDENTITY_AUDIENCE, tokens, users: new UserService(users, hasher), keyRing,
     bodyBytesMax: config.IDENTITY_BODY_BYTES_MAX, requestTimeoutMs: config.IDENTITY_HTTP_REQUEST_TIMEOUT_MS,
   });
+  // New connections use rotated certificate files; open ones keep their handshake.
+  if (httpsProvider) stops.push(followCertificateRotation(app.server as unknown as TlsServer, httpsProvider), () => httpsProvider.close());
   await app.listen({ host: config.IDENTITY_HTTP_HOST, port: config.IDENTITY_HTTP_PORT });
   const httpPort = (app.server.address() as { port: number }).port;
   const ops = await startOpsServer({
@@ -171,7 +191,7 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
   let stopping: Promise<void> | undefined;
   return {
     app, httpPort, opsPort: ops.port, pool, keyRing, metrics, shutdownSteps,
-    info: { httpPort, opsPort: ops.port, issuer: config.IDENTITY_ISSUER, database: redactUrl(config.DATABASE_URL), devUsers: config.IDENTITY_SEED_DEV_USERS },
+    info: { httpPort, opsPort: ops.port, issuer: config.IDENTITY_ISSUER, https: httpsProvider !== null, database: redactUrl(config.DATABASE_URL), devUsers: config.IDENTITY_SEED_DEV_USERS },
     stop: () => {
       stopping ??= (async () => {
         for (const step of shutdownSteps) await step.run();

@@ -54,10 +54,13 @@ export const DEV_USERS = [
   { userId: '44444444-4444-4444-8444-444444444444', username: 'admin', password: 'admin-wallet-demo-pw', roles: ['admin'] },
 ] as const satisfies readonly { userId: string; username: string; password: string; roles: Role[] }[];
 
+/** The published development secret of the dev-back-office client (IDENTITY_DEV_CLIENT_SECRET's default outside production). */
+export const DEV_CLIENT_SECRET = 'dev-back-office-secret-demo';
+
 /** The development back-office client: admin role, may read users (GET /users/{id}). */
 export const DEV_CLIENT: SeedClient = {
   clientId: 'dev-back-office',
-  clientSecret: 'dev-back-office-secret-demo',
+  clientSecret: DEV_CLIENT_SECRET,
   roles: ['admin'],
   scopes: [USERS_READ_SCOPE],
 };

@@ -11,6 +11,8 @@ import { registerRoutes, TOKEN_ROUTE, type RouteDeps } from './routes.js';
 
 export interface HttpServerOptions extends RouteDeps {
   logger: Logger;
+  /** Service certificate, key and CA for HTTPS (no client certificate asked: these are public OIDC endpoints); null: plain HTTP. */
+  https: { ca: Buffer; cert: Buffer; key: Buffer } | null;
   metrics: IdentityMetrics;
   bodyBytesMax: number;
   requestTimeoutMs: number;
@@ -56,7 +58,10 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
 }
 
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const https = options.https === null ? {} : { https: { ...options.https, minVersion: 'TLSv1.2' as const } };
+  // Fastify types an HTTPS instance apart from an HTTP one; routes and hooks are the same for both.
   const app = Fastify({
+    ...https,
     loggerInstance: options.logger as FastifyBaseLogger,
     // Our own one-line access log (onResponse below) replaces Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -64,7 +69,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     bodyLimit: options.bodyBytesMax,
     requestTimeout: options.requestTimeoutMs,
     connectionTimeout: options.requestTimeoutMs,
-  });
+  }) as unknown as FastifyInstance;
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: options.bodyBytesMax }, (_request, body, done) => {
     try {
       done(null, parseForm(body as string));

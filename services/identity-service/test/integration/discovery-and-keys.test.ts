@@ -1,14 +1,14 @@
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_USERS } from '../../src/app/users.js';
-import { get, passwordLogin, startHarness, type Harness } from '../support/harness.js';
+import { get, passwordLogin, startHarness, testFetch, type Harness } from '../support/harness.js';
 
 const alice = DEV_USERS[0];
 
 async function verifyThroughDiscovery(h: Harness, token: string) {
   const discovery = await get(`${h.url}/.well-known/openid-configuration`);
   // A fresh remote set each time: as a gateway that has never seen the key would.
-  const jwks = createRemoteJWKSet(new URL(String(discovery.body.jwks_uri)));
+  const jwks = createRemoteJWKSet(new URL(String(discovery.body.jwks_uri)), { [customFetch]: testFetch });
   return jwtVerify(token, jwks, { issuer: String(discovery.body.issuer), audience: 'wallet-api' });
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_CLIENT, DEV_USERS } from '../../src/app/users.js';
-import { clientToken, passwordLogin, postForm, postJson, startHarness, type Harness } from '../support/harness.js';
+import { clientToken, passwordLogin, postForm, postJson, startHarness, testFetch, type Harness } from '../support/harness.js';
 
 const bob = DEV_USERS[1];
 
@@ -33,9 +33,9 @@ describe('POST /auth/token (RFC 6749)', () => {
   it('password grant accepts a public client sent as HTTP Basic with an empty secret (Swagger UI), never a confidential one', async () => {
     const basic = (id: string): string => `Basic ${Buffer.from(`${id}:`).toString('base64')}`;
     const body = new URLSearchParams({ grant_type: 'password', username: bob.username, password: bob.password });
-    const asPublic = await fetch(tokenUrl, { method: 'POST', headers: { authorization: basic('swagger-ui') }, body });
+    const asPublic = await testFetch(tokenUrl, { method: 'POST', headers: { authorization: basic('swagger-ui') }, body });
     expect(asPublic.status).toBe(200);
-    const asConfidential = await fetch(tokenUrl, { method: 'POST', headers: { authorization: basic(DEV_CLIENT.clientId) }, body });
+    const asConfidential = await testFetch(tokenUrl, { method: 'POST', headers: { authorization: basic(DEV_CLIENT.clientId) }, body });
     expect(asConfidential.status).toBe(401);
     expect(((await asConfidential.json()) as { error: string }).error).toBe('invalid_client');
   });
@@ -70,7 +70,7 @@ describe('POST /auth/token (RFC 6749)', () => {
     expect(repeated.body.error).toBe('invalid_request');
     const missing = await postForm(tokenUrl, { grant_type: 'password', username: bob.username });
     expect(missing.body.error).toBe('invalid_request');
-    const text = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    const text = await testFetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
     expect(text.status).toBe(400);
     expect(((await text.json()) as { error: string }).error).toBe('invalid_request');
   });

@@ -1,8 +1,13 @@
 // Starts the identity service in-process on a fresh database, with a clock the
-// test can move and every log line captured (to scan for secrets).
+// test can move and every log line captured (to scan for secrets). It serves
+// HTTPS with the identity-service certificate of the test PKI, as in every real
+// run; requests go through testFetch, which trusts that CA.
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { createTestDatabase, freePort, type TestDatabase } from '@wallet/testkit';
 import { pino } from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { testTlsEnv } from '../../../../test/support/pki.js';
 import { loadIdentityConfig } from '../../src/config.js';
 import { IDENTITY_REDACTED_PATHS, startIdentityService, type RunningIdentity } from '../../src/service.js';
 import { dropTestDatabase } from './db.js';
@@ -30,19 +35,48 @@ export interface Harness {
 /** Cheap argon2 parameters so tests spend their time on behaviour, not hashing. */
 export const FAST_HASHING = { IDENTITY_ARGON2_MEMORY_KIB: '1024', IDENTITY_ARGON2_ITERATIONS: '1' };
 
+let agent: Promise<Agent> | undefined;
+
+/** An undici agent trusting the test CA (and nothing else): what a service with TLS_CA_FILE uses. */
+function testAgent(): Promise<Agent> {
+  agent ??= testTlsEnv('identity-service').then((tls) => new Agent({ connect: { ca: readFileSync(tls.TLS_CA_FILE) } }));
+  return agent;
+}
+
+/** The test CA's certificate (what verifiers pass as caCertificates). */
+export async function testCa(): Promise<Buffer> {
+  return readFileSync((await testTlsEnv('identity-service')).TLS_CA_FILE);
+}
+
+/** fetch that trusts the test CA, for the harness's HTTPS server (plain http URLs work too). */
+export async function testFetch(
+  url: string,
+  init: { method?: string; headers?: Record<string, string> | Headers; body?: string | URLSearchParams; signal?: AbortSignal; redirect?: 'manual' | 'follow' } = {},
+): Promise<Response> {
+  const headers = Object.fromEntries(new Headers(init.headers));
+  let body = init.body;
+  if (body instanceof URLSearchParams) {
+    // As fetch does for a URLSearchParams body.
+    headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
+    body = body.toString();
+  }
+  const response = await undiciFetch(url, { ...init, headers, ...(body === undefined ? {} : { body }), dispatcher: await testAgent() });
+  return response as unknown as Response;
+}
+
 export async function startHarness(
   env: Record<string, string> = {},
-  options: { db?: TestDatabase; clock?: Clock; logLevel?: string } = {},
+  options: { db?: TestDatabase; clock?: Clock; logLevel?: string; port?: number } = {},
 ): Promise<Harness> {
   const db = options.db ?? (await createTestDatabase('identity'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const clock = options.clock ?? movableClock();
   const config = loadIdentityConfig({
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
     IDENTITY_HTTP_PORT: String(port),
     IDENTITY_OPS_PORT: '0',
-    IDENTITY_ISSUER: `http://127.0.0.1:${port}`,
+    ...(await testTlsEnv('identity-service')),
     ...FAST_HASHING,
     ...env,
   });
@@ -59,7 +93,7 @@ export async function startHarness(
   );
   const service = await startIdentityService(config, logger, clock.now);
   return {
-    url: `http://127.0.0.1:${service.httpPort}`,
+    url: config.IDENTITY_ISSUER,
     opsUrl: `http://127.0.0.1:${service.opsPort}`,
     service,
     db,
@@ -91,18 +125,18 @@ async function answer(res: Response): Promise<HttpAnswer> {
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await testFetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return answer(res);
 }
 
 export async function postForm(url: string, params: Record<string, string> | string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   const body = typeof params === 'string' ? params : new URLSearchParams(params).toString();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+  const res = await testFetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
   return answer(res);
 }
 
 export async function get(url: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-  return answer(await fetch(url, { headers }));
+  return answer(await testFetch(url, { headers }));
 }
 
 export function passwordLogin(h: Harness, username: string, password: string, extra: Record<string, string> = {}): Promise<HttpAnswer> {
