@@ -10,6 +10,8 @@ export type ComposeService = Record<string, unknown> & {
   volumes?: Array<string | { type?: string; source?: string; target?: string; read_only?: boolean }>;
   profiles?: string[];
   restart?: string;
+  command?: string[] | string;
+  secrets?: Array<string | { source: string; target?: string; uid?: string; gid?: string; mode?: number | string }>;
   logging?: { driver?: string; options?: Record<string, string> };
   deploy?: { resources?: { limits?: { cpus?: string | number; memory?: string } } };
 };
@@ -17,6 +19,7 @@ export interface ComposeModel {
   services: Record<string, ComposeService>;
   networks?: Record<string, { internal?: boolean } | null>;
   volumes?: Record<string, unknown>;
+  secrets?: Record<string, { file?: string; environment?: string; external?: boolean }>;
   [key: string]: unknown;
 }
 export function parseDotenv(text: string): Record<string, string>;
@@ -28,3 +31,15 @@ export function loadCompose(
 export function serviceEnvironment(service: ComposeService): Record<string, string>;
 export function services(model: ComposeModel): Array<[string, ComposeService]>;
 export function composeBuilds(model: ComposeModel, root: string): Array<{ name: string; dockerfilePath: string; buildArgs: Record<string, string> }>;
+export declare const SECRETS_MOUNT_DIR: string;
+export interface SecretMount {
+  source: string;
+  target: string;
+  file: string | undefined;
+}
+export function secretMounts(model: ComposeModel, service: ComposeService): SecretMount[];
+export function mapSecretPaths(
+  env: Record<string, string>,
+  mounts: SecretMount[],
+  options: { root: string; secretsDir: string; secretsFolder?: string },
+): Record<string, string>;

@@ -159,3 +159,38 @@ export function composeBuilds(model, root) {
       buildArgs: Object.fromEntries(Object.entries(s.build.args ?? {}).map(([k, v]) => [k, String(v)])),
     }));
 }
+
+/** Where Compose mounts a service's secret: /run/secrets/<target>, <target> defaulting to the secret's name. */
+export const SECRETS_MOUNT_DIR = '/run/secrets';
+
+/**
+ * A service's secrets as Compose mounts them: the secret's name, the path in
+ * the container and the file it comes from (as written under the top-level
+ * `secrets:`, e.g. ./deploy/secrets/tls/ca.pem).
+ * @returns {Array<{ source: string, target: string, file: string | undefined }>}
+ */
+export function secretMounts(model, service) {
+  return (service.secrets ?? []).map((entry) => {
+    const source = typeof entry === 'string' ? entry : entry.source;
+    const target = typeof entry === 'string' ? undefined : entry.target;
+    const path = !target ? `${SECRETS_MOUNT_DIR}/${source}` : target.startsWith('/') ? target : `${SECRETS_MOUNT_DIR}/${target}`;
+    return { source, target: path, file: model.secrets?.[source]?.file };
+  });
+}
+
+/**
+ * The environment with every mounted secret's container path replaced by the
+ * file it comes from, the secrets folder (`./deploy/secrets`) read from
+ * `secretsDir` instead: what a process outside a container needs to read them.
+ */
+export function mapSecretPaths(env, mounts, { root, secretsDir, secretsFolder = './deploy/secrets' }) {
+  const byTarget = new Map(mounts.map((m) => [m.target, m.file]));
+  return Object.fromEntries(
+    Object.entries(env).map(([key, value]) => {
+      const file = byTarget.get(value);
+      if (file === undefined) return [key, value];
+      const local = file.startsWith(`${secretsFolder}/`) ? join(secretsDir, file.slice(secretsFolder.length + 1)) : join(root, file);
+      return [key, local];
+    }),
+  );
+}

@@ -3,15 +3,19 @@
 // compose file gives it, addresses of Compose services mapped to the local
 // infrastructure (PostgreSQL, Kafka from the test environment; ClickHouse via
 // the chDB-backed HTTP stand-in), gated on the image's own HEALTHCHECK.
-import { spawn } from 'node:child_process';
+// Secrets: a folder of this run made by scripts/secrets.mjs (as
+// `npm run secrets:generate` makes deploy/secrets/), each /run/secrets path
+// mapped to its file there.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { findValkeyServer } from '../lib/valkey.mjs';
-import { loadCompose, serviceEnvironment } from './compose-model.mjs';
+import { generateSecrets } from '../secrets.mjs';
+import { loadCompose, mapSecretPaths, secretMounts, serviceEnvironment } from './compose-model.mjs';
 
 /** Compose services built from a Dockerfile in this repository, in dependency order. */
 export function appServices(model) {
@@ -90,18 +94,35 @@ function commandOption(command, flag) {
 }
 
 /**
- * Stands in for the compose `valkey` service: a local server on a free
- * loopback port with the same password (from the service's command) and no
- * persistence (scripts/lib/valkey.mjs starts one without a password). Resolves
- * with its address once it is ready.
+ * Runs the postgres image's sourced init scripts (*.sh, not executable) as its
+ * entrypoint does, in a shell with `env`, and returns the environment they
+ * leave for the .sql files that follow.
  */
-async function startValkey(service, log) {
+function sourceInitScript(file, env) {
+  const result = spawnSync('sh', ['-c', '. "$0" && env -0', file], { env, encoding: 'utf8', timeout: 10_000 });
+  if (result.status !== 0) throw new Error(`${file}: exited ${result.status ?? result.signal}: ${result.stderr.trim()}`);
+  return Object.fromEntries(
+    result.stdout
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+  );
+}
+
+/**
+ * Stands in for the compose `valkey` service: a local server on a free
+ * loopback port with the same ACL file (its password's hash, from the
+ * service's command, mapped to this run's secrets) and no persistence
+ * (scripts/lib/valkey.mjs starts one without a password). Resolves with its
+ * address once it is ready.
+ */
+async function startValkey(service, log, mapPath) {
   // On PATH, else installed from the distribution's packages (scripts/lib/valkey.mjs).
   const binary = findValkeyServer({ log });
   if (!binary) throw new Error('the compose stack has a valkey service: install valkey-server or redis-server (Debian: apt-get install redis-server) to replay it');
   const port = await freePort();
-  const password = commandOption(service.command, '--requirepass');
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
+  const aclFile = commandOption(service.command, '--aclfile');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(aclFile ? ['--aclfile', mapPath(aclFile)] : [])];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c) => (output = (output + c.toString()).slice(-4000)));
@@ -171,10 +192,14 @@ export async function startNativeStack(options) {
       if (/_DB_PASSWORD$/.test(key)) overrides[key] = randomBytes(12).toString('hex');
     }
     const { model } = loadCompose(options.root, { env: overrides });
+    // This run's secrets (connection URLs with its database names and roles).
+    const secretsDir = join(options.runDir, 'secrets');
+    await generateSecrets({ dir: secretsDir, env: overrides });
+    const localEnv = (name) => mapSecretPaths(serviceEnvironment(model.services[name]), secretMounts(model, model.services[name]), { root: options.root, secretsDir });
 
     // PostgreSQL: the image's init scripts, applied to the local server.
     const admin = new URL(options.adminUrl);
-    const pgEnv = serviceEnvironment(model.services.postgres);
+    let pgEnv = { PATH: process.env.PATH ?? '', ...localEnv('postgres') };
     const initDir = join(options.root, 'deploy', 'postgres', 'initdb');
     const adminClient = new pg.Client({ connectionString: options.adminUrl, connectionTimeoutMillis: 10_000 });
     await adminClient.connect();
@@ -186,9 +211,15 @@ export async function startNativeStack(options) {
       for (const { rolname } of roles.rows) await adminClient.query(`DROP ROLE IF EXISTS "${rolname}"`);
       await adminClient.end();
     });
-    for (const file of readdirSync(initDir).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const file of readdirSync(initDir).filter((f) => f.endsWith('.sql') || f.endsWith('.sh')).sort()) {
       log(`postgres init: ${file}`);
-      await runPsqlScript(adminClient, readFileSync(join(initDir, file), 'utf8'), pgEnv, file);
+      if (file.endsWith('.sh')) {
+        // The entrypoint runs an executable script and sources the others; ours are all sourced.
+        if (statSync(join(initDir, file)).mode & 0o111) throw new Error(`${file}: executable, so the postgres entrypoint would not source it`);
+        pgEnv = sourceInitScript(join(initDir, file), pgEnv);
+      } else {
+        await runPsqlScript(adminClient, readFileSync(join(initDir, file), 'utf8'), pgEnv, file);
+      }
     }
 
     // ClickHouse: chDB behind the HTTP interface, when a service talks to the clickhouse service.
@@ -220,7 +251,8 @@ export async function startNativeStack(options) {
 
     // The gateway's rate-limit store: a local Valkey/Redis with the compose password.
     if (model.services.valkey) {
-      const valkey = await startValkey(model.services.valkey, log);
+      const mapPath = (path) => mapSecretPaths({ path }, secretMounts(model, model.services.valkey), { root: options.root, secretsDir }).path;
+      const valkey = await startValkey(model.services.valkey, log, mapPath);
       cleanups.push(valkey.stop);
       addresses.set('valkey:6379', valkey.address);
     }
@@ -229,7 +261,7 @@ export async function startNativeStack(options) {
     const order = appServices(model).filter((name) => options.builds[name]);
     const envs = {};
     for (const name of order) {
-      const env = serviceEnvironment(model.services[name]);
+      const env = localEnv(name);
       for (const [key, value] of Object.entries(env)) {
         if (/_PORT$/.test(key) && /^\d+$/.test(value)) {
           const port = await freePort();
@@ -240,6 +272,14 @@ export async function startNativeStack(options) {
       envs[name] = env;
     }
     const composeNames = Object.keys(model.services);
+    // Connection URLs in the secret files name Compose services too (postgres:5432, valkey:6379, ...).
+    for (const file of readdirSync(secretsDir).filter((f) => !f.endsWith('.pem') && !f.startsWith('.'))) {
+      const path = join(secretsDir, file);
+      if (!statSync(path).isFile()) continue;
+      let content = readFileSync(path, 'utf8');
+      for (const [from, to] of addresses) content = content.split(`@${from}`).join(`@${to}`);
+      writeFileSync(path, content);
+    }
     for (const name of order) {
       const env = envs[name];
       for (const [key, value] of Object.entries(env)) {
@@ -249,6 +289,11 @@ export async function startNativeStack(options) {
         if (/_HOST$/.test(key) && mapped === '0.0.0.0') mapped = '127.0.0.1';
         const leftover = composeNames.find((n) => new RegExp(`(^|[/@,])${n.replace(/[-.]/g, '\\$&')}(:|$)`).test(mapped));
         if (leftover) throw new Error(`${name}: ${key}=${mapped} refers to Compose service ${leftover}, which the native replay has no local address for`);
+        // The local server requires TLS (scripts/lib/postgres.mjs): its URLs take the admin URL's sslmode/sslrootcert.
+        if (/^postgres(ql)?:\/\//.test(mapped) && mapped.includes(`@${addresses.get('postgres:5432')}/`) && !/[?&]sslmode=/.test(mapped)) {
+          const tls = new URLSearchParams([...admin.searchParams].filter(([param]) => param === 'sslmode' || param === 'sslrootcert'));
+          if (tls.size > 0) mapped += `${mapped.includes('?') ? '&' : '?'}${tls}`;
+        }
         env[key] = mapped;
       }
     }

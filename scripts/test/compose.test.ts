@@ -4,18 +4,28 @@
 // health checks / ports / networks / volumes / pinned images, the one
 // Dockerfile's shape, the .dockerignore, and the Kafka topic job.
 import { spawnSync } from 'node:child_process';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveSecrets } from '@wallet/platform';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOSE_VERSION, composeCliUnavailableReason, composeConfig, ensureComposeCli } from '../check-deploy/compose-cli.mjs';
-import { loadCompose, serviceEnvironment, type ComposeModel, type ComposeService } from '../check-deploy/compose-model.mjs';
+import {
+  loadCompose,
+  mapSecretPaths,
+  secretMounts,
+  serviceEnvironment,
+  type ComposeModel,
+  type ComposeService,
+} from '../check-deploy/compose-model.mjs';
 import { loadServiceConfig, validateEnvironment, type ServiceConfig } from '../check-deploy/config-schemas.mjs';
 import { readDockerfile, substitute } from '../check-deploy/dockerfile.mjs';
 import { isExcluded, listContextFiles, parseDockerignore } from '../check-deploy/dockerignore.mjs';
 import { dependencyNames } from '../check-deploy/native-stack.mjs';
+import { generateSecrets } from '../secrets.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // ajv 8 (draft 2020-12) is a dependency of the test kit; the root's ajv is eslint's v6.
@@ -54,12 +64,30 @@ function serviceOfBuild(service: ComposeService): string {
 // Read by Node.js itself or by @wallet/contracts, not by a config schema.
 const RUNTIME_VARIABLES = new Set(['NODE_ENV', 'NODE_OPTIONS', 'WALLET_CONTRACTS_DIR', 'TZ']);
 
-/** What is wrong with a compose environment for a service: variables its schema does not read, and invalid values. */
-function environmentProblems(config: ServiceConfig, env: Record<string, string>): string[] {
+// What `npm run secrets:generate` makes, in a folder of this test run: the
+// compose file's secret paths are read from here (as the containers would
+// read their /run/secrets mounts), so the generated values meet the schemas.
+const secretsDir = join(mkdtempSync(join(tmpdir(), 'compose-secrets-')), 'secrets');
+const generated = await generateSecrets({ dir: secretsDir, env: {} });
+afterAll(() => rmSync(join(secretsDir, '..'), { recursive: true, force: true }));
+
+/** The service's environment with its secrets resolved as the service does it (X_FILE read from the mounted file). */
+function resolvedEnvironment(config: ServiceConfig, service: ComposeService, env = serviceEnvironment(service)) {
+  const local = mapSecretPaths(env, secretMounts(model, service), { root, secretsDir });
+  return resolveSecrets(config.secretsFor(env), local);
+}
+
+/**
+ * What is wrong with a compose environment for a service: variables its schema
+ * does not read, secrets refused by the production rules (inline, missing,
+ * unreadable, a development default), and invalid values.
+ */
+function environmentProblems(config: ServiceConfig, service: ComposeService, env: Record<string, string>): string[] {
   const unknown = Object.keys(env)
     .filter((key) => !config.keys.includes(key) && !RUNTIME_VARIABLES.has(key))
     .map((key) => `${key}: no config schema reads this variable`);
-  return [...unknown, ...validateEnvironment(config, env)];
+  const resolved = resolvedEnvironment(config, service, env);
+  return [...unknown, ...resolved.problems, ...validateEnvironment(config, resolved.env as Record<string, string>)];
 }
 
 function networksOf(service: ComposeService): string[] {
@@ -267,15 +295,19 @@ describe('compose environment vs. the services configuration schemas', () => {
       for (const [key, value] of Object.entries(rawEnv)) expect(value, `${name}: ${key} has a value`).not.toBeNull();
     }
     // As the image runs it (Dockerfile: NODE_ENV=production), so production-only rules apply.
-    expect(environmentProblems(config, { NODE_ENV: 'production', ...serviceEnvironment(service) }), `${name}: the compose environment is a valid config`).toEqual([]);
+    expect(environmentProblems(config, service, { NODE_ENV: 'production', ...serviceEnvironment(service) }), `${name}: the compose environment is a valid config`).toEqual([]);
   });
 
-  it('catches a variable no schema reads (a misspelt or old name) and an invalid value', () => {
+  it('catches a variable no schema reads (a misspelt or old name), an invalid value and an inline or missing secret', () => {
     const [name, service] = builtServices.find(([n]) => n === 'bank-service')!;
     const config = configs[serviceOfBuild(service)]!;
-    const env = serviceEnvironment(service);
-    expect(environmentProblems(config, { ...env, BANK_GRPC_PORTT: '50051' }), name).toEqual(['BANK_GRPC_PORTT: no config schema reads this variable']);
-    expect(environmentProblems(config, { ...env, BANK_GRPC_PORT: 'fifty' }).join('\n'), name).toMatch(/^BANK_GRPC_PORT: /);
+    const env: Record<string, string> = { ...serviceEnvironment(service), NODE_ENV: 'production' };
+    expect(environmentProblems(config, service, { ...env, BANK_GRPC_PORTT: '50051' }), name).toEqual(['BANK_GRPC_PORTT: no config schema reads this variable']);
+    expect(environmentProblems(config, service, { ...env, BANK_GRPC_PORT: 'fifty' }).join('\n'), name).toMatch(/^BANK_GRPC_PORT: /);
+    const { DATABASE_URL_FILE: _file, ...withoutFile } = env;
+    expect(environmentProblems(config, service, { ...withoutFile, DATABASE_URL: 'postgresql://bank:pw@postgres:5432/bank' }).join('\n'), name).toMatch(/^DATABASE_URL: a secret given inline/);
+    expect(environmentProblems(config, service, withoutFile).join('\n'), name).toMatch(/^DATABASE_URL: missing/);
+    expect(environmentProblems(config, service, { ...env, DATABASE_URL_FILE: '/run/secrets/not-mounted' }).join('\n'), name).toMatch(/^DATABASE_URL_FILE: cannot read/);
   });
 
   it.each(builtServices.map(([name, s]) => [name, s] as const))('%s: the image health check reads the port that serves /readyz', (name, service) => {
@@ -289,12 +321,15 @@ describe('compose environment vs. the services configuration schemas', () => {
   it.each(builtServices.map(([name, s]) => [name, s] as const))('%s: sets every required variable and every loopback default', (name, service) => {
     const config = configs[serviceOfBuild(service)]!;
     const env = serviceEnvironment(service);
-    for (const key of config.required) expect(env[key], `${name}: required ${key}`).toBeTruthy();
+    // A secret X is given as X_FILE (the next describe checks how).
+    for (const key of config.required) expect(env[key] ?? env[`${key}_FILE`], `${name}: required ${key} (or ${key}_FILE)`).toBeTruthy();
     // A default that points at this machine (127.0.0.1, localhost) is wrong inside a container.
-    for (const [key, value] of Object.entries(config.defaults)) {
+    const resolved = resolvedEnvironment(config, service).env;
+    const defaults = { ...config.defaults, ...Object.fromEntries(Object.entries(config.secrets).map(([key, spec]) => [key, spec.devDefault])) };
+    for (const [key, value] of Object.entries(defaults)) {
       if (typeof value === 'string' && /(127\.0\.0\.1|localhost|\[::1\])/.test(value)) {
-        expect(env[key], `${name}: ${key} defaults to ${value}; compose must set it`).toBeTruthy();
-        expect(env[key]).not.toMatch(/127\.0\.0\.1|localhost/);
+        expect(env[key] ?? env[`${key}_FILE`], `${name}: ${key} defaults to ${value}; compose must set it`).toBeTruthy();
+        expect(resolved[key]).not.toMatch(/127\.0\.0\.1|localhost/);
       }
     }
   });
@@ -310,8 +345,13 @@ describe('compose environment vs. the services configuration schemas', () => {
     listening.set('clickhouse', ['8123']);
     listening.set('valkey', ['6379']);
     for (const [name, service] of builtServices) {
-      for (const [key, value] of Object.entries(serviceEnvironment(service))) {
-        for (const [, host, port] of value.matchAll(/(?:^|[/@,])([a-z][a-z0-9-]*):(\d+)/g)) {
+      // Secrets resolved: the generated connection URLs name the compose services too.
+      const resolved = resolvedEnvironment(configs[serviceOfBuild(service)]!, service).env as Record<string, string>;
+      for (const [key, value] of Object.entries(resolved).filter(([k]) => k in serviceEnvironment(service) || `${k}_FILE` in serviceEnvironment(service))) {
+        // A URL by its host (user:password@ would look like host:port), anything else as host:port lists.
+        const url = /^[a-z][a-z0-9+.-]*:\/\//.test(value) ? new URL(value) : undefined;
+        const endpoints = url ? [[url.host, url.hostname, url.port]] : [...value.matchAll(/(?:^|[/@,])([a-z][a-z0-9-]*):(\d+)/g)];
+        for (const [, host, port] of endpoints.filter(([, , p]) => p)) {
           expect(listening.has(host!), `${name}: ${key} -> ${host} is a compose service`).toBe(true);
           expect(listening.get(host!), `${name}: ${key} -> ${host}:${port}`).toContain(port);
         }
@@ -324,9 +364,9 @@ describe('identity and access in the compose stack', () => {
   const env = (name: string) => serviceEnvironment(model.services[name]!);
   const verifiers = ['api-gateway', 'bank-service', 'bank-card-adapter'];
 
-  it('issues and verifies tokens with one issuer and one audience (iss must match exactly)', () => {
+  it('issues and verifies tokens with one issuer and one audience (iss must match exactly), over HTTPS', () => {
     const issuer = env('identity-service').IDENTITY_ISSUER;
-    expect(issuer).toMatch(/^http:\/\/identity-service:8090$/);
+    expect(issuer).toMatch(/^https:\/\/identity-service:8090$/);
     for (const name of verifiers) {
       expect(env(name).AUTH_ISSUER, `${name}: AUTH_ISSUER`).toBe(issuer);
       expect(env(name).AUTH_AUDIENCE, `${name}: AUTH_AUDIENCE`).toBe(env('identity-service').IDENTITY_AUDIENCE);
@@ -335,13 +375,9 @@ describe('identity and access in the compose stack', () => {
     for (const name of verifiers) expect(dependsOn(model.services[name]!)['identity-service'], `${name} waits for the issuer`).toBe('service_healthy');
   });
 
-  it('shares one card adapter credential from .env between the bank and the card adapter', () => {
-    const credential = dotenv.CARD_ADAPTER_BANK_CREDENTIAL;
-    expect(credential, '.env CARD_ADAPTER_BANK_CREDENTIAL').toBeTruthy();
-    expect(env('bank-service').BANK_CARD_ADAPTER_CREDENTIAL).toBe(credential);
-    expect(env('bank-card-adapter').CARD_ADAPTER_BANK_CREDENTIAL).toBe(credential);
-    // No fallback in the file: without the .env value compose refuses to start.
-    expect(() => loadCompose(root, { env: { CARD_ADAPTER_BANK_CREDENTIAL: '' } })).toThrow(/CARD_ADAPTER_BANK_CREDENTIAL/);
+  it('no longer passes the shared card adapter credential (mutual TLS names the caller)', () => {
+    const text = readFileSync(join(root, 'docker-compose.yml'), 'utf8') + readFileSync(join(root, '.env'), 'utf8');
+    expect(text).not.toMatch(/BANK_CARD_ADAPTER_CREDENTIAL|CARD_ADAPTER_BANK_CREDENTIAL/);
   });
 
   it('never seeds the demo users unless explicitly enabled', () => {
@@ -353,14 +389,128 @@ describe('identity and access in the compose stack', () => {
 
   it('gives the gateway a shared rate-limit store, a CORS allow-list and an ops port off the public one', () => {
     const gateway = env('api-gateway');
-    expect(gateway.REDIS_URL).toMatch(/^redis:\/\/:[^@]+@valkey:6379$/);
+    const redisUrl = readFileSync(mountedFile('api-gateway', gateway.REDIS_URL_FILE!), 'utf8').trim();
+    expect(redisUrl).toMatch(/^redis:\/\/:[^@]+@valkey:6379$/);
     expect(dependsOn(model.services['api-gateway']!).valkey).toBe('service_healthy');
     expect(gateway.CORS_ORIGINS).toBeTruthy();
     expect(gateway.CORS_ORIGINS).not.toContain('*');
     expect(gateway.GATEWAY_OPS_PORT).not.toBe(gateway.GATEWAY_HTTP_PORT);
+    // Valkey knows only the SHA-256 of the password in the gateway's URL (ACL file), and its health check the password.
     const valkey = model.services.valkey!;
-    expect(valkey.command).toContain('--requirepass');
-    expect(gateway.REDIS_URL).toContain(`:${dotenv.VALKEY_PASSWORD}@`);
+    const command = valkey.command as string[];
+    const acl = readFileSync(mountedFile('valkey', command[command.indexOf('--aclfile') + 1]!), 'utf8');
+    const password = decodeURIComponent(new URL(redisUrl).password);
+    expect(acl.trim()).toBe(`user default on #${createHash('sha256').update(password).digest('hex')} ~* &* +@all`);
+    expect(acl).not.toContain(password);
+    expect(command).not.toContain('--requirepass');
+    expect(readFileSync(mountedFile('valkey', '/run/secrets/valkey-password'), 'utf8').trim()).toBe(password);
+    expect(String(valkey.healthcheck?.test)).toContain('/run/secrets/valkey-password');
+  });
+});
+
+/** The generated file behind a path a service sees (/run/secrets/...), failing when the service does not mount it. */
+function mountedFile(serviceName: string, containerPath: string): string {
+  const service = model.services[serviceName]!;
+  const mapped = mapSecretPaths({ path: containerPath }, secretMounts(model, service), { root, secretsDir }).path!;
+  if (mapped === containerPath) throw new Error(`${serviceName} mounts no secret at ${containerPath}`);
+  return mapped;
+}
+
+/** Names that say "secret"; such a variable may only be given as a file (X_FILE). */
+const SECRET_NAME = /(^|_)(PASSWORD|SECRET|KEY|CREDENTIAL|TOKEN)(_|$)/;
+/** user:password@ in a URL: a password inline in a connection string. */
+const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i;
+
+/**
+ * Secrets that compose leaves unset on purpose in every service that reads
+ * them, with why. Each one must be read by some service and set nowhere.
+ */
+const DELIBERATELY_UNSET: Record<string, string> = {
+  KAFKA_SASL_PASSWORD: 'the compose Kafka has one PLAINTEXT listener on the internal network, no SASL',
+  IDENTITY_DEV_CLIENT_SECRET: 'the development back-office client is seeded only with IDENTITY_SEED_DEV_USERS, off in this stack',
+};
+
+describe('secrets in the compose stack (files, never inline)', () => {
+  const configs: Record<string, ServiceConfig> = {};
+  beforeAll(async () => {
+    for (const name of imageServices) configs[name] = await loadServiceConfig(join(root, 'services', name));
+  });
+
+  it('gives every secret a service reads as a mounted file (X_FILE), or leaves it unset on purpose', () => {
+    const read = new Set<string>();
+    for (const [name, service] of builtServices) {
+      const config = configs[serviceOfBuild(service)]!;
+      const env = serviceEnvironment(service);
+      for (const secret of Object.keys(config.secrets)) {
+        read.add(secret);
+        expect(env[secret], `${name}: ${secret} given inline`).toBeUndefined();
+        if (secret in DELIBERATELY_UNSET) {
+          expect(env[`${secret}_FILE`], `${name}: ${secret} is listed as deliberately unset`).toBeUndefined();
+          continue;
+        }
+        expect(env[`${secret}_FILE`], `${name}: ${secret}_FILE (or list it in DELIBERATELY_UNSET with the reason)`).toMatch(/^\/run\/secrets\//);
+        expect(existsSync(mountedFile(name, env[`${secret}_FILE`]!)), `${name}: ${secret}_FILE is a generated file`).toBe(true);
+      }
+    }
+    for (const secret of Object.keys(DELIBERATELY_UNSET)) expect([...read], `DELIBERATELY_UNSET ${secret} is a secret some service reads`).toContain(secret);
+  });
+
+  it('passes no secret inline to any service (names or URLs with a password), and .env holds none', () => {
+    for (const [name, service] of composeServices) {
+      for (const [key, value] of Object.entries(serviceEnvironment(service))) {
+        if (SECRET_NAME.test(key)) expect(key, `${name}: ${key} looks like a secret; give it as a file (${key}_FILE)`).toMatch(/_FILE$/);
+        expect(value, `${name}: ${key} holds a URL with a password`).not.toMatch(URL_WITH_PASSWORD);
+      }
+      expect(JSON.stringify(service.command ?? ''), `${name}: a password on the command line`).not.toMatch(/requirepass|password=/i);
+    }
+    for (const [key, value] of Object.entries(dotenv)) {
+      expect(key, `.env ${key}`).not.toMatch(SECRET_NAME);
+      expect(value, `.env ${key}`).not.toMatch(URL_WITH_PASSWORD);
+    }
+    // The check itself: an inline password and a URL with one are caught.
+    expect('POSTGRES_PASSWORD').toMatch(SECRET_NAME);
+    expect('CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY').toMatch(SECRET_NAME);
+    expect('VALKEY_IMAGE').not.toMatch(SECRET_NAME);
+    expect('redis://:hunter2@valkey:6379').toMatch(URL_WITH_PASSWORD);
+    expect('https://identity-service:8090').not.toMatch(URL_WITH_PASSWORD);
+  });
+
+  it('mounts every /run/secrets path a service names, from files that secrets:generate writes under deploy/secrets/', () => {
+    const defined = model.secrets ?? {};
+    for (const [name, secret] of Object.entries(defined)) {
+      expect(secret.file, `secret ${name}: from a file`).toMatch(/^\.\/deploy\/secrets\//);
+      const local = join(secretsDir, secret.file!.slice('./deploy/secrets/'.length));
+      expect(existsSync(local), `secret ${name}: ${secret.file} is generated`).toBe(true);
+    }
+    const used = new Set<string>();
+    for (const [name, service] of composeServices) {
+      const mounts = secretMounts(model, service);
+      for (const mount of mounts) {
+        expect(defined, `${name}: secret ${mount.source} is defined`).toHaveProperty(mount.source);
+        used.add(mount.source);
+      }
+      const texts = [...Object.values(serviceEnvironment(service)), JSON.stringify(service.command ?? ''), JSON.stringify(service.healthcheck ?? '')];
+      for (const path of texts.flatMap((t) => t.match(/\/run\/secrets\/[\w.-]+/g) ?? [])) {
+        expect(mounts.map((m) => m.target), `${name}: ${path} is mounted`).toContain(path);
+      }
+      // Nothing mounted that nobody reads.
+      for (const mount of mounts) expect(texts.some((t) => t.includes(mount.target)), `${name}: ${mount.target} is read`).toBe(true);
+    }
+    expect([...used].sort(), 'every defined secret is mounted somewhere').toEqual(Object.keys(defined).sort());
+    expect(generated.created.length).toBeGreaterThan(0);
+  });
+
+  it('runs every service of ours in production mode with the CA and the certificate of its own service name', () => {
+    for (const [name, service] of builtServices) {
+      const env = serviceEnvironment(service);
+      expect(env.NODE_ENV, `${name}: NODE_ENV`).toBe('production');
+      const identity = serviceOfBuild(service);
+      const ca = new X509Certificate(readFileSync(mountedFile(name, env.TLS_CA_FILE!)));
+      const cert = new X509Certificate(readFileSync(mountedFile(name, env.TLS_CERT_FILE!)));
+      expect(cert.verify(ca.publicKey), `${name}: certificate signed by the mounted CA`).toBe(true);
+      expect(cert.subjectAltName?.split(', ')[0], `${name}: certificate of ${identity}`).toBe(`DNS:${identity}`);
+      expect(cert.checkPrivateKey(createPrivateKey(readFileSync(mountedFile(name, env.TLS_KEY_FILE!)))), `${name}: key matches`).toBe(true);
+    }
   });
 });
 

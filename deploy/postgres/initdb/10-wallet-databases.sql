@@ -1,7 +1,8 @@
 -- Run once by the postgres image (psql, as the superuser) on an empty data
 -- directory: one login role and one database per service, each service owning
--- its database so that its migrations can create its schema. Names and
--- passwords come from the container environment (see docker-compose.yml/.env);
+-- its database so that its migrations can create its schema. Names come from
+-- the container environment (docker-compose.yml/.env), passwords from the
+-- secret files (05-read-password-files.sh puts them in the environment);
 -- a missing one leaves `:'name'` unexpanded and stops the init with an error.
 -- (npm test applies this file to a real PostgreSQL 17 to prove it.)
 \getenv bank_db BANK_DB_NAME
