@@ -107,9 +107,13 @@ export async function healthOverNewChannel({ address, serverName, caFile, files 
 }
 
 /**
- * Re-issues the certificate of `service` ({ name, pid(), logPath(), grpcPort? })
- * into its files, SIGHUPs it and checks new connections (see the top of this file).
- * `pki`: the run's PKI (CA key included); `bank`: { address } of the bank's gRPC port.
+ * Re-issues the certificate of `service` into its files, SIGHUPs it and checks
+ * new connections (see the top of this file). `service`: { name, pid(),
+ * logPath(), tls?: { port, grpc, probeAs? } } — the port where it serves TLS
+ * (gRPC or HTTPS), and which certificate a client there presents (none: a
+ * server that asks for none). `pki`: the run's PKI (CA key included);
+ * `bank`: { address } of the bank's gRPC port, to check the rotated
+ * certificate as a client (for services that call it).
  * @returns {Promise<{ fingerprint: string, notAfter: string }>}
  */
 export async function rotateCertificate({ pki, service, bank }) {
@@ -127,15 +131,17 @@ export async function rotateCertificate({ pki, service, bank }) {
   const pid = service.pid();
   if (!pid) throw new Error(`${service.name} is not running`);
   process.kill(pid, 'SIGHUP');
-  await waitFor(() => (/tls certificate reloaded/i.test(readFrom(logPath, logFrom)) ? true : undefined), `${service.name} did not log "tls certificate reloaded"`);
-  const probe = pki.services[PROBE_CALLER];
-  if (service.grpcPort) {
-    // The server presents the new certificate on new connections, and a caller's new channel is served.
+  // "tls certificate reloaded" (gRPC services), "tls: service certificate reloaded" (identity-service).
+  await waitFor(() => (/certificate reloaded/i.test(readFrom(logPath, logFrom)) ? true : undefined), `${service.name} did not log that its certificate reloaded`);
+  const tls = service.tls;
+  if (tls?.port) {
+    // The server presents the new certificate on new connections, and (gRPC) a caller's new channel is served.
+    const client = tls.probeAs === undefined ? pki.services[PROBE_CALLER] : tls.probeAs && pki.services[tls.probeAs];
     await waitFor(
-      async () => ((await servedFingerprint({ port: service.grpcPort, serverName: service.name, caFile: pki.caFile, client: probe })) === certificate.fingerprint256 ? true : undefined),
+      async () => ((await servedFingerprint({ port: tls.port, serverName: service.name, caFile: pki.caFile, client })) === certificate.fingerprint256 ? true : undefined),
       `${service.name} did not present its new certificate on a new connection`,
     );
-    await healthOverNewChannel({ address: `127.0.0.1:${service.grpcPort}`, serverName: service.name, caFile: pki.caFile, files: probe });
+    if (tls.grpc) await healthOverNewChannel({ address: `127.0.0.1:${tls.port}`, serverName: service.name, caFile: pki.caFile, files: client });
   }
   // The new certificate as a client: the bank accepts it on a new connection (health is open to every certificate of the CA).
   if (bank) await healthOverNewChannel({ address: bank.address, serverName: 'bank-service', caFile: pki.caFile, files });

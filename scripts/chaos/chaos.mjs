@@ -11,7 +11,7 @@ import { ensureKafka, ensureTopics } from '../lib/kafka.mjs';
 import { ensurePostgres } from '../lib/postgres.mjs';
 import { root } from '../lib/paths.mjs';
 import * as pkiLib from '../lib/pki.mjs';
-import { inject, scheduleRound } from './faults.mjs';
+import { inject, ROTATED_SERVICES, scheduleRound } from './faults.mjs';
 import { registerUsers, resolveAuthEndpoints, SessionPool } from '../../bench/lib/auth.mjs';
 import { readOwners } from '../../bench/lib/population.mjs';
 import { trustCaForFetch } from '../../bench/lib/tls.mjs';
@@ -94,6 +94,31 @@ async function startInfra(workDir, ports, pki, log) {
 
 const START_ATTEMPTS_MAX = 6;
 
+/** The services that call the bank over gRPC: a rotated certificate of theirs is also checked as a client of the bank. */
+const CALLS_BANK = new Set(['gateway', 'cardAdapter']);
+
+/** Where a service serves TLS and which certificate a client presents there (rotation checks), or undefined. */
+function tlsEndpointOf(key, handle, description) {
+  if (handle.ports.grpc) return { port: handle.ports.grpc, grpc: true };
+  if (key === 'identity' && description.issuer.startsWith('https:')) return { port: handle.ports.http, grpc: false, probeAs: null };
+  if (key === 'paymentGatewayMock' && servesHttps(description)) return { port: handle.ports.http, grpc: false, probeAs: 'bank-card-adapter' };
+  return undefined;
+}
+
+/** True when the card adapter is told to reach the mock over https (the mock then requires mutual TLS). */
+function servesHttps(description) {
+  const adapter = description.services.find((s) => s.key === 'cardAdapter');
+  return Object.entries(adapter?.env ?? {}).some(([name, value]) => name.endsWith('PAYMENT_GATEWAY_URL') && value.startsWith('https://'));
+}
+
+/** The gRPC services, plus the identity-service and the payment gateway mock when they serve HTTPS. */
+function rotatedServices(services, description) {
+  const https = [];
+  if (services.identity && description.issuer.startsWith('https:')) https.push('identity');
+  if (services.paymentGatewayMock && servesHttps(description)) https.push('paymentGatewayMock');
+  return [...ROTATED_SERVICES, ...https];
+}
+
 /**
  * Starts a killed service again the way a supervisor would: a service may exit
  * at start-up while a dependency is down (PostgreSQL crashed meanwhile), so it
@@ -174,11 +199,11 @@ async function readHistories(baseUrl, accounts, ops, catchUpMs, auth) {
 }
 
 /** The nemesis: rounds of faults with gaps, until the rounds or the minimum duration are done. */
-async function runNemesis({ target, serviceKeys, profile, random, log, faults }) {
+async function runNemesis({ target, serviceKeys, profile, random, log, faults, rotate }) {
   const startedMs = Date.now();
   await sleep(3_000); // the workload first shows a healthy baseline
   for (let round = 0; round < profile.rounds; round++) {
-    const tracks = scheduleRound(serviceKeys, { pauseMs: profile.pauseMs, tracks: profile.tracks, doubles: profile.doubles });
+    const tracks = scheduleRound(serviceKeys, { pauseMs: profile.pauseMs, tracks: profile.tracks, doubles: profile.doubles, rotate });
     // Later rounds are shuffled: faults meet the system in different states.
     if (round > 0) for (const track of tracks) track.sort(() => random.next() - 0.5);
     await Promise.all(
@@ -298,7 +323,7 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
       services: Object.fromEntries(
         Object.entries(system.services).map(([key, h]) => [
           key,
-          { name: h.name, grpcPort: h.ports.grpc, pid: () => h.pid, logPath: () => h.logPath, kill: () => h.kill(), restart: () => startSupervised(h, log) },
+          { name: h.name, tls: tlsEndpointOf(key, h, description), callsBank: CALLS_BANK.has(key), pid: () => h.pid, logPath: () => h.logPath, kill: () => h.kill(), restart: () => startSupervised(h, log) },
         ]),
       ),
       postgres: infra.postgres,
@@ -327,7 +352,8 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     let reading = true;
     const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading, auth });
     const prober = runTokenProber({ sessions: () => [...auth.pool.sessions.values()], shouldRun: () => reading, log });
-    await runNemesis({ target, serviceKeys: Object.keys(system.services), profile, random, log, faults });
+    const rotate = rotatedServices(system.services, description);
+    await runNemesis({ target, serviceKeys: Object.keys(system.services), profile, random, log, faults, rotate });
     await waitForRecoveries({ faults, answers, profile, log });
     starting = false;
     giveUpAtMs = Date.now() + profile.settleMs;

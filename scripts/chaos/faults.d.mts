@@ -9,5 +9,5 @@ export declare const AFFECTS: Record<string, string>;
 export declare const ROTATED_SERVICES: string[];
 export declare function scheduleRound(
   serviceKeys: string[],
-  options: { pauseMs: number; tracks?: number; doubles?: boolean; rotate?: boolean },
+  options: { pauseMs: number; tracks?: number; doubles?: boolean; rotate?: string[] | false },
 ): ScheduledFault[][];

@@ -87,7 +87,11 @@ function postgresUserIds() {
   return { uid, gid };
 }
 
-/** Services whose certificate the nemesis rotates (their TLS identity reloads on SIGHUP; ADR 0009). */
+/**
+ * Services whose certificate the nemesis rotates (their TLS identity reloads
+ * on SIGHUP; ADR 0009): the gRPC ones always; the identity-service and the
+ * payment gateway mock when they serve HTTPS (chaos.mjs decides).
+ */
 export const ROTATED_SERVICES = ['gateway', 'bank', 'cardAdapter', 'analytics'];
 
 /**
@@ -133,7 +137,8 @@ export const FAULTS = {
   async rotateCertificate(target, key) {
     const service = target.services[key];
     if (!target.pki) throw new Error('no PKI to rotate certificates with');
-    await rotateCertificate({ pki: target.pki, service, bank: target.bankAddress && { address: target.bankAddress } });
+    const callsBank = service.callsBank && target.bankAddress;
+    await rotateCertificate({ pki: target.pki, service, bank: callsBank ? { address: target.bankAddress } : undefined });
   },
   /** Several faults at once (a service killed while PostgreSQL is down, ...). */
   async together(target, faults) {
@@ -168,12 +173,13 @@ export async function inject(target, fault, log) {
  * The rotations come first, so the kills after them make every client
  * reconnect with its new certificate to servers presenting theirs. The full
  * form adds double faults, shuffles later rounds and repeats until its time is up.
+ * `rotate`: the keys whose certificate is rotated (default ROTATED_SERVICES), or false.
  * @returns {object[][]} tracks of faults
  */
-export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = false, rotate = true }) {
+export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = false, rotate = ROTATED_SERVICES }) {
   const kill = (key) => ({ name: `kill -9 ${key}`, kind: 'killService', arg: key, affects: AFFECTS[key] ?? 'any' });
   const rotation = (key) => ({ name: `rotate certificate ${key}`, kind: 'rotateCertificate', arg: key, affects: AFFECTS[key] ?? 'any' });
-  const rotations = rotate ? ROTATED_SERVICES.filter((key) => serviceKeys.includes(key)).map(rotation) : [];
+  const rotations = rotate ? rotate.filter((key) => serviceKeys.includes(key)).map(rotation) : [];
   const pgCrash = { name: 'postgres immediate shutdown', kind: 'crashPostgres', affects: AFFECTS.postgres };
   const pause = { name: `kafka SIGSTOP ${pauseMs / 1000} s`, kind: 'pauseKafka', arg: pauseMs, affects: AFFECTS.kafkaPause };
   const kafkaKill = { name: 'kafka kill -9', kind: 'killKafka', affects: AFFECTS.kafkaKill };

@@ -266,10 +266,11 @@ export function recoveryTimes(faults, answers) {
 /**
  * Text of a TLS handshake refusal as grpc-js, node's tls and libpq report it
  * (certificate not trusted, expired, wrong name, none sent, protocol mix-up).
- * "socket disconnected before secure TLS connection" is left out: a peer
- * killed mid-handshake says that too, and kills are expected here.
+ * "socket disconnected before secure TLS connection" and "unexpected eof"
+ * are left out: a peer killed mid-handshake says that too, and kills are
+ * expected here.
  */
-const TLS_REFUSAL = /unable to (?:verify|get local issuer)|self[- ]signed certificate|certificate (?:has expired|is not yet valid|required|unknown|verify failed)|CERT_[A-Z_]{4,}|ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames|(?:tlsv1[0-3]?|sslv3) alert|alert (?:bad|unknown|certificate)|wrong version number|SSL routines/i;
+const TLS_REFUSAL = /unable to (?:verify|get local issuer)|self[- ]signed certificate|certificate (?:has expired|is not yet valid|required|unknown|verify failed)|CERT_[A-Z_]{4,}|ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames|(?:tlsv1[0-3]?|sslv3) alert|alert (?:bad|unknown|certificate)|wrong version number|peer did not return a certificate|no certificate returned/i;
 /** A caller refused by a caller table (PERMISSION_DENIED / UNAUTHENTICATED before the handler). */
 const CALLER_REFUSAL = /CALLER_NOT_ALLOWED|CALLER_UNAUTHENTICATED|caller refused/i;
 const SEVERE_LEVELS = new Set(['warn', 'error', 'fatal', 40, 50, 60]);

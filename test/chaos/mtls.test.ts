@@ -32,6 +32,7 @@ describe('tlsProblemOf', () => {
     // A peer killed mid-handshake, or down: expected under the nemesis.
     expect(tlsProblemOf(json({ level: 'warn', err: { code: 14, details: 'Client network socket disconnected before secure TLS connection was established' }, msg: 'bank unavailable' }))).toBeUndefined();
     expect(tlsProblemOf(json({ level: 'warn', err: { code: 14, details: 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:50051' }, msg: 'bank unavailable' }))).toBeUndefined();
+    expect(tlsProblemOf(json({ level: 'warn', err: { code: 14, details: 'Last error: Error: error:0A000126:SSL routines::unexpected eof while reading' }, msg: 'bank unavailable' }))).toBeUndefined();
     expect(tlsProblemOf('')).toBeUndefined();
   });
 });
@@ -66,9 +67,11 @@ describe('scheduleRound: certificate rotations', () => {
     expect(data!.some((f) => f.kind === 'rotateCertificate')).toBe(false);
   });
 
-  it('rotates only services that run, and none when asked not to', () => {
+  it('rotates only services that run, the HTTPS ones when asked, and none when asked not to', () => {
     const [track] = scheduleRound(['identity', 'bank', 'gateway'], { pauseMs: 4_000 });
     expect(track!.filter((f) => f.kind === 'rotateCertificate').map((f) => f.arg)).toEqual(['gateway', 'bank']);
+    const withHttps = scheduleRound(keys, { pauseMs: 4_000, rotate: [...ROTATED_SERVICES, 'identity'] }).flat();
+    expect(withHttps.find((f) => f.name === 'rotate certificate identity')).toMatchObject({ affects: 'login' });
     expect(scheduleRound(keys, { pauseMs: 4_000, rotate: false }).flat().some((f) => f.kind === 'rotateCertificate')).toBe(false);
   });
 });
