@@ -36,8 +36,10 @@ export interface TokenVerifierOptions {
    * PEM CA certificate(s) trusted for the discovery and JWKS fetches in addition to the system
    * roots: the service's TLS_CA_FILE content, so an issuer serving HTTPS with a certificate of the
    * internal CA (our identity-service) is verified; public providers keep working through the roots.
+   * A function is asked before each fetch (e.g. `() => provider.current().ca`), so a rotated CA
+   * bundle is used by the next connection.
    */
-  caCertificates?: Buffer | string;
+  caCertificates?: CaSource;
   /**
    * Verified tokens remembered (by SHA-256) so a client's next calls with the same token skip the
    * signature check (0.35-0.55 ms of CPU each on the bench machine). 0 turns the cache off.
@@ -78,20 +80,34 @@ export interface TokenVerifier {
 /** What discovery and the JWKS fetch call: fetch's shape, narrowed to what they pass. */
 export type IssuerFetch = (url: string, init: { headers?: Record<string, string> | Headers; signal: AbortSignal; method?: 'GET'; redirect?: 'manual' | 'follow' | 'error' }) => Promise<Response>;
 
+/** PEM CA certificate(s), or a function returning the current ones. */
+export type CaSource = Buffer | string | (() => Buffer | string);
+
 /**
  * A fetch that trusts `caCertificates` besides the system roots (an undici
  * Agent whose TLS connect options carry both), or the global fetch when none
- * is given. `close` ends the agent's connections.
+ * is given. A changed CA (function source) gets a new agent; `close` ends the
+ * agent's connections.
  */
-export function issuerFetch(caCertificates?: Buffer | string): { fetch: IssuerFetch; close(): Promise<void> } {
+export function issuerFetch(caCertificates?: CaSource): { fetch: IssuerFetch; close(): Promise<void> } {
   if (caCertificates === undefined) return { fetch: (url, init) => fetch(url, init), close: async () => undefined };
-  // `ca` replaces node's default trust store, so the roots are passed explicitly alongside the CA.
-  const agent = new Agent({ connect: { ca: [...rootCertificates, caCertificates.toString()] } });
+  const currentCa = typeof caCertificates === 'function' ? caCertificates : () => caCertificates;
+  let agent: { ca: string; dispatcher: Agent } | undefined;
+  const dispatcher = (): Agent => {
+    const ca = currentCa().toString();
+    if (agent?.ca !== ca) {
+      // Open connections to the old agent finish; new ones verify against the new bundle.
+      void agent?.dispatcher.close();
+      // `ca` replaces node's default trust store, so the roots are passed explicitly alongside the CA.
+      agent = { ca, dispatcher: new Agent({ connect: { ca: [...rootCertificates, ca] } }) };
+    }
+    return agent.dispatcher;
+  };
   return {
     // undici's Response is the same class the global fetch returns on node; only the typings differ.
     fetch: (url, init) =>
-      undiciFetch(url, { ...init, headers: Object.fromEntries(new Headers(init.headers)), dispatcher: agent }) as unknown as Promise<Response>,
-    close: () => agent.close(),
+      undiciFetch(url, { ...init, headers: Object.fromEntries(new Headers(init.headers)), dispatcher: dispatcher() }) as unknown as Promise<Response>,
+    close: async () => agent?.dispatcher.close(),
   };
 }
 
