@@ -48,7 +48,9 @@ export async function defaultTopics(partitions = Number(process.env.KAFKA_OPERAT
  * @param {{ dataDir: string, port: number, controllerPort: number, log?: (line: string) => void, cacheDir?: string }} options
  * @returns {Promise<{ brokers: string, stop: () => Promise<void>, external: boolean }>}
  */
-export async function ensureKafka({ dataDir, port, controllerPort, log = () => {}, cacheDir = join(root, '.cache', 'kafka'), useEnv = true }) {
+export async function ensureKafka({ dataDir, port, controllerPort, log = () => {}, cacheDir = join(root, '.cache', 'kafka'), useEnv = true, ssl }) {
+  // ssl (optional): { port, certPem, keyPem, caPem, clientAuth } adds an SSL listener with PEM
+  // stores (tests of Kafka TLS); the PLAINTEXT listener stays for the readiness probe.
   // useEnv: false starts a private broker even when KAFKA_BROKERS is set (tests that stop the broker).
   if (useEnv && process.env.KAFKA_BROKERS) {
     const brokers = process.env.KAFKA_BROKERS;
@@ -62,7 +64,7 @@ export async function ensureKafka({ dataDir, port, controllerPort, log = () => {
   const logDir = join(dataDir, 'data');
   const config = join(dataDir, 'server.properties');
   const log4jConfig = join(dataDir, 'log4j2.properties');
-  writeFileSync(config, serverProperties({ port, controllerPort, logDir }));
+  writeFileSync(config, serverProperties({ port, controllerPort, logDir }) + (ssl ? sslProperties(port, controllerPort, ssl) : ''), { mode: 0o600 });
   writeFileSync(log4jConfig, LOG4J2_PROPERTIES);
   const classpath = join(libsDir, '*'); // the JVM expands the wildcard itself
   const jvmArgs = [...HEAP.split(/\s+/).filter(Boolean), '-XX:+UseG1GC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`, '-cp', classpath];
@@ -204,6 +206,22 @@ function kafkaPom() {
     </dependency>
   </dependencies>
 </project>
+`;
+}
+
+/** Overrides (later keys win in a properties file) adding an SSL listener with inline PEM stores. */
+function sslProperties(port, controllerPort, { port: sslPort, certPem, keyPem, caPem, clientAuth = 'required' }) {
+  const pem = (text) => text.trim().replace(/\r?\n/g, '\\n'); // one line: \n is a newline escape in .properties
+  return `# SSL listener (ensureKafka ssl option)
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SSL://127.0.0.1:${sslPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${sslPort}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL
+ssl.client.auth=${clientAuth}
+ssl.keystore.type=PEM
+ssl.keystore.certificate.chain=${pem(certPem)}
+ssl.keystore.key=${pem(keyPem)}
+ssl.truststore.type=PEM
+ssl.truststore.certificates=${pem(caPem)}
 `;
 }
 
