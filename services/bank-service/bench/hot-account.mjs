@@ -4,8 +4,12 @@
 // npx tsc -b services/bank-service.
 //   node services/bank-service/bench/hot-account.mjs [--via grpc|inprocess] [--seconds 5] [--concurrency 16,64]
 //        [--workers 1,2,4,8] [--scenarios hot-pair,hot-sender,hot-recipient,uniform] [--pool 20] [--profile DIR]
+//        [--transport mtls|plaintext]
 // --via grpc (default): a real bank-service process per mode (node dist/main.js,
-// group commit switched by its env vars), called over gRPC from this process.
+// group commit switched by its env vars), called over gRPC from this process
+// as the api-gateway, over mutual TLS with the development PKI (.data/pki,
+// created on first use); --transport plaintext (the bench-only hook
+// WALLET_TEST_GRPC_PLAINTEXT) measures what mTLS costs.
 // --via inprocess: BankOperations called directly (the database path only;
 // callers answered by one batch all come back in the same tick, so batches
 // are formed in lock-step and the worker count hardly matters there).
@@ -29,6 +33,8 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient, createLogger } from '@wallet/platform';
+import { createGrpcSecurity } from '@wallet/platform/tls';
+import { ensurePki, tlsEnvFor } from '../../../scripts/lib/pki.mjs';
 import { ensurePostgres } from '../../../scripts/lib/postgres.mjs';
 import { freePort } from '../../../scripts/lib/infra.mjs';
 import { BankOperations } from '../dist/app/operations.js';
@@ -47,6 +53,8 @@ const { values: args } = parseArgs({
     via: { type: 'string', default: 'grpc' },
     // --via grpc only: write a CPU profile of each bank-service process here.
     profile: { type: 'string' },
+    // --via grpc only: mtls (as deployed) or plaintext (bench hook, to state the cost of mTLS).
+    transport: { type: 'string', default: 'mtls' },
   },
 });
 const serviceMain = new URL('../dist/main.js', import.meta.url).pathname;
@@ -57,6 +65,17 @@ const maxBatch = Number(args['max-batch']);
 const scenarios = args.scenarios.split(',');
 const poolMax = Number(args.pool);
 const logger = createLogger('hot-account-bench', 'silent');
+if (!['mtls', 'plaintext'].includes(args.transport)) throw new Error(`--transport must be mtls or plaintext, not ${args.transport}`);
+const pki = args.transport === 'mtls' ? await ensurePki({ dir: new URL('../../../.data/pki', import.meta.url).pathname }) : undefined;
+/** TLS env of the bank process, or the plaintext hook. */
+const transportEnv = pki ? tlsEnvFor(pki, 'bank-service') : { WALLET_TEST_GRPC_PLAINTEXT: 'true' };
+/** This process plays the gateway (the bank's caller table lets it transfer). */
+const gatewaySecurity = pki
+  ? createGrpcSecurity(
+      { caFile: pki.caFile, certFile: pki.services['api-gateway'].certFile, keyFile: pki.services['api-gateway'].keyFile, reloadIntervalMs: 0, reloadOnSighup: false },
+      { logger },
+    )
+  : createGrpcSecurity('plaintext', { logger });
 
 const dir = mkdtempSync(join(tmpdir(), 'bank-hot-bench-'));
 const server = await ensurePostgres({ dataDir: join(dir, 'pg'), port: await freePort(), databases: [] });
@@ -135,6 +154,7 @@ async function startService(groupCommit) {
       BANK_GROUP_COMMIT_BATCH_SIZE_MAX: String(groupCommit.maxBatch ?? 128),
       BANK_GROUP_COMMIT_QUEUE_SIZE_MAX: '10000',
       ...issuer.env,
+      ...transportEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -150,7 +170,7 @@ async function startService(groupCommit) {
     child.once('exit', (code) => reject(new Error(`bank-service exited with ${code}`)));
   });
   child.stdout.resume();
-  const client = createGrpcClient(BankServiceClient, `127.0.0.1:${grpcPort}`);
+  const client = createGrpcClient(BankServiceClient, `127.0.0.1:${grpcPort}`, gatewaySecurity.client('bank-service'));
   return {
     transferMoney: (request) => callUnary(client, client.transferMoney, request, { timeoutMs: 30_000, headers: issuer.headers }),
     /** Batches since start, from the service's own histogram. */
@@ -277,6 +297,7 @@ try {
       }
     }
   }
+  console.log(`\ntransport: ${args.via === 'grpc' ? args.transport : 'in process (no gRPC)'}`);
   console.log('\n| scenario | callers | mode | transfers/s | p50 ms | p99 ms | mean batch | errors |');
   console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
@@ -285,6 +306,7 @@ try {
   console.log('\nledger invariants after the run:', JSON.stringify(await invariants()));
 } finally {
   issuer.close();
+  gatewaySecurity.close();
   await pool.end();
   await admin.query(`DROP DATABASE IF EXISTS ${dbName}`).catch(() => {});
   await admin.end();

@@ -1,4 +1,5 @@
-import { env, loadConfig, parseAmountMinor } from '@wallet/platform';
+import { env, kafkaConnectionOptions, kafkaSecretSpecs, kafkaSecurityShape, loadConfigWithSecrets, parseAmountMinor, type KafkaConnectionOptions, type SecretSpecs } from '@wallet/platform';
+import { grpcSecurityOptions, tlsConfigShape, type GrpcSecurityOptions } from '@wallet/platform/tls';
 import { OPERATIONS_TOPIC } from '@wallet/contracts';
 import { z } from 'zod';
 import { checkOutboxTimeouts } from './outbox/config-checks.js';
@@ -20,20 +21,6 @@ const amountLimit = (fallback: string) =>
       return z.NEVER;
     });
 
-/** The card adapter credential's local default (the card adapter's CARD_ADAPTER_BANK_CREDENTIAL default); refused when NODE_ENV=production. */
-export const DEVELOPMENT_CARD_ADAPTER_CREDENTIAL = 'dev-card-adapter-credential';
-
-/** Identity settings need each other: a secret anyone can read in the source is no secret in production. */
-function checkIdentity(config: { NODE_ENV: string; BANK_CARD_ADAPTER_CREDENTIAL: string }, ctx: z.RefinementCtx): void {
-  if (config.NODE_ENV === 'production' && config.BANK_CARD_ADAPTER_CREDENTIAL === DEVELOPMENT_CARD_ADAPTER_CREDENTIAL) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['BANK_CARD_ADAPTER_CREDENTIAL'],
-      message: 'required when NODE_ENV=production (16-1024 characters; the built-in default is for development only)',
-    });
-  }
-}
-
 /**
  * Every environment variable bank-service reads, with a default that works
  * locally (the PostgreSQL started by `npm start` / `npm test`).
@@ -50,15 +37,12 @@ export const bankConfigSchema = z.object({
   AUTH_AUDIENCE: env.string('wallet-api'),
   /** Claim (name or dotted path) holding the roles: `roles` for the identity-service, `realm_access.roles` for Keycloak. */
   AUTH_ROLES_CLAIM: env.string('roles'),
-  /**
-   * Secret the card adapter presents on DepositMoney and GetDeposit (metadata
-   * x-wallet-service-credential) until mutual TLS replaces it. Must be set
-   * when NODE_ENV=production.
-   */
-  BANK_CARD_ADAPTER_CREDENTIAL: z.string().min(16).max(1024).default(DEVELOPMENT_CARD_ADAPTER_CREDENTIAL),
+  /** Mutual TLS on the gRPC port (required): TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_RELOAD_INTERVAL_MS. */
+  ...tlsConfigShape,
   /** Account owners kept in memory (owners never change): transfers check ownership without a query. */
   BANK_OWNER_CACHE_SIZE_MAX: env.int(100_000, 1, 10_000_000),
-  DATABASE_URL: env.string('postgresql://wallet:wallet@127.0.0.1:5432/bank'),
+  /** A secret (it carries the password): DATABASE_URL or DATABASE_URL_FILE; from a file when NODE_ENV=production. */
+  DATABASE_URL: z.string().min(1),
   /** Connections in the pool; PostgreSQL itself serialises on row locks, so more is rarely faster. */
   BANK_DATABASE_CONNECTIONS_MAX: env.int(20, 1, 500),
   /** Requests allowed to wait for a connection; beyond it they are shed at once with UNAVAILABLE. */
@@ -88,6 +72,8 @@ export const bankConfigSchema = z.object({
   KAFKA_BROKERS: env.string('127.0.0.1:9092'),
   BANK_KAFKA_CLIENT_ID: env.string('bank-service'),
   BANK_KAFKA_OPERATIONS_TOPIC: env.string(OPERATIONS_TOPIC),
+  /** Kafka TLS and SASL of the outbox producer (KAFKA_TLS*, KAFKA_SASL_*; platform kafka-security.ts). */
+  ...kafkaSecurityShape,
   /** Timeout of each Kafka request (connect, metadata, produce). */
   BANK_KAFKA_REQUEST_TIMEOUT_MS: env.int(5_000, 100, 120_000),
   /** Run the outbox relay in this process (off for a replica that should only serve gRPC). */
@@ -103,11 +89,35 @@ export const bankConfigSchema = z.object({
   /** Upper bound for graceful shutdown (drain gRPC, close the pool). */
   BANK_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
 })
-  .superRefine(checkOutboxTimeouts)
-  .superRefine(checkIdentity);
+  .superRefine(checkOutboxTimeouts);
 
-export type BankConfig = z.infer<typeof bankConfigSchema>;
+/** The local PostgreSQL of `npm start` / `npm test`; refused when NODE_ENV=production. */
+export const DEVELOPMENT_DATABASE_URL = 'postgresql://wallet:wallet@127.0.0.1:5432/bank';
 
+/** Secrets of bank-service: each may come from X_FILE, and must when NODE_ENV=production. */
+export const BANK_SECRETS: SecretSpecs = {
+  DATABASE_URL: { devDefault: DEVELOPMENT_DATABASE_URL },
+  ...kafkaSecretSpecs,
+};
+
+/** The validated variables, without the gRPC transport choice (the command line tools serve no gRPC). */
+export type BankSettings = z.infer<typeof bankConfigSchema>;
+
+export interface BankConfig extends BankSettings {
+  /** Mutual-TLS files of the gRPC server (or 'plaintext' under the bench hook WALLET_TEST_GRPC_PLAINTEXT). */
+  grpcSecurity: GrpcSecurityOptions;
+  /** TLS / SASL options of the outbox producer (kafkaConnectionOptions, files read at load). */
+  kafkaConnection: KafkaConnectionOptions;
+}
+
+/** Variables and secrets for the command line tools (migrate, seed-accounts): no TLS needed. */
+export function loadBankSettings(source: NodeJS.ProcessEnv = process.env): BankSettings {
+  return loadConfigWithSecrets(bankConfigSchema, BANK_SECRETS, source);
+}
+
+/** Everything the service needs; a ConfigError (exit 2) names each variable to fix, TLS files included. */
 export function loadBankConfig(source: NodeJS.ProcessEnv = process.env): BankConfig {
-  return loadConfig(bankConfigSchema, source);
+  const settings = loadBankSettings(source);
+  const brokers = settings.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+  return { ...settings, grpcSecurity: grpcSecurityOptions(settings), kafkaConnection: kafkaConnectionOptions(settings, brokers) };
 }

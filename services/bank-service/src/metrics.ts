@@ -11,6 +11,7 @@ export class BankMetrics {
   private readonly duration: Histogram<'method' | 'outcome'>;
   private readonly retries: Counter<'operation' | 'cause'>;
   private readonly batchSize: Histogram<'outcome'>;
+  private readonly callersDenied: Counter<'rpc' | 'caller'>;
   private transferQueueStats: () => GroupCommitStats | undefined = () => undefined;
   private ownerCacheSize: () => number = () => 0;
   readonly outbox: OutboxRelayMetrics;
@@ -74,6 +75,12 @@ export class BankMetrics {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
       registers: [registry],
     });
+    this.callersDenied = new Counter({
+      name: 'bank_grpc_callers_denied_total',
+      help: 'gRPC calls refused by the caller table (ADR 0009), by RPC and calling service (from its certificate; "unauthenticated" without one). Any increase is a misconfiguration or an intrusion.',
+      labelNames: ['rpc', 'caller'],
+      registers: [registry],
+    });
     const stats = () => this.transferQueueStats();
     new Gauge({
       name: 'bank_transfer_queue_depth',
@@ -126,6 +133,11 @@ export class BankMetrics {
   /** Where the owner-cache gauge reads from. */
   trackOwnerCache(size: () => number): void {
     this.ownerCacheSize = size;
+  }
+
+  /** A call refused by the caller table; caller names come from certificates our CA signed, so the label stays bounded. */
+  callerDenied(rpc: string, caller: string | null): void {
+    this.callersDenied.inc({ rpc, caller: caller ?? 'unauthenticated' });
   }
 
   retried(operation: string, cause: string): void {

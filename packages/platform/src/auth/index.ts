@@ -1,4 +1,3 @@
 export * from './principal.js';
 export * from './bearer.js';
 export * from './verifier.js';
-export * from './service-credential.js';

@@ -7,7 +7,10 @@ import type { Registry } from 'prom-client';
 import type { BankConfig } from '../config.js';
 import { createPool, isConnectionError } from '@wallet/platform/db';
 import { createTokenVerifier } from '@wallet/platform/auth';
+import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
 import { createCallerAuthenticator } from '../grpc/caller.js';
+import { BANK_CALLERS } from '../grpc/callers.js';
+import { ERROR_DOMAIN } from '../grpc/errors.js';
 import { migrateBank } from '../db/migrations.js';
 import { createBankServicer } from '../grpc/servicer.js';
 import { KafkaOutboxPublisher } from '../outbox/kafka-publisher.js';
@@ -28,6 +31,18 @@ export interface RunningBankService {
 }
 
 export async function startBankService(config: BankConfig, logger: Logger): Promise<RunningBankService> {
+  const registry = createMetricsRegistry('bank-service');
+  // First: unusable certificate files stop the start before any database work.
+  const security = createGrpcSecurity(config.grpcSecurity, { logger, metrics: registry });
+  try {
+    return await startWithSecurity(config, logger, registry, security);
+  } catch (error) {
+    security.close();
+    throw error;
+  }
+}
+
+async function startWithSecurity(config: BankConfig, logger: Logger, registry: Registry, security: GrpcSecurity): Promise<RunningBankService> {
   if (config.BANK_MIGRATE_ON_START) {
     // PostgreSQL may still be starting (compose, `npm start`): wait for it,
     // boundedly, instead of crash-looping.
@@ -50,13 +65,13 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
     },
     logger,
   );
-  const registry = createMetricsRegistry('bank-service');
   const metrics = new BankMetrics(registry, pool);
   const publisher = new KafkaOutboxPublisher({
     brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean),
     topic: config.BANK_KAFKA_OPERATIONS_TOPIC,
     clientId: config.BANK_KAFKA_CLIENT_ID,
     requestTimeoutMs: config.BANK_KAFKA_REQUEST_TIMEOUT_MS,
+    connection: config.kafkaConnection,
     logger,
   });
   const relay = config.BANK_OUTBOX_RELAY_ENABLED
@@ -95,7 +110,15 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
   });
   const callers = createCallerAuthenticator({
     verifier: createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, rolesClaim: config.AUTH_ROLES_CLAIM }),
-    cardAdapterCredential: config.BANK_CARD_ADAPTER_CREDENTIAL,
+  });
+  const servicer = security.authorize(BankServiceService, createBankServicer({ operations, logger, metrics, callers }), BANK_CALLERS, {
+    domain: ERROR_DOMAIN,
+    onDenied: ({ rpc, caller, reason }) => {
+      // The table is keyed like the implementation (transferMoney); metrics and logs use the proto's name.
+      const method = `${rpc.charAt(0).toUpperCase()}${rpc.slice(1)}`;
+      metrics.callerDenied(method, caller);
+      logger.warn({ method, caller, reason }, 'gRPC caller refused by the caller table');
+    },
   });
   metrics.trackTransferQueue(() => operations.transferQueueStats());
   metrics.trackOwnerCache(() => operations.owners.size);
@@ -107,13 +130,8 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
     grpc = await startGrpcServer({
       host: config.BANK_GRPC_HOST,
       port: config.BANK_GRPC_PORT,
-      services: [
-        {
-          name: BANK_SERVICE_NAME,
-          definition: BankServiceService,
-          implementation: createBankServicer({ operations, logger, metrics, callers }),
-        },
-      ],
+      credentials: security.serverCredentials(),
+      services: [{ name: BANK_SERVICE_NAME, definition: BankServiceService, implementation: servicer }],
     });
     ops = await startOpsServer({
       host: config.BANK_OPS_HOST,
@@ -163,6 +181,8 @@ export async function startBankService(config: BankConfig, logger: Logger): Prom
         await publisher.close();
         await runningOps.close();
         await pool.end();
+        // Last: nothing uses the certificates any more.
+        security.close();
       })();
       return closed;
     },

@@ -1,11 +1,11 @@
 // `node dist/cli/migrate.js`: applies pending migrations to DATABASE_URL and exits.
 import { ConfigError, createLogger } from '@wallet/platform';
-import { loadBankConfig, type BankConfig } from '../config.js';
+import { loadBankSettings, type BankSettings } from '../config.js';
 import { migrateBank } from '../db/migrations.js';
 
-let config: BankConfig;
+let config: BankSettings;
 try {
-  config = loadBankConfig();
+  config = loadBankSettings();
 } catch (error) {
   console.error(error instanceof ConfigError ? error.message : error);
   process.exit(2);

@@ -7,9 +7,9 @@
 // round-robin, so a load test can log in as them.
 import { createWriteStream, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isCurrencyCode, parseAmountMinor } from '@wallet/platform';
+import { ConfigError, isCurrencyCode, parseAmountMinor } from '@wallet/platform';
 import { pino } from 'pino';
-import { loadBankConfig } from '../config.js';
+import { loadBankSettings } from '../config.js';
 import { createPool } from '@wallet/platform/db';
 import { SEED_COUNT_MAX, SEED_OWNERS_MAX, seedAccounts } from './seed.js';
 
@@ -37,7 +37,17 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-const config = loadBankConfig();
+function loadSettings(): ReturnType<typeof loadBankSettings> {
+  try {
+    return loadBankSettings();
+  } catch (error) {
+    // A configuration problem names the variable (never a secret's value); exit 2 like the service.
+    if (error instanceof ConfigError) usageError(error.message);
+    throw error;
+  }
+}
+
+const config = loadSettings();
 // Logs go to stderr: stdout carries the account ids.
 const logger = pino({ base: { service: 'bank-service-seed' }, level: config.LOG_LEVEL }, pino.destination(2));
 const count = Number(values.count);

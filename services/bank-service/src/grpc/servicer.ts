@@ -86,7 +86,8 @@ const WARN_REASONS: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'IDENT
 
 /**
  * The gRPC adapter: decodes nothing itself (ts-proto did), establishes the
- * caller (caller.ts), calls the use case, maps results and errors once,
+ * user (caller.ts; the calling service was checked before, callers.ts),
+ * calls the use case, maps results and errors once,
  * records metrics and one log line per failure.
  */
 export function createBankServicer(deps: {
@@ -156,7 +157,6 @@ export function createBankServicer(deps: {
     },
     depositMoney(call: ServerUnaryCall<DepositMoneyRequest, DepositMoneyResponse>, callback: sendUnaryData<DepositMoneyResponse>) {
       handle('DepositMoney', call, callback, async (request) => {
-        callers.cardAdapter(call.metadata);
         const result = await operations.depositMoney(request);
         return {
           response: { deposit: depositToProto(result.deposit), replayed: result.replayed },
@@ -166,7 +166,6 @@ export function createBankServicer(deps: {
     },
     getDeposit(call: ServerUnaryCall<GetDepositRequest, GetDepositResponse>, callback: sendUnaryData<GetDepositResponse>) {
       handle('GetDeposit', call, callback, async (request) => {
-        callers.cardAdapter(call.metadata);
         const lookup = await operations.getDeposit({ depositReference: request.depositReference, voidIfAbsent: request.voidIfAbsent });
         return {
           response: { status: LOOKUP_STATUS[lookup.status], deposit: lookup.status === 'applied' ? depositToProto(lookup.deposit) : undefined },

@@ -3,33 +3,38 @@
 // without a verified identity is refused; a customer reaches only its own
 // accounts (anyone else's answers exactly like an unknown account); support
 // reads and never moves; admin does everything; every movement records who
-// made it, in the row and in its events.
+// made it, in the row and in its events. (Which *service* may call is the
+// caller table's business: mtls-callers.test.ts.)
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { BankServiceClient, type DepositMoneyRequest, type TransferMoneyRequest } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, parseGrpcError, type ParsedGrpcError } from '@wallet/platform';
+import type { BankServiceClient, DepositMoneyRequest, TransferMoneyRequest } from '@wallet/contracts/bank';
+import { callUnary, parseGrpcError, type ParsedGrpcError } from '@wallet/platform';
 import { freePort, type TestDatabase } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
-import { ADMIN_USER, ALICE_USER, BOB_USER, CARD_ADAPTER_HEADERS, startTestCallers, SUPPORT_USER, type TestCallers } from '../support/callers.js';
-import { ALICE, createMigratedDatabase, eventValidators, silentLogger, testConfig } from '../support/helpers.js';
+import { ADMIN_USER, ALICE_USER, BOB_USER, startTestCallers, SUPPORT_USER, type TestCallers } from '../support/callers.js';
+import { ALICE, bankClient, createMigratedDatabase, eventValidators, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
 let callers: TestCallers;
 let service: RunningBankService;
 let client: BankServiceClient;
+/** The card adapter's client (DepositMoney, GetDeposit). */
+let cardAdapter: BankServiceClient;
 const TIMEOUT_MS = 15_000;
 const UNKNOWN = '00000000-0000-4000-8000-00000000dead';
 
 beforeAll(async () => {
   db = await createMigratedDatabase('bank_callers');
   callers = await startTestCallers();
-  service = await startBankService(testConfig(db.url, { ...callers.env, BANK_MIGRATE_ON_START: 'false' }), silentLogger);
-  client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
+  service = await startBankService(await testConfig(db.url, { ...callers.env, BANK_MIGRATE_ON_START: 'false' }), silentLogger);
+  client = await bankClient(service.grpcPort);
+  cardAdapter = await bankClient(service.grpcPort, 'bank-card-adapter');
 });
 
 afterAll(async () => {
   client?.close();
+  cardAdapter?.close();
   await service?.close();
   await callers?.close();
   await db?.drop();
@@ -72,7 +77,7 @@ async function customerWithAccount(balanceMinor = 10_000n): Promise<{ subject: s
   const opened = await callUnary(client, client.createAccount, { idempotencyKey: 'first', currency: 'USD', ownerId: '' }, options(headers));
   const accountId = opened.account!.accountId;
   if (balanceMinor === 0n) return { subject, headers, accountId };
-  await callUnary(client, client.depositMoney, depositRequest(accountId, subject, { amount: { amountMinor: balanceMinor, currencyCode: 'USD' } }), options(CARD_ADAPTER_HEADERS));
+  await callUnary(cardAdapter, cardAdapter.depositMoney, depositRequest(accountId, subject, { amount: { amountMinor: balanceMinor, currencyCode: 'USD' } }), options());
   return { subject, headers, accountId };
 }
 
@@ -91,7 +96,7 @@ describe('calls without a verified caller are refused', () => {
     ['a token for another audience', async () => ({ authorization: `Bearer ${await callers.issuer.sign({ sub: ALICE_USER, audience: 'another-api' })}` })],
     ['a token from another issuer', async () => ({ authorization: `Bearer ${await callers.issuer.sign({ sub: ALICE_USER, issuer: 'http://127.0.0.1:1' })}` })],
     ['a token with a forged signature', async () => ({ authorization: `${await callers.issuer.bearer(ALICE_USER)}`.replace(/.{4}$/, 'AAAA') })],
-    ['the card adapter credential instead of a token', async () => ({ ...CARD_ADAPTER_HEADERS })],
+    ['the retired service credential instead of a token', async () => ({ 'x-wallet-service-credential': 'dev-card-adapter-credential' })],
   ];
 
   for (const [method, call] of userCalls) {
@@ -110,16 +115,17 @@ describe('calls without a verified caller are refused', () => {
     expect(rows).toHaveLength(0);
   });
 
-  it.each<[string, Headers]>([
-    ['no credential', {}],
-    ['a wrong credential', { 'x-wallet-service-credential': 'not-the-card-adapter-credential' }],
-    ['a user token instead of the credential', { authorization: 'Bearer x.y.z' }],
-  ])('DepositMoney and GetDeposit with %s -> UNAUTHENTICATED, nothing credited or voided', async (_name, headers) => {
+  it.each<[string, () => Promise<Headers>]>([
+    ['no metadata', async () => ({})],
+    ['the retired service credential', async () => ({ 'x-wallet-service-credential': 'dev-card-adapter-credential' })],
+    ['an admin token', () => callers.admin()],
+  ])('DepositMoney and GetDeposit from the gateway with %s -> PERMISSION_DENIED / CALLER_NOT_ALLOWED, nothing credited or voided', async (_name, given) => {
+    const headers = await given();
     const request = depositRequest(ALICE, ALICE_USER);
     const deposit = await failureOf(callUnary(client, client.depositMoney, request, options(headers)));
-    expect([deposit.code, deposit.reason]).toEqual([Status.UNAUTHENTICATED, 'CALLER_UNAUTHENTICATED']);
+    expect([deposit.code, deposit.reason]).toEqual([Status.PERMISSION_DENIED, 'CALLER_NOT_ALLOWED']);
     const lookup = await failureOf(callUnary(client, client.getDeposit, { depositReference: request.depositReference, voidIfAbsent: true }, options(headers)));
-    expect([lookup.code, lookup.reason]).toEqual([Status.UNAUTHENTICATED, 'CALLER_UNAUTHENTICATED']);
+    expect([lookup.code, lookup.reason]).toEqual([Status.PERMISSION_DENIED, 'CALLER_NOT_ALLOWED']);
     const { rows } = await service.pool.query(
       'SELECT 1 FROM bank.deposits WHERE deposit_reference = $1 UNION ALL SELECT 1 FROM bank.voided_deposit_references WHERE deposit_reference = $1',
       [request.depositReference],
@@ -129,10 +135,10 @@ describe('calls without a verified caller are refused', () => {
 
   it('answers UNAVAILABLE / IDENTITY_UNAVAILABLE (not UNAUTHENTICATED) while the issuer cannot be reached, and executes nothing', async () => {
     const unreachable = await startBankService(
-      testConfig(db.url, { AUTH_ISSUER: `http://127.0.0.1:${await freePort()}`, BANK_MIGRATE_ON_START: 'false', BANK_OUTBOX_RELAY_ENABLED: 'false' }),
+      await testConfig(db.url, { AUTH_ISSUER: `http://127.0.0.1:${await freePort()}`, BANK_MIGRATE_ON_START: 'false', BANK_OUTBOX_RELAY_ENABLED: 'false' }),
       silentLogger,
     );
-    const other = createGrpcClient(BankServiceClient, `127.0.0.1:${unreachable.grpcPort}`);
+    const other = await bankClient(unreachable.grpcPort);
     try {
       const request = transferRequest(ALICE, UNKNOWN, { idempotencyKey: 'issuer-down-key' });
       const failure = await failureOf(callUnary(other, other.transferMoney, request, options(await as(ALICE_USER))));
@@ -213,9 +219,9 @@ describe('ownership: a customer reaches only its own accounts', () => {
   it("records the card adapter's initiated_by with the deposit, in the topup event and in the answer", async () => {
     const customer = await customerWithAccount(0n);
     const request = depositRequest(customer.accountId, customer.subject);
-    const result = await callUnary(client, client.depositMoney, request, options(CARD_ADAPTER_HEADERS));
+    const result = await callUnary(cardAdapter, cardAdapter.depositMoney, request, options());
     expect(result.deposit?.initiatedBy).toBe(customer.subject);
-    const lookup = await callUnary(client, client.getDeposit, { depositReference: request.depositReference, voidIfAbsent: false }, options(CARD_ADAPTER_HEADERS));
+    const lookup = await callUnary(cardAdapter, cardAdapter.getDeposit, { depositReference: request.depositReference, voidIfAbsent: false }, options());
     expect(lookup.deposit?.initiatedBy).toBe(customer.subject);
     const { rows } = await service.pool.query<{ initiated_by: string; payload: Record<string, unknown> }>(
       `SELECT d.initiated_by, o.payload FROM bank.deposits d JOIN bank.outbox o ON o.payload->>'depositId' = d.id::text WHERE d.id = $1`,

@@ -1,13 +1,13 @@
 // A transfer queued for group commit whose caller's gRPC deadline passes is
 // dropped before it runs: nothing executed, the key stays free.
 import { status as Status } from '@grpc/grpc-js';
-import { BankServiceClient, type TransferMoneyRequest } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
+import type { BankServiceClient, TransferMoneyRequest } from '@wallet/contracts/bank';
+import { callUnary, parseGrpcError } from '@wallet/platform';
 import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
 import { startTestCallers, type TestCallers } from '../support/callers.js';
-import { createAccounts, silentLogger, testConfig } from '../support/helpers.js';
+import { bankClient, createAccounts, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
 let callers: TestCallers;
@@ -21,10 +21,10 @@ beforeAll(async () => {
   admin = await callers.admin();
   // One batch of one at a time, so a second transfer has to wait in the queue.
   service = await startBankService(
-    testConfig(db.url, { ...callers.env, BANK_GROUP_COMMIT_WORKERS: '1', BANK_GROUP_COMMIT_BATCH_SIZE_MAX: '1' }),
+    await testConfig(db.url, { ...callers.env, BANK_GROUP_COMMIT_WORKERS: '1', BANK_GROUP_COMMIT_BATCH_SIZE_MAX: '1' }),
     silentLogger,
   );
-  client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
+  client = await bankClient(service.grpcPort);
 });
 
 afterAll(async () => {

@@ -1,25 +1,28 @@
 // The service as a caller sees it: a real gRPC server on port 0, a real
 // client, status codes and ErrorInfo reasons; plus health and ops endpoints.
-import { credentials, makeClientConstructor, status as Status, type Client } from '@grpc/grpc-js';
+import { makeClientConstructor, status as Status, type Client } from '@grpc/grpc-js';
 import {
-  BankServiceClient,
+  type BankServiceClient,
   TransferStatus,
   type DepositMoneyRequest,
   type TransferMoneyRequest,
 } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
+import { callUnary, parseGrpcError } from '@wallet/platform';
 import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BANK_SERVICE_NAME, startBankService, type RunningBankService } from '../../src/app/service.js';
-import { ADMIN_USER, CARD_ADAPTER_HEADERS, DEPOSITOR, startTestCallers, type TestCallers } from '../support/callers.js';
-import { ALICE, BOB, createAccounts, SETTLEMENT, silentLogger, testConfig } from '../support/helpers.js';
+import { ADMIN_USER, DEPOSITOR, startTestCallers, type TestCallers } from '../support/callers.js';
+import { testClientTransport } from '../../../../test/support/pki.js';
+import { ALICE, BOB, bankClient, createAccounts, SETTLEMENT, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
 let callers: TestCallers;
 let admin: { authorization: string };
 let service: RunningBankService;
 let client: BankServiceClient;
+/** The card adapter's client: DepositMoney is its alone. */
+let cardAdapter: BankServiceClient;
 const TIMEOUT_MS = 10_000;
 
 beforeAll(async () => {
@@ -27,12 +30,14 @@ beforeAll(async () => {
   callers = await startTestCallers();
   admin = await callers.admin();
   // Migrations run on start (BANK_MIGRATE_ON_START defaults to true).
-  service = await startBankService(testConfig(db.url, callers.env), silentLogger);
-  client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
+  service = await startBankService(await testConfig(db.url, callers.env), silentLogger);
+  client = await bankClient(service.grpcPort);
+  cardAdapter = await bankClient(service.grpcPort, 'bank-card-adapter');
 });
 
 afterAll(async () => {
   client?.close();
+  cardAdapter?.close();
   await service?.close();
   await callers?.close();
   await db?.drop();
@@ -157,9 +162,9 @@ describe('GetBalance and DepositMoney over gRPC', () => {
       card: { cardLast4: '4242', cardBrand: 'visa' },
       initiatedBy: DEPOSITOR,
     };
-    const depositOptions = { timeoutMs: TIMEOUT_MS, headers: CARD_ADAPTER_HEADERS };
-    const first = await callUnary(client, client.depositMoney, request, depositOptions);
-    const second = await callUnary(client, client.depositMoney, request, depositOptions);
+    const depositOptions = { timeoutMs: TIMEOUT_MS };
+    const first = await callUnary(cardAdapter, cardAdapter.depositMoney, request, depositOptions);
+    const second = await callUnary(cardAdapter, cardAdapter.depositMoney, request, depositOptions);
     expect(first.replayed).toBe(false);
     expect(first.deposit).toMatchObject({
       accountId: account,
@@ -169,19 +174,21 @@ describe('GetBalance and DepositMoney over gRPC', () => {
       initiatedBy: DEPOSITOR,
     });
     expect(second).toEqual({ ...first, replayed: true });
-    const reused = await grpcFailure(callUnary(client, client.depositMoney, { ...request, amount: { amountMinor: 1n, currencyCode: 'USD' } }, depositOptions));
+    const reused = await grpcFailure(callUnary(cardAdapter, cardAdapter.depositMoney, { ...request, amount: { amountMinor: 1n, currencyCode: 'USD' } }, depositOptions));
     expect([reused.code, reused.reason]).toEqual([Status.FAILED_PRECONDITION, 'IDEMPOTENCY_KEY_REUSED']);
     const unknown = await grpcFailure(
-      callUnary(client, client.depositMoney, { ...request, depositReference: 'grpc-deposit-2', accountId: '00000000-0000-4000-8000-00000000dead' }, depositOptions),
+      callUnary(cardAdapter, cardAdapter.depositMoney, { ...request, depositReference: 'grpc-deposit-2', accountId: '00000000-0000-4000-8000-00000000dead' }, depositOptions),
     );
     expect([unknown.code, unknown.reason]).toEqual([Status.NOT_FOUND, 'ACCOUNT_NOT_FOUND']);
   });
 });
 
 describe('health, readiness and metrics', () => {
-  it('reports SERVING on the gRPC health service for the bank service name', async () => {
+  it('reports SERVING on the gRPC health service for the bank service name to any certificate of the CA', async () => {
     const HealthClient = makeClientConstructor(healthService, 'grpc.health.v1.Health');
-    const health = new HealthClient(`127.0.0.1:${service.grpcPort}`, credentials.createInsecure()) as unknown as Client & {
+    // analytics-service is in none of the bank's rows: health is open to every authenticated caller (ADR 0009).
+    const transport = await testClientTransport('bank-service', 'analytics-service');
+    const health = new HealthClient(`127.0.0.1:${service.grpcPort}`, transport.credentials, transport.channelOptions) as unknown as Client & {
       check: (req: { service: string }, options: object, cb: (e: Error | null, r: { status: string }) => void) => void;
     };
     try {

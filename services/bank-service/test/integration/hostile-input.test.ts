@@ -2,19 +2,21 @@
 // INVALID_ARGUMENT with field violations, or stored faithfully; never
 // INTERNAL/UNKNOWN. And one bad request never fails or slows its batch.
 import { status as Status } from '@grpc/grpc-js';
-import { BankServiceClient, type DepositMoneyRequest, type TransferMoneyRequest } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
+import type { BankServiceClient, DepositMoneyRequest, TransferMoneyRequest } from '@wallet/contracts/bank';
+import { callUnary, parseGrpcError } from '@wallet/platform';
 import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
-import { CARD_ADAPTER_HEADERS, DEPOSITOR, startTestCallers, type TestCallers } from '../support/callers.js';
-import { createAccounts, silentLogger, testConfig } from '../support/helpers.js';
+import { DEPOSITOR, startTestCallers, type TestCallers } from '../support/callers.js';
+import { bankClient, createAccounts, silentLogger, testConfig } from '../support/helpers.js';
 
 let db: TestDatabase;
 let callers: TestCallers;
 let admin: { authorization: string };
 let service: RunningBankService;
 let client: BankServiceClient;
+/** DepositMoney and GetDeposit are the card adapter's alone. */
+let cardAdapter: BankServiceClient;
 let from: string;
 let to: string;
 let counter = 0;
@@ -24,8 +26,9 @@ beforeAll(async () => {
   db = await createTestDatabase('bank_hostile');
   callers = await startTestCallers();
   admin = await callers.admin();
-  service = await startBankService(testConfig(db.url, callers.env), silentLogger);
-  client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
+  service = await startBankService(await testConfig(db.url, callers.env), silentLogger);
+  client = await bankClient(service.grpcPort);
+  cardAdapter = await bankClient(service.grpcPort, 'bank-card-adapter');
   const accounts = await createAccounts(service.pool, 2, 1_000_000n);
   from = accounts[0]!;
   to = accounts[1]!;
@@ -33,6 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.close();
+  cardAdapter?.close();
   await service?.close();
   await callers?.close();
   await db?.drop();
@@ -55,8 +59,8 @@ const transfer = (request: Partial<TransferMoneyRequest>) =>
 
 const deposit = (request: Partial<DepositMoneyRequest>) =>
   callUnary(
-    client,
-    client.depositMoney,
+    cardAdapter,
+    cardAdapter.depositMoney,
     {
       accountId: to,
       amount: { amountMinor: 1n, currencyCode: 'USD' },
@@ -66,7 +70,7 @@ const deposit = (request: Partial<DepositMoneyRequest>) =>
       initiatedBy: DEPOSITOR,
       ...request,
     },
-    { timeoutMs: TIMEOUT_MS, headers: CARD_ADAPTER_HEADERS },
+    { timeoutMs: TIMEOUT_MS },
   );
 
 /** The call's outcome: 'ok', or the status code name and the fields it names. */
@@ -131,7 +135,7 @@ describe('DepositMoney and GetDeposit with hostile strings', () => {
     ['a huge reference', HUGE, 'INVALID_ARGUMENT INVALID_ARGUMENT deposit_reference'],
     ['a lone surrogate (arrives as U+FFFD)', LONE_LOW, 'ok'],
   ])('GetDeposit with %s in the reference', async (_name, depositReference, expected) => {
-    const call = callUnary(client, client.getDeposit, { depositReference, voidIfAbsent: true }, { timeoutMs: TIMEOUT_MS, headers: CARD_ADAPTER_HEADERS });
+    const call = callUnary(cardAdapter, cardAdapter.getDeposit, { depositReference, voidIfAbsent: true }, { timeoutMs: TIMEOUT_MS });
     expect(await outcomeOf(call)).toBe(expected);
   });
 });

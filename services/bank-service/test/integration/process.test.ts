@@ -6,15 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { BankServiceClient } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, EXIT_CONFIG } from '@wallet/platform';
+import { callUnary, EXIT_CONFIG } from '@wallet/platform';
 import { createTestDatabase, startService, waitFor, type TestDatabase } from '@wallet/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedAccounts } from '../../src/cli/seed.js';
 import { migrateBank, MIGRATIONS_DIR } from '../../src/db/migrations.js';
 import { ALICE_USER, BOB_USER, startTestCallers } from '../support/callers.js';
-import { ALICE, BOB, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testPool } from '../support/helpers.js';
+import { testTlsEnv } from '../../../../test/support/pki.js';
+import { rotatableBankCertificate, servedSerial } from '../support/tls.js';
+import { ALICE, BOB, bankClient, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testPool } from '../support/helpers.js';
 
 /** Every migration of the bank, by name, in order. */
 const MIGRATION_NAMES = readdirSync(MIGRATIONS_DIR)
@@ -173,9 +174,14 @@ describe('dist/main.js', () => {
     await db?.drop();
   });
 
-  it('logs its bound ports, serves gRPC to alice for her seeded account and stops cleanly on SIGTERM', async () => {
+  it('logs its bound ports, serves gRPC to alice over mTLS, takes a new certificate on SIGHUP without restart, and stops cleanly on SIGTERM', async () => {
     const callers = await startTestCallers();
+    const certificate = await rotatableBankCertificate();
     const service = startService('bank-service', dist('main.js'), {
+      ...(await testTlsEnv('bank-service')),
+      ...certificate.env,
+      // SIGHUP only: the reload below cannot come from the timer.
+      TLS_RELOAD_INTERVAL_MS: '0',
       DATABASE_URL: db.url,
       BANK_GRPC_PORT: '0',
       BANK_OPS_PORT: '0',
@@ -188,29 +194,54 @@ describe('dist/main.js', () => {
         { timeoutMs: 40_000, what: 'the listening log line (a cold import of the Kafka client alone takes ~15 s on a loaded 2-core machine)' },
       );
       expect(listening.grpcPort).toBeGreaterThan(0);
-      const client = createGrpcClient(BankServiceClient, `127.0.0.1:${listening.grpcPort}`);
+      const client = await bankClient(listening.grpcPort!);
       try {
-        const balance = await callUnary(client, client.getBalance, { accountId: ALICE }, { timeoutMs: 10_000, headers: await callers.as(ALICE_USER) });
-        expect(balance.balance).toEqual({ amountMinor: 100_000n, currencyCode: 'USD' });
+        const headers = await callers.as(ALICE_USER);
+        const balance = () => callUnary(client, client.getBalance, { accountId: ALICE }, { timeoutMs: 10_000, headers });
+        expect((await balance()).balance).toEqual({ amountMinor: 100_000n, currencyCode: 'USD' });
+        expect(await servedSerial(listening.grpcPort!)).toBe(certificate.serial);
+        const rotated = await certificate.rotate();
+        service.child.kill('SIGHUP');
+        await waitFor(async () => (await servedSerial(listening.grpcPort!)) === rotated, { timeoutMs: 15_000, what: 'new connections to see the certificate reloaded on SIGHUP' });
+        // The same process (no restart), and the connection opened before still answers.
+        expect(service.child.exitCode).toBeNull();
+        expect((await balance()).balance).toEqual({ amountMinor: 100_000n, currencyCode: 'USD' });
       } finally {
         client.close();
       }
       expect(await service.stop(10_000)).toBe(0);
+      expect(service.logs.join('\n')).toContain('tls certificate reloaded');
     } finally {
       await service.kill();
       await callers.close();
+      rmSync(certificate.dir, { recursive: true, force: true });
     }
   });
 
-  it('refuses to start in production without its own card adapter credential', async () => {
-    const service = startService('bank-service', dist('main.js'), { DATABASE_URL: db.url, NODE_ENV: 'production' });
+  /** Exit code and output of a start that must fail (it never listens). */
+  async function refusedStart(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+    const service = startService('bank-service', dist('main.js'), env);
     const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
-    expect(code).toBe(EXIT_CONFIG);
-    expect(service.logs.join('\n')).toContain('BANK_CARD_ADAPTER_CREDENTIAL');
+    return { code, output: service.logs.join('\n') };
+  }
+
+  it('refuses to start without TLS_CA_FILE (mutual TLS is required in every mode) and names it', async () => {
+    const { TLS_CA_FILE: _ca, ...withoutCa } = await testTlsEnv('bank-service');
+    const refused = await refusedStart({ ...withoutCa, DATABASE_URL: db.url });
+    expect(refused.code).toBe(EXIT_CONFIG);
+    expect(refused.output).toContain('TLS_CA_FILE');
+  });
+
+  it('refuses DATABASE_URL given inline under NODE_ENV=production (a secret comes from DATABASE_URL_FILE there), without printing it', async () => {
+    const refused = await refusedStart({ ...(await testTlsEnv('bank-service')), DATABASE_URL: db.url, NODE_ENV: 'production' });
+    expect(refused.code).toBe(EXIT_CONFIG);
+    expect(refused.output).toContain('DATABASE_URL');
+    expect(refused.output).toContain('DATABASE_URL_FILE');
+    expect(refused.output).not.toContain(db.url);
   });
 
   it('refuses to start with an invalid variable and names it', async () => {
-    const service = startService('bank-service', dist('main.js'), { DATABASE_URL: db.url, BANK_GRPC_PORT: 'not-a-port' });
+    const service = startService('bank-service', dist('main.js'), { ...(await testTlsEnv('bank-service')), DATABASE_URL: db.url, BANK_GRPC_PORT: 'not-a-port' });
     const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
     expect(code).toBe(EXIT_CONFIG);
     expect(service.logs.join('\n')).toContain('BANK_GRPC_PORT');

@@ -3,14 +3,14 @@
 // (never a hang, never a wrong balance) and recovers by itself.
 import { createServer, type Server, type Socket } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
-import { BankServiceClient, type TransferMoneyRequest } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, parseGrpcError, type ParsedGrpcError } from '@wallet/platform';
+import type { BankServiceClient, TransferMoneyRequest } from '@wallet/contracts/bank';
+import { callUnary, parseGrpcError, type ParsedGrpcError } from '@wallet/platform';
 import { freePort, testDatabaseAdminUrl, waitFor, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBankService, type RunningBankService } from '../../src/app/service.js';
 import { startTestCallers, type TestCallers } from '../support/callers.js';
-import { createAccounts, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testConfig } from '../support/helpers.js';
+import { bankClient, createAccounts, createMigratedDatabase, HEALTHY_LEDGER, ledgerInvariants, silentLogger, testConfig } from '../support/helpers.js';
 
 // Generous on purpose: the assertion is "a storage error, not DEADLINE_EXCEEDED".
 const CALL_DEADLINE_MS = 15_000;
@@ -29,8 +29,8 @@ afterAll(async () => {
 });
 
 async function start(databaseUrl: string, env: Record<string, string> = {}) {
-  const service = await startBankService(testConfig(databaseUrl, { ...callers.env, ...env }), silentLogger);
-  const client = createGrpcClient(BankServiceClient, `127.0.0.1:${service.grpcPort}`);
+  const service = await startBankService(await testConfig(databaseUrl, { ...callers.env, ...env }), silentLogger);
+  const client = await bankClient(service.grpcPort);
   running.push({ service, client });
   return { service, client };
 }

@@ -1,10 +1,10 @@
-// Caller identities for the bank's tests: a loopback token issuer (real
+// User identities for the bank's tests: a loopback token issuer (real
 // discovery + JWKS + ES256, test/support/test-issuer.ts at the repo root) for
-// gRPC tests, gRPC metadata for a user or role, the card adapter's
-// credential, and plain principals for tests that call the use cases directly.
+// gRPC tests, gRPC metadata for a user or role, and plain principals for tests
+// that call the use cases directly. The calling *service* is the client
+// certificate (helpers.ts bankClient, test/support/pki.ts).
 import type { Principal, Role } from '@wallet/platform/auth';
 import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-issuer.js';
-import { DEVELOPMENT_CARD_ADAPTER_CREDENTIAL } from '../../src/config.js';
 
 /** The identity-service's development users (docs: identity design); the seed migration gives alice and bob their accounts. */
 export const ALICE_USER = '11111111-1111-4111-8111-111111111111';
@@ -21,9 +21,6 @@ export function principal(subject: string, roles: readonly Role[] = ['customer']
 
 /** Admin may move money from any account: use-case tests that are not about access use it. */
 export const ADMIN: Principal = principal(ADMIN_USER, ['admin']);
-
-/** Metadata the card adapter sends on DepositMoney / GetDeposit (the bank's development default). */
-export const CARD_ADAPTER_HEADERS = { 'x-wallet-service-credential': DEVELOPMENT_CARD_ADAPTER_CREDENTIAL } as const;
 
 export interface TestCallers {
   issuer: TestIssuer;

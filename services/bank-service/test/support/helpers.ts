@@ -2,7 +2,8 @@
 // a pool, accounts, and the ledger invariants every test can assert.
 import { readFileSync } from 'node:fs';
 import { contractPaths } from '@wallet/contracts';
-import { createLogger, type Logger } from '@wallet/platform';
+import { BankServiceClient } from '@wallet/contracts/bank';
+import { createGrpcClient, createLogger, type Logger } from '@wallet/platform';
 import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -12,6 +13,7 @@ import { seedAccounts } from '../../src/cli/seed.js';
 import { loadBankConfig, type BankConfig } from '../../src/config.js';
 import { migrateBank } from '../../src/db/migrations.js';
 import { createPool } from '@wallet/platform/db';
+import { testClientTransport, testTlsEnv, type ServiceName } from '../../../../test/support/pki.js';
 
 export const silentLogger: Logger = createLogger('bank-service-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -52,8 +54,10 @@ export function testOperations(pool: pg.Pool, options: Partial<BankOperationsOpt
   });
 }
 
-export function testConfig(databaseUrl: string, env: Record<string, string> = {}): BankConfig {
+/** The bank's config for an in-process service: its own certificate (mutual TLS, as in production), ephemeral ports. */
+export async function testConfig(databaseUrl: string, env: Record<string, string> = {}): Promise<BankConfig> {
   return loadBankConfig({
+    ...(await testTlsEnv('bank-service')),
     DATABASE_URL: databaseUrl,
     BANK_GRPC_PORT: '0',
     BANK_OPS_PORT: '0',
@@ -61,6 +65,11 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     BANK_DATABASE_CONNECT_TIMEOUT_MS: '5000',
     ...env,
   });
+}
+
+/** A client of the bank on `grpcPort` presenting the certificate of `as` (the gateway by default; deposits come from the card adapter). */
+export async function bankClient(grpcPort: number, as: ServiceName = 'api-gateway'): Promise<BankServiceClient> {
+  return createGrpcClient(BankServiceClient, `127.0.0.1:${grpcPort}`, await testClientTransport('bank-service', as));
 }
 
 /** Creates funded customer accounts through the same bulk path as the seed CLI. */

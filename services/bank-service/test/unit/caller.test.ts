@@ -6,7 +6,6 @@ import { createCallerAuthenticator } from '../../src/grpc/caller.js';
 import { principal } from '../support/callers.js';
 
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
-const CREDENTIAL = 'card-adapter-credential-for-tests';
 
 function metadata(entries: Record<string, string | Buffer | string[]>): Metadata {
   const m = new Metadata();
@@ -18,7 +17,7 @@ function metadata(entries: Record<string, string | Buffer | string[]>): Metadata
 
 function authenticator(verify: (token: string) => Promise<Principal>) {
   const verifier: TokenVerifier = { verify };
-  return createCallerAuthenticator({ verifier, cardAdapterCredential: CREDENTIAL });
+  return createCallerAuthenticator({ verifier });
 }
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -70,30 +69,5 @@ describe('end-user callers (authorization: Bearer)', () => {
       authenticator(() => Promise.reject(new AccessTokenError('unavailable', 'the token issuer is unreachable'))).user(metadata({ authorization: `Bearer ${TOKEN}` })),
     );
     expect(error).toBeInstanceOf(IdentityUnavailableError);
-  });
-});
-
-describe('the card adapter (x-wallet-service-credential)', () => {
-  const callers = authenticator(() => Promise.reject(new Error('not used')));
-
-  it('passes with the configured credential', () => {
-    expect(() => callers.cardAdapter(metadata({ 'x-wallet-service-credential': CREDENTIAL }))).not.toThrow();
-  });
-
-  it.each([
-    ['no credential', {}],
-    ['a wrong credential', { 'x-wallet-service-credential': `${CREDENTIAL}x` }],
-    ['an empty credential', { 'x-wallet-service-credential': '' }],
-    ['a user token instead', { authorization: `Bearer ${TOKEN}` }],
-    ['the credential twice', { 'x-wallet-service-credential': [CREDENTIAL, CREDENTIAL] }],
-  ])('refuses %s with CALLER_UNAUTHENTICATED, never echoing a secret', (_name, entries) => {
-    let error: unknown;
-    try {
-      callers.cardAdapter(metadata(entries));
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(CallerUnauthenticatedError);
-    expect((error as Error).message).not.toContain(CREDENTIAL);
   });
 });

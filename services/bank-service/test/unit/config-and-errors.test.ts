@@ -1,9 +1,34 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
-import { bankConfigSchema, loadBankConfig } from '../../src/config.js';
+import { bankConfigSchema, DEVELOPMENT_DATABASE_URL, loadBankConfig as loadWithoutTls, loadBankSettings } from '../../src/config.js';
+
+/** Paths only: the files are read when the service starts, not when the config is validated. */
+const TLS = { TLS_CA_FILE: '/run/secrets/ca.pem', TLS_CERT_FILE: '/run/secrets/bank-service.pem', TLS_KEY_FILE: '/run/secrets/bank-service-key.pem' };
+const loadBankConfig = (env: NodeJS.ProcessEnv) => loadWithoutTls({ ...TLS, ...env });
+
+function problemsOf(load: () => unknown): string {
+  try {
+    load();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError');
+}
 import { isConflictError, isConnectionError, isTimeoutError } from '@wallet/platform/db';
 import { toStorageError } from '../../src/app/storage-errors.js';
 import { StorageUnavailableError } from '../../src/domain/errors.js';
+
+let secretDir: string | undefined;
+function secretFile(content: string): string {
+  secretDir ??= mkdtempSync(join(tmpdir(), 'bank-secrets-'));
+  const file = join(secretDir, `secret-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(file, content, { mode: 0o600 });
+  return file;
+}
 
 describe('configuration', () => {
   it('has working local defaults', () => {
@@ -35,34 +60,41 @@ describe('configuration', () => {
     ['BANK_GROUP_COMMIT_WORKERS', '0'],
     ['BANK_GROUP_COMMIT_ENABLED', 'maybe'],
   ])('rejects %s=%s naming the variable', (name, value) => {
-    try {
-      loadBankConfig({ [name]: value });
-      throw new Error('expected a ConfigError');
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).message).toContain(name);
-    }
+    expect(problemsOf(() => loadBankConfig({ [name]: value }))).toContain(name);
   });
 
-  it('verifies tokens against the local identity-service by default and knows the card adapter by a development credential', () => {
-    expect(loadBankConfig({})).toMatchObject({
-      AUTH_ISSUER: 'http://127.0.0.1:8090',
-      AUTH_AUDIENCE: 'wallet-api',
-      AUTH_ROLES_CLAIM: 'roles',
-      BANK_CARD_ADAPTER_CREDENTIAL: 'dev-card-adapter-credential',
-      BANK_OWNER_CACHE_SIZE_MAX: 100_000,
-    });
-  });
-
-  it('refuses to start in production without a card adapter credential of its own (never the built-in one)', () => {
-    for (const env of [{ NODE_ENV: 'production' }, { NODE_ENV: 'production', BANK_CARD_ADAPTER_CREDENTIAL: 'dev-card-adapter-credential' }]) {
-      expect(() => loadBankConfig(env)).toThrow(/BANK_CARD_ADAPTER_CREDENTIAL/);
-    }
-    expect(loadBankConfig({ NODE_ENV: 'production', BANK_CARD_ADAPTER_CREDENTIAL: 'a-real-secret-of-32-characters!!' }).BANK_CARD_ADAPTER_CREDENTIAL).toBe(
-      'a-real-secret-of-32-characters!!',
-    );
-    expect(() => loadBankConfig({ BANK_CARD_ADAPTER_CREDENTIAL: 'short' })).toThrow(/BANK_CARD_ADAPTER_CREDENTIAL/);
+  it('verifies tokens against the local identity-service by default and has no shared service credential any more', () => {
+    const config = loadBankConfig({});
+    expect(config).toMatchObject({ AUTH_ISSUER: 'http://127.0.0.1:8090', AUTH_AUDIENCE: 'wallet-api', AUTH_ROLES_CLAIM: 'roles', BANK_OWNER_CACHE_SIZE_MAX: 100_000 });
+    expect(Object.keys(bankConfigSchema.shape)).not.toContain('BANK_CARD_ADAPTER_CREDENTIAL');
     expect(() => loadBankConfig({ AUTH_ISSUER: 'not a url' })).toThrow(/AUTH_ISSUER/);
+  });
+
+  it('requires mutual TLS in every mode, naming each missing file variable', () => {
+    expect(loadBankConfig({}).grpcSecurity).toMatchObject({ caFile: TLS.TLS_CA_FILE, certFile: TLS.TLS_CERT_FILE, keyFile: TLS.TLS_KEY_FILE, reloadIntervalMs: 60_000 });
+    expect(problemsOf(() => loadWithoutTls({}))).toMatch(/TLS_CA_FILE[\s\S]*TLS_CERT_FILE[\s\S]*TLS_KEY_FILE/);
+    const { TLS_CA_FILE: _ca, ...withoutCa } = TLS;
+    expect(problemsOf(() => loadWithoutTls(withoutCa))).toContain('TLS_CA_FILE: missing');
+    // Plaintext only through the bench hook, never together with the files, never in production.
+    expect(loadWithoutTls({ WALLET_TEST_GRPC_PLAINTEXT: 'true' }).grpcSecurity).toBe('plaintext');
+    expect(problemsOf(() => loadBankConfig({ WALLET_TEST_GRPC_PLAINTEXT: 'true' }))).toContain('WALLET_TEST_GRPC_PLAINTEXT');
+    expect(problemsOf(() => loadWithoutTls({ WALLET_TEST_GRPC_PLAINTEXT: 'true', NODE_ENV: 'production', DATABASE_URL_FILE: secretFile('postgresql://u:p@db/bank') }))).toContain(
+      'WALLET_TEST_GRPC_PLAINTEXT',
+    );
+    // The command line tools serve no gRPC: they need no certificate.
+    expect(loadBankSettings({}).DATABASE_URL).toBe(DEVELOPMENT_DATABASE_URL);
+  });
+
+  it('reads DATABASE_URL from DATABASE_URL_FILE, and in production only from there (inline, missing or the dev default refused, never printed)', () => {
+    const url = 'postgresql://bank_service:s3cret-password@db.internal:5432/bank';
+    expect(loadBankConfig({ DATABASE_URL_FILE: secretFile(`${url}\n`) }).DATABASE_URL).toBe(url);
+    expect(loadBankConfig({ NODE_ENV: 'production', DATABASE_URL_FILE: secretFile(url) }).DATABASE_URL).toBe(url);
+    const inline = problemsOf(() => loadBankConfig({ NODE_ENV: 'production', DATABASE_URL: url }));
+    expect(inline).toContain('DATABASE_URL');
+    expect(inline).not.toContain('s3cret-password');
+    expect(problemsOf(() => loadBankConfig({ NODE_ENV: 'production' }))).toContain('DATABASE_URL');
+    expect(problemsOf(() => loadBankConfig({ NODE_ENV: 'production', DATABASE_URL_FILE: secretFile(DEVELOPMENT_DATABASE_URL) }))).toContain('DATABASE_URL');
+    expect(loadBankConfig({}).DATABASE_URL).toBe(DEVELOPMENT_DATABASE_URL);
   });
 
   it('exports its schema with the shared variable names', () => {
