@@ -21,6 +21,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDotenv } from './check-deploy/compose-model.mjs';
 import { ensurePki, SERVICE_NAMES } from './lib/pki.mjs';
+
+/** Infrastructure servers of the stack with a (server-only) certificate of the same CA. */
+export const INFRA_SERVERS = Object.freeze(['postgres']);
 import { root } from './lib/paths.mjs';
 
 export const SECRETS_DIR_DEFAULT = path.join(root, 'deploy', 'secrets');
@@ -96,7 +99,8 @@ function derivedFiles(dir, vars) {
   for (const d of DATABASES) {
     const user = vars[`${d.prefix}_DB_USER`] || d.user;
     const db = vars[`${d.prefix}_DB_NAME`] || d.db;
-    files[d.url] = `postgresql://${encodeURIComponent(user)}:${secret(d.password)}@postgres:5432/${encodeURIComponent(db)}\n`;
+    // TLS to PostgreSQL, its certificate checked against the CA and the name `postgres` (the CA is mounted there).
+    files[d.url] = `postgresql://${encodeURIComponent(user)}:${secret(d.password)}@postgres:5432/${encodeURIComponent(db)}?sslmode=verify-full&sslrootcert=/run/secrets/tls-ca.pem\n`;
   }
   const valkey = secret('valkey-password');
   // Valkey stores only the SHA-256 of the password (ACL `#<hash>`): the server never holds it.
@@ -108,7 +112,8 @@ function derivedFiles(dir, vars) {
 }
 
 /**
- * The CA and one certificate per service (SAN = its compose service name),
+ * The CA and one certificate per service (SAN = its compose service name) and
+ * per infrastructure server (PostgreSQL: server authentication only),
  * made by the development PKI under .pki/ and copied in place to tls/, the
  * files compose mounts (so a renewed certificate reaches running containers).
  * A file under tls/ that is not the PKI's own copy was put there by an
@@ -120,7 +125,7 @@ async function tlsFiles(dir, { force, now }) {
   const pairs = (pki) => [
     [pki.caFile, path.join(tlsDir, 'ca.pem')],
     // Key first: a service reloading between the two writes sees a mismatched pair and keeps its current one.
-    ...SERVICE_NAMES.flatMap((name) => [
+    ...[...SERVICE_NAMES, ...INFRA_SERVERS].flatMap((name) => [
       [path.join(pkiDir, `${name}-key.pem`), path.join(tlsDir, `${name}-key.pem`)],
       [path.join(pkiDir, `${name}.pem`), path.join(tlsDir, `${name}.pem`)],
     ]),
@@ -128,7 +133,7 @@ async function tlsFiles(dir, { force, now }) {
   const before = new Map(pairs({ caFile: path.join(pkiDir, 'ca.pem') }).map(([from, to]) => [to, read(from)]));
   // Without its CA file the PKI starts over: a new CA, and every certificate re-issued by it.
   if (force) rmSync(path.join(pkiDir, 'ca.pem'), { force: true });
-  const pki = await ensurePki({ dir: pkiDir, services: SERVICE_NAMES, now });
+  const pki = await ensurePki({ dir: pkiDir, services: SERVICE_NAMES, infra: INFRA_SERVERS, now });
   mkdirSync(tlsDir, { recursive: true, mode: DIR_MODE });
   const created = [];
   const rewritten = [];
@@ -189,7 +194,7 @@ export async function generateSecrets({ dir = SECRETS_DIR_DEFAULT, force = false
 /** True when the folder compose mounts from is missing or incomplete. */
 export function secretsMissing(dir = SECRETS_DIR_DEFAULT) {
   const needed = [...RANDOM_SECRETS, ...DATABASES.map((d) => d.url), 'valkey-users.acl', 'gateway-redis-url', 'analytics-clickhouse-url', 'tls/ca.pem'];
-  needed.push(...SERVICE_NAMES.flatMap((s) => [`tls/${s}.pem`, `tls/${s}-key.pem`]));
+  needed.push(...[...SERVICE_NAMES, ...INFRA_SERVERS].flatMap((s) => [`tls/${s}.pem`, `tls/${s}-key.pem`]));
   return needed.filter((name) => !existsSync(path.join(dir, name)));
 }
 

@@ -11,6 +11,7 @@ export type ComposeService = Record<string, unknown> & {
   profiles?: string[];
   restart?: string;
   command?: string[] | string;
+  entrypoint?: string[] | string;
   secrets?: Array<string | { source: string; target?: string; uid?: string; gid?: string; mode?: number | string }>;
   logging?: { driver?: string; options?: Record<string, string> };
   deploy?: { resources?: { limits?: { cpus?: string | number; memory?: string } } };

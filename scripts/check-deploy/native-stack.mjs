@@ -278,6 +278,12 @@ export async function startNativeStack(options) {
       if (!statSync(path).isFile()) continue;
       let content = readFileSync(path, 'utf8');
       for (const [from, to] of addresses) content = content.split(`@${from}`).join(`@${to}`);
+      // The local server may demand TLS (npm test's does): its URL's settings (sslmode, sslrootcert) too.
+      if (/^postgres(ql)?:\/\//.test(content)) {
+        const url = new URL(content.trim());
+        for (const [key, value] of admin.searchParams) url.searchParams.set(key, value);
+        content = `${url.href}\n`;
+      }
       writeFileSync(path, content);
     }
     for (const name of order) {

@@ -489,7 +489,7 @@ describe('secrets in the compose stack (files, never inline)', () => {
         expect(defined, `${name}: secret ${mount.source} is defined`).toHaveProperty(mount.source);
         used.add(mount.source);
       }
-      const texts = [...Object.values(serviceEnvironment(service)), JSON.stringify(service.command ?? ''), JSON.stringify(service.healthcheck ?? '')];
+      const texts = [...Object.values(serviceEnvironment(service)), ...[service.entrypoint, service.command, service.healthcheck].map((t) => JSON.stringify(t ?? ''))];
       for (const path of texts.flatMap((t) => t.match(/\/run\/secrets\/[\w.-]+/g) ?? [])) {
         expect(mounts.map((m) => m.target), `${name}: ${path} is mounted`).toContain(path);
       }
@@ -498,6 +498,37 @@ describe('secrets in the compose stack (files, never inline)', () => {
     }
     expect([...used].sort(), 'every defined secret is mounted somewhere').toEqual(Object.keys(defined).sort());
     expect(generated.created.length).toBeGreaterThan(0);
+  });
+
+  it('reaches PostgreSQL over TLS only: the server refuses plaintext, every service verifies its certificate (name postgres)', () => {
+    const postgres = model.services.postgres!;
+    const command = (postgres.command as string[]).join(' ');
+    expect(command).toContain('ssl=on');
+    const hbaMount = (postgres.volumes ?? []).map(String).find((v) => v.includes('pg_hba.conf'))!;
+    expect(command).toContain(`hba_file=${hbaMount.split(':')[1]}`);
+    const rules = readFileSync(join(root, hbaMount.split(':')[0]!), 'utf8')
+      .split('\n')
+      .map((line) => line.replace(/#.*/, '').trim().split(/\s+/))
+      .filter((fields) => fields[0]);
+    // Over TCP: TLS rules only, and whatever arrives without TLS is refused.
+    for (const rule of rules) expect(['local', 'hostssl', 'hostnossl'], rule.join(' ')).toContain(rule[0]);
+    expect(rules.filter((r) => r[0] === 'hostnossl').every((r) => r.at(-1) === 'reject')).toBe(true);
+    expect(rules.at(-1)).toEqual(['hostnossl', 'all', 'all', 'all', 'reject']);
+    expect(rules.filter((r) => r[0] === 'hostssl' && r.at(-1) === 'trust').every((r) => /^(127\.0\.0\.1\/32|::1\/128)$/.test(r[3]!)), 'trust on loopback only').toBe(true);
+    // The server's certificate and its key (copied 0600 for postgres by the entrypoint wrapper) are mounted.
+    const certPath = /ssl_cert_file=(\S+)/.exec(command)![1]!;
+    const cert = new X509Certificate(readFileSync(mountedFile('postgres', certPath)));
+    expect(cert.checkHost('postgres')).toBe('postgres');
+    expect(JSON.stringify(postgres.entrypoint)).toMatch(/install -m 0600 -o postgres .*\/run\/secrets\/tls-postgres-key\.pem/);
+    for (const [name, service] of builtServices) {
+      const file = serviceEnvironment(service).DATABASE_URL_FILE;
+      if (!file) continue;
+      const url = new URL(readFileSync(mountedFile(name, file), 'utf8').trim());
+      expect(url.hostname, name).toBe('postgres');
+      expect(url.searchParams.get('sslmode'), `${name}: sslmode`).toBe('verify-full');
+      const ca = new X509Certificate(readFileSync(mountedFile(name, url.searchParams.get('sslrootcert')!)));
+      expect(cert.verify(ca.publicKey), `${name}: sslrootcert is the CA of the server's certificate`).toBe(true);
+    }
   });
 
   it('runs every service of ours in production mode with the CA and the certificate of its own service name', () => {

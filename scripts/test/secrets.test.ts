@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVICE_NAMES } from '../lib/pki.mjs';
-import { RANDOM_SECRETS, generateSecrets, secretsMissing } from '../secrets.mjs';
+import { INFRA_SERVERS, RANDOM_SECRETS, generateSecrets, secretsMissing } from '../secrets.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dirs: string[] = [];
@@ -48,14 +48,14 @@ describe('npm run secrets:generate', () => {
     expect(new Set(values).size).toBe(values.length);
     expect(result.created).toEqual(expect.arrayContaining([...RANDOM_SECRETS, 'bank-database-url', 'tls/ca.pem']));
     const password = readFileSync(join(dir, 'bank-db-password'), 'utf8').trim();
-    expect(readFileSync(join(dir, 'bank-database-url'), 'utf8').trim()).toBe(`postgresql://bank_service:${password}@postgres:5432/bank`);
+    expect(readFileSync(join(dir, 'bank-database-url'), 'utf8').trim()).toBe(`postgresql://bank_service:${password}@postgres:5432/bank?sslmode=verify-full&sslrootcert=/run/secrets/tls-ca.pem`);
   });
 
-  it('issues one certificate per service, its compose service name first in the SAN, signed by the CA', async () => {
+  it('issues one certificate per service and one for PostgreSQL, its compose service name first in the SAN, signed by the CA', async () => {
     const dir = newDir();
     await generateSecrets({ dir, env: {} });
     const ca = new X509Certificate(readFileSync(join(dir, 'tls', 'ca.pem')));
-    for (const service of SERVICE_NAMES) {
+    for (const service of [...SERVICE_NAMES, ...INFRA_SERVERS]) {
       const cert = new X509Certificate(readFileSync(join(dir, 'tls', `${service}.pem`)));
       expect(cert.verify(ca.publicKey), service).toBe(true);
       expect(cert.subjectAltName?.split(', ')[0]).toBe(`DNS:${service}`);
@@ -100,7 +100,7 @@ describe('npm run secrets:generate', () => {
     const password = readFileSync(join(dir, 'card-adapter-db-password'), 'utf8').trim();
     const result = await generateSecrets({ dir, env: { CARD_ADAPTER_DB_USER: 'cards_owner', CARD_ADAPTER_DB_NAME: 'cards' } });
     expect(result.rewritten).toEqual(['card-adapter-database-url']);
-    expect(readFileSync(join(dir, 'card-adapter-database-url'), 'utf8').trim()).toBe(`postgresql://cards_owner:${password}@postgres:5432/cards`);
+    expect(readFileSync(join(dir, 'card-adapter-database-url'), 'utf8').trim()).toBe(`postgresql://cards_owner:${password}@postgres:5432/cards?sslmode=verify-full&sslrootcert=/run/secrets/tls-ca.pem`);
   });
 
   it("leaves an operator's own certificate and key alone, even with --force", async () => {
