@@ -10,6 +10,7 @@ export type PortName =
   | 'cardAdapterGrpc'
   | 'analyticsGrpc'
   | 'paymentGatewayMockHttp'
+  | 'paymentGatewayMockOps'
   | 'bankOps'
   | 'cardAdapterOps'
   | 'analyticsOps'
@@ -62,6 +63,8 @@ export interface DescribeOptions {
   devUsers?: boolean;
   /** The development PKI whose certificates the services get (TLS_* env); default: ensurePki on .data/pki. */
   pki?: Pki;
+  /** The card adapter's key at the payment gateway mock (both sides); default: the services' development default. */
+  paymentGatewayApiKey?: string;
   /** Set for every service (NODE_ENV, LOG_LEVEL). */
   commonEnv?: Record<string, string>;
   /** Extra env per service. */

@@ -25,6 +25,7 @@ export const DEFAULT_PORTS = Object.freeze({
   cardAdapterOps: 9102,
   analyticsOps: 9103,
   paymentGatewayMockHttp: 9104,
+  paymentGatewayMockOps: 9106,
   identityHttp: 8090,
   identityOps: 9105,
   postgres: 5432,
@@ -48,6 +49,7 @@ const PORT_OFFSETS = Object.freeze({
   kafka: 11,
   kafkaController: 12,
   gatewayOps: 13,
+  paymentGatewayMockOps: 14,
 });
 
 /** What listens on each port, for error messages. */
@@ -57,7 +59,8 @@ export const PORT_LABELS = Object.freeze({
   bankGrpc: 'bank-service gRPC',
   cardAdapterGrpc: 'bank-card-adapter gRPC',
   analyticsGrpc: 'analytics-service gRPC',
-  paymentGatewayMockHttp: 'payment-gateway-mock HTTP',
+  paymentGatewayMockHttp: 'payment-gateway-mock HTTPS (mutual TLS)',
+  paymentGatewayMockOps: 'payment-gateway-mock ops (/readyz, /metrics)',
   bankOps: 'bank-service ops (/readyz, /metrics)',
   cardAdapterOps: 'bank-card-adapter ops (/readyz, /metrics)',
   analyticsOps: 'analytics-service ops (/readyz, /metrics)',
@@ -102,9 +105,9 @@ export const AUTH_AUDIENCE = 'wallet-api';
  * The identity-service serves HTTPS with its certificate when given the TLS
  * files; its issuer URL (AUTH_ISSUER, GATEWAY_IDENTITY_URL) is then https://.
  */
-export const IDENTITY_HTTPS = false;
-/** The payment gateway mock requires mutual TLS (only bank-card-adapter's certificate); its URL is then https://. */
-export const PAYMENT_GATEWAY_MOCK_HTTPS = false;
+export const IDENTITY_HTTPS = true;
+/** The payment gateway mock requires mutual TLS (only bank-card-adapter's certificate); its URL is https://. */
+export const PAYMENT_GATEWAY_MOCK_HTTPS = true;
 
 /** Token verification settings of every service that checks access tokens (shared, unprefixed names). */
 const authEnv = (c) => ({ AUTH_ISSUER: c.issuer, AUTH_AUDIENCE: AUTH_AUDIENCE });
@@ -153,10 +156,12 @@ const SERVICES = [
     name: 'payment-gateway-mock',
     optional: true,
     dependsOn: [],
-    ports: { http: 'paymentGatewayMockHttp', ops: 'paymentGatewayMockHttp' },
+    ports: { http: 'paymentGatewayMockHttp', ops: 'paymentGatewayMockOps' },
     env: (c) => ({
       DATABASE_URL: c.infra.DATABASE_URL,
       PAYMENT_GATEWAY_MOCK_HTTP_PORT: String(c.ports.paymentGatewayMockHttp),
+      PAYMENT_GATEWAY_MOCK_OPS_PORT: String(c.ports.paymentGatewayMockOps),
+      ...(c.paymentGatewayApiKey ? { PAYMENT_GATEWAY_MOCK_API_KEY: c.paymentGatewayApiKey } : {}),
       ...tlsEnvFor(c.pki, 'payment-gateway-mock'),
     }),
   },
@@ -191,6 +196,7 @@ const SERVICES = [
       CARD_ADAPTER_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
       ...authEnv(c),
       ...(c.included.has('paymentGatewayMock') ? { CARD_ADAPTER_PAYMENT_GATEWAY_URL: c.paymentGatewayMockUrl } : {}),
+      ...(c.paymentGatewayApiKey ? { CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY: c.paymentGatewayApiKey } : {}),
       ...tlsEnvFor(c.pki, 'bank-card-adapter'),
     }),
   },
@@ -238,6 +244,7 @@ export async function defaultTopics() {
  *   kafkaGroupId?: string, chdbPath?: string, clickhouseRequestTimeoutMs?: number,
  *   devUsers?: boolean,                               // IDENTITY_SEED_DEV_USERS (default true: local runs)
  *   pki?: import('./pki.mjs').Pki,                    // certificates (default: ensurePki on .data/pki)
+ *   paymentGatewayApiKey?: string,                    // card adapter -> mock API key (default: their dev default)
  *   commonEnv?: Record<string, string>,               // set for every service (NODE_ENV, LOG_LEVEL)
  *   env?: Record<string, Record<string, string>>,     // extra env per service key
  * }} options
@@ -260,6 +267,7 @@ export async function describeSystem(options) {
     issuer: `${IDENTITY_HTTPS ? 'https' : 'http'}://${local(ports.identityHttp)}`,
     paymentGatewayMockUrl: `${PAYMENT_GATEWAY_MOCK_HTTPS ? 'https' : 'http'}://${local(ports.paymentGatewayMockHttp)}`,
     devUsers: options.devUsers ?? true,
+    paymentGatewayApiKey: options.paymentGatewayApiKey,
     pki,
   };
   const services = SERVICES.filter((s) => included.has(s.key)).map((s) => {

@@ -60,10 +60,19 @@ describe('system description', () => {
     expect(new Set(system.services.map((s) => s.env.TLS_CERT_FILE)).size).toBe(system.services.length);
   });
 
-  it('points the card adapter at the payment gateway mock over HTTPS when the mock requires mutual TLS', async () => {
-    const system = await describeAt(portsFor({ base: 30_000 }));
+  it('points the card adapter at the payment gateway mock over HTTPS (mutual TLS), probes the mock on its plain ops port, shares one API key when given', async () => {
+    const system = await describeAt(portsFor({ base: 30_000 }), { paymentGatewayApiKey: 'k'.repeat(32) });
     const adapter = system.services.find((s) => s.key === 'cardAdapter')!;
-    expect(adapter.env.CARD_ADAPTER_PAYMENT_GATEWAY_URL).toBe(`${PAYMENT_GATEWAY_MOCK_HTTPS ? 'https' : 'http'}://127.0.0.1:30004`);
+    const mock = system.services.find((s) => s.key === 'paymentGatewayMock')!;
+    expect(PAYMENT_GATEWAY_MOCK_HTTPS).toBe(true);
+    expect(adapter.env.CARD_ADAPTER_PAYMENT_GATEWAY_URL).toBe('https://127.0.0.1:30004');
+    expect(mock.env).toMatchObject({ PAYMENT_GATEWAY_MOCK_HTTP_PORT: '30004', PAYMENT_GATEWAY_MOCK_OPS_PORT: '30014' });
+    expect(mock.readyUrl).toBe('http://127.0.0.1:30014/readyz');
+    expect(adapter.env.CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY).toBe('k'.repeat(32));
+    expect(mock.env.PAYMENT_GATEWAY_MOCK_API_KEY).toBe('k'.repeat(32));
+    // Without one, both keep their development default (npm start).
+    const local = await describeAt(DEFAULT_PORTS);
+    expect(local.services.some((s) => 'CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY' in s.env || 'PAYMENT_GATEWAY_MOCK_API_KEY' in s.env)).toBe(false);
   });
 
   it('seeds the development users unless told not to', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,8 @@ export interface RunningSystem {
   audience: string;
   /** Every service's output, one file per service, kept across restarts (scanned for secrets). */
   logDir: string;
+  /** The analytics-service's embedded ClickHouse (chDB) folder. */
+  chdbPath: string;
   /** Restarts one service with the same configuration (after stop or kill), plus extraEnv. */
   restart(name: ServiceKey, extraEnv?: Record<string, string>): Promise<void>;
   /** Access token of a user, cached until shortly before it expires. */
@@ -75,6 +78,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       kafka.split(','),
     );
   }
+  const chdbPath = join(root, '.data', 'test-chdb', suffix);
   const include: ServiceKey[] = ['identity', 'bank'];
   if (options.analytics) include.push('analytics');
   if (options.cardAdapter) {
@@ -89,7 +93,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     include,
     topics,
     kafkaGroupId: `analytics-${suffix}`,
-    chdbPath: join(root, '.data', 'test-chdb', suffix),
+    chdbPath,
     commonEnv: { NODE_ENV: 'test', LOG_LEVEL: options.logLevel ?? process.env.TEST_SERVICE_LOG_LEVEL ?? 'info' },
     env: {
       ...options.env,
@@ -99,7 +103,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     devUsers: true,
     // The run's PKI (TEST_PKI_DIR): every hop is mutual TLS, and a test can play a service with its certificate.
     pki: await testPki(),
+    // A fresh card adapter -> payment gateway key per system (scanned for in the logs like any secret).
+    paymentGatewayApiKey: randomBytes(24).toString('base64url'),
   });
+  rememberSecret(description.services.find((s) => s.key === 'cardAdapter')?.env.CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY);
   const logDir = mkdtempSync(join(tmpdir(), 'wallet-e2e-logs-'));
   const run = createSystem(description, { readyTimeoutMs: 60_000, logDir });
   const tokens = new Map<string, { token: string; refreshAtMs: number }>();
@@ -123,6 +130,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     issuer: description.issuer,
     audience: description.audience,
     logDir,
+    chdbPath,
     restart: async (name, extraEnv) => {
       await run.restart(name, extraEnv);
     },
@@ -191,16 +199,18 @@ export function rememberSecret(secret: string | undefined): void {
   if (parts.length === 3 && parts[2]!.length >= 32) usedSecrets.add(parts[2]!);
 }
 
-/** Which kinds of secret appear in which log file (never the secret itself). */
-export function secretsInLogs(logDir: string): string[] {
+/** Which of the secrets the tests used appear in `text` (described, never the secret itself). */
+export function secretsInText(source: string, text: string): string[] {
   const leaks: string[] = [];
-  for (const file of readdirSync(logDir)) {
-    const text = readFileSync(join(logDir, file), 'utf8');
-    for (const secret of usedSecrets) {
-      if (text.includes(secret)) leaks.push(`${file}: a secret of ${secret.length} characters starting ${JSON.stringify(secret.slice(0, 3))}`);
-    }
+  for (const secret of usedSecrets) {
+    if (text.includes(secret)) leaks.push(`${source}: a secret of ${secret.length} characters starting ${JSON.stringify(secret.slice(0, 3))}`);
   }
   return leaks;
+}
+
+/** Which kinds of secret appear in which log file (never the secret itself). */
+export function secretsInLogs(logDir: string): string[] {
+  return readdirSync(logDir).flatMap((file) => secretsInText(file, readFileSync(join(logDir, file), 'utf8')));
 }
 
 /** POST /auth/token (form-encoded) through the gateway; the answer's tokens are remembered for the log scan. */

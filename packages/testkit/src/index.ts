@@ -163,5 +163,5 @@ export async function waitForHttpOk(url: string, timeoutMs = 20_000): Promise<vo
 
 export { createOpenApiResponseValidator } from './openapi.js';
 export type { HttpResponseLike, MatchedOperation, OpenApiResponseValidator } from './openapi.js';
-export { brokers, createSchemaChecker, createTopics, readTopic, TestProducer, uniqueName } from './kafka.js';
+export { brokers, createSchemaChecker, createTopics, listTopics, readAllRecords, readTopic, TestProducer, uniqueName } from './kafka.js';
 export type { RawRecord, ReadRecord } from './kafka.js';

@@ -139,3 +139,61 @@ export function createSchemaChecker(): (event: unknown) => string[] {
     return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
   };
 }
+
+/** Bound of readAllRecords: a test topic holding more than this is not a test topic. */
+const READ_ALL_RECORDS_MAX = 200_000;
+
+/**
+ * Reads a topic from the beginning up to its end as of the call (each
+ * partition's high watermark then), whatever it holds: a scan, not a wait for
+ * expected records. Assumes no transactional producer (offsets without gaps).
+ */
+export async function readAllRecords(topic: string, bootstrapBrokers: string[] = brokers(), timeoutMs = 30_000): Promise<ReadRecord[]> {
+  const consumer = new Consumer({
+    clientId: 'testkit-scanner',
+    groupId: uniqueName('scanner'),
+    bootstrapBrokers,
+    autocommit: false,
+    maxWaitTime: 200,
+    deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
+  });
+  const records: ReadRecord[] = [];
+  try {
+    const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+    const total = ends.reduce((sum, end) => sum + end, 0n);
+    if (total === 0n) return records;
+    if (total > BigInt(READ_ALL_RECORDS_MAX)) throw new Error(`${topic} holds ${total} records, more than ${READ_ALL_RECORDS_MAX}`);
+    const nextOffset = ends.map(() => 0n);
+    const reachedEnd = () => ends.every((end, partition) => nextOffset[partition]! >= end);
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest' });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${records.length}/${total} records of ${topic} within ${timeoutMs} ms`)), timeoutMs);
+      stream.on('data', (m) => {
+        records.push({ key: m.key, value: m.value, headers: m.headers, partition: m.partition, offset: m.offset });
+        if (m.offset + 1n > (nextOffset[m.partition] ?? 0n)) nextOffset[m.partition] = m.offset + 1n;
+        if (reachedEnd()) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      stream.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    await stream.close();
+  } finally {
+    await consumer.close(true);
+  }
+  return records;
+}
+
+/** Every topic on the brokers except Kafka's internal ones (names starting with "__"). */
+export async function listTopics(bootstrapBrokers: string[] = brokers()): Promise<string[]> {
+  const admin = new Admin({ clientId: 'testkit-admin', bootstrapBrokers });
+  try {
+    return (await admin.listTopics()).filter((name) => !name.startsWith('__'));
+  } finally {
+    await admin.close();
+  }
+}
