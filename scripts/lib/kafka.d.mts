@@ -7,8 +7,19 @@ export declare function ensureKafka(options: {
   log?: (line: string) => void;
   cacheDir?: string;
   useEnv?: boolean;
-  /** An extra SSL listener on 127.0.0.1:port with these PEM texts (broker certificate, its key, the CA for clients). */
-  ssl?: { port: number; certPem: string; keyPem: string; caPem: string; clientAuth?: 'required' | 'requested' | 'none' };
+  /**
+   * An extra SSL listener on 127.0.0.1:port with these PEM texts (broker certificate, its key, the CA for
+   * clients) and, with saslPort, a SASL_SSL listener (PLAIN; user -> password; no client certificate).
+   */
+  ssl?: {
+    port: number;
+    certPem: string;
+    keyPem: string;
+    caPem: string;
+    clientAuth?: 'required' | 'requested' | 'none';
+    saslPort?: number;
+    saslPlainUsers?: Record<string, string>;
+  };
 }): Promise<{
   brokers: string;
   /** SIGTERM (controlled shutdown), SIGKILL after graceMs (default 8 s). */

@@ -209,20 +209,28 @@ function kafkaPom() {
 `;
 }
 
-/** Overrides (later keys win in a properties file) adding an SSL listener with inline PEM stores. */
-function sslProperties(port, controllerPort, { port: sslPort, certPem, keyPem, caPem, clientAuth = 'required' }) {
+/**
+ * Overrides (later keys win in a properties file) adding an SSL listener with inline PEM stores
+ * and, with saslPort, a SASL_SSL listener (PLAIN, users from saslPlainUsers, no client certificate).
+ */
+function sslProperties(port, controllerPort, { port: sslPort, certPem, keyPem, caPem, clientAuth = 'required', saslPort, saslPlainUsers = {} }) {
   const pem = (text) => text.trim().replace(/\r?\n/g, '\\n'); // one line: \n is a newline escape in .properties
+  const sasl = saslPort === undefined ? null : `SASL_SSL://127.0.0.1:${saslPort}`;
+  const users = Object.entries(saslPlainUsers).map(([user, password]) => `user_${user}="${password}"`).join(' ');
   return `# SSL listener (ensureKafka ssl option)
-listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SSL://127.0.0.1:${sslPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${sslPort}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SSL://127.0.0.1:${sslPort}${sasl ? `,${sasl}` : ''}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${sslPort}${sasl ? `,${sasl}` : ''}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
 ssl.client.auth=${clientAuth}
 ssl.keystore.type=PEM
 ssl.keystore.certificate.chain=${pem(certPem)}
 ssl.keystore.key=${pem(keyPem)}
 ssl.truststore.type=PEM
 ssl.truststore.certificates=${pem(caPem)}
-`;
+${sasl ? `listener.name.sasl_ssl.ssl.client.auth=none
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${users};
+` : ''}`;
 }
 
 function serverProperties({ port, controllerPort, logDir }) {

@@ -5,12 +5,13 @@
 // analytics-service consumes and serves the event, both verifying the broker
 // against the test CA and its address (verify-full). A plaintext client, a
 // client that trusts another CA, and one without a client certificate are refused.
+// SASL PLAIN over TLS: the password (from its _FILE) authenticates, a wrong one is refused.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka';
-import { kafkaConnectionOptions, kafkaSecurityShape, loadConfig, type KafkaConnectionOptions } from '@wallet/platform';
+import { kafkaConnectionOptions, kafkaSecretSpecs, kafkaSecurityShape, loadConfig, loadConfigWithSecrets, type KafkaConnectionOptions } from '@wallet/platform';
 import { freePort, uniqueName, waitFor } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -21,6 +22,8 @@ import { at, topUpEvent } from '../support/events.js';
 import { analyticsClient, removeChdbPath, startInProcess, tempChdbPath } from '../support/service.js';
 
 const REFUSAL_TIMEOUT_MS = 5_000;
+const SASL_USER = 'analytics-service';
+const SASL_PASSWORD = randomUUID();
 const topic = uniqueName('analytics-tls');
 const chdbPath = tempChdbPath('kafka-tls');
 const securitySchema = z.object(kafkaSecurityShape);
@@ -28,6 +31,7 @@ const securitySchema = z.object(kafkaSecurityShape);
 let workDir: string;
 let kafka: Awaited<ReturnType<typeof ensureKafka>> | undefined;
 let sslBroker: string;
+let saslBroker: string;
 let caFile: string;
 
 /** Kafka TLS variables of a service: its own certificate, the test CA for the broker. */
@@ -49,8 +53,8 @@ function errorText(error: unknown, depth = 0): string {
 }
 
 /** What a metadata request over `connection` to the SSL listener fails with (throws if it succeeds). */
-async function refusal(connection: KafkaConnectionOptions): Promise<string> {
-  const admin = new Admin({ clientId: 'tls-refusal', bootstrapBrokers: [sslBroker], timeout: REFUSAL_TIMEOUT_MS, connectTimeout: REFUSAL_TIMEOUT_MS, retries: 0, ...connection });
+async function refusal(connection: KafkaConnectionOptions, broker = sslBroker): Promise<string> {
+  const admin = new Admin({ clientId: 'tls-refusal', bootstrapBrokers: [broker], timeout: REFUSAL_TIMEOUT_MS, connectTimeout: REFUSAL_TIMEOUT_MS, retries: 0, ...connection });
   try {
     await admin.metadata({ topics: [] });
   } catch (error) {
@@ -69,14 +73,16 @@ beforeAll(async () => {
   // SANs: kafka, localhost, 127.0.0.1, ::1: the clients dial 127.0.0.1 and check it.
   const broker = await issueServiceCertificate(ca, 'kafka', { clientAuth: false });
   const sslPort = await freePort();
+  const saslPort = await freePort();
   kafka = await ensureKafka({
     dataDir: join(workDir, 'kafka'),
     port: await freePort(),
     controllerPort: await freePort(),
     useEnv: false,
-    ssl: { port: sslPort, certPem: broker.certPem, keyPem: broker.keyPem, caPem: readFileSync(pki.caFile, 'utf8'), clientAuth: 'required' },
+    ssl: { port: sslPort, certPem: broker.certPem, keyPem: broker.keyPem, caPem: readFileSync(pki.caFile, 'utf8'), clientAuth: 'required', saslPort, saslPlainUsers: { [SASL_USER]: SASL_PASSWORD } },
   });
   sslBroker = `127.0.0.1:${sslPort}`;
+  saslBroker = `127.0.0.1:${saslPort}`;
   // Topics through the plaintext listener (infrastructure; the clients under test use only SSL).
   await ensureTopics(kafka.brokers, [
     { name: topic, partitions: 1 },
@@ -153,5 +159,25 @@ describe('Kafka over TLS (verify-full against the test CA, client certificates)'
   it('refuses a TLS client without a client certificate (ssl.client.auth=required)', async () => {
     // TLS 1.3: the client's side of the handshake completes, then the broker refuses and closes.
     expect(await refusal(connectionFor({ KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: caFile }))).toMatch(/Connection closed/);
+  });
+});
+
+describe('Kafka SASL PLAIN over TLS (SASL_SSL listener, no client certificate)', { timeout: 120_000 }, () => {
+  it('authenticates with the password from KAFKA_SASL_PASSWORD_FILE and refuses a wrong one', async () => {
+    const passwordFile = join(workDir, 'kafka-sasl-password');
+    writeFileSync(passwordFile, `${SASL_PASSWORD}\n`, { mode: 0o600 });
+    const vars = { KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: caFile, KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: SASL_USER };
+    const config = loadConfigWithSecrets(securitySchema, kafkaSecretSpecs, { ...vars, KAFKA_SASL_PASSWORD_FILE: passwordFile });
+    const admin = new Admin({ clientId: 'sasl-test', bootstrapBrokers: [saslBroker], timeout: 10_000, retries: 1, ...kafkaConnectionOptions(config, [saslBroker]) });
+    try {
+      const metadata = await admin.metadata({ topics: [topic] });
+      expect([...metadata.brokers.values()].map((b) => b.port)).toEqual([Number(saslBroker.split(':')[1])]);
+    } finally {
+      await admin.close();
+    }
+    const wrong = kafkaConnectionOptions(loadConfig(securitySchema, { ...vars, KAFKA_SASL_PASSWORD: 'not-the-password' }), [saslBroker]);
+    const refused = await refusal(wrong, saslBroker);
+    expect(refused).toMatch(/SASL|authentication|Invalid username or password/i);
+    expect(refused).not.toContain('not-the-password');
   });
 });
