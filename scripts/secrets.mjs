@@ -105,7 +105,8 @@ function derivedFiles(dir, vars) {
   const valkey = secret('valkey-password');
   // Valkey stores only the SHA-256 of the password (ACL `#<hash>`): the server never holds it.
   files['valkey-users.acl'] = `user default on #${createHash('sha256').update(valkey).digest('hex')} ~* &* +@all\n`;
-  files['gateway-redis-url'] = `redis://:${valkey}@valkey:6379\n`;
+  // The ACL's user by name: every client library then authenticates the same way (AUTH default <password>).
+  files['gateway-redis-url'] = `redis://default:${valkey}@valkey:6379\n`;
   const clickhouseUser = vars.CLICKHOUSE_USER || 'analytics';
   files['analytics-clickhouse-url'] = `http://${encodeURIComponent(clickhouseUser)}:${secret('clickhouse-password')}@clickhouse:8123\n`;
   return files;

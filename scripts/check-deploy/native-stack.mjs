@@ -183,16 +183,15 @@ export async function startNativeStack(options) {
     cleanups.length = 0;
   };
   try {
-    // Unique database names, roles and passwords, through the same .env keys Compose would read.
+    // Unique database names and roles, through the same .env keys Compose would read.
     const suffix = randomBytes(4).toString('hex');
     const first = loadCompose(options.root);
     const overrides = {};
     for (const [key, value] of Object.entries(first.dotenv)) {
       if (/_DB_(NAME|USER)$/.test(key)) overrides[key] = `${value}_replay_${suffix}`;
-      if (/_DB_PASSWORD$/.test(key)) overrides[key] = randomBytes(12).toString('hex');
     }
     const { model } = loadCompose(options.root, { env: overrides });
-    // This run's secrets (connection URLs with its database names and roles).
+    // This run's secrets: new passwords, and connection URLs with its database names and roles.
     const secretsDir = join(options.runDir, 'secrets');
     await generateSecrets({ dir: secretsDir, env: overrides });
     const localEnv = (name) => mapSecretPaths(serviceEnvironment(model.services[name]), secretMounts(model, model.services[name]), { root: options.root, secretsDir });

@@ -390,7 +390,7 @@ describe('identity and access in the compose stack', () => {
   it('gives the gateway a shared rate-limit store, a CORS allow-list and an ops port off the public one', () => {
     const gateway = env('api-gateway');
     const redisUrl = readFileSync(mountedFile('api-gateway', gateway.REDIS_URL_FILE!), 'utf8').trim();
-    expect(redisUrl).toMatch(/^redis:\/\/:[^@]+@valkey:6379$/);
+    expect(redisUrl).toMatch(/^redis:\/\/default:[^@]+@valkey:6379$/);
     expect(dependsOn(model.services['api-gateway']!).valkey).toBe('service_healthy');
     expect(gateway.CORS_ORIGINS).toBeTruthy();
     expect(gateway.CORS_ORIGINS).not.toContain('*');
