@@ -1,4 +1,5 @@
-import { env } from '@wallet/platform';
+import { env, loadConfigWithSecrets, type SecretSpecs } from '@wallet/platform';
+import { grpcSecurityOptions, tlsConfigShape, type GrpcSecurityOptions } from '@wallet/platform/tls';
 import { z } from 'zod';
 import { checkEdgeSettings } from './edge-config.js';
 
@@ -11,6 +12,15 @@ export const configSchema = z.object({
   GATEWAY_HTTP_HOST: env.host('127.0.0.1'),
   /** 0 = pick a free port (tests). */
   GATEWAY_HTTP_PORT: env.port(8080),
+  /**
+   * Both set: the public port serves HTTPS (HTTP/2 and HTTP/1.1) with these PEM
+   * files, re-read on TLS_RELOAD_INTERVAL_MS and SIGHUP. Neither: plain HTTP
+   * behind a TLS-terminating load balancer (see README).
+   */
+  HTTPS_CERT_FILE: env.optionalString(),
+  HTTPS_KEY_FILE: env.optionalString(),
+  // Mutual TLS of every gRPC client (TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, ...).
+  ...tlsConfigShape,
   LOG_LEVEL: env.logLevel(),
 
   GATEWAY_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
@@ -101,3 +111,20 @@ export const configSchema = z.object({
 }).superRefine(checkEdgeSettings);
 
 export type GatewayConfig = z.infer<typeof configSchema>;
+
+/** The process's configuration: the settings plus the gRPC transport security read from them. */
+export type GatewayProcessConfig = GatewayConfig & { grpcSecurity: GrpcSecurityOptions };
+
+/**
+ * Secrets of the gateway (X or X_FILE; in production only X_FILE). REDIS_URL
+ * carries the Valkey password; it stays optional (unset = in-process limits).
+ */
+export const GATEWAY_SECRETS: SecretSpecs = {
+  REDIS_URL: { required: false },
+};
+
+/** Reads the environment; throws a ConfigError naming every bad variable (runService exits 2). */
+export function loadGatewayConfig(environment: NodeJS.ProcessEnv = process.env): GatewayProcessConfig {
+  const settings = loadConfigWithSecrets(configSchema, GATEWAY_SECRETS, environment);
+  return { ...settings, grpcSecurity: grpcSecurityOptions(settings) };
+}

@@ -84,6 +84,8 @@ export interface EdgeSettings {
   NODE_ENV: string;
   CORS_ORIGINS?: string | undefined;
   GATEWAY_TRUST_PROXY: string;
+  HTTPS_CERT_FILE?: string | undefined;
+  HTTPS_KEY_FILE?: string | undefined;
 }
 
 /** zod superRefine of the gateway's config: every problem names its variable. */
@@ -92,6 +94,11 @@ export function checkEdgeSettings(config: EdgeSettings, ctx: z.RefinementCtx): v
   if ('problem' in cors) ctx.addIssue({ code: 'custom', path: ['CORS_ORIGINS'], message: cors.problem });
   const trust = parseTrustProxy(config.GATEWAY_TRUST_PROXY);
   if ('problem' in trust) ctx.addIssue({ code: 'custom', path: ['GATEWAY_TRUST_PROXY'], message: trust.problem });
+  // One without the other is a half-done HTTPS setup: refuse rather than silently serve plain HTTP.
+  if ((config.HTTPS_CERT_FILE === undefined) !== (config.HTTPS_KEY_FILE === undefined)) {
+    const missing = config.HTTPS_CERT_FILE === undefined ? 'HTTPS_CERT_FILE' : 'HTTPS_KEY_FILE';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'missing (set HTTPS_CERT_FILE and HTTPS_KEY_FILE together, or neither)' });
+  }
 }
 
 /** The values of an already validated config (the parse cannot fail any more). */

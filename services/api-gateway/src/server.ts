@@ -1,6 +1,7 @@
 import { contractPaths } from '@wallet/contracts';
 import { createMetricsRegistry, type Logger } from '@wallet/platform';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
 import type { Registry } from 'prom-client';
 import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
 import { createIdentityClient, type IdentityApi } from './clients/identity.js';
@@ -39,6 +40,19 @@ export interface BuildServerOptions {
   verifier?: TokenVerifier;
   /** Defaults to the identity-service at GATEWAY_IDENTITY_URL. */
   identity?: IdentityApi;
+  /** Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate; absent: plain HTTP/1.1. */
+  https?: PublicTlsIdentity;
+  /**
+   * The internal CA (TLS_CA_FILE's content), trusted besides the system roots
+   * for an https AUTH_ISSUER (discovery, JWKS) and GATEWAY_IDENTITY_URL.
+   */
+  internalCa?: Buffer;
+}
+
+/** The public port's certificate chain and key (PEM). */
+export interface PublicTlsIdentity {
+  cert: Buffer;
+  key: Buffer;
 }
 
 /** Headers a browser may read from a cross-origin response. */
@@ -55,6 +69,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const registry = options.registry ?? createMetricsRegistry('api-gateway');
 
   const app = Fastify({
+    ...transportOptions(config, options.https),
     loggerInstance: logger as FastifyBaseLogger,
     // Our own one-line access log (plugins/metrics.ts) replaces Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -63,11 +78,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     // Whose X-Forwarded-For names the client (request.ip: rate limits, logs); none by default.
     trustProxy: trustProxyOf(config),
     connectionTimeout: config.GATEWAY_HTTP_CONNECTION_TIMEOUT_MS,
-    keepAliveTimeout: config.GATEWAY_HTTP_KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: config.GATEWAY_HTTP_REQUEST_TIMEOUT_MS,
-    // While closing: answer 503 to new requests and drop idle keep-alive sockets.
+    // While closing: answer 503 to new requests.
     return503OnClosing: true,
-    forceCloseConnections: 'idle',
     // A malformed URL (bad percent-encoding) never reaches a route: answer it as a problem too.
     frameworkErrors: (_error, request, reply) => {
       reply.header(REQUEST_ID_HEADER, request.id);
@@ -84,7 +96,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   installErrorHandling(app, { spec, retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS });
   // Before anything that can refuse a request, so a 401 or 429 carries security and CORS headers too.
   await installSecurityHeaders(app, { corsOrigins: corsOriginsOf(config), exposedHeaders: EXPOSED_HEADERS });
-  installAuthentication(app, options.verifier ?? verifierFrom(config));
+  const verifier = options.verifier ?? verifierFrom(config, options.internalCa);
+  app.addHook('onClose', async () => verifier.close?.());
+  installAuthentication(app, verifier);
 
   // After authentication: the per-user limit is keyed on the verified principal.
   await installConfiguredRateLimits(app, config, registry);
@@ -97,7 +111,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerSummaryRoutes(app, deps);
   registerTopUpRoutes(app, deps);
   registerHealthRoutes(app, deps, registry);
-  await registerAuthRoutes(app, deps, options.identity ?? identityFrom(config));
+  const identity = options.identity ?? identityFrom(config, options.internalCa);
+  app.addHook('onClose', async () => identity.close?.());
+  await registerAuthRoutes(app, deps, identity);
   await registerDocsRoutes(app, spec);
 
   // In production /metrics is served by the ops listener (ops-server.ts), not here.
@@ -105,8 +121,31 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   return app;
 }
 
-function verifierFrom(config: GatewayConfig): TokenVerifier {
+/**
+ * Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 (ALPN) on the same port.
+ * An HTTP/2 server has no idle-connection close, so shutdown closes its
+ * sessions (GOAWAY, in-flight streams finish) and HTTP/1.1 sockets.
+ */
+function transportOptions(config: GatewayConfig, https: PublicTlsIdentity | undefined): Partial<FastifyHttpOptions<HttpServer>> {
+  if (!https) {
+    return {
+      keepAliveTimeout: config.GATEWAY_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      requestTimeout: config.GATEWAY_HTTP_REQUEST_TIMEOUT_MS,
+      forceCloseConnections: 'idle' as const,
+    };
+  }
+  return {
+    http2: true as const,
+    https: { allowHTTP1: true, cert: https.cert, key: https.key, minVersion: 'TLSv1.2' as const },
+    http2SessionTimeout: config.GATEWAY_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    forceCloseConnections: true,
+    // Typed as the HTTP/1 server: the routes use only what requests and replies of both offer.
+  } as unknown as Partial<FastifyHttpOptions<HttpServer>>;
+}
+
+function verifierFrom(config: GatewayConfig, ca: Buffer | undefined): TokenVerifier {
   return createTokenVerifier({
+    ...(ca && config.AUTH_ISSUER.startsWith('https:') ? { caCertificates: ca } : {}),
     issuer: config.AUTH_ISSUER,
     audience: config.AUTH_AUDIENCE,
     rolesClaim: config.AUTH_ROLES_CLAIM,
@@ -117,8 +156,9 @@ function verifierFrom(config: GatewayConfig): TokenVerifier {
   });
 }
 
-function identityFrom(config: GatewayConfig): IdentityApi {
+function identityFrom(config: GatewayConfig, ca: Buffer | undefined): IdentityApi {
   return createIdentityClient({
+    ...(ca && config.GATEWAY_IDENTITY_URL.startsWith('https:') ? { ca } : {}),
     baseUrl: config.GATEWAY_IDENTITY_URL,
     timeoutMs: config.GATEWAY_IDENTITY_TIMEOUT_MS,
     responseBytesMax: config.GATEWAY_IDENTITY_RESPONSE_BYTES_MAX,

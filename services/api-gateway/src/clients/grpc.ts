@@ -2,7 +2,8 @@ import { makeClientConstructor, status as GrpcStatus, type Client, type ServiceD
 import { AnalyticsServiceClient } from '@wallet/contracts/analytics';
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
-import { callUnary, createGrpcClient, isServiceError } from '@wallet/platform';
+import { callUnary, createGrpcClient, isServiceError, type GrpcTransport } from '@wallet/platform';
+import type { GrpcSecurity } from '@wallet/platform/tls';
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import { Histogram, type Registry } from 'prom-client';
 import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState } from './types.js';
@@ -74,8 +75,8 @@ interface HealthCheckClient extends Client {
  * which startGrpcServer keeps and flips to NOT_SERVING on shutdown, so the
  * probe does not depend on how each service names its registration.
  */
-export function createHealthProbe(address: string, serviceName = '') {
-  const client = createGrpcClient(HealthClient as unknown as new (...args: ConstructorParameters<typeof BankServiceClient>) => HealthCheckClient, address);
+export function createHealthProbe(address: string, transport: GrpcTransport, serviceName = '') {
+  const client = createGrpcClient(HealthClient as unknown as new (...args: ConstructorParameters<typeof BankServiceClient>) => HealthCheckClient, address, transport);
   return {
     client,
     async checkHealth(timeoutMs: number): Promise<HealthState> {
@@ -90,15 +91,17 @@ export function createHealthProbe(address: string, serviceName = '') {
 }
 
 export interface GrpcClientOptions {
+  /** Mutual TLS to the server (GrpcSecurity.client(<server's service name>)). */
+  transport: GrpcTransport;
   /** Deadline of each call. */
   deadlineMs: number;
   metrics?: ClientMetrics;
 }
 
 export function createBankClient(address: string, options: GrpcClientOptions): BankApi & { close(): void } {
-  const client = createGrpcClient(BankServiceClient, address);
-  const call = caller(client, { service: 'bank', ...options });
-  const health = createHealthProbe(address);
+  const client = createGrpcClient(BankServiceClient, address, options.transport);
+  const call = caller(client, { service: 'bank', deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const health = createHealthProbe(address, options.transport);
   return {
     transferMoney: (request, context) => call('TransferMoney', client.transferMoney, request, context),
     getBalance: (request, context) => call('GetBalance', client.getBalance, request, context),
@@ -113,9 +116,9 @@ export function createBankClient(address: string, options: GrpcClientOptions): B
 }
 
 export function createCardAdapterClient(address: string, options: GrpcClientOptions): CardAdapterApi & { close(): void } {
-  const client = createGrpcClient(BankCardAdapterServiceClient, address);
-  const call = caller(client, { service: 'card-adapter', ...options });
-  const health = createHealthProbe(address);
+  const client = createGrpcClient(BankCardAdapterServiceClient, address, options.transport);
+  const call = caller(client, { service: 'card-adapter', deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const health = createHealthProbe(address, options.transport);
   return {
     processCardTopUp: (request, context) => call('ProcessCardTopUp', client.processCardTopUp, request, context),
     checkHealth: health.checkHealth,
@@ -127,9 +130,9 @@ export function createCardAdapterClient(address: string, options: GrpcClientOpti
 }
 
 export function createAnalyticsClient(address: string, options: GrpcClientOptions): AnalyticsApi & { close(): void } {
-  const client = createGrpcClient(AnalyticsServiceClient, address);
-  const call = caller(client, { service: 'analytics', ...options });
-  const health = createHealthProbe(address);
+  const client = createGrpcClient(AnalyticsServiceClient, address, options.transport);
+  const call = caller(client, { service: 'analytics', deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const health = createHealthProbe(address, options.transport);
   return {
     getOperations: (request, context) => call('GetOperations', client.getOperations, request, context),
     getAccountSummary: (request, context) => call('GetAccountSummary', client.getAccountSummary, request, context),
@@ -149,13 +152,29 @@ export interface GatewayClientsConfig {
   GATEWAY_TOPUP_DEADLINE_MS: number;
 }
 
-/** The real clients, from configuration. */
-export function createGatewayClients(config: GatewayClientsConfig, registry?: Registry): GatewayClients {
+/**
+ * The real clients, from configuration. Each one accepts only a server whose
+ * certificate names the service it meant to reach (bank-service,
+ * bank-card-adapter, analytics-service), whatever address it dials.
+ */
+export function createGatewayClients(config: GatewayClientsConfig, security: Pick<GrpcSecurity, 'client'>, registry?: Registry): GatewayClients {
   const metrics = registry ? createClientMetrics(registry) : undefined;
   const common = metrics ? { metrics } : {};
-  const bank = createBankClient(config.GATEWAY_BANK_GRPC_ADDRESS, { deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS, ...common });
-  const cardAdapter = createCardAdapterClient(config.GATEWAY_CARD_ADAPTER_GRPC_ADDRESS, { deadlineMs: config.GATEWAY_TOPUP_DEADLINE_MS, ...common });
-  const analytics = createAnalyticsClient(config.GATEWAY_ANALYTICS_GRPC_ADDRESS, { deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS, ...common });
+  const bank = createBankClient(config.GATEWAY_BANK_GRPC_ADDRESS, {
+    transport: security.client('bank-service'),
+    deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS,
+    ...common,
+  });
+  const cardAdapter = createCardAdapterClient(config.GATEWAY_CARD_ADAPTER_GRPC_ADDRESS, {
+    transport: security.client('bank-card-adapter'),
+    deadlineMs: config.GATEWAY_TOPUP_DEADLINE_MS,
+    ...common,
+  });
+  const analytics = createAnalyticsClient(config.GATEWAY_ANALYTICS_GRPC_ADDRESS, {
+    transport: security.client('analytics-service'),
+    deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS,
+    ...common,
+  });
   return {
     bank,
     cardAdapter,

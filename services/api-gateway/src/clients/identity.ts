@@ -1,3 +1,6 @@
+import { rootCertificates } from 'node:tls';
+import { Agent, fetch, type Response } from 'undici';
+
 // The identity-service's public /auth/* endpoints, forwarded as they are: the
 // gateway relays bytes and the headers that matter, and never reads, logs or
 // rewrites a body (they hold passwords, tokens and client secrets).
@@ -20,6 +23,8 @@ export interface IdentityResponse {
 
 export interface IdentityApi {
   forward(request: IdentityRequest): Promise<IdentityResponse>;
+  /** Closes pooled connections (at shutdown). */
+  close?(): Promise<void>;
 }
 
 /** The identity-service could not be reached (connection refused, reset, DNS). */
@@ -48,6 +53,11 @@ export interface IdentityClientOptions {
   baseUrl: string;
   timeoutMs: number;
   responseBytesMax: number;
+  /**
+   * PEM CA bundle trusted besides the system roots for an https baseUrl (the
+   * internal CA, TLS_CA_FILE), as the token verifier does. The host name is checked as usual.
+   */
+  ca?: Buffer;
 }
 
 async function readBounded(response: Response, bytesMax: number): Promise<Buffer> {
@@ -76,7 +86,9 @@ function toForwardError(error: unknown): Error {
 /** fetch (undici) with one deadline over the whole exchange, body included, and a bound on the answer. */
 export function createIdentityClient(options: IdentityClientOptions): IdentityApi {
   const base = options.baseUrl.replace(/\/+$/, '');
+  const dispatcher = new Agent({ connect: options.ca ? { ca: [...rootCertificates, options.ca.toString()], minVersion: 'TLSv1.2' } : {} });
   return {
+    close: () => dispatcher.close(),
     async forward(request) {
       const headers: Record<string, string> = {};
       for (const name of FORWARDED_REQUEST_HEADERS) {
@@ -89,6 +101,7 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityAp
           headers,
           body: request.body.length > 0 ? request.body : null,
           redirect: 'manual',
+          dispatcher,
           signal: AbortSignal.timeout(options.timeoutMs),
         });
         const body = await readBounded(response, options.responseBytesMax);

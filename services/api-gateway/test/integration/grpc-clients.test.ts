@@ -1,11 +1,12 @@
-import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { AnalyticsServiceService } from '@wallet/contracts/analytics';
 import { BankCardAdapterServiceService, type BankCardAdapterServiceServer } from '@wallet/contracts/card-adapter';
 import { BankServiceService, type BankServiceServer, type GetBalanceRequest, type GetBalanceResponse } from '@wallet/contracts/bank';
 import { createMetricsRegistry, richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
 import { service as healthService } from 'grpc-health-check';
-import { freePort } from '@wallet/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, waitFor } from '@wallet/testkit';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { testGrpcSecurity, type ServiceName } from '../../../../test/support/pki.js';
 import { createGatewayClients } from '../../src/clients/grpc.js';
 import type { GatewayClients } from '../../src/clients/types.js';
 import {
@@ -20,8 +21,10 @@ import {
   type TestGateway,
 } from '../support/gateway.js';
 
-// The real gRPC clients against real (fake-behaving) gRPC servers on loopback:
-// deadlines, transport failures, metadata and rich errors over the wire.
+// The real gRPC clients against real (fake-behaving) gRPC servers on loopback,
+// over mutual TLS with the test PKI (each fake presents the certificate of the
+// service it plays): deadlines, transport failures, metadata and rich errors
+// over the wire, and a server with the wrong service's certificate refused.
 
 const DEADLINE_MS = 500;
 /** Generous ceiling that only catches a hang: far above the deadline, far below the test timeout. */
@@ -43,7 +46,7 @@ async function gatewayWith(addresses: { bank: string; cardAdapter?: string; anal
     GATEWAY_READINESS_TIMEOUT_MS: DEADLINE_MS,
   };
   const registry = createMetricsRegistry('api-gateway');
-  const clients = createGatewayClients(config, registry);
+  const clients = createGatewayClients(config, await testGrpcSecurity('api-gateway'), registry);
   const gw = await startTestGateway({ config, clients, registry });
   cleanups.push(() => clients.close(), () => gw.close());
   return { gw, clients };
@@ -78,7 +81,8 @@ function recorder(seen: SeenCall[]) {
 
 const bankError = (code: GrpcStatus, reason: string, message: string) => richError({ code, reason, message, domain: 'bank.wallet' });
 
-async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: string; seen: SeenCall[] }> {
+/** A bank that answers like the real one; `presenting` is whose certificate it serves with (normally bank-service). */
+async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<{ server: RunningGrpcServer; address: string; seen: SeenCall[] }> {
   const seen: SeenCall[] = [];
   const record = recorder(seen);
   const implementation: BankServiceServer = {
@@ -118,6 +122,7 @@ async function startFakeBank(): Promise<{ server: RunningGrpcServer; address: st
     host: '127.0.0.1',
     port: 0,
     services: [{ name: 'wallet.bank.v1.BankService', definition: BankServiceService, implementation }],
+    credentials: (await testGrpcSecurity(presenting)).serverCredentials(),
   });
   cleanups.push(() => server.shutdown(1000));
   return { server, address: `127.0.0.1:${server.port}`, seen };
@@ -138,26 +143,40 @@ async function startFakeCardAdapter(): Promise<{ address: string; seen: SeenCall
     host: '127.0.0.1',
     port: 0,
     services: [{ name: 'wallet.cardadapter.v1.BankCardAdapterService', definition: BankCardAdapterServiceService, implementation }],
+    credentials: (await testGrpcSecurity('bank-card-adapter')).serverCredentials(),
   });
   cleanups.push(() => server.shutdown(1000));
   return { address: `127.0.0.1:${server.port}`, seen };
 }
 
-/** A gRPC server that accepts every call, health checks included, and never answers. */
-async function startHangingServer(): Promise<string> {
+/** A gRPC server (with `service`'s certificate) that accepts every call, health checks included, and never answers. */
+async function startHangingServer(service: ServiceName): Promise<string> {
   const server = new Server();
   const never = () => {};
   server.addService(BankServiceService, { transferMoney: never, getBalance: never, depositMoney: never });
   server.addService(AnalyticsServiceService, { getOperations: never, getAccountSummary: never });
   server.addService(healthService as unknown as typeof BankServiceService, { Check: never, Watch: never, List: never } as never);
+  const credentials = (await testGrpcSecurity(service)).serverCredentials();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   cleanups.push(() => server.forceShutdown());
   return `127.0.0.1:${port}`;
 }
 
 describe('gRPC clients over the wire', () => {
+  // The first mutual-TLS call of a process loads and compiles grpc-js's TLS path; on a busy
+  // machine that alone can outlast the short DEADLINE_MS of the first test. Pay it here, untimed.
+  beforeAll(async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    await waitFor(async () => (await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` })).statusCode === 200, {
+      timeoutMs: 30_000,
+      what: 'a first call over mutual TLS',
+    });
+    while (cleanups.length > 0) await cleanups.pop()!();
+  }, 60_000);
+
   it('bank unreachable (closed port): 503 with Retry-After, well within the deadline', async () => {
     const { gw } = await gatewayWith({ bank: `127.0.0.1:${await freePort()}` });
     const started = Date.now();
@@ -169,8 +188,23 @@ describe('gRPC clients over the wire', () => {
     expect((await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` })).statusCode).toBe(503);
   });
 
+  it('refuses a bank whose certificate names another service: 503 problem+json, the server never asked', async () => {
+    // Same CA, valid certificate, wrong identity: the analytics-service's key cannot impersonate the bank.
+    const impostor = await startFakeBank('analytics-service');
+    const { gw } = await gatewayWith({ bank: impostor.address });
+    const res = await transfer(gw);
+    expect(res.statusCode).toBe(503);
+    expect(problemOf(res)).toMatchObject({ type: 'urn:problem:wallet:service-unavailable', requestId: 'req-grpc-1' });
+    const balance = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` });
+    expect(balance.statusCode).toBe(503);
+    expect(balance.body).not.toContain('123.45');
+    expect(impostor.seen).toEqual([]);
+    const ready = await gw.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.json().checks.bank).toBe('UNAVAILABLE');
+  });
+
   it('bank hangs (accepts, never answers): 504 at the deadline, never a hang', async () => {
-    const { gw } = await gatewayWith({ bank: await startHangingServer() });
+    const { gw } = await gatewayWith({ bank: await startHangingServer('bank-service') });
     const started = Date.now();
     const res = await transfer(gw);
     expect(Date.now() - started).toBeLessThan(NEVER_HANGS_MS);
@@ -258,7 +292,7 @@ describe('gRPC clients over the wire', () => {
 
   it('analytics hangs: operations 504 at the deadline', async () => {
     const bank = await startFakeBank();
-    const { gw } = await gatewayWith({ bank: bank.address, analytics: await startHangingServer() });
+    const { gw } = await gatewayWith({ bank: bank.address, analytics: await startHangingServer('analytics-service') });
     const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/operations` });
     expect(res.statusCode).toBe(504);
   });
@@ -295,7 +329,7 @@ describe('gRPC clients over the wire', () => {
   });
 
   it('/readyz answers within its deadline when the bank hangs', async () => {
-    const { gw } = await gatewayWith({ bank: await startHangingServer() });
+    const { gw } = await gatewayWith({ bank: await startHangingServer('bank-service') });
     const started = Date.now();
     const res = await gw.inject({ method: 'GET', url: '/readyz' });
     expect(Date.now() - started).toBeLessThan(NEVER_HANGS_MS);

@@ -1,7 +1,15 @@
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { EXIT_CONFIG } from '@wallet/platform';
 import { freePort, startService, waitFor, type ServiceProcess } from '@wallet/testkit';
+import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { issueServiceCertificate, loadCa, writeServiceFiles } from '../../../../scripts/lib/pki.mjs';
+import { testPki, testTlsEnv } from '../../../../test/support/pki.js';
 import { startTestIssuer } from '../../../../test/support/test-issuer.js';
 
 // The built process (dist/main.js, built by `tsc -b` in npm test): wiring,
@@ -16,6 +24,18 @@ function parseLine(line: string): { msg?: string; httpPort?: number } | undefine
   }
 }
 
+/** SHA-256 fingerprint of the certificate a new connection is shown (verified against the CA). */
+function servedFingerprint(port: number, ca: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'api-gateway' }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve(fingerprint);
+    });
+    socket.once('error', reject);
+  });
+}
+
 describe('api-gateway process', () => {
   let service: ServiceProcess | undefined;
   afterEach(async () => {
@@ -26,6 +46,7 @@ describe('api-gateway process', () => {
     const closed = `127.0.0.1:${await freePort()}`;
     const issuer = await startTestIssuer();
     service = startService('api-gateway', script, {
+      ...(await testTlsEnv('api-gateway')),
       AUTH_ISSUER: issuer.issuer,
       AUTH_AUDIENCE: issuer.audience,
       GATEWAY_HTTP_PORT: '0',
@@ -33,7 +54,8 @@ describe('api-gateway process', () => {
       GATEWAY_BANK_GRPC_ADDRESS: closed,
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: closed,
-      GATEWAY_READINESS_TIMEOUT_MS: '500',
+      // A closed port answers at once; the bound only has to outlast the first TLS call's warm-up on a busy machine.
+      GATEWAY_READINESS_TIMEOUT_MS: '5000',
     });
     const listening = await waitFor(() => service!.logs.map(parseLine).find((l) => l?.msg === 'listening'), {
       timeoutMs: 60_000,
@@ -67,13 +89,62 @@ describe('api-gateway process', () => {
     await issuer.close();
   }, 120_000);
 
-  it('refuses to start with an invalid variable, naming it', async () => {
-    service = startService('api-gateway', script, { GATEWAY_HTTP_PORT: 'eighty', LOG_LEVEL: 'info' });
-    const exited = await waitFor(() => (service!.child.exitCode !== null ? { code: service!.child.exitCode } : undefined), {
+  async function exitOf(started: ServiceProcess): Promise<number | null> {
+    const exited = await waitFor(() => (started.child.exitCode !== null ? { code: started.child.exitCode } : undefined), {
       timeoutMs: 60_000,
       what: 'the process to exit',
     });
-    expect(exited.code).toBe(EXIT_CONFIG);
+    return exited.code;
+  }
+
+  it('refuses to start with an invalid variable, naming it', async () => {
+    service = startService('api-gateway', script, { ...(await testTlsEnv('api-gateway')), GATEWAY_HTTP_PORT: 'eighty', LOG_LEVEL: 'info' });
+    expect(await exitOf(service)).toBe(EXIT_CONFIG);
     expect(service.logs.join('\n')).toContain('GATEWAY_HTTP_PORT');
+  }, 120_000);
+
+  it('refuses to start without the mutual-TLS files (gRPC is never plaintext), naming TLS_CA_FILE', async () => {
+    service = startService('api-gateway', script, { GATEWAY_HTTP_PORT: '0', LOG_LEVEL: 'info' });
+    expect(await exitOf(service)).toBe(EXIT_CONFIG);
+    expect(service.logs.join('\n')).toMatch(/TLS_CA_FILE: missing/);
+  }, 120_000);
+
+  it('serves HTTPS on the public port and takes a rotated certificate on SIGHUP without a restart', async () => {
+    const pki = await testPki();
+    const dir = mkdtempSync(path.join(tmpdir(), 'gateway-main-https-'));
+    const certFile = path.join(dir, 'public.pem');
+    const keyFile = path.join(dir, 'public-key.pem');
+    copyFileSync(pki.services['api-gateway']!.certFile, certFile);
+    copyFileSync(pki.services['api-gateway']!.keyFile, keyFile);
+    const closed = `127.0.0.1:${await freePort()}`;
+    service = startService('api-gateway', script, {
+      ...(await testTlsEnv('api-gateway')),
+      HTTPS_CERT_FILE: certFile,
+      HTTPS_KEY_FILE: keyFile,
+      GATEWAY_HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+      GATEWAY_BANK_GRPC_ADDRESS: closed,
+      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
+      GATEWAY_ANALYTICS_GRPC_ADDRESS: closed,
+    });
+    const listening = await waitFor(() => service!.logs.map(parseLine).find((l) => l?.msg === 'listening'), { timeoutMs: 60_000, what: 'listening' });
+    const port = listening.httpPort!;
+    const ca = readFileSync(pki.caFile);
+    const agent = new Agent({ connect: { ca, servername: 'api-gateway' } });
+    const health = await request(`https://127.0.0.1:${port}/healthz`, { dispatcher: agent });
+    expect(health.statusCode).toBe(200);
+    await health.body.dump();
+    await agent.close();
+
+    const realCa = await loadCa(readFileSync(pki.caFile, 'utf8'), readFileSync(pki.caKeyFile, 'utf8'));
+    const next = await issueServiceCertificate(realCa, 'api-gateway');
+    const written = writeServiceFiles(path.join(dir, 'next'), 'api-gateway', next);
+    copyFileSync(written.keyFile, keyFile);
+    copyFileSync(written.certFile, certFile);
+    const expected = new X509Certificate(next.certPem).fingerprint256;
+    service.child.kill('SIGHUP');
+    await waitFor(async () => (await servedFingerprint(port, ca)) === expected, { timeoutMs: 30_000, what: 'the rotated certificate' });
+    expect(service.child.exitCode).toBeNull();
+    expect(await service.stop()).toBe(0);
   }, 120_000);
 });

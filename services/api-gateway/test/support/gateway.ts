@@ -14,7 +14,7 @@ import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-
 import type { IdentityApi } from '../../src/clients/identity.js';
 import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../../src/clients/types.js';
 import { configSchema, type GatewayConfig } from '../../src/config.js';
-import { buildServer } from '../../src/server.js';
+import { buildServer, type PublicTlsIdentity } from '../../src/server.js';
 
 export const ALICE = '123e4567-e89b-12d3-a456-426614174000';
 export const BOB = '987e6543-e21b-34d3-c456-426614174999';
@@ -199,7 +199,14 @@ export function expectConformsToContract(method: string, url: string, res: Light
 }
 
 export async function startTestGateway(
-  options: { config?: Partial<GatewayConfig>; clients?: GatewayClients | FakeClients; registry?: Registry; identity?: IdentityApi } = {},
+  options: {
+    config?: Partial<GatewayConfig>;
+    clients?: GatewayClients | FakeClients;
+    registry?: Registry;
+    identity?: IdentityApi;
+    /** Serve HTTPS (HTTP/2 + HTTP/1.1) once the test calls app.listen. */
+    https?: PublicTlsIdentity;
+  } = {},
 ): Promise<TestGateway> {
   const clients = (options.clients ?? fakeClients()) as FakeClients;
   const { logger, lines } = memoryLogger();
@@ -210,6 +217,7 @@ export async function startTestGateway(
     logger,
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.https ? { https: options.https } : {}),
   });
   await app.ready();
   const defaultBearer = await issuer.bearer(ALICE_USER);
