@@ -17,6 +17,11 @@ import { parseArgs } from 'node:util';
 import { Producer, stringSerializer } from '@platformatic/kafka';
 import { freePort } from '../../../scripts/lib/infra.mjs';
 import { ensureKafka, ensureTopics } from '../../../scripts/lib/kafka.mjs';
+import { root } from '../../../scripts/lib/paths.mjs';
+import { ensurePki, PKI_DIR_DEFAULT, tlsEnvFor } from '../../../scripts/lib/pki.mjs';
+
+// The service requires mutual TLS on its gRPC port: the development PKI (as npm start).
+const tlsEnv = tlsEnvFor(await ensurePki({ dir: join(root, PKI_DIR_DEFAULT) }), 'analytics-service');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -52,6 +57,7 @@ const service = spawn(process.execPath, [join(here, '..', 'dist', 'main.js')], {
   env: {
     ...process.env,
     KAFKA_BROKERS: kafka.brokers,
+    ...tlsEnv,
     ANALYTICS_GRPC_PORT: String(await freePort()),
     ANALYTICS_OPS_PORT: String(opsPort),
     ANALYTICS_CHDB_PATH: join(work, 'chdb'),

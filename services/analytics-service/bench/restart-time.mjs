@@ -17,6 +17,11 @@ import { parseArgs } from 'node:util';
 import { Producer, stringSerializer } from '@platformatic/kafka';
 import { freePort } from '../../../scripts/lib/infra.mjs';
 import { ensureKafka, ensureTopics } from '../../../scripts/lib/kafka.mjs';
+import { root } from '../../../scripts/lib/paths.mjs';
+import { ensurePki, PKI_DIR_DEFAULT, tlsEnvFor } from '../../../scripts/lib/pki.mjs';
+
+// The service requires mutual TLS on its gRPC port: the development PKI (as npm start).
+const tlsEnv = tlsEnvFor(await ensurePki({ dir: join(root, PKI_DIR_DEFAULT) }), 'analytics-service');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, env: { type: 'string', multiple: true, default: [] } } });
@@ -31,7 +36,7 @@ await ensureTopics(kafka.brokers, [
   { name: `${topic}.dlq`, partitions: 1 },
 ]);
 const producer = new Producer({ clientId: 'restart-time', bootstrapBrokers: kafka.brokers.split(','), serializers: { key: stringSerializer, value: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer } });
-const env = { ...process.env, KAFKA_BROKERS: kafka.brokers, ANALYTICS_GRPC_PORT: String(await freePort()), ANALYTICS_OPS_PORT: String(await freePort()), ANALYTICS_CHDB_PATH: join(work, 'chdb'), LOG_LEVEL: 'warn', ...extraEnv };
+const env = { ...process.env, KAFKA_BROKERS: kafka.brokers, ...tlsEnv, ANALYTICS_GRPC_PORT: String(await freePort()), ANALYTICS_OPS_PORT: String(await freePort()), ANALYTICS_CHDB_PATH: join(work, 'chdb'), LOG_LEVEL: 'warn', ...extraEnv };
 const ops = `http://127.0.0.1:${env.ANALYTICS_OPS_PORT}`;
 
 async function produce(count) {
