@@ -158,6 +158,10 @@ async function startService(groupCommit) {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // A bench that dies on an error must not leave its bank process behind.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  child.once('exit', () => process.off('exit', killChild));
   const { grpcPort, opsPort } = await new Promise((resolve, reject) => {
     let buffer = '';
     child.stdout.on('data', (chunk) => {

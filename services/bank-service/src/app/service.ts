@@ -1,6 +1,6 @@
 // Composition root: builds the pool, runs migrations, starts the gRPC and ops
 // servers. main.ts calls it with the loaded config; tests call it in-process.
-import { BankServiceService } from '@wallet/contracts/bank';
+import { BankServiceService, type BankServiceServer } from '@wallet/contracts/bank';
 import { createMetricsRegistry, retry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
@@ -28,6 +28,23 @@ export interface RunningBankService {
   registry: Registry;
   /** Stops accepting, drains in-flight calls (bounded), closes the pool. */
   close(): Promise<void>;
+}
+
+/**
+ * The servicer behind the bank's caller table (callers.ts): a service not in
+ * the RPC's row is refused, logged and counted before any handler runs.
+ */
+function guardedServicer(security: GrpcSecurity, deps: Parameters<typeof createBankServicer>[0]): BankServiceServer {
+  const { logger, metrics } = deps;
+  return security.authorize(BankServiceService, createBankServicer(deps), BANK_CALLERS, {
+    domain: ERROR_DOMAIN,
+    onDenied: ({ rpc, caller, reason }) => {
+      // The table is keyed like the implementation (transferMoney); metrics and logs use the proto's name.
+      const method = `${rpc.charAt(0).toUpperCase()}${rpc.slice(1)}`;
+      metrics.callerDenied(method, caller);
+      logger.warn({ method, caller, reason }, 'gRPC caller refused by the caller table');
+    },
+  });
 }
 
 export async function startBankService(config: BankConfig, logger: Logger): Promise<RunningBankService> {
@@ -111,15 +128,7 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
   const callers = createCallerAuthenticator({
     verifier: createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, rolesClaim: config.AUTH_ROLES_CLAIM }),
   });
-  const servicer = security.authorize(BankServiceService, createBankServicer({ operations, logger, metrics, callers }), BANK_CALLERS, {
-    domain: ERROR_DOMAIN,
-    onDenied: ({ rpc, caller, reason }) => {
-      // The table is keyed like the implementation (transferMoney); metrics and logs use the proto's name.
-      const method = `${rpc.charAt(0).toUpperCase()}${rpc.slice(1)}`;
-      metrics.callerDenied(method, caller);
-      logger.warn({ method, caller, reason }, 'gRPC caller refused by the caller table');
-    },
-  });
+  const servicer = guardedServicer(security, { operations, logger, metrics, callers });
   metrics.trackTransferQueue(() => operations.transferQueueStats());
   metrics.trackOwnerCache(() => operations.owners.size);
 
