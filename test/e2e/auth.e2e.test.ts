@@ -318,7 +318,7 @@ describe('identity and access over REST (issue 10)', () => {
 
     it('answers 401 for HS256 "signed" with the issuer\'s public key (algorithm confusion)', async () => {
       const real = await system.tokenFor(ALICE);
-      const jwks = (await (await fetch(`${system.issuer}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+      const jwks = (await http(system.issuer, 'GET', '/.well-known/jwks.json')).body as { keys: JWK[] };
       const jwk = jwks.keys.find((key) => key.kid === decodeProtectedHeader(real).kid)!;
       const pem = await exportSPKI((await importJWK(jwk, jwk.alg ?? 'ES256')) as CryptoKey);
       const claims = { ...decodeJwt(real), roles: ['admin'] };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contractPaths } from '@wallet/contracts';
+import { Agent, fetch as fetchWithAgent } from 'undici';
 import { createOpenApiResponseValidator, createTestDatabase, createTopics, type TestDatabase } from '@wallet/testkit';
 import {
   createSystem,
@@ -233,6 +234,13 @@ export const login = (baseUrl: string, user: Credentials) =>
 
 const contract = createOpenApiResponseValidator(contractPaths.openapi);
 
+let runCaAgent: Agent | undefined;
+/** An HTTPS client that trusts the run's development CA (and checks host names as usual). */
+async function trustingRunCa(): Promise<Agent> {
+  runCaAgent ??= new Agent({ connect: { ca: readFileSync((await testPki()).caFile) } });
+  return runCaAgent;
+}
+
 /**
  * A small fetch wrapper returning status, headers and parsed JSON. Every
  * response of a route the OpenAPI document declares is checked against it
@@ -253,7 +261,11 @@ export async function http(
     body = JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(`${baseUrl}${path}`, { method, headers, body, signal: AbortSignal.timeout(20_000) });
+  const init = { method, headers, body, signal: AbortSignal.timeout(20_000) };
+  // The identity-service serves HTTPS with its certificate of the run's CA.
+  const res = baseUrl.startsWith('https:')
+    ? ((await fetchWithAgent(`${baseUrl}${path}`, { ...init, dispatcher: await trustingRunCa() })) as unknown as Response)
+    : await fetch(`${baseUrl}${path}`, init);
   const text = await res.text();
   if (contract.findOperation(method, path)) {
     const headersRecord: Record<string, string> = {};

@@ -82,8 +82,11 @@ describe('mutual TLS on the running system', () => {
   );
 
   it("refuses DepositMoney with the gateway's certificate (PERMISSION_DENIED, CALLER_NOT_ALLOWED), even with alice's token; no money appears", async () => {
-    const balance = async () =>
-      parseAmountMinor((await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/balance`, { headers: await system.as(ALICE) })).body.balance as string);
+    const balance = async () => {
+      const res = await http(system.baseUrl, 'GET', `/accounts/${ACCOUNT_A}/balance`, { headers: await system.as(ALICE) });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return parseAmountMinor(res.body.balance as string);
+    };
     const before = await balance();
     const request = DepositMoneyRequest.fromPartial({
       accountId: ACCOUNT_A,
