@@ -179,14 +179,16 @@ export async function inject(target, fault, log) {
 export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = false, rotate = ROTATED_SERVICES }) {
   const kill = (key) => ({ name: `kill -9 ${key}`, kind: 'killService', arg: key, affects: AFFECTS[key] ?? 'any' });
   const rotation = (key) => ({ name: `rotate certificate ${key}`, kind: 'rotateCertificate', arg: key, affects: AFFECTS[key] ?? 'any' });
-  const rotations = rotate ? rotate.filter((key) => serviceKeys.includes(key)).map(rotation) : [];
+  const rotated = rotate ? rotate.filter((key) => serviceKeys.includes(key)) : [];
+  // A service's rotation runs on the same track as its kill (a SIGHUP to a process still starting up would end it).
+  const rotations = rotated.filter((key) => key !== 'analytics').map(rotation);
   const pgCrash = { name: 'postgres immediate shutdown', kind: 'crashPostgres', affects: AFFECTS.postgres };
   const pause = { name: `kafka SIGSTOP ${pauseMs / 1000} s`, kind: 'pauseKafka', arg: pauseMs, affects: AFFECTS.kafkaPause };
   const kafkaKill = { name: 'kafka kill -9', kind: 'killKafka', affects: AFFECTS.kafkaKill };
   const services = [...rotations, ...serviceKeys.filter((key) => key !== 'analytics').map(kill)];
   // Analytics sits on the event path: it goes with the Kafka and PostgreSQL faults.
   // The pause comes last: with the tracks 1-2 s apart, a pause right before the kill would share its recovery.
-  const data = [...(serviceKeys.includes('analytics') ? [kill('analytics')] : []), kafkaKill, pgCrash, pause];
+  const data = [...(rotated.includes('analytics') ? [rotation('analytics')] : []), ...(serviceKeys.includes('analytics') ? [kill('analytics')] : []), kafkaKill, pgCrash, pause];
   if (doubles) {
     const together = (list, affects) => ({ name: list.map((f) => f.name).join(' + '), kind: 'together', arg: list, affects });
     if (serviceKeys.includes('bank')) data.push(together([pgCrash, kill('bank')], 'transfer'));
