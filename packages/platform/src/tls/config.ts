@@ -25,7 +25,7 @@ const FILE_VARIABLES = ['TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE'] as const
  * only some are set, or none while `required` (call it inside the service's
  * loadConfig so runService exits 2 with the message).
  */
-export function tlsOptionsFromConfig(config: TlsConfig, { required }: { required: boolean }): ReloadingCertificateProviderOptions | null {
+export function tlsOptionsFromConfig(config: Omit<TlsConfig, 'WALLET_TEST_GRPC_PLAINTEXT'> & { WALLET_TEST_GRPC_PLAINTEXT?: boolean }, { required }: { required: boolean }): ReloadingCertificateProviderOptions | null {
   const missing = FILE_VARIABLES.filter((name) => config[name] === undefined);
   if (missing.length === FILE_VARIABLES.length && !required) return null;
   if (missing.length > 0) {

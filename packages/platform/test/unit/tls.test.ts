@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConfigError } from '@wallet/platform';
+import { ConfigError, loadConfig } from '@wallet/platform';
+import { z } from 'zod';
 import {
   CALLER_NOT_ALLOWED,
   CALLER_UNAUTHENTICATED,
@@ -12,7 +13,9 @@ import {
   certificateDnsNames,
   decideCaller,
   peerServiceName,
+  grpcSecurityOptions,
   readTlsMaterial,
+  tlsConfigShape,
   tlsOptionsFromConfig,
   type CallerTable,
 } from '@wallet/platform/tls';
@@ -81,6 +84,42 @@ describe('tlsOptionsFromConfig', () => {
       'TLS_KEY_FILE: missing (set all three TLS file variables or none)',
     ]);
     expect(problemsOf(() => tlsOptionsFromConfig({ TLS_RELOAD_INTERVAL_MS: 1 }, { required: true }))).toHaveLength(3);
+  });
+});
+
+describe('grpcSecurityOptions: mutual TLS is required, plaintext only through the bench hook', () => {
+  const schema = z.object(tlsConfigShape);
+  const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+    try {
+      grpcSecurityOptions(loadConfig(schema, env));
+      return [];
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return error.problems;
+    }
+  };
+
+  it('refuses to run without the TLS files, naming each variable, in every mode', () => {
+    expect(problemsOf({})).toEqual([
+      'TLS_CA_FILE: missing (mutual TLS is required)',
+      'TLS_CERT_FILE: missing (mutual TLS is required)',
+      'TLS_KEY_FILE: missing (mutual TLS is required)',
+    ]);
+  });
+
+  it('gives the files when set, and plaintext only with WALLET_TEST_GRPC_PLAINTEXT outside production', () => {
+    expect(grpcSecurityOptions(loadConfig(schema, { TLS_CA_FILE: 'ca.pem', TLS_CERT_FILE: 'svc.pem', TLS_KEY_FILE: 'svc-key.pem' }))).toMatchObject({
+      caFile: 'ca.pem',
+      certFile: 'svc.pem',
+      keyFile: 'svc-key.pem',
+    });
+    expect(grpcSecurityOptions(loadConfig(schema, { WALLET_TEST_GRPC_PLAINTEXT: 'true' }))).toBe('plaintext');
+    expect(problemsOf({ WALLET_TEST_GRPC_PLAINTEXT: 'true', NODE_ENV: 'production' })).toEqual([
+      'WALLET_TEST_GRPC_PLAINTEXT: test-only hook, refused when NODE_ENV=production (unset it)',
+    ]);
+    expect(problemsOf({ WALLET_TEST_GRPC_PLAINTEXT: 'true', TLS_CA_FILE: 'ca.pem' })).toEqual([
+      'WALLET_TEST_GRPC_PLAINTEXT: cannot be combined with TLS_CA_FILE',
+    ]);
   });
 });
 
