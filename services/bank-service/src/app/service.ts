@@ -126,7 +126,13 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
     ownerCacheSizeMax: config.BANK_OWNER_CACHE_SIZE_MAX,
   });
   const callers = createCallerAuthenticator({
-    verifier: createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, rolesClaim: config.AUTH_ROLES_CLAIM }),
+    verifier: createTokenVerifier({
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+      rolesClaim: config.AUTH_ROLES_CLAIM,
+      // An https issuer (the identity-service on its certificate) is verified against the internal CA, rotation included.
+      ...(security.mtls ? { caCertificates: () => security.mtls!.provider.current().ca } : {}),
+    }),
   });
   const servicer = guardedServicer(security, { operations, logger, metrics, callers });
   metrics.trackTransferQueue(() => operations.transferQueueStats());
