@@ -1,4 +1,5 @@
-import { ConfigError, env, parseAmountMinor } from '@wallet/platform';
+import { ConfigError, env, loadConfigWithSecrets, parseAmountMinor, type SecretSpecs } from '@wallet/platform';
+import { grpcSecurityOptions, tlsConfigShape, type GrpcSecurityOptions } from '@wallet/platform/tls';
 import { z } from 'zod';
 
 /** A decimal amount such as "10000.00", validated and kept as a string (parsed to minor units below). */
@@ -17,11 +18,15 @@ const decimalAmount = (fallback: string) =>
 /** Crash points of the saga where WALLET_TEST_CRASH_POINT makes the process kill itself. */
 export const CRASH_POINTS = ['after_charge_recorded', 'before_charge_recorded', 'after_refund_decided', 'after_deposit_applied'] as const;
 
-/** The bank credential's local default (the bank's BANK_CARD_ADAPTER_CREDENTIAL default); refused when NODE_ENV=production. */
-export const DEVELOPMENT_BANK_CREDENTIAL = 'dev-card-adapter-credential';
-
 /** The fingerprint secret's local default: accepted only when NODE_ENV is development or test (or unset). */
 export const DEVELOPMENT_FINGERPRINT_SECRET = 'local-dev-card-fingerprint-secret';
+/** The payment gateway API key's local default (the mock's PAYMENT_GATEWAY_MOCK_API_KEY default); refused when NODE_ENV=production. */
+export const DEVELOPMENT_PAYMENT_GATEWAY_API_KEY = 'local-dev-payment-gateway-api-key';
+/** The database URL's local default (it carries a password); refused when NODE_ENV=production. */
+export const DEVELOPMENT_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/card_adapter';
+
+/** The service name the payment gateway's certificate must carry (SAN DNS) on the HTTPS hop. */
+export const PAYMENT_GATEWAY_SERVICE_NAME = 'payment-gateway-mock';
 
 /**
  * Every environment variable the bank-card-adapter reads, with a default that
@@ -34,7 +39,8 @@ export const configSchema = z.object({
   CARD_ADAPTER_GRPC_PORT: env.port(50052),
   CARD_ADAPTER_OPS_HOST: env.host('127.0.0.1'),
   CARD_ADAPTER_OPS_PORT: env.port(9102),
-  DATABASE_URL: env.string('postgres://postgres:postgres@127.0.0.1:5432/card_adapter'),
+  /** A secret (it carries the password): DATABASE_URL_FILE in production. */
+  DATABASE_URL: z.string().min(1),
   CARD_ADAPTER_DATABASE_CONNECTIONS_MAX: env.int(10, 1, 100),
   CARD_ADAPTER_DATABASE_STATEMENT_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   CARD_ADAPTER_MIGRATE_ON_START: env.bool(true),
@@ -42,12 +48,9 @@ export const configSchema = z.object({
   CARD_ADAPTER_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
   /** Deadline of every bank call (GetBalance, DepositMoney, GetDeposit). */
   CARD_ADAPTER_BANK_TIMEOUT_MS: env.int(3_000, 50, 60_000),
-  /**
-   * Secret presented to the bank on DepositMoney and GetDeposit (metadata
-   * x-wallet-service-credential) until mutual TLS replaces it. No default
-   * when NODE_ENV=production (toConfig checks).
-   */
-  CARD_ADAPTER_BANK_CREDENTIAL: z.string().min(16).max(1024).optional(),
+
+  /** This service's identity (mutual TLS on the gRPC server, the bank client and the payment gateway client). */
+  ...tlsConfigShape,
 
   /** Access tokens (authorization: Bearer) are verified against this issuer's discovery + JWKS. Shared names, unprefixed. */
   AUTH_ISSUER: z.url().default('http://127.0.0.1:8090'),
@@ -55,16 +58,18 @@ export const configSchema = z.object({
   /** Claim (name or dotted path) holding the roles: `roles` for the identity-service, `realm_access.roles` for Keycloak. */
   AUTH_ROLES_CLAIM: env.string('roles'),
 
-  /** The payment gateway (locally: services/payment-gateway-mock), always reached over HTTP. */
-  CARD_ADAPTER_PAYMENT_GATEWAY_URL: z.url().default('http://127.0.0.1:9104'),
+  /** The payment gateway (locally: services/payment-gateway-mock), reached over HTTPS with this service's certificate. */
+  CARD_ADAPTER_PAYMENT_GATEWAY_URL: z.url().default('https://127.0.0.1:9104'),
+  /** The merchant's API key at the payment gateway (Authorization: Bearer); a secret. */
+  CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY: z.string().min(16).max(1024),
   /** Deadline of every payment gateway call. */
   CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: env.int(5_000, 50, 120_000),
 
   /**
-   * Keyed hash of card numbers for idempotency comparisons. No default outside
-   * development: a production deployment must set its own (toConfig checks).
+   * Keyed hash of card numbers for idempotency comparisons; a secret. Its
+   * development default is refused outside development and test (toConfig).
    */
-  CARD_ADAPTER_CARD_FINGERPRINT_SECRET: z.string().min(16).optional(),
+  CARD_ADAPTER_CARD_FINGERPRINT_SECRET: z.string().min(16),
 
   CARD_ADAPTER_TOP_UP_AMOUNT_MIN: decimalAmount('1.00'),
   CARD_ADAPTER_TOP_UP_AMOUNT_MAX: decimalAmount('10000.00'),
@@ -97,14 +102,25 @@ export const configSchema = z.object({
   WALLET_TEST_CRASH_POINT: env.testHook(CRASH_POINTS),
 });
 
+/**
+ * Secrets: each may come from X_FILE, and must when NODE_ENV=production (an
+ * inline value, a missing one or a development default is refused there).
+ */
+export const CONFIG_SECRETS: SecretSpecs = {
+  DATABASE_URL: { devDefault: DEVELOPMENT_DATABASE_URL },
+  CARD_ADAPTER_CARD_FINGERPRINT_SECRET: { devDefault: DEVELOPMENT_FINGERPRINT_SECRET },
+  CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY: { devDefault: DEVELOPMENT_PAYMENT_GATEWAY_API_KEY },
+};
+
 export type RawConfig = z.infer<typeof configSchema>;
 
-/** Config with amounts converted to exact minor units and the fingerprint secret resolved. */
+/** Config with amounts converted to exact minor units and the transport security chosen. */
 export interface Config extends RawConfig {
   topUpAmountMinorMin: bigint;
   topUpAmountMinorMax: bigint;
   cardFingerprintSecret: string;
-  bankCredential: string;
+  /** The TLS files (mutual TLS, required), or 'plaintext' under the bench-only hook WALLET_TEST_GRPC_PLAINTEXT. */
+  security: GrpcSecurityOptions;
 }
 
 /** A configuration that passes the schema but is inconsistent; a ConfigError, so main handles it alike. */
@@ -130,17 +146,22 @@ export function toConfig(raw: RawConfig): Config {
   if (raw.CARD_ADAPTER_RETRY_DELAY_MS_MIN > raw.CARD_ADAPTER_RETRY_DELAY_MS_MAX) {
     throw new InvalidLimitsError('CARD_ADAPTER_RETRY_DELAY_MS_MIN: must not exceed CARD_ADAPTER_RETRY_DELAY_MS_MAX');
   }
-  // A secret everybody can read in the source would make the hashes guessable.
-  if (!raw.CARD_ADAPTER_CARD_FINGERPRINT_SECRET && !DEVELOPMENT_ENVIRONMENTS.has(raw.NODE_ENV)) {
+  // A secret everybody can read in the source would make the hashes guessable (production refuses it in
+  // loadConfigWithSecrets already; any other environment but development and test refuses it here).
+  if (raw.CARD_ADAPTER_CARD_FINGERPRINT_SECRET === DEVELOPMENT_FINGERPRINT_SECRET && !DEVELOPMENT_ENVIRONMENTS.has(raw.NODE_ENV)) {
     throw new InvalidLimitsError(
       `CARD_ADAPTER_CARD_FINGERPRINT_SECRET: required when NODE_ENV=${raw.NODE_ENV} (at least 16 characters; the built-in default is for development only)`,
     );
   }
-  const cardFingerprintSecret = raw.CARD_ADAPTER_CARD_FINGERPRINT_SECRET ?? DEVELOPMENT_FINGERPRINT_SECRET;
-  // Same rule as the bank's side of this secret (BANK_CARD_ADAPTER_CREDENTIAL).
-  if (!raw.CARD_ADAPTER_BANK_CREDENTIAL && raw.NODE_ENV === 'production') {
-    throw new InvalidLimitsError('CARD_ADAPTER_BANK_CREDENTIAL: required when NODE_ENV=production (the built-in default is for development only)');
+  const security = grpcSecurityOptions(raw);
+  // Card numbers travel on this hop: mutual TLS, except under the bench-only plaintext hook.
+  if (security !== 'plaintext' && !raw.CARD_ADAPTER_PAYMENT_GATEWAY_URL.startsWith('https://')) {
+    throw new InvalidLimitsError('CARD_ADAPTER_PAYMENT_GATEWAY_URL: must be an https:// URL (card numbers travel on it; mutual TLS)');
   }
-  const bankCredential = raw.CARD_ADAPTER_BANK_CREDENTIAL ?? DEVELOPMENT_BANK_CREDENTIAL;
-  return { ...raw, topUpAmountMinorMin, topUpAmountMinorMax, cardFingerprintSecret, bankCredential };
+  return { ...raw, topUpAmountMinorMin, topUpAmountMinorMax, cardFingerprintSecret: raw.CARD_ADAPTER_CARD_FINGERPRINT_SECRET, security };
+}
+
+/** Reads and checks the environment; a ConfigError names every bad variable (runService exits 2). */
+export function loadCardAdapterConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  return toConfig(loadConfigWithSecrets(configSchema, CONFIG_SECRETS, environment));
 }

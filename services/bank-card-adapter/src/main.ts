@@ -1,11 +1,11 @@
 // bank-card-adapter: wiring only, through the platform's runService.
-import { loadConfig, runService } from '@wallet/platform';
-import { configSchema, toConfig, type Config } from './config.js';
+import { runService } from '@wallet/platform';
+import { loadCardAdapterConfig, type Config } from './config.js';
 import { startCardAdapter } from './service.js';
 
 await runService<Config>({
   name: 'bank-card-adapter',
-  loadConfig: () => toConfig(loadConfig(configSchema)),
+  loadConfig: () => loadCardAdapterConfig(),
   logLevel: (config) => config.LOG_LEVEL,
   shutdownTimeoutMs: (config) => config.CARD_ADAPTER_SHUTDOWN_TIMEOUT_MS,
   start: async (config, logger) => {

@@ -17,6 +17,8 @@ export interface AdapterMetrics {
   /** Top-ups in REFUND_FAILED (card charged, not credited, refund refused): alert when above 0. */
   refundFailedTopUps: Gauge;
   requestDuration: Histogram<'outcome'>;
+  /** Calls refused by the caller table (src/grpc/callers.ts), by RPC and the caller's certificate name. */
+  callersDenied: Counter<'rpc' | 'caller'>;
 }
 
 export function createAdapterMetrics(registry: Registry): AdapterMetrics {
@@ -71,6 +73,12 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
     unfinishedTopUps: new Gauge({
       name: 'card_adapter_unfinished_top_ups',
       help: 'Top-ups not yet completed, declined, refunded or failed (as of the last recovery pass)',
+      registers: [registry],
+    }),
+    callersDenied: new Counter({
+      name: 'card_adapter_grpc_callers_denied_total',
+      help: 'gRPC calls refused because the calling service (its client certificate) is not allowed to call the RPC',
+      labelNames: ['rpc', 'caller'],
       registers: [registry],
     }),
     requestDuration: new Histogram({

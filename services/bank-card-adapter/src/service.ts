@@ -14,14 +14,16 @@ import {
   type ShutdownStep,
 } from '@wallet/platform';
 import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
+import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
 import type { Registry } from 'prom-client';
 import { GrpcBank, type Bank } from './clients/bank.js';
 import { HttpPaymentGateway } from './clients/payment-gateway/http.js';
 import type { PaymentGateway } from './clients/payment-gateway/types.js';
-import type { Config } from './config.js';
+import { PAYMENT_GATEWAY_SERVICE_NAME, type Config } from './config.js';
 import { migrateCardAdapter } from './db/migrations.js';
 import { createPool } from '@wallet/platform/db';
 import { TopUpRepository } from './db/top-ups.js';
+import { authorizedServicer } from './grpc/callers.js';
 import { createCardAdapterServicer } from './grpc/servicer.js';
 import { createAdapterMetrics, type AdapterMetrics } from './metrics.js';
 import { RecoveryLoop } from './app/recovery.js';
@@ -37,6 +39,8 @@ export interface CardAdapterOverrides {
 
 export interface RunningCardAdapter {
   grpc: RunningGrpcServer;
+  /** This process's identity: mutual TLS for the server, the bank client and the payment gateway client. */
+  security: GrpcSecurity;
   ops: OpsServer;
   pool: pg.Pool;
   /** What every use case works with (tests drive the saga through it). */
@@ -73,6 +77,24 @@ export function sagaSettings(config: Config): SagaSettings {
 }
 
 export async function startCardAdapter(config: Config, logger: Logger, overrides: CardAdapterOverrides = {}): Promise<RunningCardAdapter> {
+  const registry = createMetricsRegistry('bank-card-adapter');
+  // First: unusable certificate files stop the start before anything else is opened.
+  const security = createGrpcSecurity(config.security, { logger, metrics: registry });
+  try {
+    return await startWithSecurity(config, logger, overrides, security, registry);
+  } catch (error) {
+    security.close();
+    throw error;
+  }
+}
+
+async function startWithSecurity(
+  config: Config,
+  logger: Logger,
+  overrides: CardAdapterOverrides,
+  security: GrpcSecurity,
+  registry: Registry,
+): Promise<RunningCardAdapter> {
   const pool = createPool(
     {
       connectionString: config.DATABASE_URL,
@@ -91,11 +113,23 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     throw error;
   }
 
-  const gateway = overrides.gateway ?? new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS);
-  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS, config.bankCredential);
+  const gateway =
+    overrides.gateway ??
+    new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS, {
+      apiKey: config.CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY,
+      tls: security.mtls?.provider ?? null,
+      serverServiceName: PAYMENT_GATEWAY_SERVICE_NAME,
+    });
+  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS, security.client('bank-service'));
   const verifier =
-    overrides.verifier ?? createTokenVerifier({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, rolesClaim: config.AUTH_ROLES_CLAIM });
-  const registry = createMetricsRegistry('bank-card-adapter');
+    overrides.verifier ??
+    createTokenVerifier({
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+      rolesClaim: config.AUTH_ROLES_CLAIM,
+      // An https issuer (the identity-service on its certificate) is verified against the internal CA, rotation included.
+      ...(security.mtls ? { caCertificates: () => security.mtls!.provider.current().ca } : {}),
+    });
   const metrics = createAdapterMetrics(registry);
   const repository = new TopUpRepository(pool);
   const ctx: SagaContext = {
@@ -117,7 +151,8 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
   const grpc = await startGrpcServer({
     host: config.CARD_ADAPTER_GRPC_HOST,
     port: config.CARD_ADAPTER_GRPC_PORT,
-    services: [createCardAdapterServicer({ ctx, logger, metrics, verifier })],
+    services: [authorizedServicer(security, createCardAdapterServicer({ ctx, logger, metrics, verifier }), { logger, metrics })],
+    credentials: security.serverCredentials(),
   });
   const ops = await startOpsServer({
     host: config.CARD_ADAPTER_OPS_HOST,
@@ -148,6 +183,7 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     authIssuer: config.AUTH_ISSUER,
     paymentGateway: redactUrl(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL),
     database: redactUrl(config.DATABASE_URL),
+    transportSecurity: security.mode,
   };
 
   const shutdownSteps: ShutdownStep[] = [
@@ -157,10 +193,13 @@ export async function startCardAdapter(config: Config, logger: Logger, overrides
     { name: 'bank client', run: () => bank.close() },
     { name: 'payment gateway client', run: () => gateway.close() },
     { name: 'database pool', run: () => pool.end() },
+    // Last: the certificate provider stops reloading once no server or client uses it.
+    { name: 'tls', run: async () => security.close() },
   ];
   let stopping: Promise<void> | undefined;
   return {
     grpc,
+    security,
     ops,
     pool,
     ctx,

@@ -78,7 +78,7 @@ async function lookUpDeposit(ctx: SagaContext, run: Run): Promise<TopUpRecord | 
   } catch (error) {
     const failure = toBankCallError(error);
     if (classifyDepositError(failure) === 'unauthorized') {
-      run.log.error({ code: failure.code, reason: failure.reason }, 'the bank refuses the card adapter credential (CARD_ADAPTER_BANK_CREDENTIAL); the deposit outcome stays unknown');
+      run.log.error({ code: failure.code, reason: failure.reason }, 'the bank refuses this service as a caller (its certificate, TLS_CERT_FILE, is not in the bank\'s caller table); the deposit outcome stays unknown');
       lookup = { status: 'unauthorized' };
     } else {
       run.log.warn({ code: failure.code, reason: failure.reason }, 'deposit lookup failed; the deposit outcome stays unknown');

@@ -3,8 +3,7 @@
 // classification of each failure (rejected / retryable) and lookups.
 import { status as Status } from '@grpc/grpc-js';
 import { BankServiceClient, DepositLookupStatus } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
-import { SERVICE_CREDENTIAL_METADATA_KEY } from '@wallet/platform/auth';
+import { callUnary, createGrpcClient, parseGrpcError, type GrpcTransport } from '@wallet/platform';
 import type { DepositFailureClass, DepositLookup } from '../domain/saga.js';
 
 /** gRPC status names (grpc-js numbers them). */
@@ -55,7 +54,7 @@ export class BankCallError extends Error {
  * without the bank's domain may hide an applied deposit.
  */
 export function classifyDepositError(error: BankCallError): DepositFailureClass {
-  // The bank refused us (the service credential), not the deposit: see DepositFailureClass.
+  // The bank refused us (this service's certificate is not in its caller table), not the deposit: see DepositFailureClass.
   if (error.code === 'UNAUTHENTICATED' || error.code === 'PERMISSION_DENIED') return 'unauthorized';
   return error.domain === BANK_ERROR_DOMAIN && DEFINITIVE_REFUSALS.has(error.code) ? 'rejected' : 'retryable';
 }
@@ -104,21 +103,20 @@ export function toBankCallError(error: unknown): BankCallError {
   return new BankCallError(code, parsed.reason, parsed.domain, parsed.message);
 }
 
-/** bank-service over gRPC, every call with a deadline (callUnary). */
+/**
+ * bank-service over gRPC (mutual TLS: the transport presents this service's
+ * certificate, which is its identity at the bank's caller table, and accepts
+ * only a server certificate naming bank-service), every call with a deadline.
+ */
 export class GrpcBank implements Bank {
   private readonly client: BankServiceClient;
 
   constructor(
     address: string,
     private readonly timeoutMs: number,
-    /** Presented on DepositMoney and GetDeposit only (they accept only the card adapter). */
-    private readonly credential: string,
+    transport: GrpcTransport,
   ) {
-    this.client = createGrpcClient(BankServiceClient, address);
-  }
-
-  private asCardAdapter(headers: Record<string, string | undefined>): Record<string, string | undefined> {
-    return { ...headers, [SERVICE_CREDENTIAL_METADATA_KEY]: this.credential };
+    this.client = createGrpcClient(BankServiceClient, address, transport);
   }
 
   async deposit(request: DepositRequest, headers: Record<string, string | undefined> = {}): Promise<DepositResult> {
@@ -134,7 +132,7 @@ export class GrpcBank implements Bank {
           card: { cardLast4: request.cardLast4, cardBrand: request.cardBrand },
           initiatedBy: request.initiatedBy,
         },
-        { timeoutMs: this.timeoutMs, headers: this.asCardAdapter(headers) },
+        { timeoutMs: this.timeoutMs, headers },
       );
       return { depositId: response.deposit?.id ?? '', replayed: response.replayed };
     } catch (error) {
@@ -145,7 +143,7 @@ export class GrpcBank implements Bank {
   async lookUpDeposit(reference: string, voidIfAbsent: boolean, headers: Record<string, string | undefined> = {}): Promise<DepositLookup> {
     let response;
     try {
-      response = await callUnary(this.client, this.client.getDeposit, { depositReference: reference, voidIfAbsent }, { timeoutMs: this.timeoutMs, headers: this.asCardAdapter(headers) });
+      response = await callUnary(this.client, this.client.getDeposit, { depositReference: reference, voidIfAbsent }, { timeoutMs: this.timeoutMs, headers });
     } catch (error) {
       throw toBankCallError(error);
     }

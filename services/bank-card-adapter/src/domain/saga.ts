@@ -95,9 +95,9 @@ export function resolveUnknownCharge(input: {
  * - retryable: anything else (unavailable, timeout, lost reply, reset). The
  *   deposit may or may not have been applied; retrying with the same
  *   reference is safe, refunding is not.
- * - unauthorized: the bank refused the caller (our service credential), not
+ * - unauthorized: the bank refused the caller (our service identity), not
  *   the deposit. That call applied nothing, but an earlier attempt may have,
- *   and repeating it with the same credential cannot succeed: no more
+ *   and repeating it with the same identity cannot succeed: no more
  *   attempts, and no refund on that guess either; the bank is asked (look_up)
  *   and, while it keeps refusing us, the top-up waits (a configuration error
  *   an operator fixes; the charge is never refunded blindly).
@@ -132,7 +132,7 @@ export type DepositLookup =
   | { status: 'voided' }
   | { status: 'not_found' }
   | { status: 'unreachable' }
-  /** The bank refused to answer us (credential): as unknown as unreachable. */
+  /** The bank refused to answer us (our identity): as unknown as unreachable. */
   | { status: 'unauthorized' };
 
 export type DepositResolution = { action: 'complete'; depositId: string } | { action: 'refund' } | { action: 'wait' };

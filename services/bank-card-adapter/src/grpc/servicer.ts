@@ -100,7 +100,12 @@ function authorizationOf(call: ServerUnaryCall<unknown, unknown>): string | unde
   return values.length === 1 ? values[0] : values.length === 0 ? undefined : 'malformed: several values';
 }
 
-export function createCardAdapterServicer(deps: { ctx: SagaContext; logger: Logger; metrics: AdapterMetrics; verifier: TokenVerifier }): GrpcServiceRegistration {
+export function createCardAdapterServicer(deps: {
+  ctx: SagaContext;
+  logger: Logger;
+  metrics: AdapterMetrics;
+  verifier: TokenVerifier;
+}): GrpcServiceRegistration & { implementation: BankCardAdapterServiceServer } {
   const implementation: BankCardAdapterServiceServer = {
     processCardTopUp(call: ServerUnaryCall<ProcessCardTopUpRequest, ProcessCardTopUpResponse>, callback: sendUnaryData<ProcessCardTopUpResponse>) {
       const startedAt = process.hrtime.bigint();

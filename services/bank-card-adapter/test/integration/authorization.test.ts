@@ -1,7 +1,7 @@
 // Who may top up and see top-ups: the caller's bearer token verified by the
 // adapter itself (the test issuer's discovery + JWKS), roles, the bank's
 // ownership rule asked before any charge, the initiator recorded and passed on,
-// and the service credential on deposits. Real PostgreSQL, the payment gateway
+// and the adapter's own identity (its certificate) at the bank. Real PostgreSQL, the payment gateway
 // mock process (counted through a wrapper), a fake bank that applies the rules.
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
@@ -9,13 +9,12 @@ import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import { createTestDatabase, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpPaymentGateway } from '../../src/clients/payment-gateway/http.js';
-import { ADMIN, ALICE, BANK_CREDENTIAL, BOB, bearer, closeTestIssuer, SUPPORT, testIssuer } from '../support/auth.js';
+import { ADMIN, ALICE, BOB, bearer, closeTestIssuer, SUPPORT, testIssuer } from '../support/auth.js';
 import { ControllableGateway } from '../support/controllable-gateway.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { ACCOUNT, callTopUp, journalByKey, journalRow, request, startTestAdapter, type TestAdapter } from '../support/harness.js';
-import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
+import { gatewayClient, MockGatewayProcess } from '../support/payment-gateway-mock.js';
 
 const BOBS_ACCOUNT = '987e6543-e21b-34d3-c456-426614174999';
 
@@ -32,7 +31,7 @@ beforeAll(async () => {
   bank = await new FakeBank().start();
   bank.owners.set(BOBS_ACCOUNT, BOB);
   mock = await MockGatewayProcess.start(db.url);
-  gateway = new ControllableGateway(new HttpPaymentGateway(mock.url, 1_000));
+  gateway = new ControllableGateway(await gatewayClient(mock.url, 2_000));
   t = await startTestAdapter({ DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address }, { gateway });
 });
 
@@ -47,7 +46,8 @@ afterAll(async () => {
 
 beforeEach(() => {
   bank.balancePlan = () => 'ok';
-  bank.credential = BANK_CREDENTIAL;
+  bank.callers.depositMoney = ['bank-card-adapter'];
+  bank.callers.getDeposit = ['bank-card-adapter'];
   gateway.reset();
 });
 
@@ -142,8 +142,8 @@ describe('ProcessCardTopUp: the caller', () => {
   });
 });
 
-describe('initiator and credential', () => {
-  it('records initiated_by in the journal, passes it to the bank, returns it; the bearer goes only to GetBalance, the credential only to deposits', async () => {
+describe('initiator and service identity', () => {
+  it('records initiated_by in the journal, passes it to the bank, returns it; the bearer goes only to GetBalance; every bank call is made as bank-card-adapter (certificate)', async () => {
     const seenBefore = bank.seen.length;
     const authorization = await bearer(ALICE);
     const result = await t.topUp({}, authorization);
@@ -153,32 +153,38 @@ describe('initiator and credential', () => {
     expect(bank.deposits.get(`topup-${topUp.id}`)).toMatchObject({ initiatedBy: ALICE, accountId: ACCOUNT });
     const calls = bank.seen.slice(seenBefore);
     expect(calls).toEqual([
-      { rpc: 'GetBalance', authorization, credential: undefined },
-      { rpc: 'DepositMoney', authorization: undefined, credential: BANK_CREDENTIAL },
+      { rpc: 'GetBalance', authorization, caller: 'bank-card-adapter' },
+      { rpc: 'DepositMoney', authorization: undefined, caller: 'bank-card-adapter' },
     ]);
-    // Secrets never reach a log line: neither the user's token nor the service credential.
+    // Secrets never reach a log line: not the user's token.
     const logs = t.lines.join('\n');
     expect(logs).not.toContain(authorization.slice('Bearer '.length));
-    expect(logs).not.toContain(BANK_CREDENTIAL);
   });
 
-  it('a credential the bank refuses: no retries in vain, no refund on a guess; the top-up waits charged, and completes once the bank accepts it again', async () => {
-    bank.credential = 'a-rotated-credential-the-adapter-lacks';
+  it('a bank that refuses the adapter as a caller (PERMISSION_DENIED CALLER_NOT_ALLOWED): no retries in vain, no refund on a guess; the top-up waits charged, and completes once the bank admits it again', async () => {
+    bank.callers.depositMoney = [];
+    bank.callers.getDeposit = [];
     const seenBefore = bank.seen.length;
+    const deniedBefore = bank.denied.length;
     const result = await t.topUp({});
     expect(result.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'TOP_UP_PENDING' });
     expect(result.err?.metadata.charged).toBe('true');
     const topUpId = result.err!.metadata.top_up_id!;
     const reference = `topup-${topUpId}`;
     // One DepositMoney (refused, nothing applied), then GetDeposit decides: refused too, so it waits.
-    expect(bank.seen.slice(seenBefore).map((call) => call.rpc)).toEqual(['GetBalance', 'DepositMoney', 'GetDeposit']);
+    expect(bank.seen.slice(seenBefore).map((call) => call.rpc)).toEqual(['GetBalance']);
+    expect(bank.denied.slice(deniedBefore)).toEqual([
+      { rpc: 'depositMoney', caller: 'bank-card-adapter', reason: 'CALLER_NOT_ALLOWED' },
+      { rpc: 'getDeposit', caller: 'bank-card-adapter', reason: 'CALLER_NOT_ALLOWED' },
+    ]);
     expect(bank.deposits.has(reference)).toBe(false);
     expect(bank.voided.has(reference)).toBe(false);
     expect(gateway.refundCalls).toBe(0);
     expect(await journalRow(pool, topUpId)).toMatchObject({ state: 'CHARGED', refund_id: null });
-    expect(t.lines.join('\n')).toContain('CARD_ADAPTER_BANK_CREDENTIAL');
+    expect(t.lines.join('\n')).toContain("is not in the bank's caller table");
 
-    bank.credential = BANK_CREDENTIAL;
+    bank.callers.depositMoney = ['bank-card-adapter'];
+    bank.callers.getDeposit = ['bank-card-adapter'];
     await pool.query('UPDATE card_adapter.top_ups SET lease_until = now() WHERE id = $1', [topUpId]);
     await t.adapter.recovery.runPass();
     expect(await journalRow(pool, topUpId)).toMatchObject({ state: 'COMPLETED', refund_id: null, initiated_by: ALICE });
@@ -236,7 +242,7 @@ describe('GetTopUp', () => {
 
 describe('an unreachable token issuer', () => {
   it("is UNAVAILABLE (not the caller's fault), nothing charged", async () => {
-    const cutGateway = new ControllableGateway(new HttpPaymentGateway(mock.url, 1_000));
+    const cutGateway = new ControllableGateway(await gatewayClient(mock.url, 2_000));
     const cut = await startTestAdapter(
       { DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address, AUTH_ISSUER: 'http://127.0.0.1:1', CARD_ADAPTER_MIGRATE_ON_START: 'false' },
       { gateway: cutGateway },

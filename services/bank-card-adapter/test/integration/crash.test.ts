@@ -13,7 +13,8 @@ import { authEnv, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
-import { callGetTopUp, callTopUp, chargesFor, journalByKey, journalRow, request, type TopUpCall } from '../support/harness.js';
+import { testClientTransport, testTlsEnv } from '../../../../test/support/pki.js';
+import { callGetTopUp, callTopUp, chargesFor, journalByKey, journalRow, request, TEST_PAYMENT_GATEWAY_API_KEY, type TopUpCall } from '../support/harness.js';
 
 const ADAPTER_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -64,12 +65,14 @@ async function startAdapter(extra: Record<string, string> = {}): Promise<Adapter
     CARD_ADAPTER_RETRY_DELAY_MS_MAX: '50',
     CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '200',
     CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
+    CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY: TEST_PAYMENT_GATEWAY_API_KEY,
+    ...(await testTlsEnv('bank-card-adapter')),
     ...(await authEnv()),
     ...extra,
   });
   running.push(proc);
   await waitForHttpOk(`http://127.0.0.1:${opsPort}/healthz`, 60_000);
-  const client = createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${grpcPort}`);
+  const client = createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${grpcPort}`, await testClientTransport('bank-card-adapter', 'api-gateway'));
   // The first verified token fetches the issuer's keys: done here, so a loaded machine cannot turn the
   // crash scenario into "issuer unavailable" (the top-up would then never reach its crash point).
   await waitFor(async () => (await callGetTopUp(client, { topUpId: randomUUID() })).err?.reason === 'TOP_UP_NOT_FOUND', {

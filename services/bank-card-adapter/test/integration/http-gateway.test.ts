@@ -1,5 +1,5 @@
 // The payment gateway mock as its own process (services/payment-gateway-mock),
-// reached over HTTP with nothing in between: real network failures between
+// reached over HTTPS (mutual TLS) with nothing in between: real network failures between
 // the adapter and the gateway (refused, dropped, too slow), and readiness.
 import { status as Status } from '@grpc/grpc-js';
 import { TopUpStatus } from '@wallet/contracts/card-adapter';
@@ -10,7 +10,7 @@ import { closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { journalRow, startTestAdapter, type TestAdapter } from '../support/harness.js';
-import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
+import { fetchMock, MockGatewayProcess } from '../support/payment-gateway-mock.js';
 
 interface LedgerEntry {
   idempotencyKey: string;
@@ -25,7 +25,7 @@ let mock: MockGatewayProcess;
 let t: TestAdapter;
 
 async function ledgerFor(topUpId: string): Promise<LedgerEntry[]> {
-  const response = await fetch(`${mock.url}/v1/ledger?limit=1000`);
+  const response = await fetchMock(`${mock.url}/v1/ledger?limit=1000`);
   const body = (await response.json()) as { charges: LedgerEntry[] };
   return body.charges.filter((c) => c.idempotencyKey === `topup-${topUpId}-charge`);
 }
@@ -39,6 +39,9 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address,
     CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
+    // "No charge at the gateway" is final only after deadline + grace: long enough that a slow lookup
+    // (a new TLS connection on a loaded machine) still leaves the never-answered charge pending.
+    CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '5000',
   });
 });
 

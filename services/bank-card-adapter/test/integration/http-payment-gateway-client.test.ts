@@ -1,14 +1,16 @@
-// The adapter's HTTP payment gateway client against the real mock process:
+// The adapter's HTTP payment gateway client against the real mock process (HTTPS, mutual TLS, API key):
 // test cards, idempotency, refunds, deadlines, and how every failure is
 // classified for the money (not processed / unknown / timeout / rejected).
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { mtlsServerOptions } from '@wallet/platform/tls';
 import { createTestDatabase, freePort, type TestDatabase } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPaymentGateway } from '../../src/clients/payment-gateway/http.js';
+import type { HttpPaymentGateway } from '../../src/clients/payment-gateway/http.js';
 import { PaymentGatewayError, asGatewayError } from '../../src/clients/payment-gateway/types.js';
 import { dropTestDatabase } from '../support/db.js';
-import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
+import { testGrpcSecurity } from '../../../../test/support/pki.js';
+import { gatewayClient, MockGatewayProcess } from '../support/payment-gateway-mock.js';
 import { CARDS, SUCCESS_CARDS } from '../support/test-cards.js';
 
 /** Generous for calls that answer; short only where the test waits for a deadline on purpose. */
@@ -37,11 +39,13 @@ let impatient: HttpPaymentGateway;
 beforeAll(async () => {
   db = await createTestDatabase('card_adapter_gateway_client');
   mock = await MockGatewayProcess.start(db.url);
-  gateway = new HttpPaymentGateway(`${mock.url}/`, TIMEOUT_MS);
-  impatient = new HttpPaymentGateway(mock.url, SHORT_TIMEOUT_MS);
+  gateway = await gatewayClient(`${mock.url}/`, TIMEOUT_MS);
+  impatient = await gatewayClient(mock.url, SHORT_TIMEOUT_MS);
 });
 
 afterAll(async () => {
+  await gateway?.close();
+  await impatient?.close();
   await mock?.stop();
   await dropTestDatabase(db);
 });
@@ -111,17 +115,17 @@ describe('HTTP client against the payment gateway mock', () => {
 describe('HTTP gateway client failure classification', () => {
   it('an unreachable gateway is "not processed" (the request never left)', async () => {
     const port = await freePort();
-    const gateway = new HttpPaymentGateway(`http://127.0.0.1:${port}`, TIMEOUT_MS);
+    const gateway = await gatewayClient(`https://127.0.0.1:${port}`, TIMEOUT_MS);
     const failure = await failureOf(gateway.charge(chargeOf('4242424242424242', 'unreachable')));
     expect(failure.kind).toBe('not_processed');
     expect((await failureOf(gateway.ping())).kind).toBe('not_processed');
   });
 
-  describe('against a misbehaving server', () => {
+  describe('against a misbehaving server (with the right certificate)', () => {
     let bad: Server;
     let gateway: HttpPaymentGateway;
     beforeAll(async () => {
-      bad = createServer((req, res) => {
+      bad = createServer(mtlsServerOptions((await testGrpcSecurity('payment-gateway-mock')).mtls!.provider), (req, res) => {
         if (req.url?.startsWith('/v1/charges?')) {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end('{"nonsense":true}');
@@ -137,9 +141,10 @@ describe('HTTP gateway client failure classification', () => {
         }
       });
       await new Promise<void>((resolve) => bad.listen(0, '127.0.0.1', () => resolve()));
-      gateway = new HttpPaymentGateway(`http://127.0.0.1:${(bad.address() as AddressInfo).port}`, TIMEOUT_MS);
+      gateway = await gatewayClient(`https://127.0.0.1:${(bad.address() as AddressInfo).port}`, TIMEOUT_MS);
     });
     afterAll(async () => {
+      await gateway?.close();
       bad.closeAllConnections();
       await new Promise((resolve) => bad.close(resolve));
     });

@@ -11,13 +11,13 @@ import { callUnary, createGrpcClient } from '@wallet/platform';
 import { createTestDatabase, freePort, startService, waitFor, waitForHttpOk, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, BANK_CREDENTIAL, BOB, bearer, closeTestIssuer, testIssuer } from '../support/auth.js';
+import { ALICE, BOB, bearer, closeTestIssuer, testIssuer } from '../support/auth.js';
+import { testClientTransport, testTlsEnv } from '../../../../test/support/pki.js';
 import { GrpcBank } from '../../src/clients/bank.js';
 import { dropTestDatabase } from '../support/db.js';
 import { ACCOUNT, chargesFor, startTestAdapter, type TestAdapter } from '../support/harness.js';
 import { ControllableGateway } from '../support/controllable-gateway.js';
-import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
-import { HttpPaymentGateway } from '../../src/clients/payment-gateway/http.js';
+import { gatewayClient, MockGatewayProcess } from '../support/payment-gateway-mock.js';
 
 const BANK_MAIN = fileURLToPath(new URL('../../../bank-service/dist/main.js', import.meta.url));
 
@@ -38,7 +38,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
       DATABASE_URL: db.url,
       AUTH_ISSUER: issuer,
       AUTH_AUDIENCE: audience,
-      BANK_CARD_ADAPTER_CREDENTIAL: BANK_CREDENTIAL,
+      ...(await testTlsEnv('bank-service')),
       BANK_GRPC_PORT: bankAddress.split(':')[1]!,
       BANK_OPS_PORT: String(bankOpsPort),
     });
@@ -63,9 +63,10 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     bankAddress = `127.0.0.1:${await freePort()}`;
     bankOpsPort = await freePort();
     bankProcess = await startBank();
-    bankClient = createGrpcClient(BankServiceClient, bankAddress);
+    // Balances are read as the gateway would (GetBalance admits it).
+    bankClient = createGrpcClient(BankServiceClient, bankAddress, await testClientTransport('bank-service', 'api-gateway'));
     mock = await MockGatewayProcess.start(db.url);
-    gateway = new ControllableGateway(new HttpPaymentGateway(mock.url, 5_000));
+    gateway = new ControllableGateway(await gatewayClient(mock.url, 5_000));
     t = await startTestAdapter(
       {
         DATABASE_URL: db.url,
@@ -124,13 +125,13 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     expect(await balanceMinor(ACCOUNT)).toBe(before);
   });
 
-  it('a wrong credential makes the real bank refuse DepositMoney and GetDeposit (UNAUTHENTICATED)', async () => {
-    const impostor = new GrpcBank(bankAddress, 2_000, 'not-the-card-adapter-credential');
+  it('another service\'s certificate (api-gateway) makes the real bank refuse DepositMoney and GetDeposit (PERMISSION_DENIED CALLER_NOT_ALLOWED)', async () => {
+    const impostor = new GrpcBank(bankAddress, 2_000, await testClientTransport('bank-service', 'api-gateway'));
     try {
       const reference = `topup-${randomUUID()}`;
       const deposit = { accountId: ACCOUNT, amountMinor: 100n, currency: 'USD', depositReference: reference, topUpId: randomUUID(), cardLast4: '4242', cardBrand: 'visa', initiatedBy: ALICE };
-      expect(await impostor.deposit(deposit).catch((error: unknown) => error)).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'CALLER_UNAUTHENTICATED' });
-      expect(await impostor.lookUpDeposit(reference, true).catch((error: unknown) => error)).toMatchObject({ code: 'UNAUTHENTICATED' });
+      expect(await impostor.deposit(deposit).catch((error: unknown) => error)).toMatchObject({ code: 'PERMISSION_DENIED', reason: 'CALLER_NOT_ALLOWED' });
+      expect(await impostor.lookUpDeposit(reference, true).catch((error: unknown) => error)).toMatchObject({ code: 'PERMISSION_DENIED', reason: 'CALLER_NOT_ALLOWED' });
       // Nothing applied and nothing voided: the real adapter can still deposit with that reference.
       expect(await t.adapter.ctx.bank.lookUpDeposit(reference, false)).toEqual({ status: 'not_found' });
     } finally {

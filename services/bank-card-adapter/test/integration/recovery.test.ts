@@ -6,7 +6,7 @@ import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit'
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEGACY_INITIATOR } from '../../src/app/deposit-step.js';
-import { ALICE, BANK_CREDENTIAL, closeTestIssuer } from '../support/auth.js';
+import { ALICE, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
 import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
@@ -105,7 +105,7 @@ describe('recovery of unfinished top-ups', () => {
     }
   });
 
-  it('a recovery deposit (no user token) carries the initiator from the journal and the service credential, and no bearer token', async () => {
+  it('a recovery deposit (no user token) carries the initiator from the journal, is made as bank-card-adapter (its certificate), and carries no bearer token', async () => {
     const id = await seed('CHARGED', { charged: true, initiatedBy: '22222222-2222-4222-8222-222222222222' });
     const legacy = await seed('CHARGED', { charged: true, initiatedBy: null });
     const seenBefore = bank.seen.length;
@@ -118,7 +118,7 @@ describe('recovery of unfinished top-ups', () => {
     expect(bank.deposits.get(`topup-${legacy}`)?.initiatedBy).toBe(LEGACY_INITIATOR);
     const calls = bank.seen.slice(seenBefore);
     expect(calls.filter((c) => c.rpc === 'DepositMoney').length).toBeGreaterThanOrEqual(2);
-    for (const call of calls) expect(call).toMatchObject({ credential: BANK_CREDENTIAL, authorization: undefined });
+    for (const call of calls) expect(call).toMatchObject({ caller: 'bank-card-adapter', authorization: undefined });
   });
 
   it('two replicas recovering the same backlog handle every top-up exactly once', async () => {

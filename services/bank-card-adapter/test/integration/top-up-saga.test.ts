@@ -7,12 +7,11 @@ import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpPaymentGateway } from '../../src/clients/payment-gateway/http.js';
 import { closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { ControllableGateway, networkDropped } from '../support/controllable-gateway.js';
 import { FakeBank } from '../support/fake-bank.js';
-import { MockGatewayProcess } from '../support/payment-gateway-mock.js';
+import { gatewayClient, MockGatewayProcess } from '../support/payment-gateway-mock.js';
 import { ALL_CARD_NUMBERS, CARDS, SUCCESS_CARDS } from '../support/test-cards.js';
 import {
   ACCOUNT,
@@ -40,7 +39,7 @@ beforeAll(async () => {
   bank = await new FakeBank().start();
   // The late-charge card's charge lands well after the top-up has failed (deadline 1 s + grace 0.2 s, twice).
   mock = await MockGatewayProcess.start(db.url, { PAYMENT_GATEWAY_MOCK_LATE_CHARGE_DELAY_MS: '12000' });
-  gateway = new ControllableGateway(new HttpPaymentGateway(mock.url, 1_000));
+  gateway = new ControllableGateway(await gatewayClient(mock.url, 2_000));
   // A grace period that a loaded machine's lookup cannot overrun, so "pending first" is deterministic.
   t = await startTestAdapter({ DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address, CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '3000' }, { gateway });
 });
@@ -354,7 +353,8 @@ describe('deposit failures: retried, then compensated by a refund', () => {
     // Its own adapter with long waits, so "not picked up again before its wait" does not depend on timing.
     const patient = await startTestAdapter(
       { DATABASE_URL: db.url, CARD_ADAPTER_BANK_GRPC_ADDRESS: bank.address, CARD_ADAPTER_RECOVERY_DELAY_MS_MIN: '60000', CARD_ADAPTER_RECOVERY_DELAY_MS_MAX: '120000' },
-      { gateway },
+      // Its own gateway client: an adapter closes its client (connection pool) when it stops.
+      { gateway: await gatewayClient(mock.url, 2_000) },
     );
     bank.plan = (n) => (n === 0 ? 'apply_then_hang' : 'ok');
     const callsBefore = bank.depositCalls.length;

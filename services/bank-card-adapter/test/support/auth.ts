@@ -1,6 +1,6 @@
 // Callers for the adapter's tests: one loopback token issuer per test file
 // (the root test/support/test-issuer.ts: discovery, JWKS, ES256), the dev
-// users of the design, and the service credential the adapter shows the bank.
+// users of the design. The adapter's identity at the bank is its certificate (test/support/pki.ts).
 import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-issuer.js';
 
 /** The design's dev users; alice owns the seed account the harness tops up. */
@@ -8,9 +8,6 @@ export const ALICE = '11111111-1111-4111-8111-111111111111';
 export const BOB = '22222222-2222-4222-8222-222222222222';
 export const SUPPORT = '33333333-3333-4333-8333-333333333333';
 export const ADMIN = '44444444-4444-4444-8444-444444444444';
-
-/** What the adapter presents and the (fake or real) bank expects in these tests. */
-export const BANK_CREDENTIAL = 'test-card-adapter-credential-0123';
 
 let issuer: Promise<TestIssuer> | undefined;
 
@@ -31,8 +28,8 @@ export async function bearer(subject = ALICE, roles?: readonly string[]): Promis
   return (await testIssuer()).bearer(subject, roles);
 }
 
-/** AUTH_ISSUER / AUTH_AUDIENCE of the file's issuer, and the credential, for a service's environment. */
+/** AUTH_ISSUER / AUTH_AUDIENCE of the file's issuer, for a service's environment. */
 export async function authEnv(): Promise<Record<string, string>> {
   const { issuer: iss, audience } = await testIssuer();
-  return { AUTH_ISSUER: iss, AUTH_AUDIENCE: audience, CARD_ADAPTER_BANK_CREDENTIAL: BANK_CREDENTIAL };
+  return { AUTH_ISSUER: iss, AUTH_AUDIENCE: audience };
 }

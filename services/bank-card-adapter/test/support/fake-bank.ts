@@ -20,8 +20,10 @@ import {
   type GetDepositResponse,
 } from '@wallet/contracts/bank';
 import { richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
-import { createTokenVerifier, credentialMatches, parseBearer, readAccess, SERVICE_CREDENTIAL_METADATA_KEY, type TokenVerifier } from '@wallet/platform/auth';
-import { ALICE, BANK_CREDENTIAL, testIssuer } from './auth.js';
+import { createTokenVerifier, parseBearer, readAccess, type TokenVerifier } from '@wallet/platform/auth';
+import { peerServiceName, type CallerDenial, type CallerTable } from '@wallet/platform/tls';
+import { testGrpcSecurity } from '../../../../test/support/pki.js';
+import { ALICE, testIssuer } from './auth.js';
 
 export interface FakeDeposit {
   id: string;
@@ -39,8 +41,11 @@ export interface FakeDeposit {
 export interface SeenCall {
   rpc: 'GetBalance' | 'DepositMoney' | 'GetDeposit';
   authorization: string | undefined;
-  credential: string | undefined;
+  /** The caller's service name from its client certificate. */
+  caller: string | null;
 }
+
+type BankRpc = 'transferMoney' | 'getBalance' | 'createAccount' | 'listAccounts' | 'depositMoney' | 'getDeposit';
 
 /** What the n-th DepositMoney call (0-based, counted per reference) does. */
 export type DepositStep =
@@ -72,8 +77,17 @@ export class FakeBank {
   readonly seen: SeenCall[] = [];
   /** What GetBalance does besides its rules: answer by them, fail as unreachable, or refuse the caller. */
   balancePlan: () => 'ok' | 'unavailable' | 'unauthenticated' | 'forbidden' = () => 'ok';
-  /** The credential DepositMoney and GetDeposit require. */
-  credential = BANK_CREDENTIAL;
+  /** Who may call what (the real bank's table); tests may change a row to make the bank refuse the adapter. */
+  readonly callers: Record<BankRpc, string[]> = {
+    transferMoney: ['api-gateway'],
+    getBalance: ['api-gateway', 'bank-card-adapter'],
+    createAccount: ['api-gateway'],
+    listAccounts: ['api-gateway'],
+    depositMoney: ['bank-card-adapter'],
+    getDeposit: ['bank-card-adapter'],
+  };
+  /** Calls the caller table refused (no handler ran). */
+  readonly denied: CallerDenial[] = [];
   private verifier: TokenVerifier | undefined;
   /** Every DepositMoney call's reference, in order. */
   readonly depositCalls: string[] = [];
@@ -96,18 +110,14 @@ export class FakeBank {
     return this.lookupCalls.filter((r) => r === reference).length;
   }
 
-  /** Records the call's metadata; false (and answered UNAUTHENTICATED) unless it carries the credential. */
-  private admitCardAdapter(rpc: SeenCall['rpc'], call: AnyCall, callback: (error: ReturnType<typeof richError>) => void): boolean {
-    const credential = header(call, SERVICE_CREDENTIAL_METADATA_KEY);
-    this.seen.push({ rpc, authorization: header(call, 'authorization'), credential });
-    if (credentialMatches(credential, this.credential)) return true;
-    callback(unauthenticated('only the card adapter may call this'));
-    return false;
+  /** Records the call's metadata and caller (the caller table already admitted it). */
+  private record(rpc: SeenCall['rpc'], call: AnyCall): void {
+    this.seen.push({ rpc, authorization: header(call, 'authorization'), caller: peerServiceName(call) });
   }
 
   private getBalance(call: ServerUnaryCall<GetBalanceRequest, GetBalanceResponse>, callback: sendUnaryData<GetBalanceResponse>): void {
     const authorization = header(call, 'authorization');
-    this.seen.push({ rpc: 'GetBalance', authorization, credential: header(call, SERVICE_CREDENTIAL_METADATA_KEY) });
+    this.record('GetBalance', call);
     const plan = this.balancePlan();
     if (plan === 'unavailable') {
       callback(richError({ code: Status.UNAVAILABLE, reason: 'STORAGE_UNAVAILABLE', message: 'database down', domain: 'bank.wallet' }));
@@ -136,7 +146,7 @@ export class FakeBank {
   }
 
   private getDeposit(call: ServerUnaryCall<GetDepositRequest, GetDepositResponse>, callback: sendUnaryData<GetDepositResponse>): void {
-    if (!this.admitCardAdapter('GetDeposit', call, callback)) return;
+    this.record('GetDeposit', call);
     const reference = call.request.depositReference;
     const step = this.lookupPlan(this.lookupsFor(reference), reference);
     this.lookupCalls.push(reference);
@@ -183,7 +193,7 @@ export class FakeBank {
       createAccount: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
       listAccounts: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
       depositMoney: (call: ServerUnaryCall<DepositMoneyRequest, DepositMoneyResponse>, callback: sendUnaryData<DepositMoneyResponse>) => {
-        if (!this.admitCardAdapter('DepositMoney', call, callback)) return;
+        this.record('DepositMoney', call);
         const request = call.request;
         const reference = request.depositReference;
         const callIndex = this.callsFor(reference);
@@ -239,10 +249,16 @@ export class FakeBank {
         });
       },
     };
+    const security = await testGrpcSecurity('bank-service');
+    const authorized = security.authorize(BankServiceService, implementation, this.callers as unknown as CallerTable<BankServiceServer>, {
+      domain: 'bank.wallet',
+      onDenied: (denial) => this.denied.push(denial),
+    });
     this.server = await startGrpcServer({
       host: '127.0.0.1',
       port: port || this.port,
-      services: [{ name: 'wallet.bank.v1.BankService', definition: BankServiceService, implementation }],
+      services: [{ name: 'wallet.bank.v1.BankService', definition: BankServiceService, implementation: authorized }],
+      credentials: security.serverCredentials(),
     });
     this.port = this.server.port;
     return this;

@@ -9,21 +9,26 @@ import {
   type ProcessCardTopUpRequest,
   type ProcessCardTopUpResponse,
 } from '@wallet/contracts/card-adapter';
-import { callUnary, createGrpcClient, loadConfig, parseGrpcError, REDACTED_PATHS, type Logger, type ParsedGrpcError } from '@wallet/platform';
+import { callUnary, createGrpcClient, parseGrpcError, REDACTED_PATHS, type Logger, type ParsedGrpcError } from '@wallet/platform';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { configSchema, toConfig, type Config } from '../../src/config.js';
+import { testClientTransport, testTlsEnv } from '../../../../test/support/pki.js';
+import { loadCardAdapterConfig, type Config } from '../../src/config.js';
 import { startCardAdapter, type CardAdapterOverrides, type RunningCardAdapter } from '../../src/service.js';
 import { authEnv, bearer } from './auth.js';
+
+/** The merchant key the test mock expects (PAYMENT_GATEWAY_MOCK_API_KEY) and the adapter sends. */
+export const TEST_PAYMENT_GATEWAY_API_KEY = 'test-payment-gateway-api-key-0123';
 
 /** Short deadlines and delays, so failure paths run in well under a second. */
 export const TEST_ENV: Record<string, string> = {
   CARD_ADAPTER_GRPC_PORT: '0',
   CARD_ADAPTER_OPS_PORT: '0',
   LOG_LEVEL: 'debug',
-  // Deadlines short enough for quick failure paths, long enough for a loaded test machine.
-  CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
-  CARD_ADAPTER_BANK_TIMEOUT_MS: '1000',
+  // Deadlines short enough for quick failure paths, long enough for a loaded test machine
+  // (each new connection is a TLS handshake on both sides).
+  CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS: '2000',
+  CARD_ADAPTER_BANK_TIMEOUT_MS: '2000',
   CARD_ADAPTER_CHARGE_ATTEMPTS_MAX: '2',
   CARD_ADAPTER_CHARGE_RESOLUTION_GRACE_MS: '200',
   CARD_ADAPTER_DEPOSIT_ATTEMPTS_MAX: '3',
@@ -37,10 +42,16 @@ export const TEST_ENV: Record<string, string> = {
   CARD_ADAPTER_RECOVERY_DELAY_MS_MIN: '50',
   CARD_ADAPTER_RECOVERY_DELAY_MS_MAX: '500',
   CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'test-card-fingerprint-secret',
+  CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY: TEST_PAYMENT_GATEWAY_API_KEY,
 };
 
-export function testConfig(env: Record<string, string>): Config {
-  return toConfig(loadConfig(configSchema, { ...TEST_ENV, ...env }));
+/** The adapter's environment for tests: TEST_ENV, this service's certificate (TLS_*), then `env`. */
+export async function testEnv(env: Record<string, string>): Promise<Record<string, string>> {
+  return { ...TEST_ENV, ...(await testTlsEnv('bank-card-adapter')), ...env };
+}
+
+export async function testConfig(env: Record<string, string>): Promise<Config> {
+  return loadCardAdapterConfig(await testEnv(env));
 }
 
 /** A logger whose every line is kept, so tests can assert what never gets logged. */
@@ -115,8 +126,9 @@ export async function callGetTopUp(client: BankCardAdapterServiceClient, req: Pa
 
 export async function startTestAdapter(env: Record<string, string>, overrides: CardAdapterOverrides = {}): Promise<TestAdapter> {
   const { logger, lines } = capturingLogger();
-  const adapter = await startCardAdapter(testConfig({ ...(await authEnv()), ...env }), logger, overrides);
-  const client = createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${adapter.grpc.port}`);
+  const adapter = await startCardAdapter(await testConfig({ ...(await authEnv()), ...env }), logger, overrides);
+  // As the gateway: the only caller the adapter's table admits.
+  const client = createGrpcClient(BankCardAdapterServiceClient, `127.0.0.1:${adapter.grpc.port}`, await testClientTransport('bank-card-adapter', 'api-gateway'));
   return {
     adapter,
     client,

@@ -1,8 +1,12 @@
-// The payment gateway reached over HTTP (CARD_ADAPTER_PAYMENT_GATEWAY_URL), as a real
-// provider client would be. Every call carries a deadline, and every failure
-// is classified by what it means for the money: a refused connection never
+// The payment gateway reached over HTTPS (CARD_ADAPTER_PAYMENT_GATEWAY_URL), as a real
+// provider client would be: this service's certificate (mutual TLS, the
+// gateway's certificate must name the expected service) and the merchant's
+// API key. Every call carries a deadline, and every failure is classified by
+// what it means for the money: a refused connection or TLS handshake never
 // charged; a dropped connection or a timeout may have.
 
+import { Agent, fetch, type Response } from 'undici';
+import { mtlsClientOptions, type ReloadingCertificateProvider } from '@wallet/platform/tls';
 import {
   PaymentGatewayError,
   type ChargeRequest,
@@ -19,15 +23,39 @@ interface ErrorBody {
   error?: { code?: string; kind?: string; message?: string };
 }
 
+/** Connection never opened: the request cannot have reached the gateway. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/**
+ * A TLS handshake that failed: our check of the gateway's certificate (before
+ * anything is sent) or the gateway's refusal of ours (an alert during the
+ * handshake, before it reads a request). Either way nothing was processed.
+ * Only handshake-time codes: an error on an established connection stays unknown.
+ */
+function isHandshakeRefusal(code: string): boolean {
+  return (
+    code === 'ERR_TLS_CERT_ALTNAME_INVALID' ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+    code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' ||
+    code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
+    code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
+    code === 'CERT_HAS_EXPIRED' ||
+    code === 'CERT_NOT_YET_VALID' ||
+    /^ERR_SSL_(TLSV1|TLSV13|SSLV3)_ALERT_(CERTIFICATE_\w+|BAD_CERTIFICATE|UNKNOWN_CA|ACCESS_DENIED|UNSUPPORTED_CERTIFICATE|HANDSHAKE_FAILURE)$/.test(code)
+  );
+}
+
 function networkFailure(error: unknown): PaymentGatewayError {
   const err = error as Error & { cause?: { code?: string; message?: string } };
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
     return new PaymentGatewayError('timeout', 'deadline_exceeded', 'the payment gateway did not answer in time');
   }
   const code = err?.cause?.code ?? '';
-  // Connection never opened: the request cannot have reached the gateway.
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') {
+  if (UNREACHABLE_CODES.has(code)) {
     return new PaymentGatewayError('not_processed', 'unreachable', `the payment gateway is unreachable (${code})`);
+  }
+  if (isHandshakeRefusal(code)) {
+    return new PaymentGatewayError('not_processed', 'tls_handshake_refused', `the TLS handshake with the payment gateway failed (${code})`);
   }
   return new PaymentGatewayError('unknown', 'network_error', `the connection to the payment gateway failed (${code || err?.message || 'unknown'})`);
 }
@@ -37,14 +65,51 @@ function isResult(value: unknown): value is ChargeResult {
   return typeof v?.chargeId === 'string' && (v.status === 'succeeded' || v.status === 'declined');
 }
 
+export interface HttpPaymentGatewayOptions {
+  /** The merchant's API key (Authorization: Bearer). */
+  apiKey: string;
+  /** This service's certificate for mutual TLS (null: no client certificate, bench-only plaintext). */
+  tls: ReloadingCertificateProvider | null;
+  /** The name the gateway's certificate must carry (SAN DNS). */
+  serverServiceName: string;
+}
+
+/** Bound on idle keep-alive sockets to the gateway (and on how long one lingers). */
+const CONNECTIONS_MAX = 32;
+const KEEP_ALIVE_TIMEOUT_MS = 10_000;
+
 export class HttpPaymentGateway implements PaymentGateway {
   private readonly baseUrl: string;
+  private agent: Agent;
+  private material: unknown;
+  private readonly onRotation = (): void => this.followRotation();
 
   constructor(
     baseUrl: string,
     private readonly timeoutMs: number,
+    private readonly options: HttpPaymentGatewayOptions,
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.material = options.tls?.current();
+    this.agent = this.createAgent();
+    // The provider publishes a reloaded set to its listeners; the next request uses it.
+    options.tls?.addIdentityCertificateListener(this.onRotation);
+    options.tls?.addCaCertificateListener(this.onRotation);
+  }
+
+  private createAgent(): Agent {
+    const tls = this.options.tls ? mtlsClientOptions(this.options.tls, this.options.serverServiceName) : {};
+    return new Agent({ connections: CONNECTIONS_MAX, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connect: { ...tls, timeout: this.timeoutMs } });
+  }
+
+  /** A new agent (new connections) when the certificate or CA changed; the old one finishes its requests and closes. */
+  private followRotation(): void {
+    const current = this.options.tls?.current();
+    if (current === this.material) return;
+    this.material = current;
+    const previous = this.agent;
+    this.agent = this.createAgent();
+    void previous.close().catch(() => {});
   }
 
   private async request(
@@ -52,7 +117,7 @@ export class HttpPaymentGateway implements PaymentGateway {
     path: string,
     options: { idempotencyKey?: string; body?: unknown } = {},
   ): Promise<{ status: number; body: unknown }> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${this.options.apiKey}` };
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const signal = AbortSignal.timeout(this.timeoutMs);
@@ -64,6 +129,7 @@ export class HttpPaymentGateway implements PaymentGateway {
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal,
+        dispatcher: this.agent,
       });
       text = await response.text();
     } catch (error) {
@@ -126,5 +192,9 @@ export class HttpPaymentGateway implements PaymentGateway {
     if (status !== 200) throw new PaymentGatewayError('unknown', `http_${status}`, 'the payment gateway is not healthy');
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.options.tls?.removeIdentityCertificateListener(this.onRotation);
+    this.options.tls?.removeCaCertificateListener(this.onRotation);
+    await this.agent.close();
+  }
 }
