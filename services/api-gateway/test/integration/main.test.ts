@@ -97,6 +97,22 @@ describe('api-gateway process', () => {
     return exited.code;
   }
 
+  it('SIGHUP (certificate reload) before any gRPC call does not end the process', async () => {
+    service = startService('api-gateway', script, {
+      ...(await testTlsEnv('api-gateway')),
+      GATEWAY_HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+      GATEWAY_BANK_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
+    });
+    const listening = await waitFor(() => service!.logs.map(parseLine).find((l) => l?.msg === 'listening'), { timeoutMs: 60_000, what: 'listening' });
+    service.child.kill('SIGHUP');
+    // Answers after the signal was handled (node's default for SIGHUP without a listener is to exit).
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${listening.httpPort}/healthz`)).status === 200, { timeoutMs: 10_000, what: '/healthz' });
+    expect(service.child.exitCode).toBeNull();
+    expect(service.child.signalCode).toBeNull();
+    expect(await service.stop()).toBe(0);
+  }, 120_000);
+
   it('refuses to start with an invalid variable, naming it', async () => {
     service = startService('api-gateway', script, { ...(await testTlsEnv('api-gateway')), GATEWAY_HTTP_PORT: 'eighty', LOG_LEVEL: 'info' });
     expect(await exitOf(service)).toBe(EXIT_CONFIG);
