@@ -22,10 +22,7 @@ await runService<GatewayProcessConfig>({
   start: async (config, logger) => {
     const registry = createMetricsRegistry('api-gateway');
     const security = createGrpcSecurity(config.grpcSecurity, { logger, metrics: registry });
-    // A client-only process: grpc-js subscribes to the certificate provider only while a channel
-    // needs it, and a SIGHUP with no listener ends the process (node's default). Keep the provider
-    // watching (timer + SIGHUP) for the process's whole life; close() drops this listener.
-    security.mtls?.provider.addIdentityCertificateListener(() => {});
+    // createGrpcSecurity keeps the certificate provider watching (SIGHUP) for the process's life.
     const clients = createGatewayClients(config, security, registry);
     const publicTls = loadPublicTls(config, logger);
     // The internal CA also signs the identity-service's certificate (https AUTH_ISSUER / GATEWAY_IDENTITY_URL).

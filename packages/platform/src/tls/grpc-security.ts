@@ -76,6 +76,11 @@ export function createGrpcSecurity(options: GrpcSecurityOptions, context: { logg
       options.onReload?.(event);
     },
   });
+  // grpc-js subscribes to the provider only while a server or channel needs it, and the provider
+  // watches (timer + SIGHUP) only while subscribed: a SIGHUP in between would end the process (node's
+  // default for an unhandled SIGHUP), e.g. a client-only gateway whose channels went idle. Keep it
+  // watching for the process's whole life; close() drops this listener.
+  mtls.provider.addIdentityCertificateListener(() => {});
   logger.info({ notAfter: mtls.provider.current().notAfter, certFile: options.certFile }, 'mutual TLS on');
   if (context.metrics) {
     new Gauge({

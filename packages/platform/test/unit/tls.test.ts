@@ -13,6 +13,7 @@ import {
   certificateDnsNames,
   decideCaller,
   peerServiceName,
+  createGrpcSecurity,
   grpcSecurityOptions,
   readTlsMaterial,
   tlsConfigShape,
@@ -120,6 +121,17 @@ describe('grpcSecurityOptions: mutual TLS is required, plaintext only through th
     expect(problemsOf({ WALLET_TEST_GRPC_PLAINTEXT: 'true', TLS_CA_FILE: 'ca.pem' })).toEqual([
       'WALLET_TEST_GRPC_PLAINTEXT: cannot be combined with TLS_CA_FILE',
     ]);
+  });
+});
+
+describe('createGrpcSecurity', () => {
+  it('listens for SIGHUP from creation until close, so a reload signal never ends a process whose channels are idle', async () => {
+    const { pino } = await import('pino');
+    const before = process.listenerCount('SIGHUP');
+    const security = createGrpcSecurity({ ...bankFiles(), reloadIntervalMs: 0 }, { logger: pino({ level: 'silent' }) });
+    expect(process.listenerCount('SIGHUP')).toBe(before + 1);
+    security.close();
+    expect(process.listenerCount('SIGHUP')).toBe(before);
   });
 });
 
