@@ -71,7 +71,11 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
       {
         DATABASE_URL: db.url,
         CARD_ADAPTER_BANK_GRPC_ADDRESS: bankAddress,
-        CARD_ADAPTER_BANK_TIMEOUT_MS: '2000',
+        // A dead bank refuses connections at once, so a long deadline costs nothing here; a short one
+        // can expire on the first call to a bank just restarted on a loaded machine, and a top-up that
+        // already waited then asks GetDeposit(void_if_absent), which voids and refunds: correct, but
+        // not the "completes once the bank is back" path these tests pin.
+        CARD_ADAPTER_BANK_TIMEOUT_MS: '10000',
         CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
       },
       { gateway },
@@ -183,15 +187,18 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
       const topUpId = result.err!.metadata.top_up_id!;
       expect((await chargesFor(pool, topUpId))[0]?.refund_id).toBeNull();
       bankProcess = await startBank();
-      await waitFor(
+      await t.adapter.ctx.bank.ping(30_000);
+      const settled = await waitFor(
         async () => {
           await pool.query('UPDATE card_adapter.top_ups SET lease_until = now() WHERE id = $1 AND lease_until > now()', [topUpId]);
           await t.adapter.recovery.runPass();
-          const { rows } = await pool.query<{ state: string }>('SELECT state FROM card_adapter.top_ups WHERE id = $1', [topUpId]);
-          return rows[0]?.state === 'COMPLETED';
+          const { rows } = await pool.query<{ state: string; deposit_error: string | null }>('SELECT state, deposit_error FROM card_adapter.top_ups WHERE id = $1', [topUpId]);
+          // Any state past the deposit ends the wait, so a wrong outcome fails here with its cause.
+          return rows[0] && ['COMPLETED', 'REFUNDING', 'REFUNDED', 'REFUND_FAILED'].includes(rows[0].state) ? rows[0] : undefined;
         },
-        { timeoutMs: 30_000, what: 'recovery to complete the top-up once the bank is back' },
+        { timeoutMs: 30_000, what: 'recovery to settle the top-up once the bank is back' },
       );
+      expect(settled).toEqual({ state: 'COMPLETED', deposit_error: null });
       expect(await depositsFor(topUpId)).toBe(1);
       expect(await balanceMinor(ACCOUNT)).toBe(before + 2_500n);
       expect((await chargesFor(pool, topUpId))[0]?.refund_id).toBeNull();
