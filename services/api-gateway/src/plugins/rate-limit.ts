@@ -104,10 +104,11 @@ function rateLimitedError(limit: 'user' | 'auth', ttlMs: number): ProblemError {
  * Must be installed after authentication and before the routes.
  */
 export async function installRateLimits(app: FastifyInstance, options: RateLimitOptions, registry?: Registry): Promise<void> {
+  // The catalog name of issue #12 (alerts and dashboards use it); scope = which limit refused.
   const rejected = new Counter({
-    name: 'gateway_rate_limited_total',
-    help: 'Requests refused with 429, by limit.',
-    labelNames: ['limit'] as const,
+    name: 'gateway_rate_limit_rejections_total',
+    help: 'Requests refused with 429, by limit (user: money-moving calls per user; auth: /auth/* per client address).',
+    labelNames: ['scope'] as const,
     registers: registry ? [registry] : [],
   });
   await app.register(rateLimit, {
@@ -126,7 +127,7 @@ export async function installRateLimits(app: FastifyInstance, options: RateLimit
       max,
       timeWindow: RATE_LIMIT_WINDOW_MS,
       keyGenerator: (request) => `${limit}:${keyGenerator(request)}`,
-      onExceeded: () => rejected.inc({ limit }),
+      onExceeded: () => rejected.inc({ scope: limit }),
       errorResponseBuilder: (_request, context) => rateLimitedError(limit, context.ttl),
     });
   const userLimit = options.userPerWindow > 0 ? limiter('user', options.userPerWindow, userKeyOf) : undefined;

@@ -131,11 +131,11 @@ describe('rate limits (OWASP API4: lack of resources and rate limiting)', () => 
     }
   });
 
-  it('counts 429s by limit in gateway_rate_limited_total', async () => {
+  it('counts 429s by scope in gateway_rate_limit_rejections_total', async () => {
     gw = await startTestGateway({ identity: fakeIdentity(), config: { GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: 1 } });
     await gw.inject(logout());
     await gw.inject(logout());
     const metrics = await gw.inject({ method: 'GET', url: '/metrics' });
-    expect(metrics.body).toMatch(/gateway_rate_limited_total\{[^}]*limit="auth"[^}]*\} 1/);
+    expect(metrics.body).toMatch(/gateway_rate_limit_rejections_total\{[^}]*scope="auth"[^}]*\} 1/);
   });
 });
