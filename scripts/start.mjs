@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: the whole wallet on this machine, supervised.
-//   npm start [-- --data-dir <dir>] [--port-base <n>] [--no-build]
+//   npm start [-- --data-dir <dir>] [--port-base <n>] [--no-build] [--traces]
 // Starts (or adopts from DATABASE_URL / KAFKA_BROKERS) PostgreSQL and Kafka,
 // builds, then starts the services described in scripts/lib/system.mjs in
 // dependency order, each gated on its readiness. A crashed service is
@@ -8,6 +8,9 @@
 // stops services first (they drain), then Kafka and PostgreSQL, within 10 s.
 // Every child runs in its own process group (the terminal's Ctrl-C reaches only
 // this script) and dies with this script if it is killed (process.mjs).
+// --traces: an OTLP/HTTP receiver in this process (loopback, any free port)
+// takes every service's spans and appends them to <data-dir>/traces/ (rotated,
+// bounded); `npm run trace -- <request id or trace id>` prints one as a tree.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,6 +19,7 @@ import { ensureInfra } from './lib/infra.mjs';
 import { acquireLock, busyPorts } from './lib/launcher.mjs';
 import { npxBin, root } from './lib/paths.mjs';
 import { RESTART_POLICY } from './lib/restart-policy.mjs';
+import { startOtlpReceiver } from './lib/otlp-receiver.mjs';
 import { createSystem, describeSystem, PORT_LABELS, portsFor } from './lib/system.mjs';
 
 /** Ctrl-C to exit: services drain within SERVICES_STOP_MS, then infrastructure, all within STOP_TOTAL_MS. */
@@ -43,7 +47,7 @@ function fail(message) {
 function options() {
   try {
     const { values } = parseArgs({
-      options: { 'data-dir': { type: 'string' }, 'port-base': { type: 'string' }, 'no-build': { type: 'boolean' } },
+      options: { 'data-dir': { type: 'string' }, 'port-base': { type: 'string' }, 'no-build': { type: 'boolean' }, traces: { type: 'boolean' } },
       strict: true,
     });
     const base = values['port-base'] ?? process.env.WALLET_PORT_BASE;
@@ -51,9 +55,10 @@ function options() {
       dataDir: resolve(values['data-dir'] ?? process.env.WALLET_DATA_DIR ?? join(root, '.data')),
       ports: portsFor({ base: base === undefined ? undefined : Number(base) }),
       build: !values['no-build'],
+      traces: Boolean(values.traces),
     };
   } catch (error) {
-    return fail(`${error.message} (usage: npm start -- [--data-dir <dir>] [--port-base <n>] [--no-build])`);
+    return fail(`${error.message} (usage: npm start -- [--data-dir <dir>] [--port-base <n>] [--no-build] [--traces])`);
   }
 }
 
@@ -64,6 +69,7 @@ if (!lock.ok) fail(lock.message);
 
 let infra;
 let system;
+let receiver;
 let stopping = false;
 
 async function shutdown(code, why) {
@@ -72,6 +78,8 @@ async function shutdown(code, why) {
   const startedMs = Date.now();
   say('start', `${why}: stopping services, then Kafka and PostgreSQL`);
   await system?.stop({ timeoutMs: SERVICES_STOP_MS }).catch((error) => say('start', `stopping services: ${error.message}`));
+  // After the services: their last spans are flushed during their shutdown.
+  await receiver?.close();
   const leftMs = STOP_TOTAL_MS - (Date.now() - startedMs) - 500;
   await infra?.stop(Math.max(1_000, leftMs));
   lock.release();
@@ -129,6 +137,7 @@ async function main() {
   });
   watchInfra();
   if (stopping) return;
+  const otel = opts.traces ? await startTraceReceiver() : undefined;
   const description = await describeSystem({
     infraEnv: { DATABASE_URL: infra.env.DATABASE_URL, KAFKA_BROKERS: infra.env.KAFKA_BROKERS, CLICKHOUSE_URL: process.env.CLICKHOUSE_URL },
     ports: opts.ports,
@@ -137,6 +146,7 @@ async function main() {
     devUsers: true,
     // .data/pki: the development CA and every service's certificate (mutual TLS), created on first use.
     pki: infra.pki,
+    otel,
   });
   system = createSystem(description, { onLine: (key, line) => say(system.services[key].name, line), restartPolicy: RESTART_POLICY, onEvent });
   await system.startAll();
@@ -144,7 +154,16 @@ async function main() {
   const url = description.baseUrl.replace('127.0.0.1', 'localhost');
   say('start', `E-wallet is up: REST on ${url} (Swagger UI: ${url}/docs, "Authorize" with alice / alice-wallet-demo-pw)`);
   for (const line of tryLines(url)) say('start', line);
+  if (receiver) say('start', `traces: spans in ${join(opts.dataDir, 'traces')}; print one: npm run trace -- <X-Request-Id or X-Trace-Id of a response>`);
   say('start', 'press Ctrl-C to stop');
+}
+
+/** --traces: the in-process OTLP receiver writing JSON lines under <data-dir>/traces. */
+async function startTraceReceiver() {
+  receiver = await startOtlpReceiver({ dir: join(opts.dataDir, 'traces') });
+  say('start', `OTLP trace receiver on ${receiver.url} (every service exports its spans there)`);
+  // One second between exports (default 5 s): a trace is readable right after the request.
+  return { endpoint: receiver.url, protocol: 'http/protobuf', env: { OTEL_BSP_SCHEDULE_DELAY: '1000' } };
 }
 
 /** How to log in as the development user alice and read her balance (README "Log in"). */

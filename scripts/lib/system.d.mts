@@ -67,6 +67,8 @@ export interface DescribeOptions {
   paymentGatewayApiKey?: string;
   /** Set for every service (NODE_ENV, LOG_LEVEL). */
   commonEnv?: Record<string, string>;
+  /** Export every service's spans to this OTLP/HTTP endpoint (OTEL_* env, service name per service); env: more OTEL_* (sampler, OTEL_BSP_*). */
+  otel?: OtelOptions;
   /** Extra env per service. */
   env?: Partial<Record<ServiceKey, Record<string, string>>>;
 }
@@ -94,6 +96,14 @@ export interface SystemDescription {
   /** The certificates the services were given (a test client plays a service with them). */
   pki: Pki;
 }
+
+export interface OtelOptions {
+  endpoint: string;
+  /** OTEL_EXPORTER_OTLP_PROTOCOL (default http/protobuf). */
+  protocol?: 'http/protobuf' | 'http/json';
+  env?: Record<string, string>;
+}
+export declare function otelEnvFor(serviceName: string, otel: OtelOptions | undefined): Record<string, string>;
 
 export declare function describeSystem(options: DescribeOptions): Promise<SystemDescription>;
 

@@ -246,6 +246,7 @@ export async function defaultTopics() {
  *   pki?: import('./pki.mjs').Pki,                    // certificates (default: ensurePki on .data/pki)
  *   paymentGatewayApiKey?: string,                    // card adapter -> mock API key (default: their dev default)
  *   commonEnv?: Record<string, string>,               // set for every service (NODE_ENV, LOG_LEVEL)
+ *   otel?: { endpoint: string, protocol?: string, env?: Record<string, string> },  // trace export (otelEnvFor)
  *   env?: Record<string, Record<string, string>>,     // extra env per service key
  * }} options
  */
@@ -283,7 +284,7 @@ export async function describeSystem(options) {
       dependsOn,
       ports: Object.fromEntries(Object.entries(s.ports).map(([role, portName]) => [role, ports[portName]])),
       readyUrl: `http://127.0.0.1:${opsPort}${readyPath}`,
-      env: { ...options.commonEnv, ...s.env(ctx), ...options.env?.[s.key] },
+      env: { ...options.commonEnv, ...otelEnvFor(s.name, options.otel), ...s.env(ctx), ...options.env?.[s.key] },
     };
   });
   return {
@@ -295,6 +296,22 @@ export async function describeSystem(options) {
     issuer: ctx.issuer,
     audience: AUTH_AUDIENCE,
     pki,
+  };
+}
+
+/**
+ * The OpenTelemetry variables of one service (issue 12): with an OTLP endpoint
+ * (`npm start -- --traces`, the tracing e2e test, the bench's tracing
+ * comparison) its spans are exported there under its own service name; without
+ * one nothing is set and the services keep their always-off sampler.
+ */
+export function otelEnvFor(serviceName, otel) {
+  if (!otel?.endpoint) return {};
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: otel.endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: otel.protocol ?? 'http/protobuf',
+    OTEL_SERVICE_NAME: serviceName,
+    ...otel.env,
   };
 }
 
