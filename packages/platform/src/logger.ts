@@ -1,4 +1,5 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { activeTraceIds } from './tracing/propagation.js';
 
 export type { Logger } from 'pino';
 
@@ -25,16 +26,31 @@ export const REDACTED_PATHS = [
   'DATABASE_URL',
 ];
 
-/** JSON logger, one line per event, secrets censored. */
-export function createLogger(service: string, level = 'info', options: LoggerOptions = {}): Logger {
-  return pino({
+type Mixin = NonNullable<LoggerOptions['mixin']>;
+
+/** trace_id/span_id of the active span on every line (so logs of all services join by trace), then the caller's mixin. */
+function traceMixin(own: Mixin | undefined): Mixin {
+  if (!own) return () => activeTraceIds();
+  return (mergeObject, level, logger) => ({ ...activeTraceIds(), ...own(mergeObject, level, logger) });
+}
+
+/** JSON logger, one line per event, secrets censored, trace ids of the active span. */
+export function createLogger(
+  service: string,
+  level = 'info',
+  options: LoggerOptions = {},
+  destination?: DestinationStream,
+): Logger {
+  const settings: LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
     ...options,
-  });
+    mixin: traceMixin(options.mixin),
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 /** Masks a card number (or any secret digits) to its last four: "************4242". */

@@ -2,6 +2,7 @@ import type { Logger, LoggerOptions } from 'pino';
 import { ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
+import { startTracing, type TracingHandle } from './tracing/start.js';
 
 /** Exit code of a process that refused its configuration (as sysexits' EX_USAGE family, not a crash). */
 export const EXIT_CONFIG = 2;
@@ -46,16 +47,19 @@ function shutdownStepsOf(name: string, running: RunningService): ShutdownStep[] 
 }
 
 /**
- * Every service's main.ts: load config (a bad variable prints one message
- * naming it and exits 2), create the logger, start, log 'started', and on
+ * Every service's main.ts: load config (a bad variable, OTEL_* included,
+ * prints one message naming it and exits 2), start tracing, create the logger, start, log 'started', and on
  * SIGTERM/SIGINT shut down gracefully within the service's bound (a second
  * signal or the bound forces exit 1). A failed start logs fatal and exits 1.
  * Resolves once started (tests may await it); never rejects.
  */
 export async function runService<C>(definition: ServiceDefinition<C>): Promise<void> {
   let config: C;
+  let tracing: TracingHandle;
   try {
     config = definition.loadConfig();
+    // Before anything makes a span; bad OTEL_* values are config errors (exit 2) too.
+    tracing = startTracing(definition.name);
   } catch (error) {
     // No logger yet (its level is config): plain stderr, no stack, as a CLI would.
     process.stderr.write(`${configErrorMessage(definition.name, error)}\n`);
@@ -65,7 +69,9 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
   try {
     const running = await definition.start(config, logger);
     const timeoutMs = definition.shutdownTimeoutMs?.(config) ?? SHUTDOWN_TIMEOUT_MS_DEFAULT;
-    installShutdown(logger, shutdownStepsOf(definition.name, running), timeoutMs);
+    // Flush spans last: the service's own steps still make spans while they drain.
+    const steps = [...shutdownStepsOf(definition.name, running), { name: 'tracing', run: () => tracing.shutdown() }];
+    installShutdown(logger, steps, timeoutMs);
     logger.info({ ...running.info, shutdownTimeoutMs: timeoutMs }, 'started');
   } catch (error) {
     logger.fatal({ err: error }, `${definition.name} failed to start`);

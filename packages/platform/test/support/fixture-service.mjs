@@ -1,5 +1,6 @@
 // A tiny service run through runService, driven by FIXTURE_* variables, for run-service.test.ts.
 import { env, loadConfig, runService } from '../../dist/index.js';
+import { withSpan } from '../../dist/tracing/index.js';
 import { z } from 'zod';
 
 const schema = z.object({
@@ -18,6 +19,8 @@ await runService({
   shutdownTimeoutMs: (config) => config.FIXTURE_SHUTDOWN_TIMEOUT_MS,
   start: async (config, logger) => {
     if (config.FIXTURE_START === 'fail') throw new Error('port already in use');
+    // One span (and a log line inside it) so tests see the trace mixin and the flush at shutdown.
+    await withSpan('fixture.start', {}, () => logger.info('starting'));
     // Something that keeps the event loop alive, like a server would.
     const keepAlive = setInterval(() => {}, 60_000);
     return {

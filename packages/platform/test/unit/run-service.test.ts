@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configErrorMessage } from '@wallet/platform';
+import { startOtlpSink, waitFor } from '../support/otlp-sink.js';
 
 const fixture = fileURLToPath(new URL('../support/fixture-service.mjs', import.meta.url));
 
@@ -77,6 +78,33 @@ describe('runService', () => {
     expect(await target.exited).toEqual({ code: 0, signal: null });
     const messages = lines(target.output()).map((line) => line.msg);
     expect(messages.slice(-3)).toEqual(['shutting down', 'closing', 'stopped']);
+    expect(lines(target.output()).find((line) => line.msg === 'started')).not.toHaveProperty('trace_id');
+  });
+
+  it('exits 2 naming a bad OTEL_* variable (tracing config is config)', async () => {
+    const target = run({ OTEL_TRACES_SAMPLER: 'sometimes' });
+    expect(await target.exited).toEqual({ code: 2, signal: null });
+    expect(target.output()).toMatch(/^fixture-service: invalid configuration:\n {2}OTEL_TRACES_SAMPLER: must be one of/);
+  });
+
+  it('puts trace_id on log lines and flushes spans to the OTLP endpoint on SIGTERM', async () => {
+    const sink = await startOtlpSink();
+    try {
+      // A long batch delay: only the shutdown flush can deliver the span.
+      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '600000' };
+      const target = run(env);
+      await waitForOutput(target, '"msg":"started"');
+      const starting = lines(target.output()).find((line) => line.msg === 'starting');
+      expect(starting?.trace_id).toMatch(/^[0-9a-f]{32}$/);
+      target.child.kill('SIGTERM');
+      expect(await target.exited).toEqual({ code: 0, signal: null });
+      await waitFor(() => sink.requests.length > 0, 'the flushed export');
+      const body = sink.requests.map((request) => request.body.toString()).join('\n');
+      expect(body).toContain('fixture.start');
+      expect(body).toContain(String(starting?.trace_id));
+    } finally {
+      await sink.close();
+    }
   });
 
   it('exits 1 when the drain outlasts the shutdown bound', async () => {
