@@ -11,6 +11,7 @@ import {
   defaultTopics,
   describeSystem,
   freePorts,
+  type OtelOptions,
   type Ports,
   type ServiceHandle,
   type ServiceKey,
@@ -29,6 +30,8 @@ export interface SystemOptions {
   env?: Partial<Record<ServiceKey, Record<string, string>>>;
   /** LOG_LEVEL of every service (default TEST_SERVICE_LOG_LEVEL or info: the secrets scan reads the access lines). */
   logLevel?: string;
+  /** Export every service's spans to this OTLP endpoint (an in-process receiver: scripts/lib/otlp-receiver.mjs). */
+  otel?: OtelOptions;
 }
 
 export interface RunningSystem {
@@ -102,6 +105,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       gateway: { GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '0', GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: '0', ...options.env?.gateway },
     },
     devUsers: true,
+    otel: options.otel,
     // The run's PKI (TEST_PKI_DIR): every hop is mutual TLS, and a test can play a service with its certificate.
     pki: await testPki(),
     // A fresh card adapter -> payment gateway key per system (scanned for in the logs like any secret).
