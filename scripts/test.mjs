@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ensureInfra } from './lib/infra.mjs';
 import { root, npxBin } from './lib/paths.mjs';
 import { ensureSchemathesis } from './lib/schemathesis.mjs';
+import { ensurePromtool } from './lib/promtool.mjs';
 import { composeCliUnavailableReason, ensureComposeCli } from './check-deploy/compose-cli.mjs';
 
 const args = process.argv.slice(2);
@@ -43,6 +44,12 @@ console.log('\n=== tools (docker compose CLI from its Go module, schemathesis ve
 if (composeCliUnavailableReason() === null) ensureComposeCli({ log: (line) => console.log(line) });
 else console.warn(`docker compose CLI: ${composeCliUnavailableReason()} (its check is skipped)`);
 ensureSchemathesis();
+// promtool for the alert rule tests (test/observability): Debian's prometheus package when missing.
+try {
+  ensurePromtool({ log: (line) => console.log(line) });
+} catch (error) {
+  console.warn(`promtool: ${error.message} (the alert rule tests will fail)`);
+}
 
 /** Line coverage of each service's pure domain; the card adapter's must stay >= 80 % (issue #4). */
 const DOMAIN_COVERAGE = [
