@@ -44,6 +44,8 @@ export const RANDOM_SECRETS = Object.freeze([
   'card-fingerprint-secret',
   'identity-key-encryption-secret',
   'payment-gateway-api-key',
+  // The Grafana admin's password (profile `observability`).
+  'grafana-admin-password',
 ]);
 
 /** One PostgreSQL database per service: its password file and the .env names of its database and role. */

@@ -63,6 +63,8 @@ function serviceOfBuild(service: ComposeService): string {
 
 // Read by Node.js itself or by @wallet/contracts, not by a config schema.
 const RUNTIME_VARIABLES = new Set(['NODE_ENV', 'NODE_OPTIONS', 'WALLET_CONTRACTS_DIR', 'TZ']);
+// OpenTelemetry's standard variables, read and validated by @wallet/platform/tracing (startTracing).
+const TRACING_VARIABLE = /^OTEL_[A-Z_]+$/;
 
 // What `npm run secrets:generate` makes, in a folder of this test run: the
 // compose file's secret paths are read from here (as the containers would
@@ -84,11 +86,16 @@ function resolvedEnvironment(config: ServiceConfig, service: ComposeService, env
  */
 function environmentProblems(config: ServiceConfig, service: ComposeService, env: Record<string, string>): string[] {
   const unknown = Object.keys(env)
-    .filter((key) => !config.keys.includes(key) && !RUNTIME_VARIABLES.has(key))
+    .filter((key) => !config.keys.includes(key) && !RUNTIME_VARIABLES.has(key) && !TRACING_VARIABLE.test(key))
     .map((key) => `${key}: no config schema reads this variable`);
   const resolved = resolvedEnvironment(config, service, env);
   return [...unknown, ...resolved.problems, ...validateEnvironment(config, resolved.env as Record<string, string>)];
 }
+
+/** Services whose image has nothing inside to probe with, with why; nobody may depend on them. */
+const NO_HEALTH_CHECK: Record<string, string> = {
+  'otel-collector': 'the image is the collector binary alone (no shell, no HTTP client); Prometheus scrapes its metrics and ServiceDown covers it',
+};
 
 function networksOf(service: ComposeService): string[] {
   const n = service.networks ?? [];
@@ -175,6 +182,11 @@ describe('docker-compose.yml against the Compose Specification', () => {
   it('gives every long-running service a health check and gates start-up on it', () => {
     for (const [name, service] of composeServices) {
       if (oneShotJobs.has(name)) continue;
+      if (name in NO_HEALTH_CHECK) {
+        expect(service.healthcheck, `${name}: ${NO_HEALTH_CHECK[name]}`).toBeUndefined();
+        expect(composeServices.filter(([, other]) => name in dependsOn(other)).map(([n]) => n), `nobody waits on ${name}`).toEqual([]);
+        continue;
+      }
       const composeCheck = service.healthcheck && !service.healthcheck.disable && service.healthcheck.test;
       const imageCheck = service.build
         ? readDockerfile(join(root, service.build.dockerfile!)).stages.at(-1)!.instructions.some((i) => i.keyword === 'HEALTHCHECK')
