@@ -22,6 +22,7 @@ import { resolveAuthEndpoints } from './lib/auth.mjs';
 import { BENCH_USERS_MAX, benchUsername, createActors, HOT_USERNAME } from './lib/population.mjs';
 import { BENCH_RATE_LIMIT_ENV, ensureDir, postmasterPid, seedPopulation, startSystem } from './lib/system.mjs';
 import { mtlsTable, runMtlsCompare } from './lib/mtls-compare.mjs';
+import { runTracingCompare, tracingTable } from './lib/tracing-compare.mjs';
 import { bankTransport, BENCH_GRPC_CALLER, createBenchGrpcSecurity, resolvePki } from './lib/tls.mjs';
 
 const { values: args } = parseArgs({
@@ -41,6 +42,8 @@ const { values: args } = parseArgs({
     'no-variant': { type: 'boolean', default: false },
     'mtls-compare': { type: 'boolean', default: false },
     'no-mtls-compare': { type: 'boolean', default: false },
+    'tracing-compare': { type: 'boolean', default: false },
+    'no-tracing-compare': { type: 'boolean', default: false },
     'pki-dir': { type: 'string' },
     help: { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -55,10 +58,13 @@ if (args.help) {
   --url URL          target a running system (loopback only); seeds through --database-url if given
   --history-rows N   operations to bulk-load into the history store (default 10,000,000; quick 200,000)
   --accounts N       accounts to seed (default 10,000)
-  --only a,b         run only these scenario groups: ceiling,rest,rate,grpc,hot,mixed,replay,lag,history,mtls
+  --only a,b         run only these scenario groups: ceiling,rest,rate,grpc,hot,mixed,replay,lag,history,tracing,mtls
   --mtls-compare     only the mTLS cost: REST and gRPC-direct peak and latency at a fixed rate with mTLS on, then
                      with every gRPC service restarted in plaintext (WALLET_TEST_GRPC_PLAINTEXT=true); part of
                      every full run (--no-mtls-compare skips it there); with --quick: shorter windows
+  --tracing-compare  only the tracing cost: REST peak and latency at a fixed rate with every service exporting spans
+                     to an OTLP receiver process (sampler parentbased_traceidratio 1.0, then 0.1), then with no
+                     endpoint (off: the default); part of every full run (--no-tracing-compare skips it there)
   --pki-dir DIR      with --url: the PKI of the running system (default .data/pki); the gRPC-direct client
                      presents its api-gateway certificate
   --kafka-from-env   use KAFKA_BROKERS instead of a private broker
@@ -97,6 +103,8 @@ const QUICK = {
   budgetS: 115,
   // mTLS on/off comparison (bench/lib/mtls-compare.mjs): its own windows, outside the time budget (bounded by them).
   mtls: { concurrency: 32, warmupMs: 1_000, loadMs: 5_000, restartWarmupMs: 3_000 },
+  // Tracing off / 10 % / 100 % (bench/lib/tracing-compare.mjs): like the mTLS comparison, outside the time budget.
+  tracing: { concurrency: 32, warmupMs: 1_000, loadMs: 5_000, restartWarmupMs: 3_000 },
 };
 const FULL = {
   mode: 'full',
@@ -116,16 +124,19 @@ const FULL = {
   warmupMs: 20_000,
   budgetS: 580,
   mtls: { concurrency: 128, warmupMs: 1_000, loadMs: 8_000, restartWarmupMs: 5_000 },
+  tracing: { concurrency: 128, warmupMs: 1_000, loadMs: 8_000, restartWarmupMs: 5_000 },
 };
 const PROFILE = { ...FULL, mode: 'profile', historyRows: 0, restLevels: [128], grpcLevels: [128], durations: { ...FULL.durations, loadMs: 25_000 } };
 const plan = args.profile ? PROFILE : args.quick ? QUICK : FULL;
 if (args['history-rows'] !== undefined) plan.historyRows = Number(args['history-rows']);
 const accountsCount = Number(args.accounts);
 if (!Number.isInteger(accountsCount) || accountsCount < 100 || accountsCount > 1_000_000) throw new Error('--accounts must be 100..1,000,000');
-// --mtls-compare alone runs only the comparison (after start-up); a full run includes it.
-const only = args.only ? new Set(args.only.split(',')) : args['mtls-compare'] ? new Set(['mtls']) : undefined;
+// --mtls-compare / --tracing-compare alone run only that comparison (after start-up); a full run includes both.
+const compareOnly = [...(args['mtls-compare'] ? ['mtls'] : []), ...(args['tracing-compare'] ? ['tracing'] : [])];
+const only = args.only ? new Set(args.only.split(',')) : compareOnly.length ? new Set(compareOnly) : undefined;
 const wants = (group) => !only || only.has(group);
 const mtlsCompareWanted = !args.profile && !args['no-mtls-compare'] && wants('mtls') && (args['mtls-compare'] || plan.mode === 'full');
+const tracingCompareWanted = !args.profile && !args['no-tracing-compare'] && wants('tracing') && (args['tracing-compare'] || plan.mode === 'full');
 
 // Loopback only: refuse any other target.
 for (const value of [args.url, args['bank-grpc'] && `http://${args['bank-grpc']}`, args['database-url']].filter(Boolean)) {
@@ -309,6 +320,8 @@ async function main() {
   ctx.auth = auth;
   run.meta.auth = authMeta();
   groups.push({ name: 'pgbench' });
+  // The tracing comparison's OTLP receiver process (its pid is set while it runs).
+  if (tracingCompareWanted) groups.push({ name: 'otlp receiver' });
   sampler = startSampler({ groups, intervalMs: 1000 });
   run.meta.postgresVersion = await postgresVersion(ctx.databaseUrl);
 
@@ -327,7 +340,7 @@ async function main() {
     // The run is bounded: a phase that would end past the budget is skipped (and said so).
     // The mTLS comparison comes after the budget: a fixed set of short phases, and half of it is no comparison.
     const elapsedMs = Date.now() - startedAtMs;
-    if (!id.startsWith('mtls-') && elapsedMs + estimateMs(id) > plan.budgetS * 1000) {
+    if (!id.startsWith('mtls-') && !id.startsWith('tracing-') && elapsedMs + estimateMs(id) > plan.budgetS * 1000) {
       log(`${id}: skipped, it would end past the ${plan.budgetS} s budget`);
       run.meta.notes.push(`Skipped ${id}: it would have ended past the ${plan.budgetS} s time budget (start-up took ${run.meta.startupS ?? '?'} s).`);
       return undefined;
@@ -481,7 +494,16 @@ async function main() {
       push(tag(await measure(`rest-hot-sender-c${plan.hotConcurrency}-variant`, 'REST transfers, all from one sender', () => sc.restHot(ctx, plan.hotConcurrency, 'sender'))));
     }
   }
-  // 11. The cost of mutual TLS (issue 11), last: it leaves the system in plaintext.
+  // 11. The cost of tracing (issue 12): restarts the services per mode and leaves them as started (tracing off).
+  if (tracingCompareWanted && !system) {
+    run.meta.notes.push('Tracing comparison skipped (--url): it restarts the services, so it needs a system the bench started.');
+  } else if (tracingCompareWanted) {
+    servicesRestarted = true;
+    run.tracingCompare = await runTracingCompare({ ctx, system, measure, push, sampler, compare: plan.tracing, log, restore });
+    // The bank variant's env went back with its first restart.
+    restore = {};
+  }
+  // 12. The cost of mutual TLS (issue 11), last: it leaves the system in plaintext.
   if (mtlsCompareWanted && !system) {
     run.meta.notes.push('mTLS comparison skipped (--url): it restarts the services, so it needs a system the bench started.');
   } else if (mtlsCompareWanted) {
@@ -665,6 +687,7 @@ try {
   else log(`kept ${workDir}`);
   log(`report: ${join(outDir, 'report.md')}`);
   for (const target of run.targets) log(`target: ${target.target}: ${target.met === null ? 'n/a' : target.met ? 'MET' : 'NOT MET'} — ${target.measured}${target.gap ? ` (${target.gap})` : ''}`);
+  if (run.tracingCompare) log(`tracing cost (same run):\n${tracingTable(run).join('\n')}`);
   if (run.mtlsCompare) log(`mTLS cost (same run):\n${mtlsTable(run).join('\n')}`);
 }
 process.exit(exitCode);

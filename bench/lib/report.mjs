@@ -6,6 +6,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import { mtlsSection } from './mtls-compare.mjs';
+import { tracingSection } from './tracing-compare.mjs';
 
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits));
 const pct = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(0)}%`);
@@ -114,6 +115,7 @@ export function markdown(run) {
   if (run.variant) {
     lines.push(`Rows marked [bank ...] ran after restarting bank-service with that configuration, in the same run (before/after).`, '');
   }
+  lines.push(...tracingSection(run));
   lines.push(...mtlsSection(run));
   const mixed = run.scenarios.find((s) => s.perKind);
   if (mixed) {
