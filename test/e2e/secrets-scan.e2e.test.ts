@@ -7,18 +7,19 @@
 //   - every row of every PostgreSQL table in every schema (row_to_json),
 //   - every message (key, headers, value) of every Kafka topic on the broker,
 //   - every row of every ClickHouse table (the analytics-service's chDB),
+//   - every span every service exported (issue 12: OTLP to an in-process
+//     receiver): name, attributes, events, links, status message, resource,
 // for the card number (digits, grouped by spaces or dashes, hex, and any form
 // with more than the last four digits; the last four alone are allowed) and
 // the CVC (next to a CVC-like name: "cvc", "cvv", "security code", ...).
 // The access tokens and passwords used must not appear in any of them either.
-// Traces are not scanned: there is no trace exporter yet (issue #12); when one
-// lands, its output belongs in this scan.
 import { execFileSync } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listTopics, readAllRecords, waitFor } from '@wallet/testkit';
+import { startOtlpReceiver, type OtlpReceiver } from '../../scripts/lib/otlp-receiver.mjs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_A, ALICE, BOB, http, secretsInText, startSystem, type RunningSystem } from './harness.js';
@@ -128,18 +129,26 @@ describe('the scan itself', () => {
 
 describe('card data and secrets are written nowhere', () => {
   let system: RunningSystem;
+  let receiver: OtlpReceiver;
   beforeAll(async () => {
-    system = await startSystem({ analytics: true, cardAdapter: true });
+    receiver = await startOtlpReceiver();
+    system = await startSystem({
+      analytics: true,
+      cardAdapter: true,
+      // Every span goes to the receiver (exported every 200 ms), sampled always: the scan sees them all.
+      otel: { endpoint: receiver.url, env: { OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_TRACES_SAMPLER: 'always_on' } },
+    });
   });
   afterAll(async () => {
     await system?.stop();
+    await receiver?.close();
   });
 
   const card = (number: string, cvc: string) => ({ number, expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 3, cvc, holderName: 'Ada Lovelace' });
   const topUp = async (body: unknown) =>
     http(system.baseUrl, 'POST', `/accounts/${ACCOUNT_A}/topup`, { body, headers: { 'Idempotency-Key': randomUUID(), ...(await system.as(ALICE)) } });
 
-  it('finds neither the card number nor the CVC in any log, table, Kafka topic or ClickHouse table, and no token or password', async () => {
+  it('finds neither the card number nor the CVC in any log, table, Kafka topic, ClickHouse table or exported span, and no token or password', async () => {
     const grouped = PAN.match(/.{4}/g)!.join(' ');
     const done = await topUp({ amount: '12.34', card: card(grouped, CVC) });
     expect(done.status, JSON.stringify(done.body)).toBe(201);
@@ -193,6 +202,15 @@ describe('card data and secrets are written nowhere', () => {
     leaks.push(...scan('ClickHouse', history));
 
     for (const file of readdirSync(system.logDir)) leaks.push(...scan(`log ${file}`, readFileSync(join(system.logDir, file), 'utf8')));
+
+    // Spans: the services have stopped (analytics) or flush within 200 ms; the top-up's trace reached the
+    // payment gateway mock and the analytics-service (the scan looked at the spans of the card's path).
+    await waitFor(() => ['bank-card-adapter', 'payment-gateway-mock', 'bank-service', 'analytics-service'].every((service) => receiver.spans.some((s) => s.service === service)), {
+      what: 'spans of every service on the top-up path',
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    for (const span of receiver.spans) leaks.push(...scan(`span "${span.name}" of ${span.service}`, JSON.stringify(span)));
     // The logs did record the traffic (the scan looked at something).
     expect(readdirSync(system.logDir).map((f) => readFileSync(join(system.logDir, f), 'utf8')).join('\n')).toContain('/topup');
 
