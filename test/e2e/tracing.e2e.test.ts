@@ -21,6 +21,8 @@ import { ACCOUNT_A, ACCOUNT_B, ALICE, http, secretsInText, startSystem, type Run
 
 /** How long the whole pipeline (batch export every 200 ms, relay, Kafka, ClickHouse flush) may take. */
 const PIPELINE_TIMEOUT_MS = 60_000;
+/** A test's bound: the pipeline wait, the request and the report. */
+const TEST_TIMEOUT_MS = PIPELINE_TIMEOUT_MS + 30_000;
 const TEST_CARD = '4242424242424242';
 
 type Check = [name: string, ok: boolean];
@@ -138,7 +140,11 @@ describe('one request, one trace (OpenTelemetry, in-process OTLP receiver)', () 
     ).catch(() => {});
     const traceId = traceIdOf();
     const tree = traceId ? formatTrace(receiver.spans.filter((s) => s.traceId === traceId)).join('\n') : '(no trace)';
-    expect(missing, `missing from the trace:\n${tree}`).toEqual([]);
+    // What did arrive at all (service: span names), for a failure's report.
+    const seen = new Map<string, Set<string>>();
+    for (const s of receiver.spans) (seen.get(s.service) ?? seen.set(s.service, new Set()).get(s.service)!).add(`${s.kind} ${s.name}`);
+    const summary = [...seen].map(([service, names]) => `${service}: ${[...names].slice(0, 15).join(', ')}`).join('\n');
+    expect(missing, `missing from the trace:\n${tree}\nspans received, by service:\n${summary}`).toEqual([]);
   }
 
   it('follows one authenticated REST transfer from the gateway to both ClickHouse inserts, and its log lines carry the trace id', async () => {
@@ -157,7 +163,7 @@ describe('one request, one trace (OpenTelemetry, in-process OTLP receiver)', () 
     const traceId = traceIdOf()!;
     const logsWith = readdirSync(system.logDir).filter((file) => readFileSync(join(system.logDir, file), 'utf8').includes(`"trace_id":"${traceId}"`));
     expect(logsWith, 'service logs whose lines carry the trace id').toEqual(expect.arrayContaining(['api-gateway.log', 'bank-service.log']));
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('follows one card top-up through the card adapter saga, the payment gateway mock and the bank in one trace', async () => {
     const res = await http(system.baseUrl, 'POST', `/accounts/${ACCOUNT_A}/topup`, {
@@ -168,7 +174,7 @@ describe('one request, one trace (OpenTelemetry, in-process OTLP receiver)', () 
     const requestId = res.headers.get('x-request-id') ?? '';
     const traceIdOf = () => res.headers.get('x-trace-id') ?? traceIdsFor(receiver.spans, requestId)[0];
     await expectShape(traceIdOf, (traceId) => topUpChecks(receiver.spans, traceId, system.topic));
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('does not adopt a caller\'s traceparent at the public edge: a new trace that links to it', async () => {
     const callerTraceId = randomBytes(16).toString('hex');
