@@ -14,3 +14,4 @@ export * from './validation.js';
 export * from './run-service.js';
 export * from './secrets.js';
 export * from './kafka-security.js';
+export * from './grpc/observability.js';

@@ -1,4 +1,6 @@
-import { Metadata, type CallOptions, type ChannelCredentials, type Client, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type CallOptions, type ChannelCredentials, type Client, type ChannelOptions, type ClientOptions, type ServiceError } from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
+import { clientTracingInterceptor, grpcClientHistogram } from './observability.js';
 
 /** Channel options shared by every client: keepalive and bounded messages. */
 export const GRPC_CLIENT_OPTIONS: ChannelOptions = {
@@ -14,7 +16,7 @@ export const GRPC_CLIENT_OPTIONS: ChannelOptions = {
   'grpc.enable_retries': 0,
 };
 
-type ClientCtor<C extends Client> = new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => C;
+type ClientCtor<C extends Client> = new (address: string, creds: ChannelCredentials, options?: ClientOptions) => C;
 
 /**
  * How a client reaches one server: mutual-TLS credentials checked against the
@@ -26,8 +28,27 @@ export interface GrpcTransport {
   channelOptions: ChannelOptions;
 }
 
-export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, address: string, transport: GrpcTransport, options: ChannelOptions = {}): C {
-  return new Ctor(address, transport.credentials, { ...GRPC_CLIENT_OPTIONS, ...transport.channelOptions, ...options });
+/** Channel options, plus the service's metrics registry for the client RED histogram. */
+export type GrpcClientOptions = ChannelOptions & {
+  /** Optional so callers adopt it one by one: without it calls are traced but not counted. */
+  registry?: Registry;
+};
+
+/**
+ * A client whose every call is a CLIENT span with `traceparent` in its
+ * metadata and, with options.registry, counted in
+ * grpc_client_handling_seconds{grpc_service,grpc_method,grpc_code}.
+ */
+export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, address: string, transport: GrpcTransport, options: GrpcClientOptions = {}): C {
+  const { registry, ...channelOptions } = options;
+  const histogram = registry ? grpcClientHistogram(registry as Registry) : undefined;
+  return new Ctor(address, transport.credentials, {
+    ...GRPC_CLIENT_OPTIONS,
+    ...transport.channelOptions,
+    ...channelOptions,
+    // Outermost, so the span covers any interceptor the caller adds.
+    interceptors: [clientTracingInterceptor(address, histogram), ...((channelOptions.interceptors as ClientOptions['interceptors']) ?? [])],
+  });
 }
 
 type UnaryMethod<Req, Res> = (

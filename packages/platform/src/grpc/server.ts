@@ -1,5 +1,7 @@
 import { Server, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation, service as healthServiceDefinition } from 'grpc-health-check';
+import type { Registry } from 'prom-client';
+import { grpcServerHistogram, instrumentServiceImplementation } from './observability.js';
 
 export interface GrpcServiceRegistration {
   /** Fully-qualified service name for the health service, e.g. wallet.bank.v1.BankService. */
@@ -28,18 +30,27 @@ export const GRPC_SERVER_OPTIONS = {
   'grpc.max_connection_idle_ms': 5 * 60_000,
 } as const;
 
-/** Starts a gRPC server with the standard health service (grpc.health.v1), open to any authenticated caller. */
+/**
+ * Starts a gRPC server with the standard health service (grpc.health.v1), open
+ * to any authenticated caller. Every unary call of `services` runs in a SERVER
+ * span (parent: the caller's traceparent) and, with `registry`, is counted in
+ * grpc_server_handling_seconds{grpc_service,grpc_method,grpc_code}. Health
+ * checks are neither traced nor counted (probe noise).
+ */
 export async function startGrpcServer(options: {
   host: string;
   port: number;
   services: GrpcServiceRegistration[];
   /** Mutual-TLS server credentials (GrpcSecurity.serverCredentials()); never insecure outside the bench hook. */
   credentials: ServerCredentials;
+  /** The service's metrics registry; optional so services adopt it one by one (no histogram without it). */
+  registry?: Registry;
 }): Promise<RunningGrpcServer> {
   const server = new Server(GRPC_SERVER_OPTIONS);
   const statusMap: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'SERVING' };
+  const histogram = options.registry ? grpcServerHistogram(options.registry) : undefined;
   for (const s of options.services) {
-    server.addService(s.definition, s.implementation);
+    server.addService(s.definition, instrumentServiceImplementation(s.definition, s.implementation, histogram));
     statusMap[s.name] = 'SERVING';
   }
   const health = new HealthImplementation(statusMap);
