@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { OutboxRelayMetrics } from './outbox/relay.js';
+import { OUTBOX_PENDING_COUNT_MAX, type OutboxRelayMetrics } from './outbox/relay.js';
 import type { GroupCommitStats } from './app/group-commit.js';
 import type { TransferBatchReport } from './app/transfers.js';
 
@@ -8,7 +8,8 @@ import type { TransferBatchReport } from './app/transfers.js';
 export class BankMetrics {
   private readonly transfers: Counter<'outcome'>;
   private readonly deposits: Counter<'outcome'>;
-  private readonly duration: Histogram<'method' | 'outcome'>;
+  private readonly transferVolume: Counter<'currency'>;
+  private readonly depositVolume: Counter<'currency'>;
   private readonly retries: Counter<'operation' | 'cause'>;
   private readonly batchSize: Histogram<'outcome'>;
   private readonly callersDenied: Counter<'rpc' | 'caller'>;
@@ -37,11 +38,17 @@ export class BankMetrics {
       help: 'Outbox events Kafka rejected for good, moved to bank.outbox_quarantine (alert on any increase).',
       registers: [registry],
     });
+    const pending = new Gauge({
+      name: 'bank_outbox_pending_events',
+      help: `Unpublished outbox events at the last relay cycle (counted up to ${OUTBOX_PENDING_COUNT_MAX}; 0 when empty).`,
+      registers: [registry],
+    });
     this.outbox = {
       published: (count) => published.inc(count),
       quarantined: (count) => quarantined.inc(count),
       failed: () => failures.inc(),
       oldestAgeMs: (ms) => oldest.set(ms / 1000),
+      pending: (count) => pending.set(count),
     };
     this.transfers = new Counter({
       name: 'bank_transfers_total',
@@ -55,11 +62,16 @@ export class BankMetrics {
       labelNames: ['outcome'],
       registers: [registry],
     });
-    this.duration = new Histogram({
-      name: 'bank_rpc_duration_seconds',
-      help: 'Latency of bank gRPC methods, by method and outcome.',
-      labelNames: ['method', 'outcome'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    this.transferVolume = new Counter({
+      name: 'bank_transfer_volume_minor_total',
+      help: 'Amount moved by committed transfers (replays not counted), in minor units of the currency. A metric, not a money path: float, approximate beyond 2^53.',
+      labelNames: ['currency'],
+      registers: [registry],
+    });
+    this.depositVolume = new Counter({
+      name: 'bank_deposit_volume_minor_total',
+      help: 'Amount credited by committed deposits (replays not counted), in minor units of the currency. A metric, not a money path.',
+      labelNames: ['currency'],
       registers: [registry],
     });
     this.retries = new Counter({
@@ -115,10 +127,23 @@ export class BankMetrics {
     }
   }
 
-  observe(method: string, outcome: string, seconds: number): void {
-    this.duration.observe({ method, outcome }, seconds);
+  /**
+   * The outcome of a call: transfers and deposits by outcome (completed, replayed, or the rejection
+   * reason in lower case). Latency per RPC is the platform's grpc_server_handling_seconds.
+   */
+  outcome(method: string, outcome: string): void {
     if (method === 'TransferMoney') this.transfers.inc({ outcome });
     if (method === 'DepositMoney') this.deposits.inc({ outcome });
+  }
+
+  /** A transfer this call committed (not a replay). Currencies are ISO 4217 codes the ledger accepted: bounded. */
+  transferCommitted(currency: string, amountMinor: bigint): void {
+    this.transferVolume.inc({ currency }, Number(amountMinor));
+  }
+
+  /** A deposit this call committed (not a replay). */
+  depositCommitted(currency: string, amountMinor: bigint): void {
+    this.depositVolume.inc({ currency }, Number(amountMinor));
   }
 
   transferBatch(report: TransferBatchReport): void {

@@ -3,6 +3,7 @@
 // deposit in flight and a void and a deposit of one reference never both win.
 import { randomUUID } from 'node:crypto';
 import { withTransaction } from '@wallet/platform/db';
+import { currentTraceparent } from '@wallet/platform/tracing';
 import type pg from 'pg';
 import {
   DepositReferenceVoidedError,
@@ -62,6 +63,8 @@ export class DepositUseCase {
   async depositMoney(input: DepositMoneyInput): Promise<DepositResult> {
     const request = validateDepositRequest(input);
     const lockKey = depositLockKey(request.depositReference);
+    // The request's span (the gRPC SERVER span), taken before the transaction's own span is active.
+    const traceparent = currentTraceparent();
     const answer = await this.options.attempts.run('deposit', (markWriteSent) =>
       withTransaction(this.options.pool, beginWithAdvisoryLock(lockKey), async (client): Promise<DepositAnswer> => {
         const context = await lockDepositContext(client, {
@@ -88,7 +91,7 @@ export class DepositUseCase {
           await writeDepositFailure(client, { depositReference: request.depositReference, requestHash: request.requestHash, reason, metadata, at: createdAt });
           return { failure: decision.error };
         }
-        await writeDeposits(client, [decision.plan], accountUpdates(accounts, [decision.plan]), createdAt);
+        await writeDeposits(client, [decision.plan], accountUpdates(accounts, [decision.plan]), createdAt, [traceparent]);
         return { deposit: decision.plan.deposit, replayed: false };
       }),
     );

@@ -42,6 +42,8 @@ function guardedServicer(security: GrpcSecurity, deps: Parameters<typeof createB
       // The table is keyed like the implementation (transferMoney); metrics and logs use the proto's name.
       const method = `${rpc.charAt(0).toUpperCase()}${rpc.slice(1)}`;
       metrics.callerDenied(method, caller);
+      // A refused transfer or deposit is a rejection by reason like any other (bank_transfers_total{outcome}).
+      metrics.outcome(method, reason.toLowerCase());
       logger.warn({ method, caller, reason }, 'gRPC caller refused by the caller table');
     },
   });
@@ -147,6 +149,8 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
       port: config.BANK_GRPC_PORT,
       credentials: security.serverCredentials(),
       services: [{ name: BANK_SERVICE_NAME, definition: BankServiceService, implementation: servicer }],
+      // RPC latency and codes: grpc_server_handling_seconds (the platform's, replacing bank_rpc_duration_seconds).
+      registry,
     });
     ops = await startOpsServer({
       host: config.BANK_OPS_HOST,

@@ -6,6 +6,7 @@
 // (ADR 0003).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@wallet/platform';
+import { context, currentTraceparent, SpanKind, trace, withSpan, type Context, type Link } from '@wallet/platform/tracing';
 import { isConnectionError, isTimeoutError, withTransaction } from '@wallet/platform/db';
 import type pg from 'pg';
 import {
@@ -46,6 +47,20 @@ export interface TransferBatchReport {
   outcome: 'single' | 'committed' | 'contended' | 'split' | 'failed';
 }
 
+/**
+ * A validated request with the trace context it was made in: the batch span
+ * links to it, and its outbox rows store its traceparent (not the batch's).
+ */
+interface TracedTransfer {
+  request: TransferRequest;
+  /** The request's context (the `transfer.enqueue` span when queued). */
+  traceContext: Context;
+}
+
+function traced(request: TransferRequest): TracedTransfer {
+  return { request, traceContext: context.active() };
+}
+
 export interface TransferUseCaseOptions {
   pool: pg.Pool;
   logger: Logger;
@@ -61,18 +76,18 @@ export interface TransferUseCaseOptions {
 
 export class TransferUseCase {
   private readonly newId: () => string;
-  private readonly queue: GroupCommitQueue<TransferRequest, TransferResult> | undefined;
+  private readonly queue: GroupCommitQueue<TracedTransfer, TransferResult> | undefined;
 
   constructor(private readonly options: TransferUseCaseOptions) {
     this.newId = options.newId ?? randomUUID;
     const groupCommit = { ...GROUP_COMMIT_DEFAULTS, ...options.groupCommit };
     this.queue = groupCommit.enabled
-      ? new GroupCommitQueue<TransferRequest, TransferResult>(groupCommit, {
-          execute: (batch) => this.executeBatch(batch, true),
-          keyOf: idempotencyScope,
+      ? new GroupCommitQueue<TracedTransfer, TransferResult>(groupCommit, {
+          execute: (batch) => this.tracedBatch(batch),
+          keyOf: (queued) => idempotencyScope(queued.request),
           // The rows the batch locks: one batch at a time per account in this process.
-          conflictKeysOf: (request) => [request.senderAccountId, request.recipientAccountId],
-          onDuplicate: (request) => this.answerDuplicate(request),
+          conflictKeysOf: ({ request }) => [request.senderAccountId, request.recipientAccountId],
+          onDuplicate: (queued) => this.answerDuplicate(queued.request),
           shed: () => new StorageUnavailableError('overloaded'),
           dropped: (reason) => (reason === 'deadline' ? new DeadlineExceededError() : new CancelledError()),
         })
@@ -95,8 +110,10 @@ export class TransferUseCase {
       const owner = this.options.owners.cached(request.senderAccountId) ?? (await this.options.owners.lookUp(request.senderAccountId));
       checkMoveFrom(caller, request.senderAccountId, owner);
     }
-    if (this.queue) return this.queue.submit(request, call);
-    const [result] = await this.executeBatch([request], false);
+    const queue = this.queue;
+    // The time a request waits for (and in) its batch is its own span; the batch links back to it.
+    if (queue) return withSpan('transfer.enqueue', { kind: SpanKind.INTERNAL }, () => queue.submit(traced(request), call));
+    const [result] = await this.executeBatch([traced(request)], false);
     if (!result!.ok) throw result!.error;
     return result!.value;
   }
@@ -129,9 +146,27 @@ export class TransferUseCase {
     return { transfer: found.existing!, replayed: true };
   }
 
+  /**
+   * A queued batch in its own span: a child of the first request's span (so a
+   * lone transfer is one trace), linked to every request it carries.
+   */
+  private tracedBatch(batch: TracedTransfer[]): Promise<Array<Settled<TransferResult>>> {
+    const links: Link[] = batch.flatMap(({ traceContext }) => {
+      const spanContext = trace.getSpanContext(traceContext);
+      return spanContext && trace.isSpanContextValid(spanContext) ? [{ context: spanContext }] : [];
+    });
+    return withSpan(
+      'transfer.batch',
+      { kind: SpanKind.INTERNAL, parent: batch[0]!.traceContext, links, attributes: { 'transfer.batch.size': batch.length } },
+      () => this.executeBatch(batch, true),
+    );
+  }
+
   /** One batch of distinct (sender, key) requests in one transaction; one result per request, never throws. */
-  private async executeBatch(requests: TransferRequest[], report: boolean, skipLocked = false): Promise<Array<Settled<TransferResult>>> {
+  private async executeBatch(requests: TracedTransfer[], report: boolean, skipLocked = false): Promise<Array<Settled<TransferResult>>> {
     const reportAs = (outcome: TransferBatchReport['outcome']) => {
+      // On the batch span too: a contended or split batch explains its own latency.
+      trace.getActiveSpan()?.addEvent('transfer.batch.outcome', { 'transfer.batch.outcome': outcome, 'transfer.batch.size': requests.length });
       if (report) this.options.onTransferBatch({ size: requests.length, outcome });
     };
     let decision: TransferBatchDecision;
@@ -146,7 +181,8 @@ export class TransferUseCase {
     return decision.outcomes.map((o) => (o.ok ? { ok: true, value: { transfer: o.transfer, replayed: o.replayed } } : o));
   }
 
-  private async batchTransaction(requests: TransferRequest[], markWriteSent: () => void, skipLocked: boolean): Promise<TransferBatchDecision> {
+  private async batchTransaction(batch: TracedTransfer[], markWriteSent: () => void, skipLocked: boolean): Promise<TransferBatchDecision> {
+    const requests = batch.map((queued) => queued.request);
     const lockKeys = requests.map((r) => transferLockKey(r.senderAccountId, r.idempotencyKey));
     return withTransaction(this.options.pool, beginWithTryAdvisoryLocks(lockKeys), async (client, begin) => {
       const keyLocked = tryLockResults(begin);
@@ -172,7 +208,12 @@ export class TransferUseCase {
         eventIds: [this.newId(), this.newId()],
       }));
       if (decision.plans.length > 0 || decision.failures.length > 0) markWriteSent();
-      if (decision.plans.length > 0) await writeTransfers(client, decision.plans, decision.updates, decision.plans.at(-1)!.transfer.createdAt);
+      if (decision.plans.length > 0) {
+        // Each plan's outbox rows carry its own request's traceparent.
+        const traceparents = new Map(batch.map((queued) => [idempotencyScope(queued.request), currentTraceparent(queued.traceContext)]));
+        const traceContexts = decision.plans.map((plan) => traceparents.get(idempotencyScope(plan.transfer)) ?? null);
+        await writeTransfers(client, decision.plans, decision.updates, decision.plans.at(-1)!.transfer.createdAt, traceContexts);
+      }
       await writeTransferFailures(client, decision.failures, this.options.clock.next());
       return decision;
     });
@@ -190,7 +231,7 @@ export class TransferUseCase {
    *   own batch, so a bad request is isolated in log2(size) transactions.
    */
   private async afterFailedBatch(
-    requests: TransferRequest[],
+    requests: TracedTransfer[],
     error: unknown,
     reportAs: (outcome: TransferBatchReport['outcome']) => void,
     skipLocked: boolean,

@@ -36,12 +36,13 @@ const UPDATE_ACCOUNTS = `
     RETURNING a.id
   )`;
 
-const INSERT_OUTBOX = `
+// $<traceParam>: each row's trace context (the traceparent of the request that caused it, or NULL).
+const insertOutbox = (traceParam: number) => `
   ob AS (
-    INSERT INTO bank.outbox (account_id, event_type, payload, created_at)
-    SELECT account_id, event_type, payload, created_at
-      FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::timestamptz[])
-           WITH ORDINALITY AS x (account_id, event_type, payload, created_at, n)
+    INSERT INTO bank.outbox (account_id, event_type, payload, created_at, trace_context)
+    SELECT account_id, event_type, payload, created_at, trace_context
+      FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::timestamptz[], $${traceParam}::text[])
+           WITH ORDINALITY AS x (account_id, event_type, payload, created_at, trace_context, n)
      ORDER BY n
     RETURNING id
   )`;
@@ -67,7 +68,7 @@ WITH ${UPDATE_ACCOUNTS},
      ORDER BY n
     RETURNING id
   ),
-  ${INSERT_OUTBOX}
+  ${insertOutbox(24)}
 SELECT (SELECT count(*) FROM acc) AS accounts, (SELECT count(*) FROM tr) AS records,
        (SELECT count(*) FROM le) AS entries, (SELECT count(*) FROM ob) AS events`;
 
@@ -88,7 +89,7 @@ WITH ${UPDATE_ACCOUNTS},
      ORDER BY n
     RETURNING id
   ),
-  ${INSERT_OUTBOX}
+  ${insertOutbox(25)}
 SELECT (SELECT count(*) FROM acc) AS accounts, (SELECT count(*) FROM dp) AS records,
        (SELECT count(*) FROM le) AS entries, (SELECT count(*) FROM ob) AS events`;
 
@@ -117,6 +118,18 @@ function outboxParams(events: OutboxEvent[], createdAt: Date[]): unknown[] {
   ];
 }
 
+/**
+ * One trace context per plan (same order), or none: every outbox row of a plan
+ * carries its own request's traceparent, also when one statement writes a
+ * whole batch of requests.
+ */
+export function eventTraceContexts(plans: ReadonlyArray<{ events: readonly unknown[] }>, traceContexts: ReadonlyArray<string | null> | undefined): Array<string | null> {
+  if (traceContexts && traceContexts.length !== plans.length) {
+    throw new InvariantViolation(`${traceContexts.length} trace contexts for ${plans.length} plans`);
+  }
+  return plans.flatMap((plan, i) => plan.events.map(() => traceContexts?.[i] ?? null));
+}
+
 function entryParams(entries: Array<{ posting: Posting; refId: string; createdAt: Date }>): unknown[] {
   return [
     entries.map((e) => e.posting.accountId),
@@ -141,14 +154,24 @@ function checkCounts(counts: WriteCounts | undefined, expected: { accounts: numb
   }
 }
 
-/** Writes balances, transfers, two ledger entries per transfer and their outbox events: one statement. */
+/** The account states of context rows that carry one. */
 export function accountsFrom(rows: AccountRow[]): AccountState[] {
   return rows
     .filter((r) => r.a_id !== null)
     .map((r) => ({ id: r.a_id!, kind: r.a_kind!, currency: r.a_currency!, balanceMinor: r.a_balance_minor!, version: r.a_version! }));
 }
 
-export async function writeTransfers(db: Queryable, plans: TransferPlan[], updates: AccountUpdate[], updatedAt: Date): Promise<void> {
+/**
+ * Writes balances, transfers, two ledger entries per transfer and their outbox events: one statement.
+ * `traceContexts`: the traceparent of each plan's request (same order as `plans`), stored in its outbox rows.
+ */
+export async function writeTransfers(
+  db: Queryable,
+  plans: TransferPlan[],
+  updates: AccountUpdate[],
+  updatedAt: Date,
+  traceContexts?: ReadonlyArray<string | null>,
+): Promise<void> {
   const transfers = plans.map((p) => p.transfer);
   const entries = plans.flatMap((p) => p.postings.map((posting) => ({ posting, refId: p.transfer.id, createdAt: p.transfer.createdAt })));
   const events = plans.flatMap((p) => p.events.map((event) => ({ event, createdAt: p.transfer.createdAt })));
@@ -172,13 +195,20 @@ export async function writeTransfers(db: Queryable, plans: TransferPlan[], updat
       transfers.map((t) => t.createdAt),
       ...entryParams(entries),
       transfers.map((t) => t.initiatedBy),
+      eventTraceContexts(plans, traceContexts),
     ],
   });
   checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });
 }
 
 /** Writes balances, deposits, their ledger entries and topup events: one statement. */
-export async function writeDeposits(db: Queryable, plans: DepositPlan[], updates: AccountUpdate[], updatedAt: Date): Promise<void> {
+export async function writeDeposits(
+  db: Queryable,
+  plans: DepositPlan[],
+  updates: AccountUpdate[],
+  updatedAt: Date,
+  traceContexts?: ReadonlyArray<string | null>,
+): Promise<void> {
   const deposits = plans.map((p) => p.deposit);
   const entries = plans.flatMap((p) => p.postings.map((posting) => ({ posting, refId: p.deposit.id, createdAt: p.deposit.createdAt })));
   const events = plans.flatMap((p) => p.events.map((event) => ({ event, createdAt: p.deposit.createdAt })));
@@ -203,6 +233,7 @@ export async function writeDeposits(db: Queryable, plans: DepositPlan[], updates
       deposits.map((d) => d.createdAt),
       ...entryParams(entries),
       deposits.map((d) => d.initiatedBy),
+      eventTraceContexts(plans, traceContexts),
     ],
   });
   checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });

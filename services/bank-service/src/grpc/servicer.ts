@@ -88,7 +88,8 @@ const WARN_REASONS: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'IDENT
  * The gRPC adapter: decodes nothing itself (ts-proto did), establishes the
  * user (caller.ts; the calling service was checked before, callers.ts),
  * calls the use case, maps results and errors once,
- * records metrics and one log line per failure.
+ * records outcome and volume metrics and one log line per failure
+ * (latency and the SERVER span are the platform gRPC server's).
  */
 export function createBankServicer(deps: {
   operations: BankOperations;
@@ -104,19 +105,13 @@ export function createBankServicer(deps: {
     callback: sendUnaryData<Res>,
     run: (request: Req) => Promise<{ response: Res; outcome: string }>,
   ): void {
-    const startedAt = process.hrtime.bigint();
-    const finish = (outcome: string) => {
-      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
-      metrics.observe(method, outcome, seconds);
-    };
     run(call.request).then(
       ({ response, outcome }) => {
-        finish(outcome);
+        metrics.outcome(method, outcome);
         callback(null, response);
       },
       (error: unknown) => {
-        const outcome = outcomeOf(error);
-        finish(outcome);
+        metrics.outcome(method, outcomeOf(error));
         const requestId = requestIdOf(call.metadata);
         if (error instanceof BankError) {
           const level = WARN_REASONS.has(error.reason) ? 'warn' : 'debug';
@@ -135,6 +130,7 @@ export function createBankServicer(deps: {
       handle('TransferMoney', call, callback, async (request) => {
         const caller = await callers.user(call.metadata);
         const result = await operations.transferMoney(request, caller, bounds);
+        if (!result.replayed) metrics.transferCommitted(result.transfer.currency, result.transfer.amountMinor);
         return {
           response: { transfer: transferToProto(result.transfer), replayed: result.replayed },
           outcome: result.replayed ? 'replayed' : 'completed',
@@ -158,6 +154,7 @@ export function createBankServicer(deps: {
     depositMoney(call: ServerUnaryCall<DepositMoneyRequest, DepositMoneyResponse>, callback: sendUnaryData<DepositMoneyResponse>) {
       handle('DepositMoney', call, callback, async (request) => {
         const result = await operations.depositMoney(request);
+        if (!result.replayed) metrics.depositCommitted(result.deposit.currency, result.deposit.amountMinor);
         return {
           response: { deposit: depositToProto(result.deposit), replayed: result.replayed },
           outcome: result.replayed ? 'replayed' : 'completed',

@@ -41,6 +41,10 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
 
   constructor(private readonly options: KafkaPublisherOptions) {}
 
+  get topic(): string {
+    return this.options.topic;
+  }
+
   private getProducer(): Producer<string, string, string, string> {
     if (!this.producer) {
       const producerOptions: ProducerOptions<string, string, string, string> = {

@@ -23,7 +23,9 @@
 //   (bounded, jittered); transfers never wait on Kafka.
 import type { Logger } from '@wallet/platform';
 import { backoffDelayMs, withTimeout } from '@wallet/platform';
+import { context, ROOT_CONTEXT, SpanKind, withSpan, type Span } from '@wallet/platform/tracing';
 import type pg from 'pg';
+import { endProducerSpans, messagingAttributes, recordHeaders, startProducerSpans, untracedContext } from './tracing.js';
 
 /** Advisory lock key of the relay leader ("outbox" in ASCII). */
 export const OUTBOX_RELAY_LOCK_KEY = 0x6f7574626f78;
@@ -38,6 +40,8 @@ export interface OutboxMessage {
 
 /** Where the relay sends batches; resolves only once the broker acknowledged all of them. */
 export interface OutboxPublisher {
+  /** The Kafka topic, for span names and attributes. */
+  readonly topic?: string;
   publish(messages: OutboxMessage[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -58,7 +62,14 @@ export interface OutboxRelayMetrics {
   failed(): void;
   oldestAgeMs(ms: number): void;
   quarantined?(count: number): void;
+  /** Unpublished rows at the start of the cycle (at most OUTBOX_PENDING_COUNT_MAX). */
+  pending?(count: number): void;
 }
+
+/** The pending count stops here: a backlog this deep is an incident either way, and counting further costs a scan. */
+export const OUTBOX_PENDING_COUNT_MAX = 100_000;
+/** With a backlog (full batches back to back) the pending rows are counted at most this often. */
+const PENDING_COUNT_INTERVAL_MS = 1_000;
 
 export interface OutboxRelayOptions {
   pool: pg.Pool;
@@ -83,6 +94,8 @@ interface OutboxRow {
   event_type: string;
   payload: string;
   age_ms: string;
+  /** Traceparent of the request that wrote the row; NULL for rows written before tracing. */
+  trace_context: string | null;
 }
 
 const REASON_CHARS_MAX = 500;
@@ -93,12 +106,15 @@ export class OutboxRelay {
   private wakeUp: (() => void) | undefined;
   private pendingWake = false;
   private consecutiveFailures = 0;
+  private pendingCountedAtMs = Number.NEGATIVE_INFINITY;
   private readonly table: string;
   private readonly quarantineTable: string;
+  private readonly topic: string;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = options.table ?? 'bank.outbox';
     this.quarantineTable = `${this.table}_quarantine`;
+    this.topic = options.publisher.topic ?? 'outbox';
   }
 
   /** True while the last cycle failed (Kafka or the database unreachable). */
@@ -129,7 +145,12 @@ export class OutboxRelay {
    * One cycle: returns the number of rows done (published or quarantined), 0
    * when there was nothing to do or another replica holds the relay lock.
    */
-  async runOnce(): Promise<number> {
+  runOnce(): Promise<number> {
+    // Untraced until rows turn up: idle polls make no spans (see relayBatch).
+    return context.with(untracedContext(), () => this.cycle(new Date()));
+  }
+
+  private async cycle(startedAt: Date): Promise<number> {
     const client = await this.options.pool.connect();
     let broken: Error | undefined;
     let locked = false;
@@ -137,7 +158,7 @@ export class OutboxRelay {
       const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [OUTBOX_RELAY_LOCK_KEY]);
       locked = lock.rows[0]?.ok === true;
       if (!locked) return 0;
-      return await this.relayBatch(client);
+      return await this.relayBatch(client, startedAt);
     } catch (error) {
       broken = error as Error;
       throw error;
@@ -153,24 +174,48 @@ export class OutboxRelay {
   }
 
   /** Reads, publishes (no transaction open) and deletes one batch, on the lock-holding session. */
-  private async relayBatch(client: pg.PoolClient): Promise<number> {
+  private async relayBatch(client: pg.PoolClient, startedAt: Date): Promise<number> {
     const { rows } = await client.query<OutboxRow>(
-      `SELECT id, account_id, event_type, payload::text AS payload,
+      `SELECT id, account_id, event_type, payload::text AS payload, trace_context,
               (extract(epoch FROM clock_timestamp() - created_at) * 1000)::bigint AS age_ms
          FROM ${this.table} ORDER BY id LIMIT $1`,
       [this.options.batchSize],
     );
     this.options.metrics?.oldestAgeMs(rows.length > 0 ? Number(rows[0]!.age_ms) : 0);
+    await this.reportPending(client, rows.length);
     if (rows.length === 0) return 0;
+    // A new root per cycle (it carries many requests' records); started back when the cycle began.
+    const attributes = { ...messagingAttributes(this.topic), 'messaging.batch.message_count': rows.length };
+    return withSpan('outbox.relay', { kind: SpanKind.INTERNAL, parent: ROOT_CONTEXT, startTime: startedAt, attributes }, (cycle) =>
+      this.publishBatch(client, rows, cycle),
+    );
+  }
+
+  private async publishBatch(client: pg.PoolClient, rows: OutboxRow[], cycle: Span): Promise<number> {
     try {
-      await this.publish(rows.map(toMessage));
+      await this.publish(rows, cycle);
     } catch (error) {
       if (!(error instanceof PermanentPublishError)) throw error;
-      return this.isolateRejected(client, rows);
+      return this.isolateRejected(client, rows, cycle);
     }
     await client.query(`DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
     this.options.metrics?.published(rows.length);
     return rows.length;
+  }
+
+  /** A batch that is not full is the whole backlog; a full one is counted (bounded, and not every cycle). */
+  private async reportPending(client: pg.PoolClient, batchRows: number): Promise<void> {
+    const report = this.options.metrics?.pending;
+    if (!report) return;
+    if (batchRows < this.options.batchSize) {
+      report.call(this.options.metrics, batchRows);
+      return;
+    }
+    const nowMs = Date.now();
+    if (nowMs - this.pendingCountedAtMs < PENDING_COUNT_INTERVAL_MS) return;
+    this.pendingCountedAtMs = nowMs;
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM ${this.table} LIMIT $1) AS pending`, [OUTBOX_PENDING_COUNT_MAX]);
+    report.call(this.options.metrics, Number(rows[0]!.n));
   }
 
   /**
@@ -178,11 +223,11 @@ export class OutboxRelay {
    * time, in order, deleting each acknowledged one and quarantining each
    * refused one. A transient failure stops here; the rest waits for the next cycle.
    */
-  private async isolateRejected(client: pg.PoolClient, rows: OutboxRow[]): Promise<number> {
+  private async isolateRejected(client: pg.PoolClient, rows: OutboxRow[], cycle: Span): Promise<number> {
     let done = 0;
     for (const row of rows) {
       try {
-        await this.publish([toMessage(row)]);
+        await this.publish([row], cycle);
         await client.query(`DELETE FROM ${this.table} WHERE id = $1`, [row.id]);
         this.options.metrics?.published(1);
       } catch (error) {
@@ -197,9 +242,9 @@ export class OutboxRelay {
   private async quarantine(client: pg.PoolClient, row: OutboxRow, reason: string): Promise<void> {
     // One statement: the row leaves the outbox exactly when it enters the quarantine.
     await client.query(
-      `WITH moved AS (DELETE FROM ${this.table} WHERE id = $1 RETURNING id, account_id, event_type, payload, created_at)
-       INSERT INTO ${this.quarantineTable} (id, account_id, event_type, payload, created_at, reason)
-       SELECT id, account_id, event_type, payload, created_at, $2 FROM moved`,
+      `WITH moved AS (DELETE FROM ${this.table} WHERE id = $1 RETURNING id, account_id, event_type, payload, created_at, trace_context)
+       INSERT INTO ${this.quarantineTable} (id, account_id, event_type, payload, created_at, reason, trace_context)
+       SELECT id, account_id, event_type, payload, created_at, $2, trace_context FROM moved`,
       [row.id, reason.slice(0, REASON_CHARS_MAX)],
     );
     this.options.metrics?.quarantined?.(1);
@@ -207,8 +252,17 @@ export class OutboxRelay {
     this.options.logger.error({ outboxId: row.id, accountId: row.account_id, eventType: row.event_type, reason }, 'outbox event rejected by kafka for good; quarantined');
   }
 
-  private publish(messages: OutboxMessage[]): Promise<void> {
-    return withTimeout(this.options.publisher.publish(messages), this.options.publishTimeoutMs, 'outbox publish');
+  /** One bounded send; each record in its own PRODUCER span, whose traceparent the record carries. */
+  private async publish(rows: OutboxRow[], cycle: Span): Promise<void> {
+    const spans = startProducerSpans(rows, this.topic, cycle);
+    const messages = rows.map((row, i) => toMessage(row, spans[i]!));
+    try {
+      await withTimeout(this.options.publisher.publish(messages), this.options.publishTimeoutMs, 'outbox publish');
+    } catch (error) {
+      endProducerSpans(spans, error);
+      throw error;
+    }
+    endProducerSpans(spans);
   }
 
   private async run(): Promise<void> {
@@ -249,6 +303,6 @@ export class OutboxRelay {
   }
 }
 
-function toMessage(row: OutboxRow): OutboxMessage {
-  return { key: row.account_id, value: row.payload, headers: { eventType: row.event_type } };
+function toMessage(row: OutboxRow, span: Span): OutboxMessage {
+  return { key: row.account_id, value: row.payload, headers: recordHeaders({ eventType: row.event_type }, span) };
 }

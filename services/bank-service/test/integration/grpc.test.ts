@@ -210,7 +210,11 @@ describe('health, readiness and metrics', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/bank_transfers_total\{outcome="completed",service="bank-service"\} \d+/);
     expect(metrics).toMatch(/bank_transfers_total\{outcome="insufficient_funds",service="bank-service"\} \d+/);
-    expect(metrics).toContain('bank_rpc_duration_seconds_bucket');
+    // Latency per RPC is the platform's histogram now; the bank's own is gone.
+    expect(metrics).toMatch(/grpc_server_handling_seconds_bucket\{[^}]*grpc_method="TransferMoney"[^}]*\}/);
+    expect(metrics).not.toContain('bank_rpc_duration_seconds');
+    expect(metrics).toMatch(/bank_transfer_volume_minor_total\{currency="USD",service="bank-service"\} [1-9]\d*/);
+    expect(metrics).toMatch(/bank_deposit_volume_minor_total\{currency="USD",service="bank-service"\} [1-9]\d*/);
     expect(metrics).toContain('bank_db_pool_connections{state="total"');
     expect(metrics).toMatch(/bank_owner_cache_entries\{service="bank-service"\} \d+/);
   });

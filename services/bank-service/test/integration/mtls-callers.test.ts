@@ -136,6 +136,19 @@ describe('a valid certificate of a service not in the RPC row is refused with PE
     expect(await snapshot(service.pool)).toEqual(before);
     expect(await deniedCount()).toMatch(new RegExp(`bank_grpc_callers_denied_total\\{[^}]*caller="${as}"[^}]*\\} [1-9]`));
   });
+
+  it('counts a refused transfer and deposit as rejections by reason (bank_*_total{outcome="caller_not_allowed"})', async () => {
+    const client = clientWith(await testClientTransport('bank-service', 'analytics-service'));
+    try {
+      await failureOf(callUnary(client, client.transferMoney, transferRequest(), { timeoutMs: TIMEOUT_MS, headers: admin }));
+      await failureOf(callUnary(client, client.depositMoney, depositRequest(), { timeoutMs: TIMEOUT_MS }));
+    } finally {
+      client.close();
+    }
+    const text = await (await fetch(`http://127.0.0.1:${service.opsPort}/metrics`)).text();
+    expect(text).toMatch(/bank_transfers_total\{outcome="caller_not_allowed",service="bank-service"\} [1-9]/);
+    expect(text).toMatch(/bank_deposits_total\{outcome="caller_not_allowed",service="bank-service"\} [1-9]/);
+  });
 });
 
 describe('the callers in the row succeed', () => {
