@@ -53,8 +53,19 @@ export function createAnalyticsMetrics(registry: Registry) {
     }),
     consumerLag: new Gauge({
       name: 'analytics_consumer_lag',
-      help: 'Records in the partition not yet committed by the consumer group',
+      help: 'Records in the partition not yet processed by the consumer group: log end offset minus the committed offset (or the log start when nothing is committed)',
       labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
+    eventDelaySeconds: new Histogram({
+      name: 'analytics_event_delay_seconds',
+      help: 'From the event occurring (occurredAt, bank clock) to its row being inserted into ClickHouse',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    lastInsertTimestamp: new Gauge({
+      name: 'analytics_last_insert_timestamp_seconds',
+      help: 'Unix time of the last batch insert that stored at least one row (0 until the first since start)',
       registers: [registry],
     }),
   };

@@ -40,6 +40,13 @@ function authorizedServicer(security: GrpcSecurity, store: OperationsStore, metr
   });
 }
 
+/** server.address/port of store spans: a ClickHouse server's (chDB runs in this process: none). */
+function storeServer(engine: 'http' | 'chdb', location: string): { address: string; port: number } | undefined {
+  if (engine !== 'http') return undefined;
+  const url = new URL(location);
+  return { address: url.hostname, port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) };
+}
+
 export async function startAnalytics(config: AnalyticsConfig, logger: Logger): Promise<RunningAnalytics> {
   const registry = createMetricsRegistry('analytics-service');
   const metrics = createAnalyticsMetrics(registry);
@@ -62,7 +69,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
       cacheMibMax: config.ANALYTICS_MEMORY_CACHE_MIB_MAX,
       engineMemoryMibMax: config.ANALYTICS_MEMORY_ENGINE_MIB_MAX,
     });
-    const store = new OperationsStore(clickhouse.client, config.ANALYTICS_CLICKHOUSE_DATABASE);
+    const store = new OperationsStore(clickhouse.client, config.ANALYTICS_CLICKHOUSE_DATABASE, storeServer(clickhouse.engine, clickhouse.location));
     closers.push({ name: 'store', run: () => store.close() });
     await store.ensureSchema();
     registerStoreMemoryGauges(registry, () => store.memoryStats());
@@ -103,6 +110,8 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
         },
       ],
       credentials: security.serverCredentials(),
+      // RED histogram grpc_server_handling_seconds per RPC (spans come with the platform server).
+      registry,
     });
     closers.push({ name: 'grpc', run: () => grpc.shutdown(5_000) });
 

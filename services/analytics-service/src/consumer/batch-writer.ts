@@ -12,10 +12,13 @@ import { backoffDelayMs, type Logger } from '@wallet/platform';
 import { dedupeByEventId, eventToRow, type OperationRow } from '../domain/operation.js';
 import type { AnalyticsMetrics } from '../metrics.js';
 import { classifyStoreFailure } from '../store/errors.js';
+import type { StoreTarget } from '../store/spans.js';
 import type { EventValidator, RejectionReason } from './validator.js';
 
 /** Where valid rows go (the ClickHouse store in production). */
 export interface OperationsSink {
+  /** The table the rows go to, named in the consumer's insert spans. */
+  readonly target?: StoreTarget;
   existingEventIds(rows: readonly OperationRow[]): Promise<Set<string>>;
   insert(rows: readonly OperationRow[]): Promise<void>;
 }
@@ -26,6 +29,23 @@ export interface DeadLetter<M> {
   message: M;
   reason: DeadLetterReason;
   detail: string;
+}
+
+/** When the insert that stored a row ran (ms since the epoch, sub-millisecond), and how many rows it stored. */
+export interface InsertTiming {
+  startTimeMs: number;
+  endTimeMs: number;
+  rows: number;
+}
+
+/** What became of every record of a batch: exactly one of the three lists holds it. */
+export interface WriteResult<M> {
+  /** Stored now, with the insert that stored it. */
+  inserted: { message: M; insert: InsertTiming }[];
+  /** Already stored (earlier delivery) or repeated within the batch: nothing to do. */
+  duplicates: M[];
+  /** To park in the dead-letter topic. */
+  dead: DeadLetter<M>[];
 }
 
 export interface BatchWriterOptions {
@@ -55,10 +75,10 @@ const DETAIL_CHARS_MAX = 300;
 export class BatchWriter {
   constructor(private readonly options: BatchWriterOptions) {}
 
-  /** Stores the valid rows of a batch; returns the records to park in the dead-letter topic. */
-  async write<M extends { value: Buffer | undefined }>(messages: readonly M[]): Promise<DeadLetter<M>[]> {
+  /** Stores the valid rows of a batch; says what became of each record (dead ones are to be parked). */
+  async write<M extends { value: Buffer | undefined }>(messages: readonly M[]): Promise<WriteResult<M>> {
     const { metrics } = this.options;
-    const rows: { row: OperationRow; message: M }[] = [];
+    const rows: { eventId: string; row: OperationRow; message: M }[] = [];
     const dead: DeadLetter<M>[] = [];
     for (const message of messages) {
       const result = this.options.validator.validate(message.value);
@@ -67,32 +87,46 @@ export class BatchWriter {
         continue;
       }
       try {
-        rows.push({ row: eventToRow(result.event), message });
+        const row = eventToRow(result.event);
+        rows.push({ eventId: row.eventId, row, message });
       } catch (error) {
         dead.push({ message, reason: 'schema_invalid', detail: (error as Error).message });
       }
     }
-    const { unique, duplicates } = dedupeByEventId(rows.map((r) => r.row));
-    const refused = await this.store(unique);
-    const byEventId = new Map(rows.map((r) => [r.row.eventId, r.message]));
-    for (const { row, detail } of refused) dead.push({ message: byEventId.get(row.eventId)!, reason: 'store_rejected', detail });
-    metrics.eventsDuplicate.inc(duplicates);
+    const { unique, duplicates: repeated } = dedupeByEventId(rows);
+    const timings = new Map<string, InsertTiming>();
+    const refused = await this.store(unique.map((r) => r.row), timings);
+    const refusedDetail = new Map(refused.map(({ row, detail }) => [row.eventId, detail]));
+    for (const entry of unique) {
+      const detail = refusedDetail.get(entry.eventId);
+      if (detail !== undefined) dead.push({ message: entry.message, reason: 'store_rejected', detail });
+    }
+    const firsts = new Set(unique);
+    const inserted: WriteResult<M>['inserted'] = [];
+    const duplicates: M[] = [];
+    for (const entry of rows) {
+      if (firsts.has(entry) && refusedDetail.has(entry.eventId)) continue;
+      const insert = firsts.has(entry) ? timings.get(entry.eventId) : undefined;
+      if (insert) inserted.push({ message: entry.message, insert });
+      else duplicates.push(entry.message);
+    }
+    metrics.eventsDuplicate.inc(repeated);
     for (const letter of dead) metrics.eventsInvalid.inc({ reason: letter.reason });
-    return dead;
+    return { inserted, duplicates, dead };
   }
 
-  /** Inserts rows; returns those the store refuses for good (found by bisection). */
-  private async store(rows: OperationRow[]): Promise<{ row: OperationRow; detail: string }[]> {
+  /** Inserts rows (noting when each stored row was inserted); returns those the store refuses for good (found by bisection). */
+  private async store(rows: OperationRow[], timings: Map<string, InsertTiming>): Promise<{ row: OperationRow; detail: string }[]> {
     if (rows.length === 0) return [];
-    const failure = await this.insertWithRetry(rows);
+    const failure = await this.insertWithRetry(rows, timings);
     if (!failure) return [];
     if (rows.length === 1) return [{ row: rows[0]!, detail: String((failure as Error)?.message ?? failure).slice(0, DETAIL_CHARS_MAX) }];
     const half = Math.ceil(rows.length / 2);
-    return [...(await this.store(rows.slice(0, half))), ...(await this.store(rows.slice(half)))];
+    return [...(await this.store(rows.slice(0, half), timings)), ...(await this.store(rows.slice(half), timings))];
   }
 
   /** Undefined when stored; the error when the store refuses these rows for good. */
-  private async insertWithRetry(rows: OperationRow[]): Promise<unknown> {
+  private async insertWithRetry(rows: OperationRow[], timings: Map<string, InsertTiming>): Promise<unknown> {
     const { sink, metrics, logger, storeAttemptsMax, retryDelayMsMax } = this.options;
     let attemptsAfterStop = 0;
     for (let attempt = 1; ; attempt += 1) {
@@ -101,10 +135,12 @@ export class BatchWriter {
         // Looked up again on every attempt: a timed-out insert may have landed.
         const existing = await sink.existingEventIds(rows);
         const fresh = rows.filter((row) => !existing.has(row.eventId));
+        const startTimeMs = nowMs();
         await sink.insert(fresh);
+        const endTimeMs = nowMs();
         endTimer();
-        metrics.eventsInserted.inc(fresh.length);
         metrics.eventsDuplicate.inc(existing.size);
+        if (fresh.length > 0) this.inserted(fresh, { startTimeMs, endTimeMs, rows: fresh.length }, timings);
         return undefined;
       } catch (error) {
         if (classifyStoreFailure(error) === 'rejected') return error;
@@ -116,4 +152,23 @@ export class BatchWriter {
       }
     }
   }
+
+  /** Counts rows just stored and how late they arrived (event time -> durable), for freshness alerts. */
+  private inserted(fresh: OperationRow[], insert: InsertTiming, timings: Map<string, InsertTiming>): void {
+    const { metrics } = this.options;
+    metrics.eventsInserted.inc(fresh.length);
+    metrics.lastInsertTimestamp.set(insert.endTimeMs / 1000);
+    const endMicros = BigInt(Math.round(insert.endTimeMs * 1000));
+    for (const row of fresh) {
+      timings.set(row.eventId, insert);
+      // A bank clock ahead of ours would make it negative: counted as no delay.
+      const delayMicros = endMicros > row.createdAtMicros ? endMicros - row.createdAtMicros : 0n;
+      metrics.eventDelaySeconds.observe(Number(delayMicros) / 1e6);
+    }
+  }
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision (span times of the insert). */
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
 }

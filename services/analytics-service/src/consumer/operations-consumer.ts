@@ -20,8 +20,11 @@ import {
   type MessagesStream,
 } from '@platformatic/kafka';
 import { backoffDelayMs, settleWithin, type KafkaConnectionOptions, type Logger } from '@wallet/platform';
+import { SpanKind, withSpan, type Span } from '@wallet/platform/tracing';
 import type { AnalyticsMetrics } from '../metrics.js';
+import type { StoreTarget } from '../store/spans.js';
 import { BatchWriter, StoreStuckError, type DeadLetter } from './batch-writer.js';
+import { BatchSpans, endSends, flushAttributes, startRecordSpan } from './record-spans.js';
 import type { EventValidator } from './validator.js';
 
 import type { OperationsSink } from './batch-writer.js';
@@ -30,10 +33,16 @@ export type { OperationsSink };
 
 type RawMessage = Message<string, Buffer, string, string>;
 
+/** A record waiting in its lane, with its open `process` span. */
+interface PendingRecord {
+  message: RawMessage;
+  span: Span;
+}
+
 /** One partition's batch in the making, and its flush in flight (at most one). */
 interface Lane {
   partition: number;
-  pending: RawMessage[];
+  pending: PendingRecord[];
   firstAtMs: number;
   flushing: Promise<void> | undefined;
 }
@@ -84,6 +93,10 @@ const DLQ_DETAIL_CHARS_MAX = 300;
 const LANE_BATCHES_MAX = 2;
 /** Bound of each close step at shutdown. */
 const CLOSE_TIMEOUT_MS = 5_000;
+/** ListOffsets timestamp meaning "the log start offset". */
+const EARLIEST_OFFSET = -2n;
+/** Named in spans when the sink does not say which table it writes. */
+const UNKNOWN_TARGET: StoreTarget = { namespace: '', collection: 'operations' };
 
 class FlushAbandoned extends Error {}
 
@@ -236,23 +249,28 @@ export class OperationsConsumer {
     this.laneFailure = undefined;
     let next = iterator.next();
     next.catch(() => {}); // observed below; avoids an unhandled rejection if we stop first
-    for (;;) {
-      const outcome = await this.nextOutcome(next, this.nextDeadlineMs(lanes));
-      if (outcome === LANE_FAILED) {
-        await this.drainLanes(lanes, false);
-        throw this.laneFailure;
+    try {
+      for (;;) {
+        const outcome = await this.nextOutcome(next, this.nextDeadlineMs(lanes));
+        if (outcome === LANE_FAILED) {
+          await this.drainLanes(lanes, false);
+          throw this.laneFailure;
+        }
+        if (outcome === STOP || (outcome !== TIMEOUT && outcome.done)) {
+          await this.drainLanes(lanes, true);
+          if (!this.stopping) throw new Error('consumer stream ended');
+          return;
+        }
+        if (outcome !== TIMEOUT) {
+          await this.accept(lanes, outcome.value);
+          next = iterator.next();
+          next.catch(() => {});
+        }
+        for (const lane of lanes.values()) this.kick(lane, false);
       }
-      if (outcome === STOP || (outcome !== TIMEOUT && outcome.done)) {
-        await this.drainLanes(lanes, true);
-        if (!this.stopping) throw new Error('consumer stream ended');
-        return;
-      }
-      if (outcome !== TIMEOUT) {
-        await this.accept(lanes, outcome.value);
-        next = iterator.next();
-        next.catch(() => {});
-      }
-      for (const lane of lanes.values()) this.kick(lane, false);
+    } finally {
+      // Whatever is still buffered is redelivered from the last commit: its spans end here.
+      this.dropPending(lanes);
     }
   }
 
@@ -296,7 +314,7 @@ export class OperationsConsumer {
       lanes.set(message.partition, lane);
     }
     if (lane.pending.length === 0) lane.firstAtMs = Date.now();
-    lane.pending.push(message);
+    lane.pending.push({ message, span: startRecordSpan(message, this.options.groupId) });
     this.updatePending(lanes);
     // Bounded memory: a partition stuck in a retry stops the reading once its buffer is full.
     while (lane.pending.length >= this.options.batchSizeMax * LANE_BATCHES_MAX && lane.flushing && this.laneFailure === undefined) {
@@ -330,7 +348,15 @@ export class OperationsConsumer {
       if (inFlight.length === 0) break;
       await Promise.all(inFlight);
     }
-    for (const lane of lanes.values()) lane.pending = [];
+    this.dropPending(lanes);
+  }
+
+  /** Forgets the records still buffered (not flushed: redelivered later) and ends their spans. */
+  private dropPending(lanes: Map<number, Lane>): void {
+    for (const lane of lanes.values()) {
+      new BatchSpans(lane.pending, UNKNOWN_TARGET).abandonRest();
+      lane.pending = [];
+    }
     this.updatePending(lanes);
   }
 
@@ -340,15 +366,36 @@ export class OperationsConsumer {
     this.deps.metrics.batchPending.set(total);
   }
 
-  /** Stores one partition's batch, parks its rejects, then commits it. Throws only when the store is stuck. */
-  private async flush(messages: RawMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  /**
+   * Stores one partition's batch, parks its rejects, then commits it, in a
+   * root span `analytics.flush`. Throws only when the store is stuck.
+   */
+  private async flush(batch: PendingRecord[]): Promise<void> {
+    const first = batch[0];
+    if (!first) return;
+    const spans = new BatchSpans(batch, this.deps.sink.target ?? UNKNOWN_TARGET);
+    try {
+      await withSpan(
+        'analytics.flush',
+        { kind: SpanKind.INTERNAL, root: true, attributes: flushAttributes(first.message, this.options.groupId, batch.length) },
+        (flushSpan) => this.storeAndCommit(batch.map((p) => p.message), spans, flushSpan),
+      );
+      spans.abandonRest();
+    } catch (error) {
+      spans.abandonRest(error);
+      throw error;
+    }
+  }
+
+  private async storeAndCommit(messages: RawMessage[], spans: BatchSpans<RawMessage>, flushSpan: Span): Promise<void> {
     const { metrics, logger } = this.deps;
     metrics.batchSize.observe(messages.length);
     metrics.eventsConsumed.inc(messages.length);
     try {
-      const dead = await this.writer.write(messages);
-      for (const letter of dead) {
+      const result = await this.writer.write(messages);
+      // Rows are durable now: their record spans end here, before the commit.
+      spans.stored(result, flushSpan.spanContext());
+      for (const letter of result.dead) {
         // The payload is never logged: only where it was and why it was refused.
         logger.warn(
           { topic: letter.message.topic, partition: letter.message.partition, offset: letter.message.offset.toString(), reason: letter.reason, detail: letter.detail },
@@ -360,41 +407,53 @@ export class OperationsConsumer {
         await this.stopRequested;
         throw new FlushAbandoned('test hook: stopped while holding before commit');
       }
-      if (dead.length > 0) {
-        await this.attempt('dlq', () => this.sendToDeadLetter(dead));
-        metrics.deadLettered.inc(dead.length);
+      if (result.dead.length > 0) {
+        await this.attempt('dlq', () => this.sendToDeadLetter(result.dead, spans));
+        metrics.deadLettered.inc(result.dead.length);
+        spans.deadLettered(result.dead);
       }
     } catch (error) {
       if (error instanceof FlushAbandoned || (this.stopping && error instanceof StoreStuckError)) {
         logger.warn({ records: messages.length, reason: (error as Error).message }, 'batch left uncommitted; it will be redelivered');
+        flushSpan.setAttribute('analytics.flush.outcome', 'left_uncommitted');
         return;
       }
       throw error;
     }
     await this.commit(messages);
+    flushSpan.setAttribute('analytics.flush.outcome', 'committed');
   }
 
-  private async sendToDeadLetter(rejects: DeadLetter<RawMessage>[]): Promise<void> {
-    await this.producer.send({
-      messages: rejects.map(({ message, reason, detail }) => {
-        const headers: Record<string, string> = {
-          dlqReason: reason,
-          dlqDetail: detail.slice(0, DLQ_DETAIL_CHARS_MAX),
-          sourceTopic: message.topic,
-          sourcePartition: String(message.partition),
-          sourceOffset: message.offset.toString(),
-        };
-        const eventType = message.headers.get('eventType');
-        if (eventType !== undefined) headers.eventType = eventType;
-        return {
-          topic: this.options.dlqTopic,
-          ...(message.key !== undefined ? { key: message.key } : {}),
-          // The original bytes, unchanged, so the event can be inspected and replayed.
-          value: message.value ?? Buffer.alloc(0),
-          headers,
-        };
-      }),
-    });
+  /** Produces the rejects, each with the trace context of its own `send` span (a child of its record's span). */
+  private async sendToDeadLetter(rejects: DeadLetter<RawMessage>[], spans: BatchSpans<RawMessage>): Promise<void> {
+    const sends = spans.startDeadLetterSends(rejects, this.options.dlqTopic);
+    try {
+      await this.producer.send({
+        messages: rejects.map(({ message, reason, detail }, index) => {
+          const headers: Record<string, string> = {
+            ...sends.headers[index],
+            dlqReason: reason,
+            dlqDetail: detail.slice(0, DLQ_DETAIL_CHARS_MAX),
+            sourceTopic: message.topic,
+            sourcePartition: String(message.partition),
+            sourceOffset: message.offset.toString(),
+          };
+          const eventType = message.headers.get('eventType');
+          if (eventType !== undefined) headers.eventType = eventType;
+          return {
+            topic: this.options.dlqTopic,
+            ...(message.key !== undefined ? { key: message.key } : {}),
+            // The original bytes, unchanged, so the event can be inspected and replayed.
+            value: message.value ?? Buffer.alloc(0),
+            headers,
+          };
+        }),
+      });
+    } catch (error) {
+      endSends(sends.spans, error);
+      throw error;
+    }
+    endSends(sends.spans);
   }
 
   /** Commits the highest offset per partition of the batch. A failure only means redelivery. */
@@ -472,10 +531,21 @@ export class OperationsConsumer {
     this.lagTimer.unref();
   }
 
-  /** Lag per partition = log end offset - the group's committed offset. */
+  /**
+   * Lag per partition = log end offset (high watermark) minus the group's
+   * committed offset (the next offset to process; we commit only what is
+   * stored or parked). With nothing committed yet, minus the log start: records
+   * removed by retention are not lag. Every partition of the topic is reported,
+   * assigned to this replica or not (the group's view: the same on every replica).
+   */
   async measureLag(): Promise<Map<number, bigint>> {
     const topic = this.options.topic;
-    const latest = (await this.consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+    const [latestByTopic, earliestByTopic] = await Promise.all([
+      this.consumer.listOffsets({ topics: [topic] }),
+      this.consumer.listOffsets({ topics: [topic], timestamp: EARLIEST_OFFSET }),
+    ]);
+    const latest = latestByTopic.get(topic) ?? [];
+    const earliest = earliestByTopic.get(topic) ?? [];
     const partitions = latest.map((_, index) => index);
     const committed = (await this.consumer.listCommittedOffsets({ topics: [{ topic, partitions }] })).get(topic) ?? [];
     const lag = new Map<number, bigint>();
@@ -483,8 +553,9 @@ export class OperationsConsumer {
     for (const partition of partitions) {
       const end = latest[partition] ?? 0n;
       const done = committed[partition] ?? -1n;
-      // -1: nothing committed yet, so everything in the partition is still to do.
-      const value = done < 0n ? end : end > done ? end - done : 0n;
+      // -1: nothing committed yet, so everything still in the partition is to do.
+      const from = done < 0n ? (earliest[partition] ?? 0n) : done;
+      const value = end > from ? end - from : 0n;
       lag.set(partition, value);
       total += value;
       this.deps.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(value));

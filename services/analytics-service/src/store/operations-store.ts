@@ -7,6 +7,7 @@ import type { OperationRow, OperationTypeName } from '../domain/operation.js';
 import type { OperationsQuery } from '../domain/query.js';
 import type { SummaryAggregate, SummaryQuery } from '../domain/summary.js';
 import { schemaStatements } from './schema.js';
+import { withStoreSpan, type StoreTarget } from './spans.js';
 
 export interface StoredOperation {
   eventId: string;
@@ -49,12 +50,16 @@ const nullIfEmpty = (value: string): string | null => (value === '' ? null : val
 
 export class OperationsStore {
   private readonly table: string;
+  /** What the spans of this store's calls name (table, database, server). */
+  readonly target: StoreTarget;
 
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
+    server?: StoreTarget['server'],
   ) {
     this.table = `${database}.operations`;
+    this.target = { namespace: database, collection: this.table, ...(server ? { server } : {}) };
   }
 
   /** Creates the database and table if missing (idempotent; run on every start). */
@@ -71,6 +76,13 @@ export class OperationsStore {
 
   async insert(rows: readonly OperationRow[]): Promise<void> {
     if (rows.length === 0) return;
+    await withStoreSpan(this.target, 'INSERT', 'insert_operations', async (span) => {
+      span.setAttribute('db.operation.batch.size', rows.length);
+      await this.insertRows(rows);
+    });
+  }
+
+  private async insertRows(rows: readonly OperationRow[]): Promise<void> {
     await this.client.insert({
       table: this.table,
       format: 'JSONEachRow',
@@ -99,6 +111,14 @@ export class OperationsStore {
    */
   async existingEventIds(rows: readonly OperationRow[]): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
+    return withStoreSpan(this.target, 'SELECT', 'existing_event_ids', async (span) => {
+      const found = await this.findEventIds(rows);
+      span.setAttribute('db.response.returned_rows', found.size);
+      return found;
+    });
+  }
+
+  private async findEventIds(rows: readonly OperationRow[]): Promise<Set<string>> {
     let minMicros = rows[0]!.createdAtMicros;
     let maxMicros = minMicros;
     for (const row of rows) {
@@ -125,6 +145,14 @@ export class OperationsStore {
 
   /** One page, newest first, plus the position to continue from when more rows exist. */
   async listOperations(query: OperationsQuery): Promise<OperationsPage> {
+    return withStoreSpan(this.target, 'SELECT', 'history_page', async (span) => {
+      const page = await this.readPage(query);
+      span.setAttribute('db.response.returned_rows', page.operations.length);
+      return page;
+    });
+  }
+
+  private async readPage(query: OperationsQuery): Promise<OperationsPage> {
     const { filter } = query;
     const conditions = ['account_id = {account:UUID}'];
     const params: Record<string, unknown> = { account: filter.accountId, limit: query.pageSize + 1 };
@@ -183,6 +211,14 @@ export class OperationsStore {
 
   /** Totals per (UTC period, currency) over [from, to), duplicates collapsed by FINAL. */
   async summarize(query: SummaryQuery): Promise<SummaryAggregate[]> {
+    return withStoreSpan(this.target, 'SELECT', 'account_summary', async (span) => {
+      const aggregates = await this.aggregate(query);
+      span.setAttribute('db.response.returned_rows', aggregates.length);
+      return aggregates;
+    });
+  }
+
+  private async aggregate(query: SummaryQuery): Promise<SummaryAggregate[]> {
     const period =
       query.granularity === 'day'
         ? `toUnixTimestamp(toStartOfDay(created_at, 'UTC'))`

@@ -176,7 +176,15 @@ describe('analytics consumer', { timeout: 180_000 }, () => {
       return [0, 1, 2].every((p) => text.includes(`analytics_consumer_lag{topic="${topic}",partition="${p}"`)) && metricValue(text, 'analytics_consumer_lag') === 0;
     }, { what: 'lag of every partition measured and drained', timeoutMs: 60_000 });
     const text = await metrics();
-    for (const name of ['analytics_events_consumed_total', 'analytics_batch_size_count', 'analytics_insert_duration_seconds_count', 'analytics_events_inserted_total']) {
+    for (const name of [
+      'analytics_events_consumed_total',
+      'analytics_batch_size_count',
+      'analytics_insert_duration_seconds_count',
+      'analytics_events_inserted_total',
+      'analytics_event_delay_seconds_count',
+      'analytics_last_insert_timestamp_seconds',
+      'grpc_server_handling_seconds_count',
+    ]) {
       expect(metricValue(text, name), name).toBeGreaterThan(0);
     }
   });
