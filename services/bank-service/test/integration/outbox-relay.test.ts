@@ -81,6 +81,21 @@ describe('outbox relay', () => {
     for (const message of all) expect(message.headers.eventType).toBe((JSON.parse(message.value) as { eventType: string }).eventType);
   });
 
+  it('reports the pending events at each cycle (bank_outbox_pending_events): the backlog while full batches drain, then what is left, then 0', async () => {
+    const ops = testOperations(pool);
+    for (let i = 0; i < 25; i += 1) {
+      await ops.transferMoney({ senderAccountId: ALICE, recipientAccountId: BOB, amount: { amountMinor: 1n, currencyCode: 'USD' }, idempotencyKey: `pending-${i}`, description: '' }, ADMIN);
+    }
+    const pending: number[] = [];
+    const metrics = { published: () => {}, failed: () => {}, oldestAgeMs: () => {}, pending: (count: number) => pending.push(count) };
+    const relay = new OutboxRelay({ ...relayOptions(pool, new RecordingPublisher(), 20), metrics });
+    for (let cycle = 0; cycle < 4; cycle += 1) await relay.runOnce();
+    // 50 rows in batches of 20: a full batch counts the whole backlog (at most once a second), a partial one is the backlog.
+    expect(pending[0]).toBe(50);
+    expect(pending.slice(-2)).toEqual([10, 0]);
+    expect(pending.slice(1, -2).every((count) => count === 30)).toBe(true);
+  });
+
   it('keeps events while the broker is down and delivers each once when it returns', async () => {
     const ops = testOperations(pool);
     const publisher = new RecordingPublisher();
