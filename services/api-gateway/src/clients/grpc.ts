@@ -5,7 +5,7 @@ import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
 import { callUnary, createGrpcClient, isServiceError, type GrpcTransport } from '@wallet/platform';
 import type { GrpcSecurity } from '@wallet/platform/tls';
 import { service as healthServiceDefinition } from 'grpc-health-check';
-import { Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState } from './types.js';
 
 // Thin gRPC wrappers: every call goes through callUnary with a deadline and
@@ -20,46 +20,16 @@ const GRPC_CODE_NAMES = new Map<number, string>(
     .map(([name, value]) => [value as number, name]),
 );
 
-export interface ClientMetrics {
-  /** Duration of outgoing calls by service, method and gRPC status name (all bounded sets). */
-  callDuration: Histogram<'service' | 'method' | 'code'>;
-}
-
-export function createClientMetrics(registry: Registry): ClientMetrics {
-  return {
-    callDuration: new Histogram({
-      name: 'grpc_client_call_duration_seconds',
-      help: 'Duration of gRPC calls made by the gateway.',
-      labelNames: ['service', 'method', 'code'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-  };
-}
-
 type UnaryMethod<Req, Res> = Parameters<typeof callUnary<Req, Res>>[1];
 
-interface CallerOptions {
-  service: string;
-  deadlineMs: number;
-  metrics?: ClientMetrics;
-}
-
-function caller(client: Client, options: CallerOptions) {
-  return async <Req, Res>(name: string, method: UnaryMethod<Req, Res>, request: Req, context: CallContext, deadlineMs = options.deadlineMs): Promise<Res> => {
-    const end = options.metrics?.callDuration.startTimer({ service: options.service, method: name });
-    try {
-      const response = await callUnary(client, method, request, {
-        timeoutMs: deadlineMs,
-        headers: { 'x-request-id': context.requestId, authorization: context.authorization },
-      });
-      end?.({ code: 'OK' });
-      return response;
-    } catch (error) {
-      end?.({ code: isServiceError(error) ? (GRPC_CODE_NAMES.get(error.code) ?? 'UNKNOWN') : 'UNKNOWN' });
-      throw error;
-    }
-  };
+// Spans and grpc_client_handling_seconds come from the platform's client interceptor
+// (createGrpcClient with the registry): a CLIENT span per call, traceparent in its metadata.
+function caller(client: Client, defaultDeadlineMs: number) {
+  return <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, context: CallContext, deadlineMs = defaultDeadlineMs): Promise<Res> =>
+    callUnary(client, method, request, {
+      timeoutMs: deadlineMs,
+      headers: { 'x-request-id': context.requestId, authorization: context.authorization },
+    });
 }
 
 // grpc.health.v1 from the grpc-health-check package (the same definition the servers use).
@@ -95,18 +65,23 @@ export interface GrpcClientOptions {
   transport: GrpcTransport;
   /** Deadline of each call. */
   deadlineMs: number;
-  metrics?: ClientMetrics;
+  /** Counts calls in grpc_client_handling_seconds (platform); absent: traced, not counted. */
+  registry?: Registry;
+}
+
+function clientOf<C extends Client>(Ctor: Parameters<typeof createGrpcClient<C>>[0], address: string, options: GrpcClientOptions): C {
+  return createGrpcClient(Ctor, address, options.transport, options.registry ? { registry: options.registry } : {});
 }
 
 export function createBankClient(address: string, options: GrpcClientOptions): BankApi & { close(): void } {
-  const client = createGrpcClient(BankServiceClient, address, options.transport);
-  const call = caller(client, { service: 'bank', deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const client = clientOf(BankServiceClient, address, options);
+  const call = caller(client, options.deadlineMs);
   const health = createHealthProbe(address, options.transport);
   return {
-    transferMoney: (request, context) => call('TransferMoney', client.transferMoney, request, context),
-    getBalance: (request, context) => call('GetBalance', client.getBalance, request, context),
-    createAccount: (request, context) => call('CreateAccount', client.createAccount, request, context),
-    listAccounts: (request, context) => call('ListAccounts', client.listAccounts, request, context),
+    transferMoney: (request, context) => call(client.transferMoney, request, context),
+    getBalance: (request, context) => call(client.getBalance, request, context),
+    createAccount: (request, context) => call(client.createAccount, request, context),
+    listAccounts: (request, context) => call(client.listAccounts, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();
@@ -116,11 +91,11 @@ export function createBankClient(address: string, options: GrpcClientOptions): B
 }
 
 export function createCardAdapterClient(address: string, options: GrpcClientOptions): CardAdapterApi & { close(): void } {
-  const client = createGrpcClient(BankCardAdapterServiceClient, address, options.transport);
-  const call = caller(client, { service: 'card-adapter', deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const client = clientOf(BankCardAdapterServiceClient, address, options);
+  const call = caller(client, options.deadlineMs);
   const health = createHealthProbe(address, options.transport);
   return {
-    processCardTopUp: (request, context) => call('ProcessCardTopUp', client.processCardTopUp, request, context),
+    processCardTopUp: (request, context) => call(client.processCardTopUp, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();
@@ -130,12 +105,12 @@ export function createCardAdapterClient(address: string, options: GrpcClientOpti
 }
 
 export function createAnalyticsClient(address: string, options: GrpcClientOptions): AnalyticsApi & { close(): void } {
-  const client = createGrpcClient(AnalyticsServiceClient, address, options.transport);
-  const call = caller(client, { service: 'analytics', deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const client = clientOf(AnalyticsServiceClient, address, options);
+  const call = caller(client, options.deadlineMs);
   const health = createHealthProbe(address, options.transport);
   return {
-    getOperations: (request, context) => call('GetOperations', client.getOperations, request, context),
-    getAccountSummary: (request, context) => call('GetAccountSummary', client.getAccountSummary, request, context),
+    getOperations: (request, context) => call(client.getOperations, request, context),
+    getAccountSummary: (request, context) => call(client.getAccountSummary, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();
@@ -158,8 +133,7 @@ export interface GatewayClientsConfig {
  * bank-card-adapter, analytics-service), whatever address it dials.
  */
 export function createGatewayClients(config: GatewayClientsConfig, security: Pick<GrpcSecurity, 'client'>, registry?: Registry): GatewayClients {
-  const metrics = registry ? createClientMetrics(registry) : undefined;
-  const common = metrics ? { metrics } : {};
+  const common = registry ? { registry } : {};
   const bank = createBankClient(config.GATEWAY_BANK_GRPC_ADDRESS, {
     transport: security.client('bank-service'),
     deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS,

@@ -212,7 +212,7 @@ describe('gRPC clients over the wire', () => {
     expect(res.statusCode).toBe(504);
     expect(problemOf(res)).toMatchObject({ type: 'urn:problem:wallet:upstream-timeout', code: 'DEADLINE_EXCEEDED' });
     const metrics = (await gw.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toMatch(/grpc_client_call_duration_seconds_count\{service="bank",method="TransferMoney",code="DEADLINE_EXCEEDED"[^}]*\} 1/);
+    expect(metrics).toMatch(/grpc_client_handling_seconds_count\{[^}]*grpc_service="wallet\.bank\.v1\.BankService",grpc_method="TransferMoney",grpc_code="DEADLINE_EXCEEDED"[^}]*\} 1/);
   });
 
   it('forwards x-request-id as metadata and sets a deadline on every call', async () => {
@@ -225,7 +225,7 @@ describe('gRPC clients over the wire', () => {
     expect(bank.seen[0]!.deadlineMs).toBeGreaterThan(0);
     expect(bank.seen[0]!.deadlineMs).toBeLessThanOrEqual(DEADLINE_MS);
     const metrics = (await gw.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toMatch(/grpc_client_call_duration_seconds_count\{service="bank",method="TransferMoney",code="OK"[^}]*\} 1/);
+    expect(metrics).toMatch(/grpc_client_handling_seconds_count\{[^}]*grpc_service="wallet\.bank\.v1\.BankService",grpc_method="TransferMoney",grpc_code="OK"[^}]*\} 1/);
   });
 
   it('forwards the verified bearer token as `authorization` metadata to the bank and the card adapter', async () => {
