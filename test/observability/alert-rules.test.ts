@@ -129,6 +129,41 @@ describe('Prometheus alert rules', () => {
   });
 });
 
+describe('Alertmanager routing (deploy/observability/alertmanager/alertmanager.yml)', () => {
+  interface Route {
+    receiver?: string;
+    matchers?: string[];
+    routes?: Route[];
+  }
+  const config = parse(readFileSync(join(root, 'deploy', 'observability', 'alertmanager', 'alertmanager.yml'), 'utf8')) as {
+    route: Route;
+    receivers: { name: string }[];
+    inhibit_rules?: { source_matchers: string[]; target_matchers: string[] }[];
+  };
+
+  it('routes every severity the rules use to its own receiver, and every receiver exists', () => {
+    const receivers = new Set(config.receivers.map((r) => r.name));
+    const routes = config.route.routes ?? [];
+    for (const severity of new Set(alerts.map((a) => a.labels!.severity!))) {
+      const route = routes.find((r) => r.matchers?.includes(`severity="${severity}"`));
+      expect(route?.receiver, `a route for severity=${severity}`).toBe(severity);
+    }
+    for (const receiver of [config.route.receiver, ...routes.map((r) => r.receiver)]) expect(receivers, `receiver ${receiver}`).toContain(receiver);
+  });
+
+  it('inhibits only by alert names and labels that the rules have', () => {
+    const names = new Set(alerts.map((a) => a.alert));
+    for (const rule of config.inhibit_rules ?? []) {
+      for (const matcher of [...rule.source_matchers, ...rule.target_matchers]) {
+        const name = /^alertname="(.+)"$/.exec(matcher)?.[1];
+        if (name) expect(names, matcher).toContain(name);
+        const slo = /^slo="(.+)"$/.exec(matcher)?.[1];
+        if (slo) expect(alerts.some((a) => a.labels?.slo === slo), matcher).toBe(true);
+      }
+    }
+  });
+});
+
 describe('Prometheus configuration (deploy/prometheus/prometheus.yml)', () => {
   let dir: string;
   afterAll(() => {
