@@ -395,11 +395,10 @@ export class OperationsConsumer {
       const result = await this.writer.write(messages);
       // Rows are durable now: their record spans end here, before the commit.
       spans.stored(result, flushSpan.spanContext());
-      for (const letter of result.dead) {
-        // The payload is never logged: only where it was and why it was refused.
-        logger.warn(
-          { topic: letter.message.topic, partition: letter.message.partition, offset: letter.message.offset.toString(), reason: letter.reason, detail: letter.detail },
-          'rejected event parked in the dead-letter topic',
+      for (const { message, reason, detail } of result.dead) {
+        // The payload is never logged: only where it was and why it was refused (with the record's trace id).
+        spans.inRecordContext(message, () =>
+          logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset.toString(), reason, detail }, 'rejected event parked in the dead-letter topic'),
         );
       }
       if (this.options.holdBeforeCommit) {

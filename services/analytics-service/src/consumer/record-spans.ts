@@ -6,6 +6,7 @@
 // exactly one bounded batch, so open spans are bounded like the batches.
 // Attributes hold positions, ids and counts only: never the record's payload.
 import {
+  context,
   extractTraceContext,
   getTracer,
   injectTraceHeaders,
@@ -114,6 +115,12 @@ export class BatchSpans<M extends ConsumedRecord> {
       headers.push(injectTraceHeaders({}, trace.setSpan(ROOT_CONTEXT, span)));
     }
     return { spans, headers };
+  }
+
+  /** Runs fn with the record's span active, so a log line about the record carries the record's trace id. */
+  inRecordContext<T>(message: M, fn: () => T): T {
+    const span = this.open.get(message);
+    return span ? context.with(trace.setSpan(ROOT_CONTEXT, span), fn) : fn();
   }
 
   /** Ends every span still open: the batch was not processed and will be redelivered. */

@@ -6,6 +6,7 @@
 // no attribute holds a row value.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Producer, stringSerializer } from '@platformatic/kafka';
+import { createLogger } from '@wallet/platform';
 import {
   InMemorySpanExporter,
   SpanKind,
@@ -34,6 +35,10 @@ const producer = new Producer({
   bootstrapBrokers: brokers(),
   serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
 });
+
+/** The service's log lines, parsed (to check they carry the record's trace id). */
+const logLines: Record<string, unknown>[] = [];
+const logger = createLogger('analytics-service', 'info', {}, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
 
 /** Values that must never appear in a span attribute (row contents, not ids or counts). */
 const rowValues = { amount: '12.34', amountMinor: '1234', description: 'rent for the blue flat', cardLast4: '4242' };
@@ -69,7 +74,7 @@ beforeAll(async () => {
     ANALYTICS_KAFKA_DLQ_TOPIC: dlqTopic,
     ANALYTICS_KAFKA_GROUP_ID: groupId,
     ANALYTICS_CHDB_PATH: chdbPath,
-  });
+  }, logger);
   table = `${app.config.ANALYTICS_CLICKHOUSE_DATABASE}.operations`;
   client = analyticsClient(app.grpcPort);
 });
@@ -139,7 +144,7 @@ describe('analytics tracing', { timeout: 120_000 }, () => {
     expect(history.operations.map((op) => op.id).sort()).toEqual([out.eventId, inn.eventId].sort());
   });
 
-  it('a dead-lettered record ends its span with ERROR and the reason; its DLQ record carries the trace on', async () => {
+  it('a dead-lettered record ends its span with ERROR and the reason; its log line and its DLQ record carry the trace on', async () => {
     const traceId = hex(16);
     const offset = await send('{"eventId": "not json', { eventType: 'topup', traceparent: `00-${traceId}-${hex(8)}-01` });
 
@@ -149,6 +154,9 @@ describe('analytics tracing', { timeout: 120_000 }, () => {
     expect(record.attributes).toMatchObject({ 'analytics.outcome': 'dead_lettered', 'error.type': 'unparsable' });
     const sendSpan = await waitForSpan('the dead-letter send span', childOf(record, `send ${dlqTopic}`));
     expect(sendSpan.kind).toBe(SpanKind.PRODUCER);
+
+    const logged = logLines.find((line) => line.msg === 'rejected event parked in the dead-letter topic' && line.offset === String(offset));
+    expect(logged).toMatchObject({ trace_id: traceId, span_id: record.spanContext().spanId, reason: 'unparsable' });
 
     const [parked] = await readTopic(dlqTopic, 1);
     expect(parked?.headers.get('sourceOffset')).toBe(String(offset));

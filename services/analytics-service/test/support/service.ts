@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnalyticsServiceClient, type GetAccountSummaryRequest, type GetAccountSummaryResponse, type GetOperationsRequest, type GetOperationsResponse } from '@wallet/contracts/analytics';
-import { callUnary, createGrpcClient, createLogger, type GrpcTransport } from '@wallet/platform';
+import { callUnary, createGrpcClient, createLogger, type GrpcTransport, type Logger } from '@wallet/platform';
 import { loadAnalyticsConfig, type AnalyticsConfig } from '../../src/config.js';
 import { startAnalytics, type RunningAnalytics } from '../../src/app/service.js';
 import { testClientTransport, testTlsEnv } from '../../../../test/support/pki.js';
@@ -46,9 +46,9 @@ export function testEnv(overrides: Record<string, string>): Record<string, strin
   };
 }
 
-export async function startInProcess(env: Record<string, string>): Promise<RunningAnalytics & { config: AnalyticsConfig }> {
+/** Starts the service in this process; `logger` replaces the silent default (tests that read log lines). */
+export async function startInProcess(env: Record<string, string>, logger: Logger = createLogger('analytics-service-test', process.env.TEST_SERVICE_LOG_LEVEL ?? 'silent')): Promise<RunningAnalytics & { config: AnalyticsConfig }> {
   const config = loadAnalyticsConfig(testEnv(env));
-  const logger = createLogger('analytics-service-test', process.env.TEST_SERVICE_LOG_LEVEL ?? 'silent');
   const running = await startAnalytics(config, logger);
   return { ...running, config };
 }
