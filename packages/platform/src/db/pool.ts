@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { instrumentPool } from './instrument.js';
 
 const INT8_OID = 20;
 
@@ -27,7 +28,8 @@ export interface PoolOptions {
  * bounded on the server (statement_timeout, lock_timeout) and on the client
  * (query_timeout, for a silent network), and a stuck transaction is ended by
  * the server. Broken connections are dropped and replaced on demand, so the
- * pool recovers by itself when PostgreSQL comes back.
+ * pool recovers by itself when PostgreSQL comes back. Every statement is a
+ * CLIENT span (see instrument.ts).
  */
 export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
   const pool = new pg.Pool({
@@ -55,5 +57,6 @@ export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
   pool.on('connect', (client) => {
     client.on('error', (error) => logger.debug({ err: error }, 'database connection lost while in use'));
   });
+  instrumentPool(pool);
   return pool;
 }

@@ -1,13 +1,23 @@
 import type pg from 'pg';
+import { withSpan } from '../tracing/spans.js';
 import { isConnectionError } from './errors.js';
 
 /**
  * Runs body inside BEGIN ... COMMIT on one pooled connection. `beginSql` may
  * append statements to BEGIN (one round trip, simple protocol), e.g. taking
  * an advisory lock. Any error rolls back; a connection that broke or timed out
- * on the client is destroyed instead of being returned to the pool.
+ * on the client is destroyed instead of being returned to the pool. Traced as
+ * an INTERNAL span `db.transaction` whose children are its statements.
  */
 export async function withTransaction<T>(
+  pool: pg.Pool,
+  beginSql: string,
+  body: (client: pg.PoolClient, begin: pg.QueryResult[]) => Promise<T>,
+): Promise<T> {
+  return withSpan('db.transaction', { attributes: { 'db.system.name': 'postgresql' } }, () => runTransaction(pool, beginSql, body));
+}
+
+async function runTransaction<T>(
   pool: pg.Pool,
   beginSql: string,
   body: (client: pg.PoolClient, begin: pg.QueryResult[]) => Promise<T>,

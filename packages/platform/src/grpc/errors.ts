@@ -52,6 +52,11 @@ export interface ParsedGrpcError {
   fieldViolations: FieldViolation[];
 }
 
+/** OK, NOT_FOUND, ... (the metric label and error.type vocabulary). */
+export function grpcStatusName(code: number): string {
+  return Status[code] ?? 'UNKNOWN';
+}
+
 export function isServiceError(error: unknown): error is ServiceError {
   return typeof error === 'object' && error !== null && typeof (error as ServiceError).code === 'number';
 }

@@ -17,7 +17,7 @@ import type { Histogram, Registry } from 'prom-client';
 import { redHistogram, secondsSince } from '../metrics.js';
 import { extractTraceContext, injectTraceHeaders } from '../tracing/propagation.js';
 import { getTracer } from '../tracing/spans.js';
-import { parseGrpcError } from './errors.js';
+import { grpcStatusName, parseGrpcError } from './errors.js';
 
 type Labels = 'grpc_service' | 'grpc_method' | 'grpc_code';
 const LABELS: readonly Labels[] = ['grpc_service', 'grpc_method', 'grpc_code'];
@@ -28,11 +28,6 @@ export function grpcServerHistogram(registry: Registry): Histogram<Labels> {
 
 export function grpcClientHistogram(registry: Registry): Histogram<Labels> {
   return redHistogram(registry, 'grpc_client_handling_seconds', 'gRPC calls made by this service, by method and status code.', LABELS);
-}
-
-/** OK, NOT_FOUND, ... (the label and error.type vocabulary). */
-export function grpcStatusName(code: number): string {
-  return Status[code] ?? 'UNKNOWN';
 }
 
 /** "/wallet.bank.v1.BankService/TransferMoney" -> service and method. */

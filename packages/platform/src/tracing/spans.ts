@@ -1,4 +1,5 @@
 import { context, SpanStatusCode, trace, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
+import { grpcStatusName, isServiceError, parseGrpcError } from '../grpc/errors.js';
 
 /** Instrumentation scope of every span our wrappers make. */
 export const TRACER_NAME = '@wallet/platform';
@@ -8,10 +9,19 @@ export function getTracer(name: string = TRACER_NAME): Tracer {
   return trace.getTracer(name);
 }
 
-/** The error's class (or code) as `error.type`: never its message, which may echo input. */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * What failed, as `error.type`: a gRPC error's reason (or status name), a
+ * PostgreSQL SQLSTATE, else the error's class. Never its message, which may echo input.
+ */
 export function errorType(error: unknown): string {
-  if (error instanceof Error) return error.name && error.name !== 'Error' ? error.name : error.constructor.name;
-  return typeof error;
+  if (!(error instanceof Error)) return typeof error;
+  if (isServiceError(error)) return parseGrpcError(error).reason ?? grpcStatusName(error.code);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && SQLSTATE.test(code)) return code;
+  // pg names its DatabaseError "error": the class says more.
+  return error.name && error.name !== 'Error' && error.name !== 'error' ? error.name : error.constructor.name;
 }
 
 /**
