@@ -1,3 +1,4 @@
+import { RED_BUCKETS_SECONDS, withTimeout, type Logger } from '@wallet/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface AdapterMetrics {
@@ -6,6 +7,8 @@ export interface AdapterMetrics {
   /** What each recovery claim ended in: completed, declined, refunded, failed, still_pending, lease_lost, error. */
   recoveryActions: Counter<'action'>;
   gatewayCalls: Counter<'operation' | 'result'>;
+  /** Payment gateway call latency by operation (charge, find_charge, refund), whatever the result. */
+  gatewayDuration: Histogram<'operation'>;
   depositAttempts: Counter<'result'>;
   /** GetDeposit lookups of an unknown deposit outcome: applied, voided, not_found, unreachable. */
   depositLookups: Counter<'result'>;
@@ -13,7 +16,10 @@ export interface AdapterMetrics {
   refundsFailed: Counter<'code'>;
   /** What each reconciliation check of a failed top-up found: no_charge, declined, late_charge_refunded, lookup_failed. */
   reconciliationActions: Counter<'action'>;
+  /** Top-ups not in a final state, read from the journal on each scrape (see watchUnfinishedTopUps). */
   unfinishedTopUps: Gauge;
+  /** Age of the oldest unfinished top-up (0 when none), read on each scrape: the "pending too long" alert. */
+  oldestUnfinishedTopUpAgeSeconds: Gauge;
   /** Top-ups in REFUND_FAILED (card charged, not credited, refund refused): alert when above 0. */
   refundFailedTopUps: Gauge;
   requestDuration: Histogram<'outcome'>;
@@ -21,8 +27,74 @@ export interface AdapterMetrics {
   callersDenied: Counter<'rpc' | 'caller'>;
 }
 
-export function createAdapterMetrics(registry: Registry): AdapterMetrics {
+/** What the journal says about unfinished top-ups (TopUpRepository.unfinishedSummary). */
+export interface UnfinishedSummary {
+  count: number;
+  oldestAgeSeconds: number;
+}
+
+/** Bound on the scrape-time journal query: a slow database must not stall the scrape (the gauges keep their last value). */
+export const UNFINISHED_QUERY_TIMEOUT_MS = 2_000;
+
+/** Where the unfinished-top-up gauges come from: the journal, asked on each scrape. */
+export interface UnfinishedSource {
+  read: () => Promise<UnfinishedSummary>;
+  logger: Logger;
+}
+
+/**
+ * One journal query per scrape for both gauges (prom-client collects them
+ * concurrently: they share the query in flight), bounded in time; on failure
+ * the gauges keep their last values (and the failure is logged).
+ */
+function sharedSummary(source: UnfinishedSource): () => Promise<UnfinishedSummary | null> {
+  let inFlight: Promise<UnfinishedSummary | null> | undefined;
+  return () => {
+    inFlight ??= withTimeout(source.read(), UNFINISHED_QUERY_TIMEOUT_MS, 'unfinished top-ups query')
+      .catch((error: unknown) => {
+        source.logger.warn({ err: error }, 'could not read unfinished top-ups for the metrics; keeping the last values');
+        return null;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+}
+
+/**
+ * The unfinished-top-up gauges are read from the journal on each scrape, not
+ * set by the recovery pass: the "pending too long" alert must still see a
+ * backlog when the recovery loop itself is stuck or disabled.
+ */
+function unfinishedGauges(registry: Registry, source: UnfinishedSource | undefined): Pick<AdapterMetrics, 'unfinishedTopUps' | 'oldestUnfinishedTopUpAgeSeconds'> {
+  const summary = source ? sharedSummary(source) : undefined;
+  const collector = (pick: (s: UnfinishedSummary) => number) =>
+    summary
+      ? async function (this: Gauge) {
+          const s = await summary();
+          if (s) this.set(pick(s));
+        }
+      : undefined;
   return {
+    unfinishedTopUps: new Gauge({
+      name: 'card_adapter_unfinished_top_ups',
+      help: 'Top-ups not yet completed, declined, refunded or failed (read from the journal on each scrape)',
+      registers: [registry],
+      collect: collector((s) => s.count),
+    }),
+    oldestUnfinishedTopUpAgeSeconds: new Gauge({
+      name: 'card_adapter_oldest_unfinished_top_up_age_seconds',
+      help: 'Seconds since the oldest unfinished top-up was received (0 when none; read from the journal on each scrape)',
+      registers: [registry],
+      collect: collector((s) => s.oldestAgeSeconds),
+    }),
+  };
+}
+
+export function createAdapterMetrics(registry: Registry, unfinished?: UnfinishedSource): AdapterMetrics {
+  return {
+    ...unfinishedGauges(registry, unfinished),
     topUps: new Counter({
       name: 'card_adapter_top_ups_total',
       help: 'ProcessCardTopUp requests by outcome',
@@ -39,6 +111,13 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
       name: 'card_adapter_payment_gateway_calls_total',
       help: 'Payment gateway calls by operation and result',
       labelNames: ['operation', 'result'],
+      registers: [registry],
+    }),
+    gatewayDuration: new Histogram({
+      name: 'card_adapter_payment_gateway_duration_seconds',
+      help: 'Payment gateway call duration by operation (charge, find_charge, refund), whatever the result',
+      labelNames: ['operation'],
+      buckets: RED_BUCKETS_SECONDS,
       registers: [registry],
     }),
     depositAttempts: new Counter({
@@ -68,11 +147,6 @@ export function createAdapterMetrics(registry: Registry): AdapterMetrics {
     refundFailedTopUps: new Gauge({
       name: 'card_adapter_refund_failed_top_ups',
       help: 'Top-ups left REFUND_FAILED (card charged, not credited, refund refused) as of the last recovery pass',
-      registers: [registry],
-    }),
-    unfinishedTopUps: new Gauge({
-      name: 'card_adapter_unfinished_top_ups',
-      help: 'Top-ups not yet completed, declined, refunded or failed (as of the last recovery pass)',
       registers: [registry],
     }),
     callersDenied: new Counter({

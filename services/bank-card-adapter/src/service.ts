@@ -113,14 +113,17 @@ async function startWithSecurity(
     throw error;
   }
 
+  const repository = new TopUpRepository(pool);
+  const metrics = createAdapterMetrics(registry, { read: () => repository.unfinishedSummary(), logger });
   const gateway =
     overrides.gateway ??
     new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS, {
       apiKey: config.CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY,
       tls: security.mtls?.provider ?? null,
       serverServiceName: PAYMENT_GATEWAY_SERVICE_NAME,
+      durationSeconds: metrics.gatewayDuration,
     });
-  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS, security.client('bank-service'));
+  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS, security.client('bank-service'), registry);
   const verifier =
     overrides.verifier ??
     createTokenVerifier({
@@ -130,8 +133,6 @@ async function startWithSecurity(
       // An https issuer (the identity-service on its certificate) is verified against the internal CA, rotation included.
       ...(security.mtls ? { caCertificates: () => security.mtls!.provider.current().ca } : {}),
     });
-  const metrics = createAdapterMetrics(registry);
-  const repository = new TopUpRepository(pool);
   const ctx: SagaContext = {
     repository,
     gateway,
@@ -153,6 +154,7 @@ async function startWithSecurity(
     port: config.CARD_ADAPTER_GRPC_PORT,
     services: [authorizedServicer(security, createCardAdapterServicer({ ctx, logger, metrics, verifier }), { logger, metrics })],
     credentials: security.serverCredentials(),
+    registry,
   });
   const ops = await startOpsServer({
     host: config.CARD_ADAPTER_OPS_HOST,

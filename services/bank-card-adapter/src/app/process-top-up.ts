@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@wallet/platform';
+import { currentTraceparent, withSpan } from '@wallet/platform/tracing';
 import { toBankCallError } from '../clients/bank.js';
 import type { ExistingTopUp } from '../db/top-ups.js';
 import { DependencyUnavailable, TopUpFailure } from '../domain/failures.js';
@@ -11,6 +12,7 @@ import { topUpRequestHash } from '../domain/fingerprint.js';
 import { decideOnExistingTopUp } from '../domain/idempotency.js';
 import { leaseMs } from '../domain/saga.js';
 import { chargedStatus, isTerminal, outcomeOf, type TopUpRecord } from '../domain/top-up.js';
+import { ATTR, noteTopUp, SPAN } from '../tracing.js';
 import { validateTopUp, type TopUpInput, type ValidCard } from '../domain/validation.js';
 import { assertMayTopUp, maySeeTopUp, type Caller as VerifiedCaller } from './caller.js';
 import { driveSafely, type SagaContext } from './saga.js';
@@ -50,8 +52,28 @@ function answer(record: TopUpRecord, replayed: boolean): TopUpSuccess {
   return { record, replayed };
 }
 
-/** Handles ProcessCardTopUp: resolves with the completed top-up or throws a TopUpFailure. */
+type Answered = { success: TopUpSuccess; failure?: undefined } | { failure: TopUpFailure; success?: undefined };
+
+/** Handles ProcessCardTopUp in its span (top_up.process): resolves with the completed top-up or throws a TopUpFailure. */
 export async function processTopUp(ctx: SagaContext, input: TopUpInput, context: RequestContext): Promise<TopUpSuccess> {
+  const answered = await withSpan(SPAN.process, {}, async (span): Promise<Answered> => {
+    try {
+      const success = await handleTopUp(ctx, input, context);
+      span.setAttributes({ [ATTR.id]: success.record.id, [ATTR.outcome]: 'completed', [ATTR.replayed]: success.replayed, [ATTR.stateTo]: success.record.state });
+      return { success };
+    } catch (error) {
+      // A refused or unfinished top-up is an answer, not a fault of this service: its outcome is recorded, the span stays OK.
+      if (!(error instanceof TopUpFailure)) throw error;
+      const topUpId = error.metadata.top_up_id;
+      span.setAttributes({ [ATTR.outcome]: error.reason.toLowerCase(), [ATTR.charged]: error.charged, ...(topUpId ? { [ATTR.id]: topUpId } : {}) });
+      return { failure: error };
+    }
+  });
+  if (answered.failure) throw answered.failure;
+  return answered.success;
+}
+
+async function handleTopUp(ctx: SagaContext, input: TopUpInput, context: RequestContext): Promise<TopUpSuccess> {
   const s = ctx.settings;
   const { principal } = context.caller;
   assertMayTopUp(principal);
@@ -80,6 +102,8 @@ export async function processTopUp(ctx: SagaContext, input: TopUpInput, context:
     cardLast4: valid.card.last4,
     cardBrand: valid.card.brand,
     initiatedBy: principal.subject,
+    // This request's span: whoever finishes the top-up later (recovery) links back to it.
+    traceContext: currentTraceparent(),
   };
   const inserted = await ctx.repository.insertReceived(newTopUp, token, leaseMs(s.gatewayTimeoutMs, s.leaseMarginMs));
   if (!inserted) {
@@ -88,6 +112,7 @@ export async function processTopUp(ctx: SagaContext, input: TopUpInput, context:
     if (!winner) throw new Error('top-up vanished after an idempotency conflict');
     return onExisting(ctx, winner, caller);
   }
+  noteTopUp(inserted.id);
   log.info({ topUpId: inserted.id, amountMinor: inserted.amountMinor.toString() }, 'top-up received');
   const final = await driveSafely(ctx, { record: inserted, token, card: valid.card, log: log.child({ topUpId: inserted.id }), headers: caller.headers });
   return answer(final, false);
@@ -97,6 +122,7 @@ async function onExisting(ctx: SagaContext, existing: ExistingTopUp, caller: Cal
   const { record } = existing;
   // Checked before anything else (even the request hash): another user learns nothing about this key.
   if (!maySeeTopUp(caller.verified.principal, record.initiatedBy)) throw accountNotFound(record.accountId);
+  noteTopUp(record.id);
   const decision = decideOnExistingTopUp({ storedRequestHash: record.requestHash, requestHash: caller.requestHash, state: record.state, leaseHeld: existing.leaseHeld });
   switch (decision.action) {
     case 'reject_reused':

@@ -6,9 +6,11 @@
 // restart loses nothing and replicas split the work.
 
 import { randomUUID } from 'node:crypto';
+import { trace, withSpan } from '@wallet/platform/tracing';
 import { asGatewayError } from '../clients/payment-gateway/types.js';
 import { leaseMs, waitDelayMs } from '../domain/saga.js';
 import { chargeIdempotencyKey, type TopUpRecord } from '../domain/top-up.js';
+import { ATTR, requestLinks, SPAN } from '../tracing.js';
 import { driveSafely, type SagaContext } from './saga.js';
 
 export interface ReconciliationOptions {
@@ -22,11 +24,18 @@ export async function reconcileFailedTopUps(ctx: SagaContext, options: Reconcili
   const { settings: s } = ctx;
   const token = randomUUID();
   const claimed = await ctx.repository.claimFailedToReconcile(token, leaseMs(s.gatewayTimeoutMs, s.leaseMarginMs), options.windowMs, options.batchSizeMax);
-  for (const record of claimed) await reconcileOne(ctx, record, token);
+  for (const record of claimed) {
+    const attributes = { [ATTR.id]: record.id, [ATTR.stateFrom]: record.state };
+    await withSpan(SPAN.reconcile, { attributes, links: requestLinks(record) }, async (span) => {
+      span.setAttribute(ATTR.reconciliationAction, await reconcileOne(ctx, record, token));
+    });
+  }
+  trace.getActiveSpan()?.setAttribute(ATTR.reconciliationChecked, claimed.length);
   return claimed.length;
 }
 
-async function reconcileOne(ctx: SagaContext, record: TopUpRecord, token: string): Promise<void> {
+/** Checks one failed top-up; returns what it found (the metric's action label). */
+async function reconcileOne(ctx: SagaContext, record: TopUpRecord, token: string): Promise<string> {
   const { repository: repo, settings: s } = ctx;
   const log = ctx.logger.child({ topUpId: record.id, reconciliation: true });
   // Checks thin out exponentially up to the durable-wait cap; rare (only unknown charges), and bounded per pass.
@@ -39,7 +48,7 @@ async function reconcileOne(ctx: SagaContext, record: TopUpRecord, token: string
     ctx.metrics.reconciliationActions.inc({ action: 'lookup_failed' });
     log.warn({ kind: failure.kind, code: failure.code }, 'reconciliation lookup failed; checking again later');
     await repo.release(record, token, recheckMs);
-    return;
+    return 'lookup_failed';
   }
   if (found?.status === 'succeeded') {
     // The customer paid for a top-up we told them failed: refund it.
@@ -50,15 +59,16 @@ async function reconcileOne(ctx: SagaContext, record: TopUpRecord, token: string
       chargeId: found.chargeId,
     });
     await driveSafely(ctx, { record: refunding, token, card: undefined, log, headers: {} });
-    return;
+    return 'late_charge_refunded';
   }
   if (found) {
     // Declined at the gateway: nothing was charged, nothing more to check.
     ctx.metrics.reconciliationActions.inc({ action: 'declined' });
     await repo.update(record, token, { reconciledAt: ctx.now() }, 0);
-    return;
+    return 'declined';
   }
   ctx.metrics.reconciliationActions.inc({ action: 'no_charge' });
   const updated = await repo.update(record, token, { waitRounds: record.waitRounds + 1 }, s.leaseMarginMs);
   await repo.release(updated, token, recheckMs);
+  return 'no_charge';
 }

@@ -5,8 +5,10 @@
 // never overlap, and each is bounded by its batch sizes.
 
 import { randomUUID } from 'node:crypto';
+import { recordSpanError, trace, withSpan } from '@wallet/platform/tracing';
 import { leaseMs } from '../domain/saga.js';
 import { isTerminal, type TopUpRecord } from '../domain/top-up.js';
+import { ATTR, requestLinks, SPAN } from '../tracing.js';
 import { reconcileFailedTopUps, type ReconciliationOptions } from './reconciliation.js';
 import { driveSafely, type SagaContext } from './saga.js';
 
@@ -25,13 +27,17 @@ export async function recoverNext(ctx: SagaContext, excludeIds: readonly string[
   const token = randomUUID();
   const claimed = await ctx.repository.claimNextUnfinished(token, leaseMs(ctx.settings.gatewayTimeoutMs, ctx.settings.leaseMarginMs), excludeIds);
   if (!claimed) return null;
-  const log = ctx.logger.child({ topUpId: claimed.id, recovery: true });
-  log.info({ state: claimed.state }, 'recovering unfinished top-up');
-  const final = await driveSafely(ctx, { record: claimed, token, card: undefined, log, headers: {} });
-  const action = isTerminal(final.state) ? final.state.toLowerCase() : 'still_pending';
-  ctx.metrics.recoveryActions.inc({ action });
-  log.info({ from: claimed.state, to: final.state }, 'recovery step done');
-  return final;
+  const attributes = { [ATTR.id]: claimed.id, [ATTR.stateFrom]: claimed.state };
+  return withSpan(SPAN.recover, { attributes, links: requestLinks(claimed) }, async (span) => {
+    const log = ctx.logger.child({ topUpId: claimed.id, recovery: true });
+    log.info({ state: claimed.state }, 'recovering unfinished top-up');
+    const final = await driveSafely(ctx, { record: claimed, token, card: undefined, log, headers: {} });
+    const action = isTerminal(final.state) ? final.state.toLowerCase() : 'still_pending';
+    ctx.metrics.recoveryActions.inc({ action });
+    span.setAttributes({ [ATTR.stateTo]: final.state, [ATTR.recoveryAction]: action });
+    log.info({ from: claimed.state, to: final.state }, 'recovery step done');
+    return final;
+  });
 }
 
 export class RecoveryLoop {
@@ -66,7 +72,16 @@ export class RecoveryLoop {
     return this.running;
   }
 
-  private async pass(): Promise<number> {
+  /** A pass is its own trace (a root span): it serves no request; each top-up it takes over is a child. */
+  private pass(): Promise<number> {
+    return withSpan(SPAN.recoveryPass, { root: true }, async (span) => {
+      const handled = await this.recoverBatch();
+      span.setAttribute(ATTR.recoveryHandled, handled);
+      return handled;
+    });
+  }
+
+  private async recoverBatch(): Promise<number> {
     const { ctx } = this;
     // A top-up left pending in this pass is not picked again until the next one.
     const seen: string[] = [];
@@ -77,11 +92,13 @@ export class RecoveryLoop {
         seen.push(recovered.id);
       }
       if (!this.stopping) await reconcileFailedTopUps(ctx, this.options.reconciliation);
-      ctx.metrics.unfinishedTopUps.set(await ctx.repository.countUnfinished());
       ctx.metrics.refundFailedTopUps.set(await ctx.repository.countInState('REFUND_FAILED'));
     } catch (error) {
       ctx.metrics.recoveryActions.inc({ action: 'error' });
       ctx.logger.error({ err: error }, 'recovery pass failed; retrying next interval');
+      // The pass ends normally (the loop goes on), but its span shows the failure.
+      const span = trace.getActiveSpan();
+      if (span) recordSpanError(span, error, 'recovery pass failed; retrying next interval');
     }
     if (seen.length > 0) ctx.logger.info({ handled: seen.length }, 'recovery pass done');
     return seen.length;

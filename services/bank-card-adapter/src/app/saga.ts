@@ -4,6 +4,7 @@
 // domain (domain/saga.ts). Used by the request path and the recovery path.
 
 import type { Logger } from '@wallet/platform';
+import { withSpan } from '@wallet/platform/tracing';
 import type { Bank } from '../clients/bank.js';
 import type { PaymentGateway } from '../clients/payment-gateway/types.js';
 import type { CRASH_POINTS } from '../config.js';
@@ -11,6 +12,7 @@ import { LeaseLostError, type TopUpRepository } from '../db/top-ups.js';
 import { isTerminal, type TopUpRecord } from '../domain/top-up.js';
 import type { TopUpLimits, ValidCard } from '../domain/validation.js';
 import type { AdapterMetrics } from '../metrics.js';
+import { ATTR, stepSpanName } from '../tracing.js';
 import { chargeStep, resolveChargeStep } from './charge-step.js';
 import { depositStep } from './deposit-step.js';
 import { refundStep } from './refund-step.js';
@@ -101,7 +103,21 @@ async function drive(ctx: SagaContext, run: Run): Promise<TopUpRecord> {
   return run.record;
 }
 
+/** One step in its span (top_up.charge / deposit / refund): the top-up, the states it passed, how it ended. */
 function runStep(ctx: SagaContext, run: Run): Promise<TopUpRecord | Pending> {
+  const name = stepSpanName(run.record.state);
+  if (name === null) return Promise.resolve(run.record);
+  const from = run.record.state;
+  const attributes = { [ATTR.id]: run.record.id, [ATTR.stateFrom]: from, [ATTR.withoutCard]: run.card === undefined };
+  return withSpan(name, { attributes }, async (span) => {
+    const result = await step(ctx, run);
+    const to = result instanceof Pending ? result.record.state : result.state;
+    span.setAttributes({ [ATTR.stateTo]: to, [ATTR.stepResult]: result instanceof Pending ? 'pending' : to === from ? 'unchanged' : 'advanced' });
+    return result;
+  });
+}
+
+function step(ctx: SagaContext, run: Run): Promise<TopUpRecord | Pending> {
   switch (run.record.state) {
     case 'RECEIVED':
     case 'CHARGING':

@@ -4,6 +4,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { BankServiceClient, DepositLookupStatus } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient, parseGrpcError, type GrpcTransport } from '@wallet/platform';
+import type { Registry } from 'prom-client';
 import type { DepositFailureClass, DepositLookup } from '../domain/saga.js';
 
 /** gRPC status names (grpc-js numbers them). */
@@ -111,12 +112,14 @@ export function toBankCallError(error: unknown): BankCallError {
 export class GrpcBank implements Bank {
   private readonly client: BankServiceClient;
 
+  /** With `registry`, every call is counted in the platform's grpc_client_handling_seconds. */
   constructor(
     address: string,
     private readonly timeoutMs: number,
     transport: GrpcTransport,
+    registry?: Registry,
   ) {
-    this.client = createGrpcClient(BankServiceClient, address, transport);
+    this.client = createGrpcClient(BankServiceClient, address, transport, registry ? { registry } : {});
   }
 
   async deposit(request: DepositRequest, headers: Record<string, string | undefined> = {}): Promise<DepositResult> {

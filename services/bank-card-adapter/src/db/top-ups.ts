@@ -4,6 +4,7 @@
 
 import type pg from 'pg';
 import { isFailureReason } from '../domain/failures.js';
+import { noteTransition } from '../tracing.js';
 import { assertTransition, isTopUpState, UNFINISHED_STATES, type TopUpRecord, type TopUpState } from '../domain/top-up.js';
 
 const T = 'card_adapter.top_ups';
@@ -46,6 +47,7 @@ interface TopUpRow {
   last_charge_attempt_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  trace_context: string | null;
   lease_held?: boolean;
 }
 
@@ -80,6 +82,7 @@ function fromRow(row: TopUpRow): TopUpRecord {
     lastChargeAttemptAt: row.last_charge_attempt_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    traceContext: row.trace_context,
   };
 }
 
@@ -132,6 +135,8 @@ export interface NewTopUp {
   cardLast4: string;
   cardBrand: string;
   initiatedBy: string;
+  /** The journaling request's traceparent (ids only). */
+  traceContext: string | null;
 }
 
 export interface ExistingTopUp {
@@ -141,6 +146,8 @@ export interface ExistingTopUp {
 }
 
 const UNFINISHED = UNFINISHED_STATES as readonly string[];
+/** The unfinished states as SQL literals (domain constants, not input). */
+const UNFINISHED_SQL = UNFINISHED.map((state) => `'${state}'`).join(', ');
 
 export class TopUpRepository {
   constructor(private readonly pool: pg.Pool) {}
@@ -150,8 +157,8 @@ export class TopUpRepository {
     const { rows } = await this.pool.query<TopUpRow>(
       `WITH inserted AS (
          INSERT INTO ${T} (id, account_id, idempotency_key, request_hash, amount_minor, currency, card_last4, card_brand,
-                           initiated_by, state, lease_token, lease_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, 'RECEIVED', $9, now() + make_interval(secs => $10::double precision / 1000))
+                           initiated_by, trace_context, state, lease_token, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, $12, 'RECEIVED', $9, now() + make_interval(secs => $10::double precision / 1000))
          ON CONFLICT (account_id, idempotency_key) DO NOTHING
          RETURNING *
        ), audit AS (
@@ -170,8 +177,10 @@ export class TopUpRepository {
         leaseToken,
         leaseMs,
         topUp.initiatedBy,
+        topUp.traceContext,
       ],
     );
+    if (rows[0]) noteTransition(null, 'RECEIVED');
     return rows[0] ? fromRow(rows[0]) : null;
   }
 
@@ -240,7 +249,10 @@ export class TopUpRepository {
     detail: Record<string, unknown> = {},
   ): Promise<TopUpRecord> {
     assertTransition(record.state, to);
-    return this.write(record, leaseToken, to, patch, leaseMs, detail);
+    const written = await this.write(record, leaseToken, to, patch, leaseMs, detail);
+    // Here, where every state change is committed, so no step's span misses one.
+    noteTransition(record.state, to);
+    return written;
   }
 
   /** Bookkeeping without a state change (attempt counters, lease renewal). */
@@ -333,8 +345,17 @@ export class TopUpRepository {
     return fromRow(rows[0]);
   }
 
-  async countUnfinished(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${T} WHERE state = ANY($1::text[])`, [UNFINISHED]);
-    return Number(rows[0]?.n ?? 0);
+  /**
+   * How many top-ups are unfinished and how old (s, by the database's clock) the
+   * oldest is; read on every metrics scrape. The literal states match the
+   * partial index top_ups_unfinished, so the cost follows the unfinished rows,
+   * not the journal's size.
+   */
+  async unfinishedSummary(): Promise<{ count: number; oldestAgeSeconds: number }> {
+    const { rows } = await this.pool.query<{ n: string; age: number }>(
+      `SELECT count(*) AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age
+       FROM ${T} WHERE state IN (${UNFINISHED_SQL})`,
+    );
+    return { count: Number(rows[0]?.n ?? 0), oldestAgeSeconds: Math.max(0, Number(rows[0]?.age ?? 0)) };
   }
 }

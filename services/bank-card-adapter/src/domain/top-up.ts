@@ -142,6 +142,8 @@ export interface TopUpRecord {
   lastChargeAttemptAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** W3C traceparent of the request that journaled it (recovery spans link to it); null or absent when unknown. */
+  traceContext?: string | null;
 }
 
 export type TopUpOutcome = { kind: 'completed'; record: TopUpRecord } | { kind: 'failed'; failure: TopUpFailure };

@@ -17,8 +17,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { listenHttp, type Logger } from '@wallet/platform';
+import { listenHttp, secondsSince, type Logger } from '@wallet/platform';
 import { certificateDnsNames, followCertificateRotation, mtlsServerOptions, type ReloadingCertificateProvider } from '@wallet/platform/tls';
+import { extractTraceContext, recordSpanError, SpanKind, withSpan } from '@wallet/platform/tracing';
 import type { Charge, PaymentGatewayEngine } from '../app/engine.js';
 import { GatewayFault } from '../domain/faults.js';
 import type { MockMetrics } from '../metrics.js';
@@ -179,6 +180,49 @@ function refusal(options: MockServerOptions, req: IncomingMessage): { status: nu
   return null;
 }
 
+/** The route template of a request (span name and http.route): ids never make new names. */
+function routeOf(req: IncomingMessage): string {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  if (path === '/v1/charges' || path === '/v1/ledger' || path === '/healthz') return path;
+  if (/^\/v1\/charges\/[^/]+\/refunds$/.test(path)) return '/v1/charges/{chargeId}/refunds';
+  return 'unmatched';
+}
+
+/**
+ * Each request in a SERVER span whose parent is the caller's traceparent (the
+ * card adapter's CLIENT span), so a top-up's trace shows the gateway's side.
+ * Attributes: method, route template, status, error type; never the query
+ * (idempotency key), headers (API key) or body (card).
+ */
+function traced(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>, metrics: MockMetrics) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const startedNs = process.hrtime.bigint();
+    const route = routeOf(req);
+    // Bounded labels and names: a client chooses the method, we do not let it choose a series.
+    const method = KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : '_OTHER';
+    const attributes = {
+      'http.request.method': method,
+      'http.route': route,
+      'url.scheme': (req.socket as TLSSocket).encrypted ? 'https' : 'http',
+      'server.port': req.socket.localPort ?? 0,
+    };
+    await withSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes, parent: extractTraceContext(req.headers) }, async (span) => {
+      await handle(req, res);
+      if (!res.headersSent) {
+        // No answer: the caller gave up, or a fault hook dropped the connection after charging.
+        recordSpanError(span, null, 'no response was sent', 'no_response');
+        return;
+      }
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) recordSpanError(span, null, `answered ${res.statusCode}`, String(res.statusCode));
+    });
+    const statusCode = res.headersSent ? String(res.statusCode) : 'none';
+    metrics.requestDuration.observe({ method, route, status_code: statusCode }, secondsSince(startedNs));
+  };
+}
+
+const KNOWN_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+
 export async function startMockServer(options: MockServerOptions): Promise<MockServer> {
   const { logger } = options;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -212,7 +256,8 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       return send(res, 500, { error: { code: 'internal', kind: 'unknown', message: 'internal error' } });
     }
   };
-  const listener = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
+  const tracedHandle = traced(handle, options.metrics);
+  const listener = (req: IncomingMessage, res: ServerResponse): void => void tracedHandle(req, res);
   const server = options.tls ? createHttpsServer(mtlsServerOptions(options.tls), listener) : createServer(listener);
   server.requestTimeout = 120_000;
   server.headersTimeout = 10_000;

@@ -7,7 +7,10 @@
 
 import { Agent, fetch, type Response } from 'undici';
 import { mtlsClientOptions, type ReloadingCertificateProvider } from '@wallet/platform/tls';
+import { context, getTracer, injectTraceHeaders, recordSpanError, SpanKind, trace, type Span } from '@wallet/platform/tracing';
+import type { Histogram } from 'prom-client';
 import {
+  asGatewayError,
   PaymentGatewayError,
   type ChargeRequest,
   type ChargeResult,
@@ -72,6 +75,16 @@ export interface HttpPaymentGatewayOptions {
   tls: ReloadingCertificateProvider | null;
   /** The name the gateway's certificate must carry (SAN DNS). */
   serverServiceName: string;
+  /** Call latency by operation (card_adapter_payment_gateway_duration_seconds); readiness pings are not counted. */
+  durationSeconds?: Histogram<'operation'>;
+}
+
+/** The calls the saga makes (metric label and span attribute); readiness pings are neither timed nor traced. */
+type GatewayOperation = 'charge' | 'find_charge' | 'refund';
+
+function serverOf(baseUrl: string): { address: string; port: number } {
+  const url = new URL(baseUrl);
+  return { address: url.hostname, port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 };
 }
 
 /** Bound on idle keep-alive sockets to the gateway (and on how long one lingers). */
@@ -80,6 +93,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 10_000;
 
 export class HttpPaymentGateway implements PaymentGateway {
   private readonly baseUrl: string;
+  private readonly server: { address: string; port: number };
   private agent: Agent;
   private material: unknown;
   private readonly onRotation = (): void => this.followRotation();
@@ -90,6 +104,7 @@ export class HttpPaymentGateway implements PaymentGateway {
     private readonly options: HttpPaymentGatewayOptions,
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.server = serverOf(this.baseUrl);
     this.material = options.tls?.current();
     this.agent = this.createAgent();
     // The provider publishes a reloaded set to its listeners; the next request uses it.
@@ -112,14 +127,47 @@ export class HttpPaymentGateway implements PaymentGateway {
     void previous.close().catch(() => {});
   }
 
+  /**
+   * One gateway call in its CLIENT span (the W3C traceparent of which goes to
+   * the gateway) and timed in card_adapter_payment_gateway_duration_seconds.
+   * Span attributes: method, route template, server, status, error type; never
+   * the URL's query, headers (API key) or body (card).
+   */
+  private async traced<T>(operation: GatewayOperation, method: 'GET' | 'POST', route: string, call: (span: Span) => Promise<T>): Promise<T> {
+    const startedMs = performance.now();
+    const span = getTracer().startSpan(`${method} ${route}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'http.request.method': method,
+        'url.template': route,
+        'server.address': this.server.address,
+        'server.port': this.server.port,
+        'payment_gateway.operation': operation,
+      },
+    });
+    try {
+      return await context.with(trace.setSpan(context.active(), span), () => call(span));
+    } catch (error) {
+      const failure = asGatewayError(error);
+      // Our own words: the gateway's message may echo what it was sent.
+      const message = `payment gateway ${operation} failed (${failure.kind}: ${failure.code})`;
+      recordSpanError(span, error, message, failure.code === 'deadline_exceeded' ? 'timeout' : failure.code);
+      throw error;
+    } finally {
+      span.end();
+      this.options.durationSeconds?.observe({ operation }, (performance.now() - startedMs) / 1_000);
+    }
+  }
+
   private async request(
     method: 'GET' | 'POST',
     path: string,
-    options: { idempotencyKey?: string; body?: unknown } = {},
+    options: { idempotencyKey?: string; body?: unknown; span?: Span } = {},
   ): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${this.options.apiKey}` };
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.span) injectTraceHeaders(headers, trace.setSpan(context.active(), options.span));
     const signal = AbortSignal.timeout(this.timeoutMs);
     let response: Response;
     let text: string;
@@ -131,6 +179,7 @@ export class HttpPaymentGateway implements PaymentGateway {
         signal,
         dispatcher: this.agent,
       });
+      options.span?.setAttribute('http.response.status_code', response.status);
       text = await response.text();
     } catch (error) {
       throw networkFailure(error);
@@ -156,35 +205,43 @@ export class HttpPaymentGateway implements PaymentGateway {
     return new PaymentGatewayError(kind, code, message);
   }
 
-  async charge(request: ChargeRequest): Promise<ChargeResult> {
-    const { status, body } = await this.request('POST', '/v1/charges', {
-      idempotencyKey: request.idempotencyKey,
-      body: {
-        amountMinor: request.amountMinor.toString(),
-        currency: request.currency,
-        card: request.card,
-      },
+  charge(request: ChargeRequest): Promise<ChargeResult> {
+    return this.traced('charge', 'POST', '/v1/charges', async (span) => {
+      const { status, body } = await this.request('POST', '/v1/charges', {
+        idempotencyKey: request.idempotencyKey,
+        body: {
+          amountMinor: request.amountMinor.toString(),
+          currency: request.currency,
+          card: request.card,
+        },
+        span,
+      });
+      if (status === 200 && isResult(body)) return body;
+      if (status === 200) throw new PaymentGatewayError('unknown', 'bad_response', 'the payment gateway answered an unreadable charge');
+      throw this.failure(status, body);
     });
-    if (status === 200 && isResult(body)) return body;
-    if (status === 200) throw new PaymentGatewayError('unknown', 'bad_response', 'the payment gateway answered an unreadable charge');
-    throw this.failure(status, body);
   }
 
-  async findCharge(idempotencyKey: string): Promise<ChargeResult | null> {
-    const { status, body } = await this.request('GET', `/v1/charges?idempotency_key=${encodeURIComponent(idempotencyKey)}`);
-    if (status === 200 && isResult(body)) return body;
-    if (status === 404) return null;
-    if (status === 200) throw new PaymentGatewayError('unknown', 'bad_response', 'the payment gateway answered an unreadable charge');
-    throw this.failure(status, body);
+  findCharge(idempotencyKey: string): Promise<ChargeResult | null> {
+    return this.traced('find_charge', 'GET', '/v1/charges', async (span) => {
+      const { status, body } = await this.request('GET', `/v1/charges?idempotency_key=${encodeURIComponent(idempotencyKey)}`, { span });
+      if (status === 200 && isResult(body)) return body;
+      if (status === 404) return null;
+      if (status === 200) throw new PaymentGatewayError('unknown', 'bad_response', 'the payment gateway answered an unreadable charge');
+      throw this.failure(status, body);
+    });
   }
 
-  async refund(request: RefundRequest): Promise<RefundResult> {
-    const { status, body } = await this.request('POST', `/v1/charges/${encodeURIComponent(request.chargeId)}/refunds`, {
-      idempotencyKey: request.idempotencyKey,
+  refund(request: RefundRequest): Promise<RefundResult> {
+    return this.traced('refund', 'POST', '/v1/charges/{chargeId}/refunds', async (span) => {
+      const { status, body } = await this.request('POST', `/v1/charges/${encodeURIComponent(request.chargeId)}/refunds`, {
+        idempotencyKey: request.idempotencyKey,
+        span,
+      });
+      const refund = body as RefundResult;
+      if (status === 200 && typeof refund?.refundId === 'string') return { refundId: refund.refundId, chargeId: refund.chargeId, status: 'succeeded' };
+      throw this.failure(status, body);
     });
-    const refund = body as RefundResult;
-    if (status === 200 && typeof refund?.refundId === 'string') return { refundId: refund.refundId, chargeId: refund.chargeId, status: 'succeeded' };
-    throw this.failure(status, body);
   }
 
   async ping(): Promise<void> {
