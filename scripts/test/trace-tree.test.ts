@@ -1,5 +1,10 @@
 // `npm run trace`'s pure parts (scripts/lib/trace-tree.mjs) on fixture spans:
 // finding a trace by request id or trace id, the tree's order and its lines.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { FlatSpan } from '../lib/otlp-receiver.mjs';
 import { buildTree, formatTrace, traceIdsFor } from '../lib/trace-tree.mjs';
@@ -83,5 +88,28 @@ describe('formatTrace', () => {
     const spans = [span('0000000000000001', null, 'transfer.batch', 0, 5, { links: [{ traceId: T1, spanId: '0000000000000002', attributes: {} }] }), span('0000000000000002', null, 'transfer.enqueue', 0, 1)];
     expect(formatTrace(spans)[2]).toBe('  ↪ link span 0000000000000002 ([bank-service] transfer.enqueue)');
     expect(formatTrace([])).toEqual([]);
+  });
+});
+
+describe('npm run trace (scripts/trace.mjs)', () => {
+  const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+  it('prints the trace of a request id from the spans files, then the traces it links to; exit 1 for an unknown id, 2 for bad usage', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'wallet-trace-'));
+    try {
+      mkdirSync(join(dataDir, 'traces'));
+      writeFileSync(join(dataDir, 'traces', 'spans-2026-12-02-0001.jsonl'), `${fixture.map((s) => JSON.stringify(s)).join('\n')}\n{"cut by a cra`);
+      const run = (...args: string[]) => spawnSync(process.execPath, ['scripts/trace.mjs', '--data-dir', dataDir, ...args], { cwd: root, encoding: 'utf8', timeout: 20_000 });
+      const byRequest = run('req-42');
+      expect(byRequest.status).toBe(0);
+      const lines = byRequest.stdout.split('\n');
+      expect(lines[0]).toBe(`trace ${T1}: 5 spans, 3 services (bank-service, api-gateway, analytics-service), 50.00 ms`);
+      expect(lines).toContain(`    ↪ link trace ${T2} span 00000000000000f1 ([bank-service] outbox.relay)`);
+      expect(byRequest.stdout).toContain(`linked trace ${T2}: 1 span, 1 service (bank-service), 8.00 ms`);
+      expect(run(T1).stdout).toBe(byRequest.stdout);
+      expect(run('nope').status).toBe(1);
+      expect(run().status).toBe(2);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
