@@ -12,6 +12,7 @@ import { ensureInfra } from './lib/infra.mjs';
 import { root, npxBin } from './lib/paths.mjs';
 import { ensureSchemathesis } from './lib/schemathesis.mjs';
 import { ensurePromtool } from './lib/promtool.mjs';
+import { ensurePostgresExporter, postgresExporterUnavailableReason } from './check-deploy/postgres-exporter.mjs';
 import { composeCliUnavailableReason, ensureComposeCli } from './check-deploy/compose-cli.mjs';
 
 const args = process.argv.slice(2);
@@ -49,6 +50,15 @@ try {
   ensurePromtool({ log: (line) => console.log(line) });
 } catch (error) {
   console.warn(`promtool: ${error.message} (the alert rule tests will fail)`);
+}
+// postgres_exporter at the pinned image's version (its metric names vs. the dashboards), built from its Go module.
+if (postgresExporterUnavailableReason() !== null) console.warn(`postgres_exporter: ${postgresExporterUnavailableReason()} (its check is skipped)`);
+else {
+  try {
+    ensurePostgresExporter({ log: (line) => console.log(line) });
+  } catch (error) {
+    console.warn(`postgres_exporter: ${error.message} (its check will fail)`);
+  }
 }
 
 /** Line coverage of each service's pure domain; the card adapter's must stay >= 80 % (issue #4). */
