@@ -148,6 +148,9 @@ export interface ExistingTopUp {
 const UNFINISHED = UNFINISHED_STATES as readonly string[];
 /** The unfinished states as SQL literals (domain constants, not input). */
 const UNFINISHED_SQL = UNFINISHED.map((state) => `'${state}'`).join(', ');
+/** Count and age of the oldest unfinished top-up; exported so a test can check the partial index serves it. */
+export const UNFINISHED_SUMMARY_SQL = `SELECT count(*) AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age
+  FROM ${T} WHERE state IN (${UNFINISHED_SQL})`;
 
 export class TopUpRepository {
   constructor(private readonly pool: pg.Pool) {}
@@ -352,10 +355,7 @@ export class TopUpRepository {
    * not the journal's size.
    */
   async unfinishedSummary(): Promise<{ count: number; oldestAgeSeconds: number }> {
-    const { rows } = await this.pool.query<{ n: string; age: number }>(
-      `SELECT count(*) AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age
-       FROM ${T} WHERE state IN (${UNFINISHED_SQL})`,
-    );
+    const { rows } = await this.pool.query<{ n: string; age: number }>(UNFINISHED_SUMMARY_SQL);
     return { count: Number(rows[0]?.n ?? 0), oldestAgeSeconds: Math.max(0, Number(rows[0]?.age ?? 0)) };
   }
 }

@@ -7,6 +7,7 @@ import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/testkit'
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type FlatSpan, type OtlpReceiver } from '../../../../scripts/lib/otlp-receiver.mjs';
+import { UNFINISHED_SUMMARY_SQL } from '../../src/db/top-ups.js';
 import { bearer, closeTestIssuer } from '../support/auth.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
@@ -196,6 +197,19 @@ describe('recovery traces and the unfinished top-up gauges', () => {
     const text = await metricsText();
     expect(metricValue(text, 'card_adapter_oldest_unfinished_top_up_age_seconds')).toBeGreaterThanOrEqual(3_600);
     expect(metricValue(text, 'card_adapter_unfinished_top_ups')).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the gauges' scrape query can be served by the partial index of unfinished top-ups (cost follows them, not the journal)", async () => {
+    const client = await pool.connect();
+    try {
+      // A tiny test table is cheapest to scan whole; forbid that to see whether the index's predicate matches the query.
+      await client.query('SET enable_seqscan = off');
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${UNFINISHED_SUMMARY_SQL}`);
+      expect(rows.map((row) => row['QUERY PLAN']).join('\n')).toContain('top_ups_unfinished');
+    } finally {
+      await client.query('RESET enable_seqscan');
+      client.release();
+    }
   });
 
   it('a recovery pass is a root span with one top_up.recover child per top-up it takes over', async () => {
