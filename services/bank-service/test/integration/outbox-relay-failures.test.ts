@@ -96,10 +96,12 @@ describe('outbox relay failures', () => {
     await createTopic(topic, [{ name: 'max.message.bytes', value: '4096' }]);
     await transfers(pool, 'before', 2);
     // An event bigger than the topic accepts, committed between ordinary ones.
+    // It keeps the trace context of the request that wrote it into the quarantine.
+    const traceContext = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const big = await pool.query<{ id: string }>(
-      `INSERT INTO bank.outbox (account_id, event_type, payload)
-       VALUES ($1, 'transfer_out', jsonb_build_object('eventId', gen_random_uuid(), 'padding', repeat('x', 20000))) RETURNING id::text AS id`,
-      [ALICE],
+      `INSERT INTO bank.outbox (account_id, event_type, payload, trace_context)
+       VALUES ($1, 'transfer_out', jsonb_build_object('eventId', gen_random_uuid(), 'padding', repeat('x', 20000)), $2) RETURNING id::text AS id`,
+      [ALICE, traceContext],
     );
     await transfers(pool, 'after', 2);
     const quarantined: number[] = [];
@@ -122,8 +124,8 @@ describe('outbox relay failures', () => {
       await relay.stop();
       await publisher.close();
     }
-    const { rows } = await pool.query<{ id: string; reason: string }>('SELECT id::text AS id, reason FROM bank.outbox_quarantine');
-    expect(rows).toEqual([{ id: big.rows[0]!.id, reason: expect.stringMatching(/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/) as string }]);
+    const { rows } = await pool.query<{ id: string; reason: string; trace_context: string | null }>('SELECT id::text AS id, reason, trace_context FROM bank.outbox_quarantine');
+    expect(rows).toEqual([{ id: big.rows[0]!.id, reason: expect.stringMatching(/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/) as string, trace_context: traceContext }]);
     expect(quarantined.reduce((a, b) => a + b, 0)).toBe(1);
 
     const records = await readTopic(topic, await topicSize(topic));
