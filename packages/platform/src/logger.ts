@@ -28,10 +28,30 @@ export const REDACTED_PATHS = [
 
 type Mixin = NonNullable<LoggerOptions['mixin']>;
 
+/**
+ * Marks a logger (and, through pino's prototype chain, its children) whose
+ * bindings already hold trace_id/span_id, so the mixin does not add them twice.
+ */
+export const TRACE_IDS_BOUND = Symbol.for('wallet.logger.traceIdsBound');
+
+/** A child logger carrying the given span's ids: for lines written outside that span's context (Fastify hooks). */
+export function loggerWithTraceIds<L extends { child(bindings: Record<string, unknown>): unknown }>(
+  logger: L,
+  ids: { traceId: string; spanId: string },
+): L {
+  const child = logger.child({ trace_id: ids.traceId, span_id: ids.spanId }) as L;
+  Object.defineProperty(child, TRACE_IDS_BOUND, { value: true });
+  return child;
+}
+
+function idsFor(logger: unknown): ReturnType<typeof activeTraceIds> {
+  return (logger as Record<symbol, unknown> | undefined)?.[TRACE_IDS_BOUND] ? {} : activeTraceIds();
+}
+
 /** trace_id/span_id of the active span on every line (so logs of all services join by trace), then the caller's mixin. */
 function traceMixin(own: Mixin | undefined): Mixin {
-  if (!own) return () => activeTraceIds();
-  return (mergeObject, level, logger) => ({ ...activeTraceIds(), ...own(mergeObject, level, logger) });
+  if (!own) return (_mergeObject, _level, logger) => idsFor(logger);
+  return (mergeObject, level, logger) => ({ ...idsFor(logger), ...own(mergeObject, level, logger) });
 }
 
 /** JSON logger, one line per event, secrets censored, trace ids of the active span. */
