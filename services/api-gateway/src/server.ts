@@ -4,15 +4,16 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions
 import type { Server as HttpServer } from 'node:http';
 import type { Registry } from 'prom-client';
 import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
+import { httpServerObservability } from '@wallet/platform/http';
 import { createIdentityClient, type IdentityApi } from './clients/identity.js';
 import type { GatewayClients } from './clients/types.js';
 import type { GatewayConfig } from './config.js';
 import { corsOriginsOf, isProduction, trustProxyOf } from './edge-config.js';
 import { EDGE_PROBLEMS, problemFromKind } from './mapping/problems.js';
 import { loadOpenApiSpec, type OpenApiSpec } from './openapi/spec.js';
+import { installAccessLog } from './plugins/access-log.js';
 import { installAuthentication } from './plugins/auth.js';
 import { installErrorHandling, sendProblem } from './plugins/errors.js';
-import { installHttpMetrics } from './plugins/metrics.js';
 import { installOpenApiValidation } from './plugins/openapi-validation.js';
 import { installConfiguredRateLimits } from './plugins/rate-limit.js';
 import { installSecurityHeaders } from './plugins/security-headers.js';
@@ -56,7 +57,7 @@ export interface PublicTlsIdentity {
 }
 
 /** Headers a browser may read from a cross-origin response. */
-const EXPOSED_HEADERS = ['Idempotent-Replayed', 'X-Request-Id', 'Retry-After', 'WWW-Authenticate'];
+const EXPOSED_HEADERS = ['Idempotent-Replayed', 'X-Request-Id', 'X-Trace-Id', 'Retry-After', 'WWW-Authenticate'];
 
 /**
  * The HTTP application, without listening: main.ts listens, tests inject.
@@ -71,7 +72,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const app = Fastify({
     ...transportOptions(config, options.https),
     loggerInstance: logger as FastifyBaseLogger,
-    // Our own one-line access log (plugins/metrics.ts) replaces Fastify's two lines per request.
+    // Our own one-line access log (plugins/access-log.ts) replaces Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (req) => requestIdFrom(req.headers[REQUEST_ID_HEADER]),
     bodyLimit: config.GATEWAY_BODY_BYTES_MAX,
@@ -90,8 +91,11 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   // Bodies are JSON only: without the default text/plain parser, any other type is a 415.
   app.removeContentTypeParser('text/plain');
 
+  // First, before any route: a SERVER span per request (the public edge: a client's traceparent is
+  // only linked), X-Trace-Id, trace ids on request.log, http_server_request_duration_seconds.
+  httpServerObservability(app, { registry, edge: true });
   installRequestIdEcho(app);
-  installHttpMetrics(app, registry);
+  installAccessLog(app);
   installOpenApiValidation(app);
   installErrorHandling(app, { spec, retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS });
   // Before anything that can refuse a request, so a 401 or 429 carries security and CORS headers too.

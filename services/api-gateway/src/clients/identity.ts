@@ -1,4 +1,5 @@
 import { rootCertificates } from 'node:tls';
+import { injectTraceHeaders, recordSpanError, SpanKind, withSpan } from '@wallet/platform/tracing';
 import { Agent, fetch, type Response } from 'undici';
 
 // The identity-service's public /auth/* endpoints, forwarded as they are: the
@@ -83,36 +84,62 @@ function toForwardError(error: unknown): Error {
   return new IdentityUnavailableError(`identity-service unreachable${cause ? ` (${cause})` : ''}`);
 }
 
-/** fetch (undici) with one deadline over the whole exchange, body included, and a bound on the answer. */
+/** server.address/port of the base URL (semantic conventions of an HTTP CLIENT span). */
+function serverAttributes(base: URL): Record<string, string | number> {
+  const port = base.port === '' ? (base.protocol === 'https:' ? 443 : 80) : Number(base.port);
+  return { 'server.address': base.hostname, 'server.port': port };
+}
+
+/**
+ * fetch (undici) with one deadline over the whole exchange, body included, and a bound on the answer.
+ * Each call is a CLIENT span `POST` with the path (fixed: /auth/...) and status; its traceparent goes
+ * along, so the identity-service links its own trace to it. No header value and no body is recorded.
+ */
 export function createIdentityClient(options: IdentityClientOptions): IdentityApi {
   const base = options.baseUrl.replace(/\/+$/, '');
+  const baseUrl = new URL(base);
+  const server = serverAttributes(baseUrl);
+  // url.full without any user info a misconfigured URL might carry.
+  const fullBase = `${baseUrl.protocol}//${baseUrl.host}${baseUrl.pathname.replace(/\/+$/, '')}`;
   const dispatcher = new Agent({ connect: options.ca ? { ca: [...rootCertificates, options.ca.toString()], minVersion: 'TLSv1.2' } : {} });
+  const attributesOf = (path: IdentityPath) => ({ 'http.request.method': 'POST', 'url.full': `${fullBase}${path}`, 'url.path': path, ...server });
   return {
     close: () => dispatcher.close(),
-    async forward(request) {
-      const headers: Record<string, string> = {};
-      for (const name of FORWARDED_REQUEST_HEADERS) {
-        const value = request.headers[name];
-        if (value !== undefined) headers[name] = value;
-      }
-      try {
-        const response = await fetch(`${base}${request.path}`, {
-          method: 'POST',
-          headers,
-          body: request.body.length > 0 ? request.body : null,
-          redirect: 'manual',
-          dispatcher,
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
-        const body = await readBounded(response, options.responseBytesMax);
-        const relayed: Record<string, string> = {};
-        response.headers.forEach((value, name) => {
-          if (RELAYED_RESPONSE_HEADER.test(name)) relayed[name] = value;
-        });
-        return { status: response.status, headers: relayed, body };
-      } catch (error) {
-        throw toForwardError(error);
-      }
-    },
+    forward: (request) =>
+      withSpan('POST', { kind: SpanKind.CLIENT, attributes: attributesOf(request.path) }, async (span) => {
+        try {
+          const answer = await exchange(`${base}${request.path}`, request, dispatcher, options);
+          span.setAttribute('http.response.status_code', answer.status);
+          // Semantic conventions: an HTTP client span with a 4xx/5xx answer is an error of type "<status>".
+          if (answer.status >= 400) recordSpanError(span, undefined, undefined, String(answer.status));
+          return answer;
+        } catch (error) {
+          // withSpan records the class (IdentityTimeoutError...) as error.type; never the raw message.
+          throw toForwardError(error);
+        }
+      }),
   };
+}
+
+async function exchange(url: string, request: IdentityRequest, dispatcher: Agent, options: IdentityClientOptions): Promise<IdentityResponse> {
+  // traceparent of the active (CLIENT) span; the caller's own traceparent is never forwarded.
+  const headers: Record<string, string> = injectTraceHeaders({});
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers[name];
+    if (value !== undefined) headers[name] = value;
+  }
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: request.body.length > 0 ? request.body : null,
+    redirect: 'manual',
+    dispatcher,
+    signal: AbortSignal.timeout(options.timeoutMs),
+  });
+  const body = await readBounded(response, options.responseBytesMax);
+  const relayed: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    if (RELAYED_RESPONSE_HEADER.test(name)) relayed[name] = value;
+  });
+  return { status: response.status, headers: relayed, body };
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { requestTraceContext } from '@wallet/platform/http';
+import { trace } from '@wallet/platform/tracing';
 import type { FastifyInstance } from 'fastify';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -15,9 +17,17 @@ export function requestIdFrom(header: string | string[] | undefined): string {
   return value !== undefined && ACCEPTED_REQUEST_ID.test(value) ? value : randomUUID();
 }
 
-/** Echoes the request id on every response (set first, so errors and 404s carry it too). */
+/** Span attribute holding the request id: `npm run trace -- <X-Request-Id>` finds the trace by it. */
+export const REQUEST_ID_ATTRIBUTE = 'wallet.request_id';
+
+/**
+ * Echoes the request id on every response (set first, so errors and 404s carry it too)
+ * and records it on the request's SERVER span (install after httpServerObservability).
+ */
 export function installRequestIdEcho(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    const spanContext = requestTraceContext(request);
+    if (spanContext) trace.getSpan(spanContext)?.setAttribute(REQUEST_ID_ATTRIBUTE, request.id);
   });
 }

@@ -3,10 +3,10 @@ import { OperationType, type Operation } from '@wallet/contracts/analytics';
 import { TransferStatus, type CreateAccountRequest, type TransferMoneyRequest } from '@wallet/contracts/bank';
 import { TopUpStatus, type ProcessCardTopUpRequest } from '@wallet/contracts/card-adapter';
 import { contractPaths } from '@wallet/contracts';
-import { loadConfig, richError } from '@wallet/platform';
+import { createLogger, loadConfig, richError } from '@wallet/platform';
 import { createOpenApiResponseValidator } from '@wallet/testkit';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Writable } from 'node:stream';
 import { expect, vi } from 'vitest';
@@ -14,6 +14,7 @@ import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-
 import type { IdentityApi } from '../../src/clients/identity.js';
 import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../../src/clients/types.js';
 import { configSchema, type GatewayConfig } from '../../src/config.js';
+import { GATEWAY_REDACT } from '../../src/logging.js';
 import { buildServer, type PublicTlsIdentity } from '../../src/server.js';
 
 export const ALICE = '123e4567-e89b-12d3-a456-426614174000';
@@ -154,7 +155,11 @@ export function fakeClients() {
 
 export type FakeClients = ReturnType<typeof fakeClients>;
 
-/** A logger that keeps every line (at trace level) in memory. */
+/**
+ * A logger that keeps every line (at trace level) in memory: the platform's
+ * logger as main.ts gets it from runService (trace_id/span_id mixin, the
+ * gateway's redaction), with numeric levels.
+ */
 export function memoryLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
@@ -163,7 +168,7 @@ export function memoryLogger(): { logger: Logger; lines: string[] } {
       callback();
     },
   });
-  return { logger: pino({ level: 'trace' }, stream), lines };
+  return { logger: createLogger('api-gateway', 'trace', { redact: GATEWAY_REDACT, formatters: {} }, stream), lines };
 }
 
 /** Options of TestGateway.inject: `auth` is the Authorization header to send, or false for none. */

@@ -61,11 +61,11 @@ describe('HTTP edge', () => {
       expect(String(res.headers['access-control-allow-headers']).toLowerCase()).toContain('idempotency-key');
     });
 
-    it('exposes Idempotent-Replayed, X-Request-Id, Retry-After, WWW-Authenticate and the RateLimit headers to browsers', async () => {
+    it('exposes Idempotent-Replayed, X-Request-Id, X-Trace-Id, Retry-After, WWW-Authenticate and the RateLimit headers to browsers', async () => {
       const res = await gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance`, headers: { origin: 'http://localhost:3000' } });
       expect(res.headers['access-control-allow-origin']).toBe('http://localhost:3000');
       expect(res.headers['access-control-expose-headers']).toBe(
-        'Idempotent-Replayed, X-Request-Id, Retry-After, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset',
+        'Idempotent-Replayed, X-Request-Id, X-Trace-Id, Retry-After, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset',
       );
     });
   });
@@ -146,9 +146,10 @@ describe('HTTP edge', () => {
       const res = await gw.inject({ method: 'GET', url: '/metrics' });
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
-      expect(res.body).toContain('http_requests_total{method="GET",route="/accounts/:accountId/balance",status_code="200",service="api-gateway"} 2');
+      expect(res.body).toMatch(/http_server_request_duration_seconds_count\{[^}]*method="GET",route="\/accounts\/:accountId\/balance",status_code="200"[^}]*\} 2/);
       expect(res.body).toContain('route="unmatched",status_code="404"');
-      expect(res.body).toContain('http_request_duration_seconds_bucket');
+      expect(res.body).toContain('http_server_request_duration_seconds_bucket');
+      expect(res.body).not.toContain('http_requests_total');
       expect(res.body).not.toContain(ALICE);
       expect(res.body).not.toContain(BOB);
     });

@@ -23,7 +23,7 @@ describe('production mode: /metrics and /readyz detail are not on the public por
     // Not through gw.inject: the contract declares /metrics for development, where it is served.
     const metrics = await gw.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.statusCode).toBe(404);
-    expect(metrics.body).not.toContain('http_requests_total');
+    expect(metrics.body).not.toContain('http_server_request_duration_seconds');
   });
 
   it('development keeps /metrics and the /readyz detail on the public port', async () => {
@@ -32,7 +32,7 @@ describe('production mode: /metrics and /readyz detail are not on the public por
     expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'ok' } });
     const metrics = await gw.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.statusCode).toBe(200);
-    expect(metrics.body).toContain('http_requests_total');
+    expect(metrics.body).toContain('http_server_request_duration_seconds');
   });
 
   it('the ops listener serves /healthz, /readyz with every dependency and /metrics', async () => {
