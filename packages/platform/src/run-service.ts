@@ -72,7 +72,7 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
     // Flush spans last: the service's own steps still make spans while they drain.
     const steps = [...shutdownStepsOf(definition.name, running), { name: 'tracing', run: () => tracing.shutdown() }];
     installShutdown(logger, steps, timeoutMs);
-    logger.info({ ...running.info, shutdownTimeoutMs: timeoutMs }, 'started');
+    logger.info({ ...running.info, shutdownTimeoutMs: timeoutMs, tracesExported: tracing.exporting }, 'started');
   } catch (error) {
     logger.fatal({ err: error }, `${definition.name} failed to start`);
     // pino writes synchronously to stdout by default, so the line is out before exit.

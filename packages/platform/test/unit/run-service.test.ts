@@ -73,7 +73,7 @@ describe('runService', () => {
     const target = run({ FIXTURE_PORT: '4321', FIXTURE_CLOSE_MS: '50' });
     await waitForOutput(target, '"msg":"started"');
     const started = lines(target.output()).find((line) => line.msg === 'started');
-    expect(started).toMatchObject({ service: 'fixture-service', port: 4321, shutdownTimeoutMs: 5000 });
+    expect(started).toMatchObject({ service: 'fixture-service', port: 4321, shutdownTimeoutMs: 5000, tracesExported: false });
     target.child.kill('SIGTERM');
     expect(await target.exited).toEqual({ code: 0, signal: null });
     const messages = lines(target.output()).map((line) => line.msg);
