@@ -1,6 +1,6 @@
 export { startTracing, TRACING_SHUTDOWN_TIMEOUT_MS, type TracingHandle, type TracingOptions } from './start.js';
 export { loadTracingConfig, type TracingConfig, type SamplerName, type OtlpProtocol } from './config.js';
-export { getTracer, withSpan, recordSpanError, errorType, TRACER_NAME } from './spans.js';
+export { getTracer, withSpan, recordSpanError, errorType, untracedContext, TRACER_NAME } from './spans.js';
 export {
   injectTraceHeaders,
   extractTraceContext,

@@ -1,4 +1,5 @@
-import { context, SpanStatusCode, trace, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { grpcStatusName, isServiceError, parseGrpcError } from '../grpc/errors.js';
 
 /** Instrumentation scope of every span our wrappers make. */
@@ -52,4 +53,12 @@ export async function withSpan<T>(
       span.end();
     }
   });
+}
+
+/**
+ * A context in which no span is made (idle poll loops would otherwise be a
+ * root trace per tick); start real work from a normal context again.
+ */
+export function untracedContext(base: Context = ROOT_CONTEXT): Context {
+  return suppressTracing(base);
 }

@@ -15,6 +15,7 @@ import {
   startTracing,
   trace,
   withSpan,
+  untracedContext,
   type TracingHandle,
 } from '@wallet/platform/tracing';
 import { startOtlpSink, waitFor } from '../support/otlp-sink.js';
@@ -151,6 +152,13 @@ describe('withSpan', () => {
     const relay = exporter.getFinishedSpans().find((span) => span.name === 'relay');
     expect(relay?.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(relay?.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+  });
+
+  it('untracedContext: nothing under it is recorded, not even its queries', async () => {
+    const exporter = startInMemory();
+    await withSpan('idle.poll', { parent: untracedContext() }, () => withSpan('SELECT bank.outbox', {}, () => undefined));
+    await withSpan('real.work', {}, () => undefined);
+    expect(exporter.getFinishedSpans().map((span) => span.name)).toEqual(['real.work']);
   });
 
   it('samples per OTEL_TRACES_SAMPLER: traceidratio 0 exports nothing yet ids flow', async () => {
