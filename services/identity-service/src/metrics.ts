@@ -10,7 +10,6 @@ export interface IdentityMetrics {
   hashQueueDepth: Gauge;
   hashRejected: Counter<'reason'>;
   hashSeconds: Histogram<'operation'>;
-  httpRequests: Counter<'route' | 'status'>;
 }
 
 export function createIdentityMetrics(registry: Registry): IdentityMetrics {
@@ -30,6 +29,5 @@ export function createIdentityMetrics(registry: Registry): IdentityMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
-    httpRequests: new Counter({ name: 'identity_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers }),
   };
 }

@@ -165,7 +165,7 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
     }),
   );
   const app = await buildHttpServer({
-    logger, metrics, https: httpsProvider?.current() ?? null, issuer: config.IDENTITY_ISSUER, audience: config.IDENTITY_AUDIENCE, tokens, users: new UserService(users, hasher), keyRing,
+    logger, metrics, registry, https: httpsProvider?.current() ?? null, issuer: config.IDENTITY_ISSUER, audience: config.IDENTITY_AUDIENCE, tokens, users: new UserService(users, hasher), keyRing,
     bodyBytesMax: config.IDENTITY_BODY_BYTES_MAX, requestTimeoutMs: config.IDENTITY_HTTP_REQUEST_TIMEOUT_MS,
   });
   // New connections use rotated certificate files; open ones keep their handshake.

@@ -4,6 +4,7 @@
 // caller gets OverloadedError (503) instead of a growing backlog.
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
+import { SpanKind, withSpan } from '@wallet/platform/tracing';
 import { OverloadedError } from '../domain/oauth-errors.js';
 import { PASSWORD_CHARS_MAX } from '../domain/credentials.js';
 import type { IdentityMetrics } from '../metrics.js';
@@ -58,15 +59,25 @@ export class PasswordHasher {
     return false;
   }
 
-  private async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    await this.acquire();
-    const end = this.metrics.hashSeconds.startTimer({ operation });
-    try {
-      return await work();
-    } finally {
-      end();
-      this.release();
-    }
+  /**
+   * One span `password.hash` / `password.verify` per call, queue wait included
+   * (an overloaded hasher shows as a long span with error.type OverloadedError).
+   * Its attributes are the algorithm and cost only: never the secret or the hash.
+   */
+  private run<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    const attributes = { 'password.algorithm': 'argon2id', 'password.argon2.memory_kib': this.options.memoryKib, 'password.argon2.iterations': this.options.iterations };
+    return withSpan(`password.${operation}`, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
+      const queuedAtMs = performance.now();
+      await this.acquire();
+      span.setAttribute('password.queue_wait_ms', Math.round(performance.now() - queuedAtMs));
+      const end = this.metrics.hashSeconds.startTimer({ operation });
+      try {
+        return await work();
+      } finally {
+        end();
+        this.release();
+      }
+    });
   }
 
   private acquire(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { OAuthError } from '../domain/oauth-errors.js';
+import { getTracer, recordSpanError, type Span } from '@wallet/platform/tracing';
+import { LoginLockedError, OAuthError, OverloadedError } from '../domain/oauth-errors.js';
 import { USERS_READ_SCOPE } from '../domain/roles.js';
 import type { KeyRing } from '../app/key-ring.js';
 import type { ClientCredentials, TokenParams, TokenResponse, TokenService } from '../app/tokens.js';
@@ -57,29 +58,50 @@ export function clientCredentialsOf(authorization: string | undefined, params: T
   }
 }
 
+type GrantLabel = 'password' | 'refresh_token' | 'client_credentials' | 'other';
+
+async function grant(params: TokenParams, credentials: ClientCredentials, deps: RouteDeps): Promise<TokenResponse> {
+  const grantType = params.grant_type;
+  if (grantType === 'password') return deps.tokens.passwordGrant(params, credentials);
+  if (grantType === 'refresh_token') return deps.tokens.refreshGrant(params, credentials);
+  if (grantType === 'client_credentials') return deps.tokens.clientCredentialsGrant(params, credentials);
+  if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
+  throw new OAuthError('unsupported_grant_type', 'supported: password, refresh_token, client_credentials');
+}
+
+/** A refusal the client caused (wrong password, locked, overloaded...) marks the span with its code, not as a fault. */
+function recordTokenFailure(span: Span, error: unknown, result: string): void {
+  if (error instanceof OAuthError || error instanceof LoginLockedError || error instanceof OverloadedError) span.setAttribute('error.type', result);
+  else recordSpanError(span, error);
+}
+
+/**
+ * One INTERNAL span `token.issue` per token request: the grant type and the
+ * outcome (error.type = OAuth error code), never a credential, token or username.
+ */
 async function token(request: FastifyRequest, deps: RouteDeps): Promise<TokenResponse> {
   const contentType = request.headers['content-type'] ?? '';
   if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded') || typeof request.body !== 'object' || request.body === null) {
     throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   }
   const params = request.body as TokenParams;
-  const grant = params.grant_type;
+  const grantType = params.grant_type;
   const credentials = clientCredentialsOf(request.headers.authorization, params);
-  const label = grant === 'password' || grant === 'refresh_token' || grant === 'client_credentials' ? grant : 'other';
-  try {
-    let response: TokenResponse;
-    if (grant === 'password') response = await deps.tokens.passwordGrant(params, credentials);
-    else if (grant === 'refresh_token') response = await deps.tokens.refreshGrant(params, credentials);
-    else if (grant === 'client_credentials') response = await deps.tokens.clientCredentialsGrant(params, credentials);
-    else if (grant === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
-    else throw new OAuthError('unsupported_grant_type', 'supported: password, refresh_token, client_credentials');
-    deps.metrics.tokenRequests.inc({ grant: label, result: 'ok' });
-    return response;
-  } catch (error) {
-    const result = error instanceof OAuthError ? error.code : error instanceof Error ? error.name : 'error';
-    deps.metrics.tokenRequests.inc({ grant: label, result });
-    throw error;
-  }
+  const label: GrantLabel = grantType === 'password' || grantType === 'refresh_token' || grantType === 'client_credentials' ? grantType : 'other';
+  return getTracer().startActiveSpan('token.issue', { attributes: { 'oauth.grant_type': label } }, async (span) => {
+    try {
+      const response = await grant(params, credentials, deps);
+      deps.metrics.tokenRequests.inc({ grant: label, result: 'ok' });
+      return response;
+    } catch (error) {
+      const result = error instanceof OAuthError ? error.code : error instanceof Error ? error.name : 'error';
+      deps.metrics.tokenRequests.inc({ grant: label, result });
+      recordTokenFailure(span, error, result);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 function refreshTokenOfBody(body: unknown): string | undefined {

@@ -1,10 +1,13 @@
 // The public HTTP API: Fastify with one error handler, a form parser for the
-// token endpoint, and a one-line access log that never holds a query string or body.
+// token endpoint, a one-line access log that never holds a query string or body, and
+// the platform's request span and RED histogram.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '@wallet/platform';
+import { httpServerObservability } from '@wallet/platform/http';
 import { classifyDbError } from '@wallet/platform/db';
 import { LoginLockedError, OAuthError, OverloadedError, UsernameTakenError } from '../domain/oauth-errors.js';
 import { RegistrationInvalidError } from '../app/users.js';
+import type { Registry } from 'prom-client';
 import type { IdentityMetrics } from '../metrics.js';
 import { PROBLEMS, requestIdFrom, sendOAuthError, sendProblem } from './problems.js';
 import { registerRoutes, TOKEN_ROUTE, type RouteDeps } from './routes.js';
@@ -14,6 +17,8 @@ export interface HttpServerOptions extends RouteDeps {
   /** Service certificate, key and CA for HTTPS (no client certificate asked: these are public OIDC endpoints); null: plain HTTP. */
   https: { ca: Buffer; cert: Buffer; key: Buffer } | null;
   metrics: IdentityMetrics;
+  /** http_server_request_duration_seconds goes here (platform plugin). */
+  registry: Registry;
   bodyBytesMax: number;
   requestTimeoutMs: number;
 }
@@ -70,6 +75,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     requestTimeout: options.requestTimeoutMs,
     connectionTimeout: options.requestTimeoutMs,
   }) as unknown as FastifyInstance;
+  // Public endpoints (anyone may call them, not only the gateway): a caller's traceparent is linked, never the parent.
+  httpServerObservability(app, { registry: options.registry, edge: true });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: options.bodyBytesMax }, (_request, body, done) => {
     try {
       done(null, parseForm(body as string));
@@ -81,8 +88,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, PROBLEMS.routeNotFound, 'No such route.'));
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    options.metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
     // Method, route pattern and status only: never the URL's query, a header value or the body.
+    // Counts and durations: http_server_request_duration_seconds; trace ids come with request.log.
     request.log.info({ method: request.method, route, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime) }, 'request');
   });
   registerRoutes(app, options);
