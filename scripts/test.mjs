@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ensureInfra } from './lib/infra.mjs';
 import { root, npxBin } from './lib/paths.mjs';
 import { ensureSchemathesis } from './lib/schemathesis.mjs';
-import { ensurePromtool } from './lib/promtool.mjs';
+import { ensureAmtool, ensurePromtool } from './lib/promtool.mjs';
 import { ensurePostgresExporter, postgresExporterUnavailableReason } from './check-deploy/postgres-exporter.mjs';
 import { composeCliUnavailableReason, ensureComposeCli } from './check-deploy/compose-cli.mjs';
 
@@ -45,11 +45,14 @@ console.log('\n=== tools (docker compose CLI from its Go module, schemathesis ve
 if (composeCliUnavailableReason() === null) ensureComposeCli({ log: (line) => console.log(line) });
 else console.warn(`docker compose CLI: ${composeCliUnavailableReason()} (its check is skipped)`);
 ensureSchemathesis();
-// promtool for the alert rule tests (test/observability): Debian's prometheus package when missing.
-try {
-  ensurePromtool({ log: (line) => console.log(line) });
-} catch (error) {
-  console.warn(`promtool: ${error.message} (the alert rule tests will fail)`);
+// promtool and amtool for the alert tests (test/observability): Debian's prometheus /
+// prometheus-alertmanager packages when missing.
+for (const ensure of [ensurePromtool, ensureAmtool]) {
+  try {
+    ensure({ log: (line) => console.log(line) });
+  } catch (error) {
+    console.warn(`${error.message} (the alert tests will fail)`);
+  }
 }
 // postgres_exporter at the pinned image's version (its metric names vs. the dashboards), built from its Go module.
 if (postgresExporterUnavailableReason() !== null) console.warn(`postgres_exporter: ${postgresExporterUnavailableReason()} (its check is skipped)`);

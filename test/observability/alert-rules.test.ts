@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensurePromtool, promtoolVersion, runPromtool } from '../../scripts/lib/promtool.mjs';
+import { ensureAmtool, ensurePromtool, promtoolVersion, runPromtool } from '../../scripts/lib/promtool.mjs';
 import { allRules, root, ruleFiles, rulesDir, ruleTestFiles, ruleTestsDir, runbookFile } from './support.js';
 
 interface AlertRuleTest {
@@ -140,6 +140,13 @@ describe('Alertmanager routing (deploy/observability/alertmanager/alertmanager.y
     receivers: { name: string }[];
     inhibit_rules?: { source_matchers: string[]; target_matchers: string[] }[];
   };
+
+  it('passes amtool check-config', () => {
+    const amtool = ensureAmtool({ install: false });
+    const result = runPromtool(amtool, ['check-config', join(root, 'deploy', 'observability', 'alertmanager', 'alertmanager.yml')]);
+    expect(result.status, `${promtoolVersion(amtool)}\n${result.output}`).toBe(0);
+    expect(result.output).toContain('SUCCESS');
+  });
 
   it('routes every severity the rules use to its own receiver, and every receiver exists', () => {
     const receivers = new Set(config.receivers.map((r) => r.name));
