@@ -175,6 +175,16 @@ describe('gateway tracing', () => {
     expect(res.headers['x-request-id']).toBe('trace-test-1');
   });
 
+  it('refusals carry X-Trace-Id too: a 401 is a SERVER span with its status, not a server fault', async () => {
+    const res = await transfer({}, 'Bearer not-a-token');
+    expect(res.statusCode).toBe(401);
+    const span = await serverSpan('/accounts/:accountId/transfers');
+    expect(span.attributes['http.response.status_code']).toBe(401);
+    expect(span.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(res.headers['x-trace-id']).toBe(span.spanContext().traceId);
+    expect(bankSeen).toHaveLength(0);
+  });
+
   it('public edge: a client-sent traceparent becomes a link, never the parent', async () => {
     const res = await transfer({ traceparent: CLIENT_TRACEPARENT });
     expect(res.statusCode).toBe(201);
