@@ -3,7 +3,8 @@
 // the platform's request span and RED histogram.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '@wallet/platform';
-import { httpServerObservability } from '@wallet/platform/http';
+import { httpServerObservability, requestTraceContext } from '@wallet/platform/http';
+import { trace } from '@wallet/platform/tracing';
 import { classifyDbError } from '@wallet/platform/db';
 import { LoginLockedError, OAuthError, OverloadedError, UsernameTakenError } from '../domain/oauth-errors.js';
 import { RegistrationInvalidError } from '../app/users.js';
@@ -77,6 +78,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   }) as unknown as FastifyInstance;
   // Public endpoints (anyone may call them, not only the gateway): a caller's traceparent is linked, never the parent.
   httpServerObservability(app, { registry: options.registry, edge: true });
+  // The request id (the gateway's X-Request-Id when it forwarded the call) on the span: `npm run trace -- <id>` finds it.
+  app.addHook('onRequest', async (request) => {
+    const spanContext = requestTraceContext(request);
+    if (spanContext) trace.getSpan(spanContext)?.setAttribute('wallet.request_id', request.id);
+  });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: options.bodyBytesMax }, (_request, body, done) => {
     try {
       done(null, parseForm(body as string));

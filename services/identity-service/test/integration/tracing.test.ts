@@ -43,12 +43,12 @@ async function serverSpan(route: string): Promise<ReadableSpan> {
 }
 
 describe('identity-service tracing', () => {
-  it('a token request is a SERVER span "POST /auth/token" with route and status, X-Trace-Id names its trace', async () => {
-    const res = await passwordLogin(h, bob.username, bob.password);
+  it('a token request is a SERVER span "POST /auth/token" with route, status and request id; X-Trace-Id names its trace', async () => {
+    const res = await postForm(`${h.url}/auth/token`, { grant_type: 'password', username: bob.username, password: bob.password }, { 'x-request-id': 'id-trace-1' });
     expect(res.status).toBe(200);
     const span = await serverSpan('/auth/token');
     expect(span.name).toBe('POST /auth/token');
-    expect(span.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/auth/token', 'http.response.status_code': 200 });
+    expect(span.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/auth/token', 'http.response.status_code': 200, 'wallet.request_id': 'id-trace-1' });
     expect(res.headers.get('x-trace-id')).toBe(span.spanContext().traceId);
     const issue = childrenOf(span, 'token.issue');
     expect(issue).toHaveLength(1);
