@@ -6,16 +6,18 @@
 // (ADR 0003).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@wallet/platform';
-import { context, currentTraceparent, SpanKind, trace, withSpan, type Context, type Link } from '@wallet/platform/tracing';
+import { context, currentTraceparent, getTracer, recordSpanError, SpanKind, trace, withSpan, type Context, type Link } from '@wallet/platform/tracing';
 import { isConnectionError, isTimeoutError, withTransaction } from '@wallet/platform/db';
 import type pg from 'pg';
 import {
+  BankError,
   CancelledError,
   DeadlineExceededError,
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
   replayedFailure,
   StorageUnavailableError,
+  type BankErrorReason,
 } from '../domain/errors.js';
 import { checkMayMoveMoney, checkMoveFrom, needsOwnerToMove, type Principal } from '../domain/access.js';
 import { transferLockKey } from '../domain/hashing.js';
@@ -59,6 +61,29 @@ interface TracedTransfer {
 
 function traced(request: TransferRequest): TracedTransfer {
   return { request, traceContext: context.active() };
+}
+
+/** Reasons that are this service's fault (or its dependencies'), not a refusal the caller can act on. */
+const FAULT_REASONS: ReadonlySet<BankErrorReason> = new Set(['STORAGE_UNAVAILABLE', 'IDENTITY_UNAVAILABLE', 'DEADLINE_EXCEEDED']);
+
+/**
+ * The time a request waits for (and in) its batch is its own span; the batch
+ * links back to it. A business refusal (insufficient funds, a reused key) is
+ * an outcome, recorded as error.type without marking the span failed, as the
+ * gRPC server span does for the same status: error views show faults only.
+ */
+function enqueueTraced(queue: GroupCommitQueue<TracedTransfer, TransferResult>, request: TransferRequest, call: SubmitOptions): Promise<TransferResult> {
+  return getTracer().startActiveSpan('transfer.enqueue', { kind: SpanKind.INTERNAL }, async (span) => {
+    try {
+      return await queue.submit(traced(request), call);
+    } catch (error) {
+      if (error instanceof BankError && !FAULT_REASONS.has(error.reason)) span.setAttribute('error.type', error.reason);
+      else recordSpanError(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 export interface TransferUseCaseOptions {
@@ -112,7 +137,7 @@ export class TransferUseCase {
     }
     const queue = this.queue;
     // The time a request waits for (and in) its batch is its own span; the batch links back to it.
-    if (queue) return withSpan('transfer.enqueue', { kind: SpanKind.INTERNAL }, () => queue.submit(traced(request), call));
+    if (queue) return enqueueTraced(queue, request, call);
     const [result] = await this.executeBatch([traced(request)], false);
     if (!result!.ok) throw result!.error;
     return result!.value;

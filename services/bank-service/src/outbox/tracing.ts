@@ -12,7 +12,6 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   trace,
-  type Context,
   type Span,
 } from '@wallet/platform/tracing';
 
@@ -22,18 +21,12 @@ export interface TracedRow {
   trace_context: string | null;
 }
 
-// The OpenTelemetry SDK's suppression key (@opentelemetry/core suppressTracing):
-// a symbol from the global registry, so one key across copies of the library.
-const SUPPRESS_TRACING_KEY = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
-
 /**
  * A context in which no span is recorded. The relay polls every few hundred
  * milliseconds; an idle poll (lock, look, unlock) would otherwise be a trace
  * of its own each time. The cycle span starts only once there are rows.
  */
-export function untracedContext(): Context {
-  return ROOT_CONTEXT.setValue(SUPPRESS_TRACING_KEY, true);
-}
+export { untracedContext } from '@wallet/platform/tracing';
 
 export function messagingAttributes(topic: string) {
   return { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'messaging.operation.type': 'send' } as const;

@@ -10,6 +10,7 @@ import {
   currentTraceparent,
   InMemorySpanExporter,
   SpanKind,
+  SpanStatusCode,
   startTracing,
   withSpan,
   type ReadableSpan,
@@ -234,6 +235,20 @@ describe('tracing of a group-commit batch', () => {
       const expected = `00-${requestTrace}-${spanId(own)}-01`;
       expect(await outboxTraceContexts('transferId', transferId)).toEqual([expected, expected]);
     }
+  });
+});
+
+describe('tracing of a refused transfer', () => {
+  it('records a business refusal (insufficient funds) as error.type on transfer.enqueue without marking the span failed', async () => {
+    const [from, to] = await createAccounts(service.pool, 2, 100n);
+    resetSpans();
+    const refused = await service.operations
+      .transferMoney({ senderAccountId: from!, recipientAccountId: to!, amount: { amountMinor: 101n, currencyCode: 'USD' }, idempotencyKey: `refused-${randomUUID()}`, description: '' }, ADMIN)
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ reason: 'INSUFFICIENT_FUNDS' });
+    const enqueue = only(spans().filter((s) => s.name === 'transfer.enqueue'), 'the refused request’s enqueue span');
+    expect(enqueue.attributes['error.type']).toBe('INSUFFICIENT_FUNDS');
+    expect(enqueue.status.code).not.toBe(SpanStatusCode.ERROR);
   });
 });
 
