@@ -2,7 +2,7 @@
 // and Kafka in a temp data folder, every port from a free base (--port-base),
 // no build (--no-build: `npm test` has built). Each step waits on a condition
 // with a deadline; nothing sleeps for a fixed time.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -47,7 +47,8 @@ function launch(dataDir: string, portBase: number): Launcher {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info' };
   delete env.DATABASE_URL;
   delete env.KAFKA_BROKERS;
-  const child = spawn(process.execPath, ['scripts/start.mjs', '--data-dir', dataDir, '--port-base', String(portBase), '--no-build'], {
+  // --traces: every service exports its spans to the launcher's OTLP receiver (.data/traces), read by `npm run trace`.
+  const child = spawn(process.execPath, ['scripts/start.mjs', '--data-dir', dataDir, '--port-base', String(portBase), '--no-build', '--traces'], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -165,6 +166,28 @@ describe('npm start supervises the local system', () => {
     const anonymous = await fetch(`http://127.0.0.1:${ports.gatewayHttp}/accounts/${ALICE_ACCOUNT}/balance`);
     expect(anonymous.status).toBe(401);
   });
+
+  it('with --traces, prints a request\'s trace as a tree by its X-Request-Id and by its trace id', async () => {
+    expect(first.output()).toMatch(/start\s*\| traces: spans in .*traces; print one: npm run trace -- /);
+    const res = await aliceBalance(ports, await aliceToken(ports));
+    expect(res.status).toBe(200);
+    const requestId = res.headers.get('x-request-id')!;
+    const trace = (id: string) => spawnSync(process.execPath, ['scripts/trace.mjs', '--data-dir', dataDir, id], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    // Spans are exported about a second after the request ends.
+    const printed = await waitFor(() => {
+      const run = trace(requestId);
+      return run.status === 0 && run.stdout.includes('[bank-service]') ? run.stdout : undefined;
+    }, { what: 'the trace of the balance request', timeoutMs: 30_000, intervalMs: 500 });
+    const lines = printed.split('\n');
+    expect(lines[0]).toMatch(/^trace [0-9a-f]{32}: \d+ spans, \d+ services/);
+    expect(lines[1]).toMatch(/^\[api-gateway\] GET \/accounts\/:accountId\/balance SERVER [\d.]+ ms /);
+    expect(printed).toMatch(/\n {2,}\[bank-service\] wallet\.bank\.v1\.BankService\/GetBalance SERVER /);
+    const traceId = lines[0]!.split(' ')[1]!.replace(':', '');
+    expect(trace(traceId).stdout).toBe(printed);
+    const unknown = trace('no-such-request');
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('no span carries "no-such-request"');
+  }, 60_000);
 
   it('restarts a crashed service with backoff and says so', async () => {
     const pid = Number((await waitForOutput(first, /bank-service\s*\| ready \(pid (\d+)\)/, 1_000))[1]);
