@@ -165,3 +165,5 @@ export { createOpenApiResponseValidator } from './openapi.js';
 export type { HttpResponseLike, MatchedOperation, OpenApiResponseValidator } from './openapi.js';
 export { brokers, createSchemaChecker, createTopics, listTopics, readAllRecords, readTopic, TestProducer, uniqueName } from './kafka.js';
 export type { RawRecord, ReadRecord } from './kafka.js';
+export { captureSpans, findSecretInSpans, spanTexts } from './spans.js';
+export type { SpanCapture } from './spans.js';

@@ -5,12 +5,11 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { BankServiceService, type BankServiceServer } from '@wallet/contracts/bank';
 import { createMetricsRegistry, startGrpcServer } from '@wallet/platform';
 import { SpanKind, SpanStatusCode, type ReadableSpan } from '@wallet/platform/tracing';
-import { waitFor } from '@wallet/testkit';
+import { captureSpans, findSecretInSpans, waitFor, type SpanCapture } from '@wallet/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testGrpcSecurity } from '../../../../test/support/pki.js';
 import { createGatewayClients } from '../../src/clients/grpc.js';
 import { ALICE, ALICE_USER, BOB, startTestGateway, transferResponse, type TestGateway } from '../support/gateway.js';
-import { captureSpans, findSecretInSpans, type SpanCapture } from '../support/spans.js';
 
 // The gateway's spans with the real gRPC clients (mutual TLS, test PKI) against a
 // bank stand-in, and the /auth/* proxy against an identity stand-in on loopback:
@@ -98,7 +97,7 @@ let identity: FakeIdentity;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 beforeAll(async () => {
-  capture = captureSpans();
+  capture = captureSpans('api-gateway');
   const bank = await startFakeBank(bankSeen);
   cleanups.push(() => bank.close());
   // Tokens of the issuer the gateway trusts (gw is set before any request reaches this stand-in).

@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, type ReadableSpan } from '@wallet/platform/tr
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEV_CLIENT, DEV_USERS } from '../../src/app/users.js';
 import { clientToken, get, passwordLogin, postForm, refresh, register, startHarness, testFetch, type Harness } from '../support/harness.js';
-import { captureSpans, findSecretInSpans, type SpanCapture } from '../support/spans.js';
+import { captureSpans, findSecretInSpans, type SpanCapture } from '@wallet/testkit';
 
 // Spans of the identity-service: one SERVER span per request (platform plugin,
 // public edge: a caller's traceparent is linked, never the parent), a
@@ -17,7 +17,7 @@ let capture: SpanCapture;
 let h: Harness;
 
 beforeAll(async () => {
-  capture = captureSpans();
+  capture = captureSpans('identity-service');
   h = await startHarness({ IDENTITY_SEED_DEV_USERS: 'true', IDENTITY_LOGIN_FAILURES_MAX: '2' });
 });
 afterAll(async () => {

@@ -8,7 +8,7 @@ export interface SpanCapture {
   stop(): Promise<void>;
 }
 
-export function captureSpans(service = 'api-gateway'): SpanCapture {
+export function captureSpans(service: string): SpanCapture {
   const exporter = new InMemorySpanExporter();
   const handle: TracingHandle = startTracing(service, { OTEL_TRACES_SAMPLER: 'always_on' }, { exporter, simpleProcessor: true });
   return {
