@@ -103,6 +103,20 @@ function createProvider(config: TracingConfig, exporter: SpanExporter | null, op
 export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env, options: TracingOptions = {}): TracingHandle {
   if (active) return active;
   const config = loadTracingConfig(service, env);
+  // OTEL_SDK_DISABLED=true (the spec's switch): nothing registered at all, so no
+  // AsyncLocalStorage context either (its promise hooks cost CPU on Node 20):
+  // no spans, no propagation, no trace ids in logs. Without an endpoint (the
+  // default) ids are still made and propagated for log correlation.
+  if (config.disabled && !options.exporter) {
+    const handle: TracingHandle = {
+      exporting: false,
+      shutdown: async () => {
+        if (active === handle) active = undefined;
+      },
+    };
+    active = handle;
+    return handle;
+  }
   const exporter = exporterFor(config, options);
   const provider = createProvider(config, exporter, options);
   const contextManager = new AsyncLocalStorageContextManager();

@@ -112,6 +112,15 @@ describe('startTracing without an endpoint', () => {
     expect(seen.headers.traceparent).toBe(`00-${seen.outer.traceId}-${seen.outer.spanId}-00`);
   });
 
+  it('with OTEL_SDK_DISABLED=true registers nothing: no ids, no propagation, an endpoint ignored', async () => {
+    handle = startTracing('test-service', { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
+    expect(handle.exporting).toBe(false);
+    const seen = await withSpan('outer', {}, (outer) => ({ outer: outer.spanContext(), traceparent: currentTraceparent(), headers: injectTraceHeaders() }));
+    expect(seen.outer.traceId).toBe('0'.repeat(32));
+    expect(seen.traceparent).toBeNull();
+    expect(seen.headers).toEqual({});
+  });
+
   it('is idempotent: a second call returns the first handle', () => {
     handle = startTracing('test-service', {});
     expect(startTracing('other', { OTEL_TRACES_SAMPLER: 'always_on' })).toBe(handle);
