@@ -14,6 +14,8 @@ export interface OpsServer {
  * The operational HTTP endpoints of a service that otherwise speaks gRPC:
  * GET /healthz (live), GET /readyz (dependencies reachable), GET /metrics.
  * readiness resolves to {name: "ok" | reason}; any non-"ok" value is a 503.
+ * detail (optional) adds facts that never decide readiness (breaker states,
+ * a relay's role), so a replica is not taken out for what it only reports.
  */
 export async function startOpsServer(options: {
   host: string;
@@ -21,6 +23,7 @@ export async function startOpsServer(options: {
   registry: Registry;
   readiness: ReadinessCheck;
   readinessTimeoutMs?: number;
+  detail?: () => Record<string, unknown>;
 }): Promise<OpsServer> {
   const timeoutMs = options.readinessTimeoutMs ?? 2000;
   const server = createServer((req, res) => {
@@ -46,7 +49,7 @@ export async function startOpsServer(options: {
       Promise.race([options.readiness(), timeout])
         .then((checks) => {
           const ok = Object.values(checks).every((v) => v === 'ok');
-          send(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
+          send(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks, ...(options.detail ? { detail: options.detail() } : {}) });
         })
         .catch((error: unknown) =>
           send(503, { status: 'unavailable', checks: { readiness: String((error as Error)?.message ?? error) } }),
