@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { startClickHouseServer } from '../lib/clickhouse-server.mjs';
 import { findValkeyServer } from '../lib/valkey.mjs';
 import { generateSecrets } from '../secrets.mjs';
 import { loadCompose, mapSecretPaths, secretMounts, serviceEnvironment } from './compose-model.mjs';
@@ -225,27 +226,9 @@ export async function startNativeStack(options) {
     const addresses = new Map([[`postgres:5432`, `${admin.hostname}:${admin.port || 5432}`]]);
     if (options.kafkaBrokers) addresses.set('kafka:9092', options.kafkaBrokers);
     if (model.services.clickhouse) {
-      const shim = spawn(process.execPath, [join(options.root, 'scripts', 'check-deploy', 'clickhouse-http-shim.mjs'), '--data', join(options.runDir, 'clickhouse')], {
-        cwd: options.root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      cleanups.push(async () => {
-        shim.kill('SIGTERM');
-        const timer = setTimeout(() => shim.kill('SIGKILL'), 5000);
-        await waitExit(shim);
-        clearTimeout(timer);
-      });
-      const shimPort = await new Promise((resolve, reject) => {
-        let buffered = '';
-        shim.stdout.on('data', (chunk) => {
-          buffered += chunk.toString();
-          const m = /\{"listening":(\d+)\}/.exec(buffered);
-          if (m) resolve(Number(m[1]));
-        });
-        shim.stderr.on('data', (chunk) => log(`clickhouse-shim: ${chunk.toString().trim()}`));
-        shim.on('exit', (code) => reject(new Error(`clickhouse shim exited with ${code}`)));
-      });
-      addresses.set('clickhouse:8123', `127.0.0.1:${shimPort}`);
+      const clickhouse = await startClickHouseServer({ dataDir: join(options.runDir, 'clickhouse'), log });
+      cleanups.push(clickhouse.stop);
+      addresses.set('clickhouse:8123', `127.0.0.1:${clickhouse.port}`);
     }
 
     // The gateway's rate-limit store: a local Valkey/Redis with the compose password.
