@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseGrpcTarget } from './grpc/target.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -61,6 +62,22 @@ export const env = {
       .transform((v) => v === 'true' || v === '1'),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   host: (fallback: string) => z.string().min(1).default(fallback),
+  /**
+   * A gRPC address setting: host:port, a comma list of replicas, or dns:///name:port;
+   * the value is the grpc-js target (parseGrpcTarget), a bad one is a config error.
+   */
+  grpcTarget: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((value, ctx) => {
+        try {
+          return parseGrpcTarget(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
   /**
    * A test-only fault hook (name it WALLET_TEST_*): off unless set, one of the
    * given values; loadConfig refuses it under NODE_ENV=production.

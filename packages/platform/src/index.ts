@@ -9,6 +9,7 @@ export * from './shutdown.js';
 export * from './grpc/errors.js';
 export * from './grpc/server.js';
 export * from './grpc/client.js';
+export * from './grpc/target.js';
 export * from './async.js';
 export * from './validation.js';
 export * from './run-service.js';
