@@ -40,6 +40,11 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'Offset commits that failed (the batch will be redelivered and deduplicated)',
       registers: [registry],
     }),
+    assignedPartitions: new Gauge({
+      name: 'analytics_consumer_assigned_partitions',
+      help: 'Partitions of the operations topic assigned to this replica by the consumer group (0 while not joined)',
+      registers: [registry],
+    }),
     batchPending: new Gauge({
       name: 'analytics_batch_pending_records',
       help: 'Records read into the current batch and not flushed yet',

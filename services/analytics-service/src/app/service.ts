@@ -126,6 +126,9 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
           r.status === 'fulfilled' ? (r.value ? 'ok' : 'unreachable') : `unreachable: ${String((r.reason as Error)?.message ?? r.reason).slice(0, 200)}`;
         return { kafka: verdict(broker), store: verdict(storeCheck) };
       },
+      // Reported, never deciding readiness: a replica with no partitions (more replicas than
+      // partitions, or mid-rebalance) still serves history.
+      detail: () => ({ consumerGroup: consumer.membership() }),
     });
     closers.push({ name: 'ops', run: () => ops.close() });
 

@@ -73,6 +73,18 @@ export interface OperationsConsumerOptions {
   holdBeforeCommit?: boolean;
 }
 
+/** This replica's place in the consumer group, for /readyz detail and logs. */
+export interface GroupMembership {
+  groupId: string;
+  /** Static membership id ('' = dynamic). */
+  instanceId: string;
+  /** The broker's id for this member; null while not joined. */
+  memberId: string | null;
+  generation: number;
+  /** Partitions of the operations topic assigned to this replica (sorted). */
+  partitions: number[];
+}
+
 export interface OperationsConsumerDeps {
   sink: OperationsSink;
   validator: EventValidator;
@@ -184,6 +196,13 @@ export class OperationsConsumer {
    */
   start(): void {
     this.consumer.on('error', (error: unknown) => this.deps.logger.error({ err: error }, 'kafka consumer error'));
+    // Every (re)join: who holds what after a rebalance (a replica's death hands its partitions over).
+    this.consumer.on('consumer:group:join', () => {
+      const membership = this.membership();
+      this.deps.metrics.assignedPartitions.set(membership.partitions.length);
+      this.deps.logger.info({ memberId: membership.memberId, generation: membership.generation, partitions: membership.partitions }, 'joined the consumer group');
+    });
+    this.consumer.on('consumer:group:leave', () => this.deps.metrics.assignedPartitions.set(0));
     this.producer.on('error', (error: unknown) => this.deps.logger.error({ err: error }, 'kafka producer error'));
     this.loop = this.run();
     this.scheduleLag();
@@ -201,6 +220,23 @@ export class OperationsConsumer {
     // force: close our streams and leave the group now, rather than after the session timeout.
     await settleOrWarn(new Promise<void>((resolve) => this.consumer.close(true, () => resolve())), bound, () => this.deps.logger.warn('consumer close timed out'));
     await settleOrWarn(this.producer.close(), bound, () => this.deps.logger.warn('producer close timed out'));
+  }
+
+  /** The group, this member and the partitions of our topic it holds (empty while not joined). */
+  membership(): GroupMembership {
+    const assignments = this.consumer.assignments ?? [];
+    const partitions = assignments
+      .filter((assignment) => assignment.topic === this.options.topic)
+      .flatMap((assignment) => assignment.partitions)
+      .sort((a, b) => a - b);
+    const joined = this.consumer.memberId !== null && this.consumer.memberId !== undefined && this.consumer.assignments !== null;
+    return {
+      groupId: this.options.groupId,
+      instanceId: this.options.groupInstanceId,
+      memberId: joined ? this.consumer.memberId : null,
+      generation: joined ? this.consumer.generationId : 0,
+      partitions: joined ? partitions : [],
+    };
   }
 
   /** Readiness: the brokers answer a metadata request for our topic. */
