@@ -107,43 +107,62 @@ export async function healthOverNewChannel({ address, serverName, caFile, files 
 }
 
 /**
- * Re-issues the certificate of `service` into its files, SIGHUPs it and checks
- * new connections (see the top of this file). `service`: { name, pid(),
- * logPath(), tls?: { port, grpc, probeAs? } } — the port where it serves TLS
- * (gRPC or HTTPS), and which certificate a client there presents (none: a
- * server that asks for none). `pki`: the run's PKI (CA key included);
- * `bank`: { address } of the bank's gRPC port, to check the rotated
- * certificate as a client (for services that call it).
+ * Re-issues the certificate of a service into its files, SIGHUPs every
+ * instance of it (its replicas share the files) and checks new connections
+ * (see the top of this file). Each of `instances`: { name, pid(), logPath(),
+ * tls?: { port, grpc, probeAs? } } — the port where it serves TLS (gRPC or
+ * HTTPS), and which certificate a client there presents (none: a server that
+ * asks for none). `pki`: the run's PKI (CA key included); `bank`: { addresses }
+ * of the bank replicas' gRPC ports, to check the rotated certificate as a
+ * client (for services that call it; one replica accepting it is enough: another
+ * may be down meanwhile).
  * @returns {Promise<{ fingerprint: string, notAfter: string }>}
  */
-export async function rotateCertificate({ pki, service, bank }) {
-  const files = pki.services[service.name];
-  if (!files) throw new Error(`no certificate of ${service.name} in the run's PKI`);
+export async function rotateCertificate({ pki, instances, bank }) {
+  const name = instances[0].name;
+  const files = pki.services[name];
+  if (!files) throw new Error(`no certificate of ${name} in the run's PKI`);
   const ca = await loadCa(readFileSync(pki.caFile, 'utf8'), readFileSync(pki.caKeyFile, 'utf8'));
-  const pair = await issueServiceCertificate(ca, service.name, { validityMs: ROTATED_VALIDITY_MS - Math.floor(Math.random() * 600_000) });
+  const pair = await issueServiceCertificate(ca, name, { validityMs: ROTATED_VALIDITY_MS - Math.floor(Math.random() * 600_000) });
   const certificate = new X509Certificate(pair.certPem);
-  const logPath = service.logPath();
-  const logFrom = fileSize(logPath);
-  const written = writeServiceFiles(dirname(files.certFile), service.name, pair);
+  const logFrom = instances.map((service) => fileSize(service.logPath()));
+  const written = writeServiceFiles(dirname(files.certFile), name, pair);
   if (written.certFile !== files.certFile || written.keyFile !== files.keyFile) {
-    throw new Error(`rotation wrote ${written.certFile}, but ${service.name} reads ${files.certFile}`);
+    throw new Error(`rotation wrote ${written.certFile}, but ${name} reads ${files.certFile}`);
   }
+  await Promise.all(instances.map((service, i) => reloadAndCheck({ pki, service, logFrom: logFrom[i], fingerprint: certificate.fingerprint256 })));
+  // The new certificate as a client: a bank replica accepts it on a new connection (health is open to every certificate of the CA).
+  if (bank) await healthOnAny(bank.addresses, { serverName: 'bank-service', caFile: pki.caFile, files });
+  return { fingerprint: certificate.fingerprint256, notAfter: new Date(certificate.validTo).toISOString() };
+}
+
+/** SIGHUP to one instance; it logs the reload, presents the new certificate, and (gRPC) a new channel is served. */
+async function reloadAndCheck({ pki, service, logFrom, fingerprint }) {
   const pid = service.pid();
   if (!pid) throw new Error(`${service.name} is not running`);
   process.kill(pid, 'SIGHUP');
   // "tls certificate reloaded" (gRPC services), "tls: service certificate reloaded" (identity-service).
-  await waitFor(() => (/certificate reloaded/i.test(readFrom(logPath, logFrom)) ? true : undefined), `${service.name} did not log that its certificate reloaded`);
+  const logPath = service.logPath();
+  await waitFor(() => (/certificate reloaded/i.test(readFrom(logPath, logFrom)) ? true : undefined), `${service.name} (pid ${pid}) did not log that its certificate reloaded`);
   const tls = service.tls;
-  if (tls?.port) {
-    // The server presents the new certificate on new connections, and (gRPC) a caller's new channel is served.
-    const client = tls.probeAs === undefined ? pki.services[PROBE_CALLER] : tls.probeAs && pki.services[tls.probeAs];
-    await waitFor(
-      async () => ((await servedFingerprint({ port: tls.port, serverName: service.name, caFile: pki.caFile, client })) === certificate.fingerprint256 ? true : undefined),
-      `${service.name} did not present its new certificate on a new connection`,
-    );
-    if (tls.grpc) await healthOverNewChannel({ address: `127.0.0.1:${tls.port}`, serverName: service.name, caFile: pki.caFile, files: client });
+  if (!tls?.port) return;
+  const client = tls.probeAs === undefined ? pki.services[PROBE_CALLER] : tls.probeAs && pki.services[tls.probeAs];
+  await waitFor(
+    async () => ((await servedFingerprint({ port: tls.port, serverName: service.name, caFile: pki.caFile, client })) === fingerprint ? true : undefined),
+    `${service.name} on port ${tls.port} did not present its new certificate on a new connection`,
+  );
+  if (tls.grpc) await healthOverNewChannel({ address: `127.0.0.1:${tls.port}`, serverName: service.name, caFile: pki.caFile, files: client });
+}
+
+/** The health check over a new channel to the first of `addresses` that answers it. */
+async function healthOnAny(addresses, options) {
+  const errors = [];
+  for (const address of addresses) {
+    try {
+      return await healthOverNewChannel({ address, ...options });
+    } catch (error) {
+      errors.push(`${address}: ${error.message}`);
+    }
   }
-  // The new certificate as a client: the bank accepts it on a new connection (health is open to every certificate of the CA).
-  if (bank) await healthOverNewChannel({ address: bank.address, serverName: 'bank-service', caFile: pki.caFile, files });
-  return { fingerprint: certificate.fingerprint256, notAfter: new Date(certificate.validTo).toISOString() };
+  throw new Error(`no ${options.serverName} replica accepted the rotated certificate: ${errors.join('; ')}`);
 }

@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as systemLib from '../lib/system.mjs';
 import { createSystem, describeSystem, entryOf, freePorts, SERVICE_KEYS, SERVICE_NAMES } from '../lib/system.mjs';
+import { startClickHouseServer } from '../lib/clickhouse-server.mjs';
 import { ensureKafka, ensureTopics } from '../lib/kafka.mjs';
 import { ensurePostgres } from '../lib/postgres.mjs';
 import { root } from '../lib/paths.mjs';
@@ -19,6 +21,7 @@ import { checkAuthAnswers, checkHistories, checkInvariants, checkTlsProblems, fo
 import { readTlsProblems } from './tls-facts.mjs';
 import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exchange } from './workload.mjs';
 import { readSqlFacts } from './sql-facts.mjs';
+import { countClientErrors, GAP_MS_TARGET, gapsOfFaults, longestGap, replicaGap, CLIENT_KINDS } from './availability.mjs';
 
 const INITIAL_BALANCE = '100.00';
 const ANSWERS_KEPT_MAX = 2_000_000;
@@ -46,7 +49,7 @@ async function startPostgres(dataDir, port, pki) {
  * Private PostgreSQL and Kafka in workDir, with restart handles for the
  * nemesis: a restart starts the same server again on its data and port.
  */
-async function startInfra(workDir, ports, pki, log) {
+async function startInfra(workDir, ports, pki, log, { sharedClickHouse = false } = {}) {
   const pgDataDir = join(workDir, 'postgres');
   const kafkaDataDir = join(workDir, 'kafka');
   const startKafka = () =>
@@ -56,13 +59,20 @@ async function startInfra(workDir, ports, pki, log) {
   kafkaStarted.catch(() => {}); // awaited below
   let postgres;
   let kafka;
+  let clickhouse;
   const stop = async () => {
+    await clickhouse?.stop().catch((e) => log(`stopping clickhouse: ${e.message}`));
     await kafka?.stop().catch((e) => log(`stopping kafka: ${e.message}`));
     await postgres?.stop().catch((e) => log(`stopping postgres: ${e.message}`));
   };
   try {
     postgres = await startPostgres(pgDataDir, ports.postgres, pki);
     log(`postgres on ${ports.postgres}`);
+    // Analytics replicas share one ClickHouse engine (embedded chDB is one per process).
+    if (sharedClickHouse) {
+      clickhouse = await startClickHouseServer({ dataDir: join(workDir, 'clickhouse'), port: 0 });
+      log(`clickhouse (shared by the analytics replicas) on ${clickhouse.port}`);
+    }
     kafka = await kafkaStarted;
     await ensureTopics(kafka.brokers);
   } catch (error) {
@@ -72,7 +82,7 @@ async function startInfra(workDir, ports, pki, log) {
   }
   log(`kafka on ${kafka.brokers}`);
   return {
-    env: { DATABASE_URL: postgres.urlFor('wallet'), KAFKA_BROKERS: kafka.brokers },
+    env: { DATABASE_URL: postgres.urlFor('wallet'), KAFKA_BROKERS: kafka.brokers, ...(clickhouse ? { CLICKHOUSE_URL: clickhouse.url } : {}) },
     postgres: {
       dataDir: pgDataDir,
       restart: async () => {
@@ -93,6 +103,8 @@ async function startInfra(workDir, ports, pki, log) {
 }
 
 const START_ATTEMPTS_MAX = 6;
+/** C4: when the relay leader dies, another bank replica leads within 5 s (its bank_outbox_relay_leader gauge). */
+const RELAY_TAKEOVER_MS_MAX = 5_000;
 
 /** The services that call the bank over gRPC: a rotated certificate of theirs is also checked as a client of the bank. */
 const CALLS_BANK = new Set(['gateway', 'cardAdapter']);
@@ -114,6 +126,7 @@ function servesHttps(description) {
 /** The gRPC services, plus the identity-service and the payment gateway mock when they serve HTTPS. */
 function rotatedServices(services, description) {
   const https = [];
+  // Replica 1 keeps the service key: present whenever the service runs.
   if (services.identity && description.issuer.startsWith('https:')) https.push('identity');
   if (services.paymentGatewayMock && servesHttps(description)) https.push('paymentGatewayMock');
   return [...ROTATED_SERVICES, ...https];
@@ -199,11 +212,11 @@ async function readHistories(baseUrl, accounts, ops, catchUpMs, auth) {
 }
 
 /** The nemesis: rounds of faults with gaps, until the rounds or the minimum duration are done. */
-async function runNemesis({ target, serviceKeys, profile, random, log, faults, rotate }) {
+async function runNemesis({ target, serviceKeys, instances, profile, random, log, faults, rotate }) {
   const startedMs = Date.now();
   await sleep(3_000); // the workload first shows a healthy baseline
   for (let round = 0; round < profile.rounds; round++) {
-    const tracks = scheduleRound(serviceKeys, { pauseMs: profile.pauseMs, tracks: profile.tracks, doubles: profile.doubles, rotate });
+    const tracks = scheduleRound(serviceKeys, { pauseMs: profile.pauseMs, tracks: profile.tracks, doubles: profile.doubles, rotate, instances, round });
     // Later rounds are shuffled: faults meet the system in different states.
     if (round > 0) for (const track of tracks) track.sort(() => random.next() - 0.5);
     await Promise.all(
@@ -270,46 +283,80 @@ async function logInOwners({ baseUrl, users, owners, record, log }) {
   return { pool, headersFor: (accountId) => ({ authorization: pool.get(owners.get(accountId)).authorization }) };
 }
 
+/** The nemesis' handle on one service instance (keyed by instance key: `bank`, `bank.2`, ...). */
+function targetOf(key, h, description, log) {
+  const serviceKey = h.serviceKey ?? key;
+  return {
+    name: h.name,
+    instanceName: h.instanceName ?? h.name,
+    tls: tlsEndpointOf(serviceKey, h, description),
+    callsBank: CALLS_BANK.has(serviceKey),
+    opsPort: h.ports.ops,
+    pid: () => h.pid,
+    logPath: () => h.logPath,
+    kill: () => h.kill(),
+    restart: () => startSupervised(h, log),
+  };
+}
+
+/** The system's description: one instance of each service, or `replicas` of ours behind HAProxy (issue 13). */
+async function describeChaosSystem({ infra, ports, replicaPorts, replicas, workDir, pki }) {
+  return describeSystem({
+    // Every service that is built (an optional workspace without dist/ is not part of this system yet).
+    include: SERVICE_KEYS.filter((key) => existsSync(entryOf(SERVICE_NAMES[key]))),
+    infraEnv: infra.env,
+    ports,
+    ...(replicas > 1 ? { replicas, replicaPorts } : {}),
+    chdbPath: join(workDir, 'chdb'),
+    commonEnv: { LOG_LEVEL: 'info' },
+    env: { gateway: CHAOS_GATEWAY_ENV },
+    devUsers: false,
+    pki,
+  });
+}
+
+/** Starts the load balancer (replicas), every identity and bank instance: enough to register users and seed accounts. */
+async function startForSeeding(system) {
+  const lb = system.loadBalancer;
+  if (lb && !lb.pid) await lb.start();
+  for (const serviceKey of ['identity', 'bank']) {
+    const keys = Object.values(system.services).filter((h) => (h.serviceKey ?? h.key) === serviceKey).map((h) => h.key);
+    await Promise.all(keys.map((key) => system.start(key)));
+  }
+}
+
 /**
- * @param {{ form: string, profile: typeof import('./run.mjs').PROFILES.short, seed: number, workDir: string, log: (l: string) => void }} options
+ * @param {{ form: string, profile: typeof import('./run.mjs').PROFILES.short, seed: number, workDir: string, log: (l: string) => void, replicas?: number }} options
  */
-export async function runChaos({ form, profile, seed, workDir, log }) {
+export async function runChaos({ form, profile, seed, workDir, log, replicas = 1 }) {
   const random = createRandom(seed);
   // The run's own CA and certificates (mutual TLS on every hop, PostgreSQL's TLS): the
   // rotation fault rewrites them, so never the developer's .data/pki.
   const pki = await pkiLib.ensurePki({ dir: join(workDir, 'pki'), infra: pkiLib.INFRA_NAMES ?? [] });
+  const infraOptions = { sharedClickHouse: replicas > 1 };
   let ports = await freePorts();
   let infra;
   try {
-    infra = await startInfra(join(workDir, 'infra-1'), ports, pki, log);
+    infra = await startInfra(join(workDir, 'infra-1'), ports, pki, log, infraOptions);
   } catch (error) {
     // A port another process just took, or a stale socket lock of another user in /tmp: new ports, once.
     log(`infrastructure did not start (${error.message.split('\n')[0]}); once more on other ports`);
     ports = await freePorts();
-    infra = await startInfra(join(workDir, 'infra-2'), ports, pki, log);
+    infra = await startInfra(join(workDir, 'infra-2'), ports, pki, log, infraOptions);
   }
   let system;
   let auth;
   try {
-    const description = await describeSystem({
-      // Every service that is built (an optional workspace without dist/ is not part of this system yet).
-      include: SERVICE_KEYS.filter((key) => existsSync(entryOf(SERVICE_NAMES[key]))),
-      infraEnv: infra.env,
-      ports,
-      chdbPath: join(workDir, 'chdb'),
-      commonEnv: { LOG_LEVEL: 'info' },
-      env: { gateway: CHAOS_GATEWAY_ENV },
-      devUsers: false,
-      pki,
-    });
+    if (replicas > 1 && typeof systemLib.freeReplicaPorts !== 'function') throw new Error('--replicas needs the replicas of scripts/lib/system.mjs (C5), not in this tree');
+    const replicaPorts = replicas > 1 ? await systemLib.freeReplicaPorts(ports, replicas) : undefined;
+    const description = await describeChaosSystem({ infra, ports, replicaPorts, replicas, workDir, pki });
     // The identity-service over HTTPS (when the launcher says so) has a certificate of the run's CA.
     if (description.issuer.startsWith('https:')) trustCaForFetch(pki.caFile);
     system = createSystem(description, { logDir: join(workDir, 'logs') });
-    await system.start('identity');
-    await system.start('bank');
+    await startForSeeding(system);
     const { accounts, users, owners } = await seedOwnedAccounts({ issuer: description.issuer, databaseUrl: infra.env.DATABASE_URL, count: profile.accounts, seed });
     await system.startAll();
-    log(`services ready: ${Object.keys(system.services).join(', ')}; ${accounts.length} accounts of ${INITIAL_BALANCE} owned by ${users.length} users`);
+    log(`services ready: ${Object.keys(system.services).join(', ')}${system.loadBalancer ? ' behind HAProxy' : ''}; ${accounts.length} accounts of ${INITIAL_BALANCE} owned by ${users.length} users`);
     const baseUrl = system.baseUrl;
 
     const answers = [];
@@ -319,18 +366,15 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     const faults = [];
     let starting = true;
     let giveUpAtMs = Infinity;
+    const instances = description.instances ?? Object.fromEntries(Object.keys(system.services).map((key) => [key, [key]]));
     const target = {
-      services: Object.fromEntries(
-        Object.entries(system.services).map(([key, h]) => [
-          key,
-          { name: h.name, tls: tlsEndpointOf(key, h, description), callsBank: CALLS_BANK.has(key), pid: () => h.pid, logPath: () => h.logPath, kill: () => h.kill(), restart: () => startSupervised(h, log) },
-        ]),
-      ),
+      services: Object.fromEntries(Object.entries(system.services).map(([key, h]) => [key, targetOf(key, h, description, log)])),
+      instancesOf: (serviceKey) => instances[serviceKey] ?? [serviceKey],
       postgres: infra.postgres,
       kafka: infra.kafka,
       downMs: profile.downMs,
       pki,
-      bankAddress: description.bankGrpcAddress,
+      bankAddresses: (description.grpcAddresses?.bank ?? description.bankGrpcAddress).split(','),
     };
     const workloadStartedMs = Date.now();
     const opsRef = [];
@@ -353,9 +397,11 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading, auth });
     const prober = runTokenProber({ sessions: () => [...auth.pool.sessions.values()], shouldRun: () => reading, log });
     const rotate = rotatedServices(system.services, description);
-    await runNemesis({ target, serviceKeys: Object.keys(system.services), profile, random, log, faults, rotate });
+    const serviceKeys = Object.keys(instances).filter((key) => system.services[key]);
+    await runNemesis({ target, serviceKeys, instances, profile, random, log, faults, rotate });
     await waitForRecoveries({ faults, answers, profile, log });
     starting = false;
+    const faultsEndedMs = Date.now();
     giveUpAtMs = Date.now() + profile.settleMs;
     log(`nemesis done (${faults.length} faults); settling in-flight requests (at most ${profile.settleMs / 1000} s)`);
     const ops = await workload;
@@ -371,13 +417,24 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
     const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
     violations.push(...checkAuthAnswers(answers, workloadStartedMs));
     // Mutual TLS: no caller refused by a caller table, no certificate/handshake failure between the services (their logs, whole run).
-    const tls = await readTlsProblems(Object.values(system.services).map((h) => ({ name: h.name, logPath: h.logPath })));
+    const tls = await readTlsProblems(Object.values(system.services).map((h) => ({ name: h.instanceName ?? h.name, logPath: h.logPath })));
     violations.push(...checkTlsProblems(tls.problems));
     for (const f of faults) if (f.error) violations.push({ invariant: 'every fault injected and healed', detail: `${f.name}: ${f.error}` });
     answers.sort((a, b) => a.answeredAtMs - b.answeredAtMs);
-    const recovered = recoveryTimes(faults, answers);
+    const recovered = gapsOfFaults(recoveryTimes(faults, answers), answers);
     for (const f of recovered) {
       if (f.recoveryMs === undefined) violations.push({ invariant: 'every fault recovers', detail: `${f.name}: no successful ${f.affects} answer after it` });
+    }
+    const availability = availabilityOf({ answers, faults: recovered, fromMs: workloadStartedMs, toMs: faultsEndedMs, replicas });
+    if (profile.gapChecked && replicas > 1 && availability.replicaGap.gapMs > GAP_MS_TARGET) {
+      const g = availability.replicaGap;
+      violations.push({ invariant: `no interval longer than ${GAP_MS_TARGET / 1000} s without a successful answer while one replica is lost`, detail: `${g.gapMs} ms during ${g.fault}` });
+    }
+    for (const f of faults) {
+      const takeoverMs = f.details?.takeoverMs;
+      if (takeoverMs !== undefined && takeoverMs > RELAY_TAKEOVER_MS_MAX) {
+        violations.push({ invariant: `relay leadership taken over within ${RELAY_TAKEOVER_MS_MAX / 1000} s`, detail: `${f.name}: ${f.details.newLeader} after ${takeoverMs} ms` });
+      }
     }
     const authentication = { users: users.length, ...auth.pool.stats() };
     const mtls = {
@@ -386,7 +443,8 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
       logsScanned: tls.scanned,
       problems: tls.problems.length,
     };
-    return summarize({ form, seed, profile, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls });
+    const loadBalancer = await loadBalancerStats(system.loadBalancer);
+    return summarize({ form, seed, profile, replicas, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls, availability, loadBalancer });
   } finally {
     auth?.pool.stop();
     await system?.stop().catch((e) => log(`stopping services: ${e.message}`));
@@ -394,7 +452,53 @@ export async function runChaos({ form, profile, seed, workDir, log }) {
   }
 }
 
-function summarize({ form, seed, profile, accounts, ops, answers, faults, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls }) {
+/**
+ * What the clients saw while the faults ran: error answers (each retried
+ * with its key), the longest interval without a successful answer (all
+ * client requests, and per kind), and the issue's replica number.
+ */
+function availabilityOf({ answers, faults, fromMs, toMs, replicas }) {
+  const window = { fromMs, toMs };
+  const gapOf = (kinds) => {
+    const gap = longestGap(answers, { ...window, kinds });
+    return { gapMs: gap.gapMs, atS: Math.round((gap.fromMs - fromMs) / 100) / 10 };
+  };
+  return {
+    replicas,
+    windowS: Math.round((toMs - fromMs) / 100) / 10,
+    clientErrors: countClientErrors(answers.filter((a) => a.answeredAtMs >= fromMs && a.answeredAtMs <= toMs)),
+    longestGap: gapOf(CLIENT_KINDS),
+    longestGapByKind: Object.fromEntries(CLIENT_KINDS.map((kind) => [kind, gapOf([kind])])),
+    replicaGap: replicaGap(faults),
+    gapMsTarget: GAP_MS_TARGET,
+  };
+}
+
+const LB_METRICS_TIMEOUT_MS = 5_000;
+const LB_COUNTERS = {
+  retries: /^haproxy_backend_retry_warnings_total\{[^}]*proxy="gateway[^"]*"[^}]*\}\s+(\S+)/gm,
+  redispatches: /^haproxy_backend_redispatch_warnings_total\{[^}]*proxy="gateway[^"]*"[^}]*\}\s+(\S+)/gm,
+  connectionErrors: /^haproxy_backend_connection_errors_total\{[^}]*proxy="gateway[^"]*"[^}]*\}\s+(\S+)/gm,
+  responseErrors: /^haproxy_backend_response_errors_total\{[^}]*proxy="gateway[^"]*"[^}]*\}\s+(\S+)/gm,
+};
+
+/** HAProxy's own counters for the gateway backend (retries on another gateway, redispatches), when it runs. */
+async function loadBalancerStats(lb) {
+  if (!lb?.metricsUrl) return undefined;
+  try {
+    const res = await fetch(lb.metricsUrl, { signal: AbortSignal.timeout(LB_METRICS_TIMEOUT_MS) });
+    const text = await res.text();
+    const stats = {};
+    for (const [name, pattern] of Object.entries(LB_COUNTERS)) {
+      stats[name] = [...text.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
+    }
+    return stats;
+  } catch (error) {
+    return { error: error.message };
+  }
+}
+
+function summarize({ form, seed, profile, replicas, accounts, ops, answers, faults, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls, availability, loadBalancer }) {
   const count = (pred) => ops.filter(pred).length;
   const byKind = (kind) => ({
     total: count((o) => o.kind === kind),
@@ -411,12 +515,15 @@ function summarize({ form, seed, profile, accounts, ops, answers, faults, violat
   return {
     form,
     seed,
+    replicas,
     passed: violations.length === 0,
     finishedAt: new Date().toISOString(),
     profile,
     accounts: accounts.length,
     authentication,
     mtls,
+    availability,
+    loadBalancer,
     workloadS: Math.round(workloadMs / 100) / 10,
     historyCatchUpS: Math.round(catchUpMs / 100) / 10,
     transfers: byKind('transfer'),
@@ -430,7 +537,17 @@ function summarize({ form, seed, profile, accounts, ops, answers, faults, violat
     },
     historyEntries: [...histories.values()].reduce((s, items) => s + items.length, 0),
     sqlChecks: sql.checked,
-    faults: faults.map((f) => ({ name: f.name, affects: f.affects, atS: Math.round((f.startedAtMs - workloadStartedMs) / 100) / 10, healMs: f.healMs, recoveryMs: f.recoveryMs, error: f.error })),
+    faults: faults.map((f) => ({
+      name: f.name,
+      affects: f.affects,
+      atS: Math.round((f.startedAtMs - workloadStartedMs) / 100) / 10,
+      healMs: f.healMs,
+      recoveryMs: f.recoveryMs,
+      gapMs: f.gapMs,
+      gapOverlaps: f.gapOverlaps?.length ? f.gapOverlaps : undefined,
+      details: f.details,
+      error: f.error,
+    })),
     violations,
   };
 }

@@ -23,7 +23,39 @@ export const AFFECTS = {
   postgres: 'transfer',
   kafkaPause: 'event',
   kafkaKill: 'event',
+  // The outbox relay's leader: events wait for the takeover (C4: within 5 s).
+  relayLeader: 'event',
 };
+
+const METRICS_TIMEOUT_MS = 2_000;
+const LEADER_WAIT_MS = 10_000;
+const TAKEOVER_WAIT_MS = 30_000;
+const LEADER_POLL_MS = 100;
+const RELAY_LEADER_GAUGE = /^bank_outbox_relay_leader(?:\{[^}]*\})?\s+(\S+)/m;
+
+/** The bank_outbox_relay_leader gauge (C4) on one bank instance's ops /metrics: true, false, or undefined (unreadable). */
+export async function readsRelayLeader(opsPort) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`, { signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) });
+    if (res.status !== 200) return undefined;
+    const match = RELAY_LEADER_GAUGE.exec(await res.text());
+    return match ? Number(match[1]) === 1 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The instance key of the bank that reports itself relay leader, polling until one does or timeoutMs passes. */
+async function waitRelayLeader(banks, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leading = await Promise.all(banks.map(async (b) => ((await readsRelayLeader(b.opsPort)) ? b.key : undefined)));
+    const leader = leading.find(Boolean);
+    if (leader) return leader;
+    if (Date.now() > deadline) return undefined;
+    await sleep(LEADER_POLL_MS);
+  }
+}
 
 /** pid of the live process, or undefined. */
 export function isAlive(pid) {
@@ -96,9 +128,11 @@ export const ROTATED_SERVICES = ['gateway', 'bank', 'cardAdapter', 'analytics'];
 
 /**
  * The fault kinds. `target` gives the handles the nemesis needs:
- *   services[key]: { kill(): Promise, restart(): Promise,     (restart resolves when ready)
- *                    name, pid(), logPath(), grpcPort? }     (certificate rotation)
- *   pki: the run's PKI (CA key included), bankAddress: the bank's gRPC host:port
+ *   services[instanceKey]: { kill(): Promise, restart(): Promise,   (restart resolves when ready)
+ *                    name, pid(), logPath(), tls?, callsBank,      (certificate rotation)
+ *                    opsPort }                                     (relay leader gauge)
+ *   instancesOf(serviceKey): its instance keys (`bank`, `bank.2`, ...; one without replicas)
+ *   pki: the run's PKI (CA key included), bankAddresses: every bank replica's gRPC host:port
  *   postgres: { dataDir, restart(): Promise }
  *   kafka: { dataDir, restart(): Promise }                    (a new broker on the same data and ports)
  * Each returns once the fault is healed and the component is ready again.
@@ -107,6 +141,23 @@ export const FAULTS = {
   async killService(target, key) {
     await target.services[key].kill();
     await target.services[key].restart();
+  },
+  /**
+   * kill -9 of the bank replica that holds the outbox relay leadership (its
+   * bank_outbox_relay_leader gauge, C4), then how long until another replica
+   * reports itself leader; restarted after that.
+   */
+  async killRelayLeader(target) {
+    const banks = target.instancesOf('bank').map((key) => ({ key, opsPort: target.services[key].opsPort }));
+    const leader = await waitRelayLeader(banks, LEADER_WAIT_MS);
+    if (!leader) throw new Error(`no bank replica reports bank_outbox_relay_leader 1 (${banks.map((b) => b.key).join(', ')})`);
+    const killedAtMs = Date.now();
+    await target.services[leader].kill();
+    const newLeader = await waitRelayLeader(banks.filter((b) => b.key !== leader), TAKEOVER_WAIT_MS);
+    const takeoverMs = newLeader ? Date.now() - killedAtMs : undefined;
+    await target.services[leader].restart();
+    if (!newLeader) throw new Error(`no other bank replica took the relay over within ${TAKEOVER_WAIT_MS} ms after ${leader} was killed`);
+    return { leader, newLeader, takeoverMs };
   },
   async crashPostgres(target) {
     crashPostgres(target.postgres.dataDir);
@@ -134,11 +185,12 @@ export const FAULTS = {
     await target.kafka.restart().catch(() => target.kafka.restart());
   },
   /** New certificate into the service's files + SIGHUP; healed when new connections use it (certificates.mjs). */
+  /** Every replica of the service shares its certificate files: all of them reload and are checked. */
   async rotateCertificate(target, key) {
-    const service = target.services[key];
+    const instances = (target.instancesOf?.(key) ?? [key]).map((k) => target.services[k]);
     if (!target.pki) throw new Error('no PKI to rotate certificates with');
-    const callsBank = service.callsBank && target.bankAddress;
-    await rotateCertificate({ pki: target.pki, service, bank: callsBank ? { address: target.bankAddress } : undefined });
+    const callsBank = instances[0].callsBank && target.bankAddresses?.length;
+    await rotateCertificate({ pki: target.pki, instances, bank: callsBank ? { addresses: target.bankAddresses } : undefined });
   },
   /** Several faults at once (a service killed while PostgreSQL is down, ...). */
   async together(target, faults) {
@@ -155,8 +207,10 @@ export async function inject(target, fault, log) {
   const record = { name: fault.name, affects: fault.affects, startedAtMs: Date.now() };
   log(`fault: ${fault.name}`);
   try {
-    await FAULTS[fault.kind](target, fault.arg);
+    const details = await FAULTS[fault.kind](target, fault.arg);
     record.healedAtMs = Date.now();
+    // What the fault found (which replica led the relay, how long the takeover took).
+    if (details && typeof details === 'object' && !Array.isArray(details)) record.details = details;
     record.healMs = record.healedAtMs - record.startedAtMs;
     log(`healed: ${fault.name} after ${record.healMs} ms`);
   } catch (error) {
@@ -174,10 +228,20 @@ export async function inject(target, fault, log) {
  * reconnect with its new certificate to servers presenting theirs. The full
  * form adds double faults, shuffles later rounds and repeats until its time is up.
  * `rotate`: the keys whose certificate is rotated (default ROTATED_SERVICES), or false.
+ * With replicas (`instances`: service key -> its instance keys, issue 13) one
+ * replica of each kind is killed per round, a different one each round and
+ * kind, and the relay leader (whichever bank replica holds it) is killed too.
+ * @param {string[]} serviceKeys the kinds of service that run (service keys)
+ * @param {{ pauseMs: number, tracks?: number, doubles?: boolean, rotate?: string[] | false,
+ *   instances?: Record<string, string[]>, round?: number }} options
  * @returns {object[][]} tracks of faults
  */
-export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = false, rotate = ROTATED_SERVICES }) {
-  const kill = (key) => ({ name: `kill -9 ${key}`, kind: 'killService', arg: key, affects: AFFECTS[key] ?? 'any' });
+export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = false, rotate = ROTATED_SERVICES, instances = {}, round = 0 }) {
+  const instanceOf = (key) => {
+    const list = instances[key] ?? [key];
+    return list[(round + serviceKeys.indexOf(key)) % list.length];
+  };
+  const kill = (key) => ({ name: `kill -9 ${instanceOf(key)}`, kind: 'killService', arg: instanceOf(key), affects: AFFECTS[key] ?? 'any' });
   const rotation = (key) => ({ name: `rotate certificate ${key}`, kind: 'rotateCertificate', arg: key, affects: AFFECTS[key] ?? 'any' });
   const rotated = rotate ? rotate.filter((key) => serviceKeys.includes(key)) : [];
   // A service's rotation runs on the same track as its kill (a SIGHUP to a process still starting up would end it).
@@ -189,6 +253,8 @@ export function scheduleRound(serviceKeys, { pauseMs, tracks = 1, doubles = fals
   // Analytics sits on the event path: it goes with the Kafka and PostgreSQL faults.
   // The pause comes last: with the tracks 1-2 s apart, a pause right before the kill would share its recovery.
   const data = [...(rotated.includes('analytics') ? [rotation('analytics')] : []), ...(serviceKeys.includes('analytics') ? [kill('analytics')] : []), kafkaKill, pgCrash, pause];
+  // With one bank the relay leader is the bank, killed already; with replicas, whichever leads.
+  if ((instances.bank?.length ?? 1) > 1) data.splice(data.indexOf(kafkaKill), 0, { name: 'kill -9 relay leader', kind: 'killRelayLeader', affects: AFFECTS.relayLeader });
   if (doubles) {
     const together = (list, affects) => ({ name: list.map((f) => f.name).join(' + '), kind: 'together', arg: list, affects });
     if (serviceKeys.includes('bank')) data.push(together([pgCrash, kill('bank')], 'transfer'));

@@ -3,10 +3,53 @@
 
 const seconds = (ms) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
+/** What the clients saw: error answers and the longest intervals without a successful answer. */
+function availabilityLines(s) {
+  const a = s.availability;
+  if (!a) return [];
+  const lines = ['## What a client saw', ''];
+  const errors = Object.entries(a.clientErrors.byKindStatus).sort((x, y) => y[1] - x[1]);
+  lines.push(
+    `${a.clientErrors.total} of ${a.clientErrors.answers} answers during the ${a.windowS} s of faults were errors a client had to retry (no answer, 5xx, 408, 409, 429)` +
+      `${errors.length ? `: ${errors.map(([key, n]) => `${key} × ${n}`).join(', ')}` : ''}.`,
+    '',
+  );
+  lines.push(
+    `Longest interval without a successful answer to any request: ${seconds(a.longestGap.gapMs)} (at ${a.longestGap.atS} s); per kind: ` +
+      `${Object.entries(a.longestGapByKind).map(([kind, g]) => `${kind} ${seconds(g.gapMs)}`).join(', ')} (logins are a token refresh every 2 s: at least that).`,
+    '',
+  );
+  if ((a.replicas ?? 1) > 1) {
+    const r = a.replicaGap;
+    lines.push(
+      `**Longest interval without a successful answer while one replica was killed: ${seconds(r.gapMs)}${r.fault ? ` (${r.fault})` : ''}** ` +
+        `(target ≤ ${seconds(a.gapMsTarget)}; over ${r.measured} replica kills, the affected kind's requests` +
+        `${r.excluded.length ? `; left out, as overlapping a PostgreSQL/Kafka fault: ${r.excluded.join(', ')}` : ''}` +
+        `${r.sparse.length ? `; identity kills are measured by logins only, sampled every 2 s: ${r.sparse.join(', ')}` : ''}).`,
+      '',
+    );
+  }
+  if (s.loadBalancer && !s.loadBalancer.error) {
+    const lb = s.loadBalancer;
+    lines.push(`HAProxy (gateway backend): ${lb.retries} retries, ${lb.redispatches} redispatches to another gateway, ${lb.connectionErrors} connection errors, ${lb.responseErrors} response errors.`, '');
+  }
+  return lines;
+}
+
 export function renderMarkdown(s) {
   const lines = [];
-  lines.push(`# Chaos run (${s.form} form): ${s.passed ? 'PASSED' : 'FAILED'}`, '');
-  lines.push(`Finished ${s.finishedAt}, seed ${s.seed} (\`npm run chaos -- ${s.form === 'full' ? '--full ' : ''}--seed ${s.seed}\` replays the same choices).`, '');
+  const replicated = (s.replicas ?? 1) > 1;
+  lines.push(`# Chaos run (${s.form} form${replicated ? `, ${s.replicas} replicas` : ''}): ${s.passed ? 'PASSED' : 'FAILED'}`, '');
+  const flags = `${s.form === 'full' ? '--full ' : ''}${replicated ? `--replicas ${s.replicas} ` : ''}`;
+  lines.push(`Finished ${s.finishedAt}, seed ${s.seed} (\`npm run chaos -- ${flags}--seed ${s.seed}\` replays the same choices).`, '');
+  if (replicated) {
+    lines.push(
+      `${s.replicas} instances of each of our services (identity, bank, card adapter, analytics, gateway; the payment gateway mock stands for an external provider and stays one), ` +
+        'the REST API and the identity-service behind HAProxy, the analytics replicas on one shared ClickHouse engine. The nemesis kills one replica of each kind in turn ' +
+        '(another one each round) and the bank replica holding the outbox relay leadership; PostgreSQL and Kafka (one each) are still crashed as before.',
+      '',
+    );
+  }
   lines.push(
     `${s.accounts} accounts, ${s.profile.workers} concurrent clients, workload ${s.workloadS} s; history caught up after ${s.historyCatchUpS} s of checking.`,
     '',
@@ -33,11 +76,19 @@ export function renderMarkdown(s) {
     lines.push(`| ${name} | ${k.total} | ${k.completed} | ${k.rejected} | ${k.unknown} | ${k.unexpected} | ${k.retried} | ${k.attempts} |`);
   }
   lines.push('', `Money: initial ${s.money.initialTotal} + completed top-ups ${s.money.completedTopUps} = final ${s.money.finalTotal}; lowest balance ${s.money.minBalance}; ${s.historyEntries} history entries checked.`, '');
-  lines.push('## Faults', '', '| at | fault | healed after | recovery (first success of the affected kind) | affects |', '|---|---|---|---|---|');
+  lines.push(...availabilityLines(s));
+  lines.push('## Faults', '', '| at | fault | healed after | recovery (first success of the affected kind) | longest gap of the affected kind | affects |', '|---|---|---|---|---|---|');
   for (const f of s.faults) {
-    lines.push(`| ${f.atS} s | ${f.name} | ${f.error ? `error: ${f.error}` : seconds(f.healMs)} | ${seconds(f.recoveryMs)} | ${f.affects} |`);
+    const gap = f.gapMs === undefined ? '—' : `${seconds(f.gapMs)}${f.gapOverlaps ? ` (with ${f.gapOverlaps.join(', ')})` : ''}`;
+    const details = f.details?.takeoverMs !== undefined ? ` (${f.details.leader} led; ${f.details.newLeader} took over after ${seconds(f.details.takeoverMs)})` : '';
+    lines.push(`| ${f.atS} s | ${f.name}${details} | ${f.error ? `error: ${f.error}` : seconds(f.healMs)} | ${seconds(f.recoveryMs)} | ${gap} | ${f.affects} |`);
   }
-  lines.push('', '"healed after": from the fault to the component ready again (restart, resume). "recovery": from the fault until the first successful answer of the kind it affects, sent after the fault (`event` = an acknowledged transfer visible in its sender\'s history; `login` = a token answered by the gateway\'s `/auth/token`).', '');
+  lines.push(
+    '',
+    '"healed after": from the fault to the component ready again (restart, resume). "recovery": from the fault until the first successful answer of the kind it affects, sent after the fault (`event` = an acknowledged transfer visible in its sender\'s history; `login` = a token answered by the gateway\'s `/auth/token`). ' +
+      '"longest gap": the longest interval without a successful answer to a request of the affected kind (every kind for the gateway), from the last success before the fault to the first after it healed; other faults that interval overlapped are named.',
+    '',
+  );
   lines.push('## Invariants', '');
   const checks = [
     'every request answered (definitive answer after retries with its key)',
@@ -50,6 +101,7 @@ export function renderMarkdown(s) {
     "valid tokens accepted (no 401/403 to the owner's token, during a fault or not)",
     'correct callers accepted (no caller refused by a caller table: PERMISSION_DENIED between the services)',
     'TLS handshakes succeed between correctly configured services (no certificate or handshake error in any service log; each rotated certificate served on new connections)',
+    ...(replicated ? ['relay leadership taken over within 5 s (kill -9 of the leader: another bank replica reports bank_outbox_relay_leader 1)'] : []),
     ...Object.entries(s.sqlChecks).map(([name, state]) => `${name} (SQL: ${state})`),
   ];
   for (const check of checks) lines.push(`- ${check}`);

@@ -5,6 +5,8 @@
 // from the acknowledged answers. docs/chaos.md explains the run and its result.
 //   npm run chaos                 the short form (<= 3 min)
 //   npm run chaos -- --full       the full form (>= 10 min, every fault several times)
+//   npm run chaos -- --replicas 2 two instances of each of our services behind HAProxy (issue 13):
+//                                 one replica of each kind killed in turn, and the relay leader
 //   options: --seed N  --out DIR  --no-build  --keep (keep the temp folder with logs)
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { npxBin, root } from '../lib/paths.mjs';
+import * as systemLib from '../lib/system.mjs';
 import { runChaos } from './chaos.mjs';
 import { renderMarkdown } from './report.mjs';
 
@@ -26,6 +29,7 @@ const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
     seed: { type: 'string' },
+    replicas: { type: 'string' },
     out: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -38,9 +42,21 @@ if (!Number.isInteger(seed) || seed < 0) {
   console.error(`chaos: --seed must be a non-negative integer, got ${values.seed}`);
   process.exit(2);
 }
+const REPLICAS_MAX = 8;
+const replicas = values.replicas === undefined ? 1 : Number(values.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > (systemLib.REPLICAS_MAX ?? REPLICAS_MAX)) {
+  console.error(`chaos: --replicas must be an integer 1-${systemLib.REPLICAS_MAX ?? REPLICAS_MAX}, got ${values.replicas}`);
+  process.exit(2);
+}
+/**
+ * With replicas, one fault at a time in both forms: a replica's loss should
+ * cost a client no interval without a successful answer longer than 2 s, and
+ * that is only measurable when no other fault overlaps it.
+ */
+const profile = replicas > 1 ? { ...PROFILES[form], tracks: 1 } : PROFILES[form];
 const startedAt = new Date();
 const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-const outDir = values.out ?? join(root, '.data', 'chaos', `${form}-${stamp}`);
+const outDir = values.out ?? join(root, '.data', 'chaos', `${form}${replicas > 1 ? `-r${replicas}` : ''}-${stamp}`);
 const log = (line) => {
   if (!values.quiet) console.log(`[chaos ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 };
@@ -59,7 +75,7 @@ const workDir = mkdtempSync(join(tmpdir(), 'wallet-chaos-'));
 chmodSync(workDir, 0o755);
 let exitCode = 1;
 try {
-  const summary = await runChaos({ form, profile: PROFILES[form], seed, workDir, log });
+  const summary = await runChaos({ form, profile, seed, workDir, log, replicas });
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const markdown = renderMarkdown(summary);
