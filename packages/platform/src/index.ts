@@ -10,6 +10,8 @@ export * from './grpc/errors.js';
 export * from './grpc/server.js';
 export * from './grpc/client.js';
 export * from './grpc/target.js';
+export * from './grpc/resolver.js';
+export * from './grpc/service-config.js';
 export * from './async.js';
 export * from './validation.js';
 export * from './run-service.js';

@@ -1,6 +1,8 @@
-import { Metadata, type CallOptions, type ChannelCredentials, type Client, type ChannelOptions, type ClientOptions, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type CallOptions, type ChannelCredentials, type Client, type ChannelOptions, type ClientOptions, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { clientTracingInterceptor, grpcClientHistogram } from './observability.js';
+import { HEALTH_PROBE_DEFAULTS, healthAwareChannel, type HealthProbeSettings } from './resolver.js';
+import { undecidedMethods, type GrpcServiceConfig } from './service-config.js';
 
 /** Channel options shared by every client: keepalive and bounded messages. */
 export const GRPC_CLIENT_OPTIONS: ChannelOptions = {
@@ -12,11 +14,13 @@ export const GRPC_CLIENT_OPTIONS: ChannelOptions = {
   // Reconnect quickly after a peer restarts, but never hammer it.
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 5_000,
-  // Retries are ours to decide (idempotency keys make them safe), not the channel's.
+  // Without a service config the channel retries nothing (not even transparently):
+  // callers decide with their idempotency keys. createGrpcClient turns retries on
+  // for a client built with grpcServiceConfig (its per-RPC retry table).
   'grpc.enable_retries': 0,
 };
 
-type ClientCtor<C extends Client> = new (address: string, creds: ChannelCredentials, options?: ClientOptions) => C;
+type ClientCtor<C extends Client> = (new (address: string, creds: ChannelCredentials, options?: ClientOptions) => C) & { service?: ServiceDefinition };
 
 /**
  * How a client reaches one server: mutual-TLS credentials checked against the
@@ -32,23 +36,74 @@ export interface GrpcTransport {
 export type GrpcClientOptions = ChannelOptions & {
   /** Optional so callers adopt it one by one: without it calls are traced but not counted. */
   registry?: Registry;
+  /**
+   * grpcServiceConfig(...): round_robin over every address of the target, the
+   * channel's retry policy per RPC, and (unless healthCheck is false) only
+   * backends whose grpc.health.v1 answers SERVING get calls (resolver.ts).
+   */
+  serviceConfig?: GrpcServiceConfig;
+  /** Health probing of a balanced client: false = off; default HEALTH_PROBE_DEFAULTS. */
+  healthCheck?: false | Partial<HealthProbeSettings>;
 };
+
+/** A target that names several addresses (grpc-js would pick only the first with its default pick_first). */
+function isMultiAddressTarget(target: string): boolean {
+  return /^(dns|ipv4|ipv6|wallet-list):/.test(target);
+}
 
 /**
  * A client whose every call is a CLIENT span with `traceparent` in its
  * metadata and, with options.registry, counted in
  * grpc_client_handling_seconds{grpc_service,grpc_method,grpc_code}.
+ * `target` is what parseGrpcTarget made of an address setting. With
+ * options.serviceConfig the client balances (round_robin), retries per its
+ * table and skips backends that are not SERVING; every method of the client
+ * must have a stated retry decision. A multi-address target without a service
+ * config still balances round_robin (no retries, no health probing).
+ * mTLS: transport.channelOptions keeps grpc.ssl_target_name_override = the
+ * server's service name, so every replica's certificate is checked against
+ * that name whatever its address.
  */
-export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, address: string, transport: GrpcTransport, options: GrpcClientOptions = {}): C {
-  const { registry, ...channelOptions } = options;
+export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, target: string, transport: GrpcTransport, options: GrpcClientOptions = {}): C {
+  const { registry, serviceConfig, healthCheck, ...channelOptions } = options;
   const histogram = registry ? grpcClientHistogram(registry as Registry) : undefined;
-  return new Ctor(address, transport.credentials, {
-    ...GRPC_CLIENT_OPTIONS,
-    ...transport.channelOptions,
-    ...channelOptions,
+  const baseOptions: ChannelOptions = { ...GRPC_CLIENT_OPTIONS, ...transport.channelOptions, ...channelOptions };
+  let channelTarget = target;
+  const balancing: ChannelOptions = {};
+  if (serviceConfig) {
+    assertRetryDecisions(Ctor, serviceConfig);
+    balancing['grpc.service_config'] = JSON.stringify(serviceConfig);
+    balancing['grpc.enable_retries'] = 1;
+    if (healthCheck !== false) {
+      const probeOptions = { ...baseOptions };
+      delete probeOptions.interceptors;
+      const health = healthAwareChannel(target, { ...HEALTH_PROBE_DEFAULTS, ...healthCheck, credentials: transport.credentials, channelOptions: probeOptions });
+      channelTarget = health.target;
+      Object.assign(balancing, health.option);
+    }
+  } else if (isMultiAddressTarget(target)) {
+    balancing['grpc.service_config'] = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+  }
+  return new Ctor(channelTarget, transport.credentials, {
+    ...baseOptions,
+    ...balancing,
     // Outermost, so the span covers any interceptor the caller adds.
-    interceptors: [clientTracingInterceptor(address, histogram), ...((channelOptions.interceptors as ClientOptions['interceptors']) ?? [])],
+    interceptors: [clientTracingInterceptor(target, histogram), ...((channelOptions.interceptors as ClientOptions['interceptors']) ?? [])],
   });
+}
+
+/** Every RPC of the client has a stated retry decision in the service config. */
+function assertRetryDecisions(Ctor: ClientCtor<Client>, config: GrpcServiceConfig): void {
+  if (!Ctor.service) return;
+  const byService = new Map<string, string[]>();
+  for (const method of Object.values(Ctor.service)) {
+    const [, service, name] = /^\/([^/]+)\/([^/]+)$/.exec(method.path) ?? [];
+    if (service && name) byService.set(service, [...(byService.get(service) ?? []), name]);
+  }
+  for (const [service, methods] of byService) {
+    const missing = undecidedMethods(config, service, methods);
+    if (missing.length > 0) throw new Error(`gRPC service config for ${service}: no retry decision for ${missing.join(', ')} (list each in retryable or notRetried with why)`);
+  }
 }
 
 type UnaryMethod<Req, Res> = (

@@ -1,0 +1,236 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { experimental, makeClientConstructor, status as Status, type ChannelCredentials, type ChannelOptions, type Client, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { service as healthServiceDefinition } from 'grpc-health-check';
+import { formatHostPort, LIST_SCHEME, parseHostPort, TARGET_ADDRESSES_MAX, type HostPort } from './target.js';
+
+// Two grpc-js resolvers (registered with experimental.registerResolver when this
+// module loads):
+//  - wallet-list:///host:port,host:port  a static list whose names are looked up
+//    (all A/AAAA records); grpc-js's own ipv4:/ipv6: schemes take IP literals only.
+//  - wallet-health:///<target>  client-side health checking. grpc-js 1.14 does
+//    NOT implement the service config's healthCheckConfig (no grpc.health.v1
+//    client anywhere in @grpc/grpc-js/src), so this resolver does it: it resolves
+//    <target> (host:port, dns:///name:port, ipv4:/ipv6:/wallet-list: lists) to
+//    addresses, asks each address's grpc.health.v1 Check (the server as a whole,
+//    service ""), and hands grpc-js only the SERVING ones; it re-resolves and
+//    re-probes every probeIntervalMs and whenever the channel asks (a connection
+//    dropped). A backend answering UNIMPLEMENTED counts as healthy (gRPC A17).
+//    round_robin (grpc-js's load-balancer-round-robin.ts) then spreads calls over
+//    the READY connections among them; a killed backend drops out at once by its
+//    connection state, a NOT_SERVING one within probeIntervalMs + probeTimeoutMs.
+
+export const HEALTH_SCHEME = 'wallet-health';
+
+/** Channel option carrying the probe setup's id; the grpc.internal.no_subchannel prefix keeps it out of subchannel keys. */
+const PROBE_SETUP_KEY = `${experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.wallet_health_probe`;
+
+/** Least time between two refreshes the channel asks for (it asks on every dropped connection). */
+const REFRESH_INTERVAL_MS_MIN = 100;
+
+export interface HealthProbeSettings {
+  /** How often each address is probed (and names looked up again). */
+  probeIntervalMs: number;
+  /** Deadline of one probe. */
+  probeTimeoutMs: number;
+}
+
+export const HEALTH_PROBE_DEFAULTS: HealthProbeSettings = { probeIntervalMs: 1_000, probeTimeoutMs: 500 };
+
+interface ProbeSetup extends HealthProbeSettings {
+  credentials: ChannelCredentials;
+  channelOptions: ChannelOptions;
+}
+
+// The resolver gets the channel's options but not its credentials: the channel
+// carries an id, the setup lives here for the client's lifetime.
+const probeSetups = new Map<number, ProbeSetup>();
+let probeSetupCount = 0;
+
+/** The target and channel option that make a channel health-aware (used by createGrpcClient). */
+export function healthAwareChannel(target: string, setup: ProbeSetup): { target: string; option: ChannelOptions; release: () => void } {
+  probeSetupCount += 1;
+  const id = probeSetupCount;
+  probeSetups.set(id, setup);
+  return { target: `${HEALTH_SCHEME}:///${target}`, option: { [PROBE_SETUP_KEY]: id }, release: () => probeSetups.delete(id) };
+}
+
+/** The host:port seeds of a parsed target (see target.ts): names are looked up at each refresh. */
+export function targetSeeds(target: string): HostPort[] {
+  const scheme = /^(dns|ipv4|ipv6|wallet-list):(?:\/\/[^/]*\/)?(.*)$/.exec(target);
+  const list = scheme ? scheme[2]! : target;
+  return list.split(',').slice(0, TARGET_ADDRESSES_MAX).map((part) => parseHostPort(part));
+}
+
+async function resolveSeeds(seeds: HostPort[]): Promise<{ addresses: HostPort[]; problems: string[] }> {
+  const problems: string[] = [];
+  const found = await Promise.all(
+    seeds.map(async (seed) => {
+      if (isIP(seed.host)) return [seed];
+      try {
+        const records = await lookup(seed.host, { all: true });
+        return records.map((record) => ({ host: record.address, port: seed.port }));
+      } catch (error) {
+        problems.push(`${formatHostPort(seed)}: ${(error as Error).message}`);
+        return [];
+      }
+    }),
+  );
+  const unique = new Map(found.flat().map((address) => [formatHostPort(address), address]));
+  return { addresses: [...unique.values()].slice(0, TARGET_ADDRESSES_MAX), problems };
+}
+
+type Listener = experimental.ResolverListener;
+
+function report(listener: Listener, addresses: HostPort[], note: string): void {
+  listener(experimental.statusOrFromValue(addresses.map((address) => ({ addresses: [address] }))), {}, null, note);
+}
+
+/** wallet-list: looks the names up when the channel asks (start, dropped connections). */
+class ListResolver implements experimental.Resolver {
+  private readonly seeds: HostPort[];
+  private pending = false;
+  private destroyed = false;
+
+  constructor(
+    target: experimental.GrpcUri,
+    private readonly listener: Listener,
+  ) {
+    this.seeds = targetSeeds(target.path);
+  }
+
+  updateResolution(): void {
+    if (this.pending) return;
+    this.pending = true;
+    this.destroyed = false;
+    void resolveSeeds(this.seeds).then(({ addresses, problems }) => {
+      this.pending = false;
+      if (!this.destroyed) report(this.listener, addresses, problems.join('; '));
+    });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+
+  static getDefaultAuthority(target: experimental.GrpcUri): string {
+    return target.path.split(',')[0]!.trim();
+  }
+}
+
+const HealthClient = makeClientConstructor(healthServiceDefinition as unknown as ServiceDefinition, 'grpc.health.v1.Health');
+type HealthCheck = (request: { service: string }, options: { deadline: number }, callback: (error: ServiceError | null, response?: { status: string }) => void) => void;
+
+function ipTarget(address: HostPort): string {
+  return `${isIP(address.host) === 6 ? 'ipv6' : 'ipv4'}:${formatHostPort(address)}`;
+}
+
+/** Resolves `null` when the address is healthy, else why not. */
+function probe(client: Client, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    (client as unknown as { check: HealthCheck }).check({ service: '' }, { deadline: Date.now() + timeoutMs }, (error, response) => {
+      if (error) resolve(error.code === Status.UNIMPLEMENTED ? null : `${Status[error.code] ?? error.code}: ${error.details}`);
+      else resolve(response?.status === 'SERVING' ? null : (response?.status ?? 'UNKNOWN'));
+    });
+  });
+}
+
+/** wallet-health: the SERVING subset of the target's addresses, kept current by probing. */
+class HealthResolver implements experimental.Resolver {
+  private readonly seeds: HostPort[];
+  private readonly setup: ProbeSetup | undefined;
+  private readonly probeClients = new Map<string, Client>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private lastRefreshAtMs = 0;
+  private reported: string | undefined;
+  private active = false;
+
+  constructor(
+    target: experimental.GrpcUri,
+    private readonly listener: Listener,
+    channelOptions: ChannelOptions,
+  ) {
+    this.seeds = targetSeeds(target.path);
+    this.setup = probeSetups.get(channelOptions[PROBE_SETUP_KEY] as number);
+  }
+
+  updateResolution(): void {
+    this.active = true;
+    const sinceMs = Date.now() - this.lastRefreshAtMs;
+    if (!this.refreshing) this.schedule(Math.max(0, REFRESH_INTERVAL_MS_MIN - sinceMs));
+  }
+
+  destroy(): void {
+    this.active = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.reported = undefined;
+    for (const client of this.probeClients.values()) client.close();
+    this.probeClients.clear();
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.refresh(), delayMs);
+    this.timer.unref();
+  }
+
+  private async refresh(): Promise<void> {
+    if (!this.active || this.refreshing) return;
+    if (!this.setup) {
+      this.listener(experimental.statusOrFromError({ code: Status.UNAVAILABLE, details: 'wallet-health target used without createGrpcClient' }), {}, null, '');
+      return;
+    }
+    this.refreshing = true;
+    this.lastRefreshAtMs = Date.now();
+    try {
+      const { addresses, problems } = await resolveSeeds(this.seeds);
+      const verdicts = await Promise.all(addresses.map((address) => probe(this.probeClient(address), this.setup!.probeTimeoutMs)));
+      if (!this.active) return;
+      this.closeProbesExcept(addresses);
+      const healthy = addresses.filter((_, i) => verdicts[i] === null);
+      addresses.forEach((address, i) => verdicts[i] !== null && problems.push(`${formatHostPort(address)} ${verdicts[i]}`));
+      const key = healthy.map(formatHostPort).join(',');
+      if (key !== this.reported) {
+        this.reported = key;
+        report(this.listener, healthy, problems.join('; '));
+        // None SERVING: calls must fail fast (UNAVAILABLE, saying why), not queue.
+        // round_robin queues on an empty list and keeps its old list on an error,
+        // so the empty list first drops the old backends, then the error fails calls.
+        if (healthy.length === 0) this.listener(experimental.statusOrFromError({ code: Status.UNAVAILABLE, details: `no SERVING backend: ${problems.join('; ')}` }), {}, null, '');
+      }
+    } finally {
+      this.refreshing = false;
+      if (this.active) this.schedule(this.setup.probeIntervalMs);
+    }
+  }
+
+  private probeClient(address: HostPort): Client {
+    const key = formatHostPort(address);
+    let client = this.probeClients.get(key);
+    if (!client) {
+      // The channel's own credentials and options: same mTLS identity and server name check.
+      client = new HealthClient(ipTarget(address), this.setup!.credentials, this.setup!.channelOptions);
+      this.probeClients.set(key, client);
+    }
+    return client;
+  }
+
+  private closeProbesExcept(addresses: HostPort[]): void {
+    const keep = new Set(addresses.map(formatHostPort));
+    for (const [key, client] of this.probeClients) {
+      if (!keep.has(key)) {
+        client.close();
+        this.probeClients.delete(key);
+      }
+    }
+  }
+
+  static getDefaultAuthority(target: experimental.GrpcUri): string {
+    return formatHostPort(targetSeeds(target.path)[0]!);
+  }
+}
+
+experimental.registerResolver(LIST_SCHEME, ListResolver);
+experimental.registerResolver(HEALTH_SCHEME, HealthResolver);
