@@ -92,6 +92,9 @@ function environmentProblems(config: ServiceConfig, service: ComposeService, env
   return [...unknown, ...resolved.problems, ...validateEnvironment(config, resolved.env as Record<string, string>)];
 }
 
+/** The one service that publishes the REST API: HAProxy in front of the gateway replicas. */
+const LOAD_BALANCER = 'load-balancer';
+
 /** Services whose image has nothing inside to probe with, with why; nobody may depend on them. */
 const NO_HEALTH_CHECK: Record<string, string> = {
   'otel-collector': 'the image is the collector binary alone (no shell, no HTTP client); Prometheus scrapes its metrics and ServiceDown covers it',
@@ -202,10 +205,10 @@ describe('docker-compose.yml against the Compose Specification', () => {
     expect(oneShotJobs).toEqual(new Set(['kafka-init']));
   });
 
-  it('publishes only the gateway port (profiled tools on loopback only)', () => {
+  it('publishes only the load balancer port (profiled tools on loopback only)', () => {
     for (const [name, service] of composeServices) {
       const ports = service.ports ?? [];
-      if (name === 'api-gateway') {
+      if (name === LOAD_BALANCER) {
         expect(ports).toHaveLength(1);
         continue;
       }
@@ -217,13 +220,13 @@ describe('docker-compose.yml against the Compose Specification', () => {
     }
   });
 
-  it('keeps everything but the gateway on internal networks only', () => {
+  it('keeps everything but the load balancer on internal networks only', () => {
     const internal = new Set(Object.entries(model.networks ?? {}).filter(([, n]) => n?.internal).map(([n]) => n));
     expect(internal.size).toBeGreaterThan(0);
     for (const [name, service] of composeServices) {
       const networks = networksOf(service);
       expect(networks.length, `${name} names its networks`).toBeGreaterThan(0);
-      if (name === 'api-gateway' || service.profiles?.includes('observability')) {
+      if (name === LOAD_BALANCER || service.profiles?.includes('observability')) {
         expect(networks.some((n) => internal.has(n))).toBe(true);
         continue;
       }
@@ -264,9 +267,9 @@ describe('docker-compose.yml against the Compose Specification', () => {
     expect(Object.keys(raw)).toContain('x-defaults');
   });
 
-  it('offers the observability and replicas profiles', () => {
+  it('offers the observability profile (replicas are the default shape, not a profile)', () => {
     const profiles = new Set(composeServices.flatMap(([, s]) => s.profiles ?? []));
-    expect(profiles).toEqual(new Set(['observability', 'replicas']));
+    expect(profiles).toEqual(new Set(['observability']));
   });
 
   it('builds every service image from the repository root with the one Dockerfile and its SERVICE', () => {
