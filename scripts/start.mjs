@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: the whole wallet on this machine, supervised.
-//   npm start [-- --data-dir <dir>] [--port-base <n>] [--no-build] [--traces]
+//   npm start [-- --data-dir <dir>] [--port-base <n>] [--no-build] [--traces] [--replicas <n>]
 // Starts (or adopts from DATABASE_URL / KAFKA_BROKERS) PostgreSQL and Kafka,
 // builds, then starts the services described in scripts/lib/system.mjs in
 // dependency order, each gated on its readiness. A crashed service is
@@ -11,6 +11,10 @@
 // --traces: an OTLP/HTTP receiver in this process (loopback, any free port)
 // takes every service's spans and appends them to <data-dir>/traces/ (rotated,
 // bounded); `npm run trace -- <request id or trace id>` prints one as a tree.
+// --replicas N (or WALLET_REPLICAS, 1..8): N instances of each of our services
+// (each supervised on its own), HAProxy in front of the gateways and the
+// identity-services on the usual URLs, and one shared ClickHouse engine for the
+// analytics replicas (scripts/lib/clickhouse-server.mjs; or CLICKHOUSE_URL).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,7 +24,8 @@ import { acquireLock, busyPorts } from './lib/launcher.mjs';
 import { npxBin, root } from './lib/paths.mjs';
 import { RESTART_POLICY } from './lib/restart-policy.mjs';
 import { startOtlpReceiver } from './lib/otlp-receiver.mjs';
-import { createSystem, describeSystem, PORT_LABELS, portsFor } from './lib/system.mjs';
+import { startClickHouseServer } from './lib/clickhouse-server.mjs';
+import { createSystem, describeSystem, parseReplicas, PORT_LABELS, portsFor, replicaPortsFor } from './lib/system.mjs';
 
 /** Ctrl-C to exit: services drain within SERVICES_STOP_MS, then infrastructure, all within STOP_TOTAL_MS. */
 const STOP_TOTAL_MS = 10_000;
@@ -47,18 +52,28 @@ function fail(message) {
 function options() {
   try {
     const { values } = parseArgs({
-      options: { 'data-dir': { type: 'string' }, 'port-base': { type: 'string' }, 'no-build': { type: 'boolean' }, traces: { type: 'boolean' } },
+      options: {
+        'data-dir': { type: 'string' },
+        'port-base': { type: 'string' },
+        'no-build': { type: 'boolean' },
+        traces: { type: 'boolean' },
+        replicas: { type: 'string' },
+      },
       strict: true,
     });
     const base = values['port-base'] ?? process.env.WALLET_PORT_BASE;
+    const ports = portsFor({ base: base === undefined ? undefined : Number(base) });
+    const replicas = values.replicas === undefined ? parseReplicas(process.env.WALLET_REPLICAS, 'WALLET_REPLICAS') : parseReplicas(values.replicas);
     return {
       dataDir: resolve(values['data-dir'] ?? process.env.WALLET_DATA_DIR ?? join(root, '.data')),
-      ports: portsFor({ base: base === undefined ? undefined : Number(base) }),
+      ports,
+      replicas,
+      replicaPorts: replicaPortsFor(ports, replicas),
       build: !values['no-build'],
       traces: Boolean(values.traces),
     };
   } catch (error) {
-    return fail(`${error.message} (usage: npm start -- [--data-dir <dir>] [--port-base <n>] [--no-build] [--traces])`);
+    return fail(`${error.message} (usage: npm start -- [--data-dir <dir>] [--port-base <n>] [--no-build] [--traces] [--replicas <1-8>])`);
   }
 }
 
@@ -70,6 +85,7 @@ if (!lock.ok) fail(lock.message);
 let infra;
 let system;
 let receiver;
+let clickhouse;
 let stopping = false;
 
 async function shutdown(code, why) {
@@ -80,6 +96,7 @@ async function shutdown(code, why) {
   await system?.stop({ timeoutMs: SERVICES_STOP_MS }).catch((error) => say('start', `stopping services: ${error.message}`));
   // After the services: their last spans are flushed during their shutdown.
   await receiver?.close();
+  await clickhouse?.stop().catch((error) => say('start', `stopping the ClickHouse server: ${error.message}`));
   const leftMs = STOP_TOTAL_MS - (Date.now() - startedMs) - 500;
   await infra?.stop(Math.max(1_000, leftMs));
   lock.release();
@@ -92,8 +109,11 @@ process.on('SIGINT', () => void shutdown(0, 'Ctrl-C'));
 process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 process.on('SIGHUP', () => void shutdown(0, 'terminal closed'));
 
+/** `bank-service.2` for a replica, `haproxy` for the load balancer. */
+const labelOf = (key) => (key === 'loadBalancer' ? 'haproxy' : (system?.services[key]?.instanceName ?? key));
+
 function onEvent(event) {
-  const { name } = event;
+  const name = labelOf(event.key);
   if (event.type === 'ready') say(name, `ready (pid ${event.pid})${event.restarted ? ' again after a restart' : ''}`);
   if (event.type === 'crashed') {
     say(name, `exited unexpectedly (${event.exit}); restart in ${(event.delayMs / 1000).toFixed(1)} s ` +
@@ -107,20 +127,37 @@ function onEvent(event) {
   }
 }
 
+/** Every port this run listens on, named for messages (`bankGrpc`, `bankGrpc of replica 2`). */
+function portsToCheck() {
+  const named = { ...opts.ports };
+  if (opts.replicas === 1) delete named.lbStats;
+  opts.replicaPorts.forEach((instance, index) => {
+    for (const [name, port] of Object.entries(instance)) {
+      if (port !== opts.ports[name]) named[`${name}@${index + 1}`] = port;
+    }
+  });
+  return named;
+}
+const labelOfPort = (name) => {
+  const [portName, replica] = name.split('@');
+  return `${PORT_LABELS[portName]}${replica ? `, replica ${replica}` : ''}`;
+};
+
 async function main() {
-  const busy = await busyPorts(opts.ports, {
+  const ports = portsToCheck();
+  const busy = await busyPorts(ports, {
     skip: [
       ...(process.env.DATABASE_URL ? ['postgres'] : []),
       ...(process.env.KAFKA_BROKERS ? ['kafka', 'kafkaController'] : []),
       // The gateway binds its ops port only in production mode (9100 is also node_exporter's default).
-      ...(process.env.NODE_ENV === 'production' ? [] : ['gatewayOps']),
+      ...(process.env.NODE_ENV === 'production' ? [] : Object.keys(ports).filter((name) => name.startsWith('gatewayOps'))),
     ],
   });
   if (busy.length) {
-    const shown = busy.slice(0, 3).map((name) => `${opts.ports[name]} (${PORT_LABELS[name]})`).join(', ');
+    const shown = busy.slice(0, 3).map((name) => `${ports[name]} (${labelOfPort(name)})`).join(', ');
     const list = busy.length > 3 ? `${shown} and ${busy.length - 3} more` : shown;
     lock.release();
-    fail(`port${busy.length > 1 ? 's' : ''} ${list} already in use by another process; stop it (see: ss -ltnp 'sport = :${opts.ports[busy[0]]}') or run on other ports with --port-base <n>`);
+    fail(`port${busy.length > 1 ? 's' : ''} ${list} already in use by another process; stop it (see: ss -ltnp 'sport = :${ports[busy[0]]}') or run on other ports with --port-base <n>`);
   }
   if (opts.build) {
     say('start', 'building (tsc -b)...');
@@ -138,9 +175,13 @@ async function main() {
   watchInfra();
   if (stopping) return;
   const otel = opts.traces ? await startTraceReceiver() : undefined;
+  const clickhouseUrl = process.env.CLICKHOUSE_URL ?? (opts.replicas > 1 ? await startSharedClickHouse() : undefined);
+  if (stopping) return;
   const description = await describeSystem({
-    infraEnv: { DATABASE_URL: infra.env.DATABASE_URL, KAFKA_BROKERS: infra.env.KAFKA_BROKERS, CLICKHOUSE_URL: process.env.CLICKHOUSE_URL },
+    infraEnv: { DATABASE_URL: infra.env.DATABASE_URL, KAFKA_BROKERS: infra.env.KAFKA_BROKERS, CLICKHOUSE_URL: clickhouseUrl },
     ports: opts.ports,
+    replicas: opts.replicas,
+    replicaPorts: opts.replicaPorts,
     chdbPath: join(opts.dataDir, 'analytics', 'chdb'),
     // The development users of the README (alice, bob, support, admin): `npm start` only.
     devUsers: true,
@@ -148,14 +189,25 @@ async function main() {
     pki: infra.pki,
     otel,
   });
-  system = createSystem(description, { onLine: (key, line) => say(system.services[key].name, line), restartPolicy: RESTART_POLICY, onEvent });
+  system = createSystem(description, { onLine: (key, line) => say(labelOf(key), line), restartPolicy: RESTART_POLICY, onEvent });
   await system.startAll();
   if (stopping) return;
   const url = description.baseUrl.replace('127.0.0.1', 'localhost');
   say('start', `E-wallet is up: REST on ${url} (Swagger UI: ${url}/docs, "Authorize" with alice / alice-wallet-demo-pw)`);
+  if (description.loadBalancer) {
+    const gateways = description.loadBalancer.frontends.gateway?.backends.map((b) => b.port).join(', ');
+    say('start', `${opts.replicas} replicas of each service; HAProxy load balancer on ${url} (gateways on ${gateways}), stats ${description.loadBalancer.statsUrl.replace('127.0.0.1', 'localhost')}`);
+  }
   for (const line of tryLines(url)) say('start', line);
   if (receiver) say('start', `traces: spans in ${join(opts.dataDir, 'traces')}; print one: npm run trace -- <X-Request-Id or X-Trace-Id of a response>`);
   say('start', 'press Ctrl-C to stop');
+}
+
+/** --replicas > 1: one ClickHouse engine the analytics replicas share (chDB behind the HTTP interface). */
+async function startSharedClickHouse() {
+  clickhouse = await startClickHouseServer({ dataDir: join(opts.dataDir, 'clickhouse-server'), log: (line) => say('clickhouse', line) });
+  say('start', `ClickHouse server (shared by the analytics replicas) on ${clickhouse.url}, data in ${join(opts.dataDir, 'clickhouse-server')}`);
+  return clickhouse.url;
 }
 
 /** --traces: the in-process OTLP receiver writing JSON lines under <data-dir>/traces. */

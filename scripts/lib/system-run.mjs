@@ -2,9 +2,14 @@
 // (pid, ports, urls, logs, start/stop/kill/restart), start in dependency
 // order gated on readiness, bounded ordered stop, and optional supervision
 // (restart a crashed service with backoff; give up when it keeps crashing).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+// With replicas (describeSystem({ replicas })) one handle per instance, keyed
+// by instance key (`bank`, `bank.2`), and HAProxy in front as one more
+// supervised handle (`system.loadBalancer`): started first, stopped last.
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { haproxyLaunch, waitServersUp } from './haproxy.mjs';
 import { root } from './paths.mjs';
 import { spawnManaged } from './process.mjs';
 import { decideRestart, recentCrashes } from './restart-policy.mjs';
@@ -73,6 +78,26 @@ export function createSystem(description, options = {}) {
   let stopping = false;
   const services = {};
   for (const spec of description.services) services[spec.key] = createHandle(spec);
+  const lbSpec = description.loadBalancer;
+  let lbDir;
+  const loadBalancer = lbSpec && createHandle({
+    ...lbSpec,
+    entry: undefined,
+    dependsOn: [],
+    ports: { stats: lbSpec.statsPort },
+    env: {},
+    // The configuration is written (and checked by haproxy -c) at each spawn.
+    launch: () => haproxyLaunch(lbSpec, { dir: (lbDir ??= mkdtempSync(join(tmpdir(), 'wallet-haproxy-'))) }),
+  });
+  /** Backend server names (`gateway/gateway.2`) HAProxy must see up before dependants start. */
+  const lbServersOf = (keys) =>
+    Object.entries(lbSpec?.frontends ?? {}).flatMap(([frontend, { backends }]) =>
+      backends.filter((b) => keys.includes(b.key)).map((b) => `${frontend}/${b.key}`));
+  const handleOf = (key) => {
+    const handle = key === 'loadBalancer' ? loadBalancer : services[key];
+    if (!handle) throw new Error(`unknown service "${key}"`);
+    return handle;
+  };
 
   function createHandle(spec) {
     const handle = {
@@ -93,7 +118,7 @@ export function createSystem(description, options = {}) {
         return handle.proc?.logs ?? [];
       },
       get logPath() {
-        return options.logDir ? join(options.logDir, `${spec.name}.log`) : undefined;
+        return options.logDir ? join(options.logDir, `${spec.instanceName ?? spec.name}.log`) : undefined;
       },
       get startedAtMs() {
         return handle.proc?.startedAtMs;
@@ -101,10 +126,11 @@ export function createSystem(description, options = {}) {
       /** Spawns the process (does not wait for readiness). */
       spawn() {
         if (handle.proc?.running) throw new Error(`${spec.name} is already running (pid ${handle.proc.pid})`);
+        const launch = spec.launch?.() ?? { command: process.execPath, args: [...(options.nodeArgs?.(spec.key) ?? []), spec.entry] };
         const proc = spawnManaged({
-          name: spec.name,
-          command: process.execPath,
-          args: [...(options.nodeArgs?.(spec.key) ?? []), spec.entry],
+          name: spec.instanceName ?? spec.name,
+          command: launch.command,
+          args: launch.args,
           env: { ...process.env, ...handle.env },
           cwd: root,
           logPath: handle.logPath,
@@ -186,25 +212,39 @@ export function createSystem(description, options = {}) {
   const system = {
     description,
     services,
+    loadBalancer,
     ports: description.ports,
     baseUrl: description.baseUrl,
-    /** Starts one service and waits until it is ready; returns its pid. */
+    /** Every instance of a service, in replica order. */
+    instancesOf: (serviceKey) => Object.values(services).filter((h) => (h.serviceKey ?? h.key) === serviceKey),
+    /**
+     * Starts one instance (or 'loadBalancer') and waits until it is ready and,
+     * behind HAProxy, until HAProxy sends it traffic; returns its pid.
+     */
     async start(key) {
-      const handle = services[key];
-      if (!handle) throw new Error(`unknown service "${key}"`);
+      const handle = handleOf(key);
       const pid = await handle.start();
+      const servers = lbServersOf([key]);
+      if (servers.length && loadBalancer?.proc?.running) await waitServersUp(lbSpec.statsUrl, servers, { timeoutMs: readyTimeoutMs });
       onEvent({ type: 'ready', key, name: handle.name, pid, restarted: false });
       return pid;
     },
-    /** Starts every service not yet running, in dependency order: the services of one layer together. */
+    /** Starts HAProxy (replicas), then every service not yet running, in dependency order: one layer together. */
     async startAll() {
+      if (loadBalancer && !loadBalancer.proc?.running) await system.start('loadBalancer');
       for (const layer of stopLayers(description.services).reverse()) {
         await Promise.all(layer.filter((key) => !services[key].proc?.running).map((key) => system.start(key)));
       }
     },
-    restart: (key, extraEnv) => services[key].restart(extraEnv),
-    kill: (key) => services[key].kill(),
-    /** Dependants first, layer by layer, within timeoutMs overall; resolves when all are gone. */
+    /** Stop, merge extraEnv, start, wait ready (and, behind HAProxy, until it is in rotation again); the new pid. */
+    async restart(key, extraEnv) {
+      const pid = await handleOf(key).restart(extraEnv);
+      const servers = lbServersOf([key]);
+      if (servers.length && loadBalancer?.proc?.running) await waitServersUp(lbSpec.statsUrl, servers, { timeoutMs: readyTimeoutMs });
+      return pid;
+    },
+    kill: (key) => handleOf(key).kill(),
+    /** Dependants first, layer by layer, HAProxy last, within timeoutMs overall; resolves when all are gone. */
     async stop({ timeoutMs = STOP_TIMEOUT_MS } = {}) {
       stopping = true;
       const deadline = Date.now() + timeoutMs;
@@ -212,6 +252,9 @@ export function createSystem(description, options = {}) {
         const graceMs = Math.max(100, deadline - Date.now());
         await Promise.all(layer.map((key) => services[key].stop({ graceMs })));
       }
+      await loadBalancer?.stop({ graceMs: Math.max(100, deadline - Date.now()) });
+      if (lbDir) rmSync(lbDir, { recursive: true, force: true });
+      lbDir = undefined;
       stopping = false;
     },
   };

@@ -31,6 +31,8 @@ export const DEFAULT_PORTS = Object.freeze({
   postgres: 5432,
   kafka: 9092,
   kafkaController: 9093,
+  // HAProxy's stats, health and Prometheus listener (replicated runs only; 8404 is HAProxy's customary stats port).
+  lbStats: 8404,
 });
 
 /** With a port base B (`--port-base`), every port is B + its offset: many runs side by side. */
@@ -50,6 +52,7 @@ const PORT_OFFSETS = Object.freeze({
   kafkaController: 12,
   gatewayOps: 13,
   paymentGatewayMockOps: 14,
+  lbStats: 15,
 });
 
 /** What listens on each port, for error messages. */
@@ -69,10 +72,12 @@ export const PORT_LABELS = Object.freeze({
   postgres: 'PostgreSQL',
   kafka: 'Kafka broker',
   kafkaController: 'Kafka controller',
+  lbStats: 'HAProxy stats (/stats, /metrics, /healthz; with --replicas > 1)',
 });
 
 export const PORT_BASE_MIN = 1024;
 export const PORT_BASE_MAX = 65_535 - 20;
+const PORT_MAX = 65_535;
 
 /** The ports of one run: defaults, or base + offset. */
 export function portsFor({ base } = {}) {
@@ -95,6 +100,72 @@ export async function freePorts() {
     ports[name] = port;
   }
   return ports;
+}
+
+/** Replicas per service of a local run (`--replicas`, WALLET_REPLICAS): 2 cores carry little more than 8. */
+export const REPLICAS_MIN = 1;
+export const REPLICAS_MAX = 8;
+/** Our services; the payment gateway mock stands for one external provider and stays one. */
+export const REPLICATED_SERVICE_KEYS = Object.freeze(['identity', 'bank', 'analytics', 'cardAdapter', 'gateway']);
+/** Instance r of a replicated service listens on each of its ports + stride x (r - 1) (> the 16 offsets of a port base). */
+export const REPLICA_PORT_STRIDE = 20;
+/** The ports of one instance of a replicated service. */
+const REPLICATED_PORT_NAMES = Object.freeze([
+  'gatewayHttp', 'gatewayOps', 'bankGrpc', 'bankOps', 'cardAdapterGrpc', 'cardAdapterOps',
+  'analyticsGrpc', 'analyticsOps', 'identityHttp', 'identityOps',
+]);
+/** With replicas, HAProxy owns these (the URLs clients know); instance r then listens on port + stride x r. */
+const LOAD_BALANCED_PORT_NAMES = Object.freeze(['gatewayHttp', 'identityHttp']);
+
+/** A replica count from a flag or variable (1..8); throws a one-line message naming the source. */
+export function parseReplicas(value, source = '--replicas') {
+  if (value === undefined || value === '') return REPLICAS_MIN;
+  const replicas = typeof value === 'number' ? value : /^\d+$/.test(String(value).trim()) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(replicas) || replicas < REPLICAS_MIN || replicas > REPLICAS_MAX) {
+    throw new Error(`${source} must be an integer ${REPLICAS_MIN}-${REPLICAS_MAX}, got "${value}"`);
+  }
+  return replicas;
+}
+
+/** `bank` for replica 1 (so one replica is today's system), `bank.2`, `bank.3`... for the others. */
+export const instanceKey = (serviceKey, replica) => (replica === 1 ? serviceKey : `${serviceKey}.${replica}`);
+
+/** The ports of every instance (index r - 1) by the stride rule: the default and port-base layouts. */
+export function replicaPortsFor(ports, replicas) {
+  parseReplicas(replicas, 'replicas');
+  return Array.from({ length: replicas }, (_, index) => {
+    const shifted = { ...ports };
+    for (const name of REPLICATED_PORT_NAMES) {
+      const steps = replicas > 1 && LOAD_BALANCED_PORT_NAMES.includes(name) ? index + 1 : index;
+      shifted[name] = ports[name] + REPLICA_PORT_STRIDE * steps;
+      if (shifted[name] > PORT_MAX) {
+        throw new Error(`${replicas} replicas need port ${shifted[name]} (${PORT_LABELS[name]}, replica ${index + 1}): use a lower --port-base`);
+      }
+    }
+    return shifted;
+  });
+}
+
+/** Free loopback ports for every instance (tests, chaos); replica 1 keeps `ports` except the load-balanced two. */
+export async function freeReplicaPorts(ports, replicas) {
+  parseReplicas(replicas, 'replicas');
+  if (replicas === 1) return [{ ...ports }];
+  const taken = new Set(Object.values(ports));
+  const fresh = async () => {
+    let port = await freePort();
+    for (let attempt = 0; taken.has(port) && attempt < 20; attempt += 1) port = await freePort();
+    taken.add(port);
+    return port;
+  };
+  const all = [];
+  for (let index = 0; index < replicas; index += 1) {
+    const instance = { ...ports };
+    for (const name of REPLICATED_PORT_NAMES) {
+      if (index > 0 || LOAD_BALANCED_PORT_NAMES.includes(name)) instance[name] = await fresh();
+    }
+    all.push(instance);
+  }
+  return all;
 }
 
 const local = (port) => `127.0.0.1:${port}`;
@@ -147,6 +218,8 @@ const SERVICES = [
       BANK_GRPC_PORT: String(c.ports.bankGrpc),
       BANK_OPS_PORT: String(c.ports.bankOps),
       BANK_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
+      // Replicated runs only: names the replica in application_name and logs (who leads the relay).
+      ...(c.replicas > 1 ? { BANK_REPLICA_ID: String(c.replica) } : {}),
       ...authEnv(c),
       ...tlsEnvFor(c.pki, 'bank-service'),
     }),
@@ -179,6 +252,8 @@ const SERVICES = [
       ANALYTICS_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
       ANALYTICS_KAFKA_DLQ_TOPIC: c.topics.dlq,
       ...(c.kafkaGroupId ? { ANALYTICS_KAFKA_GROUP_ID: c.kafkaGroupId } : {}),
+      // Static membership: one member id per replica (a restarted replica gets its partitions back at once).
+      ...(c.replicas > 1 ? { ANALYTICS_KAFKA_GROUP_INSTANCE_ID: `analytics-service-${c.replica}` } : {}),
       ...(c.chdbPath ? { ANALYTICS_CHDB_PATH: c.chdbPath } : {}),
       ...(c.clickhouseRequestTimeoutMs ? { ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS: String(c.clickhouseRequestTimeoutMs) } : {}),
       ...tlsEnvFor(c.pki, 'analytics-service'),
@@ -193,7 +268,7 @@ const SERVICES = [
       DATABASE_URL: c.infra.DATABASE_URL,
       CARD_ADAPTER_GRPC_PORT: String(c.ports.cardAdapterGrpc),
       CARD_ADAPTER_OPS_PORT: String(c.ports.cardAdapterOps),
-      CARD_ADAPTER_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
+      CARD_ADAPTER_BANK_GRPC_ADDRESS: c.grpcAddresses.bank,
       ...authEnv(c),
       ...(c.included.has('paymentGatewayMock') ? { CARD_ADAPTER_PAYMENT_GATEWAY_URL: c.paymentGatewayMockUrl } : {}),
       ...(c.paymentGatewayApiKey ? { CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY: c.paymentGatewayApiKey } : {}),
@@ -210,9 +285,10 @@ const SERVICES = [
       GATEWAY_HTTP_PORT: String(c.ports.gatewayHttp),
       // Bound only with NODE_ENV=production (/metrics and /readyz detail off the public port).
       GATEWAY_OPS_PORT: String(c.ports.gatewayOps),
-      GATEWAY_BANK_GRPC_ADDRESS: local(c.ports.bankGrpc),
-      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: local(c.ports.cardAdapterGrpc),
-      GATEWAY_ANALYTICS_GRPC_ADDRESS: local(c.ports.analyticsGrpc),
+      // Every replica of each backend (one address with one replica): balanced client-side (round_robin).
+      GATEWAY_BANK_GRPC_ADDRESS: c.grpcAddresses.bank,
+      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: c.grpcAddresses.cardAdapter,
+      GATEWAY_ANALYTICS_GRPC_ADDRESS: c.grpcAddresses.analytics,
       GATEWAY_IDENTITY_URL: c.issuer,
       ...authEnv(c),
       ...tlsEnvFor(c.pki, 'api-gateway'),
@@ -247,55 +323,123 @@ export async function defaultTopics() {
  *   paymentGatewayApiKey?: string,                    // card adapter -> mock API key (default: their dev default)
  *   commonEnv?: Record<string, string>,               // set for every service (NODE_ENV, LOG_LEVEL)
  *   otel?: { endpoint: string, protocol?: string, env?: Record<string, string> },  // trace export (otelEnvFor)
- *   env?: Record<string, Record<string, string>>,     // extra env per service key
+ *   env?: Record<string, Record<string, string>>,     // extra env per service key (every replica) or instance key ('bank.2')
+ *   replicas?: number,                                // 1..8 instances of each of our services (default 1: no load balancer)
+ *   replicaPorts?: Ports[],                           // ports of instance r at r - 1 (default replicaPortsFor(ports, replicas))
  * }} options
  */
 export async function describeSystem(options) {
   const { infraEnv, ports } = options;
+  const replicas = parseReplicas(options.replicas ?? REPLICAS_MIN, 'replicas');
   const wanted = options.include ?? SERVICES.filter((s) => !s.optional || workspaceExists(s.name)).map((s) => s.key);
   for (const key of wanted) if (!SERVICE_KEYS.includes(key)) throw new Error(`unknown service "${key}" (known: ${SERVICE_KEYS.join(', ')})`);
   const included = new Set(wanted);
+  if (replicas > 1 && included.has('analytics') && !infraEnv.CLICKHOUSE_URL) {
+    throw new Error('analytics with replicas > 1 needs a shared ClickHouse engine: set infraEnv.CLICKHOUSE_URL (scripts/lib/clickhouse-server.mjs)');
+  }
+  const replicaPorts = options.replicaPorts ?? replicaPortsFor(ports, replicas);
+  if (replicaPorts.length !== replicas) throw new Error(`replicaPorts has ${replicaPorts.length} entries for ${replicas} replicas`);
   const pki = options.pki ?? (await ensurePki({ dir: isAbsolute(PKI_DIR_DEFAULT) ? PKI_DIR_DEFAULT : join(root, PKI_DIR_DEFAULT) }));
+  const countOf = (key) => (REPLICATED_SERVICE_KEYS.includes(key) ? replicas : 1);
+  const instances = Object.fromEntries(SERVICES.filter((s) => included.has(s.key)).map((s) => [s.key, Array.from({ length: countOf(s.key) }, (_, i) => instanceKey(s.key, i + 1))]));
+  const grpcList = (portName) => replicaPorts.map((p) => local(p[portName])).join(',');
+  const grpcAddresses = { bank: grpcList('bankGrpc'), cardAdapter: grpcList('cardAdapterGrpc'), analytics: grpcList('analyticsGrpc') };
   const ctx = {
     infra: infraEnv,
     ports,
     included,
+    replicas,
+    replica: 1,
+    grpcAddresses,
     topics: options.topics ?? (await defaultTopics()),
     kafkaGroupId: options.kafkaGroupId,
     chdbPath: options.chdbPath,
     clickhouseRequestTimeoutMs: options.clickhouseRequestTimeoutMs,
-    // The externally visible URL of the issuer: `iss` of its tokens and base of its discovery.
+    // The externally visible URL of the issuer (HAProxy with replicas): `iss` of its tokens and base of its discovery.
     issuer: `${IDENTITY_HTTPS ? 'https' : 'http'}://${local(ports.identityHttp)}`,
     paymentGatewayMockUrl: `${PAYMENT_GATEWAY_MOCK_HTTPS ? 'https' : 'http'}://${local(ports.paymentGatewayMockHttp)}`,
     devUsers: options.devUsers ?? true,
     paymentGatewayApiKey: options.paymentGatewayApiKey,
     pki,
   };
-  const services = SERVICES.filter((s) => included.has(s.key)).map((s) => {
-    const dependsOn = s.dependsOn.filter((d) => included.has(d));
-    const opsPort = ports[s.ports.ops];
-    // The gateway's /readyz checks every backend; without all of them, it is
-    // ready when it serves (/healthz).
-    const readyPath = s.dependsOn.length === dependsOn.length || s.key !== 'gateway' ? '/readyz' : '/healthz';
-    return {
-      key: s.key,
-      name: s.name,
-      entry: entryOf(s.name),
-      dependsOn,
-      ports: Object.fromEntries(Object.entries(s.ports).map(([role, portName]) => [role, ports[portName]])),
-      readyUrl: `http://127.0.0.1:${opsPort}${readyPath}`,
-      env: { ...options.commonEnv, ...otelEnvFor(s.name, options.otel), ...s.env(ctx), ...options.env?.[s.key] },
-    };
-  });
-  return {
+  const services = SERVICES.filter((s) => included.has(s.key)).flatMap((s) =>
+    instances[s.key].map((key, index) => describeInstance(s, { ...ctx, ports: replicaPorts[index], replica: index + 1 }, key, instances, options)),
+  );
+  const description = {
     ports,
+    replicas,
     topics: ctx.topics,
     services,
+    instances,
+    grpcAddresses,
     baseUrl: `http://127.0.0.1:${ports.gatewayHttp}`,
     bankGrpcAddress: local(ports.bankGrpc),
     issuer: ctx.issuer,
     audience: AUTH_AUDIENCE,
     pki,
+    loadBalancer: replicas > 1 ? describeLoadBalancer(ports, services) : undefined,
+  };
+  return description;
+}
+
+/** One instance of a service: its ports, readiness and env (replica 1 of a one-replica run is today's service). */
+function describeInstance(s, ctx, key, instances, options) {
+  const dependsOn = s.dependsOn.filter((d) => ctx.included.has(d));
+  const ports = ctx.ports;
+  // The gateway's /readyz checks every backend; without all of them, it is
+  // ready when it serves (/healthz).
+  const readyPath = s.dependsOn.length === dependsOn.length || s.key !== 'gateway' ? '/readyz' : '/healthz';
+  const instanceName = ctx.replica === 1 ? s.name : `${s.name}.${ctx.replica}`;
+  // Spans of each replica tell which instance served them.
+  const otel = options.otel && ctx.replicas > 1 ? { ...options.otel, env: { OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${instanceName}`, ...options.otel.env } } : options.otel;
+  return {
+    key,
+    serviceKey: s.key,
+    replica: ctx.replica,
+    name: s.name,
+    instanceName,
+    entry: entryOf(s.name),
+    dependsOn: dependsOn.flatMap((d) => instances[d]),
+    ports: Object.fromEntries(Object.entries(s.ports).map(([role, portName]) => [role, ports[portName]])),
+    readyUrl: `http://127.0.0.1:${ports[s.ports.ops]}${readyPath}`,
+    env: {
+      ...options.commonEnv,
+      ...otelEnvFor(s.name, otel),
+      ...s.env(ctx),
+      ...options.env?.[s.key],
+      ...(key === s.key ? {} : options.env?.[key]),
+    },
+  };
+}
+
+/**
+ * HAProxy in front of the gateways (HTTP, health-checked on the readiness
+ * path) and the identity-services (TCP, TLS passed through, health-checked on
+ * their ops /readyz): clients keep the one-replica URLs (scripts/lib/haproxy.mjs).
+ */
+function describeLoadBalancer(ports, services) {
+  const backendsOf = (serviceKey, checkPortOf) =>
+    services.filter((s) => s.serviceKey === serviceKey).map((s) => ({
+      key: s.key,
+      port: s.ports.http,
+      checkPort: checkPortOf(s),
+      checkPath: new URL(s.readyUrl).pathname,
+    }));
+  const frontends = {};
+  const gateways = backendsOf('gateway', (s) => s.ports.http);
+  if (gateways.length) frontends.gateway = { port: ports.gatewayHttp, mode: 'http', backends: gateways };
+  const identities = backendsOf('identity', (s) => s.ports.ops);
+  if (identities.length) frontends.identity = { port: ports.identityHttp, mode: 'tcp', backends: identities };
+  const statsBase = `http://127.0.0.1:${ports.lbStats}`;
+  return {
+    key: 'loadBalancer',
+    name: 'haproxy',
+    instanceName: 'haproxy',
+    statsPort: ports.lbStats,
+    statsUrl: `${statsBase}/stats`,
+    metricsUrl: `${statsBase}/metrics`,
+    readyUrl: `${statsBase}/healthz`,
+    frontends,
   };
 }
 
