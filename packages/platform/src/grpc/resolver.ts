@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { experimental, makeClientConstructor, status as Status, type ChannelCredentials, type ChannelOptions, type Client, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { service as healthServiceDefinition } from 'grpc-health-check';
+import { withTimeout } from '../async.js';
 import { formatHostPort, LIST_SCHEME, parseHostPort, TARGET_ADDRESSES_MAX, type HostPort } from './target.js';
 
 // Two grpc-js resolvers (registered with experimental.registerResolver when this
@@ -24,6 +25,9 @@ export const HEALTH_SCHEME = 'wallet-health';
 
 /** Channel option carrying the probe setup's id; the grpc.internal.no_subchannel prefix keeps it out of subchannel keys. */
 const PROBE_SETUP_KEY = `${experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.wallet_health_probe`;
+
+/** Bound on one name lookup (getaddrinfo has none of its own worth waiting for). */
+const LOOKUP_TIMEOUT_MS = 2_000;
 
 /** Least time between two refreshes the channel asks for (it asks on every dropped connection). */
 const REFRESH_INTERVAL_MS_MIN = 100;
@@ -62,17 +66,25 @@ export function targetSeeds(target: string): HostPort[] {
   return list.split(',').slice(0, TARGET_ADDRESSES_MAX).map((part) => parseHostPort(part));
 }
 
-async function resolveSeeds(seeds: HostPort[]): Promise<{ addresses: HostPort[]; problems: string[] }> {
+/**
+ * Every address of the seeds (names looked up, all A/AAAA records). A failed
+ * lookup keeps that name's last known addresses (`known`, updated here): a DNS
+ * hiccup must not take healthy replicas out.
+ */
+async function resolveSeeds(seeds: HostPort[], known: Map<string, HostPort[]>): Promise<{ addresses: HostPort[]; problems: string[] }> {
   const problems: string[] = [];
   const found = await Promise.all(
     seeds.map(async (seed) => {
       if (isIP(seed.host)) return [seed];
+      const key = formatHostPort(seed);
       try {
-        const records = await lookup(seed.host, { all: true });
-        return records.map((record) => ({ host: record.address, port: seed.port }));
+        const records = await withTimeout(lookup(seed.host, { all: true }), LOOKUP_TIMEOUT_MS, `DNS lookup of ${seed.host}`);
+        const addresses = records.map((record) => ({ host: record.address, port: seed.port }));
+        known.set(key, addresses);
+        return addresses;
       } catch (error) {
-        problems.push(`${formatHostPort(seed)}: ${(error as Error).message}`);
-        return [];
+        problems.push(`${key}: ${(error as Error).message}`);
+        return known.get(key) ?? [];
       }
     }),
   );
@@ -89,6 +101,7 @@ function report(listener: Listener, addresses: HostPort[], note: string): void {
 /** wallet-list: looks the names up when the channel asks (start, dropped connections). */
 class ListResolver implements experimental.Resolver {
   private readonly seeds: HostPort[];
+  private readonly known = new Map<string, HostPort[]>();
   private pending = false;
   private destroyed = false;
 
@@ -103,9 +116,12 @@ class ListResolver implements experimental.Resolver {
     if (this.pending) return;
     this.pending = true;
     this.destroyed = false;
-    void resolveSeeds(this.seeds).then(({ addresses, problems }) => {
+    void resolveSeeds(this.seeds, this.known).then(({ addresses, problems }) => {
       this.pending = false;
-      if (!this.destroyed) report(this.listener, addresses, problems.join('; '));
+      if (this.destroyed) return;
+      // An error, not an empty list: round_robin fails calls fast on it (an empty list would queue them).
+      if (addresses.length === 0) this.listener(experimental.statusOrFromError({ code: Status.UNAVAILABLE, details: `no address: ${problems.join('; ')}` }), {}, null, '');
+      else report(this.listener, addresses, problems.join('; '));
     });
   }
 
@@ -140,6 +156,7 @@ class HealthResolver implements experimental.Resolver {
   private readonly seeds: HostPort[];
   private readonly setup: ProbeSetup | undefined;
   private readonly probeClients = new Map<string, Client>();
+  private readonly known = new Map<string, HostPort[]>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing = false;
   private lastRefreshAtMs = 0;
@@ -185,7 +202,7 @@ class HealthResolver implements experimental.Resolver {
     this.refreshing = true;
     this.lastRefreshAtMs = Date.now();
     try {
-      const { addresses, problems } = await resolveSeeds(this.seeds);
+      const { addresses, problems } = await resolveSeeds(this.seeds, this.known);
       const verdicts = await Promise.all(addresses.map((address) => probe(this.probeClient(address), this.setup!.probeTimeoutMs)));
       if (!this.active) return;
       this.closeProbesExcept(addresses);

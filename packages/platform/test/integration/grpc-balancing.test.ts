@@ -208,6 +208,13 @@ describe('other address forms', () => {
     await waitForSpread(client, [0, 1, 2]);
   });
 
+  it('reaches a dns:/// target (compose, a Kubernetes headless Service) through the health-aware resolver', async () => {
+    const target = parseGrpcTarget(`dns:///localhost:${replicas[0]!.server.port}`);
+    const client = createGrpcClient(ReplicaClient, target, transport, { serviceConfig, healthCheck: { probeIntervalMs: 200 } }) as unknown as ReplicaClient;
+    clients.push(client);
+    await vi.waitFor(async () => expect(await read(client)).toBe(0), { timeout: 10_000, interval: 50 });
+  });
+
   it('balances a replica list round_robin even without a service config (no retries, no health probing)', async () => {
     const target = parseGrpcTarget(replicas.map((r) => `127.0.0.1:${r.server.port}`).join(','));
     const client = createGrpcClient(ReplicaClient, target, transport) as unknown as ReplicaClient;
