@@ -76,6 +76,11 @@ export const bankConfigSchema = z.object({
   ...kafkaSecurityShape,
   /** Timeout of each Kafka request (connect, metadata, produce). */
   BANK_KAFKA_REQUEST_TIMEOUT_MS: env.int(5_000, 100, 120_000),
+  /** Which replica this is, for logs and the relay session's application_name (bank-service/<id>); unset: the process id. */
+  BANK_REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,32}$/, 'letters, digits, ".", "_" or "-", at most 32')
+    .optional(),
   /** Run the outbox relay in this process (off for a replica that should only serve gRPC). */
   BANK_OUTBOX_RELAY_ENABLED: env.bool(true),
   /** Events per Kafka send. */

@@ -13,6 +13,7 @@ export class BankMetrics {
   private readonly retries: Counter<'operation' | 'cause'>;
   private readonly batchSize: Histogram<'outcome'>;
   private readonly callersDenied: Counter<'rpc' | 'caller'>;
+  private readonly expiredDropped: Counter;
   private transferQueueStats: () => GroupCommitStats | undefined = () => undefined;
   private ownerCacheSize: () => number = () => 0;
   readonly outbox: OutboxRelayMetrics;
@@ -43,7 +44,13 @@ export class BankMetrics {
       help: `Unpublished outbox events at the last relay cycle (counted up to ${OUTBOX_PENDING_COUNT_MAX}; 0 when empty).`,
       registers: [registry],
     });
+    const leader = new Gauge({
+      name: 'bank_outbox_relay_leader',
+      help: 'Whether this replica holds the outbox relay lock (1) or follows (0); exactly one replica per database should be 1.',
+      registers: [registry],
+    });
     this.outbox = {
+      leader: (isLeader) => leader.set(isLeader ? 1 : 0),
       published: (count) => published.inc(count),
       quarantined: (count) => quarantined.inc(count),
       failed: () => failures.inc(),
@@ -91,6 +98,11 @@ export class BankMetrics {
       name: 'bank_grpc_callers_denied_total',
       help: 'gRPC calls refused by the caller table (ADR 0009), by RPC and calling service (from its certificate; "unauthenticated" without one). Any increase is a misconfiguration or an intrusion.',
       labelNames: ['rpc', 'caller'],
+      registers: [registry],
+    });
+    this.expiredDropped = new Counter({
+      name: 'bank_expired_requests_dropped_total',
+      help: 'Queued transfers dropped without being executed because the caller\'s gRPC deadline passed while they waited (answered DEADLINE_EXCEEDED; a retry with the same key executes them). A rise means the queue is longer than callers wait.',
       registers: [registry],
     });
     const stats = () => this.transferQueueStats();
@@ -148,6 +160,11 @@ export class BankMetrics {
 
   transferBatch(report: TransferBatchReport): void {
     this.batchSize.observe({ outcome: report.outcome }, report.size);
+  }
+
+  /** A queued transfer answered unexecuted; only expiries are counted (a cancel is the caller's choice, not load). */
+  transferDropped(reason: 'deadline' | 'cancelled'): void {
+    if (reason === 'deadline') this.expiredDropped.inc();
   }
 
   /** Where the queue-depth gauge reads from (the operations are built after the metrics). */

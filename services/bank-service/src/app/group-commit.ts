@@ -104,8 +104,12 @@ export class GroupCommitQueue<Req, Res> {
   /** Queues a request (synchronously, so requests submitted in one tick can share a batch). */
   submit(request: Req, options: SubmitOptions = {}): Promise<Res> {
     if (this.closed) return Promise.reject(this.handlers.shed('closed'));
-    if (this.queue.length + this.duplicatesAnswering >= this.settings.queueMax) return Promise.reject(this.handlers.shed('queue_full'));
+    // Work the caller can no longer use is refused before it takes a slot.
+    if (options.deadlineMs !== undefined && options.deadlineMs <= this.nowMs()) return Promise.reject(this.handlers.dropped('deadline'));
     if (options.signal?.aborted) return Promise.reject(this.handlers.dropped('cancelled'));
+    // A full queue first lets go of requests whose callers already gave up, so live ones are not shed behind dead ones.
+    if (this.queue.length + this.duplicatesAnswering >= this.settings.queueMax) this.dropExpired();
+    if (this.queue.length + this.duplicatesAnswering >= this.settings.queueMax) return Promise.reject(this.handlers.shed('queue_full'));
     const key = this.handlers.keyOf(request);
     if (this.activeKeys.has(key)) return this.answerDuplicate(request);
     return new Promise<Res>((resolve, reject) => {
@@ -117,8 +121,11 @@ export class GroupCommitQueue<Req, Res> {
         signal: options.signal,
         settle: (result) => (result.ok ? resolve(result.value) : reject(result.error)),
       };
-      // A cancelled caller leaves the queue at once (its slot is free again).
-      options.signal?.addEventListener('abort', () => this.dropIfQueued(entry, 'cancelled'), { once: true });
+      // A cancelled caller leaves the queue at once (its slot is free again). gRPC cancels a call whose
+      // deadline passed too: that is an expiry, not a cancellation.
+      options.signal?.addEventListener('abort', () => this.dropIfQueued(entry, this.isExpired(entry, this.nowMs()) ? 'deadline' : 'cancelled'), {
+        once: true,
+      });
       this.activeKeys.add(key);
       this.queue.push(entry);
       this.schedulePump();
@@ -157,6 +164,20 @@ export class GroupCommitQueue<Req, Res> {
     if (index < 0) return; // already running or answered
     this.queue.splice(index, 1);
     this.finish(entry, { ok: false, error: this.handlers.dropped(reason) });
+  }
+
+  private isExpired(entry: Entry<Req, Res>, nowMs: number): boolean {
+    return entry.deadlineMs !== undefined && entry.deadlineMs <= nowMs;
+  }
+
+  /** Drops every queued request whose deadline passed (one pass over the bounded queue). */
+  private dropExpired(): void {
+    const nowMs = this.nowMs();
+    const live = this.queue.filter((entry) => !this.isExpired(entry, nowMs));
+    if (live.length === this.queue.length) return;
+    const expired = this.queue.filter((entry) => this.isExpired(entry, nowMs));
+    this.queue.splice(0, this.queue.length, ...live);
+    for (const entry of expired) this.finish(entry, { ok: false, error: this.handlers.dropped('deadline') });
   }
 
   private finish(entry: Entry<Req, Res>, result: Settled<Res>): void {
@@ -221,7 +242,7 @@ export class GroupCommitQueue<Req, Res> {
     const reserved = new Set<string>();
     const nowMs = this.nowMs();
     for (const entry of window) {
-      if (entry.deadlineMs !== undefined && entry.deadlineMs <= nowMs) {
+      if (this.isExpired(entry, nowMs)) {
         this.finish(entry, { ok: false, error: this.handlers.dropped('deadline') });
         continue;
       }

@@ -41,6 +41,8 @@ export interface BankOperationsOptions {
   groupCommit?: Partial<GroupCommitSettings>;
   /** Called once per transfer batch (metrics). */
   onTransferBatch?: (report: TransferBatchReport) => void;
+  /** Called for each queued transfer dropped unexecuted (deadline passed or caller cancelled; metrics). */
+  onTransferDropped?: (reason: 'deadline' | 'cancelled') => void;
   /** Account owners kept in memory (owners never change). */
   ownerCacheSizeMax?: number;
 }
@@ -75,6 +77,7 @@ export class BankOperations {
       onCommitted,
       groupCommit: options.groupCommit,
       onTransferBatch: options.onTransferBatch ?? (() => {}),
+      ...(options.onTransferDropped ? { onDropped: options.onTransferDropped } : {}),
     });
     this.deposits = new DepositUseCase({
       pool: options.pool,

@@ -49,6 +49,11 @@ function guardedServicer(security: GrpcSecurity, deps: Parameters<typeof createB
   });
 }
 
+/** application_name of the relay's leader session (C4): bank-service/<BANK_REPLICA_ID or pid>. */
+export function relaySessionName(config: Pick<BankConfig, 'BANK_REPLICA_ID'>): string {
+  return `bank-service/${config.BANK_REPLICA_ID ?? process.pid}`;
+}
+
 export async function startBankService(config: BankConfig, logger: Logger): Promise<RunningBankService> {
   const registry = createMetricsRegistry('bank-service');
   // First: unusable certificate files stop the start before any database work.
@@ -93,9 +98,23 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
     connection: config.kafkaConnection,
     logger,
   });
-  const relay = config.BANK_OUTBOX_RELAY_ENABLED
+  // The relay's leader session: its own connection, named after the replica so pg_stat_activity shows who leads.
+  const relayPool = config.BANK_OUTBOX_RELAY_ENABLED
+    ? createPool(
+        {
+          connectionString: config.DATABASE_URL,
+          connectionsMax: 1,
+          applicationName: relaySessionName(config),
+          connectTimeoutMs: config.BANK_DATABASE_CONNECT_TIMEOUT_MS,
+          statementTimeoutMs: config.BANK_DATABASE_STATEMENT_TIMEOUT_MS,
+          idleInTransactionTimeoutMs: config.BANK_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        },
+        logger,
+      )
+    : undefined;
+  const relay = relayPool
     ? new OutboxRelay({
-        pool,
+        pool: relayPool,
         publisher,
         logger,
         batchSize: config.BANK_OUTBOX_BATCH_SIZE_MAX,
@@ -125,6 +144,7 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
       lingerMs: config.BANK_GROUP_COMMIT_LINGER_MS,
     },
     onTransferBatch: (report) => metrics.transferBatch(report),
+    onTransferDropped: (reason) => metrics.transferDropped(reason),
     ownerCacheSizeMax: config.BANK_OWNER_CACHE_SIZE_MAX,
   });
   const callers = createCallerAuthenticator({
@@ -157,6 +177,8 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
       port: config.BANK_OPS_PORT,
       registry,
       readinessTimeoutMs: 2_000,
+      // Reported, never deciding readiness: a follower serves gRPC as well as the leader.
+      ...(relay ? { detail: () => ({ relay: relay.role }) } : {}),
       readiness: async (): Promise<Record<string, string>> => {
         if (stopping) return { service: 'stopping' };
         try {
@@ -171,6 +193,7 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
   } catch (error) {
     await grpc?.shutdown(0);
     await pool.end();
+    await relayPool?.end();
     throw error;
   }
 
@@ -200,6 +223,7 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
         await publisher.close();
         await runningOps.close();
         await pool.end();
+        await relayPool?.end();
         // Last: nothing uses the certificates any more.
         security.close();
       })();

@@ -97,6 +97,8 @@ export interface TransferUseCaseOptions {
   onCommitted: () => void;
   groupCommit?: Partial<GroupCommitSettings>;
   onTransferBatch: (report: TransferBatchReport) => void;
+  /** A queued transfer answered without being executed: its deadline passed, or its caller cancelled (metrics). */
+  onDropped?: (reason: 'deadline' | 'cancelled') => void;
 }
 
 export class TransferUseCase {
@@ -114,7 +116,10 @@ export class TransferUseCase {
           conflictKeysOf: ({ request }) => [request.senderAccountId, request.recipientAccountId],
           onDuplicate: (queued) => this.answerDuplicate(queued.request),
           shed: () => new StorageUnavailableError('overloaded'),
-          dropped: (reason) => (reason === 'deadline' ? new DeadlineExceededError() : new CancelledError()),
+          dropped: (reason) => {
+            options.onDropped?.(reason);
+            return reason === 'deadline' ? new DeadlineExceededError() : new CancelledError();
+          },
         })
       : undefined;
   }

@@ -1,15 +1,20 @@
 // The outbox relay: moves committed events from bank.outbox to Kafka.
 //
-// - No transaction is ever open across a Kafka publish. A cycle takes the
-//   leader lock as a *session* advisory lock on one pooled connection, reads a
-//   batch (autocommit), publishes it with a bounded timeout while holding no
-//   transaction, deletes what the broker acknowledged in one short statement,
-//   then unlocks. A slow broker therefore cannot trip the idle-in-transaction
-//   timeout (which used to roll the delete back and re-send the batch forever).
+// - Leadership (leadership.ts): the running relay holds a *session* advisory
+//   lock across cycles on one dedicated connection; followers try it every
+//   ≤ 1 s (FOLLOWER_RETRY_MS_MAX) and ignore local wake-ups. `runOnce()` alone
+//   (tests, tools) takes the lock for one cycle and gives it back.
+// - No transaction is ever open across a Kafka publish. A cycle reads a batch
+//   on the lock-holding session (autocommit), publishes it with a bounded
+//   timeout while holding no transaction, and deletes what the broker
+//   acknowledged in one short statement. A slow broker therefore cannot trip
+//   the idle-in-transaction timeout (which used to roll the delete back and
+//   re-send the batch forever). A failed statement makes the leader step down
+//   (its session is dropped); a failed publish does not (the session is fine).
 // - Order: rows are read in id order; per account, id order is commit order
 //   (an account's events are written under its row lock), and a batch goes to
 //   Kafka in one ordered send keyed by account id. Only the lock holder reads
-//   or deletes, and it deletes a batch before it unlocks, so the next leader
+//   or deletes, and it deletes a batch before it lets go, so the next leader
 //   (this process or a replica) starts exactly where the last one stopped. If
 //   the leader's session dies mid-publish, its lock dies with it: the next
 //   leader re-sends that batch (a duplicate, never a reorder of first copies),
@@ -25,6 +30,7 @@ import type { Logger } from '@wallet/platform';
 import { backoffDelayMs, withTimeout } from '@wallet/platform';
 import { context, ROOT_CONTEXT, SpanKind, withSpan, type Span } from '@wallet/platform/tracing';
 import type pg from 'pg';
+import { RelayLeadership } from './leadership.js';
 import { endProducerSpans, messagingAttributes, recordHeaders, startProducerSpans, untracedContext } from './tracing.js';
 
 /** Advisory lock key of the relay leader ("outbox" in ASCII). */
@@ -64,7 +70,15 @@ export interface OutboxRelayMetrics {
   quarantined?(count: number): void;
   /** Unpublished rows at the start of the cycle (at most OUTBOX_PENDING_COUNT_MAX). */
   pending?(count: number): void;
+  /** This relay became the leader (true) or stopped being it (false). */
+  leader?(isLeader: boolean): void;
 }
+
+/** A follower tries the leader lock at least this often, so a dead leader is replaced within about this (C4: 5 s). */
+export const FOLLOWER_RETRY_MS_MAX = 1_000;
+
+/** Errors of the Kafka send: the database session is fine, so leadership is kept. */
+const publishErrors = new WeakSet<object>();
 
 /** The pending count stops here: a backlog this deep is an incident either way, and counting further costs a scan. */
 export const OUTBOX_PENDING_COUNT_MAX = 100_000;
@@ -72,6 +86,7 @@ export const OUTBOX_PENDING_COUNT_MAX = 100_000;
 const PENDING_COUNT_INTERVAL_MS = 1_000;
 
 export interface OutboxRelayOptions {
+  /** The leader session comes from here (bank-service: a dedicated pool of one connection). */
   pool: pg.Pool;
   publisher: OutboxPublisher;
   logger: Logger;
@@ -110,11 +125,24 @@ export class OutboxRelay {
   private readonly table: string;
   private readonly quarantineTable: string;
   private readonly topic: string;
+  private readonly leadership: RelayLeadership;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = options.table ?? 'bank.outbox';
     this.quarantineTable = `${this.table}_quarantine`;
     this.topic = options.publisher.topic ?? 'outbox';
+    this.leadership = new RelayLeadership({
+      pool: options.pool,
+      lockKey: OUTBOX_RELAY_LOCK_KEY,
+      logger: options.logger,
+      onChange: (leader) => options.metrics?.leader?.(leader),
+    });
+    options.metrics?.leader?.(false);
+  }
+
+  /** Whether this relay holds the relay lock now (the gauge and /readyz detail). */
+  get role(): 'leader' | 'follower' {
+    return this.leadership.isLeader ? 'leader' : 'follower';
   }
 
   /** True while the last cycle failed (Kafka or the database unreachable). */
@@ -134,42 +162,41 @@ export class OutboxRelay {
     this.wakeUp?.();
   }
 
-  /** Stops after the current cycle, which ends within its publish timeout. */
+  /** Stops after the current cycle, which ends within its publish timeout, and hands leadership over (unlock). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeUp?.();
     await this.loop;
+    await this.leadership.release();
   }
 
   /**
-   * One cycle: returns the number of rows done (published or quarantined), 0
-   * when there was nothing to do or another replica holds the relay lock.
+   * One cycle on its own (not the running loop): takes the relay lock, relays
+   * one batch, gives the lock back. Returns the number of rows done (published
+   * or quarantined), 0 when there was nothing to do or another relay leads.
    */
-  runOnce(): Promise<number> {
+  async runOnce(): Promise<number> {
+    try {
+      return await this.tracedCycle();
+    } finally {
+      await this.leadership.release();
+    }
+  }
+
+  private tracedCycle(): Promise<number> {
     // Untraced until rows turn up: idle polls make no spans (see relayBatch).
     return context.with(untracedContext(), () => this.cycle(new Date()));
   }
 
   private async cycle(startedAt: Date): Promise<number> {
-    const client = await this.options.pool.connect();
-    let broken: Error | undefined;
-    let locked = false;
     try {
-      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [OUTBOX_RELAY_LOCK_KEY]);
-      locked = lock.rows[0]?.ok === true;
-      if (!locked) return 0;
-      return await this.relayBatch(client, startedAt);
+      const session = await this.leadership.acquire();
+      if (!session) return 0;
+      return await this.relayBatch(session, startedAt);
     } catch (error) {
-      broken = error as Error;
+      // A statement failed: the session's state (and so the lock) is unknown. A failed send leaves it intact.
+      if (!(typeof error === 'object' && error !== null && publishErrors.has(error))) this.leadership.abandon(error as Error);
       throw error;
-    } finally {
-      if (locked && !broken) {
-        await client.query('SELECT pg_advisory_unlock($1)', [OUTBOX_RELAY_LOCK_KEY]).catch((error: unknown) => {
-          broken = error as Error;
-        });
-      }
-      // A connection in an unknown state (or still holding the lock) is destroyed, which ends the session and its lock.
-      client.release(broken);
     }
   }
 
@@ -260,6 +287,7 @@ export class OutboxRelay {
       await withTimeout(this.options.publisher.publish(messages), this.options.publishTimeoutMs, 'outbox publish');
     } catch (error) {
       endProducerSpans(spans, error);
+      if (typeof error === 'object' && error !== null) publishErrors.add(error);
       throw error;
     }
     endProducerSpans(spans);
@@ -271,7 +299,7 @@ export class OutboxRelay {
       let done = 0;
       try {
         this.pendingWake = false;
-        done = await this.runOnce();
+        done = await this.tracedCycle();
         if (this.consecutiveFailures > 0) logger.info({ afterFailures: this.consecutiveFailures }, 'outbox relay recovered');
         this.consecutiveFailures = 0;
       } catch (error) {
@@ -281,6 +309,11 @@ export class OutboxRelay {
         logger.warn({ err: error, failures: this.consecutiveFailures, retryInMs: delayMs }, 'outbox relay cycle failed');
         // While failing, wake-ups are ignored so a burst of commits cannot hammer a down broker.
         await this.sleep(delayMs, false);
+        continue;
+      }
+      if (!this.leadership.isLeader) {
+        // A follower's local commits are the leader's to publish: only the retry clock matters.
+        await this.sleep(Math.min(pollIntervalMs, FOLLOWER_RETRY_MS_MAX), false);
         continue;
       }
       // A full batch means there is more backlog: go again at once.

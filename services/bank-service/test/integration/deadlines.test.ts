@@ -44,7 +44,7 @@ async function transfersWithKey(key: string): Promise<number> {
 }
 
 describe('deadlines in the group-commit queue', () => {
-  it('drops a queued transfer whose caller gave up: never executed, and a retry with the key executes it', async () => {
+  it('drops a queued transfer whose deadline passed: never executed, counted in bank_expired_requests_dropped_total, and a retry with the key executes it', async () => {
     const [a, b, c, d] = await createAccounts(service.pool, 4, 1_000n);
     const blocker = await service.pool.connect();
     let first: Promise<unknown> | undefined;
@@ -69,6 +69,9 @@ describe('deadlines in the group-commit queue', () => {
       what: 'the queue to drain',
     });
     expect(await transfersWithKey('deadline-late')).toBe(0);
+    // Counted as an expiry (grpc-js cancels the call at its deadline; that is not the caller's cancel).
+    const dropped = await service.registry.getSingleMetric('bank_expired_requests_dropped_total')?.get();
+    expect(dropped?.values[0]?.value).toBe(1);
     const retried = await callUnary(client, client.transferMoney, request(c!, d!, 'deadline-late'), { timeoutMs: 30_000, headers: admin });
     expect(retried.replayed).toBe(false);
   });

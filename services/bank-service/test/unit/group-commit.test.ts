@@ -271,6 +271,43 @@ describe('GroupCommitQueue', () => {
     expect(h.batches.flat().map((r) => r.key)).toEqual(['a', 'c']);
   });
 
+  it('refuses a request whose deadline already passed before it takes a queue slot', async () => {
+    const h = harness();
+    const late = outcome(h.submit('a', 1, { deadlineMs: h.nowMs() }));
+    expect(h.queue.stats().queued).toBe(0);
+    expect(((await late) as Dropped).reason).toBe('deadline');
+    expect(h.batches).toEqual([]);
+  });
+
+  it('drops queued requests whose deadline passed instead of shedding a live request when the queue is full', async () => {
+    const h = harness({ maxBatch: 1, workers: 1, queueMax: 2 });
+    h.hold();
+    const running = h.submit('a', 1);
+    await waitFor(() => h.batches.length === 1, { what: 'the first batch' });
+    const expired = [outcome(h.submit('b', 2, { deadlineMs: h.nowMs() + 100 })), outcome(h.submit('c', 3, { deadlineMs: h.nowMs() + 100 }))];
+    h.advanceMs(101);
+    const live = h.submit('d', 4, { deadlineMs: h.nowMs() + 10_000 });
+    expect((await Promise.all(expired)).map((e) => (e as Dropped).reason)).toEqual(['deadline', 'deadline']);
+    h.releaseAll();
+    expect(await running).toBe(10);
+    expect(await live).toBe(40);
+    expect(h.batches.flat().map((r) => r.key)).toEqual(['a', 'd']);
+  });
+
+  it('answers a queued request cancelled after its deadline passed as expired, not cancelled', async () => {
+    const h = harness({ maxBatch: 1, workers: 1 });
+    h.hold();
+    const running = h.submit('a', 1);
+    await waitFor(() => h.batches.length === 1, { what: 'the first batch' });
+    const controller = new AbortController();
+    const late = outcome(h.submit('b', 2, { deadlineMs: h.nowMs() + 100, signal: controller.signal }));
+    h.advanceMs(100);
+    controller.abort(); // what grpc-js does when the call's deadline passes
+    expect(((await late) as Dropped).reason).toBe('deadline');
+    h.releaseAll();
+    expect(await running).toBe(10);
+  });
+
   it('drops a queued request at once when its caller cancels, freeing its queue slot', async () => {
     const h = harness({ maxBatch: 1, workers: 1, queueMax: 2 });
     h.hold();
