@@ -118,9 +118,15 @@ export function instrumentServiceImplementation(
   return instrumented;
 }
 
-/** host and port of a target such as "bank:50051", "dns:///bank:50051" or "[::1]:50051". */
+/**
+ * host and port of a target such as "bank:50051", "dns:///bank:50051" or "[::1]:50051";
+ * a replica list ("ipv4:a:1,b:2") is named as a whole, without a port (the replica is
+ * picked per call, below the interceptors).
+ */
 export function targetAddress(target: string): { address: string; port?: number } {
-  const authority = target.replace(/^[a-z][a-z0-9+.-]*:(\/\/[^/]*\/)?/i, '');
+  // Only real schemes: "bank:50051" is a host and port, not the scheme "bank".
+  const authority = target.replace(/^(dns|ipv4|ipv6|unix|wallet-[a-z]+):(\/\/[^/]*\/)?/i, '');
+  if (authority.includes(',')) return { address: authority };
   const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(authority);
   return match ? { address: match[1]!, port: Number(match[2]) } : { address: authority };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, env, GrpcTargetError, loadConfig, parseGrpcTarget } from '@wallet/platform';
+import { ConfigError, env, GrpcTargetError, loadConfig, parseGrpcTarget, targetAddress } from '@wallet/platform';
 
 describe('parseGrpcTarget', () => {
   it.each([
@@ -57,5 +57,17 @@ describe('env.grpcTarget', () => {
     }
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^SVC_BANK_GRPC_ADDRESS: .*host:port/);
+  });
+});
+
+describe('targetAddress (span server.address of a client)', () => {
+  it.each([
+    ['bank:50051', { address: 'bank', port: 50051 }],
+    ['dns:///bank-service:50051', { address: 'bank-service', port: 50051 }],
+    ['[::1]:50051', { address: '::1', port: 50051 }],
+    ['ipv4:127.0.0.1:1,127.0.0.1:2', { address: '127.0.0.1:1,127.0.0.1:2' }],
+    ['wallet-list:///bank-1:1,bank-2:1', { address: 'bank-1:1,bank-2:1' }],
+  ])('%s', (target, expected) => {
+    expect(targetAddress(target)).toEqual(expected);
   });
 });
