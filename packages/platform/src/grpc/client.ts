@@ -77,7 +77,8 @@ export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, target: 
     if (healthCheck !== false) {
       const probeOptions = { ...baseOptions };
       delete probeOptions.interceptors;
-      const health = healthAwareChannel(target, { ...HEALTH_PROBE_DEFAULTS, ...healthCheck, credentials: transport.credentials, channelOptions: probeOptions });
+      const settings = probeSettings(healthCheck);
+      const health = healthAwareChannel(target, { ...settings, credentials: transport.credentials, channelOptions: probeOptions });
       channelTarget = health.target;
       Object.assign(balancing, health.option);
     }
@@ -90,6 +91,20 @@ export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, target: 
     // Outermost, so the span covers any interceptor the caller adds.
     interceptors: [clientTracingInterceptor(target, histogram), ...((channelOptions.interceptors as ClientOptions['interceptors']) ?? [])],
   });
+}
+
+/** Bounds of the probe settings: no probe storm, no probe that outlives a few intervals. */
+const PROBE_INTERVAL_MS_MIN = 100;
+const PROBE_INTERVAL_MS_MAX = 60_000;
+const PROBE_TIMEOUT_MS_MIN = 50;
+const PROBE_TIMEOUT_MS_MAX = 10_000;
+
+function probeSettings(overrides: Partial<HealthProbeSettings> = {}): HealthProbeSettings {
+  const settings = { ...HEALTH_PROBE_DEFAULTS, ...overrides };
+  const within = (value: number, min: number, max: number) => Number.isInteger(value) && value >= min && value <= max;
+  if (!within(settings.probeIntervalMs, PROBE_INTERVAL_MS_MIN, PROBE_INTERVAL_MS_MAX)) throw new Error(`health probeIntervalMs must be ${PROBE_INTERVAL_MS_MIN}..${PROBE_INTERVAL_MS_MAX}`);
+  if (!within(settings.probeTimeoutMs, PROBE_TIMEOUT_MS_MIN, PROBE_TIMEOUT_MS_MAX)) throw new Error(`health probeTimeoutMs must be ${PROBE_TIMEOUT_MS_MIN}..${PROBE_TIMEOUT_MS_MAX}`);
+  return settings;
 }
 
 /** Every RPC of the client has a stated retry decision in the service config. */

@@ -228,5 +228,10 @@ describe('createGrpcClient with a service config', () => {
     const partial = grpcServiceConfig({ service: SERVICE, retryable: { Read: 'a read' }, notRetried: {} });
     expect(() => createGrpcClient(ReplicaClient, '127.0.0.1:1', transport, { serviceConfig: partial })).toThrow(/no retry decision for Write/);
   });
+
+  it('refuses unbounded health probe settings', () => {
+    expect(() => createGrpcClient(ReplicaClient, '127.0.0.1:1', transport, { serviceConfig, healthCheck: { probeIntervalMs: 0 } })).toThrow(/probeIntervalMs/);
+    expect(() => createGrpcClient(ReplicaClient, '127.0.0.1:1', transport, { serviceConfig, healthCheck: { probeTimeoutMs: 60_000 } })).toThrow(/probeTimeoutMs/);
+  });
 });
 
