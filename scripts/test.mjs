@@ -14,6 +14,7 @@ import { ensureSchemathesis } from './lib/schemathesis.mjs';
 import { ensureAmtool, ensurePromtool } from './lib/promtool.mjs';
 import { ensurePostgresExporter, postgresExporterUnavailableReason } from './check-deploy/postgres-exporter.mjs';
 import { composeCliUnavailableReason, ensureComposeCli } from './check-deploy/compose-cli.mjs';
+import { ensureHelm, helmUnavailableReason } from './check-deploy/helm.mjs';
 
 const args = process.argv.slice(2);
 const skipStatic = args.includes('--no-static');
@@ -61,6 +62,16 @@ else {
     ensurePostgresExporter({ log: (line) => console.log(line) });
   } catch (error) {
     console.warn(`postgres_exporter: ${error.message} (its check will fail)`);
+  }
+}
+
+// Helm for the chart test (test/deploy/kubernetes.test.ts), built from its Go module.
+if (helmUnavailableReason() !== null) console.warn(`helm: ${helmUnavailableReason()} (the chart check is skipped)`);
+else {
+  try {
+    ensureHelm({ log: (line) => console.log(line) });
+  } catch (error) {
+    console.warn(`helm: ${error.message} (the chart check will fail)`);
   }
 }
 
