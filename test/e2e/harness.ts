@@ -11,11 +11,15 @@ import {
   defaultTopics,
   describeSystem,
   freePorts,
+  freeReplicaPorts,
+  type InstanceKey,
+  type LoadBalancerHandle,
   type OtelOptions,
   type Ports,
   type ServiceHandle,
   type ServiceKey,
 } from '../../scripts/lib/system.mjs';
+import { startClickHouseServer, type ClickHouseServer } from '../../scripts/lib/clickhouse-server.mjs';
 import { testPki } from '../support/pki.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -32,6 +36,8 @@ export interface SystemOptions {
   logLevel?: string;
   /** Export every service's spans to this OTLP endpoint (an in-process receiver: scripts/lib/otlp-receiver.mjs). */
   otel?: OtelOptions;
+  /** Instances of each of our services behind HAProxy (default 1); analytics then shares a ClickHouse server. */
+  replicas?: number;
 }
 
 export interface RunningSystem {
@@ -40,7 +46,14 @@ export interface RunningSystem {
   topic: string;
   kafkaBrokers: string;
   ports: Ports;
+  /** Keyed by instance key (`bank`; with replicas also `bank.2`...: see instance()). */
   processes: Partial<Record<ServiceKey, ServiceHandle>>;
+  /** One instance by its key (`bank.2`). */
+  instance(key: InstanceKey): ServiceHandle | undefined;
+  /** HAProxy (replicas > 1). */
+  loadBalancer: LoadBalancerHandle | undefined;
+  /** Every instance of a service, replica order. */
+  instancesOf(serviceKey: ServiceKey): ServiceHandle[];
   /** The identity-service's own URL (issuer of the access tokens; discovery, JWKS). */
   issuer: string;
   audience: string;
@@ -49,7 +62,7 @@ export interface RunningSystem {
   /** The analytics-service's embedded ClickHouse (chDB) folder. */
   chdbPath: string;
   /** Restarts one service with the same configuration (after stop or kill), plus extraEnv. */
-  restart(name: ServiceKey, extraEnv?: Record<string, string>): Promise<void>;
+  restart(name: InstanceKey, extraEnv?: Record<string, string>): Promise<void>;
   /** Access token of a user, cached until shortly before it expires. */
   tokenFor(user: Credentials): Promise<string>;
   /** `{ authorization: 'Bearer ...' }` of a user (or a raw access token). */
@@ -91,9 +104,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     include.push('cardAdapter');
   }
   include.push('gateway');
+  const replicas = options.replicas ?? 1;
+  const ports = await freePorts();
+  // Analytics replicas share one engine (chDB is one process per folder).
+  const clickhouse: ClickHouseServer | undefined =
+    replicas > 1 && options.analytics ? await startClickHouseServer({ dataDir: join(root, '.data', 'test-clickhouse', suffix) }) : undefined;
   const description = await describeSystem({
-    infraEnv: { DATABASE_URL: db.url, KAFKA_BROKERS: kafka },
-    ports: await freePorts(),
+    infraEnv: { DATABASE_URL: db.url, KAFKA_BROKERS: kafka, ...(clickhouse ? { CLICKHOUSE_URL: clickhouse.url } : {}) },
+    ports,
+    replicas,
+    replicaPorts: await freeReplicaPorts(ports, replicas),
     include,
     topics,
     kafkaGroupId: `analytics-${suffix}`,
@@ -131,7 +151,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     topic: topics.operations,
     kafkaBrokers: kafka,
     ports: description.ports,
-    processes: run.services,
+    processes: run.services as Partial<Record<ServiceKey, ServiceHandle>>,
+    instance: (key) => run.services[key],
+    loadBalancer: run.loadBalancer,
+    instancesOf: (serviceKey) => run.instancesOf(serviceKey),
     issuer: description.issuer,
     audience: description.audience,
     logDir,
@@ -143,6 +166,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     as: async (user) => ({ authorization: `Bearer ${typeof user === 'string' ? user : await tokenFor(user)}` }),
     stop: async () => {
       await run.stop({ timeoutMs: 15_000 });
+      await clickhouse?.stop();
       await db.drop();
       const leaks = secretsInLogs(logDir);
       // Kept to look at when asked (TEST_SERVICE_LOGS=1) or when they leaked a secret.
