@@ -75,9 +75,11 @@ export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, target: 
     balancing['grpc.service_config'] = JSON.stringify(serviceConfig);
     balancing['grpc.enable_retries'] = 1;
     if (healthCheck !== false) {
-      const probeOptions = { ...baseOptions };
-      delete probeOptions.interceptors;
       const settings = probeSettings(healthCheck);
+      // A probe channel that backs off longer than the probe interval would see a
+      // restarted replica late: it reconnects at least once per interval.
+      const probeOptions: ChannelOptions = { ...baseOptions, 'grpc.max_reconnect_backoff_ms': Math.min(settings.probeIntervalMs, GRPC_CLIENT_OPTIONS['grpc.max_reconnect_backoff_ms'] as number) };
+      delete probeOptions.interceptors;
       const health = healthAwareChannel(target, { ...settings, credentials: transport.credentials, channelOptions: probeOptions });
       channelTarget = health.target;
       Object.assign(balancing, health.option);
