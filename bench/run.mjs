@@ -23,6 +23,7 @@ import { BENCH_USERS_MAX, benchUsername, createActors, HOT_USERNAME } from './li
 import { BENCH_RATE_LIMIT_ENV, ensureDir, postmasterPid, seedPopulation, startSystem } from './lib/system.mjs';
 import { mtlsTable, runMtlsCompare } from './lib/mtls-compare.mjs';
 import { runTracingCompare, tracingTable } from './lib/tracing-compare.mjs';
+import { replicasTable, runBankReplicasCompare } from './lib/replicas-compare.mjs';
 import { bankTransport, BENCH_GRPC_CALLER, createBenchGrpcSecurity, resolvePki } from './lib/tls.mjs';
 
 const { values: args } = parseArgs({
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     'no-mtls-compare': { type: 'boolean', default: false },
     'tracing-compare': { type: 'boolean', default: false },
     'no-tracing-compare': { type: 'boolean', default: false },
+    'bank-replicas-compare': { type: 'boolean', default: false },
     'pki-dir': { type: 'string' },
     help: { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -65,6 +67,9 @@ if (args.help) {
   --tracing-compare  only the tracing cost: REST peak and latency at a fixed rate with every service exporting spans
                      to an OTLP receiver process (sampler parentbased_traceidratio 1.0, then 0.1), then with no
                      endpoint (off: the default); part of every full run (--no-tracing-compare skips it there)
+  --bank-replicas-compare  only the bank scale-out: every service of ours twice behind HAProxy (C5), REST uniform
+                     transfers with 1 bank replica (bank.2 stopped) and with 2, alternating 1,2,1,2; with --quick:
+                     shorter windows (bench/lib/replicas-compare.mjs)
   --pki-dir DIR      with --url: the PKI of the running system (default .data/pki); the gRPC-direct client
                      presents its api-gateway certificate
   --kafka-from-env   use KAFKA_BROKERS instead of a private broker
@@ -105,6 +110,8 @@ const QUICK = {
   mtls: { concurrency: 32, warmupMs: 1_000, loadMs: 5_000, restartWarmupMs: 3_000 },
   // Tracing off / 10 % / 100 % (bench/lib/tracing-compare.mjs): like the mTLS comparison, outside the time budget.
   tracing: { concurrency: 32, warmupMs: 1_000, loadMs: 5_000, restartWarmupMs: 3_000 },
+  // 1 vs 2 bank replicas (bench/lib/replicas-compare.mjs, --bank-replicas-compare): outside the time budget too.
+  replicas: { concurrency: 64, warmupMs: 1_000, loadMs: 6_000, switchWarmupMs: 3_000 },
 };
 const FULL = {
   mode: 'full',
@@ -125,6 +132,7 @@ const FULL = {
   budgetS: 580,
   mtls: { concurrency: 128, warmupMs: 1_000, loadMs: 8_000, restartWarmupMs: 5_000 },
   tracing: { concurrency: 128, warmupMs: 1_000, loadMs: 8_000, restartWarmupMs: 5_000 },
+  replicas: { concurrency: 128, warmupMs: 1_000, loadMs: 12_000, switchWarmupMs: 5_000 },
 };
 const PROFILE = { ...FULL, mode: 'profile', historyRows: 0, restLevels: [128], grpcLevels: [128], durations: { ...FULL.durations, loadMs: 25_000 } };
 const plan = args.profile ? PROFILE : args.quick ? QUICK : FULL;
@@ -132,10 +140,12 @@ if (args['history-rows'] !== undefined) plan.historyRows = Number(args['history-
 const accountsCount = Number(args.accounts);
 if (!Number.isInteger(accountsCount) || accountsCount < 100 || accountsCount > 1_000_000) throw new Error('--accounts must be 100..1,000,000');
 // --mtls-compare / --tracing-compare alone run only that comparison (after start-up); a full run includes both.
-const compareOnly = [...(args['mtls-compare'] ? ['mtls'] : []), ...(args['tracing-compare'] ? ['tracing'] : [])];
+const compareOnly = [...(args['mtls-compare'] ? ['mtls'] : []), ...(args['tracing-compare'] ? ['tracing'] : []), ...(args['bank-replicas-compare'] ? ['replicas'] : [])];
 const only = args.only ? new Set(args.only.split(',')) : compareOnly.length ? new Set(compareOnly) : undefined;
 const wants = (group) => !only || only.has(group);
 const mtlsCompareWanted = !args.profile && !args['no-mtls-compare'] && wants('mtls') && (args['mtls-compare'] || plan.mode === 'full');
+// Its own system shape (2 of everything), so only on request, never part of the full run.
+const replicasCompareWanted = args['bank-replicas-compare'] && !args.profile;
 const tracingCompareWanted = !args.profile && !args['no-tracing-compare'] && wants('tracing') && (args['tracing-compare'] || plan.mode === 'full');
 
 // Loopback only: refuse any other target.
@@ -234,6 +244,7 @@ async function logInWorkers({ endpoints, users, hotUser }) {
     ...(wants('replay') ? [plan.replayConcurrency] : []),
     ...(wants('history') ? [plan.historyConcurrency] : []),
     ...(mtlsCompareWanted ? [plan.mtls.concurrency, 32] : []),
+    ...(replicasCompareWanted ? [plan.replicas.concurrency, 32] : []),
   ];
   const workersMax = Math.max(users.length, ...levels);
   const hotWorkersMax = Math.max(wants('hot') ? plan.hotConcurrency : 0, wants('history') ? plan.historyConcurrency : 0);
@@ -288,6 +299,7 @@ async function main() {
       profileDir: args.profile ? join(outDir, 'profiles') : undefined,
       logDir: ensureDir(join(workDir, 'logs')),
       log,
+      replicas: replicasCompareWanted ? 2 : 1,
       // Every worker logs in once (at the issuer) while the last services start.
       onPopulation: (sys) => logInWorkers({ endpoints: sys.authEndpoints, users: sys.users, hotUser: sys.hotUser }),
     });
@@ -340,7 +352,7 @@ async function main() {
     // The run is bounded: a phase that would end past the budget is skipped (and said so).
     // The mTLS comparison comes after the budget: a fixed set of short phases, and half of it is no comparison.
     const elapsedMs = Date.now() - startedAtMs;
-    if (!id.startsWith('mtls-') && !id.startsWith('tracing-') && elapsedMs + estimateMs(id) > plan.budgetS * 1000) {
+    if (!id.startsWith('mtls-') && !id.startsWith('tracing-') && !id.startsWith('replicas-') && elapsedMs + estimateMs(id) > plan.budgetS * 1000) {
       log(`${id}: skipped, it would end past the ${plan.budgetS} s budget`);
       run.meta.notes.push(`Skipped ${id}: it would have ended past the ${plan.budgetS} s time budget (start-up took ${run.meta.startupS ?? '?'} s).`);
       return undefined;
@@ -503,7 +515,14 @@ async function main() {
     // The bank variant's env went back with its first restart.
     restore = {};
   }
-  // 12. The cost of mutual TLS (issue 11), last: it leaves the system in plaintext.
+  // 12. 1 vs 2 bank replicas (issue 13): a system started with 2 of everything.
+  if (replicasCompareWanted && !system) {
+    run.meta.notes.push('Bank replicas comparison skipped (--url): it stops and starts a bank replica, so it needs a system the bench started.');
+  } else if (replicasCompareWanted) {
+    servicesRestarted = true;
+    run.bankReplicasCompare = await runBankReplicasCompare({ ctx, system, measure, push, sampler, compare: plan.replicas, log });
+  }
+  // 13. The cost of mutual TLS (issue 11), last: it leaves the system in plaintext.
   if (mtlsCompareWanted && !system) {
     run.meta.notes.push('mTLS comparison skipped (--url): it restarts the services, so it needs a system the bench started.');
   } else if (mtlsCompareWanted) {
@@ -675,7 +694,7 @@ try {
   run.meta.wallS = round((Date.now() - startedAtMs) / 1000, 1);
   evaluateTargets();
   writeFileSync(join(outDir, 'results.json'), toJson(run));
-  writeFileSync(join(outDir, 'report.md'), markdown(run));
+  writeFileSync(join(outDir, 'report.md'), [markdown(run), ...(run.bankReplicasCompare ? ['', '## 1 vs 2 bank replicas (same run)', '', ...replicasTable(run), ''] : [])].join('\n'));
   writeFileSync(join(outDir, 'bench.log'), `${logLines.join('\n')}\n`);
   try {
     if (run.scenarios.length > 0 || run.ceiling) await renderChart(run, outDir);
@@ -689,5 +708,6 @@ try {
   for (const target of run.targets) log(`target: ${target.target}: ${target.met === null ? 'n/a' : target.met ? 'MET' : 'NOT MET'} — ${target.measured}${target.gap ? ` (${target.gap})` : ''}`);
   if (run.tracingCompare) log(`tracing cost (same run):\n${tracingTable(run).join('\n')}`);
   if (run.mtlsCompare) log(`mTLS cost (same run):\n${mtlsTable(run).join('\n')}`);
+  if (run.bankReplicasCompare) log(`1 vs 2 bank replicas (same run):\n${replicasTable(run).join('\n')}`);
 }
 process.exit(exitCode);

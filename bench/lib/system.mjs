@@ -13,7 +13,8 @@ import { ensureKafka, ensureTopics } from '../../scripts/lib/kafka.mjs';
 import { root } from '../../scripts/lib/paths.mjs';
 import { ensurePostgres } from '../../scripts/lib/postgres.mjs';
 import * as pkiLib from '../../scripts/lib/pki.mjs';
-import { createSystem, describeSystem, freePorts, SERVICE_NAMES } from '../../scripts/lib/system.mjs';
+import { startClickHouseServer } from '../../scripts/lib/clickhouse-server.mjs';
+import { createSystem, describeSystem, freePorts, freeReplicaPorts, SERVICE_NAMES } from '../../scripts/lib/system.mjs';
 import { resolveAuthEndpoints } from './auth.mjs';
 import { accountsByUser, readOwners, registerBenchUsers, usersFor } from './population.mjs';
 import { trustCaForFetch } from './tls.mjs';
@@ -90,6 +91,7 @@ async function loadHistory({ chdbPath, rows, accountIds, heavyAccountId, workDir
  *   workDir: string, accounts: number, historyRows: number, kafkaFromEnv?: boolean,
  *   profileDir?: string, logDir?: string, log: (line: string) => void,
  *   onPopulation?: (system: object) => Promise<void>,   // runs while the last services start (the workers' logins)
+ *   replicas?: number,   // instances of each of our services behind HAProxy (scripts/lib/system.mjs, C5); default 1
  * }} options
  */
 export async function startSystem(options) {
@@ -148,11 +150,21 @@ export async function startSystem(options) {
     system.kafkaBrokers = kafkaBrokers;
     system.kafkaDataDir = kafkaDataDir;
     const chdbPath = join(workDir, 'chdb');
+    const replicas = options.replicas ?? 1;
+    // Analytics replicas share one ClickHouse engine (chDB is one process per folder); no history bulk-load then.
+    let clickhouseUrl;
+    if (replicas > 1) {
+      if (options.historyRows > 0) throw new Error('the history bulk-load writes the embedded chDB folder: use historyRows 0 with replicas');
+      const clickhouse = await startClickHouseServer({ dataDir: join(workDir, 'clickhouse'), log: (line) => log(`clickhouse: ${line}`) });
+      stops.push(() => clickhouse.stop());
+      clickhouseUrl = clickhouse.url;
+    }
     // The services, as scripts/lib/system.mjs describes them; logs straight to
     // files (no pipe through the bench process, which is also the load generator).
     const description = await describeSystem({
-      infraEnv: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: kafkaBrokers },
+      infraEnv: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: kafkaBrokers, ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : {}) },
       ports,
+      ...(replicas > 1 ? { replicas, replicaPorts: await freeReplicaPorts(ports, replicas) } : {}),
       chdbPath,
       // Long enough for the first FINAL reads over millions of rows while merges run.
       clickhouseRequestTimeoutMs: 60_000,
@@ -171,7 +183,9 @@ export async function startSystem(options) {
 
     // The identity-service first (the bench users register there), then the
     // bank (migrations); its relay retries until the broker is up.
-    await services.start('identity');
+    // Behind HAProxy (replicas), the issuer URL is HAProxy's: it starts first.
+    if (replicas > 1) await services.start('loadBalancer');
+    await Promise.all(services.instancesOf('identity').map((h) => services.start(h.key)));
     log('identity-service ready');
     system.issuer = description.issuer;
     if (description.issuer.startsWith('https:')) trustCaForFetch(description.pki.caFile);
@@ -180,7 +194,7 @@ export async function startSystem(options) {
     const seedStart = Date.now();
     const registered = registerBenchUsers(system.authEndpoints, usersFor(options.accounts), log);
     registered.catch(() => {}); // awaited below
-    await services.start('bank');
+    await Promise.all(services.instancesOf('bank').map((h) => services.start(h.key)));
     log('bank-service ready');
 
     const population = await seedPopulation({ endpoints: system.authEndpoints, databaseUrl, count: options.accounts, log, registered });
@@ -214,6 +228,10 @@ export async function startSystem(options) {
     await loggingIn;
     /** Restarts one service with extra env (a configuration variant); resolves with its pid when it is ready again. */
     system.restart = (key, extraEnv = {}) => services.restart(key, extraEnv);
+    /** One instance (replicas: 'bank.2') stopped on purpose (no restart) / started again; start resolves with its pid when ready. */
+    system.stopInstance = (key) => services.services[key].stop();
+    system.startInstance = (key) => services.start(key);
+    system.replicas = replicas;
     system.baseUrl = description.baseUrl;
     system.bankGrpcAddress = description.bankGrpcAddress;
     // The certificates the services were given (the gRPC-direct client presents the api-gateway's).
