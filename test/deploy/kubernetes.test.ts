@@ -4,9 +4,9 @@
 // Kubernetes API schemas of the kubernetes-models package (types, required
 // fields, formats; those schemas do not forbid unknown fields, so the shape
 // checks below name the fields that matter); the operators' custom resources
-// (CloudNativePG, Strimzi, Altinity) are checked for their kinds and the fields
-// the services depend on, since no registry package ships their CRD schemas;
-// each service's environment passes its own config schema; the NetworkPolicies
+// (CloudNativePG, Strimzi, Altinity) against their CRD schemas, vendored in
+// deploy/kubernetes/crd-schemas (no registry package ships them), as strictly
+// as the API server (unknown fields are errors); each service's environment passes its own config schema; the NetworkPolicies
 // mirror the mTLS caller tables (services/<name>/src/grpc/callers.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadServiceConfig, validateEnvironment, type ServiceConfig } from '../../scripts/check-deploy/config-schemas.mjs';
+import { loadCrdValidators } from '../../scripts/check-deploy/crd-schemas.mjs';
 import { HELM_VERSION, chartDir, ensureHelm, helmUnavailableReason, runHelm } from '../../scripts/check-deploy/helm.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,9 +32,9 @@ const CALLER_TABLES: Record<string, string> = {
 const CUSTOM_RESOURCES: Record<string, { apiVersion: string; required: string[] }> = {
   Cluster: { apiVersion: 'postgresql.cnpg.io/v1', required: ['spec.instances', 'spec.storage.size', 'spec.managed.roles'] },
   Database: { apiVersion: 'postgresql.cnpg.io/v1', required: ['spec.name', 'spec.owner', 'spec.cluster.name'] },
-  Kafka: { apiVersion: 'kafka.strimzi.io/v1beta2', required: ['spec.kafka.version', 'spec.kafka.listeners', 'spec.entityOperator.topicOperator'] },
-  KafkaNodePool: { apiVersion: 'kafka.strimzi.io/v1beta2', required: ['spec.replicas', 'spec.roles', 'spec.storage', 'metadata.labels.strimzi\\.io/cluster'] },
-  KafkaTopic: { apiVersion: 'kafka.strimzi.io/v1beta2', required: ['spec.topicName', 'spec.partitions', 'spec.replicas', 'metadata.labels.strimzi\\.io/cluster'] },
+  Kafka: { apiVersion: 'kafka.strimzi.io/v1', required: ['spec.kafka.version', 'spec.kafka.listeners', 'spec.entityOperator.topicOperator'] },
+  KafkaNodePool: { apiVersion: 'kafka.strimzi.io/v1', required: ['spec.replicas', 'spec.roles', 'spec.storage', 'metadata.labels.strimzi\\.io/cluster'] },
+  KafkaTopic: { apiVersion: 'kafka.strimzi.io/v1', required: ['spec.topicName', 'spec.partitions', 'spec.replicas', 'metadata.labels.strimzi\\.io/cluster'] },
   ClickHouseInstallation: { apiVersion: 'clickhouse.altinity.com/v1', required: ['spec.configuration.clusters', 'spec.configuration.users'] },
 };
 
@@ -41,6 +42,7 @@ const CUSTOM_RESOURCES: Record<string, { apiVersion: string; required: string[] 
 type Rendered = any;
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: Rendered; data?: Record<string, string> };
 
+const crdValidators = loadCrdValidators();
 const unavailable = helmUnavailableReason();
 if (unavailable) console.warn(`[kubernetes.test] skipped: ${unavailable}`);
 let helm = '';
@@ -61,6 +63,12 @@ function get(object: unknown, path: string): unknown {
 
 /** kubernetes-models class of an apiVersion/kind, e.g. apps/v1 Deployment -> kubernetes-models/apps/v1/Deployment. */
 async function validateKubernetesObject(object: K8sObject): Promise<void> {
+  const custom = crdValidators.get(`${object.apiVersion}/${object.kind}`);
+  if (custom) {
+    const problems = custom(object);
+    if (problems.length > 0) throw new Error(`${object.kind} ${object.metadata.name}: ${problems.join('; ')}`);
+    return;
+  }
   const module = (await import(/* @vite-ignore */ `kubernetes-models/${object.apiVersion}/${object.kind}`)) as Record<string, new (data: unknown) => { validate(): void }>;
   new module[object.kind]!(object).validate();
 }
@@ -94,8 +102,16 @@ describe.skipIf(unavailable !== null)(`Helm chart deploy/kubernetes/e-wallet (he
     await expect(validateKubernetesObject(broken)).rejects.toThrow(/containerPort/);
   });
 
-  it('renders the operators\' custom resources (CloudNativePG, Strimzi, Altinity) with the fields the services rely on', () => {
+  it('renders the operators\' custom resources (CloudNativePG, Strimzi, Altinity) valid against their CRD schemas, with the fields the services rely on', async () => {
     const kinds = new Set(objects.map((o) => o.kind));
+    for (const object of objects.filter((o) => o.kind in CUSTOM_RESOURCES)) {
+      await expect(validateKubernetesObject(object), `${object.kind} ${object.metadata.name}`).resolves.toBeUndefined();
+    }
+    // Strict like the API server: a misspelt field and a wrong value are refused.
+    const broken = structuredClone(find(objects, 'Kafka', 'wallet-kafka'));
+    broken.spec.kafka.listners = broken.spec.kafka.listeners;
+    broken.spec.kafka.listeners[0].type = 'internl';
+    await expect(validateKubernetesObject(broken)).rejects.toThrow(/additional properties: listners.*\/spec\/kafka\/listeners\/0\/type/);
     for (const [kind, { apiVersion, required }] of Object.entries(CUSTOM_RESOURCES)) {
       expect(kinds, kind).toContain(kind);
       for (const object of objects.filter((o) => o.kind === kind)) {
