@@ -20,6 +20,9 @@ import { formatHostPort, LIST_SCHEME, parseHostPort, TARGET_ADDRESSES_MAX, type 
 //    round_robin (grpc-js's load-balancer-round-robin.ts) then spreads calls over
 //    the READY connections among them; a killed backend drops out at once by its
 //    connection state, a NOT_SERVING one within probeIntervalMs + probeTimeoutMs.
+//    Check (polling), not Watch (a stream): an open Watch is an in-flight call that
+//    a draining server's tryShutdown would wait for until its forced deadline; a
+//    draining server also sends GOAWAY, so new calls leave it at once anyway.
 
 export const HEALTH_SCHEME = 'wallet-health';
 
