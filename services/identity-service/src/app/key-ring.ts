@@ -73,8 +73,9 @@ export class DbKeyRing implements KeyRing {
       current === undefined || (interval > 0 && this.options.now() - current.createdAtMs >= interval);
     let keys = await this.store.published(this.options.now(), this.options.retainMs);
     const newest = keys.find((k) => k.supersededAtMs === null);
-    if (due(newest) && (await this.store.rotate(this.options.now(), due, () => this.generate()))) {
-      this.options.onRotated();
+    if (due(newest)) {
+      if (await this.store.rotate(this.options.now(), due, () => this.generate())) this.options.onRotated();
+      // Read again either way: a replica that lost the race (rotate saw its key under the lock) loads the winner's key.
       keys = await this.store.published(this.options.now(), this.options.retainMs);
     }
     const current = keys.find((k) => k.supersededAtMs === null);
