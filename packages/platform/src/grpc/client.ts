@@ -69,6 +69,7 @@ export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, target: 
   const histogram = registry ? grpcClientHistogram(registry as Registry) : undefined;
   const baseOptions: ChannelOptions = { ...GRPC_CLIENT_OPTIONS, ...transport.channelOptions, ...channelOptions };
   let channelTarget = target;
+  let releaseProbeSetup = (): void => undefined;
   const balancing: ChannelOptions = {};
   if (serviceConfig) {
     assertRetryDecisions(Ctor, serviceConfig);
@@ -82,17 +83,24 @@ export function createGrpcClient<C extends Client>(Ctor: ClientCtor<C>, target: 
       delete probeOptions.interceptors;
       const health = healthAwareChannel(target, { ...settings, credentials: transport.credentials, channelOptions: probeOptions });
       channelTarget = health.target;
+      releaseProbeSetup = health.release;
       Object.assign(balancing, health.option);
     }
   } else if (isMultiAddressTarget(target)) {
     balancing['grpc.service_config'] = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
   }
-  return new Ctor(channelTarget, transport.credentials, {
-    ...baseOptions,
-    ...balancing,
-    // Outermost, so the span covers any interceptor the caller adds.
-    interceptors: [clientTracingInterceptor(target, histogram), ...((channelOptions.interceptors as ClientOptions['interceptors']) ?? [])],
-  });
+  try {
+    return new Ctor(channelTarget, transport.credentials, {
+      ...baseOptions,
+      ...balancing,
+      // Outermost, so the span covers any interceptor the caller adds.
+      interceptors: [clientTracingInterceptor(target, histogram), ...((channelOptions.interceptors as ClientOptions['interceptors']) ?? [])],
+    });
+  } finally {
+    // grpc-js builds the channel's one resolver in the channel's constructor (internal-channel.ts ->
+    // resolving-load-balancer.ts), which took the setup: the registry entry is no longer needed.
+    releaseProbeSetup();
+  }
 }
 
 /** Bounds of the probe settings: no probe storm, no probe that outlives a few intervals. */
