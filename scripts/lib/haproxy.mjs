@@ -180,6 +180,8 @@ export function haproxyConfig(spec) {
     '',
     'frontend stats',
     '  mode http',
+    // Scrapes and health probes are not events.
+    '  no log',
     `  bind 127.0.0.1:${checkedPort(spec.statsPort, 'stats port')}`,
     '  monitor-uri /healthz',
     '  http-request use-service prometheus-exporter if { path /metrics }',

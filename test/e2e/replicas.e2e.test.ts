@@ -36,6 +36,7 @@ interface Sent {
   answer: Answer;
   /** 5xx answers and connection errors seen before the answer. */
   failures: number;
+  answeredAtMs: number;
 }
 
 /** One REST call through HAProxy; a connection error is status 0 (ambiguous: retry with the same key). */
@@ -120,7 +121,7 @@ describe('two replicas of everything behind HAProxy', () => {
       const key = randomUUID();
       const amountMinor = BigInt(1 + Math.floor(Math.random() * 50));
       const { answer, failures } = await untilAnswered(() => transfer(from, to, amountMinor, key), `transfer ${key}`);
-      sent.push({ key, from, to, amountMinor, answer, failures });
+      sent.push({ key, from, to, amountMinor, answer, failures, answeredAtMs: Date.now() });
     }
   }
 
@@ -205,9 +206,12 @@ describe('two replicas of everything behind HAProxy', () => {
       expect(seen.length, account).toBe(ids.size);
       expect(new Set(seen.map((op) => op.transferId)).size, account).toBe(ids.size);
     }
+    // Reported, not asserted (no timed assertions): the longest wait between two answered transfers.
+    const times = sent.map((s) => s.answeredAtMs).sort((x, y) => x - y);
+    const gapMsMax = times.slice(1).reduce((max, t, i) => Math.max(max, t - times[i]!), 0);
     const retried = sent.filter((s) => s.failures > 0);
     process.stderr.write(
-      `replicas e2e: ${sent.length} transfers, ${retried.length} needed a retry (${retried.reduce((n, s) => n + s.failures, 0)} failed attempts: 5xx or connection errors), all answered once\n`,
+      `replicas e2e: ${sent.length} transfers, ${retried.length} needed a retry (${retried.reduce((n, s) => n + s.failures, 0)} failed attempts: 5xx or connection errors), all answered once; longest interval without an answer ${gapMsMax} ms\n`,
     );
   }, 900_000);
 
