@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ConfigError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
 import { bankConfigSchema, DEVELOPMENT_DATABASE_URL, loadBankConfig as loadWithoutTls, loadBankSettings } from '../../src/config.js';
+import { relaySessionName } from '../../src/app/service.js';
 
 /** Paths only: the files are read when the service starts, not when the config is validated. */
 const TLS = { TLS_CA_FILE: '/run/secrets/ca.pem', TLS_CERT_FILE: '/run/secrets/bank-service.pem', TLS_KEY_FILE: '/run/secrets/bank-service-key.pem' };
@@ -59,8 +60,15 @@ describe('configuration', () => {
     ['BANK_GROUP_COMMIT_BATCH_SIZE_MAX', '0'],
     ['BANK_GROUP_COMMIT_WORKERS', '0'],
     ['BANK_GROUP_COMMIT_ENABLED', 'maybe'],
+    ['BANK_REPLICA_ID', 'bank 2'],
+    ['BANK_REPLICA_ID', 'x'.repeat(33)],
   ])('rejects %s=%s naming the variable', (name, value) => {
     expect(problemsOf(() => loadBankConfig({ [name]: value }))).toContain(name);
+  });
+
+  it('names the relay session after BANK_REPLICA_ID, or the process id without one', () => {
+    expect(relaySessionName(loadBankConfig({ BANK_REPLICA_ID: '2' }))).toBe('bank-service/2');
+    expect(relaySessionName(loadBankConfig({}))).toBe(`bank-service/${process.pid}`);
   });
 
   it('verifies tokens against the local identity-service by default and has no shared service credential any more', () => {
