@@ -60,6 +60,9 @@ export const BREAKER_DEFAULTS = {
   rollingCountTimeoutMs: 10_000,
 } as const;
 
+/** Buckets of opossum's rolling window (its default). */
+const ROLLING_BUCKETS = 10;
+
 interface BreakerMetrics {
   state: Gauge<'breaker'>;
   transitions: Counter<'breaker' | 'to'>;
@@ -95,8 +98,12 @@ export function createBreaker(name: string, options: BreakerOptions): Breaker {
     errorThresholdPercentage: options.errorThresholdPercentage ?? BREAKER_DEFAULTS.errorThresholdPercentage,
     volumeThreshold: options.volumeThreshold ?? BREAKER_DEFAULTS.volumeThreshold,
     rollingCountTimeout: options.rollingCountTimeoutMs ?? BREAKER_DEFAULTS.rollingCountTimeoutMs,
+    rollingCountBuckets: ROLLING_BUCKETS,
     // opossum: true = "not a failure".
     errorFilter: (error: unknown) => !isFailure(error),
+    // Neither is read here: no latency sort on every failure, no snapshot timer.
+    rollingPercentilesEnabled: false,
+    enableSnapshots: false,
   });
   const metrics = breakerMetrics(options.registry);
   let openedAtMs = 0;
@@ -110,7 +117,13 @@ export function createBreaker(name: string, options: BreakerOptions): Breaker {
   };
   circuit.on('open', () => enter('open'));
   circuit.on('halfOpen', () => enter('half_open'));
-  circuit.on('close', () => enter('closed'));
+  circuit.on('close', () => {
+    // A fresh window once the probe proved the downstream back: the failures
+    // that opened the breaker must not reopen it on the next single failure.
+    const status = circuit.status as unknown as { rotateBucket?: () => void };
+    for (let i = 0; i < ROLLING_BUCKETS; i += 1) status.rotateBucket?.();
+    enter('closed');
+  });
   metrics.state.set({ breaker: name }, BREAKER_STATE_VALUE.closed);
   metrics.rejections.inc({ breaker: name }, 0);
 

@@ -78,6 +78,15 @@ describe('createBreaker', () => {
     expect(await metricValue(registry, 'circuit_breaker_transitions_total', { breaker: 'bank', to: 'closed' })).toBe(1);
   });
 
+  it('starts a fresh window when it closes: one failure right after recovery does not reopen it', async () => {
+    const breaker = newBreaker();
+    await failTimes(breaker, 4, grpcError(Status.UNAVAILABLE));
+    await vi.waitFor(() => expect(breaker.state()).toBe('half_open'), { timeout: 5_000, interval: 10 });
+    await expect(breaker.run(() => Promise.resolve('ok'))).resolves.toBe('ok');
+    await failTimes(breaker, 1, grpcError(Status.UNAVAILABLE));
+    expect(breaker.state()).toBe('closed');
+  });
+
   it('lets one probe through while half-open and refuses the others until it answers', async () => {
     const breaker = newBreaker();
     await failTimes(breaker, 4, grpcError(Status.UNAVAILABLE));
