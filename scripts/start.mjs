@@ -96,9 +96,11 @@ async function shutdown(code, why) {
   await system?.stop({ timeoutMs: SERVICES_STOP_MS }).catch((error) => say('start', `stopping services: ${error.message}`));
   // After the services: their last spans are flushed during their shutdown.
   await receiver?.close();
-  await clickhouse?.stop().catch((error) => say('start', `stopping the ClickHouse server: ${error.message}`));
   const leftMs = STOP_TOTAL_MS - (Date.now() - startedMs) - 500;
-  await infra?.stop(Math.max(1_000, leftMs));
+  await Promise.all([
+    clickhouse?.stop().catch((error) => say('start', `stopping the ClickHouse server: ${error.message}`)),
+    infra?.stop(Math.max(1_000, leftMs)),
+  ]);
   lock.release();
   say('start', `stopped in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
   process.exit(code);

@@ -7,6 +7,7 @@
 // TLS_CERT_FILE, TLS_KEY_FILE: mutual TLS on every internal hop, ADR 0009).
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { HAPROXY_LIMITS } from './haproxy.mjs';
 import { freePort } from './infra.mjs';
 import { root } from './paths.mjs';
 import { ensurePki, PKI_DIR_DEFAULT, tlsEnvFor } from './pki.mjs';
@@ -170,6 +171,9 @@ export async function freeReplicaPorts(ports, replicas) {
 
 const local = (port) => `127.0.0.1:${port}`;
 
+/** A draining gateway keeps serving this long: HAProxy's fall checks, one interval spare (haproxy.mjs). */
+const LB_DRAIN_MS = HAPROXY_LIMITS.checkIntervalMs * (HAPROXY_LIMITS.checkFallCount + 1);
+
 /** `aud` of access tokens (the identity-service's IDENTITY_AUDIENCE default). */
 export const AUTH_AUDIENCE = 'wallet-api';
 /**
@@ -290,6 +294,9 @@ const SERVICES = [
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: c.grpcAddresses.cardAdapter,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: c.grpcAddresses.analytics,
       GATEWAY_IDENTITY_URL: c.issuer,
+      // On SIGTERM /readyz answers 503 while still serving until HAProxy's checks take it out
+      // (scripts/lib/haproxy.mjs: ~1 s); with one replica nothing would notice: stop at once.
+      GATEWAY_DRAIN_MS: String(c.replicas > 1 ? LB_DRAIN_MS : 0),
       ...authEnv(c),
       ...tlsEnvFor(c.pki, 'api-gateway'),
     }),

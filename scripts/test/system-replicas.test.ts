@@ -50,6 +50,8 @@ describe('replicas in the system description', () => {
     expect(implicit.services.every((s) => s.replica === 1 && s.instanceName === s.name && s.serviceKey === s.key)).toBe(true);
     const gateway = implicit.services.find((s) => s.key === 'gateway')!;
     expect(gateway.env).toMatchObject({ GATEWAY_HTTP_PORT: '8080', GATEWAY_BANK_GRPC_ADDRESS: '127.0.0.1:50051', GATEWAY_ANALYTICS_GRPC_ADDRESS: '127.0.0.1:50053' });
+    // No load balancer to notice a drain: the gateway stops at once.
+    expect(gateway.env.GATEWAY_DRAIN_MS).toBe('0');
     const envNames = implicit.services.flatMap((s) => Object.keys(s.env));
     expect(envNames.filter((n) => n === 'BANK_REPLICA_ID' || n === 'ANALYTICS_KAFKA_GROUP_INSTANCE_ID' || n === 'OTEL_RESOURCE_ATTRIBUTES')).toEqual([]);
     expect(implicit.baseUrl).toBe('http://127.0.0.1:8080');
@@ -80,6 +82,8 @@ describe('replicas in the system description', () => {
         GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: '127.0.0.1:50052,127.0.0.1:50072',
         GATEWAY_ANALYTICS_GRPC_ADDRESS: '127.0.0.1:50053,127.0.0.1:50073',
         GATEWAY_IDENTITY_URL: 'https://127.0.0.1:8090',
+        // Serves while HAProxy's checks (500 ms, 2 failures) take it out of rotation.
+        GATEWAY_DRAIN_MS: '1500',
       });
     }
     for (const adapter of system.services.filter((s) => s.serviceKey === 'cardAdapter')) expect(adapter.env.CARD_ADAPTER_BANK_GRPC_ADDRESS).toBe(banks);
