@@ -23,10 +23,20 @@ export const configSchema = z.object({
   ...tlsConfigShape,
   LOG_LEVEL: env.logLevel(),
 
-  GATEWAY_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
-  GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: env.string('127.0.0.1:50052'),
-  GATEWAY_ANALYTICS_GRPC_ADDRESS: env.string('127.0.0.1:50053'),
+  // host:port, a comma list of replicas (host:port,host:port) or dns:///name:port (every record a
+  // replica); the value becomes the grpc-js target (parseGrpcTarget), a bad one a config error.
+  GATEWAY_BANK_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50051'),
+  GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50052'),
+  GATEWAY_ANALYTICS_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50053'),
 
+  /**
+   * Client-side health checking of the replicas behind each address (C1): each is asked
+   * grpc.health.v1 Check this often, and gets calls only while it answers SERVING within the
+   * timeout. A killed replica drops out at once (its connection closes); a hung or NOT_SERVING one
+   * within interval + timeout. The timeout covers a first mutual-TLS handshake on a busy machine.
+   */
+  GATEWAY_GRPC_HEALTH_PROBE_INTERVAL_MS: env.int(1000, 100, 60_000),
+  GATEWAY_GRPC_HEALTH_PROBE_TIMEOUT_MS: env.int(1000, 50, 10_000),
   /** Deadline of every gRPC call except the top-up. */
   GATEWAY_GRPC_DEADLINE_MS: env.int(3000, 50, 60_000),
   /**
@@ -39,6 +49,27 @@ export const configSchema = z.object({
   GATEWAY_READINESS_TIMEOUT_MS: env.int(1000, 50, 30_000),
   /** Retry-After (seconds) sent with 503 answers. */
   GATEWAY_RETRY_AFTER_SECONDS: env.int(1, 1, 3600),
+
+  // Circuit breakers around bank, card adapter and analytics (clients/guarded.ts, @wallet/platform/resilience).
+  /** How long an open breaker refuses calls before letting one probe through (half-open). */
+  GATEWAY_BREAKER_RESET_TIMEOUT_MS: env.int(5000, 100, 600_000),
+  /** Share of infrastructure failures (in %) in the rolling window at or above which a breaker opens. */
+  GATEWAY_BREAKER_FAILURE_PERCENT_MAX: env.int(50, 1, 100),
+  /** Calls in the rolling window before a breaker may open (a few failures on a quiet gateway do not). */
+  GATEWAY_BREAKER_VOLUME_MIN: env.int(10, 1, 100_000),
+  /** Length of the rolling window the failure share is counted over. */
+  GATEWAY_BREAKER_WINDOW_MS: env.int(10_000, 1000, 600_000),
+
+  // Load shedding (plugins/load-shedding.ts): over either bound new requests get 503 service-overloaded.
+  /** Mean event-loop delay above which new requests are refused (sampled every second). */
+  GATEWAY_EVENT_LOOP_DELAY_MS_MAX: env.int(1000, 10, 60_000),
+  /** Requests served at once above which new requests are refused. */
+  GATEWAY_REQUESTS_IN_FLIGHT_MAX: env.int(1024, 1, 1_000_000),
+  /**
+   * After SIGTERM: how long /readyz answers 503 while requests are still served, so the load
+   * balancer's health check takes this replica out first (HAProxy: inter × fall). 0 in tests.
+   */
+  GATEWAY_DRAIN_MS: env.int(5000, 0, 120_000),
 
   /** Currency of transfers and top-ups made over REST (the bank checks it matches the accounts). */
   GATEWAY_CURRENCY: z
@@ -108,7 +139,20 @@ export const configSchema = z.object({
   GATEWAY_IDENTITY_TIMEOUT_MS: env.int(10_000, 100, 60_000),
   /** Largest identity-service answer the gateway relays (token responses are a few KiB). */
   GATEWAY_IDENTITY_RESPONSE_BYTES_MAX: env.int(64 * 1024, 1024, 1024 * 1024),
-}).superRefine(checkEdgeSettings);
+})
+  .superRefine(checkEdgeSettings)
+  .superRefine(checkShutdownBudget);
+
+/** The drain is part of the shutdown, so it must leave time to finish in-flight requests. */
+function checkShutdownBudget(config: { GATEWAY_DRAIN_MS: number; GATEWAY_SHUTDOWN_TIMEOUT_MS: number }, context: z.RefinementCtx): void {
+  if (config.GATEWAY_DRAIN_MS >= config.GATEWAY_SHUTDOWN_TIMEOUT_MS) {
+    context.addIssue({
+      code: 'custom',
+      path: ['GATEWAY_DRAIN_MS'],
+      message: `must be below GATEWAY_SHUTDOWN_TIMEOUT_MS (${config.GATEWAY_SHUTDOWN_TIMEOUT_MS}), which bounds the drain and the close after it`,
+    });
+  }
+}
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 

@@ -4,7 +4,9 @@ import type { Server as TlsServer } from 'node:tls';
 import { createMetricsRegistry, runService } from '@wallet/platform';
 import { createGrpcSecurity } from '@wallet/platform/tls';
 import { createGatewayClients } from './clients/grpc.js';
+import { createGatewayBreakers, guardClients } from './clients/guarded.js';
 import { loadGatewayConfig, type GatewayProcessConfig } from './config.js';
+import { createDrainState, drainAndClose } from './drain.js';
 import { isProduction } from './edge-config.js';
 import { GATEWAY_REDACT } from './logging.js';
 import { listenOps } from './ops-server.js';
@@ -23,11 +25,14 @@ await runService<GatewayProcessConfig>({
     const registry = createMetricsRegistry('api-gateway');
     const security = createGrpcSecurity(config.grpcSecurity, { logger, metrics: registry });
     // createGrpcSecurity keeps the certificate provider watching (SIGHUP) for the process's life.
-    const clients = createGatewayClients(config, security, registry);
+    // Every RPC behind its dependency's circuit breaker (open: 503 dependency-unavailable, nothing sent).
+    const clients = guardClients(createGatewayClients(config, security, registry), createGatewayBreakers(config, registry, logger));
     const publicTls = loadPublicTls(config, logger);
     // The internal CA also signs the identity-service's certificate (https AUTH_ISSUER / GATEWAY_IDENTITY_URL).
     const internalCa = config.TLS_CA_FILE === undefined ? undefined : readFileSync(config.TLS_CA_FILE);
+    const drain = createDrainState();
     const app = await buildServer({
+      drain,
       config,
       clients,
       logger,
@@ -38,7 +43,7 @@ await runService<GatewayProcessConfig>({
     await app.listen({ host: config.GATEWAY_HTTP_HOST, port: config.GATEWAY_HTTP_PORT });
     publicTls?.follow(app.server as unknown as TlsServer);
     // Production: /metrics and /readyz detail on their own plain-HTTP listener, off the public port.
-    const ops = isProduction(config) ? await listenOps(config, clients, registry, logger) : undefined;
+    const ops = isProduction(config) ? await listenOps(config, clients, registry, logger, drain) : undefined;
     const info = {
       httpHost: config.GATEWAY_HTTP_HOST,
       httpPort: (app.server.address() as AddressInfo).port,
@@ -53,7 +58,11 @@ await runService<GatewayProcessConfig>({
     return {
       info,
       shutdownSteps: [
-        { name: 'http server', run: () => app.close() },
+        // First: /readyz 503 for GATEWAY_DRAIN_MS while serving, then stop accepting and finish in flight.
+        {
+          name: 'http server',
+          run: () => drainAndClose(app, drain, { drainMs: config.GATEWAY_DRAIN_MS, closeTimeoutMs: closeTimeoutMsOf(config), logger }),
+        },
         ...(ops ? [{ name: 'ops server', run: () => ops.close() }] : []),
         { name: 'grpc clients', run: () => clients.close() },
         // Last: nothing may need a certificate after this.
@@ -63,3 +72,9 @@ await runService<GatewayProcessConfig>({
     };
   },
 });
+
+/** What the shutdown bound leaves for in-flight requests after the drain (the rest: clients, TLS). */
+function closeTimeoutMsOf(config: GatewayProcessConfig): number {
+  const remainingMs = config.GATEWAY_SHUTDOWN_TIMEOUT_MS - config.GATEWAY_DRAIN_MS;
+  return Math.max(50, Math.floor(remainingMs * 0.8));
+}

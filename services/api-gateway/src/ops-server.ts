@@ -3,13 +3,16 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Registry } from 'prom-client';
 import type { GatewayClients } from './clients/types.js';
 import type { GatewayConfig } from './config.js';
-import { checkReadiness } from './routes/health.js';
+import type { DrainState } from './drain.js';
+import { checkReadiness, readinessBody } from './routes/health.js';
 
 export interface OpsServerOptions {
   clients: GatewayClients;
   registry: Registry;
   logger: Logger;
   readinessTimeoutMs: number;
+  /** Draining (SIGTERM): /readyz answers 503 here too. */
+  drain?: DrainState;
 }
 
 /**
@@ -28,8 +31,8 @@ export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
   const noStore = { 'cache-control': 'no-store' };
   app.get('/healthz', async (_request, reply) => reply.headers(noStore).send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const { ready, checks } = await checkReadiness(options.clients, options.readinessTimeoutMs);
-    return reply.code(ready ? 200 : 503).headers(noStore).send({ status: ready ? 'ok' : 'unavailable', checks });
+    const readiness = await checkReadiness(options.clients, options.readinessTimeoutMs, options.drain);
+    return reply.code(readiness.ready ? 200 : 503).headers(noStore).send(readinessBody(readiness, true));
   });
   app.get('/metrics', async (_request, reply) => reply.type(options.registry.contentType).send(await options.registry.metrics()));
   return app;
@@ -41,8 +44,9 @@ export async function listenOps(
   clients: GatewayClients,
   registry: Registry,
   logger: Logger,
+  drain?: DrainState,
 ): Promise<FastifyInstance> {
-  const ops = buildOpsServer({ clients, registry, logger, readinessTimeoutMs: config.GATEWAY_READINESS_TIMEOUT_MS });
+  const ops = buildOpsServer({ clients, registry, logger, readinessTimeoutMs: config.GATEWAY_READINESS_TIMEOUT_MS, ...(drain ? { drain } : {}) });
   await ops.listen({ host: config.GATEWAY_OPS_HOST, port: config.GATEWAY_OPS_PORT });
   return ops;
 }

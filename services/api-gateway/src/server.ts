@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
 import { httpServerObservability } from '@wallet/platform/http';
 import { createIdentityClient, type IdentityApi } from './clients/identity.js';
+import { createDrainState, installDrainConnectionClose, type DrainState } from './drain.js';
 import type { GatewayClients } from './clients/types.js';
 import type { GatewayConfig } from './config.js';
 import { corsOriginsOf, isProduction, trustProxyOf } from './edge-config.js';
@@ -14,6 +15,7 @@ import { loadOpenApiSpec, type OpenApiSpec } from './openapi/spec.js';
 import { installAccessLog } from './plugins/access-log.js';
 import { installAuthentication } from './plugins/auth.js';
 import { installErrorHandling, sendProblem } from './plugins/errors.js';
+import { installLoadShedding } from './plugins/load-shedding.js';
 import { installOpenApiValidation } from './plugins/openapi-validation.js';
 import { installConfiguredRateLimits } from './plugins/rate-limit.js';
 import { installSecurityHeaders } from './plugins/security-headers.js';
@@ -48,6 +50,8 @@ export interface BuildServerOptions {
    * for an https AUTH_ISSUER (discovery, JWKS) and GATEWAY_IDENTITY_URL.
    */
   internalCa?: Buffer;
+  /** Set by the shutdown (drainAndClose): /readyz answers 503 while requests are still served. */
+  drain?: DrainState;
 }
 
 /** The public port's certificate chain and key (PEM). */
@@ -102,6 +106,15 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   await installSecurityHeaders(app, { corsOrigins: corsOriginsOf(config), exposedHeaders: EXPOSED_HEADERS });
   const verifier = options.verifier ?? verifierFrom(config, options.internalCa);
   app.addHook('onClose', async () => verifier.close?.());
+  // Before authentication: an overloaded gateway refuses new work before spending anything on it.
+  await installLoadShedding(app, {
+    eventLoopDelayMsMax: config.GATEWAY_EVENT_LOOP_DELAY_MS_MAX,
+    requestsInFlightMax: config.GATEWAY_REQUESTS_IN_FLIGHT_MAX,
+    retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS,
+    registry,
+  });
+  const drain = options.drain ?? createDrainState();
+  installDrainConnectionClose(app, drain);
   installAuthentication(app, verifier);
 
   // After authentication: the per-user limit is keyed on the verified principal.
@@ -114,7 +127,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerOperationRoutes(app, deps);
   registerSummaryRoutes(app, deps);
   registerTopUpRoutes(app, deps);
-  registerHealthRoutes(app, deps, registry);
+  registerHealthRoutes(app, deps, registry, drain);
   const identity = options.identity ?? identityFrom(config, options.internalCa);
   app.addHook('onClose', async () => identity.close?.());
   await registerAuthRoutes(app, deps, identity);

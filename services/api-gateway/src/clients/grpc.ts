@@ -2,7 +2,7 @@ import { makeClientConstructor, status as GrpcStatus, type Client, type ServiceD
 import { AnalyticsServiceClient } from '@wallet/contracts/analytics';
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
-import { callUnary, createGrpcClient, isServiceError, type GrpcTransport } from '@wallet/platform';
+import { callUnary, createGrpcClient, grpcServiceConfig, isServiceError, type GrpcServiceConfig, type GrpcTransport, type HealthProbeSettings } from '@wallet/platform';
 import type { GrpcSecurity } from '@wallet/platform/tls';
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import type { Registry } from 'prom-client';
@@ -10,9 +10,15 @@ import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients
 
 // Thin gRPC wrappers: every call goes through callUnary with a deadline and
 // forwards the request id as `x-request-id` metadata and the caller's verified
-// bearer token as `authorization` (each backend verifies it again). No retries here: the
-// REST client retries with its Idempotency-Key, which is what makes a retry
-// safe; a hidden retry in the gateway would only stretch the deadline.
+// bearer token as `authorization` (each backend verifies it again).
+//
+// Each address setting names one server, a list of replicas or a dns:/// name
+// (parseGrpcTarget, C1); the channel balances round_robin over the replicas
+// whose grpc.health.v1 answers SERVING, and retries per the tables below: only
+// UNAVAILABLE (the replica went away or refused; the next attempt goes to the
+// next replica), at most 3 attempts with bounded backoff, all inside the call's
+// one deadline. DEADLINE_EXCEEDED is never retried here: the deadline is the
+// whole budget, and the REST client retries with its Idempotency-Key.
 
 const GRPC_CODE_NAMES = new Map<number, string>(
   Object.entries(GrpcStatus)
@@ -45,8 +51,12 @@ interface HealthCheckClient extends Client {
  * which startGrpcServer keeps and flips to NOT_SERVING on shutdown, so the
  * probe does not depend on how each service names its registration.
  */
-export function createHealthProbe(address: string, transport: GrpcTransport, serviceName = '') {
-  const client = createGrpcClient(HealthClient as unknown as new (...args: ConstructorParameters<typeof BankServiceClient>) => HealthCheckClient, address, transport);
+export function createHealthProbe(target: string, transport: GrpcTransport, serviceName = '', healthProbe?: HealthProbeSettings) {
+  // Balanced over the SERVING replicas like the calls: ready while any replica serves.
+  const client = createGrpcClient(HealthClient as unknown as new (...args: ConstructorParameters<typeof BankServiceClient>) => HealthCheckClient, target, transport, {
+    serviceConfig: HEALTH_RETRIES,
+    ...(healthProbe ? { healthCheck: healthProbe } : {}),
+  });
   return {
     client,
     async checkHealth(timeoutMs: number): Promise<HealthState> {
@@ -60,6 +70,46 @@ export function createHealthProbe(address: string, transport: GrpcTransport, ser
   };
 }
 
+const NOT_CALLED = 'not called by the gateway (the card adapter\'s RPC; the bank refuses the gateway\'s certificate for it)';
+
+/** Why each bank RPC may or may not be sent twice by the channel. */
+export const BANK_RETRIES = grpcServiceConfig({
+  service: 'wallet.bank.v1.BankService',
+  retryable: {
+    TransferMoney:
+      'idempotent on (sender, Idempotency-Key) and a replay answers the first answer: a second attempt on another replica either replays the transfer that executed or executes it once',
+    CreateAccount: 'idempotent on (owner, Idempotency-Key) and a replay answers the first answer: a retry never opens a second account',
+    GetBalance: 'a read',
+    ListAccounts: 'a read',
+  },
+  notRetried: { DepositMoney: NOT_CALLED, GetDeposit: NOT_CALLED },
+});
+
+/** Why each card-adapter RPC may or may not be sent twice by the channel. */
+export const CARD_ADAPTER_RETRIES = grpcServiceConfig({
+  service: 'wallet.cardadapter.v1.BankCardAdapterService',
+  retryable: {
+    ProcessCardTopUp:
+      'journaled per (account, Idempotency-Key) before the card is charged, and a replay answers the first answer (or IN_FLIGHT while it runs): the card is charged at most once whichever replica a retry reaches',
+    GetTopUp: 'a read (not called by the gateway today)',
+  },
+  notRetried: {},
+});
+
+/** Why each analytics RPC may be sent twice by the channel. */
+export const ANALYTICS_RETRIES = grpcServiceConfig({
+  service: 'wallet.analytics.v1.AnalyticsService',
+  retryable: { GetOperations: 'a read', GetAccountSummary: 'a read' },
+  notRetried: {},
+});
+
+/** The readiness probe's own channel: Check is a read; List and Watch are never used. */
+export const HEALTH_RETRIES = grpcServiceConfig({
+  service: 'grpc.health.v1.Health',
+  retryable: { Check: 'a read' },
+  notRetried: { List: 'not used', Watch: 'not used (a server stream)' },
+});
+
 export interface GrpcClientOptions {
   /** Mutual TLS to the server (GrpcSecurity.client(<server's service name>)). */
   transport: GrpcTransport;
@@ -67,16 +117,23 @@ export interface GrpcClientOptions {
   deadlineMs: number;
   /** Counts calls in grpc_client_handling_seconds (platform); absent: traced, not counted. */
   registry?: Registry;
+  /** How the replicas' grpc.health.v1 is probed; absent: the platform's defaults. */
+  healthProbe?: HealthProbeSettings;
 }
 
-function clientOf<C extends Client>(Ctor: Parameters<typeof createGrpcClient<C>>[0], address: string, options: GrpcClientOptions): C {
-  return createGrpcClient(Ctor, address, options.transport, options.registry ? { registry: options.registry } : {});
+function clientOf<C extends Client>(Ctor: Parameters<typeof createGrpcClient<C>>[0], target: string, serviceConfig: GrpcServiceConfig, options: GrpcClientOptions): C {
+  return createGrpcClient(Ctor, target, options.transport, {
+    serviceConfig,
+    ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.healthProbe ? { healthCheck: options.healthProbe } : {}),
+  });
 }
 
-export function createBankClient(address: string, options: GrpcClientOptions): BankApi & { close(): void } {
-  const client = clientOf(BankServiceClient, address, options);
+/** target: what parseGrpcTarget made of the address setting (one server, a list, dns:///). */
+export function createBankClient(target: string, options: GrpcClientOptions): BankApi & { close(): void } {
+  const client = clientOf(BankServiceClient, target, BANK_RETRIES, options);
   const call = caller(client, options.deadlineMs);
-  const health = createHealthProbe(address, options.transport);
+  const health = createHealthProbe(target, options.transport, '', options.healthProbe);
   return {
     transferMoney: (request, context) => call(client.transferMoney, request, context),
     getBalance: (request, context) => call(client.getBalance, request, context),
@@ -90,10 +147,11 @@ export function createBankClient(address: string, options: GrpcClientOptions): B
   };
 }
 
-export function createCardAdapterClient(address: string, options: GrpcClientOptions): CardAdapterApi & { close(): void } {
-  const client = clientOf(BankCardAdapterServiceClient, address, options);
+/** target: what parseGrpcTarget made of the address setting (one server, a list, dns:///). */
+export function createCardAdapterClient(target: string, options: GrpcClientOptions): CardAdapterApi & { close(): void } {
+  const client = clientOf(BankCardAdapterServiceClient, target, CARD_ADAPTER_RETRIES, options);
   const call = caller(client, options.deadlineMs);
-  const health = createHealthProbe(address, options.transport);
+  const health = createHealthProbe(target, options.transport, '', options.healthProbe);
   return {
     processCardTopUp: (request, context) => call(client.processCardTopUp, request, context),
     checkHealth: health.checkHealth,
@@ -104,10 +162,11 @@ export function createCardAdapterClient(address: string, options: GrpcClientOpti
   };
 }
 
-export function createAnalyticsClient(address: string, options: GrpcClientOptions): AnalyticsApi & { close(): void } {
-  const client = clientOf(AnalyticsServiceClient, address, options);
+/** target: what parseGrpcTarget made of the address setting (one server, a list, dns:///). */
+export function createAnalyticsClient(target: string, options: GrpcClientOptions): AnalyticsApi & { close(): void } {
+  const client = clientOf(AnalyticsServiceClient, target, ANALYTICS_RETRIES, options);
   const call = caller(client, options.deadlineMs);
-  const health = createHealthProbe(address, options.transport);
+  const health = createHealthProbe(target, options.transport, '', options.healthProbe);
   return {
     getOperations: (request, context) => call(client.getOperations, request, context),
     getAccountSummary: (request, context) => call(client.getAccountSummary, request, context),
@@ -125,6 +184,14 @@ export interface GatewayClientsConfig {
   GATEWAY_ANALYTICS_GRPC_ADDRESS: string;
   GATEWAY_GRPC_DEADLINE_MS: number;
   GATEWAY_TOPUP_DEADLINE_MS: number;
+  /** Absent: the platform's probe defaults. */
+  GATEWAY_GRPC_HEALTH_PROBE_INTERVAL_MS?: number;
+  GATEWAY_GRPC_HEALTH_PROBE_TIMEOUT_MS?: number;
+}
+
+function healthProbeOf(config: GatewayClientsConfig): { healthProbe?: HealthProbeSettings } {
+  const { GATEWAY_GRPC_HEALTH_PROBE_INTERVAL_MS: probeIntervalMs, GATEWAY_GRPC_HEALTH_PROBE_TIMEOUT_MS: probeTimeoutMs } = config;
+  return probeIntervalMs !== undefined && probeTimeoutMs !== undefined ? { healthProbe: { probeIntervalMs, probeTimeoutMs } } : {};
 }
 
 /**
@@ -133,7 +200,7 @@ export interface GatewayClientsConfig {
  * bank-card-adapter, analytics-service), whatever address it dials.
  */
 export function createGatewayClients(config: GatewayClientsConfig, security: Pick<GrpcSecurity, 'client'>, registry?: Registry): GatewayClients {
-  const common = registry ? { registry } : {};
+  const common = { ...(registry ? { registry } : {}), ...healthProbeOf(config) };
   const bank = createBankClient(config.GATEWAY_BANK_GRPC_ADDRESS, {
     transport: security.client('bank-service'),
     deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS,

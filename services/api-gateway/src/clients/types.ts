@@ -54,10 +54,21 @@ export interface AnalyticsApi extends HealthCheckable {
   getAccountSummary(request: GetAccountSummaryRequest, context: CallContext): Promise<GetAccountSummaryResponse>;
 }
 
+/** A circuit breaker's state as @wallet/platform/resilience names it. */
+export type BreakerStateName = 'closed' | 'open' | 'half_open';
+
+/** The downstream services the gateway calls over gRPC (also the breaker names' keys). */
+export type Dependency = 'bank' | 'cardAdapter' | 'analytics';
+
 export interface GatewayClients {
   bank: BankApi;
   cardAdapter: CardAdapterApi;
   analytics: AnalyticsApi;
+  /**
+   * Each circuit breaker's state by breaker name (`bank`, `card_adapter`, `analytics`, as in the
+   * circuit_breaker_* metrics); absent when the clients have no breakers (test fakes).
+   */
+  breakerStates?(): Record<string, BreakerStateName>;
   /** Closes every channel (shutdown). */
   close(): void;
 }

@@ -83,6 +83,10 @@ export const EDGE_PROBLEMS = {
     'The access token cannot be checked right now (the token issuer is unreachable); retry later.'),
   identityUnavailable: kind(503, 'service-unavailable', 'Service unavailable', 'IDENTITY_UNAVAILABLE',
     'The identity service is unreachable; retry later.'),
+  // Load shedding (plugins/load-shedding.ts): refused before any work, so never executed.
+  overloaded: kind(503, 'service-overloaded', 'Service overloaded', 'SERVICE_OVERLOADED'),
+  // A circuit breaker is open (clients/guarded.ts): the call was not sent, so certainly not executed.
+  dependencyUnavailable: kind(503, 'dependency-unavailable', 'Dependency unavailable', 'DEPENDENCY_UNAVAILABLE'),
   identityBadResponse: kind(502, 'bad-gateway', 'Bad gateway', 'IDENTITY_BAD_RESPONSE',
     'The identity service gave an answer the gateway cannot relay.'),
   identityTimeout: kind(504, 'upstream-timeout', 'Upstream timeout', 'IDENTITY_TIMEOUT',

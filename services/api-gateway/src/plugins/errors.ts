@@ -1,4 +1,5 @@
 import { isServiceError, parseGrpcError } from '@wallet/platform';
+import { isBreakerOpenError, type BreakerOpenError } from '@wallet/platform/resilience';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   EDGE_PROBLEMS,
@@ -9,6 +10,7 @@ import {
 } from '../mapping/problems.js';
 import { validationProblem, type SchemaValidationIssue } from '../mapping/validation.js';
 import type { OpenApiSpec } from '../openapi/spec.js';
+import { DEPENDENCY_TITLES } from '../clients/guarded.js';
 import { bearerChallenge } from './auth.js';
 
 declare module 'fastify' {
@@ -52,6 +54,19 @@ function edgeProblem(error: FastifyError): Problem | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * An open circuit breaker refused the call before anything was sent: 503
+ * dependency-unavailable naming the dependency, Retry-After = until its next
+ * probe. Certainly not executed, so a top-up is certainly not charged.
+ */
+function breakerOpenProblem(error: BreakerOpenError, topUp: boolean): Problem {
+  const dependency = DEPENDENCY_TITLES[error.breaker] ?? error.breaker;
+  const detail =
+    `${dependency} is failing, so the gateway did not send the request (nothing was executed); ` +
+    `retry after ${error.retryAfterSeconds} s with the same Idempotency-Key.`;
+  return problemFromKind(EDGE_PROBLEMS.dependencyUnavailable, detail, topUp ? { charged: false } : {});
 }
 
 /** Route patterns by method, to tell "no such path" (404) from "no such method here" (405). */
@@ -115,6 +130,9 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
       problem = problemFromKind(error.kind, error.message, error.extensions);
       retryAfterSeconds = error.retryAfterSeconds ?? retryAfterSeconds;
       for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+    } else if (isBreakerOpenError(error)) {
+      problem = breakerOpenProblem(error, topUp);
+      retryAfterSeconds = error.retryAfterSeconds;
     } else if (error.validation) {
       const raised = validationProblem(error.validationContext ?? 'request', error.validation as SchemaValidationIssue[]);
       problem = problemFromKind(raised.kind, raised.message, raised.extensions);

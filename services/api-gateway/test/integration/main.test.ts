@@ -50,6 +50,8 @@ describe('api-gateway process', () => {
       AUTH_ISSUER: issuer.issuer,
       AUTH_AUDIENCE: issuer.audience,
       GATEWAY_HTTP_PORT: '0',
+      // No load balancer in front: nothing to drain from (the drain has its own test).
+      GATEWAY_DRAIN_MS: '0',
       LOG_LEVEL: 'trace',
       GATEWAY_BANK_GRPC_ADDRESS: closed,
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
@@ -89,6 +91,39 @@ describe('api-gateway process', () => {
     await issuer.close();
   }, 120_000);
 
+  it('SIGTERM drains: /readyz answers 503 at once while requests are still served for GATEWAY_DRAIN_MS, then it exits 0', async () => {
+    const closed = `127.0.0.1:${await freePort()}`;
+    service = startService('api-gateway', script, {
+      ...(await testTlsEnv('api-gateway')),
+      GATEWAY_HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+      GATEWAY_BANK_GRPC_ADDRESS: closed,
+      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
+      GATEWAY_ANALYTICS_GRPC_ADDRESS: closed,
+      // Long enough for the checks below on a busy machine; they take milliseconds.
+      GATEWAY_DRAIN_MS: '8000',
+      GATEWAY_SHUTDOWN_TIMEOUT_MS: '20000',
+    });
+    const listening = await waitFor(() => service!.logs.map(parseLine).find((l) => l?.msg === 'listening'), { timeoutMs: 60_000, what: 'listening' });
+    const base = `http://127.0.0.1:${listening.httpPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const stopped = service.stop(30_000);
+    await waitFor(() => service!.logs.some((line) => line.includes('draining')), { timeoutMs: 10_000, what: 'the drain to begin' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    // The detail (development: on this port) also lists every circuit breaker.
+    expect(await ready.json()).toEqual({
+      status: 'unavailable',
+      checks: { gateway: 'DRAINING' },
+      breakers: { bank: 'closed', card_adapter: 'closed', analytics: 'closed' },
+    });
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.headers.get('connection')).toBe('close');
+    expect(await stopped).toBe(0);
+    expect(service.logs.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
+  }, 120_000);
+
   async function exitOf(started: ServiceProcess): Promise<number | null> {
     const exited = await waitFor(() => (started.child.exitCode !== null ? { code: started.child.exitCode } : undefined), {
       timeoutMs: 60_000,
@@ -101,6 +136,8 @@ describe('api-gateway process', () => {
     service = startService('api-gateway', script, {
       ...(await testTlsEnv('api-gateway')),
       GATEWAY_HTTP_PORT: '0',
+      // No load balancer in front: nothing to drain from (the drain has its own test).
+      GATEWAY_DRAIN_MS: '0',
       LOG_LEVEL: 'info',
       GATEWAY_BANK_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
     });
@@ -138,6 +175,8 @@ describe('api-gateway process', () => {
       HTTPS_CERT_FILE: certFile,
       HTTPS_KEY_FILE: keyFile,
       GATEWAY_HTTP_PORT: '0',
+      // No load balancer in front: nothing to drain from (the drain has its own test).
+      GATEWAY_DRAIN_MS: '0',
       LOG_LEVEL: 'info',
       GATEWAY_BANK_GRPC_ADDRESS: closed,
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,

@@ -14,6 +14,7 @@ import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-
 import type { IdentityApi } from '../../src/clients/identity.js';
 import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../../src/clients/types.js';
 import { configSchema, type GatewayConfig } from '../../src/config.js';
+import type { DrainState } from '../../src/drain.js';
 import { GATEWAY_REDACT } from '../../src/logging.js';
 import { buildServer, type PublicTlsIdentity } from '../../src/server.js';
 
@@ -31,7 +32,10 @@ export const ADMIN_USER = '44444444-4444-4444-8444-444444444444';
 export const contract = createOpenApiResponseValidator(contractPaths.openapi);
 
 export function testConfig(overrides: Partial<GatewayConfig> = {}): GatewayConfig {
-  return { ...loadConfig(configSchema, {}), ...overrides };
+  // The event-loop bound off (its maximum): on a busy test machine a lazy schema compilation in the
+  // contract check blocks the loop for over a second, which is not what these tests are about;
+  // test/unit/load-shedding.test.ts sets its own.
+  return { ...loadConfig(configSchema, {}), GATEWAY_EVENT_LOOP_DELAY_MS_MAX: 60_000, ...overrides };
 }
 
 /** A gRPC error as the downstream services send it: status + google.rpc.ErrorInfo. */
@@ -211,6 +215,8 @@ export async function startTestGateway(
     identity?: IdentityApi;
     /** Serve HTTPS (HTTP/2 + HTTP/1.1) once the test calls app.listen. */
     https?: PublicTlsIdentity;
+    /** Shared with the test so it can begin a drain. */
+    drain?: DrainState;
   } = {},
 ): Promise<TestGateway> {
   const clients = (options.clients ?? fakeClients()) as FakeClients;
@@ -223,6 +229,7 @@ export async function startTestGateway(
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.https ? { https: options.https } : {}),
+    ...(options.drain ? { drain: options.drain } : {}),
   });
   await app.ready();
   const defaultBearer = await issuer.bearer(ALICE_USER);

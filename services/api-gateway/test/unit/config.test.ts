@@ -65,4 +65,23 @@ describe('loadGatewayConfig', () => {
     expect(bad).toMatch(/^REDIS_URL/);
     expect(bad).not.toContain('not-redis');
   });
+
+  it('gRPC addresses: one server, a list of replicas or dns:///; a bad one names its variable', () => {
+    const config = loadGatewayConfig({
+      ...TLS,
+      GATEWAY_BANK_GRPC_ADDRESS: '127.0.0.1:50051,127.0.0.1:50061',
+      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: 'dns:///bank-card-adapter:50052',
+      GATEWAY_ANALYTICS_GRPC_ADDRESS: 'analytics:50053',
+    });
+    expect(config.GATEWAY_BANK_GRPC_ADDRESS).toBe('ipv4:127.0.0.1:50051,127.0.0.1:50061');
+    expect(config.GATEWAY_CARD_ADAPTER_GRPC_ADDRESS).toBe('dns:///bank-card-adapter:50052');
+    expect(config.GATEWAY_ANALYTICS_GRPC_ADDRESS).toBe('analytics:50053');
+    expect(problemsOf({ ...TLS, GATEWAY_BANK_GRPC_ADDRESS: 'bank' })).toEqual([expect.stringMatching(/^GATEWAY_BANK_GRPC_ADDRESS: .*host:port/)]);
+  });
+
+  it('GATEWAY_DRAIN_MS must leave room within GATEWAY_SHUTDOWN_TIMEOUT_MS', () => {
+    expect(loadGatewayConfig(TLS)).toMatchObject({ GATEWAY_DRAIN_MS: 5000, GATEWAY_SHUTDOWN_TIMEOUT_MS: 10_000, GATEWAY_REQUESTS_IN_FLIGHT_MAX: 1024, GATEWAY_EVENT_LOOP_DELAY_MS_MAX: 1000 });
+    expect(loadGatewayConfig({ ...TLS, GATEWAY_DRAIN_MS: '0' }).GATEWAY_DRAIN_MS).toBe(0);
+    expect(problemsOf({ ...TLS, GATEWAY_DRAIN_MS: '10000' })).toEqual([expect.stringMatching(/^GATEWAY_DRAIN_MS: must be below GATEWAY_SHUTDOWN_TIMEOUT_MS/)]);
+  });
 });

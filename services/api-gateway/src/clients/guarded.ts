@@ -1,0 +1,95 @@
+import type { Logger } from '@wallet/platform';
+import { createBreaker, type Breaker } from '@wallet/platform/resilience';
+import type { Registry } from 'prom-client';
+import type { AnalyticsApi, BankApi, CardAdapterApi, Dependency, GatewayClients } from './types.js';
+
+// A circuit breaker per downstream service (C2, @wallet/platform/resilience on
+// opossum): when one keeps failing (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL,
+// UNKNOWN, RESOURCE_EXHAUSTED: never a business answer), its breaker opens and
+// calls to it are refused at once with BreakerOpenError, which the error
+// handler answers 503 dependency-unavailable + Retry-After. Nothing is sent
+// while open, so a refused transfer or top-up certainly did not happen, and
+// clients stop waiting out deadlines on a dead dependency. Health probes
+// bypass the breakers: readiness reports what the dependency says.
+
+/** Breaker names as in circuit_breaker_*{breaker} and the /readyz detail. */
+export const BREAKER_NAMES: Readonly<Record<Dependency, string>> = {
+  bank: 'bank',
+  cardAdapter: 'card_adapter',
+  analytics: 'analytics',
+};
+
+/** How a dependency is named to REST clients in a 503 dependency-unavailable. */
+export const DEPENDENCY_TITLES: Readonly<Record<string, string>> = {
+  bank: 'the bank service',
+  card_adapter: 'the card top-up service (bank-card-adapter)',
+  analytics: 'the analytics service (history and summaries)',
+};
+
+export type GatewayBreakers = Record<Dependency, Breaker>;
+
+export interface GatewayBreakersConfig {
+  GATEWAY_BREAKER_RESET_TIMEOUT_MS: number;
+  GATEWAY_BREAKER_FAILURE_PERCENT_MAX: number;
+  GATEWAY_BREAKER_VOLUME_MIN: number;
+  GATEWAY_BREAKER_WINDOW_MS: number;
+}
+
+export function createGatewayBreakers(config: GatewayBreakersConfig, registry: Registry, logger: Logger): GatewayBreakers {
+  const options = {
+    registry,
+    logger,
+    resetTimeoutMs: config.GATEWAY_BREAKER_RESET_TIMEOUT_MS,
+    errorThresholdPercentage: config.GATEWAY_BREAKER_FAILURE_PERCENT_MAX,
+    volumeThreshold: config.GATEWAY_BREAKER_VOLUME_MIN,
+    rollingCountTimeoutMs: config.GATEWAY_BREAKER_WINDOW_MS,
+  };
+  return {
+    bank: createBreaker(BREAKER_NAMES.bank, options),
+    cardAdapter: createBreaker(BREAKER_NAMES.cardAdapter, options),
+    analytics: createBreaker(BREAKER_NAMES.analytics, options),
+  };
+}
+
+function guardBank(bank: BankApi, breaker: Breaker): BankApi {
+  return {
+    transferMoney: (request, context) => breaker.run(() => bank.transferMoney(request, context)),
+    getBalance: (request, context) => breaker.run(() => bank.getBalance(request, context)),
+    createAccount: (request, context) => breaker.run(() => bank.createAccount(request, context)),
+    listAccounts: (request, context) => breaker.run(() => bank.listAccounts(request, context)),
+    checkHealth: (timeoutMs) => bank.checkHealth(timeoutMs),
+  };
+}
+
+function guardCardAdapter(cardAdapter: CardAdapterApi, breaker: Breaker): CardAdapterApi {
+  return {
+    processCardTopUp: (request, context) => breaker.run(() => cardAdapter.processCardTopUp(request, context)),
+    checkHealth: (timeoutMs) => cardAdapter.checkHealth(timeoutMs),
+  };
+}
+
+function guardAnalytics(analytics: AnalyticsApi, breaker: Breaker): AnalyticsApi {
+  return {
+    getOperations: (request, context) => breaker.run(() => analytics.getOperations(request, context)),
+    getAccountSummary: (request, context) => breaker.run(() => analytics.getAccountSummary(request, context)),
+    checkHealth: (timeoutMs) => analytics.checkHealth(timeoutMs),
+  };
+}
+
+/** The same clients, every RPC behind its dependency's breaker; close() also stops the breakers. */
+export function guardClients(clients: GatewayClients, breakers: GatewayBreakers): GatewayClients {
+  return {
+    bank: guardBank(clients.bank, breakers.bank),
+    cardAdapter: guardCardAdapter(clients.cardAdapter, breakers.cardAdapter),
+    analytics: guardAnalytics(clients.analytics, breakers.analytics),
+    breakerStates: () => ({
+      [BREAKER_NAMES.bank]: breakers.bank.state(),
+      [BREAKER_NAMES.cardAdapter]: breakers.cardAdapter.state(),
+      [BREAKER_NAMES.analytics]: breakers.analytics.state(),
+    }),
+    close: () => {
+      for (const breaker of Object.values(breakers)) breaker.shutdown();
+      clients.close();
+    },
+  };
+}
