@@ -5,13 +5,18 @@
 // API, health-checking each gateway on its ops /readyz and retrying on another
 // gateway only what is safe to repeat. `haproxy -c` validates the file when an
 // haproxy binary is on this machine (scripts/lib/haproxy.mjs installs one).
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { waitFor } from '@wallet/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadCompose, serviceEnvironment, type ComposeService } from '../check-deploy/compose-model.mjs';
+import { findHaproxy, serverStates } from '../lib/haproxy.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { model, dotenv } = loadCompose(root);
@@ -57,11 +62,7 @@ const section = (name: string) => {
 };
 
 function haproxyBinary(): string | undefined {
-  for (const candidate of [process.env.HAPROXY_BIN, 'haproxy', '/usr/sbin/haproxy'].filter(Boolean) as string[]) {
-    const probe = spawnSync(candidate, ['-v'], { encoding: 'utf8' });
-    if (!probe.error && probe.status === 0) return candidate;
-  }
-  return undefined;
+  return findHaproxy({ install: false });
 }
 
 describe('compose replicas: every service of ours several times, clients on every replica', () => {
@@ -169,20 +170,22 @@ describe('compose load balancer (HAProxy) in front of the gateways', () => {
     expect(inter * fall * 1000).toBeLessThan(5000);
   });
 
-  it('retries on another gateway only what is safe to repeat (connection failures; no answer only for idempotent requests or POSTs with an Idempotency-Key)', () => {
+  it('retries on another gateway only what is safe to repeat (connection failures; no answer or a 503 only for idempotent requests or POSTs with an Idempotency-Key)', () => {
     const backend = section('backend gateways');
     expect(section('defaults')).toContain('option redispatch 1');
     expect(Number(section('defaults').find((l) => l.startsWith('retries '))?.split(' ')[1])).toBeLessThanOrEqual(3);
-    expect(backend).toContain('retry-on conn-failure empty-response response-timeout');
-    expect(backend).toContain('http-request disable-l7-retry if METH_POST !{ req.hdr(idempotency-key) -m found }');
-    expect(backend).toContain('http-request disable-l7-retry if { method PATCH } !{ req.hdr(idempotency-key) -m found }');
+    expect(backend).toContain('option http-buffer-request');
+    expect(backend).toContain('retry-on conn-failure empty-response junk-response response-timeout 503');
+    expect(backend).toContain('acl idempotent_method method GET HEAD OPTIONS PUT DELETE');
+    expect(backend).toContain('acl has_idempotency_key req.hdr(idempotency-key) -m found');
+    expect(backend).toContain('http-request disable-l7-retry if !idempotent_method !has_idempotency_key');
     // The LB waits longer than the gateway's longest deadline, so it never cuts an answer short.
     const serverTimeoutS = Number(/^timeout server (\d+)s$/.exec(section('defaults').find((l) => l.startsWith('timeout server'))!)?.[1]);
     expect(serverTimeoutS * 1000).toBeGreaterThan(30_000);
   });
 
   const binary = haproxyBinary();
-  if (!binary) console.warn('[compose-replicas.test] haproxy -c skipped: no haproxy binary (HAPROXY_BIN, PATH); Debian: apt-get install haproxy');
+  if (!binary) console.warn('[compose-replicas.test] haproxy checks skipped: no haproxy binary (HAPROXY_BIN, PATH); Debian: apt-get install haproxy');
   it.skipIf(!binary)('is a configuration HAProxy itself accepts (haproxy -c)', () => {
     const result = spawnSync(binary!, ['-c', '-f', HAPROXY_CONFIG], { encoding: 'utf8', timeout: 30_000 });
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
@@ -190,4 +193,174 @@ describe('compose load balancer (HAProxy) in front of the gateways', () => {
     const broken = spawnSync(binary!, ['-c', '-f', '/dev/stdin'], { input: 'defaults\n  mode http\n  timout client 1s\n', encoding: 'utf8', timeout: 30_000 });
     expect(broken.status).not.toBe(0);
   });
+});
+
+/** A free loopback port (the kernel's choice). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createTcpServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A stand-in gateway: the API on one port, /readyz on its ops port, as the real one. */
+interface StubGateway {
+  httpPort: number;
+  opsPort: number;
+  http: Server;
+  ops: Server;
+  sockets: Set<Socket>;
+  ready: boolean;
+  /** Drop POSTs after reading them, without an answer (the ambiguous case). */
+  dropPosts: boolean;
+  /** x-test-id of every request the API port received. */
+  seen: string[];
+}
+
+async function listen(server: Server, port: number): Promise<void> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+}
+
+async function startStub(): Promise<StubGateway> {
+  const stub: StubGateway = { httpPort: await freePort(), opsPort: await freePort(), http: undefined as unknown as Server, ops: undefined as unknown as Server, sockets: new Set(), ready: true, dropPosts: false, seen: [] };
+  stub.http = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      stub.seen.push(String(req.headers['x-test-id']));
+      if (stub.dropPosts && req.method === 'POST') req.socket.destroy();
+      else res.writeHead(200).end('ok');
+    });
+  });
+  stub.http.on('connection', (socket) => {
+    stub.sockets.add(socket);
+    socket.on('close', () => stub.sockets.delete(socket));
+  });
+  stub.ops = createServer((req, res) => res.writeHead(req.url === '/readyz' && stub.ready ? 200 : 503).end());
+  await listen(stub.http, stub.httpPort);
+  await listen(stub.ops, stub.opsPort);
+  return stub;
+}
+
+/**
+ * deploy/haproxy/haproxy.cfg with only the addresses changed for this machine:
+ * loopback binds, and the two stubs in place of the Docker-DNS server template
+ * (each checked on its own ops port, as `port 9100` does in compose).
+ */
+function localConfig(apiPort: number, opsPort: number, stubs: StubGateway[]): string {
+  let text = readFileSync(HAPROXY_CONFIG, 'utf8');
+  const swap = (from: RegExp, to: string) => {
+    if (!from.test(text)) throw new Error(`haproxy.cfg: ${from} not found`);
+    text = text.replace(from, to);
+  };
+  swap(/^ {2}bind :8080$/m, `  bind 127.0.0.1:${apiPort}`);
+  swap(/^ {2}bind :8404$/m, `  bind 127.0.0.1:${opsPort}`);
+  swap(/^resolvers docker\n(?: {2}.*\n)+/m, '');
+  swap(/ port 9100 resolvers docker init-addr none$/m, '');
+  swap(/^ {2}server-template gateway 1-8 api-gateway:8080 check$/m, stubs.map((s, i) => `  server gateway${i + 1} 127.0.0.1:${s.httpPort} check port ${s.opsPort}`).join('\n'));
+  return text;
+}
+
+const lbBinary = haproxyBinary();
+describe.skipIf(!lbBinary)('compose load balancer configuration, run by a real haproxy in front of two stand-in gateways', () => {
+  let dir: string;
+  let stubs: StubGateway[];
+  let apiUrl: string;
+  let statsUrl: string;
+  let lb: ChildProcess | undefined;
+  let counter = 0;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'compose-haproxy-'));
+    stubs = [await startStub(), await startStub()];
+    const [apiPort, opsPort] = [await freePort(), await freePort()];
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    statsUrl = `http://127.0.0.1:${opsPort}/stats`;
+    writeFileSync(join(dir, 'haproxy.cfg'), localConfig(apiPort, opsPort, stubs));
+    lb = spawn(lbBinary!, ['-db', '-f', join(dir, 'haproxy.cfg')], { cwd: dir, stdio: 'ignore' });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${opsPort}/healthz`)).status === 200, { timeoutMs: 15_000, what: 'haproxy /healthz' });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (lb && lb.exitCode === null) {
+      const exited = new Promise((r) => lb!.once('exit', r));
+      lb.kill('SIGTERM');
+      await exited;
+    }
+    for (const stub of stubs ?? []) {
+      for (const socket of stub.sockets) socket.destroy();
+      await Promise.all([new Promise((r) => stub.http.close(r)), new Promise((r) => stub.ops.close(r))]);
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const bothUp = () => waitFor(async () => {
+    const states = await serverStates(statsUrl);
+    return states['gateways/gateway1']?.startsWith('UP') && states['gateways/gateway2']?.startsWith('UP');
+  }, { timeoutMs: 15_000, what: 'both gateways UP' });
+
+  /** One request; its status, or 0 when the connection closed without an answer. */
+  async function send(method: string, headers: Record<string, string> = {}): Promise<{ id: string; status: number }> {
+    const id = `req-${(counter += 1)}`;
+    try {
+      const res = await fetch(`${apiUrl}/accounts/x/transfers`, { method, headers: { 'x-test-id': id, connection: 'close', ...headers }, body: method === 'POST' ? '{}' : undefined, signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      return { id, status: res.status };
+    } catch {
+      return { id, status: 0 };
+    }
+  }
+  const deliveries = (id: string) => stubs.flatMap((s) => s.seen).filter((seen) => seen === id).length;
+
+  it('spreads requests over every ready gateway, and stops sending to one whose /readyz answers 503 (draining)', async () => {
+    await bothUp();
+    for (let i = 0; i < 8; i += 1) expect((await send('GET')).status).toBe(200);
+    expect(stubs.map((s) => s.seen.length).every((n) => n > 0), 'both gateways served').toBe(true);
+    stubs[1]!.ready = false;
+    await waitFor(async () => (await serverStates(statsUrl))['gateways/gateway2']?.startsWith('DOWN'), { timeoutMs: 10_000, what: 'gateway2 DOWN' });
+    const before = stubs[1]!.seen.length;
+    for (let i = 0; i < 6; i += 1) expect((await send('GET')).status).toBe(200);
+    expect(stubs[1]!.seen.length, 'no request for the draining gateway').toBe(before);
+    stubs[1]!.ready = true;
+  }, 60_000);
+
+  it('resends an unanswered POST to the other gateway only when it carries an Idempotency-Key; a keyless one reaches one gateway once', async () => {
+    await bothUp();
+    stubs[0]!.dropPosts = true;
+    try {
+      const keyed = [];
+      for (let i = 0; i < 6; i += 1) keyed.push(await send('POST', { 'idempotency-key': `key-${i}` }));
+      expect(keyed.map((r) => r.status)).toEqual(keyed.map(() => 200));
+      expect(keyed.some((r) => deliveries(r.id) === 2), 'a keyed POST dropped by gateway1 was resent to gateway2').toBe(true);
+      const keyless = [];
+      for (let i = 0; i < 6; i += 1) keyless.push(await send('POST'));
+      for (const r of keyless) expect(deliveries(r.id), `${r.id} delivered once (status ${r.status})`).toBe(1);
+      expect(keyless.some((r) => r.status !== 200), 'gateway1 dropped some keyless POSTs and they were not resent').toBe(true);
+    } finally {
+      stubs[0]!.dropPosts = false;
+    }
+  }, 60_000);
+
+  it('resends even a keyless POST when its connection never opened (nothing was sent)', async () => {
+    await bothUp();
+    // gateway1's API port closes; its ops port still says ready, so HAProxy still picks it.
+    const down = stubs[0]!;
+    const closed = new Promise((r) => down.http.close(r));
+    for (const socket of down.sockets) socket.destroy();
+    await closed;
+    try {
+      const seenBefore = down.seen.length;
+      for (let i = 0; i < 6; i += 1) {
+        const r = await send('POST');
+        expect(r.status, r.id).toBe(200);
+        expect(deliveries(r.id)).toBe(1);
+      }
+      expect(down.seen.length).toBe(seenBefore);
+    } finally {
+      await listen(down.http, down.httpPort);
+    }
+  }, 60_000);
 });
