@@ -8,13 +8,17 @@ import { freePort, waitFor } from '@wallet/testkit';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testGrpcSecurity, type ServiceName } from '../../../../test/support/pki.js';
 import { createGatewayClients } from '../../src/clients/grpc.js';
+import { createGatewayBreakers, guardClients } from '../../src/clients/guarded.js';
+import type { GatewayConfig } from '../../src/config.js';
 import type { GatewayClients } from '../../src/clients/types.js';
 import {
   ALICE,
   ALICE_USER,
   BOB,
   CREATED_AT,
+  memoryLogger,
   problemOf,
+  testConfig,
   startTestGateway,
   topUpResponse,
   transferResponse,
@@ -36,7 +40,10 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function gatewayWith(addresses: { bank: string; cardAdapter?: string; analytics?: string }): Promise<{ gw: TestGateway; clients: GatewayClients }> {
+async function gatewayWith(
+  addresses: { bank: string; cardAdapter?: string; analytics?: string },
+  options: { breakers?: Partial<GatewayConfig> } = {},
+): Promise<{ gw: TestGateway; clients: GatewayClients }> {
   const closed = `127.0.0.1:${await freePort()}`;
   const config = {
     GATEWAY_BANK_GRPC_ADDRESS: addresses.bank,
@@ -47,7 +54,10 @@ async function gatewayWith(addresses: { bank: string; cardAdapter?: string; anal
     GATEWAY_READINESS_TIMEOUT_MS: DEADLINE_MS,
   };
   const registry = createMetricsRegistry('api-gateway');
-  const clients = createGatewayClients(config, await testGrpcSecurity('api-gateway'), registry);
+  const raw = createGatewayClients(config, await testGrpcSecurity('api-gateway'), registry);
+  const clients = options.breakers
+    ? guardClients(raw, createGatewayBreakers(testConfig(options.breakers), registry, memoryLogger().logger))
+    : raw;
   const gw = await startTestGateway({ config, clients, registry });
   cleanups.push(() => clients.close(), () => gw.close());
   return { gw, clients };
@@ -83,13 +93,27 @@ function recorder(seen: SeenCall[]) {
 const bankError = (code: GrpcStatus, reason: string, message: string) => richError({ code, reason, message, domain: 'bank.wallet' });
 
 /** A bank that answers like the real one; `presenting` is whose certificate it serves with (normally bank-service). */
-async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<{ server: RunningGrpcServer; address: string; seen: SeenCall[] }> {
+interface FakeBank {
+  server: RunningGrpcServer;
+  address: string;
+  seen: SeenCall[];
+  /** When set and returning an error, TransferMoney answers it (after recording the call). */
+  failWith?: () => Error | undefined;
+}
+
+async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<FakeBank> {
   const seen: SeenCall[] = [];
   const record = recorder(seen);
+  const fake = { seen } as FakeBank;
   const implementation: BankServiceServer = {
     getDeposit: (_call, callback) => callback({ code: GrpcStatus.UNIMPLEMENTED, details: 'not used by the gateway' }),
     transferMoney: (call, callback) => {
       record(call);
+      const failure = fake.failWith?.();
+      if (failure) {
+        callback(failure);
+        return;
+      }
       if (call.request.amount!.amountMinor > 100_00n) {
         callback(richError({ code: GrpcStatus.FAILED_PRECONDITION, reason: 'INSUFFICIENT_FUNDS', message: 'balance too low', domain: 'bank.wallet' }));
         return;
@@ -126,7 +150,7 @@ async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<
     credentials: (await testGrpcSecurity(presenting)).serverCredentials(),
   });
   cleanups.push(() => server.shutdown(1000));
-  return { server, address: `127.0.0.1:${server.port}`, seen };
+  return Object.assign(fake, { server, address: `127.0.0.1:${server.port}` });
 }
 
 /** A card adapter that tops up every request, recording what it received. */
@@ -344,5 +368,72 @@ describe('gRPC clients over the wire', () => {
     expect(res.statusCode).toBe(503);
     // The probe's channel skips replicas that fail grpc.health.v1 (none left: UNAVAILABLE at once).
     expect(['DEADLINE_EXCEEDED', 'UNAVAILABLE']).toContain(res.json().checks.bank);
+  });
+
+  it('replicas (an address list): calls spread over every replica; a NOT_SERVING one stops getting calls; a stopped one costs no request', async () => {
+    const one = await startFakeBank();
+    const two = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: `${one.address},${two.address}` });
+    const balance = () => gw.inject({ method: 'GET', url: `/accounts/${ALICE}/balance` });
+    await waitFor(
+      async () => {
+        expect((await balance()).statusCode).toBe(200);
+        return one.seen.length > 0 && two.seen.length > 0;
+      },
+      { timeoutMs: 20_000, what: 'calls on both replicas' },
+    );
+
+    // NOT_SERVING (e.g. a bank shutting down): out of rotation within a probe interval + timeout.
+    one.server.health.setStatus('', 'NOT_SERVING');
+    await waitFor(
+      async () => {
+        const before = one.seen.length;
+        for (let i = 0; i < 6; i += 1) expect((await balance()).statusCode).toBe(200);
+        return one.seen.length === before;
+      },
+      { timeoutMs: 20_000, what: 'no call on the NOT_SERVING replica' },
+    );
+    one.server.health.setStatus('', 'SERVING');
+    await waitFor(
+      async () => {
+        const before = one.seen.length;
+        for (let i = 0; i < 4; i += 1) expect((await balance()).statusCode).toBe(200);
+        return one.seen.length > before;
+      },
+      { timeoutMs: 20_000, what: 'the replica back in rotation' },
+    );
+
+    // Stopped for good: every request is still answered by the other replica.
+    await two.server.shutdown(1000);
+    for (let i = 0; i < 10; i += 1) expect((await transfer(gw)).statusCode).toBe(201);
+  });
+
+  it('a breaker opened by an unavailable bank refuses at once, and the bank sees nothing until the half-open probe', async () => {
+    const bank = await startFakeBank();
+    let failing = true;
+    const { gw } = await gatewayWith(
+      { bank: bank.address },
+      { breakers: { GATEWAY_BREAKER_VOLUME_MIN: 2, GATEWAY_BREAKER_FAILURE_PERCENT_MAX: 50, GATEWAY_BREAKER_RESET_TIMEOUT_MS: 1000 } },
+    );
+    // The bank answers UNAVAILABLE (e.g. its database is down): an infrastructure failure.
+    bank.failWith = () => (failing ? bankError(GrpcStatus.UNAVAILABLE, 'STORAGE_UNAVAILABLE', 'database down') : undefined);
+    await waitFor(
+      async () => {
+        const res = await transfer(gw);
+        return res.statusCode === 503 && problemOf(res).type === 'urn:problem:wallet:dependency-unavailable';
+      },
+      { timeoutMs: 20_000, what: 'the bank breaker to open' },
+    );
+    const seenWhileOpen = bank.seen.length;
+    const refused = await transfer(gw);
+    expect(refused.statusCode).toBe(503);
+    expect(problemOf(refused)).toMatchObject({ type: 'urn:problem:wallet:dependency-unavailable', code: 'DEPENDENCY_UNAVAILABLE' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(bank.seen.length).toBe(seenWhileOpen);
+
+    // The bank recovers: after the reset timeout the probe goes through and closes the breaker.
+    failing = false;
+    await waitFor(async () => (await transfer(gw)).statusCode === 201, { timeoutMs: 20_000, what: 'the half-open probe to succeed' });
+    expect((await transfer(gw)).statusCode).toBe(201);
   });
 });
