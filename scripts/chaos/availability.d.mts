@@ -29,7 +29,10 @@ export declare function gapsOfFaults<F extends FaultWindow>(
   answers: ClientAnswer[],
 ): (F & { gapMs?: number; gapOverlaps?: string[] })[];
 export declare const SPARSE_KINDS: readonly string[];
-export declare function replicaGap(faults: { name: string; affects: string; gapMs?: number; gapOverlaps?: string[] }[]): {
+export declare function replicaGap(
+  faults: { name: string; affects: string; gapMs?: number; gapOverlaps?: string[] }[],
+  options?: { singles?: string[] },
+): {
   gapMs: number;
   fault?: string;
   measured: number;

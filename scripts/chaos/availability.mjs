@@ -118,17 +118,19 @@ export const SPARSE_KINDS = Object.freeze(['login']);
  * infrastructure, not certificate rotations), leaving out gaps that overlap
  * an infrastructure fault (those are the infrastructure's, not the replica's:
  * `excluded`) and faults whose kind is only sampled (`sparse`: the identity's
- * logins, every 2 s).
+ * logins, every 2 s). `singles`: kills of a service that has one instance
+ * (the payment gateway mock, an external provider): not a replica's loss.
  * @param {{ name: string, affects: string, gapMs?: number, gapOverlaps?: string[] }[]} faultsWithGaps from gapsOfFaults
+ * @param {{ singles?: string[] }} [options]
  * @returns {{ gapMs: number, fault?: string, measured: number, excluded: string[], sparse: string[] }}
  */
-export function replicaGap(faultsWithGaps) {
+export function replicaGap(faultsWithGaps, { singles = [] } = {}) {
   let worst = { gapMs: 0, fault: undefined };
   let measured = 0;
   const excluded = [];
   const sparse = [];
   for (const f of faultsWithGaps) {
-    if (f.gapMs === undefined || !/^kill -9 /.test(f.name) || INFRA_FAULT.test(f.name)) continue;
+    if (f.gapMs === undefined || !/^kill -9 /.test(f.name) || INFRA_FAULT.test(f.name) || singles.includes(f.name)) continue;
     if (SPARSE_KINDS.includes(f.affects)) {
       sparse.push(f.name);
       continue;

@@ -25,7 +25,8 @@ function availabilityLines(s) {
       `**Longest interval without a successful answer while one replica was killed: ${seconds(r.gapMs)}${r.fault ? ` (${r.fault})` : ''}** ` +
         `(target ≤ ${seconds(a.gapMsTarget)}; over ${r.measured} replica kills, the affected kind's requests` +
         `${r.excluded.length ? `; left out, as overlapping a PostgreSQL/Kafka fault: ${r.excluded.join(', ')}` : ''}` +
-        `${r.sparse.length ? `; identity kills are measured by logins only, sampled every 2 s: ${r.sparse.join(', ')}` : ''}).`,
+        `${r.sparse.length ? `; identity kills are measured by logins only, sampled every 2 s: ${r.sparse.join(', ')}` : ''}` +
+        `${r.singles?.length ? `; not replicated, so not counted: ${r.singles.join(', ')}` : ''}).`,
       '',
     );
   }

@@ -68,8 +68,10 @@ describe('gapsOfFaults', () => {
       ...faults,
       { name: 'rotate certificate bank', affects: 'transfer', startedAtMs: 11_000, healedAtMs: 13_000 },
       { name: 'kill -9 identity.2', affects: 'login', startedAtMs: 60_000, healedAtMs: 62_000 },
+      { name: 'kill -9 paymentGatewayMock', affects: 'topup', startedAtMs: 70_000, healedAtMs: 80_000 },
+      { name: 'kill -9 paymentGatewayMock', affects: 'topup', startedAtMs: 70_000, healedAtMs: 80_000 },
     ];
-    expect(replicaGap(gapsOfFaults(more, answers))).toEqual({
+    expect(replicaGap(gapsOfFaults(more, answers), { singles: ['kill -9 paymentGatewayMock'] })).toEqual({
       gapMs: 2_100,
       fault: 'kill -9 bank.2',
       measured: 1,
