@@ -45,7 +45,12 @@ export const configSchema = z.object({
   CARD_ADAPTER_DATABASE_STATEMENT_TIMEOUT_MS: env.int(5_000, 100, 60_000),
   CARD_ADAPTER_MIGRATE_ON_START: env.bool(true),
 
-  CARD_ADAPTER_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
+  /**
+   * The bank's replicas: host:port (one), host:port,host:port (a static list) or dns:///name:port
+   * (every A/AAAA record: compose, a Kubernetes headless Service); calls are balanced round_robin over
+   * the SERVING ones (clients/bank.ts). The value becomes the grpc-js target.
+   */
+  CARD_ADAPTER_BANK_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50051'),
   /** Deadline of every bank call (GetBalance, DepositMoney, GetDeposit). */
   CARD_ADAPTER_BANK_TIMEOUT_MS: env.int(3_000, 50, 60_000),
 
@@ -96,6 +101,16 @@ export const configSchema = z.object({
   /** Failed top-ups younger than this are re-checked at the gateway for a charge that landed late. */
   CARD_ADAPTER_RECONCILIATION_WINDOW_MS: env.int(86_400_000, 1_000, 30 * 86_400_000),
   CARD_ADAPTER_RECONCILIATION_BATCH_SIZE_MAX: env.int(20, 1, 1_000),
+
+  /**
+   * Circuit breakers `bank` and `payment_gateway` (one setting for both): open when more than
+   * FAILURES_PERCENT_MAX of the calls in the last WINDOW_MS failed for infrastructure reasons (at least
+   * CALLS_MIN calls seen); while open, calls are refused unsent; after RESET_TIMEOUT_MS one probe goes through.
+   */
+  CARD_ADAPTER_BREAKER_RESET_TIMEOUT_MS: env.int(5_000, 100, 600_000),
+  CARD_ADAPTER_BREAKER_FAILURES_PERCENT_MAX: env.int(50, 1, 100),
+  CARD_ADAPTER_BREAKER_CALLS_MIN: env.int(10, 1, 100_000),
+  CARD_ADAPTER_BREAKER_WINDOW_MS: env.int(10_000, 100, 600_000),
 
   CARD_ADAPTER_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
   /** Test hook: the process kills itself (SIGKILL) at this point of the saga. Refused when NODE_ENV=production. */

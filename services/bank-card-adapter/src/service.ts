@@ -17,6 +17,7 @@ import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
 import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
 import type { Registry } from 'prom-client';
 import { GrpcBank, type Bank } from './clients/bank.js';
+import { BreakerBank, BreakerPaymentGateway, createDownstreamBreakers, type BreakerSettings, type DownstreamBreakers } from './clients/breakers.js';
 import { HttpPaymentGateway } from './clients/payment-gateway/http.js';
 import type { PaymentGateway } from './clients/payment-gateway/types.js';
 import { PAYMENT_GATEWAY_SERVICE_NAME, type Config } from './config.js';
@@ -49,6 +50,8 @@ export interface RunningCardAdapter {
   repository: TopUpRepository;
   gateway: PaymentGateway;
   metrics: AdapterMetrics;
+  /** The `bank` and `payment_gateway` circuit breakers (tests read and drive their state). */
+  breakers: DownstreamBreakers;
   registry: Registry;
   /** Logged with the 'started' line: ports and addresses, never secrets. */
   info: Record<string, unknown>;
@@ -73,6 +76,15 @@ export function sagaSettings(config: Config): SagaSettings {
     waitDelayMsMin: config.CARD_ADAPTER_RECOVERY_DELAY_MS_MIN,
     waitDelayMsMax: config.CARD_ADAPTER_RECOVERY_DELAY_MS_MAX,
     leaseMarginMs: config.CARD_ADAPTER_LEASE_MARGIN_MS,
+  };
+}
+
+export function breakerSettings(config: Config): BreakerSettings {
+  return {
+    resetTimeoutMs: config.CARD_ADAPTER_BREAKER_RESET_TIMEOUT_MS,
+    errorThresholdPercentage: config.CARD_ADAPTER_BREAKER_FAILURES_PERCENT_MAX,
+    volumeThreshold: config.CARD_ADAPTER_BREAKER_CALLS_MIN,
+    rollingCountTimeoutMs: config.CARD_ADAPTER_BREAKER_WINDOW_MS,
   };
 }
 
@@ -115,7 +127,9 @@ async function startWithSecurity(
 
   const repository = new TopUpRepository(pool);
   const metrics = createAdapterMetrics(registry, { read: () => repository.unfinishedSummary(), logger });
-  const gateway =
+  const breakers = createDownstreamBreakers(breakerSettings(config), registry, logger);
+  // Overrides (test doubles) go behind the breakers too: the breaker is part of what tests exercise.
+  const rawGateway =
     overrides.gateway ??
     new HttpPaymentGateway(config.CARD_ADAPTER_PAYMENT_GATEWAY_URL, config.CARD_ADAPTER_PAYMENT_GATEWAY_TIMEOUT_MS, {
       apiKey: config.CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY,
@@ -123,7 +137,9 @@ async function startWithSecurity(
       serverServiceName: PAYMENT_GATEWAY_SERVICE_NAME,
       durationSeconds: metrics.gatewayDuration,
     });
-  const bank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS, security.client('bank-service'), registry);
+  const gateway = new BreakerPaymentGateway(rawGateway, breakers.paymentGateway);
+  const rawBank = overrides.bank ?? new GrpcBank(config.CARD_ADAPTER_BANK_GRPC_ADDRESS, config.CARD_ADAPTER_BANK_TIMEOUT_MS, security.client('bank-service'), registry);
+  const bank = new BreakerBank(rawBank, breakers.bank);
   const verifier =
     overrides.verifier ??
     createTokenVerifier({
@@ -156,6 +172,7 @@ async function startWithSecurity(
     credentials: security.serverCredentials(),
     registry,
   });
+  let dependencies: Record<string, string> = {};
   const ops = await startOpsServer({
     host: config.CARD_ADAPTER_OPS_HOST,
     port: config.CARD_ADAPTER_OPS_PORT,
@@ -169,13 +186,18 @@ async function startWithSecurity(
           return String((error as Error)?.message ?? error);
         }
       };
+      // Only this replica's own journal decides readiness. The bank and the payment gateway are shared by
+      // every replica: were they checks, their outage would take all replicas out of the load balancer
+      // (and GetTopUp, replays and fast refusals with them). They are reported in the detail instead.
       const [database, bankCheck, gatewayCheck] = await Promise.all([
         check(() => pool.query('SELECT 1')),
         check(() => bank.ping(1_000)),
         check(() => gateway.ping()),
       ]);
-      return { database, bank: bankCheck, paymentGateway: gatewayCheck };
+      dependencies = { bank: bankCheck, paymentGateway: gatewayCheck };
+      return { database };
     },
+    detail: () => ({ dependencies, breakers: breakers.states() }),
   });
   if (config.CARD_ADAPTER_RECOVERY_ENABLED) recovery.start();
   const info = {
@@ -194,6 +216,7 @@ async function startWithSecurity(
     { name: 'ops', run: () => ops.close() },
     { name: 'bank client', run: () => bank.close() },
     { name: 'payment gateway client', run: () => gateway.close() },
+    { name: 'circuit breakers', run: async () => breakers.shutdown() },
     { name: 'database pool', run: () => pool.end() },
     // Last: the certificate provider stops reloading once no server or client uses it.
     { name: 'tls', run: async () => security.close() },
@@ -209,6 +232,7 @@ async function startWithSecurity(
     repository,
     gateway,
     metrics,
+    breakers,
     registry,
     shutdownSteps,
     info,

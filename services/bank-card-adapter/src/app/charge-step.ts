@@ -3,6 +3,7 @@
 
 import { backoffDelayMs } from '@wallet/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GATEWAY_CIRCUIT_OPEN } from '../clients/breakers.js';
 import { asGatewayError, type ChargeResult } from '../clients/payment-gateway/types.js';
 import { LeaseLostError } from '../db/top-ups.js';
 import { decideAfterChargeFailure, isAmbiguous, leaseMs, resolveUnknownCharge, type ChargeLookup } from '../domain/saga.js';
@@ -38,7 +39,13 @@ export async function chargeStep(ctx: SagaContext, run: Run, card: ValidCard): P
       everAmbiguous ||= isAmbiguous(failure.kind);
       run.log.warn({ attempt, kind: failure.kind, code: failure.code }, 'charge attempt failed');
       run.record = await repo.update(run.record, run.token, { lastChargeError: failure.kind, chargeOutcomeUnknown: everAmbiguous }, s.leaseMarginMs);
-      const decision = decideAfterChargeFailure({ kind: failure.kind, attemptsDone: attempt, maxAttempts: s.chargeAttemptsMax, everAmbiguous });
+      const decision = decideAfterChargeFailure({
+        kind: failure.kind,
+        attemptsDone: attempt,
+        maxAttempts: s.chargeAttemptsMax,
+        everAmbiguous,
+        retryPointless: failure.code === GATEWAY_CIRCUIT_OPEN,
+      });
       if (decision.action === 'fail') {
         const patch = { failureReason: decision.reason, failureMessage: decision.message };
         return repo.transition(run.record, run.token, 'FAILED', patch, 0, { gatewayError: failure.code });

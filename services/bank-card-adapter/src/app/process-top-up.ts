@@ -90,6 +90,7 @@ async function handleTopUp(ctx: SagaContext, input: TopUpInput, context: Request
   const existing = await ctx.repository.findByKey(valid.accountId, valid.idempotencyKey);
   if (existing) return onExisting(ctx, existing, caller);
 
+  refuseWhileGatewayFails(ctx);
   await checkAccount(ctx, valid.accountId, valid.currency, caller);
   const token = randomUUID();
   const newTopUp = {
@@ -152,6 +153,20 @@ async function onExisting(ctx: SagaContext, existing: ExistingTopUp, caller: Cal
   }
 }
 
+/**
+ * While the payment gateway's breaker is open a new top-up is refused before
+ * anything is asked, journaled or charged: nothing stored means the caller's
+ * retry with the same key later starts afresh (a journaled FAILED would be
+ * replayed to it forever). Replays of known keys are answered above, from the
+ * journal, whatever the gateway's state.
+ */
+function refuseWhileGatewayFails(ctx: SagaContext): void {
+  const retryAfterSeconds = ctx.gateway.refusingForSeconds?.() ?? 0;
+  if (retryAfterSeconds > 0) {
+    throw new DependencyUnavailable('payment_gateway', 'the payment gateway is failing (circuit breaker open); nothing was stored', retryAfterSeconds);
+  }
+}
+
 function accountNotFound(accountId: string): TopUpFailure {
   return new TopUpFailure({ reason: 'ACCOUNT_NOT_FOUND', message: `account ${accountId} does not exist; nothing was charged`, charged: 'false' });
 }
@@ -169,7 +184,7 @@ async function checkAccount(ctx: SagaContext, accountId: string, currency: strin
   } catch (error) {
     const failure = toBankCallError(error);
     caller.log.warn({ code: failure.code, reason: failure.reason }, 'account check failed; nothing charged');
-    throw new DependencyUnavailable('bank', 'the bank could not confirm the account');
+    throw new DependencyUnavailable('bank', 'the bank could not confirm the account', failure.retryAfterSeconds);
   }
   switch (account.outcome) {
     case 'not_found':

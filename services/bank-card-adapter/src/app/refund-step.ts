@@ -2,6 +2,7 @@
 // final: the top-up ends REFUND_FAILED, counted and surfaced for an operator,
 // instead of pending forever.
 
+import { GATEWAY_CIRCUIT_OPEN } from '../clients/breakers.js';
 import { asGatewayError } from '../clients/payment-gateway/types.js';
 import { LeaseLostError } from '../db/top-ups.js';
 import { decideAfterRefundFailure, leaseMs, waitDelayMs } from '../domain/saga.js';
@@ -22,7 +23,8 @@ export async function refundStep(ctx: SagaContext, run: Run): Promise<TopUpRecor
       if (error instanceof LeaseLostError) throw error;
       const failure = asGatewayError(error);
       ctx.metrics.gatewayCalls.inc({ operation: 'refund', result: failure.kind });
-      const decision = decideAfterRefundFailure({ kind: failure.kind, attemptsDone: attempt, attemptsMax: s.refundAttemptsMax });
+      const retryPointless = failure.code === GATEWAY_CIRCUIT_OPEN;
+      const decision = decideAfterRefundFailure({ kind: failure.kind, attemptsDone: attempt, attemptsMax: s.refundAttemptsMax, retryPointless });
       if (decision.action === 'give_up') {
         ctx.metrics.refundsFailed.inc({ code: failure.code });
         run.log.error({ code: failure.code, chargeId: run.record.chargeId }, 'the gateway refused the refund; the card stays charged: manual action needed');

@@ -3,7 +3,7 @@
 // classification of each failure (rejected / retryable) and lookups.
 import { status as Status } from '@grpc/grpc-js';
 import { BankServiceClient, DepositLookupStatus } from '@wallet/contracts/bank';
-import { callUnary, createGrpcClient, parseGrpcError, type GrpcTransport } from '@wallet/platform';
+import { callUnary, createGrpcClient, grpcServiceConfig, parseGrpcError, type GrpcTransport } from '@wallet/platform';
 import type { Registry } from 'prom-client';
 import type { DepositFailureClass, DepositLookup } from '../domain/saga.js';
 
@@ -35,14 +35,22 @@ export interface DepositResult {
 
 /** A failed bank call, reduced to what the saga decides on. */
 export class BankCallError extends Error {
+  /** Certain that the request never left this process (the bank breaker was open): that call changed nothing. */
+  readonly notSent: boolean;
+  /** With notSent: when the breaker lets a probe through again. */
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
     readonly code: GrpcCodeName,
     readonly reason: string | undefined,
     readonly domain: string | undefined,
     message: string,
+    options: { notSent?: boolean; retryAfterSeconds?: number } = {},
   ) {
     super(message);
     this.name = 'BankCallError';
+    this.notSent = options.notSent ?? false;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -55,6 +63,8 @@ export class BankCallError extends Error {
  * without the bank's domain may hide an applied deposit.
  */
 export function classifyDepositError(error: BankCallError): DepositFailureClass {
+  // Never sent (open breaker): this call applied nothing; see DepositFailureClass.
+  if (error.notSent) return 'not_sent';
   // The bank refused us (this service's certificate is not in its caller table), not the deposit: see DepositFailureClass.
   if (error.code === 'UNAUTHENTICATED' || error.code === 'PERMISSION_DENIED') return 'unauthorized';
   return error.domain === BANK_ERROR_DOMAIN && DEFINITIVE_REFUSALS.has(error.code) ? 'rejected' : 'retryable';
@@ -105,6 +115,28 @@ export function toBankCallError(error: unknown): BankCallError {
 }
 
 /**
+ * The channel's retry table for the bank (C1): round_robin over the SERVING
+ * replicas, and per RPC whether the channel may send it again on UNAVAILABLE
+ * (another replica answers). A call that never left this process is retried
+ * transparently whatever the table says.
+ */
+export const BANK_SERVICE_CONFIG = grpcServiceConfig({
+  service: 'wallet.bank.v1.BankService',
+  retryable: {
+    GetBalance: 'a read (the account check before any charge): sending it twice changes nothing',
+    GetDeposit:
+      'a read, or with void_if_absent a void under the reference lock that every replay answers alike (APPLIED stays APPLIED, VOIDED stays VOIDED); it settles unknown outcomes, so a replica dying under it should not cost a durable wait',
+  },
+  notRetried: {
+    DepositMoney:
+      'idempotent by deposit_reference (a replay answers the first answer), but the saga retries it itself: bounded attempts journaled one by one, backoff with jitter, then GetDeposit before any decision; channel retries would multiply the attempts unseen (3 x CARD_ADAPTER_DEPOSIT_ATTEMPTS_MAX)',
+    TransferMoney: 'never called by the adapter (not in the bank caller table for bank-card-adapter)',
+    CreateAccount: 'never called by the adapter (not in the bank caller table for bank-card-adapter)',
+    ListAccounts: 'never called by the adapter (not in the bank caller table for bank-card-adapter)',
+  },
+});
+
+/**
  * bank-service over gRPC (mutual TLS: the transport presents this service's
  * certificate, which is its identity at the bank's caller table, and accepts
  * only a server certificate naming bank-service), every call with a deadline.
@@ -112,14 +144,26 @@ export function toBankCallError(error: unknown): BankCallError {
 export class GrpcBank implements Bank {
   private readonly client: BankServiceClient;
 
-  /** With `registry`, every call is counted in the platform's grpc_client_handling_seconds. */
+  /**
+   * `target` is what parseGrpcTarget made of CARD_ADAPTER_BANK_GRPC_ADDRESS (one
+   * replica, a list, dns:///): calls go round_robin to the replicas whose
+   * grpc.health.v1 answers SERVING, retried per BANK_SERVICE_CONFIG. With
+   * `registry`, every call is counted in the platform's grpc_client_handling_seconds.
+   */
   constructor(
-    address: string,
+    target: string,
     private readonly timeoutMs: number,
     transport: GrpcTransport,
     registry?: Registry,
   ) {
-    this.client = createGrpcClient(BankServiceClient, address, transport, registry ? { registry } : {});
+    this.client = createGrpcClient(BankServiceClient, target, transport, {
+      serviceConfig: BANK_SERVICE_CONFIG,
+      // A replica that cannot answer a health check within a call's deadline would not answer the call either;
+      // a shorter probe deadline (the platform's 500 ms) takes a slow but working bank, the only one, out under
+      // load (the first probe is a fresh mTLS handshake), and every call then fails fast.
+      healthCheck: { probeTimeoutMs: timeoutMs },
+      ...(registry ? { registry } : {}),
+    });
   }
 
   async deposit(request: DepositRequest, headers: Record<string, string | undefined> = {}): Promise<DepositResult> {

@@ -62,7 +62,7 @@ export class TopUpFailure extends Error {
 }
 
 /** What the adapter could not reach before doing anything: the caller may retry with the same key. */
-export type UnavailableDependency = 'bank' | 'token_issuer';
+export type UnavailableDependency = 'bank' | 'token_issuer' | 'payment_gateway';
 
 /**
  * A dependency needed before any charge (the bank's account check, the token
@@ -73,6 +73,8 @@ export class DependencyUnavailable extends Error {
   constructor(
     readonly dependency: UnavailableDependency,
     message: string,
+    /** When known (an open circuit breaker): when to try again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'DependencyUnavailable';

@@ -34,6 +34,8 @@ export function decideAfterChargeFailure(input: {
   maxAttempts: number;
   /** Some earlier attempt (in this run or before) ended ambiguously. */
   everAmbiguous: boolean;
+  /** Another attempt now would be refused too (the gateway's breaker is open): treat this one as the last. */
+  retryPointless?: boolean;
 }): ChargeAttemptDecision {
   if (input.kind === 'rejected') {
     // Permanent refusals are only retried when an earlier attempt may have charged.
@@ -42,7 +44,7 @@ export function decideAfterChargeFailure(input: {
     }
     return { action: 'resolve_unknown' };
   }
-  if (input.attemptsDone < input.maxAttempts) return { action: 'retry' };
+  if (input.attemptsDone < input.maxAttempts && !input.retryPointless) return { action: 'retry' };
   if (!input.everAmbiguous && !isAmbiguous(input.kind)) {
     return { action: 'fail', reason: 'PAYMENT_GATEWAY_ERROR', message: 'the payment gateway is unavailable; nothing was charged' };
   }
@@ -101,8 +103,14 @@ export function resolveUnknownCharge(input: {
  *   attempts, and no refund on that guess either; the bank is asked (look_up)
  *   and, while it keeps refusing us, the top-up waits (a configuration error
  *   an operator fixes; the charge is never refunded blindly).
+ * - not_sent: the request certainly never left this process (the bank's
+ *   circuit breaker is open). That call applied nothing, so it does not make
+ *   the outcome unknown; but an earlier attempt may have applied, so it proves
+ *   nothing either: no refund. Retrying within this run is pointless while the
+ *   breaker stays open, so the bank is asked (look_up, which an open breaker
+ *   also refuses at once) and the top-up waits durably.
  */
-export type DepositFailureClass = 'rejected' | 'retryable' | 'unauthorized';
+export type DepositFailureClass = 'rejected' | 'retryable' | 'unauthorized' | 'not_sent';
 
 export type DepositDecision = { action: 'retry' } | { action: 'refund' } | { action: 'look_up' };
 
@@ -120,7 +128,7 @@ export function decideAfterDepositFailure(input: {
   retryMsMax: number;
 }): DepositDecision {
   if (input.failure === 'rejected') return { action: 'refund' };
-  if (input.failure === 'unauthorized') return { action: 'look_up' };
+  if (input.failure === 'unauthorized' || input.failure === 'not_sent') return { action: 'look_up' };
   const withinBudget = input.elapsedMs + input.nextDelayMs <= input.retryMsMax;
   if (input.attemptsDone < input.attemptsMax && withinBudget) return { action: 'retry' };
   return { action: 'look_up' };
@@ -172,9 +180,15 @@ export type RefundDecision = { action: 'retry' } | { action: 'leave_pending' } |
  * issuer will not refund this charge) is final: retrying cannot fix it, so
  * the top-up ends REFUND_FAILED for an operator instead of pending forever.
  */
-export function decideAfterRefundFailure(input: { kind: GatewayFailureKind; attemptsDone: number; attemptsMax: number }): RefundDecision {
+export function decideAfterRefundFailure(input: {
+  kind: GatewayFailureKind;
+  attemptsDone: number;
+  attemptsMax: number;
+  /** Another attempt now would be refused too (the gateway's breaker is open): leave it to recovery at once. */
+  retryPointless?: boolean;
+}): RefundDecision {
   if (input.kind === 'rejected') return { action: 'give_up' };
-  return input.attemptsDone < input.attemptsMax ? { action: 'retry' } : { action: 'leave_pending' };
+  return input.attemptsDone < input.attemptsMax && !input.retryPointless ? { action: 'retry' } : { action: 'leave_pending' };
 }
 
 // ---------------------------------------------------------------- leases

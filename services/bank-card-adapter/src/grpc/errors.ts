@@ -45,12 +45,14 @@ export function toServiceError(error: unknown): ServiceError {
     });
   }
   if (error instanceof DependencyUnavailable) {
+    const retryAfter: Record<string, string> = error.retryAfterSeconds === undefined ? {} : { retry_after_seconds: String(error.retryAfterSeconds) };
     return richError({
       code: Status.UNAVAILABLE,
-      reason: 'UNSPECIFIED',
+      // The contract's reason for "the gateway certainly did not charge"; the others have no better reason than UNSPECIFIED.
+      reason: error.dependency === 'payment_gateway' ? 'PAYMENT_GATEWAY_ERROR' : 'UNSPECIFIED',
       message: `${error.message}; nothing was charged; retry with the same idempotency key`,
       domain: ERROR_DOMAIN,
-      metadata: { charged: 'false', unavailable: error.dependency },
+      metadata: { charged: 'false', unavailable: error.dependency, ...retryAfter },
     });
   }
   // Only reached before anything was journaled (e.g. the database is down): nothing was charged.

@@ -210,6 +210,60 @@ describe.skipIf(!existsSync(BANK_MAIN))('top-ups against the real bank-service',
     }
   });
 
+  it('degradation: with the payment gateway down, top-ups fail fast before any charge (breaker open: nothing sent, nothing journaled) while transfers at the bank go on', async () => {
+    const recipient = '987e6543-e21b-34d3-c456-426614174999';
+    const watched = new ControllableGateway(await gatewayClient(mock.url, 5_000));
+    // Its own adapter, with a breaker that opens on the second failure and stays open through the test.
+    const degraded = await startTestAdapter(
+      {
+        DATABASE_URL: db.url,
+        CARD_ADAPTER_BANK_GRPC_ADDRESS: bankAddress,
+        CARD_ADAPTER_PAYMENT_GATEWAY_URL: mock.url,
+        CARD_ADAPTER_BREAKER_CALLS_MIN: '2',
+        CARD_ADAPTER_BREAKER_RESET_TIMEOUT_MS: '600000',
+      },
+      { gateway: watched },
+    );
+    await mock.kill();
+    try {
+      const before = await balanceMinor(ACCOUNT);
+      const first = await degraded.topUp({});
+      expect(first.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'PAYMENT_GATEWAY_ERROR' });
+      expect(first.err?.metadata.charged).toBe('false');
+      expect(degraded.adapter.breakers.states()).toEqual({ bank: 'closed', payment_gateway: 'open' });
+
+      const chargesBefore = watched.chargeCalls;
+      for (let i = 0; i < 3; i += 1) {
+        const idempotencyKey = randomUUID();
+        const refused = await degraded.topUp({ idempotencyKey });
+        expect(refused.err).toMatchObject({ code: Status.UNAVAILABLE, reason: 'PAYMENT_GATEWAY_ERROR' });
+        expect(refused.err?.metadata).toMatchObject({ charged: 'false', unavailable: 'payment_gateway' });
+        const { rows } = await pool.query('SELECT 1 FROM card_adapter.top_ups WHERE idempotency_key = $1', [idempotencyKey]);
+        expect(rows).toHaveLength(0);
+      }
+      expect(watched.chargeCalls).toBe(chargesBefore);
+      expect(await balanceMinor(ACCOUNT)).toBe(before);
+
+      // Transfers do not involve the card path: the bank moves money as usual.
+      const headers = { authorization: await bearer(ALICE) };
+      const transfer = await callUnary(
+        bankClient,
+        bankClient.transferMoney,
+        { senderAccountId: ACCOUNT, recipientAccountId: recipient, amount: { amountMinor: 100n, currencyCode: 'USD' }, idempotencyKey: randomUUID(), description: '' },
+        { timeoutMs: 10_000, headers },
+      );
+      expect(transfer.transfer?.id).toBeTruthy();
+      expect(await balanceMinor(ACCOUNT)).toBe(before - 100n);
+      // The adapter stays ready (its journal is fine), reports the gateway, and its bank breaker is untouched.
+      const readyz = await fetch(`http://127.0.0.1:${degraded.adapter.ops.port}/readyz`);
+      expect(readyz.status).toBe(200);
+      expect(degraded.adapter.breakers.states().bank).toBe('closed');
+    } finally {
+      await degraded.stop();
+      await mock.restart();
+    }
+  });
+
   it('GetDeposit on the real bank: an applied reference is APPLIED, an unknown one is voided and then refused by DepositMoney', async () => {
     const done = await t.topUp({});
     const topUpId = done.ok!.topUp!.id;

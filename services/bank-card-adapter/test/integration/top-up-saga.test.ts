@@ -551,12 +551,16 @@ describe('card data and operations', () => {
     expect(stored).not.toMatch(/"cvc"\s*:|\bcvc\b/i);
   });
 
-  it('serves /healthz, /readyz (database and bank reachable) and /metrics with top-up outcomes', async () => {
+  it('serves /healthz, /readyz (the journal decides; bank, gateway and breakers in the detail) and /metrics with top-up outcomes', async () => {
     const base = `http://127.0.0.1:${t.adapter.ops.port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ checks: { database: 'ok', bank: 'ok', paymentGateway: 'ok' } });
+    expect(await ready.json()).toEqual({
+      status: 'ok',
+      checks: { database: 'ok' },
+      detail: { dependencies: { bank: 'ok', paymentGateway: 'ok' }, breakers: { bank: 'closed', payment_gateway: 'closed' } },
+    });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/card_adapter_top_ups_total\{[^}]*outcome="completed"/);
     expect(metrics).toMatch(/card_adapter_top_ups_total\{[^}]*outcome="declined"/);

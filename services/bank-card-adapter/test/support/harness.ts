@@ -41,6 +41,8 @@ export const TEST_ENV: Record<string, string> = {
   CARD_ADAPTER_RECOVERY_INTERVAL_MS: '100',
   CARD_ADAPTER_RECOVERY_DELAY_MS_MIN: '50',
   CARD_ADAPTER_RECOVERY_DELAY_MS_MAX: '500',
+  // Breakers out of the way of tests that pile up failures on purpose; breakers.test.ts sets its own thresholds.
+  CARD_ADAPTER_BREAKER_CALLS_MIN: '100000',
   CARD_ADAPTER_CARD_FINGERPRINT_SECRET: 'test-card-fingerprint-secret',
   CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY: TEST_PAYMENT_GATEWAY_API_KEY,
 };

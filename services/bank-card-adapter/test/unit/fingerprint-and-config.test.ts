@@ -106,6 +106,26 @@ describe('config', () => {
     expect(() => load({ CARD_ADAPTER_PAYMENT_GATEWAY_URL: 'not a url' })).toThrow(/CARD_ADAPTER_PAYMENT_GATEWAY_URL/);
   });
 
+  it('names the bank by one address, a list of replicas or a dns:/// name; anything else names the variable', () => {
+    expect(load({}).CARD_ADAPTER_BANK_GRPC_ADDRESS).toBe('127.0.0.1:50051');
+    expect(load({ CARD_ADAPTER_BANK_GRPC_ADDRESS: '127.0.0.1:50051,127.0.0.1:50061' }).CARD_ADAPTER_BANK_GRPC_ADDRESS).toBe('ipv4:127.0.0.1:50051,127.0.0.1:50061');
+    expect(load({ CARD_ADAPTER_BANK_GRPC_ADDRESS: 'dns:///bank-service:50051' }).CARD_ADAPTER_BANK_GRPC_ADDRESS).toBe('dns:///bank-service:50051');
+    for (const bad of ['bank-service', 'http://bank:50051', 'dns:///a:1,b:2', ' ']) {
+      expect(() => load({ CARD_ADAPTER_BANK_GRPC_ADDRESS: bad })).toThrow(/CARD_ADAPTER_BANK_GRPC_ADDRESS/);
+    }
+  });
+
+  it('breaker settings have working defaults and bounds', () => {
+    expect(load({})).toMatchObject({
+      CARD_ADAPTER_BREAKER_RESET_TIMEOUT_MS: 5_000,
+      CARD_ADAPTER_BREAKER_FAILURES_PERCENT_MAX: 50,
+      CARD_ADAPTER_BREAKER_CALLS_MIN: 10,
+      CARD_ADAPTER_BREAKER_WINDOW_MS: 10_000,
+    });
+    expect(() => load({ CARD_ADAPTER_BREAKER_FAILURES_PERCENT_MAX: '101' })).toThrow(/CARD_ADAPTER_BREAKER_FAILURES_PERCENT_MAX/);
+    expect(() => load({ CARD_ADAPTER_BREAKER_CALLS_MIN: '0' })).toThrow(/CARD_ADAPTER_BREAKER_CALLS_MIN/);
+  });
+
   it('refuses a minimum above the maximum', () => {
     expect(() => load({ CARD_ADAPTER_TOP_UP_AMOUNT_MIN: '20.00', CARD_ADAPTER_TOP_UP_AMOUNT_MAX: '10.00' })).toThrow(InvalidLimitsError);
     expect(() => load({ CARD_ADAPTER_RETRY_DELAY_MS_MIN: '500', CARD_ADAPTER_RETRY_DELAY_MS_MAX: '100' })).toThrow(InvalidLimitsError);

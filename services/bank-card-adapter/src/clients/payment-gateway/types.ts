@@ -43,6 +43,11 @@ export interface PaymentGateway {
   /** The charge made with this idempotency key, or null if the gateway has none. */
   findCharge(idempotencyKey: string): Promise<ChargeResult | null>;
   refund(request: RefundRequest): Promise<RefundResult>;
+  /**
+   * While the gateway is known to be failing (its circuit breaker is open):
+   * seconds until it is tried again; 0 (or absent) while calls go through.
+   */
+  refusingForSeconds?(): number;
   /** Readiness: resolves when the gateway answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
