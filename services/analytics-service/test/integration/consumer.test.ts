@@ -166,10 +166,25 @@ describe('analytics consumer', { timeout: 180_000 }, () => {
     expect(summary.buckets[0]?.countOut).toBe(1n);
   });
 
-  it('reports readiness of broker and store, and consumer lag per partition', async () => {
+  it('reports readiness of broker and store, the partitions it holds, and consumer lag per partition', async () => {
     const ready = await fetch(`http://127.0.0.1:${app.opsPort}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ok', checks: { kafka: 'ok', store: 'ok' } });
+    const body = (await ready.json()) as { detail: { consumerGroup: { memberId: string | null } } };
+    // The only member of its group holds every partition; the detail reports it and never decides readiness.
+    expect(body).toEqual({
+      status: 'ok',
+      checks: { kafka: 'ok', store: 'ok' },
+      detail: {
+        consumerGroup: {
+          groupId: app.config.ANALYTICS_KAFKA_GROUP_ID,
+          instanceId: app.config.ANALYTICS_KAFKA_GROUP_INSTANCE_ID,
+          memberId: expect.any(String),
+          generation: expect.any(Number),
+          partitions: [0, 1, 2],
+        },
+      },
+    });
+    expect(metricValue(await metrics(), 'analytics_consumer_assigned_partitions')).toBe(3);
     expect((await fetch(`http://127.0.0.1:${app.opsPort}/healthz`)).status).toBe(200);
     await waitFor(async () => {
       const text = await metrics();
