@@ -21,6 +21,9 @@ import { spawnManaged } from './process.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const BODY_BYTES_MAX = 64 * 1024 * 1024;
+// ClickHouse's http_max_uri_size (1 MiB): query parameters travel in the URL, and a
+// batch's dedup lookup ({ids:Array(UUID)}) outgrows Node's 16 KiB header default (431, empty body).
+const URI_BYTES_MAX = 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 60_000;
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
@@ -117,7 +120,7 @@ function serve({ dataDir, port }) {
     ],
   });
   const connection = createChdbConnection({ path: dataDir });
-  const server = createServer(async (req, res) => {
+  const server = createServer({ maxHeaderSize: URI_BYTES_MAX }, async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://clickhouse');
     try {
       if (url.pathname === '/ping' || (req.method === 'GET' && url.pathname === '/' && !url.searchParams.has('query'))) {

@@ -53,6 +53,15 @@ describe('clickhouse-server (chDB over HTTP)', () => {
     expect(await countRows(second.url)).toBe(2);
   });
 
+  it("accepts query parameters beyond Node's 16 KiB header limit, as ClickHouse does (1 MiB URI): the analytics dedup lookup of a 1,000-event batch", async () => {
+    const server = servers.at(-1) ?? (await start());
+    const client = createClient({ url: server.url });
+    const ids = Array.from({ length: 1_000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const result = await client.query({ query: 'SELECT length({ids:Array(UUID)}) AS n', query_params: { ids }, format: 'JSONEachRow' });
+    expect(await result.json()).toEqual([{ n: '1000' }]);
+    await client.close();
+  });
+
   it('answers a bad statement with a ClickHouse exception, not a dropped connection', async () => {
     const server = servers.at(-1) ?? (await start());
     const client = createClient({ url: server.url });
