@@ -93,6 +93,8 @@ export interface DescribeOptions {
   replicas?: number;
   /** Ports of instance r at index r - 1 (default replicaPortsFor(ports, replicas); tests: freeReplicaPorts). */
   replicaPorts?: Ports[];
+  /** Fewer instances of some of our services (1..replicas), e.g. `{ bank: 1 }` with `replicas: 2` (the bench's 1 vs 2 banks behind 2 gateways). */
+  serviceReplicas?: Partial<Record<ServiceKey, number>>;
 }
 
 export interface ServiceSpec {

@@ -333,6 +333,7 @@ export async function defaultTopics() {
  *   env?: Record<string, Record<string, string>>,     // extra env per service key (every replica) or instance key ('bank.2')
  *   replicas?: number,                                // 1..8 instances of each of our services (default 1: no load balancer)
  *   replicaPorts?: Ports[],                           // ports of instance r at r - 1 (default replicaPortsFor(ports, replicas))
+ *   serviceReplicas?: Record<string, number>,         // fewer instances of some services (1..replicas), e.g. { bank: 1 } (bench)
  * }} options
  */
 export async function describeSystem(options) {
@@ -341,16 +342,16 @@ export async function describeSystem(options) {
   const wanted = options.include ?? SERVICES.filter((s) => !s.optional || workspaceExists(s.name)).map((s) => s.key);
   for (const key of wanted) if (!SERVICE_KEYS.includes(key)) throw new Error(`unknown service "${key}" (known: ${SERVICE_KEYS.join(', ')})`);
   const included = new Set(wanted);
-  if (replicas > 1 && included.has('analytics') && !infraEnv.CLICKHOUSE_URL) {
+  const countOf = (key) => replicaCountOf(key, replicas, options.serviceReplicas);
+  if (countOf('analytics') > 1 && included.has('analytics') && !infraEnv.CLICKHOUSE_URL) {
     throw new Error('analytics with replicas > 1 needs a shared ClickHouse engine: set infraEnv.CLICKHOUSE_URL (scripts/lib/clickhouse-server.mjs)');
   }
   const replicaPorts = options.replicaPorts ?? replicaPortsFor(ports, replicas);
   if (replicaPorts.length !== replicas) throw new Error(`replicaPorts has ${replicaPorts.length} entries for ${replicas} replicas`);
   const pki = options.pki ?? (await ensurePki({ dir: isAbsolute(PKI_DIR_DEFAULT) ? PKI_DIR_DEFAULT : join(root, PKI_DIR_DEFAULT) }));
-  const countOf = (key) => (REPLICATED_SERVICE_KEYS.includes(key) ? replicas : 1);
   const instances = Object.fromEntries(SERVICES.filter((s) => included.has(s.key)).map((s) => [s.key, Array.from({ length: countOf(s.key) }, (_, i) => instanceKey(s.key, i + 1))]));
-  const grpcList = (portName) => replicaPorts.map((p) => local(p[portName])).join(',');
-  const grpcAddresses = { bank: grpcList('bankGrpc'), cardAdapter: grpcList('cardAdapterGrpc'), analytics: grpcList('analyticsGrpc') };
+  const grpcList = (key, portName) => replicaPorts.slice(0, countOf(key)).map((p) => local(p[portName])).join(',');
+  const grpcAddresses = { bank: grpcList('bank', 'bankGrpc'), cardAdapter: grpcList('cardAdapter', 'cardAdapterGrpc'), analytics: grpcList('analytics', 'analyticsGrpc') };
   const ctx = {
     infra: infraEnv,
     ports,
@@ -387,6 +388,16 @@ export async function describeSystem(options) {
     loadBalancer: replicas > 1 ? describeLoadBalancer(ports, services) : undefined,
   };
   return description;
+}
+
+/** How many instances of a service: the run's count for ours, unless serviceReplicas says fewer; one mock. */
+function replicaCountOf(key, replicas, serviceReplicas = {}) {
+  if (!REPLICATED_SERVICE_KEYS.includes(key)) return 1;
+  const count = serviceReplicas[key] ?? replicas;
+  if (!Number.isInteger(count) || count < REPLICAS_MIN || count > replicas) {
+    throw new Error(`serviceReplicas.${key} must be an integer ${REPLICAS_MIN}-${replicas} (the run's replicas), got ${count}`);
+  }
+  return count;
 }
 
 /** One instance of a service: its ports, readiness and env (replica 1 of a one-replica run is today's service). */

@@ -137,6 +137,16 @@ describe('replicas in the system description', () => {
     expect(system.services.find((s) => s.key === 'bank.2')!.ports.grpc).toBe(replicaPorts[1]!.bankGrpc);
   });
 
+  it('runs fewer instances of a service when told (serviceReplicas), still behind HAProxy', async () => {
+    const system = await describeAt(DEFAULT_PORTS, { replicas: 2, serviceReplicas: { bank: 1, analytics: 1 }, infraEnv: { DATABASE_URL: 'x', KAFKA_BROKERS: 'y' } });
+    expect(system.instances.bank).toEqual(['bank']);
+    expect(system.instances.gateway).toEqual(['gateway', 'gateway.2']);
+    expect(system.grpcAddresses).toMatchObject({ bank: '127.0.0.1:50051', cardAdapter: '127.0.0.1:50052,127.0.0.1:50072' });
+    expect(system.services.find((s) => s.key === 'gateway.2')!.dependsOn).toContain('bank');
+    expect(system.loadBalancer!.frontends.gateway!.backends).toHaveLength(2);
+    await expect(describeAt(DEFAULT_PORTS, { replicas: 2, serviceReplicas: { bank: 3 } })).rejects.toThrow(/serviceReplicas.bank must be an integer 1-2/);
+  });
+
   it('applies extra env per service to every replica and per instance key to one', async () => {
     const system = await describeAt(DEFAULT_PORTS, { replicas: 2, env: { bank: { LOG_LEVEL: 'debug' }, 'bank.2': { LOG_LEVEL: 'warn' } } });
     expect(system.services.filter((s) => s.serviceKey === 'bank').map((s) => s.env.LOG_LEVEL)).toEqual(['debug', 'warn']);
