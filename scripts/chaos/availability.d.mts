@@ -14,7 +14,7 @@ export declare const CLIENT_KINDS: readonly string[];
 export declare const INFRA_FAULT: RegExp;
 export declare const GAP_MS_TARGET: number;
 export declare function isClientError(answer: { status?: number | string }): boolean;
-export declare function countClientErrors(answers: { kind: string; status?: number | string }[]): {
+export declare function countClientErrors(answers: { kind: string; status?: number | string; code?: string }[]): {
   total: number;
   answers: number;
   byKindStatus: Record<string, number>;

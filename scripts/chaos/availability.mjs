@@ -24,8 +24,8 @@ export function isClientError({ status }) {
 }
 
 /**
- * Error answers per `kind status` over the client's requests.
- * @param {{ kind: string, status?: number | string }[]} answers
+ * Error answers per `kind status [problem code]` over the client's requests.
+ * @param {{ kind: string, status?: number | string, code?: string }[]} answers
  * @returns {{ total: number, answers: number, byKindStatus: Record<string, number> }}
  */
 export function countClientErrors(answers) {
@@ -37,7 +37,7 @@ export function countClientErrors(answers) {
     count += 1;
     if (!isClientError(a)) continue;
     total += 1;
-    const key = `${a.kind} ${a.status ?? 'no answer'}`;
+    const key = `${a.kind} ${a.status ?? 'no answer'}${a.code ? ` ${a.code}` : ''}`;
     byKindStatus[key] = (byKindStatus[key] ?? 0) + 1;
   }
   return { total, answers: count, byKindStatus };

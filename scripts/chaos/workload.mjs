@@ -43,6 +43,14 @@ export function createRandom(seed) {
   return { next, int, pick, weighted };
 }
 
+/** The problem's code (or the last part of its type URI) of an error answer, to tell e.g. an open breaker from a shed request. */
+function problemCode(answer) {
+  if (answer.status === undefined || answer.status < 400) return undefined;
+  const body = answer.body;
+  if (typeof body?.code === 'string') return body.code;
+  return typeof body?.type === 'string' ? body.type.split('/').pop() : undefined;
+}
+
 /** One HTTP exchange; never throws: a network failure is an answer without a status. */
 export async function exchange(baseUrl, method, path, { body, headers = {} } = {}) {
   const sentAtMs = Date.now();
@@ -144,7 +152,7 @@ async function settleOp({ baseUrl, giveUpAtMs, record, random, auth }, op) {
     const outcome = classifyAnswer(op.kind, answer);
     const resultId = answer.status === 201 ? answer.body?.id : undefined;
     op.answers.push({ status: answer.status, code: answer.body?.code, id: resultId, error: answer.error, atMs: answer.answeredAtMs });
-    record({ kind: op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error });
+    record({ kind: op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error, code: problemCode(answer) });
     if (outcome !== 'unknown') {
       op.outcome = outcome;
       op.resultId = resultId;
@@ -173,7 +181,7 @@ export async function runReader({ baseUrl, accounts, random, ops, record, should
   for (let turn = 0; shouldRun(); turn++) {
     const accountId = random.pick(accounts);
     const balance = await exchange(baseUrl, 'GET', `/accounts/${accountId}/balance`, { headers: auth.headersFor(accountId) });
-    record({ kind: 'balance', sentAtMs: balance.sentAtMs, answeredAtMs: balance.answeredAtMs, ok: balance.status === 200, status: balance.status ?? balance.error });
+    record({ kind: 'balance', sentAtMs: balance.sentAtMs, answeredAtMs: balance.answeredAtMs, ok: balance.status === 200, status: balance.status ?? balance.error, code: problemCode(balance) });
     const nowMs = Date.now();
     const latest = ops.findLast((op) => op.kind === 'transfer' && op.outcome === 'completed');
     if (latest && nowMs - lastProbeMs >= PROBE_EVERY_MS && !probes.includes(latest)) {
@@ -184,7 +192,7 @@ export async function runReader({ baseUrl, accounts, random, ops, record, should
     const probe = probes.length ? probes[turn % probes.length] : undefined;
     const pageAccount = probe ? probe.from : accountId;
     const page = await exchange(baseUrl, 'GET', `/accounts/${pageAccount}/operations?limit=100&type=transfer_out`, { headers: auth.headersFor(pageAccount) });
-    record({ kind: 'history', sentAtMs: page.sentAtMs, answeredAtMs: page.answeredAtMs, ok: page.status === 200, status: page.status ?? page.error });
+    record({ kind: 'history', sentAtMs: page.sentAtMs, answeredAtMs: page.answeredAtMs, ok: page.status === 200, status: page.status ?? page.error, code: problemCode(page) });
     if (probe && page.status === 200 && page.body.items.some((i) => i.transferId === probe.resultId)) {
       probes.splice(probes.indexOf(probe), 1);
       // An event "succeeds" when the movement acknowledged at sentAtMs is visible in history.

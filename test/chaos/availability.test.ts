@@ -19,11 +19,12 @@ describe('countClientErrors', () => {
       at('transfer', 1, 201),
       at('transfer', 2, 503),
       at('transfer', 3, 503),
+      { ...at('topup', 3, 503), code: 'dependency-unavailable' },
       at('balance', 4, 'ECONNRESET'),
       at('topup', 5, 422),
       at('event', 6, 'whatever'),
     ]);
-    expect(counted).toEqual({ total: 3, answers: 5, byKindStatus: { 'transfer 503': 2, 'balance ECONNRESET': 1 } });
+    expect(counted).toEqual({ total: 4, answers: 6, byKindStatus: { 'transfer 503': 2, 'topup 503 dependency-unavailable': 1, 'balance ECONNRESET': 1 } });
   });
 });
 
