@@ -8,7 +8,10 @@
 // died can neither read nor delete, and a failed statement makes the leader
 // step down (drop the connection) rather than guess whether it still leads.
 // A live session always still holds its lock: only the session itself (or its
-// end) can release a session-level advisory lock.
+// end) can release a session-level advisory lock. A leader that is alive but
+// frozen keeps its socket open, so the session also carries an
+// idle_session_timeout: PostgreSQL ends it, and the lock, when no statement
+// came for longer than a healthy relay ever pauses.
 import type { Logger } from '@wallet/platform';
 import type pg from 'pg';
 
@@ -17,6 +20,13 @@ export interface RelayLeadershipOptions {
   pool: pg.Pool;
   lockKey: number;
   logger: Logger;
+  /**
+   * PostgreSQL ends the session after this long without a statement
+   * (idle_session_timeout): a frozen leader (SIGSTOP, a stalled event loop)
+   * loses the lock instead of keeping it forever. Longer than any pause of a
+   * healthy relay between two statements.
+   */
+  idleSessionTimeoutMs: number;
   /** Called on each change of role (metrics). */
   onChange?: (leader: boolean) => void;
 }
@@ -37,12 +47,23 @@ export class RelayLeadership {
    * database is unreachable (the caller then calls abandon).
    */
   async acquire(): Promise<pg.PoolClient | undefined> {
-    this.session ??= await this.options.pool.connect();
+    this.session ??= await this.connect();
     if (this.leading) return this.session;
     const { rows } = await this.session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [this.options.lockKey]);
     if (rows[0]?.ok !== true) return undefined;
     this.setLeading(true);
     return this.session;
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    const session = await this.options.pool.connect();
+    try {
+      await session.query(`SELECT set_config('idle_session_timeout', $1, false)`, [String(this.options.idleSessionTimeoutMs)]);
+    } catch (error) {
+      session.release(error as Error);
+      throw error;
+    }
+    return session;
   }
 
   /** The session may be broken: destroy it (its lock, if any, ends with it) and step down. */

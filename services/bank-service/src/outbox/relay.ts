@@ -77,6 +77,9 @@ export interface OutboxRelayMetrics {
 /** A follower tries the leader lock at least this often, so a dead leader is replaced within about this (C4: 5 s). */
 export const FOLLOWER_RETRY_MS_MAX = 1_000;
 
+/** Added to the longest pause of a healthy relay between two statements, for the leader session's idle timeout. */
+export const LEADER_IDLE_MARGIN_MS = 5_000;
+
 /** Errors of the Kafka send: the database session is fine, so leadership is kept. */
 const publishErrors = new WeakSet<object>();
 
@@ -135,6 +138,8 @@ export class OutboxRelay {
       pool: options.pool,
       lockKey: OUTBOX_RELAY_LOCK_KEY,
       logger: options.logger,
+      // The longest a healthy relay waits between two statements: a poll, a backoff, or one bounded send.
+      idleSessionTimeoutMs: Math.max(options.pollIntervalMs, options.backoffMaxMs * 2, options.publishTimeoutMs) + LEADER_IDLE_MARGIN_MS,
       onChange: (leader) => options.metrics?.leader?.(leader),
     });
     options.metrics?.leader?.(false);

@@ -3,7 +3,9 @@
 // gauge bank_outbox_relay_leader, /readyz detail); the leader killed with -9
 // while transfers keep committing is replaced, and the survivor publishes
 // within 5 s; on Kafka, per account, the first copy of every event is in
-// commit order across the handover, and every event arrives.
+// commit order across the handover, and every event arrives. A leader that is
+// frozen (SIGSTOP), not dead, loses the lock to PostgreSQL's idle session
+// timeout, and steps down when it wakes.
 import { fileURLToPath } from 'node:url';
 import { parseAmountMinor } from '@wallet/platform';
 import { createTopics, readAllRecords, startService, uniqueName, waitFor, type ServiceProcess, type TestDatabase } from '@wallet/testkit';
@@ -17,6 +19,9 @@ import { ALICE, BOB, createMigratedDatabase, testOperations, testPool } from '..
 const dist = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
 /** The contract (C4): a dead leader is replaced, and the survivor publishes, within this. */
 const TAKEOVER_MS_MAX = 5_000;
+/** Relay timings of these replicas: the leader session's idle timeout is max(poll, 2 x retry max, publish) + 5 s = 11 s. */
+const PUBLISH_TIMEOUT_MS = 6_000;
+const LEADER_IDLE_TIMEOUT_MS = PUBLISH_TIMEOUT_MS + 5_000;
 
 interface Replica {
   id: string;
@@ -41,6 +46,9 @@ async function startReplica(id: string): Promise<Replica> {
     BANK_REPLICA_ID: id,
     BANK_OUTBOX_POLL_INTERVAL_MS: '50',
     BANK_OUTBOX_BATCH_SIZE_MAX: '20',
+    BANK_KAFKA_REQUEST_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS / 3),
+    BANK_OUTBOX_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS),
+    BANK_OUTBOX_RETRY_DELAY_MS_MAX: '1000',
     BANK_GRPC_PORT: '0',
     BANK_OPS_PORT: '0',
     LOG_LEVEL: 'info',
@@ -138,6 +146,33 @@ describe('outbox relay leadership across two bank processes', () => {
     expect(await lockHolder()).toBe(`bank-service/${follower.id}`);
     expect(await leaderGauge(follower)).toBe(1);
 
+    await waitFor(async () => (await outboxRowsUpTo(2n ** 62n)) === 0, { timeoutMs: 20_000, what: 'the outbox to drain' });
+    await checkTopic(sequence);
+  }, 180_000);
+
+  it('takes the lock from a frozen leader (SIGSTOP) after its idle session timeout; the leader steps down when it wakes', async () => {
+    replicas.push(await startReplica('3'));
+    const holder = await waitFor(lockHolder, { timeoutMs: 20_000, what: 'a relay leader' });
+    const frozen = replicas.find((r) => holder === `bank-service/${r.id}`)!;
+    const other = replicas.find((r) => r !== frozen && r.process.child.exitCode === null && r.process.child.signalCode === null)!;
+    frozen.process.child.kill('SIGSTOP');
+    try {
+      const frozenAtMs = Date.now();
+      await transferNext();
+      const { rows } = await pool.query<{ id: bigint }>('SELECT max(id) AS id FROM bank.outbox');
+      await waitFor(async () => (await outboxRowsUpTo(rows[0]!.id)) === 0, {
+        timeoutMs: LEADER_IDLE_TIMEOUT_MS + TAKEOVER_MS_MAX,
+        intervalMs: 100,
+        what: 'the other replica to publish after the frozen session ended',
+      });
+      expect(Date.now() - frozenAtMs).toBeGreaterThanOrEqual(LEADER_IDLE_TIMEOUT_MS - 2_000);
+      expect(await lockHolder()).toBe(`bank-service/${other.id}`);
+    } finally {
+      frozen.process.child.kill('SIGCONT');
+    }
+    await waitFor(async () => (await leaderGauge(frozen)) === 0, { timeoutMs: 10_000, what: 'the woken leader to step down' });
+    expect(await lockHolder()).toBe(`bank-service/${other.id}`);
+    await transferNext();
     await waitFor(async () => (await outboxRowsUpTo(2n ** 62n)) === 0, { timeoutMs: 20_000, what: 'the outbox to drain' });
     await checkTopic(sequence);
   }, 180_000);
