@@ -164,6 +164,9 @@ export class GrpcBank implements Bank {
       healthCheck: { probeTimeoutMs: timeoutMs },
       ...(registry ? { registry } : {}),
     });
+    // Resolve, probe and connect now, not inside the first call's deadline (a cold health-aware channel
+    // probes every replica before it has any address to call). Bounded; a failure only means "not yet".
+    this.client.waitForReady(Date.now() + timeoutMs, () => {});
   }
 
   async deposit(request: DepositRequest, headers: Record<string, string | undefined> = {}): Promise<DepositResult> {
