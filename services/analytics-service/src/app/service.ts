@@ -3,7 +3,8 @@
 // they run exactly what production runs.
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AnalyticsServiceService } from '@wallet/contracts/analytics';
-import { createMetricsRegistry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs, createMetricsRegistry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
 import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
 import type { Registry } from 'prom-client';
 import type { AnalyticsConfig } from '../config.js';
@@ -14,6 +15,7 @@ import { ERROR_DOMAIN } from '../grpc/errors.js';
 import { ANALYTICS_SERVICE_NAME, createAnalyticsServicer } from '../grpc/servicer.js';
 import { createAnalyticsMetrics, registerStoreMemoryGauges, type AnalyticsMetrics } from '../metrics.js';
 import { openClickHouse } from '../store/client.js';
+import { classifyStoreFailure } from '../store/errors.js';
 import { OperationsStore } from '../store/operations-store.js';
 
 export interface RunningAnalytics {
@@ -47,6 +49,40 @@ function storeServer(engine: 'http' | 'chdb', location: string): { address: stri
   return { address: url.hostname, port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) };
 }
 
+/**
+ * Sets up the schema. A store that answers but refuses (bad credentials, bad SQL) fails the start;
+ * one that is unreachable does not: the service starts anyway (reads answer UNAVAILABLE, /readyz
+ * says so) and retries in the background with capped backoff, then consumes. Without this a
+ * replica restarted while ClickHouse is down would crash-loop, and an orchestrator's growing
+ * restart backoff would keep history down long after ClickHouse is back.
+ * Resolves true when the schema is set up, false when stopped first.
+ */
+async function prepareSchema(store: OperationsStore, retryDelayMsMax: number, signal: AbortSignal, logger: Logger): Promise<{ ready: Promise<boolean> }> {
+  try {
+    await store.ensureSchema();
+    logger.info('store ready');
+    return { ready: Promise.resolve(true) };
+  } catch (error) {
+    if (classifyStoreFailure(error) !== 'transient') throw error;
+    logger.warn({ err: error }, 'store unreachable at start: serving, and retrying the schema setup before consuming');
+  }
+  const retry = async (): Promise<boolean> => {
+    for (let attempt = 1; !signal.aborted; attempt += 1) {
+      await sleep(backoffDelayMs(attempt, 200, retryDelayMsMax), undefined, { signal }).catch(() => {});
+      if (signal.aborted) break;
+      try {
+        await store.ensureSchema();
+        logger.info({ attempts: attempt + 1 }, 'store ready');
+        return true;
+      } catch (error) {
+        logger.warn({ err: error, attempt }, 'schema setup failed; retrying');
+      }
+    }
+    return false;
+  };
+  return { ready: retry() };
+}
+
 export async function startAnalytics(config: AnalyticsConfig, logger: Logger): Promise<RunningAnalytics> {
   const registry = createMetricsRegistry('analytics-service');
   const metrics = createAnalyticsMetrics(registry);
@@ -71,9 +107,11 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     });
     const store = new OperationsStore(clickhouse.client, config.ANALYTICS_CLICKHOUSE_DATABASE, storeServer(clickhouse.engine, clickhouse.location));
     closers.push({ name: 'store', run: () => store.close() });
-    await store.ensureSchema();
+    logger.info({ engine: clickhouse.engine, location: clickhouse.location, database: config.ANALYTICS_CLICKHOUSE_DATABASE }, 'store opened');
+    const schema = new AbortController();
+    closers.push({ name: 'schema-retry', run: async () => schema.abort() });
+    const schemaSetup = await prepareSchema(store, config.ANALYTICS_RETRY_DELAY_MS_MAX, schema.signal, logger);
     registerStoreMemoryGauges(registry, () => store.memoryStats());
-    logger.info({ engine: clickhouse.engine, location: clickhouse.location, database: config.ANALYTICS_CLICKHOUSE_DATABASE }, 'store ready');
 
     const consumer = new OperationsConsumer(
       {
@@ -121,7 +159,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
       registry,
       readinessTimeoutMs: READINESS_TIMEOUT_MS,
       readiness: async () => {
-        const [broker, storeCheck] = await Promise.allSettled([consumer.brokerReachable(), store.ping()]);
+        const [broker, storeCheck] = await Promise.allSettled([consumer.brokerReachable(), store.ping().then((up) => up && store.schemaReady)]);
         const verdict = (r: PromiseSettledResult<boolean>) =>
           r.status === 'fulfilled' ? (r.value ? 'ok' : 'unreachable') : `unreachable: ${String((r.reason as Error)?.message ?? r.reason).slice(0, 200)}`;
         return { kafka: verdict(broker), store: verdict(storeCheck) };
@@ -132,9 +170,13 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     });
     closers.push({ name: 'ops', run: () => ops.close() });
 
-    // Consume last: by now the store and the servers are up.
-    consumer.start();
+    // Consume last, once the schema exists: by now the servers are up. At stop the schema retry
+    // ends first (closers run in reverse), so a consumer is never started after its stop.
     closers.push({ name: 'consumer', run: () => consumer.stop() });
+    closers.push({ name: 'schema-retry', run: async () => schema.abort() });
+    void schemaSetup.ready.then((ready) => {
+      if (ready && !schema.signal.aborted) consumer.start();
+    });
     logger.info({ grpcPort: grpc.port, opsPort: ops.port, topic: config.ANALYTICS_KAFKA_OPERATIONS_TOPIC, groupId: config.ANALYTICS_KAFKA_GROUP_ID }, 'listening');
 
     return { grpcPort: grpc.port, opsPort: ops.port, store, consumer, registry, stop: closeAll };

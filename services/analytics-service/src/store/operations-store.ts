@@ -48,6 +48,17 @@ interface OperationRecord {
 
 const nullIfEmpty = (value: string): string | null => (value === '' ? null : value);
 
+/**
+ * A read before the schema exists (the store was down at start): a passing condition, like the
+ * store being unreachable (no ClickHouse code, so classified transient: UNAVAILABLE, not INTERNAL).
+ */
+export class StoreNotReadyError extends Error {
+  constructor() {
+    super('the store schema is not set up yet (ClickHouse unreachable since start)');
+    this.name = 'StoreNotReadyError';
+  }
+}
+
 export class OperationsStore {
   private readonly table: string;
   /** What the spans of this store's calls name (table, database, server). */
@@ -62,11 +73,19 @@ export class OperationsStore {
     this.target = { namespace: database, collection: this.table, ...(server ? { server } : {}) };
   }
 
+  /** True once ensureSchema succeeded: reads before that answer StoreNotReadyError. */
+  schemaReady = false;
+
   /** Creates the database and table if missing (idempotent; run on every start). */
   async ensureSchema(): Promise<void> {
     for (const statement of schemaStatements(this.database)) {
       await this.client.command({ query: statement });
     }
+    this.schemaReady = true;
+  }
+
+  private assertReady(): void {
+    if (!this.schemaReady) throw new StoreNotReadyError();
   }
 
   async ping(): Promise<boolean> {
@@ -145,6 +164,7 @@ export class OperationsStore {
 
   /** One page, newest first, plus the position to continue from when more rows exist. */
   async listOperations(query: OperationsQuery): Promise<OperationsPage> {
+    this.assertReady();
     return withStoreSpan(this.target, 'SELECT', 'history_page', async (span) => {
       const page = await this.readPage(query);
       span.setAttribute('db.response.returned_rows', page.operations.length);
@@ -211,6 +231,7 @@ export class OperationsStore {
 
   /** Totals per (UTC period, currency) over [from, to), duplicates collapsed by FINAL. */
   async summarize(query: SummaryQuery): Promise<SummaryAggregate[]> {
+    this.assertReady();
     return withStoreSpan(this.target, 'SELECT', 'account_summary', async (span) => {
       const aggregates = await this.aggregate(query);
       span.setAttribute('db.response.returned_rows', aggregates.length);
