@@ -110,7 +110,15 @@ beforeAll(async () => {
   };
   const registry = createMetricsRegistry('api-gateway');
   const clients = createGatewayClients(
-    { GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: bank.address, GATEWAY_ANALYTICS_GRPC_ADDRESS: bank.address, GATEWAY_TOPUP_DEADLINE_MS: DEADLINE_MS, ...config },
+    {
+      GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: bank.address,
+      GATEWAY_ANALYTICS_GRPC_ADDRESS: bank.address,
+      GATEWAY_TOPUP_DEADLINE_MS: DEADLINE_MS,
+      // A first mutual-TLS health probe on a busy machine can outlast the platform's 500 ms default.
+      GATEWAY_GRPC_HEALTH_PROBE_INTERVAL_MS: 1000,
+      GATEWAY_GRPC_HEALTH_PROBE_TIMEOUT_MS: 5000,
+      ...config,
+    },
     await testGrpcSecurity('api-gateway'),
     registry,
   );
