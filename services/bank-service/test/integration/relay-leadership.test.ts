@@ -55,7 +55,7 @@ async function startReplica(id: string): Promise<Replica> {
   });
   const listening = await waitFor(
     () => process.logs.map((line) => JSON.parse(line) as { msg: string; opsPort?: number }).find((l) => l.msg === 'listening'),
-    { timeoutMs: 40_000, what: `bank replica ${id} to listen (a cold start takes ~15 s on a loaded 2-core machine)` },
+    { timeoutMs: 90_000, what: `bank replica ${id} to listen (a cold start takes ~15 s, over 40 s on a machine with load 30)` },
   );
   return { id, process, opsPort: listening.opsPort! };
 }
@@ -106,7 +106,7 @@ beforeAll(async () => {
   topic = uniqueName('relay-leader');
   await createTopics([{ name: topic, partitions: 3 }], (process.env.KAFKA_BROKERS ?? '').split(','));
   replicas.push(...(await Promise.all(['1', '2'].map(startReplica))));
-}, 120_000);
+}, 200_000);
 
 afterAll(async () => {
   await Promise.all(replicas.map((r) => r.process.stop()));
