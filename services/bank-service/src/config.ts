@@ -79,7 +79,7 @@ export const bankConfigSchema = z.object({
   /** Which replica this is, for logs and the relay session's application_name (bank-service/<id>); unset: the process id. */
   BANK_REPLICA_ID: z
     .string()
-    .regex(/^[A-Za-z0-9._-]{1,32}$/, 'letters, digits, ".", "_" or "-", at most 32')
+    .regex(/^[A-Za-z0-9._-]{1,50}$/, 'letters, digits, ".", "_" or "-", at most 50 (a Kubernetes pod name fits; application_name keeps 63)')
     .optional(),
   /** Run the outbox relay in this process (off for a replica that should only serve gRPC). */
   BANK_OUTBOX_RELAY_ENABLED: env.bool(true),

@@ -61,13 +61,15 @@ describe('configuration', () => {
     ['BANK_GROUP_COMMIT_WORKERS', '0'],
     ['BANK_GROUP_COMMIT_ENABLED', 'maybe'],
     ['BANK_REPLICA_ID', 'bank 2'],
-    ['BANK_REPLICA_ID', 'x'.repeat(33)],
+    ['BANK_REPLICA_ID', 'x'.repeat(51)],
   ])('rejects %s=%s naming the variable', (name, value) => {
     expect(problemsOf(() => loadBankConfig({ [name]: value }))).toContain(name);
   });
 
   it('names the relay session after BANK_REPLICA_ID, or the process id without one', () => {
     expect(relaySessionName(loadBankConfig({ BANK_REPLICA_ID: '2' }))).toBe('bank-service/2');
+    // A Kubernetes pod name (deploy/kubernetes sets the pod name) is accepted.
+    expect(relaySessionName(loadBankConfig({ BANK_REPLICA_ID: 'e-wallet-bank-service-7d9f8c6b5d-x2k4q' }))).toBe('bank-service/e-wallet-bank-service-7d9f8c6b5d-x2k4q');
     expect(relaySessionName(loadBankConfig({}))).toBe(`bank-service/${process.pid}`);
   });
 
