@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeTestIssuer } from '../support/auth.js';
+import { PaymentGatewayError } from '../../src/clients/payment-gateway/types.js';
 import { ControllableGateway } from '../support/controllable-gateway.js';
 import { dropTestDatabase } from '../support/db.js';
 import { FakeBank } from '../support/fake-bank.js';
@@ -78,6 +79,8 @@ describe('payment_gateway breaker', () => {
     const firstKey = randomUUID();
     const idempotencyKey = randomUUID();
     await mock.kill();
+    // Refused before the request leaves (as a refused connection is), whatever a loaded machine makes of the dead port.
+    gateway.chargeFault = new PaymentGatewayError('not_processed', 'unreachable', 'connection refused (test)');
     try {
       // The outage as the saga meets it: both charge attempts refused (connection refused), journaled FAILED, nothing charged.
       const first = await a.topUp({ idempotencyKey: firstKey });
@@ -106,6 +109,7 @@ describe('payment_gateway breaker', () => {
       expect(await metric(a, /circuit_breaker_state\{[^}]*breaker="payment_gateway"[^}]*\} (\d+)/)).toBe(2);
       expect(await metric(a, /card_adapter_top_ups_total\{[^}]*outcome="unavailable"[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(1);
     } finally {
+      gateway.reset();
       await mock.restart();
     }
 
