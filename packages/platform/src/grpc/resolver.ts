@@ -14,7 +14,8 @@ import { formatHostPort, LIST_SCHEME, parseHostPort, TARGET_ADDRESSES_MAX, type 
 //    client anywhere in @grpc/grpc-js/src), so this resolver does it: it resolves
 //    <target> (host:port, dns:///name:port, ipv4:/ipv6:/wallet-list: lists) to
 //    addresses, asks each address's grpc.health.v1 Check (the server as a whole,
-//    service ""), and hands grpc-js only the SERVING ones; it re-resolves and
+//    service ""), and hands grpc-js only the SERVING ones (if none is SERVING, the
+//    ones whose probe only timed out: see usableAddresses); it re-resolves and
 //    re-probes every probeIntervalMs and whenever the channel asks (a connection
 //    dropped). A backend answering UNIMPLEMENTED counts as healthy (gRPC A17).
 //    round_robin (grpc-js's load-balancer-round-robin.ts) then spreads calls over
@@ -144,14 +145,34 @@ function ipTarget(address: HostPort): string {
   return `${isIP(address.host) === 6 ? 'ipv6' : 'ipv4'}:${formatHostPort(address)}`;
 }
 
-/** Resolves `null` when the address is healthy, else why not. */
-function probe(client: Client, timeoutMs: number): Promise<string | null> {
+/** A probe's verdict: `null` when the address is healthy, else why not and whether it only ran out of time. */
+interface ProbeVerdict {
+  reason: string;
+  /** The probe's deadline passed: the replica may be slow, not down (see refresh's fallback). */
+  timedOut: boolean;
+}
+
+function probe(client: Client, timeoutMs: number): Promise<ProbeVerdict | null> {
   return new Promise((resolve) => {
     (client as unknown as { check: HealthCheck }).check({ service: '' }, { deadline: Date.now() + timeoutMs }, (error, response) => {
-      if (error) resolve(error.code === Status.UNIMPLEMENTED ? null : `${Status[error.code] ?? error.code}: ${error.details}`);
-      else resolve(response?.status === 'SERVING' ? null : (response?.status ?? 'UNKNOWN'));
+      if (error) resolve(error.code === Status.UNIMPLEMENTED ? null : { reason: `${Status[error.code] ?? error.code}: ${error.details}`, timedOut: error.code === Status.DEADLINE_EXCEEDED });
+      else resolve(response?.status === 'SERVING' ? null : { reason: response?.status ?? 'UNKNOWN', timedOut: false });
     });
   });
+}
+
+/**
+ * The addresses to hand the balancer: the SERVING ones; when none is SERVING,
+ * those whose probe only timed out. A saturated machine answers probes late on
+ * every replica at once, and excluding them all would turn "slow" into "down"
+ * (every call refused, breakers open). Calls to them still carry their own
+ * deadlines. Replicas that said NOT_SERVING or refused the connection stay out.
+ */
+export function usableAddresses<A>(addresses: A[], verdicts: (ProbeVerdict | null)[]): { usable: A[]; fallback: boolean } {
+  const healthy = addresses.filter((_, i) => verdicts[i] === null);
+  if (healthy.length > 0) return { usable: healthy, fallback: false };
+  const slow = addresses.filter((_, i) => verdicts[i]?.timedOut === true);
+  return { usable: slow, fallback: slow.length > 0 };
 }
 
 /** wallet-health: the SERVING subset of the target's addresses, kept current by probing. */
@@ -209,8 +230,9 @@ class HealthResolver implements experimental.Resolver {
       const verdicts = await Promise.all(addresses.map((address) => probe(this.probeClient(address), this.setup!.probeTimeoutMs)));
       if (!this.active) return;
       this.closeProbesExcept(addresses);
-      const healthy = addresses.filter((_, i) => verdicts[i] === null);
-      addresses.forEach((address, i) => verdicts[i] !== null && problems.push(`${formatHostPort(address)} ${verdicts[i]}`));
+      const { usable: healthy, fallback } = usableAddresses(addresses, verdicts);
+      addresses.forEach((address, i) => verdicts[i] && problems.push(`${formatHostPort(address)} ${verdicts[i]!.reason}`));
+      if (fallback) problems.push('none SERVING in time: using the replicas that only timed out');
       const key = healthy.map(formatHostPort).join(',');
       if (key !== this.reported) {
         this.reported = key;
