@@ -63,13 +63,15 @@ async function call(baseUrl: string, method: string, path: string, headers: Reco
   }
 }
 
-/** Sends until a final answer (not 5xx, not a connection error), with backoff, within ANSWER_DEADLINE_MS. */
+/** Sends until a final answer (not 5xx, not a connection error, not "key in flight"), with backoff, within ANSWER_DEADLINE_MS. */
 async function untilAnswered(send: () => Promise<Answer>, what: string): Promise<{ answer: Answer; failures: number }> {
   const deadline = Date.now() + ANSWER_DEADLINE_MS;
   let delayMs = RETRY_DELAY_MS_MIN;
   for (let failures = 0; ; failures += 1) {
     const answer = await send();
-    if (answer.status !== 0 && answer.status < 500) return { answer, failures };
+    // 409 IDEMPOTENCY_KEY_IN_FLIGHT: the first try with this key is still running (e.g. behind a killed replica): ask again later.
+    const inFlight = answer.status === 409 && answer.body?.code === 'IDEMPOTENCY_KEY_IN_FLIGHT';
+    if (answer.status !== 0 && answer.status < 500 && !inFlight) return { answer, failures };
     if (Date.now() > deadline) throw new Error(`${what}: no answer within ${ANSWER_DEADLINE_MS} ms (last ${answer.status}, ${failures + 1} tries)`);
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     delayMs = Math.min(RETRY_DELAY_MS_MAX, delayMs * 2);
