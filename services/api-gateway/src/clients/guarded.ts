@@ -1,5 +1,5 @@
-import type { Logger } from '@wallet/platform';
-import { createBreaker, type Breaker } from '@wallet/platform/resilience';
+import { parseGrpcError, type Logger } from '@wallet/platform';
+import { createBreaker, isInfrastructureFailure, type Breaker } from '@wallet/platform/resilience';
 import type { Registry } from 'prom-client';
 import type { AnalyticsApi, BankApi, CardAdapterApi, Dependency, GatewayClients } from './types.js';
 
@@ -35,10 +35,24 @@ export interface GatewayBreakersConfig {
   GATEWAY_BREAKER_WINDOW_MS: number;
 }
 
+/**
+ * What counts against a dependency's breaker: infrastructure failures, except
+ * an answer in which the dependency itself reports that something *behind* it
+ * is unavailable (ErrorInfo metadata `unavailable`, e.g. the card adapter with
+ * its payment gateway breaker open). That dependency is healthy and answering
+ * fast; counting it opened the gateway's card_adapter breaker whenever the
+ * payment gateway was down, refusing top-ups for longer than the outage.
+ */
+export function countsAgainstDependency(error: unknown): boolean {
+  if (!isInfrastructureFailure(error)) return false;
+  return parseGrpcError(error).metadata.unavailable === undefined;
+}
+
 export function createGatewayBreakers(config: GatewayBreakersConfig, registry: Registry, logger: Logger): GatewayBreakers {
   const options = {
     registry,
     logger,
+    isFailure: countsAgainstDependency,
     resetTimeoutMs: config.GATEWAY_BREAKER_RESET_TIMEOUT_MS,
     errorThresholdPercentage: config.GATEWAY_BREAKER_FAILURE_PERCENT_MAX,
     volumeThreshold: config.GATEWAY_BREAKER_VOLUME_MIN,

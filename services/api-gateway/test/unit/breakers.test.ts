@@ -124,6 +124,25 @@ describe('circuit breakers around bank, card adapter and analytics', () => {
     expect(fakes.cardAdapter.processCardTopUp).not.toHaveBeenCalled();
   });
 
+  it('the card adapter answering that the payment gateway is unavailable does not open the card-adapter breaker (no cascade)', async () => {
+    await start();
+    // What the adapter answers, fast, while its own payment_gateway breaker is open: healthy, just refusing.
+    fakes.cardAdapter.processCardTopUp.mockRejectedValue(
+      grpcError(GrpcStatus.UNAVAILABLE, 'PAYMENT_GATEWAY_ERROR', 'payment gateway unavailable', { charged: 'false', unavailable: 'payment_gateway', retry_after_seconds: '5' }),
+    );
+    for (let i = 0; i < 6; i += 1) {
+      const res = await gw!.inject({
+        method: 'POST',
+        url: `/accounts/${ALICE}/topup`,
+        headers: { 'idempotency-key': `pgw-down-${i}` },
+        payload: { amount: '5.00', card: { number: '4242424242424242', expiryMonth: 12, expiryYear: 2030, cvc: '123' } },
+      });
+      expect(problemOf(res).type).not.toBe('urn:problem:wallet:dependency-unavailable');
+    }
+    expect(fakes.cardAdapter.processCardTopUp).toHaveBeenCalledTimes(6);
+    expect(guarded.breakerStates!().card_adapter).toBe('closed');
+  });
+
   it('half-open: after the reset timeout one probe goes through, and its success closes the breaker', async () => {
     await start({ GATEWAY_BREAKER_RESET_TIMEOUT_MS: 200 });
     await openBankBreaker();
