@@ -392,6 +392,9 @@ describe('deposit failures: retried, then compensated by a refund', () => {
     } finally {
       await bank.restart().catch(() => undefined);
       await patient.stop();
+      // The shared adapter's health-aware bank channel saw the bank go: until its next probe finds the
+      // restarted bank SERVING, its calls fail fast (not sent). The next test must not start in that window.
+      await waitFor(() => t.adapter.ctx.bank.ping(2_000).then(() => true, () => false), { timeoutMs: 30_000, what: "the shared adapter's channel to reach the restarted bank" });
     }
   });
 
