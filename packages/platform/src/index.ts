@@ -17,4 +17,5 @@ export * from './validation.js';
 export * from './run-service.js';
 export * from './secrets.js';
 export * from './kafka-security.js';
+export * from './kafka-partition.js';
 export * from './grpc/observability.js';

@@ -46,6 +46,8 @@ export interface WriteResult<M> {
   duplicates: M[];
   /** To park in the dead-letter topic. */
   dead: DeadLetter<M>[];
+  /** Accounts whose rows of this batch are now in the store (inserted now or already there). */
+  accountIds: Set<string>;
 }
 
 export interface BatchWriterOptions {
@@ -104,15 +106,17 @@ export class BatchWriter {
     const firsts = new Set(unique);
     const inserted: WriteResult<M>['inserted'] = [];
     const duplicates: M[] = [];
+    const accountIds = new Set<string>();
     for (const entry of rows) {
       if (firsts.has(entry) && refusedDetail.has(entry.eventId)) continue;
+      accountIds.add(entry.row.accountId);
       const insert = firsts.has(entry) ? timings.get(entry.eventId) : undefined;
       if (insert) inserted.push({ message: entry.message, insert });
       else duplicates.push(entry.message);
     }
     metrics.eventsDuplicate.inc(repeated);
     for (const letter of dead) metrics.eventsInvalid.inc({ reason: letter.reason });
-    return { inserted, duplicates, dead };
+    return { inserted, duplicates, dead, accountIds };
   }
 
   /** Inserts rows (noting when each stored row was inserted); returns those the store refuses for good (found by bisection). */

@@ -85,11 +85,30 @@ export interface GroupMembership {
   partitions: number[];
 }
 
+/** A partition of a topic (what a consumer group member is assigned). */
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
 export interface OperationsConsumerDeps {
   sink: OperationsSink;
   validator: EventValidator;
   metrics: AnalyticsMetrics;
   logger: Logger;
+  /**
+   * Called after a batch's rows are durably in the store and before its offsets are committed,
+   * with the (lowercased) accounts it stored rows for, including rows that were already stored.
+   * For invalidating what readers cached about those accounts. Synchronous; a throw is logged.
+   */
+  onStored?: (accountIds: ReadonlySet<string>) => void;
+  /**
+   * Called with this member's whole new assignment of the operations topic whenever it may have
+   * changed: [] when a rebalance starts (eager protocol: nothing is owned until the new
+   * assignment), when leaving the group and when the stream restarts; the new assignment on every
+   * join. Synchronous; a throw is logged.
+   */
+  onAssignmentChanged?: (assigned: ReadonlyArray<TopicPartition>) => void;
 }
 
 const STOP = Symbol('stop');
@@ -201,11 +220,35 @@ export class OperationsConsumer {
       const membership = this.membership();
       this.deps.metrics.assignedPartitions.set(membership.partitions.length);
       this.deps.logger.info({ memberId: membership.memberId, generation: membership.generation, partitions: membership.partitions }, 'joined the consumer group');
+      this.assignmentChanged(membership.partitions.map((partition) => ({ topic: this.options.topic, partition })));
     });
-    this.consumer.on('consumer:group:leave', () => this.deps.metrics.assignedPartitions.set(0));
+    // A rebalance may take partitions away before the new assignment is known: own nothing meanwhile.
+    this.consumer.on('consumer:group:rebalance', () => this.assignmentChanged([]));
+    this.consumer.on('consumer:group:leave', () => {
+      this.deps.metrics.assignedPartitions.set(0);
+      this.assignmentChanged([]);
+    });
     this.producer.on('error', (error: unknown) => this.deps.logger.error({ err: error }, 'kafka producer error'));
     this.loop = this.run();
     this.scheduleLag();
+  }
+
+  /** Tells the owner of the hook; a failing hook must not stop the consuming. */
+  private assignmentChanged(assigned: TopicPartition[]): void {
+    try {
+      this.deps.onAssignmentChanged?.(assigned);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'onAssignmentChanged hook failed');
+    }
+  }
+
+  private storedHook(accountIds: ReadonlySet<string>): void {
+    if (accountIds.size === 0 || !this.deps.onStored) return;
+    try {
+      this.deps.onStored(accountIds);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'onStored hook failed');
+    }
   }
 
   /** Stops fetching, flushes and commits the current batch, closes the clients; each step bounded. */
@@ -271,6 +314,8 @@ export class OperationsConsumer {
       } catch (error) {
         failures += 1;
         this.deps.logger.error({ err: error, failures }, 'consumer stream failed; reopening');
+        // Reopening may rejoin with another assignment: own nothing until the next join says what.
+        this.assignmentChanged([]);
         await settleOrWarn(this.stream?.close() ?? Promise.resolve(), this.options.requestTimeoutMs, () => {});
         this.stream = undefined;
         await this.pause(backoffDelayMs(failures, 200, this.options.retryDelayMsMax));
@@ -429,6 +474,7 @@ export class OperationsConsumer {
     metrics.eventsConsumed.inc(messages.length);
     try {
       const result = await this.writer.write(messages);
+      this.storedHook(result.accountIds);
       // Rows are durable now: their record spans end here, before the commit.
       spans.stored(result, flushSpan.spanContext());
       for (const { message, reason, detail } of result.dead) {
