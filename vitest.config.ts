@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // PostgreSQL / Kafka they need and passes their addresses in the environment.
 export default defineConfig({
   test: {
-    include: ['services/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['services/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,
