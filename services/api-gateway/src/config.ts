@@ -139,6 +139,9 @@ export const configSchema = z.object({
   GATEWAY_IDENTITY_TIMEOUT_MS: env.int(10_000, 100, 60_000),
   /** Largest identity-service answer the gateway relays (token responses are a few KiB). */
   GATEWAY_IDENTITY_RESPONSE_BYTES_MAX: env.int(64 * 1024, 1024, 1024 * 1024),
+
+  /** The built web app served at /app/ and /console/ (plugins/web-app.ts); unset: this repository's apps/web/dist. */
+  GATEWAY_WEB_APP_DIR: env.optionalString(),
 })
   .superRefine(checkEdgeSettings)
   .superRefine(checkShutdownBudget);

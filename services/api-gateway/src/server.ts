@@ -19,6 +19,7 @@ import { installLoadShedding } from './plugins/load-shedding.js';
 import { installOpenApiValidation } from './plugins/openapi-validation.js';
 import { installConfiguredRateLimits } from './plugins/rate-limit.js';
 import { installSecurityHeaders } from './plugins/security-headers.js';
+import { defaultWebAppDir, registerWebApp } from './plugins/web-app.js';
 import { installRequestIdEcho, REQUEST_ID_HEADER, requestIdFrom } from './plugins/request-id.js';
 import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAuthRoutes } from './routes/auth.js';
@@ -132,6 +133,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.addHook('onClose', async () => identity.close?.());
   await registerAuthRoutes(app, deps, identity);
   await registerDocsRoutes(app, spec);
+  await registerWebApp(app, { dir: config.GATEWAY_WEB_APP_DIR ?? defaultWebAppDir() });
 
   // In production /metrics is served by the ops listener (ops-server.ts), not here.
   assertEveryOperationRouted(app, spec, isProduction(config) ? OPS_ONLY_OPERATIONS : new Set());
