@@ -208,6 +208,8 @@ const SERVICES = [
       IDENTITY_AUDIENCE: AUTH_AUDIENCE,
       // Local runs only (start, tests, bench, chaos); the compose production profile never seeds.
       IDENTITY_SEED_DEV_USERS: String(c.devUsers),
+      // The web app's PKCE redirect URIs on this run's public gateway port (matched exactly).
+      IDENTITY_WEB_REDIRECT_URIS: c.webRedirectUris,
       ...tlsEnvFor(c.pki, 'identity-service'),
     }),
   },
@@ -367,6 +369,8 @@ export async function describeSystem(options) {
     issuer: `${IDENTITY_HTTPS ? 'https' : 'http'}://${local(ports.identityHttp)}`,
     paymentGatewayMockUrl: `${PAYMENT_GATEWAY_MOCK_HTTPS ? 'https' : 'http'}://${local(ports.paymentGatewayMockHttp)}`,
     devUsers: options.devUsers ?? true,
+    // The gateway port browsers use (HAProxy's with replicas): /app and /console callbacks, both loopback names.
+    webRedirectUris: ['localhost', '127.0.0.1'].flatMap((host) => ['app', 'console'].map((p) => `http://${host}:${ports.gatewayHttp}/${p}/callback`)).join(','),
     paymentGatewayApiKey: options.paymentGatewayApiKey,
     pki,
   };

@@ -75,6 +75,14 @@ describe('system description', () => {
     expect(local.services.some((s) => 'CARD_ADAPTER_PAYMENT_GATEWAY_API_KEY' in s.env || 'PAYMENT_GATEWAY_MOCK_API_KEY' in s.env)).toBe(false);
   });
 
+  it("gives the identity-service the web app's redirect URIs on the run's public gateway port", async () => {
+    const { services, ports } = await describeAt(DEFAULT_PORTS);
+    const uris = services[0]!.env.IDENTITY_WEB_REDIRECT_URIS!.split(',');
+    expect(new Set(uris)).toEqual(
+      new Set(['localhost', '127.0.0.1'].flatMap((host) => ['app', 'console'].map((p) => `http://${host}:${ports.gatewayHttp}/${p}/callback`))),
+    );
+  });
+
   it('seeds the development users unless told not to', async () => {
     const { services } = await describeAt(DEFAULT_PORTS, { devUsers: false });
     expect(services[0]!.env.IDENTITY_SEED_DEV_USERS).toBe('false');
