@@ -115,6 +115,14 @@ describe('per-RPC caller table', () => {
     expect(result.seen).toEqual({ caller: 'bank-card-adapter', serial: serialOf(readFileSync(pki.services['bank-card-adapter']!.certFile, 'utf8')) });
   });
 
+  it('finds the HTTP/2 session under a real grpc-js call, so the caller is remembered per connection', async () => {
+    const { credentials: gateway } = clientOf(identityOf('api-gateway'));
+    const before = server.sessionsFound();
+    const result = await callEcho(server.port, gateway, 'getBalance');
+    expect(result.seen?.caller).toBe('api-gateway');
+    expect(server.sessionsFound()).toBe(before + 1);
+  });
+
   it('refuses a valid certificate of the wrong service with PERMISSION_DENIED / CALLER_NOT_ALLOWED, before the handler', async () => {
     const { credentials: gateway } = clientOf(identityOf('api-gateway'));
     const before = server.handled();

@@ -15,7 +15,7 @@ import {
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
 import { HealthImplementation, service as healthService } from 'grpc-health-check';
-import { authorizeCallers, createMtls, mtlsChannelOptions, peerServiceName, type CallerDenial, type Mtls } from '@wallet/platform/tls';
+import { authorizeCallers, createMtls, http2SessionOf, mtlsChannelOptions, peerServiceName, type CallerDenial, type Mtls } from '@wallet/platform/tls';
 import { writeServiceFiles, type PemPair, type Pki } from '../../../../scripts/lib/pki.mjs';
 
 export interface Seen {
@@ -56,6 +56,8 @@ export interface EchoServer {
   mtls: Mtls;
   /** Handler runs that got past authorization. */
   handled(): number;
+  /** Of those, calls whose HTTP/2 session was found (the caller name is remembered per connection). */
+  sessionsFound(): number;
   denials: CallerDenial[];
   close(): Promise<void>;
 }
@@ -65,9 +67,11 @@ export async function startEchoServer(files: { caFile: string; certFile: string;
   const mtls = createMtls({ ...files, reloadIntervalMs: 0, reloadOnSighup: true });
   const server = new Server();
   let handled = 0;
+  let sessionsFound = 0;
   const denials: CallerDenial[] = [];
   const counted = (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
     handled += 1;
+    if (http2SessionOf(call) !== undefined) sessionsFound += 1;
     echo(call, callback);
   };
   const implementation = { depositMoney: counted, getBalance: counted, unlisted: counted };
@@ -88,6 +92,7 @@ export async function startEchoServer(files: { caFile: string; certFile: string;
     port,
     mtls,
     handled: () => handled,
+    sessionsFound: () => sessionsFound,
     denials,
     close: async () => {
       server.forceShutdown();

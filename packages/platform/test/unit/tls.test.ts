@@ -13,6 +13,7 @@ import {
   certificateDnsNames,
   decideCaller,
   peerServiceName,
+  http2SessionOf,
   createGrpcSecurity,
   grpcSecurityOptions,
   readTlsMaterial,
@@ -50,6 +51,38 @@ describe('caller identity', () => {
     expect(peerServiceName(call({}))).toBeNull(); // plaintext, or a certificate the server did not authorize
     expect(peerServiceName(call({ transportSecurityType: 'ssl' }))).toBeNull();
     expect(peerServiceName(call({ transportSecurityType: 'ssl', sslPeerCertificate: { ...cert, subjectaltname: 'DNS:localhost' } }))).toBeNull();
+  });
+
+  it('reads the certificate once per HTTP/2 session and remembers the answer for that session only', () => {
+    const cert = { raw: Buffer.from([1]), subjectaltname: 'DNS:api-gateway' };
+    let reads = 0;
+    const callOn = (session: object, context: object) => ({
+      // grpc-js 1.14: the handler's call wraps an intercepting call chain ending in the stream.
+      call: { nextCall: { stream: { session } } },
+      getAuthContext: (): object => {
+        reads += 1;
+        return context;
+      },
+    });
+    const first = {};
+    const second = {};
+    expect(peerServiceName(callOn(first, { transportSecurityType: 'ssl', sslPeerCertificate: cert }))).toBe('api-gateway');
+    expect(peerServiceName(callOn(first, { transportSecurityType: 'ssl', sslPeerCertificate: cert }))).toBe('api-gateway');
+    expect(reads).toBe(1);
+    // Another connection is checked on its own (here: no certificate), and its null is remembered too.
+    expect(peerServiceName(callOn(second, {}))).toBeNull();
+    expect(peerServiceName(callOn(second, { transportSecurityType: 'ssl', sslPeerCertificate: cert }))).toBeNull();
+    expect(reads).toBe(2);
+  });
+
+  it('without a recognisable grpc-js call shape, reads the certificate on every call', () => {
+    let reads = 0;
+    const context: object = { transportSecurityType: 'ssl', sslPeerCertificate: { raw: Buffer.from([1]), subjectaltname: 'DNS:api-gateway' } };
+    const call = { call: { nextCall: { other: true } }, getAuthContext: (): object => ((reads += 1), context) };
+    expect(http2SessionOf(call)).toBeUndefined();
+    expect(peerServiceName(call)).toBe('api-gateway');
+    expect(peerServiceName(call)).toBe('api-gateway');
+    expect(reads).toBe(2);
   });
 });
 
