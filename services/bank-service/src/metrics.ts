@@ -2,7 +2,11 @@ import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { OUTBOX_PENDING_COUNT_MAX, type OutboxRelayMetrics } from './outbox/relay.js';
 import type { GroupCommitStats } from './app/group-commit.js';
-import type { TransferBatchReport } from './app/transfers.js';
+import type { TransferBatchReport, TransferPhase } from './app/transfers.js';
+
+/** Phases of bank_transfer_phase_seconds: the use case's, and auth (verifying the caller's token, in the servicer). */
+export type TransferPhaseLabel = TransferPhase | 'auth';
+export const TRANSFER_PHASES: readonly TransferPhaseLabel[] = ['auth', 'queue', 'begin', 'lock', 'decide', 'write', 'commit'];
 
 /** Prometheus metrics of bank-service; names carry units, labels stay low-cardinality. */
 export class BankMetrics {
@@ -14,6 +18,8 @@ export class BankMetrics {
   private readonly batchSize: Histogram<'outcome'>;
   private readonly callersDenied: Counter<'rpc' | 'caller'>;
   private readonly expiredDropped: Counter;
+  /** One bound child per phase, looked up once: an observation costs no label lookup. */
+  private readonly phaseSeconds: Record<TransferPhaseLabel, { observe(seconds: number): void }>;
   private transferQueueStats: () => GroupCommitStats | undefined = () => undefined;
   private ownerCacheSize: () => number = () => 0;
   readonly outbox: OutboxRelayMetrics;
@@ -105,6 +111,14 @@ export class BankMetrics {
       help: 'Queued transfers dropped without being executed because the caller\'s gRPC deadline passed while they waited (answered DEADLINE_EXCEEDED; a retry with the same key executes them). A rise means the queue is longer than callers wait.',
       registers: [registry],
     });
+    const phases = new Histogram({
+      name: 'bank_transfer_phase_seconds',
+      help: 'Where transfer time goes. Per transfer: auth (verifying the caller\'s token), queue (waiting for a group-commit batch). Per batch attempt (count = batches): begin (a pooled connection, BEGIN and the idempotency key locks), lock (stored outcomes and account row locks), decide (deciding and building the write), write (the write statements), commit (COMMIT: the WAL flush).',
+      labelNames: ['phase'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    this.phaseSeconds = Object.fromEntries(TRANSFER_PHASES.map((phase) => [phase, phases.labels(phase)])) as unknown as BankMetrics['phaseSeconds'];
     const stats = () => this.transferQueueStats();
     new Gauge({
       name: 'bank_transfer_queue_depth',
@@ -160,6 +174,11 @@ export class BankMetrics {
 
   transferBatch(report: TransferBatchReport): void {
     this.batchSize.observe({ outcome: report.outcome }, report.size);
+  }
+
+  /** Time one transfer (auth, queue) or one batch attempt (the other phases) spent in a phase. */
+  transferPhase(phase: TransferPhaseLabel, seconds: number): void {
+    this.phaseSeconds[phase].observe(seconds);
   }
 
   /** A queued transfer answered unexecuted; only expiries are counted (a cancel is the caller's choice, not load). */

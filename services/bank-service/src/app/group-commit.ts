@@ -54,6 +54,8 @@ export interface GroupCommitHandlers<Req, Res> {
   shed(reason: 'queue_full' | 'closed'): unknown;
   /** The error of a queued request dropped unexecuted. */
   dropped(reason: 'deadline' | 'cancelled'): unknown;
+  /** Told, per request, how long it waited in the queue before its batch started (metrics). */
+  onTaken?(waitedMs: number): void;
 }
 
 /** How far past a full batch the queue is scanned for requests not blocked by running batches. */
@@ -66,6 +68,10 @@ interface Entry<Req, Res> {
   deadlineMs: number | undefined;
   signal: AbortSignal | undefined;
   settle(result: Settled<Res>): void;
+  /** Stops listening to the caller's signal (once settled: nothing left to drop). */
+  release(): void;
+  /** performance.now() when queued (the queue wait histogram). */
+  queuedAtMs: number;
 }
 
 export interface GroupCommitStats {
@@ -113,19 +119,21 @@ export class GroupCommitQueue<Req, Res> {
     const key = this.handlers.keyOf(request);
     if (this.activeKeys.has(key)) return this.answerDuplicate(request);
     return new Promise<Res>((resolve, reject) => {
+      const { signal } = options;
+      // A cancelled caller leaves the queue at once (its slot is free again). gRPC cancels a call whose
+      // deadline passed too: that is an expiry, not a cancellation.
+      const onAbort = () => this.dropIfQueued(entry, this.isExpired(entry, this.nowMs()) ? 'deadline' : 'cancelled');
       const entry: Entry<Req, Res> = {
         request,
         key,
         conflictKeys: this.handlers.conflictKeysOf?.(request) ?? [],
         deadlineMs: options.deadlineMs,
-        signal: options.signal,
+        signal,
         settle: (result) => (result.ok ? resolve(result.value) : reject(result.error)),
+        release: () => signal?.removeEventListener('abort', onAbort),
+        queuedAtMs: performance.now(),
       };
-      // A cancelled caller leaves the queue at once (its slot is free again). gRPC cancels a call whose
-      // deadline passed too: that is an expiry, not a cancellation.
-      options.signal?.addEventListener('abort', () => this.dropIfQueued(entry, this.isExpired(entry, this.nowMs()) ? 'deadline' : 'cancelled'), {
-        once: true,
-      });
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.activeKeys.add(key);
       this.queue.push(entry);
       this.schedulePump();
@@ -182,6 +190,7 @@ export class GroupCommitQueue<Req, Res> {
 
   private finish(entry: Entry<Req, Res>, result: Settled<Res>): void {
     this.activeKeys.delete(entry.key);
+    entry.release();
     entry.settle(result);
   }
 
@@ -258,6 +267,10 @@ export class GroupCommitQueue<Req, Res> {
     }
     this.queue.unshift(...kept);
     for (const key of conflictKeys) this.held.add(key);
+    if (this.handlers.onTaken) {
+      const takenAtMs = performance.now();
+      for (const entry of batch) this.handlers.onTaken(takenAtMs - entry.queuedAtMs);
+    }
     return { batch, conflictKeys };
   }
 

@@ -14,9 +14,9 @@ import { MonotonicClock } from './clock.js';
 import { DepositUseCase, type DepositLookup, type DepositResult, type GetDepositInput } from './deposits.js';
 import type { GroupCommitSettings, GroupCommitStats, SubmitOptions } from './group-commit.js';
 import { AccountOwners } from './owners.js';
-import { TransferUseCase, type TransferBatchReport, type TransferResult } from './transfers.js';
+import { TransferUseCase, type TransferBatchReport, type TransferPhase, type TransferResult } from './transfers.js';
 
-export type { AccountBalance, CreateAccountResult, DepositLookup, DepositResult, GetDepositInput, SubmitOptions, TransferBatchReport, TransferResult };
+export type { AccountBalance, CreateAccountResult, DepositLookup, DepositResult, GetDepositInput, SubmitOptions, TransferBatchReport, TransferPhase, TransferResult };
 
 export interface OperationLimits {
   maxTransferAmountMinor: bigint;
@@ -43,6 +43,8 @@ export interface BankOperationsOptions {
   onTransferBatch?: (report: TransferBatchReport) => void;
   /** Called for each queued transfer dropped unexecuted (deadline passed or caller cancelled; metrics). */
   onTransferDropped?: (reason: 'deadline' | 'cancelled') => void;
+  /** Time spent in one phase of the transfer path (metrics: bank_transfer_phase_seconds). */
+  onTransferPhase?: (phase: TransferPhase, seconds: number) => void;
   /** Account owners kept in memory (owners never change). */
   ownerCacheSizeMax?: number;
 }
@@ -78,6 +80,7 @@ export class BankOperations {
       groupCommit: options.groupCommit,
       onTransferBatch: options.onTransferBatch ?? (() => {}),
       ...(options.onTransferDropped ? { onDropped: options.onTransferDropped } : {}),
+      ...(options.onTransferPhase ? { onPhase: options.onTransferPhase } : {}),
     });
     this.deposits = new DepositUseCase({
       pool: options.pool,

@@ -145,6 +145,7 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
     },
     onTransferBatch: (report) => metrics.transferBatch(report),
     onTransferDropped: (reason) => metrics.transferDropped(reason),
+    onTransferPhase: (phase, seconds) => metrics.transferPhase(phase, seconds),
     ownerCacheSizeMax: config.BANK_OWNER_CACHE_SIZE_MAX,
   });
   const callers = createCallerAuthenticator({

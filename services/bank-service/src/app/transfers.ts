@@ -73,6 +73,10 @@ const FAULT_REASONS: ReadonlySet<BankErrorReason> = new Set(['STORAGE_UNAVAILABL
  * gRPC server span does for the same status: error views show faults only.
  */
 function enqueueTraced(queue: GroupCommitQueue<TracedTransfer, TransferResult>, request: TransferRequest, call: SubmitOptions): Promise<TransferResult> {
+  // Inside a call that is not sampled (tracing off, or a trace not kept) the span would be
+  // dropped anyway: skip its cost (a span object and a context switch per transfer).
+  const parent = trace.getActiveSpan();
+  if (parent !== undefined && !parent.isRecording()) return queue.submit(traced(request), call);
   return getTracer().startActiveSpan('transfer.enqueue', { kind: SpanKind.INTERNAL }, async (span) => {
     try {
       return await queue.submit(traced(request), call);
@@ -84,6 +88,25 @@ function enqueueTraced(queue: GroupCommitQueue<TracedTransfer, TransferResult>, 
       span.end();
     }
   });
+}
+
+/**
+ * Where a transfer's time goes (bank_transfer_phase_seconds): queue = waiting for a batch
+ * (per transfer); per batch attempt: begin = a pooled connection, BEGIN and the key locks;
+ * lock = stored outcomes and account row locks; decide = deciding and building the write;
+ * write = the write statements; commit = COMMIT (the WAL flush).
+ */
+export type TransferPhase = 'queue' | 'begin' | 'lock' | 'decide' | 'write' | 'commit';
+
+/** Reports the time since the previous mark (or the start) under each phase name; a no-op without a listener. */
+function phaseClock(onPhase: TransferUseCaseOptions['onPhase']): (phase: TransferPhase) => void {
+  if (!onPhase) return () => {};
+  let markMs = performance.now();
+  return (phase) => {
+    const nowMs = performance.now();
+    onPhase(phase, (nowMs - markMs) / 1000);
+    markMs = nowMs;
+  };
 }
 
 export interface TransferUseCaseOptions {
@@ -99,6 +122,8 @@ export interface TransferUseCaseOptions {
   onTransferBatch: (report: TransferBatchReport) => void;
   /** A queued transfer answered without being executed: its deadline passed, or its caller cancelled (metrics). */
   onDropped?: (reason: 'deadline' | 'cancelled') => void;
+  /** Time spent in one phase (metrics; called per transfer for queue, per batch attempt for the rest). */
+  onPhase?: (phase: TransferPhase, seconds: number) => void;
 }
 
 export class TransferUseCase {
@@ -120,6 +145,7 @@ export class TransferUseCase {
             options.onDropped?.(reason);
             return reason === 'deadline' ? new DeadlineExceededError() : new CancelledError();
           },
+          ...(options.onPhase ? { onTaken: (waitedMs: number) => options.onPhase!('queue', waitedMs / 1000) } : {}),
         })
       : undefined;
   }
@@ -214,7 +240,9 @@ export class TransferUseCase {
   private async batchTransaction(batch: TracedTransfer[], markWriteSent: () => void, skipLocked: boolean): Promise<TransferBatchDecision> {
     const requests = batch.map((queued) => queued.request);
     const lockKeys = requests.map((r) => transferLockKey(r.senderAccountId, r.idempotencyKey));
-    return withTransaction(this.options.pool, beginWithTryAdvisoryLocks(lockKeys), async (client, begin) => {
+    const phase = phaseClock(this.options.onPhase);
+    const decision = await withTransaction(this.options.pool, beginWithTryAdvisoryLocks(lockKeys), async (client, begin) => {
+      phase('begin');
       const keyLocked = tryLockResults(begin);
       if (keyLocked.length !== requests.length) throw new InvariantViolation(`${keyLocked.length} advisory lock results for ${requests.length} requests`);
       const candidates = requests.filter((_, i) => keyLocked[i]);
@@ -222,6 +250,7 @@ export class TransferUseCase {
         candidates.length > 0
           ? await lockTransferBatchContext(client, candidates, { skipLocked })
           : { existing: [], failures: [], accounts: [], busyAccountIds: new Set<string>() };
+      phase('lock');
       const existing = new Map(context.existing.map((t) => [idempotencyScope(t), t]));
       const failures = new Map(context.failures.map((f) => [idempotencyScope(f), f]));
       const items: TransferBatchItem[] = requests.map((request, i) => ({
@@ -238,6 +267,7 @@ export class TransferUseCase {
         eventIds: [this.newId(), this.newId()],
       }));
       if (decision.plans.length > 0 || decision.failures.length > 0) markWriteSent();
+      phase('decide');
       if (decision.plans.length > 0) {
         // Each plan's outbox rows carry its own request's traceparent.
         const traceparents = new Map(batch.map((queued) => [idempotencyScope(queued.request), currentTraceparent(queued.traceContext)]));
@@ -245,8 +275,11 @@ export class TransferUseCase {
         await writeTransfers(client, decision.plans, decision.updates, decision.plans.at(-1)!.transfer.createdAt, traceContexts);
       }
       await writeTransferFailures(client, decision.failures, this.options.clock.next());
+      phase('write');
       return decision;
     });
+    phase('commit');
+    return decision;
   }
 
   /**

@@ -67,13 +67,23 @@ const LOOKUP_STATUS: Record<DepositLookup['status'], DepositLookupStatus> = {
 };
 
 /** The caller's deadline and cancellation, so a queued request the caller gave up on is dropped unexecuted. */
-export function callBounds(call: Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'once' | 'cancelled'>): SubmitOptions {
+export interface CallBounds extends SubmitOptions {
+  /**
+   * Call before answering: grpc-js reports the close of every call's stream as 'cancelled',
+   * answered calls too, and aborting then cost a DOMException, an abort event and a scan of
+   * the transfer queue per transfer for nothing.
+   */
+  answered(): void;
+}
+
+export function callBounds(call: Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'once' | 'removeListener' | 'cancelled'>): CallBounds {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
   const controller = new AbortController();
+  const onCancelled = () => controller.abort();
   if (call.cancelled) controller.abort();
-  else call.once('cancelled', () => controller.abort());
-  return { deadlineMs, signal: controller.signal };
+  else call.once('cancelled', onCancelled);
+  return { deadlineMs, signal: controller.signal, answered: () => call.removeListener('cancelled', onCancelled) };
 }
 
 function requestIdOf(metadata: ServerUnaryCall<unknown, unknown>['metadata']): string | undefined {
@@ -127,9 +137,15 @@ export function createBankServicer(deps: {
   return {
     transferMoney(call: ServerUnaryCall<TransferMoneyRequest, TransferMoneyResponse>, callback: sendUnaryData<TransferMoneyResponse>) {
       const bounds = callBounds(call);
-      handle('TransferMoney', call, callback, async (request) => {
+      const answer: sendUnaryData<TransferMoneyResponse> = (...args) => {
+        bounds.answered();
+        callback(...args);
+      };
+      handle('TransferMoney', call, answer, async (request) => {
+        const authStartedMs = performance.now();
         const caller = await callers.user(call.metadata);
-        const result = await operations.transferMoney(request, caller, bounds);
+        metrics.transferPhase('auth', (performance.now() - authStartedMs) / 1000);
+        const result = await operations.transferMoney(request, caller, { deadlineMs: bounds.deadlineMs, signal: bounds.signal });
         if (!result.replayed) metrics.transferCommitted(result.transfer.currency, result.transfer.amountMinor);
         return {
           response: { transfer: transferToProto(result.transfer), replayed: result.replayed },

@@ -184,6 +184,22 @@ describe('GetBalance and DepositMoney over gRPC', () => {
 });
 
 describe('health, readiness and metrics', () => {
+  it('records where a transfer spends its time: bank_transfer_phase_seconds for every phase', async () => {
+    const phaseCounts = async () => {
+      const text = await service.registry.getSingleMetricAsString('bank_transfer_phase_seconds');
+      const counts = new Map<string, number>();
+      for (const match of text.matchAll(/^bank_transfer_phase_seconds_count\{[^}]*phase="(\w+)"[^}]*\} (\d+)/gm)) counts.set(match[1]!, Number(match[2]));
+      return counts;
+    };
+    const before = await phaseCounts();
+    const [from, to] = await createAccounts(service.pool, 2, 100_000n);
+    await transfer({ senderAccountId: from!, recipientAccountId: to! });
+    const after = await phaseCounts();
+    // Per transfer: auth and queue exactly once; per batch attempt: every database phase at least once.
+    for (const phase of ['auth', 'queue']) expect((after.get(phase) ?? 0) - (before.get(phase) ?? 0), phase).toBe(1);
+    for (const phase of ['begin', 'lock', 'decide', 'write', 'commit']) expect((after.get(phase) ?? 0) - (before.get(phase) ?? 0), phase).toBeGreaterThanOrEqual(1);
+  });
+
   it('reports SERVING on the gRPC health service for the bank service name to any certificate of the CA', async () => {
     const HealthClient = makeClientConstructor(healthService, 'grpc.health.v1.Health');
     // analytics-service is in none of the bank's rows: health is open to every authenticated caller (ADR 0009).

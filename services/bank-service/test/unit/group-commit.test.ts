@@ -1,6 +1,7 @@
 // The group-commit queue's mechanics with an in-memory executor: batches from
 // what is queued, bounded batches, workers and queue, duplicates, fairness
 // per account, dropped deadlines and cancellations, shutdown.
+import { getEventListeners } from 'node:events';
 import { waitFor } from '@wallet/testkit';
 import { describe, expect, it } from 'vitest';
 import { GroupCommitQueue, type GroupCommitSettings, type Settled, type SubmitOptions } from '../../src/app/group-commit.js';
@@ -324,5 +325,35 @@ describe('GroupCommitQueue', () => {
     expect(h.batches.flat().map((r) => r.key)).toEqual(['a']);
     // The key is free again: a retry runs.
     expect(await h.submit('b', 2)).toBe(20);
+  });
+});
+
+describe('group commit bookkeeping', () => {
+  const plainQueue = (onTaken?: (waitedMs: number) => void) =>
+    new GroupCommitQueue<Req, number>(
+      { maxBatch: 4, queueMax: 100, workers: 1, lingerMs: 0 },
+      {
+        execute: async (batch) => batch.map((r) => ({ ok: true, value: r.value })),
+        keyOf: (r) => r.key,
+        onDuplicate: async (r) => r.value,
+        shed: (reason) => new Shed(reason),
+        dropped: (reason) => new Dropped(reason),
+        ...(onTaken ? { onTaken } : {}),
+      },
+    );
+
+  it('tells how long each request waited for its batch, once per request', async () => {
+    const waits: number[] = [];
+    const queue = plainQueue((waitedMs) => waits.push(waitedMs));
+    await Promise.all([queue.submit({ key: 'a', value: 1 }), queue.submit({ key: 'b', value: 2 }), queue.submit({ key: 'c', value: 3 })]);
+    expect(waits).toHaveLength(3);
+    for (const waitedMs of waits) expect(waitedMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('stops listening to a request\'s abort signal once it is answered', async () => {
+    const queue = plainQueue();
+    const controller = new AbortController();
+    expect(await queue.submit({ key: 'a', value: 1 }, { signal: controller.signal })).toBe(1);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
