@@ -70,9 +70,15 @@ const store = new OperationsStore(client, options.database);
 await store.ensureSchema();
 const table = `${options.database}.operations`;
 const t0 = performance.now();
-for (const { from, to, offset, count } of monthSlices()) {
-  if (count <= 0) continue;
-  await client.command({
+// A month above this many rows (loads above ~20 M) is inserted in several blocks, then merged into one
+// part: one ~17 M-row block (100 M rows) needs more than queryMemoryMibMax while the part is sorted.
+const rowsPerInsertMax = Number(options.rowsPerInsertMax ?? 3_000_000);
+const blocksOf = ({ from, to, offset, count }) =>
+  Array.from({ length: Math.ceil(count / rowsPerInsertMax) }, (_, i) => ({ from, to, offset: offset + i * rowsPerInsertMax, count: Math.min(rowsPerInsertMax, count - i * rowsPerInsertMax) }));
+for (const month of monthSlices()) {
+  if (month.count <= 0) continue;
+  const blocks = blocksOf(month);
+  for (const { from, to, offset, count } of blocks) await client.command({
     query: `INSERT INTO ${table} (account_id, created_at, event_id, type, amount_minor, currency, counterparty_account_id,
                                   transfer_id, top_up_id, deposit_id, description, card_last4, card_brand)
       WITH {ids:Array(UUID)} AS ids
@@ -99,6 +105,12 @@ for (const { from, to, offset, count } of monthSlices()) {
       min_insert_block_size_bytes: '100000000000',
     },
   });
+  if (blocks.length > 1) {
+    // One part per partition again, so no merge runs during the measurements.
+    const d = new Date(Number(month.from / 1000n));
+    const partitionId = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+    await client.command({ query: `OPTIMIZE TABLE ${table} PARTITION ID '${partitionId}' FINAL` });
+  }
 }
 const loadS = (performance.now() - t0) / 1000;
 const [stats] = await (await client.query({

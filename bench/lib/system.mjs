@@ -72,7 +72,7 @@ export async function seedPopulation({ endpoints, databaseUrl, count, log, regis
 }
 
 /** Bulk-loads `rows` synthetic operations into the analytics chDB folder (child process). */
-async function loadHistory({ chdbPath, rows, accountIds, heavyAccountId, workDir, log }) {
+export async function loadHistory({ chdbPath, rows, accountIds, heavyAccountId, workDir, log }) {
   const optionsPath = join(workDir, 'history-load.json');
   writeFileSync(optionsPath, JSON.stringify({ chdbPath, database: 'wallet_analytics', rows, accountIds, heavyAccountId, heavyShare: 0.01 }));
   log(`history: bulk-loading ${rows.toLocaleString('en-US')} operations into chDB (${chdbPath})`);
