@@ -51,6 +51,7 @@ const { values: args } = parseArgs({
     soak: { type: 'boolean', default: false },
     'soak-minutes': { type: 'string', default: '30' },
     'soak-rate': { type: 'string', default: '300' },
+    scale: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
@@ -80,13 +81,22 @@ if (args.help) {
                      BANK_GROUP_COMMIT_ENABLED=false. --no-variant skips it.
   --soak [--soak-minutes N] [--soak-rate R]  instead of the suite: R transfers/s (default 300) through REST
                      for N minutes (default 30), RSS of every service sampled; fails if a service grows
-                     beyond its documented bound after warm-up (bench/lib/soak.mjs)`);
+                     beyond its documented bound after warm-up (bench/lib/soak.mjs)
+  --scale [--quick]  instead of the suite: cost as the work grows (issue 14): REST transfers at 10 k vs 1 M accounts,
+                     history first page at 10 M vs 100 M stored operations (the largest that fits the budget and disk),
+                     relay + consumer at 1 vs 3 vs 12 partitions; <= 25 min (quick: 10 k vs 50 k, 200 k vs 1 M,
+                     <= 5 min); scale-report.md, scale.json, scale.png (bench/lib/scale.mjs)`);
   process.exit(0);
 }
 if (args.soak) {
   // The soak is a run of its own (bench/lib/soak.mjs): fixed-rate transfers, RSS of every service.
   const { runSoak } = await import('./lib/soak.mjs');
   process.exit(await runSoak({ minutes: Number(args['soak-minutes']), ratePerS: Number(args['soak-rate']), accounts: Number(args.accounts), out: args.out, keep: args.keep }));
+}
+if (args.scale) {
+  // Cost as the work grows (issue 14): a run of its own, one system (bench/lib/scale.mjs).
+  const { runScale } = await import('./lib/scale.mjs');
+  process.exit(await runScale({ quick: args.quick, out: args.out, keep: args.keep }));
 }
 
 const QUICK = {
