@@ -7,6 +7,8 @@ import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import { mtlsSection } from './mtls-compare.mjs';
 import { tracingSection } from './tracing-compare.mjs';
+import { eventLoopTable } from './ops-metrics.mjs';
+import { cpuPerTransferSummary, cpuSummaryLines } from './targets.mjs';
 
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits));
 const pct = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(0)}%`);
@@ -90,6 +92,47 @@ export function authLine(auth) {
   );
 }
 
+const metCell = (t) => (t.met === null || t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**');
+
+/** Issue 14's targets (exactly its rows), issue 6's hot-account targets, the CPU-per-transfer summary. */
+export function targetsSection(run) {
+  const lines = ['## Targets (issue 14)', '', '| figure | goal | measured | met? | short by |', '|---|---|---|---|---|'];
+  for (const t of run.targets ?? []) lines.push(`| ${t.target} | ${t.goal ?? ''} | ${t.measured} | ${metCell(t)} | ${t.gap ?? ''} |`);
+  lines.push('', '"n/a": not measured in this run, or measured but not as the issue specifies (a `--quick` run: fewer rows, pages or readers); the last column says which.', '');
+  if (run.hotTargets?.length) {
+    lines.push('Hot accounts (issue 6):', '', '| figure | goal | measured | met? | short by |', '|---|---|---|---|---|');
+    for (const t of run.hotTargets) lines.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${metCell(t)} | ${t.gap ?? ''} |`);
+    lines.push('');
+  }
+  const summary = cpuPerTransferSummary(run);
+  if (summary) lines.push(...cpuSummaryLines(summary, run.tokenCost), '');
+  const tc = run.tokenCost;
+  if (tc) {
+    lines.push(
+      `Token checks on their own (\`createTokenVerifier\` of \`@wallet/platform/auth\` in the load generator, one call at a time, against this run's issuer): ` +
+        `${fmt(tc.uncachedCpuUs, 1)} µs CPU per verification without the verified-token cache (ES256, ${tc.uncachedPerS}/s), ${fmt(tc.cachedCpuUs, 1)} µs with it (a hit: SHA-256 + lookup, ${tc.cachedPerS}/s); ${tc.iterationsUncached} / ${tc.iterationsCached} calls.`,
+      '',
+    );
+  } else if (run.tokenCostError) {
+    lines.push(`Token checks on their own: not measured (${run.tokenCostError}).`, '');
+  }
+  return lines;
+}
+
+/** Per phase and service: event-loop delay as each service reports it on /metrics. */
+function eventLoopSection(run) {
+  const table = eventLoopTable([...(run.ceiling?.uniform ?? []), ...(run.ceiling?.hot ?? []), ...run.scenarios]);
+  if (table.length === 0) return [];
+  return [
+    '## Event-loop delay per phase',
+    '',
+    "p50 / p99 / max ms of each service's event-loop delay over the phase (warm-up included), from its ops `/metrics` scraped at the phase's start and end: the cumulative histogram `nodejs_eventloop_delay_seconds` (end − start; percentiles interpolated in its buckets) where the service exports it, else prom-client's `nodejs_eventloop_lag_*_seconds` (reset by each scrape); max from the latter. Both sample every 10 ms; the delay is what exceeds those 10 ms: time a ready callback waited for the thread (CPU work, GC, or a CPU the machine could not give).",
+    '',
+    ...table,
+    '',
+  ];
+}
+
 export function markdown(run) {
   const ceilingTps = run.ceiling?.tps;
   const lines = [];
@@ -104,9 +147,7 @@ export function markdown(run) {
     '',
   );
   if (m.notes?.length) lines.push(...m.notes.map((n) => `> ${n}`), '');
-  lines.push('## Targets (issue 6)', '', '| target | measured | met? | gap |', '|---|---|---|---|');
-  for (const t of run.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} | ${t.gap ?? ''} |`);
-  lines.push('');
+  lines.push(...targetsSection(run));
   lines.push(`## Results`, '', `Ceiling = best pgbench uniform run: **${fmt(ceilingTps)} transfers/s**. "ratio" = throughput / ceiling. Latencies in ms. Only expected answers count (201 for transfers, 200 for reads, 201 + \`Idempotent-Replayed: true\` for replays).`, '');
   lines.push('| scenario | conc. | throughput/s | ratio | p50 | p90 | p99 | max | errors | load avg 1m (before → after) |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const r of [...(run.ceiling?.uniform ?? []), ...(run.ceiling?.hot ?? [])]) lines.push(resultRow(r, ceilingTps));
@@ -131,6 +172,7 @@ export function markdown(run) {
   if (run.history) {
     lines.push(`History store: ${run.history.rows?.toLocaleString('en-US')} operations in chDB (${run.history.parts} parts), bulk-loaded in ${fmt(run.history.loadS)} s; deep cursor = page ${run.history.deepPages + 1} of the heavy account (${run.history.heavyRows?.toLocaleString('en-US') ?? '~1%'} operations), walked in ${run.history.walkMs} ms.`, '');
   }
+  lines.push(...eventLoopSection(run));
   lines.push(
     '## CPU and memory per scenario',
     '',

@@ -348,3 +348,34 @@ export async function historyReads(ctx, concurrency, actorOf, target) {
     await rest.close();
   }
 }
+
+/**
+ * GET /operations pages at a fixed rate (open loop): whether the service
+ * serves `ratePerS` reads/s when they are offered, independent of how many
+ * readers a closed loop has. Request i reads as actorOf(i mod actors).
+ * At most 256 in flight (the rate at a 128 ms answer; the goal's 20 ms p99
+ * needs ~40): beyond that a read counts as "overload" at once, and the
+ * abandoned ones get 5 s, so a service far from the rate costs seconds, not
+ * a backlog that the next phases would pay for.
+ */
+export async function historyReadsAtRate(ctx, ratePerS, actorsCount, actorOf, target) {
+  const inFlightMax = 256;
+  const rest = new RestClient(ctx.baseUrl, inFlightMax);
+  try {
+    return await runOpenLoop({
+      ratePerS,
+      durationMs: ctx.durations.historyMs,
+      warmupMs: ctx.durations.warmupMs,
+      maxInFlight: inFlightMax,
+      drainMs: 5_000,
+      op: async (seq) => {
+        const actor = actorOf(seq % actorsCount);
+        const res = await rest.request('GET', target(actor), { headers: actor.headers(), json: true });
+        if (res.status !== 200) return `status ${res.status}`;
+        return res.body.items.length > 0 ? true : 'empty page';
+      },
+    });
+  } finally {
+    await rest.close();
+  }
+}
