@@ -234,7 +234,8 @@ describe('identity and access over REST (issue 10)', () => {
         [{ grant_type: 'password', username: 'support', password: 'not-the-right-password' }, 400, 'invalid_grant'],
         [{ grant_type: 'password', username: `ghost-${randomUUID().slice(0, 8)}`, password: 'whatever-password' }, 400, 'invalid_grant'],
         [{ grant_type: 'refresh_token', refresh_token: 'never-issued-refresh-token' }, 400, 'invalid_grant'],
-        [{ grant_type: 'authorization_code', code: 'x' }, 400, 'unsupported_grant_type'],
+        [{ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x' }, 400, 'unsupported_grant_type'],
+        [{ grant_type: 'authorization_code', code: 'x' }, 400, 'invalid_request'],
       ];
       for (const [form, status, error] of cases) {
         const res = await tokenRequest(system.baseUrl, form);

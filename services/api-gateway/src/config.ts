@@ -140,6 +140,18 @@ export const configSchema = z.object({
   /** Largest identity-service answer the gateway relays (token responses are a few KiB). */
   GATEWAY_IDENTITY_RESPONSE_BYTES_MAX: env.int(64 * 1024, 1024, 1024 * 1024),
 
+  /**
+   * Ops listeners (/readyz, /metrics) GET /admin/system reads, `name=url` comma-separated; one name
+   * several times = its replicas. Default: every service's local default ops port.
+   */
+  GATEWAY_SYSTEM_OPS_URLS: env.string(
+    'identity-service=http://127.0.0.1:9105,bank-service=http://127.0.0.1:9101,bank-card-adapter=http://127.0.0.1:9102,analytics-service=http://127.0.0.1:9103,payment-gateway-mock=http://127.0.0.1:9106',
+  ),
+  /** Deadline of each /readyz and /metrics probe of GET /admin/system; a silent service is ready:false. */
+  GATEWAY_SYSTEM_PROBE_TIMEOUT_MS: env.int(1_000, 50, 10_000),
+  /** The window of GET /admin/system's recent error rate (this gateway's answers). */
+  GATEWAY_SYSTEM_ERROR_WINDOW_SECONDS: env.int(300, 10, 3_600),
+
   /** The built web app served at /app/ and /console/ (plugins/web-app.ts); unset: this repository's apps/web/dist. */
   GATEWAY_WEB_APP_DIR: env.optionalString(),
 })

@@ -29,6 +29,7 @@ import { registerDocsRoutes } from './routes/docs.js';
 import { OPS_ONLY_OPERATIONS, registerHealthRoutes } from './routes/health.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerSummaryRoutes } from './routes/summary.js';
+import { parseOpsTargets, registerSystemRoutes } from './routes/system.js';
 import { registerTopUpRoutes } from './routes/topup.js';
 import { registerTransferRoutes } from './routes/transfers.js';
 
@@ -129,6 +130,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerSummaryRoutes(app, deps);
   registerTopUpRoutes(app, deps);
   registerHealthRoutes(app, deps, registry, drain);
+  registerSystemRoutes(app, deps, {
+    registry,
+    targets: parseOpsTargets(config.GATEWAY_SYSTEM_OPS_URLS),
+    probeTimeoutMs: config.GATEWAY_SYSTEM_PROBE_TIMEOUT_MS,
+    errorWindowSeconds: config.GATEWAY_SYSTEM_ERROR_WINDOW_SECONDS,
+  });
   const identity = options.identity ?? identityFrom(config, options.internalCa);
   app.addHook('onClose', async () => identity.close?.());
   await registerAuthRoutes(app, deps, identity);

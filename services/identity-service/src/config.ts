@@ -11,6 +11,32 @@ export const DEV_KEY_ENCRYPTION_SECRET = 'dev-only-identity-key-encryption-secre
 /** The local database of `npm start`; production refuses it (it names the well-known postgres password). */
 export const DEV_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/wallet';
 
+/** The gateway serves the web app at /app/ and the console at /console/ on port 8080 locally. */
+export const DEFAULT_WEB_REDIRECT_URIS = [
+  'http://localhost:8080/app/callback',
+  'http://127.0.0.1:8080/app/callback',
+  'http://localhost:8080/console/callback',
+  'http://127.0.0.1:8080/console/callback',
+] as const;
+export const WEB_REDIRECT_URIS_MAX = 20;
+
+/** The configured redirect URIs (already validated by loadIdentityConfig). */
+export function webRedirectUris(config: Pick<SchemaConfig, 'IDENTITY_WEB_REDIRECT_URIS'>): string[] {
+  return config.IDENTITY_WEB_REDIRECT_URIS.split(',').map((uri) => uri.trim()).filter((uri) => uri !== '');
+}
+
+/** Absolute http(s) URLs without a fragment (RFC 6749 3.1.2), at most 512 characters. */
+function redirectUriProblems(config: SchemaConfig): string[] {
+  const uris = webRedirectUris(config);
+  if (uris.length > WEB_REDIRECT_URIS_MAX) return [`IDENTITY_WEB_REDIRECT_URIS: at most ${WEB_REDIRECT_URIS_MAX} URIs`];
+  const bad = uris.filter((uri) => {
+    if (uri.length > 512 || !URL.canParse(uri)) return true;
+    const url = new URL(uri);
+    return (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hash !== '' || uri.includes('#') || url.username !== '' || url.password !== '';
+  });
+  return bad.length === 0 ? [] : [`IDENTITY_WEB_REDIRECT_URIS: not an absolute http(s) URL without fragment: ${bad.map((uri) => uri.slice(0, 80)).join(', ')}`];
+}
+
 // The HTTPS server's files: the service certificate (SAN identity-service), its key and the CA.
 // WALLET_TEST_GRPC_PLAINTEXT is a gRPC bench hook and means nothing here.
 const { WALLET_TEST_GRPC_PLAINTEXT: _grpcOnly, ...httpsTlsShape } = tlsConfigShape;
@@ -69,6 +95,12 @@ export const configSchema = z.object({
   IDENTITY_CLIENTS_FILE: env.optionalString(),
   /** First-party public clients that may use the password grant with a client_id and no secret. */
   IDENTITY_PUBLIC_CLIENT_IDS: env.string('wallet-cli,swagger-ui'),
+  /** The browser app's public client (authorization code + PKCE only; no secret, no password grant). */
+  IDENTITY_WEB_CLIENT_ID: env.string('wallet-web'),
+  /** Its redirect URIs, comma-separated, matched exactly (RFC 6749 3.1.2; OAuth Security BCP 4.1). */
+  IDENTITY_WEB_REDIRECT_URIS: env.string(DEFAULT_WEB_REDIRECT_URIS.join(',')),
+  /** Lifetime of an authorization code (RFC 6749 4.1.2: short; 60 s). */
+  IDENTITY_AUTHORIZATION_CODE_TTL_SECONDS: env.int(60, 5, 600),
   /** Seed the development users and the dev back-office client. Never on by default. */
   IDENTITY_SEED_DEV_USERS: env.bool(false),
   IDENTITY_SHUTDOWN_TIMEOUT_MS: env.int(5_000, 100, 120_000),
@@ -151,7 +183,7 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv = process.env): Con
     if (error instanceof ConfigError) throw new ConfigError([...error.problems, ...https.problems]);
     throw error;
   }
-  const problems = [...crossFieldProblems(config), ...clientsFileProblems(config), ...https.problems];
+  const problems = [...crossFieldProblems(config), ...redirectUriProblems(config), ...clientsFileProblems(config), ...https.problems];
   if (problems.length > 0) throw new ConfigError(problems);
   const issuer = config.IDENTITY_ISSUER ?? `${https.tls ? 'https' : 'http'}://127.0.0.1:${config.IDENTITY_HTTP_PORT}`;
   return { ...config, IDENTITY_ISSUER: issuer, tls: https.tls };

@@ -6,6 +6,9 @@ export interface IdentityMetrics {
   registrations: Counter<'result'>;
   loginLocks: Counter;
   refreshTokenReuse: Counter;
+  authorizationCodeReuse: Counter;
+  /** Sign-in page outcomes (signed_in, registered, invalid, locked, ...). */
+  authorizations: Counter<'result'>;
   keyRotations: Counter;
   hashQueueDepth: Gauge;
   hashRejected: Counter<'reason'>;
@@ -19,6 +22,8 @@ export function createIdentityMetrics(registry: Registry): IdentityMetrics {
     registrations: new Counter({ name: 'identity_registrations_total', help: 'Registrations by result', labelNames: ['result'], registers }),
     loginLocks: new Counter({ name: 'identity_login_locks_total', help: 'Usernames locked after too many failed logins', registers }),
     refreshTokenReuse: new Counter({ name: 'identity_refresh_token_reuse_total', help: 'Rotated refresh tokens presented again (family revoked)', registers }),
+    authorizationCodeReuse: new Counter({ name: 'identity_authorization_code_reuse_total', help: 'Redeemed authorization codes presented again (what they issued is revoked)', registers }),
+    authorizations: new Counter({ name: 'identity_authorizations_total', help: 'Sign-in and sign-up page submissions by result', labelNames: ['result'], registers }),
     keyRotations: new Counter({ name: 'identity_signing_key_rotations_total', help: 'Signing keys created by this replica', registers }),
     hashQueueDepth: new Gauge({ name: 'identity_password_hash_queue_depth', help: 'Password hash requests waiting for a slot', registers }),
     hashRejected: new Counter({ name: 'identity_password_hash_rejected_total', help: 'Password hash requests refused (queue full or wait too long)', labelNames: ['reason'], registers }),

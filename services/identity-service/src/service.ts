@@ -11,7 +11,9 @@ import { DbKeyRing, FileKeyRing, type KeyRing } from './app/key-ring.js';
 import { PasswordHasher } from './app/password-hasher.js';
 import { TokenService } from './app/tokens.js';
 import { DEV_CLIENT, readClientsFile, seedClients, seedDevUsers, UserService, type SeedClient } from './app/users.js';
-import { keyEncryptionSecret, type Config } from './config.js';
+import { keyEncryptionSecret, webRedirectUris, type Config } from './config.js';
+import { AuthorizeService } from './app/authorize.js';
+import { PgAuthorizationCodeStore } from './db/authorization-codes.js';
 import { PgClientStore } from './db/clients.js';
 import { PgLoginFailureStore } from './db/login-failures.js';
 import { migrateIdentity } from './db/migrations.js';
@@ -145,9 +147,11 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
   const loginFailures = new PgLoginFailureStore(pool);
   const refreshTokens = new PgRefreshTokenStore(pool);
   const users = new PgUserStore(pool);
+  const authorizationCodes = new PgAuthorizationCodeStore(pool);
+  const codeClients = [{ clientId: config.IDENTITY_WEB_CLIENT_ID, redirectUris: webRedirectUris(config) }];
   const lockout = { failuresMax: config.IDENTITY_LOGIN_FAILURES_MAX, failureWindowMs: config.IDENTITY_LOGIN_FAILURE_WINDOW_MS, lockMs: config.IDENTITY_LOGIN_LOCK_MS };
   const tokens = new TokenService(
-    { users, clients: new PgClientStore(pool), refreshTokens, loginFailures, hasher, keyRing, metrics, now },
+    { users, clients: new PgClientStore(pool), refreshTokens, authorizationCodes, loginFailures, hasher, keyRing, metrics, now },
     {
       issuer: config.IDENTITY_ISSUER,
       audience: config.IDENTITY_AUDIENCE,
@@ -155,6 +159,8 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
       refreshTokenTtlSeconds: config.IDENTITY_REFRESH_TOKEN_TTL_SECONDS,
       lockout,
       publicClientIds: config.IDENTITY_PUBLIC_CLIENT_IDS.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+      codeClients,
+      authorizationCodeTtlMs: config.IDENTITY_AUTHORIZATION_CODE_TTL_SECONDS * 1000,
     },
   );
   stops.push(every(config.IDENTITY_SIGNING_KEY_REFRESH_MS, logger, 'signing key refresh', () => keyRing.refresh()));
@@ -162,10 +168,13 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
     every(CLEANUP_INTERVAL_MS, logger, 'cleanup', async () => {
       await loginFailures.purge(now(), lockout.failureWindowMs);
       await refreshTokens.purgeExpired(now());
+      await authorizationCodes.purgeExpired(now());
     }),
   );
+  const userService = new UserService(users, hasher);
   const app = await buildHttpServer({
-    logger, metrics, registry, https: httpsProvider?.current() ?? null, issuer: config.IDENTITY_ISSUER, audience: config.IDENTITY_AUDIENCE, tokens, users: new UserService(users, hasher), keyRing,
+    logger, metrics, registry, https: httpsProvider?.current() ?? null, issuer: config.IDENTITY_ISSUER, audience: config.IDENTITY_AUDIENCE, tokens, users: userService, keyRing,
+    authorize: new AuthorizeService(tokens, userService, codeClients),
     bodyBytesMax: config.IDENTITY_BODY_BYTES_MAX, requestTimeoutMs: config.IDENTITY_HTTP_REQUEST_TIMEOUT_MS,
   });
   // New connections use rotated certificate files; open ones keep their handshake.

@@ -6,10 +6,14 @@ import { Agent, fetch, type Response } from 'undici';
 // gateway relays bytes and the headers that matter, and never reads, logs or
 // rewrites a body (they hold passwords, tokens and client secrets).
 
-export type IdentityPath = '/auth/register' | '/auth/token' | '/auth/logout';
+export type IdentityPath = '/auth/register' | '/auth/token' | '/auth/logout' | '/auth/authorize' | '/auth/revoke';
 
 export interface IdentityRequest {
   path: IdentityPath;
+  /** POST unless said (GET /auth/authorize: the sign-in page). */
+  method?: 'GET' | 'POST';
+  /** The caller's query string with its leading "?" (the sign-in page's OAuth parameters), relayed as it came. */
+  query?: string;
   /** The caller's body, unparsed (JSON for register, form for token, either for logout). */
   body: Buffer;
   headers: Readonly<Record<string, string | undefined>>;
@@ -47,8 +51,12 @@ export class IdentityBadResponseError extends Error {
  */
 export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id', 'x-forwarded-for'] as const;
 
-/** Response headers relayed unchanged (RFC 6749 5.1 caching, RFC 6750/7617 challenges, rate limits). */
-const RELAYED_RESPONSE_HEADER = /^(content-type|cache-control|pragma|retry-after|www-authenticate|ratelimit(-[a-z]+)?|x-ratelimit-[a-z]+)$/;
+/**
+ * Response headers relayed unchanged (RFC 6749 5.1 caching, RFC 6750/7617 challenges, rate limits), and
+ * the sign-in page's redirect and own security headers (its CSP replaces the API's `default-src 'none'`).
+ */
+const RELAYED_RESPONSE_HEADER =
+  /^(content-type|cache-control|pragma|retry-after|www-authenticate|ratelimit(-[a-z]+)?|x-ratelimit-[a-z]+|location|content-security-policy|x-frame-options|referrer-policy)$/;
 
 export interface IdentityClientOptions {
   baseUrl: string;
@@ -102,13 +110,13 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityAp
   // url.full without any user info a misconfigured URL might carry.
   const fullBase = `${baseUrl.protocol}//${baseUrl.host}${baseUrl.pathname.replace(/\/+$/, '')}`;
   const dispatcher = new Agent({ connect: options.ca ? { ca: [...rootCertificates, options.ca.toString()], minVersion: 'TLSv1.2' } : {} });
-  const attributesOf = (path: IdentityPath) => ({ 'http.request.method': 'POST', 'url.full': `${fullBase}${path}`, 'url.path': path, ...server });
+  const attributesOf = (path: IdentityPath, method: string) => ({ 'http.request.method': method, 'url.full': `${fullBase}${path}`, 'url.path': path, ...server });
   return {
     close: () => dispatcher.close(),
     forward: (request) =>
-      withSpan('POST', { kind: SpanKind.CLIENT, attributes: attributesOf(request.path) }, async (span) => {
+      withSpan(request.method ?? 'POST', { kind: SpanKind.CLIENT, attributes: attributesOf(request.path, request.method ?? 'POST') }, async (span) => {
         try {
-          const answer = await exchange(`${base}${request.path}`, request, dispatcher, options);
+          const answer = await exchange(`${base}${request.path}${request.query ?? ''}`, request, dispatcher, options);
           span.setAttribute('http.response.status_code', answer.status);
           // Semantic conventions: an HTTP client span with a 4xx/5xx answer is an error of type "<status>".
           if (answer.status >= 400) recordSpanError(span, undefined, undefined, String(answer.status));
@@ -129,9 +137,9 @@ async function exchange(url: string, request: IdentityRequest, dispatcher: Agent
     if (value !== undefined) headers[name] = value;
   }
   const response = await fetch(url, {
-    method: 'POST',
+    method: request.method ?? 'POST',
     headers,
-    body: request.body.length > 0 ? request.body : null,
+    body: request.body.length > 0 && request.method !== 'GET' ? request.body : null,
     redirect: 'manual',
     dispatcher,
     signal: AbortSignal.timeout(options.timeoutMs),

@@ -14,6 +14,9 @@ const AUTH_OPERATIONS: readonly [operationId: string, path: IdentityPath][] = [
   ['registerUser', '/auth/register'],
   ['issueToken', '/auth/token'],
   ['logout', '/auth/logout'],
+  ['authorizePage', '/auth/authorize'],
+  ['authorizeSubmit', '/auth/authorize'],
+  ['revokeToken', '/auth/revoke'],
 ];
 
 function forwardFailure(error: unknown): unknown {
@@ -30,8 +33,11 @@ async function relay(request: FastifyRequest, reply: FastifyReply, identity: Ide
   };
   let answer;
   try {
+    const queryStart = request.url.indexOf('?');
     answer = await identity.forward({
       path,
+      method: request.method === 'GET' ? 'GET' : 'POST',
+      ...(request.method === 'GET' && queryStart >= 0 ? { query: request.url.slice(queryStart) } : {}),
       body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
       headers: {
         'content-type': header('content-type'),

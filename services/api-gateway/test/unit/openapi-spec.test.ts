@@ -10,6 +10,8 @@ describe('OpenAPI loader', () => {
   it('finds every operation of the contract', () => {
     expect([...spec.operations.keys()].sort()).toEqual(
       [
+        'authorizePage',
+        'authorizeSubmit',
         'createAccount',
         'createTopUp',
         'createTransfer',
@@ -17,19 +19,21 @@ describe('OpenAPI loader', () => {
         'getBalance',
         'getLiveness',
         'getMe',
+        'getSystemState',
         'getMetrics',
         'getReadiness',
         'issueToken',
         'listOperations',
         'logout',
         'registerUser',
+        'revokeToken',
       ].sort(),
     );
   });
 
   it('every /accounts and /me operation requires a token; /auth, health and metrics do not', () => {
     for (const op of spec.operations.values()) {
-      const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts');
+      const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts') || op.pathTemplate.startsWith('/admin');
       expect({ op: op.operationId, secured: op.secured }).toEqual({ op: op.operationId, secured: userFacing });
       if (userFacing) expect([...op.responseStatuses]).toEqual(expect.arrayContaining([401, 403, 429]));
     }

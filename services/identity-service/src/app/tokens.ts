@@ -3,10 +3,12 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { accessTokenClaims, grantedScope, type Principal, type UserPrincipal } from '../domain/claims.js';
+import type { AuthorizationRequest, CodeClient } from '../domain/authorization-code.js';
 import { isPlausiblePassword, USERNAME_PATTERN } from '../domain/credentials.js';
 import { decideAttempt, recordFailure, type LockoutPolicy } from '../domain/lockout.js';
 import { LoginLockedError, OAuthError } from '../domain/oauth-errors.js';
 import { USER_TOKEN_SCOPE } from '../domain/roles.js';
+import type { PgAuthorizationCodeStore } from '../db/authorization-codes.js';
 import type { PgClientStore } from '../db/clients.js';
 import type { PgLoginFailureStore } from '../db/login-failures.js';
 import type { NewRefreshToken, PgRefreshTokenStore } from '../db/refresh-tokens.js';
@@ -22,12 +24,16 @@ export interface TokenSettings {
   refreshTokenTtlSeconds: number;
   lockout: LockoutPolicy;
   publicClientIds: readonly string[];
+  /** Public clients of the authorization code flow (the browser app); they may not use the password grant. */
+  codeClients: readonly CodeClient[];
+  authorizationCodeTtlMs: number;
 }
 
 export interface TokenDeps {
   users: PgUserStore;
   clients: PgClientStore;
   refreshTokens: PgRefreshTokenStore;
+  authorizationCodes: PgAuthorizationCodeStore;
   loginFailures: PgLoginFailureStore;
   hasher: PasswordHasher;
   keyRing: KeyRing;
@@ -52,7 +58,14 @@ export interface TokenResponse {
 
 export type TokenParams = Record<string, string | undefined>;
 
-/** Refresh tokens are 256 random bits; SHA-256 is enough to store them (nothing to brute-force). */
+export interface AuthenticatedClient {
+  clientId: string;
+  confidential: boolean;
+  /** A public client of the authorization code flow (the browser app). */
+  codeFlowOnly: boolean;
+}
+
+/** Refresh tokens and authorization codes are 256 random bits; SHA-256 is enough to store them (nothing to brute-force). */
 export function hashRefreshToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -66,7 +79,7 @@ export class TokenService {
   ) {}
 
   /** Public first-party client (no secret), confidential client (secret checked), or none. */
-  async authenticateClient(credentials: ClientCredentials): Promise<{ clientId: string; confidential: boolean } | undefined> {
+  async authenticateClient(credentials: ClientCredentials): Promise<AuthenticatedClient | undefined> {
     const { clientId, clientSecret } = credentials;
     if (clientId === undefined) {
       if (clientSecret !== undefined) throw new OAuthError('invalid_request', 'client_secret without client_id');
@@ -74,8 +87,10 @@ export class TokenService {
     }
     // A public client has no secret; Swagger UI and other OAuth libraries still send it as HTTP Basic
     // with an empty password, which is the same statement, so it is accepted as "no secret".
-    if (clientSecret === undefined || (clientSecret === '' && this.settings.publicClientIds.includes(clientId))) {
-      if (this.settings.publicClientIds.includes(clientId)) return { clientId, confidential: false };
+    const codeClient = this.settings.codeClients.some((c) => c.clientId === clientId);
+    const isPublic = codeClient || this.settings.publicClientIds.includes(clientId);
+    if (clientSecret === undefined || (clientSecret === '' && isPublic)) {
+      if (isPublic) return { clientId, confidential: false, codeFlowOnly: codeClient };
       throw new OAuthError('invalid_client', 'unknown client or bad client credentials');
     }
     const client = CLIENT_ID_PATTERN.test(clientId) ? await this.deps.clients.find(clientId) : undefined;
@@ -83,23 +98,16 @@ export class TokenService {
       ? await this.deps.hasher.verify(client.secretHash, clientSecret)
       : await this.deps.hasher.verifyAgainstNobody(clientSecret.slice(0, 128));
     if (!ok) throw new OAuthError('invalid_client', 'unknown client or bad client credentials');
-    return { clientId, confidential: true };
+    return { clientId, confidential: true, codeFlowOnly: false };
   }
 
   async passwordGrant(params: TokenParams, credentials: ClientCredentials): Promise<TokenResponse> {
     const { username, password } = params;
     if (!username || password === undefined) throw new OAuthError('invalid_request', 'username and password are required');
     const client = await this.authenticateClient(credentials);
-    const invalid = new OAuthError('invalid_grant', 'invalid username or password');
-    if (!USERNAME_PATTERN.test(username)) throw invalid; // no such user can exist; nothing to lock
-    const decision = decideAttempt(await this.deps.loginFailures.find(username), this.deps.now());
-    if (decision.action === 'locked') throw new LoginLockedError(decision.retryAfterSeconds);
-    const user = await this.checkPassword(username, password);
-    if (!user) {
-      await this.recordFailedLogin(username);
-      throw invalid;
-    }
-    await this.deps.loginFailures.clear(username);
+    // The browser app signs in through the authorization endpoint only (no password grant in the browser).
+    if (client?.codeFlowOnly) throw new OAuthError('unauthorized_client', 'this client must use the authorization code flow');
+    const user = await this.authenticateUser(username, password);
     const principal: UserPrincipal = { kind: 'user', userId: user.userId, username: user.username, roles: user.roles };
     if (client) principal.clientId = client.clientId;
     return this.issueUserTokens(principal, randomUUID());
@@ -139,6 +147,68 @@ export class TokenService {
   /** Revokes the token and every token of its family; unknown tokens are ignored (RFC 7009 2.2). */
   async logout(refreshToken: string): Promise<void> {
     await this.deps.refreshTokens.revokeFamilyOf(hashRefreshToken(refreshToken));
+  }
+
+  /**
+   * A user's password check with the per-username lockout (token endpoint and
+   * sign-in page alike): OAuthError invalid_grant, or LoginLockedError.
+   */
+  async authenticateUser(username: string, password: string): Promise<UserRow> {
+    const invalid = new OAuthError('invalid_grant', 'invalid username or password');
+    if (!USERNAME_PATTERN.test(username)) throw invalid; // no such user can exist; nothing to lock
+    const decision = decideAttempt(await this.deps.loginFailures.find(username), this.deps.now());
+    if (decision.action === 'locked') throw new LoginLockedError(decision.retryAfterSeconds);
+    const user = await this.checkPassword(username, password);
+    if (!user) {
+      await this.recordFailedLogin(username);
+      throw invalid;
+    }
+    await this.deps.loginFailures.clear(username);
+    return user;
+  }
+
+  /** A new single-use code for a signed-in user, bound to the request's client, redirect URI and challenge. */
+  async issueAuthorizationCode(request: AuthorizationRequest, userId: string): Promise<string> {
+    const code = randomBytes(32).toString('base64url');
+    await this.deps.authorizationCodes.insert({
+      codeHash: hashRefreshToken(code),
+      clientId: request.clientId,
+      redirectUri: request.redirectUri,
+      codeChallenge: request.codeChallenge,
+      userId,
+      familyId: randomUUID(),
+      expiresAtMs: this.deps.now() + this.settings.authorizationCodeTtlMs,
+    });
+    return code;
+  }
+
+  /** RFC 6749 4.1.3 with RFC 7636 4.5: the same answer as the password grant. */
+  async authorizationCodeGrant(params: TokenParams, credentials: ClientCredentials): Promise<TokenResponse> {
+    const { code, redirect_uri: redirectUri, code_verifier: codeVerifier } = params;
+    if (!code || !redirectUri || !codeVerifier) throw new OAuthError('invalid_request', 'code, redirect_uri and code_verifier are required');
+    const client = await this.authenticateClient(credentials);
+    if (!client) throw new OAuthError('invalid_request', 'client_id is required');
+    const refresh = this.newRefreshToken();
+    const result = await this.deps.authorizationCodes.redeem(hashRefreshToken(code), { clientId: client.clientId, redirectUri, codeVerifier }, this.deps.now(), refresh.row);
+    if (result.decision.action === 'revoke_family') this.deps.metrics.authorizationCodeReuse.inc();
+    if (result.decision.action !== 'issue' || !('userId' in result)) {
+      throw new OAuthError('invalid_grant', 'the authorization code is invalid, expired, already used, or does not match the client, redirect_uri or code_verifier');
+    }
+    const user = await this.deps.users.findById(result.userId);
+    if (!user) throw new OAuthError('invalid_grant', 'the authorization code is invalid');
+    const principal: UserPrincipal = { kind: 'user', userId: user.userId, username: user.username, roles: user.roles, clientId: result.clientId };
+    return { ...(await this.accessToken(principal, USER_TOKEN_SCOPE)), refresh_token: refresh.token, scope: USER_TOKEN_SCOPE };
+  }
+
+  /**
+   * RFC 7009: revokes a refresh token and its family. Unknown tokens (an access
+   * token included: JWTs cannot be recalled, they expire within 15 minutes) are ignored.
+   * A token issued to a client may be revoked only by that client.
+   */
+  async revoke(token: string, credentials: ClientCredentials): Promise<void> {
+    const client = await this.authenticateClient(credentials);
+    const revoked = await this.deps.refreshTokens.revokeFamilyOfClient(hashRefreshToken(token), client?.clientId);
+    if (revoked === 'wrong_client') throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
   }
 
   private async checkPassword(username: string, password: string): Promise<UserRow | undefined> {

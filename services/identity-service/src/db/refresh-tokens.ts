@@ -87,6 +87,22 @@ export class PgRefreshTokenStore {
     return (result.rowCount ?? 0) > 0;
   }
 
+  /**
+   * RFC 7009 revocation: like revokeFamilyOf, but a token bound to a client is
+   * revoked only when that client asks ('wrong_client' otherwise, nothing changed).
+   */
+  async revokeFamilyOfClient(tokenHash: Buffer, clientId: string | undefined): Promise<'revoked' | 'unknown' | 'wrong_client'> {
+    const { rows } = await this.pool.query<{ family_id: string; client_id: string | null }>(
+      'SELECT family_id, client_id FROM identity.refresh_tokens WHERE token_hash = $1',
+      [tokenHash],
+    );
+    const row = rows[0];
+    if (!row) return 'unknown';
+    if (row.client_id !== null && row.client_id !== clientId) return 'wrong_client';
+    await revokeFamily(this.pool, row.family_id);
+    return 'revoked';
+  }
+
   /** Deletes tokens expired for a while (bounded per call); their families can no longer be used anyway. */
   async purgeExpired(nowMs: number, batchMax = 1_000): Promise<number> {
     const result = await this.pool.query(

@@ -3,19 +3,24 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { getTracer, recordSpanError, type Span } from '@wallet/platform/tracing';
 import { LoginLockedError, OAuthError, OverloadedError } from '../domain/oauth-errors.js';
 import { USERS_READ_SCOPE } from '../domain/roles.js';
+import type { AuthorizeService } from '../app/authorize.js';
 import type { KeyRing } from '../app/key-ring.js';
 import type { ClientCredentials, TokenParams, TokenResponse, TokenService } from '../app/tokens.js';
 import type { UserService } from '../app/users.js';
 import type { IdentityMetrics } from '../metrics.js';
+import { AUTHORIZE_ROUTE } from './authorize-page.js';
+import { registerAuthorizeRoutes } from './authorize-routes.js';
 import { PROBLEMS, sendProblem } from './problems.js';
 
 export const TOKEN_ROUTE = '/auth/token';
+export const REVOKE_ROUTE = '/auth/revoke';
 
 export interface RouteDeps {
   issuer: string;
   audience: string;
   tokens: TokenService;
   users: UserService;
+  authorize: AuthorizeService;
   keyRing: KeyRing;
   metrics: IdentityMetrics;
 }
@@ -25,11 +30,17 @@ export function discoveryDocument(issuer: string, algorithms: string[]): Record<
   return {
     issuer,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
+    authorization_endpoint: `${issuer}${AUTHORIZE_ROUTE}`,
     token_endpoint: `${issuer}${TOKEN_ROUTE}`,
+    revocation_endpoint: `${issuer}${REVOKE_ROUTE}`,
     registration_endpoint: `${issuer}/auth/register`,
-    grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+    grant_types_supported: ['authorization_code', 'password', 'refresh_token', 'client_credentials'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    response_types_supported: ['token'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    code_challenge_methods_supported: ['S256'],
+    prompt_values_supported: ['login', 'create'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algorithms,
     token_endpoint_auth_signing_alg_values_supported: algorithms,
@@ -58,15 +69,17 @@ export function clientCredentialsOf(authorization: string | undefined, params: T
   }
 }
 
-type GrantLabel = 'password' | 'refresh_token' | 'client_credentials' | 'other';
+type GrantLabel = 'authorization_code' | 'password' | 'refresh_token' | 'client_credentials' | 'other';
+const GRANT_LABELS: readonly string[] = ['authorization_code', 'password', 'refresh_token', 'client_credentials'];
 
 async function grant(params: TokenParams, credentials: ClientCredentials, deps: RouteDeps): Promise<TokenResponse> {
   const grantType = params.grant_type;
+  if (grantType === 'authorization_code') return deps.tokens.authorizationCodeGrant(params, credentials);
   if (grantType === 'password') return deps.tokens.passwordGrant(params, credentials);
   if (grantType === 'refresh_token') return deps.tokens.refreshGrant(params, credentials);
   if (grantType === 'client_credentials') return deps.tokens.clientCredentialsGrant(params, credentials);
   if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
-  throw new OAuthError('unsupported_grant_type', 'supported: password, refresh_token, client_credentials');
+  throw new OAuthError('unsupported_grant_type', 'supported: authorization_code, password, refresh_token, client_credentials');
 }
 
 /** A refusal the client caused (wrong password, locked, overloaded...) marks the span with its code, not as a fault. */
@@ -79,15 +92,20 @@ function recordTokenFailure(span: Span, error: unknown, result: string): void {
  * One INTERNAL span `token.issue` per token request: the grant type and the
  * outcome (error.type = OAuth error code), never a credential, token or username.
  */
-async function token(request: FastifyRequest, deps: RouteDeps): Promise<TokenResponse> {
+/** The form body of the token and revocation endpoints (RFC 6749 3.2, RFC 7009 2.1). */
+function formParams(request: FastifyRequest): TokenParams {
   const contentType = request.headers['content-type'] ?? '';
   if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded') || typeof request.body !== 'object' || request.body === null) {
     throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   }
-  const params = request.body as TokenParams;
+  return request.body as TokenParams;
+}
+
+async function token(request: FastifyRequest, deps: RouteDeps): Promise<TokenResponse> {
+  const params = formParams(request);
   const grantType = params.grant_type;
   const credentials = clientCredentialsOf(request.headers.authorization, params);
-  const label: GrantLabel = grantType === 'password' || grantType === 'refresh_token' || grantType === 'client_credentials' ? grantType : 'other';
+  const label = (grantType !== undefined && GRANT_LABELS.includes(grantType) ? grantType : 'other') as GrantLabel;
   return getTracer().startActiveSpan('token.issue', { attributes: { 'oauth.grant_type': label } }, async (span) => {
     try {
       const response = await grant(params, credentials, deps);
@@ -141,6 +159,16 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     await deps.tokens.logout(refreshToken);
     return reply.code(204).header('cache-control', 'no-store').send();
   });
+
+  // RFC 7009: 200 whether or not the token was known; a token bound to another client is refused.
+  app.post(REVOKE_ROUTE, async (request, reply) => {
+    const params = formParams(request);
+    if (!params.token || params.token.length > 512) throw new OAuthError('invalid_request', 'token is required');
+    await deps.tokens.revoke(params.token, clientCredentialsOf(request.headers.authorization, params));
+    return reply.code(200).header('cache-control', 'no-store').header('pragma', 'no-cache').send();
+  });
+
+  registerAuthorizeRoutes(app, { authorize: deps.authorize, metrics: deps.metrics });
 
   app.get<{ Params: { id: string } }>('/users/:id', async (request, reply) => {
     const denied = await internalCallerProblem(request, deps);

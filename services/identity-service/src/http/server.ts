@@ -11,7 +11,9 @@ import { RegistrationInvalidError } from '../app/users.js';
 import type { Registry } from 'prom-client';
 import type { IdentityMetrics } from '../metrics.js';
 import { PROBLEMS, requestIdFrom, sendOAuthError, sendProblem } from './problems.js';
-import { registerRoutes, TOKEN_ROUTE, type RouteDeps } from './routes.js';
+import { AUTHORIZE_ROUTE } from './authorize-page.js';
+import { sendUnreadableForm } from './authorize-routes.js';
+import { registerRoutes, REVOKE_ROUTE, TOKEN_ROUTE, type RouteDeps } from './routes.js';
 
 export interface HttpServerOptions extends RouteDeps {
   logger: Logger;
@@ -40,7 +42,9 @@ export function parseForm(body: string): Record<string, string> {
 }
 
 function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const tokenRoute = request.routeOptions.url === TOKEN_ROUTE;
+  const tokenRoute = request.routeOptions.url === TOKEN_ROUTE || request.routeOptions.url === REVOKE_ROUTE;
+  // The sign-in page is for people: a form it cannot read gets an HTML page, not JSON.
+  if (request.routeOptions.url === AUTHORIZE_ROUTE && (error.statusCode === 400 || error.statusCode === 415 || error instanceof SyntaxError)) return sendUnreadableForm(reply);
   if (error instanceof OAuthError) return sendOAuthError(reply, error, typeof request.headers.authorization === 'string');
   if (error instanceof LoginLockedError) return sendProblem(request, reply, PROBLEMS.loginLocked, error.message, { retryAfterSeconds: error.retryAfterSeconds });
   if (error instanceof OverloadedError) return sendProblem(request, reply, PROBLEMS.overloaded, error.message, { retryAfterSeconds: error.retryAfterSeconds });

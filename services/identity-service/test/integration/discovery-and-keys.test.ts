@@ -26,7 +26,9 @@ describe('OpenID discovery, JWKS and signing key rotation', () => {
       issuer: h.url,
       jwks_uri: `${h.url}/.well-known/jwks.json`,
       token_endpoint: `${h.url}/auth/token`,
-      grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+      authorization_endpoint: `${h.url}/auth/authorize`,
+      revocation_endpoint: `${h.url}/auth/revoke`,
+      grant_types_supported: ['authorization_code', 'password', 'refresh_token', 'client_credentials'],
       id_token_signing_alg_values_supported: ['ES256'],
     });
   });

@@ -53,7 +53,7 @@ describe('POST /auth/token (RFC 6749)', () => {
   });
 
   it('answers 400 unsupported_grant_type for an unknown grant and invalid_request without one', async () => {
-    const unknown = await postForm(tokenUrl, { grant_type: 'authorization_code', code: 'x' });
+    const unknown = await postForm(tokenUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x' });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error).toBe('unsupported_grant_type');
     const none = await postForm(tokenUrl, { username: 'bob' });
