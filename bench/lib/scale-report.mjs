@@ -124,7 +124,12 @@ function accountsSection(accounts) {
     const cpu = l.cpuMsPerTransfer ?? {};
     lines.push(`| ${l.label} | ${l.accountsStored.toLocaleString('en-US')} | ${l.accountsUsed.toLocaleString('en-US')} | ${fmt(l.throughputPerS)} | ${fmt(l.p50Ms, 2)} | ${fmt(l.p99Ms, 2)} | ${l.errors ?? 0} | ${groups.map((g) => fmt(cpu[g], 3)).join(' | ')} | ${fmt(total(l.cpuMsPerTransfer), 3)} |`);
   }
-  return [...lines, '', 'CPU ms per transfer = the process group\'s CPU time over the phase (warm-up included) / transfers completed in it.', ''];
+  return [
+    ...lines,
+    '',
+    "CPU ms per transfer = the process group's CPU time over the phase (warm-up included) / transfers completed in it. On a shared machine throughput moves with everyone else's load (compare the two large rounds); CPU per transfer is the figure to compare.",
+    '',
+  ];
 }
 
 function historySection(history) {
