@@ -68,6 +68,10 @@ export const configSchema = z
     ANALYTICS_MEMORY_CACHE_MIB_MAX: env.int(64, 0, 16_384),
     /** Everything the embedded engine tracks: queries, merges, caches (max_server_memory_usage). */
     ANALYTICS_MEMORY_ENGINE_MIB_MAX: env.int(768, 128, 65_536),
+    /** History pages cached in-process for the accounts this replica writes (0 = off; README "History page cache"). */
+    ANALYTICS_HISTORY_CACHE_ENTRIES_MAX: env.int(10_000, 0, 1_000_000),
+    /** ...and at most this much memory for them (estimated). */
+    ANALYTICS_HISTORY_CACHE_MIB_MAX: env.int(64, 1, 4_096),
 
     /** A batch is inserted when it holds this many events... */
     ANALYTICS_BATCH_SIZE_MAX: env.int(1_000, 1, 10_000),

@@ -68,6 +68,21 @@ export function createAnalyticsMetrics(registry: Registry) {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
       registers: [registry],
     }),
+    historyCacheHits: new Counter({
+      name: 'analytics_history_cache_hits_total',
+      help: 'History pages served from the in-process page cache',
+      registers: [registry],
+    }),
+    historyCacheMisses: new Counter({
+      name: 'analytics_history_cache_misses_total',
+      help: 'History pages read from the store (cache off, account on a partition this replica does not own, or not cached yet)',
+      registers: [registry],
+    }),
+    historyReadsShared: new Counter({
+      name: 'analytics_history_reads_shared_total',
+      help: 'History reads that joined an identical store read already in flight',
+      registers: [registry],
+    }),
     lastInsertTimestamp: new Gauge({
       name: 'analytics_last_insert_timestamp_seconds',
       help: 'Unix time of the last batch insert that stored at least one row (0 until the first since start)',
@@ -94,6 +109,26 @@ export function registerStoreMemoryGauges(registry: Registry, read: () => Promis
       } catch {
         // The store being down shows in /readyz; a scrape must not fail for it.
       }
+    },
+  });
+}
+
+/** Size of the history page cache, read on each scrape (part of the service's memory bound). */
+export function registerHistoryCacheGauges(registry: Registry, read: () => { entries: number; bytes: number }): void {
+  new Gauge({
+    name: 'analytics_history_cache_entries',
+    help: 'Pages held in the history page cache',
+    registers: [registry],
+    collect() {
+      this.set(read().entries);
+    },
+  });
+  new Gauge({
+    name: 'analytics_history_cache_bytes',
+    help: 'Estimated bytes held by the history page cache (bounded by ANALYTICS_HISTORY_CACHE_MIB_MAX)',
+    registers: [registry],
+    collect() {
+      this.set(read().bytes);
     },
   });
 }

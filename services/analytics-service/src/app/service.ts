@@ -4,19 +4,22 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AnalyticsServiceService } from '@wallet/contracts/analytics';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, createMetricsRegistry, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
+import { backoffDelayMs, createMetricsRegistry, partitionForKey, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
 import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
 import type { Registry } from 'prom-client';
 import type { AnalyticsConfig } from '../config.js';
-import { OperationsConsumer } from '../consumer/operations-consumer.js';
+import { OperationsConsumer, type TopicPartition } from '../consumer/operations-consumer.js';
 import { createEventValidator } from '../consumer/validator.js';
 import { ANALYTICS_CALLERS } from '../grpc/callers.js';
 import { ERROR_DOMAIN } from '../grpc/errors.js';
 import { ANALYTICS_SERVICE_NAME, createAnalyticsServicer } from '../grpc/servicer.js';
-import { createAnalyticsMetrics, registerStoreMemoryGauges, type AnalyticsMetrics } from '../metrics.js';
+import { createAnalyticsMetrics, registerHistoryCacheGauges, registerStoreMemoryGauges, type AnalyticsMetrics } from '../metrics.js';
 import { openClickHouse } from '../store/client.js';
 import { classifyStoreFailure } from '../store/errors.js';
 import { OperationsStore } from '../store/operations-store.js';
+import { HistoryCache } from './history-cache.js';
+import { HistoryReader, type HistoryStore } from './history-reader.js';
+import { topicPartitionsCount } from './topic-partitions.js';
 
 export interface RunningAnalytics {
   grpcPort: number;
@@ -29,9 +32,57 @@ export interface RunningAnalytics {
 }
 
 const READINESS_TIMEOUT_MS = 2_000;
+const MIB = 1024 * 1024;
+/** Attempts to read the topic's partition count after an assignment (1 s apart); the cache stays off without it. */
+const PARTITIONS_COUNT_ATTEMPTS_MAX = 3;
+
+/** The page cache and the reader in front of the store (README "History page cache"). */
+function historyReads(config: AnalyticsConfig, store: OperationsStore, metrics: AnalyticsMetrics, registry: Registry) {
+  const cache = new HistoryCache({
+    entriesMax: config.ANALYTICS_HISTORY_CACHE_ENTRIES_MAX,
+    bytesMax: config.ANALYTICS_HISTORY_CACHE_MIB_MAX * MIB,
+    // A previous owner's last batch may still be landing: its session ends within the session
+    // timeout, and an insert it started before that within one store request.
+    handoverMs: config.ANALYTICS_KAFKA_SESSION_TIMEOUT_MS + config.ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS,
+    partitionOf: partitionForKey,
+  });
+  registerHistoryCacheGauges(registry, () => ({ entries: cache.size, bytes: cache.sizeBytes }));
+  const reader = new HistoryReader(store, cache, {
+    hits: metrics.historyCacheHits,
+    misses: metrics.historyCacheMisses,
+    shared: metrics.historyReadsShared,
+  });
+  return { cache, reader };
+}
+
+/**
+ * The consumer's assignment hook: own nothing at once, then (with the topic's partition count,
+ * which maps an account to its partition) own what was assigned. Only the latest change applies.
+ */
+function followAssignment(cache: HistoryCache, topic: string, partitionsCount: () => Promise<number>, logger: Logger) {
+  let latest = 0;
+  return (assigned: ReadonlyArray<TopicPartition>): void => {
+    const change = (latest += 1);
+    cache.clear();
+    const partitions = assigned.filter((p) => p.topic === topic).map((p) => p.partition);
+    if (!cache.enabled || partitions.length === 0) return;
+    void (async () => {
+      for (let attempt = 1; attempt <= PARTITIONS_COUNT_ATTEMPTS_MAX && change === latest; attempt += 1) {
+        try {
+          const total = await partitionsCount();
+          if (change === latest && total > 0) cache.setAssignment(partitions, total);
+          return;
+        } catch (error) {
+          logger.warn({ err: error, attempt }, 'history cache: partition count unknown; caching nothing meanwhile');
+          await sleep(1_000);
+        }
+      }
+    })();
+  };
+}
 
 /** The servicer behind the caller table (ADR 0009); each refusal is logged and counted. */
-function authorizedServicer(security: GrpcSecurity, store: OperationsStore, metrics: AnalyticsMetrics, logger: Logger): UntypedServiceImplementation {
+function authorizedServicer(security: GrpcSecurity, store: HistoryStore, metrics: AnalyticsMetrics, logger: Logger): UntypedServiceImplementation {
   const servicer = createAnalyticsServicer(store, logger);
   return security.authorize(AnalyticsServiceService, servicer as unknown as UntypedServiceImplementation, ANALYTICS_CALLERS, {
     domain: ERROR_DOMAIN,
@@ -113,6 +164,15 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     const schemaSetup = await prepareSchema(store, config.ANALYTICS_RETRY_DELAY_MS_MAX, schema.signal, logger);
     registerStoreMemoryGauges(registry, () => store.memoryStats());
 
+    const history = historyReads(config, store, metrics, registry);
+    const partitionsCount = () =>
+      topicPartitionsCount({
+        brokers: config.kafkaBrokers,
+        connection: config.kafkaConnection,
+        clientId: config.ANALYTICS_KAFKA_CLIENT_ID,
+        topic: config.ANALYTICS_KAFKA_OPERATIONS_TOPIC,
+        requestTimeoutMs: config.ANALYTICS_KAFKA_REQUEST_TIMEOUT_MS,
+      });
     const consumer = new OperationsConsumer(
       {
         brokers: config.kafkaBrokers,
@@ -134,7 +194,14 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
         storeAttemptsMax: config.ANALYTICS_STORE_ATTEMPTS_MAX,
         holdBeforeCommit: config.WALLET_TEST_HOLD_BEFORE_COMMIT,
       },
-      { sink: store, validator: createEventValidator(), metrics, logger },
+      {
+        sink: store,
+        validator: createEventValidator(),
+        metrics,
+        logger,
+        onStored: (accountIds) => history.cache.invalidate(accountIds),
+        onAssignmentChanged: followAssignment(history.cache, config.ANALYTICS_KAFKA_OPERATIONS_TOPIC, partitionsCount, logger),
+      },
     );
 
     const grpc = await startGrpcServer({
@@ -144,7 +211,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
         {
           name: ANALYTICS_SERVICE_NAME,
           definition: AnalyticsServiceService,
-          implementation: authorizedServicer(security, store, metrics, logger),
+          implementation: authorizedServicer(security, history.reader, metrics, logger),
         },
       ],
       credentials: security.serverCredentials(),
