@@ -1,10 +1,13 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run through `npm test` (scripts/test.mjs), which starts the real
 // PostgreSQL / Kafka they need and passes their addresses in the environment.
 export default defineConfig({
   test: {
     include: ['services/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    // The browser tests (Chromium against the real system) run only when asked: WALLET_BROWSER_TESTS=1
+    // (`npm run screenshots` sets it) until they are part of every run.
+    exclude: [...configDefaults.exclude, ...(process.env.WALLET_BROWSER_TESTS === '1' ? [] : ['test/browser/**'])],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -165,6 +165,10 @@ async function main() {
     say('start', 'building (tsc -b)...');
     const build = spawnSync(npxBin('tsc'), ['-b'], { cwd: root, stdio: 'inherit' });
     if (build.status !== 0) throw new Error(`build failed (tsc -b exit ${build.status ?? build.signal}); fix the errors above`);
+    // The web app the gateway serves at /app/ and /console/ (apps/web/dist).
+    say('start', 'building the web app (vite)...');
+    const web = spawnSync(npxBin('vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps', 'web'), stdio: 'inherit' });
+    if (web.status !== 0) throw new Error(`web app build failed (exit ${web.status ?? web.signal}); fix the errors above`);
   }
   infra = await ensureInfra({
     dataDir: opts.dataDir,
@@ -196,6 +200,7 @@ async function main() {
   if (stopping) return;
   const url = description.baseUrl.replace('127.0.0.1', 'localhost');
   say('start', `E-wallet is up: REST on ${url} (Swagger UI: ${url}/docs, "Authorize" with alice / alice-wallet-demo-pw)`);
+  say('start', `Web wallet: ${url}/app/ (sign in as alice / alice-wallet-demo-pw, or create an account); operator console: ${url}/console/ (support / support-wallet-demo-pw)`);
   if (description.loadBalancer) {
     const gateways = description.loadBalancer.frontends.gateway?.backends.map((b) => b.port).join(', ');
     say('start', `${opts.replicas} replicas of each service; HAProxy load balancer on ${url} (gateways on ${gateways}), stats ${description.loadBalancer.statsUrl.replace('127.0.0.1', 'localhost')}`);

@@ -8,10 +8,11 @@ export const REFRESH_INTERVAL_MS = 5_000;
 
 export interface SystemState {
   services: { name: string; instance: string; ready: boolean; detail?: unknown }[];
-  outbox: { pending: number; oldestAgeSeconds: number | null };
-  consumerLag: { total: number; partitions: unknown[] };
-  stuckTopUps: { count: number; oldestAgeSeconds: number | null };
-  dlq: { count: number };
+  // null: no instance of the service that reports it answered /metrics.
+  outbox: { pending: number | null; oldestAgeSeconds: number | null };
+  consumerLag: { total: number | null; partitions: unknown[] };
+  stuckTopUps: { count: number | null; oldestAgeSeconds: number | null };
+  dlq: { count: number | null };
   errorRate: { windowSeconds: number; requests: number; serverErrors: number };
   at: string;
 }
@@ -21,6 +22,10 @@ function age(seconds: number | null | undefined): string {
   if (seconds < 120) return `${Math.round(seconds)} s`;
   return `${Math.round(seconds / 60)} min`;
 }
+
+const UNKNOWN = 'unknown';
+const count = (value: number | null): string => (value === null ? UNKNOWN : String(value));
+const above = (value: number | null, limit: number): boolean => value === null || value > limit;
 
 function errorRateText(rate: SystemState['errorRate']): string {
   if (rate.requests === 0) return `no requests in ${rate.windowSeconds} s`;
@@ -87,10 +92,10 @@ export function SystemStatePanel() {
       {state && (
         <>
           <dl class="figures">
-            <Figure testId="outbox" label="Outbox pending" value={String(state.outbox.pending)} sub={`oldest ${age(state.outbox.oldestAgeSeconds)}`} warn={state.outbox.pending > 1000} />
-            <Figure testId="consumer-lag" label="Consumer lag" value={String(state.consumerLag.total)} sub={`${state.consumerLag.partitions.length} partitions`} warn={state.consumerLag.total > 1000} />
-            <Figure testId="stuck-topups" label="Stuck top-ups" value={String(state.stuckTopUps.count)} sub={`oldest ${age(state.stuckTopUps.oldestAgeSeconds)}`} warn={state.stuckTopUps.count > 0} />
-            <Figure testId="dlq" label="Dead letters" value={String(state.dlq.count)} warn={state.dlq.count > 0} />
+            <Figure testId="outbox" label="Outbox pending" value={count(state.outbox.pending)} sub={state.outbox.pending === null ? 'bank metrics not answering' : `oldest ${age(state.outbox.oldestAgeSeconds)}`} warn={above(state.outbox.pending, 1000)} />
+            <Figure testId="consumer-lag" label="Consumer lag" value={count(state.consumerLag.total)} sub={state.consumerLag.total === null ? 'analytics metrics not answering' : `${state.consumerLag.partitions.length} partitions`} warn={above(state.consumerLag.total, 1000)} />
+            <Figure testId="stuck-topups" label="Stuck top-ups" value={count(state.stuckTopUps.count)} sub={state.stuckTopUps.count === null ? 'card adapter metrics not answering' : `oldest ${age(state.stuckTopUps.oldestAgeSeconds)}`} warn={above(state.stuckTopUps.count, 0)} />
+            <Figure testId="dlq" label="Dead letters" value={count(state.dlq.count)} warn={above(state.dlq.count, 0)} />
             <Figure testId="error-rate" label="Server errors" value={errorRateText(state.errorRate)} warn={state.errorRate.serverErrors > 0} />
           </dl>
           <table class="services" data-testid="services">

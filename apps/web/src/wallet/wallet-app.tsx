@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { Card, Notice } from '../ui/components';
 import { useLocation } from '../ui/router';
-import { useMe, useSession } from '../ui/session';
+import { useMe, useSession, type Me } from '../ui/session';
 import { Callback, Shell, SignIn } from '../ui/shell';
 import { Accounts } from './accounts';
 import { History } from './history';
@@ -16,6 +16,11 @@ const NAV = [
   { path: '/app/topup', label: 'Top up' },
   { path: '/app/history', label: 'History' },
 ];
+
+/** Support reads and never moves money (the API answers 403 anyway). */
+function mayMoveMoney(me: Me): boolean {
+  return me.roles.some((role) => role === 'customer' || role === 'admin');
+}
 
 export function WalletApp() {
   const { path, search } = useLocation();
@@ -51,8 +56,13 @@ export function WalletApp() {
       {error && <Notice kind="error">Could not load your accounts: {error}</Notice>}
       {!me && !error && <Notice kind="busy">Loading your accounts…</Notice>}
       {me && current === '/app/' && <Accounts me={me} onOpened={changed} />}
-      {me && current === '/app/send' && <SendMoney me={me} recent={recent} onSent={(id) => (setRecent(rememberRecipient(recent, id)), changed())} />}
-      {me && current === '/app/topup' && <TopUpForm me={me} onDone={changed} />}
+      {me && !mayMoveMoney(me) && (current === '/app/send' || current === '/app/topup') && (
+        <Notice kind="info" testId="role-notice">
+          You are signed in as {me.username} ({me.roles.join(', ')}): your role may read accounts but not move money.
+        </Notice>
+      )}
+      {me && mayMoveMoney(me) && current === '/app/send' && <SendMoney me={me} recent={recent} onSent={(id) => (setRecent(rememberRecipient(recent, id)), changed())} />}
+      {me && mayMoveMoney(me) && current === '/app/topup' && <TopUpForm me={me} onDone={changed} />}
       {me && current === '/app/history' && (
         <Card title="History">
           {me.accounts.length === 0 && <p>Open an account first.</p>}

@@ -1,0 +1,166 @@
+// The web wallet and the console in a real browser (issue 16): Debian's
+// Chromium (headless, playwright-core) against the real system started by the
+// test (every service a process, real PostgreSQL, Kafka, chDB), signing in
+// through the identity-service's PKCE pages. Each screen is checked with
+// axe-core, and no page may log a CSP violation or throw.
+import { randomUUID } from 'node:crypto';
+import { parseAmountMinor } from '@wallet/platform';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCOUNT_A, ACCOUNT_B, ALICE, BOB, http, rememberSecret, startSystem, SUPPORT, type Credentials, type RunningSystem } from '../e2e/harness.js';
+import { axeViolations, ensureWebAppBuilt, launchBrowser, newUserPage, openTab, PHONE_VIEWPORT, screenshot, signIn, type UserPage } from './support/browser.js';
+
+/** Bound on waiting for an event to reach the history (analytics is eventually consistent, usually < 1 s). */
+const HISTORY_WAIT_MS = 30_000;
+
+describe('web wallet and console in Chromium', { timeout: 120_000 }, () => {
+  let system: RunningSystem;
+  let browser: Browser;
+  const pages: UserPage[] = [];
+
+  const balanceMinor = async (accountId: string, user: Credentials) =>
+    parseAmountMinor((await http(system.baseUrl, 'GET', `/accounts/${accountId}/balance`, { headers: await system.as(user) })).body.balance as string);
+
+  const open = async (viewport?: { width: number; height: number }) => {
+    const userPage = await newUserPage(browser, viewport);
+    pages.push(userPage);
+    return userPage;
+  };
+
+  /** Every screen passes axe-core's WCAG 2.1 A/AA rules. */
+  const expectAccessible = async (page: Page, screen: string) => {
+    const violations = await axeViolations(page);
+    expect(violations, `axe on ${screen}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
+  };
+
+  /** Re-opens History until an operation with this text shows (the history is built from events). */
+  const waitForOperation = async (page: Page, text: string) => {
+    const deadline = Date.now() + HISTORY_WAIT_MS;
+    for (;;) {
+      await openTab(page, 'History');
+      const row = page.locator('li.operation').filter({ hasText: text });
+      try {
+        await row.first().waitFor({ timeout: 2_000 });
+        return row.first();
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await openTab(page, 'Accounts');
+      }
+    }
+  };
+
+  const send = async (page: Page, recipient: string, amount: string, description: string, { doubleClick = false } = {}) => {
+    await openTab(page, 'Send');
+    await page.getByLabel('Recipient account id').fill(recipient);
+    await page.getByLabel('Amount (USD)').fill(amount);
+    await page.getByLabel('Description (optional)').fill(description);
+    const button = page.getByRole('button', { name: 'Send', exact: true });
+    if (doubleClick) await button.dblclick();
+    else await button.click();
+    await page.getByTestId('send-result').waitFor();
+  };
+
+  beforeAll(async () => {
+    ensureWebAppBuilt();
+    [system, browser] = await Promise.all([startSystem({ analytics: true, cardAdapter: true }), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await system?.stop();
+  });
+
+  it('alice signs in with PKCE, sees her accounts and pays bob once with a double click; both histories show it', async () => {
+    const alice = await open();
+    await signIn(alice.page, system.baseUrl, ALICE);
+    const aliceAccount = alice.page.locator(`[data-account-id="${ACCOUNT_A}"]`);
+    await aliceAccount.getByText('USD').first().waitFor();
+    await aliceAccount.locator('.money').waitFor();
+    await expectAccessible(alice.page, 'accounts');
+    await screenshot(alice.page, 'app-accounts');
+
+    const [aliceBefore, bobBefore] = [await balanceMinor(ACCOUNT_A, ALICE), await balanceMinor(ACCOUNT_B, BOB)];
+    const description = `Dinner ${randomUUID().slice(0, 8)}`;
+    await send(alice.page, ACCOUNT_B, '12.34', description, { doubleClick: true });
+    await expect(alice.page.getByTestId('send-result').textContent()).resolves.toContain('12.34');
+    await expectAccessible(alice.page, 'send money');
+    await screenshot(alice.page, 'app-send-money');
+    // One payment: the second click sent nothing new (or the same Idempotency-Key).
+    expect(await balanceMinor(ACCOUNT_A, ALICE)).toBe(aliceBefore! - 1234n);
+    expect(await balanceMinor(ACCOUNT_B, BOB)).toBe(bobBefore! + 1234n);
+
+    const sent = await waitForOperation(alice.page, description);
+    await expect(sent.textContent()).resolves.toMatch(/Sent.*12\.34/);
+    await alice.page.getByTestId('monthly-chart').waitFor();
+    await expectAccessible(alice.page, 'history');
+    await screenshot(alice.page, 'app-history');
+    expect(await alice.page.locator('li.operation').filter({ hasText: description }).count()).toBe(1);
+
+    const bob = await open();
+    await signIn(bob.page, system.baseUrl, BOB);
+    const received = await waitForOperation(bob.page, description);
+    await expect(received.textContent()).resolves.toMatch(/Received.*12\.34/);
+    expect(await bob.page.locator('li.operation').filter({ hasText: description }).count()).toBe(1);
+    expect([...alice.problems, ...bob.problems]).toEqual([]);
+  });
+
+  it('a declined card shows its message and credits nothing', async () => {
+    const alice = await open();
+    await signIn(alice.page, system.baseUrl, ALICE);
+    const before = await balanceMinor(ACCOUNT_A, ALICE);
+    await openTab(alice.page, 'Top up');
+    await alice.page.getByLabel('Amount (USD)').fill('20');
+    await alice.page.getByLabel('Card number').fill('4000 0000 0000 0002');
+    await alice.page.getByLabel('CVC').fill('123');
+    await alice.page.getByRole('button', { name: 'Top up', exact: true }).click();
+    const result = alice.page.getByTestId('topup-result');
+    await result.waitFor();
+    await expect(result.textContent()).resolves.toMatch(/Declined.*generic_decline.*not charged/);
+    await expectAccessible(alice.page, 'top-up declined');
+    await screenshot(alice.page, 'app-top-up-declined');
+    expect(await balanceMinor(ACCOUNT_A, ALICE)).toBe(before);
+    expect(alice.problems).toEqual([]);
+  });
+
+  it('support cannot send money in the app, and sees the outbox and consumer lag in the console', async () => {
+    const support = await open();
+    await signIn(support.page, system.baseUrl, SUPPORT);
+    await openTab(support.page, 'Send');
+    await support.page.getByTestId('role-notice').waitFor();
+    expect(await support.page.getByTestId('send-form').count()).toBe(0);
+
+    await signIn(support.page, system.baseUrl, SUPPORT, { product: 'console' });
+    await support.page.getByTestId('outbox').waitFor();
+    await expect(support.page.getByTestId('outbox').textContent()).resolves.toMatch(/Outbox pending\s*\d+/);
+    await expect(support.page.getByTestId('consumer-lag').textContent()).resolves.toMatch(/Consumer lag\s*\d+/);
+    await expect(support.page.getByTestId('services').textContent()).resolves.toContain('bank-service');
+    await expectAccessible(support.page, 'console system state');
+    await screenshot(support.page, 'console-system');
+    expect(support.problems).toEqual([]);
+  });
+
+  it('a new user signs up on a phone, opens an account, gets money from alice and sees it', async () => {
+    const newcomer = { username: `newcomer-${randomUUID().slice(0, 8)}`, password: `pw-${randomUUID()}` };
+    rememberSecret(newcomer.password);
+    const phone = await open(PHONE_VIEWPORT);
+    await signIn(phone.page, system.baseUrl, newcomer, { signUp: true });
+    await phone.page.getByText('You have no account yet').waitFor();
+    await phone.page.getByRole('button', { name: 'Open a USD account' }).click();
+    const account = phone.page.locator('[data-account-id]').first();
+    await account.locator('.money').waitFor();
+    const accountId = (await account.getAttribute('data-account-id'))!;
+    await expect(account.textContent()).resolves.toContain('0.00');
+
+    const alice = await open();
+    await signIn(alice.page, system.baseUrl, ALICE);
+    const description = `Welcome ${randomUUID().slice(0, 8)}`;
+    await send(alice.page, accountId, '5', description);
+
+    const received = await waitForOperation(phone.page, description);
+    await expect(received.textContent()).resolves.toMatch(/Received.*5\.00/);
+    await openTab(phone.page, 'Accounts');
+    await phone.page.locator(`[data-account-id="${accountId}"] .money`).filter({ hasText: '5.00' }).waitFor();
+    await expectAccessible(phone.page, 'accounts on a phone');
+    await screenshot(phone.page, 'app-phone-accounts');
+    expect([...phone.problems, ...alice.problems]).toEqual([]);
+  });
+});
