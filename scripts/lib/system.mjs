@@ -104,6 +104,9 @@ export async function freePorts() {
 }
 
 /** Replicas per service of a local run (`--replicas`, WALLET_REPLICAS): 2 cores carry little more than 8. */
+/** V8 heap flags of bank-service (its memory bound, services/bank-service/README.md "Memory"). */
+export const BANK_NODE_HEAP_OPTIONS = '--max-old-space-size=256';
+
 export const REPLICAS_MIN = 1;
 export const REPLICAS_MAX = 8;
 /** Our services; the payment gateway mock stands for one external provider and stays one. */
@@ -224,6 +227,9 @@ const SERVICES = [
       BANK_GRPC_PORT: String(c.ports.bankGrpc),
       BANK_OPS_PORT: String(c.ports.bankOps),
       BANK_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
+      // The bank's documented memory bound (services/bank-service/README.md "Memory"): a heap limit
+      // below 2 GiB also lowers V8's heap growth factor from 4x to ~1.3x of the live heap.
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, BANK_NODE_HEAP_OPTIONS].filter(Boolean).join(' '),
       // Replicated runs only: names the replica in application_name and logs (who leads the relay).
       ...(c.replicas > 1 ? { BANK_REPLICA_ID: String(c.replica) } : {}),
       ...authEnv(c),
@@ -296,6 +302,7 @@ const SERVICES = [
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: c.grpcAddresses.cardAdapter,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: c.grpcAddresses.analytics,
       GATEWAY_IDENTITY_URL: c.issuer,
+      GATEWAY_SYSTEM_OPS_URLS: c.systemOpsUrls,
       // On SIGTERM /readyz answers 503 while still serving until HAProxy's checks take it out
       // (scripts/lib/haproxy.mjs: ~1 s); with one replica nothing would notice: stop at once.
       GATEWAY_DRAIN_MS: String(c.replicas > 1 ? LB_DRAIN_MS : 0),
@@ -308,6 +315,15 @@ const SERVICES = [
 /** Entry file (built) of a service. */
 export const entryOf = (name) => join(root, 'services', name, 'dist', 'main.js');
 const workspaceExists = (name) => existsSync(join(root, 'services', name, 'package.json'));
+
+/** [service key, service name, ops port name] of every service whose ops endpoints the console reads. */
+const OPS_PORT_NAMES = [
+  ['identity', 'identity-service', 'identityOps'],
+  ['bank', 'bank-service', 'bankOps'],
+  ['cardAdapter', 'bank-card-adapter', 'cardAdapterOps'],
+  ['analytics', 'analytics-service', 'analyticsOps'],
+  ['paymentGatewayMock', 'payment-gateway-mock', 'paymentGatewayMockOps'],
+];
 
 /** Service keys, in start order. */
 export const SERVICE_KEYS = SERVICES.map((s) => s.key);
@@ -370,6 +386,10 @@ export async function describeSystem(options) {
     paymentGatewayMockUrl: `${PAYMENT_GATEWAY_MOCK_HTTPS ? 'https' : 'http'}://${local(ports.paymentGatewayMockHttp)}`,
     devUsers: options.devUsers ?? true,
     // The gateway port browsers use (HAProxy's with replicas): /app and /console callbacks, both loopback names.
+    // Every instance's ops listener (/readyz, /metrics), read by the gateway's GET /admin/system (the console).
+    systemOpsUrls: OPS_PORT_NAMES.filter(([key]) => included.has(key))
+      .flatMap(([key, name, port]) => replicaPorts.slice(0, countOf(key)).map((p) => `${name}=http://${local(p[port])}`))
+      .join(','),
     webRedirectUris: ['localhost', '127.0.0.1'].flatMap((host) => ['app', 'console'].map((p) => `http://${host}:${ports.gatewayHttp}/${p}/callback`)).join(','),
     paymentGatewayApiKey: options.paymentGatewayApiKey,
     pki,

@@ -184,7 +184,8 @@ export async function requestCounts(registry: Registry, nowMs: number): Promise<
   let requests = 0;
   let serverErrors = 0;
   for (const v of values) {
-    if (v.metricName !== 'http_server_request_duration_seconds_count') continue;
+    // A histogram's values carry their series name (_bucket, _sum, _count).
+    if ((v as { metricName?: string }).metricName !== 'http_server_request_duration_seconds_count') continue;
     requests += v.value;
     if (Number(v.labels.status_code) >= 500) serverErrors += v.value;
   }
