@@ -161,6 +161,12 @@ describe('web wallet and console in Chromium', { timeout: 120_000 }, () => {
     await phone.page.locator(`[data-account-id="${accountId}"] .money`).filter({ hasText: '5.00' }).waitFor();
     await expectAccessible(phone.page, 'accounts on a phone');
     await screenshot(phone.page, 'app-phone-accounts');
+
+    // Sign-out revokes the refresh token (RFC 7009) and forgets the tokens.
+    const revoked = phone.page.waitForResponse((res) => new URL(res.url()).pathname === '/auth/revoke');
+    await phone.page.getByRole('button', { name: 'Sign out' }).click();
+    expect((await revoked).status()).toBe(200);
+    await phone.page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect([...phone.problems, ...alice.problems]).toEqual([]);
   });
 });
