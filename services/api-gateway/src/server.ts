@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
 import { httpServerObservability } from '@wallet/platform/http';
 import { createIdentityClient, type IdentityApi } from './clients/identity.js';
+import type { IdentityUsersApi } from './clients/identity-users.js';
 import { createDrainState, installDrainConnectionClose, type DrainState } from './drain.js';
 import type { GatewayClients } from './clients/types.js';
 import type { GatewayConfig } from './config.js';
@@ -22,6 +23,7 @@ import { installSecurityHeaders } from './plugins/security-headers.js';
 import { defaultWebAppDir, registerWebApp } from './plugins/web-app.js';
 import { installRequestIdEcho, REQUEST_ID_HEADER, requestIdFrom } from './plugins/request-id.js';
 import { registerAccountRoutes } from './routes/accounts.js';
+import { registerAdminAccountRoutes } from './routes/admin-accounts.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerBalanceRoutes } from './routes/balance.js';
 import type { RouteDeps } from './routes/deps.js';
@@ -45,6 +47,8 @@ export interface BuildServerOptions {
   verifier?: TokenVerifier;
   /** Defaults to the identity-service at GATEWAY_IDENTITY_URL. */
   identity?: IdentityApi;
+  /** Defaults to GET /users of the identity-service at GATEWAY_IDENTITY_URL (the console's owner lookup). */
+  identityUsers?: IdentityUsersApi;
   /** Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate; absent: plain HTTP/1.1. */
   https?: PublicTlsIdentity;
   /**
@@ -135,6 +139,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     targets: parseOpsTargets(config.GATEWAY_SYSTEM_OPS_URLS),
     probeTimeoutMs: config.GATEWAY_SYSTEM_PROBE_TIMEOUT_MS,
     errorWindowSeconds: config.GATEWAY_SYSTEM_ERROR_WINDOW_SECONDS,
+  });
+  registerAdminAccountRoutes(app, deps, {
+    identityUrl: config.GATEWAY_IDENTITY_URL,
+    timeoutMs: config.GATEWAY_IDENTITY_TIMEOUT_MS,
+    ...(options.internalCa && config.GATEWAY_IDENTITY_URL.startsWith('https:') ? { ca: options.internalCa } : {}),
+    ...(options.identityUsers ? { users: options.identityUsers } : {}),
   });
   const identity = options.identity ?? identityFrom(config, options.internalCa);
   app.addHook('onClose', async () => identity.close?.());

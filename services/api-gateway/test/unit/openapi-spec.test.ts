@@ -15,6 +15,7 @@ describe('OpenAPI loader', () => {
         'createAccount',
         'createTopUp',
         'createTransfer',
+        'findAccountsByOwner',
         'getAccountSummary',
         'getBalance',
         'getLiveness',

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { registrationErrors, type FieldError } from '../domain/credentials.js';
+import { registrationErrors, USERNAME_PATTERN, type FieldError } from '../domain/credentials.js';
 import { UsernameTakenError } from '../domain/oauth-errors.js';
 import { ROLES, USERS_READ_SCOPE, type Role } from '../domain/roles.js';
 import type { PgClientStore } from '../db/clients.js';
@@ -38,6 +38,13 @@ export class UserService {
     const userId = randomUUID();
     await this.users.insert({ userId, username, passwordHash: await this.hasher.hash(password), roles: ['customer'] });
     return { userId, username };
+  }
+
+  /** The operator console's owner lookup; a name no user can have is simply not found. */
+  async findByUsername(username: string): Promise<PublicUser | undefined> {
+    if (!USERNAME_PATTERN.test(username)) return undefined;
+    const user = await this.users.findByUsername(username);
+    return user ? { userId: user.userId, username: user.username, roles: user.roles } : undefined;
   }
 
   async find(userId: string): Promise<PublicUser | undefined> {

@@ -170,6 +170,21 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   registerAuthorizeRoutes(app, { authorize: deps.authorize, metrics: deps.metrics });
 
+  app.get<{ Querystring: Record<string, unknown> }>('/users', async (request, reply) => {
+    const denied = await internalCallerProblem(request, deps, true);
+    if (denied) {
+      reply.header('www-authenticate', denied.challenge);
+      return sendProblem(request, reply, denied.status === 401 ? PROBLEMS.unauthorized : PROBLEMS.forbidden, denied.detail);
+    }
+    const username = request.query.username;
+    if (typeof username !== 'string' || username.length === 0 || username.length > 64) {
+      return sendProblem(request, reply, PROBLEMS.validation, 'username is required (one value, at most 64 characters)', { errors: [{ field: 'username', message: 'is required' }] });
+    }
+    const user = await deps.users.findByUsername(username);
+    if (!user) return sendProblem(request, reply, PROBLEMS.userNotFound, 'No user with that username.');
+    return reply.header('cache-control', 'no-store').send(user);
+  });
+
   app.get<{ Params: { id: string } }>('/users/:id', async (request, reply) => {
     const denied = await internalCallerProblem(request, deps);
     if (denied) {
@@ -182,8 +197,11 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 }
 
-/** GET /users/{id} is for services: a token of ours carrying the users-read scope (client credentials). */
-async function internalCallerProblem(request: FastifyRequest, deps: RouteDeps): Promise<{ status: 401 | 403; challenge: string; detail: string } | undefined> {
+/**
+ * GET /users/{id} is for services: a token of ours carrying the users-read scope (client credentials).
+ * GET /users?username= also lets support and admin users in (the console finds accounts by owner).
+ */
+async function internalCallerProblem(request: FastifyRequest, deps: RouteDeps, staffUsers = false): Promise<{ status: 401 | 403; challenge: string; detail: string } | undefined> {
   const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(request.headers.authorization ?? '');
   if (!match?.[1]) return { status: 401, challenge: 'Bearer realm="identity"', detail: 'A bearer token is required.' };
   try {
@@ -191,6 +209,8 @@ async function internalCallerProblem(request: FastifyRequest, deps: RouteDeps): 
     const { payload } = await jwtVerify(match[1], jwks, { issuer: deps.issuer, audience: deps.audience, algorithms: ['ES256', 'EdDSA'] });
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     if (scopes.includes(USERS_READ_SCOPE)) return undefined;
+    const roles = Array.isArray(payload.roles) ? payload.roles : [];
+    if (staffUsers && (roles.includes('support') || roles.includes('admin'))) return undefined;
     return { status: 403, challenge: `Bearer realm="identity", error="insufficient_scope", scope="${USERS_READ_SCOPE}"`, detail: `The token lacks scope ${USERS_READ_SCOPE}.` };
   } catch {
     return { status: 401, challenge: 'Bearer realm="identity", error="invalid_token"', detail: 'The token is invalid or expired.' };

@@ -42,6 +42,24 @@ describe('GET /users/{id} (internal) and development seeding', () => {
     }
   });
 
+  it('GET /users?username= finds a user for support, admin and service clients; customers get 403, unknown names 404', async () => {
+    const tokenOf = async (username: string, password: string) => `Bearer ${String((await passwordLogin(h, username, password)).body.access_token)}`;
+    const alice = DEV_USERS[0];
+    for (const authorization of [await tokenOf('support', 'support-wallet-demo-pw'), await tokenOf('admin', 'admin-wallet-demo-pw'), `Bearer ${serviceToken}`]) {
+      const res = await get(`${h.url}/users?username=alice`, { authorization });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ userId: alice.userId, username: 'alice', roles: ['customer'] });
+    }
+    const support = await tokenOf('support', 'support-wallet-demo-pw');
+    expect((await get(`${h.url}/users?username=nobody-here`, { authorization: support })).status).toBe(404);
+    expect((await get(`${h.url}/users?username=NOT%20VALID`, { authorization: support })).status).toBe(404);
+    expect((await get(`${h.url}/users`, { authorization: support })).status).toBe(400);
+    expect((await get(`${h.url}/users?username=a&username=b`, { authorization: support })).status).toBe(400);
+    const customer = await get(`${h.url}/users?username=bob`, { authorization: await tokenOf('alice', alice.password) });
+    expect(customer.status).toBe(403);
+    expect((await get(`${h.url}/users?username=bob`)).status).toBe(401);
+  });
+
   it('seeds nobody when IDENTITY_SEED_DEV_USERS is not set', async () => {
     const plain = await startHarness();
     try {
