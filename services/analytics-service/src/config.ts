@@ -75,8 +75,13 @@ export const configSchema = z
 
     /** A batch is inserted when it holds this many events... */
     ANALYTICS_BATCH_SIZE_MAX: env.int(1_000, 1, 10_000),
-    /** ...or when its oldest event has waited this long. */
-    ANALYTICS_BATCH_WAIT_MS_MAX: env.int(500, 10, 60_000),
+    /** ...or when its oldest event has waited this long (0 = as soon as its partition's previous batch is stored). */
+    ANALYTICS_BATCH_WAIT_MS_MAX: env.int(0, 0, 60_000),
+    /**
+     * The partitions' batches are stored together (one lookup + one insert for all that wait), at most
+     * once per this interval: each store query costs several ms of engine CPU whatever its size (issue 14).
+     */
+    ANALYTICS_STORE_INTERVAL_MS_MIN: env.int(100, 0, 10_000),
     /** A transient store failure is retried with backoff up to this delay between attempts... */
     ANALYTICS_RETRY_DELAY_MS_MAX: env.int(5_000, 50, 60_000),
     /** ...at most this many times; then the consumer restarts from the last commit (nothing lost). */

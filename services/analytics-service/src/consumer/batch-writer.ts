@@ -8,6 +8,15 @@
 // - a transient (or unexplained) store failure is retried with capped
 //   backoff, at most storeAttemptsMax times; then StoreStuckError, and the
 //   consumer restarts from the last commit (nothing is lost or skipped).
+// - Store steps of concurrent batches (the partitions' lanes) are grouped:
+//   one lookup and one insert for all the batches waiting, like a group
+//   commit (issue 14). Each store query has a fixed cost of several ms of CPU
+//   in the engine whatever its size, so a lookup + insert per lane per flush
+//   made a short linger expensive. A group starts at most every
+//   storeIntervalMsMin; while one runs, the next batches gather. When a
+//   group's step fails, each of its batches takes the path above on its own
+//   (its own lookup, retries and bisection): one partition's bad or stuck
+//   rows never fail or park another's.
 import { backoffDelayMs, type Logger } from '@wallet/platform';
 import { dedupeByEventId, eventToRow, type OperationRow } from '../domain/operation.js';
 import type { AnalyticsMetrics } from '../metrics.js';
@@ -57,6 +66,10 @@ export interface BatchWriterOptions {
   logger: Logger;
   storeAttemptsMax: number;
   retryDelayMsMax: number;
+  /** Least time between the starts of two grouped store steps (0 = back to back). */
+  storeIntervalMsMin?: number;
+  /** Most rows one grouped store step takes; the rest wait for the next. */
+  storeRowsMax?: number;
   /** Sleeps between attempts; resolves early when the consumer stops. */
   pause(ms: number): Promise<void>;
   /** True once a stop was requested: a failing step then gets only a few more attempts. */
@@ -73,8 +86,21 @@ export class StoreStuckError extends Error {
 
 const ATTEMPTS_AFTER_STOP = 2;
 const DETAIL_CHARS_MAX = 300;
+/** Default bound of a grouped store step's rows. */
+const STORE_ROWS_MAX_DEFAULT = 10_000;
+
+/** A batch's rows waiting for the next grouped store step; done(true) = stored. */
+interface GroupEntry {
+  rows: OperationRow[];
+  timings: Map<string, InsertTiming>;
+  done(stored: boolean): void;
+}
 
 export class BatchWriter {
+  private readonly waiting: GroupEntry[] = [];
+  private grouping: Promise<void> | undefined;
+  private lastGroupStartMs = Number.NEGATIVE_INFINITY;
+
   constructor(private readonly options: BatchWriterOptions) {}
 
   /** Stores the valid rows of a batch; says what became of each record (dead ones are to be parked). */
@@ -122,11 +148,75 @@ export class BatchWriter {
   /** Inserts rows (noting when each stored row was inserted); returns those the store refuses for good (found by bisection). */
   private async store(rows: OperationRow[], timings: Map<string, InsertTiming>): Promise<{ row: OperationRow; detail: string }[]> {
     if (rows.length === 0) return [];
+    if (await this.storeGrouped(rows, timings)) return [];
+    return this.storeAlone(rows, timings);
+  }
+
+  /** Joins the next grouped store step; false when that step failed (then the batch goes alone). */
+  private storeGrouped(rows: OperationRow[], timings: Map<string, InsertTiming>): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.waiting.push({ rows, timings, done: resolve });
+      this.grouping ??= this.runGroups().finally(() => {
+        this.grouping = undefined;
+      });
+    });
+  }
+
+  /** Runs grouped steps while batches wait, each at most storeIntervalMsMin after the previous one's start. */
+  private async runGroups(): Promise<void> {
+    const intervalMs = this.options.storeIntervalMsMin ?? 0;
+    const rowsMax = this.options.storeRowsMax ?? STORE_ROWS_MAX_DEFAULT;
+    while (this.waiting.length > 0) {
+      const waitMs = this.lastGroupStartMs + intervalMs - performance.now();
+      if (waitMs > 0 && !this.options.stopping()) await this.options.pause(waitMs);
+      this.lastGroupStartMs = performance.now();
+      const group: GroupEntry[] = [];
+      let rowCount = 0;
+      while (this.waiting.length > 0 && (group.length === 0 || rowCount + this.waiting[0]!.rows.length <= rowsMax)) {
+        const entry = this.waiting.shift()!;
+        group.push(entry);
+        rowCount += entry.rows.length;
+      }
+      await this.storeGroup(group);
+    }
+  }
+
+  /** One lookup and one insert for every batch of the group; on failure each batch is told to go alone. */
+  private async storeGroup(group: GroupEntry[]): Promise<void> {
+    const { sink, metrics, logger } = this.options;
+    const rows = group.flatMap((entry) => entry.rows);
+    let existing: Set<string>;
+    let insert: InsertTiming;
+    try {
+      const endTimer = metrics.insertSeconds.startTimer();
+      existing = await sink.existingEventIds(rows);
+      const fresh = rows.filter((row) => !existing.has(row.eventId));
+      const startTimeMs = nowMs();
+      await sink.insert(fresh);
+      insert = { startTimeMs, endTimeMs: nowMs(), rows: fresh.length };
+      endTimer();
+    } catch (error) {
+      // Not counted as a flush failure: each batch now retries alone, and that path counts and logs.
+      logger.debug({ err: error, batches: group.length, rows: rows.length }, 'grouped store step failed; each batch is stored on its own');
+      for (const entry of group) entry.done(false);
+      return;
+    }
+    metrics.eventsDuplicate.inc(existing.size);
+    for (const entry of group) {
+      const fresh = entry.rows.filter((row) => !existing.has(row.eventId));
+      if (fresh.length > 0) this.inserted(fresh, insert, entry.timings);
+      entry.done(true);
+    }
+  }
+
+  /** A batch on its own: retried, and bisected when the store refuses some of its rows for good. */
+  private async storeAlone(rows: OperationRow[], timings: Map<string, InsertTiming>): Promise<{ row: OperationRow; detail: string }[]> {
+    if (rows.length === 0) return [];
     const failure = await this.insertWithRetry(rows, timings);
     if (!failure) return [];
     if (rows.length === 1) return [{ row: rows[0]!, detail: String((failure as Error)?.message ?? failure).slice(0, DETAIL_CHARS_MAX) }];
     const half = Math.ceil(rows.length / 2);
-    return [...(await this.store(rows.slice(0, half), timings)), ...(await this.store(rows.slice(half), timings))];
+    return [...(await this.storeAlone(rows.slice(0, half), timings)), ...(await this.storeAlone(rows.slice(half), timings))];
   }
 
   /** Undefined when stored; the error when the store refuses these rows for good. */

@@ -56,7 +56,10 @@ export interface OperationsConsumerOptions {
   topic: string;
   dlqTopic: string;
   batchSizeMax: number;
+  /** A partition's batch is stored once its oldest record waited this long (0 = as soon as the lane is idle). */
   batchWaitMsMax: number;
+  /** Least time between the starts of two grouped store steps (all partitions' batches in one lookup + insert). */
+  storeIntervalMsMin?: number;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   fetchWaitMsMax: number;
@@ -122,6 +125,8 @@ const COMMIT_ATTEMPTS = 3;
 const DLQ_DETAIL_CHARS_MAX = 300;
 /** A partition buffers at most this many batches while its previous one is being stored. */
 const LANE_BATCHES_MAX = 2;
+/** Rows of one grouped store step (all lanes' batches together), unless one batch is larger. */
+const STORE_GROUP_ROWS_MAX = 10_000;
 /** Bound of each close step at shutdown. */
 const CLOSE_TIMEOUT_MS = 5_000;
 /** ListOffsets timestamp meaning "the log start offset". */
@@ -168,6 +173,9 @@ export class OperationsConsumer {
       ...deps,
       storeAttemptsMax: options.storeAttemptsMax,
       retryDelayMsMax: options.retryDelayMsMax,
+      storeIntervalMsMin: options.storeIntervalMsMin ?? 0,
+      // Every lane's batch fits in one group at least.
+      storeRowsMax: Math.max(options.batchSizeMax, STORE_GROUP_ROWS_MAX),
       pause: (ms) => this.pause(ms),
       stopping: () => this.stopping,
     });

@@ -22,6 +22,7 @@ export function consumerOptions(config: AnalyticsConfig): OperationsConsumerOpti
     dlqTopic: config.ANALYTICS_KAFKA_DLQ_TOPIC,
     batchSizeMax: config.ANALYTICS_BATCH_SIZE_MAX,
     batchWaitMsMax: config.ANALYTICS_BATCH_WAIT_MS_MAX,
+    storeIntervalMsMin: config.ANALYTICS_STORE_INTERVAL_MS_MIN,
     sessionTimeoutMs: config.ANALYTICS_KAFKA_SESSION_TIMEOUT_MS,
     heartbeatIntervalMs: config.ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS,
     fetchWaitMsMax: config.ANALYTICS_KAFKA_FETCH_WAIT_MS_MAX,
