@@ -34,11 +34,18 @@ export const GROUP_COMMIT_DEFAULTS: Readonly<GroupCommitSettings> = {
   lingerMs: 0,
 };
 
+/** What the queue needs of a cancellation source: an AbortSignal has it, and so has the servicer's per-call one. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** The caller's bounds: a request whose deadline passed or whose caller cancelled is dropped before it runs. */
 export interface SubmitOptions {
   /** Epoch milliseconds; absent = no deadline. */
   deadlineMs?: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface GroupCommitHandlers<Req, Res> {
@@ -66,7 +73,7 @@ interface Entry<Req, Res> {
   key: string;
   conflictKeys: readonly string[];
   deadlineMs: number | undefined;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
   settle(result: Settled<Res>): void;
   /** Stops listening to the caller's signal (once settled: nothing left to drop). */
   release(): void;

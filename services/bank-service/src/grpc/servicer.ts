@@ -19,6 +19,7 @@ import {
 } from '@wallet/contracts/bank';
 import type { Logger } from '@wallet/platform';
 import type { AccountBalance, BankOperations, DepositLookup, SubmitOptions } from '../app/operations.js';
+import type { CancelSignal } from '../app/group-commit.js';
 import type { BankMetrics } from '../metrics.js';
 import { BankError } from '../domain/errors.js';
 import type { DepositRecord, TransferRecord } from '../domain/ledger.js';
@@ -79,11 +80,30 @@ export interface CallBounds extends SubmitOptions {
 export function callBounds(call: Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'once' | 'removeListener' | 'cancelled'>): CallBounds {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
-  const controller = new AbortController();
-  const onCancelled = () => controller.abort();
-  if (call.cancelled) controller.abort();
-  else call.once('cancelled', onCancelled);
-  return { deadlineMs, signal: controller.signal, answered: () => call.removeListener('cancelled', onCancelled) };
+  // A plain object, not an AbortController: creating one per call showed in the profile (~1 %).
+  let aborted = call.cancelled;
+  let listeners: Array<() => void> | undefined;
+  const onCancelled = () => {
+    aborted = true;
+    const waiting = listeners ?? [];
+    listeners = undefined;
+    for (const listener of waiting) listener();
+  };
+  if (!aborted) call.once('cancelled', onCancelled);
+  const signal: CancelSignal = {
+    get aborted() {
+      return aborted;
+    },
+    // Listeners fire once (the call is cancelled at most once), as with { once: true }.
+    addEventListener: (_type, listener) => {
+      if (!aborted) (listeners ??= []).push(listener);
+    },
+    removeEventListener: (_type, listener) => {
+      const index = listeners?.indexOf(listener) ?? -1;
+      if (index >= 0) listeners!.splice(index, 1);
+    },
+  };
+  return { deadlineMs, signal, answered: () => call.removeListener('cancelled', onCancelled) };
 }
 
 function requestIdOf(metadata: ServerUnaryCall<unknown, unknown>['metadata']): string | undefined {

@@ -28,6 +28,21 @@ describe('callBounds', () => {
     expect(call.listenerCount('cancelled')).toBe(0);
   });
 
+  it('calls each abort listener once on cancellation, and not one removed before', () => {
+    const call = fakeCall();
+    const bounds = callBounds(call);
+    let kept = 0;
+    let removed = 0;
+    const keep = () => (kept += 1);
+    const remove = () => (removed += 1);
+    bounds.signal!.addEventListener('abort', keep, { once: true });
+    bounds.signal!.addEventListener('abort', remove, { once: true });
+    bounds.signal!.removeEventListener('abort', remove);
+    call.emit('cancelled', 'cancelled');
+    call.emit('cancelled', 'cancelled');
+    expect([kept, removed]).toEqual([1, 0]);
+  });
+
   it('carries the deadline in epoch milliseconds, and none for an infinite one', () => {
     expect(callBounds(fakeCall(new Date(1_700_000_000_000))).deadlineMs).toBe(1_700_000_000_000);
     expect(callBounds(fakeCall()).deadlineMs).toBeUndefined();
