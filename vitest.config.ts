@@ -5,9 +5,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['services/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
-    // The browser tests (Chromium against the real system) run only when asked: WALLET_BROWSER_TESTS=1
-    // (`npm run screenshots` sets it) until they are part of every run.
-    exclude: [...configDefaults.exclude, ...(process.env.WALLET_BROWSER_TESTS === '1' ? [] : ['test/browser/**'])],
+    // WALLET_BROWSER_TESTS=0 leaves out the browser tests (Chromium against the real system, test/browser).
+    exclude: [...configDefaults.exclude, ...(process.env.WALLET_BROWSER_TESTS === '0' ? ['test/browser/**'] : [])],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

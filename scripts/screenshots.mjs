@@ -17,7 +17,7 @@ const dir = join(root, 'docs', 'screenshots');
 const run = spawnSync(process.execPath, [join(root, 'scripts', 'test.mjs'), '--no-static', 'test/browser'], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, WALLET_BROWSER_TESTS: '1', WALLET_SCREENSHOTS_DIR: dir },
+  env: { ...process.env, WALLET_BROWSER_TESTS: '1', WALLET_SCREENSHOTS_DIR: dir }, // even where a caller set WALLET_BROWSER_TESTS=0
 });
 if (run.status === 0) console.log(`\nscreenshots written to ${dir}`);
 process.exit(run.status ?? 1);

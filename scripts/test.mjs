@@ -12,6 +12,7 @@ import { ensureInfra } from './lib/infra.mjs';
 import { root, npxBin } from './lib/paths.mjs';
 import { ensureSchemathesis } from './lib/schemathesis.mjs';
 import { ensureAmtool, ensurePromtool } from './lib/promtool.mjs';
+import { chromiumUnavailableReason, findChromium } from './lib/chromium.mjs';
 import { ensurePostgresExporter, postgresExporterUnavailableReason } from './check-deploy/postgres-exporter.mjs';
 import { composeCliUnavailableReason, ensureComposeCli } from './check-deploy/compose-cli.mjs';
 import { ensureHelm, helmUnavailableReason } from './check-deploy/helm.mjs';
@@ -55,6 +56,9 @@ for (const ensure of [ensurePromtool, ensureAmtool]) {
     console.warn(`${error.message} (the alert tests will fail)`);
   }
 }
+// Chromium for the browser tests (test/browser): Debian's chromium package when missing (as root).
+if (chromiumUnavailableReason() !== null) console.warn(`chromium: ${chromiumUnavailableReason()} (the browser tests are skipped)`);
+else if (!findChromium({ log: (line) => console.log(line) })) console.warn('chromium: apt-get install chromium failed (the browser tests will fail)');
 // postgres_exporter at the pinned image's version (its metric names vs. the dashboards), built from its Go module.
 if (postgresExporterUnavailableReason() !== null) console.warn(`postgres_exporter: ${postgresExporterUnavailableReason()} (its check is skipped)`);
 else {

@@ -28,10 +28,10 @@ const count = (value: number | null): string => (value === null ? UNKNOWN : Stri
 const above = (value: number | null, limit: number): boolean => value === null || value > limit;
 
 function errorRateText(rate: SystemState['errorRate']): string {
-  if (rate.requests === 0) return `no requests in ${rate.windowSeconds} s`;
+  if (rate.requests === 0) return 'none';
   // A percentage with one decimal, from integers: display only.
   const perMille = Math.round((rate.serverErrors * 1000) / rate.requests);
-  return `${Math.floor(perMille / 10)}.${perMille % 10} % (${rate.serverErrors} of ${rate.requests} in ${rate.windowSeconds} s)`;
+  return `${Math.floor(perMille / 10)}.${perMille % 10} %`;
 }
 
 function detailText(detail: unknown): string {
@@ -96,7 +96,13 @@ export function SystemStatePanel() {
             <Figure testId="consumer-lag" label="Consumer lag" value={count(state.consumerLag.total)} sub={state.consumerLag.total === null ? 'analytics metrics not answering' : `${state.consumerLag.partitions.length} partitions`} warn={above(state.consumerLag.total, 1000)} />
             <Figure testId="stuck-topups" label="Stuck top-ups" value={count(state.stuckTopUps.count)} sub={state.stuckTopUps.count === null ? 'card adapter metrics not answering' : `oldest ${age(state.stuckTopUps.oldestAgeSeconds)}`} warn={above(state.stuckTopUps.count, 0)} />
             <Figure testId="dlq" label="Dead letters" value={count(state.dlq.count)} warn={above(state.dlq.count, 0)} />
-            <Figure testId="error-rate" label="Server errors" value={errorRateText(state.errorRate)} warn={state.errorRate.serverErrors > 0} />
+            <Figure
+              testId="error-rate"
+              label="Server errors"
+              value={errorRateText(state.errorRate)}
+              sub={`${state.errorRate.serverErrors} of ${state.errorRate.requests} requests in ${state.errorRate.windowSeconds} s`}
+              warn={state.errorRate.serverErrors > 0}
+            />
           </dl>
           <table class="services" data-testid="services">
             <caption>Services</caption>

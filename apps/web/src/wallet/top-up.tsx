@@ -2,6 +2,7 @@
 // with its reason, or not known yet and safe to retry with the same key).
 import { useRef, useState } from 'preact/hooks';
 import { ApiError } from '../lib/api';
+import { declinedMessage } from '../lib/declined';
 import { checkAmountInput, TOP_UP_RANGE } from '../lib/money';
 import { outcomeOfStatus, SubmissionKeys } from '../lib/submission';
 import { Card, Field, Money, Notice } from '../ui/components';
@@ -94,9 +95,7 @@ export function TopUpForm({ me, onDone }: { me: Me; onDone: () => void }) {
       const outcome = outcomeOfStatus(apiError.status);
       keys.current.settle(outcome);
       if (apiError.status === 402) {
-        const code = apiError.problem?.declineCode ? ` (${apiError.problem.declineCode})` : '';
-        const charged = apiError.problem?.charged ? ' Your card is left charged for now; it will be refunded.' : ' Your card was not charged.';
-        setResult({ kind: 'declined', message: `Declined: ${apiError.message}${code}.${charged}` });
+        setResult({ kind: 'declined', message: declinedMessage(apiError) });
       } else if (outcome === 'retry-same-key') {
         setResult({ kind: 'unknown', message: `${apiError.message} Trying again with the same details is safe: the card is never charged twice.` });
       } else {
