@@ -2,7 +2,8 @@
 // A/B of history reads on a bulk-loaded chDB folder, in this process (the
 // analytics-service's own dist/: store, page cache, reader), interleaved:
 // A (cache off) and B (cache on) alternate window by window, so both see the
-// same machine load. Each window runs `readers` closed-loop readers for
+// same machine load; B is the service's default (cache on, first pages read
+// in batches of up to 32 accounts). Each window runs `readers` closed-loop readers for
 // `windowMs` and reports reads/s, p50/p99 latency and CPU ms per read of this
 // process (chDB runs in it, so its threads count too).
 //
@@ -23,6 +24,7 @@ const { OperationsStore } = await import(new URL('store/operations-store.js', di
 const { normalizeOperationsQuery } = await import(new URL('domain/query.js', dist).href);
 const { HistoryCache } = await import(new URL('app/history-cache.js', dist).href);
 const { HistoryReader } = await import(new URL('app/history-reader.js', dist).href);
+const { FirstPageBatcher } = await import(new URL('app/first-page-batcher.js', dist).href);
 
 const [chdbPath, accountsPath, windowArg, roundsArg, readersArg] = process.argv.slice(2);
 if (!chdbPath || !accountsPath) throw new Error('usage: history-ab.mjs <chdbPath> <accounts.json> [windowMs] [rounds] [readers]');
@@ -45,6 +47,15 @@ const counters = () => {
 const firstPage = (accountId) => normalizeOperationsQuery({ accountId, pageSize: 20, pageToken: '', types: [] });
 let deep = firstPage(heavy);
 for (let page = 1; page <= 250; page += 1) deep = { ...deep, after: (await store.listOperations(deep)).next };
+
+// Batched first pages must be exactly the single reads' pages (same rows, same cursor).
+const sample = [...benchAccounts.slice(0, 40), heavy];
+const batched = await store.listFirstPages(sample, 20);
+for (const accountId of sample) {
+  const single = await store.listOperations(firstPage(accountId));
+  const same = (a, b) => JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(b, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  if (!same(single, batched.get(accountId))) throw new Error(`batched first page differs for ${accountId}`);
+}
 
 const scenarios = {
   'first-page-random': () => firstPage(benchAccounts[Math.floor(Math.random() * benchAccounts.length)]),
@@ -79,8 +90,9 @@ for (const [name, next] of Object.entries(scenarios)) {
       const { c, metrics } = counters();
       const cache = new HistoryCache({ entriesMax: variant === 'A' ? 0 : 10_000, bytesMax: 64 * 2 ** 20, handoverMs: 0, partitionOf: () => 0 });
       cache.setAssignment([0], 1);
-      const result = await window(new HistoryReader(store, cache, variant === 'A' ? { hits: noop, misses: noop, shared: noop } : metrics), next);
-      console.log(`${name.padEnd(18)} ${variant} (${variant === 'A' ? 'cache off' : 'cache on '}) r${round}: ${fmt(result)}${variant === 'B' ? `  hits ${c.hits} misses ${c.misses} shared ${c.shared}` : ''}`);
+      const batcher = variant === 'A' ? undefined : new FirstPageBatcher(store, 32);
+      const result = await window(new HistoryReader(store, cache, variant === 'A' ? { hits: noop, misses: noop, shared: noop } : metrics, batcher), next);
+      console.log(`${name.padEnd(18)} ${variant} (${variant === 'A' ? 'before  ' : 'cache+batch'}) r${round}: ${fmt(result)}${variant === 'B' ? `  hits ${c.hits} misses ${c.misses} shared ${c.shared}` : ''}`);
     }
   }
 }

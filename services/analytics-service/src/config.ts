@@ -72,6 +72,8 @@ export const configSchema = z
     ANALYTICS_HISTORY_CACHE_ENTRIES_MAX: env.int(10_000, 0, 1_000_000),
     /** ...and at most this much memory for them (estimated). */
     ANALYTICS_HISTORY_CACHE_MIB_MAX: env.int(64, 1, 4_096),
+    /** First pages read together while a read runs, at most this many accounts per batch (1 = each alone). */
+    ANALYTICS_HISTORY_BATCH_ACCOUNTS_MAX: env.int(32, 1, 256),
 
     /** A batch is inserted when it holds this many events... */
     ANALYTICS_BATCH_SIZE_MAX: env.int(1_000, 1, 10_000),

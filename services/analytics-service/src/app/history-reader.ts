@@ -8,6 +8,7 @@
 import type { OperationsQuery } from '../domain/query.js';
 import type { SummaryAggregate, SummaryQuery } from '../domain/summary.js';
 import type { OperationsPage } from '../store/operations-store.js';
+import { isFirstPage } from './first-page-batcher.js';
 import type { CacheTicket, HistoryCache } from './history-cache.js';
 
 export interface HistoryStore {
@@ -49,6 +50,8 @@ export class HistoryReader implements HistoryStore {
     private readonly store: HistoryStore,
     private readonly cache: HistoryCache,
     private readonly metrics: HistoryReaderMetrics,
+    /** Reads unfiltered first pages in batches (./first-page-batcher.ts); none = one query per page. */
+    private readonly batcher?: { read(query: OperationsQuery): Promise<OperationsPage> },
   ) {}
 
   /** Pages are shared between callers: treat them as read-only. */
@@ -66,8 +69,8 @@ export class HistoryReader implements HistoryStore {
     }
     this.metrics.misses.inc();
     const ticket = this.cache.begin(query.filter.accountId, key);
-    if (!ticket) return this.store.listOperations(query);
-    const page = this.store.listOperations(query).then(
+    if (!ticket) return this.read(query);
+    const page = this.read(query).then(
       (result) => {
         this.cache.finish(ticket, result);
         return result;
@@ -83,6 +86,10 @@ export class HistoryReader implements HistoryStore {
     };
     page.then(done, done);
     return page;
+  }
+
+  private read(query: OperationsQuery): Promise<OperationsPage> {
+    return this.batcher && isFirstPage(query) ? this.batcher.read(query) : this.store.listOperations(query);
   }
 
   summarize(query: SummaryQuery): Promise<SummaryAggregate[]> {

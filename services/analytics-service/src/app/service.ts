@@ -17,6 +17,7 @@ import { createAnalyticsMetrics, registerHistoryCacheGauges, registerStoreMemory
 import { openClickHouse } from '../store/client.js';
 import { classifyStoreFailure } from '../store/errors.js';
 import { OperationsStore } from '../store/operations-store.js';
+import { FirstPageBatcher } from './first-page-batcher.js';
 import { HistoryCache } from './history-cache.js';
 import { HistoryReader, type HistoryStore } from './history-reader.js';
 import { topicPartitionsCount } from './topic-partitions.js';
@@ -47,11 +48,14 @@ function historyReads(config: AnalyticsConfig, store: OperationsStore, metrics: 
     partitionOf: partitionForKey,
   });
   registerHistoryCacheGauges(registry, () => ({ entries: cache.size, bytes: cache.sizeBytes }));
-  const reader = new HistoryReader(store, cache, {
-    hits: metrics.historyCacheHits,
-    misses: metrics.historyCacheMisses,
-    shared: metrics.historyReadsShared,
-  });
+  const batchAccountsMax = config.ANALYTICS_HISTORY_BATCH_ACCOUNTS_MAX;
+  const batcher = batchAccountsMax > 1 ? new FirstPageBatcher(store, batchAccountsMax) : undefined;
+  const reader = new HistoryReader(
+    store,
+    cache,
+    { hits: metrics.historyCacheHits, misses: metrics.historyCacheMisses, shared: metrics.historyReadsShared },
+    batcher,
+  );
   return { cache, reader };
 }
 

@@ -199,19 +199,7 @@ export class OperationsStore {
       params.afterId = query.after.eventId;
     }
     const result = await this.client.query({
-      query: `SELECT
-          toString(event_id) AS eventId,
-          toString(account_id) AS accountId,
-          toString(type) AS opType,
-          toString(toUnixTimestamp64Micro(created_at)) AS createdAtUs,
-          toString(amount_minor) AS amountMinor,
-          toString(currency) AS currencyCode,
-          ifNull(toString(counterparty_account_id), '') AS counterpartyAccountId,
-          ifNull(toString(transfer_id), '') AS transferId,
-          ifNull(toString(top_up_id), '') AS topUpId,
-          description AS descriptionText,
-          toString(card_last4) AS cardLast4,
-          initiated_by AS initiatedBy
+      query: `SELECT ${OPERATION_COLUMNS}
         FROM ${this.table} FINAL
         WHERE ${conditions.join(' AND ')}
         ORDER BY created_at DESC, event_id DESC
@@ -219,14 +207,74 @@ export class OperationsStore {
       query_params: params,
       format: 'JSONEachRow',
     });
-    const records = await result.json<OperationRecord>();
-    const operations = records.slice(0, query.pageSize).map(toStoredOperation);
-    const last = operations[operations.length - 1];
-    const page: OperationsPage = { operations };
-    if (records.length > query.pageSize && last) {
-      page.next = { createdAtMicros: last.createdAtMicros, eventId: last.eventId };
+    return toPage(await result.json<OperationRecord>(), query.pageSize);
+  }
+
+  /**
+   * The unfiltered first page of each account, in two queries whatever their number: the keys of
+   * each account's newest `pageSize + 1` rows (3 narrow columns), then the full rows inside each
+   * account's key range. Embedded chDB spends ~4 ms planning and ~5 ms reading 12 columns per page
+   * query: for 16 accounts this costs about a third of 16 single reads (README "History page cache").
+   * Same pages, cursors and dedup (FINAL) as listOperations.
+   */
+  async listFirstPages(accountIds: readonly string[], pageSize: number): Promise<Map<string, OperationsPage>> {
+    this.assertReady();
+    return withStoreSpan(this.target, 'SELECT', 'history_first_pages', async (span) => {
+      const pages = await this.readFirstPages(accountIds, pageSize);
+      span.setAttribute('db.operation.batch.size', accountIds.length);
+      return pages;
+    });
+  }
+
+  private async readFirstPages(accountIds: readonly string[], pageSize: number): Promise<Map<string, OperationsPage>> {
+    const keys = await (
+      await this.client.query({
+        query: `SELECT toString(account_id) AS accountId, toString(toUnixTimestamp64Micro(created_at)) AS createdAtUs, toString(event_id) AS eventId
+          FROM ${this.table} FINAL
+          WHERE account_id IN {accounts:Array(UUID)}
+          ORDER BY account_id, created_at DESC, event_id DESC
+          LIMIT {limit:UInt32} BY account_id`,
+        query_params: { accounts: accountIds, limit: pageSize + 1 },
+        format: 'JSONEachRow',
+      })
+    ).json<{ accountId: string; createdAtUs: string; eventId: string }>();
+    const ranges = new Map<string, { fromUs: string; toUs: string }>();
+    for (const key of keys) {
+      const range = ranges.get(key.accountId);
+      // Keys come newest first per account: the first is the range's top, the last its bottom.
+      if (range) range.fromUs = key.createdAtUs;
+      else ranges.set(key.accountId, { fromUs: key.createdAtUs, toUs: key.createdAtUs });
     }
-    return page;
+    const wanted = new Set(keys.map((k) => `${k.accountId}/${k.createdAtUs}/${k.eventId}`));
+    const rows = ranges.size === 0 ? [] : await this.readRanges([...ranges]);
+    const byAccount = new Map<string, OperationRecord[]>();
+    for (const row of rows) {
+      // The ranges may hold rows beyond a page (same microsecond as its bottom): keep the keys only.
+      if (!wanted.has(`${row.accountId}/${row.createdAtUs}/${row.eventId}`)) continue;
+      const list = byAccount.get(row.accountId) ?? [];
+      if (list.length === 0) byAccount.set(row.accountId, list);
+      list.push(row);
+    }
+    const pages = new Map<string, OperationsPage>();
+    for (const accountId of accountIds) pages.set(accountId, toPage(byAccount.get(accountId) ?? [], pageSize));
+    return pages;
+  }
+
+  private async readRanges(ranges: [string, { fromUs: string; toUs: string }][]): Promise<OperationRecord[]> {
+    const params: Record<string, unknown> = {};
+    const conditions = ranges.map(([accountId, range], i) => {
+      Object.assign(params, { [`a${i}`]: accountId, [`f${i}`]: range.fromUs, [`t${i}`]: range.toUs });
+      return `(account_id = {a${i}:UUID} AND created_at BETWEEN fromUnixTimestamp64Micro({f${i}:Int64}, 'UTC') AND fromUnixTimestamp64Micro({t${i}:Int64}, 'UTC'))`;
+    });
+    const result = await this.client.query({
+      query: `SELECT ${OPERATION_COLUMNS}
+        FROM ${this.table} FINAL
+        WHERE ${conditions.join(' OR ')}
+        ORDER BY account_id, created_at DESC, event_id DESC`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
+    return result.json<OperationRecord>();
   }
 
   /** Totals per (UTC period, currency) over [from, to), duplicates collapsed by FINAL. */
@@ -310,6 +358,30 @@ export class OperationsStore {
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+/** The history columns, aliased as OperationRecord (64-bit values as strings). */
+const OPERATION_COLUMNS = `
+  toString(event_id) AS eventId,
+  toString(account_id) AS accountId,
+  toString(type) AS opType,
+  toString(toUnixTimestamp64Micro(created_at)) AS createdAtUs,
+  toString(amount_minor) AS amountMinor,
+  toString(currency) AS currencyCode,
+  ifNull(toString(counterparty_account_id), '') AS counterpartyAccountId,
+  ifNull(toString(transfer_id), '') AS transferId,
+  ifNull(toString(top_up_id), '') AS topUpId,
+  description AS descriptionText,
+  toString(card_last4) AS cardLast4,
+  initiated_by AS initiatedBy`;
+
+/** Up to pageSize + 1 records, newest first: the page, and its cursor when more rows follow. */
+function toPage(records: readonly OperationRecord[], pageSize: number): OperationsPage {
+  const operations = records.slice(0, pageSize).map(toStoredOperation);
+  const last = operations[operations.length - 1];
+  const page: OperationsPage = { operations };
+  if (records.length > pageSize && last) page.next = { createdAtMicros: last.createdAtMicros, eventId: last.eventId };
+  return page;
 }
 
 function toStoredOperation(r: OperationRecord): StoredOperation {

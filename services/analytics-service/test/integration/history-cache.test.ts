@@ -83,6 +83,25 @@ describe('history page cache', { timeout: 180_000 }, () => {
     await waitFor(async () => (await ids(cursorPage))[0] === late.eventId, { what: 'the late operation on the cursor page', timeoutMs: 30_000 });
   });
 
+  it('reads the first pages of many accounts in one batch exactly as one by one (ties, duplicates, short and empty accounts)', async () => {
+    const [tied, short, empty, exact] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    // Groups of 4 rows share a microsecond, so page bottoms fall inside a tie; every row stored twice.
+    const tiedRows = Array.from({ length: 25 }, (_, i) => eventToRow(transferEvent({ accountId: tied, occurredAt: at('2025-09-04T00:00:00Z', Math.floor(i / 4)) })));
+    const shortRows = Array.from({ length: 3 }, (_, i) => eventToRow(topUpEvent({ accountId: short, amount: '3.00', occurredAt: at('2025-09-04T00:00:00Z', i) })));
+    const exactRows = Array.from({ length: 21 }, (_, i) => eventToRow(transferEvent({ accountId: exact, occurredAt: at('2025-08-04T00:00:00Z', i * 86_400_000) })));
+    await app.store.insert([...tiedRows, ...shortRows, ...exactRows]);
+    await app.store.insert(tiedRows);
+    const accounts = [tied, short, empty, exact];
+    for (const pageSize of [20, 5, 4, 1]) {
+      const batch = await app.store.listFirstPages(accounts, pageSize);
+      for (const accountId of accounts) {
+        const single = await app.store.listOperations({ filter: { accountId, types: [] }, pageSize });
+        expect(batch.get(accountId), `page size ${pageSize}`).toEqual(single);
+      }
+    }
+    expect((await app.store.listFirstPages(accounts, 20)).get(exact)?.next, 'a 21st row means a next page').toBeDefined();
+  });
+
   it('keeps cursors exact, with no repeats or gaps, while the store holds duplicate rows', async () => {
     const accountId = randomUUID();
     const events = Array.from({ length: 9 }, (_, i) => transferEvent({ accountId, occurredAt: at('2025-09-03T00:00:00Z', Math.floor(i / 3) * 1_000, i % 2) }));
