@@ -9,7 +9,8 @@
 export const MEMORY_BOUNDS_MIB = Object.freeze({
   // Engine cap 768 MiB (ANALYTICS_MEMORY_ENGINE_MIB_MAX) + the Node heap and buffers.
   'analytics-service': { growthMiBMax: 150, peakMiBMax: 1_200, source: 'services/analytics-service/README.md "Memory"' },
-  'bank-service': { growthMiBMax: 100, peakMiBMax: 512, source: 'bench/README.md "Memory bound" (plain Node service)' },
+  // With NODE_OPTIONS=--max-old-space-size=256 (scripts/lib/system.mjs, compose, the chart).
+  'bank-service': { growthMiBMax: 100, peakMiBMax: 320, source: 'services/bank-service/README.md "Memory"' },
   'api-gateway': { growthMiBMax: 100, peakMiBMax: 512, source: 'bench/README.md "Memory bound" (plain Node service)' },
   'bank-card-adapter': { growthMiBMax: 100, peakMiBMax: 512, source: 'bench/README.md "Memory bound" (plain Node service)' },
   'identity-service': { growthMiBMax: 100, peakMiBMax: 512, source: 'bench/README.md "Memory bound" (plain Node service)' },

@@ -112,7 +112,9 @@ export function phaseEventLoop(startSamples, endSamples) {
   const delta = bucketsDelta(startSamples ? histogramBuckets(startSamples, EVENT_LOOP_HISTOGRAM) : undefined, end);
   const p50 = histogramQuantile(delta, 0.5);
   if (p50 === undefined) return gauges;
-  return { p50Ms: ms(p50), p99Ms: ms(histogramQuantile(delta, 0.99)), maxMs: gauges?.maxMs, samples: delta.at(-1).count, source: EVENT_LOOP_HISTOGRAM };
+  // Interpolating inside a wide bucket (0.25 – 0.5 s) can overshoot the phase's true maximum: never report more.
+  const capped = (v) => (gauges?.maxMs === undefined ? ms(v) : Math.min(ms(v), gauges.maxMs));
+  return { p50Ms: capped(p50), p99Ms: capped(histogramQuantile(delta, 0.99)), maxMs: gauges?.maxMs, samples: delta.at(-1).count, source: EVENT_LOOP_HISTOGRAM };
 }
 
 /** The verified-token cache counters, or undefined when the service has none. */

@@ -119,7 +119,8 @@ function deepPageTarget(run) {
   const p99 = deep.latency?.p99Ms;
   const measured = `page ${page ?? '?'}: p99 ${f(p99)} ms (p50 ${f(deep.latency?.p50Ms)}), c = ${deep.concurrency}`;
   if (p99 === null || p99 === undefined) return row(target, goal, measured, false, 'no successful read');
-  if (p99 > GOALS.deepPageP99MsMax) return row(target, goal, measured, false, `${f(p99 - GOALS.deepPageP99MsMax)} ms over`);
+  const notTheIssues = page === GOALS.deepPage ? '' : `; page ${page ?? '?'}, not ${GOALS.deepPage}`;
+  if (p99 > GOALS.deepPageP99MsMax) return row(target, goal, measured, false, `${f(p99 - GOALS.deepPageP99MsMax)} ms over${notTheIssues}`);
   return page === GOALS.deepPage ? row(target, goal, measured, true) : row(target, goal, measured, null, `page ${page ?? '?'}, not ${GOALS.deepPage}`);
 }
 

@@ -92,6 +92,8 @@ describe('the cumulative event-loop histogram', () => {
     const end = [...histogram([['0.001', 10], ['0.01', 20], ['+Inf', 20]]), ...parsePrometheus('nodejs_eventloop_lag_p99_seconds 0.5\nnodejs_eventloop_lag_max_seconds 0.06\n')];
     expect(phaseEventLoop(undefined, end)).toEqual({ p50Ms: 1, p99Ms: 9.82, maxMs: 50, samples: 20, source: 'nodejs_eventloop_delay_seconds' });
     expect(phaseEventLoop(end, end)?.source).toBe('nodejs_eventloop_lag_*_seconds');
+    const wide = [...histogram([['0.25', 0], ['0.5', 10], ['+Inf', 10]]), ...parsePrometheus('nodejs_eventloop_lag_p99_seconds 0.3\nnodejs_eventloop_lag_max_seconds 0.31\n')];
+    expect(phaseEventLoop(undefined, wide)).toMatchObject({ p50Ms: 300, p99Ms: 300, maxMs: 300 });
   });
 });
 

@@ -72,6 +72,9 @@ describe('evaluateIssue14Targets', () => {
     const rows = evaluateIssue14Targets(run, track);
     expect([rows[3]!.met, rows[3]!.gap]).toEqual([null, 'only 200,000 operations stored; 8 readers, not 16']);
     expect([rows[4]!.met, rows[4]!.gap]).toEqual([null, 'page 26, not 251']);
+    run.scenarios.find((r) => r.id === 'history-deep-page-c16')!.latency = lat(112, 268.8);
+    const over = evaluateIssue14Targets(run, track)[4]!;
+    expect([over.met, over.gap]).toEqual([false, '218.8 ms over; page 26, not 251']);
   });
 
   it('is n/a for rows that did not run, and for a REST peak measured with security off', () => {
