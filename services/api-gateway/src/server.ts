@@ -110,7 +110,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   installErrorHandling(app, { spec, retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS });
   // Before anything that can refuse a request, so a 401 or 429 carries security and CORS headers too.
   await installSecurityHeaders(app, { corsOrigins: corsOriginsOf(config), exposedHeaders: EXPOSED_HEADERS });
-  const verifier = options.verifier ?? verifierFrom(config, options.internalCa);
+  const verifier = options.verifier ?? verifierFrom(config, options.internalCa, registry);
   app.addHook('onClose', async () => verifier.close?.());
   // Before authentication: an overloaded gateway refuses new work before spending anything on it.
   await installLoadShedding(app, {
@@ -179,8 +179,9 @@ function transportOptions(config: GatewayConfig, https: PublicTlsIdentity | unde
   } as unknown as Partial<FastifyHttpOptions<HttpServer>>;
 }
 
-function verifierFrom(config: GatewayConfig, ca: Buffer | undefined): TokenVerifier {
+function verifierFrom(config: GatewayConfig, ca: Buffer | undefined, registry: Registry): TokenVerifier {
   return createTokenVerifier({
+    registry,
     ...(ca && config.AUTH_ISSUER.startsWith('https:') ? { caCertificates: ca } : {}),
     issuer: config.AUTH_ISSUER,
     audience: config.AUTH_AUDIENCE,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { Counter, type Registry } from 'prom-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { readClaim, rolesFromClaims, SUBJECT_LENGTH_MAX, type Principal } from './principal.js';
 
@@ -50,6 +51,11 @@ export interface TokenVerifierOptions {
    * token signed by a key withdrawn from the JWKS is still accepted by this process.
    */
   verifiedCacheTtlMs?: number;
+  /**
+   * The service's registry: auth_verified_token_cache_hits_total and _misses_total (a miss is a
+   * signature check; with the cache off every verify is a miss), so the hit rate is measurable.
+   */
+  registry?: Registry;
 }
 
 /** Asymmetric algorithms only: `none` and HS* (e.g. HS256 "signed" with the public key) never verify. */
@@ -148,12 +154,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 
   const cache = new VerifiedTokenCache(options.verifiedCacheSizeMax ?? 10_000, options.verifiedCacheTtlMs ?? 60_000);
+  const lookups = options.registry ? verifiedTokenCacheCounters(options.registry) : undefined;
 
   return {
     async verify(token) {
       const cacheKey = cache.enabled ? createHash('sha256').update(token).digest('base64url') : '';
       const remembered = cache.get(cacheKey);
-      if (remembered !== undefined) return remembered;
+      if (remembered !== undefined) {
+        lookups?.hits.inc();
+        return remembered;
+      }
+      lookups?.misses.inc();
       const jwks = await keySet();
       let payload: JWTPayload;
       try {
@@ -172,6 +183,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return principal;
     },
     close: () => transport.close(),
+  };
+}
+
+/** Created once per registry (several verifiers may share one). */
+export function verifiedTokenCacheCounters(registry: Registry): { hits: Counter; misses: Counter } {
+  const counter = (name: string, help: string): Counter =>
+    (registry.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, registers: [registry] });
+  return {
+    hits: counter('auth_verified_token_cache_hits_total', 'Access tokens found in the verified-token cache (no signature check).'),
+    misses: counter('auth_verified_token_cache_misses_total', 'Access tokens not in the verified-token cache (signature checked; every token when the cache is off).'),
   };
 }
 

@@ -3,7 +3,7 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Histogram, Registry } from 'prom-client';
-import { loggerWithTraceIds } from '../logger.js';
+import { bindTraceIds, loggerWithTraceIds, readsBoundTraceIds } from '../logger.js';
 import { redHistogram } from '../metrics.js';
 import { extractTraceContext } from '../tracing/propagation.js';
 import { getTracer } from '../tracing/spans.js';
@@ -124,8 +124,12 @@ export function httpServerObservability(app: AnyFastifyInstance, options: HttpSe
     traces.set(request, state);
     const ids = state.span.spanContext();
     reply.header(TRACE_ID_HEADER, ids.traceId);
-    request.log = loggerWithTraceIds(request.log, ids);
-    reply.log = request.log;
+    if (readsBoundTraceIds(request.log)) {
+      bindTraceIds(request.log, ids);
+    } else {
+      request.log = loggerWithTraceIds(request.log, ids);
+      reply.log = request.log;
+    }
     // The rest of the chain (and a bodiless request's handler) runs in the span's context.
     context.with(state.context, done);
   });

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { base64url, SignJWT } from 'jose';
 import { waitFor } from '@wallet/testkit';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-issuer.js';
 import {
@@ -121,6 +122,25 @@ describe('token verifier (discovery + JWKS)', () => {
     await longTtl.verify(shortLived);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await refusal(shortLived, longTtl)).description).toContain('expired');
+  });
+
+  it('counts verified-token cache hits and misses in the registry', async () => {
+    const registry = new Registry();
+    const counted = checking({ verifiedCacheTtlMs: 60_000, registry });
+    const value = async (name: string) => (await registry.getSingleMetric(name)!.get()).values[0]?.value;
+    const token = await issuer.sign({ sub: 'user-counted' });
+    await counted.verify(token);
+    await counted.verify(token);
+    await counted.verify(token);
+    expect(await value('auth_verified_token_cache_misses_total')).toBe(1);
+    expect(await value('auth_verified_token_cache_hits_total')).toBe(2);
+    // Off: every call is a signature check, counted as a miss.
+    const offRegistry = new Registry();
+    const off = checking({ verifiedCacheSizeMax: 0, registry: offRegistry });
+    await off.verify(token);
+    await off.verify(token);
+    expect((await offRegistry.getSingleMetric('auth_verified_token_cache_misses_total')!.get()).values[0]?.value).toBe(2);
+    expect((await offRegistry.getSingleMetric('auth_verified_token_cache_hits_total')!.get()).values[0]?.value).toBe(0);
   });
 
   it('checks every call again when the cache is off', async () => {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, createLogger } from '@wallet/platform';
+import { bindTraceIds, ConfigError, createLogger, readsBoundTraceIds } from '@wallet/platform';
+import { pino } from 'pino';
 import {
   context,
   contextFromTraceparent,
@@ -225,6 +226,22 @@ describe('createLogger trace mixin', () => {
     expect(lines[0]).toMatchObject({ msg: 'outside', extra: 1 });
     expect(lines[1]).toMatchObject({ msg: 'inside', trace_id: ids.traceId, span_id: ids.spanId, extra: 1 });
     expect(context.active()).toBe(ROOT_CONTEXT);
+  });
+
+  it('bindTraceIds puts the given ids on every line of that logger object, outside any span, once; other loggers keep the active span', async () => {
+    handle = startTracing('test-service', {});
+    const { lines, stream } = capture();
+    const logger = createLogger('svc', 'info', {}, stream);
+    const request = logger.child({ requestId: 'r1' });
+    expect(readsBoundTraceIds(request)).toBe(true);
+    bindTraceIds(request, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+    request.info('bound');
+    logger.info('parent');
+    await waitFor(() => lines.length === 2, 'two log lines');
+    expect(lines[0]).toMatchObject({ msg: 'bound', requestId: 'r1', trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16) });
+    expect(lines[1]).not.toHaveProperty('trace_id');
+    // A pino logger not made by createLogger has no such mixin: callers make a child instead.
+    expect(readsBoundTraceIds(pino())).toBe(false);
   });
 });
 
