@@ -151,6 +151,7 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
   const callers = createCallerAuthenticator({
     verifier: createTokenVerifier({
       issuer: config.AUTH_ISSUER,
+      registry,
       audience: config.AUTH_AUDIENCE,
       rolesClaim: config.AUTH_ROLES_CLAIM,
       // An https issuer (the identity-service on its certificate) is verified against the internal CA, rotation included.
