@@ -18,6 +18,8 @@ WORKDIR /src
 COPY package.json ./
 COPY packages packages
 COPY services services
+# apps/web: only its package.json is in the context (.dockerignore); the gateway image serves no web app yet.
+COPY apps apps
 RUN ["node", "-e", "const fs = require('fs'), path = require('path'); for (const w of require('./package.json').workspaces) { fs.mkdirSync(path.join('../manifests', w), { recursive: true }); fs.copyFileSync(path.join(w, 'package.json'), path.join('../manifests', w, 'package.json')); }"]
 
 # --- manifests: everything npm needs to resolve the workspace, nothing else

@@ -38,6 +38,8 @@ step('generate + proto lint', process.execPath, ['scripts/generate.mjs']);
 step('type-check and build (tsc -b)', npxBin('tsc'), ['-b'], { tolerate: skipStatic });
 if (!skipStatic) {
   step('type-check tests', npxBin('tsc'), ['-p', 'tsconfig.tests.json']);
+  // The web app (browser code, bundled by Vite: not part of tsc -b) and its unit tests.
+  step('type-check web app', npxBin('tsc'), ['-p', 'apps/web/tsconfig.json']);
   step('lint (eslint)', npxBin('eslint'), ['.', '--max-warnings=0']);
 }
 
