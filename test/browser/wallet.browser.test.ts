@@ -151,6 +151,12 @@ describe.skipIf(noChromium !== null)('web wallet and console in Chromium', { tim
     await detail.locator('li.operation').first().waitFor();
     await expectAccessible(support.page, 'console account');
     await screenshot(support.page, 'console-account');
+
+    // By owner (GET /admin/accounts?owner=): bob's one account is opened at once.
+    await support.page.getByLabel('Account id or owner').fill(BOB.username);
+    await support.page.getByRole('button', { name: 'Find', exact: true }).click();
+    await support.page.getByTestId('owner').filter({ hasText: BOB.userId }).waitFor();
+    await support.page.getByTestId('account-detail').filter({ hasText: ACCOUNT_B }).locator('.balance .money').waitFor();
     expect(support.problems).toEqual([]);
   });
 

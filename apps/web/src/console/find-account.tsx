@@ -16,18 +16,16 @@ interface OwnerAccount {
   balance?: string;
 }
 
-/** GET /admin/accounts?owner= (C-W2): `{ accounts: [...] }` or `{ items: [...] }`. */
-function accountsOf(body: unknown): OwnerAccount[] {
-  if (Array.isArray(body)) return body as OwnerAccount[];
-  const record = (body ?? {}) as { accounts?: OwnerAccount[]; items?: OwnerAccount[] };
-  return record.accounts ?? record.items ?? [];
+interface OwnerAccounts {
+  owner: { userId: string; username: string; roles: string[] };
+  accounts: OwnerAccount[];
 }
 
 export function FindAccount({ isAdmin }: { isAdmin: boolean }) {
   const { call } = useSession();
   const [query, setQuery] = useState('');
   const [selected, setSelected] = useState<string>();
-  const [owned, setOwned] = useState<OwnerAccount[]>();
+  const [owned, setOwned] = useState<OwnerAccounts>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
 
@@ -41,10 +39,9 @@ export function FindAccount({ isAdmin }: { isAdmin: boolean }) {
     if (UUID.test(text)) return setSelected(text.toLowerCase());
     setBusy(true);
     try {
-      const res = await call<unknown>('GET', `/admin/accounts?${new URLSearchParams({ owner: text })}`);
-      const accounts = accountsOf(res.body);
-      setOwned(accounts);
-      if (accounts.length === 1) setSelected(accounts[0]!.accountId);
+      const res = await call<OwnerAccounts>('GET', `/admin/accounts?${new URLSearchParams({ owner: text })}`);
+      setOwned(res.body);
+      if (res.body.accounts.length === 1) setSelected(res.body.accounts[0]!.accountId);
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -63,14 +60,20 @@ export function FindAccount({ isAdmin }: { isAdmin: boolean }) {
         </button>
       </form>
       {busy && <Notice kind="busy">Searching…</Notice>}
-      {owned && owned.length === 0 && <Notice kind="info">No account belongs to this owner.</Notice>}
-      {owned && owned.length > 1 && (
+      {owned && (
+        <p data-testid="owner">
+          Owner {owned.owner.username} ({owned.owner.roles.join(', ')}), user id <ShortId id={owned.owner.userId} />
+        </p>
+      )}
+      {owned && owned.accounts.length === 0 && <Notice kind="info">No account belongs to this owner.</Notice>}
+      {owned && owned.accounts.length > 1 && (
         <ul class="accounts">
-          {owned.map((a) => (
+          {owned.accounts.map((a) => (
             <li key={a.accountId}>
               <button type="button" class="link" onClick={() => setSelected(a.accountId)}>
                 <ShortId id={a.accountId} />
-              </button>
+              </button>{' '}
+              {a.balance && a.currency && <Money amount={a.balance} currency={a.currency} />}
             </li>
           ))}
         </ul>
