@@ -333,6 +333,10 @@ describe('compose environment vs. the services configuration schemas', () => {
     expect(serviceEnvironment(service)[variable], `${name}: compose sets ${variable}`).toBeTruthy();
   });
 
+  /** URLs a user's browser follows (the PKCE redirect URIs): the published address, by design. */
+  const BROWSER_FACING = new Set(['IDENTITY_WEB_REDIRECT_URIS']);
+  const PUBLISHED_PORT = '8080';
+
   it.each(builtServices.map(([name, s]) => [name, s] as const))('%s: sets every required variable and every loopback default', (name, service) => {
     const config = configs[serviceOfBuild(service)]!;
     const env = serviceEnvironment(service);
@@ -344,7 +348,12 @@ describe('compose environment vs. the services configuration schemas', () => {
     for (const [key, value] of Object.entries(defaults)) {
       if (typeof value === 'string' && /(127\.0\.0\.1|localhost|\[::1\])/.test(value)) {
         expect(env[key] ?? env[`${key}_FILE`], `${name}: ${key} defaults to ${value}; compose must set it`).toBeTruthy();
-        expect(resolved[key]).not.toMatch(/127\.0\.0\.1|localhost/);
+        if (BROWSER_FACING.has(key)) {
+          // Where a browser is sent: the load balancer's published address, not a container.
+          for (const uri of String(resolved[key]).split(',')) expect(new URL(uri).port, `${name}: ${key} ${uri}`).toBe(PUBLISHED_PORT);
+        } else {
+          expect(resolved[key]).not.toMatch(/127\.0\.0\.1|localhost/);
+        }
       }
     }
   });
@@ -362,7 +371,7 @@ describe('compose environment vs. the services configuration schemas', () => {
     for (const [name, service] of builtServices) {
       // Secrets resolved: the generated connection URLs name the compose services too.
       const resolved = resolvedEnvironment(configs[serviceOfBuild(service)]!, service).env as Record<string, string>;
-      for (const [key, value] of Object.entries(resolved).filter(([k]) => k in serviceEnvironment(service) || `${k}_FILE` in serviceEnvironment(service))) {
+      for (const [key, value] of Object.entries(resolved).filter(([k]) => !BROWSER_FACING.has(k) && (k in serviceEnvironment(service) || `${k}_FILE` in serviceEnvironment(service)))) {
         // A URL by its host (user:password@ would look like host:port), anything else as host:port lists.
         const url = /^[a-z][a-z0-9+.-]*:\/\//.test(value) ? new URL(value) : undefined;
         const endpoints = url ? [[url.host, url.hostname, url.port]] : [...value.matchAll(/(?:^|[/@,])([a-z][a-z0-9-]*):(\d+)/g)];
