@@ -19,3 +19,16 @@ describe('log redaction', () => {
     }
   });
 });
+
+describe('access log URL', () => {
+  it('redacts the sign-in callback code and state, keeps every other query as it came', async () => {
+    const { loggableUrl } = await import('../../src/plugins/access-log.js');
+    const logged = loggableUrl('/app/callback?code=Zm9vYmFyYmF6cXV4&state=s3cr3t-state&x=1');
+    expect(logged).not.toContain('Zm9vYmFyYmF6cXV4');
+    expect(logged).not.toContain('s3cr3t-state');
+    expect(logged).toBe('/app/callback?code=%5Bredacted%5D&state=%5Bredacted%5D&x=1');
+    expect(loggableUrl('/auth/revoke?TOKEN=abc')).not.toContain('abc');
+    expect(loggableUrl('/accounts/a/operations?limit=20&cursor=abc')).toBe('/accounts/a/operations?limit=20&cursor=abc');
+    expect(loggableUrl('/accounts/a/balance')).toBe('/accounts/a/balance');
+  });
+});
