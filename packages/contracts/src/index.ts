@@ -66,4 +66,58 @@ export interface TopUpEvent {
   initiatedBy?: string;
 }
 
-export type OperationEvent = TransferEvent | TopUpEvent;
+/** Issue #15: a hold changed state; emitted for the sender (direction "out") and the recipient ("in"). */
+export interface HoldEvent {
+  eventId: string;
+  eventType: 'hold_created' | 'hold_captured' | 'hold_voided' | 'hold_expired';
+  schemaVersion: 1;
+  occurredAt: string;
+  accountId: string;
+  counterpartyAccountId: string;
+  direction: 'out' | 'in';
+  holdId: string;
+  /** created: the amount held; captured: the amount posted; voided/expired: the amount released. */
+  amount: string;
+  currency: string;
+  /** hold_captured: the transfer that posted it (its transfer_out/transfer_in events follow). */
+  transferId?: string;
+  /** hold_created: when it expires by itself. */
+  expiresAt?: string;
+  description?: string;
+  initiatedBy?: string;
+}
+
+/** Issue #15: part or all of a transfer moved back: reversal_out keyed by the original recipient, reversal_in by the original sender. */
+export interface ReversalEvent {
+  eventId: string;
+  eventType: 'reversal_out' | 'reversal_in';
+  schemaVersion: 1;
+  occurredAt: string;
+  accountId: string;
+  counterpartyAccountId: string;
+  reversalId: string;
+  originalTransferId: string;
+  amount: string;
+  currency: string;
+  reason: string;
+  /** An admin forced it past the recipient's available balance. */
+  forced: boolean;
+  initiatedBy?: string;
+}
+
+/** Issue #15: a top-up refunded to the card (refund: wallet debited) or that refund cancelled (refund_cancelled: credited back). */
+export interface RefundEvent {
+  eventId: string;
+  eventType: 'refund' | 'refund_cancelled';
+  schemaVersion: 1;
+  occurredAt: string;
+  accountId: string;
+  refundId: string;
+  topUpId: string;
+  depositId: string;
+  amount: string;
+  currency: string;
+  initiatedBy?: string;
+}
+
+export type OperationEvent = TransferEvent | TopUpEvent | HoldEvent | ReversalEvent | RefundEvent;

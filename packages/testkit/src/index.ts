@@ -167,3 +167,4 @@ export { brokers, createSchemaChecker, createTopics, listTopics, readAllRecords,
 export type { RawRecord, ReadRecord } from './kafka.js';
 export { captureSpans, findSecretInSpans, spanTexts } from './spans.js';
 export type { SpanCapture } from './spans.js';
+export { unimplementedHandlers } from './grpc-fakes.js';

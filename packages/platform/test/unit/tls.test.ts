@@ -211,6 +211,21 @@ describe('caller tables of ADR 0009 against the generated contracts', () => {
       listAccounts: gateway,
       depositMoney: ['bank-card-adapter'],
       getDeposit: ['bank-card-adapter'],
+      createHold: gateway,
+      captureHold: gateway,
+      voidHold: gateway,
+      getHold: gateway,
+      reverseTransfer: gateway,
+      refundDeposit: ['bank-card-adapter'],
+      getRefund: ['bank-card-adapter'],
+      cancelRefund: ['bank-card-adapter'],
+      getAccountLimits: gateway,
+      setAccountLimits: gateway,
+      getBalanceAt: gateway,
+      getStatement: gateway,
+      getLedgerTotals: ['analytics-service'],
+      verifyLedger: gateway,
+      getAccountOwners: ['webhook-service'],
     };
     const analytics: CallerTable<AnalyticsServiceServer> = { getOperations: gateway, getAccountSummary: gateway };
     const cardAdapter: CallerTable<BankCardAdapterServiceServer> = { processCardTopUp: gateway, getTopUp: gateway };

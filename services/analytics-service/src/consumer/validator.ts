@@ -3,7 +3,10 @@
 // short reason code for metrics/DLQ headers and the schema paths that failed,
 // never the payload itself (it could hold anything).
 import { readFileSync } from 'node:fs';
-import { contractPaths, type OperationEvent } from '@wallet/contracts';
+import { contractPaths, type TopUpEvent, type TransferEvent } from '@wallet/contracts';
+
+// TODO(#15 analytics): hold, reversal and refund events.
+type OperationEvent = TransferEvent | TopUpEvent;
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 

@@ -1,6 +1,9 @@
 // An operation is one event on wallet.operations as the history stores it:
 // amounts in exact minor units, time in exact microseconds, ids lowercased.
-import type { OperationEvent } from '@wallet/contracts';
+import type { TopUpEvent, TransferEvent } from '@wallet/contracts';
+
+// TODO(#15 analytics): hold, reversal and refund events.
+type OperationEvent = TransferEvent | TopUpEvent;
 import { parseAmountMinor } from '@wallet/platform';
 import { parseTimestampMicros } from './time.js';
 

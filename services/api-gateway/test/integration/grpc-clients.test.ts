@@ -4,7 +4,7 @@ import { BankCardAdapterServiceService, type BankCardAdapterServiceServer } from
 import { BankServiceService, type BankServiceServer, type GetBalanceRequest, type GetBalanceResponse } from '@wallet/contracts/bank';
 import { createMetricsRegistry, richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
 import { service as healthService } from 'grpc-health-check';
-import { freePort, waitFor } from '@wallet/testkit';
+import { freePort, unimplementedHandlers, waitFor } from '@wallet/testkit';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testGrpcSecurity, type ServiceName } from '../../../../test/support/pki.js';
 import { createGatewayClients } from '../../src/clients/grpc.js';
@@ -106,6 +106,7 @@ async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<
   const record = recorder(seen);
   const fake = { seen } as FakeBank;
   const implementation: BankServiceServer = {
+    ...unimplementedHandlers<BankServiceServer>(BankServiceService),
     getDeposit: (_call, callback) => callback({ code: GrpcStatus.UNIMPLEMENTED, details: 'not used by the gateway' }),
     transferMoney: (call, callback) => {
       record(call);
@@ -126,7 +127,7 @@ async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<
         callback(richError({ code: GrpcStatus.NOT_FOUND, reason: 'ACCOUNT_NOT_FOUND', message: 'no such account', domain: 'bank.wallet' }));
         return;
       }
-      callback(null, { accountId: ALICE, balance: { amountMinor: 123_45n, currencyCode: 'USD' }, updatedAt: CREATED_AT });
+      callback(null, { accountId: ALICE, balance: { amountMinor: 123_45n, currencyCode: 'USD' }, updatedAt: CREATED_AT, available: { amountMinor: 123_45n, currencyCode: 'USD' }, pending: { amountMinor: 0n, currencyCode: 'USD' }, posted: { amountMinor: 123_45n, currencyCode: 'USD' }, overdraftLimit: { amountMinor: 0n, currencyCode: 'USD' } });
     },
     depositMoney: (_call, callback) => callback(richError({ code: GrpcStatus.UNIMPLEMENTED, reason: 'X', message: 'no', domain: 'bank.wallet' })),
     // Like the real bank: the caller's role decides (here: every opening is refused), and no token is UNAUTHENTICATED.

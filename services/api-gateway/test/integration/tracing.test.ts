@@ -5,7 +5,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { BankServiceService, type BankServiceServer } from '@wallet/contracts/bank';
 import { createMetricsRegistry, startGrpcServer } from '@wallet/platform';
 import { SpanKind, SpanStatusCode, type ReadableSpan } from '@wallet/platform/tracing';
-import { captureSpans, findSecretInSpans, waitFor, type SpanCapture } from '@wallet/testkit';
+import { captureSpans, findSecretInSpans, unimplementedHandlers, waitFor, type SpanCapture } from '@wallet/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testGrpcSecurity } from '../../../../test/support/pki.js';
 import { createGatewayClients } from '../../src/clients/grpc.js';
@@ -31,6 +31,7 @@ async function startFakeBank(seen: Seen[]): Promise<{ address: string; close(): 
   const unimplemented = (_call: unknown, callback: (error: { code: number; details: string }) => void) =>
     callback({ code: GrpcStatus.UNIMPLEMENTED, details: 'not used here' });
   const implementation: BankServiceServer = {
+    ...unimplementedHandlers<BankServiceServer>(BankServiceService),
     transferMoney: (call, callback) => {
       seen.push({
         traceparent: call.metadata.get('traceparent')[0] as string | undefined,

@@ -85,6 +85,15 @@ export function topUpResponse(request: ProcessCardTopUpRequest, replayed = false
 
 export const NEW_ACCOUNT = 'acc0c0de-0000-4000-8000-000000000004';
 
+/** Issue #15 balance parts of an account without holds: available = posted, nothing pending. */
+export function balanceParts(postedMinor: bigint, currency = 'USD') {
+  return {
+    available: { amountMinor: postedMinor, currencyCode: currency },
+    pending: { amountMinor: 0n, currencyCode: currency },
+    posted: { amountMinor: postedMinor, currencyCode: currency },
+  };
+}
+
 export function createAccountResponse(request: CreateAccountRequest, replayed = false, ownerId = ALICE_USER) {
   return {
     account: {
@@ -93,6 +102,7 @@ export function createAccountResponse(request: CreateAccountRequest, replayed = 
       currency: request.currency,
       balance: { amountMinor: 0n, currencyCode: request.currency },
       createdAt: CREATED_AT,
+      ...balanceParts(0n, request.currency),
     },
     replayed,
   };
@@ -122,11 +132,11 @@ export function fakeClients() {
     transferMoney: vi.fn<BankApi['transferMoney']>(async (request) => transferResponse(request)),
     getBalance: vi.fn<BankApi['getBalance']>(async ({ accountId }) => {
       if (!known.has(accountId)) throw grpcError(GrpcStatus.NOT_FOUND, 'ACCOUNT_NOT_FOUND', `account ${accountId} not found`);
-      return { accountId, balance: { amountMinor: 100_000n, currencyCode: 'USD' }, updatedAt: CREATED_AT };
+      return { accountId, balance: { amountMinor: 100_000n, currencyCode: 'USD' }, updatedAt: CREATED_AT, ...balanceParts(100_000n), overdraftLimit: { amountMinor: 0n, currencyCode: 'USD' } };
     }),
     createAccount: vi.fn<BankApi['createAccount']>(async (request) => createAccountResponse(request)),
     listAccounts: vi.fn<BankApi['listAccounts']>(async () => ({
-      accounts: [{ accountId: ALICE, ownerId: ALICE_USER, currency: 'USD', balance: { amountMinor: 100_000n, currencyCode: 'USD' }, createdAt: CREATED_AT }],
+      accounts: [{ accountId: ALICE, ownerId: ALICE_USER, currency: 'USD', balance: { amountMinor: 100_000n, currencyCode: 'USD' }, createdAt: CREATED_AT, ...balanceParts(100_000n) }],
     })),
     checkHealth: vi.fn<BankApi['checkHealth']>(async () => 'ok'),
   };

@@ -19,7 +19,7 @@ import { fromProcessCardTopUpResponse, toProcessCardTopUpRequest } from '../../s
 import { fromTransferMoneyResponse, toTransferMoneyRequest } from '../../src/mapping/transfers.js';
 import { fieldErrorsFromValidation, validationProblem } from '../../src/mapping/validation.js';
 import { requestIdFrom } from '../../src/plugins/request-id.js';
-import { ALICE, BOB, CREATED_AT, operation } from '../support/gateway.js';
+import { ALICE, BOB, CREATED_AT, balanceParts, operation } from '../support/gateway.js';
 
 function parsed(code: GrpcStatus, reason?: string, metadata: Record<string, string> = {}, message = 'downstream says no'): ParsedGrpcError {
   return { code, reason, domain: 'test', message, metadata, fieldViolations: [] };
@@ -93,7 +93,7 @@ describe('transfers', () => {
 
 describe('balance', () => {
   it('GetBalanceResponse -> Balance', () => {
-    expect(fromGetBalanceResponse({ accountId: ALICE, balance: { amountMinor: 50_000n, currencyCode: 'USD' }, updatedAt: CREATED_AT })).toEqual({
+    expect(fromGetBalanceResponse({ accountId: ALICE, balance: { amountMinor: 50_000n, currencyCode: 'USD' }, updatedAt: CREATED_AT, ...balanceParts(50_000n), overdraftLimit: { amountMinor: 0n, currencyCode: 'USD' } })).toEqual({
       accountId: ALICE,
       balance: '500.00',
       currency: 'USD',

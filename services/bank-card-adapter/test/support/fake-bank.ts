@@ -20,6 +20,7 @@ import {
   type GetDepositResponse,
 } from '@wallet/contracts/bank';
 import { richError, startGrpcServer, type RunningGrpcServer } from '@wallet/platform';
+import { unimplementedHandlers } from '@wallet/testkit';
 import { createTokenVerifier, parseBearer, readAccess, type TokenVerifier } from '@wallet/platform/auth';
 import { peerServiceName, type CallerDenial, type CallerTable } from '@wallet/platform/tls';
 import { testGrpcSecurity } from '../../../../test/support/pki.js';
@@ -139,7 +140,7 @@ export class FakeBank {
           callback(accountNotFound());
           return;
         }
-        callback(null, { accountId, balance: { amountMinor: 0n, currencyCode: 'USD' }, updatedAt: new Date() });
+        callback(null, { accountId, balance: { amountMinor: 0n, currencyCode: 'USD' }, updatedAt: new Date(), available: { amountMinor: 0n, currencyCode: 'USD' }, pending: { amountMinor: 0n, currencyCode: 'USD' }, posted: { amountMinor: 0n, currencyCode: 'USD' }, overdraftLimit: { amountMinor: 0n, currencyCode: 'USD' } });
       },
       () => callback(unauthenticated('invalid access token')),
     );
@@ -187,6 +188,7 @@ export class FakeBank {
       await this.verifier.verify(await issuer.sign({ sub: ALICE }));
     }
     const implementation: BankServiceServer = {
+      ...unimplementedHandlers<BankServiceServer>(BankServiceService),
       transferMoney: (_call, callback) => callback({ code: Status.UNIMPLEMENTED, details: 'not in the fake' }),
       getDeposit: (call, callback) => this.getDeposit(call, callback),
       getBalance: (call, callback) => this.getBalance(call, callback),

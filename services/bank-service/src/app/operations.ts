@@ -2,6 +2,7 @@
 // and their lookup, accounts and balances. Wiring only; each use case lives in
 // its own module, retry classification in attempts.ts, SQL in src/db/. Every
 // call on behalf of a user takes the verified caller (a Principal).
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@wallet/platform';
 import type pg from 'pg';
 import type { Principal } from '../domain/access.js';
@@ -49,7 +50,26 @@ export interface BankOperationsOptions {
   ownerCacheSizeMax?: number;
 }
 
+/**
+ * What a feature's use cases (issue #15: holds, reversals, refunds, limits,
+ * statements, ledger verification) build on: the same pool, retry policy,
+ * monotonic clock, owner cache and relay wake-up as transfers and deposits.
+ */
+export interface FeatureContext {
+  pool: pg.Pool;
+  logger: Logger;
+  attempts: Attempts;
+  clock: MonotonicClock;
+  owners: AccountOwners;
+  newId: () => string;
+  onCommitted: () => void;
+  settlementAccountId: string;
+  limits: OperationLimits;
+}
+
 export class BankOperations {
+  /** For the feature modules (src/app/<feature>.ts via src/grpc/<feature>.ts). */
+  readonly context: FeatureContext;
   private readonly attempts: Attempts;
   private readonly transfers: TransferUseCase;
   private readonly deposits: DepositUseCase;
@@ -82,6 +102,17 @@ export class BankOperations {
       ...(options.onTransferDropped ? { onDropped: options.onTransferDropped } : {}),
       ...(options.onTransferPhase ? { onPhase: options.onTransferPhase } : {}),
     });
+    this.context = {
+      pool: options.pool,
+      logger: options.logger,
+      attempts: this.attempts,
+      clock,
+      owners: this.owners,
+      newId: options.newId ?? randomUUID,
+      onCommitted,
+      settlementAccountId: options.settlementAccountId ?? SETTLEMENT_ACCOUNT_ID,
+      limits: options.limits,
+    };
     this.deposits = new DepositUseCase({
       pool: options.pool,
       attempts: this.attempts,

@@ -21,7 +21,20 @@ export type BankErrorReason =
   | 'CANCELLED'
   | 'CALLER_UNAUTHENTICATED'
   | 'ROLE_FORBIDDEN'
-  | 'IDENTITY_UNAVAILABLE';
+  | 'IDENTITY_UNAVAILABLE'
+  // Issue #15.
+  | 'HOLD_NOT_FOUND'
+  | 'HOLD_NOT_PENDING'
+  | 'CAPTURE_EXCEEDS_HOLD'
+  | 'TRANSFER_NOT_FOUND'
+  | 'REVERSAL_EXCEEDS_REMAINING'
+  | 'REVERSAL_WOULD_OVERDRAW'
+  | 'LIMIT_EXCEEDED'
+  | 'LIMIT_ABOVE_MAXIMUM'
+  | 'DEPOSIT_NOT_FOUND'
+  | 'REFUND_EXCEEDS_DEPOSIT'
+  | 'REFUND_REFERENCE_VOIDED'
+  | 'REFUND_NOT_CANCELLABLE';
 
 export abstract class BankError extends Error {
   abstract readonly reason: BankErrorReason;
@@ -169,12 +182,111 @@ export class IdentityUnavailableError extends BankError {
   }
 }
 
+// ---------------------------------------------------------------- Issue #15
+
+export type HoldStatusName = 'pending' | 'captured' | 'voided' | 'expired';
+
+/** No such hold, or one the caller may not see (answered exactly like an unknown one). */
+export class HoldNotFoundError extends BankError {
+  readonly reason = 'HOLD_NOT_FOUND';
+  constructor(holdId: string) {
+    super(`hold ${holdId} not found`, { holdId });
+  }
+}
+
+/** The hold is already final: another capture, void or the expiry won. */
+export class HoldNotPendingError extends BankError {
+  readonly reason = 'HOLD_NOT_PENDING';
+  constructor(holdId: string, status: Exclude<HoldStatusName, 'pending'>) {
+    super(`hold ${holdId} is ${status}, not pending`, { holdId, status });
+  }
+}
+
+export class CaptureExceedsHoldError extends BankError {
+  readonly reason = 'CAPTURE_EXCEEDS_HOLD';
+  constructor(holdId: string, heldAmount: string) {
+    super(`the capture amount is above the held amount ${heldAmount}`, { holdId, heldAmount }, [
+      { field: 'amount', description: `must be at most the held amount ${heldAmount}` },
+    ]);
+  }
+}
+
+/** No such transfer, or one the caller may not see. */
+export class TransferNotFoundError extends BankError {
+  readonly reason = 'TRANSFER_NOT_FOUND';
+  constructor(transferId: string) {
+    super(`transfer ${transferId} not found`, { transferId });
+  }
+}
+
+/** `remaining`: decimal string of what is still reversible. */
+export class ReversalExceedsRemainingError extends BankError {
+  readonly reason = 'REVERSAL_EXCEEDS_REMAINING';
+  constructor(transferId: string, remaining: string) {
+    super(`at most ${remaining} of transfer ${transferId} remains to reverse`, { transferId, remaining });
+  }
+}
+
+export class ReversalWouldOverdrawError extends BankError {
+  readonly reason = 'REVERSAL_WOULD_OVERDRAW';
+  constructor(accountId: string) {
+    super(`the reversal would overdraw account ${accountId}; only an admin may force it`, { accountId });
+  }
+}
+
+export type LimitName = 'daily' | 'monthly' | 'overdraft';
+
+/** `remaining`: decimal string of the allowance left in that limit's window. */
+export class LimitExceededError extends BankError {
+  readonly reason = 'LIMIT_EXCEEDED';
+  constructor(accountId: string, limit: LimitName, remaining: string) {
+    super(`the ${limit} limit of account ${accountId} allows at most ${remaining} more`, { accountId, limit, remaining });
+  }
+}
+
+export class LimitAboveMaximumError extends BankError {
+  readonly reason = 'LIMIT_ABOVE_MAXIMUM';
+  constructor(limit: 'daily' | 'monthly', maximum: string) {
+    super(`the ${limit} limit may be at most ${maximum}`, { limit, maximum }, [
+      { field: `${limit}Limit`, description: `must be at most ${maximum}` },
+    ]);
+  }
+}
+
+export class DepositNotFoundError extends BankError {
+  readonly reason = 'DEPOSIT_NOT_FOUND';
+  constructor(topUpId: string) {
+    super(`no deposit for top-up ${topUpId}`, { topUpId });
+  }
+}
+
+export class RefundExceedsDepositError extends BankError {
+  readonly reason = 'REFUND_EXCEEDS_DEPOSIT';
+  constructor(topUpId: string, remaining: string) {
+    super(`at most ${remaining} of top-up ${topUpId} remains to refund`, { topUpId, remaining });
+  }
+}
+
+export class RefundReferenceVoidedError extends BankError {
+  readonly reason = 'REFUND_REFERENCE_VOIDED';
+  constructor() {
+    super('refund_reference was voided: no refund was applied with it and none ever will be', { field: 'refund_reference' });
+  }
+}
+
+export class RefundNotCancellableError extends BankError {
+  readonly reason = 'REFUND_NOT_CANCELLABLE';
+  constructor(refundReference: string, status: string) {
+    super(`refund ${refundReference} is ${status}; only a debited refund can be cancelled`, { status });
+  }
+}
+
 /**
  * Business failures decided against the ledger, under the row locks: the
  * request executed, so its key (or deposit reference) is bound to this answer
  * and a retry replays it (ADR 0003). Everything else leaves the key free.
  */
-export const BOUND_FAILURE_REASONS = ['ACCOUNT_NOT_FOUND', 'CURRENCY_MISMATCH', 'INSUFFICIENT_FUNDS'] as const;
+export const BOUND_FAILURE_REASONS = ['ACCOUNT_NOT_FOUND', 'CURRENCY_MISMATCH', 'INSUFFICIENT_FUNDS', 'LIMIT_EXCEEDED'] as const;
 export type BoundFailureReason = (typeof BOUND_FAILURE_REASONS)[number];
 
 export function isBoundFailure(error: unknown): error is BankError & { reason: BoundFailureReason } {
@@ -194,6 +306,9 @@ export function replayedFailure(reason: BoundFailureReason, metadata: Record<str
       break;
     case 'INSUFFICIENT_FUNDS':
       error = new InsufficientFundsError(m('accountId'));
+      break;
+    case 'LIMIT_EXCEEDED':
+      error = new LimitExceededError(m('accountId'), (m('limit') || 'daily') as LimitName, m('remaining'));
       break;
   }
   error.metadata.replayed = 'true';

@@ -4,7 +4,7 @@
 // decisions can be chained over the same in-memory states (applyPostings),
 // which is what a later "group commit" of transfers on a hot account needs:
 // lock once, decide each request in turn, write all plans in one statement.
-import type { TopUpEvent, TransferEvent } from '@wallet/contracts';
+import type { HoldEvent, RefundEvent, ReversalEvent, TopUpEvent, TransferEvent } from '@wallet/contracts';
 import { formatAmountMinor } from '@wallet/platform';
 import {
   AccountNotFoundError,
@@ -73,8 +73,8 @@ export interface StoredFailure {
 /** A row for the transactional outbox; accountId is the Kafka key. */
 export interface OutboxEvent {
   accountId: string;
-  eventType: 'transfer_out' | 'transfer_in' | 'topup';
-  payload: TransferEvent | TopUpEvent;
+  eventType: (TransferEvent | TopUpEvent | HoldEvent | ReversalEvent | RefundEvent)['eventType'];
+  payload: TransferEvent | TopUpEvent | HoldEvent | ReversalEvent | RefundEvent;
 }
 
 export interface TransferPlan {

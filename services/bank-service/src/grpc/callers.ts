@@ -8,6 +8,8 @@ import type { CallerTable } from '@wallet/platform/tls';
 /** Certificate identities (SAN DNS) of the bank's callers. */
 export const API_GATEWAY = 'api-gateway';
 export const BANK_CARD_ADAPTER = 'bank-card-adapter';
+export const ANALYTICS_SERVICE = 'analytics-service';
+export const WEBHOOK_SERVICE = 'webhook-service';
 
 /**
  * One row per RPC of the generated server interface (exhaustive: a new RPC
@@ -22,4 +24,20 @@ export const BANK_CALLERS: CallerTable<BankServiceServer> = {
   listAccounts: [API_GATEWAY],
   depositMoney: [BANK_CARD_ADAPTER],
   getDeposit: [BANK_CARD_ADAPTER],
+  // Issue #15.
+  createHold: [API_GATEWAY],
+  captureHold: [API_GATEWAY],
+  voidHold: [API_GATEWAY],
+  getHold: [API_GATEWAY],
+  reverseTransfer: [API_GATEWAY],
+  refundDeposit: [BANK_CARD_ADAPTER],
+  getRefund: [BANK_CARD_ADAPTER],
+  cancelRefund: [BANK_CARD_ADAPTER],
+  getAccountLimits: [API_GATEWAY],
+  setAccountLimits: [API_GATEWAY],
+  getBalanceAt: [API_GATEWAY],
+  getStatement: [API_GATEWAY],
+  getLedgerTotals: [ANALYTICS_SERVICE],
+  verifyLedger: [API_GATEWAY],
+  getAccountOwners: [WEBHOOK_SERVICE],
 };

@@ -25,6 +25,14 @@ import { BankError } from '../domain/errors.js';
 import type { DepositRecord, TransferRecord } from '../domain/ledger.js';
 import type { CallerAuthenticator } from './caller.js';
 import { outcomeOf, toGrpcError } from './errors.js';
+import { createAccountOwnersHandlers } from './account-owners.js';
+import { createHoldHandlers } from './holds.js';
+import { createLedgerTotalsHandlers } from './ledger-totals.js';
+import { createLedgerVerifyHandlers } from './ledger-verify.js';
+import { createLimitHandlers } from './limits.js';
+import { createRefundHandlers } from './refunds.js';
+import { createReversalHandlers } from './reversals.js';
+import { createStatementHandlers } from './statements.js';
 
 export function transferToProto(transfer: TransferRecord): NonNullable<TransferMoneyResponse['transfer']> {
   return {
@@ -58,6 +66,10 @@ export function accountToProto(account: AccountBalance): Account {
     currency: account.currency,
     balance: { amountMinor: account.balanceMinor, currencyCode: account.currency },
     createdAt: account.createdAt,
+    // TODO(#15 limits/holds): the real parts.
+    available: { amountMinor: account.balanceMinor, currencyCode: account.currency },
+    pending: { amountMinor: 0n, currencyCode: account.currency },
+    posted: { amountMinor: account.balanceMinor, currencyCode: account.currency },
   };
 }
 
@@ -121,15 +133,24 @@ const WARN_REASONS: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'IDENT
  * records outcome and volume metrics and one log line per failure
  * (latency and the SERVER span are the platform gRPC server's).
  */
-export function createBankServicer(deps: {
+export interface BankServicerDeps {
   operations: BankOperations;
   logger: Logger;
   metrics: BankMetrics;
   callers: CallerAuthenticator;
-}): BankServiceServer {
-  const { operations, logger, metrics, callers } = deps;
+}
 
-  function handle<Req, Res>(
+/** Runs a unary use case: one outcome metric, one log line per failure, errors mapped once (errors.ts). */
+export type UnaryHandle = <Req, Res>(
+  method: string,
+  call: ServerUnaryCall<Req, Res>,
+  callback: sendUnaryData<Res>,
+  run: (request: Req) => Promise<{ response: Res; outcome: string }>,
+) => void;
+
+export function createUnaryHandle(deps: Pick<BankServicerDeps, 'logger' | 'metrics'>): UnaryHandle {
+  const { logger, metrics } = deps;
+  return function handle<Req, Res>(
     method: string,
     call: ServerUnaryCall<Req, Res>,
     callback: sendUnaryData<Res>,
@@ -152,9 +173,31 @@ export function createBankServicer(deps: {
         callback(toGrpcError(error) as ServiceError);
       },
     );
-  }
+  };
+}
+
+/**
+ * The gRPC adapter: decodes nothing itself (ts-proto did), establishes the
+ * user (caller.ts; the calling service was checked before, callers.ts),
+ * calls the use case, maps results and errors once,
+ * records outcome and volume metrics and one log line per failure
+ * (latency and the SERVER span are the platform gRPC server's).
+ * Issue #15's RPCs live in one module per feature (src/grpc/<feature>.ts).
+ */
+export function createBankServicer(deps: BankServicerDeps): BankServiceServer {
+  const { operations, metrics, callers } = deps;
+  const handle = createUnaryHandle(deps);
+  const features = { ...deps, handle };
 
   return {
+    ...createHoldHandlers(features),
+    ...createReversalHandlers(features),
+    ...createRefundHandlers(features),
+    ...createLimitHandlers(features),
+    ...createStatementHandlers(features),
+    ...createLedgerTotalsHandlers(features),
+    ...createLedgerVerifyHandlers(features),
+    ...createAccountOwnersHandlers(features),
     transferMoney(call: ServerUnaryCall<TransferMoneyRequest, TransferMoneyResponse>, callback: sendUnaryData<TransferMoneyResponse>) {
       const bounds = callBounds(call);
       const answer: sendUnaryData<TransferMoneyResponse> = (...args) => {
@@ -182,6 +225,11 @@ export function createBankServicer(deps: {
             accountId: account.id,
             balance: { amountMinor: account.balanceMinor, currencyCode: account.currency },
             updatedAt: account.updatedAt,
+            // TODO(#15 limits/holds): available = posted - pending_out; pending = pending_in - pending_out.
+            available: { amountMinor: account.balanceMinor, currencyCode: account.currency },
+            pending: { amountMinor: 0n, currencyCode: account.currency },
+            posted: { amountMinor: account.balanceMinor, currencyCode: account.currency },
+            overdraftLimit: { amountMinor: 0n, currencyCode: account.currency },
           },
           outcome: 'ok',
         };

@@ -268,7 +268,7 @@ describe('TransferMoney', () => {
     const [account] = await createAccounts(pool, 1, 10n);
     await expect(pool.query('UPDATE bank.accounts SET balance_minor = -1 WHERE id = $1', [account])).rejects.toMatchObject({
       code: '23514',
-      constraint: 'accounts_balance_non_negative',
+      constraint: 'accounts_available_within_overdraft',
     });
     // The settlement account may go negative (checked inside a rolled-back transaction).
     const client = await pool.connect();

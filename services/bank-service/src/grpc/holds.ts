@@ -1,0 +1,13 @@
+// Issue #15 RPCs of this feature. Owner: see /work/brief (replace the placeholders).
+import type { BankServiceServer } from '@wallet/contracts/bank';
+import type { BankServicerDeps, UnaryHandle } from './servicer.js';
+import { unimplemented } from './unimplemented.js';
+
+export function createHoldHandlers(_deps: BankServicerDeps & { handle: UnaryHandle }): Pick<BankServiceServer, 'createHold' | 'captureHold' | 'voidHold' | 'getHold'> {
+  return {
+    createHold: unimplemented('CreateHold'),
+    captureHold: unimplemented('CaptureHold'),
+    voidHold: unimplemented('VoidHold'),
+    getHold: unimplemented('GetHold'),
+  };
+}

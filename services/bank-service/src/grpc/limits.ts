@@ -1,0 +1,11 @@
+// Issue #15 RPCs of this feature. Owner: see /work/brief (replace the placeholders).
+import type { BankServiceServer } from '@wallet/contracts/bank';
+import type { BankServicerDeps, UnaryHandle } from './servicer.js';
+import { unimplemented } from './unimplemented.js';
+
+export function createLimitHandlers(_deps: BankServicerDeps & { handle: UnaryHandle }): Pick<BankServiceServer, 'getAccountLimits' | 'setAccountLimits'> {
+  return {
+    getAccountLimits: unimplemented('GetAccountLimits'),
+    setAccountLimits: unimplemented('SetAccountLimits'),
+  };
+}

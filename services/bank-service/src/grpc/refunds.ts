@@ -1,0 +1,12 @@
+// Issue #15 RPCs of this feature. Owner: see /work/brief (replace the placeholders).
+import type { BankServiceServer } from '@wallet/contracts/bank';
+import type { BankServicerDeps, UnaryHandle } from './servicer.js';
+import { unimplemented } from './unimplemented.js';
+
+export function createRefundHandlers(_deps: BankServicerDeps & { handle: UnaryHandle }): Pick<BankServiceServer, 'refundDeposit' | 'getRefund' | 'cancelRefund'> {
+  return {
+    refundDeposit: unimplemented('RefundDeposit'),
+    getRefund: unimplemented('GetRefund'),
+    cancelRefund: unimplemented('CancelRefund'),
+  };
+}
