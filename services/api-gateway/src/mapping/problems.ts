@@ -26,6 +26,14 @@ export interface Problem {
   charged?: boolean;
   /** Top-up only: the issuer's decline reason. */
   declineCode?: string;
+  /** LIMIT_EXCEEDED / LIMIT_ABOVE_MAXIMUM: which limit (daily, monthly, overdraft). */
+  limit?: string;
+  /** LIMIT_EXCEEDED, REVERSAL_EXCEEDS_REMAINING, REFUND_EXCEEDS_DEPOSIT: the allowance left (decimal string). */
+  remaining?: string;
+  /** LIMIT_ABOVE_MAXIMUM: the admin's maximum (decimal string). */
+  maximum?: string;
+  /** HOLD_NOT_PENDING: the hold's final state (captured, voided, expired). */
+  holdStatus?: string;
 }
 
 export interface ProblemKind {
@@ -139,7 +147,34 @@ export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
   // The bank gave up on a request whose own deadline passed or whose caller went away before it ran.
   DEADLINE_EXCEEDED: kind(504, 'upstream-timeout', 'Upstream timeout', 'DEADLINE_EXCEEDED', TIMEOUT_DETAIL),
   CANCELLED: kind(503, 'service-unavailable', 'Service unavailable', 'CANCELLED', UNAVAILABLE_DETAIL),
+  // Issue #15.
+  HOLD_NOT_FOUND: kind(404, 'hold-not-found', 'Hold not found', 'HOLD_NOT_FOUND'),
+  // Another capture, void or the expiry won: the answer names the hold's final state (holdStatus).
+  HOLD_NOT_PENDING: kind(409, 'hold-not-pending', 'Hold is no longer pending', 'HOLD_NOT_PENDING'),
+  CAPTURE_EXCEEDS_HOLD: kind(422, 'capture-exceeds-hold', 'Capture above the held amount', 'CAPTURE_EXCEEDS_HOLD'),
+  TRANSFER_NOT_FOUND: kind(404, 'transfer-not-found', 'Transfer not found', 'TRANSFER_NOT_FOUND'),
+  REVERSAL_EXCEEDS_REMAINING: kind(422, 'reversal-exceeds-remaining', 'Reversal above what remains', 'REVERSAL_EXCEEDS_REMAINING'),
+  REVERSAL_WOULD_OVERDRAW: kind(422, 'reversal-would-overdraw', 'Reversal would overdraw the recipient', 'REVERSAL_WOULD_OVERDRAW'),
+  LIMIT_EXCEEDED: kind(422, 'limit-exceeded', 'Limit exceeded', 'LIMIT_EXCEEDED'),
+  LIMIT_ABOVE_MAXIMUM: kind(422, 'limit-above-maximum', 'Limit above the allowed maximum', 'LIMIT_ABOVE_MAXIMUM'),
+  DEPOSIT_NOT_FOUND: kind(404, 'top-up-not-found', 'Top-up not found', 'DEPOSIT_NOT_FOUND'),
+  REFUND_EXCEEDS_DEPOSIT: kind(422, 'refund-exceeds-top-up', 'Refund above what remains of the top-up', 'REFUND_EXCEEDS_DEPOSIT'),
 };
+
+/** ErrorInfo metadata a client may act on, copied into the problem (never secrets: the bank puts none there). */
+const PROBLEM_METADATA: ReadonlyArray<readonly [metadataKey: string, problemKey: 'limit' | 'remaining' | 'maximum' | 'holdStatus']> = [
+  ['limit', 'limit'],
+  ['remaining', 'remaining'],
+  ['maximum', 'maximum'],
+  ['status', 'holdStatus'],
+];
+const METADATA_REASONS: ReadonlySet<string> = new Set([
+  'LIMIT_EXCEEDED',
+  'LIMIT_ABOVE_MAXIMUM',
+  'REVERSAL_EXCEEDS_REMAINING',
+  'REFUND_EXCEEDS_DEPOSIT',
+  'HOLD_NOT_PENDING',
+]);
 
 /** gRPC status -> problem, for errors without a known reason (e.g. transport failures). */
 export const PROBLEMS_BY_GRPC_CODE: Readonly<Partial<Record<GrpcStatus, ProblemKind>>> = {
@@ -193,6 +228,12 @@ export function problemFromGrpcError(error: ParsedGrpcError, options: GrpcMappin
   if (chosen.status === 402) {
     const declineCode = error.metadata.decline_code ?? error.metadata.declineCode;
     if (declineCode) problem.declineCode = declineCode;
+  }
+  if (reason !== undefined && METADATA_REASONS.has(reason)) {
+    for (const [metadataKey, problemKey] of PROBLEM_METADATA) {
+      const value = error.metadata[metadataKey];
+      if (value) problem[problemKey] = value;
+    }
   }
   if (options.topUp) {
     const charged = chargedFromMetadata(error.metadata.charged, chosen.status);
