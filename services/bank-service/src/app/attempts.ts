@@ -8,7 +8,11 @@ import type pg from 'pg';
 import { IdempotencyKeyInFlightError, InvalidArgumentError, StorageUnavailableError } from '../domain/errors.js';
 import { toStorageError } from './storage-errors.js';
 
-export type Operation = 'transfer' | 'deposit' | 'deposit_lookup' | 'balance' | 'account' | 'account_opening' | 'account_list';
+export type Operation = 'transfer' | 'deposit' | 'deposit_lookup' | 'balance' | 'account' | 'account_opening' | 'account_list'
+  | 'refund' | 'refund_lookup' | 'refund_cancel'
+  | 'reversal' | 'ledger_verify'
+  | 'hold' | 'hold_expiry'
+  | 'balance_at' | 'statement';
 
 /** Unique keys whose violation means another transaction took the same key first. */
 const IDEMPOTENCY_CONSTRAINTS = [
@@ -17,6 +21,7 @@ const IDEMPOTENCY_CONSTRAINTS = [
   'deposits_deposit_reference_key',
   'voided_deposit_references_pkey',
   'account_openings_pkey',
+  'reversals_transfer_idempotency_key',
 ];
 
 /** Errors worth another attempt: the transaction certainly did not commit. */

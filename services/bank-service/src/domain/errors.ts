@@ -107,7 +107,7 @@ export class CurrencyMismatchError extends BankError {
 /** The idempotency key (or deposit reference) was already used for a different request. */
 export class IdempotencyKeyReusedError extends BankError {
   readonly reason = 'IDEMPOTENCY_KEY_REUSED';
-  constructor(field: 'idempotency_key' | 'deposit_reference') {
+  constructor(field: 'idempotency_key' | 'deposit_reference' | 'refund_reference') {
     super(`${field} was already used with a different request`, { field });
   }
 }
