@@ -133,6 +133,26 @@ export const BANK_SERVICE_CONFIG = grpcServiceConfig({
     TransferMoney: 'never called by the adapter (not in the bank caller table for bank-card-adapter)',
     CreateAccount: 'never called by the adapter (not in the bank caller table for bank-card-adapter)',
     ListAccounts: 'never called by the adapter (not in the bank caller table for bank-card-adapter)',
+    ...Object.fromEntries(
+      [
+        'CreateHold',
+        'CaptureHold',
+        'VoidHold',
+        'GetHold',
+        'ReverseTransfer',
+        'GetAccountLimits',
+        'SetAccountLimits',
+        'GetBalanceAt',
+        'GetStatement',
+        'GetLedgerTotals',
+        'VerifyLedger',
+        'GetAccountOwners',
+      ].map((rpc) => [rpc, 'never called by the adapter (not in the bank caller table for bank-card-adapter)']),
+    ),
+    // Refunds (issue #15): the refund saga retries these itself, journaled, like DepositMoney.
+    RefundDeposit: 'idempotent by refund_reference, but the refund saga retries it itself (bounded, journaled), then GetRefund before any decision',
+    GetRefund: 'not yet called (the refund saga is being built); a read, or a void that every replay answers alike, like GetDeposit',
+    CancelRefund: 'idempotent by refund_reference, but the refund saga retries it itself (bounded, journaled)',
   },
 });
 
