@@ -21,6 +21,7 @@ export const SERVICE_NAMES = Object.freeze([
   'analytics-service',
   'identity-service',
   'payment-gateway-mock',
+  'webhook-service',
 ]);
 
 /**

@@ -12,7 +12,14 @@ import type { GrpcTransport } from '@wallet/platform';
 import { createGrpcSecurity, mtlsChannelOptions, serviceIdentityCheck, type GrpcSecurity } from '@wallet/platform/tls';
 import { createCa, ensurePki, issueServiceCertificate, loadCa, writeServiceFiles, type Pki } from '../../scripts/lib/pki.mjs';
 
-export type ServiceName = 'api-gateway' | 'bank-service' | 'bank-card-adapter' | 'analytics-service' | 'identity-service' | 'payment-gateway-mock';
+export type ServiceName =
+  | 'api-gateway'
+  | 'bank-service'
+  | 'bank-card-adapter'
+  | 'analytics-service'
+  | 'identity-service'
+  | 'payment-gateway-mock'
+  | 'webhook-service';
 
 let pkiPromise: Promise<Pki> | undefined;
 

@@ -28,6 +28,7 @@ export const configSchema = z.object({
   GATEWAY_BANK_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50051'),
   GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50052'),
   GATEWAY_ANALYTICS_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50053'),
+  GATEWAY_WEBHOOK_GRPC_ADDRESS: env.grpcTarget('127.0.0.1:50054'),
 
   /**
    * Client-side health checking of the replicas behind each address (C1): each is asked

@@ -53,6 +53,7 @@ await runService<GatewayProcessConfig>({
       bank: config.GATEWAY_BANK_GRPC_ADDRESS,
       cardAdapter: config.GATEWAY_CARD_ADAPTER_GRPC_ADDRESS,
       analytics: config.GATEWAY_ANALYTICS_GRPC_ADDRESS,
+      webhooks: config.GATEWAY_WEBHOOK_GRPC_ADDRESS,
     };
     logger.info(info, 'listening');
     return {

@@ -34,6 +34,7 @@ import { registerSummaryRoutes } from './routes/summary.js';
 import { parseOpsTargets, registerSystemRoutes } from './routes/system.js';
 import { registerTopUpRoutes } from './routes/topup.js';
 import { registerTransferRoutes } from './routes/transfers.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 
 export interface BuildServerOptions {
   config: GatewayConfig;
@@ -133,6 +134,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerOperationRoutes(app, deps);
   registerSummaryRoutes(app, deps);
   registerTopUpRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
   registerHealthRoutes(app, deps, registry, drain);
   registerSystemRoutes(app, deps, {
     registry,

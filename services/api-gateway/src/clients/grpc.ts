@@ -2,11 +2,12 @@ import { makeClientConstructor, status as GrpcStatus, type Client, type ServiceD
 import { AnalyticsServiceClient } from '@wallet/contracts/analytics';
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
+import { WebhookServiceClient } from '@wallet/contracts/webhook';
 import { callUnary, createGrpcClient, grpcServiceConfig, isServiceError, type GrpcServiceConfig, type GrpcTransport, type HealthProbeSettings } from '@wallet/platform';
 import type { GrpcSecurity } from '@wallet/platform/tls';
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import type { Registry } from 'prom-client';
-import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState } from './types.js';
+import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState, WebhookApi } from './types.js';
 
 // Thin gRPC wrappers: every call goes through callUnary with a deadline and
 // forwards the request id as `x-request-id` metadata and the caller's verified
@@ -103,6 +104,21 @@ export const ANALYTICS_RETRIES = grpcServiceConfig({
   notRetried: {},
 });
 
+/** Why each webhook-service RPC may or may not be sent twice by the channel. */
+export const WEBHOOK_RETRIES = grpcServiceConfig({
+  service: 'wallet.webhook.v1.WebhookService',
+  retryable: {
+    CreateEndpoint: 'idempotent on (owner, Idempotency-Key): a retry replays the endpoint and never registers a second one',
+    ListEndpoints: 'a read',
+    GetEndpoint: 'a read',
+    DeleteEndpoint: 'disabling an endpoint twice leaves it disabled',
+    ListDeliveries: 'a read',
+  },
+  notRetried: {
+    Redeliver: 'each call queues one more attempt: a retry after a lost answer could send the event twice more',
+  },
+});
+
 /** The readiness probe's own channel: Check is a read; List and Watch are never used. */
 export const HEALTH_RETRIES = grpcServiceConfig({
   service: 'grpc.health.v1.Health',
@@ -178,10 +194,31 @@ export function createAnalyticsClient(target: string, options: GrpcClientOptions
   };
 }
 
+/** target: what parseGrpcTarget made of the address setting (one server, a list, dns:///). */
+export function createWebhookClient(target: string, options: GrpcClientOptions): WebhookApi & { close(): void } {
+  const client = clientOf(WebhookServiceClient, target, WEBHOOK_RETRIES, options);
+  const call = caller(client, options.deadlineMs);
+  const health = createHealthProbe(target, options.transport, '', options.healthProbe);
+  return {
+    createEndpoint: (request, context) => call(client.createEndpoint, request, context),
+    listEndpoints: (request, context) => call(client.listEndpoints, request, context),
+    getEndpoint: (request, context) => call(client.getEndpoint, request, context),
+    deleteEndpoint: (request, context) => call(client.deleteEndpoint, request, context),
+    listDeliveries: (request, context) => call(client.listDeliveries, request, context),
+    redeliver: (request, context) => call(client.redeliver, request, context),
+    checkHealth: health.checkHealth,
+    close: () => {
+      client.close();
+      health.client.close();
+    },
+  };
+}
+
 export interface GatewayClientsConfig {
   GATEWAY_BANK_GRPC_ADDRESS: string;
   GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: string;
   GATEWAY_ANALYTICS_GRPC_ADDRESS: string;
+  GATEWAY_WEBHOOK_GRPC_ADDRESS: string;
   GATEWAY_GRPC_DEADLINE_MS: number;
   GATEWAY_TOPUP_DEADLINE_MS: number;
   /** Absent: the platform's probe defaults. */
@@ -197,7 +234,7 @@ function healthProbeOf(config: GatewayClientsConfig): { healthProbe?: HealthProb
 /**
  * The real clients, from configuration. Each one accepts only a server whose
  * certificate names the service it meant to reach (bank-service,
- * bank-card-adapter, analytics-service), whatever address it dials.
+ * bank-card-adapter, analytics-service, webhook-service), whatever address it dials.
  */
 export function createGatewayClients(config: GatewayClientsConfig, security: Pick<GrpcSecurity, 'client'>, registry?: Registry): GatewayClients {
   const common = { ...(registry ? { registry } : {}), ...healthProbeOf(config) };
@@ -216,14 +253,21 @@ export function createGatewayClients(config: GatewayClientsConfig, security: Pic
     deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS,
     ...common,
   });
+  const webhooks = createWebhookClient(config.GATEWAY_WEBHOOK_GRPC_ADDRESS, {
+    transport: security.client('webhook-service'),
+    deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS,
+    ...common,
+  });
   return {
     bank,
     cardAdapter,
     analytics,
+    webhooks,
     close: () => {
       bank.close();
       cardAdapter.close();
       analytics.close();
+      webhooks.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { parseGrpcError, type Logger } from '@wallet/platform';
 import { createBreaker, isInfrastructureFailure, type Breaker } from '@wallet/platform/resilience';
 import type { Registry } from 'prom-client';
-import type { AnalyticsApi, BankApi, CardAdapterApi, Dependency, GatewayClients } from './types.js';
+import type { AnalyticsApi, BankApi, CardAdapterApi, Dependency, GatewayClients, WebhookApi } from './types.js';
 
 // A circuit breaker per downstream service (C2, @wallet/platform/resilience on
 // opossum): when one keeps failing (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL,
@@ -17,6 +17,7 @@ export const BREAKER_NAMES: Readonly<Record<Dependency, string>> = {
   bank: 'bank',
   cardAdapter: 'card_adapter',
   analytics: 'analytics',
+  webhooks: 'webhooks',
 };
 
 /** How a dependency is named to REST clients in a 503 dependency-unavailable. */
@@ -24,6 +25,7 @@ export const DEPENDENCY_TITLES: Readonly<Record<string, string>> = {
   bank: 'the bank service',
   card_adapter: 'the card top-up service (bank-card-adapter)',
   analytics: 'the analytics service (history and summaries)',
+  webhooks: 'the webhook service',
 };
 
 export type GatewayBreakers = Record<Dependency, Breaker>;
@@ -62,6 +64,7 @@ export function createGatewayBreakers(config: GatewayBreakersConfig, registry: R
     bank: createBreaker(BREAKER_NAMES.bank, options),
     cardAdapter: createBreaker(BREAKER_NAMES.cardAdapter, options),
     analytics: createBreaker(BREAKER_NAMES.analytics, options),
+    webhooks: createBreaker(BREAKER_NAMES.webhooks, options),
   };
 }
 
@@ -90,16 +93,30 @@ function guardAnalytics(analytics: AnalyticsApi, breaker: Breaker): AnalyticsApi
   };
 }
 
+function guardWebhooks(webhooks: WebhookApi, breaker: Breaker): WebhookApi {
+  return {
+    createEndpoint: (request, context) => breaker.run(() => webhooks.createEndpoint(request, context)),
+    listEndpoints: (request, context) => breaker.run(() => webhooks.listEndpoints(request, context)),
+    getEndpoint: (request, context) => breaker.run(() => webhooks.getEndpoint(request, context)),
+    deleteEndpoint: (request, context) => breaker.run(() => webhooks.deleteEndpoint(request, context)),
+    listDeliveries: (request, context) => breaker.run(() => webhooks.listDeliveries(request, context)),
+    redeliver: (request, context) => breaker.run(() => webhooks.redeliver(request, context)),
+    checkHealth: (timeoutMs) => webhooks.checkHealth(timeoutMs),
+  };
+}
+
 /** The same clients, every RPC behind its dependency's breaker; close() also stops the breakers. */
 export function guardClients(clients: GatewayClients, breakers: GatewayBreakers): GatewayClients {
   return {
     bank: guardBank(clients.bank, breakers.bank),
     cardAdapter: guardCardAdapter(clients.cardAdapter, breakers.cardAdapter),
     analytics: guardAnalytics(clients.analytics, breakers.analytics),
+    webhooks: guardWebhooks(clients.webhooks, breakers.webhooks),
     breakerStates: () => ({
       [BREAKER_NAMES.bank]: breakers.bank.state(),
       [BREAKER_NAMES.cardAdapter]: breakers.cardAdapter.state(),
       [BREAKER_NAMES.analytics]: breakers.analytics.state(),
+      [BREAKER_NAMES.webhooks]: breakers.webhooks.state(),
     }),
     close: () => {
       for (const breaker of Object.values(breakers)) breaker.shutdown();

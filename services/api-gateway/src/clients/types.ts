@@ -15,6 +15,20 @@ import type {
   TransferMoneyResponse,
 } from '@wallet/contracts/bank';
 import type { ProcessCardTopUpRequest, ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
+import type {
+  CreateEndpointRequest,
+  CreateEndpointResponse,
+  DeleteEndpointRequest,
+  DeleteEndpointResponse,
+  GetEndpointRequest,
+  GetEndpointResponse,
+  ListDeliveriesRequest,
+  ListDeliveriesResponse,
+  ListEndpointsRequest,
+  ListEndpointsResponse,
+  RedeliverRequest,
+  RedeliverResponse,
+} from '@wallet/contracts/webhook';
 
 // What the routes need from the downstream services. The gRPC wrappers in
 // this folder implement these; route tests pass fakes to buildServer.
@@ -54,18 +68,28 @@ export interface AnalyticsApi extends HealthCheckable {
   getAccountSummary(request: GetAccountSummaryRequest, context: CallContext): Promise<GetAccountSummaryResponse>;
 }
 
+export interface WebhookApi extends HealthCheckable {
+  createEndpoint(request: CreateEndpointRequest, context: CallContext): Promise<CreateEndpointResponse>;
+  listEndpoints(request: ListEndpointsRequest, context: CallContext): Promise<ListEndpointsResponse>;
+  getEndpoint(request: GetEndpointRequest, context: CallContext): Promise<GetEndpointResponse>;
+  deleteEndpoint(request: DeleteEndpointRequest, context: CallContext): Promise<DeleteEndpointResponse>;
+  listDeliveries(request: ListDeliveriesRequest, context: CallContext): Promise<ListDeliveriesResponse>;
+  redeliver(request: RedeliverRequest, context: CallContext): Promise<RedeliverResponse>;
+}
+
 /** A circuit breaker's state as @wallet/platform/resilience names it. */
 export type BreakerStateName = 'closed' | 'open' | 'half_open';
 
 /** The downstream services the gateway calls over gRPC (also the breaker names' keys). */
-export type Dependency = 'bank' | 'cardAdapter' | 'analytics';
+export type Dependency = 'bank' | 'cardAdapter' | 'analytics' | 'webhooks';
 
 export interface GatewayClients {
   bank: BankApi;
   cardAdapter: CardAdapterApi;
   analytics: AnalyticsApi;
+  webhooks: WebhookApi;
   /**
-   * Each circuit breaker's state by breaker name (`bank`, `card_adapter`, `analytics`, as in the
+   * Each circuit breaker's state by breaker name (`bank`, `card_adapter`, `analytics`, `webhooks`, as in the
    * circuit_breaker_* metrics); absent when the clients have no breakers (test fakes).
    */
   breakerStates?(): Record<string, BreakerStateName>;

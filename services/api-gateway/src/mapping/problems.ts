@@ -159,6 +159,10 @@ export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
   LIMIT_ABOVE_MAXIMUM: kind(422, 'limit-above-maximum', 'Limit above the allowed maximum', 'LIMIT_ABOVE_MAXIMUM'),
   DEPOSIT_NOT_FOUND: kind(404, 'top-up-not-found', 'Top-up not found', 'DEPOSIT_NOT_FOUND'),
   REFUND_EXCEEDS_DEPOSIT: kind(422, 'refund-exceeds-top-up', 'Refund above what remains of the top-up', 'REFUND_EXCEEDS_DEPOSIT'),
+  // Webhook-service (its reasons without the WEBHOOK_ERROR_REASON_ prefix).
+  URL_NOT_ALLOWED: kind(422, 'url-not-allowed', 'Webhook URL not allowed', 'URL_NOT_ALLOWED'),
+  TOO_MANY_ENDPOINTS: kind(422, 'too-many-webhooks', 'Too many webhook endpoints', 'TOO_MANY_ENDPOINTS'),
+  IDENTITY_UNAVAILABLE: kind(503, 'service-unavailable', 'Service unavailable', 'IDENTITY_UNAVAILABLE', UNAVAILABLE_DETAIL),
 };
 
 /** ErrorInfo metadata a client may act on, copied into the problem (never secrets: the bank puts none there). */
@@ -196,7 +200,9 @@ export const PROBLEMS_BY_GRPC_CODE: Readonly<Partial<Record<GrpcStatus, ProblemK
 /** "ERROR_REASON_INSUFFICIENT_FUNDS" and "INSUFFICIENT_FUNDS" both name the same reason. */
 export function normalizeReason(reason: string | undefined): string | undefined {
   if (!reason) return undefined;
-  return reason.startsWith('ERROR_REASON_') ? reason.slice('ERROR_REASON_'.length) : reason;
+  // The webhook-service's enum names carry its own prefix (WEBHOOK_ERROR_REASON_URL_NOT_ALLOWED).
+  const prefix = ['ERROR_REASON_', 'WEBHOOK_ERROR_REASON_'].find((p) => reason.startsWith(p));
+  return prefix === undefined ? reason : reason.slice(prefix.length);
 }
 
 export interface MappedGrpcProblem {

@@ -25,8 +25,8 @@ export function readinessBody({ ready, checks, breakers }: Readiness, detail: bo
 
 /**
  * The gateway can serve its core (transfers, balances) when the bank answers
- * its gRPC health check within the deadline. The card adapter and analytics
- * are reported too but do not gate readiness: when they are down only top-ups
+ * its gRPC health check within the deadline. The card adapter, analytics and
+ * the webhook service are reported too but do not gate readiness: when they are down only top-ups
  * or history fail (503), and taking the whole gateway out of rotation would
  * make that worse.
  */
@@ -34,12 +34,13 @@ export async function checkReadiness(clients: GatewayClients, timeoutMs: number,
   const breakers = clients.breakerStates?.();
   // Draining (SIGTERM): out of rotation at once, whatever the dependencies say.
   if (drain?.draining) return { ready: false, checks: { gateway: 'DRAINING' }, ...(breakers ? { breakers } : {}) };
-  const [bank, cardAdapter, analytics] = await Promise.all([
+  const [bank, cardAdapter, analytics, webhooks] = await Promise.all([
     clients.bank.checkHealth(timeoutMs),
     clients.cardAdapter.checkHealth(timeoutMs),
     clients.analytics.checkHealth(timeoutMs),
+    clients.webhooks.checkHealth(timeoutMs),
   ]);
-  return { ready: bank === 'ok', checks: { bank, cardAdapter, analytics }, ...(breakers ? { breakers } : {}) };
+  return { ready: bank === 'ok', checks: { bank, cardAdapter, analytics, webhooks }, ...(breakers ? { breakers } : {}) };
 }
 
 /** Health, readiness and metrics are never shed: the load balancer and Prometheus must see the answer. */

@@ -49,6 +49,7 @@ async function gatewayWith(
     GATEWAY_BANK_GRPC_ADDRESS: addresses.bank,
     GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: addresses.cardAdapter ?? closed,
     GATEWAY_ANALYTICS_GRPC_ADDRESS: addresses.analytics ?? closed,
+    GATEWAY_WEBHOOK_GRPC_ADDRESS: closed,
     GATEWAY_GRPC_DEADLINE_MS: DEADLINE_MS,
     GATEWAY_TOPUP_DEADLINE_MS: DEADLINE_MS,
     GATEWAY_READINESS_TIMEOUT_MS: DEADLINE_MS,
@@ -350,7 +351,7 @@ describe('gRPC clients over the wire', () => {
       const res = await gw.inject({ method: 'GET', url: '/readyz' });
       return res.statusCode === 200 ? res : undefined;
     }, { timeoutMs: 20_000, what: '/readyz 200' });
-    expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'UNAVAILABLE', analytics: 'UNAVAILABLE' } });
+    expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'UNAVAILABLE', analytics: 'UNAVAILABLE', webhooks: 'UNAVAILABLE' } });
 
     bank.server.health.setStatus('', 'NOT_SERVING');
     const notServing = await gw.inject({ method: 'GET', url: '/readyz' });

@@ -56,6 +56,7 @@ describe('api-gateway process', () => {
       GATEWAY_BANK_GRPC_ADDRESS: closed,
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: closed,
+      GATEWAY_WEBHOOK_GRPC_ADDRESS: closed,
       // A closed port answers at once; the bound only has to outlast the first TLS call's warm-up on a busy machine.
       GATEWAY_READINESS_TIMEOUT_MS: '5000',
     });
@@ -100,6 +101,7 @@ describe('api-gateway process', () => {
       GATEWAY_BANK_GRPC_ADDRESS: closed,
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: closed,
+      GATEWAY_WEBHOOK_GRPC_ADDRESS: closed,
       // Long enough for the checks below on a busy machine; they take milliseconds.
       GATEWAY_DRAIN_MS: '8000',
       GATEWAY_SHUTDOWN_TIMEOUT_MS: '20000',
@@ -115,7 +117,7 @@ describe('api-gateway process', () => {
     expect(await ready.json()).toEqual({
       status: 'unavailable',
       checks: { gateway: 'DRAINING' },
-      breakers: { bank: 'closed', card_adapter: 'closed', analytics: 'closed' },
+      breakers: { bank: 'closed', card_adapter: 'closed', analytics: 'closed', webhooks: 'closed' },
     });
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
@@ -181,6 +183,7 @@ describe('api-gateway process', () => {
       GATEWAY_BANK_GRPC_ADDRESS: closed,
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: closed,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: closed,
+      GATEWAY_WEBHOOK_GRPC_ADDRESS: closed,
     });
     const listening = await waitFor(() => service!.logs.map(parseLine).find((l) => l?.msg === 'listening'), { timeoutMs: 60_000, what: 'listening' });
     const port = listening.httpPort!;

@@ -114,6 +114,7 @@ beforeAll(async () => {
     {
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: bank.address,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: bank.address,
+      GATEWAY_WEBHOOK_GRPC_ADDRESS: bank.address,
       GATEWAY_TOPUP_DEADLINE_MS: DEADLINE_MS,
       // A first mutual-TLS health probe on a busy machine can outlast the platform's 500 ms default.
       GATEWAY_GRPC_HEALTH_PROBE_INTERVAL_MS: 1000,

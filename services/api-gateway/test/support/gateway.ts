@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { expect, vi } from 'vitest';
 import { startTestIssuer, type TestIssuer } from '../../../../test/support/test-issuer.js';
 import type { IdentityApi } from '../../src/clients/identity.js';
-import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients } from '../../src/clients/types.js';
+import type { AnalyticsApi, BankApi, CardAdapterApi, GatewayClients, WebhookApi } from '../../src/clients/types.js';
 import { configSchema, type GatewayConfig } from '../../src/config.js';
 import type { DrainState } from '../../src/drain.js';
 import { GATEWAY_REDACT } from '../../src/logging.js';
@@ -163,8 +163,21 @@ export function fakeClients() {
     })),
     checkHealth: vi.fn<AnalyticsApi['checkHealth']>(async () => 'ok'),
   };
+  // The webhook-service's RPCs answer UNIMPLEMENTED unless a test gives them a body (test/unit/webhooks.routes.test.ts).
+  const unimplemented = async () => {
+    throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+  };
+  const webhooks = {
+    createEndpoint: vi.fn<WebhookApi['createEndpoint']>(unimplemented),
+    listEndpoints: vi.fn<WebhookApi['listEndpoints']>(unimplemented),
+    getEndpoint: vi.fn<WebhookApi['getEndpoint']>(unimplemented),
+    deleteEndpoint: vi.fn<WebhookApi['deleteEndpoint']>(unimplemented),
+    listDeliveries: vi.fn<WebhookApi['listDeliveries']>(unimplemented),
+    redeliver: vi.fn<WebhookApi['redeliver']>(unimplemented),
+    checkHealth: vi.fn<WebhookApi['checkHealth']>(async () => 'ok'),
+  };
   const close = vi.fn();
-  return { bank, cardAdapter, analytics, close } satisfies GatewayClients;
+  return { bank, cardAdapter, analytics, webhooks, close } satisfies GatewayClients;
 }
 
 export type FakeClients = ReturnType<typeof fakeClients>;

@@ -91,8 +91,8 @@ describe('circuit breakers around bank, card adapter and analytics', () => {
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({
       status: 'ok',
-      checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'ok' },
-      breakers: { bank: 'open', card_adapter: 'closed', analytics: 'closed' },
+      checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'ok', webhooks: 'ok' },
+      breakers: { bank: 'open', card_adapter: 'closed', analytics: 'closed', webhooks: 'closed' },
     });
     // The other dependencies' breakers are their own: a top-up still goes through.
     const topUp = await gw!.inject({
@@ -185,7 +185,7 @@ describe('circuit breakers around bank, card adapter and analytics', () => {
       });
       expect(res.statusCode).toBe(422);
     }
-    expect(guarded.breakerStates!()).toEqual({ bank: 'closed', card_adapter: 'closed', analytics: 'closed' });
+    expect(guarded.breakerStates!()).toEqual({ bank: 'closed', card_adapter: 'closed', analytics: 'closed', webhooks: 'closed' });
     expect((await gw!.inject({ method: 'GET', url: balanceUrl })).statusCode).toBe(200);
     expect(await metricValue(registry, 'circuit_breaker_rejections_total', { breaker: 'bank' })).toBe(0);
   });

@@ -128,7 +128,7 @@ describe('HTTP edge', () => {
       gw.clients.analytics.checkHealth.mockResolvedValueOnce('UNAVAILABLE');
       const res = await gw.inject({ method: 'GET', url: '/readyz' });
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'UNAVAILABLE' } });
+      expect(res.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'UNAVAILABLE', webhooks: 'ok' } });
       expect(gw.clients.bank.checkHealth).toHaveBeenCalledWith(1000);
     });
 

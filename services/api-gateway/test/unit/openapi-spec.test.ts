@@ -28,13 +28,19 @@ describe('OpenAPI loader', () => {
         'logout',
         'registerUser',
         'revokeToken',
+        'createWebhook',
+        'listWebhooks',
+        'getWebhook',
+        'deleteWebhook',
+        'listWebhookDeliveries',
+        'redeliverWebhookDelivery',
       ].sort(),
     );
   });
 
   it('every /accounts and /me operation requires a token; /auth, health and metrics do not', () => {
     for (const op of spec.operations.values()) {
-      const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts') || op.pathTemplate.startsWith('/admin');
+      const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts') || op.pathTemplate.startsWith('/admin') || op.pathTemplate.startsWith('/webhooks');
       expect({ op: op.operationId, secured: op.secured }).toEqual({ op: op.operationId, secured: userFacing });
       if (userFacing) expect([...op.responseStatuses]).toEqual(expect.arrayContaining([401, 403, 429]));
     }

@@ -29,7 +29,7 @@ describe('production mode: /metrics and /readyz detail are not on the public por
   it('development keeps /metrics and the /readyz detail on the public port', async () => {
     gw = await startTestGateway();
     const ready = await gw.inject({ method: 'GET', url: '/readyz' });
-    expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'ok' } });
+    expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'ok', webhooks: 'ok' } });
     const metrics = await gw.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.statusCode).toBe(200);
     expect(metrics.body).toContain('http_server_request_duration_seconds');
@@ -43,14 +43,14 @@ describe('production mode: /metrics and /readyz detail are not on the public por
       expect((await ops.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
       const ready = await ops.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).toBe(200);
-      expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'ok' } });
+      expect(ready.json()).toEqual({ status: 'ok', checks: { bank: 'ok', cardAdapter: 'ok', analytics: 'ok', webhooks: 'ok' } });
       // Only the bank gates readiness; the others are reported.
       clients.analytics.checkHealth.mockResolvedValue('unavailable');
       expect((await ops.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       clients.bank.checkHealth.mockResolvedValue('unavailable');
       const notReady = await ops.inject({ method: 'GET', url: '/readyz' });
       expect(notReady.statusCode).toBe(503);
-      expect(notReady.json()).toEqual({ status: 'unavailable', checks: { bank: 'unavailable', cardAdapter: 'ok', analytics: 'unavailable' } });
+      expect(notReady.json()).toEqual({ status: 'unavailable', checks: { bank: 'unavailable', cardAdapter: 'ok', analytics: 'unavailable', webhooks: 'ok' } });
       const metrics = await ops.inject({ method: 'GET', url: '/metrics' });
       expect(metrics.statusCode).toBe(200);
       expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
