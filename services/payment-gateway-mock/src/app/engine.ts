@@ -24,13 +24,28 @@ export interface ChargeResult {
 export interface RefundRequest {
   chargeId: string;
   idempotencyKey: string;
+  /** Absent: everything not refunded yet. */
+  amountMinor?: bigint | undefined;
 }
 
 export interface RefundResult {
   refundId: string;
   chargeId: string;
   status: 'succeeded';
+  amountMinor: bigint;
 }
+
+export interface Refund {
+  id: string;
+  chargeId: string;
+  idempotencyKey: string;
+  amountMinor: bigint;
+  currency: string;
+  createdAt: Date;
+}
+
+/** How the refunds of a test card's charge misbehave (null: they do not). */
+export type RefundFault = 'timeout' | 'answer_lost' | null;
 
 export interface Charge {
   id: string;
@@ -42,6 +57,7 @@ export interface Charge {
   status: 'succeeded' | 'declined';
   declineCode: string | null;
   refundable: boolean;
+  refundFault: RefundFault;
   createdAt: Date;
   refundId: string | null;
   refundIdempotencyKey: string | null;
@@ -56,8 +72,14 @@ export interface ChargeStore {
   findChargeById(chargeId: string): Promise<Charge | null>;
   /** Inserts the charge unless one with the same idempotency key exists; returns the stored one either way. */
   insertCharge(charge: NewCharge): Promise<Charge>;
-  /** Marks the charge refunded unless it already is; returns the stored charge either way. */
-  markRefunded(chargeId: string, refundId: string, refundIdempotencyKey: string): Promise<Charge>;
+  findRefundByKey(idempotencyKey: string): Promise<Refund | null>;
+  /**
+   * Atomically per charge: stores the refund unless its key exists (then the
+   * stored one), if it fits what is not refunded yet (else 'exceeds'); a
+   * refund that completes the charge's refund is also recorded on the charge
+   * (refundId). amountMinor null: everything not refunded yet ('exceeds' when nothing is left).
+   */
+  insertRefund(refund: { id: string; chargeId: string; idempotencyKey: string; amountMinor: bigint | null }): Promise<Refund | 'exceeds'>;
   /** Most recent first, at most `limit`. */
   listCharges(limit: number): Promise<Charge[]>;
 }
@@ -110,6 +132,10 @@ function toResult(charge: Charge): ChargeResult {
     : { chargeId: charge.id, status: 'declined', declineCode: charge.declineCode ?? 'generic_decline' };
 }
 
+function refundResult(refund: Refund): RefundResult {
+  return { refundId: refund.id, chargeId: refund.chargeId, status: 'succeeded', amountMinor: refund.amountMinor };
+}
+
 export class PaymentGatewayEngine {
   private readonly random: () => number;
   /** Late charges not landed yet; bounded by the callers' rate, cleared on close. */
@@ -147,6 +173,7 @@ export class PaymentGatewayEngine {
       status: behaviour.kind === 'decline' ? 'declined' : 'succeeded',
       declineCode: behaviour.kind === 'decline' ? behaviour.declineCode : null,
       refundable: behaviour.kind !== 'refund_declined',
+      refundFault: behaviour.kind === 'refund_timeout' ? 'timeout' : behaviour.kind === 'refund_answer_lost' ? 'answer_lost' : null,
     };
     if (behaviour.kind === 'charge_late') {
       this.landLater(charge);
@@ -181,16 +208,46 @@ export class PaymentGatewayEngine {
     return charge ? toResult(charge) : null;
   }
 
+  /**
+   * Refunds (part of) a charge, once per idempotency key: the same key answers
+   * its refund again; never more than the charge in total.
+   */
   async refund(request: RefundRequest, signal: AbortSignal): Promise<RefundResult> {
     await delay(this.options.latencyMs, signal);
+    const earlier = await this.store.findRefundByKey(request.idempotencyKey);
+    if (earlier) return this.replayRefund(earlier, request);
     const charge = await this.store.findChargeById(request.chargeId);
     if (!charge) throw new GatewayFault('rejected', 'charge_not_found', `no charge ${request.chargeId}`);
     if (charge.status !== 'succeeded') throw new GatewayFault('rejected', 'charge_not_refundable', 'a declined charge has nothing to refund');
-    if (charge.refundId) return { refundId: charge.refundId, chargeId: charge.id, status: 'succeeded' };
+    // A whole refund of a charge refunded in full already answers that refund (the top-up saga's retries).
+    if (request.amountMinor === undefined && charge.refundId) return this.wholeRefundAgain(charge);
     if (!charge.refundable) throw new GatewayFault('rejected', 'refund_declined', 'the issuer refused the refund');
+    if (charge.refundFault === 'timeout') return hang(signal);
     if (this.injectedFailure()) throw new GatewayFault('not_processed', 'processing_error', 'simulated gateway failure; nothing was refunded');
-    const refunded = await this.store.markRefunded(charge.id, newId('re'), request.idempotencyKey);
-    return { refundId: refunded.refundId as string, chargeId: refunded.id, status: 'succeeded' };
+    const stored = await this.store.insertRefund({ id: newId('re'), chargeId: charge.id, idempotencyKey: request.idempotencyKey, amountMinor: request.amountMinor ?? null });
+    if (stored === 'exceeds') throw new GatewayFault('rejected', 'refund_exceeds_charge', 'the refunds would exceed the charge');
+    if (stored.chargeId !== charge.id) throw new GatewayFault('rejected', 'idempotency_key_reused', 'this idempotency key was used for another refund');
+    if (charge.refundFault === 'answer_lost') return hang(signal);
+    return refundResult(stored);
+  }
+
+  private async wholeRefundAgain(charge: Charge): Promise<RefundResult> {
+    const refund = await this.store.findRefundByKey(charge.refundIdempotencyKey as string);
+    return refund ? refundResult(refund) : { refundId: charge.refundId as string, chargeId: charge.id, status: 'succeeded', amountMinor: charge.amountMinor };
+  }
+
+  private replayRefund(earlier: Refund, request: RefundRequest): RefundResult {
+    if (earlier.chargeId !== request.chargeId || (request.amountMinor !== undefined && request.amountMinor !== earlier.amountMinor)) {
+      throw new GatewayFault('rejected', 'idempotency_key_reused', 'this idempotency key was used for another refund');
+    }
+    return refundResult(earlier);
+  }
+
+  /** The refund made with this idempotency key, or null: how a caller settles a refund whose answer it lost. */
+  async findRefund(idempotencyKey: string, signal: AbortSignal): Promise<RefundResult | null> {
+    await delay(this.options.latencyMs, signal);
+    const refund = await this.store.findRefundByKey(idempotencyKey);
+    return refund ? refundResult(refund) : null;
   }
 
   /** Drops late charges that have not landed (shutdown). */

@@ -16,7 +16,11 @@ export type TestCardBehaviour =
   /** Never answers; the charge lands only later (PAYMENT_GATEWAY_MOCK_LATE_CHARGE_DELAY_MS), after the caller gave up. */
   | { kind: 'charge_late' }
   /** Charges normally; every refund of the charge is refused (422 refund_declined). */
-  | { kind: 'refund_declined' };
+  | { kind: 'refund_declined' }
+  /** Charges normally; every refund never answers and refunds nothing (the caller looks it up: not found). */
+  | { kind: 'refund_timeout' }
+  /** Charges normally; every refund is made, then answered only after the caller's deadline (a lookup finds it). */
+  | { kind: 'refund_answer_lost' };
 
 export interface TestCard {
   number: string;
@@ -56,6 +60,13 @@ export const TEST_CARDS: readonly TestCard[] = [
     description: 'never answers; the charge lands later, after the caller gave up',
   },
   { number: '4000000000005126', brand: 'visa', behaviour: { kind: 'refund_declined' }, description: 'charges; every refund is refused (refund_declined)' },
+  { number: '4000000000006272', brand: 'visa', behaviour: { kind: 'refund_timeout' }, description: 'charges; every refund never answers and refunds nothing' },
+  {
+    number: '4000000000006280',
+    brand: 'visa',
+    behaviour: { kind: 'refund_answer_lost' },
+    description: 'charges; every refund is made, then answered after the caller gave up',
+  },
 ];
 
 const BY_NUMBER = new Map(TEST_CARDS.map((card) => [card.number, card]));

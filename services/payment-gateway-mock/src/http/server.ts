@@ -2,7 +2,8 @@
 //
 //   POST /v1/charges                      Idempotency-Key; {amountMinor, currency, card}
 //   GET  /v1/charges?idempotency_key=K    the charge made with a key, or 404
-//   POST /v1/charges/{chargeId}/refunds   Idempotency-Key
+//   POST /v1/charges/{chargeId}/refunds   Idempotency-Key; {amountMinor}? (absent: all that is not refunded)
+//   GET  /v1/refunds?idempotency_key=K    the refund made with a key, or 404
 //   GET  /v1/ledger?limit=N               the provider's ledger, for tests
 //   GET  /healthz                         liveness (the caller's ping)
 //
@@ -20,7 +21,7 @@ import type { TLSSocket } from 'node:tls';
 import { listenHttp, secondsSince, type Logger } from '@wallet/platform';
 import { certificateDnsNames, followCertificateRotation, mtlsServerOptions, type ReloadingCertificateProvider } from '@wallet/platform/tls';
 import { extractTraceContext, recordSpanError, SpanKind, withSpan } from '@wallet/platform/tracing';
-import type { Charge, PaymentGatewayEngine } from '../app/engine.js';
+import type { Charge, PaymentGatewayEngine, RefundResult } from '../app/engine.js';
 import { GatewayFault } from '../domain/faults.js';
 import type { MockMetrics } from '../metrics.js';
 
@@ -42,6 +43,37 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   if (!res.req.complete) res.setHeader('connection', 'close');
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+/** A body that may be empty (undefined then), else JSON. */
+async function readOptionalJson(req: IncomingMessage, bytesMax: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > bytesMax) throw new BadRequest('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequest('body is not JSON');
+  }
+}
+
+function parseRefundAmount(body: unknown): bigint | undefined {
+  if (body === undefined) return undefined;
+  const b = body as { amountMinor?: unknown };
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new BadRequest('the body must be a JSON object');
+  if (b.amountMinor === undefined) return undefined;
+  if (typeof b.amountMinor !== 'string' || !/^[1-9][0-9]{0,17}$/.test(b.amountMinor)) throw new BadRequest('amountMinor must be a positive integer string');
+  return BigInt(b.amountMinor);
+}
+
+function refundJson(result: RefundResult) {
+  return { ...result, amountMinor: result.amountMinor.toString() };
 }
 
 async function readJson(req: IncomingMessage, bytesMax: number): Promise<unknown> {
@@ -84,7 +116,7 @@ function parseCharge(body: unknown) {
 function faultStatus(fault: GatewayFault): number {
   if (fault.kind === 'not_processed') return 503;
   if (fault.code === 'charge_not_found') return 404;
-  if (fault.code === 'charge_not_refundable' || fault.code === 'refund_declined') return 422;
+  if (fault.code === 'charge_not_refundable' || fault.code === 'refund_declined' || fault.code === 'refund_exceeds_charge') return 422;
   if (fault.kind === 'rejected') return 409;
   return 502;
 }
@@ -130,10 +162,19 @@ async function route(options: MockServerOptions, req: IncomingMessage, res: Serv
   const refundMatch = /^\/v1\/charges\/([A-Za-z0-9_]{1,64})\/refunds$/.exec(url.pathname);
   if (req.method === 'POST' && refundMatch) {
     const key = idempotencyKeyOf(req);
-    const result = await engine.refund({ chargeId: refundMatch[1] as string, idempotencyKey: key }, signal);
+    const amountMinor = parseRefundAmount(await readOptionalJson(req, options.bodyBytesMax));
+    const result = await engine.refund({ chargeId: refundMatch[1] as string, idempotencyKey: key, amountMinor }, signal);
     metrics.calls.inc({ operation: 'refund', result: 'succeeded' });
-    logger.info({ chargeId: result.chargeId, refundId: result.refundId }, 'refund');
-    return send(res, 200, result);
+    logger.info({ chargeId: result.chargeId, refundId: result.refundId, amountMinor: result.amountMinor.toString() }, 'refund');
+    return send(res, 200, refundJson(result));
+  }
+  if (req.method === 'GET' && url.pathname === '/v1/refunds') {
+    const key = url.searchParams.get('idempotency_key');
+    if (!key) throw new BadRequest('idempotency_key is required');
+    const result = await engine.findRefund(key, signal);
+    metrics.calls.inc({ operation: 'find_refund', result: result ? 'found' : 'not_found' });
+    if (result) return send(res, 200, refundJson(result));
+    return send(res, 404, { error: { code: 'refund_not_found', kind: 'rejected', message: 'no refund with this key' } });
   }
   if (req.method === 'GET' && url.pathname === '/v1/ledger') {
     const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, LEDGER_LIMIT_MAX);
@@ -183,7 +224,7 @@ function refusal(options: MockServerOptions, req: IncomingMessage): { status: nu
 /** The route template of a request (span name and http.route): ids never make new names. */
 function routeOf(req: IncomingMessage): string {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
-  if (path === '/v1/charges' || path === '/v1/ledger' || path === '/healthz') return path;
+  if (path === '/v1/charges' || path === '/v1/refunds' || path === '/v1/ledger' || path === '/healthz') return path;
   if (/^\/v1\/charges\/[^/]+\/refunds$/.test(path)) return '/v1/charges/{chargeId}/refunds';
   return 'unmatched';
 }

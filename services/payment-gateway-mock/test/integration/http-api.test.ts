@@ -78,6 +78,25 @@ describe('payment gateway mock over HTTP', () => {
     expect((await charge('stuck', '4000000000005126', '2000')).status).toBe(409);
   });
 
+  it('refunds part of a charge with {amountMinor}, finds a refund by its key, refuses more than the charge with 422', async () => {
+    const paid = (await (await charge('partial')).json()) as { chargeId: string };
+    const refund = (k: string, body?: unknown) =>
+      fetch(`${base}/v1/charges/${paid.chargeId}/refunds`, { method: 'POST', headers: { 'idempotency-key': k, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const part = await refund('partial-r1', { amountMinor: '250' });
+    expect(part.status).toBe(200);
+    const made = (await part.json()) as { refundId: string; amountMinor: string };
+    expect(made.amountMinor).toBe('250');
+    expect(await (await fetch(`${base}/v1/refunds?idempotency_key=partial-r1`)).json()).toMatchObject({ refundId: made.refundId, chargeId: paid.chargeId, amountMinor: '250' });
+    expect((await fetch(`${base}/v1/refunds?idempotency_key=none`)).status).toBe(404);
+    expect((await fetch(`${base}/v1/refunds`)).status).toBe(400);
+    const tooMuch = await refund('partial-r2', { amountMinor: '751' });
+    expect(tooMuch.status).toBe(422);
+    expect(await tooMuch.json()).toMatchObject({ error: { code: 'refund_exceeds_charge', kind: 'rejected' } });
+    expect((await refund('partial-r3', { amountMinor: 5 })).status).toBe(400);
+    expect((await refund('partial-r3', [])).status).toBe(400);
+    expect(((await (await refund('partial-r4')).json()) as { amountMinor: string }).amountMinor).toBe('750');
+  });
+
   it('drops the connection after charging the fail-after-charge card', async () => {
     await expect(charge('dropped', '4000000000001505')).rejects.toThrow();
     expect((await fetch(`${base}/v1/charges?idempotency_key=dropped`)).status).toBe(200);

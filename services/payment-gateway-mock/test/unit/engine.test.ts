@@ -100,6 +100,33 @@ describe('test cards', () => {
 });
 
 describe('refunds', () => {
+  it('refunds in parts, never more than the charge in total; a key answers its own refund again', async () => {
+    const { engine: e, store } = engine();
+    const charge = await e.charge(chargeOf('4242424242424242', 'parts', 1_000n), open());
+    const first = await e.refund({ chargeId: charge.chargeId, idempotencyKey: 'p1', amountMinor: 600n }, open());
+    expect(first).toMatchObject({ status: 'succeeded', amountMinor: 600n });
+    expect(await e.refund({ chargeId: charge.chargeId, idempotencyKey: 'p1', amountMinor: 600n }, open())).toEqual(first);
+    expect((await faultOf(e.refund({ chargeId: charge.chargeId, idempotencyKey: 'p1', amountMinor: 5n }, open()))).code).toBe('idempotency_key_reused');
+    expect(await faultOf(e.refund({ chargeId: charge.chargeId, idempotencyKey: 'p2', amountMinor: 401n }, open()))).toMatchObject({ kind: 'rejected', code: 'refund_exceeds_charge' });
+    expect((await store.findChargeById(charge.chargeId))?.refundId).toBeNull();
+    // Absent amount: the rest; the charge is then refunded in full.
+    const rest = await e.refund({ chargeId: charge.chargeId, idempotencyKey: 'p3' }, open());
+    expect(rest.amountMinor).toBe(400n);
+    expect((await store.findChargeById(charge.chargeId))?.refundId).toBe(rest.refundId);
+    expect(await e.findRefund('p1', open())).toEqual(first);
+    expect(await e.findRefund('never', open())).toBeNull();
+  });
+
+  it('the refund-timeout card never answers a refund and refunds nothing; the answer-lost card refunds, then never answers', async () => {
+    const { engine: e } = engine();
+    const silent = await e.charge(chargeOf('4000000000006272', 'silent'), open());
+    expect((await faultOf(e.refund({ chargeId: silent.chargeId, idempotencyKey: 'silent-r' }, deadline(20)))).code).toBe('caller_gave_up');
+    expect(await e.findRefund('silent-r', open())).toBeNull();
+    const lost = await e.charge(chargeOf('4000000000006280', 'lost'), open());
+    expect((await faultOf(e.refund({ chargeId: lost.chargeId, idempotencyKey: 'lost-r', amountMinor: 300n }, deadline(20)))).code).toBe('caller_gave_up');
+    expect(await e.findRefund('lost-r', open())).toMatchObject({ chargeId: lost.chargeId, amountMinor: 300n });
+  });
+
   it('refunds once, idempotently; refuses declines, unknown charges and the refund-declined card', async () => {
     const { engine: e } = engine();
     const charge = await e.charge(chargeOf('4242424242424242', 'r'), open());
