@@ -8,6 +8,9 @@ import type { TransferBatchReport, TransferPhase } from './app/transfers.js';
 export type TransferPhaseLabel = TransferPhase | 'auth';
 export const TRANSFER_PHASES: readonly TransferPhaseLabel[] = ['auth', 'queue', 'begin', 'lock', 'decide', 'write', 'commit'];
 
+/** bank_holds_total's action per hold RPC. */
+const HOLD_ACTIONS: Readonly<Record<string, string>> = { CreateHold: 'create', CaptureHold: 'capture', VoidHold: 'void' };
+
 /** Prometheus metrics of bank-service; names carry units, labels stay low-cardinality. */
 export class BankMetrics {
   private readonly transfers: Counter<'outcome'>;
@@ -18,6 +21,9 @@ export class BankMetrics {
   private readonly batchSize: Histogram<'outcome'>;
   private readonly callersDenied: Counter<'rpc' | 'caller'>;
   private readonly expiredDropped: Counter;
+  private readonly holds: Counter<'action' | 'outcome'>;
+  private readonly reversals: Counter<'outcome'>;
+  private readonly reversalsForced: Counter;
   /** One bound child per phase, looked up once: an observation costs no label lookup. */
   private readonly phaseSeconds: Record<TransferPhaseLabel, { observe(seconds: number): void }>;
   private transferQueueStats: () => GroupCommitStats | undefined = () => undefined;
@@ -111,6 +117,23 @@ export class BankMetrics {
       help: 'Queued transfers dropped without being executed because the caller\'s gRPC deadline passed while they waited (answered DEADLINE_EXCEEDED; a retry with the same key executes them). A rise means the queue is longer than callers wait.',
       registers: [registry],
     });
+    this.holds = new Counter({
+      name: 'bank_holds_total',
+      help: 'Hold operations (issue #15) by action (create, capture, void, expire: the sweep) and outcome (completed, replayed, expired, or the rejection reason in lower case).',
+      labelNames: ['action', 'outcome'],
+      registers: [registry],
+    });
+    this.reversals = new Counter({
+      name: 'bank_reversals_total',
+      help: 'ReverseTransfer calls (issue #15) by outcome (completed, replayed, or the rejection reason in lower case).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.reversalsForced = new Counter({
+      name: 'bank_reversals_forced_total',
+      help: 'Reversals an admin forced past the original recipient\'s available balance + overdraft (audited: bank.reversals.forced, a warn log line "reversal forced").',
+      registers: [registry],
+    });
     const phases = new Histogram({
       name: 'bank_transfer_phase_seconds',
       help: 'Where transfer time goes. Per transfer: auth (verifying the caller\'s token), queue (waiting for a group-commit batch). Per batch attempt (count = batches): begin (a pooled connection, BEGIN and the idempotency key locks), lock (stored outcomes and account row locks), decide (deciding and building the write), write (the write statements), commit (COMMIT: the WAL flush).',
@@ -160,6 +183,19 @@ export class BankMetrics {
   outcome(method: string, outcome: string): void {
     if (method === 'TransferMoney') this.transfers.inc({ outcome });
     if (method === 'DepositMoney') this.deposits.inc({ outcome });
+    if (method === 'ReverseTransfer') this.reversals.inc({ outcome });
+    const holdAction = HOLD_ACTIONS[method];
+    if (holdAction) this.holds.inc({ action: holdAction, outcome });
+  }
+
+  /** A reversal an admin forced past the recipient's funds. */
+  reversalForced(): void {
+    this.reversalsForced.inc();
+  }
+
+  /** Holds the expiry sweep released. */
+  holdsExpired(count: number): void {
+    this.holds.inc({ action: 'expire', outcome: 'expired' }, count);
   }
 
   /** A transfer this call committed (not a replay). Currencies are ISO 4217 codes the ledger accepted: bounded. */
