@@ -3,7 +3,7 @@
 // business failure to its reference.
 import type { BoundFailureReason } from '../domain/errors.js';
 import type { AccountState, DepositRecord, StoredFailure } from '../domain/ledger.js';
-import { accountsFrom, type AccountRow, type Queryable } from './ledger-writes.js';
+import { accountsFrom, accountStateColumns, type AccountRow, type Queryable } from './ledger-writes.js';
 
 const DEPOSIT_COLUMNS = `
   d.id AS d_id, d.account_id AS d_account, d.amount_minor AS d_amount_minor, d.currency::text AS d_currency,
@@ -19,20 +19,19 @@ WITH existing AS (
 ), voided AS (
   SELECT reason, request_hash, metadata FROM bank.voided_deposit_references WHERE deposit_reference = $1
 ), locked AS MATERIALIZED (
-  SELECT id, kind, currency, balance_minor, version
-    FROM bank.accounts
-   WHERE id = ANY ($2::uuid[]) AND NOT EXISTS (SELECT 1 FROM existing) AND NOT EXISTS (SELECT 1 FROM voided)
-   ORDER BY id
+  SELECT ${accountStateColumns('a')}
+    FROM bank.accounts a
+   WHERE a.id = ANY ($2::uuid[]) AND NOT EXISTS (SELECT 1 FROM existing) AND NOT EXISTS (SELECT 1 FROM voided)
+   ORDER BY a.id
      FOR UPDATE
 )
 SELECT ${DEPOSIT_COLUMNS},
-       v.reason AS v_reason, v.request_hash AS v_hash, v.metadata AS v_metadata,
-       l.id AS a_id, l.kind AS a_kind, l.currency::text AS a_currency, l.balance_minor AS a_balance_minor, l.version AS a_version
+       v.reason AS v_reason, v.request_hash AS v_hash, v.metadata AS v_metadata, l.*
   FROM (SELECT) AS one
   LEFT JOIN existing d ON true
   LEFT JOIN voided v ON true
   LEFT JOIN locked l ON true
- ORDER BY l.id`;
+ ORDER BY l.a_id`;
 
 interface DepositRow {
   d_id: string | null;

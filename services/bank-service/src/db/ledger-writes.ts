@@ -22,16 +22,50 @@ export interface AccountRow {
   a_currency: string | null;
   a_balance_minor: bigint | null;
   a_version: bigint | null;
+  a_pending_out_minor: bigint | null;
+  a_overdraft_limit_minor: bigint | null;
+  a_daily_limit_minor: bigint | null;
+  a_monthly_limit_minor: bigint | null;
+  a_time_zone: string | null;
+  a_spent_day: string | null;
+  a_spent_day_minor: bigint | null;
+  a_spent_month: string | null;
+  a_spent_month_minor: bigint | null;
 }
+
+/**
+ * The select list of an AccountRow from bank.accounts under `alias` (every
+ * context query that locks accounts for a movement selects exactly this).
+ * Dates as text: the windows are local calendar days, never instants.
+ */
+export function accountStateColumns(alias: string): string {
+  return `${alias}.id AS a_id, ${alias}.kind AS a_kind, ${alias}.currency::text AS a_currency, ${alias}.balance_minor AS a_balance_minor,
+       ${alias}.version AS a_version, ${alias}.pending_out_minor AS a_pending_out_minor,
+       ${alias}.overdraft_limit_minor AS a_overdraft_limit_minor, ${alias}.daily_limit_minor AS a_daily_limit_minor,
+       ${alias}.monthly_limit_minor AS a_monthly_limit_minor, ${alias}.time_zone AS a_time_zone,
+       to_char(${alias}.spent_day, 'YYYY-MM-DD') AS a_spent_day, ${alias}.spent_day_minor AS a_spent_day_minor,
+       to_char(${alias}.spent_month, 'YYYY-MM-DD') AS a_spent_month, ${alias}.spent_month_minor AS a_spent_month_minor`;
+}
+
+/** The same columns as NULLs of the right types (for UNION ALL rows that carry no account). */
+export const NULL_ACCOUNT_STATE_COLUMNS = `NULL::uuid AS a_id, NULL::text AS a_kind, NULL::text AS a_currency, NULL::bigint AS a_balance_minor,
+       NULL::bigint AS a_version, NULL::bigint AS a_pending_out_minor, NULL::bigint AS a_overdraft_limit_minor,
+       NULL::bigint AS a_daily_limit_minor, NULL::bigint AS a_monthly_limit_minor, NULL::text AS a_time_zone,
+       NULL::text AS a_spent_day, NULL::bigint AS a_spent_day_minor, NULL::text AS a_spent_month, NULL::bigint AS a_spent_month_minor`;
 
 // Shared parts of the write statements: balances (guarded by the version read
 // under lock), ledger entries and outbox rows, all from arrays. WITH
 // ORDINALITY + ORDER BY keeps entry and event ids in decision order.
-const UPDATE_ACCOUNTS = `
+// $<spendParam>..+3: the spending counters (ADR 0016), written with the balance.
+const updateAccounts = (spendParam: number) => `
   acc AS (
     UPDATE bank.accounts AS a
-       SET balance_minor = u.balance_minor, version = a.version + 1, updated_at = $3
-      FROM unnest($1::uuid[], $2::bigint[], $4::bigint[]) AS u (id, balance_minor, expected_version)
+       SET balance_minor = u.balance_minor, version = a.version + 1, updated_at = $3,
+           spent_day = u.spent_day::date, spent_day_minor = u.spent_day_minor,
+           spent_month = u.spent_month::date, spent_month_minor = u.spent_month_minor
+      FROM unnest($1::uuid[], $2::bigint[], $4::bigint[], $${spendParam}::text[], $${spendParam + 1}::bigint[],
+                  $${spendParam + 2}::text[], $${spendParam + 3}::bigint[])
+           AS u (id, balance_minor, expected_version, spent_day, spent_day_minor, spent_month, spent_month_minor)
      WHERE a.id = u.id AND a.version = u.expected_version
     RETURNING a.id
   )`;
@@ -48,7 +82,7 @@ const insertOutbox = (traceParam: number) => `
   )`;
 
 const TRANSFER_WRITE_SQL = `
-WITH ${UPDATE_ACCOUNTS},
+WITH ${updateAccounts(25)},
   tr AS (
     INSERT INTO bank.transfers (id, sender_account_id, recipient_account_id, amount_minor, currency, status,
                                 description, idempotency_key, request_hash, created_at, initiated_by)
@@ -73,7 +107,7 @@ SELECT (SELECT count(*) FROM acc) AS accounts, (SELECT count(*) FROM tr) AS reco
        (SELECT count(*) FROM le) AS entries, (SELECT count(*) FROM ob) AS events`;
 
 const DEPOSIT_WRITE_SQL = `
-WITH ${UPDATE_ACCOUNTS},
+WITH ${updateAccounts(26)},
   dp AS (
     INSERT INTO bank.deposits (id, account_id, amount_minor, currency, deposit_reference, top_up_id, card_last4,
                                card_brand, request_hash, created_at, initiated_by)
@@ -106,6 +140,15 @@ function accountParams(updates: AccountUpdate[], updatedAt: Date): unknown[] {
     updates.map((u) => u.balanceMinor.toString()),
     updatedAt,
     updates.map((u) => u.expectedVersion.toString()),
+  ];
+}
+
+function spendParams(updates: AccountUpdate[]): unknown[] {
+  return [
+    updates.map((u) => u.spentDay),
+    updates.map((u) => u.spentDayMinor.toString()),
+    updates.map((u) => u.spentMonth),
+    updates.map((u) => u.spentMonthMinor.toString()),
   ];
 }
 
@@ -158,7 +201,22 @@ function checkCounts(counts: WriteCounts | undefined, expected: { accounts: numb
 export function accountsFrom(rows: AccountRow[]): AccountState[] {
   return rows
     .filter((r) => r.a_id !== null)
-    .map((r) => ({ id: r.a_id!, kind: r.a_kind!, currency: r.a_currency!, balanceMinor: r.a_balance_minor!, version: r.a_version! }));
+    .map((r) => ({
+      id: r.a_id!,
+      kind: r.a_kind!,
+      currency: r.a_currency!,
+      balanceMinor: r.a_balance_minor!,
+      version: r.a_version!,
+      pendingOutMinor: r.a_pending_out_minor!,
+      overdraftLimitMinor: r.a_overdraft_limit_minor!,
+      dailyLimitMinor: r.a_daily_limit_minor,
+      monthlyLimitMinor: r.a_monthly_limit_minor,
+      timeZone: r.a_time_zone!,
+      spentDay: r.a_spent_day,
+      spentDayMinor: r.a_spent_day_minor!,
+      spentMonth: r.a_spent_month,
+      spentMonthMinor: r.a_spent_month_minor!,
+    }));
 }
 
 /**
@@ -196,6 +254,7 @@ export async function writeTransfers(
       ...entryParams(entries),
       transfers.map((t) => t.initiatedBy),
       eventTraceContexts(plans, traceContexts),
+      ...spendParams(updates),
     ],
   });
   checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });
@@ -234,6 +293,7 @@ export async function writeDeposits(
       ...entryParams(entries),
       deposits.map((d) => d.initiatedBy),
       eventTraceContexts(plans, traceContexts),
+      ...spendParams(updates),
     ],
   });
   checkCounts(rows[0], { accounts: updates.length, records: plans.length, entries: entries.length, events: events.length });

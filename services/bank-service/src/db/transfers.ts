@@ -3,7 +3,7 @@
 import type { StoredFailure, TransferRecord } from '../domain/ledger.js';
 import type { TransferFailureRecord } from '../domain/transfer-batch.js';
 import type { BoundFailureReason } from '../domain/errors.js';
-import { accountsFrom, type AccountRow, type Queryable } from './ledger-writes.js';
+import { accountsFrom, accountStateColumns, NULL_ACCOUNT_STATE_COLUMNS, type AccountRow, type Queryable } from './ledger-writes.js';
 import type { AccountState } from '../domain/ledger.js';
 
 // One round trip for a batch (or a single request): the stored transfer or
@@ -35,32 +35,32 @@ WITH req AS MATERIALIZED (
    WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.sender_account_id = req.sender AND e.idempotency_key = req.idempotency_key)
      AND NOT EXISTS (SELECT 1 FROM failed f WHERE f.sender_account_id = req.sender AND f.idempotency_key = req.idempotency_key)
 ), locked AS MATERIALIZED (
-  SELECT id, kind, currency, balance_minor, version
-    FROM bank.accounts
-   WHERE id = ANY (ARRAY(SELECT id FROM wanted)) AND kind = 'customer'
-   ORDER BY id
+  SELECT ${accountStateColumns('a')}
+    FROM bank.accounts a
+   WHERE a.id = ANY (ARRAY(SELECT id FROM wanted)) AND a.kind = 'customer'
+   ORDER BY a.id
      FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
 )
 SELECT 't' AS row_type, e.id AS t_id, e.sender_account_id AS t_sender, e.recipient_account_id AS t_recipient,
        e.amount_minor AS t_amount_minor, e.currency::text AS t_currency, e.description AS t_description,
        e.idempotency_key AS t_key, e.request_hash AS t_hash, e.created_at AS t_created_at, e.initiated_by AS t_initiated_by,
        NULL::text AS f_reason, NULL::jsonb AS f_metadata,
-       NULL::uuid AS a_id, NULL::text AS a_kind, NULL::text AS a_currency, NULL::bigint AS a_balance_minor, NULL::bigint AS a_version
+       ${NULL_ACCOUNT_STATE_COLUMNS}
   FROM existing e
 UNION ALL
 SELECT 'f', NULL, f.sender_account_id, NULL, NULL, NULL, NULL, f.idempotency_key, f.request_hash, NULL, NULL, f.reason, f.metadata,
-       NULL, NULL, NULL, NULL, NULL
+       ${NULL_ACCOUNT_STATE_COLUMNS}
   FROM failed f
 UNION ALL
-SELECT 'a', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       l.id, l.kind, l.currency::text, l.balance_minor, l.version
+SELECT 'a', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.*
   FROM locked l${
     skipLocked
       ? `
 UNION ALL
-SELECT 'b', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.id, NULL, NULL, NULL, NULL
+SELECT 'b', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM bank.accounts a
- WHERE a.id = ANY (ARRAY(SELECT id FROM wanted)) AND a.kind = 'customer' AND a.id NOT IN (SELECT id FROM locked)`
+ WHERE a.id = ANY (ARRAY(SELECT id FROM wanted)) AND a.kind = 'customer' AND a.id NOT IN (SELECT a_id FROM locked)`
       : ''
   }`;
 }

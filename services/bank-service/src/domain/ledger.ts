@@ -9,21 +9,27 @@ import { formatAmountMinor } from '@wallet/platform';
 import {
   AccountNotFoundError,
   CurrencyMismatchError,
-  InsufficientFundsError,
   SameAccountError,
   type BankError,
   type BoundFailureReason,
 } from './errors.js';
 import type { DepositRequest, TransferRequest } from './requests.js';
+import { availableMinor, checkOutgoing, type SpendingState, type SpendUpdate } from './spending.js';
 
 export type AccountKind = 'customer' | 'settlement';
 
-export interface AccountState {
+/** A locked account row: balance, version, and what outgoing money is checked against (ADR 0016). */
+export interface AccountState extends SpendingState {
   id: string;
   kind: AccountKind;
   currency: string;
-  balanceMinor: bigint;
   version: bigint;
+}
+
+/** New spending counters of an account, decided with a movement (carried across a batch). */
+export interface AccountSpend {
+  accountId: string;
+  update: SpendUpdate;
 }
 
 /** One side of a double entry: signed amount and the account balance after it. */
@@ -81,6 +87,8 @@ export interface TransferPlan {
   transfer: TransferRecord;
   /** [debit of the sender, credit of the recipient] */
   postings: [Posting, Posting];
+  /** The sender's spending counters after this transfer. */
+  spends: AccountSpend[];
   events: OutboxEvent[];
 }
 
@@ -130,8 +138,8 @@ function customerAccount(accounts: AccountStates, id: string): AccountState | un
 
 /**
  * Decides one transfer over the current (locked) account states. Order of
- * checks: existence, currency, funds; so a caller hears about the most
- * fundamental problem first.
+ * checks: existence, currency, funds (available + overdraft), spending
+ * limits; so a caller hears about the most fundamental problem first.
  */
 export function decideTransfer(request: TransferRequest, identity: TransferIdentity, accounts: AccountStates): Decision<TransferPlan> {
   if (request.senderAccountId === request.recipientAccountId) {
@@ -146,9 +154,8 @@ export function decideTransfer(request: TransferRequest, identity: TransferIdent
       return { ok: false, error: new CurrencyMismatchError(account.id, account.currency, request.currency) };
     }
   }
-  if (sender.balanceMinor < request.amountMinor) {
-    return { ok: false, error: new InsufficientFundsError(sender.id) };
-  }
+  const outgoing = checkOutgoing(sender.id, sender, request.amountMinor, identity.createdAt);
+  if (!outgoing.ok) return outgoing;
 
   const postings: [Posting, Posting] = [
     { accountId: sender.id, amountMinor: -request.amountMinor, balanceAfterMinor: sender.balanceMinor - request.amountMinor },
@@ -168,7 +175,8 @@ export function decideTransfer(request: TransferRequest, identity: TransferIdent
     createdAt: identity.createdAt,
     initiatedBy: request.initiatedBy,
   };
-  return { ok: true, plan: { transfer, postings, events: transferEvents(transfer, identity.eventIds) } };
+  const spends = [{ accountId: sender.id, update: outgoing.spend }];
+  return { ok: true, plan: { transfer, postings, spends, events: transferEvents(transfer, identity.eventIds) } };
 }
 
 /**
@@ -213,15 +221,33 @@ export function decideDeposit(
   return { ok: true, plan: { deposit, postings, events: [topUpEvent(deposit, identity.eventId)] } };
 }
 
-/** Applies postings to working states (for chaining decisions in one batch). */
-export function applyPostings(accounts: Map<string, AccountState>, postings: readonly Posting[]): void {
+/**
+ * Applies postings (and new spending counters) to working states, for
+ * chaining decisions in one batch: the next decision sees this one's balance
+ * and spend.
+ */
+export function applyPostings(
+  accounts: Map<string, AccountState>,
+  postings: readonly Posting[],
+  spends: readonly AccountSpend[] = [],
+): void {
   for (const posting of postings) {
     const account = accounts.get(posting.accountId);
     if (!account) throw new InvariantViolation(`posting to unlocked account ${posting.accountId}`);
     const balanceMinor = account.balanceMinor + posting.amountMinor;
     if (balanceMinor !== posting.balanceAfterMinor) throw new InvariantViolation('posting balance out of step');
-    if (account.kind === 'customer' && balanceMinor < 0n) throw new InvariantViolation(`negative balance on ${account.id}`);
-    accounts.set(posting.accountId, { ...account, balanceMinor });
+    const next = { ...account, balanceMinor };
+    // Only a debit must stay within the overdraft: a credit to an account that
+    // a forced reversal left below it is fine (it only gets closer).
+    if (account.kind === 'customer' && posting.amountMinor < 0n && availableMinor(next) < -account.overdraftLimitMinor) {
+      throw new InvariantViolation(`account ${account.id} below its overdraft`);
+    }
+    accounts.set(posting.accountId, next);
+  }
+  for (const spend of spends) {
+    const account = accounts.get(spend.accountId);
+    if (!account) throw new InvariantViolation(`spend of unlocked account ${spend.accountId}`);
+    accounts.set(spend.accountId, { ...account, ...spend.update });
   }
 }
 
@@ -230,16 +256,33 @@ export interface AccountUpdate {
   balanceMinor: bigint;
   /** The version read under the row lock; the write checks it is unchanged. */
   expectedVersion: bigint;
+  /** Spending counters after the plans (as locked when no plan spent from this account). */
+  spentDay: string | null;
+  spentDayMinor: bigint;
+  spentMonth: string | null;
+  spentMonthMinor: bigint;
 }
 
-/** Final balance of every account the plans touched, for a single UPDATE. */
-export function accountUpdates(locked: AccountStates, plans: ReadonlyArray<{ postings: readonly Posting[] }>): AccountUpdate[] {
+/** Final balance and spending counters of every account the plans touched, for a single UPDATE. */
+export function accountUpdates(
+  locked: AccountStates,
+  plans: ReadonlyArray<{ postings: readonly Posting[]; spends?: readonly AccountSpend[] }>,
+): AccountUpdate[] {
   const working = new Map(locked);
-  for (const plan of plans) applyPostings(working, plan.postings);
+  for (const plan of plans) applyPostings(working, plan.postings, plan.spends);
   const touched = new Set(plans.flatMap((plan) => plan.postings.map((p) => p.accountId)));
   return [...touched].sort().map((id) => {
     const before = locked.get(id)!;
-    return { id, balanceMinor: working.get(id)!.balanceMinor, expectedVersion: before.version };
+    const after = working.get(id)!;
+    return {
+      id,
+      balanceMinor: after.balanceMinor,
+      expectedVersion: before.version,
+      spentDay: after.spentDay,
+      spentDayMinor: after.spentDayMinor,
+      spentMonth: after.spentMonth,
+      spentMonthMinor: after.spentMonthMinor,
+    };
   });
 }
 

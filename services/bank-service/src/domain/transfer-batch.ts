@@ -1,7 +1,7 @@
 // Group commit, the pure part: decide a batch of transfers in arrival order
 // over one set of locked account states. Each request is judged on its own
-// (idempotency, existence, currency, funds) but sees the balances left by the
-// requests before it, so a sender that runs dry mid-batch rejects only the
+// (idempotency, existence, currency, funds, spending limits) but sees the
+// balances and spending counters left by the requests before it, so a sender that runs dry mid-batch rejects only the
 // later ones. The result is one plan list, one balance update per account and
 // the business failures to bind to their keys: what a single write statement
 // and a single commit need.
@@ -154,7 +154,7 @@ function decideOne(
     const { error } = decision;
     return isBoundFailure(error) ? { ok: false, error, executed: true } : { ok: false, error, executed: false };
   }
-  applyPostings(working, decision.plan.postings);
+  applyPostings(working, decision.plan.postings, decision.plan.spends);
   plans.push(decision.plan);
   return { ok: true, transfer: decision.plan.transfer, replayed: false };
 }

@@ -3,6 +3,7 @@ import {
   AccountNotFoundError,
   CurrencyMismatchError,
   InsufficientFundsError,
+  LimitExceededError,
   SameAccountError,
 } from '../../src/domain/errors.js';
 import {
@@ -17,6 +18,7 @@ import {
 } from '../../src/domain/ledger.js';
 import { validateDepositRequest, validateTransferRequest } from '../../src/domain/requests.js';
 import { eventValidators } from '../support/helpers.js';
+import { accountState } from '../support/account-state.js';
 
 const A = '00000000-0000-0000-0000-00000000000a';
 const B = '00000000-0000-0000-0000-00000000000b';
@@ -30,7 +32,7 @@ const limits = { maxAmountMinor: 100_000_000n };
 
 function states(...accounts: Array<Partial<AccountState> & { id: string }>): Map<string, AccountState> {
   return new Map(
-    accounts.map((a) => [a.id, { kind: 'customer', currency: 'USD', balanceMinor: 0n, version: 1n, ...a } as AccountState]),
+    accounts.map((a) => [a.id, accountState(a)]),
   );
 }
 
@@ -155,7 +157,7 @@ describe('chaining decisions over locked states (group commit)', () => {
     for (const [n, [to, amount]] of ([[B, 60n], [C, 60n], [C, 40n]] as const).entries()) {
       const decision = decideTransfer(transfer(A, to, amount), identity(n + 1), working);
       if (decision.ok) {
-        applyPostings(working, decision.plan.postings);
+        applyPostings(working, decision.plan.postings, decision.plan.spends);
         plans.push(decision.plan);
         outcomes.push('ok');
       } else {
@@ -163,12 +165,37 @@ describe('chaining decisions over locked states (group commit)', () => {
       }
     }
     expect(outcomes).toEqual(['ok', 'INSUFFICIENT_FUNDS', 'ok']);
+    const day = createdAt.toISOString().slice(0, 10);
+    const month = `${day.slice(0, 7)}-01`;
+    const unspent = { spentDay: null, spentDayMinor: 0n, spentMonth: null, spentMonthMinor: 0n };
     expect(accountUpdates(locked, plans)).toEqual([
-      { id: A, balanceMinor: 0n, expectedVersion: 7n },
-      { id: B, balanceMinor: 60n, expectedVersion: 3n },
-      { id: C, balanceMinor: 40n, expectedVersion: 1n },
+      { id: A, balanceMinor: 0n, expectedVersion: 7n, spentDay: day, spentDayMinor: 100n, spentMonth: month, spentMonthMinor: 100n },
+      { id: B, balanceMinor: 60n, expectedVersion: 3n, ...unspent },
+      { id: C, balanceMinor: 40n, expectedVersion: 1n, ...unspent },
     ]);
     expect(plans[1]!.postings[0]!.balanceAfterMinor).toBe(0n);
+  });
+
+  it('carries the daily spend from one decision to the next: the second transfer over the limit is refused', () => {
+    const locked = states({ id: A, balanceMinor: 1_000n, dailyLimitMinor: 100n }, { id: B }, { id: C });
+    const working = new Map(locked);
+    const first = decideTransfer(transfer(A, B, 60n), identity(1), working);
+    if (!first.ok) throw first.error;
+    applyPostings(working, first.plan.postings, first.plan.spends);
+    const second = errorOf(decideTransfer(transfer(A, C, 41n), identity(2), working));
+    expect(second).toBeInstanceOf(LimitExceededError);
+    expect(second.metadata).toMatchObject({ accountId: A, limit: 'daily', remaining: '0.40' });
+    expect(decideTransfer(transfer(A, C, 40n), identity(3), working).ok).toBe(true);
+  });
+
+  it('lets a sender with an overdraft go negative down to it, and a credit to an account beyond it is no invariant breach', () => {
+    const working = states({ id: A, balanceMinor: 10n, overdraftLimitMinor: 50n }, { id: B, balanceMinor: -100n, overdraftLimitMinor: 50n });
+    const decision = decideTransfer(transfer(A, B, 60n), identity(), working);
+    if (!decision.ok) throw decision.error;
+    applyPostings(working, decision.plan.postings, decision.plan.spends);
+    expect(working.get(A)!.balanceMinor).toBe(-50n);
+    expect(working.get(B)!.balanceMinor).toBe(-40n);
+    expect(errorOf(decideTransfer(transfer(A, B, 1n), identity(2), working)).metadata).toMatchObject({ limit: 'overdraft', remaining: '0.00' });
   });
 
   it('refuses postings that would drive a customer negative or skip a step', () => {

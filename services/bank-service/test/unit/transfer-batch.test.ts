@@ -9,6 +9,7 @@ import {
   type BankError,
 } from '../../src/domain/errors.js';
 import type { AccountState, TransferIdentity, TransferRecord } from '../../src/domain/ledger.js';
+import { accountState } from '../support/account-state.js';
 import { validateTransferRequest } from '../../src/domain/requests.js';
 import {
   decideTransferBatch,
@@ -25,7 +26,7 @@ const MISSING = '00000000-0000-0000-0000-0000000000ff';
 const createdAt = new Date('2026-01-02T03:04:05.678Z');
 
 function states(...accounts: Array<[string, bigint]>): Map<string, AccountState> {
-  return new Map(accounts.map(([id, balanceMinor]) => [id, { id, kind: 'customer', currency: 'USD', balanceMinor, version: 3n }]));
+  return new Map(accounts.map(([id, balanceMinor]) => [id, accountState({ id, balanceMinor, version: 3n })]));
 }
 
 function request(sender: string, recipient: string, amountMinor: bigint, key: string, description = '') {
@@ -69,7 +70,7 @@ describe('decideTransferBatch', () => {
     expect((decision.outcomes[1] as { error: BankError }).error).toBeInstanceOf(InsufficientFundsError);
     expect(decision.plans.map((p) => p.transfer.idempotencyKey)).toEqual(['k1', 'k3', 'k4']);
     // One update per touched account, from the versions read under lock.
-    expect(decision.updates).toEqual([
+    expect(decision.updates.map(({ id, balanceMinor, expectedVersion }) => ({ id, balanceMinor, expectedVersion }))).toEqual([
       { id: A, balanceMinor: 0n, expectedVersion: 3n },
       { id: B, balanceMinor: 100n, expectedVersion: 3n },
       { id: C, balanceMinor: 1_900n, expectedVersion: 3n },
@@ -78,6 +79,20 @@ describe('decideTransferBatch', () => {
     expect(decision.plans.flatMap((p) => p.postings.filter((x) => x.accountId === A).map((x) => x.balanceAfterMinor))).toEqual([400n, 0n]);
     // The locked states themselves are not modified.
     expect(locked.get(A)!.balanceMinor).toBe(1_000n);
+  });
+
+  it('carries the spend across the batch: the transfer that breaks the daily limit fails, is bound to its key, and the counter is written once', () => {
+    const locked = new Map([
+      [A, accountState({ id: A, balanceMinor: 10_000n, dailyLimitMinor: 1_000n, version: 3n })],
+      [B, accountState({ id: B, version: 3n })],
+    ]);
+    const decision = decideTransferBatch([item(A, B, 600n, 'k1'), item(A, B, 600n, 'k2'), item(A, B, 400n, 'k3')], locked, identities());
+    expect(summary(decision.outcomes)).toEqual(['ok 600', 'LIMIT_EXCEEDED', 'ok 400']);
+    expect((decision.outcomes[1] as { error: BankError }).error.metadata).toMatchObject({ limit: 'daily', remaining: '4.00' });
+    expect(decision.failures).toEqual([
+      { senderAccountId: A, idempotencyKey: 'k2', requestHash: expect.any(String), reason: 'LIMIT_EXCEEDED', metadata: { accountId: A, limit: 'daily', remaining: '4.00' } },
+    ]);
+    expect(decision.updates.find((u) => u.id === A)).toMatchObject({ balanceMinor: 9_000n, spentDay: '2026-01-02', spentDayMinor: 1_000n, spentMonth: '2026-01-01', spentMonthMinor: 1_000n });
   });
 
   it('answers stored transfers from the lookup: the same request replays, another one is REUSED', () => {
