@@ -34,6 +34,8 @@ import { registerSummaryRoutes } from './routes/summary.js';
 import { parseOpsTargets, registerSystemRoutes } from './routes/system.js';
 import { registerTopUpRoutes } from './routes/topup.js';
 import { registerTransferRoutes } from './routes/transfers.js';
+import { registerReversalRoutes } from './routes/reversals.js';
+import { registerAdminLedgerRoutes } from './routes/admin-ledger.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 
 export interface BuildServerOptions {
@@ -130,6 +132,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const deps: RouteDeps = { config, clients, spec };
   registerAccountRoutes(app, deps);
   registerTransferRoutes(app, deps);
+  registerReversalRoutes(app, deps);
+  registerAdminLedgerRoutes(app, deps);
   registerBalanceRoutes(app, deps);
   registerOperationRoutes(app, deps);
   registerSummaryRoutes(app, deps);

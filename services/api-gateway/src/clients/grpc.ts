@@ -82,8 +82,27 @@ export const BANK_RETRIES = grpcServiceConfig({
     CreateAccount: 'idempotent on (owner, Idempotency-Key) and a replay answers the first answer: a retry never opens a second account',
     GetBalance: 'a read',
     ListAccounts: 'a read',
+    // Issue #15.
+    CreateHold: 'idempotent on (sender, Idempotency-Key) and a replay answers the first answer: a retry never holds twice',
+    CaptureHold: 'the hold is captured at most once; the same capture again is a replay of its final state',
+    VoidHold: 'the hold is voided at most once; the same void again is a replay of its final state',
+    GetHold: 'a read',
+    ReverseTransfer: 'idempotent on (transfer, Idempotency-Key) and a replay answers the first answer: a retry never reverses twice',
+    GetAccountLimits: 'a read',
+    SetAccountLimits: 'setting the same limits twice leaves the same limits',
+    GetBalanceAt: 'a read',
+    GetStatement: 'a read (retried only before the first message arrives)',
+    VerifyLedger: 'a read',
   },
-  notRetried: { DepositMoney: NOT_CALLED, GetDeposit: NOT_CALLED },
+  notRetried: {
+    DepositMoney: NOT_CALLED,
+    GetDeposit: NOT_CALLED,
+    RefundDeposit: NOT_CALLED,
+    GetRefund: NOT_CALLED,
+    CancelRefund: NOT_CALLED,
+    GetLedgerTotals: 'not called by the gateway (analytics-service only)',
+    GetAccountOwners: 'not called by the gateway (webhook-service only)',
+  },
 });
 
 /** Why each card-adapter RPC may or may not be sent twice by the channel. */
@@ -155,6 +174,8 @@ export function createBankClient(target: string, options: GrpcClientOptions): Ba
     getBalance: (request, context) => call(client.getBalance, request, context),
     createAccount: (request, context) => call(client.createAccount, request, context),
     listAccounts: (request, context) => call(client.listAccounts, request, context),
+    reverseTransfer: (request, context) => call(client.reverseTransfer, request, context),
+    verifyLedger: (request, context) => call(client.verifyLedger, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();

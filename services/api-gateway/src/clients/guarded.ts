@@ -74,6 +74,8 @@ function guardBank(bank: BankApi, breaker: Breaker): BankApi {
     getBalance: (request, context) => breaker.run(() => bank.getBalance(request, context)),
     createAccount: (request, context) => breaker.run(() => bank.createAccount(request, context)),
     listAccounts: (request, context) => breaker.run(() => bank.listAccounts(request, context)),
+    reverseTransfer: (request, context) => breaker.run(() => bank.reverseTransfer(request, context)),
+    verifyLedger: (request, context) => breaker.run(() => bank.verifyLedger(request, context)),
     checkHealth: (timeoutMs) => bank.checkHealth(timeoutMs),
   };
 }

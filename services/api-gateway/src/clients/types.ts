@@ -11,6 +11,10 @@ import type {
   GetBalanceResponse,
   ListAccountsRequest,
   ListAccountsResponse,
+  ReverseTransferRequest,
+  ReverseTransferResponse,
+  VerifyLedgerRequest,
+  VerifyLedgerResponse,
   TransferMoneyRequest,
   TransferMoneyResponse,
 } from '@wallet/contracts/bank';
@@ -57,6 +61,8 @@ export interface BankApi extends HealthCheckable {
   getBalance(request: GetBalanceRequest, context: CallContext): Promise<GetBalanceResponse>;
   createAccount(request: CreateAccountRequest, context: CallContext): Promise<CreateAccountResponse>;
   listAccounts(request: ListAccountsRequest, context: CallContext): Promise<ListAccountsResponse>;
+  reverseTransfer(request: ReverseTransferRequest, context: CallContext): Promise<ReverseTransferResponse>;
+  verifyLedger(request: VerifyLedgerRequest, context: CallContext): Promise<VerifyLedgerResponse>;
 }
 
 export interface CardAdapterApi extends HealthCheckable {

@@ -139,6 +139,13 @@ export function fakeClients() {
       accounts: [{ accountId: ALICE, ownerId: ALICE_USER, currency: 'USD', balance: { amountMinor: 100_000n, currencyCode: 'USD' }, createdAt: CREATED_AT, ...balanceParts(100_000n) }],
     })),
     checkHealth: vi.fn<BankApi['checkHealth']>(async () => 'ok'),
+    // Issue #15 (F3): UNIMPLEMENTED unless a test gives them a body (reversals/admin-ledger route tests).
+    reverseTransfer: vi.fn<BankApi['reverseTransfer']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
+    verifyLedger: vi.fn<BankApi['verifyLedger']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
   };
   const cardAdapter = {
     processCardTopUp: vi.fn<CardAdapterApi['processCardTopUp']>(async (request) => topUpResponse(request)),
