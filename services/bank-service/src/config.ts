@@ -91,10 +91,31 @@ export const bankConfigSchema = z.object({
   BANK_OUTBOX_PUBLISH_TIMEOUT_MS: env.int(15_000, 100, 300_000),
   BANK_OUTBOX_RETRY_DELAY_MS_MIN: env.int(200, 10, 60_000),
   BANK_OUTBOX_RETRY_DELAY_MS_MAX: env.int(10_000, 100, 600_000),
+  /** Holds (ADR 0015): the expiry of a hold created without one (7 days). */
+  BANK_HOLD_EXPIRY_DEFAULT_MS: env.int(7 * 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000),
+  /** The furthest expiry a hold may ask for (30 days). */
+  BANK_HOLD_EXPIRY_MS_MAX: env.int(30 * 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000),
+  /** How often the expiry sweep looks for pending holds past their expiry. */
+  BANK_HOLD_SWEEP_INTERVAL_MS: env.int(1_000, 10, 3_600_000),
+  /** Holds released per sweep transaction (several back to back while batches come back full). */
+  BANK_HOLD_SWEEP_BATCH_SIZE_MAX: env.int(100, 1, 10_000),
+  /** Statements (ADR 0020): entries per keyset chunk and streamed message. */
+  BANK_STATEMENT_CHUNK_SIZE_MAX: env.int(500, 1, 10_000),
+  /** Entries one statement may hold; a range with more is refused before streaming (INVALID_ARGUMENT entries_max). */
+  BANK_STATEMENT_ENTRIES_MAX: env.int(100_000, 1, 10_000_000),
+  /** Statements streaming at once (each holds a pooled connection); more are refused with UNAVAILABLE. */
+  BANK_STATEMENT_CONCURRENCY_MAX: env.int(4, 1, 100),
+  /** A statement whose reader takes no chunk for this long is ended (capped below the idle-in-transaction timeout). */
+  BANK_STATEMENT_WRITE_WAIT_MS_MAX: env.int(5_000, 100, 600_000),
   /** Upper bound for graceful shutdown (drain gRPC, close the pool). */
   BANK_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
 })
-  .superRefine(checkOutboxTimeouts);
+  .superRefine(checkOutboxTimeouts)
+  .superRefine((config, ctx) => {
+    if (config.BANK_HOLD_EXPIRY_DEFAULT_MS > config.BANK_HOLD_EXPIRY_MS_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['BANK_HOLD_EXPIRY_DEFAULT_MS'], message: 'must not exceed BANK_HOLD_EXPIRY_MS_MAX' });
+    }
+  });
 
 /** The local PostgreSQL of `npm start` / `npm test`; refused when NODE_ENV=production. */
 export const DEVELOPMENT_DATABASE_URL = 'postgresql://wallet:wallet@127.0.0.1:5432/bank';

@@ -22,6 +22,14 @@ export type { AccountBalance, CreateAccountResult, DepositLookup, DepositResult,
 export interface OperationLimits {
   maxTransferAmountMinor: bigint;
   maxDepositAmountMinor: bigint;
+  /** Holds: expiry when CreateHold names none, and the furthest one allowed (defaults: HOLD_EXPIRY_DEFAULTS). */
+  holdExpiryDefaultMs?: number;
+  holdExpiryMsMax?: number;
+  /** Statements (ADR 0020; defaults: STATEMENT_DEFAULTS): entries per streamed chunk, per statement, statements at once. */
+  statementChunkSizeMax?: number;
+  statementEntriesMax?: number;
+  statementConcurrencyMax?: number;
+  statementWriteWaitMsMax?: number;
 }
 
 export interface BankOperationsOptions {

@@ -17,6 +17,8 @@ import { KafkaOutboxPublisher } from '../outbox/kafka-publisher.js';
 import { OutboxRelay } from '../outbox/relay.js';
 import { BankMetrics } from '../metrics.js';
 import { BankOperations } from './operations.js';
+import { HoldExpirySweeper } from './hold-expiry.js';
+import { HoldUseCase } from './holds.js';
 
 export const BANK_SERVICE_NAME = 'wallet.bank.v1.BankService';
 
@@ -131,6 +133,14 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
     limits: {
       maxTransferAmountMinor: config.BANK_TRANSFER_AMOUNT_MAX,
       maxDepositAmountMinor: config.BANK_DEPOSIT_AMOUNT_MAX,
+      statementChunkSizeMax: config.BANK_STATEMENT_CHUNK_SIZE_MAX,
+      statementEntriesMax: config.BANK_STATEMENT_ENTRIES_MAX,
+      // Each statement holds a connection: never all of them.
+      statementConcurrencyMax: Math.max(1, Math.min(config.BANK_STATEMENT_CONCURRENCY_MAX, config.BANK_DATABASE_CONNECTIONS_MAX - 1)),
+      // The bank ends a stalled statement before PostgreSQL's idle-in-transaction timeout kills its connection.
+      statementWriteWaitMsMax: Math.min(config.BANK_STATEMENT_WRITE_WAIT_MS_MAX, Math.floor(config.BANK_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS / 2)),
+      holdExpiryDefaultMs: config.BANK_HOLD_EXPIRY_DEFAULT_MS,
+      holdExpiryMsMax: config.BANK_HOLD_EXPIRY_MS_MAX,
     },
     poolWaitingMax: config.BANK_DATABASE_QUEUE_SIZE_MAX,
     onRetry: (operation, cause) => metrics.retried(operation, cause),
@@ -159,6 +169,12 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
     }),
   });
   const servicer = guardedServicer(security, { operations, logger, metrics, callers });
+  const holdExpiry = new HoldExpirySweeper(
+    new HoldUseCase(operations.context),
+    { intervalMs: config.BANK_HOLD_SWEEP_INTERVAL_MS, batchSizeMax: config.BANK_HOLD_SWEEP_BATCH_SIZE_MAX, batchesPerTickMax: 10 },
+    logger,
+    (count) => metrics.holdsExpired(count),
+  );
   metrics.trackTransferQueue(() => operations.transferQueueStats());
   metrics.trackOwnerCache(() => operations.owners.size);
 
@@ -203,6 +219,7 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
   const runningOps = ops;
   // Kafka being down never blocks start or transfers: the relay backs off and catches up.
   relay?.start();
+  holdExpiry.start();
   logger.info({ grpcPort: runningGrpc.port, opsPort: runningOps.port, grpcHost: config.BANK_GRPC_HOST }, 'listening');
 
   let closed: Promise<void> | undefined;
@@ -220,6 +237,8 @@ async function startWithSecurity(config: BankConfig, logger: Logger, registry: R
         // Running transfer batches finish (bounded by the statement timeouts); anything still queued
         // belongs to calls the drain gave up on and is shed unexecuted.
         await operations.close();
+        // Before the pool closes: a sweep in progress finishes its transaction.
+        await holdExpiry.stop();
         // After the last commit: the relay finishes (or abandons) its batch; rows stay in the outbox.
         await relay?.stop();
         await publisher.close();

@@ -133,6 +133,8 @@ export function validateTransferRequest(input: TransferMoneyInput, limits: { max
   checkUuid(violations, 'recipient_account_id', input.recipientAccountId);
   checkMoneyFields(violations, input.amount);
   checkLength(violations, 'idempotency_key', input.idempotencyKey, 1, IDEMPOTENCY_KEY_LENGTH_MAX);
+  // Reserved for the transfers hold captures post (domain/holds.ts, ADR 0015).
+  if (input.idempotencyKey.startsWith('hold:')) violations.push({ field: 'idempotency_key', description: 'must not start with "hold:"' });
   checkLength(violations, 'description', input.description, 0, DESCRIPTION_LENGTH_MAX);
   if (violations.length > 0 || !input.amount) throw new InvalidArgumentError(violations);
 
