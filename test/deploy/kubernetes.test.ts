@@ -21,12 +21,15 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** The oldest Kubernetes the chart supports (Chart.yaml kubeVersion); kubernetes-models' schemas are 1.27's. */
 const KUBE_VERSION = '1.27.1';
 const RELEASE = 'wallet';
-const OUR_SERVICES = ['api-gateway', 'identity-service', 'bank-service', 'bank-card-adapter', 'analytics-service', 'payment-gateway-mock'];
+const OUR_SERVICES = ['api-gateway', 'identity-service', 'bank-service', 'bank-card-adapter', 'analytics-service', 'payment-gateway-mock', 'webhook-service'];
+/** One pod each, no autoscaling: the stand-in for one external provider, and the webhook dispatcher. */
+const SINGLE_POD = ['payment-gateway-mock', 'webhook-service'];
 /** gRPC servers and their caller tables (ADR 0009). */
 const CALLER_TABLES: Record<string, string> = {
   'bank-service': 'services/bank-service/src/grpc/callers.ts',
   'bank-card-adapter': 'services/bank-card-adapter/src/grpc/callers.ts',
   'analytics-service': 'services/analytics-service/src/grpc/callers.ts',
+  'webhook-service': 'services/webhook-service/src/grpc/callers.ts',
 };
 /** Kinds rendered from the operators' CRDs, with the fields our services rely on. */
 const CUSTOM_RESOURCES: Record<string, { apiVersion: string; required: string[] }> = {
@@ -209,6 +212,8 @@ describe.skipIf(unavailable !== null)(`Helm chart deploy/kubernetes/e-wallet (he
       ['api-gateway', 'GATEWAY_CARD_ADAPTER_GRPC_ADDRESS', 'bank-card-adapter'],
       ['api-gateway', 'GATEWAY_ANALYTICS_GRPC_ADDRESS', 'analytics-service'],
       ['bank-card-adapter', 'CARD_ADAPTER_BANK_GRPC_ADDRESS', 'bank-service'],
+      ['api-gateway', 'GATEWAY_WEBHOOK_GRPC_ADDRESS', 'webhook-service'],
+      ['webhook-service', 'WEBHOOK_BANK_GRPC_ADDRESS', 'bank-service'],
     ];
     for (const [client, variable, server] of targets) {
       const service = find(objects, 'Service', server);
@@ -223,7 +228,7 @@ describe.skipIf(unavailable !== null)(`Helm chart deploy/kubernetes/e-wallet (he
   });
 
   it('keeps at least one pod of each replicated service through voluntary disruptions, and autoscales within bounds', () => {
-    for (const name of OUR_SERVICES.filter((n) => n !== 'payment-gateway-mock')) {
+    for (const name of OUR_SERVICES.filter((n) => !SINGLE_POD.includes(n))) {
       const pdb = find(objects, 'PodDisruptionBudget', name);
       expect(pdb.spec.maxUnavailable).toBe(1);
       expect(pdb.spec.selector.matchLabels).toEqual(find(objects, 'Deployment', name).spec.selector.matchLabels);
@@ -273,15 +278,28 @@ describe.skipIf(unavailable !== null)(`Helm chart deploy/kubernetes/e-wallet (he
       expect(policy.spec.policyTypes, name).toEqual(['Ingress', 'Egress']);
       const opsPort = find(objects, 'Service', name).spec.ports.find((p: { name: string }) => p.name === 'ops').port;
       const opsRules = policy.spec.ingress.filter((r: { ports: { port: number }[] }) => r.ports.some((p) => p.port === opsPort));
-      expect(opsRules.map((r: { from: unknown }) => r.from), name).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]]);
+      const monitoring = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }];
+      // And the gateway, whose GET /admin/system (the operator console) reads every other service's /readyz and /metrics.
+      const console = [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'api-gateway', 'app.kubernetes.io/instance': RELEASE } } }];
+      expect(opsRules.map((r: { from: unknown }) => r.from), name).toEqual(name === 'api-gateway' ? [monitoring] : [monitoring, console]);
     }
     // Infrastructure: only the services that use it (Kafka: bank and analytics; ClickHouse: analytics).
     const reachesLabel = (name: string, label: string) =>
       (find(objects, 'NetworkPolicy', name).spec.egress as { to: { podSelector?: { matchLabels: Record<string, string> } }[] }[]).some((rule) =>
         rule.to.some((peer) => peer.podSelector?.matchLabels[label] !== undefined));
-    expect(OUR_SERVICES.filter((n) => reachesLabel(n, 'strimzi.io/cluster')).sort()).toEqual(['analytics-service', 'bank-service']);
+    expect(OUR_SERVICES.filter((n) => reachesLabel(n, 'strimzi.io/cluster')).sort()).toEqual(['analytics-service', 'bank-service', 'webhook-service']);
     expect(OUR_SERVICES.filter((n) => reachesLabel(n, 'clickhouse.altinity.com/chi'))).toEqual(['analytics-service']);
-    expect(OUR_SERVICES.filter((n) => reachesLabel(n, 'cnpg.io/cluster')).sort()).toEqual(['bank-card-adapter', 'bank-service', 'identity-service', 'payment-gateway-mock']);
+    expect(OUR_SERVICES.filter((n) => reachesLabel(n, 'cnpg.io/cluster')).sort()).toEqual(['bank-card-adapter', 'bank-service', 'identity-service', 'payment-gateway-mock', 'webhook-service']);
+    // Webhook receivers: anywhere but private ranges (the service refuses those itself too).
+    const webhookEgress = find(objects, 'NetworkPolicy', 'webhook-service').spec.egress as { to: { ipBlock?: { cidr: string; except: string[] } }[]; ports: { port: number }[] }[];
+    const internet = webhookEgress.find((rule) => rule.to.some((peer) => peer.ipBlock?.cidr === '0.0.0.0/0'))!;
+    expect(internet.to[0]!.ipBlock!.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16']));
+    expect(internet.ports).toEqual([{ port: 443, protocol: 'TCP' }]);
+    // Only the webhook-service reaches out to arbitrary addresses.
+    for (const name of OUR_SERVICES.filter((n) => n !== 'webhook-service')) {
+      const egress = find(objects, 'NetworkPolicy', name).spec.egress as { to: { ipBlock?: { cidr: string } }[] }[];
+      expect(egress.some((rule) => rule.to.some((peer) => peer.ipBlock?.cidr === '0.0.0.0/0')), name).toBe(false);
+    }
   });
 
   it('renders valid objects with every toggle flipped: no operators, an external payment gateway, an Ingress, chart-made Secrets', async () => {

@@ -16,7 +16,7 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 
 {{/* Services whose tokens are verified against the issuer (ADR 0008). */}}
 {{- define "wallet.verifiers" -}}
-api-gateway bank-service bank-card-adapter
+api-gateway bank-service bank-card-adapter webhook-service
 {{- end }}
 
 {{/* The environment every service gets from its ConfigMap, beyond its own `env`. */}}
@@ -44,6 +44,9 @@ KAFKA_BROKERS: {{ printf "%s-kafka-bootstrap:%v" $v.kafka.clusterName $v.kafka.p
 {{- if eq .name "analytics-service" }}
 ANALYTICS_KAFKA_OPERATIONS_TOPIC: {{ $v.kafka.operationsTopic | quote }}
 ANALYTICS_KAFKA_DLQ_TOPIC: {{ $v.kafka.dlqTopic | quote }}
+{{- end }}
+{{- if eq .name "webhook-service" }}
+WEBHOOK_KAFKA_OPERATIONS_TOPIC: {{ $v.kafka.operationsTopic | quote }}
 {{- end }}
 {{- if eq .name "bank-card-adapter" }}
 CARD_ADAPTER_PAYMENT_GATEWAY_URL: {{ $v.paymentGateway.url | quote }}
