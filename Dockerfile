@@ -18,7 +18,7 @@ WORKDIR /src
 COPY package.json ./
 COPY packages packages
 COPY services services
-# apps/web: only its package.json is in the context (.dockerignore); the gateway image serves no web app yet.
+# apps/web: its sources are in the context too; only the web stage below reads them.
 COPY apps apps
 RUN ["node", "-e", "const fs = require('fs'), path = require('path'); for (const w of require('./package.json').workspaces) { fs.mkdirSync(path.join('../manifests', w), { recursive: true }); fs.copyFileSync(path.join(w, 'package.json'), path.join('../manifests', w, 'package.json')); }"]
 
@@ -31,6 +31,14 @@ RUN npm install --global --no-audit --no-fund npm@${NPM_VERSION}
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY --from=workspace-manifests /manifests ./
+
+# --- web: the browser app (apps/web: Vite + Preact), built once and shared by every image build;
+# only the api-gateway's image carries its dist/ (it serves /app and /console from it).
+FROM manifests AS web
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund --include-workspace-root --workspace apps/web
+COPY apps/web apps/web
+RUN npm run build --workspace apps/web
 
 # --- workspace: the one service this image is for (stages above are shared by all)
 FROM manifests AS workspace
@@ -59,10 +67,13 @@ COPY services/common services/common
 COPY packages/contracts packages/contracts
 COPY packages/platform packages/platform
 COPY services/${SERVICE} services/${SERVICE}
+COPY --from=web /app/apps/web/dist web-dist
 # What the runtime needs of the service, gathered in one folder: the build and,
-# for services with PostgreSQL, their SQL migrations.
+# for services with PostgreSQL, their SQL migrations; for the api-gateway, the
+# web app it serves (image-apps/ stays empty for every other service).
 RUN node scripts/generate.mjs && npx tsc -b "services/$SERVICE" \
-    && mkdir -p "image/$SERVICE" \
+    && mkdir -p "image/$SERVICE" image-apps \
+    && if [ "$SERVICE" = "api-gateway" ]; then mkdir -p image-apps/web && cp -R web-dist image-apps/web/dist; fi \
     && cp -R "services/$SERVICE/dist" "image/$SERVICE/dist" \
     && rm -f "image/$SERVICE/dist/.tsbuildinfo" \
     && if [ -d "services/$SERVICE/migrations" ]; then cp -R "services/$SERVICE/migrations" "image/$SERVICE/migrations"; fi
@@ -97,6 +108,8 @@ COPY services/common services/common
 COPY --from=build /app/packages/contracts/dist packages/contracts/dist
 COPY --from=build /app/packages/platform/dist packages/platform/dist
 COPY --from=build /app/image/${SERVICE} services/${SERVICE}
+# apps/web/dist in the api-gateway's image (services/api-gateway/src/plugins/web-app.ts looks there); empty elsewhere.
+COPY --from=build /app/image-apps apps
 # The service's own folder, so the entry point is the same path in every image.
 WORKDIR /app/services/${SERVICE}
 USER node

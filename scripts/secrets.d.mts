@@ -1,6 +1,7 @@
 // Types for scripts/secrets.mjs.
 export declare const SECRETS_DIR_DEFAULT: string;
 export declare const RANDOM_SECRETS: readonly string[];
+export declare const BASE64_KEY_SECRETS: readonly string[];
 export declare const INFRA_SERVERS: readonly string[];
 export interface GeneratedSecrets {
   dir: string;

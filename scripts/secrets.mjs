@@ -39,6 +39,7 @@ export const RANDOM_SECRETS = Object.freeze([
   'card-adapter-db-password',
   'payment-gateway-mock-db-password',
   'identity-db-password',
+  'webhook-db-password',
   'clickhouse-password',
   'valkey-password',
   'card-fingerprint-secret',
@@ -47,6 +48,12 @@ export const RANDOM_SECRETS = Object.freeze([
   // The Grafana admin's password (profile `observability`).
   'grafana-admin-password',
 ]);
+
+/**
+ * Random keys read as standard base64 of 32 bytes (with + and /, not URL-safe): the
+ * webhook-service's key that encrypts endpoints' signing secrets at rest.
+ */
+export const BASE64_KEY_SECRETS = Object.freeze(['webhook-secret-key']);
 
 /** One PostgreSQL database per service: its password file and the .env names of its database and role. */
 const DATABASES = Object.freeze([
@@ -60,6 +67,7 @@ const DATABASES = Object.freeze([
     user: 'payment_gateway_mock',
   },
   { url: 'identity-database-url', password: 'identity-db-password', prefix: 'IDENTITY', db: 'identity', user: 'identity' },
+  { url: 'webhook-database-url', password: 'webhook-db-password', prefix: 'WEBHOOK', db: 'webhooks', user: 'webhook_service' },
 ]);
 
 const newSecret = () => randomBytes(SECRET_BYTES).toString('base64url');
@@ -172,14 +180,14 @@ export async function generateSecrets({ dir = SECRETS_DIR_DEFAULT, force = false
   const created = [];
   const rewritten = [];
   const kept = [];
-  for (const name of RANDOM_SECRETS) {
+  for (const name of [...RANDOM_SECRETS, ...BASE64_KEY_SECRETS]) {
     const file = path.join(dir, name);
     if (existsSync(file) && read(file).trim() !== '' && !force) {
       kept.push(name);
       continue;
     }
     (existsSync(file) ? rewritten : created).push(name);
-    writeInPlace(file, `${newSecret()}\n`);
+    writeInPlace(file, `${BASE64_KEY_SECRETS.includes(name) ? randomBytes(SECRET_BYTES).toString('base64') : newSecret()}\n`);
   }
   for (const [name, content] of Object.entries(derivedFiles(dir, composeVariables(env)))) {
     const file = path.join(dir, name);
@@ -196,7 +204,7 @@ export async function generateSecrets({ dir = SECRETS_DIR_DEFAULT, force = false
 
 /** True when the folder compose mounts from is missing or incomplete. */
 export function secretsMissing(dir = SECRETS_DIR_DEFAULT) {
-  const needed = [...RANDOM_SECRETS, ...DATABASES.map((d) => d.url), 'valkey-users.acl', 'gateway-redis-url', 'analytics-clickhouse-url', 'tls/ca.pem'];
+  const needed = [...RANDOM_SECRETS, ...BASE64_KEY_SECRETS, ...DATABASES.map((d) => d.url), 'valkey-users.acl', 'gateway-redis-url', 'analytics-clickhouse-url', 'tls/ca.pem'];
   needed.push(...[...SERVICE_NAMES, ...INFRA_SERVERS].flatMap((s) => [`tls/${s}.pem`, `tls/${s}-key.pem`]));
   return needed.filter((name) => !existsSync(path.join(dir, name)));
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVICE_NAMES } from '../lib/pki.mjs';
-import { INFRA_SERVERS, RANDOM_SECRETS, generateSecrets, secretsMissing } from '../secrets.mjs';
+import { BASE64_KEY_SECRETS, INFRA_SERVERS, RANDOM_SECRETS, generateSecrets, secretsMissing } from '../secrets.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dirs: string[] = [];
@@ -49,6 +49,13 @@ describe('npm run secrets:generate', () => {
     expect(result.created).toEqual(expect.arrayContaining([...RANDOM_SECRETS, 'bank-database-url', 'tls/ca.pem']));
     const password = readFileSync(join(dir, 'bank-db-password'), 'utf8').trim();
     expect(readFileSync(join(dir, 'bank-database-url'), 'utf8').trim()).toBe(`postgresql://bank_service:${password}@postgres:5432/bank?sslmode=verify-full&sslrootcert=/run/secrets/tls-ca.pem`);
+    // Keys read as standard base64 of 32 bytes (the webhook-service's WEBHOOK_SECRET_KEY_FILE).
+    for (const name of BASE64_KEY_SECRETS) {
+      const key = readFileSync(join(dir, name), 'utf8').trim();
+      expect(key, name).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+      expect(Buffer.from(key, 'base64').length, name).toBe(32);
+    }
+    expect(readFileSync(join(dir, 'webhook-database-url'), 'utf8')).toContain('@postgres:5432/webhooks?sslmode=verify-full');
   });
 
   it('issues one certificate per service and one for PostgreSQL, its compose service name first in the SAN, signed by the CA', async () => {

@@ -19,7 +19,7 @@ wallet_read_password() {
   export "$1=$wallet_value"
   unset wallet_file wallet_value
 }
-for wallet_variable in BANK_DB_PASSWORD CARD_ADAPTER_DB_PASSWORD PAYMENT_GATEWAY_MOCK_DB_PASSWORD IDENTITY_DB_PASSWORD; do
+for wallet_variable in BANK_DB_PASSWORD CARD_ADAPTER_DB_PASSWORD PAYMENT_GATEWAY_MOCK_DB_PASSWORD IDENTITY_DB_PASSWORD WEBHOOK_DB_PASSWORD; do
   wallet_read_password "$wallet_variable"
 done
 unset wallet_variable

@@ -17,6 +17,9 @@
 \getenv identity_db IDENTITY_DB_NAME
 \getenv identity_user IDENTITY_DB_USER
 \getenv identity_password IDENTITY_DB_PASSWORD
+\getenv webhook_db WEBHOOK_DB_NAME
+\getenv webhook_user WEBHOOK_DB_USER
+\getenv webhook_password WEBHOOK_DB_PASSWORD
 
 -- Connection limits: 2 bank-service replicas x pool 20 + migrations, and the
 -- card adapter's pool 10 + migrations, and the payment gateway mock's pool 5
@@ -43,3 +46,9 @@ CREATE ROLE :"identity_user" LOGIN PASSWORD :'identity_password' CONNECTION LIMI
 CREATE DATABASE :"identity_db" OWNER :"identity_user";
 REVOKE ALL ON DATABASE :"identity_db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"identity_db" TO :"identity_user";
+
+-- The webhook-service: endpoints (secrets encrypted at rest) and the delivery log.
+CREATE ROLE :"webhook_user" LOGIN PASSWORD :'webhook_password' CONNECTION LIMIT 15;
+CREATE DATABASE :"webhook_db" OWNER :"webhook_user";
+REVOKE ALL ON DATABASE :"webhook_db" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"webhook_db" TO :"webhook_user";
