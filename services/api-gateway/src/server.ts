@@ -35,6 +35,7 @@ import { parseOpsTargets, registerSystemRoutes } from './routes/system.js';
 import { registerTopUpRoutes } from './routes/topup.js';
 import { registerTransferRoutes } from './routes/transfers.js';
 import { registerReversalRoutes } from './routes/reversals.js';
+import { registerHoldRoutes } from './routes/holds.js';
 import { registerAdminLedgerRoutes } from './routes/admin-ledger.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 
@@ -133,6 +134,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerAccountRoutes(app, deps);
   registerTransferRoutes(app, deps);
   registerReversalRoutes(app, deps);
+  registerHoldRoutes(app, deps);
   registerAdminLedgerRoutes(app, deps);
   registerBalanceRoutes(app, deps);
   registerOperationRoutes(app, deps);

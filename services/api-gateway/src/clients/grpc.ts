@@ -176,6 +176,10 @@ export function createBankClient(target: string, options: GrpcClientOptions): Ba
     listAccounts: (request, context) => call(client.listAccounts, request, context),
     reverseTransfer: (request, context) => call(client.reverseTransfer, request, context),
     verifyLedger: (request, context) => call(client.verifyLedger, request, context),
+    createHold: (request, context) => call(client.createHold, request, context),
+    captureHold: (request, context) => call(client.captureHold, request, context),
+    voidHold: (request, context) => call(client.voidHold, request, context),
+    getHold: (request, context) => call(client.getHold, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();

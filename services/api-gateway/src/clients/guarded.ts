@@ -76,6 +76,10 @@ function guardBank(bank: BankApi, breaker: Breaker): BankApi {
     listAccounts: (request, context) => breaker.run(() => bank.listAccounts(request, context)),
     reverseTransfer: (request, context) => breaker.run(() => bank.reverseTransfer(request, context)),
     verifyLedger: (request, context) => breaker.run(() => bank.verifyLedger(request, context)),
+    createHold: (request, context) => breaker.run(() => bank.createHold(request, context)),
+    captureHold: (request, context) => breaker.run(() => bank.captureHold(request, context)),
+    voidHold: (request, context) => breaker.run(() => bank.voidHold(request, context)),
+    getHold: (request, context) => breaker.run(() => bank.getHold(request, context)),
     checkHealth: (timeoutMs) => bank.checkHealth(timeoutMs),
   };
 }

@@ -12,6 +12,14 @@ import type {
   ListAccountsRequest,
   ListAccountsResponse,
   ReverseTransferRequest,
+  CreateHoldRequest,
+  CreateHoldResponse,
+  CaptureHoldRequest,
+  CaptureHoldResponse,
+  VoidHoldRequest,
+  VoidHoldResponse,
+  GetHoldRequest,
+  GetHoldResponse,
   ReverseTransferResponse,
   VerifyLedgerRequest,
   VerifyLedgerResponse,
@@ -63,6 +71,10 @@ export interface BankApi extends HealthCheckable {
   listAccounts(request: ListAccountsRequest, context: CallContext): Promise<ListAccountsResponse>;
   reverseTransfer(request: ReverseTransferRequest, context: CallContext): Promise<ReverseTransferResponse>;
   verifyLedger(request: VerifyLedgerRequest, context: CallContext): Promise<VerifyLedgerResponse>;
+  createHold(request: CreateHoldRequest, context: CallContext): Promise<CreateHoldResponse>;
+  captureHold(request: CaptureHoldRequest, context: CallContext): Promise<CaptureHoldResponse>;
+  voidHold(request: VoidHoldRequest, context: CallContext): Promise<VoidHoldResponse>;
+  getHold(request: GetHoldRequest, context: CallContext): Promise<GetHoldResponse>;
 }
 
 export interface CardAdapterApi extends HealthCheckable {

@@ -146,6 +146,19 @@ export function fakeClients() {
     verifyLedger: vi.fn<BankApi['verifyLedger']>(async () => {
       throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
     }),
+    // Issue #15 (F1): UNIMPLEMENTED unless a test gives them a body (holds route tests).
+    createHold: vi.fn<BankApi['createHold']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
+    captureHold: vi.fn<BankApi['captureHold']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
+    voidHold: vi.fn<BankApi['voidHold']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
+    getHold: vi.fn<BankApi['getHold']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
   };
   const cardAdapter = {
     processCardTopUp: vi.fn<CardAdapterApi['processCardTopUp']>(async (request) => topUpResponse(request)),
