@@ -27,6 +27,9 @@ export const contractPaths = {
   asyncapi: join(contractsDir, 'analytics-service-kafka-spec', 'asyncapi.yaml'),
   transferEventSchema: join(contractsDir, 'analytics-service-kafka-spec', 'schemas', 'transfer_event.json'),
   topUpEventSchema: join(contractsDir, 'analytics-service-kafka-spec', 'schemas', 'topup_event.json'),
+  holdEventSchema: join(contractsDir, 'analytics-service-kafka-spec', 'schemas', 'hold_event.json'),
+  reversalEventSchema: join(contractsDir, 'analytics-service-kafka-spec', 'schemas', 'reversal_event.json'),
+  refundEventSchema: join(contractsDir, 'analytics-service-kafka-spec', 'schemas', 'refund_event.json'),
 } as const;
 
 /** Kafka topic of all money movements (asyncapi.yaml, channel walletOperations). */

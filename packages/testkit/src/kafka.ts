@@ -130,11 +130,20 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 export function createSchemaChecker(): (event: unknown) => string[] {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   addFormats(ajv);
-  const transfer = ajv.compile(JSON.parse(readFileSync(contractPaths.transferEventSchema, 'utf8')) as object);
-  const topUp = ajv.compile(JSON.parse(readFileSync(contractPaths.topUpEventSchema, 'utf8')) as object);
+  const load = (path: string) => ajv.compile(JSON.parse(readFileSync(path, 'utf8')) as object);
+  const transfer = load(contractPaths.transferEventSchema);
+  const topUp = load(contractPaths.topUpEventSchema);
+  const hold = load(contractPaths.holdEventSchema);
+  const reversal = load(contractPaths.reversalEventSchema);
+  const refund = load(contractPaths.refundEventSchema);
   return (event) => {
-    const type = (event as { eventType?: unknown })?.eventType;
-    const validate = type === 'topup' ? topUp : transfer;
+    const type = String((event as { eventType?: unknown })?.eventType);
+    const validate =
+      type === 'topup' ? topUp
+      : type.startsWith('hold_') ? hold
+      : type.startsWith('reversal_') ? reversal
+      : type.startsWith('refund') ? refund
+      : transfer;
     if (validate(event)) return [];
     return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
   };

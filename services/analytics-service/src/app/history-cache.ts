@@ -49,7 +49,8 @@ export function estimatePageBytes(page: OperationsPage): number {
 function stringChars(op: StoredOperation): number {
   return (
     op.eventId.length + op.accountId.length + op.type.length + op.currency.length + op.counterpartyAccountId.length +
-    op.transferId.length + op.topUpId.length + op.description.length + op.cardLast4.length + op.initiatedBy.length
+    op.transferId.length + op.topUpId.length + op.description.length + op.cardLast4.length + op.initiatedBy.length +
+    op.holdId.length + op.direction.length + op.reversalId.length + op.originalTransferId.length + op.refundId.length
   );
 }
 

@@ -3,10 +3,7 @@
 // short reason code for metrics/DLQ headers and the schema paths that failed,
 // never the payload itself (it could hold anything).
 import { readFileSync } from 'node:fs';
-import { contractPaths, type TopUpEvent, type TransferEvent } from '@wallet/contracts';
-
-// TODO(#15 analytics): hold, reversal and refund events.
-type OperationEvent = TransferEvent | TopUpEvent;
+import { contractPaths, type OperationEvent } from '@wallet/contracts';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
@@ -26,12 +23,45 @@ export interface EventValidator {
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
 
-export function createEventValidator(paths: { transfer: string; topUp: string } = { transfer: contractPaths.transferEventSchema, topUp: contractPaths.topUpEventSchema }): EventValidator {
+/** Where each event kind's JSON Schema lives (tests point these elsewhere). */
+export interface EventSchemaPaths {
+  transfer: string;
+  topUp: string;
+  hold: string;
+  reversal: string;
+  refund: string;
+}
+
+const CONTRACT_SCHEMA_PATHS: EventSchemaPaths = {
+  transfer: contractPaths.transferEventSchema,
+  topUp: contractPaths.topUpEventSchema,
+  hold: contractPaths.holdEventSchema,
+  reversal: contractPaths.reversalEventSchema,
+  refund: contractPaths.refundEventSchema,
+};
+
+export function createEventValidator(overrides: Partial<EventSchemaPaths> = {}): EventValidator {
+  const paths = { ...CONTRACT_SCHEMA_PATHS, ...overrides };
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   addFormats(ajv);
-  const transfer = ajv.compile(JSON.parse(readFileSync(paths.transfer, 'utf8')) as object);
-  const topUp = ajv.compile(JSON.parse(readFileSync(paths.topUp, 'utf8')) as object);
-  const byType: Record<string, ValidateFunction> = { transfer_in: transfer, transfer_out: transfer, topup: topUp };
+  const compile = (path: string) => ajv.compile(JSON.parse(readFileSync(path, 'utf8')) as object);
+  const transfer = compile(paths.transfer);
+  const hold = compile(paths.hold);
+  const reversal = compile(paths.reversal);
+  const refund = compile(paths.refund);
+  const byType: Record<OperationEvent['eventType'], ValidateFunction> = {
+    transfer_in: transfer,
+    transfer_out: transfer,
+    topup: compile(paths.topUp),
+    hold_created: hold,
+    hold_captured: hold,
+    hold_voided: hold,
+    hold_expired: hold,
+    reversal_out: reversal,
+    reversal_in: reversal,
+    refund,
+    refund_cancelled: refund,
+  };
 
   return {
     validate(value) {
@@ -44,7 +74,7 @@ export function createEventValidator(paths: { transfer: string; topUp: string } 
         return { ok: false, reason: 'unparsable', detail: (error as Error).message.slice(0, 200) };
       }
       const eventType = typeof parsed === 'object' && parsed !== null ? (parsed as { eventType?: unknown }).eventType : undefined;
-      const validateFn = typeof eventType === 'string' ? byType[eventType] : undefined;
+      const validateFn = typeof eventType === 'string' && Object.hasOwn(byType, eventType) ? byType[eventType as OperationEvent['eventType']] : undefined;
       if (!validateFn) {
         return { ok: false, reason: 'unknown_event_type', detail: `eventType ${JSON.stringify(eventType)?.slice(0, 40) ?? 'missing'}` };
       }

@@ -22,17 +22,23 @@ import { fromStore, toServiceError } from './errors.js';
 
 export const ANALYTICS_SERVICE_NAME = 'wallet.analytics.v1.AnalyticsService';
 
-const TYPE_FROM_PROTO: Partial<Record<OperationType, OperationTypeName>> = {
-  [OperationType.OPERATION_TYPE_TRANSFER_IN]: 'transfer_in',
-  [OperationType.OPERATION_TYPE_TRANSFER_OUT]: 'transfer_out',
-  [OperationType.OPERATION_TYPE_TOPUP]: 'topup',
-};
-
 const TYPE_TO_PROTO: Record<OperationTypeName, OperationType> = {
   transfer_in: OperationType.OPERATION_TYPE_TRANSFER_IN,
   transfer_out: OperationType.OPERATION_TYPE_TRANSFER_OUT,
   topup: OperationType.OPERATION_TYPE_TOPUP,
+  hold_created: OperationType.OPERATION_TYPE_HOLD_CREATED,
+  hold_captured: OperationType.OPERATION_TYPE_HOLD_CAPTURED,
+  hold_voided: OperationType.OPERATION_TYPE_HOLD_VOIDED,
+  hold_expired: OperationType.OPERATION_TYPE_HOLD_EXPIRED,
+  reversal_out: OperationType.OPERATION_TYPE_REVERSAL_OUT,
+  reversal_in: OperationType.OPERATION_TYPE_REVERSAL_IN,
+  refund: OperationType.OPERATION_TYPE_REFUND,
+  refund_cancelled: OperationType.OPERATION_TYPE_REFUND_CANCELLED,
 };
+
+const TYPE_FROM_PROTO = new Map<OperationType, OperationTypeName>(
+  Object.entries(TYPE_TO_PROTO).map(([name, value]) => [value, name as OperationTypeName]),
+);
 
 type OperationsReader = Pick<OperationsStore, 'listOperations' | 'summarize'>;
 
@@ -43,7 +49,7 @@ export function createAnalyticsServicer(store: OperationsReader, logger: Logger)
         accountId: request.accountId,
         pageSize: request.pageSize,
         pageToken: request.pageToken,
-        types: request.types.map((t) => TYPE_FROM_PROTO[t] ?? `unknown(${t})`),
+        types: request.types.map((t) => TYPE_FROM_PROTO.get(t) ?? `unknown(${t})`),
         ...(request.fromTime ? { fromMicros: dateToMicros(request.fromTime) } : {}),
         ...(request.toTime ? { toMicros: dateToMicros(request.toTime) } : {}),
       });
@@ -104,6 +110,12 @@ function toProtoOperation(op: StoredOperation): Operation {
     cardLast4: op.cardLast4,
     createdAt: microsToDate(op.createdAtMicros),
     initiatedBy: op.initiatedBy,
+    holdId: op.holdId,
+    holdDirection: op.direction,
+    reversalId: op.reversalId,
+    originalTransferId: op.originalTransferId,
+    forced: op.forced,
+    refundId: op.refundId,
   };
 }
 

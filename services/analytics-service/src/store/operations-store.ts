@@ -3,7 +3,7 @@
 // SQL, strings in inserts) so no amount or timestamp passes through a float.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { CursorPosition } from '../domain/cursor.js';
-import type { OperationRow, OperationTypeName } from '../domain/operation.js';
+import { POSTED_IN_TYPES, POSTED_OUT_TYPES, type OperationRow, type OperationTypeName } from '../domain/operation.js';
 import type { OperationsQuery } from '../domain/query.js';
 import type { SummaryAggregate, SummaryQuery } from '../domain/summary.js';
 import { schemaStatements } from './schema.js';
@@ -22,6 +22,12 @@ export interface StoredOperation {
   description: string;
   cardLast4: string;
   initiatedBy: string;
+  holdId: string;
+  direction: string;
+  reversalId: string;
+  originalTransferId: string;
+  forced: boolean;
+  refundId: string;
 }
 
 export interface OperationsPage {
@@ -44,6 +50,13 @@ interface OperationRecord {
   descriptionText: string;
   cardLast4: string;
   initiatedBy: string;
+  holdId: string;
+  holdDirection: string;
+  reversalId: string;
+  originalTransferId: string;
+  /** 0 or 1 (Bool through toUInt8: JSONEachRow would give true/false, this keeps one form). */
+  isForced: number;
+  refundId: string;
 }
 
 const nullIfEmpty = (value: string): string | null => (value === '' ? null : value);
@@ -120,6 +133,12 @@ export class OperationsStore {
         card_last4: row.cardLast4,
         card_brand: row.cardBrand,
         initiated_by: row.initiatedBy,
+        hold_id: nullIfEmpty(row.holdId),
+        direction: row.direction,
+        reversal_id: nullIfEmpty(row.reversalId),
+        original_transfer_id: nullIfEmpty(row.originalTransferId),
+        forced: row.forced,
+        refund_id: nullIfEmpty(row.refundId),
       })),
     });
   }
@@ -277,7 +296,7 @@ export class OperationsStore {
     return result.json<OperationRecord>();
   }
 
-  /** Totals per (UTC period, currency) over [from, to), duplicates collapsed by FINAL. */
+  /** Totals of posted money per (UTC period, currency) over [from, to), duplicates collapsed by FINAL; holds are not money in or out. */
   async summarize(query: SummaryQuery): Promise<SummaryAggregate[]> {
     this.assertReady();
     return withStoreSpan(this.target, 'SELECT', 'account_summary', async (span) => {
@@ -296,20 +315,24 @@ export class OperationsStore {
       query: `SELECT
           toString(${period}) AS periodS,
           toString(currency) AS currencyCode,
-          toString(sumIf(toInt128(amount_minor), type != 'transfer_out')) AS totalIn,
-          toString(sumIf(toInt128(amount_minor), type = 'transfer_out')) AS totalOut,
-          toString(countIf(type != 'transfer_out')) AS countIn,
-          toString(countIf(type = 'transfer_out')) AS countOut
+          toString(sumIf(toInt128(amount_minor), type IN {inTypes:Array(String)})) AS totalIn,
+          toString(sumIf(toInt128(amount_minor), type IN {outTypes:Array(String)})) AS totalOut,
+          toString(countIf(type IN {inTypes:Array(String)})) AS countIn,
+          toString(countIf(type IN {outTypes:Array(String)})) AS countOut
         FROM ${this.table} FINAL
         WHERE account_id = {account:UUID}
           AND created_at >= fromUnixTimestamp64Micro({from:Int64}, 'UTC')
           AND created_at < fromUnixTimestamp64Micro({to:Int64}, 'UTC')
+          AND type IN {postedTypes:Array(String)}
         GROUP BY periodS, currencyCode
         ORDER BY periodS`,
       query_params: {
         account: query.accountId,
         from: (BigInt(query.fromMs) * 1000n).toString(),
         to: (BigInt(query.toMs) * 1000n).toString(),
+        inTypes: POSTED_IN_TYPES,
+        outTypes: POSTED_OUT_TYPES,
+        postedTypes: [...POSTED_IN_TYPES, ...POSTED_OUT_TYPES],
       },
       format: 'JSONEachRow',
     });
@@ -373,7 +396,13 @@ const OPERATION_COLUMNS = `
   ifNull(toString(top_up_id), '') AS topUpId,
   description AS descriptionText,
   toString(card_last4) AS cardLast4,
-  initiated_by AS initiatedBy`;
+  initiated_by AS initiatedBy,
+  ifNull(toString(hold_id), '') AS holdId,
+  toString(direction) AS holdDirection,
+  ifNull(toString(reversal_id), '') AS reversalId,
+  ifNull(toString(original_transfer_id), '') AS originalTransferId,
+  toUInt8(forced) AS isForced,
+  ifNull(toString(refund_id), '') AS refundId`;
 
 /** Up to pageSize + 1 records, newest first: the page, and its cursor when more rows follow. */
 function toPage(records: readonly OperationRecord[], pageSize: number): OperationsPage {
@@ -398,6 +427,12 @@ function toStoredOperation(r: OperationRecord): StoredOperation {
     description: r.descriptionText,
     cardLast4: r.cardLast4,
     initiatedBy: r.initiatedBy,
+    holdId: r.holdId,
+    direction: r.holdDirection,
+    reversalId: r.reversalId,
+    originalTransferId: r.originalTransferId,
+    forced: Number(r.isForced) === 1,
+    refundId: r.refundId,
   };
 }
 

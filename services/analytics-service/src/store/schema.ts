@@ -18,6 +18,9 @@
 //   store created by an older version gains them on start (ADD COLUMN IF NOT
 //   EXISTS is a metadata change; old parts read the DEFAULT).
 
+/** Every operation type with its stored code; new types are appended, never renumbered. */
+export const OPERATION_TYPE_ENUM = `Enum8('transfer_in' = 1, 'transfer_out' = 2, 'topup' = 3, 'hold_created' = 4, 'hold_captured' = 5, 'hold_voided' = 6, 'hold_expired' = 7, 'reversal_out' = 8, 'reversal_in' = 9, 'refund' = 10, 'refund_cancelled' = 11)`;
+
 export function schemaStatements(database: string): string[] {
   return [
     `CREATE DATABASE IF NOT EXISTS ${database}`,
@@ -44,5 +47,15 @@ ORDER BY (account_id, created_at, event_id)
 SETTINGS index_granularity = 1024`,
     // Issue #10: who made the movement (the verified caller's subject); '' for events from before identity existed.
     `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS initiated_by String DEFAULT '' AFTER card_brand`,
+    // Issue #15: holds, reversals and refunds. Appending Enum8 values keeps the existing codes,
+    // so the MODIFY is a metadata change (no rewrite of old parts); it is idempotent.
+    `ALTER TABLE ${database}.operations MODIFY COLUMN type ${OPERATION_TYPE_ENUM}`,
+    // Links to the records an operation belongs to (NULL when not that kind); see ADR 0021.
+    `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS hold_id Nullable(UUID) AFTER initiated_by`,
+    `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS direction LowCardinality(String) DEFAULT '' AFTER hold_id`,
+    `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS reversal_id Nullable(UUID) AFTER direction`,
+    `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS original_transfer_id Nullable(UUID) AFTER reversal_id`,
+    `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS forced Bool DEFAULT false AFTER original_transfer_id`,
+    `ALTER TABLE ${database}.operations ADD COLUMN IF NOT EXISTS refund_id Nullable(UUID) AFTER forced`,
   ];
 }

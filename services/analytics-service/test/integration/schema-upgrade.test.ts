@@ -8,7 +8,7 @@ import { eventToRow } from '../../src/domain/operation.js';
 import { normalizeOperationsQuery } from '../../src/domain/query.js';
 import { openClickHouse } from '../../src/store/client.js';
 import { OperationsStore } from '../../src/store/operations-store.js';
-import { at, topUpEvent } from '../support/events.js';
+import { at, reversalEvent, topUpEvent } from '../support/events.js';
 import { removeChdbPath, tempChdbPath } from '../support/service.js';
 
 const chdbPath = tempChdbPath('schema-upgrade');
@@ -84,6 +84,16 @@ describe('schema setup on a store from before issue #10', () => {
     expect(page.operations.map((op) => [op.eventId, op.initiatedBy])).toEqual([
       [fresh.eventId, 'alice-subject'],
       [old.eventId, ''],
+    ]);
+
+    // Issue #15: the same setup extends the type enum and adds the link columns; old rows read empty links.
+    const reversal = reversalEvent({ accountId, type: 'reversal_in', occurredAt: at('2025-06-01T00:00:00Z', 2_000), forced: true });
+    await store.insert([eventToRow(reversal)]);
+    const upgraded = await store.listOperations(normalizeOperationsQuery({ accountId, pageSize: 10, pageToken: '', types: [] }));
+    expect(upgraded.operations.map((op) => [op.type, op.reversalId, op.originalTransferId, op.forced])).toEqual([
+      ['reversal_in', reversal.reversalId, reversal.originalTransferId, true],
+      ['topup', '', '', false],
+      ['topup', '', '', false],
     ]);
   });
 });

@@ -1,7 +1,7 @@
 // Builders of contract-valid events (checked against the JSON Schemas by the
 // tests that produce them) and of deliberately broken ones.
 import { randomUUID } from 'node:crypto';
-import type { TopUpEvent, TransferEvent } from '@wallet/contracts';
+import type { HoldEvent, RefundEvent, ReversalEvent, TopUpEvent, TransferEvent } from '@wallet/contracts';
 
 export function transferPair(input: {
   from: string;
@@ -50,6 +50,75 @@ export function topUpEvent(input: { accountId: string; amount: string; occurredA
     currency: 'USD',
     cardLast4: '4242',
     cardBrand: 'visa',
+  };
+}
+
+export function holdEvent(input: {
+  accountId: string;
+  type: HoldEvent['eventType'];
+  occurredAt: string;
+  amount?: string;
+  holdId?: string;
+  direction?: 'out' | 'in';
+  counterpartyAccountId?: string;
+  transferId?: string;
+}): HoldEvent {
+  return {
+    eventId: randomUUID(),
+    eventType: input.type,
+    schemaVersion: 1,
+    occurredAt: input.occurredAt,
+    accountId: input.accountId,
+    counterpartyAccountId: input.counterpartyAccountId ?? randomUUID(),
+    direction: input.direction ?? 'out',
+    holdId: input.holdId ?? randomUUID(),
+    amount: input.amount ?? '1.00',
+    currency: 'USD',
+    ...(input.type === 'hold_created' ? { expiresAt: '2030-01-01T00:00:00.000Z', description: 'deposit for the bike' } : {}),
+    ...(input.transferId === undefined ? {} : { transferId: input.transferId }),
+  };
+}
+
+export function reversalEvent(input: {
+  accountId: string;
+  type: ReversalEvent['eventType'];
+  occurredAt: string;
+  amount?: string;
+  reversalId?: string;
+  originalTransferId?: string;
+  counterpartyAccountId?: string;
+  forced?: boolean;
+}): ReversalEvent {
+  return {
+    eventId: randomUUID(),
+    eventType: input.type,
+    schemaVersion: 1,
+    occurredAt: input.occurredAt,
+    accountId: input.accountId,
+    counterpartyAccountId: input.counterpartyAccountId ?? randomUUID(),
+    reversalId: input.reversalId ?? randomUUID(),
+    originalTransferId: input.originalTransferId ?? randomUUID(),
+    amount: input.amount ?? '1.00',
+    currency: 'USD',
+    reason: 'sent twice by mistake',
+    forced: input.forced ?? false,
+    initiatedBy: 'admin-1',
+  };
+}
+
+export function refundEvent(input: { accountId: string; type: RefundEvent['eventType']; occurredAt: string; amount?: string; refundId?: string; topUpId?: string; initiatedBy?: string }): RefundEvent {
+  return {
+    ...(input.initiatedBy === undefined ? {} : { initiatedBy: input.initiatedBy }),
+    eventId: randomUUID(),
+    eventType: input.type,
+    schemaVersion: 1,
+    occurredAt: input.occurredAt,
+    accountId: input.accountId,
+    refundId: input.refundId ?? randomUUID(),
+    topUpId: input.topUpId ?? randomUUID(),
+    depositId: randomUUID(),
+    amount: input.amount ?? '1.00',
+    currency: 'USD',
   };
 }
 

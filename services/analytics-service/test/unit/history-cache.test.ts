@@ -29,6 +29,12 @@ function page(accountId: string, n = 1): OperationsPage {
       description: '',
       cardLast4: '4242',
       initiatedBy: '',
+      holdId: '',
+      direction: '',
+      reversalId: '',
+      originalTransferId: '',
+      forced: false,
+      refundId: '',
     })),
   };
 }

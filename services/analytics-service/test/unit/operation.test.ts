@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TopUpEvent, TransferEvent } from '@wallet/contracts';
-import { dedupeByEventId, eventToRow, isIncoming } from '../../src/domain/operation.js';
+import { dedupeByEventId, eventToRow, isIncoming, isOutgoing, OPERATION_TYPES } from '../../src/domain/operation.js';
+import { holdEvent, refundEvent, reversalEvent } from '../support/events.js';
 
 const transfer: TransferEvent = {
   eventId: 'AAAAAAAA-0000-4000-8000-000000000001',
@@ -45,6 +46,12 @@ describe('eventToRow', () => {
       cardLast4: '',
       cardBrand: '',
       initiatedBy: '',
+      holdId: '',
+      direction: '',
+      reversalId: '',
+      originalTransferId: '',
+      forced: false,
+      refundId: '',
     });
   });
 
@@ -66,11 +73,40 @@ describe('eventToRow', () => {
   });
 });
 
-describe('isIncoming', () => {
+describe('eventToRow for holds, reversals and refunds', () => {
+  const accountId = '123e4567-e89b-12d3-a456-426614174000';
+  const occurredAt = '2025-03-01T10:00:00.000001Z';
+
+  it('keeps a hold\'s id, side and the transfer a capture posted', () => {
+    const event = holdEvent({ accountId, type: 'hold_captured', occurredAt, amount: '7.50', direction: 'in', holdId: 'AAAAAAAA-0000-4000-8000-000000000009', transferId: 'BBBBBBBB-0000-4000-8000-000000000002' });
+    expect(eventToRow(event)).toMatchObject({ type: 'hold_captured', amountMinor: 750n, holdId: 'aaaaaaaa-0000-4000-8000-000000000009', direction: 'in', transferId: 'bbbbbbbb-0000-4000-8000-000000000002', counterpartyAccountId: event.counterpartyAccountId, reversalId: '', refundId: '' });
+    expect(eventToRow(holdEvent({ accountId, type: 'hold_created', occurredAt })).description).toBe('deposit for the bike');
+  });
+
+  it('links a reversal to the transfer it moves back, with its reason and whether it was forced', () => {
+    const event = reversalEvent({ accountId, type: 'reversal_out', occurredAt, amount: '2.00', forced: true });
+    expect(eventToRow(event)).toMatchObject({ type: 'reversal_out', amountMinor: 200n, reversalId: event.reversalId, originalTransferId: event.originalTransferId, description: 'sent twice by mistake', forced: true, initiatedBy: 'admin-1', transferId: '', holdId: '' });
+  });
+
+  it('links a refund to its top-up and deposit, with no counterparty', () => {
+    const event = refundEvent({ accountId, type: 'refund_cancelled', occurredAt, amount: '3.00' });
+    expect(eventToRow(event)).toMatchObject({ type: 'refund_cancelled', amountMinor: 300n, refundId: event.refundId, topUpId: event.topUpId, depositId: event.depositId, counterpartyAccountId: '', forced: false });
+  });
+});
+
+describe('isIncoming / isOutgoing', () => {
   it('counts transfer_in and topup as money in, transfer_out as money out', () => {
     expect(isIncoming('transfer_in')).toBe(true);
     expect(isIncoming('topup')).toBe(true);
     expect(isIncoming('transfer_out')).toBe(false);
+  });
+
+  it('counts reversals and refunds as posted money and holds as neither', () => {
+    expect(OPERATION_TYPES.filter(isIncoming)).toEqual(['transfer_in', 'topup', 'reversal_in', 'refund_cancelled']);
+    expect(OPERATION_TYPES.filter(isOutgoing)).toEqual(['transfer_out', 'reversal_out', 'refund']);
+    for (const type of ['hold_created', 'hold_captured', 'hold_voided', 'hold_expired'] as const) {
+      expect(isIncoming(type) || isOutgoing(type)).toBe(false);
+    }
   });
 });
 

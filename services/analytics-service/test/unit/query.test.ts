@@ -24,7 +24,7 @@ describe('normalizeOperationsQuery', () => {
 
   it('sorts and dedupes types and rejects unknown ones', () => {
     expect(normalizeOperationsQuery({ ...base, types: ['transfer_out', 'topup', 'topup'] }).filter.types).toEqual(['topup', 'transfer_out']);
-    expect(() => normalizeOperationsQuery({ ...base, types: ['refund'] })).toThrow(/types: unknown operation type/);
+    expect(() => normalizeOperationsQuery({ ...base, types: ['chargeback'] })).toThrow(/types: unknown operation type/);
   });
 
   it('keeps a valid time range and rejects an empty or out-of-range one', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEventValidator, EVENT_BYTES_MAX } from '../../src/consumer/validator.js';
-import { topUpEvent, transferEvent } from '../support/events.js';
+import { holdEvent, refundEvent, reversalEvent, topUpEvent, transferEvent } from '../support/events.js';
 
 const validator = createEventValidator();
 const accountId = '123e4567-e89b-12d3-a456-426614174000';
@@ -58,7 +58,7 @@ describe('event validator (JSON Schemas from the contract)', () => {
     expect(validator.validate(Buffer.alloc(0))).toMatchObject({ ok: false, reason: 'empty' });
     expect(validator.validate(Buffer.from('{not json'))).toMatchObject({ ok: false, reason: 'unparsable' });
     expect(validator.validate(Buffer.alloc(EVENT_BYTES_MAX + 1, 0x20))).toMatchObject({ ok: false, reason: 'too_large' });
-    expect(validator.validate(json({ eventType: 'refund' }))).toMatchObject({ ok: false, reason: 'unknown_event_type' });
+    expect(validator.validate(json({ eventType: 'chargeback' }))).toMatchObject({ ok: false, reason: 'unknown_event_type' });
     expect(validator.validate(json([1, 2]))).toMatchObject({ ok: false, reason: 'unknown_event_type' });
     expect(validator.validate(Buffer.from('null'))).toMatchObject({ ok: false, reason: 'unknown_event_type' });
   });
@@ -68,5 +68,30 @@ describe('event validator (JSON Schemas from the contract)', () => {
     const result = validator.validate(json({ ...topUpEvent({ accountId, amount: '5.00', occurredAt: '2025-01-01T00:00:00Z' }), cardLast4: secret }));
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.detail).not.toContain(secret);
+  });
+
+  it('accepts contract-valid hold, reversal and refund events of every type', () => {
+    const occurredAt = '2025-01-01T00:00:00.123456Z';
+    const events = [
+      ...(['hold_created', 'hold_captured', 'hold_voided', 'hold_expired'] as const).map((type) => holdEvent({ accountId, type, occurredAt })),
+      holdEvent({ accountId, type: 'hold_captured', occurredAt, transferId: '22222222-2222-4222-8222-222222222222', direction: 'in' }),
+      reversalEvent({ accountId, type: 'reversal_out', occurredAt, forced: true }),
+      reversalEvent({ accountId, type: 'reversal_in', occurredAt }),
+      refundEvent({ accountId, type: 'refund', occurredAt }),
+      refundEvent({ accountId, type: 'refund_cancelled', occurredAt, initiatedBy: 'bank-card-adapter' }),
+    ];
+    for (const event of events) expect(validator.validate(json(event))).toEqual({ ok: true, event });
+  });
+
+  it.each([
+    ['a hold without its direction', () => { const { direction: _d, ...e } = holdEvent({ accountId, type: 'hold_created', occurredAt: '2025-01-01T00:00:00Z' }); return e; }],
+    ['a hold with direction "both"', () => ({ ...holdEvent({ accountId, type: 'hold_created', occurredAt: '2025-01-01T00:00:00Z' }), direction: 'both' })],
+    ['a reversal without its original transfer', () => { const { originalTransferId: _o, ...e } = reversalEvent({ accountId, type: 'reversal_in', occurredAt: '2025-01-01T00:00:00Z' }); return e; }],
+    ['a reversal with an empty reason', () => ({ ...reversalEvent({ accountId, type: 'reversal_in', occurredAt: '2025-01-01T00:00:00Z' }), reason: '' })],
+    ['a reversal with forced as a string', () => ({ ...reversalEvent({ accountId, type: 'reversal_in', occurredAt: '2025-01-01T00:00:00Z' }), forced: 'true' })],
+    ['a refund with a float amount', () => ({ ...refundEvent({ accountId, type: 'refund', occurredAt: '2025-01-01T00:00:00Z' }), amount: 1.5 })],
+    ['a refund carrying a card number field', () => ({ ...refundEvent({ accountId, type: 'refund', occurredAt: '2025-01-01T00:00:00Z' }), cardNumber: '4242424242424242' })],
+  ])('rejects %s as schema_invalid', (_name, build) => {
+    expect(validator.validate(json(build()))).toMatchObject({ ok: false, reason: 'schema_invalid' });
   });
 });

@@ -2,12 +2,31 @@ import { OperationType, type GetOperationsRequest, type GetOperationsResponse, t
 import { canonicalUuid, fromMoney, toIsoTimestamp, UnexpectedUpstreamResponseError } from './common.js';
 import { checkOrder, clampToStore, toDate } from './time-range.js';
 
-export type OperationTypeName = 'transfer_in' | 'transfer_out' | 'topup';
+export type OperationTypeName =
+  | 'transfer_in'
+  | 'transfer_out'
+  | 'topup'
+  | 'hold_created'
+  | 'hold_captured'
+  | 'hold_voided'
+  | 'hold_expired'
+  | 'reversal_out'
+  | 'reversal_in'
+  | 'refund'
+  | 'refund_cancelled';
 
 const TYPE_TO_GRPC: Record<OperationTypeName, OperationType> = {
   transfer_in: OperationType.OPERATION_TYPE_TRANSFER_IN,
   transfer_out: OperationType.OPERATION_TYPE_TRANSFER_OUT,
   topup: OperationType.OPERATION_TYPE_TOPUP,
+  hold_created: OperationType.OPERATION_TYPE_HOLD_CREATED,
+  hold_captured: OperationType.OPERATION_TYPE_HOLD_CAPTURED,
+  hold_voided: OperationType.OPERATION_TYPE_HOLD_VOIDED,
+  hold_expired: OperationType.OPERATION_TYPE_HOLD_EXPIRED,
+  reversal_out: OperationType.OPERATION_TYPE_REVERSAL_OUT,
+  reversal_in: OperationType.OPERATION_TYPE_REVERSAL_IN,
+  refund: OperationType.OPERATION_TYPE_REFUND,
+  refund_cancelled: OperationType.OPERATION_TYPE_REFUND_CANCELLED,
 };
 
 const TYPE_FROM_GRPC = new Map<OperationType, OperationTypeName>(
@@ -36,6 +55,13 @@ export interface OperationResource {
   cardLast4?: string;
   /** Subject (user or client id) of whoever made the movement; absent for events recorded before it was kept. */
   initiatedBy?: string;
+  holdId?: string;
+  direction?: 'out' | 'in';
+  reversalId?: string;
+  originalTransferId?: string;
+  /** Only when true (an admin forced the reversal). */
+  forced?: true;
+  refundId?: string;
   createdAt: string;
 }
 
@@ -82,7 +108,19 @@ export function fromOperation(operation: Operation): OperationResource {
   if (operation.description) resource.description = operation.description;
   if (operation.cardLast4) resource.cardLast4 = operation.cardLast4;
   if (operation.initiatedBy) resource.initiatedBy = operation.initiatedBy;
+  addLinks(resource, operation);
   return resource;
+}
+
+/** Issue #15 links: the hold, reversal or refund an operation belongs to. */
+function addLinks(resource: OperationResource, operation: Operation): void {
+  if (operation.holdId) resource.holdId = operation.holdId;
+  if (operation.holdDirection === 'out' || operation.holdDirection === 'in') resource.direction = operation.holdDirection;
+  else if (operation.holdDirection) throw new UnexpectedUpstreamResponseError(`GetOperations: unknown hold direction ${operation.holdDirection.slice(0, 8)}`);
+  if (operation.reversalId) resource.reversalId = operation.reversalId;
+  if (operation.originalTransferId) resource.originalTransferId = operation.originalTransferId;
+  if (operation.forced) resource.forced = true;
+  if (operation.refundId) resource.refundId = operation.refundId;
 }
 
 export function fromGetOperationsResponse(response: GetOperationsResponse): OperationPage {

@@ -121,6 +121,12 @@ export function operation(overrides: Partial<Operation> = {}): Operation {
     cardLast4: '',
     createdAt: CREATED_AT,
     initiatedBy: ALICE_USER,
+    holdId: '',
+    holdDirection: '',
+    reversalId: '',
+    originalTransferId: '',
+    forced: false,
+    refundId: '',
     ...overrides,
   };
 }

@@ -77,7 +77,7 @@ describe('OpenAPI loader', () => {
   it('query parameters keep their defaults and enums', () => {
     const list = spec.operation('listOperations');
     expect(list.schema.querystring).toMatchObject({
-      properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 }, type: { enum: ['transfer_in', 'transfer_out', 'topup'] } },
+      properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 }, type: { enum: ['transfer_in', 'transfer_out', 'topup', 'hold_created', 'hold_captured', 'hold_voided', 'hold_expired', 'reversal_out', 'reversal_in', 'refund', 'refund_cancelled'] } },
     });
     expect(spec.operation('getAccountSummary').schema.querystring).toMatchObject({ required: ['from', 'to'] });
   });

@@ -43,6 +43,31 @@ describe('GET /accounts/{accountId}/operations', () => {
     );
   });
 
+  it('shows holds, reversals and refunds with their links, and filters by their types', async () => {
+    const holdId = '401dc0de-0000-4000-8000-000000000001';
+    const reversalId = '7e7ec0de-0000-4000-8000-000000000002';
+    const refundId = '7ef0c0de-0000-4000-8000-000000000003';
+    const topUpId = '70b0c0de-0000-4000-8000-000000000002';
+    const originalTransferId = 'b1a7c0de-0000-4000-8000-000000000001';
+    gw.clients.analytics.getOperations.mockResolvedValueOnce({
+      operations: [
+        operation({ id: 'e0e0c0de-0000-4000-8000-000000000011', type: OperationType.OPERATION_TYPE_REFUND, counterpartyAccountId: '', transferId: '', description: '', refundId, topUpId }),
+        operation({ id: 'e0e0c0de-0000-4000-8000-000000000012', type: OperationType.OPERATION_TYPE_REVERSAL_IN, transferId: '', description: 'duplicate', reversalId, originalTransferId, forced: true }),
+        operation({ id: 'e0e0c0de-0000-4000-8000-000000000013', type: OperationType.OPERATION_TYPE_HOLD_CAPTURED, holdId, holdDirection: 'out' }),
+      ],
+      nextPageToken: '',
+    });
+    const res = await get('?type=hold_captured');
+    expect(res.statusCode).toBe(200);
+    const common = { amount: '10.50', currency: 'USD', initiatedBy: ALICE_USER, createdAt: CREATED_AT.toISOString() };
+    expect(res.json().items).toEqual([
+      { ...common, id: 'e0e0c0de-0000-4000-8000-000000000011', type: 'refund', refundId, topUpId },
+      { ...common, id: 'e0e0c0de-0000-4000-8000-000000000012', type: 'reversal_in', counterpartyAccountId: BOB, description: 'duplicate', reversalId, originalTransferId, forced: true },
+      { ...common, id: 'e0e0c0de-0000-4000-8000-000000000013', type: 'hold_captured', counterpartyAccountId: BOB, transferId: originalTransferId, description: 'Dinner', holdId, direction: 'out' },
+    ]);
+    expect(gw.clients.analytics.getOperations.mock.calls[0]![0].types).toEqual([OperationType.OPERATION_TYPE_HOLD_CAPTURED]);
+  });
+
   it('passes limit, cursor, type and time range through, and returns the next cursor', async () => {
     gw.clients.analytics.getOperations.mockResolvedValueOnce({
       operations: [
@@ -91,7 +116,7 @@ describe('GET /accounts/{accountId}/operations', () => {
     ['limit 101', '?limit=101', 'query.limit'],
     ['limit not a number', '?limit=ten', 'query.limit'],
     ['limit not an integer', '?limit=1.5', 'query.limit'],
-    ['unknown type', '?type=refund', 'query.type'],
+    ['unknown type', '?type=chargeback', 'query.type'],
     ['two types', '?type=topup&type=transfer_in', 'query.type'],
     ['from not a date-time', '?from=yesterday', 'query.from'],
     ['date without time zone', '?to=2025-01-01T00:00:00', 'query.to'],
