@@ -20,9 +20,11 @@ export type PortName =
   | 'kafka'
   | 'kafkaController'
   /** HAProxy's stats/health/metrics listener (replicated runs). */
-  | 'lbStats';
+  | 'lbStats'
+  | 'webhookGrpc'
+  | 'webhookOps';
 export type Ports = Record<PortName, number>;
-export type ServiceKey = 'identity' | 'bank' | 'paymentGatewayMock' | 'analytics' | 'cardAdapter' | 'gateway';
+export type ServiceKey = 'identity' | 'bank' | 'paymentGatewayMock' | 'analytics' | 'cardAdapter' | 'webhooks' | 'gateway';
 /** `bank` (replica 1, the only one by default), `bank.2`, `bank.3`... */
 export type InstanceKey = ServiceKey | `${ServiceKey}.${number}`;
 
@@ -150,7 +152,7 @@ export interface SystemDescription {
   /** Instance keys per included service, replica order. */
   instances: Partial<Record<ServiceKey, InstanceKey[]>>;
   /** Comma lists of every replica's gRPC address (one address with one replica). */
-  grpcAddresses: { bank: string; cardAdapter: string; analytics: string };
+  grpcAddresses: { bank: string; cardAdapter: string; analytics: string; webhooks: string };
   /** HAProxy when replicas > 1 (same URL as the one gateway otherwise). */
   baseUrl: string;
   /** Replica 1's. */

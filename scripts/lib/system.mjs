@@ -34,6 +34,8 @@ export const DEFAULT_PORTS = Object.freeze({
   kafkaController: 9093,
   // HAProxy's stats, health and Prometheus listener (replicated runs only; 8404 is HAProxy's customary stats port).
   lbStats: 8404,
+  webhookGrpc: 50054,
+  webhookOps: 9107,
 });
 
 /** With a port base B (`--port-base`), every port is B + its offset: many runs side by side. */
@@ -54,6 +56,8 @@ const PORT_OFFSETS = Object.freeze({
   gatewayOps: 13,
   paymentGatewayMockOps: 14,
   lbStats: 15,
+  webhookGrpc: 16,
+  webhookOps: 17,
 });
 
 /** What listens on each port, for error messages. */
@@ -74,6 +78,8 @@ export const PORT_LABELS = Object.freeze({
   kafka: 'Kafka broker',
   kafkaController: 'Kafka controller',
   lbStats: 'HAProxy stats (/stats, /metrics, /healthz; with --replicas > 1)',
+  webhookGrpc: 'webhook-service gRPC',
+  webhookOps: 'webhook-service ops (/readyz, /metrics)',
 });
 
 export const PORT_BASE_MIN = 1024;
@@ -111,7 +117,7 @@ export const REPLICAS_MIN = 1;
 export const REPLICAS_MAX = 8;
 /** Our services; the payment gateway mock stands for one external provider and stays one. */
 export const REPLICATED_SERVICE_KEYS = Object.freeze(['identity', 'bank', 'analytics', 'cardAdapter', 'gateway']);
-/** Instance r of a replicated service listens on each of its ports + stride x (r - 1) (> the 16 offsets of a port base). */
+/** Instance r of a replicated service listens on each of its ports + stride x (r - 1) (> the 18 offsets of a port base). */
 export const REPLICA_PORT_STRIDE = 20;
 /** The ports of one instance of a replicated service. */
 const REPLICATED_PORT_NAMES = Object.freeze([
@@ -288,6 +294,27 @@ const SERVICES = [
     }),
   },
   {
+    // Signed webhook deliveries from the wallet.operations stream (issue 15); one instance (not
+    // replicated). The gateway does not wait for it: its /readyz does not depend on it.
+    key: 'webhooks',
+    name: 'webhook-service',
+    optional: true,
+    dependsOn: ['identity', 'bank'],
+    ports: { grpc: 'webhookGrpc', ops: 'webhookOps' },
+    env: (c) => ({
+      DATABASE_URL: c.infra.DATABASE_URL,
+      KAFKA_BROKERS: c.infra.KAFKA_BROKERS,
+      WEBHOOK_GRPC_PORT: String(c.ports.webhookGrpc),
+      WEBHOOK_OPS_PORT: String(c.ports.webhookOps),
+      WEBHOOK_KAFKA_OPERATIONS_TOPIC: c.topics.operations,
+      WEBHOOK_BANK_GRPC_ADDRESS: c.grpcAddresses.bank,
+      // Local runs (npm start, e2e, bench, chaos): receivers on 127.0.0.1 are allowed; production refuses it.
+      WEBHOOK_ALLOW_LOOPBACK_URLS: 'true',
+      ...authEnv(c),
+      ...tlsEnvFor(c.pki, 'webhook-service'),
+    }),
+  },
+  {
     key: 'gateway',
     name: 'api-gateway',
     dependsOn: ['identity', 'bank', 'cardAdapter', 'analytics'],
@@ -301,6 +328,7 @@ const SERVICES = [
       GATEWAY_BANK_GRPC_ADDRESS: c.grpcAddresses.bank,
       GATEWAY_CARD_ADAPTER_GRPC_ADDRESS: c.grpcAddresses.cardAdapter,
       GATEWAY_ANALYTICS_GRPC_ADDRESS: c.grpcAddresses.analytics,
+      GATEWAY_WEBHOOK_GRPC_ADDRESS: c.grpcAddresses.webhooks,
       GATEWAY_IDENTITY_URL: c.issuer,
       GATEWAY_SYSTEM_OPS_URLS: c.systemOpsUrls,
       // On SIGTERM /readyz answers 503 while still serving until HAProxy's checks take it out
@@ -323,6 +351,7 @@ const OPS_PORT_NAMES = [
   ['cardAdapter', 'bank-card-adapter', 'cardAdapterOps'],
   ['analytics', 'analytics-service', 'analyticsOps'],
   ['paymentGatewayMock', 'payment-gateway-mock', 'paymentGatewayMockOps'],
+  ['webhooks', 'webhook-service', 'webhookOps'],
 ];
 
 /** Service keys, in start order. */
@@ -369,7 +398,13 @@ export async function describeSystem(options) {
   const pki = options.pki ?? (await ensurePki({ dir: isAbsolute(PKI_DIR_DEFAULT) ? PKI_DIR_DEFAULT : join(root, PKI_DIR_DEFAULT) }));
   const instances = Object.fromEntries(SERVICES.filter((s) => included.has(s.key)).map((s) => [s.key, Array.from({ length: countOf(s.key) }, (_, i) => instanceKey(s.key, i + 1))]));
   const grpcList = (key, portName) => replicaPorts.slice(0, countOf(key)).map((p) => local(p[portName])).join(',');
-  const grpcAddresses = { bank: grpcList('bank', 'bankGrpc'), cardAdapter: grpcList('cardAdapter', 'cardAdapterGrpc'), analytics: grpcList('analytics', 'analyticsGrpc') };
+  const grpcAddresses = {
+    bank: grpcList('bank', 'bankGrpc'),
+    cardAdapter: grpcList('cardAdapter', 'cardAdapterGrpc'),
+    analytics: grpcList('analytics', 'analyticsGrpc'),
+    // One instance; the gateway is pointed at it even when it is not started (its calls then answer 503).
+    webhooks: local(ports.webhookGrpc),
+  };
   const ctx = {
     infra: infraEnv,
     ports,

@@ -83,6 +83,25 @@ describe('system description', () => {
     );
   });
 
+  it('wires the webhook-service (when its workspace is included): ports, bank, loopback receivers locally, the gateway and the console point at it', async () => {
+    const system = await describeAt(portsFor({ base: 30_000 }), { include: [...ALL, 'webhooks'] });
+    const webhooks = system.services.find((s) => s.key === 'webhooks')!;
+    expect(DEFAULT_PORTS).toMatchObject({ webhookGrpc: 50054, webhookOps: 9107 });
+    expect(webhooks.env).toMatchObject({
+      WEBHOOK_GRPC_PORT: '30016',
+      WEBHOOK_OPS_PORT: '30017',
+      WEBHOOK_BANK_GRPC_ADDRESS: '127.0.0.1:30001',
+      WEBHOOK_KAFKA_OPERATIONS_TOPIC: 'ops',
+      WEBHOOK_ALLOW_LOOPBACK_URLS: 'true',
+      AUTH_ISSUER: system.issuer,
+    });
+    expect(webhooks.readyUrl).toBe('http://127.0.0.1:30017/readyz');
+    expect(webhooks.dependsOn).toEqual(['identity', 'bank']);
+    const gateway = system.services.find((s) => s.key === 'gateway')!;
+    expect(gateway.env.GATEWAY_WEBHOOK_GRPC_ADDRESS).toBe('127.0.0.1:30016');
+    expect(gateway.env.GATEWAY_SYSTEM_OPS_URLS).toContain('webhook-service=http://127.0.0.1:30017');
+  });
+
   it('seeds the development users unless told not to', async () => {
     const { services } = await describeAt(DEFAULT_PORTS, { devUsers: false });
     expect(services[0]!.env.IDENTITY_SEED_DEV_USERS).toBe('false');
