@@ -34,13 +34,21 @@ describe('OpenAPI loader', () => {
         'deleteWebhook',
         'listWebhookDeliveries',
         'redeliverWebhookDelivery',
+        'reverseTransfer',
+        'verifyLedger',
+        'createHold',
+        'getHold',
+        'captureHold',
+        'voidHold',
       ].sort(),
     );
   });
 
   it('every /accounts and /me operation requires a token; /auth, health and metrics do not', () => {
     for (const op of spec.operations.values()) {
-      const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts') || op.pathTemplate.startsWith('/admin') || op.pathTemplate.startsWith('/webhooks');
+      const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts') || op.pathTemplate.startsWith('/admin') || op.pathTemplate.startsWith('/webhooks') ||
+        op.pathTemplate.startsWith('/holds') ||
+        op.pathTemplate.startsWith('/transfers');
       expect({ op: op.operationId, secured: op.secured }).toEqual({ op: op.operationId, secured: userFacing });
       if (userFacing) expect([...op.responseStatuses]).toEqual(expect.arrayContaining([401, 403, 429]));
     }
