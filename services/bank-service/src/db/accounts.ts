@@ -8,7 +8,12 @@ export interface AccountBalance {
   /** null: no owner (the settlement account, accounts opened before owners existed). */
   ownerId: string | null;
   currency: string;
+  /** Posted: the sum of the account's ledger entries. */
   balanceMinor: bigint;
+  /** Held by this account's pending holds (out) and promised to it by others' (in). */
+  pendingOutMinor: bigint;
+  pendingInMinor: bigint;
+  overdraftLimitMinor: bigint;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -19,11 +24,15 @@ interface AccountRow {
   owner_id: string | null;
   currency: string;
   balance_minor: bigint;
+  pending_out_minor: bigint;
+  pending_in_minor: bigint;
+  overdraft_limit_minor: bigint;
   created_at: Date;
   updated_at: Date;
 }
 
-const ACCOUNT_COLUMNS = 'a.id, a.kind, a.owner_id, a.currency::text AS currency, a.balance_minor, a.created_at, a.updated_at';
+const ACCOUNT_COLUMNS = `a.id, a.kind, a.owner_id, a.currency::text AS currency, a.balance_minor, a.pending_out_minor,
+       a.pending_in_minor, a.overdraft_limit_minor, a.created_at, a.updated_at`;
 
 function accountFromRow(row: AccountRow): AccountBalance {
   return {
@@ -32,6 +41,9 @@ function accountFromRow(row: AccountRow): AccountBalance {
     ownerId: row.owner_id,
     currency: row.currency,
     balanceMinor: row.balance_minor,
+    pendingOutMinor: row.pending_out_minor,
+    pendingInMinor: row.pending_in_minor,
+    overdraftLimitMinor: row.overdraft_limit_minor,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

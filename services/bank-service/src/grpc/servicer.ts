@@ -59,17 +59,34 @@ export function depositToProto(deposit: DepositRecord): NonNullable<DepositMoney
   };
 }
 
+/**
+ * The parts of a balance (ADR 0016): posted = the ledger balance; available
+ * = posted - outgoing holds (what `balance` always meant: what can be spent,
+ * before any overdraft); pending = incoming - outgoing holds (signed).
+ */
+export function balanceParts(account: AccountBalance): Pick<GetBalanceResponse, 'balance' | 'available' | 'pending' | 'posted' | 'overdraftLimit'> {
+  const money = (amountMinor: bigint) => ({ amountMinor, currencyCode: account.currency });
+  const available = money(account.balanceMinor - account.pendingOutMinor);
+  return {
+    balance: available,
+    available,
+    pending: money(account.pendingInMinor - account.pendingOutMinor),
+    posted: money(account.balanceMinor),
+    overdraftLimit: money(account.overdraftLimitMinor),
+  };
+}
+
 export function accountToProto(account: AccountBalance): Account {
+  const { balance, available, pending, posted } = balanceParts(account);
   return {
     accountId: account.id,
     ownerId: account.ownerId ?? '',
     currency: account.currency,
-    balance: { amountMinor: account.balanceMinor, currencyCode: account.currency },
+    balance,
     createdAt: account.createdAt,
-    // TODO(#15 limits/holds): the real parts.
-    available: { amountMinor: account.balanceMinor, currencyCode: account.currency },
-    pending: { amountMinor: 0n, currencyCode: account.currency },
-    posted: { amountMinor: account.balanceMinor, currencyCode: account.currency },
+    available,
+    pending,
+    posted,
   };
 }
 
@@ -221,16 +238,7 @@ export function createBankServicer(deps: BankServicerDeps): BankServiceServer {
         const caller = await callers.user(call.metadata);
         const account = await operations.getBalance(request.accountId, caller);
         return {
-          response: {
-            accountId: account.id,
-            balance: { amountMinor: account.balanceMinor, currencyCode: account.currency },
-            updatedAt: account.updatedAt,
-            // TODO(#15 limits/holds): available = posted - pending_out; pending = pending_in - pending_out.
-            available: { amountMinor: account.balanceMinor, currencyCode: account.currency },
-            pending: { amountMinor: 0n, currencyCode: account.currency },
-            posted: { amountMinor: account.balanceMinor, currencyCode: account.currency },
-            overdraftLimit: { amountMinor: 0n, currencyCode: account.currency },
-          },
+          response: { accountId: account.id, updatedAt: account.updatedAt, ...balanceParts(account) },
           outcome: 'ok',
         };
       });
