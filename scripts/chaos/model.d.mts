@@ -8,7 +8,7 @@ export interface Answer {
 }
 export type Outcome = 'completed' | 'rejected' | 'unknown' | 'unexpected';
 export interface Op {
-  kind: 'transfer' | 'topup';
+  kind: 'transfer' | 'topup' | 'hold';
   key: string;
   amountMinor: bigint;
   from?: string;
@@ -17,6 +17,10 @@ export interface Op {
   outcome: Outcome;
   resultId?: string;
   answers: Answer[];
+  /** Holds: the hold, its final state and what the capture posted (0 when released). */
+  holdId?: string;
+  holdStatus?: 'captured' | 'voided' | 'expired';
+  capturedMinor?: bigint;
 }
 export interface HistoryItem {
   id: string;
@@ -24,6 +28,7 @@ export interface HistoryItem {
   amount: string;
   transferId?: string;
   topUpId?: string;
+  holdId?: string;
 }
 export interface SqlFacts {
   ledgerMismatches?: { accountId: string; balanceMinor: bigint; ledgerMinor: bigint }[];
@@ -32,6 +37,8 @@ export interface SqlFacts {
   outboxRows?: number;
   topUps?: { id: string; state: string; idempotencyKey: string; netChargedMinor: bigint; amountMinor: bigint }[];
   depositMismatches?: { topUpId: string; state: string; idempotencyKey: string; deposits: number }[];
+  chainBreaks?: { accountId: string; entryId: string; reason: string }[];
+  holds?: { pendingOutMinor: bigint; pendingInMinor: bigint; heldMinor: bigint; pendingCount: number; captureMismatches: number };
 }
 export interface Violation {
   invariant: string;
@@ -42,6 +49,11 @@ export declare function formatMinor(minor: bigint): string;
 export declare function classifyAnswer(
   kind: 'transfer' | 'topup',
   // The parsed problem+json or resource body.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  answer: { status?: number; body?: any; error?: string },
+): Outcome;
+export declare function classifyHoldAnswer(
+  step: 'create' | 'capture' | 'void' | 'read',
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   answer: { status?: number; body?: any; error?: string },
 ): Outcome;

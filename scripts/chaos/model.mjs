@@ -47,7 +47,36 @@ export function classifyAnswer(kind, answer) {
 }
 
 /**
+ * What one answer means for a step of a hold (create, then capture, void, or
+ * a read while waiting for its expiry). A create is like a transfer (plus a
+ * 400 on expiresAt: an expiry that passed while the bank was unreachable was
+ * refused unexecuted, nothing held). Capture and void of the workload's own
+ * pending hold have one definitive answer, 200: the same call again replays
+ * it; a 409 hold-not-pending means another action won, which the workload
+ * never provokes (its holds expire in 7 days unless it lets them expire).
+ * @param {'create' | 'capture' | 'void' | 'read'} step
+ * @param {{ status?: number, body?: any, error?: string }} answer
+ * @returns {'completed' | 'rejected' | 'unknown' | 'unexpected'}
+ */
+export function classifyHoldAnswer(step, answer) {
+  const { status, body } = answer;
+  if (status === undefined) return 'unknown';
+  if (status === 401 || status === 403) return 'unexpected';
+  if (status === 429) return 'unknown';
+  if (step === 'create') {
+    if (status === 201) return 'completed';
+    if (status === 409) return 'unknown';
+    if (status === 422 && (body?.code === 'INSUFFICIENT_FUNDS' || body?.code === 'LIMIT_EXCEEDED')) return 'rejected';
+    if (status === 400 && /expires/i.test(JSON.stringify(body?.errors ?? []))) return 'rejected';
+    return status >= 500 ? 'unknown' : 'unexpected';
+  }
+  if (status === 200) return 'completed';
+  return status >= 500 ? 'unknown' : 'unexpected';
+}
+
+/**
  * The model: initial balances plus every acknowledged movement, each once.
+ * A hold moves money only when captured (outcome completed: capturedMinor).
  * @param {Map<string, bigint>} initialMinor
  * @param {Iterable<Op>} ops
  * @returns {Map<string, bigint>}
@@ -63,6 +92,9 @@ export function expectedBalances(initialMinor, ops) {
     if (op.kind === 'transfer') {
       add(op.from, -op.amountMinor);
       add(op.to, op.amountMinor);
+    } else if (op.kind === 'hold') {
+      add(op.from, -op.capturedMinor);
+      add(op.to, op.capturedMinor);
     } else {
       add(op.accountId, op.amountMinor);
     }
@@ -78,6 +110,10 @@ export function expectedHistories(ops) {
     byAccount.get(accountId).set(key, entry);
   };
   for (const op of ops) {
+    if (op.kind === 'hold') {
+      putHold(put, op);
+      continue;
+    }
     if (op.outcome !== 'completed') continue;
     if (op.kind === 'transfer') {
       put(op.from, `transfer_out:${op.resultId}`, { op, type: 'transfer_out' });
@@ -89,8 +125,30 @@ export function expectedHistories(ops) {
   return byAccount;
 }
 
+/**
+ * A hold's events (ADR 0015): hold_created for both sides once it exists, its
+ * final event for both (captured: the captured amount, and the capture's
+ * transfer_out/transfer_in; voided/expired: the held amount).
+ */
+function putHold(put, op) {
+  if (!op.holdId) return;
+  const both = (type, amountMinor) => {
+    put(op.from, `${type}:${op.holdId}`, { op, type, amountMinor });
+    put(op.to, `${type}:${op.holdId}`, { op, type, amountMinor });
+  };
+  both('hold_created', op.amountMinor);
+  if (op.holdStatus === 'captured') {
+    both('hold_captured', op.capturedMinor);
+    put(op.from, `transfer_out:${op.resultId}`, { op, type: 'transfer_out', amountMinor: op.capturedMinor });
+    put(op.to, `transfer_in:${op.resultId}`, { op, type: 'transfer_in', amountMinor: op.capturedMinor });
+  } else if (op.holdStatus === 'voided' || op.holdStatus === 'expired') {
+    both(`hold_${op.holdStatus}`, op.amountMinor);
+  }
+}
+
 /** The key a history item is matched on, or undefined when it names nothing. */
 export function historyKey(item) {
+  if (item.type.startsWith('hold_')) return item.holdId ? `${item.type}:${item.holdId}` : undefined;
   const ref = item.type === 'topup' ? item.topUpId : item.transferId;
   return ref ? `${item.type}:${ref}` : undefined;
 }
@@ -155,8 +213,9 @@ export function checkHistories(ops, histories) {
         continue;
       }
       seen.set(key, (seen.get(key) ?? 0) + 1);
-      if (parseMinor(item.amount) !== entry.op.amountMinor) {
-        v(`account ${accountId}: ${key} amount ${item.amount}, acknowledged ${formatMinor(entry.op.amountMinor)}`);
+      const amountMinor = entry.amountMinor ?? entry.op.amountMinor;
+      if (parseMinor(item.amount) !== amountMinor) {
+        v(`account ${accountId}: ${key} amount ${item.amount}, acknowledged ${formatMinor(amountMinor)}`);
       }
     }
     for (const [key, entry] of want) {
@@ -180,6 +239,8 @@ export function checkHistories(ops, histories) {
  *   outboxRows?: number,
  *   topUps?: { id: string, state: string, idempotencyKey: string, netChargedMinor: bigint, amountMinor: bigint }[],
  *   depositMismatches?: { topUpId: string, state: string, idempotencyKey: string, deposits: number }[],
+ *   chainBreaks?: { accountId: string, entryId: string, reason: string }[],
+ *   holds?: { pendingOutMinor: bigint, pendingInMinor: bigint, heldMinor: bigint, pendingCount: number, captureMismatches: number },
  * }} SqlFacts
  */
 export function checkSqlFacts(sql, ops) {
@@ -194,6 +255,15 @@ export function checkSqlFacts(sql, ops) {
   for (const d of sql.depositMismatches ?? []) {
     v('one deposit per completed top-up, none for others', `top-up ${d.topUpId} key=${d.idempotencyKey} is ${d.state} with ${d.deposits} deposit(s) in the bank`);
   }
+  if (sql.holds) {
+    const h = sql.holds;
+    if (h.pendingOutMinor !== h.heldMinor || h.pendingInMinor !== h.heldMinor) {
+      v('pending parts equal pending holds', `sum pending_out ${formatMinor(h.pendingOutMinor)}, pending_in ${formatMinor(h.pendingInMinor)}, pending holds ${formatMinor(h.heldMinor)}`);
+    }
+    if (h.pendingCount > 0) v('every hold finalized (captured, voided or expired)', `${h.pendingCount} hold(s) still pending`);
+    if (h.captureMismatches > 0) v('one transfer per captured hold, of the captured amount', `${h.captureMismatches} hold(s) disagree with their transfer`);
+  }
+  for (const b of sql.chainBreaks ?? []) v('ledger hash chain intact', `account ${b.accountId}: entry ${b.entryId}: ${b.reason}`);
   for (const t of sql.unfinishedTopUps ?? []) v('nothing left pending', `top-up ${t.id} key=${t.idempotencyKey} still ${t.state}`);
   if (sql.outboxRows) v('outbox drained', `${sql.outboxRows} events never published`);
   const byKey = new Map(ops.filter((op) => op.kind === 'topup').map((op) => [op.key, op]));
@@ -255,8 +325,9 @@ export function recoveryTimes(faults, answers) {
 
 /**
  * @typedef {{
- *   kind: 'transfer' | 'topup', key: string, amountMinor: bigint,
+ *   kind: 'transfer' | 'topup' | 'hold', key: string, amountMinor: bigint,
  *   from?: string, to?: string, accountId?: string,
+ *   holdId?: string, holdStatus?: 'captured' | 'voided' | 'expired', capturedMinor?: bigint,
  *   outcome: 'completed' | 'rejected' | 'unknown' | 'unexpected',
  *   resultId?: string,
  *   answers: { status?: number, code?: string, id?: string, error?: string, atMs: number }[],

@@ -14,6 +14,26 @@ const QUERIES = {
            HAVING a.balance_minor <> COALESCE(SUM(l.amount_minor), 0)`,
   total: 'SELECT COALESCE(SUM(balance_minor), 0)::bigint AS total FROM bank.accounts',
   outbox: 'SELECT count(*)::int AS n FROM bank.outbox',
+  // Holds (ADR 0015): the pending parts on the accounts are exactly the pending holds, and every
+  // captured hold has one transfer of its captured amount (and no other hold has one).
+  holds: `SELECT (SELECT COALESCE(SUM(pending_out_minor), 0) FROM bank.accounts)::bigint AS pending_out,
+                 (SELECT COALESCE(SUM(pending_in_minor), 0) FROM bank.accounts)::bigint AS pending_in,
+                 (SELECT COALESCE(SUM(amount_minor), 0) FROM bank.holds WHERE status = 'pending')::bigint AS held,
+                 (SELECT count(*) FROM bank.holds WHERE status = 'pending')::int AS pending,
+                 (SELECT count(*) FROM bank.holds h LEFT JOIN bank.transfers t ON t.hold_id = h.id
+                   WHERE (h.status = 'captured') <> (t.id IS NOT NULL)
+                      OR (t.id IS NOT NULL AND t.amount_minor IS DISTINCT FROM h.captured_minor))::int AS capture_mismatches`,
+  // The per-account hash chain (ADR 0019) recomputed with the database's canonical text: link to the
+  // previous entry, the entry's own hash, balance_after = running sum. The first breaks only (bounded).
+  chain: `SELECT account_id::text, id::text AS entry_id, reason FROM (
+            SELECT e.account_id, e.id,
+                   CASE WHEN e.entry_hash IS NULL THEN 'missing hash'
+                        WHEN e.prev_hash IS DISTINCT FROM lag(e.entry_hash) OVER w THEN 'previous hash mismatch'
+                        WHEN e.entry_hash <> sha256(convert_to(bank.ledger_entry_canonical(e), 'UTF8')) THEN 'hash mismatch'
+                        WHEN e.balance_after_minor <> sum(e.amount_minor) OVER w THEN 'balance_after mismatch' END AS reason
+              FROM bank.ledger_entries e
+            WINDOW w AS (PARTITION BY e.account_id ORDER BY e.id)) AS x
+           WHERE reason IS NOT NULL ORDER BY account_id, id LIMIT 20`,
   unfinished: `SELECT id::text, state, idempotency_key FROM card_adapter.top_ups WHERE state = ANY($1::text[])`,
   // A deposit in the bank and a COMPLETED top-up in the journal go together, one for one.
   depositsVsJournal: `SELECT COALESCE(t.id, d.top_up_id)::text AS top_up_id, t.state, t.idempotency_key, count(d.id)::int AS deposits
@@ -67,6 +87,19 @@ export async function readSqlFacts(databaseUrl, { waitMs }) {
       (await client.query(QUERIES.ledger)).rows.map((r) => ({ accountId: r.account_id, balanceMinor: BigInt(r.balance_minor), ledgerMinor: BigInt(r.ledger_minor) })),
     );
     facts.totalAllAccountsMinor = await optional(checked, 'double entry', async () => BigInt((await client.query(QUERIES.total)).rows[0].total));
+    facts.chainBreaks = await optional(checked, 'ledger hash chain intact', async () =>
+      (await client.query(QUERIES.chain)).rows.map((r) => ({ accountId: r.account_id, entryId: r.entry_id, reason: r.reason })),
+    );
+    facts.holds = await optional(checked, 'pending parts equal pending holds', async () => {
+      const r = (await client.query(QUERIES.holds)).rows[0];
+      return {
+        pendingOutMinor: BigInt(r.pending_out),
+        pendingInMinor: BigInt(r.pending_in),
+        heldMinor: BigInt(r.held),
+        pendingCount: r.pending,
+        captureMismatches: r.capture_mismatches,
+      };
+    });
     facts.outboxRows = await optional(checked, 'outbox drained', async () => (await client.query(QUERIES.outbox)).rows[0].n);
     facts.unfinishedTopUps = await optional(checked, 'nothing left pending', async () =>
       (await client.query(QUERIES.unfinished, [UNFINISHED_STATES])).rows.map((r) => ({ id: r.id, state: r.state, idempotencyKey: r.idempotency_key })),

@@ -203,3 +203,10 @@ describe('authentication answers', () => {
     expect(checkAuthAnswers([{ kind: 'transfer', status: 201, sentAtMs: 1 }])).toEqual([]);
   });
 });
+
+describe('checkSqlFacts: ledger hash chain', () => {
+  it('reports every chain break the database check found, with account, entry and reason', () => {
+    const violations = checkSqlFacts({ chainBreaks: [{ accountId: A, entryId: '42', reason: 'previous hash mismatch' }] }, []);
+    expect(violations).toEqual([{ invariant: 'ledger hash chain intact', detail: `account ${A}: entry 42: previous hash mismatch` }]);
+  });
+});
