@@ -31,7 +31,9 @@ $$;
 -- entries of one account in one statement from unnest ... ORDER BY n) works:
 -- a row-level BEFORE trigger's query sees the rows the same statement
 -- inserted before it, and identity ids are drawn in that order. The lookup is
--- one backward step on ledger_entries_account_id_id.
+-- one backward step on ledger_entries_account_id_id. The canonical text is
+-- spelled out here rather than calling bank.ledger_entry_canonical: a third
+-- less CPU per entry (ADR 0019); the integration test checks both agree.
 CREATE FUNCTION bank.ledger_entries_chain() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -40,7 +42,10 @@ BEGIN
    WHERE le.account_id = NEW.account_id
    ORDER BY le.id DESC
    LIMIT 1;
-  NEW.entry_hash := sha256(convert_to(bank.ledger_entry_canonical(NEW), 'UTF8'));
+  NEW.entry_hash := sha256(convert_to(concat_ws('|', 'v1', NEW.id, NEW.account_id, NEW.amount_minor, NEW.balance_after_minor,
+    NEW.entry_type, coalesce(NEW.transfer_id::text, ''), coalesce(NEW.deposit_id::text, ''), coalesce(NEW.reversal_id::text, ''),
+    coalesce(NEW.refund_id::text, ''), (extract(epoch FROM NEW.created_at) * 1000000)::bigint,
+    coalesce(encode(NEW.prev_hash, 'hex'), '')), 'UTF8'));
   RETURN NEW;
 END
 $$;

@@ -70,6 +70,11 @@ describe('ledger hash chain', () => {
     expect(batches.some((b) => b.size > 1)).toBe(true);
     const result = await verifier.verify(one(recipient));
     expect(result).toMatchObject({ ok: true, accountsChecked: 1, entriesChecked: 21, firstBreak: undefined });
+    // The trigger spells the canonical text out (speed); it must agree with bank.ledger_entry_canonical (backfill).
+    const { rows } = await pool.query<{ n: bigint }>(
+      `SELECT count(*) AS n FROM bank.ledger_entries e WHERE entry_hash <> sha256(convert_to(bank.ledger_entry_canonical(e), 'UTF8'))`,
+    );
+    expect(rows[0]!.n).toBe(0n);
   });
 
   it('verifies the whole ledger page by page, settlement account included', async () => {
