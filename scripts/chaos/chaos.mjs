@@ -390,6 +390,8 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
       random,
       runId: `${seed}`,
       topUpShare: 0.25,
+      // Holds (ADR 0015): created, then captured (all or part), voided or left to expire.
+      holdShare: 0.1,
       transferMinor: [100, 4_000],
       topUpMinor: [500, 3_000],
       shouldStart: () => starting,
@@ -531,6 +533,7 @@ function summarize({ form, seed, profile, replicas, accounts, ops, answers, faul
     historyCatchUpS: Math.round(catchUpMs / 100) / 10,
     transfers: byKind('transfer'),
     topUps: byKind('topup'),
+    holds: byKind('hold'),
     answers: statusCounts,
     money: {
       initialTotal: formatMinor(sum(initialMinor)),

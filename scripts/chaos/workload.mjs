@@ -7,7 +7,7 @@
 // retry after a refresh uses the new token. Every answer is recorded for the
 // model and the recovery times.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { classifyAnswer, formatMinor } from './model.mjs';
+import { classifyAnswer, classifyHoldAnswer, formatMinor, parseMinor } from './model.mjs';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const RETRY_DELAY_MS_MIN = 50;
@@ -82,6 +82,7 @@ export async function exchange(baseUrl, method, path, { body, headers = {} } = {
  *   baseUrl: string, accounts: string[], workers: number, random: ReturnType<typeof createRandom>,
  *   auth: { headersFor: (accountId: string) => Record<string, string> },
  *   runId: string, topUpShare: number, transferMinor: [number, number], topUpMinor: [number, number],
+ *   holdShare?: number,
  *   shouldStart: () => boolean, giveUpAtMs: () => number, record: (a: object) => void, ops?: object[],
  * }} options
  */
@@ -102,7 +103,9 @@ export async function runWorkload(options) {
   return ops;
 }
 
-function nextOp({ accounts, random, topUpShare, transferMinor, topUpMinor }, key) {
+function nextOp({ accounts, random, topUpShare, transferMinor, topUpMinor, holdShare = 0 }, key) {
+  // Drawn only when holds are on, so a seed without them replays as before.
+  if (holdShare > 0 && random.next() < holdShare) return holdOp(accounts, random, transferMinor, key);
   if (random.next() < topUpShare) {
     const card = random.weighted(CARDS);
     return {
@@ -142,8 +145,97 @@ function requestOf(op) {
   };
 }
 
+/** How the workload ends its holds, and how often (ADR 0015). */
+export const HOLD_ENDINGS = [
+  { ending: 'capture', weight: 40 },
+  { ending: 'capture_part', weight: 20 },
+  { ending: 'void', weight: 25 },
+  { ending: 'expire', weight: 15 },
+];
+/** Holds the workload lets expire do so this long after they are made (the sweep runs every second). */
+const HOLD_EXPIRY_MS = 3_000;
+const HOLD_POLL_MS = 500;
+
+function holdOp(accounts, random, transferMinor, key) {
+  const from = random.pick(accounts);
+  let to = random.pick(accounts);
+  while (to === from) to = random.pick(accounts);
+  const amountMinor = BigInt(random.int(...transferMinor));
+  const { ending } = random.weighted(HOLD_ENDINGS);
+  return {
+    kind: 'hold',
+    key: `chaos-hold-${key}`,
+    from,
+    to,
+    amountMinor,
+    ending,
+    captureMinor: ending === 'capture_part' ? BigInt(random.int(1, Number(amountMinor) - 1)) : amountMinor,
+    // Fixed at creation: every retry sends the same body.
+    expiresAt: ending === 'expire' ? new Date(Date.now() + HOLD_EXPIRY_MS).toISOString() : undefined,
+    outcome: 'unknown',
+    answers: [],
+  };
+}
+
+/**
+ * One step of a hold until a definitive answer (retried with backoff like a
+ * transfer); returns it, or undefined when the run gave up (op stays unknown).
+ */
+async function settleHoldStep({ baseUrl, giveUpAtMs, record, random, auth }, op, step, method, path, body, headers = {}) {
+  for (let attempt = 0; op.answers.length < ANSWERS_PER_OP_MAX; attempt++) {
+    const answer = await exchange(baseUrl, method, path, { body, headers: { ...auth.headersFor(op.from), ...headers } });
+    const outcome = classifyHoldAnswer(step, answer);
+    const ok = answer.status === 200 || answer.status === 201;
+    op.answers.push({ status: answer.status, code: answer.body?.code, id: answer.status === 201 ? answer.body?.id : undefined, error: answer.error, atMs: answer.answeredAtMs });
+    // Money movements count as transfers for availability (the same path through the bank).
+    if (step !== 'read') record({ kind: 'transfer', sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok, status: answer.status ?? answer.error, code: problemCode(answer) });
+    if (outcome !== 'unknown' && !(step === 'read' && answer.body?.status === 'pending')) return { outcome, answer };
+    if (Date.now() >= giveUpAtMs()) return undefined;
+    const delayMs = step === 'read' && ok ? HOLD_POLL_MS : Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** Math.min(attempt, 10));
+    await sleep(delayMs / 2 + random.next() * (delayMs / 2));
+  }
+  return undefined;
+}
+
+/** Create, then capture (all or part), void, or wait for the expiry: every hold ends final. */
+async function settleHold(options, op) {
+  const createBody = {
+    recipientAccountId: op.to,
+    amount: formatMinor(op.amountMinor),
+    description: 'chaos hold',
+    ...(op.expiresAt ? { expiresAt: op.expiresAt } : {}),
+  };
+  const created = await settleHoldStep(options, op, 'create', 'POST', `/accounts/${op.from}/holds`, createBody, { 'idempotency-key': op.key });
+  if (!created) return;
+  if (created.outcome !== 'completed') {
+    op.outcome = created.outcome;
+    return;
+  }
+  op.holdId = created.answer.body.id;
+  const path = `/holds/${op.holdId}`;
+  const final =
+    op.ending === 'expire'
+      ? await settleHoldStep(options, op, 'read', 'GET', path)
+      : op.ending === 'void'
+        ? await settleHoldStep(options, op, 'void', 'POST', `${path}/void`)
+        : await settleHoldStep(options, op, 'capture', 'POST', `${path}/capture`, { amount: formatMinor(op.captureMinor) });
+  if (!final) return;
+  const hold = op.ending === 'void' || op.ending === 'expire' ? final.answer.body : final.answer.body?.hold;
+  const wanted = { capture: 'captured', capture_part: 'captured', void: 'voided', expire: 'expired' }[op.ending];
+  if (final.outcome !== 'completed' || hold?.status !== wanted) {
+    op.outcome = 'unexpected';
+    return;
+  }
+  op.holdStatus = hold.status;
+  op.capturedMinor = hold.status === 'captured' ? parseMinor(hold.capturedAmount) : 0n;
+  op.resultId = hold.status === 'captured' ? final.answer.body.transfer.id : op.holdId;
+  op.outcome = 'completed';
+  op.completedAtMs = final.answer.answeredAtMs;
+}
+
 /** Same key, same body, same owner, until a definitive answer; backoff with jitter between attempts. */
 async function settleOp({ baseUrl, giveUpAtMs, record, random, auth }, op) {
+  if (op.kind === 'hold') return settleHold({ baseUrl, giveUpAtMs, record, random, auth }, op);
   const { path, body } = requestOf(op);
   const owner = op.kind === 'transfer' ? op.from : op.accountId;
   for (let attempt = 0; op.answers.length < ANSWERS_PER_OP_MAX; attempt++) {

@@ -7,6 +7,7 @@ import {
   checkInvariants,
   checkSqlFacts,
   classifyAnswer,
+  classifyHoldAnswer,
   expectedBalances,
   formatMinor,
   parseMinor,
@@ -208,5 +209,59 @@ describe('checkSqlFacts: ledger hash chain', () => {
   it('reports every chain break the database check found, with account, entry and reason', () => {
     const violations = checkSqlFacts({ chainBreaks: [{ accountId: A, entryId: '42', reason: 'previous hash mismatch' }] }, []);
     expect(violations).toEqual([{ invariant: 'ledger hash chain intact', detail: `account ${A}: entry 42: previous hash mismatch` }]);
+  });
+});
+
+describe('holds (ADR 0015)', () => {
+  const H1 = 'dddddddd-0000-4000-8000-000000000001';
+  const hold = (over: Partial<Op> = {}): Op => ({
+    kind: 'hold',
+    key: 'h1',
+    from: A,
+    to: B,
+    amountMinor: 1_000n,
+    outcome: 'completed',
+    holdId: H1,
+    holdStatus: 'captured',
+    capturedMinor: 600n,
+    resultId: T1,
+    answers: [{ status: 201, id: H1, atMs: 1 }, { status: 200, atMs: 2 }],
+    ...over,
+  });
+  const item = (id: string, type: string, amount: string, links: Partial<HistoryItem> = {}): HistoryItem => ({ id, type, amount, ...links });
+
+  it('classifies hold steps: 201/200 definitive, refusals rejected, an expiry refused unexecuted rejected, 409 hold-not-pending unexpected', () => {
+    expect(classifyHoldAnswer('create', { status: 201 })).toBe('completed');
+    expect(classifyHoldAnswer('create', { status: 422, body: { code: 'INSUFFICIENT_FUNDS' } })).toBe('rejected');
+    expect(classifyHoldAnswer('create', { status: 400, body: { errors: [{ field: 'expires_at', message: 'must be in the future' }] } })).toBe('rejected');
+    expect(classifyHoldAnswer('create', { status: 409 })).toBe('unknown');
+    expect(classifyHoldAnswer('capture', { status: 200 })).toBe('completed');
+    expect(classifyHoldAnswer('capture', { status: 503 })).toBe('unknown');
+    expect(classifyHoldAnswer('void', { status: 409, body: { code: 'HOLD_NOT_PENDING' } })).toBe('unexpected');
+  });
+
+  it('a captured hold moves the captured amount; a released one nothing', () => {
+    const balances = expectedBalances(initial(), [hold(), hold({ key: 'h2', holdId: 'x', holdStatus: 'voided', capturedMinor: 0n, resultId: 'x' })]);
+    expect(balances.get(A)).toBe(9_400n);
+    expect(balances.get(B)).toBe(10_600n);
+  });
+
+  it('expects hold_created, hold_captured and the capture transfer in both histories, with their amounts', () => {
+    const histories = new Map([
+      [A, [item('1', 'hold_created', '10.00', { holdId: H1 }), item('2', 'hold_captured', '6.00', { holdId: H1, transferId: T1 }), item('3', 'transfer_out', '6.00', { transferId: T1 })]],
+      [B, [item('4', 'hold_created', '10.00', { holdId: H1 }), item('5', 'hold_captured', '6.00', { holdId: H1, transferId: T1 }), item('6', 'transfer_in', '6.00', { transferId: T1 })]],
+    ]);
+    expect(checkHistories([hold()], histories)).toEqual([]);
+    histories.get(A)!.splice(1, 1);
+    expect(checkHistories([hold()], histories).map((v) => v.detail)).toEqual([expect.stringContaining(`hold_captured:${H1}`)]);
+  });
+
+  it('catches pending parts that disagree with the pending holds, a hold left pending and a capture without its transfer', () => {
+    const facts = { holds: { pendingOutMinor: 500n, pendingInMinor: 400n, heldMinor: 500n, pendingCount: 1, captureMismatches: 1 } };
+    expect(checkSqlFacts(facts, []).map((v) => v.invariant)).toEqual([
+      'pending parts equal pending holds',
+      'every hold finalized (captured, voided or expired)',
+      'one transfer per captured hold, of the captured amount',
+    ]);
   });
 });
