@@ -1,0 +1,245 @@
+// SQL of events and deliveries: fan-out, the dispatcher's claim and outcome,
+// the delivery log and redelivery.
+import type pg from 'pg';
+import { withTransaction } from '@wallet/platform/db';
+import type { DeliveryRecord, DeliveryStatus, LogCursor } from '../domain/delivery.js';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+interface DeliveryRow {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  account_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_status_code: number;
+  last_error: string;
+  created_at: Date;
+  next_attempt_at: Date;
+  delivered_at: Date | null;
+}
+
+const COLUMNS = 'd.id, d.endpoint_id, d.event_id, d.event_type, d.account_id, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.next_attempt_at, d.delivered_at';
+
+function fromRow(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    endpointId: row.endpoint_id,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    accountId: row.account_id,
+    status: row.status,
+    attempts: row.attempts,
+    lastStatusCode: row.last_status_code,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    nextAttemptAt: row.next_attempt_at,
+    deliveredAt: row.delivered_at,
+  };
+}
+
+export interface IncomingEvent {
+  eventId: string;
+  eventType: string;
+  accountId: string;
+  body: string;
+}
+
+export interface PlannedDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+}
+
+/**
+ * Stores a batch of events and their deliveries in one transaction. Events
+ * seen before (redelivered by Kafka) are skipped with their deliveries, so
+ * the fan-out is idempotent on eventId. `plan` runs on the new events only.
+ * Deliveries get seq in the order given (the events' consumption order).
+ */
+export async function storeEvents(
+  pool: pg.Pool,
+  events: readonly IncomingEvent[],
+  plan: (fresh: readonly IncomingEvent[]) => PlannedDelivery[],
+  retryWindowMs: number,
+): Promise<{ fresh: number; deliveries: number }> {
+  // Kafka may hand the same event twice in one batch: the first copy counts (else its deliveries would clash).
+  const firsts = new Map<string, IncomingEvent>();
+  for (const event of events) if (!firsts.has(event.eventId)) firsts.set(event.eventId, event);
+  const unique = [...firsts.values()];
+  return storeUnique(pool, unique, plan, retryWindowMs);
+}
+
+async function storeUnique(
+  pool: pg.Pool,
+  events: readonly IncomingEvent[],
+  plan: (fresh: readonly IncomingEvent[]) => PlannedDelivery[],
+  retryWindowMs: number,
+): Promise<{ fresh: number; deliveries: number }> {
+  return withTransaction(pool, 'BEGIN', async (client) => {
+    const inserted = await client.query<{ event_id: string }>(
+      `INSERT INTO webhooks.events (event_id, event_type, account_id, body)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[])
+       ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+      [events.map((e) => e.eventId), events.map((e) => e.eventType), events.map((e) => e.accountId), events.map((e) => e.body)],
+    );
+    const freshIds = new Set(inserted.rows.map((row) => row.event_id));
+    const fresh = events.filter((event) => freshIds.has(event.eventId));
+    const planned = plan(fresh);
+    if (planned.length > 0) {
+      // WITH ORDINALITY keeps the given order, so seq follows the events' order.
+      await client.query(
+        `INSERT INTO webhooks.deliveries (id, endpoint_id, event_id, event_type, account_id, created_at, next_attempt_at, give_up_at)
+         SELECT p.id, p.endpoint_id, p.event_id, e.event_type, e.account_id, t.now, t.now, t.now + make_interval(secs => $4::double precision / 1000)
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS p(id, endpoint_id, event_id, n)
+           JOIN webhooks.events e ON e.event_id = p.event_id
+           CROSS JOIN (SELECT date_trunc('milliseconds', now()) AS now) t
+          ORDER BY p.n`,
+        [planned.map((d) => d.id), planned.map((d) => d.endpointId), planned.map((d) => d.eventId), retryWindowMs],
+      );
+    }
+    return { fresh: fresh.length, deliveries: planned.length };
+  });
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  accountId: string;
+  url: string;
+  body: string;
+  secretCiphertext: Buffer;
+  attempts: number;
+  giveUpAt: Date;
+  leaseToken: string;
+}
+
+/**
+ * Claims up to `limit` due deliveries that are at the head of their
+ * (endpoint, account) queue (an earlier pending delivery holds later ones back),
+ * plus due unordered ones (manual redeliveries), leasing each for leaseMs so
+ * no other dispatcher sends it meanwhile. SKIP LOCKED: replicas share the work.
+ */
+export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, leaseToken: string): Promise<ClaimedDelivery[]> {
+  return withTransaction(pool, 'BEGIN', async (client) => {
+    const { rows } = await client.query<{
+      id: string;
+      endpoint_id: string;
+      event_id: string;
+      account_id: string;
+      url: string;
+      body: string;
+      secret_ciphertext: Buffer;
+      attempts: number;
+      give_up_at: Date;
+    }>(
+      `WITH heads AS (
+         SELECT DISTINCT ON (endpoint_id, account_id) id
+           FROM webhooks.deliveries
+          WHERE status = 'pending' AND ordered
+          ORDER BY endpoint_id, account_id, seq
+       ), candidates AS (
+         SELECT id FROM heads
+         UNION ALL
+         SELECT id FROM webhooks.deliveries WHERE status = 'pending' AND NOT ordered
+       )
+       SELECT d.id, d.endpoint_id, d.event_id, d.account_id, en.url, ev.body, en.secret_ciphertext, d.attempts, d.give_up_at
+         FROM webhooks.deliveries d
+         JOIN candidates c ON c.id = d.id
+         JOIN webhooks.endpoints en ON en.id = d.endpoint_id
+         JOIN webhooks.events ev ON ev.event_id = d.event_id
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
+        ORDER BY d.next_attempt_at
+        LIMIT $1
+        FOR UPDATE OF d SKIP LOCKED`,
+      [limit],
+    );
+    if (rows.length === 0) return [];
+    await client.query(
+      `UPDATE webhooks.deliveries SET lease_token = $2, lease_until = now() + make_interval(secs => $3::double precision / 1000), attempts = attempts + 1
+        WHERE id = ANY($1::uuid[])`,
+      [rows.map((row) => row.id), leaseToken, leaseMs],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      endpointId: row.endpoint_id,
+      eventId: row.event_id,
+      accountId: row.account_id,
+      url: row.url,
+      body: row.body,
+      secretCiphertext: row.secret_ciphertext,
+      attempts: row.attempts + 1,
+      giveUpAt: row.give_up_at,
+      leaseToken,
+    }));
+  });
+}
+
+export type AttemptRecord =
+  | { status: 'succeeded'; statusCode: number }
+  | { status: 'pending'; statusCode: number; error: string; nextAttemptAt: Date }
+  | { status: 'failed'; statusCode: number; error: string };
+
+/** Records an attempt's outcome if this dispatcher still holds the lease (false: someone else took over). */
+export async function recordAttempt(db: Queryable, id: string, leaseToken: string, attempt: AttemptRecord): Promise<boolean> {
+  const error = attempt.status === 'succeeded' ? '' : attempt.error;
+  const nextAttemptAt = attempt.status === 'pending' ? attempt.nextAttemptAt : null;
+  const { rowCount } = await db.query(
+    `UPDATE webhooks.deliveries
+        SET status = $3, last_status_code = $4, last_error = $5,
+            next_attempt_at = COALESCE($6::timestamptz, next_attempt_at),
+            delivered_at = CASE WHEN $3 = 'succeeded' THEN now() ELSE delivered_at END,
+            lease_token = NULL, lease_until = NULL
+      WHERE id = $1 AND lease_token = $2 AND status = 'pending'`,
+    [id, leaseToken, attempt.status, attempt.statusCode, error.slice(0, 200), nextAttemptAt],
+  );
+  return rowCount === 1;
+}
+
+/** The endpoint's delivery log, newest first, after the cursor. */
+export async function listDeliveries(db: Queryable, endpointId: string, limit: number, after: LogCursor | undefined): Promise<DeliveryRecord[]> {
+  const { rows } = after
+    ? await db.query<DeliveryRow>(
+        `SELECT ${COLUMNS} FROM webhooks.deliveries d WHERE d.endpoint_id = $1 AND (d.created_at, d.id) < ($2::timestamptz, $3::uuid)
+          ORDER BY d.created_at DESC, d.id DESC LIMIT $4`,
+        [endpointId, after.createdAt, after.id, limit],
+      )
+    : await db.query<DeliveryRow>(`SELECT ${COLUMNS} FROM webhooks.deliveries d WHERE d.endpoint_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2`, [endpointId, limit]);
+  return rows.map(fromRow);
+}
+
+/**
+ * Queues one more attempt now. A pending delivery keeps its place in its
+ * account's order; a finished one is queued out of order (it no longer holds
+ * back later deliveries) with a fresh retry window.
+ */
+export async function redeliver(db: Queryable, endpointId: string, deliveryId: string, retryWindowMs: number): Promise<DeliveryRecord | undefined> {
+  const { rows } = await db.query<DeliveryRow>(
+    `UPDATE webhooks.deliveries d
+        SET ordered = CASE WHEN d.status = 'pending' THEN d.ordered ELSE false END,
+            status = 'pending', next_attempt_at = now(),
+            give_up_at = GREATEST(d.give_up_at, now() + make_interval(secs => $3::double precision / 1000))
+      WHERE d.id = $2 AND d.endpoint_id = $1
+        AND EXISTS (SELECT 1 FROM webhooks.endpoints en WHERE en.id = d.endpoint_id AND en.enabled)
+      RETURNING ${COLUMNS}`,
+    [endpointId, deliveryId, retryWindowMs],
+  );
+  return rows[0] && fromRow(rows[0]);
+}
+
+export async function findDelivery(db: Queryable, endpointId: string, deliveryId: string): Promise<DeliveryRecord | undefined> {
+  const { rows } = await db.query<DeliveryRow>(`SELECT ${COLUMNS} FROM webhooks.deliveries d WHERE d.id = $2 AND d.endpoint_id = $1`, [endpointId, deliveryId]);
+  return rows[0] && fromRow(rows[0]);
+}
+
+/** Queue depth and age of the oldest pending delivery (metrics). */
+export async function queueStats(db: Queryable): Promise<{ pending: number; oldestAgeSeconds: number }> {
+  const { rows } = await db.query<{ pending: number; oldest: number | null }>(
+    `SELECT count(*)::int AS pending, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS oldest FROM webhooks.deliveries WHERE status = 'pending'`,
+  );
+  return { pending: rows[0]?.pending ?? 0, oldestAgeSeconds: rows[0]?.oldest ?? 0 };
+}
+

@@ -1,0 +1,61 @@
+// A loopback HTTP receiver for deliveries: verifies each Standard Webhooks
+// signature with the endpoint's secret, records what arrived, and answers
+// with a scripted status (fail the first N, then 200).
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { verify } from '../../src/domain/signature.js';
+
+export interface Received {
+  id: string;
+  timestamp: string;
+  body: string;
+  event: { eventId: string; eventType: string; accountId: string };
+  signatureValid: boolean;
+  status: number;
+}
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** The secret signatures are checked against (set after registration). */
+  secret: string;
+  /** Status to answer for the next requests, in order; then 200. */
+  script: number[];
+  close(): Promise<void>;
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+export async function startReceiver(path = '/hooks'): Promise<Receiver> {
+  const receiver: Receiver = { url: '', received: [], secret: '', script: [], close: async () => {} };
+  const server: Server = createServer((request, response) => {
+    void readBody(request).then((body) => {
+      const headers = {
+        'webhook-id': String(request.headers['webhook-id'] ?? ''),
+        'webhook-timestamp': String(request.headers['webhook-timestamp'] ?? ''),
+        'webhook-signature': String(request.headers['webhook-signature'] ?? ''),
+      };
+      const status = receiver.script.shift() ?? 200;
+      receiver.received.push({
+        id: headers['webhook-id'],
+        timestamp: headers['webhook-timestamp'],
+        body,
+        event: JSON.parse(body) as Received['event'],
+        signatureValid: verify(receiver.secret, headers, body, Math.floor(Date.now() / 1000)),
+        status,
+      });
+      response.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+  receiver.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return receiver;
+}
