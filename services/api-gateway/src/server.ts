@@ -36,6 +36,7 @@ import { registerTopUpRoutes } from './routes/topup.js';
 import { registerTransferRoutes } from './routes/transfers.js';
 import { registerReversalRoutes } from './routes/reversals.js';
 import { registerHoldRoutes } from './routes/holds.js';
+import { registerLimitRoutes } from './routes/limits.js';
 import { registerAdminLedgerRoutes } from './routes/admin-ledger.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 
@@ -135,6 +136,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerTransferRoutes(app, deps);
   registerReversalRoutes(app, deps);
   registerHoldRoutes(app, deps);
+  registerLimitRoutes(app, deps);
   registerAdminLedgerRoutes(app, deps);
   registerBalanceRoutes(app, deps);
   registerOperationRoutes(app, deps);

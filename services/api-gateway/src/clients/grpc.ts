@@ -180,6 +180,8 @@ export function createBankClient(target: string, options: GrpcClientOptions): Ba
     captureHold: (request, context) => call(client.captureHold, request, context),
     voidHold: (request, context) => call(client.voidHold, request, context),
     getHold: (request, context) => call(client.getHold, request, context),
+    getAccountLimits: (request, context) => call(client.getAccountLimits, request, context),
+    setAccountLimits: (request, context) => call(client.setAccountLimits, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();

@@ -80,6 +80,11 @@ function guardBank(bank: BankApi, breaker: Breaker): BankApi {
     captureHold: (request, context) => breaker.run(() => bank.captureHold(request, context)),
     voidHold: (request, context) => breaker.run(() => bank.voidHold(request, context)),
     getHold: (request, context) => breaker.run(() => bank.getHold(request, context)),
+    getAccountLimits: (request, context) => breaker.run(() => bank.getAccountLimits(request, context)),
+    setAccountLimits: (request, context) => breaker.run(() => bank.setAccountLimits(request, context)),
+    getBalanceAt: (request, context) => breaker.run(() => bank.getBalanceAt(request, context)),
+    // A stream is not one promise: not counted by the breaker (a rare, long read; its own deadline bounds it).
+    getStatement: (request, context) => bank.getStatement(request, context),
     checkHealth: (timeoutMs) => bank.checkHealth(timeoutMs),
   };
 }

@@ -9,6 +9,10 @@ import type {
   CreateAccountResponse,
   GetBalanceRequest,
   GetBalanceResponse,
+  GetBalanceAtRequest,
+  GetBalanceAtResponse,
+  GetStatementRequest,
+  GetStatementResponse,
   ListAccountsRequest,
   ListAccountsResponse,
   ReverseTransferRequest,
@@ -25,6 +29,10 @@ import type {
   VerifyLedgerResponse,
   TransferMoneyRequest,
   TransferMoneyResponse,
+  GetAccountLimitsRequest,
+  GetAccountLimitsResponse,
+  SetAccountLimitsRequest,
+  SetAccountLimitsResponse,
 } from '@wallet/contracts/bank';
 import type { ProcessCardTopUpRequest, ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
 import type {
@@ -75,6 +83,16 @@ export interface BankApi extends HealthCheckable {
   captureHold(request: CaptureHoldRequest, context: CallContext): Promise<CaptureHoldResponse>;
   voidHold(request: VoidHoldRequest, context: CallContext): Promise<VoidHoldResponse>;
   getHold(request: GetHoldRequest, context: CallContext): Promise<GetHoldResponse>;
+  getAccountLimits(request: GetAccountLimitsRequest, context: CallContext): Promise<GetAccountLimitsResponse>;
+  setAccountLimits(request: SetAccountLimitsRequest, context: CallContext): Promise<SetAccountLimitsResponse>;
+  getBalanceAt(request: GetBalanceAtRequest, context: CallContext): Promise<GetBalanceAtResponse>;
+  /** A server stream (header, entry chunks, footer) under GATEWAY_STATEMENT_DEADLINE_MS. */
+  getStatement(request: GetStatementRequest, context: CallContext): ServerStream<GetStatementResponse>;
+}
+
+/** A server-streaming call: its messages in order (an error ends the iteration); cancel() ends it early. */
+export interface ServerStream<T> extends AsyncIterable<T> {
+  cancel(): void;
 }
 
 export interface CardAdapterApi extends HealthCheckable {

@@ -18,6 +18,10 @@ export interface AccountResource {
   currency: string;
   /** The opening balance: always "0.00" (GET /accounts/{id}/balance has the current one). */
   balance: '0.00';
+  /** Its parts at opening (issue #15): also "0.00"; the balance route has the current ones. */
+  available: '0.00';
+  pending: '0.00';
+  posted: '0.00';
   createdAt: string;
 }
 
@@ -49,6 +53,9 @@ export function fromCreateAccountResponse(response: CreateAccountResponse): { ac
       ownerId: account.ownerId,
       currency: account.currency,
       balance: '0.00',
+      available: '0.00',
+      pending: '0.00',
+      posted: '0.00',
       createdAt: toIsoTimestamp(account.createdAt, 'CreateAccount'),
     },
     replayed: response.replayed,

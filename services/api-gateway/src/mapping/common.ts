@@ -46,6 +46,16 @@ export function fromMoney(money: MoneyMessage | undefined, what: string): { amou
   return { amount: formatAmountMinor(money.amountMinor), currency: money.currencyCode };
 }
 
+/**
+ * Money that may be below zero -> "-12.50": a balance under an overdraft
+ * (available, posted, balance) or the signed net of pending holds. Only these
+ * fields use it; every other amount stays non-negative (fromMoney).
+ */
+export function fromSignedMoney(money: MoneyMessage | undefined, what: string): { amount: string; currency: string } {
+  if (!money) throw new UnexpectedUpstreamResponseError(`${what}: money missing`);
+  return { amount: formatAmountMinor(money.amountMinor), currency: money.currencyCode };
+}
+
 export function toIsoTimestamp(date: Date | undefined, what: string): string {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
     throw new UnexpectedUpstreamResponseError(`${what}: timestamp missing`);

@@ -6,7 +6,7 @@ import { hasRole } from '@wallet/platform/auth';
 import type { FastifyInstance } from 'fastify';
 import { createIdentityUsersClient, IdentityForbiddenError, type IdentityUsersApi } from '../clients/identity-users.js';
 import { IdentityBadResponseError, IdentityTimeoutError, IdentityUnavailableError } from '../clients/identity.js';
-import { fromMoney, toIsoTimestamp } from '../mapping/common.js';
+import { fromSignedMoney, toIsoTimestamp } from '../mapping/common.js';
 import { EDGE_PROBLEMS, ProblemError, type ProblemKind } from '../mapping/problems.js';
 import { callContextOf, forbidden, principalOf } from '../plugins/auth.js';
 import { operationRoute } from '../plugins/openapi-validation.js';
@@ -55,7 +55,11 @@ export function registerAdminAccountRoutes(app: FastifyInstance, { spec, clients
           accountId: a.accountId,
           ownerId: a.ownerId,
           currency: a.currency,
-          balance: fromMoney(a.balance, 'ListAccounts').amount,
+          // Signed: an account may be below zero under its overdraft (ADR 0016).
+          balance: fromSignedMoney(a.balance, 'ListAccounts').amount,
+          available: fromSignedMoney(a.available, 'ListAccounts').amount,
+          pending: fromSignedMoney(a.pending, 'ListAccounts').amount,
+          posted: fromSignedMoney(a.posted, 'ListAccounts').amount,
           createdAt: toIsoTimestamp(a.createdAt, 'ListAccounts'),
         })),
       });

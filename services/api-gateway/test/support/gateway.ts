@@ -165,6 +165,13 @@ export function fakeClients() {
     getHold: vi.fn<BankApi['getHold']>(async () => {
       throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
     }),
+    // Issue #15 (F2): UNIMPLEMENTED unless a test gives them a body (limits route tests).
+    getAccountLimits: vi.fn<BankApi['getAccountLimits']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
+    setAccountLimits: vi.fn<BankApi['setAccountLimits']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
   };
   const cardAdapter = {
     processCardTopUp: vi.fn<CardAdapterApi['processCardTopUp']>(async (request) => topUpResponse(request)),

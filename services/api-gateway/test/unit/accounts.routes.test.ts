@@ -72,7 +72,16 @@ describe('POST /accounts', () => {
   it('201 with the opened account (balance "0.00"); the key and currency reach the bank with the caller token', async () => {
     const res = await open({ currency: 'USD' });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toEqual({ accountId: NEW_ACCOUNT, ownerId: ALICE_USER, currency: 'USD', balance: '0.00', createdAt: CREATED_AT.toISOString() });
+    expect(res.json()).toEqual({
+      accountId: NEW_ACCOUNT,
+      ownerId: ALICE_USER,
+      currency: 'USD',
+      balance: '0.00',
+      available: '0.00',
+      pending: '0.00',
+      posted: '0.00',
+      createdAt: CREATED_AT.toISOString(),
+    });
     expect(res.headers['idempotent-replayed']).toBeUndefined();
     const [request, context] = gw.clients.bank.createAccount.mock.calls[0]!;
     expect(request).toEqual({ idempotencyKey: 'open-1', currency: 'USD', ownerId: '' });

@@ -58,7 +58,18 @@ describe('GET /admin/accounts?owner=<username>', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       owner: ALICE_IDENTITY,
-      accounts: [{ accountId: ALICE, ownerId: ALICE_USER, currency: 'USD', balance: '1000.00', createdAt: '2025-01-02T03:04:05.678Z' }],
+      accounts: [
+        {
+          accountId: ALICE,
+          ownerId: ALICE_USER,
+          currency: 'USD',
+          balance: '1000.00',
+          available: '1000.00',
+          pending: '0.00',
+          posted: '1000.00',
+          createdAt: '2025-01-02T03:04:05.678Z',
+        },
+      ],
     });
     expect(seen[0]?.headers.authorization).toBe(bearer);
     expect(gw.clients.bank.listAccounts).toHaveBeenCalledWith({ ownerId: ALICE_USER }, expect.objectContaining({ authorization: bearer }));

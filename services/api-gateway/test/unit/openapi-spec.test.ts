@@ -40,6 +40,8 @@ describe('OpenAPI loader', () => {
         'getHold',
         'captureHold',
         'voidHold',
+        'getAccountLimits',
+        'setAccountLimits',
       ].sort(),
     );
   });
