@@ -392,6 +392,8 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
       topUpShare: 0.25,
       // Holds (ADR 0015): created, then captured (all or part), voided or left to expire.
       holdShare: 0.1,
+      // Reversals (ADR 0017): the recipient gives back all or part of one in ten completed transfers.
+      reversalShare: 0.1,
       transferMinor: [100, 4_000],
       topUpMinor: [500, 3_000],
       shouldStart: () => starting,
@@ -534,6 +536,7 @@ function summarize({ form, seed, profile, replicas, accounts, ops, answers, faul
     transfers: byKind('transfer'),
     topUps: byKind('topup'),
     holds: byKind('hold'),
+    reversals: byKind('reversal'),
     answers: statusCounts,
     money: {
       initialTotal: formatMinor(sum(initialMinor)),

@@ -8,7 +8,7 @@ export interface Answer {
 }
 export type Outcome = 'completed' | 'rejected' | 'unknown' | 'unexpected';
 export interface Op {
-  kind: 'transfer' | 'topup' | 'hold';
+  kind: 'transfer' | 'topup' | 'hold' | 'reversal';
   key: string;
   amountMinor: bigint;
   from?: string;
@@ -29,6 +29,7 @@ export interface HistoryItem {
   transferId?: string;
   topUpId?: string;
   holdId?: string;
+  reversalId?: string;
 }
 export interface SqlFacts {
   ledgerMismatches?: { accountId: string; balanceMinor: bigint; ledgerMinor: bigint }[];
@@ -47,7 +48,7 @@ export interface Violation {
 export declare function parseMinor(amount: string): bigint;
 export declare function formatMinor(minor: bigint): string;
 export declare function classifyAnswer(
-  kind: 'transfer' | 'topup',
+  kind: 'transfer' | 'topup' | 'reversal',
   // The parsed problem+json or resource body.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   answer: { status?: number; body?: any; error?: string },

@@ -36,6 +36,11 @@ export function classifyAnswer(kind, answer) {
   // error (an unreachable issuer is 503), never retried into a silent pass.
   if (status === 401 || status === 403) return 'unexpected';
   if (status === 409 || status === 429) return 'unknown';
+  if (kind === 'reversal') {
+    // The recipient spent the money meanwhile: a definitive refusal, nothing moved (ADR 0017).
+    if (status === 422 && body?.code === 'REVERSAL_WOULD_OVERDRAW') return 'rejected';
+    return status >= 500 ? 'unknown' : 'unexpected';
+  }
   if (kind === 'transfer') {
     if (status === 422 && body?.code === 'INSUFFICIENT_FUNDS') return 'rejected';
     return status >= 500 ? 'unknown' : 'unexpected';
@@ -95,6 +100,10 @@ export function expectedBalances(initialMinor, ops) {
     } else if (op.kind === 'hold') {
       add(op.from, -op.capturedMinor);
       add(op.to, op.capturedMinor);
+    } else if (op.kind === 'reversal') {
+      // from = the original recipient (debited), to = the original sender.
+      add(op.from, -op.amountMinor);
+      add(op.to, op.amountMinor);
     } else {
       add(op.accountId, op.amountMinor);
     }
@@ -118,6 +127,9 @@ export function expectedHistories(ops) {
     if (op.kind === 'transfer') {
       put(op.from, `transfer_out:${op.resultId}`, { op, type: 'transfer_out' });
       put(op.to, `transfer_in:${op.resultId}`, { op, type: 'transfer_in' });
+    } else if (op.kind === 'reversal') {
+      put(op.from, `reversal_out:${op.resultId}`, { op, type: 'reversal_out' });
+      put(op.to, `reversal_in:${op.resultId}`, { op, type: 'reversal_in' });
     } else {
       put(op.accountId, `topup:${op.resultId}`, { op, type: 'topup' });
     }
@@ -149,6 +161,7 @@ function putHold(put, op) {
 /** The key a history item is matched on, or undefined when it names nothing. */
 export function historyKey(item) {
   if (item.type.startsWith('hold_')) return item.holdId ? `${item.type}:${item.holdId}` : undefined;
+  if (item.type.startsWith('reversal_')) return item.reversalId ? `${item.type}:${item.reversalId}` : undefined;
   const ref = item.type === 'topup' ? item.topUpId : item.transferId;
   return ref ? `${item.type}:${ref}` : undefined;
 }

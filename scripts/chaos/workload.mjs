@@ -83,6 +83,7 @@ export async function exchange(baseUrl, method, path, { body, headers = {} } = {
  *   auth: { headersFor: (accountId: string) => Record<string, string> },
  *   runId: string, topUpShare: number, transferMinor: [number, number], topUpMinor: [number, number],
  *   holdShare?: number,
+ *   reversalShare?: number,
  *   shouldStart: () => boolean, giveUpAtMs: () => number, record: (a: object) => void, ops?: object[],
  * }} options
  */
@@ -95,6 +96,12 @@ export async function runWorkload(options) {
       const op = nextOp(options, `${options.runId}-${++counter}`);
       ops.push(op);
       await settleOp(options, op);
+      // Drawn only when reversals are on, so a seed without them replays as before.
+      if (op.kind === 'transfer' && op.outcome === 'completed' && (options.reversalShare ?? 0) > 0 && options.random.next() < options.reversalShare) {
+        const reversal = reversalOp(op, options.random, `${options.runId}-${++counter}`);
+        ops.push(reversal);
+        await settleOp(options, reversal);
+      }
       // A little think time: the load generator shares two cores with the system under test.
       await sleep(THINK_MS);
     }
@@ -132,7 +139,25 @@ function nextOp({ accounts, random, topUpShare, transferMinor, topUpMinor, holdS
   };
 }
 
+/** The recipient's owner gives back all or part of a transfer it received (ADR 0017). */
+function reversalOp(transfer, random, key) {
+  const whole = random.next() < 0.5;
+  return {
+    kind: 'reversal',
+    key: `chaos-reversal-${key}`,
+    transferId: transfer.resultId,
+    from: transfer.to,
+    to: transfer.from,
+    amountMinor: whole ? transfer.amountMinor : BigInt(random.int(1, Number(transfer.amountMinor))),
+    outcome: 'unknown',
+    answers: [],
+  };
+}
+
 function requestOf(op) {
+  if (op.kind === 'reversal') {
+    return { path: `/transfers/${op.transferId}/reverse`, body: { amount: formatMinor(op.amountMinor), reason: 'chaos reversal' } };
+  }
   if (op.kind === 'transfer') {
     return {
       path: `/accounts/${op.from}/transfers`,
@@ -237,14 +262,15 @@ async function settleHold(options, op) {
 async function settleOp({ baseUrl, giveUpAtMs, record, random, auth }, op) {
   if (op.kind === 'hold') return settleHold({ baseUrl, giveUpAtMs, record, random, auth }, op);
   const { path, body } = requestOf(op);
-  const owner = op.kind === 'transfer' ? op.from : op.accountId;
+  const owner = op.kind === 'transfer' || op.kind === 'reversal' ? op.from : op.accountId;
   for (let attempt = 0; op.answers.length < ANSWERS_PER_OP_MAX; attempt++) {
     const headers = { ...auth.headersFor(owner), 'idempotency-key': op.key };
     const answer = await exchange(baseUrl, 'POST', path, { body, headers });
     const outcome = classifyAnswer(op.kind, answer);
     const resultId = answer.status === 201 ? answer.body?.id : undefined;
     op.answers.push({ status: answer.status, code: answer.body?.code, id: resultId, error: answer.error, atMs: answer.answeredAtMs });
-    record({ kind: op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error, code: problemCode(answer) });
+    // Reversals count as transfers for availability (the same path through the bank).
+    record({ kind: op.kind === 'reversal' ? 'transfer' : op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error, code: problemCode(answer) });
     if (outcome !== 'unknown') {
       op.outcome = outcome;
       op.resultId = resultId;

@@ -265,3 +265,41 @@ describe('holds (ADR 0015)', () => {
     ]);
   });
 });
+
+describe('reversals in the model (ADR 0017)', () => {
+  const R1 = 'dddddddd-0000-4000-8000-000000000001';
+  const reversal = (over: Partial<Op> = {}): Op => ({
+    kind: 'reversal',
+    key: 'r1',
+    from: B,
+    to: A,
+    amountMinor: 1_000n,
+    outcome: 'completed',
+    resultId: R1,
+    answers: [{ status: 201, id: R1, atMs: 3 }],
+    ...over,
+  });
+
+  it('classifies a reversal refused for the recipient\'s funds as rejected, anything else definitive as unexpected', () => {
+    expect(classifyAnswer('reversal', { status: 201, body: { id: R1 } })).toBe('completed');
+    expect(classifyAnswer('reversal', { status: 422, body: { code: 'REVERSAL_WOULD_OVERDRAW' } })).toBe('rejected');
+    expect(classifyAnswer('reversal', { status: 422, body: { code: 'REVERSAL_EXCEEDS_REMAINING' } })).toBe('unexpected');
+    expect(classifyAnswer('reversal', { status: 404, body: { code: 'TRANSFER_NOT_FOUND' } })).toBe('unexpected');
+    expect(classifyAnswer('reversal', { status: 503 })).toBe('unknown');
+    expect(classifyAnswer('reversal', { status: 409 })).toBe('unknown');
+  });
+
+  it('moves a completed reversal back from the recipient to the sender, and a rejected one moves nothing', () => {
+    expect(expectedBalances(initial(), [transfer(), reversal()])).toEqual(new Map([[A, 8_500n], [B, 11_500n]]));
+    expect(expectedBalances(initial(), [transfer(), reversal({ outcome: 'rejected', resultId: undefined })])).toEqual(new Map([[A, 7_500n], [B, 12_500n]]));
+  });
+
+  it('expects reversal_out at the recipient and reversal_in at the sender, keyed by the reversal', () => {
+    const h = histories();
+    h.get(A)!.push({ id: 'e4', type: 'reversal_in', amount: '10.00', reversalId: R1 });
+    h.get(B)!.push({ id: 'e5', type: 'reversal_out', amount: '10.00', reversalId: R1 });
+    expect(checkHistories([transfer(), topUp(), reversal()], h)).toEqual([]);
+    h.get(B)!.pop();
+    expect(checkHistories([transfer(), topUp(), reversal()], h).map((v) => v.detail)).toEqual([`account ${B}: reversal_out:${R1} (key=r1) appears 0 times`]);
+  });
+});
