@@ -274,6 +274,8 @@ const SERVICES = [
       ...(c.replicas > 1 ? { ANALYTICS_KAFKA_GROUP_INSTANCE_ID: `analytics-service-${c.replica}` } : {}),
       ...(c.chdbPath ? { ANALYTICS_CHDB_PATH: c.chdbPath } : {}),
       ...(c.clickhouseRequestTimeoutMs ? { ANALYTICS_CLICKHOUSE_REQUEST_TIMEOUT_MS: String(c.clickhouseRequestTimeoutMs) } : {}),
+      // The history cross-check reads the ledger's totals (GetLedgerTotals, mTLS as analytics-service).
+      ANALYTICS_BANK_GRPC_ADDRESS: c.grpcAddresses.bank,
       ...tlsEnvFor(c.pki, 'analytics-service'),
     }),
   },

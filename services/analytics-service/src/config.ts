@@ -92,6 +92,23 @@ export const configSchema = z
     ANALYTICS_LAG_INTERVAL_MS: env.int(5_000, 100, 300_000),
     ANALYTICS_SHUTDOWN_TIMEOUT_MS: env.int(30_000, 1_000, 120_000),
 
+    /** History cross-check against the ledger (ADR 0021): off only where no bank runs (some tests). */
+    ANALYTICS_CROSS_CHECK_ENABLED: env.bool(true),
+    /** The bank's gRPC address for GetLedgerTotals (mutual TLS as analytics-service). */
+    ANALYTICS_BANK_GRPC_ADDRESS: env.string('127.0.0.1:50051'),
+    /** Deadline of one GetLedgerTotals call. */
+    ANALYTICS_BANK_TIMEOUT_MS: env.int(10_000, 100, 120_000),
+    /** Time between the end of one run and the start of the next. */
+    ANALYTICS_CROSS_CHECK_INTERVAL_MS: env.int(60_000, 100, 86_400_000),
+    /** Only entries and events at or before now minus this are compared (events lag the commit). */
+    ANALYTICS_CROSS_CHECK_SETTLE_MS: env.int(30_000, 0, 3_600_000),
+    /** Accounts per GetLedgerTotals page (the bank's maximum is 1000). */
+    ANALYTICS_CROSS_CHECK_PAGE_SIZE_MAX: env.int(1_000, 1, 1_000),
+    /** Pages per run; the next run continues where this one stopped. */
+    ANALYTICS_CROSS_CHECK_PAGES_MAX: env.int(100, 1, 100_000),
+    /** Differing accounts remembered between checks (bounds memory when history is badly broken). */
+    ANALYTICS_CROSS_CHECK_SUSPECTS_MAX: env.int(10_000, 1, 1_000_000),
+
     /**
      * Test hook, refused in production: after a batch is inserted, hold
      * before committing its offsets (the crash-between-insert-and-commit test

@@ -83,6 +83,28 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'History reads that joined an identical store read already in flight',
       registers: [registry],
     }),
+    // Issue #15: the history cross-check against the ledger (ADR 0021).
+    crossCheckRuns: new Counter({
+      name: 'analytics_ledger_cross_check_runs_total',
+      help: 'History cross-check runs by outcome (ok, drift = a persisting difference, error = bank or store failed, skipped = store not ready)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    crossCheckAccountsChecked: new Counter({
+      name: 'analytics_ledger_cross_check_accounts_checked_total',
+      help: 'Accounts whose history net was compared with the ledger',
+      registers: [registry],
+    }),
+    ledgerDriftAccounts: new Gauge({
+      name: 'analytics_ledger_drift_accounts',
+      help: 'Accounts whose posted history differs from the ledger in two checks in a row (should be 0)',
+      registers: [registry],
+    }),
+    ledgerDriftMinor: new Gauge({
+      name: 'analytics_ledger_drift_minor',
+      help: 'Sum of |history net - ledger net| over the drifting accounts, in minor units (should be 0)',
+      registers: [registry],
+    }),
     lastInsertTimestamp: new Gauge({
       name: 'analytics_last_insert_timestamp_seconds',
       help: 'Unix time of the last batch insert that stored at least one row (0 until the first since start)',

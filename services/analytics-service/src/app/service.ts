@@ -6,6 +6,8 @@ import { AnalyticsServiceService } from '@wallet/contracts/analytics';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, createMetricsRegistry, partitionForKey, startGrpcServer, startOpsServer, type Logger } from '@wallet/platform';
 import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
+import { GrpcLedgerTotals } from '../clients/bank.js';
+import { CrossCheck } from './cross-check.js';
 import type { Registry } from 'prom-client';
 import type { AnalyticsConfig } from '../config.js';
 import { OperationsConsumer, type TopicPartition } from '../consumer/operations-consumer.js';
@@ -28,6 +30,8 @@ export interface RunningAnalytics {
   store: OperationsStore;
   consumer: OperationsConsumer;
   registry: Registry;
+  /** The history cross-check (undefined when ANALYTICS_CROSS_CHECK_ENABLED=false). */
+  crossCheck: CrossCheck | undefined;
   /** Graceful: stop consuming, flush + commit the batch, drain gRPC, close everything. */
   stop(): Promise<void>;
 }
@@ -242,6 +246,26 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     });
     closers.push({ name: 'ops', run: () => ops.close() });
 
+    let crossCheck: CrossCheck | undefined;
+    if (config.ANALYTICS_CROSS_CHECK_ENABLED) {
+      crossCheck = new CrossCheck(
+        {
+          intervalMs: config.ANALYTICS_CROSS_CHECK_INTERVAL_MS,
+          settleMs: config.ANALYTICS_CROSS_CHECK_SETTLE_MS,
+          pageSizeMax: config.ANALYTICS_CROSS_CHECK_PAGE_SIZE_MAX,
+          pagesMax: config.ANALYTICS_CROSS_CHECK_PAGES_MAX,
+          suspectsMax: config.ANALYTICS_CROSS_CHECK_SUSPECTS_MAX,
+        },
+        new GrpcLedgerTotals(config.ANALYTICS_BANK_GRPC_ADDRESS, config.ANALYTICS_BANK_TIMEOUT_MS, security.client('bank-service')),
+        store,
+        metrics,
+        logger.child({ component: 'cross-check' }),
+      );
+      crossCheck.start();
+      const started = crossCheck;
+      closers.push({ name: 'cross-check', run: () => started.stop() });
+    }
+
     // Consume last, once the schema exists: by now the servers are up. At stop the schema retry
     // ends first (closers run in reverse), so a consumer is never started after its stop.
     closers.push({ name: 'consumer', run: () => consumer.stop() });
@@ -251,7 +275,7 @@ export async function startAnalytics(config: AnalyticsConfig, logger: Logger): P
     });
     logger.info({ grpcPort: grpc.port, opsPort: ops.port, topic: config.ANALYTICS_KAFKA_OPERATIONS_TOPIC, groupId: config.ANALYTICS_KAFKA_GROUP_ID }, 'listening');
 
-    return { grpcPort: grpc.port, opsPort: ops.port, store, consumer, registry, stop: closeAll };
+    return { grpcPort: grpc.port, opsPort: ops.port, store, consumer, registry, crossCheck, stop: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -348,6 +348,37 @@ export class OperationsStore {
   }
 
   /**
+   * Net posted money (in − out) per account up to `upToMicros` inclusive, duplicates collapsed by
+   * FINAL: the history side of the ledger cross-check (ADR 0021). Accounts without rows are absent.
+   */
+  async postedNets(accountIds: readonly string[], upToMicros: bigint): Promise<Map<string, bigint>> {
+    this.assertReady();
+    if (accountIds.length === 0) return new Map();
+    return withStoreSpan(this.target, 'SELECT', 'posted_nets', async (span) => {
+      span.setAttribute('db.operation.batch.size', accountIds.length);
+      const result = await this.client.query({
+        query: `SELECT toString(account_id) AS accountId,
+            toString(sumIf(toInt128(amount_minor), type IN {inTypes:Array(String)}) - sumIf(toInt128(amount_minor), type IN {outTypes:Array(String)})) AS netMinor
+          FROM ${this.table} FINAL
+          WHERE account_id IN {accounts:Array(UUID)}
+            AND created_at <= fromUnixTimestamp64Micro({upTo:Int64}, 'UTC')
+            AND type IN {postedTypes:Array(String)}
+          GROUP BY account_id`,
+        query_params: {
+          accounts: accountIds,
+          upTo: upToMicros.toString(),
+          inTypes: POSTED_IN_TYPES,
+          outTypes: POSTED_OUT_TYPES,
+          postedTypes: [...POSTED_IN_TYPES, ...POSTED_OUT_TYPES],
+        },
+        format: 'JSONEachRow',
+      });
+      const rows = await result.json<{ accountId: string; netMinor: string }>();
+      return new Map(rows.map((r) => [r.accountId, BigInt(r.netMinor)]));
+    });
+  }
+
+  /**
    * Where the engine's memory goes (bytes by kind: tracked total, merges, primary keys)
    * and the table's active parts, for /metrics. Names are ClickHouse's own metric names.
    */

@@ -42,6 +42,8 @@ export function testEnv(overrides: Record<string, string>): Record<string, strin
     ANALYTICS_KAFKA_HEARTBEAT_INTERVAL_MS: '500',
     ANALYTICS_LAG_INTERVAL_MS: '250',
     ANALYTICS_RETRY_DELAY_MS_MAX: '500',
+    // No bank in most analytics tests; the cross-check tests turn it on with a bank.
+    ANALYTICS_CROSS_CHECK_ENABLED: 'false',
     ...overrides,
   };
 }
