@@ -16,7 +16,7 @@ const decimalAmount = (fallback: string) =>
     }, 'must be a positive decimal amount with at most two decimals, e.g. "10000.00"');
 
 /** Crash points of the saga where WALLET_TEST_CRASH_POINT makes the process kill itself. */
-export const CRASH_POINTS = ['after_charge_recorded', 'before_charge_recorded', 'after_refund_decided', 'after_deposit_applied'] as const;
+export const CRASH_POINTS = ['after_charge_recorded', 'before_charge_recorded', 'after_refund_decided', 'after_deposit_applied', 'after_refund_debited'] as const;
 
 /** The fingerprint secret's local default: accepted only when NODE_ENV is development or test (or unset). */
 export const DEVELOPMENT_FINGERPRINT_SECRET = 'local-dev-card-fingerprint-secret';

@@ -25,6 +25,8 @@ export interface AdapterMetrics {
   requestDuration: Histogram<'outcome'>;
   /** Calls refused by the caller table (src/grpc/callers.ts), by RPC and the caller's certificate name. */
   callersDenied: Counter<'rpc' | 'caller'>;
+  /** Refunds to the card (issue #15) by the step that ended (debited, succeeded, failed, cancelled, still_pending) and how (request, recovery). */
+  topUpRefunds: Counter<'outcome' | 'path'>;
 }
 
 /** What the journal says about unfinished top-ups (TopUpRepository.unfinishedSummary). */
@@ -153,6 +155,12 @@ export function createAdapterMetrics(registry: Registry, unfinished?: Unfinished
       name: 'card_adapter_grpc_callers_denied_total',
       help: 'gRPC calls refused because the calling service (its client certificate) is not allowed to call the RPC',
       labelNames: ['rpc', 'caller'],
+      registers: [registry],
+    }),
+    topUpRefunds: new Counter({
+      name: 'card_adapter_top_up_refunds_total',
+      help: 'Refunds of top-ups to the card by outcome (succeeded, failed, pending) and path (request, recovery)',
+      labelNames: ['outcome', 'path'],
       registers: [registry],
     }),
     requestDuration: new Histogram({

@@ -23,6 +23,7 @@ import type { PaymentGateway } from './clients/payment-gateway/types.js';
 import { PAYMENT_GATEWAY_SERVICE_NAME, type Config } from './config.js';
 import { migrateCardAdapter } from './db/migrations.js';
 import { createPool } from '@wallet/platform/db';
+import { RefundRepository } from './db/refunds.js';
 import { TopUpRepository } from './db/top-ups.js';
 import { authorizedServicer } from './grpc/callers.js';
 import { createCardAdapterServicer } from './grpc/servicer.js';
@@ -152,6 +153,7 @@ async function startWithSecurity(
     });
   const ctx: SagaContext = {
     repository,
+    refunds: new RefundRepository(pool),
     gateway,
     bank,
     settings: sagaSettings(config),

@@ -228,7 +228,7 @@ describe('caller tables of ADR 0009 against the generated contracts', () => {
       getAccountOwners: ['webhook-service'],
     };
     const analytics: CallerTable<AnalyticsServiceServer> = { getOperations: gateway, getAccountSummary: gateway };
-    const cardAdapter: CallerTable<BankCardAdapterServiceServer> = { processCardTopUp: gateway, getTopUp: gateway };
+    const cardAdapter: CallerTable<BankCardAdapterServiceServer> = { processCardTopUp: gateway, getTopUp: gateway, refundTopUp: gateway, getTopUpRefund: gateway };
     expect(Object.keys(bank).sort()).toEqual(Object.keys(BankServiceService).sort());
     expect(Object.keys(analytics).sort()).toEqual(Object.keys(AnalyticsServiceService).sort());
     expect(Object.keys(cardAdapter).sort()).toEqual(Object.keys(BankCardAdapterServiceService).sort());

@@ -160,6 +160,7 @@ async function startFakeCardAdapter(): Promise<{ address: string; seen: SeenCall
   const seen: SeenCall[] = [];
   const record = recorder(seen);
   const implementation: BankCardAdapterServiceServer = {
+    ...unimplementedHandlers<BankCardAdapterServiceServer>(BankCardAdapterServiceService),
     processCardTopUp: (call, callback) => {
       record(call);
       callback(null, topUpResponse(call.request));

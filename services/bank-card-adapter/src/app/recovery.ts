@@ -10,6 +10,7 @@ import { leaseMs } from '../domain/saga.js';
 import { isTerminal, type TopUpRecord } from '../domain/top-up.js';
 import { ATTR, requestLinks, SPAN } from '../tracing.js';
 import { reconcileFailedTopUps, type ReconciliationOptions } from './reconciliation.js';
+import { driveRefund } from './refund-saga.js';
 import { driveSafely, type SagaContext } from './saga.js';
 
 export interface RecoveryOptions {
@@ -38,6 +39,18 @@ export async function recoverNext(ctx: SagaContext, excludeIds: readonly string[
     log.info({ from: claimed.state, to: final.state }, 'recovery step done');
     return final;
   });
+}
+
+/** Claims the oldest unfinished refund to the card nobody holds and drives it on; null when there is none. */
+export async function recoverNextRefund(ctx: SagaContext, excludeIds: readonly string[]): Promise<string | null> {
+  const token = randomUUID();
+  const claimed = await ctx.refunds.claimNextUnfinished(token, leaseMs(ctx.settings.bankTimeoutMs, ctx.settings.leaseMarginMs), excludeIds);
+  if (!claimed) return null;
+  const log = ctx.logger.child({ refundId: claimed.id, topUpId: claimed.topUpId, recovery: true });
+  log.info({ state: claimed.state }, 'recovering unfinished refund');
+  const final = await driveRefund(ctx, { record: claimed, token, log, path: 'recovery' });
+  log.info({ from: claimed.state, to: final.state }, 'refund recovery step done');
+  return claimed.id;
 }
 
 export class RecoveryLoop {
@@ -90,6 +103,13 @@ export class RecoveryLoop {
         const recovered = await recoverNext(ctx, seen);
         if (!recovered) break;
         seen.push(recovered.id);
+      }
+      // Refunds to the card share the pass and its bound.
+      const refundsSeen: string[] = [];
+      for (let i = 0; i < this.options.batchSizeMax && !this.stopping; i += 1) {
+        const refundId = await recoverNextRefund(ctx, refundsSeen);
+        if (!refundId) break;
+        refundsSeen.push(refundId);
       }
       if (!this.stopping) await reconcileFailedTopUps(ctx, this.options.reconciliation);
       ctx.metrics.refundFailedTopUps.set(await ctx.repository.countInState('REFUND_FAILED'));

@@ -8,6 +8,7 @@ import { withSpan } from '@wallet/platform/tracing';
 import type { Bank } from '../clients/bank.js';
 import type { PaymentGateway } from '../clients/payment-gateway/types.js';
 import type { CRASH_POINTS } from '../config.js';
+import type { RefundRepository } from '../db/refunds.js';
 import { LeaseLostError, type TopUpRepository } from '../db/top-ups.js';
 import { isTerminal, type TopUpRecord } from '../domain/top-up.js';
 import type { TopUpLimits, ValidCard } from '../domain/validation.js';
@@ -41,6 +42,8 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
 /** Everything a saga step needs. */
 export interface SagaContext {
   repository: TopUpRepository;
+  /** The refund-to-card journal (issue #15). */
+  refunds: RefundRepository;
   gateway: PaymentGateway;
   bank: Bank;
   settings: SagaSettings;

@@ -2,9 +2,10 @@
 // (status codes, error domains) stays here: the saga sees only a domain
 // classification of each failure (rejected / retryable) and lookups.
 import { status as Status } from '@grpc/grpc-js';
-import { BankServiceClient, DepositLookupStatus } from '@wallet/contracts/bank';
+import { BankServiceClient, DepositLookupStatus, RefundLookupStatus, RefundStatus } from '@wallet/contracts/bank';
 import { callUnary, createGrpcClient, grpcServiceConfig, parseGrpcError, type GrpcTransport } from '@wallet/platform';
 import type { Registry } from 'prom-client';
+import type { DebitLookup } from '../domain/refund.js';
 import type { DepositFailureClass, DepositLookup } from '../domain/saga.js';
 
 /** gRPC status names (grpc-js numbers them). */
@@ -25,6 +26,15 @@ export interface DepositRequest {
   cardLast4: string;
   cardBrand: string;
   /** Subject of the user who asked for the top-up; empty only for top-ups journaled before identity existed. */
+  initiatedBy: string;
+}
+
+export interface RefundDebitRequest {
+  topUpId: string;
+  amountMinor: bigint;
+  currency: string;
+  /** The adapter's refund id: the bank applies it once. */
+  refundReference: string;
   initiatedBy: string;
 }
 
@@ -101,6 +111,12 @@ export interface Bank {
    * the account's currency. Throws BankCallError when the bank cannot say.
    */
   checkAccount(accountId: string, authorization: string, headers?: Record<string, string | undefined>): Promise<AccountCheck>;
+  /** RefundDeposit: debits a top-up's refund from the wallet, once per reference. Throws BankCallError. */
+  refundDeposit(request: RefundDebitRequest, headers?: Record<string, string | undefined>): Promise<{ replayed: boolean; status: 'debited' | 'cancelled' }>;
+  /** GetRefund: what became of a refund reference; voidIfAbsent voids one never applied (proof it never debits). */
+  lookUpRefund(reference: string, voidIfAbsent: boolean, headers?: Record<string, string | undefined>): Promise<DebitLookup>;
+  /** CancelRefund: credits a debited refund back (idempotent). Throws BankCallError. */
+  cancelRefund(reference: string, headers?: Record<string, string | undefined>): Promise<{ replayed: boolean }>;
   /** Readiness: resolves once a connection to the bank is up. */
   ping(timeoutMs: number): Promise<void>;
   close(): void;
@@ -123,6 +139,7 @@ export function toBankCallError(error: unknown): BankCallError {
 export const BANK_SERVICE_CONFIG = grpcServiceConfig({
   service: 'wallet.bank.v1.BankService',
   retryable: {
+    GetRefund: 'a read, or with void_if_absent a void under the reference lock that every replay answers alike, like GetDeposit; it settles unknown refund debits',
     GetBalance: 'a read (the account check before any charge): sending it twice changes nothing',
     GetDeposit:
       'a read, or with void_if_absent a void under the reference lock that every replay answers alike (APPLIED stays APPLIED, VOIDED stays VOIDED); it settles unknown outcomes, so a replica dying under it should not cost a durable wait',
@@ -151,7 +168,6 @@ export const BANK_SERVICE_CONFIG = grpcServiceConfig({
     ),
     // Refunds (issue #15): the refund saga retries these itself, journaled, like DepositMoney.
     RefundDeposit: 'idempotent by refund_reference, but the refund saga retries it itself (bounded, journaled), then GetRefund before any decision',
-    GetRefund: 'not yet called (the refund saga is being built); a read, or a void that every replay answers alike, like GetDeposit',
     CancelRefund: 'idempotent by refund_reference, but the refund saga retries it itself (bounded, journaled)',
   },
 });
@@ -239,6 +255,54 @@ export class GrpcBank implements Bank {
       const refusal = ACCOUNT_CHECK_REFUSALS[failure.code];
       if (refusal) return refusal;
       throw failure;
+    }
+  }
+
+  async refundDeposit(request: RefundDebitRequest, headers: Record<string, string | undefined> = {}): Promise<{ replayed: boolean; status: 'debited' | 'cancelled' }> {
+    try {
+      const response = await callUnary(
+        this.client,
+        this.client.refundDeposit,
+        {
+          topUpId: request.topUpId,
+          amount: { amountMinor: request.amountMinor, currencyCode: request.currency },
+          refundReference: request.refundReference,
+          initiatedBy: request.initiatedBy,
+        },
+        { timeoutMs: this.timeoutMs, headers },
+      );
+      return { replayed: response.replayed, status: response.refund?.status === RefundStatus.REFUND_STATUS_CANCELLED ? 'cancelled' : 'debited' };
+    } catch (error) {
+      throw toBankCallError(error);
+    }
+  }
+
+  async lookUpRefund(reference: string, voidIfAbsent: boolean, headers: Record<string, string | undefined> = {}): Promise<DebitLookup> {
+    let response;
+    try {
+      response = await callUnary(this.client, this.client.getRefund, { refundReference: reference, voidIfAbsent }, { timeoutMs: this.timeoutMs, headers });
+    } catch (error) {
+      throw toBankCallError(error);
+    }
+    switch (response.status) {
+      case RefundLookupStatus.REFUND_LOOKUP_STATUS_APPLIED:
+        return { status: response.refund?.status === RefundStatus.REFUND_STATUS_CANCELLED ? 'cancelled' : 'debited' };
+      case RefundLookupStatus.REFUND_LOOKUP_STATUS_VOIDED:
+        return { status: 'voided' };
+      case RefundLookupStatus.REFUND_LOOKUP_STATUS_NOT_FOUND:
+        return { status: 'not_found' };
+      default:
+        // An answer this client does not understand proves nothing.
+        throw new BankCallError('UNKNOWN', undefined, undefined, `GetRefund answered status ${String(response.status)}`);
+    }
+  }
+
+  async cancelRefund(reference: string, headers: Record<string, string | undefined> = {}): Promise<{ replayed: boolean }> {
+    try {
+      const response = await callUnary(this.client, this.client.cancelRefund, { refundReference: reference }, { timeoutMs: this.timeoutMs, headers });
+      return { replayed: response.replayed };
+    } catch (error) {
+      throw toBankCallError(error);
     }
   }
 

@@ -6,8 +6,9 @@
 import type { Logger } from '@wallet/platform';
 import { createBreaker, isBreakerOpenError, isInfrastructureFailure, type Breaker, type BreakerState } from '@wallet/platform/resilience';
 import type { Registry } from 'prom-client';
+import type { DebitLookup } from '../domain/refund.js';
 import type { DepositLookup } from '../domain/saga.js';
-import { BankCallError, type AccountCheck, type Bank, type DepositRequest, type DepositResult } from './bank.js';
+import { BankCallError, type AccountCheck, type Bank, type DepositRequest, type DepositResult, type RefundDebitRequest } from './bank.js';
 import {
   PaymentGatewayError,
   type ChargeRequest,
@@ -94,6 +95,18 @@ export class BreakerBank implements Bank {
     return this.guarded(() => this.inner.checkAccount(accountId, authorization, headers));
   }
 
+  refundDeposit(request: RefundDebitRequest, headers?: Record<string, string | undefined>): Promise<{ replayed: boolean; status: 'debited' | 'cancelled' }> {
+    return this.guarded(() => this.inner.refundDeposit(request, headers));
+  }
+
+  lookUpRefund(reference: string, voidIfAbsent: boolean, headers?: Record<string, string | undefined>): Promise<DebitLookup> {
+    return this.guarded(() => this.inner.lookUpRefund(reference, voidIfAbsent, headers));
+  }
+
+  cancelRefund(reference: string, headers?: Record<string, string | undefined>): Promise<{ replayed: boolean }> {
+    return this.guarded(() => this.inner.cancelRefund(reference, headers));
+  }
+
   /** Readiness reports the bank's own reachability, not the breaker's view. */
   ping(timeoutMs: number): Promise<void> {
     return this.inner.ping(timeoutMs);
@@ -134,6 +147,10 @@ export class BreakerPaymentGateway implements PaymentGateway {
 
   refund(request: RefundRequest): Promise<RefundResult> {
     return this.guarded(() => this.inner.refund(request));
+  }
+
+  findRefund(idempotencyKey: string): Promise<RefundResult | null> {
+    return this.guarded(() => this.inner.findRefund(idempotencyKey));
   }
 
   /** Seconds until the breaker lets a probe through while it is open; 0 while calls go through (closed or half-open). */

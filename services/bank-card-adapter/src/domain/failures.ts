@@ -22,6 +22,11 @@ export const FAILURE_REASONS = [
   'TOP_UP_NOT_FOUND',
   'CALLER_UNAUTHENTICATED',
   'ROLE_FORBIDDEN',
+  // Issue #15: refunds to the card.
+  'TOP_UP_NOT_REFUNDABLE',
+  'REFUND_EXCEEDS_DEPOSIT',
+  'INSUFFICIENT_FUNDS',
+  'REFUND_NOT_FOUND',
 ] as const;
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];

@@ -10,6 +10,8 @@ import { ERROR_DOMAIN } from './errors.js';
 export const CARD_ADAPTER_CALLERS: CallerTable<BankCardAdapterServiceServer> = {
   processCardTopUp: ['api-gateway'],
   getTopUp: ['api-gateway'],
+  refundTopUp: ['api-gateway'],
+  getTopUpRefund: ['api-gateway'],
 };
 
 /** The servicer behind the caller table; each refusal is counted and logged (warn). */

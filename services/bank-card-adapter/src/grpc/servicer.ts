@@ -7,8 +7,14 @@ import {
   BankCardAdapterServiceService,
   TopUpStatus,
   type BankCardAdapterServiceServer,
+  TopUpRefundStatus,
+  type GetTopUpRefundRequest,
+  type GetTopUpRefundResponse,
   type GetTopUpRequest,
   type GetTopUpResponse,
+  type RefundTopUpRequest,
+  type RefundTopUpResponse,
+  type TopUpRefund,
   type ProcessCardTopUpRequest,
   type ProcessCardTopUpResponse,
   type TopUp,
@@ -18,6 +24,8 @@ import type { TokenVerifier } from '@wallet/platform/auth';
 import { authenticate } from '../app/caller.js';
 import { getTopUp, parseTopUpQuery } from '../app/get-top-up.js';
 import { processTopUp } from '../app/process-top-up.js';
+import { getTopUpRefunds, refundTopUp } from '../app/refund-top-up.js';
+import { refundStatus, type RefundRecord, type RefundStatus } from '../domain/refund.js';
 import type { SagaContext } from '../app/saga.js';
 import { DependencyUnavailable, TopUpFailure } from '../domain/failures.js';
 import { chargedStatus, outcomeOf, type TopUpRecord, type TopUpState } from '../domain/top-up.js';
@@ -52,6 +60,27 @@ export function toProtoTopUp(record: TopUpRecord): TopUp {
     failureReason: outcome.kind === 'failed' ? outcome.failure.reason : '',
     failureMessage: outcome.kind === 'failed' ? outcome.failure.message : '',
     initiatedBy: record.initiatedBy ?? '',
+  };
+}
+
+const REFUND_STATUS: Record<RefundStatus, TopUpRefundStatus> = {
+  succeeded: TopUpRefundStatus.TOP_UP_REFUND_STATUS_SUCCEEDED,
+  pending: TopUpRefundStatus.TOP_UP_REFUND_STATUS_PENDING,
+  failed: TopUpRefundStatus.TOP_UP_REFUND_STATUS_FAILED,
+};
+
+export function toProtoRefund(record: RefundRecord): TopUpRefund {
+  return {
+    id: record.id,
+    topUpId: record.topUpId,
+    accountId: record.accountId,
+    amount: { amountMinor: record.amountMinor, currencyCode: record.currency },
+    status: REFUND_STATUS[refundStatus(record.state)],
+    failureReason: record.state === 'FAILED' ? (record.failureReason ?? '') : '',
+    failureMessage: record.state === 'FAILED' ? (record.failureMessage ?? '') : '',
+    createdAt: record.createdAt,
+    initiatedBy: record.initiatedBy,
+    gatewayRefundId: record.gatewayRefundId ?? '',
   };
 }
 
@@ -100,6 +129,13 @@ function authorizationOf(call: ServerUnaryCall<unknown, unknown>): string | unde
   return values.length === 1 ? values[0] : values.length === 0 ? undefined : 'malformed: several values';
 }
 
+function answerFailure(logger: Logger, rpc: string, error: unknown, callback: (error: ReturnType<typeof toServiceError>) => void): void {
+  if (error instanceof TopUpFailure) logger.info({ rpc, reason: error.reason }, 'refund refused');
+  else if (error instanceof DependencyUnavailable) logger.warn({ rpc, unavailable: error.dependency }, 'refund refused: a dependency is unavailable');
+  else logger.error({ rpc, err: error }, 'refund call failed unexpectedly');
+  callback(toServiceError(error));
+}
+
 export function createCardAdapterServicer(deps: {
   ctx: SagaContext;
   logger: Logger;
@@ -144,6 +180,23 @@ export function createCardAdapterServicer(deps: {
           else if (!(error instanceof TopUpFailure)) deps.logger.error({ err: error }, 'GetTopUp failed unexpectedly');
           callback(toServiceError(error));
         });
+    },
+    refundTopUp(call: ServerUnaryCall<RefundTopUpRequest, RefundTopUpResponse>, callback: sendUnaryData<RefundTopUpResponse>) {
+      const requestId = call.metadata.get('x-request-id')[0]?.toString() || randomUUID();
+      const input = { topUpId: call.request.topUpId, amount: call.request.amount, idempotencyKey: call.request.idempotencyKey };
+      authenticate(deps.verifier, authorizationOf(call))
+        .then((caller) => refundTopUp(deps.ctx, input, { caller, requestId }))
+        .then(({ record, replayed }) => {
+          deps.logger.info({ requestId, refundId: record.id, state: record.state, replayed }, 'refund answered');
+          callback(null, { refund: toProtoRefund(record), replayed });
+        })
+        .catch((error: unknown) => answerFailure(deps.logger, 'RefundTopUp', error, callback));
+    },
+    getTopUpRefund(call: ServerUnaryCall<GetTopUpRefundRequest, GetTopUpRefundResponse>, callback: sendUnaryData<GetTopUpRefundResponse>) {
+      authenticate(deps.verifier, authorizationOf(call))
+        .then((caller) => getTopUpRefunds(deps.ctx, { refundId: call.request.refundId, topUpId: call.request.topUpId }, caller))
+        .then((records) => callback(null, { refunds: records.map(toProtoRefund) }))
+        .catch((error: unknown) => answerFailure(deps.logger, 'GetTopUpRefund', error, callback));
     },
   };
   return { name: SERVICE_NAME, definition: BankCardAdapterServiceService, implementation };

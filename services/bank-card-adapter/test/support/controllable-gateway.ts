@@ -30,6 +30,10 @@ export class ControllableGateway implements PaymentGateway {
     return this.inner.refund(request);
   }
 
+  findRefund(idempotencyKey: string): Promise<RefundResult | null> {
+    return this.inner.findRefund(idempotencyKey);
+  }
+
   ping(): Promise<void> {
     return this.inner.ping();
   }

@@ -47,6 +47,10 @@ function gatewayFailingWith(error: Error | 'decline'): PaymentGateway & { calls:
       gateway.calls += 1;
       throw error;
     },
+    findRefund: async () => {
+      gateway.calls += 1;
+      throw error;
+    },
     ping: async () => {},
     close: async () => {},
   };
@@ -65,6 +69,18 @@ function bankFailingWith(error: BankCallError): Bank & { calls: number } {
       throw error;
     },
     checkAccount: async () => {
+      bank.calls += 1;
+      throw error;
+    },
+    refundDeposit: async () => {
+      bank.calls += 1;
+      throw error;
+    },
+    lookUpRefund: async () => {
+      bank.calls += 1;
+      throw error;
+    },
+    cancelRefund: async () => {
       bank.calls += 1;
       throw error;
     },

@@ -80,7 +80,7 @@ export interface HttpPaymentGatewayOptions {
 }
 
 /** The calls the saga makes (metric label and span attribute); readiness pings are neither timed nor traced. */
-type GatewayOperation = 'charge' | 'find_charge' | 'refund';
+type GatewayOperation = 'charge' | 'find_charge' | 'refund' | 'find_refund';
 
 function serverOf(baseUrl: string): { address: string; port: number } {
   const url = new URL(baseUrl);
@@ -236,10 +236,22 @@ export class HttpPaymentGateway implements PaymentGateway {
     return this.traced('refund', 'POST', '/v1/charges/{chargeId}/refunds', async (span) => {
       const { status, body } = await this.request('POST', `/v1/charges/${encodeURIComponent(request.chargeId)}/refunds`, {
         idempotencyKey: request.idempotencyKey,
+        ...(request.amountMinor === undefined ? {} : { body: { amountMinor: request.amountMinor.toString() } }),
         span,
       });
       const refund = body as RefundResult;
       if (status === 200 && typeof refund?.refundId === 'string') return { refundId: refund.refundId, chargeId: refund.chargeId, status: 'succeeded' };
+      throw this.failure(status, body);
+    });
+  }
+
+  findRefund(idempotencyKey: string): Promise<RefundResult | null> {
+    return this.traced('find_refund', 'GET', '/v1/refunds', async (span) => {
+      const { status, body } = await this.request('GET', `/v1/refunds?idempotency_key=${encodeURIComponent(idempotencyKey)}`, { span });
+      const refund = body as RefundResult;
+      if (status === 200 && typeof refund?.refundId === 'string') return { refundId: refund.refundId, chargeId: refund.chargeId, status: 'succeeded' };
+      if (status === 404) return null;
+      if (status === 200) throw new PaymentGatewayError('unknown', 'bad_response', 'the payment gateway answered an unreadable refund');
       throw this.failure(status, body);
     });
   }

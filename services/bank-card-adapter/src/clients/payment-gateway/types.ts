@@ -30,6 +30,8 @@ export interface ChargeResult {
 export interface RefundRequest {
   chargeId: string;
   idempotencyKey: string;
+  /** Absent: everything not refunded yet (the top-up saga's compensation). */
+  amountMinor?: bigint;
 }
 
 export interface RefundResult {
@@ -43,6 +45,8 @@ export interface PaymentGateway {
   /** The charge made with this idempotency key, or null if the gateway has none. */
   findCharge(idempotencyKey: string): Promise<ChargeResult | null>;
   refund(request: RefundRequest): Promise<RefundResult>;
+  /** The refund made with this idempotency key, or null if the gateway has none. */
+  findRefund(idempotencyKey: string): Promise<RefundResult | null>;
   /**
    * While the gateway is known to be failing (its circuit breaker is open):
    * seconds until it is tried again; 0 (or absent) while calls go through.
