@@ -112,8 +112,12 @@ export const CARD_ADAPTER_RETRIES = grpcServiceConfig({
     ProcessCardTopUp:
       'journaled per (account, Idempotency-Key) before the card is charged, and a replay answers the first answer (or IN_FLIGHT while it runs): the card is charged at most once whichever replica a retry reaches',
     GetTopUp: 'a read (not called by the gateway today)',
+    GetTopUpRefund: 'a read',
   },
-  notRetried: {},
+  notRetried: {
+    // Safe default until its idempotency is written down here: one attempt, the REST client retries with its key.
+    RefundTopUp: 'sent once by the channel; a lost answer is retried by the REST client with the same Idempotency-Key',
+  },
 });
 
 /** Why each analytics RPC may be sent twice by the channel. */
