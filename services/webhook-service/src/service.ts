@@ -2,7 +2,7 @@
 // server, the Kafka consumer (fan-out) and the dispatcher. main.ts calls it
 // with the environment's config; tests call it in-process with overrides.
 import type pg from 'pg';
-import { createMetricsRegistry, redactUrl, startGrpcServer, startOpsServer, type Logger, type OpsServer, type RunningGrpcServer, type ShutdownStep } from '@wallet/platform';
+import { createMetricsRegistry, redactUrl, withTimeout, startGrpcServer, startOpsServer, type Logger, type OpsServer, type RunningGrpcServer, type ShutdownStep } from '@wallet/platform';
 import { createTokenVerifier, type TokenVerifier } from '@wallet/platform/auth';
 import { createPool } from '@wallet/platform/db';
 import { createGrpcSecurity, type GrpcSecurity } from '@wallet/platform/tls';
@@ -20,6 +20,9 @@ import { migrateWebhooks } from './db/migrations.js';
 import { authorizedServicer } from './grpc/callers.js';
 import { createWebhookServicer } from './grpc/servicer.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+
+/** Bound of the readiness probe's Kafka check (reported in detail only). */
+const KAFKA_CHECK_TIMEOUT_MS = 1_500;
 
 export interface WebhookOverrides {
   verifier?: TokenVerifier;
@@ -149,7 +152,11 @@ async function startParts(
     registry,
     // Only this replica's database decides readiness; Kafka is reported (the gRPC API works without it).
     readiness: async () => {
-      kafka = await consumer.brokerReachable().then((ok) => (ok ? 'ok' : 'no brokers'), (error: unknown) => String((error as Error)?.message ?? error));
+      // In the background and bounded: a slow broker must not make the probe time out.
+      void withTimeout(consumer.brokerReachable(), KAFKA_CHECK_TIMEOUT_MS, 'kafka metadata').then(
+        (ok) => (kafka = ok ? 'ok' : 'no brokers'),
+        (error: unknown) => (kafka = String((error as Error)?.message ?? error)),
+      );
       try {
         await pool.query('SELECT 1');
         return { database: 'ok' };

@@ -109,7 +109,7 @@ export class EventsConsumer {
         this.deps.logger.error({ err: error, failures }, 'consumer stream failed; reopening from the last commit');
         await settleWithin(this.stream?.close() ?? Promise.resolve(), this.options.requestTimeoutMs);
         this.stream = undefined;
-        await this.pause(backoffDelayMs(failures, 200, this.options.retryDelayMsMax));
+        if (!this.stopping) await this.pause(backoffDelayMs(failures, 200, this.options.retryDelayMsMax));
       }
     }
   }

@@ -5,14 +5,18 @@
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
 import { DeliveryStatus, type CreateEndpointResponse, type Delivery } from '@wallet/contracts/webhook';
-import { callUnary, parseGrpcError } from '@wallet/platform';
+import { WebhookServiceClient } from '@wallet/contracts/webhook';
+import { callUnary, createGrpcClient, parseGrpcError } from '@wallet/platform';
 import { waitFor } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LookupAddress } from 'node:dns';
+import { testClientTransport } from '../../../../test/support/pki.js';
 import { startHarness, transferEvent, type Harness } from '../support/harness.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 
 const TIMEOUT_MS = 10_000;
+/** Bound of every wait for a delivery: generous, the machine is shared (a deadline, not a sleep). */
+const DELIVERY_WAIT_MS = 60_000;
 let h: Harness;
 /** What the fake DNS answers per host name (others: not found). */
 const dns = new Map<string, string>();
@@ -98,6 +102,16 @@ describe('registration', () => {
     expect(listed.endpoints).toEqual([]);
   });
 
+  it('refuses a calling service other than the api-gateway (mTLS caller table) before anything runs', async () => {
+    const client = createGrpcClient(WebhookServiceClient, `127.0.0.1:${h.service.grpc.port}`, await testClientTransport('webhook-service', 'bank-card-adapter'));
+    try {
+      const call = callUnary(client, client.listEndpoints, { ownerId: '' }, { timeoutMs: TIMEOUT_MS, headers: await as(`user-${randomUUID()}`) });
+      expect((await refusal(call)).code).toBe(Status.PERMISSION_DENIED);
+    } finally {
+      client.close();
+    }
+  });
+
   it('refuses unknown event types and an empty list, naming the field', async () => {
     const user = `user-${randomUUID()}`;
     expect(await refusal(register(user, 'http://127.0.0.1:9/x', ['payout']))).toEqual({ code: Status.INVALID_ARGUMENT, reason: 'INVALID_ARGUMENT' });
@@ -117,19 +131,19 @@ describe('registration', () => {
   });
 });
 
-describe('deliveries', () => {
+describe('deliveries', { timeout: 150_000 }, () => {
   it('delivers an event of the owner’s account once, signed (Standard Webhooks), and logs it as succeeded', async () => {
     const s = await subscriber();
     const event = transferEvent(s.accountId);
     await h.publish([event, event]); // Kafka may deliver twice: one delivery only
-    await waitFor(() => s.receiver.received.length >= 1, { timeoutMs: 20_000, what: 'the delivery' });
+    await waitFor(() => s.receiver.received.length >= 1, { timeoutMs: DELIVERY_WAIT_MS, what: 'the delivery' });
     const [got] = s.receiver.received;
     expect(got!.signatureValid).toBe(true);
     expect(JSON.parse(got!.body)).toEqual(event);
     const log = await waitFor(async () => {
       const rows = await deliveries(s.user, s.endpointId);
       return rows[0]?.status === DeliveryStatus.DELIVERY_STATUS_SUCCEEDED ? rows : undefined;
-    });
+    }, { timeoutMs: DELIVERY_WAIT_MS });
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ eventId: event.eventId, eventType: 'transfer_out', accountId: s.accountId, attempts: 1, lastStatusCode: 200, id: got!.id });
     expect(s.receiver.received).toHaveLength(1);
@@ -146,7 +160,7 @@ describe('deliveries', () => {
     h.owners.set(stranger, `user-${randomUUID()}`);
     await h.publish([transferEvent(s.accountId), transferEvent(stranger), transferEvent(s.accountId, { eventType: 'topup' })]);
     await waitFor(() => s.receiver.received.length >= 1 && adminReceiver.received.filter((r) => [s.accountId, stranger].includes(r.event.accountId)).length >= 2, {
-      timeoutMs: 20_000,
+      timeoutMs: DELIVERY_WAIT_MS,
       what: 'the deliveries',
     });
     expect(s.receiver.received.map((r) => r.event.eventType)).toEqual(['topup']);
@@ -159,13 +173,13 @@ describe('deliveries', () => {
     const s = await subscriber();
     s.receiver.script = [500, 503];
     await h.publish([transferEvent(s.accountId)]);
-    await waitFor(() => s.receiver.received.length >= 3, { timeoutMs: 20_000, what: 'three attempts' });
+    await waitFor(() => s.receiver.received.length >= 3, { timeoutMs: DELIVERY_WAIT_MS, what: 'three attempts' });
     expect(s.receiver.received.map((r) => r.status)).toEqual([500, 503, 200]);
     expect(new Set(s.receiver.received.map((r) => r.id)).size).toBe(1);
     const [row] = await waitFor(async () => {
       const rows = await deliveries(s.user, s.endpointId);
       return rows[0]?.status === DeliveryStatus.DELIVERY_STATUS_SUCCEEDED ? rows : undefined;
-    });
+    }, { timeoutMs: DELIVERY_WAIT_MS });
     expect(row).toMatchObject({ attempts: 3, lastStatusCode: 200, lastError: '' });
     await s.receiver.close();
   });
@@ -177,11 +191,11 @@ describe('deliveries', () => {
     s.receiver.script = [500, 500];
     const first = transferEvent(s.accountId, { amount: '1.00' });
     await h.publish([first]);
-    await waitFor(() => s.receiver.received.length >= 1, { timeoutMs: 20_000, what: 'the first attempt' });
+    await waitFor(() => s.receiver.received.length >= 1, { timeoutMs: DELIVERY_WAIT_MS, what: 'the first attempt' });
     const later = [transferEvent(s.accountId, { amount: '2.00' }), transferEvent(s.accountId, { amount: '3.00' })];
     const otherEvent = transferEvent(other);
     await h.publish([...later, otherEvent]);
-    await waitFor(() => s.receiver.received.filter((r) => r.status === 200).length >= 4, { timeoutMs: 20_000, what: 'all deliveries' });
+    await waitFor(() => s.receiver.received.filter((r) => r.status === 200).length >= 4, { timeoutMs: DELIVERY_WAIT_MS, what: 'all deliveries' });
     const ofAccount = s.receiver.received.filter((r) => r.event.accountId === s.accountId);
     expect(ofAccount.map((r) => [r.event.eventId, r.status])).toEqual([
       [first.eventId, 500],
@@ -204,7 +218,7 @@ describe('deliveries', () => {
     const [row] = await waitFor(async () => {
       const rows = await deliveries(user, endpoint!.id);
       return rows[0] && rows[0].attempts >= 1 && rows[0].lastError !== '' ? rows : undefined;
-    }, { timeoutMs: 20_000, what: 'a refused attempt' });
+    }, { timeoutMs: DELIVERY_WAIT_MS, what: 'a refused attempt' });
     expect(row!.lastError).toMatch(/not allowed/);
     expect(row!.lastStatusCode).toBe(0);
   });
@@ -212,7 +226,7 @@ describe('deliveries', () => {
   it('redelivers a delivered event on request (same webhook-id), and pages the log', async () => {
     const s = await subscriber();
     await h.publish([transferEvent(s.accountId), transferEvent(s.accountId), transferEvent(s.accountId)]);
-    await waitFor(() => s.receiver.received.length >= 3, { timeoutMs: 20_000, what: 'three deliveries' });
+    await waitFor(() => s.receiver.received.length >= 3, { timeoutMs: DELIVERY_WAIT_MS, what: 'three deliveries' });
     const headers = await as(s.user);
     const page1 = await callUnary(h.client, h.client.listDeliveries, { endpointId: s.endpointId, pageSize: 2, pageToken: '' }, { timeoutMs: TIMEOUT_MS, headers });
     expect(page1.deliveries).toHaveLength(2);
@@ -220,10 +234,10 @@ describe('deliveries', () => {
     expect(page2.deliveries).toHaveLength(1);
     expect(page2.nextPageToken).toBe('');
     const target = page2.deliveries[0]!;
-    await waitFor(async () => (await deliveries(s.user, s.endpointId)).every((d) => d.status === DeliveryStatus.DELIVERY_STATUS_SUCCEEDED));
+    await waitFor(async () => (await deliveries(s.user, s.endpointId)).every((d) => d.status === DeliveryStatus.DELIVERY_STATUS_SUCCEEDED), { timeoutMs: DELIVERY_WAIT_MS });
     const again = await callUnary(h.client, h.client.redeliver, { endpointId: s.endpointId, deliveryId: target.id }, { timeoutMs: TIMEOUT_MS, headers });
     expect(again.delivery!.status).toBe(DeliveryStatus.DELIVERY_STATUS_PENDING);
-    await waitFor(() => s.receiver.received.filter((r) => r.id === target.id).length >= 2, { timeoutMs: 20_000, what: 'the redelivery' });
+    await waitFor(() => s.receiver.received.filter((r) => r.id === target.id).length >= 2, { timeoutMs: DELIVERY_WAIT_MS, what: 'the redelivery' });
     const bad = callUnary(h.client, h.client.listDeliveries, { endpointId: s.endpointId, pageSize: 2, pageToken: 'garbage' }, { timeoutMs: TIMEOUT_MS, headers });
     expect(await refusal(bad)).toEqual({ code: Status.INVALID_ARGUMENT, reason: 'INVALID_ARGUMENT' });
     await s.receiver.close();
@@ -233,13 +247,13 @@ describe('deliveries', () => {
     const s = await subscriber();
     s.receiver.script = Array.from({ length: 1_000 }, () => 500);
     await h.publish([transferEvent(s.accountId)]);
-    await waitFor(() => s.receiver.received.length >= 1, { timeoutMs: 20_000, what: 'a failing attempt' });
+    await waitFor(() => s.receiver.received.length >= 1, { timeoutMs: DELIVERY_WAIT_MS, what: 'a failing attempt' });
     const deleted = await callUnary(h.client, h.client.deleteEndpoint, { endpointId: s.endpointId }, { timeoutMs: TIMEOUT_MS, headers: await as(s.user) });
     expect(deleted.endpoint!.enabled).toBe(false);
     const rows = await waitFor(async () => {
       const list = await deliveries(s.user, s.endpointId);
       return list[0]?.status === DeliveryStatus.DELIVERY_STATUS_FAILED ? list : undefined;
-    });
+    }, { timeoutMs: DELIVERY_WAIT_MS });
     expect(rows[0]!.lastError).toMatch(/endpoint deleted|HTTP 500/);
     await s.receiver.close();
   });

@@ -50,7 +50,8 @@ export async function startHarness(env: Record<string, string> = {}, overrides: 
     WEBHOOK_ALLOW_LOOPBACK_URLS: 'true',
     WEBHOOK_KAFKA_OPERATIONS_TOPIC: topic,
     WEBHOOK_KAFKA_GROUP_ID: uniqueName('webhook-group'),
-    WEBHOOK_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    // Long: a loaded test machine must not cost a rebalance mid-test.
+    WEBHOOK_KAFKA_SESSION_TIMEOUT_MS: '30000',
     WEBHOOK_RETRY_DELAY_MS_MIN: '50',
     WEBHOOK_RETRY_DELAY_MS_MAX: '200',
     WEBHOOK_DISPATCH_INTERVAL_MS: '20',
