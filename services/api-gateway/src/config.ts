@@ -46,6 +46,14 @@ export const configSchema = z.object({
    * deadline: the adapter's precise answer should arrive before ours fires.
    */
   GATEWAY_TOPUP_DEADLINE_MS: env.int(30_000, 50, 120_000),
+  /**
+   * Statements (GET /accounts/{id}/statement, ADR 0020): the whole stream's deadline, the
+   * longest range, and the most entries one statement may hold (a larger range is a 422 before
+   * anything is streamed).
+   */
+  GATEWAY_STATEMENT_DEADLINE_MS: env.int(120_000, 1_000, 600_000),
+  GATEWAY_STATEMENT_RANGE_DAYS_MAX: env.int(366, 1, 3_660),
+  GATEWAY_STATEMENT_ENTRIES_MAX: env.int(100_000, 1, 1_000_000),
   /** Deadline of each grpc.health.v1 Check behind /readyz. */
   GATEWAY_READINESS_TIMEOUT_MS: env.int(1000, 50, 30_000),
   /** Retry-After (seconds) sent with 503 answers. */

@@ -26,6 +26,7 @@ import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAdminAccountRoutes } from './routes/admin-accounts.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerBalanceRoutes } from './routes/balance.js';
+import { registerStatementRoutes } from './routes/statements.js';
 import type { RouteDeps } from './routes/deps.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { OPS_ONLY_OPERATIONS, registerHealthRoutes } from './routes/health.js';
@@ -139,6 +140,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerLimitRoutes(app, deps);
   registerAdminLedgerRoutes(app, deps);
   registerBalanceRoutes(app, deps);
+  registerStatementRoutes(app, deps);
   registerOperationRoutes(app, deps);
   registerSummaryRoutes(app, deps);
   registerTopUpRoutes(app, deps);

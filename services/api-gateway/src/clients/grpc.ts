@@ -1,4 +1,4 @@
-import { makeClientConstructor, status as GrpcStatus, type Client, type ServiceDefinition } from '@grpc/grpc-js';
+import { makeClientConstructor, Metadata, status as GrpcStatus, type Client, type ClientReadableStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { AnalyticsServiceClient } from '@wallet/contracts/analytics';
 import { BankServiceClient } from '@wallet/contracts/bank';
 import { BankCardAdapterServiceClient } from '@wallet/contracts/card-adapter';
@@ -7,7 +7,7 @@ import { callUnary, createGrpcClient, grpcServiceConfig, isServiceError, type Gr
 import type { GrpcSecurity } from '@wallet/platform/tls';
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import type { Registry } from 'prom-client';
-import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState, WebhookApi } from './types.js';
+import type { AnalyticsApi, BankApi, CallContext, CardAdapterApi, GatewayClients, HealthState, ServerStream, WebhookApi } from './types.js';
 
 // Thin gRPC wrappers: every call goes through callUnary with a deadline and
 // forwards the request id as `x-request-id` metadata and the caller's verified
@@ -169,7 +169,19 @@ function clientOf<C extends Client>(Ctor: Parameters<typeof createGrpcClient<C>>
 }
 
 /** target: what parseGrpcTarget made of the address setting (one server, a list, dns:///). */
-export function createBankClient(target: string, options: GrpcClientOptions): BankApi & { close(): void } {
+function metadataOf(context: CallContext): Metadata {
+  const metadata = new Metadata();
+  metadata.set('x-request-id', context.requestId);
+  if (context.authorization !== undefined) metadata.set('authorization', context.authorization);
+  return metadata;
+}
+
+/** A grpc-js server stream as an async iterable (its Readable iterates in order and throws the call's error). */
+function serverStream<T>(call: ClientReadableStream<T>): ServerStream<T> {
+  return { [Symbol.asyncIterator]: () => call[Symbol.asyncIterator]() as AsyncIterator<T>, cancel: () => call.cancel() };
+}
+
+export function createBankClient(target: string, options: GrpcClientOptions & { streamDeadlineMs?: number }): BankApi & { close(): void } {
   const client = clientOf(BankServiceClient, target, BANK_RETRIES, options);
   const call = caller(client, options.deadlineMs);
   const health = createHealthProbe(target, options.transport, '', options.healthProbe);
@@ -186,6 +198,8 @@ export function createBankClient(target: string, options: GrpcClientOptions): Ba
     getHold: (request, context) => call(client.getHold, request, context),
     getAccountLimits: (request, context) => call(client.getAccountLimits, request, context),
     setAccountLimits: (request, context) => call(client.setAccountLimits, request, context),
+    getBalanceAt: (request, context) => call(client.getBalanceAt, request, context),
+    getStatement: (request, context) => serverStream(client.getStatement(request, metadataOf(context), { deadline: Date.now() + (options.streamDeadlineMs ?? options.deadlineMs) })),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();
@@ -252,6 +266,8 @@ export interface GatewayClientsConfig {
   GATEWAY_WEBHOOK_GRPC_ADDRESS: string;
   GATEWAY_GRPC_DEADLINE_MS: number;
   GATEWAY_TOPUP_DEADLINE_MS: number;
+  /** Deadline of a whole statement stream; absent: GATEWAY_GRPC_DEADLINE_MS. */
+  GATEWAY_STATEMENT_DEADLINE_MS?: number;
   /** Absent: the platform's probe defaults. */
   GATEWAY_GRPC_HEALTH_PROBE_INTERVAL_MS?: number;
   GATEWAY_GRPC_HEALTH_PROBE_TIMEOUT_MS?: number;
@@ -272,6 +288,7 @@ export function createGatewayClients(config: GatewayClientsConfig, security: Pic
   const bank = createBankClient(config.GATEWAY_BANK_GRPC_ADDRESS, {
     transport: security.client('bank-service'),
     deadlineMs: config.GATEWAY_GRPC_DEADLINE_MS,
+    ...(config.GATEWAY_STATEMENT_DEADLINE_MS === undefined ? {} : { streamDeadlineMs: config.GATEWAY_STATEMENT_DEADLINE_MS }),
     ...common,
   });
   const cardAdapter = createCardAdapterClient(config.GATEWAY_CARD_ADAPTER_GRPC_ADDRESS, {

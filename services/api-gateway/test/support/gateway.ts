@@ -172,6 +172,18 @@ export function fakeClients() {
     setAccountLimits: vi.fn<BankApi['setAccountLimits']>(async () => {
       throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
     }),
+    // Issue #15 (F5): the balance at an instant; a statement stream only when a test gives one (statements route tests).
+    getBalanceAt: vi.fn<BankApi['getBalanceAt']>(async ({ accountId, at }) => {
+      if (!known.has(accountId)) throw grpcError(GrpcStatus.NOT_FOUND, 'ACCOUNT_NOT_FOUND', `account ${accountId} not found`);
+      return { accountId, balance: { amountMinor: 100_000n, currencyCode: 'USD' }, at, lastEntryId: 1n };
+    }),
+    getStatement: vi.fn<BankApi['getStatement']>(() => ({
+      // eslint-disable-next-line require-yield
+      async *[Symbol.asyncIterator]() {
+        throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+      },
+      cancel: () => {},
+    })),
   };
   const cardAdapter = {
     processCardTopUp: vi.fn<CardAdapterApi['processCardTopUp']>(async (request) => topUpResponse(request)),

@@ -18,6 +18,7 @@ describe('OpenAPI loader', () => {
         'findAccountsByOwner',
         'getAccountSummary',
         'getBalance',
+        'getStatement',
         'getLiveness',
         'getMe',
         'getSystemState',
