@@ -28,6 +28,8 @@ export interface SystemOptions {
   /** Which services to start besides bank-service and api-gateway. */
   analytics?: boolean;
   cardAdapter?: boolean;
+  /** The webhook-service (signed deliveries from the event stream). */
+  webhooks?: boolean;
   /** Kafka bootstrap servers (default: KAFKA_BROKERS of the test run). */
   kafkaBrokers?: string;
   /** Extra env per service. */
@@ -103,6 +105,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     if (existsSync(join(root, 'services', 'payment-gateway-mock', 'package.json'))) include.push('paymentGatewayMock');
     include.push('cardAdapter');
   }
+  if (options.webhooks) include.push('webhooks');
   include.push('gateway');
   const replicas = options.replicas ?? 1;
   const ports = await freePorts();
