@@ -144,6 +144,17 @@ async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<
       record(call);
       callback(bankError(GrpcStatus.UNAUTHENTICATED, 'CALLER_UNAUTHENTICATED', 'the access token expired'));
     },
+    // Issue #15 (F5): a statement of one entry, streamed as the real bank does (header, entries, footer).
+    getStatement: (call) => {
+      record(call as unknown as ServerUnaryCall<unknown, unknown>);
+      const usd = (amountMinor: bigint) => ({ amountMinor, currencyCode: 'USD' });
+      const { accountId, from, to } = call.request;
+      call.write({ part: { $case: 'header', value: { accountId, currency: 'USD', from, to, openingBalance: usd(100n) } } });
+      const entry = { entryId: 7n, createdAt: CREATED_AT, entryType: 'deposit', amountMinor: 250n, balanceAfterMinor: 350n, referenceId: BOB, counterpartyAccountId: '', description: 'Card top-up 4242' };
+      call.write({ part: { $case: 'entries', value: { entries: [entry] } } });
+      call.write({ part: { $case: 'footer', value: { closingBalance: usd(350n), totalIn: usd(250n), totalOut: usd(0n), entryCount: 1n } } });
+      call.end();
+    },
   };
   const server = await startGrpcServer({
     host: '127.0.0.1',
@@ -154,6 +165,22 @@ async function startFakeBank(presenting: ServiceName = 'bank-service'): Promise<
   cleanups.push(() => server.shutdown(1000));
   return Object.assign(fake, { server, address: `127.0.0.1:${server.port}` });
 }
+
+describe('statements over gRPC (issue 15 F5)', () => {
+  it('streams GetStatement through the real client over mutual TLS, with the request id, the token and a deadline', async () => {
+    const bank = await startFakeBank();
+    const { gw } = await gatewayWith({ bank: bank.address });
+    const res = await gw.inject({
+      method: 'GET',
+      url: `/accounts/${ALICE}/statement?from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z`,
+      headers: { 'x-request-id': 'req-statement-1' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ openingBalance: '1.00', closingBalance: '3.50', entryCount: 1, entries: [{ entryId: '7', amount: '2.50', balance: '3.50' }] });
+    expect(bank.seen.at(-1)).toMatchObject({ requestId: 'req-statement-1', authorization: expect.stringMatching(/^Bearer /) });
+    expect(bank.seen.at(-1)!.deadlineMs).toBeGreaterThan(0);
+  });
+});
 
 /** A card adapter that tops up every request, recording what it received. */
 async function startFakeCardAdapter(): Promise<{ address: string; seen: SeenCall[] }> {
