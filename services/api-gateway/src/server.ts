@@ -34,6 +34,7 @@ import { registerOperationRoutes } from './routes/operations.js';
 import { registerSummaryRoutes } from './routes/summary.js';
 import { parseOpsTargets, registerSystemRoutes } from './routes/system.js';
 import { registerTopUpRoutes } from './routes/topup.js';
+import { registerRefundRoutes } from './routes/refunds.js';
 import { registerTransferRoutes } from './routes/transfers.js';
 import { registerReversalRoutes } from './routes/reversals.js';
 import { registerHoldRoutes } from './routes/holds.js';
@@ -144,6 +145,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerOperationRoutes(app, deps);
   registerSummaryRoutes(app, deps);
   registerTopUpRoutes(app, deps);
+  registerRefundRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerHealthRoutes(app, deps, registry, drain);
   registerSystemRoutes(app, deps, {

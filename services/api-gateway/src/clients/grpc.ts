@@ -215,6 +215,8 @@ export function createCardAdapterClient(target: string, options: GrpcClientOptio
   const health = createHealthProbe(target, options.transport, '', options.healthProbe);
   return {
     processCardTopUp: (request, context) => call(client.processCardTopUp, request, context),
+    refundTopUp: (request, context) => call(client.refundTopUp, request, context),
+    getTopUpRefund: (request, context) => call(client.getTopUpRefund, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();

@@ -92,6 +92,8 @@ function guardBank(bank: BankApi, breaker: Breaker): BankApi {
 function guardCardAdapter(cardAdapter: CardAdapterApi, breaker: Breaker): CardAdapterApi {
   return {
     processCardTopUp: (request, context) => breaker.run(() => cardAdapter.processCardTopUp(request, context)),
+    refundTopUp: (request, context) => breaker.run(() => cardAdapter.refundTopUp(request, context)),
+    getTopUpRefund: (request, context) => breaker.run(() => cardAdapter.getTopUpRefund(request, context)),
     checkHealth: (timeoutMs) => cardAdapter.checkHealth(timeoutMs),
   };
 }

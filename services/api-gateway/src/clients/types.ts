@@ -34,7 +34,14 @@ import type {
   SetAccountLimitsRequest,
   SetAccountLimitsResponse,
 } from '@wallet/contracts/bank';
-import type { ProcessCardTopUpRequest, ProcessCardTopUpResponse } from '@wallet/contracts/card-adapter';
+import type {
+  GetTopUpRefundRequest,
+  GetTopUpRefundResponse,
+  ProcessCardTopUpRequest,
+  ProcessCardTopUpResponse,
+  RefundTopUpRequest,
+  RefundTopUpResponse,
+} from '@wallet/contracts/card-adapter';
 import type {
   CreateEndpointRequest,
   CreateEndpointResponse,
@@ -97,6 +104,8 @@ export interface ServerStream<T> extends AsyncIterable<T> {
 
 export interface CardAdapterApi extends HealthCheckable {
   processCardTopUp(request: ProcessCardTopUpRequest, context: CallContext): Promise<ProcessCardTopUpResponse>;
+  refundTopUp(request: RefundTopUpRequest, context: CallContext): Promise<RefundTopUpResponse>;
+  getTopUpRefund(request: GetTopUpRefundRequest, context: CallContext): Promise<GetTopUpRefundResponse>;
 }
 
 export interface AnalyticsApi extends HealthCheckable {

@@ -159,6 +159,10 @@ export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
   LIMIT_ABOVE_MAXIMUM: kind(422, 'limit-above-maximum', 'Limit above the allowed maximum', 'LIMIT_ABOVE_MAXIMUM'),
   DEPOSIT_NOT_FOUND: kind(404, 'top-up-not-found', 'Top-up not found', 'DEPOSIT_NOT_FOUND'),
   REFUND_EXCEEDS_DEPOSIT: kind(422, 'refund-exceeds-top-up', 'Refund above what remains of the top-up', 'REFUND_EXCEEDS_DEPOSIT'),
+  // Card adapter, refunds to the card.
+  TOP_UP_NOT_REFUNDABLE: kind(422, 'top-up-not-refundable', 'Top-up cannot be refunded', 'TOP_UP_NOT_REFUNDABLE'),
+  TOP_UP_NOT_FOUND: kind(404, 'top-up-not-found', 'Top-up not found', 'TOP_UP_NOT_FOUND'),
+  REFUND_NOT_FOUND: kind(404, 'refund-not-found', 'Refund not found', 'REFUND_NOT_FOUND'),
   // Webhook-service (its reasons without the WEBHOOK_ERROR_REASON_ prefix).
   URL_NOT_ALLOWED: kind(422, 'url-not-allowed', 'Webhook URL not allowed', 'URL_NOT_ALLOWED'),
   TOO_MANY_ENDPOINTS: kind(422, 'too-many-webhooks', 'Too many webhook endpoints', 'TOO_MANY_ENDPOINTS'),

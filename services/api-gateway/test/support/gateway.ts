@@ -1,7 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { OperationType, type Operation } from '@wallet/contracts/analytics';
 import { TransferStatus, type CreateAccountRequest, type TransferMoneyRequest } from '@wallet/contracts/bank';
-import { TopUpStatus, type ProcessCardTopUpRequest } from '@wallet/contracts/card-adapter';
+import { TopUpRefundStatus, TopUpStatus, type ProcessCardTopUpRequest, type RefundTopUpRequest } from '@wallet/contracts/card-adapter';
 import { contractPaths } from '@wallet/contracts';
 import { createLogger, loadConfig, richError } from '@wallet/platform';
 import { createOpenApiResponseValidator } from '@wallet/testkit';
@@ -78,6 +78,25 @@ export function topUpResponse(request: ProcessCardTopUpRequest, replayed = false
       failureReason: '',
       failureMessage: '',
       initiatedBy: ALICE_USER,
+    },
+    replayed,
+  };
+}
+
+/** A finished refund to the card of `request.amount` (10.00 when absent), as the card adapter answers it. */
+export function refundResponse(request: RefundTopUpRequest, replayed = false, status = TopUpRefundStatus.TOP_UP_REFUND_STATUS_SUCCEEDED) {
+  return {
+    refund: {
+      id: '7ef0c0de-0000-4000-8000-000000000009',
+      topUpId: request.topUpId,
+      accountId: ALICE,
+      amount: request.amount ?? { amountMinor: 1000n, currencyCode: 'USD' },
+      status,
+      failureReason: status === TopUpRefundStatus.TOP_UP_REFUND_STATUS_FAILED ? 'CARD_REFUND_DECLINED' : '',
+      failureMessage: '',
+      createdAt: CREATED_AT,
+      initiatedBy: ALICE_USER,
+      gatewayRefundId: 're_test',
     },
     replayed,
   };
@@ -187,6 +206,8 @@ export function fakeClients() {
   };
   const cardAdapter = {
     processCardTopUp: vi.fn<CardAdapterApi['processCardTopUp']>(async (request) => topUpResponse(request)),
+    refundTopUp: vi.fn<CardAdapterApi['refundTopUp']>(async (request) => refundResponse(request)),
+    getTopUpRefund: vi.fn<CardAdapterApi['getTopUpRefund']>(async () => ({ refunds: [] })),
     checkHealth: vi.fn<CardAdapterApi['checkHealth']>(async () => 'ok'),
   };
   const analytics = {

@@ -43,6 +43,8 @@ describe('OpenAPI loader', () => {
         'voidHold',
         'getAccountLimits',
         'setAccountLimits',
+        'refundTopUp',
+        'listTopUpRefunds',
       ].sort(),
     );
   });
@@ -51,6 +53,7 @@ describe('OpenAPI loader', () => {
     for (const op of spec.operations.values()) {
       const userFacing = op.pathTemplate === '/me' || op.pathTemplate.startsWith('/accounts') || op.pathTemplate.startsWith('/admin') || op.pathTemplate.startsWith('/webhooks') ||
         op.pathTemplate.startsWith('/holds') ||
+        op.pathTemplate.startsWith('/topups') ||
         op.pathTemplate.startsWith('/transfers');
       expect({ op: op.operationId, secured: op.secured }).toEqual({ op: op.operationId, secured: userFacing });
       if (userFacing) expect([...op.responseStatuses]).toEqual(expect.arrayContaining([401, 403, 429]));
