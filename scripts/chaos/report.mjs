@@ -73,7 +73,7 @@ export function renderMarkdown(s) {
     );
   }
   lines.push('| requests | total | completed | refused (business) | unanswered | unexpected answer | retried | attempts |', '|---|---|---|---|---|---|---|---|');
-  for (const [name, k] of [['transfers', s.transfers], ['top-ups', s.topUps], ...(s.holds?.total ? [['holds (completed = captured, voided or expired as planned)', s.holds]] : [])]) {
+  for (const [name, k] of [['transfers', s.transfers], ['top-ups', s.topUps], ...(s.holds?.total ? [['holds (completed = captured, voided or expired as planned)', s.holds]] : []), ...(s.reversals?.total ? [['reversals (by the recipient)', s.reversals]] : [])]) {
     lines.push(`| ${name} | ${k.total} | ${k.completed} | ${k.rejected} | ${k.unknown} | ${k.unexpected} | ${k.retried} | ${k.attempts} |`);
   }
   lines.push('', `Money: initial ${s.money.initialTotal} + completed top-ups ${s.money.completedTopUps} = final ${s.money.finalTotal}; lowest balance ${s.money.minBalance}; ${s.historyEntries} history entries checked.`, '');
