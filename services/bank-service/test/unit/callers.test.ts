@@ -17,6 +17,22 @@ describe('bank caller table', () => {
       listAccounts: ['api-gateway'],
       depositMoney: ['bank-card-adapter'],
       getDeposit: ['bank-card-adapter'],
+      // Issue #15: users' RPCs come through the gateway; refunds from the card adapter only.
+      createHold: ['api-gateway'],
+      captureHold: ['api-gateway'],
+      voidHold: ['api-gateway'],
+      getHold: ['api-gateway'],
+      reverseTransfer: ['api-gateway'],
+      refundDeposit: ['bank-card-adapter'],
+      getRefund: ['bank-card-adapter'],
+      cancelRefund: ['bank-card-adapter'],
+      getAccountLimits: ['api-gateway'],
+      setAccountLimits: ['api-gateway'],
+      getBalanceAt: ['api-gateway'],
+      getStatement: ['api-gateway'],
+      getLedgerTotals: ['analytics-service'],
+      verifyLedger: ['api-gateway'],
+      getAccountOwners: ['webhook-service'],
     });
   });
 });
