@@ -4,7 +4,7 @@ import { TransferStatus } from '@wallet/contracts/bank';
 import { TopUpStatus } from '@wallet/contracts/card-adapter';
 import type { ParsedGrpcError } from '@wallet/platform';
 import { describe, expect, it } from 'vitest';
-import { fromGetBalanceResponse } from '../../src/mapping/balance.js';
+import { fromGetBalanceAtResponse, fromGetBalanceResponse } from '../../src/mapping/balance.js';
 import { canonicalUuid, fromMoney, toMoney, UnexpectedUpstreamResponseError } from '../../src/mapping/common.js';
 import { fromGetOperationsResponse, toGetOperationsRequest } from '../../src/mapping/operations.js';
 import {
@@ -96,8 +96,21 @@ describe('balance', () => {
     expect(fromGetBalanceResponse({ accountId: ALICE, balance: { amountMinor: 50_000n, currencyCode: 'USD' }, updatedAt: CREATED_AT, ...balanceParts(50_000n), overdraftLimit: { amountMinor: 0n, currencyCode: 'USD' } })).toEqual({
       accountId: ALICE,
       balance: '500.00',
+      available: '500.00',
+      pending: '0.00',
+      posted: '500.00',
+      overdraftLimit: '0.00',
       currency: 'USD',
       updatedAt: CREATED_AT.toISOString(),
+    });
+  });
+
+  it('GetBalanceAtResponse -> BalanceAt (signed: posted may be below zero under an overdraft)', () => {
+    expect(fromGetBalanceAtResponse({ accountId: ALICE, balance: { amountMinor: -1n, currencyCode: 'USD' }, at: CREATED_AT, lastEntryId: 3n })).toEqual({
+      accountId: ALICE,
+      balance: '-0.01',
+      currency: 'USD',
+      at: CREATED_AT.toISOString(),
     });
   });
 });
