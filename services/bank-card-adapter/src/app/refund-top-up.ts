@@ -24,6 +24,8 @@ export interface RefundTopUpInput {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KEY_LENGTH_MAX = 255;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this pattern is for
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /** Refund failures say nothing about the top-up's charge (it stands): charged = true. */
 function refused(reason: FailureReason, message: string, metadata: Record<string, string> = {}): TopUpFailure {
@@ -34,6 +36,8 @@ function validate(input: RefundTopUpInput): void {
   const violations = [];
   if (!UUID.test(input.topUpId)) violations.push({ field: 'top_up_id', description: 'must be a UUID' });
   if (input.idempotencyKey.length < 1 || input.idempotencyKey.length > KEY_LENGTH_MAX) violations.push({ field: 'idempotency_key', description: `must be 1-${KEY_LENGTH_MAX} characters` });
+  // PostgreSQL text refuses NUL: refused here, not as a storage failure.
+  else if (CONTROL_CHARACTERS.test(input.idempotencyKey)) violations.push({ field: 'idempotency_key', description: 'must not contain control characters' });
   if (input.amount && !isCurrencyCode(input.amount.currencyCode)) violations.push({ field: 'amount.currency_code', description: 'must be an ISO 4217 code' });
   if (violations.length > 0) throw new TopUpFailure({ reason: 'INVALID_ARGUMENT', message: 'invalid refund request', charged: 'true', fieldViolations: violations });
   if (input.amount && input.amount.amountMinor <= 0n) throw refused('INVALID_AMOUNT', 'the refund amount must be greater than zero');

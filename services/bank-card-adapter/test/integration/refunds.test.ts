@@ -218,6 +218,7 @@ describe.skipIf(!existsSync(BANK_MAIN))('refunds of top-ups to the card', () => 
     expect((await refund({ topUpId, amount: usd(100n) }, await bearer(BOB))).err?.reason).toBe('TOP_UP_NOT_FOUND');
     expect((await refund({ topUpId: randomUUID(), amount: usd(100n) })).err?.reason).toBe('TOP_UP_NOT_FOUND');
     expect((await refund({ topUpId: 'nope', amount: usd(100n) })).err?.reason).toBe('INVALID_ARGUMENT');
+    expect((await refund({ topUpId, idempotencyKey: 'k\u0000', amount: usd(100n) })).err?.reason).toBe('INVALID_ARGUMENT');
     expect(await balanceMinor()).toBe(before);
     const byAdmin = await refund({ topUpId, amount: usd(100n) }, await bearer(ADMIN, ['admin']));
     expect(byAdmin.ok?.refund).toMatchObject({ status: TopUpRefundStatus.TOP_UP_REFUND_STATUS_SUCCEEDED, initiatedBy: ADMIN });
