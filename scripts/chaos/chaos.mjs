@@ -21,6 +21,7 @@ import { checkAuthAnswers, checkHistories, checkInvariants, checkTlsProblems, fo
 import { readTlsProblems } from './tls-facts.mjs';
 import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exchange } from './workload.mjs';
 import { readSqlFacts } from './sql-facts.mjs';
+import { CHAOS_CROSS_CHECK_ENV, readLedgerDrift } from './drift-facts.mjs';
 import { countClientErrors, GAP_MS_TARGET, gapsOfFaults, longestGap, replicaGap, CLIENT_KINDS } from './availability.mjs';
 
 const INITIAL_BALANCE = '100.00';
@@ -315,7 +316,7 @@ async function describeChaosSystem({ infra, ports, replicaPorts, replicas, workD
     ...(replicas > 1 ? { replicas, replicaPorts } : {}),
     chdbPath: join(workDir, 'chdb'),
     commonEnv: { LOG_LEVEL: 'info' },
-    env: { gateway: CHAOS_GATEWAY_ENV },
+    env: { gateway: CHAOS_GATEWAY_ENV, analytics: CHAOS_CROSS_CHECK_ENV },
     devUsers: false,
     pki,
   });
@@ -425,6 +426,14 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     const sql = await readSqlFacts(infra.env.DATABASE_URL, { waitMs: 30_000 });
     const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
     violations.push(...checkAuthAnswers(answers, workloadStartedMs));
+    // History cross-check (ADR 0021): every analytics instance reports no drift from the ledger.
+    const drift = await readLedgerDrift({
+      instances: target.instancesOf('analytics').filter((key) => target.services[key]).map((key) => ({ name: key, opsPort: target.services[key].opsPort })),
+      workloadEndedMs: Date.now(),
+      waitMs: 60_000,
+    });
+    violations.push(...drift.violations);
+    log(`history cross-check: ${drift.instances.map((i) => `${i.name} drift ${i.driftAccounts ?? '?'} accounts`).join(', ')}`);
     // Mutual TLS: no caller refused by a caller table, no certificate/handshake failure between the services (their logs, whole run).
     const tls = await readTlsProblems(Object.values(system.services).map((h) => ({ name: h.instanceName ?? h.name, logPath: h.logPath })));
     violations.push(...checkTlsProblems(tls.problems));
