@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import PDFDocument from 'pdfkit';
 import type { StatementEntryView, StatementFooterView, StatementHeaderView } from './statements.js';
@@ -11,6 +11,8 @@ import type { StatementEntryView, StatementFooterView, StatementHeaderView } fro
 // stream instead of filling memory.
 
 const PDF_BUFFERED_BYTES_MAX = 1 << 20;
+const PDF_READER_WAIT_MS_MAX = 60_000;
+const PDF_READER_POLL_MS = 10;
 const MARGIN = 40;
 const ROW_HEIGHT = 14;
 const FONT_SIZE = 8;
@@ -78,10 +80,16 @@ function closingBlock(doc: PDFKit.PDFDocument, header: StatementHeaderView, foot
   doc.info.Subject = `Opening balance ${header.openingBalance} ${header.currency}; closing balance ${footer.closingBalance} ${header.currency}`;
 }
 
-/** Waits while the reader is behind by more than the bound (or until the document is closed). */
+/**
+ * Waits while the reader is behind by more than the bound. Polled (a 'data' listener would
+ * switch the document to flowing mode before the response pipes it); a reader that takes
+ * nothing for PDF_READER_WAIT_MS_MAX ends the statement.
+ */
 async function readerCaughtUp(doc: PDFKit.PDFDocument): Promise<void> {
+  const deadlineMs = Date.now() + PDF_READER_WAIT_MS_MAX;
   while (doc.readableLength > PDF_BUFFERED_BYTES_MAX && !doc.destroyed) {
-    await Promise.race([once(doc, 'data'), once(doc, 'close')]);
+    if (Date.now() > deadlineMs) throw new Error(`the statement's reader took nothing for ${PDF_READER_WAIT_MS_MAX} ms`);
+    await sleep(PDF_READER_POLL_MS);
   }
 }
 
