@@ -33,8 +33,12 @@ export interface EventsConsumerDeps {
   onEvents?: (outcome: 'stored' | 'invalid', count: number) => void;
 }
 
-/** While idle the loop still wakes up this often (to notice a stop). */
+/** While idle the loop still wakes up this often. */
 const IDLE_WAKE_MS = 500;
+/** A batch closes when no further record arrives within this long. */
+const BATCH_LINGER_MS = 20;
+const TIMEOUT = Symbol('timeout');
+const STOP = Symbol('stop');
 const CLOSE_TIMEOUT_MS = 5_000;
 
 export class EventsConsumer {
@@ -114,44 +118,54 @@ export class EventsConsumer {
     }
   }
 
+  /**
+   * Reads with the stream's async iterator (as the analytics consumer does; reading the stream in
+   * paused mode with read() stalled after the first batch under load): a batch closes when it is
+   * full or when no record follows within BATCH_LINGER_MS. A stop leaves the open batch
+   * uncommitted: it is replayed after the restart and deduplicated.
+   */
   private async consumeStream(stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
+    const iterator = stream[Symbol.asyncIterator]();
+    let next = iterator.next();
+    next.catch(() => {}); // observed below; no unhandled rejection if we stop first
+    const batch: RawMessage[] = [];
     while (!this.stopping) {
-      const batch = this.take(stream);
-      if (batch.length === 0) {
-        if (stream.destroyed || stream.readableEnded) throw new Error('consumer stream ended');
-        await this.readable(stream);
+      const outcome = await this.nextWithin(next, batch.length === 0 ? IDLE_WAKE_MS : BATCH_LINGER_MS);
+      if (outcome === STOP) return;
+      if (outcome === TIMEOUT) {
+        if (batch.length > 0) await this.process(batch.splice(0));
         continue;
       }
-      await this.process(batch);
+      if (outcome.done) {
+        if (batch.length > 0) await this.process(batch.splice(0));
+        if (!this.stopping) throw new Error('consumer stream ended');
+        return;
+      }
+      batch.push(outcome.value as RawMessage);
+      next = iterator.next();
+      next.catch(() => {});
+      if (batch.length >= this.options.batchSizeMax) await this.process(batch.splice(0));
     }
   }
 
-  /** Up to batchSizeMax records already buffered (paused mode: nothing is lost between reads). */
-  private take(stream: MessagesStream<string, Buffer, string, string>): RawMessage[] {
-    const batch: RawMessage[] = [];
-    while (batch.length < this.options.batchSizeMax) {
-      const message = stream.read() as RawMessage | null;
-      if (message === null) break;
-      batch.push(message);
-    }
-    return batch;
-  }
-
-  private readable(stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
+  /** The next record, or TIMEOUT after waitMs, or STOP as soon as stop() is called. */
+  private nextWithin<T>(next: Promise<T>, waitMs: number): Promise<T | typeof TIMEOUT | typeof STOP> {
+    if (this.stopping) return Promise.resolve(STOP);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        stream.off('readable', done);
-        stream.off('end', done);
-        stream.off('close', done);
         this.wake = undefined;
-        resolve();
+        settle();
       };
-      const timer = setTimeout(done, IDLE_WAKE_MS);
-      stream.once('readable', done);
-      stream.once('end', done);
-      stream.once('close', done);
-      this.wake = done;
+      const timer = setTimeout(() => finish(() => resolve(TIMEOUT)), waitMs);
+      this.wake = () => finish(() => resolve(STOP));
+      next.then(
+        (value) => finish(() => resolve(value)),
+        (error: unknown) => finish(() => reject(error)),
+      );
     });
   }
 
