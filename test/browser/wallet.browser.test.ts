@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { parseAmountMinor } from '@wallet/platform';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT_A, ACCOUNT_B, ALICE, BOB, http, rememberSecret, startSystem, SUPPORT, type Credentials, type RunningSystem } from '../e2e/harness.js';
+import { ACCOUNT_A, ACCOUNT_B, ADMIN, ALICE, BOB, http, rememberSecret, startSystem, SUPPORT, type Credentials, type RunningSystem } from '../e2e/harness.js';
 import { chromiumUnavailableReason } from '../../scripts/lib/chromium.mjs';
 import { axeViolations, ensureWebAppBuilt, launchBrowser, newUserPage, openTab, PHONE_VIEWPORT, screenshot, signIn, type UserPage } from './support/browser.js';
 
@@ -190,5 +190,150 @@ describe.skipIf(noChromium !== null)('web wallet and console in Chromium', { tim
     expect((await revoked).status()).toBe(200);
     await phone.page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect([...phone.problems, ...alice.problems]).toEqual([]);
+  });
+
+  /** A user registered through the API (as the sign-up page does), with their user id. */
+  const registerUser = async (prefix: string) => {
+    const user = { username: `${prefix}-${randomUUID().slice(0, 8)}`, password: `pw-${randomUUID()}` };
+    rememberSecret(user.password);
+    const res = await http(system.baseUrl, 'POST', '/auth/register', { body: user });
+    expect(res.status).toBe(201);
+    return { ...user, userId: res.body.userId as string };
+  };
+
+  it('an admin opens an account for a user in the console, and the user sees it in the app', async () => {
+    const user = await registerUser('opened-by-admin');
+    const admin = await open();
+    await signIn(admin.page, system.baseUrl, ADMIN, { product: 'console' });
+    await openTab(admin.page, 'Accounts');
+    await admin.page.getByLabel('Owner user id').fill(user.userId);
+    await admin.page.getByRole('button', { name: 'Open a USD account' }).click();
+    const opened = admin.page.getByText(/^Opened /);
+    await opened.waitFor();
+    await expectAccessible(admin.page, 'console admin open account');
+
+    const customer = await open();
+    await signIn(customer.page, system.baseUrl, user);
+    const account = customer.page.locator('[data-account-id]').first();
+    await account.locator('.money').waitFor();
+    const accountId = (await account.getAttribute('data-account-id'))!;
+    // The one the admin opened (the admin's notice shows its id).
+    await expect(opened.textContent()).resolves.toContain(accountId);
+    expect([...admin.problems, ...customer.problems]).toEqual([]);
+  });
+
+  it('history scrolls past its first page through the keyset cursor, without repeats or gaps', async () => {
+    const user = await registerUser('scroller');
+    const opened = await http(system.baseUrl, 'POST', '/accounts', {
+      body: { currency: 'USD' },
+      headers: { ...(await system.as(user)), 'idempotency-key': randomUUID() },
+    });
+    expect(opened.status).toBe(201);
+    const accountId = opened.body.accountId as string;
+    // More operations than one page (20): 25 transfers of 0.01..0.25 from alice.
+    const count = 25;
+    const aliceAuth = await system.as(ALICE);
+    for (let i = 1; i <= count; i += 1) {
+      const amount = `0.${String(i).padStart(2, '0')}`;
+      const res = await http(system.baseUrl, 'POST', `/accounts/${ACCOUNT_A}/transfers`, {
+        body: { recipientAccountId: accountId, amount, description: `scroll ${i}` },
+        headers: { ...aliceAuth, 'idempotency-key': randomUUID() },
+      });
+      expect(res.status).toBe(201);
+    }
+    const userAuth = await system.as(user);
+    const deadline = Date.now() + HISTORY_WAIT_MS;
+    // The history is built from events: wait until all of them are there (second page included).
+    for (;;) {
+      const page2 = await http(system.baseUrl, 'GET', `/accounts/${accountId}/operations?limit=100`, { headers: userAuth });
+      if (page2.status === 200 && (page2.body.items as unknown[]).length === count) break;
+      if (Date.now() > deadline) throw new Error('the 25 operations did not reach the history in time');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+
+    const customer = await open();
+    await signIn(customer.page, system.baseUrl, user);
+    await openTab(customer.page, 'History');
+    const rows = customer.page.locator('li.operation');
+    await rows.first().waitFor();
+    // Scrolling to the end loads the next page (IntersectionObserver on the list's end).
+    while ((await rows.count()) < count) {
+      const before = await rows.count();
+      await rows.last().scrollIntoViewIfNeeded();
+      await expect.poll(() => rows.count(), { timeout: 20_000 }).toBeGreaterThan(before);
+    }
+    const texts = await rows.allTextContents();
+    expect(texts).toHaveLength(count);
+    // Newest first: "scroll 25" ... "scroll 1", each once.
+    expect(texts.map((t) => Number(/scroll (\d+)/.exec(t)?.[1]))).toEqual(Array.from({ length: count }, (_, i) => count - i));
+    expect(customer.problems).toEqual([]);
+  });
+
+  it('refreshes the access token silently before it expires and keeps working', async () => {
+    const alice = await open();
+    // The page's clock is fake from the start, so the refresh timer can be run without waiting minutes.
+    await alice.page.clock.install();
+    const issued = alice.page.waitForResponse((res) => new URL(res.url()).pathname === '/auth/token');
+    await signIn(alice.page, system.baseUrl, ALICE);
+    const { expires_in: expiresInSeconds } = (await (await issued).json()) as { expires_in: number };
+    expect(expiresInSeconds).toBeGreaterThan(0);
+    await alice.page.locator(`[data-account-id="${ACCOUNT_A}"] .money`).waitFor();
+
+    const refreshed = alice.page.waitForRequest(
+      (req) => new URL(req.url()).pathname === '/auth/token' && (req.postData() ?? '').includes('grant_type=refresh_token'),
+    );
+    // Jump to the expiry: due timers fire once (the refresh), and the refresh's own request deadline starts after the jump.
+    await alice.page.clock.fastForward(expiresInSeconds * 1000);
+    const refresh = await (await refreshed).response();
+    expect(refresh?.status()).toBe(200);
+    // Still signed in, and calls go on with the new token.
+    await openTab(alice.page, 'History');
+    await alice.page.locator('li.operation').first().waitFor();
+    await openTab(alice.page, 'Accounts');
+    await alice.page.locator(`[data-account-id="${ACCOUNT_A}"] .money`).waitFor();
+    await alice.page.getByTestId('signed-in-user').filter({ hasText: ALICE.username }).waitFor();
+    expect(alice.problems).toEqual([]);
+  });
+
+  it('a pending hold shows as pending in the app, and an admin sets a daily limit in the console', async () => {
+    const user = await registerUser('holder');
+    const userAuth = await system.as(user);
+    const opened = await http(system.baseUrl, 'POST', '/accounts', { body: { currency: 'USD' }, headers: { ...userAuth, 'idempotency-key': randomUUID() } });
+    expect(opened.status).toBe(201);
+    const accountId = opened.body.accountId as string;
+    const funded = await http(system.baseUrl, 'POST', `/accounts/${ACCOUNT_A}/transfers`, {
+      body: { recipientAccountId: accountId, amount: '10.00' },
+      headers: { ...(await system.as(ALICE)), 'idempotency-key': randomUUID() },
+    });
+    expect(funded.status).toBe(201);
+    const hold = await http(system.baseUrl, 'POST', `/accounts/${accountId}/holds`, {
+      body: { recipientAccountId: ACCOUNT_B, amount: '3.00', description: 'Hotel deposit' },
+      headers: { ...userAuth, 'idempotency-key': randomUUID() },
+    });
+    expect(hold.status).toBe(201);
+
+    const customer = await open();
+    await signIn(customer.page, system.baseUrl, user);
+    const account = customer.page.locator(`[data-account-id="${accountId}"]`);
+    // Available 7.00 (posted 10.00, 3.00 held out).
+    await account.locator('.money').filter({ hasText: '7.00' }).waitFor();
+    await expect(account.locator('.balance-parts').textContent()).resolves.toMatch(/Pending\s*−3\.00.*Posted\s*10\.00/);
+    await expectAccessible(customer.page, 'accounts with a pending hold');
+
+    const admin = await open();
+    await signIn(admin.page, system.baseUrl, ADMIN, { product: 'console' });
+    await openTab(admin.page, 'Accounts');
+    await admin.page.getByLabel('Account id or owner').fill(accountId);
+    await admin.page.getByRole('button', { name: 'Find', exact: true }).click();
+    const limits = admin.page.getByTestId('limits');
+    await limits.getByText('Daily limit', { exact: true }).waitFor();
+    await limits.getByLabel('Daily spending limit (USD)').fill('50');
+    await limits.getByRole('button', { name: 'Save limits' }).click();
+    await admin.page.getByTestId('limits-saved').waitFor();
+    await expect(limits.locator('dl').textContent()).resolves.toMatch(/Daily limit50\.00 USD \(spent 3\.00 USD/);
+    await expectAccessible(admin.page, 'console limits');
+    const read = await http(system.baseUrl, 'GET', `/accounts/${accountId}/limits`, { headers: userAuth });
+    expect(read.body).toMatchObject({ dailyLimit: '50.00', dailySpent: '3.00', dailyRemaining: '47.00' });
+    expect([...customer.problems, ...admin.problems]).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
 // playwright-core (headless), sign-in through the real PKCE pages, axe-core
 // checks, CSP violation capture and the screenshots of `npm run screenshots`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,20 @@ export const STEP_TIMEOUT_MS = 20_000;
 export const PHONE_VIEWPORT = { width: 390, height: 844 };
 export const DESKTOP_VIEWPORT = { width: 1280, height: 900 };
 
-/** Builds apps/web when its dist is missing (the gateway serves it from there). */
+/** Newest modification time (ms) of the files under `path` (a file or a folder). */
+function newestMtimeMs(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtimeMs(join(path, name))), 0);
+}
+
+/** Builds apps/web when its dist is missing or older than its sources (the gateway serves it from there). */
 export function ensureWebAppBuilt(): void {
-  if (existsSync(join(root, 'apps', 'web', 'dist', 'index.html'))) return;
+  const web = join(root, 'apps', 'web');
+  const built = join(web, 'dist', 'index.html');
+  const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((name) => join(web, name)).filter((path) => existsSync(path));
+  // A stale build would test yesterday's app against today's API.
+  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newestMtimeMs))) return;
   const result = spawnSync('npm', ['run', 'build', '-w', '@wallet/web'], { cwd: root, stdio: 'inherit', timeout: BUILD_TIMEOUT_MS });
   if (result.status !== 0) throw new Error(`building apps/web failed (exit ${result.status ?? result.signal})`);
 }

@@ -6,6 +6,7 @@ import { outcomeOfStatus, SubmissionKeys } from '../lib/submission';
 import { Card, Field, Money, Notice, ShortId } from '../ui/components';
 import { useSession } from '../ui/session';
 import { History } from '../wallet/history';
+import { AccountLimits } from './limits';
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -78,21 +79,21 @@ export function FindAccount({ isAdmin }: { isAdmin: boolean }) {
           ))}
         </ul>
       )}
-      {selected && <AccountDetail accountId={selected} />}
+      {selected && <AccountDetail accountId={selected} isAdmin={isAdmin} />}
       {isAdmin && <OpenAccountFor />}
     </Card>
   );
 }
 
-function AccountDetail({ accountId }: { accountId: string }) {
+function AccountDetail({ accountId, isAdmin }: { accountId: string; isAdmin: boolean }) {
   const { call } = useSession();
-  const [balance, setBalance] = useState<{ balance: string; currency: string }>();
+  const [balance, setBalance] = useState<{ balance: string; currency: string; pending?: string; posted?: string }>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     let live = true;
     setBalance(undefined);
     setError(undefined);
-    call<{ balance: string; currency: string }>('GET', `/accounts/${accountId}/balance`).then(
+    call<{ balance: string; currency: string; pending?: string; posted?: string }>('GET', `/accounts/${accountId}/balance`).then(
       (res) => live && setBalance(res.body),
       (e: Error) => live && setError(e instanceof ApiError && e.status === 404 ? 'No such account.' : e.message),
     );
@@ -109,9 +110,22 @@ function AccountDetail({ accountId }: { accountId: string }) {
       {!balance && !error && <Notice kind="busy">Loading the balance…</Notice>}
       {balance && (
         <p class="balance">
-          Balance <Money amount={balance.balance} currency={balance.currency} />
+          Available <Money amount={balance.balance} currency={balance.currency} />
+          {balance.posted !== undefined && (
+            <>
+              {' '}
+              · posted <Money amount={balance.posted} currency={balance.currency} secondary />
+            </>
+          )}
+          {balance.pending !== undefined && (
+            <>
+              {' '}
+              · pending <Money amount={balance.pending} currency={balance.currency} secondary />
+            </>
+          )}
         </p>
       )}
+      {!error && <AccountLimits accountId={accountId} isAdmin={isAdmin} />}
       {!error && <History accountId={accountId} version={0} title="History and top-ups" />}
     </div>
   );

@@ -22,6 +22,8 @@ export function formatMinor(minor: bigint): string {
 
 /** "1234567.5" -> "1,234,567.50" (grouping by string, so no precision is ever lost). */
 export function displayAmount(amount: string): string {
+  // Signed figures (a pending net, an overdrawn balance) keep their sign in front.
+  if (amount.startsWith('-')) return `−${displayAmount(amount.slice(1))}`;
   const minor = parseAmountMinor(amount);
   if (minor === undefined) return amount;
   const [whole = '0', fraction = '00'] = formatMinor(minor).split('.');

@@ -39,9 +39,10 @@ export function Notice({ kind, children, testId }: { kind: 'info' | 'success' | 
   );
 }
 
-export function Money({ amount, currency }: { amount: string; currency: string }) {
+/** `secondary`: a figure beside the main one (pending, posted), styled lighter and not matched as the balance. */
+export function Money({ amount, currency, secondary = false }: { amount: string; currency: string; secondary?: boolean }) {
   return (
-    <span class="money">
+    <span class={secondary ? 'money-secondary' : 'money'}>
       {displayAmount(amount)} <span class="currency">{currency}</span>
     </span>
   );

@@ -7,9 +7,38 @@ import { useSession, type Me } from '../ui/session';
 
 interface Balance {
   accountId: string;
+  /** = available (what can be spent now, before any overdraft). */
   balance: string;
   currency: string;
   updatedAt: string;
+  /** Issue 15: the parts of the balance (absent from an older gateway). */
+  available?: string;
+  pending?: string;
+  posted?: string;
+}
+
+const ZERO = /^-?0(\.0+)?$/;
+
+/** Pending holds and the posted ledger balance, shown only when they differ from what is available. */
+function BalanceParts({ balance }: { balance: Balance }) {
+  const { pending, posted, currency } = balance;
+  const showPending = pending !== undefined && !ZERO.test(pending);
+  const showPosted = posted !== undefined && posted !== (balance.available ?? balance.balance);
+  if (!showPending && !showPosted) return null;
+  return (
+    <span class="balance-parts">
+      {showPending && (
+        <span>
+          <span class="label">Pending</span> <Money amount={pending} currency={currency} secondary />
+        </span>
+      )}
+      {showPosted && (
+        <span>
+          <span class="label">Posted</span> <Money amount={posted} currency={currency} secondary />
+        </span>
+      )}
+    </span>
+  );
 }
 
 type BalanceState = { kind: 'loading' } | { kind: 'ok'; balance: Balance } | { kind: 'error'; message: string };
@@ -44,7 +73,8 @@ export function Accounts({ me, onOpened }: { me: Me; onOpened: () => void }) {
                 {state.kind === 'loading' && <span class="skeleton">Loading balance…</span>}
                 {state.kind === 'ok' && (
                   <>
-                    <span class="label">Available</span> <Money amount={state.balance.balance} currency={state.balance.currency} />
+                    <span class="label">Available</span> <Money amount={state.balance.available ?? state.balance.balance} currency={state.balance.currency} />
+                    <BalanceParts balance={state.balance} />
                   </>
                 )}
                 {state.kind === 'error' && <span class="error-text">Balance unavailable: {state.message}</span>}
