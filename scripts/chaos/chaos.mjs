@@ -17,7 +17,7 @@ import { inject, ROTATED_SERVICES, scheduleRound } from './faults.mjs';
 import { registerUsers, resolveAuthEndpoints, SessionPool } from '../../bench/lib/auth.mjs';
 import { readOwners } from '../../bench/lib/population.mjs';
 import { trustCaForFetch } from '../../bench/lib/tls.mjs';
-import { checkAuthAnswers, checkHistories, checkInvariants, checkTlsProblems, formatMinor, parseMinor, recoveryTimes } from './model.mjs';
+import { checkAuthAnswers, checkHistories, checkInvariants, checkTlsProblems, formatMinor, parseMinor, recoveryTimes, refundedMinor } from './model.mjs';
 import { readTlsProblems } from './tls-facts.mjs';
 import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exchange } from './workload.mjs';
 import { readSqlFacts } from './sql-facts.mjs';
@@ -395,6 +395,8 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
       holdShare: 0.1,
       // Reversals (ADR 0017): the recipient gives back all or part of one in ten completed transfers.
       reversalShare: 0.1,
+      // Refunds (ADR 0018): the owner refunds all or part of one in ten completed top-ups to the card.
+      refundShare: 0.1,
       transferMinor: [100, 4_000],
       topUpMinor: [500, 3_000],
       shouldStart: () => starting,
@@ -546,10 +548,12 @@ function summarize({ form, seed, profile, replicas, accounts, ops, answers, faul
     topUps: byKind('topup'),
     holds: byKind('hold'),
     reversals: byKind('reversal'),
+    refunds: { ...byKind('refund'), succeeded: count((o) => o.kind === 'refund' && o.refundStatus === 'succeeded'), failed: count((o) => o.kind === 'refund' && o.refundStatus === 'failed') },
     answers: statusCounts,
     money: {
       initialTotal: formatMinor(sum(initialMinor)),
       completedTopUps: formatMinor(ops.filter((o) => o.kind === 'topup' && o.outcome === 'completed').reduce((s, o) => s + o.amountMinor, 0n)),
+      succeededRefunds: formatMinor(refundedMinor(ops)),
       finalTotal: formatMinor(sum(observedMinor)),
       minBalance: formatMinor([...observedMinor.values()].reduce((a, b) => (b < a ? b : a))),
     },

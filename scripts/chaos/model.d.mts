@@ -8,7 +8,7 @@ export interface Answer {
 }
 export type Outcome = 'completed' | 'rejected' | 'unknown' | 'unexpected';
 export interface Op {
-  kind: 'transfer' | 'topup' | 'hold' | 'reversal';
+  kind: 'transfer' | 'topup' | 'hold' | 'reversal' | 'refund';
   key: string;
   amountMinor: bigint;
   from?: string;
@@ -21,6 +21,10 @@ export interface Op {
   holdId?: string;
   holdStatus?: 'captured' | 'voided' | 'expired';
   capturedMinor?: bigint;
+  /** Refunds (ADR 0018): the refunded top-up and how the refund ended. */
+  topUpId?: string;
+  refundStatus?: 'succeeded' | 'failed';
+  failureReason?: string;
 }
 export interface HistoryItem {
   id: string;
@@ -30,6 +34,7 @@ export interface HistoryItem {
   topUpId?: string;
   holdId?: string;
   reversalId?: string;
+  refundId?: string;
 }
 export interface SqlFacts {
   ledgerMismatches?: { accountId: string; balanceMinor: bigint; ledgerMinor: bigint }[];
@@ -40,6 +45,7 @@ export interface SqlFacts {
   depositMismatches?: { topUpId: string; state: string; idempotencyKey: string; deposits: number }[];
   chainBreaks?: { accountId: string; entryId: string; reason: string }[];
   holds?: { pendingOutMinor: bigint; pendingInMinor: bigint; heldMinor: bigint; pendingCount: number; captureMismatches: number };
+  unfinishedRefunds?: { id: string; state: string; idempotencyKey: string }[];
 }
 export interface Violation {
   invariant: string;
@@ -48,7 +54,7 @@ export interface Violation {
 export declare function parseMinor(amount: string): bigint;
 export declare function formatMinor(minor: bigint): string;
 export declare function classifyAnswer(
-  kind: 'transfer' | 'topup' | 'reversal',
+  kind: 'transfer' | 'topup' | 'reversal' | 'refund',
   // The parsed problem+json or resource body.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   answer: { status?: number; body?: any; error?: string },
@@ -80,3 +86,4 @@ export declare function recoveryTimes<F extends { name: string; startedAtMs: num
 export type TlsProblemKind = 'caller refused' | 'TLS handshake refused';
 export declare function tlsProblemOf(line: string): TlsProblemKind | undefined;
 export declare function checkTlsProblems(problems: { service: string; kind: string; line: string }[]): Violation[];
+export declare function refundedMinor(ops: Op[]): bigint;

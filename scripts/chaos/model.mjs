@@ -24,7 +24,8 @@ export function formatMinor(minor) {
  * - unexpected: a definitive answer the workload never provokes (400, 404, key reused,
  *   401/403 to the owner's valid token): nothing should have moved, and the run
  *   fails because the system answered wrongly.
- * @param {'transfer' | 'topup'} kind
+ * A refund's 201 is completed whether it succeeded or failed (the op's refundStatus says which).
+ * @param {'transfer' | 'topup' | 'reversal' | 'refund'} kind
  * @param {{ status?: number, body?: any, error?: string }} answer status undefined = no HTTP answer
  * @returns {'completed' | 'rejected' | 'unknown' | 'unexpected'}
  */
@@ -42,6 +43,13 @@ export function classifyAnswer(kind, answer) {
     return status >= 500 ? 'unknown' : 'unexpected';
   }
   if (kind === 'transfer') {
+    if (status === 422 && body?.code === 'INSUFFICIENT_FUNDS') return 'rejected';
+    return status >= 500 ? 'unknown' : 'unexpected';
+  }
+  if (kind === 'refund') {
+    // 202 pending: the card refund has not answered; the same key again answers it as it is now (ADR 0018).
+    if (status === 202) return 'unknown';
+    // The owner spent the money meanwhile: refused before any debit, nothing moved.
     if (status === 422 && body?.code === 'INSUFFICIENT_FUNDS') return 'rejected';
     return status >= 500 ? 'unknown' : 'unexpected';
   }
@@ -104,11 +112,30 @@ export function expectedBalances(initialMinor, ops) {
       // from = the original recipient (debited), to = the original sender.
       add(op.from, -op.amountMinor);
       add(op.to, op.amountMinor);
+    } else if (op.kind === 'refund') {
+      // Back to the card (out of the customers' money); a failed refund was credited back or never debited.
+      if (op.refundStatus === 'succeeded') add(op.accountId, -op.amountMinor);
     } else {
       add(op.accountId, op.amountMinor);
     }
   }
   return balances;
+}
+
+/** Money that left the customers' accounts for the cards: every succeeded refund. */
+export function refundedMinor(ops) {
+  return ops.filter((op) => op.kind === 'refund' && op.outcome === 'completed' && op.refundStatus === 'succeeded').reduce((s, op) => s + op.amountMinor, 0n);
+}
+
+/**
+ * A finished refund's events in its account's history (ADR 0018), keyed by its top-up: succeeded = refund;
+ * failed after the debit (the card refused, CARD_REFUND_DECLINED) = refund and refund_cancelled;
+ * failed before any debit (the bank voided the reference, or refused) = none.
+ */
+function putRefund(put, op) {
+  const wasDebited = op.refundStatus === 'succeeded' || op.failureReason === 'CARD_REFUND_DECLINED';
+  if (wasDebited) put(op.accountId, `refund:${op.topUpId}`, { op, type: 'refund' });
+  if (op.refundStatus === 'failed' && wasDebited) put(op.accountId, `refund_cancelled:${op.topUpId}`, { op, type: 'refund_cancelled' });
 }
 
 /** The history entries the model expects per account, keyed `${type}:${transferId|topUpId}`. */
@@ -130,6 +157,8 @@ export function expectedHistories(ops) {
     } else if (op.kind === 'reversal') {
       put(op.from, `reversal_out:${op.resultId}`, { op, type: 'reversal_out' });
       put(op.to, `reversal_in:${op.resultId}`, { op, type: 'reversal_in' });
+    } else if (op.kind === 'refund') {
+      putRefund(put, op);
     } else {
       put(op.accountId, `topup:${op.resultId}`, { op, type: 'topup' });
     }
@@ -162,6 +191,9 @@ function putHold(put, op) {
 export function historyKey(item) {
   if (item.type.startsWith('hold_')) return item.holdId ? `${item.type}:${item.holdId}` : undefined;
   if (item.type.startsWith('reversal_')) return item.reversalId ? `${item.type}:${item.reversalId}` : undefined;
+  // The events' refundId is the bank's own refund id, which the REST answer (the card adapter's
+  // refund id) does not carry: matched on the top-up, which the workload refunds at most once.
+  if (item.type === 'refund' || item.type === 'refund_cancelled') return item.topUpId ? `${item.type}:${item.topUpId}` : undefined;
   const ref = item.type === 'topup' ? item.topUpId : item.transferId;
   return ref ? `${item.type}:${ref}` : undefined;
 }
@@ -198,9 +230,10 @@ export function checkInvariants({ initialMinor, ops, observedMinor, histories, s
   }
   const sum = (values) => [...values].reduce((a, b) => a + b, 0n);
   const toppedUp = sum(ops.filter((op) => op.kind === 'topup' && op.outcome === 'completed').map((op) => op.amountMinor));
+  const refunded = refundedMinor(ops);
   const observedTotal = sum(observedMinor.values());
-  if (observedTotal !== sum(initialMinor.values()) + toppedUp) {
-    v('money conserved', `sum of balances ${formatMinor(observedTotal)} != initial ${formatMinor(sum(initialMinor.values()))} + completed top-ups ${formatMinor(toppedUp)}`);
+  if (observedTotal !== sum(initialMinor.values()) + toppedUp - refunded) {
+    v('money conserved', `sum of balances ${formatMinor(observedTotal)} != initial ${formatMinor(sum(initialMinor.values()))} + completed top-ups ${formatMinor(toppedUp)} - succeeded refunds ${formatMinor(refunded)}`);
   }
   if (histories) violations.push(...checkHistories(ops, histories));
   if (sql) violations.push(...checkSqlFacts(sql, ops));
@@ -254,6 +287,7 @@ export function checkHistories(ops, histories) {
  *   depositMismatches?: { topUpId: string, state: string, idempotencyKey: string, deposits: number }[],
  *   chainBreaks?: { accountId: string, entryId: string, reason: string }[],
  *   holds?: { pendingOutMinor: bigint, pendingInMinor: bigint, heldMinor: bigint, pendingCount: number, captureMismatches: number },
+ *   unfinishedRefunds?: { id: string, state: string, idempotencyKey: string }[],
  * }} SqlFacts
  */
 export function checkSqlFacts(sql, ops) {
@@ -279,11 +313,17 @@ export function checkSqlFacts(sql, ops) {
   for (const b of sql.chainBreaks ?? []) v('ledger hash chain intact', `account ${b.accountId}: entry ${b.entryId}: ${b.reason}`);
   for (const t of sql.unfinishedTopUps ?? []) v('nothing left pending', `top-up ${t.id} key=${t.idempotencyKey} still ${t.state}`);
   if (sql.outboxRows) v('outbox drained', `${sql.outboxRows} events never published`);
+  for (const r of sql.unfinishedRefunds ?? []) v('nothing left pending', `refund ${r.id} key=${r.idempotencyKey} still ${r.state}`);
   const byKey = new Map(ops.filter((op) => op.kind === 'topup').map((op) => [op.key, op]));
+  // What went back to each top-up's card: its succeeded refunds (ADR 0018).
+  const backToCard = new Map();
+  for (const op of ops) {
+    if (op.kind === 'refund' && op.outcome === 'completed' && op.refundStatus === 'succeeded') backToCard.set(op.topUpId, (backToCard.get(op.topUpId) ?? 0n) + op.amountMinor);
+  }
   for (const t of sql.topUps ?? []) {
     const completed = t.state === 'COMPLETED';
-    if (t.netChargedMinor !== (completed ? t.amountMinor : 0n)) {
-      v('card charged only for completed top-ups', `top-up ${t.id} key=${t.idempotencyKey} ${t.state}: card left charged ${formatMinor(t.netChargedMinor)}`);
+    if (t.netChargedMinor !== (completed ? t.amountMinor - (backToCard.get(t.id) ?? 0n) : 0n)) {
+      v('card charged only for completed top-ups', `top-up ${t.id} key=${t.idempotencyKey} ${t.state}: card left charged ${formatMinor(t.netChargedMinor)}, refunded ${formatMinor(backToCard.get(t.id) ?? 0n)}`);
     }
     const op = byKey.get(t.idempotencyKey);
     if (op && op.outcome === 'completed' && !completed) v('acknowledged top-up completed', `top-up ${t.id} key=${t.idempotencyKey} answered 201 but is ${t.state}`);

@@ -73,10 +73,10 @@ export function renderMarkdown(s) {
     );
   }
   lines.push('| requests | total | completed | refused (business) | unanswered | unexpected answer | retried | attempts |', '|---|---|---|---|---|---|---|---|');
-  for (const [name, k] of [['transfers', s.transfers], ['top-ups', s.topUps], ...(s.holds?.total ? [['holds (completed = captured, voided or expired as planned)', s.holds]] : []), ...(s.reversals?.total ? [['reversals (by the recipient)', s.reversals]] : [])]) {
+  for (const [name, k] of [['transfers', s.transfers], ['top-ups', s.topUps], ...(s.holds?.total ? [['holds (completed = captured, voided or expired as planned)', s.holds]] : []), ...(s.reversals?.total ? [['reversals (by the recipient)', s.reversals]] : []), ...(s.refunds?.total ? [[`refunds to the card (${s.refunds.succeeded} succeeded, ${s.refunds.failed} failed)`, s.refunds]] : [])]) {
     lines.push(`| ${name} | ${k.total} | ${k.completed} | ${k.rejected} | ${k.unknown} | ${k.unexpected} | ${k.retried} | ${k.attempts} |`);
   }
-  lines.push('', `Money: initial ${s.money.initialTotal} + completed top-ups ${s.money.completedTopUps} = final ${s.money.finalTotal}; lowest balance ${s.money.minBalance}; ${s.historyEntries} history entries checked.`, '');
+  lines.push('', `Money: initial ${s.money.initialTotal} + completed top-ups ${s.money.completedTopUps}${s.money.succeededRefunds ? ` - succeeded refunds ${s.money.succeededRefunds}` : ''} = final ${s.money.finalTotal}; lowest balance ${s.money.minBalance}; ${s.historyEntries} history entries checked.`, '');
   lines.push(...availabilityLines(s));
   lines.push('## Faults', '', '| at | fault | healed after | recovery (first success of the affected kind) | longest gap of the affected kind | affects |', '|---|---|---|---|---|---|');
   for (const f of s.faults) {
@@ -97,7 +97,7 @@ export function renderMarkdown(s) {
     'replays count once (same id on every 201 of a key)',
     'balance equals model (initial + acknowledged movements)',
     'no negative balance',
-    'money conserved (sum of balances = initial + completed top-ups)',
+    'money conserved (sum of balances = initial + completed top-ups - succeeded refunds to the card)',
     'history exactly once (every completed operation in both histories, nothing else)',
     "valid tokens accepted (no 401/403 to the owner's token, during a fault or not)",
     'correct callers accepted (no caller refused by a caller table: PERMISSION_DENIED between the services)',

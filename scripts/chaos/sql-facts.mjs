@@ -35,6 +35,8 @@ const QUERIES = {
             WINDOW w AS (PARTITION BY e.account_id ORDER BY e.id)) AS x
            WHERE reason IS NOT NULL ORDER BY account_id, id LIMIT 20`,
   unfinished: `SELECT id::text, state, idempotency_key FROM card_adapter.top_ups WHERE state = ANY($1::text[])`,
+  // Refunds to the card (ADR 0018) end SUCCEEDED or FAILED; pending ones are finished by recovery.
+  unfinishedRefunds: `SELECT id::text, state, idempotency_key FROM card_adapter.top_up_refunds WHERE state NOT IN ('SUCCEEDED', 'FAILED')`,
   // A deposit in the bank and a COMPLETED top-up in the journal go together, one for one.
   depositsVsJournal: `SELECT COALESCE(t.id, d.top_up_id)::text AS top_up_id, t.state, t.idempotency_key, count(d.id)::int AS deposits
                         FROM bank.deposits d FULL JOIN card_adapter.top_ups t ON t.id = d.top_up_id
@@ -51,6 +53,16 @@ async function findChargesTable(client) {
       ORDER BY (table_name = 'charges') DESC`, // the mock's own schema wins over the card adapter's old copy
   );
   return rows[0] ? `"${rows[0].table_schema}"."${rows[0].table_name}"` : undefined;
+}
+
+/** The mock's refunds in parts (ADR 0018), next to its charges; undefined in versions without them. */
+async function findRefundsTable(client, charges) {
+  const schema = charges.split('.')[0].replaceAll('"', '');
+  const { rows } = await client.query(
+    `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'refunds' AND column_name IN ('charge_id', 'amount_minor') HAVING count(*) = 2`,
+    [schema],
+  );
+  return rows[0] ? `"${schema}"."refunds"` : undefined;
 }
 
 async function optional(checked, name, fn) {
@@ -107,14 +119,20 @@ export async function readSqlFacts(databaseUrl, { waitMs }) {
     facts.depositMismatches = await optional(checked, 'one deposit per completed top-up, none for others', async () =>
       (await client.query(QUERIES.depositsVsJournal)).rows.map((r) => ({ topUpId: r.top_up_id, state: r.state ?? 'no journal row', idempotencyKey: r.idempotency_key ?? '', deposits: r.deposits })),
     );
+    facts.unfinishedRefunds = await optional(checked, 'no refund left pending', async () =>
+      (await client.query(QUERIES.unfinishedRefunds)).rows.map((r) => ({ id: r.id, state: r.state, idempotencyKey: r.idempotency_key })),
+    );
     const charges = await findChargesTable(client);
     if (!charges) checked['card charged only for completed top-ups'] = 'skipped: no charges table found';
     else {
+      const refunds = await findRefundsTable(client, charges);
+      // A charge refunded in parts is charged what remains (the last part sets refund_id: nothing remains).
+      const refundedPart = refunds ? `(SELECT COALESCE(SUM(r.amount_minor), 0) FROM ${refunds} r WHERE r.charge_id = c.id)` : '0';
       facts.topUps = await optional(checked, 'card charged only for completed top-ups', async () =>
         (
           await client.query(
             `SELECT t.id::text, t.state, t.idempotency_key, t.amount_minor,
-                    COALESCE(SUM(CASE WHEN c.status = 'succeeded' AND c.refund_id IS NULL THEN c.amount_minor ELSE 0 END), 0)::bigint AS net
+                    COALESCE(SUM(CASE WHEN c.status = 'succeeded' AND c.refund_id IS NULL THEN c.amount_minor - ${refundedPart} ELSE 0 END), 0)::bigint AS net
                FROM card_adapter.top_ups t
                LEFT JOIN ${charges} c ON c.idempotency_key = 'topup-' || t.id::text || '-charge' OR c.id = t.charge_id
               GROUP BY t.id, t.state, t.idempotency_key, t.amount_minor`,

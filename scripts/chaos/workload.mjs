@@ -84,6 +84,7 @@ export async function exchange(baseUrl, method, path, { body, headers = {} } = {
  *   runId: string, topUpShare: number, transferMinor: [number, number], topUpMinor: [number, number],
  *   holdShare?: number,
  *   reversalShare?: number,
+ *   refundShare?: number,
  *   shouldStart: () => boolean, giveUpAtMs: () => number, record: (a: object) => void, ops?: object[],
  * }} options
  */
@@ -101,6 +102,12 @@ export async function runWorkload(options) {
         const reversal = reversalOp(op, options.random, `${options.runId}-${++counter}`);
         ops.push(reversal);
         await settleOp(options, reversal);
+      }
+      // Likewise for refunds: only a seed with them on draws for them.
+      if (op.kind === 'topup' && op.outcome === 'completed' && (options.refundShare ?? 0) > 0 && options.random.next() < options.refundShare) {
+        const refund = refundOp(op, options.random, `${options.runId}-${++counter}`);
+        ops.push(refund);
+        await settleOp(options, refund);
       }
       // A little think time: the load generator shares two cores with the system under test.
       await sleep(THINK_MS);
@@ -154,7 +161,23 @@ function reversalOp(transfer, random, key) {
   };
 }
 
+/** The account's owner refunds all (no amount: the rest) or part of a completed top-up to its card (ADR 0018). */
+function refundOp(topUp, random, key) {
+  const whole = random.next() < 0.5;
+  return {
+    kind: 'refund',
+    key: `chaos-refund-${key}`,
+    topUpId: topUp.resultId,
+    accountId: topUp.accountId,
+    whole,
+    amountMinor: whole ? topUp.amountMinor : BigInt(random.int(1, Number(topUp.amountMinor))),
+    outcome: 'unknown',
+    answers: [],
+  };
+}
+
 function requestOf(op) {
+  if (op.kind === 'refund') return { path: `/topups/${op.topUpId}/refund`, body: op.whole ? {} : { amount: formatMinor(op.amountMinor) } };
   if (op.kind === 'reversal') {
     return { path: `/transfers/${op.transferId}/reverse`, body: { amount: formatMinor(op.amountMinor), reason: 'chaos reversal' } };
   }
@@ -269,10 +292,10 @@ async function settleOp({ baseUrl, giveUpAtMs, record, random, auth }, op) {
     const outcome = classifyAnswer(op.kind, answer);
     const resultId = answer.status === 201 ? answer.body?.id : undefined;
     op.answers.push({ status: answer.status, code: answer.body?.code, id: resultId, error: answer.error, atMs: answer.answeredAtMs });
-    // Reversals count as transfers for availability (the same path through the bank).
-    record({ kind: op.kind === 'reversal' ? 'transfer' : op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error, code: problemCode(answer) });
+    // Reversals count as transfers, refunds as top-ups for availability (the same paths).
+    record({ kind: { reversal: 'transfer', refund: 'topup' }[op.kind] ?? op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error, code: problemCode(answer) });
     if (outcome !== 'unknown') {
-      op.outcome = outcome;
+      op.outcome = op.kind === 'refund' && outcome === 'completed' ? finishRefund(op, answer.body) : outcome;
       op.resultId = resultId;
       op.completedAtMs = answer.answeredAtMs;
       return;
@@ -281,6 +304,14 @@ async function settleOp({ baseUrl, giveUpAtMs, record, random, auth }, op) {
     const delayMs = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** Math.min(attempt, 10));
     await sleep(delayMs / 2 + random.next() * (delayMs / 2));
   }
+}
+
+/** A refund's final answer: succeeded or failed, of the amount asked (the whole top-up when none was). */
+function finishRefund(op, refund) {
+  op.refundStatus = refund?.status;
+  op.failureReason = refund?.failureReason;
+  const final = refund?.status === 'succeeded' || refund?.status === 'failed';
+  return final && typeof refund.amount === 'string' && parseMinor(refund.amount) === op.amountMinor && refund.topUpId === op.topUpId ? 'completed' : 'unexpected';
 }
 
 const PROBES_MAX = 8;

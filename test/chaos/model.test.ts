@@ -303,3 +303,79 @@ describe('reversals in the model (ADR 0017)', () => {
     expect(checkHistories([transfer(), topUp(), reversal()], h).map((v) => v.detail)).toEqual([`account ${B}: reversal_out:${R1} (key=r1) appears 0 times`]);
   });
 });
+
+describe('refunds of top-ups to the card in the model (ADR 0018)', () => {
+  const F1 = 'eeeeeeee-0000-4000-8000-000000000001';
+  const refund = (over: Partial<Op> = {}): Op => ({
+    kind: 'refund',
+    key: 'f1',
+    accountId: A,
+    topUpId: U1,
+    amountMinor: 400n,
+    outcome: 'completed',
+    refundStatus: 'succeeded',
+    resultId: F1,
+    answers: [{ status: 201, id: F1, atMs: 4 }],
+    ...over,
+  });
+  const declined = { refundStatus: 'failed', failureReason: 'CARD_REFUND_DECLINED' } as const;
+
+  it('classifies a refund: 201 final, 202 pending retried with the same key, insufficient funds refused, anything else definitive unexpected', () => {
+    expect(classifyAnswer('refund', { status: 201, body: { id: F1, status: 'succeeded' } })).toBe('completed');
+    expect(classifyAnswer('refund', { status: 201, body: { id: F1, status: 'failed' } })).toBe('completed');
+    expect(classifyAnswer('refund', { status: 202, body: { id: F1, status: 'pending' } })).toBe('unknown');
+    expect(classifyAnswer('refund', { status: 422, body: { code: 'INSUFFICIENT_FUNDS' } })).toBe('rejected');
+    expect(classifyAnswer('refund', { status: 422, body: { code: 'REFUND_EXCEEDS_DEPOSIT' } })).toBe('unexpected');
+    expect(classifyAnswer('refund', { status: 422, body: { code: 'TOP_UP_NOT_REFUNDABLE' } })).toBe('unexpected');
+    expect(classifyAnswer('refund', { status: 404, body: { code: 'TOP_UP_NOT_FOUND' } })).toBe('unexpected');
+    expect(classifyAnswer('refund', { status: 503 })).toBe('unknown');
+    expect(classifyAnswer('refund', {})).toBe('unknown');
+  });
+
+  it('takes a succeeded refund out of the account, and a failed or refused one leaves it as it was', () => {
+    expect(expectedBalances(initial(), [topUp(), refund()]).get(A)).toBe(10_600n);
+    expect(expectedBalances(initial(), [topUp(), refund(declined)]).get(A)).toBe(11_000n);
+    expect(expectedBalances(initial(), [topUp(), refund({ refundStatus: 'failed', failureReason: 'REFUND_NOT_APPLIED' })]).get(A)).toBe(11_000n);
+    expect(expectedBalances(initial(), [topUp(), refund({ outcome: 'rejected', refundStatus: undefined, resultId: undefined })]).get(A)).toBe(11_000n);
+  });
+
+  it('counts a succeeded refund out of the money conserved (initial + top-ups - refunds)', () => {
+    const ops = [topUp(), refund()];
+    const observed = new Map([[A, 10_600n], [B, 10_000n]]);
+    expect(checkInvariants({ initialMinor: initial(), ops, observedMinor: observed })).toEqual([]);
+    const kept = new Map([[A, 11_000n], [B, 10_000n]]);
+    expect(checkInvariants({ initialMinor: initial(), ops, observedMinor: kept }).map((v) => v.invariant)).toEqual(['balance equals model', 'money conserved']);
+  });
+
+  it('expects refund once for a succeeded refund, refund and refund_cancelled for a declined one, nothing for one never debited (matched on the top-up: the events carry the bank refund id)', () => {
+    const withRefund = (...items: HistoryItem[]) => {
+      const h = histories();
+      h.get(A)!.push(...items);
+      return h;
+    };
+    const out = { id: 'e6', type: 'refund', amount: '4.00', refundId: 'ffffffff-0000-4000-8000-000000000001', topUpId: U1 };
+    const back = { id: 'e7', type: 'refund_cancelled', amount: '4.00', refundId: 'ffffffff-0000-4000-8000-000000000001', topUpId: U1 };
+    expect(checkHistories([transfer(), topUp(), refund()], withRefund(out))).toEqual([]);
+    expect(checkHistories([transfer(), topUp(), refund(declined)], withRefund(out, back))).toEqual([]);
+    expect(checkHistories([transfer(), topUp(), refund({ refundStatus: 'failed', failureReason: 'REFUND_NOT_APPLIED' })], histories())).toEqual([]);
+    expect(checkHistories([transfer(), topUp(), refund(declined)], withRefund(out)).map((v) => v.detail)).toEqual([
+      `account ${A}: refund_cancelled:${U1} (key=f1) appears 0 times`,
+    ]);
+    expect(checkHistories([transfer(), topUp(), refund()], withRefund(out, { ...out, id: 'e8' })).map((v) => v.detail)).toEqual([
+      `account ${A}: refund:${U1} (key=f1) appears 2 times`,
+    ]);
+    expect(checkHistories([transfer(), topUp(), refund()], withRefund({ ...out, amount: '5.00' })).map((v) => v.detail)).toEqual([
+      `account ${A}: refund:${U1} amount 5.00, acknowledged 4.00`,
+    ]);
+  });
+
+  it('expects the card charged for a completed top-up less its succeeded refunds, and no refund left unfinished', () => {
+    const row = { id: U1, state: 'COMPLETED', idempotencyKey: 'u1', amountMinor: 1_000n };
+    expect(checkSqlFacts({ topUps: [{ ...row, netChargedMinor: 600n }] }, [topUp(), refund()])).toEqual([]);
+    expect(checkSqlFacts({ topUps: [{ ...row, netChargedMinor: 1_000n }] }, [topUp(), refund(declined)])).toEqual([]);
+    expect(checkSqlFacts({ topUps: [{ ...row, netChargedMinor: 1_000n }] }, [topUp(), refund()]).map((v) => v.invariant)).toEqual([
+      'card charged only for completed top-ups',
+    ]);
+    expect(checkSqlFacts({ unfinishedRefunds: [{ id: F1, state: 'DEBITED', idempotencyKey: 'f1' }] }, []).map((v) => v.detail)).toEqual([`refund ${F1} key=f1 still DEBITED`]);
+  });
+});
