@@ -449,7 +449,16 @@ describe('identity and access over REST (issue 10)', () => {
       const key = randomUUID();
       const res = await call(user, 'POST', '/accounts', { body: { currency: 'USD' }, headers: { 'Idempotency-Key': key } });
       expect(res.status).toBe(201);
-      expect(res.body).toEqual({ accountId: expect.any(String), ownerId: user.userId, currency: 'USD', balance: '0.00', createdAt: expect.any(String) });
+      expect(res.body).toEqual({
+        accountId: expect.any(String),
+        ownerId: user.userId,
+        currency: 'USD',
+        balance: '0.00',
+        available: '0.00',
+        pending: '0.00',
+        posted: '0.00',
+        createdAt: expect.any(String),
+      });
       const again = await call(user, 'POST', '/accounts', { body: { currency: 'USD' }, headers: { 'Idempotency-Key': key } });
       expect(again.status).toBe(201);
       expect(again.body).toEqual(res.body);

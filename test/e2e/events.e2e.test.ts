@@ -86,7 +86,7 @@ describe('operation history over REST', () => {
     const outOnly = await as(system, ALICE, 'GET', `/accounts/${ACCOUNT_A}/operations?type=transfer_out&limit=5`);
     expect(outOnly.status).toBe(200);
     expect((outOnly.body.items as Operation[]).every((op) => op.type === 'transfer_out')).toBe(true);
-    for (const query of ['cursor=not*base64url', 'limit=0', 'limit=101', 'type=refund', 'from=yesterday']) {
+    for (const query of ['cursor=not*base64url', 'limit=0', 'limit=101', 'type=chargeback', 'from=yesterday']) {
       const res = await as(system, ALICE, 'GET', `/accounts/${ACCOUNT_A}/operations?${query}`);
       expect(res.status, query).toBe(400);
     }

@@ -99,7 +99,7 @@ describe('analytics consumer', { timeout: 180_000 }, () => {
     const accountId = randomUUID();
     const valid = topUpEvent({ accountId, amount: '5.00', occurredAt: at('2025-05-02T00:00:00Z', 0) });
     const floatAmount = { ...transferEvent({ accountId, occurredAt: at('2025-05-02T00:00:00Z', 1) }), amount: 10.5 };
-    const unknownType = { ...transferEvent({ accountId, occurredAt: at('2025-05-02T00:00:00Z', 2) }), eventType: 'refund' };
+    const unknownType = { ...transferEvent({ accountId, occurredAt: at('2025-05-02T00:00:00Z', 2) }), eventType: 'chargeback' };
     const rejected = [
       { key: accountId, value: JSON.stringify(floatAmount), reason: 'schema_invalid' },
       { key: accountId, value: '{"eventId": "not json', reason: 'unparsable' },

@@ -169,6 +169,28 @@ export const PROBLEMS_BY_REASON: Readonly<Record<string, ProblemKind>> = {
   IDENTITY_UNAVAILABLE: kind(503, 'service-unavailable', 'Service unavailable', 'IDENTITY_UNAVAILABLE', UNAVAILABLE_DETAIL),
 };
 
+/**
+ * Fields whose every value the contract's schema allows can still break a rule
+ * the schema cannot state (a time that must be in the future and within the
+ * bank's maximum, a time zone that must exist): a downstream INVALID_ARGUMENT
+ * naming only such fields is a 422, like every rule a schema-valid request breaks.
+ */
+const INVALID_FIELD_VALUE = kind(422, 'invalid-field-value', 'Field value not allowed', 'INVALID_FIELD_VALUE');
+const RULE_FIELDS: ReadonlyMap<string, ProblemKind> = new Map([
+  ['expires_at', INVALID_FIELD_VALUE],
+  ['time_zone', INVALID_FIELD_VALUE],
+  // An opaque cursor the schema cannot tell from a real one (like GET /operations' INVALID_CURSOR).
+  ['page_token', PROBLEMS_BY_REASON.INVALID_CURSOR!],
+]);
+
+/** The 422 for an INVALID_ARGUMENT whose violations all name rule fields of one kind; undefined otherwise. */
+function ruleProblem(error: ParsedGrpcError, reason: string | undefined): ProblemKind | undefined {
+  const invalidArgument = reason === 'INVALID_ARGUMENT' || (reason === undefined && error.code === GrpcStatus.INVALID_ARGUMENT);
+  if (!invalidArgument || error.fieldViolations.length === 0) return undefined;
+  const kinds = new Set(error.fieldViolations.map((v) => RULE_FIELDS.get(v.field)));
+  return kinds.size === 1 ? [...kinds][0] : undefined;
+}
+
 /** ErrorInfo metadata a client may act on, copied into the problem (never secrets: the bank puts none there). */
 const PROBLEM_METADATA: ReadonlyArray<readonly [metadataKey: string, problemKey: 'limit' | 'remaining' | 'maximum' | 'holdStatus']> = [
   ['limit', 'limit'],
@@ -223,7 +245,7 @@ export interface GrpcMappingOptions {
 /** Maps a failed gRPC call to the problem the client sees. */
 export function problemFromGrpcError(error: ParsedGrpcError, options: GrpcMappingOptions = {}): MappedGrpcProblem {
   const reason = normalizeReason(error.reason);
-  const known = (reason !== undefined ? PROBLEMS_BY_REASON[reason] : undefined) ?? PROBLEMS_BY_GRPC_CODE[error.code];
+  const known = ruleProblem(error, reason) ?? (reason !== undefined ? PROBLEMS_BY_REASON[reason] : undefined) ?? PROBLEMS_BY_GRPC_CODE[error.code];
   const chosen = known ?? EDGE_PROBLEMS.internal;
   const problem: Problem = {
     type: PROBLEM_TYPE_PREFIX + chosen.slug,

@@ -243,6 +243,17 @@ describe('gRPC error -> problem table', () => {
     expect(problemFromGrpcError(error).problem.errors).toEqual([{ field: 'amount', message: 'too big' }]);
   });
 
+  it('an INVALID_ARGUMENT naming only rule fields (expiry, time zone) is a 422: the request matched the contract', () => {
+    for (const field of ['expires_at', 'time_zone']) {
+      const error = { ...parsed(GrpcStatus.INVALID_ARGUMENT, 'INVALID_ARGUMENT'), fieldViolations: [{ field, description: 'not allowed' }] };
+      expect(problemFromGrpcError(error).problem).toMatchObject({ status: 422, code: 'INVALID_FIELD_VALUE', errors: [{ field, message: 'not allowed' }] });
+    }
+    const cursor = { ...parsed(GrpcStatus.INVALID_ARGUMENT, 'INVALID_ARGUMENT'), fieldViolations: [{ field: 'page_token', description: 'not a token' }] };
+    expect(problemFromGrpcError(cursor).problem).toMatchObject({ status: 422, code: 'INVALID_CURSOR' });
+    const mixed = { ...parsed(GrpcStatus.INVALID_ARGUMENT, 'INVALID_ARGUMENT'), fieldViolations: [{ field: 'time_zone', description: 'x' }, { field: 'amount', description: 'y' }] };
+    expect(problemFromGrpcError(mixed).problem.status).toBe(400);
+  });
+
   it('top-ups: charged from ErrorInfo metadata; decline code on 402', () => {
     const declined = problemFromGrpcError(parsed(GrpcStatus.FAILED_PRECONDITION, 'CARD_DECLINED', { charged: 'false', decline_code: 'stolen_card' }), { topUp: true });
     expect(declined.problem).toMatchObject({ status: 402, charged: false, declineCode: 'stolen_card' });
