@@ -80,7 +80,9 @@ export function classifyHoldAnswer(step, answer) {
     if (status === 201) return 'completed';
     if (status === 409) return 'unknown';
     if (status === 422 && (body?.code === 'INSUFFICIENT_FUNDS' || body?.code === 'LIMIT_EXCEEDED')) return 'rejected';
-    if (status === 400 && /expires/i.test(JSON.stringify(body?.errors ?? []))) return 'rejected';
+    // An expiry that passed while the bank was unreachable: refused unexecuted (422 invalid-field-value
+    // since the request matched the contract; 400 before that mapping).
+    if ((status === 400 || (status === 422 && body?.code === 'INVALID_FIELD_VALUE')) && /expires/i.test(JSON.stringify(body?.errors ?? []))) return 'rejected';
     return status >= 500 ? 'unknown' : 'unexpected';
   }
   if (status === 200) return 'completed';

@@ -234,6 +234,7 @@ describe('holds (ADR 0015)', () => {
     expect(classifyHoldAnswer('create', { status: 201 })).toBe('completed');
     expect(classifyHoldAnswer('create', { status: 422, body: { code: 'INSUFFICIENT_FUNDS' } })).toBe('rejected');
     expect(classifyHoldAnswer('create', { status: 400, body: { errors: [{ field: 'expires_at', message: 'must be in the future' }] } })).toBe('rejected');
+    expect(classifyHoldAnswer('create', { status: 422, body: { code: 'INVALID_FIELD_VALUE', errors: [{ field: 'expires_at', message: 'must be in the future' }] } })).toBe('rejected');
     expect(classifyHoldAnswer('create', { status: 409 })).toBe('unknown');
     expect(classifyHoldAnswer('capture', { status: 200 })).toBe('completed');
     expect(classifyHoldAnswer('capture', { status: 503 })).toBe('unknown');
