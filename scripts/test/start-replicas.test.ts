@@ -53,7 +53,12 @@ describe('npm start --replicas', () => {
     try {
       const { code, output } = await launch(['--data-dir', dataDir, '--port-base', String(base), '--replicas', '2']);
       expect(code).toBe(1);
-      expect(output).toContain(`port ${busyPort} (bank-service gRPC, replica 2) already in use`);
+      // The random base may also hit a port some other process holds (CI saw
+      // 'ports 57104 (api-gateway REST), 57125 (…) already in use'): the busy
+      // replica port must be named either way, on the one refusal line.
+      const refusal = output.split('\n').find((line) => line.includes('already in use')) ?? '';
+      expect(refusal).toMatch(/^npm start: ports? /);
+      expect(refusal).toContain(`${busyPort} (bank-service gRPC, replica 2)`);
       expect(output).not.toMatch(/PostgreSQL|Kafka broker started/);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
