@@ -23,6 +23,8 @@ import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exch
 import { readSqlFacts } from './sql-facts.mjs';
 import { CHAOS_CROSS_CHECK_ENV, readLedgerDrift } from './drift-facts.mjs';
 import { countClientErrors, GAP_MS_TARGET, gapsOfFaults, longestGap, replicaGap, CLIENT_KINDS } from './availability.mjs';
+import { startWebhookReceiver } from './webhook-receiver.mjs';
+import { checkWebhookDeliveries, expectedEvents, readStreamOrder, waitForWebhookDeliveries, WEBHOOK_EVENT_TYPES } from './webhook-facts.mjs';
 
 const INITIAL_BALANCE = '100.00';
 const ANSWERS_KEPT_MAX = 2_000_000;
@@ -34,6 +36,22 @@ const ACCOUNTS_PER_USER = 5;
  * retried (it is "unknown"), so the default limits would measure the limiter.
  */
 const CHAOS_GATEWAY_ENV = { GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '1000000', GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
+/**
+ * The webhook-service in this run: an attempt the receiver leaves hanging ends
+ * after 2 s (default 10 s), and retries come after 0.2-2 s (default 5 s-1 h),
+ * so the deliveries the receiver fails on purpose settle within the run. An
+ * account's deliveries go one at a time, one per dispatch cycle once no new
+ * event wakes the dispatcher: a 100 ms cycle (default 500) drains the backlog a
+ * Kafka restart leaves in seconds, not a minute (seed 2201: 45 s at 500 ms).
+ */
+const CHAOS_WEBHOOK_ENV = {
+  WEBHOOK_DELIVERY_TIMEOUT_MS: '2000',
+  WEBHOOK_RETRY_DELAY_MS_MIN: '200',
+  WEBHOOK_RETRY_DELAY_MS_MAX: '2000',
+  WEBHOOK_DISPATCH_INTERVAL_MS: '100',
+};
+/** Registering the webhooks happens before any fault: a bound, not a wait. */
+const WEBHOOK_REGISTER_MS_MAX = 60_000;
 
 /** ensurePostgres on a private server: never the developer's DATABASE_URL (this server gets crashed). */
 async function startPostgres(dataDir, port, pki) {
@@ -239,14 +257,14 @@ async function runNemesis({ target, serviceKeys, instances, profile, random, log
  * The workload goes on after the last fault until every fault has shown its
  * recovery (an event after a Kafka restart can take a while), within a bound.
  */
-async function waitForRecoveries({ faults, answers, profile, log }) {
+async function waitForRecoveries({ faults, answers, receiver, profile, log }) {
   const startedMs = Date.now();
   for (;;) {
     await sleep(1_000);
     const elapsedMs = Date.now() - startedMs;
     if (elapsedMs < profile.tailMs) continue;
     const sorted = [...answers].sort((a, b) => a.answeredAtMs - b.answeredAtMs);
-    const waiting = recoveryTimes(faults, sorted).filter((f) => f.recoveryMs === undefined && !f.error);
+    const waiting = recoveriesOf(faults, sorted, receiver).filter((f) => f.recoveryMs === undefined && !f.error);
     if (waiting.length === 0) return;
     if (elapsedMs >= profile.tailMsMax) {
       log(`no recovery within ${profile.tailMsMax / 1000} s after the last fault: ${waiting.map((f) => f.name).join(', ')}`);
@@ -286,6 +304,71 @@ async function logInOwners({ baseUrl, users, owners, record, log }) {
   return { pool, headersFor: (accountId) => ({ authorization: pool.get(owners.get(accountId)).authorization }) };
 }
 
+/**
+ * Each workload user registers one webhook for every event type (POST /webhooks as that user,
+ * through the gateway) pointing at its own path of the run's receiver, which gets the secret.
+ * No fault runs yet: an unanswered or 5xx/409 attempt is sent again with the same key; a replay
+ * without the secret (a lost 201 before secrets could be replayed) is deleted and registered anew.
+ * @returns {Promise<Map<string, string>>} account id -> the endpoint key (the owner's username) that receives its events
+ */
+async function registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }) {
+  const deadlineMs = Date.now() + WEBHOOK_REGISTER_MS_MAX;
+  for (const { username, userId } of users) {
+    const headers = () => ({ authorization: auth.pool.get(userId).authorization });
+    const body = { url: receiver.urlFor(username), events: [...WEBHOOK_EVENT_TYPES] };
+    for (let generation = 0; ; generation++) {
+      const key = `chaos-${seed}-webhook-${username}-${generation}`;
+      let res;
+      do {
+        if (res) await sleep(500);
+        res = await exchange(baseUrl, 'POST', '/webhooks', { body, headers: { ...headers(), 'idempotency-key': key } });
+      } while ((res.error || res.status >= 500 || res.status === 409 || res.status === 429) && Date.now() < deadlineMs);
+      if (res.status !== 201) throw new Error(`webhook of ${username} not registered: ${res.status ?? res.error} ${JSON.stringify(res.body ?? '').slice(0, 300)}`);
+      if (res.body.secret) {
+        receiver.setSecret(username, res.body.secret);
+        break;
+      }
+      if (generation >= 2 || Date.now() > deadlineMs) throw new Error(`webhook of ${username}: the 201 replay has no secret`);
+      await exchange(baseUrl, 'DELETE', `/webhooks/${res.body.id}`, { headers: headers() });
+    }
+  }
+  const usernameOf = new Map(users.map((u) => [u.userId, u.username]));
+  return new Map([...owners].map(([accountId, userId]) => [accountId, usernameOf.get(userId)]));
+}
+
+/** The receiver's answers as the recovery of the webhook-service's faults reads them (kind `webhook`). */
+function webhookAnswers(receiver) {
+  if (!receiver) return [];
+  return receiver.deliveries
+    .filter((d) => d.answeredAtMs !== undefined)
+    .map((d) => ({ kind: 'webhook', sentAtMs: d.receivedAtMs, answeredAtMs: d.answeredAtMs, ok: d.answer === 200 }))
+    .sort((a, b) => a.answeredAtMs - b.answeredAtMs);
+}
+
+/**
+ * recoveryTimes, with the webhook-service's faults measured on the receiver's
+ * deliveries only: they are not client answers (a delivery must not count as
+ * the gateway's recovery, and client answers not as the webhooks').
+ */
+function recoveriesOf(faults, answers, receiver) {
+  const deliveries = faults.some((f) => f.affects === 'webhook') ? webhookAnswers(receiver) : [];
+  return faults.map((f) => recoveryTimes([f], f.affects === 'webhook' ? deliveries : answers)[0]);
+}
+
+/** The webhook checks (webhook-facts.mjs): waits for the deliveries, reads the stream's order, compares. */
+async function checkWebhooks({ receiver, histories, endpointOf, brokers, topic, waitMs, log }) {
+  const expected = expectedEvents(histories);
+  const settleMs = await waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs });
+  const order = await readStreamOrder({ brokers, topic, timeoutMs: 60_000 }).catch((error) => {
+    log(`webhook order: ${topic} unreadable: ${error.message}`);
+    return undefined;
+  });
+  const result = checkWebhookDeliveries({ deliveries: receiver.deliveries, expected, order, endpointOf, overflow: receiver.stats.overflow });
+  const c = result.counts;
+  log(`webhooks: ${c.expected} events, ${c.deliveries} deliveries (${c.retries} retries, ${c.duplicates} duplicates), ${c.missing} missing, after ${Math.round(settleMs / 1000)} s`);
+  return { ...result, counts: { ...c, settleS: Math.round(settleMs / 100) / 10, unknownPath: receiver.stats.unknownPath } };
+}
+
 /** The nemesis' handle on one service instance (keyed by instance key: `bank`, `bank.2`, ...). */
 function targetOf(key, h, system, log) {
   const description = system.description;
@@ -308,15 +391,14 @@ function targetOf(key, h, system, log) {
 async function describeChaosSystem({ infra, ports, replicaPorts, replicas, workDir, pki }) {
   return describeSystem({
     // Every service that is built (an optional workspace without dist/ is not part of this system yet),
-    // but the webhook-service: it moves no money and the checks read nothing of it, while its consumer
-    // and dispatcher would share the run's two cores (its own faults: services/webhook-service tests).
-    include: SERVICE_KEYS.filter((key) => key !== 'webhooks' && existsSync(entryOf(SERVICE_NAMES[key]))),
+    // the webhook-service included: its deliveries to the run's receiver are checked (webhook-facts.mjs).
+    include: SERVICE_KEYS.filter((key) => existsSync(entryOf(SERVICE_NAMES[key]))),
     infraEnv: infra.env,
     ports,
     ...(replicas > 1 ? { replicas, replicaPorts } : {}),
     chdbPath: join(workDir, 'chdb'),
     commonEnv: { LOG_LEVEL: 'info' },
-    env: { gateway: CHAOS_GATEWAY_ENV, analytics: CHAOS_CROSS_CHECK_ENV },
+    env: { gateway: CHAOS_GATEWAY_ENV, analytics: CHAOS_CROSS_CHECK_ENV, webhooks: CHAOS_WEBHOOK_ENV },
     devUsers: false,
     pki,
   });
@@ -352,6 +434,7 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
   }
   let system;
   let auth;
+  let receiver;
   try {
     if (replicas > 1 && typeof systemLib.freeReplicaPorts !== 'function') throw new Error('--replicas needs the replicas of scripts/lib/system.mjs (C5), not in this tree');
     const replicaPorts = replicas > 1 ? await systemLib.freeReplicaPorts(ports, replicas) : undefined;
@@ -368,6 +451,10 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     const answers = [];
     const record = (a) => answers.length < ANSWERS_KEPT_MAX && answers.push(a);
     auth = await logInOwners({ baseUrl, users, owners, record, log });
+    // Webhooks (ADR 0022): each user's endpoint on the run's receiver, which fails or leaves hanging a few deliveries on purpose.
+    receiver = system.services.webhooks ? await startWebhookReceiver({ next: createRandom(seed + 1).next }) : undefined;
+    const endpointOf = receiver ? await registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }) : undefined;
+    if (receiver) log(`webhooks: ${users.length} endpoints (every event type) registered on the run's receiver`);
     const initialMinor = await readBalances(baseUrl, accounts, auth);
     const faults = [];
     let starting = true;
@@ -411,7 +498,7 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     const rotate = rotatedServices(system.services, description);
     const serviceKeys = Object.keys(instances).filter((key) => system.services[key]);
     await runNemesis({ target, serviceKeys, instances, profile, random, log, faults, rotate });
-    await waitForRecoveries({ faults, answers, profile, log });
+    await waitForRecoveries({ faults, answers, receiver, profile, log });
     starting = false;
     const faultsEndedMs = Date.now();
     giveUpAtMs = Date.now() + profile.settleMs;
@@ -425,6 +512,13 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     log(`checking ${ops.length} operations`);
     const { histories, catchUpMs } = await readHistories(baseUrl, accounts, ops, profile.catchUpMs, auth);
     const observedMinor = await readBalances(baseUrl, accounts, auth);
+    // Runs beside the checks below: every event of the histories delivered, signed, in order (webhook-facts.mjs).
+    const webhooksChecked = receiver
+      ? checkWebhooks({ receiver, histories, endpointOf, brokers: infra.env.KAFKA_BROKERS.split(','), topic: description.topics.operations, waitMs: profile.catchUpMs, log }).catch((error) => ({
+          violations: [{ invariant: 'every event delivered to its webhook', detail: `the webhook check failed: ${error.message}` }],
+          counts: undefined,
+        }))
+      : undefined;
     const sql = await readSqlFacts(infra.env.DATABASE_URL, { waitMs: 30_000 });
     const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
     violations.push(...checkAuthAnswers(answers, workloadStartedMs));
@@ -439,9 +533,11 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     // Mutual TLS: no caller refused by a caller table, no certificate/handshake failure between the services (their logs, whole run).
     const tls = await readTlsProblems(Object.values(system.services).map((h) => ({ name: h.instanceName ?? h.name, logPath: h.logPath })));
     violations.push(...checkTlsProblems(tls.problems));
+    const webhooks = await webhooksChecked;
+    if (webhooks) violations.push(...webhooks.violations);
     for (const f of faults) if (f.error) violations.push({ invariant: 'every fault injected and healed', detail: `${f.name}: ${f.error}` });
     answers.sort((a, b) => a.answeredAtMs - b.answeredAtMs);
-    const recovered = gapsOfFaults(recoveryTimes(faults, answers), answers);
+    const recovered = gapsOfFaults(recoveriesOf(faults, answers, receiver), answers);
     for (const f of recovered) {
       if (f.recoveryMs === undefined) violations.push({ invariant: 'every fault recovers', detail: `${f.name}: no successful ${f.affects} answer after it` });
     }
@@ -462,10 +558,11 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
       problems: tls.problems.length,
     };
     const loadBalancer = await loadBalancerStats(system.loadBalancer);
-    return summarize({ form, seed, profile, replicas, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls, availability, loadBalancer });
+    return { ...summarize({ form, seed, profile, replicas, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls, availability, loadBalancer }), webhooks: webhooks?.counts };
   } finally {
     auth?.pool.stop();
     await system?.stop().catch((e) => log(`stopping services: ${e.message}`));
+    await receiver?.close();
     await infra.stop();
   }
 }

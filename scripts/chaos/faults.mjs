@@ -25,6 +25,8 @@ export const AFFECTS = {
   kafkaKill: 'event',
   // The outbox relay's leader: events wait for the takeover (C4: within 5 s).
   relayLeader: 'event',
+  // Signed deliveries to the run's receiver (recovery: the first delivery it acknowledged after the fault).
+  webhooks: 'webhook',
 };
 
 const METRICS_TIMEOUT_MS = 2_000;

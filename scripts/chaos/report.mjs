@@ -37,6 +37,19 @@ function availabilityLines(s) {
   return lines;
 }
 
+/** The webhook deliveries to the run's receiver (webhook-facts.mjs), when the webhook-service ran. */
+function webhookLines(s) {
+  const w = s.webhooks;
+  if (!w) return [];
+  return [
+    `Webhooks: every user's endpoint got ${w.expected} events of its accounts (all types) in ${w.deliveries} deliveries to the run's receiver: ` +
+      `${w.acknowledged} acknowledged, ${w.answered500} answered 500 and ${w.hung} left without an answer on purpose, ${w.refused} refused (bad signature); ` +
+      `${w.retries} retries of a failed attempt, ${w.duplicates} duplicates (sent again after a 2xx: at-least-once after a crash), ${w.missing} events never acknowledged; ` +
+      `all delivered ${w.settleS} s after the histories were read.`,
+    '',
+  ];
+}
+
 export function renderMarkdown(s) {
   const lines = [];
   const replicated = (s.replicas ?? 1) > 1;
@@ -77,6 +90,7 @@ export function renderMarkdown(s) {
     lines.push(`| ${name} | ${k.total} | ${k.completed} | ${k.rejected} | ${k.unknown} | ${k.unexpected} | ${k.retried} | ${k.attempts} |`);
   }
   lines.push('', `Money: initial ${s.money.initialTotal} + completed top-ups ${s.money.completedTopUps}${s.money.succeededRefunds ? ` - succeeded refunds ${s.money.succeededRefunds}` : ''} = final ${s.money.finalTotal}; lowest balance ${s.money.minBalance}; ${s.historyEntries} history entries checked.`, '');
+  lines.push(...webhookLines(s));
   lines.push(...availabilityLines(s));
   lines.push('## Faults', '', '| at | fault | healed after | recovery (first success of the affected kind) | longest gap of the affected kind | affects |', '|---|---|---|---|---|---|');
   for (const f of s.faults) {
@@ -86,7 +100,7 @@ export function renderMarkdown(s) {
   }
   lines.push(
     '',
-    '"healed after": from the fault to the component ready again (restart, resume). "recovery": from the fault until the first successful answer of the kind it affects, sent after the fault (`event` = an acknowledged transfer visible in its sender\'s history; `login` = a token answered by the gateway\'s `/auth/token`). ' +
+    '"healed after": from the fault to the component ready again (restart, resume). "recovery": from the fault until the first successful answer of the kind it affects, sent after the fault (`event` = an acknowledged transfer visible in its sender\'s history; `login` = a token answered by the gateway\'s `/auth/token`; `webhook` = a delivery the run\'s receiver acknowledged). ' +
       '"longest gap": the longest interval without a successful answer to a request of the affected kind (every kind for the gateway), from the last success before the fault to the first after it healed; other faults that interval overlapped are named.',
     '',
   );
@@ -102,6 +116,11 @@ export function renderMarkdown(s) {
     "valid tokens accepted (no 401/403 to the owner's token, during a fault or not)",
     'correct callers accepted (no caller refused by a caller table: PERMISSION_DENIED between the services)',
     'TLS handshakes succeed between correctly configured services (no certificate or handshake error in any service log; each rotated certificate served on new connections)',
+    ...(s.webhooks
+      ? [
+          "webhooks: every event of a user's accounts (in the histories) acknowledged at least once at the user's endpoint, with a valid Standard Webhooks signature; none that does not exist, none to another owner's endpoint; per account, no event sent before every earlier one in the stream was acknowledged",
+        ]
+      : []),
     ...(replicated ? ['relay leadership taken over within 5 s (kill -9 of the leader: another bank replica reports bank_outbox_relay_leader 1)'] : []),
     ...Object.entries(s.sqlChecks).map(([name, state]) => `${name} (SQL: ${state})`),
   ];

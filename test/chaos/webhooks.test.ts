@@ -1,0 +1,179 @@
+// Pure unit tests of the chaos run's webhook parts: the receiver's own
+// Standard Webhooks check (against the specification's example), the
+// receiver over loopback HTTP, and the final check of what was delivered.
+import { createHmac } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { scheduleRound } from '../../scripts/chaos/faults.mjs';
+import { checkWebhookDeliveries, expectedEvents } from '../../scripts/chaos/webhook-facts.mjs';
+import { chooseAnswer, startWebhookReceiver, verifyWebhookSignature, type ReceivedDelivery, type WebhookReceiver } from '../../scripts/chaos/webhook-receiver.mjs';
+
+const SPEC = {
+  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+  timestamp: 1614265330,
+  body: '{"test": 2432232314}',
+  signature: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+};
+const specHeaders = (signature = SPEC.signature) => ({ 'webhook-id': SPEC.id, 'webhook-timestamp': String(SPEC.timestamp), 'webhook-signature': signature });
+
+describe('verifyWebhookSignature', () => {
+  it("accepts the Standard Webhooks specification's example", () => {
+    expect(verifyWebhookSignature(SPEC.secret, specHeaders(), SPEC.body, SPEC.timestamp)).toBe(true);
+  });
+
+  it('accepts a list of signatures when one of them matches (rotation)', () => {
+    expect(verifyWebhookSignature(SPEC.secret, specHeaders(`v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= ${SPEC.signature}`), SPEC.body, SPEC.timestamp)).toBe(true);
+  });
+
+  it('refuses a changed body, another secret, a stale timestamp or missing headers', () => {
+    expect(verifyWebhookSignature(SPEC.secret, specHeaders(), '{"test": 2432232315}', SPEC.timestamp)).toBe(false);
+    expect(verifyWebhookSignature('whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', specHeaders(), SPEC.body, SPEC.timestamp)).toBe(false);
+    expect(verifyWebhookSignature(SPEC.secret, specHeaders(), SPEC.body, SPEC.timestamp + 301)).toBe(false);
+    expect(verifyWebhookSignature(SPEC.secret, { 'webhook-id': SPEC.id, 'webhook-signature': SPEC.signature }, SPEC.body, SPEC.timestamp)).toBe(false);
+    expect(verifyWebhookSignature(SPEC.secret, specHeaders('v1,'), SPEC.body, SPEC.timestamp)).toBe(false);
+  });
+});
+
+describe('chooseAnswer', () => {
+  it('fails, hangs or acknowledges by the given shares', () => {
+    const shares = { failShare: 0.1, hangShare: 0.05 };
+    expect(chooseAnswer(() => 0.05, shares)).toBe('fail');
+    expect(chooseAnswer(() => 0.12, shares)).toBe('hang');
+    expect(chooseAnswer(() => 0.5, shares)).toBe('ok');
+  });
+});
+
+describe('webhook receiver', () => {
+  let receiver: WebhookReceiver | undefined;
+  afterEach(async () => {
+    await receiver?.close();
+    receiver = undefined;
+  });
+  const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+  const send = (url: string, id: string, event: object, key = secret, signal?: AbortSignal) => {
+    const body = JSON.stringify(event);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const mac = createHmac('sha256', Buffer.from(key.slice('whsec_'.length), 'base64')).update(`${id}.${timestamp}.${body}`).digest('base64');
+    return fetch(url, { method: 'POST', body, headers: { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${mac}` }, signal });
+  };
+  const event = { eventId: 'e1', eventType: 'topup', accountId: 'a1' };
+
+  it('records a signed delivery and acknowledges it, numbered after its arrival', async () => {
+    receiver = await startWebhookReceiver({ next: () => 0.99 });
+    receiver.setSecret('u1', secret);
+    const res = await send(receiver.urlFor('u1'), 'd1', event);
+    expect(res.status).toBe(200);
+    expect(receiver.deliveries).toHaveLength(1);
+    const [d] = receiver.deliveries;
+    expect(d).toMatchObject({ endpoint: 'u1', deliveryId: 'd1', eventId: 'e1', eventType: 'topup', accountId: 'a1', signatureValid: true, answer: 200 });
+    expect(d!.ackSeq).toBeGreaterThan(d!.seq);
+  });
+
+  it('refuses a delivery signed with another secret (400) and answers 500 for its failing share', async () => {
+    receiver = await startWebhookReceiver({ next: () => 0 });
+    receiver.setSecret('u1', secret);
+    expect((await send(receiver.urlFor('u1'), 'd1', event, `whsec_${Buffer.alloc(24, 9).toString('base64')}`)).status).toBe(400);
+    expect((await send(receiver.urlFor('u1'), 'd2', event)).status).toBe(500);
+    expect(receiver.deliveries.map((d) => [d.signatureValid, d.answer, d.ackSeq])).toEqual([
+      [false, 400, undefined],
+      [true, 500, undefined],
+    ]);
+    expect((await send(receiver.urlFor('nobody'), 'd3', event)).status).toBe(404);
+    expect(receiver.stats.unknownPath).toBe(1);
+  });
+
+  it('never answers its hanging share (the sender gives up) and keeps at most deliveriesMax records', async () => {
+    receiver = await startWebhookReceiver({ next: () => 0.99, failShare: 0, hangShare: 1, deliveriesMax: 1 });
+    receiver.setSecret('u1', secret);
+    await expect(send(receiver.urlFor('u1'), 'd1', event, secret, AbortSignal.timeout(300))).rejects.toThrow();
+    await send(receiver.urlFor('u1'), 'd2', event, secret, AbortSignal.timeout(300)).catch(() => undefined);
+    expect(receiver.deliveries.map((d) => [d.deliveryId, d.answer, d.ackSeq])).toEqual([['d1', 'hang', undefined]]);
+    expect(receiver.stats.overflow).toBe(1);
+  });
+});
+
+describe('checkWebhookDeliveries', () => {
+  const endpointOf = new Map([
+    ['a1', 'u1'],
+    ['a2', 'u2'],
+  ]);
+  const expected = expectedEvents(
+    new Map([
+      ['a1', [{ id: 'e1', type: 'transfer_out' }, { id: 'e2', type: 'hold_created' }, { id: 'e3', type: 'refund_cancelled' }]],
+      ['a2', [{ id: 'f1', type: 'transfer_in' }]],
+    ]),
+  );
+  const order = new Map([
+    ['a1', ['e1', 'e2', 'e3']],
+    ['a2', ['f1']],
+  ]);
+  const typeOf: Record<string, string> = { e1: 'transfer_out', e2: 'hold_created', e3: 'refund_cancelled', f1: 'transfer_in' };
+  let seq = 0;
+  const delivery = (eventId: string, answer: ReceivedDelivery['answer'], extra: Partial<ReceivedDelivery> = {}): ReceivedDelivery => {
+    const arrived = ++seq;
+    const accountId = eventId.startsWith('e') ? 'a1' : 'a2';
+    return {
+      endpoint: endpointOf.get(accountId)!,
+      deliveryId: `d-${eventId}`,
+      eventId,
+      eventType: typeOf[eventId] ?? 'topup',
+      accountId,
+      signatureValid: true,
+      seq: arrived,
+      receivedAtMs: 0,
+      answer,
+      ...(answer === 200 ? { ackSeq: ++seq } : {}),
+      ...extra,
+    };
+  };
+
+  it('passes when every event arrived once or more, in order, signed, and counts retries and duplicates', () => {
+    seq = 0;
+    const deliveries = [delivery('e1', 500), delivery('f1', 200), delivery('e1', 'hang'), delivery('e1', 200), delivery('e1', 200), delivery('e2', 200), delivery('e3', 200)];
+    const { violations, counts } = checkWebhookDeliveries({ deliveries, expected, order, endpointOf });
+    expect(violations).toEqual([]);
+    expect(counts).toMatchObject({ deliveries: 7, distinct: 4, acknowledged: 5, answered500: 1, hung: 1, retries: 2, duplicates: 1, expected: 4, missing: 0 });
+  });
+
+  it('reports a later event sent before an earlier one was acknowledged', () => {
+    seq = 0;
+    const deliveries = [delivery('e1', 500), delivery('e2', 200), delivery('e1', 200), delivery('e3', 200), delivery('f1', 200)];
+    const { violations } = checkWebhookDeliveries({ deliveries, expected, order, endpointOf });
+    expect(violations).toEqual([{ invariant: 'webhook deliveries in per-account order', detail: expect.stringContaining('hold_created e2 of account a1 sent to u1 before e1') }]);
+  });
+
+  it('reports a missing event, an unknown event, a bad signature and a delivery to another owner', () => {
+    seq = 0;
+    const deliveries = [
+      delivery('e1', 200),
+      delivery('e2', 200),
+      delivery('x9', 200, { accountId: 'a1', endpoint: 'u1' }),
+      delivery('e3', 400, { signatureValid: false }),
+      delivery('f1', 200, { endpoint: 'u1' }),
+    ];
+    const { violations, counts } = checkWebhookDeliveries({ deliveries, expected, order, endpointOf });
+    expect(violations.map((v) => v.invariant).sort()).toEqual([
+      'every event delivered to its webhook',
+      'every event delivered to its webhook',
+      'no webhook for an event that does not exist',
+      'webhook signatures valid',
+      "webhooks only to the account owner's endpoint",
+    ]);
+    expect(counts.missing).toBe(2);
+  });
+
+  it('reports an unreadable stream and a receiver that dropped records', () => {
+    seq = 0;
+    const deliveries = [delivery('e1', 200), delivery('e2', 200), delivery('e3', 200), delivery('f1', 200)];
+    const { violations } = checkWebhookDeliveries({ deliveries, expected, order: undefined, endpointOf, overflow: 3 });
+    expect(violations.map((v) => v.invariant)).toEqual(['the receiver kept every delivery', 'webhook deliveries in per-account order']);
+  });
+});
+
+describe('the nemesis and the webhook-service', () => {
+  it('kills and restarts the webhook-service with the other services, its recovery read from webhook deliveries', () => {
+    const faults = scheduleRound(['identity', 'bank', 'analytics', 'webhooks', 'gateway'], { pauseMs: 4_000, tracks: 2 });
+    const [services] = faults;
+    expect(services!.find((f) => f.arg === 'webhooks')).toEqual({ name: 'kill -9 webhooks', kind: 'killService', arg: 'webhooks', affects: 'webhook' });
+  });
+});
