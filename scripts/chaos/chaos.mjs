@@ -22,6 +22,7 @@ import { readTlsProblems } from './tls-facts.mjs';
 import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exchange } from './workload.mjs';
 import { readSqlFacts } from './sql-facts.mjs';
 import { CHAOS_CROSS_CHECK_ENV, readLedgerDrift } from './drift-facts.mjs';
+import { chaosAdminClient, checkFeatures, startLimits } from './feature-facts.mjs';
 import { countClientErrors, GAP_MS_TARGET, gapsOfFaults, longestGap, replicaGap, CLIENT_KINDS } from './availability.mjs';
 import { startWebhookReceiver } from './webhook-receiver.mjs';
 import { checkWebhookDeliveries, expectedEvents, readStreamOrder, waitForWebhookDeliveries, WEBHOOK_EVENT_TYPES } from './webhook-facts.mjs';
@@ -398,7 +399,8 @@ async function describeChaosSystem({ infra, ports, replicaPorts, replicas, workD
     ...(replicas > 1 ? { replicas, replicaPorts } : {}),
     chdbPath: join(workDir, 'chdb'),
     commonEnv: { LOG_LEVEL: 'info' },
-    env: { gateway: CHAOS_GATEWAY_ENV, analytics: CHAOS_CROSS_CHECK_ENV, webhooks: CHAOS_WEBHOOK_ENV },
+    // identity: the run's admin client (client credentials) for GET /admin/ledger/verify (feature-facts.mjs).
+    env: { gateway: CHAOS_GATEWAY_ENV, analytics: CHAOS_CROSS_CHECK_ENV, webhooks: CHAOS_WEBHOOK_ENV, identity: chaosAdminClient(workDir).env },
     devUsers: false,
     pki,
   });
@@ -456,6 +458,9 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     const endpointOf = receiver ? await registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }) : undefined;
     if (receiver) log(`webhooks: ${users.length} endpoints (every event type) registered on the run's receiver`);
     const initialMinor = await readBalances(baseUrl, accounts, auth);
+    // Spending limits on a few accounts (ADR 0016), then the instant before the first operation.
+    const limitPlans = await startLimits({ baseUrl, accounts, auth, log });
+    const beforeFirstOpIso = new Date().toISOString();
     const faults = [];
     let starting = true;
     let giveUpAtMs = Infinity;
@@ -522,6 +527,9 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     const sql = await readSqlFacts(infra.env.DATABASE_URL, { waitMs: 30_000 });
     const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
     violations.push(...checkAuthAnswers(answers, workloadStartedMs));
+    // Limits, statements, balance-at and the ledger verification (issue 15): feature-facts.mjs.
+    const features = await checkFeatures({ baseUrl, databaseUrl: infra.env.DATABASE_URL, accounts, auth, ops, initialMinor, plans: limitPlans, fromIso: beforeFirstOpIso, workDir, log });
+    violations.push(...features.violations);
     // History cross-check (ADR 0021): every analytics instance reports no drift from the ledger.
     const drift = await readLedgerDrift({
       instances: target.instancesOf('analytics').filter((key) => target.services[key]).map((key) => ({ name: key, opsPort: target.services[key].opsPort })),
@@ -558,7 +566,7 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
       problems: tls.problems.length,
     };
     const loadBalancer = await loadBalancerStats(system.loadBalancer);
-    return { ...summarize({ form, seed, profile, replicas, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls, availability, loadBalancer }), webhooks: webhooks?.counts };
+    return { ...summarize({ form, seed, profile, replicas, accounts, ops, answers, faults: recovered, violations, initialMinor, observedMinor, histories, sql, workloadMs, catchUpMs, workloadStartedMs, authentication, mtls, availability, loadBalancer }), features: features.summary, webhooks: webhooks?.counts };
   } finally {
     auth?.pool.stop();
     await system?.stop().catch((e) => log(`stopping services: ${e.message}`));

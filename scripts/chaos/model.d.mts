@@ -66,6 +66,7 @@ export declare function classifyHoldAnswer(
 ): Outcome;
 export declare function expectedBalances(initialMinor: Map<string, bigint>, ops: Iterable<Op>): Map<string, bigint>;
 export declare function historyKey(item: HistoryItem): string | undefined;
+export declare function expectedHistories(ops: Iterable<Op>): Map<string, Map<string, { op: Op; type: string; amountMinor?: bigint }>>;
 export declare function checkInvariants(input: {
   initialMinor: Map<string, bigint>;
   ops: Op[];

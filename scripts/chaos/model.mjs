@@ -43,7 +43,8 @@ export function classifyAnswer(kind, answer) {
     return status >= 500 ? 'unknown' : 'unexpected';
   }
   if (kind === 'transfer') {
-    if (status === 422 && body?.code === 'INSUFFICIENT_FUNDS') return 'rejected';
+    // Funds, or the sender's daily/monthly spending limit (ADR 0016): refused, nothing moved, the key bound.
+    if (status === 422 && (body?.code === 'INSUFFICIENT_FUNDS' || body?.code === 'LIMIT_EXCEEDED')) return 'rejected';
     return status >= 500 ? 'unknown' : 'unexpected';
   }
   if (kind === 'refund') {

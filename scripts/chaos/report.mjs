@@ -123,6 +123,8 @@ export function renderMarkdown(s) {
       : []),
     ...(replicated ? ['relay leadership taken over within 5 s (kill -9 of the leader: another bank replica reports bank_outbox_relay_leader 1)'] : []),
     ...Object.entries(s.sqlChecks).map(([name, state]) => `${name} (SQL: ${state})`),
+    // Limits, statements, balance-at, ledger verification (feature-facts.mjs).
+    ...Object.entries(s.features?.checked ?? {}).map(([name, state]) => `${name} (${state})`),
   ];
   for (const check of checks) lines.push(`- ${check}`);
   lines.push('');

@@ -17,11 +17,16 @@ const THINK_MS = 20;
 
 /** Test cards of the payment gateway mock (README), with how often the workload uses each. */
 export const CARDS = [
-  { number: '4242424242424242', weight: 80, behaviour: 'succeeds' },
+  { number: '4242424242424242', weight: 76, behaviour: 'succeeds' },
+  // Charges, but the mock declines every refund of it: its top-ups are always refunded (below), so
+  // a refund debited, refused by the card and credited back (refund_cancelled) happens in every run.
+  { number: '4000000000005126', weight: 4, behaviour: 'succeeds; its refunds are declined', refundsDeclined: true },
   { number: '4000000000000002', weight: 8, behaviour: 'declined' },
   { number: '4000000000000119', weight: 6, behaviour: 'processing error, nothing charged' },
   { number: '4000000000001505', weight: 6, behaviour: 'charges, then the connection drops' },
 ];
+
+const refundsDeclined = (number) => CARDS.some((card) => card.number === number && card.refundsDeclined);
 
 /** Small seeded PRNG (mulberry32): a run can be replayed from its seed. */
 export function createRandom(seed) {
@@ -103,8 +108,8 @@ export async function runWorkload(options) {
         ops.push(reversal);
         await settleOp(options, reversal);
       }
-      // Likewise for refunds: only a seed with them on draws for them.
-      if (op.kind === 'topup' && op.outcome === 'completed' && (options.refundShare ?? 0) > 0 && options.random.next() < options.refundShare) {
+      // Likewise for refunds: only a seed with them on draws for them. A card that declines refunds is always refunded.
+      if (op.kind === 'topup' && op.outcome === 'completed' && (options.refundShare ?? 0) > 0 && (options.random.next() < options.refundShare || refundsDeclined(op.card))) {
         const refund = refundOp(op, options.random, `${options.runId}-${++counter}`);
         ops.push(refund);
         await settleOp(options, refund);

@@ -80,6 +80,13 @@ describe('classifyAnswer', () => {
     expect(classifyAnswer('topup', { status: 503, body: { code: 'TOP_UP_PENDING', charged: true } })).toBe('unknown');
   });
 
+  it('treats a transfer refused by the sender\'s spending limit (422 LIMIT_EXCEEDED) as a refusal: nothing moved', () => {
+    expect(classifyAnswer('transfer', { status: 422, body: { code: 'LIMIT_EXCEEDED', limit: 'daily', remaining: '3.00' } })).toBe('rejected');
+    expect(classifyAnswer('reversal', { status: 422, body: { code: 'LIMIT_EXCEEDED' } })).toBe('unexpected');
+    const refused = transfer({ outcome: 'rejected', resultId: undefined, answers: [{ status: 422, code: 'LIMIT_EXCEEDED', atMs: 3 }] });
+    expect(expectedBalances(initial(), [refused])).toEqual(initial());
+  });
+
   it('flags answers the workload never provokes', () => {
     expect(classifyAnswer('transfer', { status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } })).toBe('unexpected');
     expect(classifyAnswer('transfer', { status: 404 })).toBe('unexpected');

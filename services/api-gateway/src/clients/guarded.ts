@@ -75,6 +75,7 @@ function guardBank(bank: BankApi, breaker: Breaker): BankApi {
     createAccount: (request, context) => breaker.run(() => bank.createAccount(request, context)),
     listAccounts: (request, context) => breaker.run(() => bank.listAccounts(request, context)),
     reverseTransfer: (request, context) => breaker.run(() => bank.reverseTransfer(request, context)),
+    listReversals: (request, context) => breaker.run(() => bank.listReversals(request, context)),
     verifyLedger: (request, context) => breaker.run(() => bank.verifyLedger(request, context)),
     createHold: (request, context) => breaker.run(() => bank.createHold(request, context)),
     captureHold: (request, context) => breaker.run(() => bank.captureHold(request, context)),

@@ -25,6 +25,8 @@ import type {
   GetHoldRequest,
   GetHoldResponse,
   ReverseTransferResponse,
+  ListReversalsRequest,
+  ListReversalsResponse,
   VerifyLedgerRequest,
   VerifyLedgerResponse,
   TransferMoneyRequest,
@@ -85,6 +87,7 @@ export interface BankApi extends HealthCheckable {
   createAccount(request: CreateAccountRequest, context: CallContext): Promise<CreateAccountResponse>;
   listAccounts(request: ListAccountsRequest, context: CallContext): Promise<ListAccountsResponse>;
   reverseTransfer(request: ReverseTransferRequest, context: CallContext): Promise<ReverseTransferResponse>;
+  listReversals(request: ListReversalsRequest, context: CallContext): Promise<ListReversalsResponse>;
   verifyLedger(request: VerifyLedgerRequest, context: CallContext): Promise<VerifyLedgerResponse>;
   createHold(request: CreateHoldRequest, context: CallContext): Promise<CreateHoldResponse>;
   captureHold(request: CaptureHoldRequest, context: CallContext): Promise<CaptureHoldResponse>;

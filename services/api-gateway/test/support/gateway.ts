@@ -168,6 +168,9 @@ export function fakeClients() {
     reverseTransfer: vi.fn<BankApi['reverseTransfer']>(async () => {
       throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
     }),
+    listReversals: vi.fn<BankApi['listReversals']>(async () => {
+      throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
+    }),
     verifyLedger: vi.fn<BankApi['verifyLedger']>(async () => {
       throw grpcError(GrpcStatus.UNIMPLEMENTED, 'UNIMPLEMENTED');
     }),
