@@ -216,6 +216,7 @@ describe('caller tables of ADR 0009 against the generated contracts', () => {
       voidHold: gateway,
       getHold: gateway,
       reverseTransfer: gateway,
+      listReversals: gateway,
       refundDeposit: ['bank-card-adapter'],
       getRefund: ['bank-card-adapter'],
       cancelRefund: ['bank-card-adapter'],

@@ -1,6 +1,14 @@
-// REST <-> gRPC for reversals (POST /transfers/{id}/reverse) and the ledger
+// REST <-> gRPC for reversals (POST /transfers/{id}/reverse, GET /transfers/{id}/reversals) and the ledger
 // check (GET /admin/ledger/verify), issue #15 F3.
-import type { ReverseTransferRequest, ReverseTransferResponse, VerifyLedgerRequest, VerifyLedgerResponse } from '@wallet/contracts/bank';
+import type {
+  ListReversalsRequest,
+  ListReversalsResponse,
+  Reversal,
+  ReverseTransferRequest,
+  ReverseTransferResponse,
+  VerifyLedgerRequest,
+  VerifyLedgerResponse,
+} from '@wallet/contracts/bank';
 import { canonicalUuid, fromMoney, toIsoTimestamp, toMoney, UnexpectedUpstreamResponseError } from './common.js';
 
 /** Body of POST /transfers/{transferId}/reverse (already validated against ReversalRequest). */
@@ -35,25 +43,60 @@ export function toReverseTransferRequest(transferId: string, body: ReversalReque
   };
 }
 
-export function fromReverseTransferResponse(response: ReverseTransferResponse): { reversal: ReversalResource; replayed: boolean } {
-  const r = response.reversal;
-  if (!r) throw new UnexpectedUpstreamResponseError('ReverseTransfer: reversal missing');
-  const { amount, currency } = fromMoney(r.amount, 'ReverseTransfer');
+function fromReversal(r: Reversal, rpc: string): ReversalResource {
+  const { amount, currency } = fromMoney(r.amount, rpc);
   return {
-    reversal: {
-      id: r.id,
-      originalTransferId: r.originalTransferId,
-      fromAccountId: r.fromAccountId,
-      toAccountId: r.toAccountId,
-      amount,
-      currency,
-      reason: r.reason,
-      forced: r.forced,
-      remaining: fromMoney(r.remaining, 'ReverseTransfer').amount,
-      createdAt: toIsoTimestamp(r.createdAt, 'ReverseTransfer'),
-      initiatedBy: r.initiatedBy,
-    },
-    replayed: response.replayed,
+    id: r.id,
+    originalTransferId: r.originalTransferId,
+    fromAccountId: r.fromAccountId,
+    toAccountId: r.toAccountId,
+    amount,
+    currency,
+    reason: r.reason,
+    forced: r.forced,
+    remaining: fromMoney(r.remaining, rpc).amount,
+    createdAt: toIsoTimestamp(r.createdAt, rpc),
+    initiatedBy: r.initiatedBy,
+  };
+}
+
+export function fromReverseTransferResponse(response: ReverseTransferResponse): { reversal: ReversalResource; replayed: boolean } {
+  if (!response.reversal) throw new UnexpectedUpstreamResponseError('ReverseTransfer: reversal missing');
+  return { reversal: fromReversal(response.reversal, 'ReverseTransfer'), replayed: response.replayed };
+}
+
+/** Query of GET /transfers/{transferId}/reversals (already validated). */
+export interface ReversalListQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+/** The ReversalPage schema of openapi.yaml. */
+export interface ReversalPageResource {
+  transferId: string;
+  amount: string;
+  reversed: string;
+  remaining: string;
+  currency: string;
+  items: ReversalResource[];
+  nextCursor: string | null;
+}
+
+export function toListReversalsRequest(transferId: string, query: ReversalListQuery): ListReversalsRequest {
+  // The bank's page token is opaque here: passed through, its own INVALID_ARGUMENT on page_token is 422 invalid-cursor.
+  return { transferId: canonicalUuid(transferId), pageSize: query.limit ?? 0, pageToken: query.cursor ?? '' };
+}
+
+export function fromListReversalsResponse(response: ListReversalsResponse): ReversalPageResource {
+  const { amount, currency } = fromMoney(response.amount, 'ListReversals');
+  return {
+    transferId: response.transferId,
+    amount,
+    reversed: fromMoney(response.reversed, 'ListReversals').amount,
+    remaining: fromMoney(response.remaining, 'ListReversals').amount,
+    currency,
+    items: response.reversals.map((r) => fromReversal(r, 'ListReversals')),
+    nextCursor: response.nextPageToken === '' ? null : response.nextPageToken,
   };
 }
 

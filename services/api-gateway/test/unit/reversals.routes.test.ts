@@ -1,8 +1,9 @@
-// POST /transfers/{id}/reverse and GET /admin/ledger/verify (issue #15 F3)
+// POST /transfers/{id}/reverse, GET /transfers/{id}/reversals and GET /admin/ledger/verify (issue #15 F3)
 // against a fake bank: request mapping, answers per openapi.yaml (checked by
 // the contract validator on every inject), bank reasons as problem+json.
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ReverseTransferRequest } from '@wallet/contracts/bank';
+import { richError } from '@wallet/platform';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_USER, ALICE, ALICE_USER, BOB, CREATED_AT, grpcError, problemOf, startTestGateway, type TestGateway } from '../support/gateway.js';
 
@@ -107,6 +108,69 @@ describe('POST /transfers/{transferId}/reverse', () => {
   it('401 without a token', async () => {
     const res = await gw.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', 'idempotency-key': 'k' }, payload: { reason: 'r' }, auth: false });
     expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('GET /transfers/{transferId}/reversals', () => {
+  let gw: TestGateway;
+  let auth: string;
+  beforeEach(async () => {
+    gw = await startTestGateway();
+    auth = await gw.bearer(ALICE_USER);
+  });
+  afterEach(async () => {
+    await gw.close();
+  });
+
+  const page = (nextPageToken: string) => ({
+    transferId: TRANSFER,
+    amount: { amountMinor: 1050n, currencyCode: 'USD' },
+    reversed: { amountMinor: 250n, currencyCode: 'USD' },
+    remaining: { amountMinor: 800n, currencyCode: 'USD' },
+    reversals: [reversalResponse({ transferId: TRANSFER, amount: { amountMinor: 250n, currencyCode: 'USD' }, reason: 'Charged twice', idempotencyKey: 'k', force: false }).reversal],
+    nextPageToken,
+  });
+
+  it('200 ReversalPage: the transfer\'s amount, reversed, remaining, the reversals and the next cursor; the token forwarded', async () => {
+    gw.clients.bank.listReversals.mockResolvedValueOnce(page(REVERSAL));
+    const res = await gw.inject({ method: 'GET', url: `/transfers/${TRANSFER.toUpperCase()}/reversals?limit=1`, auth });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      transferId: TRANSFER,
+      amount: '10.50',
+      reversed: '2.50',
+      remaining: '8.00',
+      currency: 'USD',
+      items: [expect.objectContaining({ id: REVERSAL, amount: '2.50', remaining: '8.00', reason: 'Charged twice' })],
+      nextCursor: REVERSAL,
+    });
+    const [request, context] = gw.clients.bank.listReversals.mock.calls[0]!;
+    expect(request).toEqual({ transferId: TRANSFER, pageSize: 1, pageToken: '' });
+    expect(context.authorization).toBe(auth);
+  });
+
+  it('passes the cursor on; the last page has nextCursor null', async () => {
+    gw.clients.bank.listReversals.mockResolvedValueOnce(page(''));
+    const res = await gw.inject({ method: 'GET', url: `/transfers/${TRANSFER}/reversals?cursor=${REVERSAL}`, auth });
+    expect(res.json()).toMatchObject({ nextCursor: null });
+    expect(gw.clients.bank.listReversals.mock.calls[0]![0]).toEqual({ transferId: TRANSFER, pageSize: 100, pageToken: REVERSAL });
+  });
+
+  it('400 for a bad id or limit before the bank is asked; 404 and 422 invalid-cursor from the bank', async () => {
+    for (const url of ['/transfers/nope/reversals', `/transfers/${TRANSFER}/reversals?limit=0`, `/transfers/${TRANSFER}/reversals?limit=101`]) {
+      expect((await gw.inject({ method: 'GET', url, auth })).statusCode).toBe(400);
+    }
+    expect(gw.clients.bank.listReversals).not.toHaveBeenCalled();
+    gw.clients.bank.listReversals.mockRejectedValueOnce(grpcError(GrpcStatus.NOT_FOUND, 'TRANSFER_NOT_FOUND', 'transfer not found', { transferId: TRANSFER }));
+    const missing = await gw.inject({ method: 'GET', url: `/transfers/${TRANSFER}/reversals`, auth });
+    expect(missing.statusCode).toBe(404);
+    expect(String(problemOf(missing).type)).toContain('transfer-not-found');
+    gw.clients.bank.listReversals.mockRejectedValueOnce(
+      richError({ code: GrpcStatus.INVALID_ARGUMENT, reason: 'INVALID_ARGUMENT', message: 'bad token', domain: 'test.wallet', fieldViolations: [{ field: 'page_token', description: 'is not a page token' }] }),
+    );
+    const foreign = await gw.inject({ method: 'GET', url: `/transfers/${TRANSFER}/reversals?cursor=abc`, auth });
+    expect(foreign.statusCode).toBe(422);
+    expect(String(problemOf(foreign).type)).toContain('invalid-cursor');
   });
 });
 

@@ -157,6 +157,7 @@ export const BANK_SERVICE_CONFIG = grpcServiceConfig({
         'VoidHold',
         'GetHold',
         'ReverseTransfer',
+        'ListReversals',
         'GetAccountLimits',
         'SetAccountLimits',
         'GetBalanceAt',

@@ -10,7 +10,7 @@ import { toStorageError } from './storage-errors.js';
 
 export type Operation = 'transfer' | 'deposit' | 'deposit_lookup' | 'balance' | 'account' | 'account_opening' | 'account_list'
   | 'refund' | 'refund_lookup' | 'refund_cancel'
-  | 'reversal' | 'ledger_verify'
+  | 'reversal' | 'reversal_list' | 'ledger_verify'
   | 'hold' | 'hold_expiry'
   | 'balance_at' | 'statement';
 

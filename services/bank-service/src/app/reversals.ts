@@ -1,16 +1,39 @@
 // ReverseTransfer (ADR 0017): who may (the recipient's owner or admin; force
 // is admin only), then one transaction: the original transfer locked FOR
 // UPDATE (every reversal of one transfer in turn, so they never exceed it),
-// the reversal already bound to the key (replay or key reuse), both accounts
-// locked in id order, the pure decision, one write.
+// the reversal or refusal already bound to the key (replay or key reuse), both
+// accounts locked in id order, the pure decision, one write (the reversal, or
+// the refusal bound to the key). ListReversals: a transfer's reversals to its
+// parties' owners, support and admin.
 import { withTransaction } from '@wallet/platform/db';
 import { hasRole } from '@wallet/platform/auth';
 import { currentTraceparent } from '@wallet/platform/tracing';
 import { checkMayMoveMoney, type Principal } from '../domain/access.js';
-import { IdempotencyKeyReusedError, RoleForbiddenError, TransferNotFoundError } from '../domain/errors.js';
+import { IdempotencyKeyReusedError, InvalidArgumentError, RoleForbiddenError, TransferNotFoundError, type BankError } from '../domain/errors.js';
 import { InvariantViolation, isSameRequest } from '../domain/ledger.js';
-import { decideReversal, validateReversalRequest, type ReversalRecord, type ReversalRequest, type ReverseTransferInput } from '../domain/reversals.js';
-import { findTransferParties, lockReversalAccounts, lockTransferForReversal, writeReversal } from '../db/reversals.js';
+import type { TransferToReverse } from '../domain/reversals.js';
+import {
+  decideReversal,
+  isReversalBoundFailure,
+  replayedReversalFailure,
+  validateListReversalsRequest,
+  validateReversalRequest,
+  type ListReversalsInput,
+  type ReversalRecord,
+  type ReversalRequest,
+  type ReverseTransferInput,
+} from '../domain/reversals.js';
+import {
+  findReversalFailure,
+  findTransferForReversals,
+  findTransferParties,
+  listReversalsOfTransfer,
+  reversalExists,
+  lockReversalAccounts,
+  lockTransferForReversal,
+  writeReversal,
+  writeReversalFailure,
+} from '../db/reversals.js';
 import type { Queryable } from '../db/ledger-writes.js';
 import type { FeatureContext } from './operations.js';
 
@@ -18,6 +41,16 @@ export interface ReversalResult {
   reversal: ReversalRecord;
   replayed: boolean;
 }
+
+export interface ReversalPage {
+  transfer: TransferToReverse;
+  reversals: ReversalRecord[];
+  /** The last reversal's id when more may follow. */
+  nextAfterReversalId: string | null;
+}
+
+/** A refusal bound inside the transaction: committed, then thrown. */
+type ReversalAnswer = ReversalResult | { failure: BankError };
 
 export class ReversalUseCase {
   constructor(private readonly context: FeatureContext) {}
@@ -29,11 +62,38 @@ export class ReversalUseCase {
     await this.checkMayReverse(caller, request.transferId);
     // The request's span, taken before the transaction's own span is active.
     const traceparent = currentTraceparent();
-    const result = await this.context.attempts.run('reversal', (markWriteSent) =>
+    const answer = await this.context.attempts.run('reversal', (markWriteSent) =>
       withTransaction(this.context.pool, 'BEGIN', (client) => this.reverseLocked(client, request, traceparent, markWriteSent)),
     );
-    if (!result.replayed) this.context.onCommitted();
-    return result;
+    if ('failure' in answer) throw answer.failure;
+    if (!answer.replayed) this.context.onCommitted();
+    return answer;
+  }
+
+  /** ListReversals: a page of the transfer's reversals, to its parties' owners, support and admin. */
+  async listReversals(input: ListReversalsInput, caller: Principal): Promise<ReversalPage> {
+    const request = validateListReversalsRequest(input);
+    const { pool, attempts } = this.context;
+    const transfer = await attempts.run('reversal_list', () => findTransferForReversals(pool, request.transferId));
+    if (!transfer || !(await this.mayRead(transfer, caller))) throw new TransferNotFoundError(request.transferId);
+    const after = request.afterReversalId;
+    if (after !== null && !(await attempts.run('reversal_list', () => reversalExists(pool, { transferId: transfer.id, reversalId: after })))) {
+      throw new InvalidArgumentError([{ field: 'page_token', description: 'is not a page token of this transfer\'s reversals' }]);
+    }
+    // One more than the page: tells whether a next page exists without a second query.
+    const rows = await attempts.run('reversal_list', () => listReversalsOfTransfer(pool, { transferId: transfer.id, afterReversalId: after, limit: request.pageSize + 1 }));
+    const reversals = rows.slice(0, request.pageSize);
+    const more = rows.length > request.pageSize;
+    return { transfer, reversals, nextAfterReversalId: more ? (reversals.at(-1)?.id ?? null) : null };
+  }
+
+  private async mayRead(transfer: TransferToReverse, caller: Principal): Promise<boolean> {
+    if (hasRole(caller, 'admin') || hasRole(caller, 'support')) return true;
+    for (const accountId of [transfer.senderAccountId, transfer.recipientAccountId]) {
+      const owner = await this.context.owners.lookUp(accountId);
+      if (owner?.ownerId === caller.subject) return true;
+    }
+    return false;
   }
 
   /**
@@ -51,12 +111,18 @@ export class ReversalUseCase {
     throw new TransferNotFoundError(transferId);
   }
 
-  private async reverseLocked(client: Queryable, request: ReversalRequest, traceparent: string | null, markWriteSent: () => void): Promise<ReversalResult> {
-    const locked = await lockTransferForReversal(client, { transferId: request.transferId, idempotencyKey: request.idempotencyKey });
+  private async reverseLocked(client: Queryable, request: ReversalRequest, traceparent: string | null, markWriteSent: () => void): Promise<ReversalAnswer> {
+    const scope = { transferId: request.transferId, idempotencyKey: request.idempotencyKey };
+    const locked = await lockTransferForReversal(client, scope);
     if (!locked) throw new TransferNotFoundError(request.transferId);
     if (locked.existing) {
       if (!isSameRequest(locked.existing, request)) throw new IdempotencyKeyReusedError('idempotency_key');
       return { reversal: locked.existing, replayed: true };
+    }
+    const refused = await findReversalFailure(client, scope);
+    if (refused) {
+      if (!isSameRequest(refused, request)) throw new IdempotencyKeyReusedError('idempotency_key');
+      throw replayedReversalFailure(refused, request.transferId);
     }
     const { transfer } = locked;
     const accounts = await lockReversalAccounts(client, [transfer.senderAccountId, transfer.recipientAccountId].sort());
@@ -69,7 +135,13 @@ export class ReversalUseCase {
       createdAt,
       eventIds: [this.context.newId(), this.context.newId()],
     });
-    if (!decision.ok) throw decision.error;
+    if (!decision.ok) {
+      if (!isReversalBoundFailure(decision.error)) throw decision.error;
+      const { reason, metadata } = decision.error;
+      markWriteSent();
+      await writeReversalFailure(client, { ...scope, failure: { reason, requestHash: request.requestHash, metadata: { ...metadata } }, at: createdAt });
+      return { failure: decision.error };
+    }
     markWriteSent();
     await writeReversal(client, decision.plan, traceparent);
     return { reversal: decision.plan.reversal, replayed: false };

@@ -1,7 +1,7 @@
 // SQL of reversals: the transfer's parties (no lock, for authorization), the
 // original transfer locked FOR UPDATE with the reversal already bound to the
 // key, both account rows locked in id order, and the write of one reversal.
-import type { ReversalAccountState, ReversalPlan, ReversalRecord, TransferToReverse } from '../domain/reversals.js';
+import type { ReversalAccountState, ReversalFailureRecord, ReversalPlan, ReversalRecord, TransferToReverse } from '../domain/reversals.js';
 import { InvariantViolation } from '../domain/ledger.js';
 import type { Queryable } from './ledger-writes.js';
 
@@ -220,4 +220,75 @@ export async function writeReversal(db: Queryable, plan: ReversalPlan, traceCont
   if (!counts || counts.accounts !== 2n || counts.transfers !== 1n || counts.reversals !== 1n || counts.entries !== 2n || counts.events !== 2n) {
     throw new InvariantViolation(`reversal write counts ${JSON.stringify(counts, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} differ from the plan`);
   }
+}
+
+/** The refusal bound to (transfer, key), if any; call while holding the transfer's row lock. */
+export async function findReversalFailure(db: Queryable, params: { transferId: string; idempotencyKey: string }): Promise<ReversalFailureRecord | undefined> {
+  const { rows } = await db.query<{ reason: ReversalFailureRecord['reason']; request_hash: string; metadata: Record<string, string> | null }>({
+    name: 'bank_reversal_failure_find',
+    text: 'SELECT reason, request_hash, metadata FROM bank.reversal_failures WHERE transfer_id = $1 AND idempotency_key = $2',
+    values: [params.transferId, params.idempotencyKey],
+  });
+  const row = rows[0];
+  return row ? { reason: row.reason, requestHash: row.request_hash, metadata: row.metadata ?? {} } : undefined;
+}
+
+/** Binds a refusal to (transfer, key): replayed on retry (ADR 0017). Under the transfer's row lock. */
+export async function writeReversalFailure(
+  db: Queryable,
+  params: { transferId: string; idempotencyKey: string; failure: ReversalFailureRecord; at: Date },
+): Promise<void> {
+  const { failure } = params;
+  await db.query({
+    name: 'bank_reversal_failure_write',
+    text: 'INSERT INTO bank.reversal_failures (transfer_id, idempotency_key, request_hash, reason, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    values: [params.transferId, params.idempotencyKey, failure.requestHash, failure.reason, JSON.stringify(failure.metadata), params.at],
+  });
+}
+
+const REVERSAL_LIST_COLUMNS = REVERSAL_COLUMNS.replace(/\s+/g, ' ');
+
+/**
+ * A transfer's reversals, oldest first, at most `limit`, after the reversal
+ * `afterReversalId` of the same transfer (keyset on created_at, id).
+ */
+export async function listReversalsOfTransfer(
+  db: Queryable,
+  params: { transferId: string; afterReversalId: string | null; limit: number },
+): Promise<ReversalRecord[]> {
+  const { rows } = await db.query<ReversalRow>({
+    name: 'bank_reversal_list',
+    text: `SELECT ${REVERSAL_LIST_COLUMNS}
+             FROM bank.reversals r
+            WHERE r.transfer_id = $1
+              AND ($2::uuid IS NULL OR (r.created_at, r.id) > (SELECT a.created_at, a.id FROM bank.reversals a WHERE a.id = $2 AND a.transfer_id = $1))
+            ORDER BY r.created_at, r.id
+            LIMIT $3`,
+    values: [params.transferId, params.afterReversalId, params.limit],
+  });
+  return rows.flatMap((row) => reversalFromRow(row) ?? []);
+}
+
+/** The transfer as a reversal listing shows it (amount and what was reversed), or undefined. */
+export async function findTransferForReversals(db: Queryable, transferId: string): Promise<TransferToReverse | undefined> {
+  const { rows } = await db.query<TransferRow>({
+    name: 'bank_reversal_transfer_read',
+    text: `SELECT id AS t_id, sender_account_id AS t_sender, recipient_account_id AS t_recipient, amount_minor AS t_amount_minor,
+                  currency::text AS t_currency, reversed_minor AS t_reversed_minor
+             FROM bank.transfers WHERE id = $1`,
+    values: [transferId],
+  });
+  const row = rows[0];
+  return row
+    ? { id: row.t_id, senderAccountId: row.t_sender, recipientAccountId: row.t_recipient, amountMinor: row.t_amount_minor, currency: row.t_currency, reversedMinor: row.t_reversed_minor }
+    : undefined;
+}
+
+export async function reversalExists(db: Queryable, params: { transferId: string; reversalId: string }): Promise<boolean> {
+  const { rows } = await db.query({
+    name: 'bank_reversal_exists',
+    text: 'SELECT 1 FROM bank.reversals WHERE id = $1 AND transfer_id = $2',
+    values: [params.reversalId, params.transferId],
+  });
+  return rows.length > 0;
 }

@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   ReversalExceedsRemainingError,
   ReversalWouldOverdrawError,
+  type BankError,
   type FieldViolation,
 } from './errors.js';
 import { charLength, isUuid, normalizeUuid } from './ids.js';
@@ -138,6 +139,36 @@ export function validateReversalRequest(input: ReverseTransferInput, limits: { m
   return { ...fields, idempotencyKey: input.idempotencyKey, requestHash: reversalRequestHash(fields), initiatedBy };
 }
 
+export const REVERSAL_PAGE_SIZE_MAX = 100;
+
+export interface ListReversalsInput {
+  transferId: string;
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface ListReversalsRequest {
+  transferId: string;
+  pageSize: number;
+  /** The reversal the page starts after (the page token is its id). */
+  afterReversalId: string | null;
+}
+
+export function validateListReversalsRequest(input: ListReversalsInput): ListReversalsRequest {
+  const violations: FieldViolation[] = [];
+  if (!isUuid(input.transferId)) violations.push({ field: 'transfer_id', description: 'must be a UUID' });
+  if (!Number.isInteger(input.pageSize) || input.pageSize < 0 || input.pageSize > REVERSAL_PAGE_SIZE_MAX) {
+    violations.push({ field: 'page_size', description: `must be 0-${REVERSAL_PAGE_SIZE_MAX} (0: ${REVERSAL_PAGE_SIZE_MAX})` });
+  }
+  if (input.pageToken !== '' && !isUuid(input.pageToken)) violations.push({ field: 'page_token', description: 'must be a page token from a previous page' });
+  if (violations.length > 0) throw new InvalidArgumentError(violations);
+  return {
+    transferId: normalizeUuid(input.transferId),
+    pageSize: input.pageSize === 0 ? REVERSAL_PAGE_SIZE_MAX : input.pageSize,
+    afterReversalId: input.pageToken === '' ? null : normalizeUuid(input.pageToken),
+  };
+}
+
 /** Debt below -overdraft after the debit (0 when within the overdraft). */
 function debtBelowOverdraft(state: ReversalAccountState, balanceAfterMinor: bigint): bigint {
   const below = -(balanceAfterMinor - state.pendingOutMinor) - state.overdraftLimitMinor;
@@ -209,6 +240,35 @@ export function decideReversal(
       events: reversalEvents(reversal, identity.eventIds),
     },
   };
+}
+
+/**
+ * The refusals decided under the transfer's row lock: the request executed,
+ * so they bind its key (ADR 0017, like a refused transfer, ADR 0003).
+ * Everything else (malformed, not found, forbidden, unavailable) leaves it free.
+ */
+export const REVERSAL_BOUND_FAILURES = ['REVERSAL_WOULD_OVERDRAW', 'REVERSAL_EXCEEDS_REMAINING'] as const;
+export type ReversalBoundFailure = (typeof REVERSAL_BOUND_FAILURES)[number];
+
+export interface ReversalFailureRecord {
+  reason: ReversalBoundFailure;
+  requestHash: string;
+  metadata: Record<string, string>;
+}
+
+export function isReversalBoundFailure(error: BankError): error is BankError & { reason: ReversalBoundFailure } {
+  return (REVERSAL_BOUND_FAILURES as readonly string[]).includes(error.reason);
+}
+
+/** The stored refusal rebuilt for a replay (metadata.replayed = "true"), as the first answer said it. */
+export function replayedReversalFailure(failure: ReversalFailureRecord, transferId: string): BankError {
+  const m = (key: string) => failure.metadata[key] ?? '';
+  const error =
+    failure.reason === 'REVERSAL_WOULD_OVERDRAW'
+      ? new ReversalWouldOverdrawError(m('accountId'))
+      : new ReversalExceedsRemainingError(m('transferId') || transferId, m('remaining'));
+  error.metadata.replayed = 'true';
+  return error;
 }
 
 /** reversal_out (key = original recipient) and reversal_in (key = original sender), per reversal_event.json. */

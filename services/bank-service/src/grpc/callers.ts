@@ -30,6 +30,7 @@ export const BANK_CALLERS: CallerTable<BankServiceServer> = {
   voidHold: [API_GATEWAY],
   getHold: [API_GATEWAY],
   reverseTransfer: [API_GATEWAY],
+  listReversals: [API_GATEWAY],
   refundDeposit: [BANK_CARD_ADAPTER],
   getRefund: [BANK_CARD_ADAPTER],
   cancelRefund: [BANK_CARD_ADAPTER],

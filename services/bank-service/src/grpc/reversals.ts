@@ -1,7 +1,7 @@
 // ReverseTransfer (app/reversals.ts, ADR 0017). A forced reversal is audited:
 // stored (bank.reversals.forced, initiated_by), one warn log line, a metric.
-import type { BankServiceServer, Reversal } from '@wallet/contracts/bank';
-import { ReversalUseCase } from '../app/reversals.js';
+import type { BankServiceServer, ListReversalsResponse, Reversal } from '@wallet/contracts/bank';
+import { ReversalUseCase, type ReversalPage } from '../app/reversals.js';
 import type { ReversalRecord } from '../domain/reversals.js';
 import type { BankServicerDeps, UnaryHandle } from './servicer.js';
 
@@ -20,7 +20,20 @@ export function reversalToProto(reversal: ReversalRecord): Reversal {
   };
 }
 
-export function createReversalHandlers(deps: BankServicerDeps & { handle: UnaryHandle }): Pick<BankServiceServer, 'reverseTransfer'> {
+export function reversalPageToProto(page: ReversalPage): ListReversalsResponse {
+  const { transfer } = page;
+  const money = (amountMinor: bigint) => ({ amountMinor, currencyCode: transfer.currency });
+  return {
+    transferId: transfer.id,
+    amount: money(transfer.amountMinor),
+    reversed: money(transfer.reversedMinor),
+    remaining: money(transfer.amountMinor - transfer.reversedMinor),
+    reversals: page.reversals.map(reversalToProto),
+    nextPageToken: page.nextAfterReversalId ?? '',
+  };
+}
+
+export function createReversalHandlers(deps: BankServicerDeps & { handle: UnaryHandle }): Pick<BankServiceServer, 'reverseTransfer' | 'listReversals'> {
   const { operations, callers, handle, logger, metrics } = deps;
   const useCase = new ReversalUseCase(operations.context);
   return {
@@ -42,6 +55,12 @@ export function createReversalHandlers(deps: BankServicerDeps & { handle: UnaryH
           );
         }
         return { response: { reversal: reversalToProto(reversal), replayed }, outcome: replayed ? 'replayed' : 'completed' };
+      });
+    },
+    listReversals(call, callback) {
+      handle('ListReversals', call, callback, async (request) => {
+        const caller = await callers.user(call.metadata);
+        return { response: reversalPageToProto(await useCase.listReversals(request, caller)), outcome: 'ok' };
       });
     },
   };

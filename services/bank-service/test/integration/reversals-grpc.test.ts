@@ -87,6 +87,49 @@ describe('ReverseTransfer over gRPC', () => {
   });
 });
 
+describe('ListReversals over gRPC', () => {
+  const list = async (transferId: string, headers: { authorization: string }, pageToken = '') =>
+    callUnary(client, client.listReversals, { transferId, pageSize: 1, pageToken }, { timeoutMs: TIMEOUT_MS, headers });
+
+  it('both parties read the reversals page by page with what remains; strangers NOT_FOUND, a bad token INVALID_ARGUMENT', async () => {
+    const transferId = await alicePaysBob(500n);
+    const made = [(await reverse(transferId, await callers.as(BOB_USER), { amountMinor: 100n })).reversal!, (await reverse(transferId, await callers.as(BOB_USER), { amountMinor: 50n })).reversal!];
+    const first = await list(transferId, await callers.as(ALICE_USER));
+    expect(first).toMatchObject({
+      transferId,
+      amount: { amountMinor: 500n, currencyCode: 'USD' },
+      reversed: { amountMinor: 150n, currencyCode: 'USD' },
+      remaining: { amountMinor: 350n, currencyCode: 'USD' },
+      nextPageToken: made[0]!.id,
+    });
+    expect(first.reversals).toEqual([made[0]]);
+    const second = await list(transferId, await callers.as(BOB_USER), first.nextPageToken);
+    expect(second.reversals).toEqual([made[1]]);
+    expect(second.nextPageToken).toBe('');
+    expect((await list(transferId, await callers.as(SUPPORT_USER, ['support']))).reversals).toHaveLength(1);
+    expect(await grpcFailure(list(transferId, await callers.as('99999999-9999-4999-8999-999999999999')))).toEqual({ code: Status.NOT_FOUND, reason: 'TRANSFER_NOT_FOUND' });
+    expect(await grpcFailure(list(transferId, await callers.admin(), 'nope'))).toEqual({ code: Status.INVALID_ARGUMENT, reason: 'INVALID_ARGUMENT' });
+  });
+
+  it('replays a refused reversal\'s key as the same FAILED_PRECONDITION with replayed = "true"', async () => {
+    const transferId = await alicePaysBob(100n);
+    const headers = await callers.as(BOB_USER);
+    const request = { transferId, amount: { amountMinor: 101n, currencyCode: 'USD' }, reason: 'too much', idempotencyKey: `r-${Math.random()}`, force: false };
+    const failures = [];
+    for (let i = 0; i < 2; i += 1) {
+      try {
+        await callUnary(client, client.reverseTransfer, request, { timeoutMs: TIMEOUT_MS, headers });
+      } catch (error) {
+        failures.push(parseGrpcError(error));
+      }
+    }
+    expect(failures.map((f) => [f.reason, f.metadata.remaining, f.metadata.replayed])).toEqual([
+      ['REVERSAL_EXCEEDS_REMAINING', '1.00', undefined],
+      ['REVERSAL_EXCEEDS_REMAINING', '1.00', 'true'],
+    ]);
+  });
+});
+
 describe('VerifyLedger over gRPC', () => {
   it('admin gets the verdict over every account; customers and support are refused', async () => {
     const response = await callUnary(client, client.verifyLedger, { accountId: '', afterAccountId: '', accountsMax: 0 }, { timeoutMs: TIMEOUT_MS, headers: await callers.admin() });

@@ -185,6 +185,69 @@ describe('ReverseTransfer', () => {
     expect(await rejection(reversals.reverse(reverse(randomUUID()), ADMIN))).toBeInstanceOf(TransferNotFoundError);
   });
 
+  it('binds a refused reversal to its key: the same request replays the refusal after money arrived, another request is a key reuse', async () => {
+    const { recipient, transferId } = await paidTransfer(1_000n);
+    const elsewhere = await customer(0n);
+    await pay(recipient, elsewhere.accountId, 900n);
+    const input = reverse(transferId);
+    const first = await rejection(reversals.reverse(input, recipient.caller));
+    expect(first).toBeInstanceOf(ReversalWouldOverdrawError);
+    expect((first as ReversalWouldOverdrawError).metadata.replayed).toBeUndefined();
+    await deposit(recipient.accountId, 5_000n);
+    const again = await rejection(reversals.reverse(input, recipient.caller));
+    expect(again).toBeInstanceOf(ReversalWouldOverdrawError);
+    expect((again as ReversalWouldOverdrawError).metadata).toEqual({ accountId: recipient.accountId, replayed: 'true' });
+    expect(await rejection(reversals.reverse({ ...input, amount: usd(10n) }, recipient.caller))).toBeInstanceOf(IdempotencyKeyReusedError);
+    // A new key is a new request: the recipient is funded now.
+    const fresh = await reversals.reverse(reverse(transferId), recipient.caller);
+    expect(fresh.reversal.amountMinor).toBe(1_000n);
+    expect(await balanceOf(pool, recipient.accountId)).toBe(5_100n - 1_000n);
+  });
+
+  it('binds REVERSAL_EXCEEDS_REMAINING with its remaining, and racing retries of one refused key all replay it', async () => {
+    const { recipient, transferId } = await paidTransfer(100n);
+    await reversals.reverse(reverse(transferId, { amount: usd(60n) }), recipient.caller);
+    const input = reverse(transferId, { amount: usd(50n) });
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => reversals.reverse(input, recipient.caller)));
+    const errors = results.map((r) => (r.status === 'rejected' ? (r.reason as ReversalExceedsRemainingError) : undefined));
+    expect(errors.every((e) => e instanceof ReversalExceedsRemainingError && e.metadata.remaining === '0.40')).toBe(true);
+    expect(errors.filter((e) => e?.metadata.replayed === 'true')).toHaveLength(5);
+    const { rows } = await pool.query<{ n: bigint }>('SELECT count(*) AS n FROM bank.reversal_failures WHERE transfer_id = $1', [transferId]);
+    expect(rows[0]!.n).toBe(1n);
+  });
+
+  it('does not bind what never executed: a stranger\'s or a malformed attempt leaves the key free for the recipient', async () => {
+    const { recipient, transferId } = await paidTransfer(100n);
+    const input = reverse(transferId, { amount: usd(10n) });
+    expect(await rejection(reversals.reverse(input, principal(`stranger-${randomUUID()}`)))).toBeInstanceOf(TransferNotFoundError);
+    expect(await rejection(reversals.reverse({ ...input, amount: { amountMinor: 10n, currencyCode: 'EUR' } }, recipient.caller))).toMatchObject({ reason: 'INVALID_ARGUMENT' });
+    const done = await reversals.reverse(input, recipient.caller);
+    expect(done).toMatchObject({ replayed: false, reversal: { amountMinor: 10n } });
+  });
+
+  it('lists a transfer\'s reversals oldest first, paged, with what remains, to both parties, support and admin only', async () => {
+    const { sender, recipient, transferId } = await paidTransfer(1_000n);
+    const made = [];
+    for (const amountMinor of [100n, 200n, 300n]) made.push((await reversals.reverse(reverse(transferId, { amount: usd(amountMinor) }), recipient.caller)).reversal);
+    const first = await reversals.listReversals({ transferId, pageSize: 2, pageToken: '' }, sender.caller);
+    expect(first.transfer).toMatchObject({ id: transferId, amountMinor: 1_000n, reversedMinor: 600n });
+    expect(first.reversals.map((r) => r.id)).toEqual(made.slice(0, 2).map((r) => r.id));
+    expect(first.reversals.map((r) => r.remainingAfterMinor)).toEqual([900n, 700n]);
+    expect(first.nextAfterReversalId).toBe(made[1]!.id);
+    const second = await reversals.listReversals({ transferId, pageSize: 2, pageToken: first.nextAfterReversalId! }, recipient.caller);
+    expect(second.reversals.map((r) => r.id)).toEqual([made[2]!.id]);
+    expect(second.nextAfterReversalId).toBeNull();
+    for (const reader of [ADMIN, principal('support-1', ['support'])]) {
+      expect((await reversals.listReversals({ transferId, pageSize: 0, pageToken: '' }, reader)).reversals).toHaveLength(3);
+    }
+    expect(await rejection(reversals.listReversals({ transferId, pageSize: 0, pageToken: '' }, principal(`stranger-${randomUUID()}`)))).toBeInstanceOf(TransferNotFoundError);
+    expect(await rejection(reversals.listReversals({ transferId: randomUUID(), pageSize: 0, pageToken: '' }, ADMIN))).toBeInstanceOf(TransferNotFoundError);
+    expect(await rejection(reversals.listReversals({ transferId, pageSize: 0, pageToken: randomUUID() }, ADMIN))).toMatchObject({ reason: 'INVALID_ARGUMENT' });
+    expect(await rejection(reversals.listReversals({ transferId, pageSize: 101, pageToken: '' }, ADMIN))).toMatchObject({ reason: 'INVALID_ARGUMENT' });
+    const none = await reversals.listReversals({ transferId: (await paidTransfer(5n)).transferId, pageSize: 0, pageToken: '' }, ADMIN);
+    expect(none).toMatchObject({ reversals: [], nextAfterReversalId: null, transfer: { reversedMinor: 0n } });
+  });
+
   it('leaves a hash chain that verifies, reversal entries included', async () => {
     const verifier = new LedgerVerifyUseCase(ops.context);
     const result = await verifier.verify({ accountId: null, afterAccountId: null, accountsMax: 100_000 });

@@ -23,6 +23,7 @@ describe('bank caller table', () => {
       voidHold: ['api-gateway'],
       getHold: ['api-gateway'],
       reverseTransfer: ['api-gateway'],
+      listReversals: ['api-gateway'],
       refundDeposit: ['bank-card-adapter'],
       getRefund: ['bank-card-adapter'],
       cancelRefund: ['bank-card-adapter'],
