@@ -86,6 +86,6 @@ export async function checkFeatures({ baseUrl, databaseUrl, accounts, auth, ops,
     'balance at now = posted, before the first operation = seeded': `${statements.statements * 2} reads`,
     'ledger verified (GET /admin/ledger/verify)': `${statements.verifiedAccounts} accounts, ${statements.verifiedEntries} entries`,
   };
-  log(`feature checks: ${Object.entries(checked).map(([k, v]) => `${k.split(' (')[0].slice(0, 40)}: ${v}`).join('; ')}; ${refundsCancelled} refunds declined by the card`);
+  log(`limits, statements, ledger: ${Object.values(checked).join('; ')}; ${refundsCancelled} refunds declined by the card; ${violations.length} violations`);
   return { violations, summary: { checked, limitRefusals: Object.fromEntries(refusals.refusals), refundsCancelled } };
 }
