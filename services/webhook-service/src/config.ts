@@ -55,6 +55,8 @@ export const configSchema = z
     /** Accept http://127.0.0.1 / [::1] / localhost endpoints (tests, npm start); refused when NODE_ENV=production. */
     WEBHOOK_ALLOW_LOOPBACK_URLS: env.bool(false),
     WEBHOOK_ENDPOINTS_PER_OWNER_MAX: env.int(20, 1, 1_000),
+    // How long a rotated-out secret keeps signing (beside the new one) when the rotation names no grace period.
+    WEBHOOK_SECRET_ROTATION_GRACE_MS: env.int(86_400_000, 0, 7 * 86_400_000),
     /** Deadline of one delivery attempt (connect + answer). */
     WEBHOOK_DELIVERY_TIMEOUT_MS: env.int(10_000, 100, 120_000),
     /** A delivery is retried with backoff for this long, then marked failed. */

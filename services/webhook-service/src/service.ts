@@ -137,6 +137,7 @@ async function startParts(
     secretKey: config.secretKey,
     endpointsPerOwnerMax: config.WEBHOOK_ENDPOINTS_PER_OWNER_MAX,
     retryWindowMs: config.WEBHOOK_RETRY_WINDOW_MS,
+    secretRotationGraceMs: config.WEBHOOK_SECRET_ROTATION_GRACE_MS,
   };
   const grpc = await startGrpcServer({
     host: config.WEBHOOK_GRPC_HOST,

@@ -132,7 +132,8 @@ export const ANALYTICS_RETRIES = grpcServiceConfig({
 export const WEBHOOK_RETRIES = grpcServiceConfig({
   service: 'wallet.webhook.v1.WebhookService',
   retryable: {
-    CreateEndpoint: 'idempotent on (owner, Idempotency-Key): a retry replays the endpoint and never registers a second one',
+    CreateEndpoint: 'idempotent on (owner, Idempotency-Key): a retry replays the endpoint and its secret and never registers a second one',
+    RotateSecret: 'idempotent on (endpoint, Idempotency-Key): a retry replays the same version and secret and never rotates twice',
     ListEndpoints: 'a read',
     GetEndpoint: 'a read',
     DeleteEndpoint: 'disabling an endpoint twice leaves it disabled',
@@ -255,6 +256,7 @@ export function createWebhookClient(target: string, options: GrpcClientOptions):
     deleteEndpoint: (request, context) => call(client.deleteEndpoint, request, context),
     listDeliveries: (request, context) => call(client.listDeliveries, request, context),
     redeliver: (request, context) => call(client.redeliver, request, context),
+    rotateSecret: (request, context) => call(client.rotateSecret, request, context),
     checkHealth: health.checkHealth,
     close: () => {
       client.close();

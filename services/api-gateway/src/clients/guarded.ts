@@ -115,6 +115,7 @@ function guardWebhooks(webhooks: WebhookApi, breaker: Breaker): WebhookApi {
     deleteEndpoint: (request, context) => breaker.run(() => webhooks.deleteEndpoint(request, context)),
     listDeliveries: (request, context) => breaker.run(() => webhooks.listDeliveries(request, context)),
     redeliver: (request, context) => breaker.run(() => webhooks.redeliver(request, context)),
+    rotateSecret: (request, context) => breaker.run(() => webhooks.rotateSecret(request, context)),
     checkHealth: (timeoutMs) => webhooks.checkHealth(timeoutMs),
   };
 }

@@ -57,6 +57,8 @@ import type {
   ListEndpointsResponse,
   RedeliverRequest,
   RedeliverResponse,
+  RotateSecretRequest,
+  RotateSecretResponse,
 } from '@wallet/contracts/webhook';
 
 // What the routes need from the downstream services. The gRPC wrappers in
@@ -123,6 +125,7 @@ export interface WebhookApi extends HealthCheckable {
   deleteEndpoint(request: DeleteEndpointRequest, context: CallContext): Promise<DeleteEndpointResponse>;
   listDeliveries(request: ListDeliveriesRequest, context: CallContext): Promise<ListDeliveriesResponse>;
   redeliver(request: RedeliverRequest, context: CallContext): Promise<RedeliverResponse>;
+  rotateSecret(request: RotateSecretRequest, context: CallContext): Promise<RotateSecretResponse>;
 }
 
 /** A circuit breaker's state as @wallet/platform/resilience names it. */

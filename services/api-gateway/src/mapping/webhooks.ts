@@ -6,6 +6,8 @@ import {
   type Endpoint,
   type ListDeliveriesRequest,
   type ListDeliveriesResponse,
+  type RotateSecretRequest,
+  type RotateSecretResponse,
 } from '@wallet/contracts/webhook';
 import { canonicalUuid, toIsoTimestamp, UnexpectedUpstreamResponseError } from './common.js';
 
@@ -25,6 +27,22 @@ export interface WebhookResource {
   events: string[];
   enabled: boolean;
   createdAt: string;
+  secretVersion: number;
+  previousSecretExpiresAt?: string;
+}
+
+/** Body of POST /webhooks/{id}/secret/rotate (validated against RotateWebhookSecretRequest; optional). */
+export interface RotateSecretBody {
+  gracePeriodSeconds?: number;
+}
+
+/** The RotatedWebhookSecret schema of openapi.yaml. */
+export interface RotatedSecretResource {
+  webhookId: string;
+  secretVersion: number;
+  secret: string;
+  createdAt: string;
+  previousSecretExpiresAt?: string;
 }
 
 /** The WebhookDelivery schema of openapi.yaml. */
@@ -41,6 +59,7 @@ export interface WebhookDeliveryResource {
   createdAt: string;
   nextAttemptAt?: string;
   deliveredAt?: string;
+  secretVersions: number[];
 }
 
 export interface DeliveriesQuery {
@@ -67,10 +86,12 @@ export function fromEndpoint(endpoint: Endpoint | undefined, what: string): Webh
     events: endpoint.events,
     enabled: endpoint.enabled,
     createdAt: toIsoTimestamp(endpoint.createdAt, `${what}: created_at`),
+    secretVersion: endpoint.secretVersion,
+    ...(endpoint.previousSecretExpiresAt ? { previousSecretExpiresAt: toIsoTimestamp(endpoint.previousSecretExpiresAt, `${what}: previous_secret_expires_at`) } : {}),
   };
 }
 
-/** The secret is in the first answer only; a replay carries none (and must not show an empty one). */
+/** The secret is in the first answer and in every replay by key; an empty one is never shown. */
 export function fromCreateEndpointResponse(response: CreateEndpointResponse): { webhook: WebhookResource & { secret?: string }; replayed: boolean } {
   const webhook = fromEndpoint(response.endpoint, 'CreateEndpoint');
   return { webhook: response.secret ? { ...webhook, secret: response.secret } : webhook, replayed: response.replayed };
@@ -89,6 +110,7 @@ export function fromDelivery(delivery: Delivery | undefined, what: string): Webh
     status,
     attempts: delivery.attempts,
     createdAt: toIsoTimestamp(delivery.createdAt, `${what}: created_at`),
+    secretVersions: [...delivery.secretVersions],
   };
   // 0 = no HTTP answer (timeout, refused): left out rather than shown as a status.
   if (delivery.lastStatusCode >= 100 && delivery.lastStatusCode <= 599) resource.lastStatusCode = delivery.lastStatusCode;
@@ -117,4 +139,22 @@ export function fromListDeliveriesResponse(response: ListDeliveriesResponse): { 
     items: response.deliveries.map((delivery) => fromDelivery(delivery, 'ListDeliveries')),
     nextCursor: response.nextPageToken ? Buffer.from(response.nextPageToken, 'utf8').toString('base64url') : null,
   };
+}
+
+export function toRotateSecretRequest(webhookId: string, body: RotateSecretBody | undefined, idempotencyKey: string): RotateSecretRequest {
+  return { endpointId: canonicalUuid(webhookId), idempotencyKey, gracePeriodSeconds: body?.gracePeriodSeconds };
+}
+
+export function fromRotateSecretResponse(response: RotateSecretResponse): { rotated: RotatedSecretResource; replayed: boolean } {
+  const webhook = fromEndpoint(response.endpoint, 'RotateSecret');
+  if (!response.secret || response.secretVersion < 1) throw new UnexpectedUpstreamResponseError('RotateSecret: secret missing');
+  const rotated: RotatedSecretResource = {
+    webhookId: webhook.id,
+    secretVersion: response.secretVersion,
+    secret: response.secret,
+    createdAt: toIsoTimestamp(response.createdAt, 'RotateSecret: created_at'),
+  };
+  // The replaced version's grace end, while this rotation's version is the current one.
+  if (webhook.secretVersion === response.secretVersion && webhook.previousSecretExpiresAt) rotated.previousSecretExpiresAt = webhook.previousSecretExpiresAt;
+  return { rotated, replayed: response.replayed };
 }

@@ -4,10 +4,13 @@ import {
   fromDelivery,
   fromEndpoint,
   fromListDeliveriesResponse,
+  fromRotateSecretResponse,
   toCreateEndpointRequest,
   toListDeliveriesRequest,
+  toRotateSecretRequest,
   type CreateWebhookBody,
   type DeliveriesQuery,
+  type RotateSecretBody,
 } from '../mapping/webhooks.js';
 import { canonicalUuid } from '../mapping/common.js';
 import { callContextOf } from '../plugins/auth.js';
@@ -27,8 +30,20 @@ export function registerWebhookRoutes(app: FastifyInstance, { spec, clients }: R
       const grpcRequest = toCreateEndpointRequest(request.body as CreateWebhookBody, idempotencyKey);
       const { webhook, replayed } = fromCreateEndpointResponse(await clients.webhooks.createEndpoint(grpcRequest, callContextOf(request)));
       if (replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
-      // The secret is shown once: nothing on the way may keep a copy.
+      // The answer carries the secret: nothing on the way may keep a copy.
       return reply.code(201).header('cache-control', 'no-store').send(webhook);
+    },
+  });
+
+  app.route({
+    ...operationRoute(spec.operation('rotateWebhookSecret')),
+    handler: async (request, reply) => {
+      const { webhookId } = request.params as { webhookId: string };
+      const idempotencyKey = request.headers['idempotency-key'] as string;
+      const grpcRequest = toRotateSecretRequest(webhookId, request.body as RotateSecretBody | undefined, idempotencyKey);
+      const { rotated, replayed } = fromRotateSecretResponse(await clients.webhooks.rotateSecret(grpcRequest, callContextOf(request)));
+      if (replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
+      return reply.code(200).header('cache-control', 'no-store').send(rotated);
     },
   });
 

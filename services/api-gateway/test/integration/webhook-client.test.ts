@@ -38,7 +38,7 @@ async function startFakeWebhookService(presenting: ServiceName): Promise<{ addre
         callback(richError({ code: GrpcStatus.INVALID_ARGUMENT, reason: 'WEBHOOK_ERROR_REASON_URL_NOT_ALLOWED', message: '10.0.0.1 is a private address', domain: 'webhook.wallet' }));
         return;
       }
-      const endpoint = { id: 'bebec0de-0000-4000-8000-000000000005', ownerId: ALICE_USER, url: call.request.url, events: call.request.events, enabled: true, createdAt: CREATED_AT };
+      const endpoint = { id: 'bebec0de-0000-4000-8000-000000000005', ownerId: ALICE_USER, url: call.request.url, events: call.request.events, enabled: true, createdAt: CREATED_AT, secretVersion: 1, previousSecretExpiresAt: undefined };
       callback(null, { endpoint, secret: 'whsec_c2VjcmV0', replayed: false });
     },
   };

@@ -243,6 +243,7 @@ export function fakeClients() {
     deleteEndpoint: vi.fn<WebhookApi['deleteEndpoint']>(unimplemented),
     listDeliveries: vi.fn<WebhookApi['listDeliveries']>(unimplemented),
     redeliver: vi.fn<WebhookApi['redeliver']>(unimplemented),
+    rotateSecret: vi.fn<WebhookApi['rotateSecret']>(unimplemented),
     checkHealth: vi.fn<WebhookApi['checkHealth']>(async () => 'ok'),
   };
   const close = vi.fn();

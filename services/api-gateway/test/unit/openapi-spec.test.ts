@@ -36,6 +36,7 @@ describe('OpenAPI loader', () => {
         'listWebhookDeliveries',
         'redeliverWebhookDelivery',
         'reverseTransfer',
+        'rotateWebhookSecret',
         'listTransferReversals',
         'verifyLedger',
         'createHold',

@@ -9,7 +9,7 @@ const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const body = { url: 'https://example.com/hooks', events: ['transfer_in', 'transfer_out'] };
 
 function endpoint(overrides: Partial<Endpoint> = {}): Endpoint {
-  return { id: WEBHOOK, ownerId: ALICE_USER, url: body.url, events: body.events, enabled: true, createdAt: CREATED_AT, ...overrides };
+  return { id: WEBHOOK, ownerId: ALICE_USER, url: body.url, events: body.events, enabled: true, createdAt: CREATED_AT, secretVersion: 1, previousSecretExpiresAt: undefined, ...overrides };
 }
 
 function delivery(overrides: Partial<Delivery> = {}): Delivery {
@@ -26,6 +26,7 @@ function delivery(overrides: Partial<Delivery> = {}): Delivery {
     createdAt: CREATED_AT,
     nextAttemptAt: new Date(CREATED_AT.getTime() + 60_000),
     deliveredAt: undefined,
+    secretVersions: [2, 1],
     ...overrides,
   };
 }
@@ -37,6 +38,7 @@ const ENDPOINT_JSON = {
   events: body.events,
   enabled: true,
   createdAt: CREATED_AT.toISOString(),
+  secretVersion: 1,
 };
 
 describe('/webhooks routes (webhook-service fake)', () => {
@@ -66,12 +68,13 @@ describe('/webhooks routes (webhook-service fake)', () => {
       expect(gw.logLines.join('\n')).not.toContain(SECRET);
     });
 
-    it('a replay is 201 with Idempotent-Replayed: true and no secret field at all', async () => {
-      gw.clients.webhooks.createEndpoint.mockResolvedValueOnce({ endpoint: endpoint(), secret: '', replayed: true });
+    it('a replay is 201 with Idempotent-Replayed: true and the same secret (a client whose answer was lost recovers it)', async () => {
+      gw.clients.webhooks.createEndpoint.mockResolvedValueOnce({ endpoint: endpoint(), secret: SECRET, replayed: true });
       const res = await create();
       expect(res.statusCode).toBe(201);
       expect(res.headers['idempotent-replayed']).toBe('true');
-      expect(res.json()).toEqual(ENDPOINT_JSON);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.json()).toEqual({ ...ENDPOINT_JSON, secret: SECRET });
     });
 
     it.each([
@@ -116,6 +119,72 @@ describe('/webhooks routes (webhook-service fake)', () => {
       gw.clients.webhooks.createEndpoint.mockRejectedValueOnce(transportError(GrpcStatus.DEADLINE_EXCEEDED, 'deadline'));
       const res = await create();
       expect(res.statusCode).toBe(504);
+    });
+  });
+
+  describe('POST /webhooks/{id}/secret/rotate', () => {
+    const NEW_SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+    const GRACE_END = new Date(CREATED_AT.getTime() + 3_600_000);
+    const rotate = (payload: unknown, headers: Record<string, string> = { 'idempotency-key': 'rot-1' }) =>
+      gw.inject({
+        method: 'POST',
+        url: `/webhooks/${WEBHOOK}/secret/rotate`,
+        headers: payload === undefined ? headers : { 'content-type': 'application/json', ...headers },
+        ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+        auth,
+      });
+
+    it('200 with the new version and secret, no-store; the service gets the id, the key and the grace period', async () => {
+      gw.clients.webhooks.rotateSecret.mockResolvedValueOnce({
+        endpoint: endpoint({ secretVersion: 2, previousSecretExpiresAt: GRACE_END }),
+        secretVersion: 2,
+        secret: NEW_SECRET,
+        replayed: false,
+        createdAt: CREATED_AT,
+      });
+      const res = await rotate({ gracePeriodSeconds: 3600 });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toEqual({ webhookId: WEBHOOK, secretVersion: 2, secret: NEW_SECRET, createdAt: CREATED_AT.toISOString(), previousSecretExpiresAt: GRACE_END.toISOString() });
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(gw.clients.webhooks.rotateSecret.mock.calls[0]![0]).toEqual({ endpointId: WEBHOOK, idempotencyKey: 'rot-1', gracePeriodSeconds: 3600 });
+      expect(gw.logLines.join('\n')).not.toContain(NEW_SECRET);
+    });
+
+    it('without a body the service\'s default grace period applies; a replay is Idempotent-Replayed with the same secret', async () => {
+      gw.clients.webhooks.rotateSecret.mockResolvedValueOnce({ endpoint: endpoint({ secretVersion: 3 }), secretVersion: 2, secret: NEW_SECRET, replayed: true, createdAt: CREATED_AT });
+      const res = await rotate(undefined);
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.headers['idempotent-replayed']).toBe('true');
+      // Version 2 was replaced since: its own grace end is not this rotation's to show.
+      expect(res.json()).toEqual({ webhookId: WEBHOOK, secretVersion: 2, secret: NEW_SECRET, createdAt: CREATED_AT.toISOString() });
+      expect(gw.clients.webhooks.rotateSecret.mock.calls[0]![0]).toEqual({ endpointId: WEBHOOK, idempotencyKey: 'rot-1', gracePeriodSeconds: undefined });
+    });
+
+    it.each([
+      ['no Idempotency-Key', {}, {}],
+      ['a negative grace period', { gracePeriodSeconds: -1 }, { 'idempotency-key': 'k' }],
+      ['a grace period above 7 days', { gracePeriodSeconds: 604_801 }, { 'idempotency-key': 'k' }],
+      ['an unknown field', { secret: 'mine' }, { 'idempotency-key': 'k' }],
+    ])('400 for %s, and the service is not called', async (_name, payload, headers) => {
+      const res = await rotate(payload, headers);
+      expect(res.statusCode).toBe(400);
+      expect(gw.clients.webhooks.rotateSecret).not.toHaveBeenCalled();
+    });
+
+    it.each([
+      ['NOT_FOUND (deleted, or not the caller\'s)', GrpcStatus.NOT_FOUND, 'NOT_FOUND', 404],
+      ['IDEMPOTENCY_KEY_REUSED', GrpcStatus.FAILED_PRECONDITION, 'IDEMPOTENCY_KEY_REUSED', 422],
+      ['ROLE_FORBIDDEN (support)', GrpcStatus.PERMISSION_DENIED, 'ROLE_FORBIDDEN', 403],
+    ])('%s is answered as its problem+json', async (_name, code, reason, status) => {
+      gw.clients.webhooks.rotateSecret.mockRejectedValueOnce(grpcError(code, reason, 'refused'));
+      const res = await rotate({});
+      expect(res.statusCode).toBe(status);
+      expect(problemOf(res).status).toBe(status);
+    });
+
+    it('an answer without a secret is a 500, never an empty secret', async () => {
+      gw.clients.webhooks.rotateSecret.mockResolvedValueOnce({ endpoint: endpoint(), secretVersion: 2, secret: '', replayed: false, createdAt: CREATED_AT });
+      expect((await rotate({})).statusCode).toBe(500);
     });
   });
 
@@ -175,6 +244,7 @@ describe('/webhooks routes (webhook-service fake)', () => {
           lastError: 'HTTP 500',
           createdAt: CREATED_AT.toISOString(),
           nextAttemptAt: new Date(CREATED_AT.getTime() + 60_000).toISOString(),
+          secretVersions: [2, 1],
         },
       ]);
       expect(gw.clients.webhooks.listDeliveries.mock.calls[0]![0]).toEqual({ endpointId: WEBHOOK, pageSize: 1, pageToken: '' });

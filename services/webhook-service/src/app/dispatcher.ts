@@ -9,9 +9,12 @@ import type pg from 'pg';
 import { mapBounded, type Logger } from '@wallet/platform';
 import { afterFailure, type AttemptOutcome, type RetryPolicy } from '../domain/delivery.js';
 import { decryptSecret } from '../domain/secret-box.js';
+import { signingVersions } from '../domain/secret-versions.js';
 import { signedHeaders } from '../domain/signature.js';
 import type { WebhookSender } from '../clients/webhook-sender.js';
 import { claimDue, recordAttempt, type AttemptRecord, type ClaimedDelivery } from '../db/deliveries.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Added to the delivery timeout to form the lease. */
 const LEASE_MARGIN_MS = 5_000;
@@ -99,16 +102,19 @@ export class Dispatcher {
     const now = this.options.now ?? (() => new Date());
     const startedMs = performance.now();
     let outcome: AttemptOutcome;
+    // The current secret and, during a rotation's grace period, the replaced one (newest first).
+    const signers = signingVersions(delivery.secrets, now());
+    const secretVersions = signers.map((signer) => signer.version);
     try {
-      const secret = decryptSecret(this.options.secretKey, delivery.endpointId, delivery.secretCiphertext);
-      const headers = signedHeaders(secret, delivery.id, Math.floor(now().getTime() / 1000), delivery.body);
+      const secrets = signers.map((signer) => decryptSecret(this.options.secretKey, delivery.endpointId, signer.ciphertext, signer.version));
+      const headers = signedHeaders(secrets, delivery.id, Math.floor(now().getTime() / 1000), delivery.body);
       outcome = await this.options.sender.send({ url: delivery.url, body: delivery.body, headers: { ...headers } });
     } catch (error) {
       // Never the secret or the key: only the kind of failure.
       logger.error({ deliveryId: delivery.id, err: { name: (error as Error)?.name } }, 'delivery could not be signed or sent');
       outcome = { kind: 'failed', statusCode: 0, error: 'internal error' };
     }
-    const record = this.recordOf(delivery, outcome, now());
+    const record = { ...this.recordOf(delivery, outcome, now()), secretVersions };
     this.options.onAttempt?.(record.status, (performance.now() - startedMs) / 1000);
     const kept = await recordAttempt(this.options.pool, delivery.id, delivery.leaseToken, record).catch((error: unknown) => {
       // The lease expires and the delivery is sent again: at-least-once.
@@ -119,7 +125,7 @@ export class Dispatcher {
     logger.debug({ deliveryId: delivery.id, endpointId: delivery.endpointId, attempts: delivery.attempts, status: record.status, statusCode: record.statusCode }, 'delivery attempt');
   }
 
-  private recordOf(delivery: ClaimedDelivery, outcome: AttemptOutcome, now: Date): AttemptRecord {
+  private recordOf(delivery: ClaimedDelivery, outcome: AttemptOutcome, now: Date): DistributiveOmit<AttemptRecord, 'secretVersions'> {
     if (outcome.kind === 'succeeded') return { status: 'succeeded', statusCode: outcome.statusCode };
     const next = afterFailure(delivery.attempts, now, delivery.giveUpAt, this.options.retry, (this.options.random ?? Math.random)());
     if (next.status === 'failed') return { status: 'failed', statusCode: outcome.statusCode, error: outcome.error };

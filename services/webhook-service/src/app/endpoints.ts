@@ -7,8 +7,9 @@ import { classifyDbError } from '@wallet/platform/db';
 import { decodeCursor, encodeCursor, type DeliveryRecord } from '../domain/delivery.js';
 import { checkEvents, checkIdempotencyKey, requestHash, type EndpointRecord } from '../domain/endpoint.js';
 import { invalidArgument, notFound, WebhookError } from '../domain/errors.js';
-import { encryptSecret, generateSecret } from '../domain/secret-box.js';
-import { disableEndpoint, findEndpoint, insertEndpoint, listEndpoints } from '../db/endpoints.js';
+import { decryptSecret, encryptSecret, generateSecret } from '../domain/secret-box.js';
+import { gracePeriodMs, rotationRequestHash } from '../domain/secret-versions.js';
+import { disableEndpoint, findEndpoint, insertEndpoint, listEndpoints, rotateSecret } from '../db/endpoints.js';
 import { findDelivery, listDeliveries, redeliver } from '../db/deliveries.js';
 import { assertMayWrite, isAdmin, isSupport, mayChange, maySee } from './caller.js';
 import type { UrlGuard } from './url-guard.js';
@@ -23,6 +24,8 @@ export interface EndpointContext {
   secretKey: Buffer;
   endpointsPerOwnerMax: number;
   retryWindowMs: number;
+  /** How long a replaced secret keeps signing when the rotation names no grace period. */
+  secretRotationGraceMs: number;
 }
 
 /** Storage failures become STORAGE_UNAVAILABLE (retry); domain errors pass through. */
@@ -78,7 +81,8 @@ export async function createEndpoint(ctx: EndpointContext, caller: Principal, in
   }
   if (result.kind === 'existing') {
     if (result.requestHash !== hash) throw new WebhookError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used for another endpoint registration');
-    return { endpoint: result.endpoint, secret: '', replayed: true };
+    // The answer bound to the key, secret included: a client whose 201 was lost gets it again.
+    return { endpoint: result.endpoint, secret: decryptSecret(ctx.secretKey, result.endpoint.id, result.secretCiphertext), replayed: true };
   }
   return { endpoint: result.endpoint, secret, replayed: false };
 }
@@ -135,4 +139,47 @@ export async function redeliverOne(ctx: EndpointContext, caller: Principal, inpu
   if (!exists) throw notFound('delivery');
   // The delivery exists but its endpoint is deleted: nothing will be sent.
   throw notFound('endpoint');
+}
+
+export interface RotateInput {
+  endpointId: string;
+  idempotencyKey: string;
+  gracePeriodSeconds: number | undefined;
+}
+
+export interface RotateOutcome {
+  endpoint: EndpointRecord;
+  version: number;
+  secret: string;
+  createdAt: Date;
+  replayed: boolean;
+}
+
+/** A new signing secret for the endpoint (owner or admin); replayable by key. */
+export async function rotateEndpointSecret(ctx: EndpointContext, caller: Principal, input: RotateInput): Promise<RotateOutcome> {
+  assertMayWrite(caller, 'rotate webhook secrets');
+  const grace = gracePeriodMs(input.gracePeriodSeconds, ctx.secretRotationGraceMs);
+  const violations = [...checkIdempotencyKey(input.idempotencyKey), ...(grace.ok ? [] : grace.violations)];
+  if (violations.length > 0 || !grace.ok) throw invalidArgument(violations);
+  const endpoint = await getEndpoint(ctx, caller, input.endpointId);
+  if (!mayChange(caller, endpoint.ownerId)) throw notFound('endpoint');
+  const secret = generateSecret();
+  const hash = rotationRequestHash(input.gracePeriodSeconds);
+  const result = await storage(() =>
+    rotateSecret(ctx.pool, {
+      endpointId: endpoint.id,
+      idempotencyKey: input.idempotencyKey,
+      requestHash: hash,
+      graceMs: grace.ms,
+      seal: (version) => encryptSecret(ctx.secretKey, endpoint.id, secret, version),
+    }),
+  );
+  if (result.kind === 'not_found') throw notFound('endpoint');
+  const { rotation } = result;
+  if (result.kind === 'existing') {
+    if (result.requestHash !== hash) throw new WebhookError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used for a rotation with another grace period');
+    const stored = decryptSecret(ctx.secretKey, endpoint.id, rotation.secretCiphertext, rotation.version);
+    return { endpoint: result.endpoint, version: rotation.version, secret: stored, createdAt: rotation.createdAt, replayed: true };
+  }
+  return { endpoint: result.endpoint, version: rotation.version, secret, createdAt: rotation.createdAt, replayed: false };
 }

@@ -19,9 +19,11 @@ interface DeliveryRow {
   created_at: Date;
   next_attempt_at: Date;
   delivered_at: Date | null;
+  last_secret_versions: number[];
 }
 
-const COLUMNS = 'd.id, d.endpoint_id, d.event_id, d.event_type, d.account_id, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.next_attempt_at, d.delivered_at';
+const COLUMNS =
+  'd.id, d.endpoint_id, d.event_id, d.event_type, d.account_id, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.next_attempt_at, d.delivered_at, d.last_secret_versions';
 
 function fromRow(row: DeliveryRow): DeliveryRecord {
   return {
@@ -37,6 +39,7 @@ function fromRow(row: DeliveryRow): DeliveryRecord {
     createdAt: row.created_at,
     nextAttemptAt: row.next_attempt_at,
     deliveredAt: row.delivered_at,
+    secretVersions: row.last_secret_versions,
   };
 }
 
@@ -104,6 +107,13 @@ async function storeUnique(
   });
 }
 
+/** A secret version that may sign (current, or replaced and still in its grace period). */
+export interface ClaimedSecret {
+  version: number;
+  ciphertext: Buffer;
+  expiresAt: Date | null;
+}
+
 export interface ClaimedDelivery {
   id: string;
   endpointId: string;
@@ -111,7 +121,7 @@ export interface ClaimedDelivery {
   accountId: string;
   url: string;
   body: string;
-  secretCiphertext: Buffer;
+  secrets: ClaimedSecret[];
   attempts: number;
   giveUpAt: Date;
   leaseToken: string;
@@ -132,7 +142,7 @@ export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, le
       account_id: string;
       url: string;
       body: string;
-      secret_ciphertext: Buffer;
+      secrets: Array<{ version: number; ciphertext: string; expires_at: string | null }>;
       attempts: number;
       give_up_at: Date;
     }>(
@@ -146,7 +156,11 @@ export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, le
          UNION ALL
          SELECT id FROM webhooks.deliveries WHERE status = 'pending' AND NOT ordered
        )
-       SELECT d.id, d.endpoint_id, d.event_id, d.account_id, en.url, ev.body, en.secret_ciphertext, d.attempts, d.give_up_at
+       SELECT d.id, d.endpoint_id, d.event_id, d.account_id, en.url, ev.body, d.attempts, d.give_up_at,
+              (SELECT coalesce(json_agg(json_build_object('version', s.version, 'ciphertext', encode(s.secret_ciphertext, 'base64'), 'expires_at', s.expires_at)
+                                        ORDER BY s.version DESC), '[]'::json)
+                 FROM webhooks.endpoint_secrets s
+                WHERE s.endpoint_id = en.id AND (s.expires_at IS NULL OR s.expires_at > now())) AS secrets
          FROM webhooks.deliveries d
          JOIN candidates c ON c.id = d.id
          JOIN webhooks.endpoints en ON en.id = d.endpoint_id
@@ -170,7 +184,11 @@ export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, le
       accountId: row.account_id,
       url: row.url,
       body: row.body,
-      secretCiphertext: row.secret_ciphertext,
+      secrets: row.secrets.map((secret) => ({
+        version: secret.version,
+        ciphertext: Buffer.from(secret.ciphertext, 'base64'),
+        expiresAt: secret.expires_at === null ? null : new Date(secret.expires_at),
+      })),
       attempts: row.attempts + 1,
       giveUpAt: row.give_up_at,
       leaseToken,
@@ -178,10 +196,11 @@ export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, le
   });
 }
 
-export type AttemptRecord =
+export type AttemptRecord = (
   | { status: 'succeeded'; statusCode: number }
   | { status: 'pending'; statusCode: number; error: string; nextAttemptAt: Date }
-  | { status: 'failed'; statusCode: number; error: string };
+  | { status: 'failed'; statusCode: number; error: string }
+) & { secretVersions: number[] };
 
 /** Records an attempt's outcome if this dispatcher still holds the lease (false: someone else took over). */
 export async function recordAttempt(db: Queryable, id: string, leaseToken: string, attempt: AttemptRecord): Promise<boolean> {
@@ -192,9 +211,10 @@ export async function recordAttempt(db: Queryable, id: string, leaseToken: strin
         SET status = $3, last_status_code = $4, last_error = $5,
             next_attempt_at = COALESCE($6::timestamptz, next_attempt_at),
             delivered_at = CASE WHEN $3 = 'succeeded' THEN now() ELSE delivered_at END,
+            last_secret_versions = $7::integer[],
             lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND lease_token = $2 AND status = 'pending'`,
-    [id, leaseToken, attempt.status, attempt.statusCode, error.slice(0, 200), nextAttemptAt],
+    [id, leaseToken, attempt.status, attempt.statusCode, error.slice(0, 200), nextAttemptAt, attempt.secretVersions],
   );
   return rowCount === 1;
 }

@@ -16,6 +16,8 @@ export interface DeliveryRecord {
   createdAt: Date;
   nextAttemptAt: Date;
   deliveredAt: Date | null;
+  /** The secret versions that signed the last attempt, newest first. */
+  secretVersions: number[];
 }
 
 export interface RetryPolicy {

@@ -29,6 +29,10 @@ export interface EndpointRecord {
   events: string[];
   enabled: boolean;
   createdAt: Date;
+  /** The current signing secret's version. */
+  secretVersion: number;
+  /** Until when the replaced version still signs; null: only the current one does. */
+  previousSecretExpiresAt: Date | null;
 }
 
 /** Distinct, sorted event types, or the violations of the list. */

@@ -29,20 +29,29 @@ export function signingKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
 }
 
-export function encryptSecret(key: Buffer, endpointId: string, secret: string): Buffer {
+/**
+ * The associated data of a secret version: the endpoint id alone for version 1
+ * (as stored before rotation existed), "<id>/v<version>" after, so a
+ * ciphertext opens only as its own endpoint and version.
+ */
+export function secretAad(endpointId: string, version: number): Buffer {
+  return Buffer.from(version === 1 ? endpointId : `${endpointId}/v${version}`);
+}
+
+export function encryptSecret(key: Buffer, endpointId: string, secret: string, version = 1): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(endpointId));
+  cipher.setAAD(secretAad(endpointId, version));
   const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
   return Buffer.concat([nonce, cipher.getAuthTag(), body]);
 }
 
-/** Throws if the ciphertext was altered, moved to another endpoint or made with another key. */
-export function decryptSecret(key: Buffer, endpointId: string, sealed: Buffer): string {
+/** Throws if the ciphertext was altered, moved to another endpoint or version, or made with another key. */
+export function decryptSecret(key: Buffer, endpointId: string, sealed: Buffer, version = 1): string {
   const nonce = sealed.subarray(0, NONCE_BYTES);
   const tag = sealed.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce);
-  decipher.setAAD(Buffer.from(endpointId));
+  decipher.setAAD(secretAad(endpointId, version));
   decipher.setAuthTag(tag);
   return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
 }

@@ -15,11 +15,18 @@ export function sign(secret: string, messageId: string, timestampSeconds: number
   return `v1,${mac}`;
 }
 
-export function signedHeaders(secret: string, messageId: string, timestampSeconds: number, body: string): SignedHeaders {
+/**
+ * The headers of one attempt. Several secrets (a rotation's grace period, newest
+ * first) give space-separated signatures, as Standard Webhooks specifies: a
+ * receiver that knows either secret verifies the message.
+ */
+export function signedHeaders(secrets: string | readonly string[], messageId: string, timestampSeconds: number, body: string): SignedHeaders {
+  const all = typeof secrets === 'string' ? [secrets] : secrets;
+  if (all.length === 0) throw new Error('no signing secret');
   return {
     'webhook-id': messageId,
     'webhook-timestamp': String(timestampSeconds),
-    'webhook-signature': sign(secret, messageId, timestampSeconds, body),
+    'webhook-signature': all.map((secret) => sign(secret, messageId, timestampSeconds, body)).join(' '),
   };
 }
 

@@ -14,6 +14,7 @@ export const WEBHOOK_CALLERS: CallerTable<WebhookServiceServer> = {
   deleteEndpoint: ['api-gateway'],
   listDeliveries: ['api-gateway'],
   redeliver: ['api-gateway'],
+  rotateSecret: ['api-gateway'],
 };
 
 export function authorizedServicer(

@@ -5,7 +5,7 @@ import { DeliveryStatus, WebhookServiceService, type Delivery, type Endpoint, ty
 import type { GrpcServiceRegistration, Logger } from '@wallet/platform';
 import type { Principal, TokenVerifier } from '@wallet/platform/auth';
 import { authenticate } from '../app/caller.js';
-import { createEndpoint, deleteEndpoint, deliveryLog, getEndpoint, listOwnerEndpoints, redeliverOne, type EndpointContext } from '../app/endpoints.js';
+import { createEndpoint, deleteEndpoint, deliveryLog, getEndpoint, listOwnerEndpoints, redeliverOne, rotateEndpointSecret, type EndpointContext } from '../app/endpoints.js';
 import type { DeliveryRecord } from '../domain/delivery.js';
 import type { EndpointRecord } from '../domain/endpoint.js';
 import { WebhookError } from '../domain/errors.js';
@@ -21,7 +21,16 @@ const DELIVERY_STATUS: Record<DeliveryRecord['status'], DeliveryStatus> = {
 };
 
 export function endpointToProto(endpoint: EndpointRecord): Endpoint {
-  return { id: endpoint.id, ownerId: endpoint.ownerId, url: endpoint.url, events: endpoint.events, enabled: endpoint.enabled, createdAt: endpoint.createdAt };
+  return {
+    id: endpoint.id,
+    ownerId: endpoint.ownerId,
+    url: endpoint.url,
+    events: endpoint.events,
+    enabled: endpoint.enabled,
+    createdAt: endpoint.createdAt,
+    secretVersion: endpoint.secretVersion,
+    previousSecretExpiresAt: endpoint.previousSecretExpiresAt ?? undefined,
+  };
 }
 
 export function deliveryToProto(delivery: DeliveryRecord): Delivery {
@@ -38,6 +47,7 @@ export function deliveryToProto(delivery: DeliveryRecord): Delivery {
     createdAt: delivery.createdAt,
     nextAttemptAt: delivery.status === 'pending' ? delivery.nextAttemptAt : undefined,
     deliveredAt: delivery.deliveredAt ?? undefined,
+    secretVersions: delivery.secretVersions,
   };
 }
 
@@ -99,6 +109,14 @@ export function createWebhookServicer(deps: {
       handle('Redeliver', call, callback, async (caller, request) => ({
         delivery: deliveryToProto(await redeliverOne(ctx, caller, { endpointId: request.endpointId, deliveryId: request.deliveryId })),
       }));
+    },
+    rotateSecret(call, callback) {
+      handle('RotateSecret', call, callback, async (caller, request) => {
+        const input = { endpointId: request.endpointId, idempotencyKey: request.idempotencyKey, gracePeriodSeconds: request.gracePeriodSeconds };
+        const result = await rotateEndpointSecret(ctx, caller, input);
+        // Like registration: the secret goes to the caller only.
+        return { endpoint: endpointToProto(result.endpoint), secretVersion: result.version, secret: result.secret, replayed: result.replayed, createdAt: result.createdAt };
+      });
     },
   };
   return { name: SERVICE_NAME, definition: WebhookServiceService, implementation };

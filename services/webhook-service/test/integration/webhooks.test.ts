@@ -73,14 +73,14 @@ async function subscriber(events = ['transfer_out']): Promise<{ user: string; ac
 }
 
 describe('registration', () => {
-  it('returns the secret once; a replay answers the endpoint without it; another request with the key is refused', async () => {
+  it('a replay with the key answers the same endpoint and the same secret (a lost answer is recovered); another request with the key is refused', async () => {
     const user = `user-${randomUUID()}`;
     const key = randomUUID();
     const first = await register(user, 'http://127.0.0.1:9/a', ['transfer_out', 'topup'], undefined, key);
     expect(first.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    expect(first.endpoint).toMatchObject({ ownerId: user, enabled: true, events: ['topup', 'transfer_out'] });
+    expect(first.endpoint).toMatchObject({ ownerId: user, enabled: true, events: ['topup', 'transfer_out'], secretVersion: 1 });
     const replay = await register(user, 'http://127.0.0.1:9/a', ['topup', 'transfer_out'], undefined, key);
-    expect(replay).toMatchObject({ replayed: true, secret: '' });
+    expect(replay).toMatchObject({ replayed: true, secret: first.secret });
     expect(replay.endpoint!.id).toBe(first.endpoint!.id);
     expect(await refusal(register(user, 'http://127.0.0.1:9/b', ['topup'], undefined, key))).toEqual({ code: Status.FAILED_PRECONDITION, reason: 'IDEMPOTENCY_KEY_REUSED' });
   });

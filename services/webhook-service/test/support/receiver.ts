@@ -9,6 +9,8 @@ export interface Received {
   id: string;
   timestamp: string;
   body: string;
+  /** The webhook-signature header as sent (space-separated during a rotation's grace period). */
+  signature: string;
   event: { eventId: string; eventType: string; accountId: string };
   signatureValid: boolean;
   status: number;
@@ -47,6 +49,7 @@ export async function startReceiver(path = '/hooks'): Promise<Receiver> {
         id: headers['webhook-id'],
         timestamp: headers['webhook-timestamp'],
         body,
+        signature: headers['webhook-signature'],
         event: JSON.parse(body) as Received['event'],
         signatureValid: verify(receiver.secret, headers, body, Math.floor(Date.now() / 1000)),
         status,

@@ -48,6 +48,8 @@ describe('fan-out', () => {
     events: ['transfer_out'],
     enabled: true,
     createdAt: new Date(),
+    secretVersion: 1,
+    previousSecretExpiresAt: null,
     ...over,
   });
 
