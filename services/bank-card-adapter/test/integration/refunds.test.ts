@@ -148,8 +148,12 @@ describe.skipIf(!existsSync(BANK_MAIN))('refunds of top-ups to the card', () => 
     const result = await refund({ topUpId, amount: usd(700n) });
     expect(result.ok?.refund).toMatchObject({ status: TopUpRefundStatus.TOP_UP_REFUND_STATUS_FAILED, failureReason: 'CARD_REFUND_DECLINED' });
     expect(await balanceMinor()).toBe(before);
-    const { rows } = await pool.query<{ status: string }>('SELECT status FROM bank.refunds WHERE refund_reference = $1', [result.ok!.refund!.id]);
-    expect(rows).toEqual([{ status: 'cancelled' }]);
+    const refundId = result.ok!.refund!.id;
+    const { rows } = await pool.query<{ status: string; id: string }>('SELECT status, id FROM bank.refunds WHERE refund_reference = $1', [refundId]);
+    // One refund id: the bank's refund, its ledger entries (and its events, built from the same record) carry the adapter's id.
+    expect(rows).toEqual([{ status: 'cancelled', id: refundId }]);
+    const entries = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM bank.ledger_entries WHERE refund_id = $1', [refundId]);
+    expect(entries.rows).toEqual([{ n: '4' }]);
     expect(await gatewayRefunds(topUpId)).toEqual([]);
     expect(await ledgerSum()).toBe(0n);
   });

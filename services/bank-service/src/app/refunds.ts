@@ -19,6 +19,7 @@ import {
   decideCancel,
   decideRefund,
   isRefundBoundFailure,
+  refundIdOf,
   refundLockKey,
   validateRefundDepositRequest,
   validateRefundReference,
@@ -107,7 +108,7 @@ export class RefundUseCase {
     const refundedMinor = deposit ? await refundedOfDeposit(client, deposit.id) : 0n;
     const createdAt = clock.next();
     const decision = decideRefund(request, deposit ? { ...deposit, refundedMinor } : undefined, accounts, settlementAccountId, {
-      refundId: newId(),
+      refundId: refundIdOf(request.refundReference, newId),
       eventId: newId(),
       createdAt,
     });

@@ -101,6 +101,16 @@ export function refundRequestHash(input: { topUpId: string; amountMinor: bigint;
   return createHash('sha256').update(JSON.stringify(['refund.v1', input.topUpId, input.amountMinor.toString(), input.currency])).digest('hex');
 }
 
+/**
+ * The bank's id of a new refund: its reference when that is a UUID (the card
+ * adapter's refund id, so REST, the events and the history name a refund by
+ * one id), else a fresh one. Refunds recorded before this rule keep the id
+ * they got (ledger entries hash it; ADR 0018).
+ */
+export function refundIdOf(refundReference: string, newId: () => string): string {
+  return isUuid(refundReference) ? normalizeUuid(refundReference) : newId();
+}
+
 export function refundLockKey(refundReference: string): bigint {
   return advisoryLockKey('bank.refund', refundReference);
 }

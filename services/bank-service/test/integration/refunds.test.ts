@@ -66,6 +66,25 @@ async function outboxOf(accountId: string): Promise<Array<{ event_type: string; 
 }
 
 describe('RefundDeposit', () => {
+  it('takes a UUID reference (the card adapter\'s refund id) as the refund id, in the entries and the refund and refund_cancelled events', async () => {
+    const { accountId, topUpId } = await toppedUp(1_000n);
+    const reference = randomUUID().toUpperCase();
+    const debited = await refunds.refundDeposit(refundOf(topUpId, 300n, { refundReference: reference }));
+    expect(debited.refund.id).toBe(reference.toLowerCase());
+    expect(debited.refund.refundReference).toBe(reference);
+    await refunds.cancelRefund({ refundReference: reference });
+    const events = (await outboxOf(accountId)).filter((e) => e.event_type.startsWith('refund'));
+    expect(events.map((e) => [e.event_type, e.payload.refundId])).toEqual([
+      ['refund', reference.toLowerCase()],
+      ['refund_cancelled', reference.toLowerCase()],
+    ]);
+    const { rows } = await pool.query<{ n: bigint }>('SELECT count(*) AS n FROM bank.ledger_entries WHERE refund_id = $1', [reference.toLowerCase()]);
+    expect(rows[0]!.n).toBe(4n);
+    // Any other reference still gets an id of its own.
+    const other = await refunds.refundDeposit(refundOf(topUpId, 100n, { refundReference: `ref-${randomUUID()}` }));
+    expect(other.refund.id).not.toBe(other.refund.refundReference);
+  });
+
   it('debits the wallet to the settlement account with two refund entries and a refund event; the same request replays', async () => {
     const { accountId, topUpId } = await toppedUp(5_000n);
     const settlementBefore = await balanceOf(pool, SETTLEMENT);
