@@ -43,7 +43,8 @@ const CHAOS_GATEWAY_ENV = { GATEWAY_RATE_LIMIT_USER_PER_MINUTE: '1000000', GATEW
  * so the deliveries the receiver fails on purpose settle within the run. An
  * account's deliveries go one at a time, one per dispatch cycle once no new
  * event wakes the dispatcher: a 100 ms cycle (default 500) drains the backlog a
- * Kafka restart leaves in seconds, not a minute (seed 2201: 45 s at 500 ms).
+ * Kafka restart leaves in seconds (all delivered 45 s after the histories were
+ * read at 500 ms, seed 2201; 10 s at 100 ms, seed 2202).
  */
 const CHAOS_WEBHOOK_ENV = {
   WEBHOOK_DELIVERY_TIMEOUT_MS: '2000',
@@ -129,7 +130,7 @@ const START_ATTEMPTS_MAX = 6;
 const RELAY_TAKEOVER_MS_MAX = 5_000;
 
 /** The services that call the bank over gRPC: a rotated certificate of theirs is also checked as a client of the bank. */
-const CALLS_BANK = new Set(['gateway', 'cardAdapter']);
+const CALLS_BANK = new Set(['gateway', 'cardAdapter', 'webhooks']);
 
 /** Where a service serves TLS and which certificate a client presents there (rotation checks), or undefined. */
 function tlsEndpointOf(key, handle, description) {

@@ -126,7 +126,7 @@ function postgresUserIds() {
  * on SIGHUP; ADR 0009): the gRPC ones always; the identity-service and the
  * payment gateway mock when they serve HTTPS (chaos.mjs decides).
  */
-export const ROTATED_SERVICES = ['gateway', 'bank', 'cardAdapter', 'analytics'];
+export const ROTATED_SERVICES = ['gateway', 'bank', 'cardAdapter', 'analytics', 'webhooks'];
 
 /**
  * The fault kinds. `target` gives the handles the nemesis needs:

@@ -61,7 +61,7 @@ describe('scheduleRound: certificate rotations', () => {
     const [services, data] = scheduleRound(keys, { pauseMs: 4_000, tracks: 2 });
     const names = services!.map((f) => f.name);
     const rotations = names.filter((n) => n.startsWith('rotate certificate'));
-    expect(rotations).toEqual(ROTATED_SERVICES.filter((key) => key !== 'analytics').map((key) => `rotate certificate ${key}`));
+    expect(rotations).toEqual(ROTATED_SERVICES.filter((key) => key !== 'analytics' && keys.includes(key)).map((key) => `rotate certificate ${key}`));
     expect(names.findIndex((n) => n.startsWith('kill -9'))).toBeGreaterThan(names.lastIndexOf(rotations.at(-1)!));
     expect(services!.find((f) => f.name === 'rotate certificate bank')).toMatchObject({ kind: 'rotateCertificate', arg: 'bank', affects: 'transfer' });
     // Analytics is killed on the data track: rotated there, first (a SIGHUP while it restarts would end it).

@@ -174,6 +174,8 @@ describe('the nemesis and the webhook-service', () => {
   it('kills and restarts the webhook-service with the other services, its recovery read from webhook deliveries', () => {
     const faults = scheduleRound(['identity', 'bank', 'analytics', 'webhooks', 'gateway'], { pauseMs: 4_000, tracks: 2 });
     const [services] = faults;
-    expect(services!.find((f) => f.arg === 'webhooks')).toEqual({ name: 'kill -9 webhooks', kind: 'killService', arg: 'webhooks', affects: 'webhook' });
+    expect(services!.find((f) => f.kind === 'killService' && f.arg === 'webhooks')).toEqual({ name: 'kill -9 webhooks', kind: 'killService', arg: 'webhooks', affects: 'webhook' });
+    // Its certificate is rotated before the kills, like every gRPC service's (it calls the bank too).
+    expect(services!.find((f) => f.kind === 'rotateCertificate' && f.arg === 'webhooks')).toMatchObject({ name: 'rotate certificate webhooks', affects: 'webhook' });
   });
 });
