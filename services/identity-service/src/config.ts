@@ -25,16 +25,36 @@ export function webRedirectUris(config: Pick<SchemaConfig, 'IDENTITY_WEB_REDIREC
   return config.IDENTITY_WEB_REDIRECT_URIS.split(',').map((uri) => uri.trim()).filter((uri) => uri !== '');
 }
 
+/** The configured post-logout URIs, or the folder of each redirect URI (…/app/callback -> …/app/). */
+export function webPostLogoutRedirectUris(config: Pick<SchemaConfig, 'IDENTITY_WEB_REDIRECT_URIS' | 'IDENTITY_WEB_POST_LOGOUT_REDIRECT_URIS'>): string[] {
+  const configured = config.IDENTITY_WEB_POST_LOGOUT_REDIRECT_URIS;
+  if (configured === undefined) {
+    const folders = webRedirectUris(config).flatMap((uri) => {
+      const url = URL.canParse(uri) ? new URL(uri) : undefined;
+      // Only http(s) redirect URIs have a folder; the others are reported as bad redirect URIs.
+      return url && (url.protocol === 'http:' || url.protocol === 'https:') ? [new URL('./', url).toString()] : [];
+    });
+    return [...new Set(folders)];
+  }
+  return configured.split(',').map((uri) => uri.trim()).filter((uri) => uri !== '');
+}
+
 /** Absolute http(s) URLs without a fragment (RFC 6749 3.1.2), at most 512 characters. */
 function redirectUriProblems(config: SchemaConfig): string[] {
-  const uris = webRedirectUris(config);
-  if (uris.length > WEB_REDIRECT_URIS_MAX) return [`IDENTITY_WEB_REDIRECT_URIS: at most ${WEB_REDIRECT_URIS_MAX} URIs`];
+  return [
+    ...uriListProblems('IDENTITY_WEB_REDIRECT_URIS', webRedirectUris(config)),
+    ...uriListProblems('IDENTITY_WEB_POST_LOGOUT_REDIRECT_URIS', webPostLogoutRedirectUris(config)),
+  ];
+}
+
+function uriListProblems(variable: string, uris: string[]): string[] {
+  if (uris.length > WEB_REDIRECT_URIS_MAX) return [`${variable}: at most ${WEB_REDIRECT_URIS_MAX} URIs`];
   const bad = uris.filter((uri) => {
     if (uri.length > 512 || !URL.canParse(uri)) return true;
     const url = new URL(uri);
     return (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hash !== '' || uri.includes('#') || url.username !== '' || url.password !== '';
   });
-  return bad.length === 0 ? [] : [`IDENTITY_WEB_REDIRECT_URIS: not an absolute http(s) URL without fragment: ${bad.map((uri) => uri.slice(0, 80)).join(', ')}`];
+  return bad.length === 0 ? [] : [`${variable}: not an absolute http(s) URL without fragment: ${bad.map((uri) => uri.slice(0, 80)).join(', ')}`];
 }
 
 // The HTTPS server's files: the service certificate (SAN identity-service), its key and the CA.
@@ -99,6 +119,19 @@ export const configSchema = z.object({
   IDENTITY_WEB_CLIENT_ID: env.string('wallet-web'),
   /** Its redirect URIs, comma-separated, matched exactly (RFC 6749 3.1.2; OAuth Security BCP 4.1). */
   IDENTITY_WEB_REDIRECT_URIS: env.string(DEFAULT_WEB_REDIRECT_URIS.join(',')),
+  /**
+   * Where the app may ask to return after sign-out (GET /auth/logout), comma-separated, matched exactly.
+   * Unset: the folder of each redirect URI (http://localhost:8080/app/callback -> http://localhost:8080/app/).
+   */
+  IDENTITY_WEB_POST_LOGOUT_REDIRECT_URIS: env.optionalString(),
+  /** The sign-in page's session (a page reload signs in again without the form): absolute lifetime. */
+  IDENTITY_SESSION_ABSOLUTE_TTL_SECONDS: env.int(12 * 3600, 60, 30 * 24 * 3600),
+  /** ... and how long it lives without use. */
+  IDENTITY_SESSION_IDLE_TTL_SECONDS: env.int(30 * 60, 60, 30 * 24 * 3600),
+  /** Sessions kept per user (browsers); the oldest end when a new one starts. */
+  IDENTITY_SESSIONS_PER_USER_MAX: env.int(20, 1, 1_000),
+  /** The session cookie's Secure attribute: auto (when the browser uses https; always in production), true or false. */
+  IDENTITY_SESSION_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   /** Lifetime of an authorization code (RFC 6749 4.1.2: short; 60 s). */
   IDENTITY_AUTHORIZATION_CODE_TTL_SECONDS: env.int(60, 5, 600),
   /** Seed the development users and the dev back-office client. Never on by default. */
@@ -137,6 +170,12 @@ function crossFieldProblems(config: SchemaConfig): string[] {
   const problems: string[] = [];
   if (config.IDENTITY_KEY_ENCRYPTION_SECRET !== undefined && config.IDENTITY_KEY_ENCRYPTION_SECRET.length < 32) {
     problems.push('IDENTITY_KEY_ENCRYPTION_SECRET: must be at least 32 characters');
+  }
+  if (config.NODE_ENV === 'production' && config.IDENTITY_SESSION_COOKIE_SECURE === 'false') {
+    problems.push('IDENTITY_SESSION_COOKIE_SECURE: false is refused when NODE_ENV=production');
+  }
+  if (config.IDENTITY_SESSION_IDLE_TTL_SECONDS > config.IDENTITY_SESSION_ABSOLUTE_TTL_SECONDS) {
+    problems.push('IDENTITY_SESSION_IDLE_TTL_SECONDS: may not exceed IDENTITY_SESSION_ABSOLUTE_TTL_SECONDS');
   }
   if (config.IDENTITY_SIGNING_KEY_PREVIOUS_FILE && !config.IDENTITY_SIGNING_KEY_FILE) {
     problems.push('IDENTITY_SIGNING_KEY_PREVIOUS_FILE: needs IDENTITY_SIGNING_KEY_FILE');
@@ -193,4 +232,10 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv = process.env): Con
 export function keyEncryptionSecret(config: Config): string {
   if (config.IDENTITY_KEY_ENCRYPTION_SECRET === undefined) throw new Error('IDENTITY_KEY_ENCRYPTION_SECRET: missing (needed when keys are kept in the database)');
   return config.IDENTITY_KEY_ENCRYPTION_SECRET;
+}
+
+/** The session cookie's Secure attribute: always in production, else as configured (auto: the browser's scheme). */
+export function sessionCookieSecurity(config: Pick<Config, 'NODE_ENV' | 'IDENTITY_SESSION_COOKIE_SECURE'>): boolean | 'auto' {
+  if (config.NODE_ENV === 'production' || config.IDENTITY_SESSION_COOKIE_SECURE === 'true') return true;
+  return config.IDENTITY_SESSION_COOKIE_SECURE === 'false' ? false : 'auto';
 }

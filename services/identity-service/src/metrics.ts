@@ -10,6 +10,8 @@ export interface IdentityMetrics {
   /** Sign-in page outcomes (signed_in, registered, invalid, locked, ...). */
   authorizations: Counter<'result'>;
   keyRotations: Counter;
+  /** Sign-in page sessions: created, resumed, signed_out, expired, idle, credentials_changed. */
+  sessions: Counter<'result'>;
   hashQueueDepth: Gauge;
   hashRejected: Counter<'reason'>;
   hashSeconds: Histogram<'operation'>;
@@ -25,6 +27,7 @@ export function createIdentityMetrics(registry: Registry): IdentityMetrics {
     authorizationCodeReuse: new Counter({ name: 'identity_authorization_code_reuse_total', help: 'Redeemed authorization codes presented again (what they issued is revoked)', registers }),
     authorizations: new Counter({ name: 'identity_authorizations_total', help: 'Sign-in and sign-up page submissions by result', labelNames: ['result'], registers }),
     keyRotations: new Counter({ name: 'identity_signing_key_rotations_total', help: 'Signing keys created by this replica', registers }),
+    sessions: new Counter({ name: 'identity_sessions_total', help: 'Browser sessions of the sign-in page by event (created, resumed, signed_out, expired, idle, credentials_changed)', labelNames: ['result'], registers }),
     hashQueueDepth: new Gauge({ name: 'identity_password_hash_queue_depth', help: 'Password hash requests waiting for a slot', registers }),
     hashRejected: new Counter({ name: 'identity_password_hash_rejected_total', help: 'Password hash requests refused (queue full or wait too long)', labelNames: ['reason'], registers }),
     hashSeconds: new Histogram({

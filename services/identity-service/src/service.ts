@@ -11,8 +11,10 @@ import { DbKeyRing, FileKeyRing, type KeyRing } from './app/key-ring.js';
 import { PasswordHasher } from './app/password-hasher.js';
 import { TokenService } from './app/tokens.js';
 import { DEV_CLIENT, readClientsFile, seedClients, seedDevUsers, UserService, type SeedClient } from './app/users.js';
-import { keyEncryptionSecret, webRedirectUris, type Config } from './config.js';
+import { keyEncryptionSecret, sessionCookieSecurity, webPostLogoutRedirectUris, webRedirectUris, type Config } from './config.js';
 import { AuthorizeService } from './app/authorize.js';
+import { SessionService } from './app/sessions.js';
+import { PgSessionStore } from './db/sessions.js';
 import { PgAuthorizationCodeStore } from './db/authorization-codes.js';
 import { PgClientStore } from './db/clients.js';
 import { PgLoginFailureStore } from './db/login-failures.js';
@@ -29,6 +31,8 @@ export const IDENTITY_REDACTED_PATHS = [
   'client_secret', '*.client_secret', 'clientSecret', '*.clientSecret',
   'refresh_token', '*.refresh_token', 'access_token', '*.access_token',
   'req.body', 'body', 'params', 'req.query',
+  // The sign-in page's session cookie (its value signs a browser in).
+  'cookie', '*.cookie', 'req.headers.cookie', 'set-cookie', '*["set-cookie"]', 'res.headers["set-cookie"]',
 ];
 
 /** Clock skew allowed to verifiers when deciding how long a superseded key stays published. */
@@ -148,7 +152,17 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
   const refreshTokens = new PgRefreshTokenStore(pool);
   const users = new PgUserStore(pool);
   const authorizationCodes = new PgAuthorizationCodeStore(pool);
-  const codeClients = [{ clientId: config.IDENTITY_WEB_CLIENT_ID, redirectUris: webRedirectUris(config) }];
+  const codeClients = [{ clientId: config.IDENTITY_WEB_CLIENT_ID, redirectUris: webRedirectUris(config), postLogoutRedirectUris: webPostLogoutRedirectUris(config) }];
+  const sessions = new SessionService(
+    new PgSessionStore(pool),
+    {
+      absoluteTtlMs: config.IDENTITY_SESSION_ABSOLUTE_TTL_SECONDS * 1000,
+      idleTtlMs: config.IDENTITY_SESSION_IDLE_TTL_SECONDS * 1000,
+      perUserMax: config.IDENTITY_SESSIONS_PER_USER_MAX,
+    },
+    metrics,
+    now,
+  );
   const lockout = { failuresMax: config.IDENTITY_LOGIN_FAILURES_MAX, failureWindowMs: config.IDENTITY_LOGIN_FAILURE_WINDOW_MS, lockMs: config.IDENTITY_LOGIN_LOCK_MS };
   const tokens = new TokenService(
     { users, clients: new PgClientStore(pool), refreshTokens, authorizationCodes, loginFailures, hasher, keyRing, metrics, now },
@@ -169,12 +183,14 @@ export async function startIdentityService(config: Config, logger: Logger, now: 
       await loginFailures.purge(now(), lockout.failureWindowMs);
       await refreshTokens.purgeExpired(now());
       await authorizationCodes.purgeExpired(now());
+      await sessions.purgeExpired();
     }),
   );
   const userService = new UserService(users, hasher);
   const app = await buildHttpServer({
     logger, metrics, registry, https: httpsProvider?.current() ?? null, issuer: config.IDENTITY_ISSUER, audience: config.IDENTITY_AUDIENCE, tokens, users: userService, keyRing,
-    authorize: new AuthorizeService(tokens, userService, codeClients),
+    authorize: new AuthorizeService(tokens, userService, sessions, codeClients),
+    cookieSecurity: sessionCookieSecurity(config), now,
     bodyBytesMax: config.IDENTITY_BODY_BYTES_MAX, requestTimeoutMs: config.IDENTITY_HTTP_REQUEST_TIMEOUT_MS,
   });
   // New connections use rotated certificate files; open ones keep their handshake.

@@ -2,6 +2,7 @@
 // Security BCP): which authorization requests are acceptable, and whether a
 // presented code may be redeemed. Pure (hashing is computation, not I/O).
 import { createHash } from 'node:crypto';
+import type { Prompt } from './session.js';
 
 /** A public client allowed to use the code flow, with its exact redirect URIs. */
 export interface CodeClient {
@@ -17,6 +18,8 @@ export interface AuthorizationRequest {
   state: string | undefined;
   /** prompt=create: show the sign-up form first. */
   create: boolean;
+  /** OIDC prompt: none (never a form), login (the form even with a session), create (the sign-up form). */
+  prompt?: Prompt | undefined;
 }
 
 /** Ways a request can fail; `fatal` ones are shown on an error page, never redirected (RFC 6749 4.1.2.1). */
@@ -56,8 +59,8 @@ export function checkAuthorizationRequest(params: Record<string, unknown>, clien
   const codeChallenge = single(params.code_challenge);
   if (codeChallenge === undefined || !CHALLENGE_PATTERN.test(codeChallenge)) return fail('invalid_request', 'code_challenge must be the base64url S256 hash of the verifier (43 characters)');
   const prompt = params.prompt;
-  if (prompt !== undefined && prompt !== 'create' && prompt !== 'login') return fail('invalid_request', 'prompt may be create or login');
-  return { kind: 'ok', request: { clientId, redirectUri, codeChallenge, state, create: prompt === 'create' } };
+  if (prompt !== undefined && prompt !== 'create' && prompt !== 'login' && prompt !== 'none') return fail('invalid_request', 'prompt may be none, login or create');
+  return { kind: 'ok', request: { clientId, redirectUri, codeChallenge, state, create: prompt === 'create', prompt } };
 }
 
 /** The redirect URI with the given parameters added (keeps any query it already has). */

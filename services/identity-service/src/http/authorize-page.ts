@@ -133,3 +133,9 @@ export function renderErrorPage(message: string): string {
 <p role="alert">${escapeHtml(message)}</p>
 <p>Go back to the wallet and start signing in again.</p>`);
 }
+
+/** After a sign-out with no registered address to return to (RP-Initiated Logout 3). */
+export function renderSignedOutPage(): string {
+  return document('Signed out', `<h1>You are signed out</h1>
+<p>Your wallet session has ended on this browser. You can close this page.</p>`);
+}

@@ -6,11 +6,15 @@ import { RegistrationInvalidError } from '../app/users.js';
 import { redirectWith, type AuthorizationRequest } from '../domain/authorization-code.js';
 import { LoginLockedError, OAuthError, OverloadedError, UsernameTakenError } from '../domain/oauth-errors.js';
 import type { IdentityMetrics } from '../metrics.js';
-import { AUTHORIZE_ROUTE, pageCsp, renderAuthorizePage, renderErrorPage, type PageOptions } from './authorize-page.js';
+import { AUTHORIZE_ROUTE, pageCsp, renderAuthorizePage, renderErrorPage, renderSignedOutPage, type PageOptions } from './authorize-page.js';
+import { clearedSessionCookies, END_SESSION_ROUTE, sessionCookies, sessionIdOf, type CookieSecurity } from './session-cookie.js';
 
 export interface AuthorizeRouteDeps {
   authorize: AuthorizeService;
   metrics: IdentityMetrics;
+  /** The session cookie's Secure attribute: fixed by configuration, or `auto` (the browser's scheme). */
+  cookieSecurity: CookieSecurity;
+  now: () => number;
 }
 
 /** Headers of every page: strict CSP, never cached, never framed, no referrer (the query holds state). */
@@ -49,9 +53,15 @@ async function submit(request: FastifyRequest, reply: FastifyReply, deps: Author
   const password = typeof body.password === 'string' ? body.password : '';
   const signUp = body.action === 'register';
   const page: PageOptions = { mode: signUp ? 'sign-up' : 'sign-in', request: authorization, username };
+  const previous = sessionIdOf(request);
   try {
-    const location = signUp ? await deps.authorize.signUp(authorization, username, password) : await deps.authorize.signIn(authorization, username, password);
+    const { location, session } = signUp
+      ? await deps.authorize.signUp(authorization, username, password, previous)
+      : await deps.authorize.signIn(authorization, username, password, previous);
     deps.metrics.authorizations.inc({ result: signUp ? 'registered' : 'signed_in' });
+    // A new session replaces the one this browser had (a new id at every sign-in: no session fixation).
+    const cookies = session ? sessionCookies(request, deps.cookieSecurity, session.id, session.expiresAtMs, deps.now()) : clearedSessionCookies(request, deps.cookieSecurity);
+    reply.header('set-cookie', cookies);
     return redirect(reply, location);
   } catch (error) {
     const result = error instanceof Error ? error.name : 'error';
@@ -90,10 +100,30 @@ async function handle(request: FastifyRequest, reply: FastifyReply, deps: Author
     return redirect(reply, redirectWith(check.redirectUri, { error: check.error, error_description: check.description, state: check.state }));
   }
   if (post) return submit(request, reply, deps, check.request);
+  const presented = sessionIdOf(request);
+  const outcome = await deps.authorize.withSession(check.request, presented);
+  // A cookie that names no live session is removed from the browser.
+  if (presented !== undefined && !outcome.sessionValid) reply.header('set-cookie', clearedSessionCookies(request, deps.cookieSecurity));
+  if (outcome.kind === 'redirect') return redirect(reply, outcome.location);
   return pageFor({ mode: check.request.create ? 'sign-up' : 'sign-in', request: check.request }, 200, reply);
 }
 
+/**
+ * GET /auth/logout: the end_session_endpoint (OIDC RP-Initiated Logout 1.0). The session ends and
+ * the cookie goes whatever the parameters say; then back to a registered post_logout_redirect_uri
+ * (with state), or a page saying so. An unregistered address is never redirected to.
+ */
+async function endSession(request: FastifyRequest, reply: FastifyReply, deps: AuthorizeRouteDeps): Promise<FastifyReply> {
+  await deps.authorize.signOut(sessionIdOf(request));
+  reply.header('set-cookie', clearedSessionCookies(request, deps.cookieSecurity));
+  const check = deps.authorize.checkLogout(request.query as Record<string, unknown>);
+  if (check.kind === 'invalid') return sendPage(reply, 400, renderErrorPage(check.message));
+  if (check.kind === 'page') return sendPage(reply, 200, renderSignedOutPage());
+  return redirect(reply, redirectWith(check.redirectUri, { state: check.state }));
+}
+
 export function registerAuthorizeRoutes(app: FastifyInstance, deps: AuthorizeRouteDeps): void {
+  app.get(END_SESSION_ROUTE, (request, reply) => endSession(request, reply, deps));
   app.get(AUTHORIZE_ROUTE, (request, reply) => handle(request, reply, deps, request.query as Record<string, unknown>, false));
   app.post(AUTHORIZE_ROUTE, (request, reply) => {
     const contentType = request.headers['content-type'] ?? '';

@@ -11,6 +11,7 @@ import type { IdentityMetrics } from '../metrics.js';
 import { AUTHORIZE_ROUTE } from './authorize-page.js';
 import { registerAuthorizeRoutes } from './authorize-routes.js';
 import { PROBLEMS, sendProblem } from './problems.js';
+import { END_SESSION_ROUTE, type CookieSecurity } from './session-cookie.js';
 
 export const TOKEN_ROUTE = '/auth/token';
 export const REVOKE_ROUTE = '/auth/revoke';
@@ -23,6 +24,9 @@ export interface RouteDeps {
   authorize: AuthorizeService;
   keyRing: KeyRing;
   metrics: IdentityMetrics;
+  /** The session cookie's Secure attribute (see session-cookie.ts). */
+  cookieSecurity: CookieSecurity;
+  now: () => number;
 }
 
 /** RFC 8414 / OpenID Connect Discovery metadata; only what this server implements. */
@@ -33,6 +37,7 @@ export function discoveryDocument(issuer: string, algorithms: string[]): Record<
     authorization_endpoint: `${issuer}${AUTHORIZE_ROUTE}`,
     token_endpoint: `${issuer}${TOKEN_ROUTE}`,
     revocation_endpoint: `${issuer}${REVOKE_ROUTE}`,
+    end_session_endpoint: `${issuer}${END_SESSION_ROUTE}`,
     registration_endpoint: `${issuer}/auth/register`,
     grant_types_supported: ['authorization_code', 'password', 'refresh_token', 'client_credentials'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -40,7 +45,7 @@ export function discoveryDocument(issuer: string, algorithms: string[]): Record<
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     code_challenge_methods_supported: ['S256'],
-    prompt_values_supported: ['login', 'create'],
+    prompt_values_supported: ['none', 'login', 'create'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algorithms,
     token_endpoint_auth_signing_alg_values_supported: algorithms,
@@ -168,7 +173,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return reply.code(200).header('cache-control', 'no-store').header('pragma', 'no-cache').send();
   });
 
-  registerAuthorizeRoutes(app, { authorize: deps.authorize, metrics: deps.metrics });
+  registerAuthorizeRoutes(app, { authorize: deps.authorize, metrics: deps.metrics, cookieSecurity: deps.cookieSecurity, now: deps.now });
 
   app.get<{ Querystring: Record<string, unknown> }>('/users', async (request, reply) => {
     const denied = await internalCallerProblem(request, deps, true);
