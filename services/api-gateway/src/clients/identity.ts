@@ -21,8 +21,8 @@ export interface IdentityRequest {
 
 export interface IdentityResponse {
   status: number;
-  /** Only the relayed headers (see RELAYED_RESPONSE_HEADERS), lower-case names. */
-  headers: Record<string, string>;
+  /** Only the relayed headers (see RELAYED_RESPONSE_HEADERS), lower-case names; `set-cookie` as a list (one per cookie). */
+  headers: Record<string, string | string[]>;
   body: Buffer;
 }
 
@@ -49,7 +49,7 @@ export class IdentityBadResponseError extends Error {
  * Request headers the identity-service needs: media type, client authentication (Basic), correlation,
  * and the client address as the gateway trusts it (the route sets request.ip, never the client's own header).
  */
-export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id', 'x-forwarded-for'] as const;
+export const FORWARDED_REQUEST_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'cookie'] as const;
 
 /**
  * Response headers relayed unchanged (RFC 6749 5.1 caching, RFC 6750/7617 challenges, rate limits), and
@@ -145,9 +145,12 @@ async function exchange(url: string, request: IdentityRequest, dispatcher: Agent
     signal: AbortSignal.timeout(options.timeoutMs),
   });
   const body = await readBounded(response, options.responseBytesMax);
-  const relayed: Record<string, string> = {};
+  const relayed: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (RELAYED_RESPONSE_HEADER.test(name)) relayed[name] = value;
   });
+  // The sign-in page's session cookie (one Set-Cookie per Path), set only by /auth/authorize and /auth/logout.
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) relayed['set-cookie'] = cookies;
   return { status: response.status, headers: relayed, body };
 }

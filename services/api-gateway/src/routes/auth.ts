@@ -17,7 +17,11 @@ const AUTH_OPERATIONS: readonly [operationId: string, path: IdentityPath][] = [
   ['authorizePage', '/auth/authorize'],
   ['authorizeSubmit', '/auth/authorize'],
   ['revokeToken', '/auth/revoke'],
+  ['endSession', '/auth/logout'],
 ];
+
+/** The routes that read the identity provider's session cookie (its Path); no other gets it forwarded. */
+const SESSION_OPERATIONS: ReadonlySet<string> = new Set(['authorizePage', 'authorizeSubmit', 'endSession']);
 
 function forwardFailure(error: unknown): unknown {
   if (error instanceof IdentityTimeoutError) return new ProblemError(EDGE_PROBLEMS.identityTimeout, '');
@@ -26,7 +30,7 @@ function forwardFailure(error: unknown): unknown {
   return error;
 }
 
-async function relay(request: FastifyRequest, reply: FastifyReply, identity: IdentityApi, path: IdentityPath, operation: OperationSpec) {
+async function relay(request: FastifyRequest, reply: FastifyReply, identity: IdentityApi, path: IdentityPath, operation: OperationSpec, operationId: string) {
   const header = (name: string): string | undefined => {
     const value = request.headers[name];
     return typeof value === 'string' ? value : undefined;
@@ -45,6 +49,8 @@ async function relay(request: FastifyRequest, reply: FastifyReply, identity: Ide
         accept: header('accept'),
         'x-request-id': request.id,
         'x-forwarded-for': request.ip,
+        // The scheme the browser used, so the session cookie is Secure exactly when the browser speaks https.
+        ...(SESSION_OPERATIONS.has(operationId) ? { cookie: header('cookie'), 'x-forwarded-proto': request.protocol } : {}),
       },
     });
   } catch (error) {
@@ -81,7 +87,7 @@ export async function registerAuthRoutes(app: FastifyInstance, { spec }: RouteDe
         config: { operationId, secured: operation.secured },
         // Headers are checked like on every other route (X-Request-Id's bounds); the body is not (see above).
         ...(operation.schema.headers === undefined ? {} : { schema: { headers: operation.schema.headers } }),
-        handler: (request, reply) => relay(request, reply, identity, path, operation),
+        handler: (request, reply) => relay(request, reply, identity, path, operation, operationId),
       });
     }
   });

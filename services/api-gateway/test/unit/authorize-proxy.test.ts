@@ -83,6 +83,36 @@ describe('/auth/authorize and /auth/revoke forwarded to the identity-service', (
     expect(identity.seen[0]).toMatchObject({ method: 'POST', url: '/auth/authorize', body: form });
   });
 
+  it('the session cookie reaches /auth/authorize and GET /auth/logout with the browser scheme, and every Set-Cookie comes back', async () => {
+    const { gw, identity } = await setUp();
+    const cookies = ['wallet_idp_session=abc; Max-Age=60; Path=/auth/authorize; HttpOnly; SameSite=Lax', 'wallet_idp_session=abc; Max-Age=60; Path=/auth/logout; HttpOnly; SameSite=Lax'];
+    identity.answer = (_seen, response) => {
+      response.writeHead(303, [['location', 'http://localhost:8080/app/'], ['set-cookie', cookies[0]!], ['set-cookie', cookies[1]!]]);
+      response.end();
+    };
+    const page = await gw.inject({ method: 'GET', url: `/auth/authorize${QUERY}&prompt=none`, headers: { cookie: 'wallet_idp_session=abc' } });
+    expect(page.statusCode).toBe(303);
+    expect(page.headers['set-cookie']).toEqual(cookies);
+    const logout = await gw.inject({ method: 'GET', url: '/auth/logout?client_id=wallet-web&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fapp%2F&state=s2', headers: { cookie: 'wallet_idp_session=abc' } });
+    expect(logout.statusCode).toBe(303);
+    expect(logout.headers.location).toBe('http://localhost:8080/app/');
+    expect(identity.seen.map((seen) => [seen.method, seen.url.split('?')[0], seen.headers.cookie, seen.headers['x-forwarded-proto']])).toEqual([
+      ['GET', '/auth/authorize', 'wallet_idp_session=abc', 'http'],
+      ['GET', '/auth/logout', 'wallet_idp_session=abc', 'http'],
+    ]);
+    expect(identity.seen[1]!.url).toBe('/auth/logout?client_id=wallet-web&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fapp%2F&state=s2');
+  });
+
+  it('no other /auth route gets the cookie forwarded', async () => {
+    const { gw, identity } = await setUp();
+    identity.answer = (_seen, response) => {
+      response.writeHead(200, { 'cache-control': 'no-store' });
+      response.end();
+    };
+    await gw.inject({ method: 'POST', url: '/auth/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: 'wallet_idp_session=abc' }, payload: 'token=r-1&client_id=wallet-web' });
+    expect(identity.seen[0]!.headers.cookie).toBeUndefined();
+  });
+
   it('revoke: RFC 7009 200 relayed', async () => {
     const { gw, identity } = await setUp();
     identity.answer = (_seen, response) => {

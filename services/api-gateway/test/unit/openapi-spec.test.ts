@@ -33,6 +33,7 @@ describe('OpenAPI loader', () => {
         'listWebhooks',
         'getWebhook',
         'deleteWebhook',
+        'endSession',
         'listWebhookDeliveries',
         'redeliverWebhookDelivery',
         'reverseTransfer',
