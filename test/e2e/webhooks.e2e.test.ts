@@ -64,22 +64,23 @@ describe('webhooks through the whole system', () => {
 
   it('a transfer reaches the owner\'s registered receiver, signed; the delivery log shows it; redelivery sends it again with the same id', async () => {
     // The first call pays the webhook-service's first token-key fetch and handshakes on a busy
-    // machine. A lost answer (503/504) cannot be replayed for its secret (a replay carries none),
-    // so a client registers again under a new key; each attempt gets its own receiver path, and
-    // only deliveries to the registered one count.
-    let attempt = 0;
+    // machine. A lost answer (503/504) is retried with the same key: the replay carries the
+    // same secret, and the key never registers a second endpoint.
+    const key = randomUUID();
+    const register = () =>
+      as(system, ALICE, 'POST', '/webhooks', { body: { url: `${receiver.url}/1`, events: ['transfer_out', 'transfer_in'] }, headers: { 'Idempotency-Key': key } });
     const registered = await waitFor(
       async () => {
-        attempt += 1;
-        const res = await as(system, ALICE, 'POST', '/webhooks', {
-          body: { url: `${receiver.url}/${attempt}`, events: ['transfer_out', 'transfer_in'] },
-          headers: { 'Idempotency-Key': randomUUID() },
-        });
+        const res = await register();
         return res.status >= 500 ? undefined : res;
       },
       { timeoutMs: 90_000, what: 'the endpoint registered' },
     );
     expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+    const replayed = await register();
+    expect(replayed.status).toBe(201);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(replayed.body).toEqual(registered.body);
     const path = new URL(registered.body.url as string).pathname;
     const mine = () => receiver.received.filter((r) => r.path === path);
     const secret = registered.body.secret as string;
@@ -127,5 +128,62 @@ describe('webhooks through the whole system', () => {
 
     // Bob cannot see alice's endpoint (the same answer as for none).
     expect((await as(system, BOB, 'GET', `/webhooks/${webhookId}`)).status).toBe(404);
+  }, 180_000);
+
+  it('a rotated secret: replayable by key, and during the grace period a delivery verifies with the old and the new secret; the log shows versions [2, 1]', async () => {
+    const registered = await waitFor(
+      async () => {
+        const res = await as(system, ALICE, 'POST', '/webhooks', {
+          body: { url: `${receiver.url}/rotation`, events: ['transfer_out'] },
+          headers: { 'Idempotency-Key': 'e2e-rotation-endpoint' },
+        });
+        return res.status >= 500 ? undefined : res;
+      },
+      { timeoutMs: 90_000, what: 'the endpoint registered' },
+    );
+    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+    const webhookId = registered.body.id as string;
+    const oldSecret = registered.body.secret as string;
+    const rotate = () => as(system, ALICE, 'POST', `/webhooks/${webhookId}/secret/rotate`, { body: {}, headers: { 'Idempotency-Key': 'e2e-rotate-1' } });
+    const rotated = await rotate();
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    expect(rotated.headers.get('cache-control')).toBe('no-store');
+    expect(rotated.body).toMatchObject({ webhookId, secretVersion: 2 });
+    const newSecret = rotated.body.secret as string;
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(oldSecret);
+    // The default grace period: 24 hours.
+    const graceEndMs = Date.parse(rotated.body.previousSecretExpiresAt as string) - Date.parse(rotated.body.createdAt as string);
+    expect(Math.abs(graceEndMs - 86_400_000)).toBeLessThan(5_000);
+    const again = await rotate();
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.secret).toBe(newSecret);
+    expect((await as(system, BOB, 'POST', `/webhooks/${webhookId}/secret/rotate`, { body: {}, headers: { 'Idempotency-Key': 'bob' } })).status).toBe(404);
+    const shown = await as(system, ALICE, 'GET', `/webhooks/${webhookId}`);
+    expect(shown.body).toMatchObject({ secretVersion: 2, previousSecretExpiresAt: rotated.body.previousSecretExpiresAt });
+    expect(shown.body).not.toHaveProperty('secret');
+
+    const transfer = await as(system, ALICE, 'POST', `/accounts/${ACCOUNT_A}/transfers`, {
+      body: { recipientAccountId: ACCOUNT_B, amount: '1.23', description: 'webhook rotation e2e' },
+      headers: { 'Idempotency-Key': randomUUID() },
+    });
+    expect(transfer.status).toBe(201);
+    const delivered = await waitFor(
+      () => receiver.received.find((r) => r.path === '/hooks/wallet/rotation' && JSON.parse(r.body).transferId === transfer.body.id),
+      { timeoutMs: 60_000, what: 'the delivery signed with both secrets' },
+    );
+    expect(String(delivered.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(signatureValid(newSecret, delivered)).toBe(true);
+    expect(signatureValid(oldSecret, delivered)).toBe(true);
+    const log = await waitFor(
+      async () => {
+        const res = await as(system, ALICE, 'GET', `/webhooks/${webhookId}/deliveries`);
+        const items = res.body.items as { status: string; secretVersions: number[] }[];
+        return items.find((d) => d.status === 'succeeded');
+      },
+      { timeoutMs: 30_000, what: 'the delivery logged as succeeded' },
+    );
+    expect(log.secretVersions).toEqual([2, 1]);
   }, 180_000);
 });
