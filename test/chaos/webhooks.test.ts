@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scheduleRound } from '../../scripts/chaos/faults.mjs';
-import { checkWebhookDeliveries, expectedEvents } from '../../scripts/chaos/webhook-facts.mjs';
+import { checkWebhookDeliveries, expectedEvents, waitForWebhookDeliveries } from '../../scripts/chaos/webhook-facts.mjs';
 import { chooseAnswer, startWebhookReceiver, verifyWebhookSignature, type ReceivedDelivery, type WebhookReceiver } from '../../scripts/chaos/webhook-receiver.mjs';
 
 const SPEC = {
@@ -160,6 +160,16 @@ describe('checkWebhookDeliveries', () => {
       "webhooks only to the account owner's endpoint",
     ]);
     expect(counts.missing).toBe(2);
+  });
+
+  it('waits until every expected event was acknowledged at its endpoint, or gives up after waitMs', async () => {
+    seq = 0;
+    const receiver = { deliveries: [delivery('e1', 200), delivery('e2', 200), delivery('e3', 200)], stats: { requests: 3, overflow: 0, unknownPath: 0 } } as unknown as WebhookReceiver;
+    const onlyA1 = new Map([['a1', expected.get('a1')!]]);
+    // Everything there: returns at once (a wait of ten minutes would time the test out).
+    await waitForWebhookDeliveries({ receiver, expected: onlyA1, endpointOf, waitMs: 600_000 });
+    // f1 never arrives: it gives up after its bound.
+    expect(await waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs: 1 })).toBeGreaterThanOrEqual(1);
   });
 
   it('reports an unreadable stream and a receiver that dropped records', () => {
