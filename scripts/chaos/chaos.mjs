@@ -361,10 +361,14 @@ function recoveriesOf(faults, answers, receiver) {
 async function checkWebhooks({ receiver, histories, endpointOf, brokers, topic, waitMs, log }) {
   const expected = expectedEvents(histories);
   const settleMs = await waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs });
-  const order = await readStreamOrder({ brokers, topic, timeoutMs: 60_000 }).catch((error) => {
-    log(`webhook order: ${topic} unreadable: ${error.message}`);
-    return undefined;
-  });
+  // Once more on a failure: the broker may just have been restarted by the nemesis.
+  const readOrder = () => readStreamOrder({ brokers, topic, timeoutMs: 60_000 });
+  const order = await readOrder()
+    .catch(readOrder)
+    .catch((error) => {
+      log(`webhook order: ${topic} unreadable: ${error.message}`);
+      return undefined;
+    });
   const result = checkWebhookDeliveries({ deliveries: receiver.deliveries, expected, order, endpointOf, overflow: receiver.stats.overflow });
   const c = result.counts;
   log(`webhooks: ${c.expected} events, ${c.deliveries} deliveries (${c.retries} retries, ${c.duplicates} duplicates), ${c.missing} missing, after ${Math.round(settleMs / 1000)} s`);
