@@ -1,7 +1,8 @@
-// Endpoint signing secrets: generated here, shown once, stored only encrypted
-// (AES-256-GCM, the endpoint id as associated data so a ciphertext cannot be
-// moved to another endpoint's row). The key comes from configuration (a file
-// in production); nothing here logs a secret or the key.
+// Endpoint signing secrets: generated here, shown only to the caller (registration,
+// rotation and their replays), stored only encrypted (AES-256-GCM, the endpoint id
+// and version as associated data so a ciphertext cannot be moved to another row).
+// The key comes from configuration (a file in production); nothing here logs a
+// secret or the key.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 export const SECRET_PREFIX = 'whsec_';
