@@ -295,6 +295,51 @@ describe.skipIf(noChromium !== null)('web wallet and console in Chromium', { tim
     expect(alice.problems).toEqual([]);
   });
 
+  it("a reload keeps the user signed in (the identity provider's session) where they were; sign-out ends it; another person's context is not affected", async () => {
+    const alice = await open();
+    await signIn(alice.page, system.baseUrl, ALICE);
+    const bob = await open();
+    await signIn(bob.page, system.baseUrl, BOB);
+    const formPosts: string[] = [];
+    alice.page.on('request', (req) => {
+      if (req.method() === 'POST' && new URL(req.url()).pathname === '/auth/authorize') formPosts.push(req.url());
+    });
+
+    // Tokens live in memory: the reload loses them, and one silent sign-in (prompt=none) brings them back without the form.
+    await openTab(alice.page, 'History');
+    await alice.page.reload();
+    await alice.page.getByTestId('signed-in-user').filter({ hasText: ALICE.username }).waitFor();
+    expect(new URL(alice.page.url()).pathname).toBe('/app/history');
+    await alice.page.locator('li.operation').first().waitFor();
+    await alice.page.goto(`${system.baseUrl}/app/`);
+    await alice.page.locator(`[data-account-id="${ACCOUNT_A}"] .money`).waitFor();
+    expect(formPosts).toEqual([]);
+    expect(await alice.page.getByLabel('Password').count()).toBe(0);
+
+    // Sign-out revokes the refresh token, then ends the provider's session and comes back signed out.
+    const revoked = alice.page.waitForResponse((res) => new URL(res.url()).pathname === '/auth/revoke');
+    const ended = alice.page.waitForResponse((res) => new URL(res.url()).pathname === '/auth/logout');
+    await alice.page.getByRole('button', { name: 'Sign out' }).click();
+    expect((await revoked).status()).toBe(200);
+    const endSession = await ended;
+    expect(endSession.status()).toBe(303);
+    expect(new URL(endSession.url()).searchParams.get('post_logout_redirect_uri')).toBe(`${system.baseUrl}/app/`);
+    await alice.page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+    // A reload now finds no session: the silent attempt answers login_required, and the signed-out screen stays.
+    const silent = alice.page.waitForResponse((res) => new URL(res.url()).pathname === '/auth/authorize' && new URL(res.url()).searchParams.get('prompt') === 'none');
+    await alice.page.reload();
+    expect((await silent).headers().location).toContain('error=login_required');
+    await alice.page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+    expect(await alice.page.getByTestId('signed-in-user').count()).toBe(0);
+    expect(formPosts).toEqual([]);
+
+    // Bob's browser (another context, its own cookie) is still signed in after a reload.
+    await bob.page.reload();
+    await bob.page.getByTestId('signed-in-user').filter({ hasText: BOB.username }).waitFor();
+    await bob.page.locator(`[data-account-id="${ACCOUNT_B}"] .money`).waitFor();
+    expect([...alice.problems, ...bob.problems]).toEqual([]);
+  });
+
   it('a pending hold shows as pending in the app, and an admin sets a daily limit in the console', async () => {
     const user = await registerUser('holder');
     const userAuth = await system.as(user);

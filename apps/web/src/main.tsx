@@ -3,6 +3,7 @@
 import { render } from 'preact';
 import { ConsoleApp } from './console/console-app';
 import { AuthSession } from './lib/auth';
+import { Notice } from './ui/components';
 import { SessionProvider } from './ui/session';
 import { WalletApp } from './wallet/wallet-app';
 import './styles.css';
@@ -11,7 +12,20 @@ const isConsole = location.pathname === '/console' || location.pathname.startsWi
 const session = new AuthSession(isConsole ? '/console' : '/app');
 document.title = isConsole ? 'E-Wallet console' : 'E-Wallet';
 
+const base = isConsole ? '/console' : '/app';
+// A reload forgets the tokens (memory only): one silent sign-in at the identity provider brings them back while its session lives.
+const leaving = location.pathname !== `${base}/callback` && session.resumeOnLoad(location.pathname);
+
 const root = document.getElementById('root');
 if (root) {
-  render(<SessionProvider session={session}>{isConsole ? <ConsoleApp /> : <WalletApp />}</SessionProvider>, root);
+  render(
+    leaving ? (
+      <main id="main">
+        <Notice kind="busy">Signing you in…</Notice>
+      </main>
+    ) : (
+      <SessionProvider session={session}>{isConsole ? <ConsoleApp /> : <WalletApp />}</SessionProvider>
+    ),
+    root,
+  );
 }

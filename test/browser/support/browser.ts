@@ -65,11 +65,18 @@ export async function newUserPage(browser: Browser, viewport = DESKTOP_VIEWPORT)
  * Signs in through the app's "Sign in" (or "Create an account") button: the
  * identity-service's page (via the gateway), a form post, the redirect back
  * with the code, the code exchange; resolves once the app shows the user.
+ * The page load first tries a silent sign-in (prompt=none): when this browser
+ * context already has an identity-provider session of this user (the app
+ * signed in before the console), that alone signs in.
  */
 export async function signIn(page: Page, baseUrl: string, user: Credentials, options: { product?: 'app' | 'console'; signUp?: boolean } = {}): Promise<void> {
   const product = options.product ?? 'app';
   await page.goto(`${baseUrl}/${product}/`);
-  await page.getByRole('button', { name: options.signUp ? 'Create an account' : 'Sign in', exact: true }).click();
+  const button = page.getByRole('button', { name: options.signUp ? 'Create an account' : 'Sign in', exact: true });
+  const signedIn = page.getByTestId('signed-in-user').filter({ hasText: user.username });
+  await button.or(signedIn).first().waitFor();
+  if (!options.signUp && (await signedIn.count()) > 0) return;
+  await button.click();
   await page.waitForURL(/\/auth\/authorize\?/);
   await page.getByLabel('Username').fill(user.username);
   await page.getByLabel('Password').fill(user.password);

@@ -1,12 +1,19 @@
 // The signed-in session: tokens live in memory only (never localStorage), are
-// refreshed before they expire, and sign-out revokes the refresh token. Only
-// the PKCE verifier and state of a sign-in in progress survive the redirect,
-// in sessionStorage (this tab only), and are removed when it completes.
+// refreshed before they expire, and sign-out revokes the refresh token and ends
+// the identity provider's session. Only the PKCE verifier and state of a
+// sign-in in progress survive the redirect, in sessionStorage (this tab only),
+// and are removed when it completes. A page load without tokens tries one
+// silent sign-in (prompt=none): the identity provider's own session cookie,
+// not anything of ours, is what keeps a user signed in across a reload.
 import { ApiError, request } from './api';
 import { authorizeUrl, newPendingSignIn, readCallback, s256Challenge, type PendingSignIn } from './pkce';
 
 export const CLIENT_ID = 'wallet-web';
+/** The identity provider's end_session_endpoint, through the gateway (discovery names it). */
+export const END_SESSION_ENDPOINT = '/auth/logout';
 const PENDING_KEY = 'wallet.pendingSignIn';
+/** Set while a silent sign-in is away at the identity provider: a load that finds it set does not try again (never a loop). */
+const SILENT_KEY = 'wallet.silentSignIn';
 /** Refresh this long before the access token expires. */
 const REFRESH_MARGIN_MS = 60_000;
 const REFRESH_DELAY_MS_MIN = 5_000;
@@ -44,8 +51,23 @@ export class AuthSession {
     return () => this.listeners.delete(listener);
   }
 
-  /** Leaves for the identity provider's sign-in (or sign-up) page. */
-  async startSignIn(returnTo: string, prompt?: 'create'): Promise<void> {
+  /**
+   * On a page load without tokens (not the callback): leaves once for a silent sign-in and
+   * answers true, or answers false (a silent attempt just came back without a callback).
+   */
+  resumeOnLoad(returnTo: string): boolean {
+    if (this.signedIn) return false;
+    if (sessionStorage.getItem(SILENT_KEY) !== null) {
+      sessionStorage.removeItem(SILENT_KEY);
+      return false;
+    }
+    sessionStorage.setItem(SILENT_KEY, '1');
+    void this.startSignIn(returnTo, 'none');
+    return true;
+  }
+
+  /** Leaves for the identity provider's sign-in (or sign-up) page; `none`: a silent sign-in. */
+  async startSignIn(returnTo: string, prompt?: 'create' | 'none'): Promise<void> {
     const pending = newPendingSignIn(`${location.origin}${this.base}/callback`, returnTo);
     sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
     const challenge = await s256Challenge(pending.verifier);
@@ -57,6 +79,10 @@ export class AuthSession {
   async completeSignIn(search: string): Promise<string> {
     const pending = readPending();
     sessionStorage.removeItem(PENDING_KEY);
+    sessionStorage.removeItem(SILENT_KEY);
+    // A silent sign-in without an identity-provider session (OIDC login_required): signed out, where the user was.
+    const params = new URLSearchParams(search);
+    if (pending && params.get('state') === pending.state && params.get('error') === 'login_required') return pending.returnTo;
     const result = readCallback(search, pending);
     if (result.kind === 'error' || !pending) throw new ApiError(400, result.kind === 'error' ? result.message : 'Sign in again.');
     const res = await request<TokenResponse>('POST', '/auth/token', {
@@ -95,11 +121,18 @@ export class AuthSession {
     }
   }
 
-  /** Revokes the refresh token (RFC 7009) and forgets every token; never fails the sign-out itself. */
+  /**
+   * Revokes the refresh token (RFC 7009), forgets every token, then ends the identity provider's
+   * session (RP-Initiated Logout), which comes back to this app's start page; never fails the sign-out itself.
+   */
   async signOut(): Promise<void> {
     const refreshToken = this.tokens?.refreshToken;
     this.clear();
     if (refreshToken) await request('POST', '/auth/revoke', { form: { token: refreshToken, token_type_hint: 'refresh_token', client_id: CLIENT_ID } }).catch(() => undefined);
+    const endSession = new URL(END_SESSION_ENDPOINT, location.origin);
+    endSession.searchParams.set('client_id', CLIENT_ID);
+    endSession.searchParams.set('post_logout_redirect_uri', `${location.origin}${this.base}/`);
+    location.assign(endSession.toString());
   }
 
   private accept(body: TokenResponse): void {

@@ -39,8 +39,8 @@ export interface AuthorizeParams {
   redirectUri: string;
   challenge: string;
   state: string;
-  /** `create`: open the sign-up page. */
-  prompt?: 'create';
+  /** `create`: open the sign-up page; `none`: a silent sign-in (a code if the identity provider has a session, else login_required). */
+  prompt?: 'create' | 'none';
 }
 
 export function authorizeUrl(params: AuthorizeParams, origin: string): string {

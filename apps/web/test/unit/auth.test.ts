@@ -97,4 +97,57 @@ describe('the browser session (tokens in memory)', () => {
     expect(session.signedIn).toBe(false);
     await expect(session.accessToken()).rejects.toThrow(/Sign in/);
   });
+
+  it("then ends the identity provider's session: to its end_session_endpoint, back to this app's start page", async () => {
+    const browser = fakeBrowser([tokens('access-1', 'refresh-1'), () => ({ status: 200, body: {} })]);
+    const session = new AuthSession('/console');
+    await signedIn(session, browser);
+    await session.signOut();
+    const logout = new URL(browser.assigned[1]!);
+    expect(logout.pathname).toBe('/auth/logout');
+    expect(Object.fromEntries(logout.searchParams)).toEqual({ client_id: CLIENT_ID, post_logout_redirect_uri: 'http://localhost:8080/console/' });
+  });
+});
+
+describe('silent sign-in on a page load (prompt=none)', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  /** startSignIn hashes the verifier (WebCrypto) before it leaves: wait for the navigation. */
+  const left = (browser: { assigned: string[] }, count = 1) => vi.waitFor(() => expect(browser.assigned).toHaveLength(count));
+
+  it('leaves once for the identity provider with prompt=none, and keeps the path to return to', async () => {
+    const browser = fakeBrowser([]);
+    const session = new AuthSession('/app');
+    expect(session.resumeOnLoad('/app/history')).toBe(true);
+    await left(browser);
+    const authorize = new URL(browser.assigned[0]!);
+    expect(authorize.searchParams.get('prompt')).toBe('none');
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    // The callback says login_required: signed out, back where the user was, no token request.
+    expect(await session.completeSignIn(`?error=login_required&state=${authorize.searchParams.get('state')}`)).toBe('/app/history');
+    expect(session.signedIn).toBe(false);
+    expect(browser.calls).toEqual([]);
+    expect(browser.storage.size).toBe(0);
+  });
+
+  it('never loops: a load that finds an attempt still marked away does not leave again (and the next load may)', async () => {
+    const browser = fakeBrowser([]);
+    const first = new AuthSession('/app');
+    expect(first.resumeOnLoad('/app/')).toBe(true);
+    await left(browser);
+    // Back without a callback (the provider showed an error page, the user went back): no second trip.
+    expect(new AuthSession('/app').resumeOnLoad('/app/')).toBe(false);
+    expect(browser.assigned).toHaveLength(1);
+    expect(new AuthSession('/app').resumeOnLoad('/app/')).toBe(true);
+    await left(browser, 2);
+  });
+
+  it('a silent sign-in with a session exchanges its code like any other', async () => {
+    const browser = fakeBrowser([tokens('access-1', 'refresh-1')]);
+    const session = new AuthSession('/app');
+    session.resumeOnLoad('/app/send');
+    await left(browser);
+    const state = new URL(browser.assigned[0]!).searchParams.get('state');
+    expect(await session.completeSignIn(`?code=c&state=${state}`)).toBe('/app/send');
+    expect(await session.accessToken()).toBe('access-1');
+  });
 });
