@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { parseAmountMinor } from '@wallet/platform';
 import { waitFor } from '@wallet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT_A, ACCOUNT_B, ADMIN, ALICE, http, rememberSecret, startSystem, type RunningSystem } from './harness.js';
+import { ACCOUNT_A, ACCOUNT_B, ADMIN, ALICE, BOB, http, rememberSecret, startSystem, type RunningSystem } from './harness.js';
 
 /** Bound on an event reaching the history (eventually consistent, usually well under a second). */
 const HISTORY_WAIT_MS = 30_000;
@@ -107,6 +107,30 @@ describe('wallet features over REST (issue 15)', { timeout: 120_000 }, () => {
     await operation(account, 'reversal_out', (op) => op.reversalId === reversed.body.id);
   });
 
+  it('a refused reversal replays its 422 for the same key (another body with it is refused), and the reversals of a transfer are listed page by page', async () => {
+    const sent = await post(ALICE, `/accounts/${ACCOUNT_A}/transfers`, { recipientAccountId: account, amount: '3.00', description: 'Order 8' });
+    expect(sent.status).toBe(201);
+    const key = `rev-${randomUUID()}`;
+    const tooMuch = await post(user, `/transfers/${sent.body.id}/reverse`, { amount: '3.01', reason: 'More than sent' }, key);
+    expect(tooMuch.status).toBe(422);
+    const again = await post(user, `/transfers/${sent.body.id}/reverse`, { amount: '3.01', reason: 'More than sent' }, key);
+    expect(again.status).toBe(422);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toMatchObject({ code: 'REVERSAL_EXCEEDS_REMAINING', remaining: '3.00' });
+    expect((await post(user, `/transfers/${sent.body.id}/reverse`, { amount: '1.00', reason: 'Other body' }, key)).status).toBe(422);
+
+    const first = await post(user, `/transfers/${sent.body.id}/reverse`, { amount: '1.00', reason: 'Part one' });
+    const second = await post(user, `/transfers/${sent.body.id}/reverse`, { amount: '0.50', reason: 'Part two' });
+    expect([first.status, second.status]).toEqual([201, 201]);
+    const page = await get(ALICE, `/transfers/${sent.body.id}/reversals?limit=1`);
+    expect(page.status).toBe(200);
+    expect(page.body).toMatchObject({ transferId: sent.body.id, amount: '3.00', reversed: '1.50', remaining: '1.50', currency: 'USD' });
+    expect((page.body.items as Array<{ id: string }>).map((r) => r.id)).toEqual([first.body.id]);
+    const rest = await get(user, `/transfers/${sent.body.id}/reversals?cursor=${page.body.nextCursor as string}`);
+    expect(rest.body).toMatchObject({ items: [{ id: second.body.id, remaining: '1.50', reason: 'Part two' }], nextCursor: null });
+    expect((await get(BOB, `/transfers/${sent.body.id}/reversals`)).status).toBe(404);
+  });
+
   it('a top-up is refunded to the card: the wallet is debited and the refund shows in the history', async () => {
     const card = { number: '4242 4242 4242 4242', expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 3, cvc: '123' };
     const topUp = await post(user, `/accounts/${account}/topup`, { amount: '25.00', card });
@@ -120,7 +144,8 @@ describe('wallet features over REST (issue 15)', { timeout: 120_000 }, () => {
     // No more than the top-up: 15.00 remain.
     const tooMuch = await post(user, `/topups/${topUp.body.id}/refund`, { amount: '20.00' });
     expect(tooMuch.status).toBe(422);
-    await operation(account, 'refund', (op) => op.topUpId === topUp.body.id);
+    // One refund id: the REST id is the refundId of the history entry (and of the event it came from).
+    await operation(account, 'refund', (op) => op.topUpId === topUp.body.id && op.refundId === refund.body.id);
   });
 
   it('a statement closes at the ledger balance, and the balance at a past instant is what it was then', async () => {
