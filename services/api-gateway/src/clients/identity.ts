@@ -149,7 +149,7 @@ async function exchange(url: string, request: IdentityRequest, dispatcher: Agent
   response.headers.forEach((value, name) => {
     if (RELAYED_RESPONSE_HEADER.test(name)) relayed[name] = value;
   });
-  // The sign-in page's session cookie (one Set-Cookie per Path), set only by /auth/authorize and /auth/logout.
+  // The sign-in page's session cookie (one Set-Cookie per Path); the route relays it for /auth/authorize and /auth/logout only.
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) relayed['set-cookie'] = cookies;
   return { status: response.status, headers: relayed, body };

@@ -62,7 +62,9 @@ async function relay(request: FastifyRequest, reply: FastifyReply, identity: Ide
     request.log.error({ path, status: answer.status }, 'identity-service answered a status the contract does not declare');
     throw new ProblemError(EDGE_PROBLEMS.identityBadResponse, '');
   }
-  reply.code(answer.status).headers(answer.headers);
+  // Only the session routes may set the identity provider's cookie; no other /auth answer sets any.
+  const { 'set-cookie': cookies, ...headers } = answer.headers;
+  reply.code(answer.status).headers(SESSION_OPERATIONS.has(operationId) && cookies !== undefined ? { ...headers, 'set-cookie': cookies } : headers);
   return answer.status === 204 || answer.body.length === 0 ? reply.send() : reply.send(answer.body);
 }
 
