@@ -310,7 +310,8 @@ describe.skipIf(noChromium !== null)('web wallet and console in Chromium', { tim
     await alice.page.reload();
     await alice.page.getByTestId('signed-in-user').filter({ hasText: ALICE.username }).waitFor();
     expect(new URL(alice.page.url()).pathname).toBe('/app/history');
-    await alice.page.locator('li.operation').first().waitFor();
+    // The same screen (whether or not earlier tests left operations in her history).
+    await alice.page.locator('nav a[aria-current="page"]', { hasText: 'History' }).waitFor();
     await alice.page.goto(`${system.baseUrl}/app/`);
     await alice.page.locator(`[data-account-id="${ACCOUNT_A}"] .money`).waitFor();
     expect(formPosts).toEqual([]);
