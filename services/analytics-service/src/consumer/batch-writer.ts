@@ -22,6 +22,7 @@ import { dedupeByEventId, eventToRow, type OperationRow } from '../domain/operat
 import type { AnalyticsMetrics } from '../metrics.js';
 import { classifyStoreFailure } from '../store/errors.js';
 import type { StoreTarget } from '../store/spans.js';
+import { spanClockMs } from './record-spans.js';
 import type { EventValidator, RejectionReason } from './validator.js';
 
 /** Where valid rows go (the ClickHouse store in production). */
@@ -191,9 +192,9 @@ export class BatchWriter {
       const endTimer = metrics.insertSeconds.startTimer();
       existing = await sink.existingEventIds(rows);
       const fresh = rows.filter((row) => !existing.has(row.eventId));
-      const startTimeMs = nowMs();
+      const startTimeMs = spanClockMs();
       await sink.insert(fresh);
-      insert = { startTimeMs, endTimeMs: nowMs(), rows: fresh.length };
+      insert = { startTimeMs, endTimeMs: spanClockMs(), rows: fresh.length };
       endTimer();
     } catch (error) {
       // Not counted as a flush failure: each batch now retries alone, and that path counts and logs.
@@ -229,9 +230,9 @@ export class BatchWriter {
         // Looked up again on every attempt: a timed-out insert may have landed.
         const existing = await sink.existingEventIds(rows);
         const fresh = rows.filter((row) => !existing.has(row.eventId));
-        const startTimeMs = nowMs();
+        const startTimeMs = spanClockMs();
         await sink.insert(fresh);
-        const endTimeMs = nowMs();
+        const endTimeMs = spanClockMs();
         endTimer();
         metrics.eventsDuplicate.inc(existing.size);
         if (fresh.length > 0) this.inserted(fresh, { startTimeMs, endTimeMs, rows: fresh.length }, timings);
@@ -260,9 +261,4 @@ export class BatchWriter {
       metrics.eventDelaySeconds.observe(Number(delayMicros) / 1e6);
     }
   }
-}
-
-/** Wall-clock milliseconds with sub-millisecond precision (span times of the insert). */
-function nowMs(): number {
-  return performance.timeOrigin + performance.now();
 }

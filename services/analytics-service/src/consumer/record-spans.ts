@@ -51,7 +51,18 @@ function recordAttributes(record: ConsumedRecord, groupId: string): Attributes {
  */
 export function startRecordSpan(record: ConsumedRecord, groupId: string): Span {
   const parent = extractTraceContext(record.headers, ROOT_CONTEXT);
-  return getTracer().startSpan(`process ${record.topic}`, { kind: SpanKind.CONSUMER, attributes: recordAttributes(record, groupId) }, parent);
+  const options = { kind: SpanKind.CONSUMER, attributes: recordAttributes(record, groupId), startTime: spanClockMs() };
+  return getTracer().startSpan(`process ${record.topic}`, options, parent);
+}
+
+/**
+ * The one clock of a record span and its INSERT child (the insert's timings are
+ * taken with it too): left to itself the SDK starts a span at Date.now() and adds
+ * monotonic time, which can sit a few ms off performance.timeOrigin + now(), so a
+ * record span ended right after its insert could end before its child did.
+ */
+export function spanClockMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** Attributes of a flush span `analytics.flush` (one partition's batch). */
@@ -108,7 +119,7 @@ export class BatchSpans<M extends ConsumedRecord> {
       const parent = recordSpan ? trace.setSpan(ROOT_CONTEXT, recordSpan) : ROOT_CONTEXT;
       const span = getTracer().startSpan(
         `send ${dlqTopic}`,
-        { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'send', 'messaging.operation.name': 'send', 'messaging.destination.name': dlqTopic } },
+        { kind: SpanKind.PRODUCER, startTime: spanClockMs(), attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'send', 'messaging.operation.name': 'send', 'messaging.destination.name': dlqTopic } },
         parent,
       );
       spans.push(span);
@@ -140,7 +151,7 @@ export class BatchSpans<M extends ConsumedRecord> {
     this.open.delete(message);
     span.setAttribute('analytics.outcome', outcome);
     decorate?.(span);
-    span.end();
+    span.end(spanClockMs()); // the clock it started on (a start time given, the SDK would end it on Date.now())
   }
 
   /** `INSERT <table>` under the record's span, timed as the batch insert that stored its row. */
@@ -164,6 +175,6 @@ export class BatchSpans<M extends ConsumedRecord> {
 export function endSends(spans: readonly Span[], error?: unknown): void {
   for (const span of spans) {
     if (error !== undefined) recordSpanError(span, error, 'dead-letter produce failed; retried');
-    span.end();
+    span.end(spanClockMs());
   }
 }
