@@ -12,11 +12,23 @@ export interface LogoutClient {
 export type LogoutRequestCheck =
   | { kind: 'redirect'; redirectUri: string; state: string | undefined }
   | { kind: 'page' }
-  | { kind: 'invalid'; message: string };
+  /** Well-formed, but it may not send the browser back: the session still ends (the user asked to sign out). */
+  | { kind: 'invalid'; message: string }
+  /** Not a request the contract allows (repeated or too long): refused, the session left as it was. */
+  | { kind: 'malformed'; message: string };
 
 const single = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
+/** The contract's bounds on the query (openapi endSession). */
+const PARAM_CHARS_MAX: Readonly<Record<string, number>> = { client_id: 64, post_logout_redirect_uri: 512, state: STATE_CHARS_MAX };
+
 export function checkLogoutRequest(params: Record<string, unknown>, clients: readonly LogoutClient[]): LogoutRequestCheck {
+  for (const [name, charsMax] of Object.entries(PARAM_CHARS_MAX)) {
+    const value = params[name];
+    if (value === undefined) continue;
+    const text = single(value);
+    if (text === undefined || text.length > charsMax) return { kind: 'malformed', message: `${name} must be one value of at most ${charsMax} characters.` };
+  }
   const redirectUri = params.post_logout_redirect_uri;
   if (redirectUri === undefined) return { kind: 'page' };
   const uri = single(redirectUri);
@@ -26,9 +38,5 @@ export function checkLogoutRequest(params: Record<string, unknown>, clients: rea
   if (uri === undefined || !client.postLogoutRedirectUris.includes(uri)) {
     return { kind: 'invalid', message: 'The address to return to is not registered for this client.' };
   }
-  const state = single(params.state);
-  if (params.state !== undefined && (state === undefined || state.length > STATE_CHARS_MAX)) {
-    return { kind: 'invalid', message: `state must be one value of at most ${STATE_CHARS_MAX} characters.` };
-  }
-  return { kind: 'redirect', redirectUri: uri, state };
+  return { kind: 'redirect', redirectUri: uri, state: single(params.state) };
 }

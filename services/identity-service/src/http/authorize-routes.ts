@@ -114,9 +114,11 @@ async function handle(request: FastifyRequest, reply: FastifyReply, deps: Author
  * (with state), or a page saying so. An unregistered address is never redirected to.
  */
 async function endSession(request: FastifyRequest, reply: FastifyReply, deps: AuthorizeRouteDeps): Promise<FastifyReply> {
+  const check = deps.authorize.checkLogout(request.query as Record<string, unknown>);
+  // A request outside the contract changes nothing; any other one ends the session, wherever it may go next.
+  if (check.kind === 'malformed') return sendPage(reply, 400, renderErrorPage(check.message));
   await deps.authorize.signOut(sessionIdOf(request));
   reply.header('set-cookie', clearedSessionCookies(request, deps.cookieSecurity));
-  const check = deps.authorize.checkLogout(request.query as Record<string, unknown>);
   if (check.kind === 'invalid') return sendPage(reply, 400, renderErrorPage(check.message));
   if (check.kind === 'page') return sendPage(reply, 200, renderSignedOutPage());
   return redirect(reply, redirectWith(check.redirectUri, { state: check.state }));

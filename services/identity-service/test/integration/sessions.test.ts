@@ -179,6 +179,16 @@ describe('identity-provider session (sign-in page cookie)', () => {
     expect((await authorize(id)).status).toBe(200); // the form again
   });
 
+  it('a sign-out request outside the contract (a state over 512 characters) is 400 and leaves the session as it was', async () => {
+    const { id } = await signIn();
+    const query = new URLSearchParams({ client_id: CLIENT_ID, post_logout_redirect_uri: POST_LOGOUT_URI, state: 's'.repeat(513) });
+    const answer = await call(`${h.url}/auth/logout?${query.toString()}`, { cookie: id });
+    expect(answer.status).toBe(400);
+    expect(answer.location).toBeUndefined();
+    expect(answer.setCookies).toEqual([]);
+    expect((await authorize(id, { prompt: 'none' })).location?.searchParams.get('code')).toBeTruthy();
+  });
+
   it('sign-out never redirects to an unregistered address (but still ends the session); without one it shows a page', async () => {
     const { id } = await signIn();
     const attempts: Record<string, string>[] = [

@@ -50,7 +50,16 @@ describe('sign-out request (RP-Initiated Logout)', () => {
     expect(checkLogoutRequest({}, clients)).toEqual({ kind: 'page' });
     expect(checkLogoutRequest({ client_id: 'web', post_logout_redirect_uri: 'http://localhost:8080/app' }, clients).kind).toBe('invalid');
     expect(checkLogoutRequest({ post_logout_redirect_uri: 'http://localhost:8080/app/' }, clients).kind).toBe('invalid');
-    expect(checkLogoutRequest({ client_id: 'web', post_logout_redirect_uri: ['http://localhost:8080/app/'] }, clients).kind).toBe('invalid');
+    expect(checkLogoutRequest({ client_id: 'web', post_logout_redirect_uri: ['http://localhost:8080/app/'] }, clients).kind).toBe('malformed');
+  });
+
+  it('refuses a query outside the contract (too long or repeated) as malformed, before any other check', () => {
+    // Schemathesis found a 513-character state answered 200 with the signed-out page.
+    expect(checkLogoutRequest({ state: 's'.repeat(513) }, clients)).toEqual({ kind: 'malformed', message: 'state must be one value of at most 512 characters.' });
+    expect(checkLogoutRequest({ client_id: 'c'.repeat(65), post_logout_redirect_uri: 'http://localhost:8080/app/' }, clients).kind).toBe('malformed');
+    expect(checkLogoutRequest({ post_logout_redirect_uri: `http://localhost:8080/${'a'.repeat(500)}` }, clients).kind).toBe('malformed');
+    expect(checkLogoutRequest({ state: ['a', 'b'] }, clients).kind).toBe('malformed');
+    expect(checkLogoutRequest({ state: 's'.repeat(512) }, clients)).toEqual({ kind: 'page' });
   });
 });
 
