@@ -67,11 +67,16 @@ export const configSchema = z
     WEBHOOK_DISPATCH_INTERVAL_MS: env.int(500, 10, 60_000),
     WEBHOOK_DISPATCH_BATCH_SIZE_MAX: env.int(50, 1, 1_000),
     WEBHOOK_DISPATCH_CONCURRENCY_MAX: env.int(16, 1, 256),
+    /** Sends in flight to one endpoint at most, per replica: one slow receiver cannot take every slot. */
+    WEBHOOK_DISPATCH_ENDPOINT_CONCURRENCY_MAX: env.int(4, 1, 256),
     WEBHOOK_SHUTDOWN_TIMEOUT_MS: env.int(10_000, 100, 120_000),
   })
   .superRefine((config, ctx) => {
     if (config.NODE_ENV === 'production' && config.WEBHOOK_ALLOW_LOOPBACK_URLS) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ALLOW_LOOPBACK_URLS'], message: 'refused when NODE_ENV=production (SSRF protection)' });
+    }
+    if (config.WEBHOOK_DISPATCH_ENDPOINT_CONCURRENCY_MAX > config.WEBHOOK_DISPATCH_CONCURRENCY_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_DISPATCH_ENDPOINT_CONCURRENCY_MAX'], message: 'must not exceed WEBHOOK_DISPATCH_CONCURRENCY_MAX' });
     }
     if (config.WEBHOOK_RETRY_DELAY_MS_MIN > config.WEBHOOK_RETRY_DELAY_MS_MAX) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_RETRY_DELAY_MS_MIN'], message: 'must not exceed WEBHOOK_RETRY_DELAY_MS_MAX' });

@@ -102,6 +102,7 @@ async function startParts(
     intervalMs: config.WEBHOOK_DISPATCH_INTERVAL_MS,
     batchSizeMax: config.WEBHOOK_DISPATCH_BATCH_SIZE_MAX,
     concurrencyMax: config.WEBHOOK_DISPATCH_CONCURRENCY_MAX,
+    endpointConcurrencyMax: config.WEBHOOK_DISPATCH_ENDPOINT_CONCURRENCY_MAX,
     ...(overrides.random ? { random: overrides.random } : {}),
     onAttempt: (outcome, seconds) => {
       metrics.deliveries.inc({ outcome });

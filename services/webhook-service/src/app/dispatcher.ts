@@ -1,12 +1,18 @@
 // The dispatcher: claims due deliveries (heads of their (endpoint, account)
 // queue, leased so replicas never send one twice at once), signs and sends
-// them with bounded concurrency, and records each outcome: succeeded, retry
-// later with backoff + jitter, or failed once the retry window is over.
+// them, and records each outcome: succeeded, retry later with backoff +
+// jitter, or failed once the retry window is over.
+// It is a pipeline, not a sequence of batches: up to concurrencyMax sends are
+// in flight, and a slot freed by any send is filled by the next claim. So a
+// slow or hanging receiver holds back only its own queue (and at most
+// endpointConcurrencyMax slots), never every other account's deliveries: a
+// batch that waited for its slowest send capped throughput at one delivery
+// per account per slowest send (~25/s in the full chaos run, behind a ~50/s event rate).
 // State lives in the table, so a restart or a crash loses nothing: an expired
 // lease makes the delivery due again (at-least-once; receivers dedupe on webhook-id).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { mapBounded, type Logger } from '@wallet/platform';
+import type { Logger } from '@wallet/platform';
 import { afterFailure, type AttemptOutcome, type RetryPolicy } from '../domain/delivery.js';
 import { decryptSecret } from '../domain/secret-box.js';
 import { signingVersions } from '../domain/secret-versions.js';
@@ -29,6 +35,8 @@ export interface DispatcherOptions {
   intervalMs: number;
   batchSizeMax: number;
   concurrencyMax: number;
+  /** Sends in flight to one endpoint at most (fairness: a slow receiver cannot take every slot). */
+  endpointConcurrencyMax: number;
   now?: () => Date;
   random?: () => number;
   onAttempt?: (outcome: AttemptRecord['status'], seconds: number) => void;
@@ -38,7 +46,12 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** A wake() that came while the loop was busy: the next pause returns at once. */
+  private woken = false;
   private readonly leaseToken = randomUUID();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Sends in flight per endpoint id. */
+  private readonly perEndpoint = new Map<string, number>();
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -48,52 +61,91 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** New deliveries were stored: look now instead of at the next interval. */
+  /** New deliveries were stored, or a send finished (its queue has a new head): look now, not at the next interval. */
   wake(): void {
-    this.wakeUp?.();
+    if (this.wakeUp) this.wakeUp();
+    else this.woken = true;
   }
 
+  /** Stops claiming and waits for the sends in flight (each bounded by the delivery timeout). */
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
+    this.wake();
     await this.loop;
   }
 
-  /** One pass: claim a batch and send it; answers how many were claimed (tests drive it directly). */
-  async runOnce(): Promise<number> {
-    const { pool, batchSizeMax, deliveryTimeoutMs, concurrencyMax } = this.options;
-    const claimed = await claimDue(pool, batchSizeMax, deliveryTimeoutMs + LEASE_MARGIN_MS, this.leaseToken);
-    await mapBounded(claimed, concurrencyMax, (delivery) => this.deliver(delivery));
-    return claimed.length;
+  /** Sends in flight now (tests, metrics). */
+  get inFlightCount(): number {
+    return this.inFlight.size;
   }
 
   private async run(): Promise<void> {
+    const { intervalMs, batchSizeMax, concurrencyMax } = this.options;
     let failures = 0;
     while (this.running) {
+      const free = concurrencyMax - this.inFlight.size;
+      let asked = 0;
       let claimed = 0;
-      try {
-        claimed = await this.runOnce();
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        this.options.logger.error({ err: error, failures }, 'dispatch pass failed; retrying');
+      if (free > 0) {
+        asked = Math.min(free, batchSizeMax);
+        try {
+          claimed = this.launch(await this.claim(asked));
+          failures = 0;
+        } catch (error) {
+          failures += 1;
+          this.options.logger.error({ err: error, failures }, 'dispatch claim failed; retrying');
+        }
       }
-      // A full batch: more may be due at once. Otherwise wait (bounded), or until woken.
-      if (claimed < this.options.batchSizeMax || failures > 0) await this.pause(this.options.intervalMs * Math.min(2 ** failures, 32));
+      if (failures > 0) await this.pause(intervalMs * Math.min(2 ** failures, 32));
+      // Every slot taken, or fewer due than asked: wait for a send to finish, new deliveries, or the interval.
+      else if (free <= 0 || claimed < asked) await this.pause(intervalMs);
+      // A full claim with slots left: more may be due at once.
     }
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private claim(limit: number): Promise<ClaimedDelivery[]> {
+    const { pool, deliveryTimeoutMs, endpointConcurrencyMax } = this.options;
+    return claimDue(pool, {
+      limit,
+      leaseMs: deliveryTimeoutMs + LEASE_MARGIN_MS,
+      leaseToken: this.leaseToken,
+      endpointShare: endpointConcurrencyMax,
+      busy: this.perEndpoint,
+    });
+  }
+
+  /** Starts a send per claimed delivery; answers how many. */
+  private launch(claimed: readonly ClaimedDelivery[]): number {
+    for (const delivery of claimed) {
+      this.perEndpoint.set(delivery.endpointId, (this.perEndpoint.get(delivery.endpointId) ?? 0) + 1);
+      const send: Promise<void> = this.deliver(delivery)
+        .catch((error: unknown) => this.options.logger.error({ err: error, deliveryId: delivery.id }, 'delivery failed unexpectedly'))
+        .finally(() => {
+          this.inFlight.delete(send);
+          const left = (this.perEndpoint.get(delivery.endpointId) ?? 1) - 1;
+          if (left > 0) this.perEndpoint.set(delivery.endpointId, left);
+          else this.perEndpoint.delete(delivery.endpointId);
+          this.wake();
+        });
+      this.inFlight.add(send);
+    }
+    return claimed.length;
   }
 
   private pause(ms: number): Promise<void> {
+    if (this.woken || !this.running) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
         this.wakeUp = undefined;
-        done();
+        resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
     });
   }
 

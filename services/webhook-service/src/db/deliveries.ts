@@ -127,13 +127,25 @@ export interface ClaimedDelivery {
   leaseToken: string;
 }
 
+export interface ClaimRequest {
+  limit: number;
+  leaseMs: number;
+  leaseToken: string;
+  /** Sends in flight to one endpoint at most, counting `busy`. */
+  endpointShare: number;
+  /** Sends this dispatcher has in flight, per endpoint id. */
+  busy: ReadonlyMap<string, number>;
+}
+
 /**
  * Claims up to `limit` due deliveries that are at the head of their
  * (endpoint, account) queue (an earlier pending delivery holds later ones back),
- * plus due unordered ones (manual redeliveries), leasing each for leaseMs so
- * no other dispatcher sends it meanwhile. SKIP LOCKED: replicas share the work.
+ * plus due unordered ones (manual redeliveries), at most `endpointShare` per
+ * endpoint with those in flight, leasing each for leaseMs so no other
+ * dispatcher sends it meanwhile. SKIP LOCKED: replicas share the work.
  */
-export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, leaseToken: string): Promise<ClaimedDelivery[]> {
+export async function claimDue(pool: pg.Pool, request: ClaimRequest): Promise<ClaimedDelivery[]> {
+  const { limit, leaseMs, leaseToken, endpointShare, busy } = request;
   return withTransaction(pool, 'BEGIN', async (client) => {
     const { rows } = await client.query<{
       id: string;
@@ -155,6 +167,13 @@ export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, le
          SELECT id FROM heads
          UNION ALL
          SELECT id FROM webhooks.deliveries WHERE status = 'pending' AND NOT ordered
+       ), due AS (
+         SELECT d.id, d.next_attempt_at,
+                row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) + coalesce(b.n, 0) AS place
+           FROM webhooks.deliveries d
+           JOIN candidates c ON c.id = d.id
+           LEFT JOIN unnest($2::uuid[], $3::int[]) AS b(endpoint_id, n) ON b.endpoint_id = d.endpoint_id
+          WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
        )
        SELECT d.id, d.endpoint_id, d.event_id, d.account_id, en.url, ev.body, d.attempts, d.give_up_at,
               (SELECT coalesce(json_agg(json_build_object('version', s.version, 'ciphertext', encode(s.secret_ciphertext, 'base64'), 'expires_at', s.expires_at)
@@ -162,14 +181,14 @@ export async function claimDue(pool: pg.Pool, limit: number, leaseMs: number, le
                  FROM webhooks.endpoint_secrets s
                 WHERE s.endpoint_id = en.id AND (s.expires_at IS NULL OR s.expires_at > now())) AS secrets
          FROM webhooks.deliveries d
-         JOIN candidates c ON c.id = d.id
+         JOIN due ON due.id = d.id
          JOIN webhooks.endpoints en ON en.id = d.endpoint_id
          JOIN webhooks.events ev ON ev.event_id = d.event_id
-        WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
-        ORDER BY d.next_attempt_at
+        WHERE due.place <= $4 AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
+        ORDER BY due.next_attempt_at
         LIMIT $1
         FOR UPDATE OF d SKIP LOCKED`,
-      [limit],
+      [limit, [...busy.keys()], [...busy.values()], endpointShare],
     );
     if (rows.length === 0) return [];
     await client.query(

@@ -23,6 +23,13 @@ export interface Receiver {
   secret: string;
   /** Status to answer for the next requests, in order; then 200. */
   script: number[];
+  /** While true, requests are held unanswered (a hanging receiver) until release(). */
+  hang: boolean;
+  /** Requests being answered now, and the most at once. */
+  open: number;
+  openMax: number;
+  /** Stops hanging and answers the held requests. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -36,8 +43,25 @@ function readBody(request: IncomingMessage): Promise<string> {
 }
 
 export async function startReceiver(path = '/hooks'): Promise<Receiver> {
-  const receiver: Receiver = { url: '', received: [], secret: '', script: [], close: async () => {} };
+  const held: Array<() => void> = [];
+  const receiver: Receiver = {
+    url: '',
+    received: [],
+    secret: '',
+    script: [],
+    hang: false,
+    open: 0,
+    openMax: 0,
+    release: () => {
+      receiver.hang = false;
+      for (const answer of held.splice(0)) answer();
+    },
+    close: async () => {},
+  };
   const server: Server = createServer((request, response) => {
+    receiver.open += 1;
+    receiver.openMax = Math.max(receiver.openMax, receiver.open);
+    response.on('close', () => (receiver.open -= 1));
     void readBody(request).then((body) => {
       const headers = {
         'webhook-id': String(request.headers['webhook-id'] ?? ''),
@@ -54,11 +78,15 @@ export async function startReceiver(path = '/hooks'): Promise<Receiver> {
         signatureValid: verify(receiver.secret, headers, body, Math.floor(Date.now() / 1000)),
         status,
       });
-      response.writeHead(status).end();
+      if (receiver.hang) held.push(() => response.writeHead(status).end());
+      else response.writeHead(status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
-  receiver.close = () => new Promise((resolve) => server.close(() => resolve()));
+  receiver.close = () => {
+    receiver.release();
+    return new Promise((resolve) => server.close(() => resolve()));
+  };
   return receiver;
 }
