@@ -9,23 +9,20 @@
 // its owner's endpoint at least once with a valid signature, nothing else
 // arrives, and a later event of an account is never sent to an endpoint
 // before every earlier one was acknowledged (2xx) by it.
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parse } from 'yaml';
 import { Consumer, stringDeserializer } from '@platformatic/kafka';
 
-/** Every event type an endpoint may subscribe to (services/webhook-service src/domain/endpoint.ts). */
-export const WEBHOOK_EVENT_TYPES = Object.freeze([
-  'transfer_in',
-  'transfer_out',
-  'topup',
-  'hold_created',
-  'hold_captured',
-  'hold_voided',
-  'hold_expired',
-  'reversal_out',
-  'reversal_in',
-  'refund',
-  'refund_cancelled',
-]);
+/** Every event type an endpoint may subscribe to: the REST contract's WebhookEventType (services/common). */
+export const WEBHOOK_EVENT_TYPES = Object.freeze(webhookEventTypes());
+
+function webhookEventTypes() {
+  const document = parse(readFileSync(new URL('../../services/common/wallet-api/openapi.yaml', import.meta.url), 'utf8'));
+  const types = document?.components?.schemas?.WebhookEventType?.enum;
+  if (!Array.isArray(types) || types.length === 0) throw new Error('openapi.yaml: components.schemas.WebhookEventType.enum is missing');
+  return types.map(String);
+}
 
 const VIOLATIONS_MAX = 200;
 /** A chaos topic holding more than this is not a chaos run's. */
