@@ -18,12 +18,14 @@ import { decryptSecret } from '../domain/secret-box.js';
 import { signingVersions } from '../domain/secret-versions.js';
 import { signedHeaders } from '../domain/signature.js';
 import type { WebhookSender } from '../clients/webhook-sender.js';
-import { claimDue, recordAttempt, type AttemptRecord, type ClaimedDelivery } from '../db/deliveries.js';
+import { claimDue, recordAttempt, repairHeads, type AttemptRecord, type ClaimedDelivery } from '../db/deliveries.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Added to the delivery timeout to form the lease. */
 const LEASE_MARGIN_MS = 5_000;
+/** How often the queue-head safety net runs (db/deliveries.ts repairHeads: it reads every pending delivery). */
+const HEAD_REPAIR_INTERVAL_MS = 60_000;
 
 export interface DispatcherOptions {
   pool: pg.Pool;
@@ -82,7 +84,12 @@ export class Dispatcher {
   private async run(): Promise<void> {
     const { intervalMs, batchSizeMax, concurrencyMax } = this.options;
     let failures = 0;
+    let repairDueMs = 0;
     while (this.running) {
+      if (performance.now() >= repairDueMs) {
+        repairDueMs = performance.now() + HEAD_REPAIR_INTERVAL_MS;
+        await this.repair();
+      }
       const free = concurrencyMax - this.inFlight.size;
       let asked = 0;
       let claimed = 0;
@@ -102,6 +109,17 @@ export class Dispatcher {
       // A full claim with slots left: more may be due at once.
     }
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** The safety net: queues left with no head (only a process of an older release does that) get one. */
+  private async repair(): Promise<void> {
+    try {
+      const repaired = await repairHeads(this.options.pool);
+      if (repaired > 0) this.options.logger.warn({ repaired }, 'delivery queues without a head repaired');
+    } catch (error) {
+      // Only a delay for such queues: the next round tries again.
+      this.options.logger.warn({ err: error }, 'queue-head repair failed; retrying later');
+    }
   }
 
   private claim(limit: number): Promise<ClaimedDelivery[]> {
@@ -168,7 +186,7 @@ export class Dispatcher {
     }
     const record = { ...this.recordOf(delivery, outcome, now()), secretVersions };
     this.options.onAttempt?.(record.status, (performance.now() - startedMs) / 1000);
-    const kept = await recordAttempt(this.options.pool, delivery.id, delivery.leaseToken, record).catch((error: unknown) => {
+    const kept = await recordAttempt(this.options.pool, delivery, record).catch((error: unknown) => {
       // The lease expires and the delivery is sent again: at-least-once.
       logger.warn({ err: error, deliveryId: delivery.id }, 'could not record a delivery attempt; it will be retried');
       return true;

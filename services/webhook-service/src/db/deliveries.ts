@@ -102,6 +102,10 @@ async function storeUnique(
           ORDER BY p.n`,
         [planned.map((d) => d.id), planned.map((d) => d.endpointId), planned.map((d) => d.eventId), retryWindowMs],
       );
+      const byId = new Map(fresh.map((event) => [event.eventId, event.accountId]));
+      const queues = planned.map((d) => ({ endpointId: d.endpointId, accountId: byId.get(d.eventId)! }));
+      await lockQueues(client, queues);
+      await promoteHeads(client, queues);
     }
     return { fresh: fresh.length, deliveries: planned.length };
   });
@@ -137,15 +141,21 @@ export interface ClaimRequest {
   busy: ReadonlyMap<string, number>;
 }
 
+/** Due heads looked at per claim, per delivery asked: bounds the claim's cost whatever the backlog. */
+const SCAN_PER_CLAIMED = 4;
+
 /**
- * Claims up to `limit` due deliveries that are at the head of their
- * (endpoint, account) queue (an earlier pending delivery holds later ones back),
- * plus due unordered ones (manual redeliveries), at most `endpointShare` per
- * endpoint with those in flight, leasing each for leaseMs so no other
- * dispatcher sends it meanwhile. SKIP LOCKED: replicas share the work.
+ * Claims up to `limit` due deliveries that are the head of their (endpoint,
+ * account) queue (an earlier pending delivery holds later ones back), or due
+ * unordered ones (manual redeliveries), at most `endpointShare` per endpoint
+ * with those in flight, leasing each for leaseMs so no other dispatcher sends
+ * it meanwhile. SKIP LOCKED: replicas share the work. It reads only due heads
+ * (partial index deliveries_ready), the oldest first, at most
+ * SCAN_PER_CLAIMED × limit of them, skipping endpoints already at their share.
  */
 export async function claimDue(pool: pg.Pool, request: ClaimRequest): Promise<ClaimedDelivery[]> {
   const { limit, leaseMs, leaseToken, endpointShare, busy } = request;
+  const saturated = [...busy].filter(([, n]) => n >= endpointShare).map(([endpointId]) => endpointId);
   return withTransaction(pool, 'BEGIN', async (client) => {
     const { rows } = await client.query<{
       id: string;
@@ -158,37 +168,33 @@ export async function claimDue(pool: pg.Pool, request: ClaimRequest): Promise<Cl
       attempts: number;
       give_up_at: Date;
     }>(
-      `WITH heads AS (
-         SELECT DISTINCT ON (endpoint_id, account_id) id
-           FROM webhooks.deliveries
-          WHERE status = 'pending' AND ordered
-          ORDER BY endpoint_id, account_id, seq
-       ), candidates AS (
-         SELECT id FROM heads
-         UNION ALL
-         SELECT id FROM webhooks.deliveries WHERE status = 'pending' AND NOT ordered
-       ), due AS (
-         SELECT d.id, d.next_attempt_at,
-                row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) + coalesce(b.n, 0) AS place
+      `WITH due AS MATERIALIZED (
+         SELECT d.id, d.endpoint_id, d.next_attempt_at
            FROM webhooks.deliveries d
-           JOIN candidates c ON c.id = d.id
-           LEFT JOIN unnest($2::uuid[], $3::int[]) AS b(endpoint_id, n) ON b.endpoint_id = d.endpoint_id
-          WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
+          WHERE d.status = 'pending' AND (d.head OR NOT d.ordered) AND d.next_attempt_at <= now()
+            AND (d.lease_until IS NULL OR d.lease_until < now()) AND d.endpoint_id <> ALL($5::uuid[])
+          ORDER BY d.next_attempt_at
+          LIMIT $6
+       ), ranked AS MATERIALIZED (
+         SELECT due.id, due.next_attempt_at,
+                row_number() OVER (PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at) + coalesce(b.n, 0) AS place
+           FROM due
+           LEFT JOIN unnest($2::uuid[], $3::int[]) AS b(endpoint_id, n) ON b.endpoint_id = due.endpoint_id
        )
        SELECT d.id, d.endpoint_id, d.event_id, d.account_id, en.url, ev.body, d.attempts, d.give_up_at,
               (SELECT coalesce(json_agg(json_build_object('version', s.version, 'ciphertext', encode(s.secret_ciphertext, 'base64'), 'expires_at', s.expires_at)
                                         ORDER BY s.version DESC), '[]'::json)
                  FROM webhooks.endpoint_secrets s
                 WHERE s.endpoint_id = en.id AND (s.expires_at IS NULL OR s.expires_at > now())) AS secrets
-         FROM webhooks.deliveries d
-         JOIN due ON due.id = d.id
+         FROM ranked
+         JOIN webhooks.deliveries d ON d.id = ranked.id
          JOIN webhooks.endpoints en ON en.id = d.endpoint_id
          JOIN webhooks.events ev ON ev.event_id = d.event_id
-        WHERE due.place <= $4 AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
-        ORDER BY due.next_attempt_at
+        WHERE ranked.place <= $4 AND d.status = 'pending' AND (d.head OR NOT d.ordered) AND (d.lease_until IS NULL OR d.lease_until < now())
+        ORDER BY ranked.next_attempt_at
         LIMIT $1
         FOR UPDATE OF d SKIP LOCKED`,
-      [limit, [...busy.keys()], [...busy.values()], endpointShare],
+      [limit, [...busy.keys()], [...busy.values()], endpointShare, saturated, limit * SCAN_PER_CLAIMED],
     );
     if (rows.length === 0) return [];
     await client.query(
@@ -221,21 +227,96 @@ export type AttemptRecord = (
   | { status: 'failed'; statusCode: number; error: string }
 ) & { secretVersions: number[] };
 
-/** Records an attempt's outcome if this dispatcher still holds the lease (false: someone else took over). */
-export async function recordAttempt(db: Queryable, id: string, leaseToken: string, attempt: AttemptRecord): Promise<boolean> {
+export interface LeasedDelivery {
+  id: string;
+  endpointId: string;
+  accountId: string;
+  leaseToken: string;
+}
+
+/**
+ * Records an attempt's outcome if this dispatcher still holds the lease
+ * (false: someone else took over). A finished delivery (succeeded, failed)
+ * hands its queue's head to the next pending one, in the same transaction
+ * and under the queue's lock.
+ */
+export async function recordAttempt(pool: pg.Pool, delivery: LeasedDelivery, attempt: AttemptRecord): Promise<boolean> {
   const error = attempt.status === 'succeeded' ? '' : attempt.error;
   const nextAttemptAt = attempt.status === 'pending' ? attempt.nextAttemptAt : null;
-  const { rowCount } = await db.query(
-    `UPDATE webhooks.deliveries
-        SET status = $3, last_status_code = $4, last_error = $5,
-            next_attempt_at = COALESCE($6::timestamptz, next_attempt_at),
-            delivered_at = CASE WHEN $3 = 'succeeded' THEN now() ELSE delivered_at END,
-            last_secret_versions = $7::integer[],
-            lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND lease_token = $2 AND status = 'pending'`,
-    [id, leaseToken, attempt.status, attempt.statusCode, error.slice(0, 200), nextAttemptAt, attempt.secretVersions],
+  const update = (db: Queryable) =>
+    db.query(
+      `UPDATE webhooks.deliveries
+          SET status = $3, last_status_code = $4, last_error = $5,
+              next_attempt_at = COALESCE($6::timestamptz, next_attempt_at),
+              delivered_at = CASE WHEN $3 = 'succeeded' THEN now() ELSE delivered_at END,
+              last_secret_versions = $7::integer[],
+              lease_token = NULL, lease_until = NULL
+        WHERE id = $1 AND lease_token = $2 AND status = 'pending'`,
+      [delivery.id, delivery.leaseToken, attempt.status, attempt.statusCode, error.slice(0, 200), nextAttemptAt, attempt.secretVersions],
+    );
+  // Still pending: it stays its queue's head, nothing else changes.
+  if (attempt.status === 'pending') return (await update(pool)).rowCount === 1;
+  return withTransaction(pool, 'BEGIN', async (client) => {
+    await lockQueues(client, [delivery]);
+    const { rowCount } = await update(client);
+    if (rowCount === 1) await promoteHeads(client, [delivery]);
+    return rowCount === 1;
+  });
+}
+
+interface QueueKey {
+  endpointId: string;
+  accountId: string;
+}
+
+/**
+ * Takes the queues' advisory locks (transaction-scoped, two-key form: its own
+ * key space, apart from the bank's one-key locks), in one order so that two
+ * fan-outs never deadlock. Fan-out and a finishing head of one queue are so
+ * serialised: without it, each could miss the other's uncommitted row and
+ * leave a queue with no head, stuck.
+ */
+async function lockQueues(client: Queryable, queues: readonly QueueKey[]): Promise<void> {
+  const keys = [...new Map(queues.map((q) => [`${q.endpointId}/${q.accountId}`, q])).values()].sort((a, b) =>
+    a.endpointId === b.endpointId ? a.accountId.localeCompare(b.accountId) : a.endpointId.localeCompare(b.endpointId),
   );
-  return rowCount === 1;
+  // unnest yields in array order, so the locks are taken in the sorted order.
+  await client.query(`SELECT count(pg_advisory_xact_lock(hashtext(q.e::text), hashtext(q.a::text))) FROM unnest($1::uuid[], $2::uuid[]) AS q(e, a)`, [
+    keys.map((q) => q.endpointId),
+    keys.map((q) => q.accountId),
+  ]);
+}
+
+/** Marks each queue's oldest pending ordered delivery its head (a no-op where it already is); the caller holds the queues' locks. */
+async function promoteHeads(client: Queryable, queues: readonly QueueKey[]): Promise<void> {
+  await client.query(
+    `UPDATE webhooks.deliveries d SET head = true
+       FROM (SELECT DISTINCT ON (q.endpoint_id, q.account_id) q.id
+               FROM webhooks.deliveries q
+               JOIN (SELECT DISTINCT e, a FROM unnest($1::uuid[], $2::uuid[]) AS k(e, a)) k ON q.endpoint_id = k.e AND q.account_id = k.a
+              WHERE q.status = 'pending' AND q.ordered
+              ORDER BY q.endpoint_id, q.account_id, q.seq) h
+      WHERE d.id = h.id AND NOT d.head`,
+    [queues.map((q) => q.endpointId), queues.map((q) => q.accountId)],
+  );
+}
+
+/**
+ * The safety net: marks the head of every queue that has pending ordered
+ * deliveries but no head (only a process of the release before heads, during
+ * a rolling upgrade, leaves one). Answers how many it marked. Reads every
+ * pending delivery: run it rarely.
+ */
+export async function repairHeads(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE webhooks.deliveries d SET head = true
+       FROM (SELECT DISTINCT ON (endpoint_id, account_id) id, head
+               FROM webhooks.deliveries
+              WHERE status = 'pending' AND ordered
+              ORDER BY endpoint_id, account_id, seq) h
+      WHERE d.id = h.id AND NOT h.head AND NOT d.head`,
+  );
+  return rowCount ?? 0;
 }
 
 /** The endpoint's delivery log, newest first, after the cursor. */

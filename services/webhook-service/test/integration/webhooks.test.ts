@@ -188,8 +188,9 @@ describe('deliveries', { timeout: 150_000 }, () => {
     const s = await subscriber();
     const other = randomUUID();
     h.owners.set(other, s.user);
-    s.receiver.script = [500, 500];
     const first = transferEvent(s.accountId, { amount: '1.00' });
+    // Its own failures: the other account's delivery may go out while it waits for a retry.
+    s.receiver.failFirst.set(first.eventId, 2);
     await h.publish([first]);
     await waitFor(() => s.receiver.received.length >= 1, { timeoutMs: DELIVERY_WAIT_MS, what: 'the first attempt' });
     const later = [transferEvent(s.accountId, { amount: '2.00' }), transferEvent(s.accountId, { amount: '3.00' })];

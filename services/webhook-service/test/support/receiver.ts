@@ -23,6 +23,8 @@ export interface Receiver {
   secret: string;
   /** Status to answer for the next requests, in order; then 200. */
   script: number[];
+  /** Per event id: how many of its attempts to answer 500 first (before the script). */
+  failFirst: Map<string, number>;
   /** While true, requests are held unanswered (a hanging receiver) until release(). */
   hang: boolean;
   /** Requests being answered now, and the most at once. */
@@ -49,6 +51,7 @@ export async function startReceiver(path = '/hooks'): Promise<Receiver> {
     received: [],
     secret: '',
     script: [],
+    failFirst: new Map(),
     hang: false,
     open: 0,
     openMax: 0,
@@ -68,7 +71,10 @@ export async function startReceiver(path = '/hooks'): Promise<Receiver> {
         'webhook-timestamp': String(request.headers['webhook-timestamp'] ?? ''),
         'webhook-signature': String(request.headers['webhook-signature'] ?? ''),
       };
-      const status = receiver.script.shift() ?? 200;
+      const eventId = (JSON.parse(body) as { eventId?: string }).eventId ?? '';
+      const failures = receiver.failFirst.get(eventId) ?? 0;
+      if (failures > 0) receiver.failFirst.set(eventId, failures - 1);
+      const status = failures > 0 ? 500 : (receiver.script.shift() ?? 200);
       receiver.received.push({
         id: headers['webhook-id'],
         timestamp: headers['webhook-timestamp'],
