@@ -25,7 +25,8 @@ import { CHAOS_CROSS_CHECK_ENV, readLedgerDrift } from './drift-facts.mjs';
 import { chaosAdminClient, checkFeatures, startLimits } from './feature-facts.mjs';
 import { countClientErrors, GAP_MS_TARGET, gapsOfFaults, longestGap, replicaGap, CLIENT_KINDS } from './availability.mjs';
 import { startWebhookReceiver } from './webhook-receiver.mjs';
-import { checkWebhookDeliveries, expectedEvents, readStreamOrder, waitForWebhookDeliveries, WEBHOOK_EVENT_TYPES } from './webhook-facts.mjs';
+import { checkDeliveryLogs, checkWebhookDeliveries, expectedEvents, readStreamOrder, waitForWebhookDeliveries, WEBHOOK_EVENT_TYPES } from './webhook-facts.mjs';
+import { readDeliveryLogs, runWebhookOps } from './webhook-ops.mjs';
 
 const INITIAL_BALANCE = '100.00';
 const ANSWERS_KEPT_MAX = 2_000_000;
@@ -54,6 +55,15 @@ const CHAOS_WEBHOOK_ENV = {
 };
 /** Registering the webhooks happens before any fault: a bound, not a wait. */
 const WEBHOOK_REGISTER_MS_MAX = 60_000;
+/**
+ * The delivery log and manual redelivery during the workload (webhook-ops.mjs): one user's turn
+ * (a page of the log, one redelivery) every 3 s, round robin, at most 8 turns per user: ~20 in
+ * the short form, 48 in the full one, against some thousands of operations.
+ */
+const WEBHOOK_OPS_EVERY_MS = 3_000;
+const WEBHOOK_OPS_PER_USER_MAX = 8;
+/** After the run the logs are read again until they agree with the receiver (a last attempt's outcome being written), at most this long. */
+const WEBHOOK_LOG_SETTLE_MS = 30_000;
 
 /** ensurePostgres on a private server: never the developer's DATABASE_URL (this server gets crashed). */
 async function startPostgres(dataDir, port, pki) {
@@ -311,10 +321,12 @@ async function logInOwners({ baseUrl, users, owners, record, log }) {
  * through the gateway) pointing at its own path of the run's receiver, which gets the secret.
  * No fault runs yet: an unanswered or 5xx/409 attempt is sent again with the same key; a replay
  * without the secret (a lost 201 before secrets could be replayed) is deleted and registered anew.
- * @returns {Promise<Map<string, string>>} account id -> the endpoint key (the owner's username) that receives its events
+ * @returns {Promise<{ endpointOf: Map<string, string>, webhookIds: Map<string, string> }>} account id -> the endpoint key (the owner's
+ *   username) that receives its events; endpoint key -> the webhook's id
  */
 async function registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }) {
   const deadlineMs = Date.now() + WEBHOOK_REGISTER_MS_MAX;
+  const webhookIds = new Map();
   for (const { username, userId } of users) {
     const headers = () => ({ authorization: auth.pool.get(userId).authorization });
     const body = { url: receiver.urlFor(username), events: [...WEBHOOK_EVENT_TYPES] };
@@ -328,6 +340,7 @@ async function registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }
       if (res.status !== 201) throw new Error(`webhook of ${username} not registered: ${res.status ?? res.error} ${JSON.stringify(res.body ?? '').slice(0, 300)}`);
       if (res.body.secret) {
         receiver.setSecret(username, res.body.secret);
+        webhookIds.set(username, res.body.id);
         break;
       }
       if (generation >= 2 || Date.now() > deadlineMs) throw new Error(`webhook of ${username}: the 201 replay has no secret`);
@@ -335,7 +348,7 @@ async function registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }
     }
   }
   const usernameOf = new Map(users.map((u) => [u.userId, u.username]));
-  return new Map([...owners].map(([accountId, userId]) => [accountId, usernameOf.get(userId)]));
+  return { endpointOf: new Map([...owners].map(([accountId, userId]) => [accountId, usernameOf.get(userId)])), webhookIds };
 }
 
 /** The receiver's answers as the recovery of the webhook-service's faults reads them (kind `webhook`). */
@@ -357,10 +370,14 @@ function recoveriesOf(faults, answers, receiver) {
   return faults.map((f) => recoveryTimes([f], f.affects === 'webhook' ? deliveries : answers)[0]);
 }
 
-/** The webhook checks (webhook-facts.mjs): waits for the deliveries, reads the stream's order, compares. */
-async function checkWebhooks({ receiver, histories, endpointOf, brokers, topic, waitMs, log }) {
+/**
+ * The webhook checks (webhook-facts.mjs): waits for the deliveries (and the redeliveries), reads the
+ * stream's order, compares; then reads every endpoint's whole delivery log and compares it with the receiver.
+ */
+async function checkWebhooks({ receiver, histories, endpointOf, brokers, topic, waitMs, log, baseUrl, users, webhookIds, auth, ops }) {
   const expected = expectedEvents(histories);
-  const settleMs = await waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs });
+  const redeliveries = ops.redeliveries;
+  const settleMs = await waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs, redeliveries });
   // Once more on a failure: the broker may just have been restarted by the nemesis.
   const readOrder = () => readStreamOrder({ brokers, topic, timeoutMs: 60_000 });
   const order = await readOrder()
@@ -369,10 +386,29 @@ async function checkWebhooks({ receiver, histories, endpointOf, brokers, topic, 
       log(`webhook order: ${topic} unreadable: ${error.message}`);
       return undefined;
     });
-  const result = checkWebhookDeliveries({ deliveries: receiver.deliveries, expected, order, endpointOf, overflow: receiver.stats.overflow });
+  const result = checkWebhookDeliveries({ deliveries: receiver.deliveries, expected, order, endpointOf, overflow: receiver.stats.overflow, redeliveries });
   const c = result.counts;
-  log(`webhooks: ${c.expected} events, ${c.deliveries} deliveries (${c.retries} retries, ${c.duplicates} duplicates), ${c.missing} missing, after ${Math.round(settleMs / 1000)} s`);
-  return { ...result, counts: { ...c, settleS: Math.round(settleMs / 100) / 10, unknownPath: receiver.stats.unknownPath } };
+  log(`webhooks: ${c.expected} events, ${c.deliveries} deliveries (${c.retries} retries, ${c.duplicates} duplicates, ${c.redelivered} redelivered), ${c.missing} missing, after ${Math.round(settleMs / 1000)} s`);
+  // The delivery logs (GET /webhooks/{id}/deliveries, every page): read again while they disagree, within a bound.
+  const logStartedMs = Date.now();
+  let logs;
+  for (;;) {
+    logs = checkDeliveryLogs({ logs: await readDeliveryLogs({ baseUrl, users, webhookIds, auth }), deliveries: receiver.deliveries, redeliveries });
+    if (logs.violations.length === 0 || Date.now() - logStartedMs > WEBHOOK_LOG_SETTLE_MS) break;
+    await sleep(2_000);
+  }
+  const stats = ops.stats ?? {};
+  const unexpected = (stats.unexpected ?? []).map((detail) => ({ invariant: 'delivery log and redelivery answered as the contract says', detail }));
+  const l = logs.counts;
+  log(
+    `webhook logs: ${l.entries} deliveries in ${l.endpoints} logs (${l.succeeded} succeeded, ${l.pending} pending, ${l.failed} failed); during the run ${stats.logReads ?? 0} log pages read ` +
+      `(${stats.logReadsOk ?? 0} ok), ${stats.redeliveries ?? 0} redeliveries asked (${stats.redeliveriesOk ?? 0} accepted, ${l.redeliveriesReceived} received again)`,
+  );
+  const opsCounts = Object.fromEntries(Object.entries(stats).filter(([name]) => name !== 'unexpected'));
+  return {
+    violations: [...result.violations, ...logs.violations, ...unexpected],
+    counts: { ...c, settleS: Math.round(settleMs / 100) / 10, unknownPath: receiver.stats.unknownPath, log: { ...l, ...opsCounts, unexpected: unexpected.length, checkedAfterS: Math.round((Date.now() - logStartedMs) / 100) / 10 } },
+  };
 }
 
 /** The nemesis' handle on one service instance (keyed by instance key: `bank`, `bank.2`, ...). */
@@ -460,7 +496,7 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     auth = await logInOwners({ baseUrl, users, owners, record, log });
     // Webhooks (ADR 0022): each user's endpoint on the run's receiver, which fails or leaves hanging a few deliveries on purpose.
     receiver = system.services.webhooks ? await startWebhookReceiver({ next: createRandom(seed + 1).next }) : undefined;
-    const endpointOf = receiver ? await registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }) : undefined;
+    const { endpointOf, webhookIds } = receiver ? await registerWebhooks({ baseUrl, users, owners, auth, receiver, seed }) : {};
     if (receiver) log(`webhooks: ${users.length} endpoints (every event type) registered on the run's receiver`);
     const initialMinor = await readBalances(baseUrl, accounts, auth);
     // Spending limits on a few accounts (ADR 0016), then the instant before the first operation.
@@ -505,6 +541,24 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     let reading = true;
     const reader = runReader({ baseUrl, accounts, random, ops: opsRef, record, shouldRun: () => reading, auth });
     const prober = runTokenProber({ sessions: () => [...auth.pool.sessions.values()], shouldRun: () => reading, log });
+    // Now and then a user reads a page of their delivery log and redelivers one delivery of it (webhook-ops.mjs).
+    const webhookOps = { redeliveries: [], stats: undefined };
+    const webhookOpsDone = receiver
+      ? runWebhookOps({
+          baseUrl,
+          users,
+          webhookIds,
+          auth,
+          random: createRandom(seed + 2),
+          record,
+          shouldRun: () => reading,
+          redeliveries: webhookOps.redeliveries,
+          everyMs: WEBHOOK_OPS_EVERY_MS,
+          perUserMax: WEBHOOK_OPS_PER_USER_MAX,
+        })
+          .then((stats) => void (webhookOps.stats = stats))
+          .catch((error) => log(`webhook log/redelivery calls stopped: ${error.message}`))
+      : undefined;
     const rotate = rotatedServices(system.services, description);
     const serviceKeys = Object.keys(instances).filter((key) => system.services[key]);
     await runNemesis({ target, serviceKeys, instances, profile, random, log, faults, rotate });
@@ -517,6 +571,7 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     reading = false;
     await reader;
     await prober;
+    await webhookOpsDone;
     const workloadMs = Date.now() - workloadStartedMs;
 
     log(`checking ${ops.length} operations`);
@@ -524,7 +579,20 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     const observedMinor = await readBalances(baseUrl, accounts, auth);
     // Runs beside the checks below: every event of the histories delivered, signed, in order (webhook-facts.mjs).
     const webhooksChecked = receiver
-      ? checkWebhooks({ receiver, histories, endpointOf, brokers: infra.env.KAFKA_BROKERS.split(','), topic: description.topics.operations, waitMs: profile.catchUpMs, log }).catch((error) => ({
+      ? checkWebhooks({
+          receiver,
+          histories,
+          endpointOf,
+          brokers: infra.env.KAFKA_BROKERS.split(','),
+          topic: description.topics.operations,
+          waitMs: profile.catchUpMs,
+          log,
+          baseUrl,
+          users,
+          webhookIds,
+          auth,
+          ops: webhookOps,
+        }).catch((error) => ({
           violations: [{ invariant: 'every event delivered to its webhook', detail: `the webhook check failed: ${error.message}` }],
           counts: undefined,
         }))

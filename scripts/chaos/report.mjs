@@ -47,6 +47,14 @@ function webhookLines(s) {
       `${w.retries} retries of a failed attempt, ${w.duplicates} duplicates (sent again after a 2xx: at-least-once after a crash), ${w.missing} events never acknowledged; ` +
       `all delivered ${w.settleS} s after the histories were read.`,
     '',
+    ...(w.log
+      ? [
+          `Delivery logs and redelivery: during the workload the users read ${w.log.logReads} pages of their delivery logs (${w.log.logReadsOk} answered 200, ${w.log.cursorPages} by a cursor, ${w.log.logReadsUnknown} unknown under faults) ` +
+            `and asked ${w.log.redeliveries} redeliveries of a succeeded delivery (${w.log.redeliveriesOk} accepted with 202, ${w.log.redeliveriesUnknown} unknown under faults; ${w.log.redeliveriesReceived} of the accepted received again, ${w.redelivered} acknowledged again). ` +
+            `After the run the ${w.log.endpoints} logs held ${w.log.entries} deliveries: ${w.log.succeeded} succeeded, ${w.log.pending} pending, ${w.log.failed} failed.`,
+          '',
+        ]
+      : []),
   ];
 }
 
@@ -118,7 +126,8 @@ export function renderMarkdown(s) {
     'TLS handshakes succeed between correctly configured services (no certificate or handshake error in any service log; each rotated certificate served on new connections)',
     ...(s.webhooks
       ? [
-          "webhooks: every event of a user's accounts (in the histories) acknowledged at least once at the user's endpoint, with a valid Standard Webhooks signature; none that does not exist, none to another owner's endpoint; per account, no event sent before every earlier one in the stream was acknowledged",
+          "webhooks: every event of a user's accounts (in the histories) acknowledged at least once at the user's endpoint, with a valid Standard Webhooks signature; none that does not exist, none to another owner's endpoint; per account, no event sent before every earlier one in the stream was acknowledged (a re-send of an acknowledged event, e.g. a manual redelivery, excepted)",
+          "webhook delivery logs (every page, after the run): every delivery the receiver acknowledged is there as succeeded, none failed, attempts at least the receiver's arrivals of its webhook-id; every redelivery answered 202 arrived again after it was asked",
         ]
       : []),
     ...(replicated ? ['relay leadership taken over within 5 s (kill -9 of the leader: another bank replica reports bank_outbox_relay_leader 1)'] : []),

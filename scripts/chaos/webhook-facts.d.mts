@@ -11,6 +11,8 @@ export interface WebhookCounts {
   refused: number;
   retries: number;
   duplicates: number;
+  /** Acknowledged again after a manual redelivery the workload asked (not counted as duplicates). */
+  redelivered: number;
   expected: number;
   missing: number;
 }
@@ -25,10 +27,41 @@ export declare function checkWebhookDeliveries(facts: {
   order: Map<string, string[]> | undefined;
   endpointOf: Map<string, string>;
   overflow?: number;
+  redeliveries?: Redelivery[];
 }): { violations: { invariant: string; detail: string }[]; counts: WebhookCounts };
 export declare function waitForWebhookDeliveries(options: {
   receiver: WebhookReceiver;
   expected: Map<string, { eventId: string; eventType: string }[]>;
   endpointOf: Map<string, string>;
   waitMs: number;
+  redeliveries?: Redelivery[];
 }): Promise<number>;
+/** A manual redelivery the workload asked: ok when answered 2xx. */
+export interface Redelivery {
+  endpoint: string;
+  deliveryId: string;
+  sentAtMs: number;
+  ok: boolean;
+}
+/** One entry of GET /webhooks/{id}/deliveries (the fields the checks read). */
+export interface DeliveryLogEntry {
+  id: string;
+  status: string;
+  attempts: number;
+  eventId?: string;
+}
+export interface DeliveryLogCounts {
+  endpoints: number;
+  entries: number;
+  succeeded: number;
+  pending: number;
+  failed: number;
+  redeliveriesOk: number;
+  redeliveriesReceived: number;
+}
+export declare function redeliveriesNotReceived(deliveries: ReceivedDelivery[], redeliveries: Redelivery[], options?: { acknowledged?: boolean }): Redelivery[];
+export declare function checkDeliveryLogs(facts: {
+  logs: Map<string, DeliveryLogEntry[] | { error: string }>;
+  deliveries: ReceivedDelivery[];
+  redeliveries?: Redelivery[];
+}): { violations: { invariant: string; detail: string }[]; counts: DeliveryLogCounts };

@@ -93,13 +93,37 @@ export function expectedEvents(histories, types = WEBHOOK_EVENT_TYPES) {
   return expected;
 }
 
-function counting(deliveries) {
+/**
+ * The first redelivery request of each (endpoint, delivery id) the workload sent, any answer (an
+ * unanswered one may have been queued too), and how many: `${endpoint} ${deliveryId}` -> { sentAtMs, count }.
+ * @param {{ endpoint: string, deliveryId: string, sentAtMs: number }[]} redeliveries
+ */
+function redeliveryRequests(redeliveries) {
+  const requested = new Map();
+  for (const r of redeliveries) {
+    const key = `${r.endpoint} ${r.deliveryId}`;
+    const entry = requested.get(key) ?? { sentAtMs: r.sentAtMs, count: 0 };
+    entry.sentAtMs = Math.min(entry.sentAtMs, r.sentAtMs);
+    entry.count += 1;
+    requested.set(key, entry);
+  }
+  return requested;
+}
+
+function counting(deliveries, redeliveries = []) {
   const ids = new Map();
-  const counts = { deliveries: deliveries.length, distinct: 0, acknowledged: 0, answered500: 0, hung: 0, refused: 0, retries: 0, duplicates: 0 };
+  const requested = redeliveryRequests(redeliveries);
+  const counts = { deliveries: deliveries.length, distinct: 0, acknowledged: 0, answered500: 0, hung: 0, refused: 0, retries: 0, duplicates: 0, redelivered: 0 };
   for (const d of deliveries) {
-    const entry = ids.get(d.deliveryId) ?? { requests: 0, acks: 0 };
+    const entry = ids.get(d.deliveryId) ?? { requests: 0, acks: 0, acksAfterRedeliver: 0, redelivers: 0 };
     entry.requests += 1;
     if (d.ackSeq !== undefined) entry.acks += 1;
+    // A manual redelivery of a finished delivery (ADR 0022 decision 4): sent again after a 2xx on purpose, not a duplicate.
+    const asked = requested.get(`${d.endpoint} ${d.deliveryId}`);
+    if (asked) {
+      entry.redelivers = asked.count;
+      if (d.ackSeq !== undefined && d.receivedAtMs >= asked.sentAtMs) entry.acksAfterRedeliver += 1;
+    }
     ids.set(d.deliveryId, entry);
     if (d.answer === 200) counts.acknowledged += 1;
     else if (d.answer === 500) counts.answered500 += 1;
@@ -110,7 +134,9 @@ function counting(deliveries) {
   for (const entry of ids.values()) {
     // Sent again after a failed attempt (500, no answer) vs again after a 2xx (at-least-once after a crash).
     counts.retries += entry.requests - 1 - Math.max(0, entry.acks - 1);
-    counts.duplicates += Math.max(0, entry.acks - 1);
+    const redelivered = Math.min(entry.acksAfterRedeliver, entry.redelivers, Math.max(0, entry.acks - 1));
+    counts.redelivered += redelivered;
+    counts.duplicates += Math.max(0, entry.acks - 1 - redelivered);
   }
   return counts;
 }
@@ -138,7 +164,10 @@ function orderViolations({ deliveries, order, endpointOf, known, add }) {
     let reported = 0;
     for (const d of list) {
       const j = indexOf.get(d.eventId);
-      if (j === undefined || acknowledgedBefore[j] < d.seq || reported > 2) continue;
+      // A re-send of an event this endpoint already acknowledged (a manual redelivery goes out of order
+      // on purpose, ADR 0022 decision 4; or at-least-once after a crash) holds no order promise.
+      const alreadyAcknowledged = (firstAck.get(`${endpoint} ${d.eventId}`) ?? Infinity) < d.seq;
+      if (j === undefined || alreadyAcknowledged || acknowledgedBefore[j] < d.seq || reported > 2) continue;
       reported += 1;
       const waiting = events.slice(0, j).find((id) => !((firstAck.get(`${endpoint} ${id}`) ?? Infinity) < d.seq));
       add('webhook deliveries in per-account order', `${d.eventType} ${d.eventId} of account ${accountId} sent to ${endpoint} before ${waiting} (earlier in the stream) was acknowledged`);
@@ -153,10 +182,11 @@ function orderViolations({ deliveries, order, endpointOf, known, add }) {
  *   order: Map<string, string[]> | undefined,
  *   endpointOf: Map<string, string>,
  *   overflow?: number,
- * }} facts
+ *   redeliveries?: { endpoint: string, deliveryId: string, sentAtMs: number }[],
+ * }} facts redeliveries: every manual redelivery the workload asked (any answer): their re-sends count as `redelivered`, not `duplicates`
  * @returns {{ violations: { invariant: string, detail: string }[], counts: ReturnType<typeof counting> & { expected: number, missing: number } }}
  */
-export function checkWebhookDeliveries({ deliveries, expected, order, endpointOf, overflow = 0 }) {
+export function checkWebhookDeliveries({ deliveries, expected, order, endpointOf, overflow = 0, redeliveries = [] }) {
   const violations = [];
   const add = (invariant, detail) => {
     if (violations.length < VIOLATIONS_MAX) violations.push({ invariant, detail });
@@ -184,18 +214,100 @@ export function checkWebhookDeliveries({ deliveries, expected, order, endpointOf
   }
   if (!order) add('webhook deliveries in per-account order', 'the stream could not be read: order not checked');
   else orderViolations({ deliveries, order, endpointOf, known, add });
-  return { violations, counts: { ...counting(deliveries), expected: known.size, missing } };
+  return { violations, counts: { ...counting(deliveries, redeliveries), expected: known.size, missing } };
+}
+
+const LOG_VIOLATIONS_MAX = 100;
+
+/**
+ * The manual redeliveries answered 2xx whose delivery has not arrived at its endpoint since the
+ * request was sent (the receiver's clock and the client's are the same process's Date.now()).
+ * @param {import('./webhook-receiver.d.mts').ReceivedDelivery[]} deliveries
+ * @param {{ endpoint: string, deliveryId: string, sentAtMs: number, ok: boolean }[]} redeliveries
+ */
+export function redeliveriesNotReceived(deliveries, redeliveries, { acknowledged = false } = {}) {
+  const lastArrival = new Map(); // `${endpoint} ${deliveryId}` -> latest receivedAtMs (acknowledged ones only when asked)
+  for (const d of deliveries) {
+    if (acknowledged && d.ackSeq === undefined) continue;
+    const key = `${d.endpoint} ${d.deliveryId}`;
+    if (!(lastArrival.get(key) >= d.receivedAtMs)) lastArrival.set(key, d.receivedAtMs);
+  }
+  return redeliveries.filter((r) => r.ok && !(lastArrival.get(`${r.endpoint} ${r.deliveryId}`) >= r.sentAtMs));
 }
 
 /**
- * Waits (bounded) until every expected event was acknowledged at its endpoint.
+ * The delivery log (GET /webhooks/{id}/deliveries, every page, read after the run) against what the
+ * receiver saw (issue 15, ADR 0022): every delivery the receiver acknowledged is in its endpoint's
+ * log as `succeeded`; no delivery is `failed` (the run's retries settle well within the window);
+ * a delivery's `attempts` is at least the number of times the receiver saw its webhook-id (the
+ * service counts an attempt when it claims it, before sending); each redelivery answered 2xx
+ * arrived at the receiver again after it was asked.
+ * @param {{
+ *   logs: Map<string, { id: string, status: string, attempts: number, eventId?: string }[] | { error: string }>,
+ *   deliveries: import('./webhook-receiver.d.mts').ReceivedDelivery[],
+ *   redeliveries?: { endpoint: string, deliveryId: string, sentAtMs: number, ok: boolean }[],
+ * }} facts logs: endpoint key -> its whole log, or why it could not be read
+ * @returns {{ violations: { invariant: string, detail: string }[], counts: { endpoints: number, entries: number, succeeded: number, pending: number, failed: number, redeliveriesOk: number, redeliveriesReceived: number } }}
+ */
+export function checkDeliveryLogs({ logs, deliveries, redeliveries = [] }) {
+  const violations = [];
+  const add = (invariant, detail) => {
+    if (violations.length < LOG_VIOLATIONS_MAX) violations.push({ invariant, detail });
+  };
+  const counts = { endpoints: logs.size, entries: 0, succeeded: 0, pending: 0, failed: 0, redeliveriesOk: 0, redeliveriesReceived: 0 };
+  const entries = new Map(); // `${endpoint} ${deliveryId}` -> log entry
+  for (const [endpoint, log] of logs) {
+    if (!Array.isArray(log)) {
+      add('the delivery log readable', `${endpoint}: ${log.error}`);
+      continue;
+    }
+    for (const entry of log) {
+      counts.entries += 1;
+      if (entry.status === 'succeeded') counts.succeeded += 1;
+      else if (entry.status === 'pending') counts.pending += 1;
+      else if (entry.status === 'failed') counts.failed += 1;
+      entries.set(`${endpoint} ${entry.id}`, entry);
+      if (entry.status === 'failed') add('no delivery failed in the log', `${endpoint}: delivery ${entry.id} (${entry.eventId ?? '?'}) is failed after ${entry.attempts} attempts`);
+    }
+  }
+  const seen = new Map(); // `${endpoint} ${deliveryId}` -> { arrivals, acknowledged }
+  for (const d of deliveries) {
+    if (!logs.has(d.endpoint) || !Array.isArray(logs.get(d.endpoint))) continue;
+    const key = `${d.endpoint} ${d.deliveryId}`;
+    const s = seen.get(key) ?? { arrivals: 0, acknowledged: false };
+    s.arrivals += 1;
+    if (d.ackSeq !== undefined) s.acknowledged = true;
+    seen.set(key, s);
+  }
+  for (const [key, s] of seen) {
+    const [endpoint, deliveryId] = key.split(' ');
+    const entry = entries.get(key);
+    if (!entry) {
+      if (s.acknowledged) add('every acknowledged delivery in the log as succeeded', `${endpoint}: delivery ${deliveryId} acknowledged by the receiver is not in the endpoint's log`);
+      continue;
+    }
+    if (s.acknowledged && entry.status !== 'succeeded') add('every acknowledged delivery in the log as succeeded', `${endpoint}: delivery ${deliveryId} acknowledged by the receiver is ${entry.status} in the log`);
+    if (!(entry.attempts >= s.arrivals)) add('log attempts count every send', `${endpoint}: delivery ${deliveryId} has ${entry.attempts} attempts in the log, the receiver saw it ${s.arrivals} times`);
+  }
+  const ok = redeliveries.filter((r) => r.ok);
+  counts.redeliveriesOk = ok.length;
+  const notReceived = redeliveriesNotReceived(deliveries, ok);
+  counts.redeliveriesReceived = ok.length - notReceived.length;
+  for (const r of notReceived) add('every redelivery received again', `${r.endpoint}: delivery ${r.deliveryId} redelivered (2xx) at ${new Date(r.sentAtMs).toISOString()} never arrived after that`);
+  return { violations, counts };
+}
+
+/**
+ * Waits (bounded) until every expected event was acknowledged at its endpoint, and every
+ * redelivery answered 2xx acknowledged again after it was asked.
  * @returns {Promise<number>} how long it waited, ms
  */
-export async function waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs }) {
+export async function waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs, redeliveries = [] }) {
   const startedMs = Date.now();
   for (;;) {
     const acked = new Set(receiver.deliveries.filter((d) => d.ackSeq !== undefined && d.signatureValid && endpointOf.get(d.accountId) === d.endpoint).map((d) => d.eventId));
-    const waiting = [...expected.values()].some((events) => events.some((e) => !acked.has(e.eventId)));
+    const waiting =
+      [...expected.values()].some((events) => events.some((e) => !acked.has(e.eventId))) || redeliveriesNotReceived(receiver.deliveries, redeliveries, { acknowledged: true }).length > 0;
     if (!waiting || Date.now() - startedMs > waitMs) return Date.now() - startedMs;
     await sleep(POLL_MS);
   }

@@ -4,7 +4,8 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scheduleRound } from '../../scripts/chaos/faults.mjs';
-import { checkWebhookDeliveries, expectedEvents, waitForWebhookDeliveries } from '../../scripts/chaos/webhook-facts.mjs';
+import { checkDeliveryLogs, checkWebhookDeliveries, expectedEvents, redeliveriesNotReceived, waitForWebhookDeliveries, type DeliveryLogEntry } from '../../scripts/chaos/webhook-facts.mjs';
+import { classifyOpsAnswer, pickRedelivery } from '../../scripts/chaos/webhook-ops.mjs';
 import { chooseAnswer, startWebhookReceiver, verifyWebhookSignature, type ReceivedDelivery, type WebhookReceiver } from '../../scripts/chaos/webhook-receiver.mjs';
 
 const SPEC = {
@@ -177,6 +178,143 @@ describe('checkWebhookDeliveries', () => {
     const deliveries = [delivery('e1', 200), delivery('e2', 200), delivery('e3', 200), delivery('f1', 200)];
     const { violations } = checkWebhookDeliveries({ deliveries, expected, order: undefined, endpointOf, overflow: 3 });
     expect(violations.map((v) => v.invariant)).toEqual(['the receiver kept every delivery', 'webhook deliveries in per-account order']);
+  });
+
+  it('takes a manual redelivery of an acknowledged event, sent after later ones, for no order violation and no duplicate', () => {
+    seq = 0;
+    // e1 acknowledged, then e2 and e3; the owner redelivers e1 (out of order, ADR 0022 decision 4), it fails once, then is acknowledged.
+    const deliveries = [
+      delivery('e1', 200, { receivedAtMs: 1_000 }),
+      delivery('e2', 200, { receivedAtMs: 1_100 }),
+      delivery('e3', 200, { receivedAtMs: 1_200 }),
+      delivery('e1', 500, { receivedAtMs: 2_050 }),
+      delivery('e1', 200, { receivedAtMs: 2_400 }),
+      delivery('f1', 200, { receivedAtMs: 2_500 }),
+    ];
+    const redeliveries = [{ endpoint: 'u1', deliveryId: 'd-e1', sentAtMs: 2_000, ok: true }];
+    const { violations, counts } = checkWebhookDeliveries({ deliveries, expected, order, endpointOf, redeliveries });
+    expect(violations).toEqual([]);
+    expect(counts).toMatchObject({ retries: 1, duplicates: 0, redelivered: 1 });
+    // Without the request it is an at-least-once duplicate, still in order.
+    const unasked = checkWebhookDeliveries({ deliveries, expected, order, endpointOf });
+    expect(unasked.violations).toEqual([]);
+    expect(unasked.counts).toMatchObject({ duplicates: 1, redelivered: 0 });
+  });
+
+  it('still reports a later event sent before an earlier one was first acknowledged, redeliveries or not', () => {
+    seq = 0;
+    const deliveries = [delivery('e1', 'hang'), delivery('e2', 200), delivery('e1', 200), delivery('e3', 200), delivery('f1', 200)];
+    const redeliveries = [{ endpoint: 'u1', deliveryId: 'd-e2', sentAtMs: 0, ok: true }];
+    const { violations } = checkWebhookDeliveries({ deliveries, expected, order, endpointOf, redeliveries });
+    expect(violations.map((v) => v.invariant)).toEqual(['webhook deliveries in per-account order']);
+  });
+
+  it('waits for every accepted redelivery to be acknowledged again, or gives up after waitMs', async () => {
+    seq = 0;
+    const deliveries = [delivery('e1', 200, { receivedAtMs: 1_000 }), delivery('e2', 200), delivery('e3', 200), delivery('f1', 200)];
+    const receiver = { deliveries, stats: { requests: 4, overflow: 0, unknownPath: 0 } } as unknown as WebhookReceiver;
+    const asked = [{ endpoint: 'u1', deliveryId: 'd-e1', sentAtMs: 1_500, ok: true }];
+    expect(await waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs: 1, redeliveries: asked })).toBeGreaterThanOrEqual(1);
+    // Arrived again but not acknowledged: still waiting; acknowledged: done at once.
+    deliveries.push(delivery('e1', 'hang', { receivedAtMs: 1_600 }));
+    expect(redeliveriesNotReceived(deliveries, asked, { acknowledged: true })).toHaveLength(1);
+    expect(redeliveriesNotReceived(deliveries, asked)).toEqual([]);
+    deliveries.push(delivery('e1', 200, { receivedAtMs: 1_700 }));
+    await waitForWebhookDeliveries({ receiver, expected, endpointOf, waitMs: 600_000, redeliveries: asked });
+    // A refused or unanswered redelivery is not waited for.
+    expect(redeliveriesNotReceived(deliveries, [{ endpoint: 'u1', deliveryId: 'd-e2', sentAtMs: 9_999, ok: false }], { acknowledged: true })).toEqual([]);
+  });
+});
+
+describe('checkDeliveryLogs', () => {
+  let seq = 0;
+  const received = (endpoint: string, deliveryId: string, answer: ReceivedDelivery['answer'], receivedAtMs = 0): ReceivedDelivery => ({
+    endpoint,
+    deliveryId,
+    eventId: `ev-${deliveryId}`,
+    eventType: 'topup',
+    accountId: 'a1',
+    signatureValid: true,
+    seq: ++seq,
+    receivedAtMs,
+    answer,
+    ...(answer === 200 ? { ackSeq: ++seq } : {}),
+  });
+  const entry = (id: string, status: string, attempts: number): DeliveryLogEntry => ({ id, status, attempts, eventId: `ev-${id}` });
+  // d1: failed once then acknowledged; d2 acknowledged, redelivered at 5 s and acknowledged again; u2's d3 acknowledged.
+  const deliveries = () => [
+    received('u1', 'd1', 500, 1_000),
+    received('u1', 'd1', 200, 2_000),
+    received('u1', 'd2', 200, 3_000),
+    received('u1', 'd2', 200, 5_200),
+    received('u2', 'd3', 200, 4_000),
+  ];
+  const logs = (u1: DeliveryLogEntry[] | { error: string }, u2: DeliveryLogEntry[] | { error: string } = [entry('d3', 'succeeded', 1)]) =>
+    new Map<string, DeliveryLogEntry[] | { error: string }>([
+      ['u1', u1],
+      ['u2', u2],
+    ]);
+  const goodU1 = () => [entry('d2', 'succeeded', 2), entry('d1', 'succeeded', 2)];
+  const redeliveries = [
+    { endpoint: 'u1', deliveryId: 'd2', sentAtMs: 5_000, ok: true },
+    // Unanswered under a fault: not required to arrive.
+    { endpoint: 'u1', deliveryId: 'd1', sentAtMs: 6_000, ok: false },
+  ];
+
+  it('passes when the logs agree with the receiver and the accepted redelivery arrived again, and counts', () => {
+    const { violations, counts } = checkDeliveryLogs({ logs: logs(goodU1()), deliveries: deliveries(), redeliveries });
+    expect(violations).toEqual([]);
+    expect(counts).toEqual({ endpoints: 2, entries: 3, succeeded: 3, pending: 0, failed: 0, redeliveriesOk: 1, redeliveriesReceived: 1 });
+  });
+
+  it('reports a failed delivery, an acknowledged one pending or missing, and attempts fewer than the arrivals', () => {
+    const failed = checkDeliveryLogs({ logs: logs([entry('d2', 'succeeded', 2), entry('d1', 'succeeded', 2), entry('d9', 'failed', 30)]), deliveries: deliveries() });
+    expect(failed.violations).toEqual([{ invariant: 'no delivery failed in the log', detail: expect.stringContaining('delivery d9 (ev-d9) is failed after 30 attempts') }]);
+    const pending = checkDeliveryLogs({ logs: logs([entry('d2', 'pending', 2), entry('d1', 'succeeded', 2)]), deliveries: deliveries() });
+    expect(pending.violations).toEqual([{ invariant: 'every acknowledged delivery in the log as succeeded', detail: 'u1: delivery d2 acknowledged by the receiver is pending in the log' }]);
+    const missing = checkDeliveryLogs({ logs: logs(goodU1(), []), deliveries: deliveries() });
+    expect(missing.violations).toEqual([{ invariant: 'every acknowledged delivery in the log as succeeded', detail: "u2: delivery d3 acknowledged by the receiver is not in the endpoint's log" }]);
+    const attempts = checkDeliveryLogs({ logs: logs([entry('d2', 'succeeded', 2), entry('d1', 'succeeded', 1)]), deliveries: deliveries() });
+    expect(attempts.violations).toEqual([{ invariant: 'log attempts count every send', detail: 'u1: delivery d1 has 1 attempts in the log, the receiver saw it 2 times' }]);
+  });
+
+  it('reports an accepted redelivery that never arrived again (an arrival before the request does not count) and an unreadable log', () => {
+    const late = [{ endpoint: 'u1', deliveryId: 'd1', sentAtMs: 2_500, ok: true }];
+    const { violations } = checkDeliveryLogs({ logs: logs(goodU1(), { error: 'page 1: 503' }), deliveries: deliveries(), redeliveries: late });
+    expect(violations.map((v) => v.invariant)).toEqual(['the delivery log readable', 'every redelivery received again']);
+    expect(violations[1]!.detail).toContain('u1: delivery d1 redelivered (2xx)');
+  });
+
+  it('keeps at most 100 violations', () => {
+    const many = Array.from({ length: 150 }, (_, i) => entry(`x${i}`, 'failed', 1));
+    expect(checkDeliveryLogs({ logs: logs(many), deliveries: [] }).violations).toHaveLength(100);
+  });
+});
+
+describe('the delivery log and redelivery calls during the workload', () => {
+  it('picks a succeeded delivery not redelivered yet, or none', () => {
+    const items = [
+      { id: 'p', status: 'pending' },
+      { id: 's1', status: 'succeeded' },
+      { id: 'f', status: 'failed' },
+      { id: 's2', status: 'succeeded' },
+    ];
+    expect(pickRedelivery(items, new Set(), () => 0)?.id).toBe('s1');
+    expect(pickRedelivery(items, new Set(), () => 0.99)?.id).toBe('s2');
+    expect(pickRedelivery(items, new Set(['s1']), () => 0)?.id).toBe('s2');
+    expect(pickRedelivery(items, new Set(['s1', 's2']), () => 0)).toBeUndefined();
+    expect(pickRedelivery([], new Set(), () => 0)).toBeUndefined();
+  });
+
+  it('counts 5xx, 429 and no answer as unknown, another 4xx as unexpected', () => {
+    expect(classifyOpsAnswer({ status: 202 }, 202)).toBe('ok');
+    expect(classifyOpsAnswer({ status: 200 }, 202)).toBe('unexpected');
+    expect(classifyOpsAnswer({ status: 503 }, 200)).toBe('unknown');
+    expect(classifyOpsAnswer({ status: 504 }, 200)).toBe('unknown');
+    expect(classifyOpsAnswer({ status: 429 }, 200)).toBe('unknown');
+    expect(classifyOpsAnswer({}, 200)).toBe('unknown');
+    expect(classifyOpsAnswer({ status: 404 }, 202)).toBe('unexpected');
+    expect(classifyOpsAnswer({ status: 400 }, 200)).toBe('unexpected');
   });
 });
 
