@@ -15,8 +15,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { npxBin, root } from '../lib/paths.mjs';
 import * as systemLib from '../lib/system.mjs';
-import { runChaos } from './chaos.mjs';
-import { renderMarkdown } from './report.mjs';
 
 export const PROFILES = {
   // Two tracks side by side (services | analytics, PostgreSQL, Kafka), one round: fits in npm test.
@@ -75,6 +73,9 @@ const workDir = mkdtempSync(join(tmpdir(), 'wallet-chaos-'));
 chmodSync(workDir, 0o755);
 let exitCode = 1;
 try {
+  // Imported after the build: the chaos code reads the services' dist/ (a fresh clone has none yet).
+  const { runChaos } = await import('./chaos.mjs');
+  const { renderMarkdown } = await import('./report.mjs');
   const summary = await runChaos({ form, profile, seed, workDir, log, replicas });
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
