@@ -28,6 +28,7 @@ import { bankTransport, BENCH_GRPC_CALLER, createBenchGrpcSecurity, resolvePki }
 import { createOpsScraper, phaseOps } from './lib/ops-metrics.mjs';
 import { measureTokenCost } from './lib/token-cost.mjs';
 import { cpuPerTransferSummary, cpuSummaryLines, evaluateHotTargets, evaluateIssue14Targets } from './lib/targets.mjs';
+import { BENCH_WEBHOOK_ENV, registerBenchWebhooks, startBenchWebhookReceiver, webhookMarkdown, webhookResult } from './lib/webhooks.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,6 +50,7 @@ const { values: args } = parseArgs({
     'tracing-compare': { type: 'boolean', default: false },
     'no-tracing-compare': { type: 'boolean', default: false },
     'bank-replicas-compare': { type: 'boolean', default: false },
+    'no-webhooks': { type: 'boolean', default: false },
     'pki-dir': { type: 'string' },
     help: { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -74,6 +76,8 @@ if (args.help) {
   --bank-replicas-compare  only the bank scale-out: every service of ours twice behind HAProxy (C5), REST uniform
                      transfers with 1 bank replica (bank.2 stopped) and with 2, alternating 1,2,1,2; with --quick:
                      shorter windows (bench/lib/replicas-compare.mjs)
+  --no-webhooks      register no webhook endpoint (the webhook-service then only stores the events): the A/B
+                     of what the deliveries cost (bench/lib/webhooks.mjs)
   --pki-dir DIR      with --url: the PKI of the running system (default .data/pki); the gRPC-direct client
                      presents its api-gateway certificate
   --kafka-from-env   use KAFKA_BROKERS instead of a private broker
@@ -216,6 +220,7 @@ function ensureBuilt() {
     'services/analytics-service/dist/store/operations-store.js',
     'services/bank-card-adapter/dist/main.js',
     'services/payment-gateway-mock/dist/main.js',
+    'services/webhook-service/dist/main.js',
     'packages/contracts/dist/gen/bank-service-api/bank_service.js',
     'packages/platform/dist/index.js',
   ];
@@ -292,10 +297,36 @@ function authMeta() {
     sessions: auth?.stats(),
     rateLimits: args.url
       ? 'those of the target system'
-      : `the gateway's per-user and per-address limits raised for the bench (${Object.entries(BENCH_RATE_LIMIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}): the bench measures the wallet, not the limiter`,
+      : `the gateway's per-user and per-address limits raised for the bench (${Object.entries(BENCH_RATE_LIMIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}): the bench measures the wallet, not the limiter; ` +
+        `webhook-service ${Object.entries(BENCH_WEBHOOK_ENV).map(([k, v]) => `${k}=${v}`).join(', ')} (the bench's receiver is on loopback)`,
   };
 }
 const memoryTrack = [];
+/** The bench's webhook receiver (bench/lib/webhooks.mjs) and when its endpoints were registered. */
+let webhooks;
+
+/** Every bench user (bench-w…, bench-hot) registers one endpoint for every event type on the bench's receiver. */
+async function registerWebhooks(ctx) {
+  const receiver = await startBenchWebhookReceiver();
+  webhooks = { receiver, sinceMs: Date.now() };
+  // bench-hot's session (the suite's hot workers have one; a plan without them logs in once more).
+  await auth.pool.ensure([['hot0', ctx.hotUser.username]]);
+  const actors = [...ctx.users.map((user, i) => ({ username: user.username, headers: auth.worker(i).headers })), { username: ctx.hotUser.username, headers: auth.hotWorker(0).headers }];
+  const t0 = Date.now();
+  await registerBenchWebhooks({ baseUrl: ctx.baseUrl, actors, receiver, runId: stamp });
+  log(`webhooks: ${actors.length} endpoints (every event type) registered on the bench's receiver in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** Deliveries, lag and the backlog left (once; before a comparison restarts the services). */
+async function finishWebhooks() {
+  if (!webhooks || run.webhooks) return;
+  try {
+    run.webhooks = await webhookResult({ receiver: webhooks.receiver, databaseUrl: system.databaseUrl, sinceMs: webhooks.sinceMs, drainMs: plan.mode === 'quick' ? 20_000 : 60_000, log });
+  } catch (error) {
+    run.webhooks = { error: error.message.split('\n')[0] };
+    log(`webhooks: not measured (${run.webhooks.error})`);
+  }
+}
 
 async function main() {
   let ctx;
@@ -358,6 +389,21 @@ async function main() {
   if (!auth) await logInWorkers(ctx);
   ctx.auth = auth;
   run.meta.auth = authMeta();
+  // Webhooks (issue 15): on the bench's own system only (its webhook-service accepts a loopback receiver).
+  if (args['no-webhooks']) {
+    run.meta.notes.push('Webhooks: no endpoint registered (--no-webhooks): the webhook-service consumes and stores the events, sends nothing.');
+  } else if (system && system.processes.webhooks) {
+    try {
+      await registerWebhooks(ctx);
+    } catch (error) {
+      run.meta.notes.push(`Webhooks not measured: ${error.message.split('\n')[0]}`);
+      log(`webhooks: ${error.message}`);
+      await webhooks?.receiver.close();
+      webhooks = undefined;
+    }
+  } else {
+    run.meta.notes.push(system ? 'Webhooks not measured: this system has no webhook-service.' : 'Webhooks not measured (--url): the receiver is the bench\'s, on loopback.');
+  }
   groups.push({ name: 'pgbench' });
   // The tracing comparison's OTLP receiver process (its pid is set while it runs).
   if (tracingCompareWanted) groups.push({ name: 'otlp receiver' });
@@ -572,6 +618,8 @@ async function main() {
       push(tag(await measure(`rest-hot-sender-c${plan.hotConcurrency}-variant`, 'REST transfers, all from one sender', () => sc.restHot(ctx, plan.hotConcurrency, 'sender'))));
     }
   }
+  // The webhooks' deliveries, lag and backlog, before a comparison restarts the bank the webhook-service calls.
+  await finishWebhooks();
   // 11. The cost of tracing (issue 12): restarts the services per mode and leaves them as started (tracing off).
   if (tracingCompareWanted && !system) {
     run.meta.notes.push('Tracing comparison skipped (--url): it restarts the services, so it needs a system the bench started.');
@@ -671,6 +719,9 @@ try {
     if (!seg || !row.completed) continue;
     row.cpuMsPerRequest = Object.fromEntries(Object.entries(seg.groups).map(([g, v]) => [g, round((v.cpuS * 1000) / row.completed, 3)]));
   }
+  // A --profile run (or a failed one) ends before main's own read.
+  await finishWebhooks();
+  await webhooks?.receiver.close();
   log('stopping the system');
   const started = Object.fromEntries(Object.values(system?.processes ?? {}).map((p) => [p.name, p.startedAtMs]));
   await system?.stop();
@@ -693,7 +744,7 @@ try {
   run.meta.wallS = round((Date.now() - startedAtMs) / 1000, 1);
   evaluateTargets();
   writeFileSync(join(outDir, 'results.json'), toJson(run));
-  writeFileSync(join(outDir, 'report.md'), [markdown(run), ...(run.bankReplicasCompare ? ['', '## 1 vs 2 bank replicas (same run)', '', ...replicasTable(run), ''] : [])].join('\n'));
+  writeFileSync(join(outDir, 'report.md'), [markdown(run), ...webhookMarkdown(run.webhooks), ...(run.bankReplicasCompare ? ['', '## 1 vs 2 bank replicas (same run)', '', ...replicasTable(run), ''] : [])].join('\n'));
   writeFileSync(join(outDir, 'bench.log'), `${logLines.join('\n')}\n`);
   try {
     if (run.scenarios.length > 0 || run.ceiling) await renderChart(run, outDir);
@@ -706,6 +757,7 @@ try {
   log(`report: ${join(outDir, 'report.md')}`);
   for (const target of [...run.targets, ...run.hotTargets]) log(`target: ${target.target} (${target.goal}): ${target.met === null ? 'n/a' : target.met ? 'MET' : 'NOT MET'} — ${target.measured}${target.gap ? ` (${target.gap})` : ''}`);
   for (const line of cpuSummaryLines(run.cpuPerTransfer, run.tokenCost)) log(line.replace(/\*\*/g, ''));
+  if (run.webhooks) log(webhookMarkdown(run.webhooks).join('\n'));
   if (run.tracingCompare) log(`tracing cost (same run):\n${tracingTable(run).join('\n')}`);
   if (run.mtlsCompare) log(`mTLS cost (same run):\n${mtlsTable(run).join('\n')}`);
   if (run.bankReplicasCompare) log(`1 vs 2 bank replicas (same run):\n${replicasTable(run).join('\n')}`);

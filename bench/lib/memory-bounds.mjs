@@ -15,6 +15,8 @@ export const MEMORY_BOUNDS_MIB = Object.freeze({
   'bank-card-adapter': { growthMiBMax: 100, peakMiBMax: 512, source: 'bench/README.md "Memory bound" (plain Node service)' },
   'identity-service': { growthMiBMax: 100, peakMiBMax: 512, source: 'bench/README.md "Memory bound" (plain Node service)' },
   'payment-gateway-mock': { growthMiBMax: 100, peakMiBMax: 512, source: 'bench/README.md "Memory bound" (plain Node service)' },
+  // Bounded by its settings (one consumer batch, 16 sends in flight, the owner cache); retries wait in PostgreSQL.
+  'webhook-service': { growthMiBMax: 100, peakMiBMax: 512, source: 'services/webhook-service/README.md "Memory" (plain Node service)' },
 });
 
 /** A plain Node service not in the table. */

@@ -78,7 +78,10 @@ export async function prepareMirror(databaseUrl, accounts) {
         WHERE n.nspname = 'bank' AND c.contype = 'f' AND t.relname = ANY($1)`,
       [TABLES],
     );
-    for (const fk of fks) {
+    // A key into a bank table the mirror does not copy (e.g. a transfer's hold, bank.holds) is left out:
+    // the ceiling's transaction never writes that column.
+    const mirrored = fks.filter((fk) => TABLES.includes(/REFERENCES (?:bank\.)?"?(\w+)"?/.exec(fk.def)?.[1] ?? ''));
+    for (const fk of mirrored) {
       const def = fk.def.replace(/REFERENCES (bank\.)?/g, `REFERENCES ${SCHEMA}.`);
       await client.query(`ALTER TABLE ${SCHEMA}.${fk.relname} ADD CONSTRAINT ${fk.conname} ${def}`);
     }
@@ -89,7 +92,7 @@ export async function prepareMirror(databaseUrl, accounts) {
       [accounts, MIRROR_BALANCE_MINOR.toString()],
     );
     await client.query(`ANALYZE ${SCHEMA}.accounts`);
-    return { schema: SCHEMA, tables: TABLES, foreignKeys: fks.length };
+    return { schema: SCHEMA, tables: TABLES, foreignKeys: mirrored.length, foreignKeysLeftOut: fks.length - mirrored.length };
   } finally {
     await client.end();
   }

@@ -16,6 +16,7 @@ import { checkMemory, isBoundedService, MEMORY_BOUNDS_MIB } from './memory-bound
 import { createActors } from './population.mjs';
 import { restUniformAtRate } from './scenarios.mjs';
 import { BENCH_RATE_LIMIT_ENV, startSystem } from './system.mjs';
+import { BENCH_WEBHOOK_ENV, registerBenchWebhooks, startBenchWebhookReceiver, webhookLine, webhookMarkdown, webhookResult } from './webhooks.mjs';
 
 /** The documented bounds, one table for the suite and the soak (bench/lib/memory-bounds.mjs). */
 export const SOAK_BOUNDS_MIB = MEMORY_BOUNDS_MIB;
@@ -61,6 +62,7 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
   let system;
   let timer;
   let auth;
+  let receiver;
   const samples = [];
   try {
     system = await startSystem({ workDir, accounts, historyRows: 0, log, logDir: join(workDir, 'logs') });
@@ -75,6 +77,16 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
     // One login per user (the open loop's actors) before the clock starts; refreshed throughout.
     auth = createActors({ endpoints: system.authEndpoints, users: system.users, hot: system.hotUser, log });
     await auth.prepare({ workers: system.users.length });
+    // Webhooks (issue 15): every bench user registers one endpoint for every event type on the bench's receiver.
+    let webhookSinceMs;
+    if (system.processes.webhooks) {
+      receiver = await startBenchWebhookReceiver();
+      webhookSinceMs = Date.now();
+      await auth.pool.ensure([['hot0', system.hotUser.username]]);
+      const actors = [...system.users.map((user, i) => ({ username: user.username, headers: auth.worker(i).headers })), { username: system.hotUser.username, headers: auth.hotWorker(0).headers }];
+      await registerBenchWebhooks({ baseUrl: system.baseUrl, actors, receiver, runId: stamp });
+      log(`webhooks: ${actors.length} endpoints (every event type) registered on the bench's receiver`);
+    }
     const loadStartMs = Date.now();
     // A fifth of the run, at least a minute (half of a run shorter than two minutes).
     const warmupEndMs = loadStartMs + Math.min(Math.max(60_000, (minutes * 60_000) / 5), (minutes * 60_000) / 2);
@@ -90,21 +102,36 @@ export async function runSoak({ minutes = 30, ratePerS = 300, accounts = 10_000,
     clearInterval(timer);
     sample();
     const services = evaluateSoak(samples, warmupEndMs);
+    // Deliveries, lag and what is left undelivered at the load's end (then a bounded drain).
+    let webhooks;
+    if (receiver) {
+      try {
+        webhooks = await webhookResult({ receiver, databaseUrl: system.databaseUrl, sinceMs: webhookSinceMs, drainMs: quick ? 20_000 : 60_000 });
+      } catch (error) {
+        webhooks = { error: error.message.split('\n')[0] };
+      }
+    }
     const { histogram: _histogram, ...loadSummary } = load;
     const authentication = {
       mode: 'on (ES256 JWT, verified at gateway and bank)',
       sessions: auth.stats(),
-      rateLimits: `raised for the bench: ${Object.entries(BENCH_RATE_LIMIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+      rateLimits:
+        `raised for the bench: ${Object.entries(BENCH_RATE_LIMIT_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}; ` +
+        `webhook-service ${Object.entries(BENCH_WEBHOOK_ENV).map(([k, v]) => `${k}=${v}`).join(', ')} (the bench's receiver is on loopback)`,
     };
-    const result = { startedAt: new Date(startedAtMs).toISOString(), minutes, ratePerS, quick, warmupS: Math.round((warmupEndMs - loadStartMs) / 1000), authentication, load: loadSummary, services, samples };
+    const result = { startedAt: new Date(startedAtMs).toISOString(), minutes, ratePerS, quick, warmupS: Math.round((warmupEndMs - loadStartMs) / 1000), authentication, load: loadSummary, services, webhooks, samples };
     writeFileSync(join(outDir, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(join(outDir, 'soak.md'), soakMarkdown(result));
     for (const s of services) log(`${s.service}: ${s.rssAtWarmupEndMiB} -> ${s.rssEndMiB} MiB after warm-up (growth ${s.growthAfterWarmupMiB}, peak ${s.rssPeakMiB}; bound +${s.bound.growthMiBMax} / ${s.bound.peakMiBMax}): ${s.met ? 'OK' : `OVER (${s.why})`}`);
+    if (webhooks) log(webhooks.error ? `webhooks: not measured (${webhooks.error})` : webhookLine(webhooks));
     log(`transfers: ${load.ok} ok, ${load.errors} errors (${JSON.stringify(load.errorKinds)}); report ${join(outDir, 'soak.md')}`);
-    return services.every((s) => s.met) && load.ok > 0 ? 0 : 1;
+    // A delivery whose signature does not verify fails the soak like a bound.
+    const webhooksOk = !webhooks || (!webhooks.error && webhooks.afterDrain.invalidSignatures === 0);
+    return services.every((s) => s.met) && load.ok > 0 && webhooksOk ? 0 : 1;
   } finally {
     clearInterval(timer);
     auth?.stop();
+    await receiver?.close();
     await system?.stop();
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }
@@ -129,5 +156,6 @@ function soakMarkdown(result) {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
+    ...webhookMarkdown(result.webhooks),
   ].join('\n');
 }

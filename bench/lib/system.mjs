@@ -18,6 +18,7 @@ import { createSystem, describeSystem, freePorts, freeReplicaPorts, SERVICE_NAME
 import { resolveAuthEndpoints } from './auth.mjs';
 import { accountsByUser, readOwners, registerBenchUsers, usersFor } from './population.mjs';
 import { trustCaForFetch } from './tls.mjs';
+import { BENCH_WEBHOOK_ENV } from './webhooks.mjs';
 
 /** Service key -> workspace name (scripts/lib/system.mjs). */
 export const SERVICES = SERVICE_NAMES;
@@ -171,7 +172,8 @@ export async function startSystem(options) {
       // The bench's own users only; not the demo users.
       devUsers: false,
       pki,
-      env: { gateway: BENCH_RATE_LIMIT_ENV },
+      // The webhook-service accepts the bench's loopback receiver (bench/lib/webhooks.mjs); the report names it.
+      env: { gateway: BENCH_RATE_LIMIT_ENV, webhooks: BENCH_WEBHOOK_ENV },
     });
     const services = createSystem(description, {
       logDir: options.logDir ?? workDir,
