@@ -17,12 +17,13 @@ import { inject, ROTATED_SERVICES, scheduleRound } from './faults.mjs';
 import { registerUsers, resolveAuthEndpoints, SessionPool } from '../../bench/lib/auth.mjs';
 import { readOwners } from '../../bench/lib/population.mjs';
 import { trustCaForFetch } from '../../bench/lib/tls.mjs';
-import { checkAuthAnswers, checkHistories, checkInvariants, checkTlsProblems, formatMinor, parseMinor, recoveryTimes, refundedMinor } from './model.mjs';
+import { checkAuthAnswers, checkHistories, checkInvariants, checkTlsProblems, formatMinor, recoveryTimes, refundedMinor } from './model.mjs';
 import { readTlsProblems } from './tls-facts.mjs';
 import { createRandom, readHistory, runReader, runTokenProber, runWorkload, exchange } from './workload.mjs';
 import { readSqlFacts } from './sql-facts.mjs';
 import { CHAOS_CROSS_CHECK_ENV, readLedgerDrift } from './drift-facts.mjs';
-import { chaosAdminClient, checkFeatures, startLimits } from './feature-facts.mjs';
+import { chaosAdminClient, checkFeatures, startLimits, startOverdrafts } from './feature-facts.mjs';
+import { parseSignedMinor } from './statement-facts.mjs';
 import { countClientErrors, GAP_MS_TARGET, gapsOfFaults, longestGap, replicaGap, CLIENT_KINDS } from './availability.mjs';
 import { startWebhookReceiver } from './webhook-receiver.mjs';
 import { checkDeliveryLogs, checkWebhookDeliveries, expectedEvents, readStreamOrder, waitForWebhookDeliveries, WEBHOOK_EVENT_TYPES } from './webhook-facts.mjs';
@@ -223,7 +224,8 @@ async function readBalances(baseUrl, accounts, auth) {
       return r.status === 200 ? r : undefined;
     }, 30_000);
     if (!res || res.status !== 200) throw new Error(`balance of ${id} unreadable`);
-    balances.set(id, parseMinor(res.body.balance));
+    // Signed: an account may be below zero under its overdraft or a forced reversal (ADR 0016, 0017).
+    balances.set(id, parseSignedMinor(res.body.balance));
   }
   return balances;
 }
@@ -501,6 +503,8 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
     const initialMinor = await readBalances(baseUrl, accounts, auth);
     // Spending limits on a few accounts (ADR 0016), then the instant before the first operation.
     const limitPlans = await startLimits({ baseUrl, accounts, auth, log });
+    // Overdrafts set by the admin, and the admin's forced reversals in the workload (overdraft-facts.mjs).
+    const overdraft = await startOverdrafts({ baseUrl, accounts, workDir, log });
     const beforeFirstOpIso = new Date().toISOString();
     const faults = [];
     let starting = true;
@@ -530,6 +534,7 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
       reversalShare: 0.1,
       // Refunds (ADR 0018): the owner refunds all or part of one in ten completed top-ups to the card.
       refundShare: 0.1,
+      overdraft: overdraft.workload,
       transferMinor: [100, 4_000],
       topUpMinor: [500, 3_000],
       shouldStart: () => starting,
@@ -598,10 +603,10 @@ export async function runChaos({ form, profile, seed, workDir, log, replicas = 1
         }))
       : undefined;
     const sql = await readSqlFacts(infra.env.DATABASE_URL, { waitMs: 30_000 });
-    const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts });
+    const violations = checkInvariants({ initialMinor, ops, observedMinor, histories, sql: sql.facts, overdraftMinor: overdraft.limits });
     violations.push(...checkAuthAnswers(answers, workloadStartedMs));
     // Limits, statements, balance-at and the ledger verification (issue 15): feature-facts.mjs.
-    const features = await checkFeatures({ baseUrl, databaseUrl: infra.env.DATABASE_URL, accounts, auth, ops, initialMinor, plans: limitPlans, fromIso: beforeFirstOpIso, workDir, log });
+    const features = await checkFeatures({ baseUrl, databaseUrl: infra.env.DATABASE_URL, accounts, auth, ops, initialMinor, plans: limitPlans, overdraft, fromIso: beforeFirstOpIso, workDir, log });
     violations.push(...features.violations);
     // History cross-check (ADR 0021): every analytics instance reports no drift from the ledger.
     const drift = await readLedgerDrift({

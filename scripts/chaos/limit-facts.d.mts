@@ -28,4 +28,4 @@ export declare function setLimits(options: {
 }): Promise<Map<string, unknown>>;
 export declare function readLimitFacts(databaseUrl: string): Promise<SpendingCounters[]>;
 export declare function checkLimitFacts(counters: SpendingCounters[], plans: Map<string, LimitPlan>): Violation[];
-export declare function checkLimitRefusals(ops: Op[], plans: Map<string, unknown>): { violations: Violation[]; refusals: Map<string, number> };
+export declare function checkLimitRefusals(ops: Op[], plans: Map<string, unknown>, overdrafts?: Map<string, unknown>): { violations: Violation[]; refusals: Map<string, number> };

@@ -137,18 +137,25 @@ export function checkLimitFacts(counters, plans) {
 
 /**
  * A LIMIT_EXCEEDED is a refusal only from an account with a limit: from any
- * other it is a wrong answer. Counts the refusals per account (pure).
+ * other it is a wrong answer. `limit: overdraft` (funds short of available +
+ * overdraft, ADR 0016) only from an account the run gave an overdraft, a
+ * daily or monthly one only from an account with spending limits. Counts the
+ * refusals per account (pure).
  * @param {import('./model.d.mts').Op[]} ops
  * @param {Map<string, unknown>} plans
+ * @param {Map<string, unknown>} [overdrafts] accounts the run gave an overdraft
  */
-export function checkLimitRefusals(ops, plans) {
+export function checkLimitRefusals(ops, plans, overdrafts = new Map()) {
   const violations = [];
   const refusals = new Map();
   for (const op of ops) {
     const last = op.answers.at(-1);
     if (op.outcome !== 'rejected' || last?.code !== 'LIMIT_EXCEEDED') continue;
     refusals.set(op.from, (refusals.get(op.from) ?? 0) + 1);
-    if (!plans.has(op.from)) violations.push({ invariant: 'LIMIT_EXCEEDED only where a limit is set', detail: `${op.kind} key=${op.key} from ${op.from} (no limit set)` });
+    const allowed = last.limit === 'overdraft' ? overdrafts.has(op.from) : plans.has(op.from);
+    if (!allowed) {
+      violations.push({ invariant: 'LIMIT_EXCEEDED only where a limit is set', detail: `${op.kind} key=${op.key} from ${op.from} (limit ${last.limit ?? 'unnamed'}: none set)` });
+    }
   }
   return { violations, refusals };
 }

@@ -2,6 +2,8 @@
 export interface Answer {
   status?: number;
   code?: string;
+  /** LIMIT_EXCEEDED: which limit (daily, monthly, overdraft). */
+  limit?: string;
   id?: string;
   error?: string;
   atMs: number;
@@ -25,6 +27,11 @@ export interface Op {
   topUpId?: string;
   refundStatus?: 'succeeded' | 'failed';
   failureReason?: string;
+  /** Reversals (ADR 0017): the original transfer; force = sent by the admin with `force: true`; forced and initiatedBy = as answered. */
+  transferId?: string;
+  force?: boolean;
+  forced?: boolean;
+  initiatedBy?: string;
 }
 export interface HistoryItem {
   id: string;
@@ -35,6 +42,8 @@ export interface HistoryItem {
   holdId?: string;
   reversalId?: string;
   refundId?: string;
+  /** reversal_*: true when an admin forced it. */
+  forced?: boolean;
 }
 export interface SqlFacts {
   ledgerMismatches?: { accountId: string; balanceMinor: bigint; ledgerMinor: bigint }[];
@@ -73,7 +82,9 @@ export declare function checkInvariants(input: {
   observedMinor: Map<string, bigint>;
   histories?: Map<string, HistoryItem[]>;
   sql?: SqlFacts;
+  overdraftMinor?: Map<string, bigint>;
 }): Violation[];
+export declare function balanceFloors(overdraftMinor: Map<string, bigint>, ops: Iterable<Op>): Map<string, bigint>;
 export declare function checkHistories(ops: Op[], histories: Map<string, HistoryItem[]>): Violation[];
 export declare function checkSqlFacts(sql: SqlFacts, ops: Op[]): Violation[];
 export declare function checkAuthAnswers(

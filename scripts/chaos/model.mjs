@@ -125,6 +125,22 @@ export function expectedBalances(initialMinor, ops) {
   return balances;
 }
 
+/**
+ * The lowest balance each account may show (ADR 0016, ADR 0017): minus its
+ * overdraft, and minus every forced reversal that debited it (an admin's force
+ * may overdraw past the overdraft by at most the reversed amount). Accounts
+ * with neither are absent (floor 0).
+ * @param {Map<string, bigint>} overdraftMinor
+ * @param {Iterable<Op>} ops
+ */
+export function balanceFloors(overdraftMinor, ops) {
+  const floors = new Map([...overdraftMinor].map(([id, minor]) => [id, -minor]));
+  for (const op of ops) {
+    if (op.kind === 'reversal' && op.outcome === 'completed' && op.forced) floors.set(op.from, (floors.get(op.from) ?? 0n) - op.amountMinor);
+  }
+  return floors;
+}
+
 /** Money that left the customers' accounts for the cards: every succeeded refund. */
 export function refundedMinor(ops) {
   return ops.filter((op) => op.kind === 'refund' && op.outcome === 'completed' && op.refundStatus === 'succeeded').reduce((s, op) => s + op.amountMinor, 0n);
@@ -209,10 +225,11 @@ export function historyKey(item) {
  *   observedMinor: Map<string, bigint>,
  *   histories?: Map<string, { id: string, type: string, amount: string, transferId?: string, topUpId?: string }[]>,
  *   sql?: SqlFacts,
- * }} input
+ *   overdraftMinor?: Map<string, bigint>,
+ * }} input overdraftMinor: the overdraft the run set per account (ADR 0016), none = 0
  * @returns {{ invariant: string, detail: string }[]}
  */
-export function checkInvariants({ initialMinor, ops, observedMinor, histories, sql }) {
+export function checkInvariants({ initialMinor, ops, observedMinor, histories, sql, overdraftMinor = new Map() }) {
   const violations = [];
   const v = (invariant, detail) => violations.push({ invariant, detail });
   for (const op of ops) {
@@ -223,13 +240,17 @@ export function checkInvariants({ initialMinor, ops, observedMinor, histories, s
     if (ids.size > 1) v('replays count once', `${op.kind} key=${op.key} answered 201 with different ids: ${[...ids].join(', ')}`);
   }
   const expected = expectedBalances(initialMinor, ops);
+  const floors = balanceFloors(overdraftMinor, ops);
   for (const [accountId, expectedMinor] of expected) {
     const observed = observedMinor.get(accountId);
     if (observed === undefined) v('balance equals model', `account ${accountId}: no balance read`);
     else if (observed !== expectedMinor) {
       v('balance equals model', `account ${accountId}: observed ${formatMinor(observed)}, model ${formatMinor(expectedMinor)} (diff ${formatMinor(observed - expectedMinor)})`);
     }
-    if (observed !== undefined && observed < 0n) v('no negative balance', `account ${accountId}: ${formatMinor(observed)}`);
+    const floorMinor = floors.get(accountId) ?? 0n;
+    if (observed !== undefined && observed < floorMinor) {
+      v('no balance below -(overdraft + forced reversals out)', `account ${accountId}: ${formatMinor(observed)}, floor ${formatMinor(floorMinor)}`);
+    }
   }
   const sum = (values) => [...values].reduce((a, b) => a + b, 0n);
   const toppedUp = sum(ops.filter((op) => op.kind === 'topup' && op.outcome === 'completed').map((op) => op.amountMinor));
@@ -262,6 +283,10 @@ export function checkHistories(ops, histories) {
         continue;
       }
       seen.set(key, (seen.get(key) ?? 0) + 1);
+      // A forced reversal's events say so in both histories, an ordinary one's do not (ADR 0017).
+      if (item.type.startsWith('reversal_') && (item.forced === true) !== (entry.op.forced === true)) {
+        violations.push({ invariant: 'forced reversals marked forced in both histories', detail: `account ${accountId}: ${key} forced=${item.forced ?? 'absent'}, answered forced=${entry.op.forced === true}` });
+      }
       const amountMinor = entry.amountMinor ?? entry.op.amountMinor;
       if (parseMinor(item.amount) !== amountMinor) {
         v(`account ${accountId}: ${key} amount ${item.amount}, acknowledged ${formatMinor(amountMinor)}`);
@@ -384,6 +409,7 @@ export function recoveryTimes(faults, answers) {
  *   kind: 'transfer' | 'topup' | 'hold', key: string, amountMinor: bigint,
  *   from?: string, to?: string, accountId?: string,
  *   holdId?: string, holdStatus?: 'captured' | 'voided' | 'expired', capturedMinor?: bigint,
+ *   transferId?: string, force?: boolean, forced?: boolean, initiatedBy?: string,
  *   outcome: 'completed' | 'rejected' | 'unknown' | 'unexpected',
  *   resultId?: string,
  *   answers: { status?: number, code?: string, id?: string, error?: string, atMs: number }[],

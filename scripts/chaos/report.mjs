@@ -118,7 +118,7 @@ export function renderMarkdown(s) {
     'no unexpected answers',
     'replays count once (same id on every 201 of a key)',
     'balance equals model (initial + acknowledged movements)',
-    'no negative balance',
+    'no balance below -(overdraft + forced reversals out) (0 without an overdraft; ADR 0016, 0017)',
     'money conserved (sum of balances = initial + completed top-ups - succeeded refunds to the card)',
     'history exactly once (every completed operation in both histories, nothing else)',
     "valid tokens accepted (no 401/403 to the owner's token, during a fault or not)",

@@ -8,6 +8,7 @@
 // model and the recovery times.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { classifyAnswer, classifyHoldAnswer, formatMinor, parseMinor } from './model.mjs';
+import { createForcedReversalPicker, FORCED_LOOKS_MAX, needsForce } from './overdraft-facts.mjs';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const RETRY_DELAY_MS_MIN = 50;
@@ -90,6 +91,7 @@ export async function exchange(baseUrl, method, path, { body, headers = {} } = {
  *   holdShare?: number,
  *   reversalShare?: number,
  *   refundShare?: number,
+ *   overdraft?: { accounts: string[], senderShare: number, forcedShare: number, forcedMax: number, adminHeaders: () => Promise<Record<string, string> | undefined> },
  *   shouldStart: () => boolean, giveUpAtMs: () => number, record: (a: object) => void, ops?: object[],
  * }} options
  */
@@ -97,16 +99,30 @@ export async function runWorkload(options) {
   // options.ops, when given, is filled live (the reader follows it).
   const ops = options.ops ?? [];
   let counter = 0;
+  // Overdrafts (ADR 0016) and forced reversals (ADR 0017): only a run that sets overdrafts draws for them.
+  const overdraft = options.overdraft?.accounts.length ? options.overdraft : undefined;
+  const forcedPicker = overdraft ? createForcedReversalPicker({ overdraftAccounts: overdraft.accounts, max: overdraft.forcedMax }) : undefined;
   const worker = async () => {
     while (options.shouldStart()) {
       const op = nextOp(options, `${options.runId}-${++counter}`);
       ops.push(op);
       await settleOp(options, op);
       // Drawn only when reversals are on, so a seed without them replays as before.
+      let reversal;
       if (op.kind === 'transfer' && op.outcome === 'completed' && (options.reversalShare ?? 0) > 0 && options.random.next() < options.reversalShare) {
-        const reversal = reversalOp(op, options.random, `${options.runId}-${++counter}`);
+        reversal = reversalOp(op, options.random, `${options.runId}-${++counter}`);
         ops.push(reversal);
         await settleOp(options, reversal);
+      }
+      // Now and then the admin forces back a transfer whose recipient (likely) cannot cover it.
+      if (forcedPicker && op.kind === 'transfer' && op.outcome === 'completed') {
+        forcedPicker.saw(op, reversal);
+        const original = options.random.next() < overdraft.forcedShare ? await pickForced(options, forcedPicker) : undefined;
+        if (original) {
+          const forced = forcedReversalOp(original, `${options.runId}-${++counter}`);
+          ops.push(forced);
+          await settleOp(options, forced);
+        }
       }
       // Likewise for refunds: only a seed with them on draws for them. A card that declines refunds is always refunded.
       if (op.kind === 'topup' && op.outcome === 'completed' && (options.refundShare ?? 0) > 0 && (options.random.next() < options.refundShare || refundsDeclined(op.card))) {
@@ -122,7 +138,7 @@ export async function runWorkload(options) {
   return ops;
 }
 
-function nextOp({ accounts, random, topUpShare, transferMinor, topUpMinor, holdShare = 0 }, key) {
+function nextOp({ accounts, random, topUpShare, transferMinor, topUpMinor, holdShare = 0, overdraft }, key) {
   // Drawn only when holds are on, so a seed without them replays as before.
   if (holdShare > 0 && random.next() < holdShare) return holdOp(accounts, random, transferMinor, key);
   if (random.next() < topUpShare) {
@@ -137,7 +153,8 @@ function nextOp({ accounts, random, topUpShare, transferMinor, topUpMinor, holdS
       answers: [],
     };
   }
-  const from = random.pick(accounts);
+  // An overdraft account sends more than its share, so it reaches its overdraft (drawn only when there are any).
+  const from = overdraft?.accounts.length && random.next() < overdraft.senderShare ? random.pick(overdraft.accounts) : random.pick(accounts);
   let to = random.pick(accounts);
   while (to === from) to = random.pick(accounts);
   return {
@@ -166,6 +183,37 @@ function reversalOp(transfer, random, key) {
   };
 }
 
+/**
+ * The admin looks at the recipients of a few candidates (their balance, read
+ * as their owner) and takes the first that cannot cover the transfer; the
+ * others go back in line. Undefined when none (this draw forces nothing).
+ */
+async function pickForced({ baseUrl, auth }, picker) {
+  for (let look = 0; look < FORCED_LOOKS_MAX; look++) {
+    const transfer = picker.pick();
+    if (!transfer) return undefined;
+    const balance = await exchange(baseUrl, 'GET', `/accounts/${transfer.to}/balance`, { headers: auth.headersFor(transfer.to) });
+    if (balance.status === 200 && needsForce(balance.body, transfer.amountMinor)) return transfer;
+    picker.putBack(transfer);
+  }
+  return undefined;
+}
+
+/** The admin moves a whole transfer back with `force: true` (ADR 0017): through even when it overdraws the recipient. */
+function forcedReversalOp(transfer, key) {
+  return {
+    kind: 'reversal',
+    key: `chaos-forced-reversal-${key}`,
+    transferId: transfer.resultId,
+    from: transfer.to,
+    to: transfer.from,
+    amountMinor: transfer.amountMinor,
+    force: true,
+    outcome: 'unknown',
+    answers: [],
+  };
+}
+
 /** The account's owner refunds all (no amount: the rest) or part of a completed top-up to its card (ADR 0018). */
 function refundOp(topUp, random, key) {
   const whole = random.next() < 0.5;
@@ -184,7 +232,8 @@ function refundOp(topUp, random, key) {
 function requestOf(op) {
   if (op.kind === 'refund') return { path: `/topups/${op.topUpId}/refund`, body: op.whole ? {} : { amount: formatMinor(op.amountMinor) } };
   if (op.kind === 'reversal') {
-    return { path: `/transfers/${op.transferId}/reverse`, body: { amount: formatMinor(op.amountMinor), reason: 'chaos reversal' } };
+    const body = { amount: formatMinor(op.amountMinor), reason: op.force ? 'chaos forced reversal' : 'chaos reversal' };
+    return { path: `/transfers/${op.transferId}/reverse`, body: op.force ? { ...body, force: true } : body };
   }
   if (op.kind === 'transfer') {
     return {
@@ -239,7 +288,7 @@ async function settleHoldStep({ baseUrl, giveUpAtMs, record, random, auth }, op,
     const answer = await exchange(baseUrl, method, path, { body, headers: { ...auth.headersFor(op.from), ...headers } });
     const outcome = classifyHoldAnswer(step, answer);
     const ok = answer.status === 200 || answer.status === 201;
-    op.answers.push({ status: answer.status, code: answer.body?.code, id: answer.status === 201 ? answer.body?.id : undefined, error: answer.error, atMs: answer.answeredAtMs });
+    op.answers.push({ status: answer.status, code: answer.body?.code, limit: answer.body?.limit, id: answer.status === 201 ? answer.body?.id : undefined, error: answer.error, atMs: answer.answeredAtMs });
     // Money movements count as transfers for availability (the same path through the bank).
     if (step !== 'read') record({ kind: 'transfer', sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok, status: answer.status ?? answer.error, code: problemCode(answer) });
     if (outcome !== 'unknown' && !(step === 'read' && answer.body?.status === 'pending')) return { outcome, answer };
@@ -287,18 +336,26 @@ async function settleHold(options, op) {
 }
 
 /** Same key, same body, same owner, until a definitive answer; backoff with jitter between attempts. */
-async function settleOp({ baseUrl, giveUpAtMs, record, random, auth }, op) {
+async function settleOp({ baseUrl, giveUpAtMs, record, random, auth, overdraft }, op) {
   if (op.kind === 'hold') return settleHold({ baseUrl, giveUpAtMs, record, random, auth }, op);
   const { path, body } = requestOf(op);
   const owner = op.kind === 'transfer' || op.kind === 'reversal' ? op.from : op.accountId;
   for (let attempt = 0; op.answers.length < ANSWERS_PER_OP_MAX; attempt++) {
-    const headers = { ...auth.headersFor(owner), 'idempotency-key': op.key };
-    const answer = await exchange(baseUrl, 'POST', path, { body, headers });
+    // A forced reversal is the admin's (client credentials); no token (the identity-service down) = no answer, retried.
+    const callerHeaders = op.force ? await overdraft.adminHeaders() : auth.headersFor(owner);
+    const answer = callerHeaders
+      ? await exchange(baseUrl, 'POST', path, { body, headers: { ...callerHeaders, 'idempotency-key': op.key } })
+      : { error: 'no admin token', sentAtMs: Date.now(), answeredAtMs: Date.now() };
     const outcome = classifyAnswer(op.kind, answer);
     const resultId = answer.status === 201 ? answer.body?.id : undefined;
-    op.answers.push({ status: answer.status, code: answer.body?.code, id: resultId, error: answer.error, atMs: answer.answeredAtMs });
+    op.answers.push({ status: answer.status, code: answer.body?.code, limit: answer.body?.limit, id: resultId, error: answer.error, atMs: answer.answeredAtMs });
+    if (op.kind === 'reversal' && answer.status === 201) {
+      // What the bank says it did: forced only when the bypass was needed; by whom (audited, ADR 0017).
+      op.forced = answer.body?.forced === true;
+      op.initiatedBy = answer.body?.initiatedBy;
+    }
     // Reversals count as transfers, refunds as top-ups for availability (the same paths).
-    record({ kind: { reversal: 'transfer', refund: 'topup' }[op.kind] ?? op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error, code: problemCode(answer) });
+    if (callerHeaders) record({ kind: { reversal: 'transfer', refund: 'topup' }[op.kind] ?? op.kind, sentAtMs: answer.sentAtMs, answeredAtMs: answer.answeredAtMs, ok: answer.status === 201, status: answer.status ?? answer.error, code: problemCode(answer) });
     if (outcome !== 'unknown') {
       op.outcome = op.kind === 'refund' && outcome === 'completed' ? finishRefund(op, answer.body) : outcome;
       op.resultId = resultId;

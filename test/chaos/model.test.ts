@@ -118,7 +118,7 @@ describe('checkInvariants', () => {
     ];
     const observed = expectedBalances(initial(), ops);
     const invariants = checkInvariants({ initialMinor: initial(), ops, observedMinor: observed }).map((x) => x.invariant);
-    expect(invariants).toContain('no negative balance');
+    expect(invariants).toContain('no balance below -(overdraft + forced reversals out)');
     expect(invariants).toContain('every request answered');
     expect(invariants).toContain('replays count once');
   });
