@@ -85,6 +85,18 @@ export async function prepareMirror(databaseUrl, accounts) {
       const def = fk.def.replace(/REFERENCES (bank\.)?/g, `REFERENCES ${SCHEMA}.`);
       await client.query(`ALTER TABLE ${SCHEMA}.${fk.relname} ADD CONSTRAINT ${fk.conname} ${def}`);
     }
+    // LIKE copies no triggers either: the bank's own (the ledger's hash chain, ADR 0019) run on the
+    // mirror too, their functions recreated with the schema swapped, so the ceiling pays what a transfer pays.
+    const { rows: triggers } = await client.query(
+      `SELECT pg_get_triggerdef(tg.oid) AS def, pg_get_functiondef(tg.tgfoid) AS fn
+         FROM pg_trigger tg JOIN pg_class t ON t.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE n.nspname = 'bank' AND NOT tg.tgisinternal AND t.relname = ANY($1)`,
+      [TABLES],
+    );
+    for (const trigger of triggers) {
+      await client.query(trigger.fn.replace(/\bbank\./g, `${SCHEMA}.`));
+      await client.query(trigger.def.replace(/\bbank\./g, `${SCHEMA}.`));
+    }
     await client.query(
       `INSERT INTO ${SCHEMA}.accounts (id, kind, currency, balance_minor, version)
        SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'customer', 'USD', $2::bigint, 1
@@ -92,7 +104,7 @@ export async function prepareMirror(databaseUrl, accounts) {
       [accounts, MIRROR_BALANCE_MINOR.toString()],
     );
     await client.query(`ANALYZE ${SCHEMA}.accounts`);
-    return { schema: SCHEMA, tables: TABLES, foreignKeys: mirrored.length, foreignKeysLeftOut: fks.length - mirrored.length };
+    return { schema: SCHEMA, tables: TABLES, foreignKeys: mirrored.length, foreignKeysLeftOut: fks.length - mirrored.length, triggers: triggers.length };
   } finally {
     await client.end();
   }
