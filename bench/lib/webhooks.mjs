@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
 import pg from 'pg';
-import { verifyWebhookSignature } from '../../scripts/chaos/webhook-receiver.mjs';
+import { readBoundedBody, verifyWebhookSignature } from '../../scripts/chaos/webhook-receiver.mjs';
 import { WEBHOOK_EVENT_TYPES } from '../../scripts/chaos/webhook-facts.mjs';
 
 /**
@@ -22,8 +22,6 @@ import { WEBHOOK_EVENT_TYPES } from '../../scripts/chaos/webhook-facts.mjs';
  */
 export const BENCH_WEBHOOK_ENV = Object.freeze({ WEBHOOK_ALLOW_LOOPBACK_URLS: 'true' });
 
-/** An event body is small JSON; the webhook-service caps bodies at 64 KiB. */
-const BODY_BYTES_MAX = 64 * 1024;
 /** Per-second receipt counts kept for the peak rate: at most a day's worth (a 30-minute soak needs 1,800). */
 const SECONDS_KEPT_MAX = 86_400;
 /** Registration retries (the gateway or the webhook-service still warming up): a bound, not a wait. */
@@ -106,19 +104,6 @@ export function webhookSummary(counts, lag, backlog) {
   };
 }
 
-function readBody(request) {
-  return new Promise((resolve) => {
-    const chunks = [];
-    let bytes = 0;
-    request.on('data', (chunk) => {
-      bytes += chunk.length;
-      if (bytes <= BODY_BYTES_MAX) chunks.push(chunk);
-    });
-    request.on('end', () => resolve(bytes > BODY_BYTES_MAX ? undefined : Buffer.concat(chunks).toString('utf8')));
-    request.on('error', () => resolve(undefined));
-  });
-}
-
 /**
  * The bench's receiver: one path per endpoint (/hooks/<username>), 200 for every delivery (also
  * one whose signature does not verify: it is counted, and a 4xx would only make the service retry
@@ -131,7 +116,7 @@ export async function startBenchWebhookReceiver() {
   const server = createServer((request, response) => {
     const receivedAtMs = Date.now();
     const endpoint = /^\/hooks\/([\w.-]{1,100})$/.exec(request.url ?? '')?.[1];
-    void readBody(request).then((body) => {
+    void readBoundedBody(request).then((body) => {
       counts.received += 1;
       if (!endpoint || !secrets.has(endpoint)) {
         counts.unknownPath += 1;

@@ -33,3 +33,5 @@ export declare function verifyWebhookSignature(
 ): boolean;
 export declare function chooseAnswer(next: () => number, shares: { failShare: number; hangShare: number }): 'ok' | 'fail' | 'hang';
 export declare function startWebhookReceiver(options: { next: () => number; failShare?: number; hangShare?: number; deliveriesMax?: number }): Promise<WebhookReceiver>;
+/** A request's body as text; undefined when over 64 KiB or the request failed. */
+export declare function readBoundedBody(request: import('node:http').IncomingMessage): Promise<string | undefined>;

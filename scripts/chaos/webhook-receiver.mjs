@@ -51,7 +51,13 @@ export function chooseAnswer(next, { failShare, hangShare }) {
   return 'ok';
 }
 
-function readBody(request) {
+/**
+ * A request's body as text, or undefined when it is over BODY_BYTES_MAX or
+ * the request fails (read to its end either way, so the socket stays usable).
+ * @param {import('node:http').IncomingMessage} request
+ * @returns {Promise<string | undefined>}
+ */
+export function readBoundedBody(request) {
   return new Promise((resolve) => {
     const chunks = [];
     let bytes = 0;
@@ -89,7 +95,7 @@ export async function startWebhookReceiver({ next, failShare = 0.04, hangShare =
     const receivedAtMs = Date.now();
     stats.requests += 1;
     const endpoint = /^\/hooks\/([\w.-]{1,100})$/.exec(request.url ?? '')?.[1];
-    void readBody(request).then((body) => {
+    void readBoundedBody(request).then((body) => {
       if (!endpoint || !secrets.has(endpoint)) {
         stats.unknownPath += 1;
         response.writeHead(404).end();
