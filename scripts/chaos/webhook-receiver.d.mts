@@ -1,4 +1,5 @@
 // Types for scripts/chaos/webhook-receiver.mjs (unit-tested in test/chaos/webhooks.test.ts).
+import type { IncomingMessage } from 'node:http';
 export interface ReceivedDelivery {
   /** The endpoint key of the path (/hooks/<endpoint>). */
   endpoint: string;
@@ -34,4 +35,4 @@ export declare function verifyWebhookSignature(
 export declare function chooseAnswer(next: () => number, shares: { failShare: number; hangShare: number }): 'ok' | 'fail' | 'hang';
 export declare function startWebhookReceiver(options: { next: () => number; failShare?: number; hangShare?: number; deliveriesMax?: number }): Promise<WebhookReceiver>;
 /** A request's body as text; undefined when over 64 KiB or the request failed. */
-export declare function readBoundedBody(request: import('node:http').IncomingMessage): Promise<string | undefined>;
+export declare function readBoundedBody(request: IncomingMessage): Promise<string | undefined>;

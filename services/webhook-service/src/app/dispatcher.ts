@@ -76,11 +76,6 @@ export class Dispatcher {
     await this.loop;
   }
 
-  /** Sends in flight now (tests, metrics). */
-  get inFlightCount(): number {
-    return this.inFlight.size;
-  }
-
   private async run(): Promise<void> {
     const { intervalMs, batchSizeMax, concurrencyMax } = this.options;
     let failures = 0;
