@@ -16,6 +16,7 @@ import { chromiumUnavailableReason, findChromium } from './lib/chromium.mjs';
 import { ensurePostgresExporter, postgresExporterUnavailableReason } from './check-deploy/postgres-exporter.mjs';
 import { composeCliUnavailableReason, ensureComposeCli } from './check-deploy/compose-cli.mjs';
 import { ensureHelm, helmUnavailableReason } from './check-deploy/helm.mjs';
+import { findHaproxy } from './lib/haproxy.mjs';
 
 const args = process.argv.slice(2);
 const skipStatic = args.includes('--no-static');
@@ -58,6 +59,10 @@ for (const ensure of [ensurePromtool, ensureAmtool]) {
     console.warn(`${error.message} (the alert tests will fail)`);
   }
 }
+// HAProxy for the load-balancer tests (scripts/test/haproxy, compose-replicas): Debian's haproxy when
+// missing (as root). Here, before any test: compose-replicas only looks for it, so on a fresh machine
+// its checks were skipped whenever it ran before the test that installs it.
+if (!findHaproxy({ log: (line) => console.log(line) })) console.warn('haproxy: not found and not installable here (the load-balancer checks are skipped)');
 // Chromium for the browser tests (test/browser): Debian's chromium package when missing (as root).
 if (chromiumUnavailableReason() !== null) console.warn(`chromium: ${chromiumUnavailableReason()} (the browser tests are skipped)`);
 else if (!findChromium({ log: (line) => console.log(line) })) console.warn('chromium: apt-get install chromium failed (the browser tests will fail)');
